@@ -1,0 +1,42 @@
+# The two commands of the README: `make report` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.d1nb-installed
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: setup report test lint bench lab notebooks sample clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "d1nb needs Python >= 3.11; set PYTHON=python3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+report: setup  ## every notebook executed on data/sample, written to reports/*.html
+	$(VENV)/bin/d1nb report data/sample --out reports --quiet
+
+test: setup  ## ruff, unit tests and nbval (strict) over notebooks/
+	$(VENV)/bin/ruff check d1nb tests benchmarks
+	$(PY) -m pytest $(NBVAL) tests notebooks
+
+lint: setup
+	$(VENV)/bin/ruff check d1nb tests benchmarks
+
+bench: setup  ## speed and memory, side by side with the peers; writes benchmarks/results/latest.json
+	$(PY) benchmarks/run.py
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks
+
+notebooks: setup  ## re-execute the committed notebooks in place
+	$(PY) -m d1nb.report --refresh
+
+sample: setup  ## regenerate data/sample (a test checks it is unchanged)
+	$(PY) -m d1nb.sample --out data/sample
+
+clean:
+	rm -rf reports benchmarks/work .pytest_cache

@@ -1,0 +1,64 @@
+"""d1nb: analyse Cloudflare D1 migrations in notebooks — histories, replays, impact, checks.
+
+The public API is what `__all__` lists; everything else may change.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .config import Project, bindings_frame, load_project
+from .engine import D1Engine, D1Error, MigrationOutcome
+from .history import (
+    History,
+    load_history,
+    read_ledger,
+    status_frame,
+    summary_frame,
+    write_lock,
+)
+from .lint import RULES, lint
+from .migrations import (
+    MigrationDir,
+    load_migration_dir,
+    migrations_frame,
+    parse_statements,
+    statements_frame,
+)
+from .problems import InputError, Problem, problems_frame
+from .replay import SchemaEvolution, schema_evolution
+from .snapshots import Snapshot, load_dump, write_dump
+
+try:
+    __version__ = version("d1nb")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0+source"
+
+__all__ = [
+    "RULES",
+    "D1Engine",
+    "D1Error",
+    "History",
+    "InputError",
+    "MigrationDir",
+    "MigrationOutcome",
+    "Problem",
+    "Project",
+    "SchemaEvolution",
+    "Snapshot",
+    "__version__",
+    "bindings_frame",
+    "lint",
+    "load_dump",
+    "load_history",
+    "load_migration_dir",
+    "load_project",
+    "migrations_frame",
+    "parse_statements",
+    "problems_frame",
+    "read_ledger",
+    "schema_evolution",
+    "statements_frame",
+    "status_frame",
+    "summary_frame",
+    "write_dump",
+    "write_lock",
+]

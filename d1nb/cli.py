@@ -1,0 +1,239 @@
+"""The `d1nb` command: thin over the library.
+
+Every subcommand shares one convention: `--format text|json`, and exit codes 0 (clean),
+1 (findings that reach the threshold), 2 (unusable input; the rest is still reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .history import drift_frame, load_history, pending_frame, summary_frame, write_lock
+from .lint import SEVERITY_RANK, lint
+from .problems import Problem
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _history_arg(value: str) -> tuple[tuple[str, str], str]:
+    try:
+        key, path = value.split("=", 1)
+        service, env = key.split(":", 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SERVICE:ENV=FILE, got {value!r}") from None
+    return (service, env), path
+
+
+def _print_frame(title: str, frame: pd.DataFrame) -> None:
+    print(f"\n{title}")
+    if frame.empty:
+        print("  (none)")
+    else:
+        print(frame.to_string(index=False))
+
+
+def _report_problems(problems: list[Problem]) -> int:
+    for p in problems:
+        print(str(p), file=sys.stderr)
+    return EXIT_UNUSABLE if any(p.severity == "error" for p in problems) else EXIT_CLEAN
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    history = load_history(args.project, dict(args.history or []))
+    summary, drift, pending = summary_frame(history), drift_frame(history), pending_frame(history)
+    if args.format == "json":
+        json.dump(
+            {
+                "summary": _records(summary),
+                "drift": _records(drift),
+                "pending": _records(pending),
+                "problems": [p.__dict__ for p in history.problems],
+            },
+            sys.stdout,
+            indent=2,
+        )
+        print()
+    else:
+        _print_frame("Applied and pending per service and environment", summary)
+        _print_frame(
+            "Drift (missing files, out of order, progression, edited after apply)",
+            drift[
+                [
+                    "service",
+                    "environment",
+                    "name",
+                    "status",
+                    "out_of_order",
+                    "progression",
+                    "modified_after_apply",
+                    "note",
+                ]
+            ],
+        )
+        _print_frame("Pending, in the order wrangler applies them", pending)
+    code = _report_problems(history.problems)
+    if code == EXIT_CLEAN and not drift.empty:
+        code = EXIT_FINDINGS
+    return code
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    history = load_history(args.project)
+    findings = lint(history)
+    if args.format == "json":
+        json.dump(
+            _records(
+                findings[
+                    ["rule", "name", "severity", "service", "database", "file", "line", "message"]
+                ]
+            ),
+            sys.stdout,
+            indent=2,
+        )
+        print()
+    else:
+        for f in findings.itertuples():
+            where = f"{f.file}:{f.line}" if f.line else f.file
+            print(f"{where}: {f.severity} {f.rule} [{f.name}] {f.message}")
+        print(f"{len(findings)} finding(s)")
+    code = _report_problems(history.problems)
+    threshold = SEVERITY_RANK[args.fail_on]
+    if code == EXIT_CLEAN and any(SEVERITY_RANK[s] >= threshold for s in findings["severity"]):
+        code = EXIT_FINDINGS
+    return code
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    history = load_history(args.project, use_git=False)
+    path = write_lock(history)
+    count = sum(len(m.files) for m in history.migration_dirs.values())
+    if args.format == "json":
+        print(json.dumps({"lock": str(path), "files": count}))
+    else:
+        print(f"wrote {path} ({count} migration files)")
+    return _report_problems(history.problems)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import REPO_NOTEBOOKS, notebook_paths, run_report
+
+    project = Path(args.project).resolve()
+    if not project.is_dir():
+        print(f"{args.project}: project folder not found", file=sys.stderr)
+        return EXIT_UNUSABLE
+    parameters = {}
+    for item in args.parameter or []:
+        key, _, value = item.partition("=")
+        parameters[key] = value
+    notebooks = notebook_paths(Path(args.notebooks) if args.notebooks else REPO_NOTEBOOKS)
+    if args.notebook:
+        notebooks = [n for n in notebooks if any(n.stem.startswith(k) for k in args.notebook)]
+    if not notebooks:
+        print("no notebooks to run", file=sys.stderr)
+        return EXIT_UNUSABLE
+    results = []
+    for i, nb in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {nb.stem}", file=sys.stderr, flush=True)
+        results.append(
+            run_report(
+                nb, Path(args.out), project, parameters, args.show_code, progress=not args.quiet
+            )
+        )
+    if args.format == "json":
+        print(
+            json.dumps(
+                [
+                    {"notebook": r.notebook, "html": str(r.html), "ok": r.ok, "error": r.error}
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for r in results:
+            print(f"{'ok  ' if r.ok else 'FAIL'} {r.html}" + (f"  {r.error}" if r.error else ""))
+    return EXIT_CLEAN if all(r.ok for r in results) else EXIT_FINDINGS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="d1nb",
+        description="Analyse Cloudflare D1 migrations: histories, drift, lint, reports.",
+        epilog="example: d1nb status data/sample",
+    )
+    parser.add_argument("--version", action="version", version=f"d1nb {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_: str, example: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example: {example}")
+        p.add_argument("--format", choices=["text", "json"], default="text")
+        return p
+
+    p = add(
+        "status",
+        "What is applied, pending and drifted per service and environment.",
+        "d1nb status data/sample --history api:production=ledgers/api.production.json",
+    )
+    p.add_argument("project", help="project root (folder with the wrangler configs)")
+    p.add_argument(
+        "--history",
+        action="append",
+        type=_history_arg,
+        metavar="SERVICE:ENV=FILE",
+        help="ledger of one environment (overrides ledgers/SERVICE.ENV.*)",
+    )
+    p.set_defaults(func=cmd_status)
+
+    p = add(
+        "lint",
+        "Lint the migrations with D1-specific rules (docs/rules.md).",
+        "d1nb lint data/sample --fail-on warning",
+    )
+    p.add_argument("project")
+    p.add_argument("--fail-on", choices=["error", "warning", "info"], default="error")
+    p.set_defaults(func=cmd_lint)
+
+    p = add(
+        "lock",
+        "Write d1nb.lock: the sha256 of every migration file, to detect later edits.",
+        "d1nb lock data/sample",
+    )
+    p.add_argument("project")
+    p.set_defaults(func=cmd_lock)
+
+    p = add(
+        "report",
+        "Execute the notebooks against a project and write HTML reports.",
+        "d1nb report data/sample --out reports",
+    )
+    p.add_argument("project")
+    p.add_argument("--out", default="reports", help="folder for the .html and executed .ipynb")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        metavar="KEY=VALUE",
+        help="notebook parameter (papermill)",
+    )
+    p.add_argument("--notebook", action="append", help="run only notebooks starting with this")
+    p.add_argument("--notebooks", help="folder of notebooks (default: the d1nb checkout's)")
+    p.add_argument("--show-code", action="store_true", help="include the code cells")
+    p.add_argument("--quiet", action="store_true", help="no per-cell progress bar")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,259 @@
+"""Wrangler configs of a project: services, D1 bindings per environment, migration settings.
+
+Reads `wrangler.toml` (tomllib), `wrangler.json` and `wrangler.jsonc` (json5: comments and trailing
+commas) the way wrangler does: `d1_databases` at top level and under `[env.NAME]` (not inherited
+by environments), with wrangler's defaults for `migrations_dir` and `migrations_table`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import json5
+import pandas as pd
+
+from . import d1
+from .problems import Problem
+
+TOP_LEVEL_ENV = "default"
+"""Environment name d1nb gives to top-level bindings (wrangler without `--env`)."""
+
+_SKIP_DIRS = {"node_modules", ".git", ".wrangler", ".venv", "dist", "build", "__pycache__"}
+_CONFIG_NAME = re.compile(r"^wrangler(?:\.(?P<variant>[\w-]+))?\.(?P<ext>toml|json|jsonc)$")
+_PLACEHOLDER_ID = re.compile(r"^(?:__\w+__|<.*>|\$\{.*\}|local[-_]?db|x+|0+|todo|changeme|)$", re.I)
+_LINE_IN_MESSAGE = re.compile(r"line (\d+)|:(\d+)(?::\d+)?\s|<string>:(\d+)")
+
+
+@dataclass
+class D1Binding:
+    """One `d1_databases` entry of one environment of one config."""
+
+    service: str
+    environment: str
+    config_path: Path
+    binding: str
+    database_name: str
+    database_id: str | None
+    migrations_dir: Path
+    migrations_dir_setting: str | None
+    migrations_table: str
+    migrations_pattern: str | None
+    is_template: bool
+    placeholder_id: bool
+
+    @property
+    def has_migrations(self) -> bool:
+        return self.migrations_dir.is_dir()
+
+
+@dataclass
+class ConfigFile:
+    """A wrangler config file found under the project root."""
+
+    path: Path
+    service: str
+    worker_name: str | None
+    is_template: bool
+    environments: list[str]
+    parsed: bool
+
+
+@dataclass
+class Project:
+    """Everything d1nb knows about a project's configs."""
+
+    root: Path
+    configs: list[ConfigFile] = field(default_factory=list)
+    bindings: list[D1Binding] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def relpath(self, path: Path) -> str:
+        """A path as shown to users: relative to the project root when inside it."""
+        try:
+            return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return Path(path).as_posix()
+
+    def databases(self, include_templates: bool = False) -> list[D1Binding]:
+        """Bindings that own migrations: one per (service, environment, database)."""
+        return [
+            b
+            for b in self.bindings
+            if b.has_migrations and (include_templates or not b.is_template)
+        ]
+
+
+def find_config_files(root: Path) -> list[Path]:
+    """Every wrangler config under `root`, skipping dependency and build folders."""
+    found = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        for entry in sorted(folder.iterdir()):
+            if entry.is_dir() and entry.name not in _SKIP_DIRS:
+                stack.append(entry)
+            elif entry.is_file() and _CONFIG_NAME.match(entry.name):
+                found.append(entry)
+    return sorted(found)
+
+
+def _parser_line(message: str) -> int:
+    match = _LINE_IN_MESSAGE.search(message)
+    if not match:
+        return 0
+    return int(next(g for g in match.groups() if g))
+
+
+def parse_config_text(path: Path, text: str) -> dict:
+    """Parse a config's text by its extension; raises ValueError with the parser's message."""
+    if path.suffix == ".toml":
+        return tomllib.loads(text)
+    return json5.loads(text)
+
+
+def _bindings_of(
+    section: dict, env: str, cfg: ConfigFile, problems: list[Problem]
+) -> list[D1Binding]:
+    entries = section.get("d1_databases") or []
+    if not isinstance(entries, list):
+        problems.append(Problem(str(cfg.path), 0, f"d1_databases of env '{env}' is not a list"))
+        return []
+    bindings = []
+    for entry in entries:
+        if not isinstance(entry, dict) or "binding" not in entry:
+            problems.append(
+                Problem(str(cfg.path), 0, f"d1_databases entry without binding in env '{env}'")
+            )
+            continue
+        setting = entry.get("migrations_dir")
+        mdir = (cfg.path.parent / (setting or d1.DEFAULT_MIGRATIONS_DIR)).resolve()
+        db_id = entry.get("database_id")
+        bindings.append(
+            D1Binding(
+                service=cfg.service,
+                environment=env,
+                config_path=cfg.path,
+                binding=str(entry["binding"]),
+                database_name=str(entry.get("database_name") or entry["binding"]),
+                database_id=db_id,
+                migrations_dir=mdir,
+                migrations_dir_setting=setting,
+                migrations_table=entry.get("migrations_table") or d1.DEFAULT_MIGRATIONS_TABLE,
+                migrations_pattern=entry.get("migrations_pattern"),
+                is_template=cfg.is_template,
+                placeholder_id=bool(_PLACEHOLDER_ID.match(str(db_id or ""))),
+            )
+        )
+    return bindings
+
+
+def _service_name(root: Path, path: Path, data: dict) -> str:
+    if path.parent.resolve() != root.resolve():
+        return path.parent.name
+    return str(data.get("name") or root.resolve().name)
+
+
+def load_project(root: str | Path) -> Project:
+    """Find and read every wrangler config under `root`; unparsable ones become problems."""
+    root = Path(root)
+    project = Project(root)
+    if not root.is_dir():
+        project.problems.append(Problem(str(root), 0, "project folder not found"))
+        return project
+    for path in find_config_files(root):
+        variant = _CONFIG_NAME.match(path.name).group("variant")
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+            data = parse_config_text(path, text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            project.problems.append(
+                Problem(
+                    project.relpath(path), _parser_line(str(exc)), f"cannot parse config: {message}"
+                )
+            )
+            project.configs.append(
+                ConfigFile(path, path.parent.name, None, variant is not None, [], False)
+            )
+            continue
+        if not isinstance(data, dict):
+            project.problems.append(Problem(project.relpath(path), 1, "config is not an object"))
+            continue
+        envs = data.get("env") or {}
+        cfg = ConfigFile(
+            path=path,
+            service=_service_name(root, path, data),
+            worker_name=data.get("name"),
+            is_template=variant is not None,
+            environments=sorted(envs),
+            parsed=True,
+        )
+        project.configs.append(cfg)
+        project.bindings += _bindings_of(data, TOP_LEVEL_ENV, cfg, project.problems)
+        for env_name, section in sorted(envs.items()):
+            if isinstance(section, dict):
+                project.bindings += _bindings_of(section, env_name, cfg, project.problems)
+    for b in project.bindings:
+        if b.migrations_dir_setting and not b.has_migrations and not b.is_template:
+            project.problems.append(
+                Problem(
+                    project.relpath(b.config_path),
+                    0,
+                    f"migrations_dir '{b.migrations_dir_setting}' of binding {b.binding} "
+                    f"({b.environment}) does not exist",
+                    "warning",
+                )
+            )
+    return project
+
+
+def bindings_frame(project: Project) -> pd.DataFrame:
+    """One row per D1 binding: service, environment, database, migrations settings, sharing."""
+    rows = []
+    for b in project.bindings:
+        shared = sorted(
+            {
+                o.service
+                for o in project.bindings
+                if o.service != b.service
+                and o.environment == b.environment
+                and o.database_name == b.database_name
+                and not o.is_template
+            }
+        )
+        rows.append(
+            {
+                "service": b.service,
+                "environment": b.environment,
+                "config": project.relpath(b.config_path),
+                "binding": b.binding,
+                "database_name": b.database_name,
+                "database_id": b.database_id,
+                "migrations_dir": project.relpath(b.migrations_dir),
+                "migrations_table": b.migrations_table,
+                "migrations_pattern": b.migrations_pattern,
+                "has_migrations": b.has_migrations,
+                "template": b.is_template,
+                "placeholder_id": b.placeholder_id,
+                "shared_with": ", ".join(shared),
+            }
+        )
+    columns = [
+        "service",
+        "environment",
+        "config",
+        "binding",
+        "database_name",
+        "database_id",
+        "migrations_dir",
+        "migrations_table",
+        "migrations_pattern",
+        "has_migrations",
+        "template",
+        "placeholder_id",
+        "shared_with",
+    ]
+    return pd.DataFrame(rows, columns=columns)

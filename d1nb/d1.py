@@ -1,0 +1,62 @@
+"""Cloudflare D1 limits, prices and wrangler defaults, each with its source.
+
+Every figure d1nb uses about D1 lives here and nowhere else, so that a change in Cloudflare's
+published limits is a one-line edit.
+"""
+
+from __future__ import annotations
+
+# -- Limits: Cloudflare docs, "D1 > Platform > Limits" ------------------------------------------
+MAX_DATABASE_BYTES = 10 * 1000**3
+"""Largest database on the paid plan (10 GB); cannot be raised."""
+MAX_DATABASE_BYTES_FREE = 500 * 1000**2
+MAX_STATEMENT_BYTES = 100_000
+"""Largest single SQL statement, also each statement inside a batch."""
+MAX_BOUND_PARAMETERS = 100
+"""Bound parameters per query ("too many SQL variables" beyond)."""
+MAX_VALUE_BYTES = 2_000_000
+"""Largest string, BLOB or row."""
+MAX_COLUMNS = 100
+"""Columns per table."""
+QUERY_TIMEOUT_S = 30.0
+"""Longest query; for a batch, the whole batch."""
+MAX_QUERIES_PER_INVOCATION = 1000
+MAX_IMPORT_FILE_BYTES = 5 * 1000**3
+"""Largest file for `wrangler d1 execute --file`."""
+
+# -- Prices: Cloudflare docs, "D1 > Platform > Pricing" (paid plan) ------------------------------
+ROWS_READ_INCLUDED_PER_MONTH = 25_000_000_000
+ROWS_WRITTEN_INCLUDED_PER_MONTH = 50_000_000
+USD_PER_MILLION_ROWS_READ = 0.001
+USD_PER_MILLION_ROWS_WRITTEN = 1.00
+USD_PER_GB_MONTH_STORAGE = 0.75
+
+# -- Wrangler's migration defaults: cloudflare/workers-sdk, packages/wrangler/src/d1/ -------------
+DEFAULT_MIGRATIONS_DIR = "migrations"
+DEFAULT_MIGRATIONS_TABLE = "d1_migrations"
+LEDGER_DDL = (
+    "CREATE TABLE IF NOT EXISTS {table}(\n"
+    "\t\tid         INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "\t\tname       TEXT UNIQUE,\n"
+    "\t\tapplied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL\n"
+    ")"
+)
+"""The ledger wrangler creates (workers-sdk d1/migrations/helpers.ts)."""
+CONFIG_FILE_NAMES = ("wrangler.toml", "wrangler.json", "wrangler.jsonc")
+
+# -- Internal tables of the local state and of D1 itself (workers-sdk miniflare dumpSql.ts) ------
+INTERNAL_TABLE_PREFIXES = ("_cf_", "sqlite_")
+
+# -- Guidance for large backfills: Cloudflare docs ------------------------------------------------
+PEER_BATCH_SIZES = {
+    "D1 limits FAQ": 1_000,
+    "Rules of D1": 10_000,
+}
+
+
+def price_usd(rows_read: int, rows_written: int) -> float:
+    """List price of the given rows beyond the monthly allowance (paid plan)."""
+    return (
+        rows_read / 1e6 * USD_PER_MILLION_ROWS_READ
+        + rows_written / 1e6 * USD_PER_MILLION_ROWS_WRITTEN
+    )

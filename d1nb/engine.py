@@ -1,0 +1,318 @@
+"""A SQLite engine (APSW) with Cloudflare D1's semantics, for replaying untrusted SQL.
+
+What makes it D1 and not plain SQLite:
+
+- foreign keys are ON, and `PRAGMA foreign_keys=OFF` inside a migration has no effect, because
+  the file runs inside a transaction (SQLite ignores the pragma there; D1 does the same);
+- a migration file and its ledger insert run in one transaction, rolled back on error;
+- one `BEGIN`/`COMMIT` pair in a file is stripped, more is an error (wrangler's rule);
+- D1's limits on statement length, columns, value size and bound parameters are SQLite limits;
+- an authorizer refuses ATTACH, DETACH, load_extension and PRAGMAs outside an allow-list, and
+  statements that write files (VACUUM) are refused before they run, so replaying a hostile
+  migration or dump cannot touch any file outside the working copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import apsw
+
+from . import d1
+from .migrations import Statement, parse_statements
+
+ALLOWED_PRAGMAS = frozenset(
+    {
+        "foreign_keys",
+        "defer_foreign_keys",
+        "foreign_key_list",
+        "foreign_key_check",
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "user_version",
+        "quick_check",
+        "integrity_check",
+        "optimize",
+        "case_sensitive_like",
+        "ignore_check_constraints",
+        "recursive_triggers",
+        "reverse_unordered_selects",
+        "legacy_alter_table",
+        "data_version",
+        "page_count",
+        "page_size",
+        "freelist_count",
+        "collation_list",
+        "function_list",
+        "module_list",
+        "pragma_list",
+        "compile_options",
+        "encoding",
+        "schema_version",
+        "application_id",
+    }
+)
+"""PRAGMAs D1 accepts that cannot reach outside the database (Cloudflare docs, "SQL statements")."""
+
+_REFUSED_STATEMENTS = {
+    "VACUUM": "VACUUM (and VACUUM INTO a file) is not available on D1",
+    "ATTACH": "ATTACH is not available on D1",
+    "DETACH": "DETACH is not available on D1",
+}
+
+
+_DML_KINDS = frozenset({"insert", "insert_select", "update", "delete"})
+
+
+class D1Error(Exception):
+    """A statement D1 would reject, with where it came from."""
+
+    def __init__(self, message: str, *, file: str = "", line: int = 0, sql: str = ""):
+        self.file, self.line, self.sql, self.reason = file, line, sql, message
+        where = f"{file}:{line}: " if file else ""
+        super().__init__(f"{where}{message}")
+
+
+@dataclass
+class StatementOutcome:
+    """What one statement did."""
+
+    file: str
+    index: int
+    line: int
+    kind: str
+    table: str | None
+    changes: int
+    error: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class MigrationOutcome:
+    """What one migration file did: per-statement outcomes and whether it committed."""
+
+    name: str
+    ok: bool
+    statements: list[StatementOutcome] = field(default_factory=list)
+    error: str | None = None
+    error_line: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class D1Engine:
+    """An APSW connection that behaves like a D1 database."""
+
+    def __init__(self, path: str | Path = ":memory:"):
+        self.path = str(path)
+        self.refusals: list[str] = []
+        self.conn = apsw.Connection(self.path)
+        limits = {
+            apsw.SQLITE_LIMIT_SQL_LENGTH: d1.MAX_STATEMENT_BYTES,
+            apsw.SQLITE_LIMIT_COLUMN: d1.MAX_COLUMNS,
+            apsw.SQLITE_LIMIT_LENGTH: d1.MAX_VALUE_BYTES,
+            apsw.SQLITE_LIMIT_VARIABLE_NUMBER: d1.MAX_BOUND_PARAMETERS,
+            apsw.SQLITE_LIMIT_ATTACHED: 0,
+        }
+        for limit, value in limits.items():
+            self.conn.limit(limit, value)
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.authorizer = self._authorize
+
+    def _authorize(
+        self, op: int, p1: str | None, p2: str | None, _db: str | None, _trigger: str | None
+    ) -> int:
+        if op in (apsw.SQLITE_ATTACH, apsw.SQLITE_DETACH):
+            self.refusals.append("ATTACH/DETACH refused: D1 has one database and no files")
+            return apsw.SQLITE_DENY
+        if (
+            op == apsw.SQLITE_FUNCTION
+            and p2
+            and p2.lower() in ("load_extension", "readfile", "writefile", "edit", "fts3_tokenizer")
+        ):
+            self.refusals.append(f"function {p2}() refused: not available on D1")
+            return apsw.SQLITE_DENY
+        if op == apsw.SQLITE_PRAGMA and p1 and p1.lower() not in ALLOWED_PRAGMAS:
+            self.refusals.append(f"PRAGMA {p1} refused: not on D1's allow-list")
+            return apsw.SQLITE_DENY
+        return apsw.SQLITE_OK
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> D1Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running SQL --------------------------------------------------------------------------
+
+    def _refuse_before_running(self, statement: Statement) -> str | None:
+        head = statement.detail if statement.kind == "other" else ""
+        if head in _REFUSED_STATEMENTS:
+            return _REFUSED_STATEMENTS[head]
+        return None
+
+    def run_statement(self, statement: Statement, file: str = "") -> int:
+        """Run one statement; return rows changed. Raises D1Error naming file and line."""
+        refusal = self._refuse_before_running(statement)
+        if refusal:
+            raise D1Error(refusal, file=file, line=statement.line, sql=statement.sql)
+        if statement.bytes > d1.MAX_STATEMENT_BYTES:
+            raise D1Error(
+                f"statement of {statement.bytes} bytes exceeds D1's limit of "
+                f"{d1.MAX_STATEMENT_BYTES} (SQLITE_TOOBIG)",
+                file=file,
+                line=statement.line,
+                sql=statement.sql,
+            )
+        self.refusals.clear()
+        try:
+            for _ in self.conn.execute(statement.sql):
+                pass
+        except apsw.Error as exc:
+            reason = str(exc).removeprefix(type(exc).__name__ + ": ")
+            if self.refusals:
+                reason = f"{reason} ({self.refusals[-1]})"
+            raise D1Error(reason, file=file, line=statement.line, sql=statement.sql) from exc
+        return self.conn.changes() if statement.kind in _DML_KINDS else 0
+
+    def ensure_ledger(self, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> None:
+        """Create the migrations ledger as wrangler does."""
+        self.conn.execute(d1.LEDGER_DDL.format(table=table))
+
+    def applied_migrations(self, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> list[tuple]:
+        """Rows of the ledger (id, name, applied_at), or [] if it does not exist."""
+        if not self.conn.table_exists(None, table):
+            return []
+        return list(self.conn.execute(f'SELECT id, name, applied_at FROM "{table}" ORDER BY id'))
+
+    def apply_migration(
+        self,
+        name: str,
+        statements: list[Statement] | str,
+        *,
+        ledger_table: str = d1.DEFAULT_MIGRATIONS_TABLE,
+        applied_at: str | None = None,
+        record: bool = True,
+    ) -> MigrationOutcome:
+        """Apply one migration file and its ledger insert in one transaction, as wrangler does.
+
+        `applied_at` fixes the ledger timestamp (wrangler leaves it to CURRENT_TIMESTAMP).
+        On error the transaction is rolled back and the outcome names the failing line.
+        """
+        if isinstance(statements, str):
+            statements = parse_statements(statements)
+        outcome = MigrationOutcome(name, ok=True)
+        try:
+            runnable = self._strip_transaction(statements, outcome)
+        except D1Error as exc:
+            outcome.ok, outcome.error, outcome.error_line = False, exc.reason, exc.line
+            return outcome
+        if record:
+            self.ensure_ledger(ledger_table)
+        self.conn.execute("BEGIN")
+        try:
+            for s in runnable:
+                if s.kind == "pragma" and s.detail.startswith("foreign_keys="):
+                    outcome.notes.append(
+                        f"line {s.line}: PRAGMA {s.detail} has no effect on D1 (runs inside the "
+                        "migration's transaction); foreign keys stay ON"
+                    )
+                try:
+                    changes = self.run_statement(s, name)
+                except D1Error as exc:
+                    outcome.statements.append(
+                        StatementOutcome(name, s.index, s.line, s.kind, s.table, 0, exc.reason)
+                    )
+                    raise
+                outcome.statements.append(
+                    StatementOutcome(name, s.index, s.line, s.kind, s.table, changes)
+                )
+            if record:
+                if applied_at is None:
+                    self.conn.execute(f'INSERT INTO "{ledger_table}" (name) VALUES (?)', (name,))
+                else:
+                    self.conn.execute(
+                        f'INSERT INTO "{ledger_table}" (name, applied_at) VALUES (?, ?)',
+                        (name, applied_at),
+                    )
+            self.conn.execute("COMMIT")
+        except (D1Error, apsw.Error) as exc:
+            if not self.conn.get_autocommit():
+                self.conn.execute("ROLLBACK")
+            outcome.ok = False
+            if isinstance(exc, D1Error):
+                outcome.error, outcome.error_line = exc.reason, exc.line
+            else:  # deferred foreign keys fail at COMMIT
+                outcome.error = str(exc).removeprefix(type(exc).__name__ + ": ")
+        return outcome
+
+    @staticmethod
+    def _strip_transaction(
+        statements: list[Statement], outcome: MigrationOutcome
+    ) -> list[Statement]:
+        control = [s for s in statements if s.kind == "transaction"]
+        if not control:
+            return list(statements)
+        begins = [s for s in control if s.detail == "BEGIN"]
+        ends = [s for s in control if s.detail in ("COMMIT", "END")]
+        others = [s for s in control if s not in begins and s not in ends]
+        if len(begins) == 1 and len(ends) == 1 and not others:
+            outcome.notes.append(
+                f"lines {begins[0].line} and {ends[0].line}: BEGIN/COMMIT stripped; D1 runs the "
+                "file in a transaction of its own"
+            )
+            return [s for s in statements if s.kind != "transaction"]
+        first = (others or begins[1:] or ends[1:] or control)[0]
+        raise D1Error(
+            "more than one BEGIN/COMMIT pair, or SAVEPOINT/ROLLBACK: D1 runs each migration in "
+            "one transaction and cannot nest them",
+            line=first.line,
+        )
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def schema(self) -> list[tuple[str, str, str, str]]:
+        """(type, name, tbl_name, sql) of every user object, as in sqlite_master."""
+        return list(
+            self.conn.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master "
+                "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type, name"
+            )
+        )
+
+    def tables(self) -> list[str]:
+        """User tables (not internal, not shadow tables of virtual tables)."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT name FROM pragma_table_list WHERE schema='main' AND type='table' "
+                "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' "
+                "ORDER BY name"
+            )
+        ]
+
+    def columns(self, table: str) -> list[tuple]:
+        """(cid, name, type, notnull, default, pk) of a table."""
+        return list(
+            self.conn.execute(
+                'SELECT cid, name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)',
+                (table,),
+            )
+        )
+
+    def foreign_keys(self) -> list[tuple[str, str, str, str, str]]:
+        """(child table, child column, parent table, parent column, on_delete) of every FK."""
+        rows = []
+        for table in self.tables():
+            for fk in self.conn.execute(
+                'SELECT "table", "from", "to", on_delete FROM pragma_foreign_key_list(?)', (table,)
+            ):
+                rows.append((table, fk[1], fk[0], fk[2], fk[3]))
+        return rows

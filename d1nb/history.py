@@ -1,0 +1,536 @@
+"""Applied ledgers (`d1_migrations`) from every source, and the status of every migration file.
+
+A ledger can come from `wrangler d1 execute --json` output, `wrangler d1 migrations list` text
+(which names the pending files only), a SQL dump, a local-state folder or SQLite file, or CSV.
+The status of each (service, environment, file) says what is applied, pending, missing, out of
+order, ahead of an earlier environment, or edited after it was applied.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import apsw
+import pandas as pd
+
+from . import d1
+from .config import D1Binding, Project, load_project
+from .migrations import MigrationDir, load_migration_dir
+from .problems import InputError, Problem
+
+LEDGER_COLUMNS = ["id", "name", "applied_at"]
+ENV_RANK = {
+    "local": 0,
+    "default": 0,
+    "dev": 1,
+    "development": 1,
+    "preview": 2,
+    "test": 2,
+    "qa": 3,
+    "stage": 3,
+    "staging": 3,
+    "production": 4,
+    "prod": 4,
+}
+"""Where an environment sits on the way to production (unknown names rank with staging)."""
+LOCK_FILE = "d1nb.lock"
+_LEDGER_FILE = re.compile(
+    r"^(?P<service>[^.]+)\.(?P<env>[^.]+)\.(?P<ext>json|txt|csv|sql|sqlite3?|db)$"
+)
+
+
+@dataclass
+class Ledger:
+    """One environment's ledger: applied rows, or only pending names (`migrations list`)."""
+
+    source: Path
+    applied: pd.DataFrame | None = None
+    pending: list[str] | None = None
+
+
+# -- reading ledgers --------------------------------------------------------------------------
+
+
+def _frame(rows: list[dict], path: Path) -> pd.DataFrame:
+    for i, row in enumerate(rows, 1):
+        if "name" not in row:
+            raise InputError(path, 0, f"ledger row {i} has no 'name' column")
+    frame = pd.DataFrame(rows)
+    if "id" not in frame:
+        frame["id"] = range(1, len(frame) + 1)
+    if "applied_at" not in frame:
+        frame["applied_at"] = None
+    return frame[LEDGER_COLUMNS].sort_values("id", kind="stable").reset_index(drop=True)
+
+
+def _read_json(path: Path) -> Ledger:
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            path, exc.lineno, f"malformed JSON: {exc.msg} (column {exc.colno})"
+        ) from exc
+    results = data if isinstance(data, list) else [data]
+    for result in results:
+        if isinstance(result, dict) and "error" in result:
+            raise InputError(path, 0, f"wrangler reported an error: {result['error']}")
+        if isinstance(result, dict) and result.get("success") is False:
+            raise InputError(path, 0, "wrangler reported success: false")
+    rows = [
+        r for result in results if isinstance(result, dict) for r in result.get("results", []) or []
+    ]
+    if not rows and not any(isinstance(r, dict) and "results" in r for r in results):
+        raise InputError(path, 1, "not `wrangler d1 execute --json` output (no 'results')")
+    return Ledger(path, applied=_frame(rows, path))
+
+
+_BOX_ROW = re.compile(r"^[│|]\s*(?P<name>[^│|]+?)\s*[│|]\s*$")
+
+
+def _read_list_text(path: Path) -> Ledger:
+    """`wrangler d1 migrations list` output: a box-drawn table of pending names."""
+    text = path.read_text(encoding="utf-8-sig")
+    if "No migrations to apply" in text:
+        return Ledger(path, pending=[])
+    names = []
+    for line in text.splitlines():
+        match = _BOX_ROW.match(line.strip())
+        if match and match.group("name").strip().lower() not in ("name", "migrations"):
+            names.append(match.group("name").strip())
+    if not names:
+        raise InputError(path, 1, "not `wrangler d1 migrations list` output (no table of names)")
+    return Ledger(path, pending=names)
+
+
+def _read_csv(path: Path) -> Ledger:
+    text = path.read_text(encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "name" not in reader.fieldnames:
+        raise InputError(path, 1, "CSV ledger needs a 'name' column (and id, applied_at)")
+    rows = []
+    for row in reader:
+        if row.get("id"):
+            try:
+                row["id"] = int(row["id"])
+            except ValueError as exc:
+                raise InputError(
+                    path, reader.line_num, f"id is not a number: {row['id']!r}"
+                ) from exc
+        rows.append(row)
+    return Ledger(path, applied=_frame(rows, path))
+
+
+def _read_sqlite(path: Path, table: str) -> Ledger:
+    """Read the ledger from a copy of a SQLite file (and its WAL), never the file itself."""
+    with tempfile.TemporaryDirectory(prefix="d1nb-ledger-") as tmp:
+        copy = Path(tmp) / "db.sqlite"
+        shutil.copyfile(path, copy)
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists():
+            shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+        conn = apsw.Connection(str(copy))
+        try:
+            if not conn.table_exists(None, table):
+                raise InputError(path, 0, f"no ledger table '{table}' in this database")
+            cursor = conn.execute(f'SELECT * FROM "{table}" ORDER BY id')
+            names = [d[0] for d in cursor.getdescription()]
+            rows = [dict(zip(names, r, strict=True)) for r in cursor]
+        finally:
+            conn.close()
+    return Ledger(path, applied=_frame(rows, path))
+
+
+def _read_dump(path: Path, table: str) -> Ledger:
+    from .snapshots import iter_dump
+
+    conn = apsw.Connection(":memory:")
+    pattern = re.compile(
+        rf'^(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|INSERT\s+INTO\s+)["`\[]?{re.escape(table)}["`\]]?[\s(]',
+        re.I,
+    )
+    found = False
+    for line, sql in iter_dump(path):
+        if pattern.match(sql):
+            try:
+                conn.execute(sql)
+            except apsw.Error as exc:
+                raise InputError(path, line, f"ledger statement fails: {exc}") from exc
+            found = True
+    if not found:
+        raise InputError(path, 0, f"the dump has no ledger table '{table}'")
+    cursor = conn.execute(f'SELECT id, name, applied_at FROM "{table}" ORDER BY id')
+    return Ledger(
+        path, applied=_frame([dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in cursor], path)
+    )
+
+
+def local_state_databases(folder: Path) -> list[Path]:
+    """SQLite files of a wrangler local-state folder (`.wrangler/state/v3/d1/...`)."""
+    return sorted(
+        p for p in folder.rglob("*.sqlite") if p.name != "metadata.sqlite" and p.is_file()
+    )
+
+
+def read_ledger(path: str | Path, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> Ledger:
+    """Read a ledger from any supported source, chosen by what the path is."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, 0, "ledger file not found")
+    if path.is_dir():
+        candidates = []
+        for db in local_state_databases(path):
+            try:
+                candidates.append(_read_sqlite(db, table))
+            except InputError:
+                continue
+        if len(candidates) != 1:
+            raise InputError(
+                path,
+                0,
+                f"{len(candidates)} databases in this folder have a "
+                f"'{table}' table; name the .sqlite file instead",
+            )
+        return candidates[0]
+    head = path.open("rb").read(16)
+    if head.startswith(b"SQLite format 3"):
+        return _read_sqlite(path, table)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return _read_json(path)
+    if suffix == ".csv":
+        return _read_csv(path)
+    if suffix == ".sql":
+        return _read_dump(path, table)
+    return _read_list_text(path)
+
+
+def find_ledgers(project: Project) -> dict[tuple[str, str], Path]:
+    """Ledger files by convention: `ledgers/SERVICE.ENV.(json|txt|csv|sql|sqlite)` at the root."""
+    folder = project.root / "ledgers"
+    found = {}
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            match = _LEDGER_FILE.match(path.name)
+            if match:
+                found[(match.group("service"), match.group("env"))] = path
+    return found
+
+
+# -- lock file --------------------------------------------------------------------------------
+
+
+def lock_entries(history: History) -> list[tuple[str, str]]:
+    """(path relative to the root, sha256) of every migration file of the project."""
+    return [
+        (history.project.relpath(f.path), f.sha256)
+        for mdir in history.migration_dirs.values()
+        for f in mdir.files
+    ]
+
+
+def write_lock(history: History) -> Path:
+    """Write `d1nb.lock`: sha256 per migration file, chained like atlas.sum."""
+    from .sample import lock_text
+
+    path = history.project.root / LOCK_FILE
+    path.write_text(lock_text(lock_entries(history)), encoding="utf-8")
+    return path
+
+
+def read_lock(path: Path) -> tuple[dict[str, str], list[Problem]]:
+    """The file hashes of a lock, and a problem if its chained sum does not match its lines."""
+    entries: dict[str, str] = {}
+    declared = ""
+    problems = []
+    chain = hashlib.sha256()
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("sum "):
+            declared = line[4:].strip()
+            continue
+        rel, _, digest = line.rpartition(" ")
+        if not rel or len(digest) != 64:
+            problems.append(Problem(str(path), lineno, "malformed lock line"))
+            continue
+        entries[rel] = digest
+        chain.update(f"{rel}\0{digest}\n".encode())
+    if declared and declared != chain.hexdigest():
+        problems.append(
+            Problem(str(path), 0, "lock file's sum does not match its lines (edited by hand?)")
+        )
+    return entries, problems
+
+
+# -- history ----------------------------------------------------------------------------------
+
+
+@dataclass
+class History:
+    """Migrations, ledgers and the status of every file, for a whole project."""
+
+    project: Project
+    migration_dirs: dict[str, MigrationDir] = field(default_factory=dict)
+    ledgers: dict[tuple[str, str], Ledger] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    lock: dict[str, str] | None = None
+
+    def binding(self, service: str, environment: str | None = None) -> D1Binding:
+        """The binding that owns the migrations of a service (in an environment, if given)."""
+        for b in self.project.databases():
+            if b.service == service and (environment is None or b.environment == environment):
+                return b
+        raise KeyError(
+            f"no D1 binding with migrations for service {service!r}"
+            + (f" in environment {environment!r}" if environment else "")
+        )
+
+
+def _git_commit_times(path: Path) -> list[int] | None:
+    try:
+        out = subprocess.run(
+            ["git", "log", "--follow", "--format=%ct", "--", path.name],
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return sorted(int(t) for t in out.stdout.split())
+
+
+def _epoch(applied_at: object) -> int | None:
+    try:
+        return int(
+            datetime.fromisoformat(str(applied_at).replace("Z", "")).replace(tzinfo=UTC).timestamp()
+        )
+    except ValueError:
+        return None
+
+
+def load_history(
+    root: str | Path, ledgers: dict[tuple[str, str], str | Path] | None = None, use_git: bool = True
+) -> History:
+    """Read configs, migration dirs and ledgers (found by convention, overridden by `ledgers`)."""
+    project = load_project(root)
+    history = History(project, problems=list(project.problems))
+    for b in project.databases():
+        if b.service in history.migration_dirs:
+            continue
+        try:
+            history.migration_dirs[b.service] = load_migration_dir(
+                b.migrations_dir, b.migrations_pattern
+            )
+        except InputError as exc:
+            history.problems.append(exc.problem)
+            continue
+        history.problems += [
+            Problem(project.relpath(Path(p.path)), p.line, p.message, p.severity)
+            for p in history.migration_dirs[b.service].problems
+        ]
+    sources = find_ledgers(project)
+    sources.update({k: Path(v) for k, v in (ledgers or {}).items()})
+    for (service, env), path in sorted(sources.items()):
+        try:
+            table = history.binding(service, env).migrations_table
+        except KeyError:
+            history.problems.append(
+                Problem(
+                    project.relpath(path),
+                    0,
+                    f"ledger for unknown service/environment {service}:{env}",
+                )
+            )
+            continue
+        try:
+            history.ledgers[(service, env)] = read_ledger(path, table)
+        except InputError as exc:
+            p = exc.problem
+            history.problems.append(Problem(project.relpath(Path(p.path)), p.line, p.message))
+    lock_path = project.root / LOCK_FILE
+    if lock_path.exists():
+        history.lock, lock_problems = read_lock(lock_path)
+        history.problems += [Problem(LOCK_FILE, p.line, p.message) for p in lock_problems]
+    history.use_git = use_git
+    return history
+
+
+STATUS_COLUMNS = [
+    "service",
+    "environment",
+    "order",
+    "number",
+    "name",
+    "status",
+    "applied_id",
+    "applied_at",
+    "out_of_order",
+    "progression",
+    "modified_after_apply",
+    "note",
+]
+
+
+def status_frame(history: History) -> pd.DataFrame:
+    """One row per (service, environment, migration): status and every drift finding."""
+    rows = []
+    applied_at: dict[tuple[str, str, str], str] = {}
+    for (service, env), ledger in history.ledgers.items():
+        if ledger.applied is not None:
+            for r in ledger.applied.itertuples():
+                applied_at[(service, env, r.name)] = r.applied_at
+    git_times: dict[Path, list[int] | None] = {}
+    for (service, env), ledger in sorted(
+        history.ledgers.items(), key=lambda kv: (kv[0][0], ENV_RANK.get(kv[0][1], 3))
+    ):
+        mdir = history.migration_dirs.get(service)
+        if mdir is None:
+            continue
+        files = {f.name: f for f in mdir.files}
+        order = {f.name: i for i, f in enumerate(mdir.files, 1)}
+        if ledger.applied is not None:
+            applied = list(ledger.applied.itertuples())
+        else:  # `migrations list`: everything not listed as pending is applied, order unknown
+            pending = set(ledger.pending or [])
+            applied = [
+                pd.Series({"id": None, "name": f.name, "applied_at": None})
+                for f in mdir.files
+                if f.name not in pending
+            ]
+        applied_names = {r.name for r in applied}
+        highest = 0
+        earlier_envs = [
+            e
+            for (s, e) in history.ledgers
+            if s == service and ENV_RANK.get(e, 3) < ENV_RANK.get(env, 3)
+        ]
+        for r in applied:
+            rank = order.get(r.name)
+            row = {
+                "service": service,
+                "environment": env,
+                "order": rank,
+                "number": files[r.name].number if r.name in files else None,
+                "name": r.name,
+                "applied_id": r.id,
+                "applied_at": r.applied_at,
+                "status": "applied" if r.name in files else "applied, file missing",
+                "out_of_order": False,
+                "progression": "",
+                "modified_after_apply": False,
+                "note": "",
+            }
+            if rank is not None:
+                if rank < highest:
+                    row["out_of_order"] = True
+                    row["note"] = "applied after a later-numbered file"
+                highest = max(highest, rank)
+            for earlier in earlier_envs:
+                before = applied_at.get((service, earlier, r.name))
+                if before is None:
+                    row["progression"] = f"not applied in {earlier}"
+                elif r.applied_at is not None and str(r.applied_at) < str(before):
+                    row["progression"] = f"applied before {earlier} ({before})"
+            f = files.get(r.name)
+            if f is not None:
+                rel = history.project.relpath(f.path)
+                if (
+                    history.lock is not None
+                    and rel in history.lock
+                    and history.lock[rel] != f.sha256
+                ):
+                    row["modified_after_apply"] = True
+                    row["note"] = "sha256 differs from d1nb.lock"
+                elif getattr(history, "use_git", False) and r.applied_at is not None:
+                    if f.path not in git_times:
+                        git_times[f.path] = _git_commit_times(f.path)
+                    times, when = git_times[f.path], _epoch(r.applied_at)
+                    if times and when is not None and times[0] <= when < times[-1]:
+                        row["modified_after_apply"] = True
+                        row["note"] = "committed again after it was applied (git history)"
+            rows.append(row)
+        for f in mdir.files:
+            if f.name in applied_names:
+                continue
+            rows.append(
+                {
+                    "service": service,
+                    "environment": env,
+                    "order": order[f.name],
+                    "number": f.number,
+                    "name": f.name,
+                    "status": "pending",
+                    "applied_id": None,
+                    "applied_at": None,
+                    "out_of_order": order[f.name] < highest,
+                    "progression": "",
+                    "modified_after_apply": False,
+                    "note": "numbered before applied files: will run out of order"
+                    if order[f.name] < highest
+                    else "",
+                }
+            )
+    frame = pd.DataFrame(rows, columns=STATUS_COLUMNS)
+    return frame.astype({"order": "Int64", "number": "Int64", "applied_id": "Int64"})
+
+
+def summary_frame(history: History) -> pd.DataFrame:
+    """Per service and environment: files, applied, pending, missing and drift counts."""
+    status = status_frame(history)
+    if status.empty:
+        return pd.DataFrame(
+            columns=[
+                "service",
+                "environment",
+                "applied",
+                "pending",
+                "file_missing",
+                "out_of_order",
+                "progression",
+                "modified_after_apply",
+            ]
+        )
+    grouped = status.groupby(["service", "environment"], sort=False)
+    return grouped.agg(
+        applied=("status", lambda s: int((s == "applied").sum())),
+        pending=("status", lambda s: int((s == "pending").sum())),
+        file_missing=("status", lambda s: int((s == "applied, file missing").sum())),
+        out_of_order=("out_of_order", "sum"),
+        progression=("progression", lambda s: int((s != "").sum())),
+        modified_after_apply=("modified_after_apply", "sum"),
+    ).reset_index()
+
+
+def drift_frame(history: History) -> pd.DataFrame:
+    """The status rows that need a look: missing files, out of order, progression, edits."""
+    status = status_frame(history)
+    flagged = (
+        (status["status"] == "applied, file missing")
+        | status["out_of_order"]
+        | (status["progression"] != "")
+        | status["modified_after_apply"]
+    )
+    return status[flagged].reset_index(drop=True)
+
+
+def pending_frame(history: History) -> pd.DataFrame:
+    """Pending files per service and environment, in the order wrangler would apply them."""
+    status = status_frame(history)
+    pending = status[status["status"] == "pending"].sort_values(["service", "environment", "order"])
+    return pending[["service", "environment", "order", "name", "out_of_order", "note"]].reset_index(
+        drop=True
+    )

@@ -1,0 +1,476 @@
+"""Lint rules for D1 migrations, each with a code, a severity and a page in docs/rules.md.
+
+Findings come from the statements of each file, the project's configs and history, and the
+schema replayed from empty (to know, at each file, which tables reference which with ON DELETE
+CASCADE). Suppress a finding with `-- d1nb: ignore CODE` on the statement's lines or the line
+above it, or for a whole file with `-- d1nb: ignore-file CODE`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from . import d1
+from .history import History, status_frame
+from .migrations import MigrationFile, Statement
+from .replay import schema_evolution
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: str
+    summary: str
+
+
+RULES: dict[str, Rule] = {
+    r.code: r
+    for r in [
+        Rule(
+            "D1N001",
+            "create-without-if-not-exists",
+            "warning",
+            "CREATE TABLE / INDEX / VIEW / TRIGGER without IF NOT EXISTS",
+        ),
+        Rule(
+            "D1N002",
+            "add-column-not-null-without-default",
+            "error",
+            "ADD COLUMN NOT NULL without a default fails on a populated table",
+        ),
+        Rule(
+            "D1N003",
+            "add-column-non-constant-default",
+            "error",
+            "ADD COLUMN with a non-constant default fails on a populated table",
+        ),
+        Rule("D1N004", "drop-table", "warning", "DROP TABLE loses data; D1 has no rollback"),
+        Rule("D1N005", "drop-column", "warning", "DROP COLUMN loses data and breaks running code"),
+        Rule(
+            "D1N006", "update-without-where", "warning", "UPDATE without WHERE rewrites every row"
+        ),
+        Rule("D1N007", "delete-without-where", "warning", "DELETE without WHERE empties the table"),
+        Rule(
+            "D1N008",
+            "rebuild-cascades",
+            "error",
+            "dropping a table that others reference with ON DELETE CASCADE / SET NULL",
+        ),
+        Rule(
+            "D1N009",
+            "pragma-foreign-keys",
+            "warning",
+            "PRAGMA foreign_keys in a migration has no effect on D1",
+        ),
+        Rule(
+            "D1N010",
+            "multiple-transactions",
+            "error",
+            "more than one BEGIN/COMMIT pair (or SAVEPOINT) in one file",
+        ),
+        Rule("D1N011", "statement-too-large", "error", "statement over D1's 100,000-byte limit"),
+        Rule(
+            "D1N012",
+            "naming",
+            "warning",
+            "migration file name not NNNN_snake_case, or not descriptive",
+        ),
+        Rule("D1N013", "duplicate-number", "warning", "two migration files share a number"),
+        Rule(
+            "D1N014",
+            "modified-after-apply",
+            "error",
+            "an applied migration file was edited after it was applied",
+        ),
+        Rule("D1N015", "rename", "warning", "RENAME TABLE / COLUMN breaks code still running"),
+        Rule(
+            "D1N016",
+            "enum-check-one-step",
+            "warning",
+            "a CHECK enum changed in the same migration that rebuilds the table",
+        ),
+        Rule(
+            "D1N017",
+            "add-column-fails-when-populated",
+            "error",
+            "ADD COLUMN with a STORED generated column or a CHECK fails on a populated table",
+        ),
+        Rule(
+            "D1N018",
+            "fails-from-empty",
+            "warning",
+            "the file fails when the history is replayed from an empty database",
+        ),
+        Rule(
+            "D1N019",
+            "unreadable-file",
+            "error",
+            "the file is not UTF-8 text, or its last statement has no closing ';'",
+        ),
+        Rule(
+            "D1N020",
+            "not-a-migration",
+            "info",
+            "a file in the migrations folder that wrangler ignores",
+        ),
+        Rule(
+            "D1N021",
+            "placeholder-database-id",
+            "info",
+            "a config binds a placeholder database id (template or local only)",
+        ),
+    ]
+}
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
+FINDING_COLUMNS = ["rule", "name", "severity", "service", "database", "file", "line", "message"]
+_IGNORE = re.compile(r"--\s*d1nb:\s*ignore\s+([A-Z0-9, ]+)")
+_IGNORE_FILE = re.compile(r"--\s*d1nb:\s*ignore-file\s+([A-Z0-9, ]+)")
+_GOOD_NAME = re.compile(r"^\d{4,}_[a-z0-9]+(?:_[a-z0-9]+)*\.sql$")
+_VAGUE = {
+    "fix",
+    "update",
+    "changes",
+    "migration",
+    "misc",
+    "temp",
+    "test",
+    "wip",
+    "new",
+    "stuff",
+    "patch",
+    "init2",
+}
+_CREATE_KINDS = {
+    "create_table",
+    "create_index",
+    "create_view",
+    "create_trigger",
+    "create_virtual_table",
+}
+_CHECK = re.compile(r"CHECK\s*\(", re.I)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    service: str
+    database: str
+    file: str
+    line: int
+    message: str
+
+    @property
+    def name(self) -> str:
+        return RULES[self.rule].name
+
+
+def _checks(sql: str) -> set[str]:
+    """Normalised text of each CHECK (...) constraint of a CREATE TABLE statement."""
+    found = set()
+    for match in _CHECK.finditer(sql):
+        depth, i = 1, match.end()
+        while i < len(sql) and depth:
+            depth += {"(": 1, ")": -1}.get(sql[i], 0)
+            i += 1
+        found.add(re.sub(r"\s+", " ", sql[match.end() : i - 1]).strip().lower())
+    return found
+
+
+def _suppressed(f: MigrationFile, s: Statement | None, code: str) -> bool:
+    text = f.text or ""
+    for match in _IGNORE_FILE.finditer(text):
+        if code in match.group(1):
+            return True
+    if s is None:
+        return False
+    lines = text.splitlines()
+    window = lines[max(0, s.line - 2) : s.end_line]
+    return any(code in m.group(1) for line in window for m in _IGNORE.finditer(line))
+
+
+def lint_file(
+    f: MigrationFile,
+    fks_before: list[tuple],
+    schema_before: dict[str, str],
+) -> list[tuple[str, int, str, Statement | None]]:
+    """(code, line, message, statement) for one file's statements."""
+    out: list[tuple[str, int, str, Statement | None]] = []
+    if f.text is None or any(not s.complete for s in f.statements):
+        line = next((s.line for s in f.statements if not s.complete), 0)
+        out.append(("D1N019", line, "; ".join(p.message for p in f.problems), None))
+    base = f.name.split("/")[0]
+    vague = f.description.lower() in _VAGUE or len(f.description) < 4
+    if (not _GOOD_NAME.match(base) or vague) and "/" not in f.name:
+        out.append(("D1N012", 0, f"name '{f.name}' is not NNNN_descriptive_snake_case.sql", None))
+    dropped = {s.table for s in f.statements if s.kind == "drop_table"}
+    created = {s.table: s for s in f.statements if s.kind == "create_table"}
+    renamed_into = {s.detail: s for s in f.statements if s.kind == "rename_table"}
+    rebuilt = {t for t in dropped if t in created or t in renamed_into}
+    rebuild_temps = {renamed_into[t].table for t in rebuilt if t in renamed_into}
+    transactions = [s for s in f.statements if s.kind == "transaction"]
+    if len(transactions) > 2 or any(
+        s.detail not in ("BEGIN", "COMMIT", "END") for s in transactions
+    ):
+        out.append(
+            (
+                "D1N010",
+                transactions[0].line,
+                f"{len(transactions)} transaction statements; D1 strips one BEGIN/COMMIT "
+                "pair and fails on more",
+                transactions[0],
+            )
+        )
+    for s in f.statements:
+        temporary = s.kind == "create_table" and s.table in rebuild_temps
+        if s.kind in _CREATE_KINDS and "if_not_exists" not in s.flags and not temporary:
+            what = s.kind.removeprefix("create_").replace("_", " ").upper()
+            message = f"CREATE {what} {s.detail or s.table} without IF NOT EXISTS: re-running fails"
+            out.append(("D1N001", s.line, message, s))
+        if s.kind == "add_column":
+            if "not_null" in s.flags and "default" not in s.flags:
+                out.append(
+                    (
+                        "D1N002",
+                        s.line,
+                        f"ADD COLUMN {s.detail} NOT NULL without default "
+                        "fails on a populated table ('Cannot add a NOT NULL column with "
+                        "default value NULL')",
+                        s,
+                    )
+                )
+            if "non_constant_default" in s.flags:
+                out.append(
+                    (
+                        "D1N003",
+                        s.line,
+                        f"ADD COLUMN {s.detail} with a non-constant default "
+                        "fails on a populated table ('Cannot add a column with non-constant "
+                        "default')",
+                        s,
+                    )
+                )
+            if "stored" in s.flags:
+                out.append(
+                    (
+                        "D1N017",
+                        s.line,
+                        f"ADD COLUMN {s.detail} as a STORED generated "
+                        "column fails on a populated table",
+                        s,
+                    )
+                )
+            elif "check" in s.flags and "default" in s.flags:
+                out.append(
+                    (
+                        "D1N017",
+                        s.line,
+                        f"ADD COLUMN {s.detail} with a CHECK: the default "
+                        "must satisfy it or the statement fails on a populated table",
+                        s,
+                    )
+                )
+        if s.kind == "drop_table" and s.table not in rebuilt:
+            out.append(("D1N004", s.line, f"DROP TABLE {s.table}: its rows are gone for good", s))
+        if s.kind == "drop_table":
+            children = [
+                (child, col, action)
+                for child, col, parent, _pc, action in fks_before
+                if parent == s.table
+                and child != s.table
+                and action.upper() in ("CASCADE", "SET NULL")
+            ]
+            if children:
+                lost = ", ".join(f"{c}.{col} (ON DELETE {a})" for c, col, a in children)
+                out.append(
+                    (
+                        "D1N008",
+                        s.line,
+                        f"DROP TABLE {s.table} deletes its rows first, "
+                        f"and D1 keeps foreign keys ON (PRAGMA foreign_keys=OFF is ignored), "
+                        f"so child rows are deleted or nulled: {lost}",
+                        s,
+                    )
+                )
+        if s.kind == "drop_column":
+            out.append(("D1N005", s.line, f"DROP COLUMN {s.table}.{s.detail}", s))
+        if s.kind == "update" and "where" not in s.flags:
+            out.append(
+                (
+                    "D1N006",
+                    s.line,
+                    f"UPDATE {s.table} without WHERE rewrites every row "
+                    "(and bills every row written)",
+                    s,
+                )
+            )
+        if s.kind == "delete" and "where" not in s.flags:
+            out.append(("D1N007", s.line, f"DELETE FROM {s.table} without WHERE", s))
+        if s.kind == "pragma" and s.detail.split("=")[0] == "foreign_keys":
+            out.append(
+                (
+                    "D1N009",
+                    s.line,
+                    f"PRAGMA {s.detail} has no effect inside D1's "
+                    "migration transaction; use PRAGMA defer_foreign_keys=ON, which still "
+                    "does not stop ON DELETE CASCADE",
+                    s,
+                )
+            )
+        if s.bytes > d1.MAX_STATEMENT_BYTES:
+            out.append(
+                (
+                    "D1N011",
+                    s.line,
+                    f"statement of {s.bytes} bytes; D1's limit is {d1.MAX_STATEMENT_BYTES}",
+                    s,
+                )
+            )
+        if s.kind == "rename_column":
+            out.append(
+                (
+                    "D1N015",
+                    s.line,
+                    f"RENAME COLUMN {s.table}.{s.detail}: deployed code "
+                    "still uses the old name until it is redeployed",
+                    s,
+                )
+            )
+        if s.kind == "rename_table" and s.detail not in rebuilt:
+            out.append(("D1N015", s.line, f"RENAME TABLE {s.table} TO {s.detail}", s))
+    for table in sorted(rebuilt):
+        old_sql = schema_before.get(table)
+        new = created.get(table) or created.get(
+            renamed_into[table].table if table in renamed_into else None
+        )
+        if old_sql and new is not None and _checks(old_sql) != _checks(new.sql):
+            out.append(
+                (
+                    "D1N016",
+                    new.line,
+                    f"table {table} is rebuilt with a changed CHECK "
+                    f"({', '.join(sorted(_checks(new.sql) - _checks(old_sql)))}): old "
+                    "code writing old values and rows copied across fail in one step; add "
+                    "a new column, backfill, then switch",
+                    new,
+                )
+            )
+    return out
+
+
+def lint(history: History) -> pd.DataFrame:
+    """Every finding of the project, sorted by service, file and line."""
+    findings: list[Finding] = []
+    project = history.project
+    for service, mdir in history.migration_dirs.items():
+        binding = history.binding(service)
+        evolution = schema_evolution(mdir, service, binding.migrations_table)
+        database = binding.binding
+        numbers: dict[int, list[str]] = {}
+        previous_schema: dict[str, str] = {}
+        for f in mdir.files:
+            rel = project.relpath(f.path)
+            fks = evolution.foreign_keys_before.get(f.name, [])
+            for code, line, message, s in lint_file(f, fks, previous_schema):
+                if not _suppressed(f, s, code):
+                    findings.append(
+                        Finding(code, RULES[code].severity, service, database, rel, line, message)
+                    )
+            previous_schema = {
+                name: sql
+                for type_, name, _t, sql in evolution.schema_sql.get(f.name, [])
+                if type_ == "table"
+            }
+            if f.number is not None:
+                numbers.setdefault(f.number, []).append(f.name)
+        for number, names in numbers.items():
+            if len(names) > 1:
+                for name in names:
+                    f = next(x for x in mdir.files if x.name == name)
+                    if not _suppressed(f, None, "D1N013"):
+                        findings.append(
+                            Finding(
+                                "D1N013",
+                                "warning",
+                                service,
+                                database,
+                                project.relpath(f.path),
+                                0,
+                                f"number {number:04d} is shared by {', '.join(names)}; "
+                                "wrangler runs them in name order",
+                            )
+                        )
+        for outcome in evolution.outcomes:
+            if not outcome.ok:
+                f = next(x for x in mdir.files if x.name == outcome.name)
+                if f.text is not None and not _suppressed(f, None, "D1N018"):
+                    findings.append(
+                        Finding(
+                            "D1N018",
+                            "warning",
+                            service,
+                            database,
+                            project.relpath(f.path),
+                            outcome.error_line,
+                            f"fails from an empty database: {outcome.error}",
+                        )
+                    )
+        for other in mdir.other_files:
+            findings.append(
+                Finding(
+                    "D1N020",
+                    "info",
+                    service,
+                    database,
+                    project.relpath(other),
+                    0,
+                    "not a migration: wrangler ignores it",
+                )
+            )
+    status = status_frame(history)
+    modified = status[status["modified_after_apply"]]
+    for (service, name), rows in modified.groupby(["service", "name"]):
+        mdir = history.migration_dirs[service]
+        f = next(x for x in mdir.files if x.name == name)
+        envs = ", ".join(sorted(rows["environment"]))
+        findings.append(
+            Finding(
+                "D1N014",
+                "error",
+                service,
+                history.binding(service).binding,
+                project.relpath(f.path),
+                0,
+                f"applied in {envs}, then edited ({rows['note'].iloc[0]}): those "
+                "databases do not have what the file now says",
+            )
+        )
+    for b in project.bindings:
+        if b.placeholder_id and b.is_template:
+            findings.append(
+                Finding(
+                    "D1N021",
+                    "info",
+                    b.service,
+                    b.database_name,
+                    project.relpath(b.config_path),
+                    0,
+                    f"binding {b.binding} ({b.environment}) has placeholder id '{b.database_id}'",
+                )
+            )
+    frame = pd.DataFrame([{**asdict(x), "name": x.name} for x in findings], columns=FINDING_COLUMNS)
+    return frame.sort_values(["service", "file", "line", "rule"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def worst_severity(findings: pd.DataFrame) -> str | None:
+    """The highest severity among findings, or None."""
+    if findings.empty:
+        return None
+    return max(findings["severity"], key=SEVERITY_RANK.__getitem__)

@@ -1,0 +1,49 @@
+"""Matplotlib figures for the notebooks and reports; each returns a Figure, never shows it.
+
+Figures are built as `matplotlib.figure.Figure` objects, not through pyplot, so nothing is
+shown twice in a notebook and no display is needed anywhere else.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .history import ENV_RANK, History, status_frame
+
+_ENV_MARKERS = {"default": "o", "local": "o", "staging": "s", "production": "D"}
+
+
+def applied_timeline(history: History) -> Figure:
+    """When each migration was applied, one lane per service and environment."""
+    status = status_frame(history)
+    applied = status[status["applied_at"].notna()].copy()
+    applied["when"] = pd.to_datetime(applied["applied_at"], errors="coerce")
+    lanes = sorted(
+        {(s, e) for s, e in zip(applied["service"], applied["environment"], strict=True)},
+        key=lambda k: (k[0], ENV_RANK.get(k[1], 3)),
+    )
+    fig = Figure(figsize=(10, 0.5 * len(lanes) + 1.5))
+    ax = fig.subplots()
+    for y, (service, env) in enumerate(lanes):
+        lane = applied[(applied["service"] == service) & (applied["environment"] == env)]
+        ok = lane[
+            ~(
+                lane["out_of_order"]
+                | (lane["progression"] != "")
+                | lane["modified_after_apply"]
+                | (lane["status"] != "applied")
+            )
+        ]
+        bad = lane.drop(ok.index)
+        marker = _ENV_MARKERS.get(env, "o")
+        ax.scatter(ok["when"], [y] * len(ok), marker=marker, color="#4C72B0", s=28, zorder=3)
+        ax.scatter(bad["when"], [y] * len(bad), marker=marker, color="#C44E52", s=46, zorder=4)
+    ax.set_yticks(range(len(lanes)), [f"{s} · {e}" for s, e in lanes])
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_xlabel("applied_at (UTC)")
+    ax.set_title("Migrations applied per service and environment (red: drift finding)")
+    fig.autofmt_xdate()
+    fig.set_layout_engine("tight")
+    return fig

@@ -1,0 +1,42 @@
+"""Problems found in the user's inputs, collected instead of raised so the rest still loads."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One unusable or suspicious input: which file, which line (1-based, 0 if unknown), what."""
+
+    path: str
+    line: int
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.severity}: {self.message}"
+
+
+class InputError(ValueError):
+    """An input d1nb cannot use at all; the message names the file and line."""
+
+    def __init__(self, path: str | Path, line: int, message: str):
+        self.problem = Problem(str(path), line, message)
+        super().__init__(str(self.problem))
+
+
+def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    """Problems as a DataFrame with stable columns, empty or not."""
+    return pd.DataFrame(
+        [asdict(p) for p in problems], columns=["path", "line", "severity", "message"]
+    )
+
+
+def line_of_offset(text: str, offset: int) -> int:
+    """1-based line number of a character offset."""
+    return text.count("\n", 0, offset) + 1

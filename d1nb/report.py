@@ -1,0 +1,166 @@
+"""Executing the notebooks against a project (papermill) and exporting them as HTML (nbconvert).
+
+A report is the executed notebook as self-contained HTML: images embedded, code hidden unless
+asked for, and a provenance block (versions, every input with its sha256, parameters, times).
+A notebook that fails still yields its report, with the error shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import apsw
+import duckdb
+import nbformat
+import papermill
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+from . import __version__
+
+REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+"""The notebooks of a source checkout (and of an editable install)."""
+_INPUT_SUFFIXES = {
+    ".toml",
+    ".json",
+    ".jsonc",
+    ".sql",
+    ".csv",
+    ".parquet",
+    ".sqlite",
+    ".txt",
+    ".lock",
+}
+
+
+@dataclass
+class ReportResult:
+    notebook: str
+    html: Path
+    executed: Path
+    ok: bool
+    error: str = ""
+
+
+def notebook_paths(folder: Path = REPO_NOTEBOOKS) -> list[Path]:
+    """The report notebooks, in their numbered order."""
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def input_files(project: Path) -> list[tuple[str, str]]:
+    """(path relative to the project, sha256) of every file a report may read."""
+    rows = []
+    for path in sorted(project.rglob("*")):
+        if path.is_file() and path.suffix in _INPUT_SUFFIXES and ".wrangler" not in path.parts:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            rows.append((path.relative_to(project).as_posix(), digest))
+    return rows
+
+
+def provenance_markdown(
+    project: Path, parameters: dict, started: datetime, finished: datetime
+) -> str:
+    """The provenance block appended to every report."""
+    lines = [
+        "## Provenance",
+        "",
+        f"- d1nb {__version__}, Python {platform.python_version()}, SQLite "
+        f"{apsw.sqlite_lib_version()} (APSW {apsw.apsw_version()}), DuckDB {duckdb.__version__}",
+        f"- started {started.isoformat(timespec='seconds')}, finished "
+        f"{finished.isoformat(timespec='seconds')}",
+        "- parameters: " + (", ".join(f"`{k}={v!r}`" for k, v in parameters.items()) or "defaults"),
+        "",
+        "| input | sha256 |",
+        "|---|---|",
+    ]
+    lines += [f"| `{rel}` | `{digest}` |" for rel, digest in input_files(project)]
+    return "\n".join(lines)
+
+
+def export_html(notebook: nbformat.NotebookNode, show_code: bool = False) -> str:
+    """Self-contained HTML of an executed notebook (images are embedded as data URIs)."""
+    exporter = HTMLExporter(
+        template_name="lab",
+        exclude_input=not show_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(notebook)
+    return body
+
+
+def run_report(
+    notebook: Path,
+    out_dir: Path,
+    project: Path,
+    parameters: dict | None = None,
+    show_code: bool = False,
+    progress: bool = True,
+) -> ReportResult:
+    """Execute one notebook with papermill and write `<name>.ipynb` and `<name>.html`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parameters = {"project": str(project), **(parameters or {})}
+    executed = out_dir / notebook.name
+    html = out_dir / (notebook.stem + ".html")
+    started = datetime.now(UTC)
+    ok, error = True, ""
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=parameters,
+            cwd=str(notebook.parent),
+            progress_bar=progress,
+            kernel_name="python3",
+        )
+    except papermill.PapermillExecutionError as exc:
+        ok, error = False, f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
+    finished = datetime.now(UTC)
+    nb = nbformat.read(executed, as_version=4)
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell(provenance_markdown(project, parameters, started, finished))
+    )
+    html.write_text(export_html(nb, show_code), encoding="utf-8")
+    return ReportResult(notebook.stem, html, executed, ok, error)
+
+
+def refresh_notebook(notebook: Path, timeout: int = 1200) -> None:
+    """Execute a committed notebook in place with its default parameters (no timing metadata)."""
+    nb = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(notebook.parent)}},
+    )
+    client.execute()
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.write(nb, notebook)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m d1nb.report --refresh`: re-execute the committed notebooks in place."""
+    args = argv if argv is not None else sys.argv[1:]
+    if args == ["--refresh"]:
+        for nb in notebook_paths():
+            print(f"executing {nb.name}", flush=True)
+            refresh_notebook(nb)
+        return 0
+    print("usage: python -m d1nb.report --refresh", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS embeddings (
+  term_id INTEGER PRIMARY KEY REFERENCES terms(id) ON DELETE CASCADE,
+  model TEXT NOT NULL,
+  vector BLOB NOT NULL
+);

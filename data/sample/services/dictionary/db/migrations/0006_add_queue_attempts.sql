@@ -1,0 +1,1 @@
+ALTER TABLE lookup_queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;

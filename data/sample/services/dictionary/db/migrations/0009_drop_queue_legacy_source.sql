@@ -1,0 +1,1 @@
+ALTER TABLE lookup_queue DROP COLUMN legacy_source;

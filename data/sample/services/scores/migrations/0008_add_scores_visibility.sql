@@ -1,0 +1,1 @@
+ALTER TABLE scores ADD COLUMN visibility TEXT NOT NULL DEFAULT 'private';

@@ -1,0 +1,1 @@
+ALTER TABLE scores RENAME COLUMN instrument TO instrumentation;

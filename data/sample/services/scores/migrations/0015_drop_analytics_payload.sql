@@ -1,0 +1,2 @@
+-- Payloads moved to the analytics pipeline.
+ALTER TABLE analytics_events DROP COLUMN payload;
