@@ -107,12 +107,17 @@ class MigrationOutcome:
 class D1Engine:
     """An APSW connection that behaves like a D1 database."""
 
-    def __init__(self, path: str | Path = ":memory:"):
+    def __init__(self, path: str | Path = ":memory:", statement_limit: int | None = None):
+        """Open (or create) a database; `statement_limit=0` lifts D1's 100 KB statement limit,
+        for loading exports whose rows hold values D1 accepted through bound parameters."""
+        self.statement_limit = (
+            d1.MAX_STATEMENT_BYTES if statement_limit is None else statement_limit
+        )
         self.path = str(path)
         self.refusals: list[str] = []
         self.conn = apsw.Connection(self.path)
         limits = {
-            apsw.SQLITE_LIMIT_SQL_LENGTH: d1.MAX_STATEMENT_BYTES,
+            apsw.SQLITE_LIMIT_SQL_LENGTH: self.statement_limit or 1_000_000_000,
             apsw.SQLITE_LIMIT_COLUMN: d1.MAX_COLUMNS,
             apsw.SQLITE_LIMIT_LENGTH: d1.MAX_VALUE_BYTES,
             apsw.SQLITE_LIMIT_VARIABLE_NUMBER: d1.MAX_BOUND_PARAMETERS,
@@ -163,7 +168,7 @@ class D1Engine:
         refusal = self._refuse_before_running(statement)
         if refusal:
             raise D1Error(refusal, file=file, line=statement.line, sql=statement.sql)
-        if statement.bytes > d1.MAX_STATEMENT_BYTES:
+        if self.statement_limit and statement.bytes > self.statement_limit:
             raise D1Error(
                 f"statement of {statement.bytes} bytes exceeds D1's limit of "
                 f"{d1.MAX_STATEMENT_BYTES} (SQLITE_TOOBIG)",
@@ -297,6 +302,16 @@ class D1Engine:
                 "ORDER BY name"
             )
         ]
+
+    def table_sql(self, names: set[str]) -> dict[str, str]:
+        """CREATE statements of the named tables that exist."""
+        found = {}
+        for name in names:
+            for (sql,) in self.conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ):
+                found[name] = sql
+        return found
 
     def columns(self, table: str) -> list[tuple]:
         """(cid, name, type, notnull, default, pk) of a table."""

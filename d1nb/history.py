@@ -485,7 +485,15 @@ def status_frame(history: History) -> pd.DataFrame:
                 }
             )
     frame = pd.DataFrame(rows, columns=STATUS_COLUMNS)
-    return frame.astype({"order": "Int64", "number": "Int64", "applied_id": "Int64"})
+    return frame.astype(
+        {
+            "order": "Int64",
+            "number": "Int64",
+            "applied_id": "Int64",
+            "out_of_order": bool,
+            "modified_after_apply": bool,
+        }
+    )
 
 
 def summary_frame(history: History) -> pd.DataFrame:

@@ -372,20 +372,15 @@ def lint(history: History) -> pd.DataFrame:
         evolution = schema_evolution(mdir, service, binding.migrations_table)
         database = binding.binding
         numbers: dict[int, list[str]] = {}
-        previous_schema: dict[str, str] = {}
         for f in mdir.files:
             rel = project.relpath(f.path)
             fks = evolution.foreign_keys_before.get(f.name, [])
-            for code, line, message, s in lint_file(f, fks, previous_schema):
+            schema_before = evolution.tables_before.get(f.name, {})
+            for code, line, message, s in lint_file(f, fks, schema_before):
                 if not _suppressed(f, s, code):
                     findings.append(
                         Finding(code, RULES[code].severity, service, database, rel, line, message)
                     )
-            previous_schema = {
-                name: sql
-                for type_, name, _t, sql in evolution.schema_sql.get(f.name, [])
-                if type_ == "table"
-            }
             if f.number is not None:
                 numbers.setdefault(f.number, []).append(f.name)
         for number, names in numbers.items():

@@ -25,6 +25,7 @@ from .problems import InputError, Problem, line_of_offset
 
 _DIALECT = SQLite()
 _NUMBER_PREFIX = re.compile(r"^(\d+)")
+_LEADING_REPLACE = re.compile(r"^\s*REPLACE\s+INTO\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,8 @@ def _where_at_top(toks: list[_Tok], start: int) -> bool:
 
 def classify(sql: str) -> tuple[str, str | None, tuple[str, ...], str]:
     """(kind, target table, flags, detail) of one statement."""
+    if _LEADING_REPLACE.match(sql):  # sqlglot reads a leading REPLACE as an opaque command
+        sql = "INSERT OR " + sql.lstrip()
     try:
         toks = [t for t in _tokens(sql) if t.type != TokenType.SEMICOLON]
     except TokenError:

@@ -16,19 +16,44 @@ from .history import History
 from .migrations import MigrationDir
 
 SCHEMA_COLUMNS = ["order", "file", "table", "cid", "column", "type", "notnull", "default", "pk"]
+CHANGE_COLUMNS = [
+    "order",
+    "file",
+    "ok",
+    "tables_created",
+    "tables_dropped",
+    "columns_added",
+    "columns_removed",
+]
+_DDL_KINDS = {
+    "create_table",
+    "create_virtual_table",
+    "drop_table",
+    "add_column",
+    "drop_column",
+    "rename_column",
+    "rename_table",
+    "other",
+}
 
 
 @dataclass
 class SchemaEvolution:
-    """The schema after every migration file, replayed from an empty database."""
+    """How the schema changed with every migration file, replayed from an empty database.
+
+    Only the tables a file touches are read before and after it, so the cost grows with the
+    number of statements, not with files × tables.
+    """
 
     service: str
     outcomes: list[MigrationOutcome] = field(default_factory=list)
-    schema_sql: dict[str, list[tuple[str, str, str, str]]] = field(default_factory=dict)
+    tables_before: dict[str, dict[str, str]] = field(default_factory=dict)
     foreign_keys_before: dict[str, list[tuple[str, str, str, str, str]]] = field(
         default_factory=dict
     )
+    change_rows: list[dict] = field(default_factory=list)
     columns: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEMA_COLUMNS))
+    final: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEMA_COLUMNS))
 
     def failures(self) -> pd.DataFrame:
         """Files that fail from an empty database, with SQLite's message and line."""
@@ -41,37 +66,25 @@ class SchemaEvolution:
 
     def changes(self) -> pd.DataFrame:
         """Per file: tables created and dropped, columns added and removed."""
-        rows = []
-        previous: set[tuple[str, str]] = set()
-        previous_tables: set[str] = set()
-        for order, outcome in enumerate(self.outcomes, 1):
-            now = self.columns[self.columns["order"] == order]
-            cols = set(zip(now["table"], now["column"], strict=True))
-            tables = set(now["table"])
-            rows.append(
-                {
-                    "order": order,
-                    "file": outcome.name,
-                    "ok": outcome.ok,
-                    "tables_created": ", ".join(sorted(tables - previous_tables)),
-                    "tables_dropped": ", ".join(sorted(previous_tables - tables)),
-                    "columns_added": ", ".join(
-                        f"{t}.{c}" for t, c in sorted(cols - previous) if t in previous_tables
-                    ),
-                    "columns_removed": ", ".join(
-                        f"{t}.{c}" for t, c in sorted(previous - cols) if t in tables
-                    ),
-                }
-            )
-            previous, previous_tables = cols, tables
-        return pd.DataFrame(rows)
+        return pd.DataFrame(self.change_rows, columns=CHANGE_COLUMNS)
 
     def final_tables(self) -> pd.DataFrame:
         """Columns of every table after the last file, one row per column."""
-        if self.columns.empty:
-            return self.columns
-        last = self.columns["order"].max()
-        return self.columns[self.columns["order"] == last].drop(columns=["order", "file"])
+        return self.final.drop(columns=["order", "file"])
+
+
+def _touched_tables(statements: list) -> set[str]:
+    touched = set()
+    for s in statements:
+        if s.kind in _DDL_KINDS and s.table:
+            touched.add(s.table)
+        if s.kind == "rename_table" and s.detail:
+            touched.add(s.detail)
+    return touched
+
+
+def _columns_of(engine: D1Engine, tables: set[str]) -> dict[str, list[tuple]]:
+    return {t: engine.columns(t) for t in sorted(tables) if engine.columns(t)}
 
 
 def schema_evolution(
@@ -88,7 +101,11 @@ def schema_evolution(
     rows = []
     with D1Engine(":memory:") as engine:
         for order, f in enumerate(mdir.files, 1):
-            evolution.foreign_keys_before[f.name] = engine.foreign_keys()
+            touched = _touched_tables(f.statements)
+            if any(s.kind == "drop_table" for s in f.statements):
+                evolution.foreign_keys_before[f.name] = engine.foreign_keys()
+            evolution.tables_before[f.name] = engine.table_sql(touched)
+            before = _columns_of(engine, touched)
             if f.text is None:
                 outcome = MigrationOutcome(f.name, ok=False, error="unreadable file")
             else:
@@ -99,15 +116,37 @@ def schema_evolution(
                     applied_at="1970-01-01 00:00:00",
                 )
             evolution.outcomes.append(outcome)
-            evolution.schema_sql[f.name] = engine.schema()
-            for table in engine.tables():
-                if table == ledger_table:
-                    continue
-                for cid, name, type_, notnull, default, pk in engine.columns(table):
-                    rows.append(
-                        (order, f.name, table, cid, name, type_, bool(notnull), default, pk)
-                    )
+            after = _columns_of(engine, touched)
+            cols_before = {(t, c[1]) for t, cs in before.items() for c in cs}
+            cols_after = {(t, c[1]) for t, cs in after.items() for c in cs}
+            evolution.change_rows.append(
+                {
+                    "order": order,
+                    "file": f.name,
+                    "ok": outcome.ok,
+                    "tables_created": ", ".join(sorted(set(after) - set(before))),
+                    "tables_dropped": ", ".join(sorted(set(before) - set(after))),
+                    "columns_added": ", ".join(
+                        f"{t}.{c}" for t, c in sorted(cols_after - cols_before) if t in before
+                    ),
+                    "columns_removed": ", ".join(
+                        f"{t}.{c}" for t, c in sorted(cols_before - cols_after) if t in after
+                    ),
+                }
+            )
+            for table, cols in after.items():
+                rows += [
+                    (order, f.name, table, cid, name, type_, bool(notnull), default, pk)
+                    for cid, name, type_, notnull, default, pk in cols
+                ]
+        final = [
+            (len(mdir.files), "", table, *col)
+            for table in engine.tables()
+            if table != ledger_table
+            for col in engine.columns(table)
+        ]
     evolution.columns = pd.DataFrame(rows, columns=SCHEMA_COLUMNS)
+    evolution.final = pd.DataFrame(final, columns=SCHEMA_COLUMNS).astype({"notnull": bool})
     return evolution
 
 

@@ -235,7 +235,8 @@ def load_dump(path: str | Path, workdir: str | Path, name: str | None = None) ->
     if target.exists():
         target.unlink()
     expected: Counter[str] = Counter()
-    engine = D1Engine(target)
+    engine = D1Engine(target, statement_limit=0)
+    oversized = 0
     try:
         engine.conn.execute("BEGIN")
         for index, (line, sql) in enumerate(iter_dump(path)):
@@ -243,6 +244,7 @@ def load_dump(path: str | Path, workdir: str | Path, name: str | None = None) ->
             if table is not None:
                 kind, flags, detail = "insert", (), ""
                 expected[table] += 1
+                oversized += len(sql.encode("utf-8")) > d1.MAX_STATEMENT_BYTES
             else:
                 kind, table, flags, detail = classify(sql)
             try:
@@ -253,6 +255,11 @@ def load_dump(path: str | Path, workdir: str | Path, name: str | None = None) ->
                 raise InputError(path, line, exc.reason) from exc
         engine.conn.execute("COMMIT")
         snapshot = Snapshot(path, target)
+        if oversized:
+            snapshot.notes.append(
+                f"{oversized} INSERT statement(s) over D1's {d1.MAX_STATEMENT_BYTES}-byte limit: "
+                "`wrangler d1 execute --file` would refuse this dump"
+            )
         for table in engine.tables():
             snapshot.row_counts[table] = engine.conn.execute(
                 f"SELECT count(*) FROM {_ident(table)}"

@@ -1,0 +1,104 @@
+"""The d1nb command: formats, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from d1nb.cli import main
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_status_on_sample_reports_drift(capsys, sample):
+    code, out, err = run(capsys, "status", str(sample), "--format", "json")
+    assert code == 1 and err == ""
+    payload = json.loads(out)
+    assert {r["name"] for r in payload["drift"]} >= {
+        "0003_create_lookup_queue.sql",
+        "0006_add_queue_retries.sql",
+    }
+    assert payload["problems"] == []
+
+
+def test_status_clean_project_exits_0(capsys, make_tree):
+    root = make_tree(
+        {
+            "s/wrangler.toml": 'name = "s"\n[[d1_databases]]\nbinding = "DB"\n'
+            'database_name = "d"\n',
+            "s/migrations/0001_init.sql": "CREATE TABLE IF NOT EXISTS a (x);\n",
+        }
+    )
+    code, out, _ = run(capsys, "status", str(root))
+    assert code == 0 and "Applied and pending" in out
+
+
+def test_lint_json_shape_and_thresholds(capsys, sample):
+    code, out, _ = run(capsys, "lint", str(sample), "--format", "json")
+    findings = json.loads(out)
+    assert code == 1
+    assert set(findings[0]) == {
+        "rule",
+        "name",
+        "severity",
+        "service",
+        "database",
+        "file",
+        "line",
+        "message",
+    }
+    code, _, _ = run(capsys, "lint", str(sample / "services" / "dictionary"), "--fail-on", "error")
+    assert code == 0
+    code, _, _ = run(
+        capsys, "lint", str(sample / "services" / "dictionary"), "--fail-on", "warning"
+    )
+    assert code == 1
+
+
+def test_unusable_input_exits_2_and_names_file_and_line(capsys, make_tree):
+    root = make_tree(
+        {
+            "bad/wrangler.toml": "name = 'x'\n[[d1_databases]\n",
+            "good/wrangler.toml": 'name = "g"\n[[d1_databases]]\nbinding = "DB"\n'
+            'database_name = "d"\n',
+            "good/migrations/0001_init.sql": "CREATE TABLE a (x);\n",
+        }
+    )
+    code, out, err = run(capsys, "lint", str(root))
+    assert code == 2
+    assert "bad/wrangler.toml:2: error: cannot parse config" in err
+    assert "good/migrations/0001_init.sql:1: warning D1N001" in out
+
+
+def test_lock_writes_and_status_uses_it(capsys, tmp_path, sample):
+    project = tmp_path / "p"
+    shutil.copytree(sample / "services" / "api", project / "services" / "api")
+    code, out, _ = run(capsys, "lock", str(project))
+    assert code == 0 and "11 migration files" in out
+    assert (project / "d1nb.lock").read_text(encoding="utf-8").count(".sql ") == 11
+
+
+def test_help_has_examples_and_module_entry_point():
+    for command in ("status", "lint", "lock", "report"):
+        result = subprocess.run(
+            [sys.executable, "-m", "d1nb", command, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "example: d1nb " + command in result.stdout
+
+
+def test_history_argument_is_validated(capsys, sample):
+    with pytest.raises(SystemExit) as info:
+        main(["status", str(sample), "--history", "nonsense"])
+    assert info.value.code == 2
+    assert "SERVICE:ENV=FILE" in capsys.readouterr().err

@@ -1,0 +1,117 @@
+"""The D1 engine: foreign keys, transactions, limits and refusal of hostile SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from d1nb.engine import D1Engine, D1Error
+from d1nb.migrations import parse_statements
+from d1nb.snapshots import load_dump
+
+PARENT_CHILD = (
+    "CREATE TABLE p (id INTEGER PRIMARY KEY, n TEXT);\n"
+    "CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id) ON DELETE CASCADE);\n"
+    "INSERT INTO p VALUES (1, 'a'), (2, 'b');\n"
+    "INSERT INTO c VALUES (1, 1), (2, 1), (3, 2);\n"
+)
+REBUILD = (
+    "PRAGMA foreign_keys=OFF;\n"
+    "CREATE TABLE p_new (id INTEGER PRIMARY KEY, n TEXT, extra TEXT);\n"
+    "INSERT INTO p_new (id, n) SELECT id, n FROM p;\n"
+    "DROP TABLE p;\n"
+    "ALTER TABLE p_new RENAME TO p;\n"
+    "PRAGMA foreign_keys=ON;\n"
+)
+
+
+def count(engine: D1Engine, table: str) -> int:
+    return engine.conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def test_rebuild_under_foreign_keys_off_cascades_like_d1():
+    with D1Engine() as engine:
+        assert engine.apply_migration("0001_init.sql", PARENT_CHILD).ok
+        outcome = engine.apply_migration("0002_rebuild.sql", REBUILD)
+        assert outcome.ok
+        assert count(engine, "p") == 2
+        assert count(engine, "c") == 0
+        assert len([n for n in outcome.notes if "no effect on D1" in n]) == 2
+        assert [r[1] for r in engine.applied_migrations()] == ["0001_init.sql", "0002_rebuild.sql"]
+
+
+def test_failing_file_rolls_back_with_its_ledger_row_and_names_the_line():
+    with D1Engine() as engine:
+        engine.apply_migration("0001_init.sql", PARENT_CHILD)
+        outcome = engine.apply_migration(
+            "0002_bad.sql", "CREATE TABLE z (a);\nALTER TABLE p ADD COLUMN q TEXT NOT NULL;\n"
+        )
+        assert not outcome.ok
+        assert outcome.error == "Cannot add a NOT NULL column with default value NULL"
+        assert outcome.error_line == 2
+        assert not engine.conn.table_exists(None, "z")
+        assert [r[1] for r in engine.applied_migrations()] == ["0001_init.sql"]
+
+
+def test_one_transaction_pair_is_stripped_more_is_an_error():
+    with D1Engine() as engine:
+        ok = engine.apply_migration("0001.sql", "BEGIN TRANSACTION;\nCREATE TABLE a (x);\nCOMMIT;")
+        assert ok.ok and any("stripped" in n for n in ok.notes)
+        bad = engine.apply_migration(
+            "0002.sql", "BEGIN;\nCREATE TABLE b (x);\nCOMMIT;\nBEGIN;\nCREATE TABLE c (x);\nCOMMIT;"
+        )
+        assert not bad.ok and bad.error_line == 4
+        assert not engine.conn.table_exists(None, "b")
+
+
+def test_d1_limits_are_enforced():
+    with D1Engine() as engine:
+        wide = ", ".join(f"c{i}" for i in range(101))
+        outcome = engine.apply_migration("0001.sql", f"CREATE TABLE w ({wide});")
+        assert not outcome.ok and "too many columns" in outcome.error
+        big = "INSERT INTO t VALUES ('" + "x" * 100_001 + "');"
+        engine.apply_migration("0002.sql", "CREATE TABLE t (a);")
+        outcome = engine.apply_migration("0003.sql", big)
+        assert not outcome.ok and "exceeds D1's limit" in outcome.error
+        statement = parse_statements("SELECT " + ", ".join("?" for _ in range(101)) + ";")[0]
+        with pytest.raises(D1Error, match="too many SQL variables"):
+            engine.run_statement(statement)
+
+
+HOSTILE = [
+    ("ATTACH DATABASE '{path}' AS x;\nCREATE TABLE x.t (a);", "ATTACH"),
+    ("SELECT load_extension('{path}');", "load_extension"),
+    ("VACUUM INTO '{path}';", "VACUUM"),
+    ("PRAGMA temp_store_directory = '{dir}';", "temp_store_directory"),
+]
+
+
+@pytest.mark.parametrize(("sql", "reason"), HOSTILE)
+def test_hostile_migration_touches_no_file_and_says_why(tmp_path: Path, sql: str, reason: str):
+    target = tmp_path / "outside" / "evil.db"
+    target.parent.mkdir()
+    with D1Engine(tmp_path / "work.sqlite") as engine:
+        outcome = engine.apply_migration(
+            "0001_evil.sql", sql.format(path=target, dir=target.parent)
+        )
+    assert not outcome.ok
+    assert reason in outcome.error
+    assert list(target.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize(("sql", "reason"), HOSTILE)
+def test_hostile_dump_touches_no_file_and_says_why(tmp_path: Path, sql: str, reason: str):
+    target = tmp_path / "outside" / "evil.db"
+    target.parent.mkdir()
+    dump = tmp_path / "dump.sql"
+    dump.write_text(
+        "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (a);\n"
+        + sql.format(path=target, dir=target.parent),
+        encoding="utf-8",
+    )
+    with pytest.raises(Exception, match=reason) as info:
+        load_dump(dump, tmp_path / "work")
+    assert "dump.sql:3" in str(info.value)
+    assert list(target.parent.iterdir()) == []
+    assert list((tmp_path / "work").iterdir()) == []

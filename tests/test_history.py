@@ -1,0 +1,247 @@
+"""Ledgers from every source, and the status of every file against them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+import apsw
+import pytest
+
+from d1nb.history import (
+    drift_frame,
+    load_history,
+    pending_frame,
+    read_ledger,
+    status_frame,
+    summary_frame,
+    write_lock,
+)
+from d1nb.problems import InputError
+
+LIST_TEXT = """
+ ⛅️ wrangler 4.86.0
+-------------------
+
+Migrations to be applied:
+┌────────────────────────────┐
+│ Name                       │
+├────────────────────────────┤
+│ 0002_add_b.sql             │
+├────────────────────────────┤
+│ 0003_add_c.sql             │
+└────────────────────────────┘
+"""
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_json_ledger_from_sample(sample):
+    ledger = read_ledger(sample / "ledgers" / "api.production.json")
+    assert ledger.applied["name"].tolist()[:2] == [
+        "0001_create_users.sql",
+        "0002_create_sync_data.sql",
+    ]
+    assert ledger.applied["id"].tolist() == list(range(1, 9))
+
+
+def test_list_text_csv_and_dump(tmp_path, sample):
+    listing = tmp_path / "list.txt"
+    listing.write_text(LIST_TEXT, encoding="utf-8")
+    assert read_ledger(listing).pending == ["0002_add_b.sql", "0003_add_c.sql"]
+    (tmp_path / "none.txt").write_text("✅ No migrations to apply!\n", encoding="utf-8")
+    assert read_ledger(tmp_path / "none.txt").pending == []
+    csv = tmp_path / "ledger.csv"
+    csv.write_text(
+        "id,name,applied_at\n2,0002_b.sql,2025-01-02 00:00:00\n1,0001_a.sql,2025-01-01 00:00:00\n",
+        encoding="utf-8",
+    )
+    assert read_ledger(csv).applied["name"].tolist() == ["0001_a.sql", "0002_b.sql"]
+    dump = read_ledger(sample / "exports" / "api" / "after.sql")
+    assert dump.applied["name"].tolist()[-1] == "0010_lowercase_sync_moods.sql"
+    assert len(dump.applied) == 10
+
+
+def test_local_state_folder_with_wal_is_read_from_a_copy(tmp_path):
+    state = tmp_path / ".wrangler" / "state" / "v3" / "d1" / "miniflare-D1DatabaseObject"
+    state.mkdir(parents=True)
+    db = state / "5a1e.sqlite"
+    writer = apsw.Connection(str(db))
+    writer.execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;")
+    writer.execute(
+        "CREATE TABLE d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
+    )
+    writer.execute("INSERT INTO d1_migrations(name) VALUES ('0001_a.sql'), ('0002_b.sql')")
+    (state / "metadata.sqlite").write_bytes(b"")
+    wal = db.with_name(db.name + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    before = {p.name: _digest(p) for p in state.iterdir()}
+    ledger = read_ledger(tmp_path / ".wrangler")
+    assert ledger.applied["name"].tolist() == ["0001_a.sql", "0002_b.sql"]
+    assert {p.name: _digest(p) for p in state.iterdir()} == before
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line", "message"),
+    [
+        ("bad.json", '[\n  {"results": [\n    {"id": 1,}\n  ]}\n]', 3, "malformed JSON"),
+        ("err.json", '[{"error": {"text": "no such table: d1_migrations"}}]', 0, "error"),
+        ("shape.json", '{"rows": []}', 1, "no 'results'"),
+        ("bad.csv", "id,name\nx,0001_a.sql\n", 2, "not a number"),
+        ("junk.txt", "hello\n", 1, "migrations list"),
+    ],
+)
+def test_malformed_ledgers_name_file_and_line(tmp_path, name, content, line, message):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_ledger(path)
+    assert info.value.problem.line == line
+    assert message in info.value.problem.message
+    assert name in str(info.value)
+
+
+def test_ledger_table_missing_in_sqlite(tmp_path):
+    db = tmp_path / "x.sqlite"
+    apsw.Connection(str(db)).execute("CREATE TABLE other(a)")
+    with pytest.raises(InputError, match="no ledger table 'd1_migrations'"):
+        read_ledger(db)
+
+
+def test_sample_status_matches_its_readme(sample):
+    history = load_history(sample, use_git=False)
+    assert history.problems == []
+    summary = summary_frame(history).set_index(["service", "environment"])
+    expected = {
+        ("api", "staging"): (10, 1, 0, 0, 0, 1),
+        ("api", "production"): (8, 3, 0, 0, 0, 1),
+        ("dictionary", "staging"): (6, 2, 1, 1, 0, 0),
+        ("dictionary", "production"): (5, 3, 1, 2, 1, 0),
+        ("scores", "staging"): (15, 3, 0, 0, 0, 0),
+        ("scores", "production"): (13, 5, 0, 0, 0, 0),
+    }
+    for key, counts in expected.items():
+        assert tuple(summary.loc[key]) == counts, key
+    drift = drift_frame(history)
+    by_name = {(r.environment, r.name): r for r in drift.itertuples()}
+    assert by_name[("production", "0003_create_lookup_queue.sql")].out_of_order
+    assert by_name[("production", "0007_create_analytics.sql")].progression.startswith(
+        "applied before staging"
+    )
+    assert by_name[("staging", "0006_add_queue_retries.sql")].status == "applied, file missing"
+    assert by_name[("production", "0007_sync_data_soft_delete.sql")].modified_after_apply
+    pending = pending_frame(history)
+    assert pending[pending.service == "api"].name.tolist() == [
+        "0009_repertoire_status_v2.sql",
+        "0010_lowercase_sync_moods.sql",
+        "0011_goals_add_category.sql",
+        "0011_goals_add_category.sql",
+    ]
+
+
+def _project(make_tree, ledger_rows):
+    files = {
+        "svc/wrangler.toml": (
+            'name = "svc"\n[[env.staging.d1_databases]]\nbinding = "DB"\n'
+            'database_name = "s"\ndatabase_id = "1"\n'
+            '[[env.production.d1_databases]]\nbinding = "DB"\n'
+            'database_name = "p"\ndatabase_id = "2"\n'
+        ),
+        "svc/migrations/0001_a.sql": "CREATE TABLE a (x);\n",
+        "svc/migrations/0002_b.sql": "CREATE TABLE b (x);\n",
+    }
+    for env, rows in ledger_rows.items():
+        files[f"ledgers/svc.{env}.json"] = json.dumps(
+            [
+                {
+                    "results": [
+                        {"id": i, "name": n, "applied_at": t} for i, (n, t) in enumerate(rows, 1)
+                    ],
+                    "success": True,
+                    "meta": {"duration": 1},
+                }
+            ]
+        )
+    return make_tree(files)
+
+
+def test_lock_detects_edits_and_tampering(make_tree):
+    root = _project(make_tree, {"staging": [("0001_a.sql", "2025-01-01 00:00:00")]})
+    write_lock(load_history(root, use_git=False))
+    assert not status_frame(load_history(root, use_git=False))["modified_after_apply"].any()
+    (root / "svc/migrations/0001_a.sql").write_text("CREATE TABLE a (x, y);\n", encoding="utf-8")
+    status = status_frame(load_history(root, use_git=False))
+    assert status.set_index("name").loc["0001_a.sql", "modified_after_apply"]
+    lock = root / "d1nb.lock"
+    lock.write_text(
+        lock.read_text(encoding="utf-8").replace("0002_b.sql", "0002_c.sql"), encoding="utf-8"
+    )
+    problems = load_history(root, use_git=False).problems
+    assert any("sum does not match" in p.message for p in problems)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_history_detects_commits_after_apply(make_tree):
+    root = _project(
+        make_tree,
+        {
+            "production": [
+                ("0001_a.sql", "2025-02-01 00:00:00"),
+                ("0002_b.sql", "2025-02-01 00:00:00"),
+            ]
+        },
+    )
+
+    def git(*args: str, when: str) -> None:
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_DATE": when,
+            "GIT_COMMITTER_DATE": when,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        }
+        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+
+    git("init", "-q", when="2025-01-01T00:00:00Z")
+    git("add", ".", when="2025-01-01T00:00:00Z")
+    git("commit", "-qm", "init", when="2025-01-01T00:00:00Z")
+    (root / "svc/migrations/0001_a.sql").write_text("CREATE TABLE a (x, y);\n", encoding="utf-8")
+    git("commit", "-qam", "edit", when="2025-03-01T00:00:00Z")
+    status = status_frame(load_history(root)).set_index("name")
+    assert status.loc["0001_a.sql", "modified_after_apply"]
+    assert "git history" in status.loc["0001_a.sql", "note"]
+    assert not status.loc["0002_b.sql", "modified_after_apply"]
+
+
+def test_progression_not_applied_in_earlier_env(make_tree):
+    root = _project(
+        make_tree,
+        {
+            "staging": [("0001_a.sql", "2025-01-02 00:00:00")],
+            "production": [
+                ("0001_a.sql", "2025-01-03 00:00:00"),
+                ("0002_b.sql", "2025-01-03 00:00:00"),
+            ],
+        },
+    )
+    status = status_frame(load_history(root, use_git=False))
+    prod = status[status.environment == "production"].set_index("name")
+    assert prod.loc["0001_a.sql", "progression"] == ""
+    assert prod.loc["0002_b.sql", "progression"] == "not applied in staging"
+
+
+def test_bad_ledger_is_a_problem_and_the_rest_still_loads(make_tree):
+    root = _project(make_tree, {"staging": [("0001_a.sql", "2025-01-02 00:00:00")]})
+    (root / "ledgers/svc.production.json").write_text("[{", encoding="utf-8")
+    history = load_history(root, use_git=False)
+    assert [(p.path, p.line) for p in history.problems] == [("ledgers/svc.production.json", 1)]
+    assert summary_frame(history)["environment"].tolist() == ["staging"]

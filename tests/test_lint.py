@@ -1,0 +1,124 @@
+"""Lint rules: what they find on the sample and on small fixtures, suppression, documentation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from d1nb.history import load_history
+from d1nb.lint import RULES, lint
+from tests.conftest import REPO
+
+TOML = (
+    'name = "svc"\n[[env.production.d1_databases]]\nbinding = "DB"\ndatabase_name = "p"\n'
+    'database_id = "1"\n'
+)
+
+
+def findings_for(make_tree, files: dict[str, str]) -> list[tuple[str, str, int]]:
+    root = make_tree(
+        {"svc/wrangler.toml": TOML, **{f"svc/migrations/{k}": v for k, v in files.items()}}
+    )
+    frame = lint(load_history(root, use_git=False))
+    return [(r.rule, r.file.rsplit("/", 1)[-1], r.line) for r in frame.itertuples()]
+
+
+def test_sample_findings(sample):
+    frame = lint(load_history(sample, use_git=False))
+    got = {(r.rule, r.file.rsplit("/", 1)[-1], r.line) for r in frame.itertuples()}
+    expected = {
+        ("D1N014", "0007_sync_data_soft_delete.sql", 0),
+        ("D1N006", "0009_repertoire_status_v2.sql", 6),
+        ("D1N009", "0011_goals_add_category.sql", 4),
+        ("D1N009", "0011_goals_add_category.sql", 20),
+        ("D1N008", "0011_goals_add_category.sql", 17),
+        ("D1N016", "0011_goals_add_category.sql", 5),
+        ("D1N021", "wrangler.example.toml", 0),
+        ("D1N020", "0004_drop_legacy_terms.sql.rollback", 0),
+        ("D1N020", "0010_split_terms.sql.future", 0),
+        ("D1N020", "README.md", 0),
+        ("D1N005", "0009_drop_queue_legacy_source.sql", 1),
+        ("D1N001", "0000_create_scores.sql", 1),
+        ("D1N001", "0001_create_collections.sql", 1),
+        ("D1N001", "0002_create_collection_scores.sql", 1),
+        ("D1N001", "0003_scores_indexes.sql", 1),
+        ("D1N001", "0003_scores_indexes.sql", 2),
+        ("D1N001", "0007_create_score_tags.sql", 1),
+        ("D1N001", "0007_create_score_tags.sql", 8),
+        ("D1N013", "0008_add_scores_visibility.sql", 0),
+        ("D1N013", "0008_create_score_imports.sql", 0),
+        ("D1N015", "0014_rename_scores_instrument.sql", 1),
+        ("D1N005", "0015_drop_analytics_payload.sql", 2),
+        ("D1N003", "0016_add_scores_updated_at.sql", 2),
+    }
+    assert got == expected
+
+
+def test_rules_on_fixtures(make_tree):
+    got = findings_for(
+        make_tree,
+        {
+            "0001_init.sql": "CREATE TABLE IF NOT EXISTS a (id INTEGER PRIMARY KEY);\n"
+            "CREATE TABLE IF NOT EXISTS b (a_id INTEGER REFERENCES a(id) "
+            "ON DELETE SET NULL);\n",
+            "0002_add.sql": "ALTER TABLE a ADD COLUMN n TEXT NOT NULL;\n"
+            "ALTER TABLE a ADD COLUMN g INT AS (id * 2) STORED;\n"
+            "DELETE FROM b;\n",
+            "0003_drop_a.sql": "DROP TABLE a;\n",
+            "0004_txn.sql": "BEGIN;\nSELECT 1;\nCOMMIT;\nBEGIN;\nSELECT 2;\nCOMMIT;\n",
+            "0005-BadName.sql": "SELECT 1;\n",
+            "0006_fix.sql": "SELECT 1;\n",
+            "0007_big_insert.sql": "INSERT INTO b VALUES ('" + "x" * 100_001 + "');\n",
+            "0008_unterminated.sql": "SELECT 1;\nSELECT 2\n",
+            "0009_rename_table.sql": "ALTER TABLE b RENAME TO c;\n",
+        },
+    )
+    assert ("D1N002", "0002_add.sql", 1) in got
+    assert ("D1N017", "0002_add.sql", 2) in got
+    assert ("D1N007", "0002_add.sql", 3) in got
+    assert ("D1N004", "0003_drop_a.sql", 1) in got
+    assert ("D1N008", "0003_drop_a.sql", 1) in got  # ON DELETE SET NULL child
+    assert ("D1N010", "0004_txn.sql", 1) in got
+    assert ("D1N012", "0005-BadName.sql", 0) in got
+    assert ("D1N012", "0006_fix.sql", 0) in got
+    assert ("D1N011", "0007_big_insert.sql", 1) in got
+    assert ("D1N019", "0008_unterminated.sql", 2) in got
+    assert ("D1N015", "0009_rename_table.sql", 1) in got
+    assert [f for f in got if f[0] == "D1N018"] == [  # the engine refuses both, as D1 does
+        ("D1N018", "0004_txn.sql", 4),
+        ("D1N018", "0007_big_insert.sql", 1),
+    ]
+
+
+def test_fails_from_empty_is_reported(make_tree):
+    got = findings_for(make_tree, {"0001_alter.sql": "ALTER TABLE users ADD COLUMN x TEXT;\n"})
+    assert ("D1N018", "0001_alter.sql", 1) in got
+
+
+def test_inline_and_file_suppression(make_tree):
+    got = findings_for(
+        make_tree,
+        {
+            "0001_init.sql": "-- d1nb: ignore D1N001 (created by hand before)\n"
+            "CREATE TABLE a (x);\nCREATE TABLE b (x);\n",
+            "0002_drop_tables.sql": "-- d1nb: ignore-file D1N004\nDROP TABLE a;\nDROP TABLE b;\n",
+        },
+    )
+    assert ("D1N001", "0001_init.sql", 2) not in got
+    assert ("D1N001", "0001_init.sql", 3) in got
+    assert not [f for f in got if f[0] == "D1N004"]
+
+
+def test_every_rule_is_documented():
+    docs = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
+    documented = re.findall(r"^## (D1N\d{3}) (\S+) \((\w+)\)$", docs, re.M)
+    assert documented == [(r.code, r.name, r.severity) for r in RULES.values()]
+    for section in docs.split("\n## ")[1:]:
+        for part in ("**What**", "**Why on D1**", "**Fix**", "**Example**"):
+            assert part in section, section.splitlines()[0]
+
+
+@pytest.mark.parametrize("code", sorted(RULES))
+def test_rule_codes_are_well_formed(code):
+    assert re.fullmatch(r"D1N\d{3}", code)

@@ -1,0 +1,49 @@
+"""Project hygiene: environment.yml in sync, public API, committed notebooks executed and clean."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import nbformat
+import yaml
+
+import d1nb
+from tests.conftest import REPO
+
+CONDA_NAMES = {"duckdb": "python-duckdb"}
+
+
+def _name_and_spec(requirement: str) -> tuple[str, str]:
+    match = re.match(r"^([A-Za-z0-9_.-]+)(.*)$", requirement.strip())
+    return match.group(1).lower(), match.group(2).replace(" ", "")
+
+
+def test_environment_yml_matches_pyproject():
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = dict(_name_and_spec(r) for r in pyproject["project"]["dependencies"])
+    wanted.update(_name_and_spec(r) for r in pyproject["project"]["optional-dependencies"]["test"])
+    wanted = {CONDA_NAMES.get(name, name): spec for name, spec in wanted.items()}
+    env = yaml.safe_load((REPO / "environment.yml").read_text(encoding="utf-8"))
+    assert env["channels"] == ["conda-forge"]
+    have = dict(_name_and_spec(d) for d in env["dependencies"] if isinstance(d, str))
+    python = have.pop("python")
+    assert python == ">=" + pyproject["project"]["requires-python"].removeprefix(">=")
+    assert have == wanted
+
+
+def test_public_api_is_importable():
+    for name in d1nb.__all__:
+        assert hasattr(d1nb, name), name
+
+
+def test_notebooks_are_committed_executed_without_machine_paths():
+    notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.execution_count is not None for c in code), path.name
+        text = path.read_text(encoding="utf-8")
+        assert str(REPO) not in text and "/root/" not in text and "/home/" not in text
+        assert any("parameters" in c.metadata.get("tags", []) for c in code), path.name
