@@ -127,7 +127,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import REPO_NOTEBOOKS, notebook_paths, run_report
 
-    project = Path(args.project).resolve()
+    project = Path(args.project)
     if not project.is_dir():
         print(f"{args.project}: project folder not found", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -107,6 +107,14 @@ def _parser_line(message: str) -> int:
     return int(next(g for g in match.groups() if g))
 
 
+def _line_of_setting(path: Path, key: str, value: str) -> int:
+    """1-based line where `key` is set to `value` in a config file (0 if not found)."""
+    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        if key in line and value in line:
+            return lineno
+    return 0
+
+
 def parse_config_text(path: Path, text: str) -> dict:
     """Parse a config's text by its extension; raises ValueError with the parser's message."""
     if path.suffix == ".toml":
@@ -201,7 +209,7 @@ def load_project(root: str | Path) -> Project:
             project.problems.append(
                 Problem(
                     project.relpath(b.config_path),
-                    0,
+                    _line_of_setting(b.config_path, "migrations_dir", b.migrations_dir_setting),
                     f"migrations_dir '{b.migrations_dir_setting}' of binding {b.binding} "
                     f"({b.environment}) does not exist",
                     "warning",

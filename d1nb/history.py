@@ -285,6 +285,9 @@ class History:
     ledgers: dict[tuple[str, str], Ledger] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     lock: dict[str, str] | None = None
+    use_git: bool = True
+    evolutions: dict = field(default_factory=dict)
+    """Schema evolutions by service, filled lazily by d1nb.replay.evolution_of."""
 
     def binding(self, service: str, environment: str | None = None) -> D1Binding:
         """The binding that owns the migrations of a service (in an environment, if given)."""
@@ -366,6 +369,7 @@ def load_history(
         history.lock, lock_problems = read_lock(lock_path)
         history.problems += [Problem(LOCK_FILE, p.line, p.message) for p in lock_problems]
     history.use_git = use_git
+    history.evolutions.clear()
     return history
 
 
@@ -455,7 +459,7 @@ def status_frame(history: History) -> pd.DataFrame:
                 ):
                     row["modified_after_apply"] = True
                     row["note"] = "sha256 differs from d1nb.lock"
-                elif getattr(history, "use_git", False) and r.applied_at is not None:
+                elif history.use_git and r.applied_at is not None:
                     if f.path not in git_times:
                         git_times[f.path] = _git_commit_times(f.path)
                     times, when = git_times[f.path], _epoch(r.applied_at)

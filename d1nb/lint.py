@@ -16,7 +16,7 @@ import pandas as pd
 from . import d1
 from .history import History, status_frame
 from .migrations import MigrationFile, Statement
-from .replay import schema_evolution
+from .replay import evolution_of
 
 
 @dataclass(frozen=True)
@@ -369,7 +369,7 @@ def lint(history: History) -> pd.DataFrame:
     project = history.project
     for service, mdir in history.migration_dirs.items():
         binding = history.binding(service)
-        evolution = schema_evolution(mdir, service, binding.migrations_table)
+        evolution = evolution_of(history, service)
         database = binding.binding
         numbers: dict[int, list[str]] = {}
         for f in mdir.files:

@@ -150,25 +150,44 @@ def schema_evolution(
     return evolution
 
 
-def project_schema_changes(history: History) -> pd.DataFrame:
-    """Schema changes per file for every service, replayed from empty (one table to read)."""
-    frames = []
-    for service, mdir in history.migration_dirs.items():
-        evolution = schema_evolution(mdir, service, history.binding(service).migrations_table)
-        frames.append(evolution.changes().assign(service=service))
+def evolution_of(history: History, service: str) -> SchemaEvolution:
+    """The schema evolution of one service, replayed once per History and then reused."""
+    if service not in history.evolutions:
+        history.evolutions[service] = schema_evolution(
+            history.migration_dirs[service], service, history.binding(service).migrations_table
+        )
+    return history.evolutions[service]
+
+
+def _per_service(history: History, frame_of, columns: list[str]) -> pd.DataFrame:
+    frames = [frame_of(evolution_of(history, s)).assign(service=s) for s in history.migration_dirs]
+    frames = [f for f in frames if not f.empty]
     if not frames:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=["service", *columns])
     frame = pd.concat(frames, ignore_index=True)
     return frame[["service", *[c for c in frame.columns if c != "service"]]]
 
 
+def project_schema_changes(history: History) -> pd.DataFrame:
+    """Schema changes per file for every service, replayed from empty (one table to read)."""
+    return _per_service(history, SchemaEvolution.changes, CHANGE_COLUMNS)
+
+
 def project_failures_from_empty(history: History) -> pd.DataFrame:
     """Files that fail when each service's history is replayed from an empty database."""
-    frames = [
-        schema_evolution(mdir, service, history.binding(service).migrations_table).failures()
-        for service, mdir in history.migration_dirs.items()
-    ]
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame(columns=["service", "file", "line", "error"])
-    return pd.concat(frames, ignore_index=True)
+    return _per_service(
+        history, lambda e: e.failures().drop(columns="service"), ["file", "line", "error"]
+    )
+
+
+def project_table_columns(history: History) -> pd.DataFrame:
+    """Every table's columns after every migration that changed it, one row per (file, table)."""
+
+    def collapse(evolution: SchemaEvolution) -> pd.DataFrame:
+        cols = evolution.columns.assign(
+            column=lambda f: f["column"] + (" " + f["type"]).where(f["type"] != "", "")
+        )
+        grouped = cols.groupby(["order", "file", "table"], sort=True)["column"]
+        return grouped.agg(", ".join).reset_index().rename(columns={"column": "columns"})
+
+    return _per_service(history, collapse, ["order", "file", "table", "columns"])

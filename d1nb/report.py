@@ -102,9 +102,13 @@ def run_report(
     show_code: bool = False,
     progress: bool = True,
 ) -> ReportResult:
-    """Execute one notebook with papermill and write `<name>.ipynb` and `<name>.html`."""
+    """Execute one notebook with papermill and write `<name>.ipynb` and `<name>.html`.
+
+    The kernel gets the project's absolute path; the provenance block shows it as given.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    parameters = {"project": str(project), **(parameters or {})}
+    shown = {"project": str(project), **(parameters or {})}
+    parameters = {**shown, "project": str(Path(project).resolve())}
     executed = out_dir / notebook.name
     html = out_dir / (notebook.stem + ".html")
     started = datetime.now(UTC)
@@ -123,7 +127,7 @@ def run_report(
     finished = datetime.now(UTC)
     nb = nbformat.read(executed, as_version=4)
     nb.cells.append(
-        nbformat.v4.new_markdown_cell(provenance_markdown(project, parameters, started, finished))
+        nbformat.v4.new_markdown_cell(provenance_markdown(Path(project), shown, started, finished))
     )
     html.write_text(export_html(nb, show_code), encoding="utf-8")
     return ReportResult(notebook.stem, html, executed, ok, error)

@@ -112,8 +112,8 @@ def test_invalid_toml_names_file_and_line_and_rest_loads(make_tree):
 def test_missing_explicit_migrations_dir_is_a_warning(make_tree):
     root = make_tree({"s/wrangler.toml": ENV_ONLY_TOML})
     project = load_project(root)
-    assert [(p.severity, "does not exist" in p.message) for p in project.problems] == [
-        ("warning", True)
+    assert [(p.severity, p.line, "does not exist" in p.message) for p in project.problems] == [
+        ("warning", 12, True)
     ]
 
 
