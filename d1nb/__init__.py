@@ -13,6 +13,7 @@ from .history import (
     read_ledger,
     status_frame,
     summary_frame,
+    to_duckdb,
     write_lock,
 )
 from .lint import RULES, lint
@@ -59,6 +60,7 @@ __all__ = [
     "statements_frame",
     "status_frame",
     "summary_frame",
+    "to_duckdb",
     "write_dump",
     "write_lock",
 ]

@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import apsw
+import duckdb
 import pandas as pd
 
 from . import d1
 from .config import D1Binding, Project, load_project
-from .migrations import MigrationDir, load_migration_dir
+from .migrations import MigrationDir, load_migration_dir, migrations_frame, statements_frame
 from .problems import InputError, Problem
 
 LEDGER_COLUMNS = ["id", "name", "applied_at"]
@@ -546,3 +547,43 @@ def pending_frame(history: History) -> pd.DataFrame:
     return pending[["service", "environment", "order", "name", "out_of_order", "note"]].reset_index(
         drop=True
     )
+
+
+def project_migrations_frame(history: History) -> pd.DataFrame:
+    """Every migration file of every service, in wrangler's order."""
+    frames = [migrations_frame(m, service=s) for s, m in history.migration_dirs.items()]
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else migrations_frame(MigrationDir(Path(), [], [], []), service="")
+    )
+
+
+def project_statements_frame(history: History) -> pd.DataFrame:
+    """Every statement of every migration file, with kind, table, flags and line."""
+    frames = [statements_frame(m, service=s) for s, m in history.migration_dirs.items()]
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else statements_frame(MigrationDir(Path(), [], [], []), service="")
+    )
+
+
+def to_duckdb(
+    history: History, con: duckdb.DuckDBPyConnection | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Tables `migrations`, `statements` and `status` in DuckDB, for SQL over the history."""
+    con = con if con is not None else duckdb.connect()
+    frames = {
+        "migrations": project_migrations_frame(history),
+        "statements": project_statements_frame(history),
+        "status": status_frame(history),
+    }
+    for name, frame in frames.items():
+        con.register(f"_{name}_frame", frame)
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_frame")
+        con.unregister(f"_{name}_frame")
+        loaded = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+        if loaded != len(frame):
+            raise RuntimeError(f"DuckDB table {name}: {loaded} rows loaded, {len(frame)} expected")
+    return con

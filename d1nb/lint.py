@@ -123,6 +123,7 @@ RULES: dict[str, Rule] = {
             "info",
             "a config binds a placeholder database id (template or local only)",
         ),
+        Rule("D1N022", "number-gap", "info", "the migration numbers skip one or more numbers"),
     ]
 }
 
@@ -400,6 +401,26 @@ def lint(history: History) -> pd.DataFrame:
                                 "wrangler runs them in name order",
                             )
                         )
+        ordered = sorted(numbers)
+        for previous, number in zip(ordered, ordered[1:], strict=False):
+            if number - previous > 1:
+                f = next(x for x in mdir.files if x.name == numbers[number][0])
+                missing = f"{previous + 1:04d}" + (
+                    f"–{number - 1:04d}" if number - previous > 2 else ""
+                )
+                if not _suppressed(f, None, "D1N022"):
+                    findings.append(
+                        Finding(
+                            "D1N022",
+                            "info",
+                            service,
+                            database,
+                            project.relpath(f.path),
+                            0,
+                            f"no migration numbered {missing} before this file: deleted or renamed "
+                            "after it was applied somewhere?",
+                        )
+                    )
         for outcome in evolution.outcomes:
             if not outcome.ok:
                 f = next(x for x in mdir.files if x.name == outcome.name)

@@ -245,3 +245,19 @@ def test_bad_ledger_is_a_problem_and_the_rest_still_loads(make_tree):
     history = load_history(root, use_git=False)
     assert [(p.path, p.line) for p in history.problems] == [("ledgers/svc.production.json", 1)]
     assert summary_frame(history)["environment"].tolist() == ["staging"]
+
+
+def test_history_as_duckdb_tables(sample):
+    from d1nb.history import to_duckdb
+
+    con = to_duckdb(load_history(sample, use_git=False))
+    kinds = dict(
+        con.execute(
+            "SELECT kind, count(*) FROM statements WHERE service = 'scores' GROUP BY kind"
+        ).fetchall()
+    )
+    assert kinds["update"] == 13  # 12 canonicalisation UPDATEs and the normalized_id backfill
+    files = con.execute("SELECT count(*) FROM migrations GROUP BY service ORDER BY service")
+    assert [n for (n,) in files.fetchall()] == [11, 8, 18]
+    pending = con.execute("SELECT count(*) FROM status WHERE status = 'pending'").fetchall()[0][0]
+    assert pending == 17

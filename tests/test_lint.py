@@ -39,6 +39,7 @@ def test_sample_findings(sample):
         ("D1N020", "0010_split_terms.sql.future", 0),
         ("D1N020", "README.md", 0),
         ("D1N005", "0009_drop_queue_legacy_source.sql", 1),
+        ("D1N022", "0005_create_terms_fts.sql", 0),
         ("D1N001", "0000_create_scores.sql", 1),
         ("D1N001", "0001_create_collections.sql", 1),
         ("D1N001", "0002_create_collection_scores.sql", 1),

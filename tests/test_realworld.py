@@ -39,32 +39,32 @@ FILES = {
   },
 }""",
     "apps/web/wrangler.example.json": '{"name": "web", "d1_databases": [{"binding": "DB",'
-                                      ' "database_name": "todo", "database_id": "local-db"}]}',
+    ' "database_name": "todo", "database_id": "local-db"}]}',
     "apps/web/drizzle/0000_init.sql": "CREATE TABLE `lists` (`id` text PRIMARY KEY NOT NULL, "
-                                      "`title` text NOT NULL);--> statement-breakpoint\n"
-                                      "CREATE TABLE `items` (`id` text PRIMARY KEY, `list_id` text "
-                                      "REFERENCES `lists`(`id`) ON DELETE cascade);\n",
+    "`title` text NOT NULL);--> statement-breakpoint\n"
+    "CREATE TABLE `items` (`id` text PRIMARY KEY, `list_id` text "
+    "REFERENCES `lists`(`id`) ON DELETE cascade);\n",
     "apps/web/drizzle/0001_rebuild_lists.sql": DRIZZLE_REBUILD,
     "apps/web/drizzle/meta/_journal.json": '{"entries": []}',
     "apps/web/drizzle/meta/0000_snapshot.json": "{}",
     "apps/worker/wrangler.toml": 'name = "worker"\n[[env.production.d1_databases]]\n'
-                                 'binding = "DB"\ndatabase_name = "todo-prod"\ndatabase_id = "b2"\n',
+    'binding = "DB"\ndatabase_name = "todo-prod"\ndatabase_id = "b2"\n',
     "apps/static/wrangler.toml": 'name = "static"\n[site]\nbucket = "./public"\n',
     "services/jobs/wrangler.template.toml": 'name = "jobs"\n[[d1_databases]]\nbinding = "DB"\n'
-                                            'database_name = "jobs"\ndatabase_id = "__DB_ID__"\n'
-                                            'migrations_dir = "../../shared/migrations"\n',
+    'database_name = "jobs"\ndatabase_id = "__DB_ID__"\n'
+    'migrations_dir = "../../shared/migrations"\n',
     "services/jobs/wrangler.toml": 'name = "jobs"\n[[env.local.d1_databases]]\nbinding = "DB"\n'
-                                   'database_name = "jobs"\ndatabase_id = "j1"\n'
-                                   'migrations_dir = "../../shared/migrations"\n'
-                                   '[[env.production.d1_databases]]\nbinding = "DB"\n'
-                                   'database_name = "jobs"\ndatabase_id = "j2"\n'
-                                   'migrations_dir = "../../shared/migrations"\n',
+    'database_name = "jobs"\ndatabase_id = "j1"\n'
+    'migrations_dir = "../../shared/migrations"\n'
+    '[[env.production.d1_databases]]\nbinding = "DB"\n'
+    'database_name = "jobs"\ndatabase_id = "j2"\n'
+    'migrations_dir = "../../shared/migrations"\n',
     # a directory used by two databases, with every kind of stray file and SQL shape
     "shared/migrations/0001_init.sql": "-- Migration number: 0001 \t 2025-07-11T10:00:00.000Z\r\n"
-                                       "CREATE TABLE IF NOT EXISTS jobs (\r\n  id INTEGER PRIMARY "
-                                       "KEY,\r\n  status TEXT NOT NULL CHECK (status IN ('active',"
-                                       " 'dropped')),\r\n  meta TEXT DEFAULT (json_object())\r\n"
-                                       ") STRICT;\r\n",
+    "CREATE TABLE IF NOT EXISTS jobs (\r\n  id INTEGER PRIMARY "
+    "KEY,\r\n  status TEXT NOT NULL CHECK (status IN ('active',"
+    " 'dropped')),\r\n  meta TEXT DEFAULT (json_object())\r\n"
+    ") STRICT;\r\n",
     "shared/migrations/0002_comments_only.sql": "-- the backfill is left to application code\n",
     "shared/migrations/0003_fts.sql": (
         "CREATE VIRTUAL TABLE IF NOT EXISTS jobs_fts USING fts5(status, content='jobs', "
@@ -73,18 +73,20 @@ FILES = {
         "CREATE TRIGGER IF NOT EXISTS jobs_lock BEFORE DELETE ON jobs BEGIN\n"
         "  SELECT RAISE(ABORT, 'jobs are never deleted; mark them dropped');\nEND;\n"
         "CREATE INDEX IF NOT EXISTS jobs_live ON jobs(status) WHERE status <> 'dropped';\n"
-        "CREATE VIEW IF NOT EXISTS active_jobs AS SELECT * FROM jobs WHERE status = 'active';\n"),
+        "CREATE VIEW IF NOT EXISTS active_jobs AS SELECT * FROM jobs WHERE status = 'active';\n"
+    ),
     "shared/migrations/0004_data.sql": (
         "UPDATE jobs SET meta = json_set(meta, '$.kind', lower(json_extract(meta, '$.kind'))) "
         "WHERE status = 'active';\n"
         "UPDATE jobs SET meta = (SELECT json_group_array(lower(value)) FROM json_each(jobs.meta))"
         " WHERE json_type(meta) = 'array';\n"
-        "INSERT OR IGNORE INTO jobs (id, status) SELECT id + 1000, status FROM jobs;\n"),
+        "INSERT OR IGNORE INTO jobs (id, status) SELECT id + 1000, status FROM jobs;\n"
+    ),
     "shared/migrations/0005_columns.sql": "ALTER TABLE jobs RENAME COLUMN meta TO details;\n"
-                                          "ALTER TABLE jobs ADD COLUMN note TEXT;\n"
-                                          "ALTER TABLE jobs DROP COLUMN note;\n"
-                                          "ALTER TABLE jobs ADD COLUMN created TEXT DEFAULT "
-                                          "(strftime('%s','now'));\n",
+    "ALTER TABLE jobs ADD COLUMN note TEXT;\n"
+    "ALTER TABLE jobs DROP COLUMN note;\n"
+    "ALTER TABLE jobs ADD COLUMN created TEXT DEFAULT "
+    "(strftime('%s','now'));\n",
     "shared/migrations/0008_a.sql": "SELECT 1;\n",
     "shared/migrations/0008_b.sql": "SELECT 2;\n",
     "shared/migrations/0008_c.sql": "SELECT 3;\n",
@@ -95,19 +97,19 @@ FILES = {
     "shared/migrations/README": "how to apply\n",
     # a pattern-based layout: one folder per migration
     "services/pattern/wrangler.toml": 'name = "pattern"\n[[d1_databases]]\nbinding = "DB"\n'
-                                      'database_name = "p"\ndatabase_id = "p1"\n'
-                                      'migrations_pattern = "*/migration.sql"\n',
+    'database_name = "p"\ndatabase_id = "p1"\n'
+    'migrations_pattern = "*/migration.sql"\n',
     "services/pattern/migrations/0001_init/migration.sql": "CREATE TABLE IF NOT EXISTS a (x);\n",
     "services/pattern/migrations/0002_more/migration.sql": "ALTER TABLE a ADD COLUMN y;\n",
     "services/pattern/migrations/0002_more/snapshot.json": "{}",
     # base schema applied by hand: the directory cannot be replayed from empty
     "services/legacy/wrangler.toml": 'name = "legacy"\n[[d1_databases]]\nbinding = "DB"\n'
-                                     'database_name = "l"\ndatabase_id = "l1"\n',
+    'database_name = "l"\ndatabase_id = "l1"\n',
     "services/legacy/schema.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
     "services/legacy/migrations/0001_add_users_email.sql": "ALTER TABLE users ADD COLUMN email;\n",
     # invalid TOML 1.0 (multi-line inline table): reported, the rest still loads
     "services/broken/wrangler.toml": 'name = "broken"\nd1_databases = [ { binding = "DB",\n'
-                                     '  database_name = "b" } ]\n',
+    '  database_name = "b" } ]\n',
 }
 
 
@@ -129,8 +131,10 @@ def test_configs(repo):
     assert web.loc["production", "migrations_table"] == "__drizzle_migrations"
     assert web.loc["staging", "migrations_dir"] == "apps/web/drizzle"
     templates = frame[frame.template]
-    assert set(templates.config) == {"apps/web/wrangler.example.json",
-                                     "services/jobs/wrangler.template.toml"}
+    assert set(templates.config) == {
+        "apps/web/wrangler.example.json",
+        "services/jobs/wrangler.template.toml",
+    }
     assert templates.placeholder_id.all()
     jobs = frame[frame.config == "services/jobs/wrangler.toml"]
     assert set(jobs.migrations_dir) == {"shared/migrations"}
@@ -143,20 +147,42 @@ def test_configs(repo):
 def test_migration_dirs(repo):
     mdir = load_migration_dir(repo / "shared" / "migrations")
     assert [f.name for f in mdir.files] == [
-        "0001_init.sql", "0002_comments_only.sql", "0003_fts.sql", "0004_data.sql",
-        "0005_columns.sql", "0008_a.sql", "0008_b.sql", "0008_c.sql"]
+        "0001_init.sql",
+        "0002_comments_only.sql",
+        "0003_fts.sql",
+        "0004_data.sql",
+        "0005_columns.sql",
+        "0008_a.sql",
+        "0008_b.sql",
+        "0008_c.sql",
+    ]
     assert sorted(p.name for p in mdir.other_files) == [
-        "0005_columns.sql.rollback", "0009_later.sql.future", "README", "list.json",
-        "rollback_0004.sql.rollback"]
+        "0005_columns.sql.rollback",
+        "0009_later.sql.future",
+        "README",
+        "list.json",
+        "rollback_0004.sql.rollback",
+    ]
     assert mdir.files[1].statements == []
     fts = mdir.files[2].statements
-    assert [s.kind for s in fts] == ["create_virtual_table", "create_trigger", "create_trigger",
-                                     "create_index", "create_view"]
+    assert [s.kind for s in fts] == [
+        "create_virtual_table",
+        "create_trigger",
+        "create_trigger",
+        "create_index",
+        "create_view",
+    ]
     assert "partial" in fts[3].flags
     drizzle = load_migration_dir(repo / "apps" / "web" / "drizzle")
     assert [f.name for f in drizzle.files] == ["0000_init.sql", "0001_rebuild_lists.sql"]
     assert [s.kind for s in drizzle.files[1].statements] == [
-        "pragma", "create_table", "insert_select", "drop_table", "rename_table", "pragma"]
+        "pragma",
+        "create_table",
+        "insert_select",
+        "drop_table",
+        "rename_table",
+        "pragma",
+    ]
 
 
 def test_replay_from_empty_and_lint(repo):
@@ -178,15 +204,16 @@ def test_replay_from_empty_and_lint(repo):
     assert ("D1N018", "0001_add_users_email.sql") in rules
     assert ("D1N020", "_journal.json") in rules
     pattern = history.migration_dirs["pattern"]
-    assert [f.name for f in pattern.files] == ["0001_init/migration.sql",
-                                               "0002_more/migration.sql"]
+    assert [f.name for f in pattern.files] == ["0001_init/migration.sql", "0002_more/migration.sql"]
 
 
 def test_history_rewritten_after_deployment(repo, tmp_path):
     ledger = tmp_path / "jobs.production.csv"
-    ledger.write_text("id,name,applied_at\n1,0001_init.sql,2025-01-01 00:00:00\n"
-                      "2,0003_fts.sql,2025-01-02 00:00:00\n3,0004_backfill.sql,2025-01-03 00:00:00\n",
-                      encoding="utf-8")
+    ledger.write_text(
+        "id,name,applied_at\n1,0001_init.sql,2025-01-01 00:00:00\n"
+        "2,0003_fts.sql,2025-01-02 00:00:00\n3,0004_backfill.sql,2025-01-03 00:00:00\n",
+        encoding="utf-8",
+    )
     history = load_history(repo, {("jobs", "production"): ledger}, use_git=False)
     status = status_frame(history).set_index("name")
     assert status.loc["0004_backfill.sql", "status"] == "applied, file missing"
@@ -200,7 +227,8 @@ def test_failing_statement_stops_the_whole_file():
 
     with D1Engine() as engine:
         outcome = engine.apply_migration(
-            "0001.sql", "CREATE TABLE a (x);\nINSERT INTO missing VALUES (1);\nCREATE TABLE b (x);")
+            "0001.sql", "CREATE TABLE a (x);\nINSERT INTO missing VALUES (1);\nCREATE TABLE b (x);"
+        )
         assert not outcome.ok and outcome.error_line == 2
         assert [s.kind for s in outcome.statements] == ["create_table", "insert"]
         assert not engine.conn.table_exists(None, "a")
