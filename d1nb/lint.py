@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 import pandas as pd
 
@@ -402,7 +403,7 @@ def lint(history: History) -> pd.DataFrame:
                             )
                         )
         ordered = sorted(numbers)
-        for previous, number in zip(ordered, ordered[1:], strict=False):
+        for previous, number in pairwise(ordered):
             if number - previous > 1:
                 f = next(x for x in mdir.files if x.name == numbers[number][0])
                 missing = f"{previous + 1:04d}" + (
