@@ -146,6 +146,14 @@ class D1Engine:
             return apsw.SQLITE_DENY
         return apsw.SQLITE_OK
 
+    def internal(self, sql: str) -> list[tuple]:
+        """Run d1nb's own SQL (journal and checkpoint PRAGMAs) past the authorizer."""
+        self.conn.authorizer = None
+        try:
+            return self.conn.execute(sql).fetchall()
+        finally:
+            self.conn.authorizer = self._authorize
+
     def close(self) -> None:
         self.conn.close()
 
@@ -302,6 +310,15 @@ class D1Engine:
                 "ORDER BY name"
             )
         ]
+
+    def plain_schema_sql(self) -> list[tuple[str, str]]:
+        """(name, sql) of user tables and their indexes, without virtual tables or triggers."""
+        plain = set(self.tables())
+        rows = self.conn.execute(
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+            "AND type IN ('table', 'index') ORDER BY type = 'index', rowid"
+        )
+        return [(name, sql) for name, table, sql in rows if table in plain]
 
     def table_sql(self, names: set[str]) -> dict[str, str]:
         """CREATE statements of the named tables that exist."""

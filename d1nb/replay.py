@@ -54,6 +54,8 @@ class SchemaEvolution:
     change_rows: list[dict] = field(default_factory=list)
     columns: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEMA_COLUMNS))
     final: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEMA_COLUMNS))
+    final_sql: list[tuple[str, str]] = field(default_factory=list)
+    """(name, CREATE statement) of the final tables and indexes, to build an empty copy."""
 
     def failures(self) -> pd.DataFrame:
         """Files that fail from an empty database, with SQLite's message and line."""
@@ -139,6 +141,7 @@ def schema_evolution(
                     (order, f.name, table, cid, name, type_, bool(notnull), default, pk)
                     for cid, name, type_, notnull, default, pk in cols
                 ]
+        evolution.final_sql = engine.plain_schema_sql()
         final = [
             (len(mdir.files), "", table, *col)
             for table in engine.tables()

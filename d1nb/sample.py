@@ -696,3 +696,48 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+EVENTS_DDL = (
+    "CREATE TABLE events (\n  id INTEGER PRIMARY KEY,\n  user_id TEXT NOT NULL,\n"
+    "  kind TEXT NOT NULL,\n  score REAL,\n  payload TEXT,\n  created_at TEXT NOT NULL,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n  digest BLOB\n)"
+)
+
+
+def write_events_dump(out: str | Path, rows: int = 1_000_000, seed: int = SEED) -> Path:
+    """A `wrangler d1 export` of one 8-column table of `rows` rows (the load benchmark's input).
+
+    About 150 bytes a row: text, JSON, reals, integers, NULLs, BLOBs and a newline now and then.
+    """
+    rng = random.Random(seed + 5)
+    kinds = ("open", "print", "share", "practice", "import")
+    with D1Engine(":memory:") as engine:
+        engine.conn.execute(EVENTS_DDL)
+        engine.conn.execute("BEGIN")
+        _insert(
+            engine,
+            "events",
+            ("id", "user_id", "kind", "score", "payload", "created_at", "attempts", "digest"),
+            (
+                (
+                    i + 1,
+                    f"usr_{rng.getrandbits(40):010x}",
+                    rng.choice(kinds),
+                    None if i % 11 == 0 else round(rng.random() * 100, 3),
+                    json.dumps(
+                        {
+                            "ms": rng.randint(1, 9999),
+                            "note": "line one\nline two" if i % 97 == 0 else "it's fine",
+                        },
+                        separators=(",", ":"),
+                    ),
+                    _ts(_EPOCH + timedelta(seconds=7 * i)),
+                    rng.randint(0, 5),
+                    rng.getrandbits(64).to_bytes(8, "big") if i % 3 == 0 else None,
+                )
+                for i in range(rows)
+            ),
+        )
+        engine.conn.execute("COMMIT")
+        return write_dump(engine.conn, out)

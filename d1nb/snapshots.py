@@ -8,20 +8,33 @@ rows, then indexes, triggers and views; statements joined by newlines, no traili
 
 from __future__ import annotations
 
+import csv
+import itertools
+import json
 import math
+import queue
 import re
+import shutil
+import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeAlias
 
 import apsw
+import duckdb
 import pandas as pd
+import pyarrow as pa
+from tqdm.auto import tqdm
 
 from . import d1
 from .engine import D1Engine, D1Error
-from .migrations import Statement, classify
+from .migrations import MigrationDir, Statement, classify
 from .problems import InputError
+
+SchemaSource: TypeAlias = MigrationDir | dict[str, str]
+"""Where tables come from when an export has no schema: migrations replayed, or CREATE SQL."""
 
 # -- writing ----------------------------------------------------------------------------------
 
@@ -192,89 +205,826 @@ def iter_dump(path: str | Path) -> Iterator[tuple[int, str]]:
             raise InputError(path, start, "truncated dump: the last statement has no closing ';'")
 
 
-_INSERT_TABLE = re.compile(
-    r'^INSERT\s+INTO\s+(?:"((?:[^"]|"")+)"|`([^`]+)`|\[([^\]]+)\]|(\w+))', re.I
-)
-
-
-def _insert_target(sql: str) -> str | None:
-    match = _INSERT_TABLE.match(sql)
-    if not match:
-        return None
-    name = next(g for g in match.groups() if g is not None)
-    return name.replace('""', '"')
-
-
 @dataclass
 class Snapshot:
-    """A loaded export: a SQLite working copy on disk and what was verified about it."""
+    """A loaded export: a SQLite working copy on disk and what was verified about it.
+
+    The working copy is d1nb's own file, never the input; `duckdb()` copies its tables into
+    DuckDB with types from the declared SQLite types.
+    """
 
     source: Path
     path: Path
     row_counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    type_notes: list[dict] = field(default_factory=list)
 
     def connect(self) -> D1Engine:
         """A D1 engine on the working copy."""
         return D1Engine(self.path)
 
     def counts_frame(self) -> pd.DataFrame:
+        """Tables and their row counts (verified at load)."""
         return pd.DataFrame(sorted(self.row_counts.items()), columns=["table", "rows"])
 
+    def types_frame(self) -> pd.DataFrame:
+        """Columns whose stored values disagree with their declared type, or mix types."""
+        return pd.DataFrame(
+            self.type_notes, columns=["table", "column", "declared", "duckdb", "storage", "note"]
+        )
 
-def load_dump(path: str | Path, workdir: str | Path, name: str | None = None) -> Snapshot:
-    """Load a `wrangler d1 export` dump into a new SQLite working copy under `workdir`.
+    def duckdb(
+        self,
+        con: duckdb.DuckDBPyConnection | None = None,
+        schema: str = "main",
+        progress: bool = False,
+    ) -> duckdb.DuckDBPyConnection:
+        """Copy every table into DuckDB (schema `schema`), row counts verified."""
+        return to_duckdb(self, con, schema, progress)
 
-    The dump is run through the D1 engine (so hostile SQL is refused) inside one transaction;
-    the rows inserted per table are checked against the INSERT statements the dump holds.
-    """
-    path = Path(path)
+
+# -- loading ----------------------------------------------------------------------------------
+
+_BATCH_STATEMENTS = 500
+_BATCH_ROWS = 100_000
+
+
+def _fresh_target(workdir: str | Path, stem: str) -> Path:
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    target = workdir / (name or path.stem + ".sqlite")
-    if target.exists():
-        target.unlink()
-    expected: Counter[str] = Counter()
-    engine = D1Engine(target, statement_limit=0)
-    oversized = 0
+    target = workdir / f"{stem}.sqlite"
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+    return target
+
+
+def _counts(engine: D1Engine) -> dict[str, int]:
+    return {
+        t: engine.conn.execute(f"SELECT count(*) FROM {_ident(t)}").fetchall()[0][0]
+        for t in engine.tables()
+    }
+
+
+def _create_schema(engine: D1Engine, schema: SchemaSource | None) -> None:
+    """Create the tables of `schema` (a migrations folder replayed from empty, or CREATE SQL)."""
+    if schema is None:
+        return
+    if isinstance(schema, dict):
+        statements = list(schema.values())
+    else:
+        from .replay import schema_evolution
+
+        final = schema_evolution(schema)
+        statements = [sql for _name, sql in final.final_sql]
+    for sql in statements:
+        engine.conn.execute(sql)
+
+
+_FAST_INSERT = re.compile(r'INSERT INTO (?:"((?:[^"]|"")+)"|(\w+))(?: \([^)]*\))? VALUES(?=\()')
+
+
+def _decode(path: Path, lineno: int, raw: bytes) -> str:
     try:
-        engine.conn.execute("BEGIN")
-        for index, (line, sql) in enumerate(iter_dump(path)):
-            table = _insert_target(sql)
-            if table is not None:
-                kind, flags, detail = "insert", (), ""
-                expected[table] += 1
-                oversized += len(sql.encode("utf-8")) > d1.MAX_STATEMENT_BYTES
-            else:
-                kind, table, flags, detail = classify(sql)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            path, lineno, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+        ) from exc
+
+
+def _dump_lines(path: Path, bar: tqdm) -> Iterator[tuple[int, str]]:
+    """(line number, line without its newline), decoded 8 MB at a time."""
+    lineno, tail = 0, b""
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(1 << 23)
+            bar.update(len(block))
+            data = tail + block
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            if not data:
+                return
+            chunk, tail = data[:cut], data[cut:]
+            if not chunk:
+                continue
             try:
-                engine.run_statement(
-                    Statement(index, line, line, sql, kind, table, flags, detail), str(path)
-                )
+                text = chunk.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                at = lineno + chunk.count(b"\n", 0, exc.start) + 1
+                column = exc.start - (chunk.rfind(b"\n", 0, exc.start) + 1) + 1
+                raise InputError(
+                    path, at, f"not valid UTF-8 (byte 0x{chunk[exc.start]:02x} at column {column})"
+                ) from exc
+            lines = text.split("\n")
+            if lines[-1] == "":
+                lines.pop()
+            if lineno == 0 and lines:
+                lines[0] = lines[0].removeprefix("\ufeff")
+            for line in lines:
+                lineno += 1
+                yield lineno, line
+            if not block:
+                return
+
+
+def _scan_dump(path: Path, bar: tqdm) -> Iterator[tuple[str, int, str, list, str]]:
+    """Batches of a dump: ("rows", first line, INSERT prefix, [(line, "(values)"), …], table)
+    for runs of single-line INSERTs into one table, and ("sql", line, statement, [], "") for
+    the rest.
+
+    Single-line INSERTs are what wrangler writes (newlines inside values are escaped), so they
+    take a fast path; anything else is split by SQLite's completeness rule as in iter_dump.
+    """
+    prefix, table, rows, size, pending, start = "", "", [], 0, [], 0
+    complete = apsw.complete
+    for lineno, line in _dump_lines(path, bar):
+        text = line.rstrip("\r")
+        if not pending and text.endswith(");"):
+            if prefix and text.startswith(prefix) and text[len(prefix)] == "(":
+                head_end = len(prefix)
+            else:
+                match = _FAST_INSERT.match(text)
+                head_end = match.end() if match else 0
+            if head_end and complete(text):
+                head = text[:head_end]
+                if head != prefix or len(rows) >= _BATCH_STATEMENTS or size > 4_000_000:
+                    if rows:
+                        yield "rows", rows[0][0], prefix, rows, table
+                    if head != prefix:
+                        match = _FAST_INSERT.match(text)
+                        table = (match.group(1) or "").replace('""', '"') or match.group(2)
+                    prefix, rows, size = head, [], 0
+                values = text[head_end:-1]
+                rows.append((lineno, values))
+                size += len(values)
+                continue
+        if rows:
+            yield "rows", rows[0][0], prefix, rows, table
+            prefix, rows, size = "", [], 0
+        if not pending:
+            if not text.strip():
+                continue
+            start = lineno
+        pending.append(line)
+        if text.rstrip().endswith(";"):
+            sql = "\n".join(pending)
+            if complete(sql):
+                yield "sql", start, sql.strip(), [], ""
+                pending = []
+    if rows:
+        yield "rows", rows[0][0], prefix, rows, table
+    if pending and not re.fullmatch(r"(?:--[^\n]*\n?|\s)*", "\n".join(pending)):
+        raise InputError(path, start, "truncated dump: the last statement has no closing ';'")
+
+
+def _run_inserts(engine: D1Engine, path: Path, prefix: str, rows: list[tuple[int, str]]) -> None:
+    """Run a run of single-row INSERTs as one multi-row INSERT; on error, name the failing line."""
+    engine.conn.execute("SAVEPOINT d1nb_batch")
+    try:
+        engine.conn.execute(prefix + ",".join(v for _, v in rows) + ";")
+    except apsw.Error:
+        engine.conn.execute("ROLLBACK TO d1nb_batch")
+        for index, (line, values) in enumerate(rows):
+            sql = f"{prefix}{values};"
+            try:
+                engine.run_statement(Statement(index, line, line, sql, "insert", None), str(path))
             except D1Error as exc:
                 raise InputError(path, line, exc.reason) from exc
-        engine.conn.execute("COMMIT")
-        snapshot = Snapshot(path, target)
-        if oversized:
-            snapshot.notes.append(
-                f"{oversized} INSERT statement(s) over D1's {d1.MAX_STATEMENT_BYTES}-byte limit: "
-                "`wrangler d1 execute --file` would refuse this dump"
+        raise
+    engine.conn.execute("RELEASE d1nb_batch")
+
+
+class _DumpWriter(threading.Thread):
+    """Runs a dump's statements on the working copy in a thread of its own.
+
+    APSW releases the GIL while SQLite works, so parsing the next batch (Python, in the
+    caller's thread) overlaps with inserting this one. The queue is bounded, so memory is.
+    """
+
+    def __init__(self, engine: D1Engine, path: Path, schema: SchemaSource | None):
+        super().__init__(daemon=True)
+        self.engine, self.path, self.schema = engine, path, schema
+        self.work: queue.Queue = queue.Queue(maxsize=8)
+        self.expected: Counter[str] = Counter()
+        self.error: BaseException | None = None
+        self.stop = False
+
+    def put(self, item: tuple | None) -> None:
+        while self.error is None:
+            try:
+                self.work.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise self.error
+
+    def run(self) -> None:
+        try:
+            while (item := self.work.get()) is not None:
+                if not self.stop:
+                    self._apply(*item)
+        except BaseException as exc:  # handed to the caller's thread by put() and finish()
+            self.error = exc
+
+    def _apply(self, what: str, line: int, sql: str, rows: list, table: str) -> None:
+        if what == "rows":
+            self.expected[table] += len(rows)
+            _run_inserts(self.engine, self.path, sql, rows)
+            return
+        kind, table, flags, detail = classify(sql)
+        if (
+            kind == "create_table"
+            and self.schema is not None
+            and (self.engine.conn.table_exists(None, table))
+        ):
+            return  # the migrations created it already
+        try:
+            changed = self.engine.run_statement(
+                Statement(0, line, line, sql, kind, table, flags, detail), str(self.path)
             )
-        for table in engine.tables():
-            snapshot.row_counts[table] = engine.conn.execute(
-                f"SELECT count(*) FROM {_ident(table)}"
-            ).fetchall()[0][0]
+        except D1Error as exc:
+            raise InputError(self.path, line, exc.reason) from exc
+        if kind in ("insert", "insert_select"):
+            self.expected[table] += changed
+
+    def abandon(self) -> None:
+        """Stop after the current item: the caller is rolling back."""
+        self.stop = True
+        self.work.put(None)
+        self.join()
+
+    def finish(self) -> None:
+        self.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def load_dump(
+    path: str | Path,
+    workdir: str | Path,
+    name: str | None = None,
+    schema: SchemaSource | None = None,
+    progress: bool = False,
+) -> Snapshot:
+    """Load a `wrangler d1 export` dump into a new SQLite working copy under `workdir`.
+
+    Handles whole exports and `--table`, `--no-data` and `--no-schema` ones (give `schema`, the
+    service's migrations, to create the tables a `--no-schema` dump fills). The dump runs
+    through the D1 engine (hostile SQL is refused) in one transaction; rows per table are
+    checked against the INSERT statements the dump holds. Nothing is left behind on error.
+    """
+    path = Path(path)
+    target = _fresh_target(workdir, name or path.stem)
+    engine = D1Engine(target, statement_limit=0)
+    oversized = 0
+    bar = tqdm(
+        total=path.stat().st_size,
+        unit="B",
+        unit_scale=True,
+        disable=not progress,
+        desc=f"loading {path.name}",
+    )
+    writer = _DumpWriter(engine, path, schema)
+    try:
+        engine.internal("PRAGMA journal_mode=OFF")
+        # A snapshot is data as it was, not a migration: partial (--table) exports name parents
+        # they do not contain, and old rows may predate enforcement. Replays turn keys back on.
+        engine.internal("PRAGMA foreign_keys=OFF")
+        engine.conn.execute("BEGIN")
+        _create_schema(engine, schema)
+        writer.start()
+        for item in _scan_dump(path, bar):
+            if item[0] == "rows":
+                oversized += sum(len(item[2]) + len(v) > d1.MAX_STATEMENT_BYTES for _, v in item[3])
+            writer.put(item)
+        writer.finish()
+        engine.conn.execute("COMMIT")
+        snapshot = Snapshot(path, target, _counts(engine))
     except BaseException:
+        if writer.is_alive():
+            writer.abandon()
         if not engine.conn.get_autocommit():
             engine.conn.execute("ROLLBACK")
         engine.close()
         target.unlink(missing_ok=True)
         raise
+    finally:
+        bar.close()
     engine.close()
-    for table, n in expected.items():
+    if oversized:
+        snapshot.notes.append(
+            f"{oversized} INSERT statement(s) over D1's {d1.MAX_STATEMENT_BYTES}-byte limit: "
+            "`wrangler d1 execute --file` would refuse this dump"
+        )
+    for table, n in writer.expected.items():
         if table == "sqlite_sequence":
             continue
         got = snapshot.row_counts.get(table)
         if got != n:
+            target.unlink(missing_ok=True)
             raise InputError(path, 0, f"table {table}: dump has {n} INSERTs but {got} rows loaded")
     return snapshot
+
+
+def load_sqlite(path: str | Path, workdir: str | Path, name: str | None = None) -> Snapshot:
+    """Load a SQLite file, or the one database of a wrangler local-state folder, WAL included.
+
+    The file and its WAL are copied first and only the copy is opened; D1's internal tables
+    (`_cf_*`) stay out of the snapshot's tables.
+    """
+    path = Path(path)
+    if path.is_dir():
+        from .history import local_state_databases
+
+        found = local_state_databases(path)
+        if len(found) != 1:
+            raise InputError(
+                path,
+                0,
+                f"{len(found)} databases in this folder; name the .sqlite file of the one to load",
+            )
+        path = found[0]
+    with path.open("rb") as fh:
+        if not fh.read(16).startswith(b"SQLite format 3"):
+            raise InputError(path, 0, "not a SQLite database file")
+    target = _fresh_target(workdir, name or path.stem)
+    shutil.copyfile(path, target)
+    wal = Path(str(path) + "-wal")
+    if wal.exists():
+        shutil.copyfile(wal, Path(str(target) + "-wal"))
+    with D1Engine(target, statement_limit=0) as engine:
+        if wal.exists():
+            engine.internal("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.internal("PRAGMA journal_mode=DELETE")
+        counts = _counts(engine)
+    return Snapshot(path, target, counts)
+
+
+def _json_rows(path: Path) -> list[dict]:
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            path, exc.lineno, f"malformed JSON: {exc.msg} (column {exc.colno})"
+        ) from exc
+    results = data if isinstance(data, list) else [data]
+    for result in results:
+        if isinstance(result, dict) and "error" in result:
+            raise InputError(path, 0, f"wrangler reported an error: {result['error']}")
+    if not all(isinstance(r, dict) and "results" in r for r in results):
+        raise InputError(path, 1, "not `wrangler d1 execute --json` output (no 'results')")
+    return [row for r in results for row in r["results"]]
+
+
+def _insert_rows(
+    engine: D1Engine,
+    path: Path,
+    table: str,
+    columns: list[str],
+    rows: Iterable,
+    schema: SchemaSource | None,
+) -> None:
+    if not engine.conn.table_exists(None, table):
+        if schema is not None:
+            raise InputError(path, 0, f"table {table} is not created by the given schema")
+        engine.conn.execute(
+            f"CREATE TABLE {_ident(table)} (" + ", ".join(_ident(c) for c in columns) + ")"
+        )
+    marks = ", ".join("?" for _ in columns)
+    sql = (
+        f"INSERT INTO {_ident(table)} ("
+        + ", ".join(_ident(c) for c in columns)
+        + f") VALUES ({marks})"
+    )
+    try:
+        engine.conn.executemany(sql, rows)
+    except apsw.Error as exc:
+        raise InputError(path, 0, f"table {table}: {exc}") from exc
+
+
+def _load_rows(
+    path: Path,
+    workdir: str | Path,
+    table: str,
+    schema: SchemaSource | None,
+    read: Callable[[], tuple[list[str], list[tuple]]],
+    name: str | None,
+) -> Snapshot:
+    target = _fresh_target(workdir, name or path.stem)
+    with D1Engine(target, statement_limit=0) as engine:
+        engine.internal("PRAGMA foreign_keys=OFF")  # one table of many: parents may be absent
+        engine.conn.execute("BEGIN")
+        _create_schema(engine, schema)
+        columns, rows = read()
+        _insert_rows(engine, path, table, columns, rows, schema)
+        engine.conn.execute("COMMIT")
+        counts = _counts(engine)
+    if counts.get(table) != len(rows):
+        raise InputError(
+            path, 0, f"table {table}: {len(rows)} rows read, {counts.get(table)} loaded"
+        )
+    return Snapshot(path, target, counts)
+
+
+def load_json(
+    path: str | Path,
+    workdir: str | Path,
+    table: str,
+    schema: SchemaSource | None = None,
+    name: str | None = None,
+) -> Snapshot:
+    """Load the rows of `wrangler d1 execute --json` output as `table` (typed by `schema`)."""
+    path = Path(path)
+
+    def read() -> tuple[list[str], list[tuple]]:
+        rows = _json_rows(path)
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        convert = [lambda v: bytes(v) if isinstance(v, list) else v for _ in columns]
+        return columns, [
+            tuple(f(row.get(c)) for f, c in zip(convert, columns, strict=True)) for row in rows
+        ]
+
+    return _load_rows(path, workdir, table, schema, read, name)
+
+
+def load_csv(
+    path: str | Path,
+    workdir: str | Path,
+    table: str | None = None,
+    schema: SchemaSource | None = None,
+    name: str | None = None,
+) -> Snapshot:
+    """Load a CSV file (header row; empty fields are NULL) as `table`, typed by `schema`.
+
+    Values go in as text and take the declared column's affinity, as `sqlite3 .import` does.
+    """
+    path = Path(path)
+
+    def read() -> tuple[list[str], list[tuple]]:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            try:
+                header = next(reader)
+            except StopIteration:
+                raise InputError(path, 1, "empty CSV file (no header row)") from None
+            rows = []
+            for row in reader:
+                if len(row) != len(header):
+                    raise InputError(
+                        path, reader.line_num, f"{len(row)} fields, header has {len(header)}"
+                    )
+                rows.append(tuple(v if v != "" else None for v in row))
+        return header, rows
+
+    return _load_rows(path, workdir, table or path.stem, schema, read, name)
+
+
+def load_parquet(
+    path: str | Path,
+    workdir: str | Path,
+    table: str | None = None,
+    schema: SchemaSource | None = None,
+    name: str | None = None,
+) -> Snapshot:
+    """Load a Parquet file as `table`, typed by `schema`."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+
+    def read() -> tuple[list[str], list[tuple]]:
+        try:
+            data = pq.read_table(path)
+        except (OSError, ValueError) as exc:
+            raise InputError(path, 0, f"not a readable Parquet file: {exc}") from exc
+        columns = data.column_names
+        values = [data.column(c).to_pylist() for c in columns]
+        return columns, list(zip(*values, strict=True))
+
+    return _load_rows(path, workdir, table or path.stem, schema, read, name)
+
+
+def load_snapshot(
+    source: str | Path,
+    workdir: str | Path,
+    *,
+    table: str | None = None,
+    schema: SchemaSource | None = None,
+    name: str | None = None,
+    progress: bool = False,
+) -> Snapshot:
+    """Load any export d1nb reads, chosen by what `source` is.
+
+    A SQL dump, a SQLite file or wrangler local-state folder, `--json` output (needs `table`),
+    CSV or Parquet (table named by `table` or the file name; typed by `schema`).
+    """
+    source = Path(source)
+    if not source.exists():
+        raise InputError(source, 0, "export not found")
+    if source.is_dir():
+        return load_sqlite(source, workdir, name)
+    with source.open("rb") as fh:
+        head = fh.read(16)
+    suffix = source.suffix.lower()
+    if head.startswith(b"SQLite format 3"):
+        return load_sqlite(source, workdir, name)
+    if suffix == ".sql":
+        return load_dump(source, workdir, name, schema, progress)
+    if suffix == ".json":
+        if not table:
+            raise InputError(source, 0, "--json output does not name its table: give table=")
+        return load_json(source, workdir, table, schema, name)
+    if suffix == ".csv":
+        return load_csv(source, workdir, table, schema, name)
+    if suffix in (".parquet", ".pq"):
+        return load_parquet(source, workdir, table, schema, name)
+    raise InputError(
+        source,
+        0,
+        "unknown export format (expected .sql, .sqlite, .json, .csv, "
+        ".parquet or a local-state folder)",
+    )
+
+
+# -- DuckDB -----------------------------------------------------------------------------------
+
+
+def affinity(declared: str) -> str:
+    """SQLite's column affinity of a declared type (sqlite.org/datatype3.html, 3.1)."""
+    t = (declared or "").upper()
+    if "INT" in t:
+        return "INTEGER"
+    if any(k in t for k in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in t or not t:
+        return "BLOB"
+    if any(k in t for k in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
+_DUCK_BY_CLASS = {"integer": "BIGINT", "real": "DOUBLE", "text": "VARCHAR", "blob": "BLOB"}
+_DUCK_BY_AFFINITY = {
+    "INTEGER": "BIGINT",
+    "TEXT": "VARCHAR",
+    "BLOB": "BLOB",
+    "REAL": "DOUBLE",
+    "NUMERIC": "DOUBLE",
+}
+_ARROW_BY_DUCK = {
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "VARCHAR": pa.string(),
+    "BLOB": pa.binary(),
+}
+MIXED_TYPE = 'UNION("integer" BIGINT, "real" DOUBLE, "text" VARCHAR, "blob" BLOB)'
+
+
+_CLASS_OF_AFFINITY = {"INTEGER": "integer", "TEXT": "text", "REAL": "real"}
+
+
+def _storage_classes(
+    engine: D1Engine, table: str, columns: list[str], declared: list[str]
+) -> list[dict[str, int]]:
+    """Per column, the storage classes its values have (with counts where they disagree).
+
+    A first scan only asks, per column, whether any value breaks its declared affinity; the
+    per-class counts are gathered in a second scan for those columns and for columns without
+    a definite class (NUMERIC, untyped, BLOB), which is rare and small.
+    """
+    if not columns:
+        return []
+    expected = [_CLASS_OF_AFFINITY.get(affinity(d)) for d in declared]
+    checks = [
+        f"max(typeof({_ident(c)}) NOT IN ('null', '{k}'))"
+        for c, k in zip(columns, expected, strict=True)
+        if k
+    ]
+    flags = iter(
+        engine.conn.execute(f"SELECT {', '.join(checks)} FROM {_ident(table)}").fetchall()[0]
+        if checks
+        else ()
+    )
+    result: list[dict[str, int]] = []
+    detail = []
+    for i, k in enumerate(expected):
+        if k and not next(flags):
+            result.append({k: 1})  # only its own class (or NULL): the count is not needed
+        else:
+            result.append({})
+            detail.append(i)
+    if detail:
+        parts = [
+            f"sum(typeof({_ident(columns[i])}) = '{k}')" for i in detail for k in _DUCK_BY_CLASS
+        ]
+        row = engine.conn.execute(f"SELECT {', '.join(parts)} FROM {_ident(table)}").fetchall()[0]
+        per = len(_DUCK_BY_CLASS)
+        for n, i in enumerate(detail):
+            result[i] = {k: int(row[n * per + j] or 0) for j, k in enumerate(_DUCK_BY_CLASS)}
+    return result
+
+
+def _duck_type(declared: str, classes: dict[str, int]) -> tuple[str, str]:
+    """(DuckDB type, note) for a column from its declared type and the values it holds."""
+    present = [k for k, n in classes.items() if n]
+    by_affinity = _DUCK_BY_AFFINITY[affinity(declared)]
+    if not present:
+        return by_affinity, ""
+    if len(present) == 1:
+        duck = _DUCK_BY_CLASS[present[0]]
+        if duck != by_affinity and not (by_affinity == "DOUBLE" and duck == "BIGINT"):
+            return duck, f"declared {declared or '(none)'} but every value is {present[0]}"
+        return duck, ""
+    if set(present) == {"integer", "real"} and affinity(declared) in ("REAL", "NUMERIC"):
+        return "DOUBLE", ""
+    return MIXED_TYPE, "values of several storage classes: kept as a UNION, one member each"
+
+
+def _arrow_batch(rows: list[tuple], types: list[str]) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in types]
+    arrays, names = [], []
+    for i, (values, duck) in enumerate(zip(columns, types, strict=True)):
+        if duck == MIXED_TYPE:
+            tags = [
+                None
+                if v is None
+                else (
+                    "integer"
+                    if isinstance(v, int)
+                    else "real"
+                    if isinstance(v, float)
+                    else "text"
+                    if isinstance(v, str)
+                    else "blob"
+                )
+                for v in values
+            ]
+            arrays += [
+                pa.array(tags, pa.string()),
+                pa.array(
+                    [v if t == "integer" else None for v, t in zip(values, tags, strict=True)],
+                    pa.int64(),
+                ),
+                pa.array(
+                    [v if t == "real" else None for v, t in zip(values, tags, strict=True)],
+                    pa.float64(),
+                ),
+                pa.array(
+                    [v if t == "text" else None for v, t in zip(values, tags, strict=True)],
+                    pa.string(),
+                ),
+                pa.array(
+                    [v if t == "blob" else None for v, t in zip(values, tags, strict=True)],
+                    pa.binary(),
+                ),
+            ]
+            names += [f"c{i}_tag", f"c{i}_i", f"c{i}_r", f"c{i}_t", f"c{i}_b"]
+        else:
+            if duck == "DOUBLE":
+                values = [float(v) if isinstance(v, int) else v for v in values]
+            arrays.append(pa.array(values, _ARROW_BY_DUCK[duck]))
+            names.append(f"c{i}")
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _select_from_batch(types: list[str]) -> str:
+    parts = []
+    for i, duck in enumerate(types):
+        if duck == MIXED_TYPE:
+            parts.append(
+                f"CASE c{i}_tag WHEN 'integer' THEN union_value(\"integer\" := c{i}_i) "
+                f"WHEN 'real' THEN union_value(\"real\" := c{i}_r) "
+                f"WHEN 'text' THEN union_value(\"text\" := c{i}_t) "
+                f"WHEN 'blob' THEN union_value(\"blob\" := c{i}_b) END"
+            )
+        else:
+            parts.append(f"c{i}")
+    return ", ".join(parts)
+
+
+_SENTINELS = {"BIGINT": "0", "DOUBLE": "0.0", "VARCHAR": "''", "BLOB": "X''"}
+
+
+def _copy_table_adbc(
+    adbc_conn,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    target: str,
+    names: list[str],
+    types: list[str],
+) -> None:
+    """Stream a table whose columns each hold one storage class through ADBC's Arrow reader.
+
+    ADBC infers each column's Arrow type from the first rows it reads, so the query starts
+    with one sentinel row of the planned types (dropped again in DuckDB); REAL columns are
+    cast so integers stored in them arrive as doubles.
+    """
+    first = ", ".join(
+        [f"{_SENTINELS[t]} AS {_ident(n)}" for n, t in zip(names, types, strict=True)]
+        + ["0 AS __d1nb_row"]
+    )
+    rest = ", ".join(
+        [
+            f"CAST({_ident(n)} AS REAL)" if t == "DOUBLE" else _ident(n)
+            for n, t in zip(names, types, strict=True)
+        ]
+        + ["1"]
+    )
+    cursor = adbc_conn.cursor()
+    try:
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
+        cursor.execute(f"SELECT {first} UNION ALL SELECT {rest} FROM {_ident(table)}")
+        reader = cursor.fetch_record_batch()  # noqa: F841 (read by DuckDB by name)
+        con.execute(
+            f"INSERT INTO {target} SELECT {', '.join(_ident(n) for n in names)} "
+            "FROM reader WHERE __d1nb_row = 1"
+        )
+    finally:
+        cursor.close()
+
+
+def _copy_table_python(
+    engine: D1Engine,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    target: str,
+    names: list[str],
+    types: list[str],
+) -> None:
+    """Copy a table with mixed-type columns batch by batch, building its UNION values."""
+    cursor = engine.conn.execute(
+        f"SELECT {', '.join(_ident(n) for n in names)} FROM {_ident(table)}"
+    )
+    select = _select_from_batch(types)
+    while True:
+        rows = list(itertools.islice(cursor, _BATCH_ROWS))
+        if not rows:
+            break
+        batch = _arrow_batch(rows, types)  # noqa: F841 (read by DuckDB by name)
+        con.execute(f"INSERT INTO {target} SELECT {select} FROM batch")
+
+
+def to_duckdb(
+    snapshot: Snapshot,
+    con: duckdb.DuckDBPyConnection | None = None,
+    schema: str = "main",
+    progress: bool = False,
+) -> duckdb.DuckDBPyConnection:
+    """Copy the snapshot's tables into DuckDB through Arrow, in bounded memory.
+
+    Column types come from the declared SQLite types by affinity; where the stored values
+    disagree, from the values; a column mixing storage classes becomes a UNION and is
+    reported in `snapshot.type_notes`. Row counts are verified per table.
+    """
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+    con = con if con is not None else duckdb.connect()
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+    snapshot.type_notes = []
+    engine = D1Engine(snapshot.path, statement_limit=0)
+    adbc_conn = adbc_sqlite.connect(str(snapshot.path))
+    bar = tqdm(
+        total=len(snapshot.row_counts), unit="tables", disable=not progress, desc="to DuckDB"
+    )
+    try:
+        for table in engine.tables():
+            info = engine.columns(table)
+            names = [c[1] for c in info]
+            classes = _storage_classes(engine, table, names, [c[2] for c in info])
+            types = []
+            for name, decl, cls in zip(names, [c[2] for c in info], classes, strict=True):
+                duck, note = _duck_type(decl, cls)
+                types.append(duck)
+                if note:
+                    storage = ", ".join(f"{k} {n}" for k, n in cls.items() if n)
+                    snapshot.type_notes.append(
+                        {
+                            "table": table,
+                            "column": name,
+                            "declared": decl,
+                            "duckdb": duck,
+                            "storage": storage,
+                            "note": note,
+                        }
+                    )
+            target = f"{_ident(schema)}.{_ident(table)}"
+            columns = ", ".join(f"{_ident(n)} {t}" for n, t in zip(names, types, strict=True))
+            con.execute(f"CREATE OR REPLACE TABLE {target} ({columns})")
+            if MIXED_TYPE in types:
+                _copy_table_python(engine, con, table, target, names, types)
+            else:
+                _copy_table_adbc(adbc_conn, con, table, target, names, types)
+            loaded = con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
+            expected = snapshot.row_counts.get(table)
+            if loaded != expected:
+                raise InputError(
+                    snapshot.source,
+                    0,
+                    f"table {table}: {expected} rows in the working copy, {loaded} in DuckDB",
+                )
+            bar.update(1)
+    finally:
+        bar.close()
+        adbc_conn.close()
+        engine.close()
+    return con

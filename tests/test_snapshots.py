@@ -117,3 +117,180 @@ def test_sample_exports_load_with_verified_counts(sample, tmp_path):
         write_dump(apsw.Connection(str(snapshot.path)), tmp_path / "again.sql").read_bytes()
         == before
     )
+
+
+# -- loaders and DuckDB -------------------------------------------------------------------------
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from d1nb.migrations import load_migration_dir  # noqa: E402
+from d1nb.snapshots import load_snapshot  # noqa: E402
+
+
+def test_duckdb_types_mixed_columns_and_edge_values(tmp_path):
+    conn = apsw.Connection(str(tmp_path / "src.sqlite"))
+    conn.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, big INTEGER, mixed, note TEXT, r REAL, "
+        "empty_col TEXT, b BLOB, ts TIMESTAMP, n NUMERIC)"
+    )
+    conn.executemany(
+        "INSERT INTO t VALUES (?,?,?,?,?,?,?,?,?)",
+        [
+            (1, 2**62 + 1, 5, "Dvořák\nline", 1, None, b"\x00\xff", "2025-01-01 00:00:00", 3),
+            (2, -(2**60), "five", "坂本", 2.5, None, None, "2025-01-02 00:00:00", 4.5),
+            (3, None, b"\x01", "", None, None, b"", None, None),
+            (4, 7, 1.25, "x" * 1_999_000, 3, None, None, None, 9),
+        ],
+    )
+    conn.close()
+    snapshot = load_snapshot(tmp_path / "src.sqlite", tmp_path / "work")
+    con = snapshot.duckdb()
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 't'"
+        ).fetchall()
+    )
+    assert types["big"] == "BIGINT" and types["r"] == "DOUBLE" and types["note"] == "VARCHAR"
+    assert types["b"] == "BLOB" and types["ts"] == "VARCHAR" and types["n"] == "DOUBLE"
+    assert types["mixed"].startswith("UNION")
+    assert types["empty_col"] == "VARCHAR"
+    rows = con.execute(
+        "SELECT big, mixed, union_tag(mixed), note, r, b FROM t ORDER BY id"
+    ).fetchall()
+    assert rows[0][:3] == (2**62 + 1, 5, "integer")
+    assert rows[1][1:3] == ("five", "text")
+    assert rows[2][1:3] == (b"\x01", "blob")
+    assert rows[3][1:3] == (1.25, "real")
+    assert rows[0][3] == "Dvořák\nline" and len(rows[3][3]) == 1_999_000
+    assert rows[0][5] == b"\x00\xff" and rows[2][5] == b""
+    notes = snapshot.types_frame().set_index("column")
+    assert "several storage classes" in notes.loc["mixed", "note"]
+    assert "every value is text" in notes.loc["ts", "note"]
+
+
+def test_local_state_folder_skips_internal_tables_and_keeps_input(tmp_path):
+    state = tmp_path / ".wrangler" / "state" / "v3" / "d1" / "miniflare-D1DatabaseObject"
+    state.mkdir(parents=True)
+    db = state / "abc123.sqlite"
+    writer = apsw.Connection(str(db))
+    writer.execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;")
+    writer.execute(
+        "CREATE TABLE _cf_KV (key TEXT PRIMARY KEY, value BLOB);"
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);"
+    )
+    writer.execute("INSERT INTO notes (body) VALUES ('a'), ('b'), ('c')")
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in state.iterdir()}
+    snapshot = load_snapshot(tmp_path / ".wrangler", tmp_path / "work")
+    assert snapshot.row_counts == {"notes": 3}
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in state.iterdir()} == before
+    assert snapshot.duckdb().execute("SELECT count(*) FROM notes").fetchall() == [(3,)]
+    writer.close()
+
+
+def _api_migrations(sample):
+    return load_migration_dir(sample / "services" / "api" / "migrations")
+
+
+def test_json_csv_parquet_are_typed_by_the_migrations(sample, tmp_path):
+    rows = [
+        {
+            "id": 1,
+            "email": "a@example.com",
+            "display_name": "Ana",
+            "avatar_thumb": [0, 255],
+            "created_at": "2025-01-01 00:00:00",
+        },
+        {
+            "id": 2,
+            "email": "b@example.com",
+            "display_name": None,
+            "avatar_thumb": None,
+            "created_at": "2025-01-02 00:00:00",
+        },
+    ]
+    out = tmp_path / "users.json"
+    out.write_text(
+        json.dumps([{"results": rows, "success": True, "meta": {"duration": 1}}]), encoding="utf-8"
+    )
+    snap = load_snapshot(out, tmp_path / "w1", table="users", schema=_api_migrations(sample))
+    con = snap.duckdb()
+    assert con.execute("SELECT avatar_thumb FROM users ORDER BY id").fetchall() == [
+        (b"\x00\xff",),
+        (None,),
+    ]
+    assert snap.row_counts["users"] == 2 and snap.row_counts["goals"] == 0
+
+    csv_path = tmp_path / "goals.csv"
+    csv_path.write_text(
+        "id,user_id,title,status,target_minutes,created_at,priority,category\n"
+        '1,u1,"Scales, daily",active,300,2025-01-01,2,general\n'
+        "2,u1,Bach,done,,2025-01-02,0,general\n",
+        encoding="utf-8",
+    )
+    snap = load_snapshot(csv_path, tmp_path / "w2", schema=_api_migrations(sample))
+    con = snap.duckdb()
+    assert con.execute(
+        "SELECT title, target_minutes, priority FROM goals ORDER BY id"
+    ).fetchall() == [("Scales, daily", 300, 2), ("Bach", None, 0)]
+
+    pq.write_table(
+        pa.table(
+            {
+                "id": [1, 2],
+                "goal_id": [1, 1],
+                "minutes": [30, 45],
+                "note": ["ok", None],
+                "logged_at": ["2025-01-01", "2025-01-02"],
+            }
+        ),
+        tmp_path / "goal_progress.parquet",
+    )
+    snap = load_snapshot(
+        tmp_path / "goal_progress.parquet", tmp_path / "w3", schema=_api_migrations(sample)
+    )
+    assert snap.row_counts["goal_progress"] == 2
+
+
+def test_dump_variants_no_schema_table_and_no_data(sample, tmp_path):
+    source = load_dump(sample / "exports" / "api" / "before.sql", tmp_path / "src")
+    conn = apsw.Connection(str(source.path))
+    write_dump(conn, tmp_path / "data.sql", no_schema=True)
+    write_dump(conn, tmp_path / "goals.sql", tables=["goals", "goal_progress"])
+    write_dump(conn, tmp_path / "schema.sql", no_data=True)
+    data = load_dump(tmp_path / "data.sql", tmp_path / "w", schema=_api_migrations(sample))
+    assert {k: v for k, v in data.row_counts.items() if v} == {
+        k: v for k, v in source.row_counts.items() if v
+    }
+    assert load_dump(tmp_path / "goals.sql", tmp_path / "w").row_counts == {
+        "goal_progress": 1100,
+        "goals": 250,
+    }
+    assert set(load_dump(tmp_path / "schema.sql", tmp_path / "w").row_counts.values()) == {0}
+
+
+def test_row_count_mismatch_is_an_error(tmp_path):
+    dump = tmp_path / "odd.sql"
+    dump.write_text(
+        "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (a);\n"
+        "CREATE TRIGGER eat AFTER INSERT ON t BEGIN DELETE FROM t WHERE a = 2; END;\n"
+        'INSERT INTO "t" ("a") VALUES(1);\nINSERT INTO "t" ("a") VALUES(2);',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="dump has 2 INSERTs but 1 rows loaded"):
+        load_dump(dump, tmp_path / "w")
+    assert not (tmp_path / "w" / "odd.sqlite").exists()
+
+
+def test_unknown_and_missing_exports(tmp_path):
+    (tmp_path / "x.txt").write_text("hello", encoding="utf-8")
+    with pytest.raises(InputError, match="unknown export format"):
+        load_snapshot(tmp_path / "x.txt", tmp_path / "w")
+    with pytest.raises(InputError, match="not found"):
+        load_snapshot(tmp_path / "nope.sql", tmp_path / "w")
+    (tmp_path / "r.json").write_text("[{}]", encoding="utf-8")
+    with pytest.raises(InputError, match="give table="):
+        load_snapshot(tmp_path / "r.json", tmp_path / "w")
