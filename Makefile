@@ -5,7 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.d1nb-installed
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: setup report test lint bench lab notebooks sample clean
+NODE_STAMP := node/node_modules/.d1nb-installed
+# The compatibility suite needs the pinned npm packages; without Node it is skipped (and says so).
+NODE_DEPS := $(if $(shell command -v node),$(NODE_STAMP),)
+
+.PHONY: setup node report test lint bench lab notebooks sample clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "d1nb needs Python >= 3.11; set PYTHON=python3.11")'
@@ -16,10 +20,16 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+$(NODE_STAMP): node/package.json node/package-lock.json
+	cd node && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)  ## the pinned Miniflare and wrangler (exact metering, compatibility suite)
+
 report: setup  ## every notebook executed on data/sample, written to reports/*.html
 	$(VENV)/bin/d1nb report data/sample --out reports --quiet
 
-test: setup  ## ruff, unit tests and nbval (strict) over notebooks/
+test: setup $(NODE_DEPS)  ## ruff, unit tests, compatibility suite, nbval (strict) over notebooks/
 	$(VENV)/bin/ruff check d1nb tests benchmarks
 	$(PY) -m pytest $(NBVAL) tests notebooks
 

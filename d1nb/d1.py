@@ -46,6 +46,9 @@ CONFIG_FILE_NAMES = ("wrangler.toml", "wrangler.json", "wrangler.jsonc")
 
 # -- Internal tables of the local state and of D1 itself (workers-sdk miniflare dumpSql.ts) ------
 INTERNAL_TABLE_PREFIXES = ("_cf_", "sqlite_")
+INTERNAL_SCHEMA_ROWS = 1
+"""Rows D1 keeps in sqlite_master for itself (the `_cf_KV` table; seen here in Miniflare's D1,
+where ALTER TABLE RENAME rewrites it too)."""
 
 # -- Guidance for large backfills: Cloudflare docs ------------------------------------------------
 PEER_BATCH_SIZES = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import apsw
 
@@ -67,6 +68,14 @@ _REFUSED_STATEMENTS = {
 
 
 _DML_KINDS = frozenset({"insert", "insert_select", "update", "delete"})
+
+
+class StatementMeter(Protocol):
+    """Told about every statement of a migration as it runs (see d1nb.replay.Meter)."""
+
+    def before(self, statement: Statement) -> None: ...
+
+    def after(self, statement: Statement, changes: int, error: str | None) -> None: ...
 
 
 class D1Error(Exception):
@@ -213,11 +222,13 @@ class D1Engine:
         ledger_table: str = d1.DEFAULT_MIGRATIONS_TABLE,
         applied_at: str | None = None,
         record: bool = True,
+        meter: StatementMeter | None = None,
     ) -> MigrationOutcome:
         """Apply one migration file and its ledger insert in one transaction, as wrangler does.
 
         `applied_at` fixes the ledger timestamp (wrangler leaves it to CURRENT_TIMESTAMP).
         On error the transaction is rolled back and the outcome names the failing line.
+        A `meter` is told before and after each statement (d1nb.replay measures with it).
         """
         if isinstance(statements, str):
             statements = parse_statements(statements)
@@ -237,13 +248,19 @@ class D1Engine:
                         f"line {s.line}: PRAGMA {s.detail} has no effect on D1 (runs inside the "
                         "migration's transaction); foreign keys stay ON"
                     )
+                if meter is not None:
+                    meter.before(s)
                 try:
                     changes = self.run_statement(s, name)
                 except D1Error as exc:
                     outcome.statements.append(
                         StatementOutcome(name, s.index, s.line, s.kind, s.table, 0, exc.reason)
                     )
+                    if meter is not None:
+                        meter.after(s, 0, exc.reason)
                     raise
+                if meter is not None:
+                    meter.after(s, changes, None)
                 outcome.statements.append(
                     StatementOutcome(name, s.index, s.line, s.kind, s.table, changes)
                 )

@@ -401,6 +401,59 @@ def classify(sql: str) -> tuple[str, str | None, tuple[str, ...], str]:
     return "other", None, tuple(flags), head
 
 
+def written_columns(sql: str) -> list[str] | None:
+    """Columns an UPDATE sets, or an INSERT names; None when an INSERT names none (all).
+
+    The D1 meter uses them: an UPDATE rewrites the index entries of the columns it sets, and
+    an INSERT that names the rowid column seeks it first.
+    """
+    try:
+        toks = [t for t in _tokens(sql) if t.type != TokenType.SEMICOLON]
+    except TokenError:
+        return []
+    words = list(_top_level_words(toks))
+    heads = [w for _, w in words]
+    if "UPDATE" in heads and "SET" in heads:
+        segments: list[list[_Tok]] = [[]]
+        depth = 0
+        for t in toks[words[heads.index("SET")][0] + 1 :]:
+            if depth == 0 and t.word in ("WHERE", "FROM", "RETURNING", "ORDER", "LIMIT"):
+                break
+            depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(t.type, 0)
+            if depth == 0 and t.type == TokenType.COMMA:
+                segments.append([])
+            else:
+                segments[-1].append(t)
+        columns = []
+        for segment in segments:
+            target = []
+            for t in segment:
+                if t.type == TokenType.EQ:
+                    break
+                target.append(t)
+            columns += [
+                t.text
+                for t in target
+                if t.type not in (TokenType.L_PAREN, TokenType.R_PAREN, TokenType.COMMA)
+            ]
+        return columns
+    if heads and heads[0] in ("INSERT", "REPLACE", "WITH"):
+        into = next((i for i, w in words if w == "INTO"), None)
+        if into is None:
+            return None
+        _, i = _name_at(toks, into + 1)
+        if i < len(toks) and toks[i].type == TokenType.L_PAREN:
+            columns = []
+            for t in toks[i + 1 :]:
+                if t.type == TokenType.R_PAREN:
+                    break
+                if t.type != TokenType.COMMA:
+                    columns.append(t.text)
+            return columns
+        return None
+    return []
+
+
 # -- files ------------------------------------------------------------------------------------
 
 

@@ -7,13 +7,20 @@ hand, an applied file edited later).
 
 from __future__ import annotations
 
+import re
+import shutil
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import apsw
 import pandas as pd
 
+from . import d1
 from .engine import D1Engine, MigrationOutcome
 from .history import History
-from .migrations import MigrationDir
+from .migrations import MigrationDir, Statement, written_columns
+from .snapshots import Snapshot
 
 SCHEMA_COLUMNS = ["order", "file", "table", "cid", "column", "type", "notnull", "default", "pk"]
 CHANGE_COLUMNS = [
@@ -194,3 +201,441 @@ def project_table_columns(history: History) -> pd.DataFrame:
         return grouped.agg(", ".join).reset_index().rename(columns={"column": "columns"})
 
     return _per_service(history, collapse, ["order", "file", "table", "columns"])
+
+
+# -- replaying on a snapshot, with D1 metering ---------------------------------------------------
+
+_DML = {"insert", "insert_select", "update", "delete"}
+_PLAN_TABLE = re.compile(r"^(SCAN|SEARCH) (\S+)(?: AS \S+)?(?: USING (.*))?$")
+STATEMENT_COLUMNS = [
+    "file",
+    "index",
+    "line",
+    "kind",
+    "table",
+    "ok",
+    "error",
+    "changes",
+    "cascade_deleted",
+    "cascade_updated",
+    "rows_read",
+    "rows_written",
+    "duration_ms",
+    "plan",
+    "sql",
+]
+
+
+def _in_list_values(sql: str) -> int:
+    """How many values the IN (…) lists of a statement hold (each is one index probe)."""
+    total = 0
+    for match in re.finditer(r"\bIN\s*\(", sql, re.I):
+        depth, i, commas = 1, match.end(), 0
+        if re.match(r"\s*SELECT\b", sql[i:], re.I):
+            continue
+        while i < len(sql) and depth:
+            depth += {"(": 1, ")": -1}.get(sql[i], 0)
+            commas += sql[i] == "," and depth == 1
+            i += 1
+        total += commas + 1
+    return total
+
+
+class Meter:
+    """Measures each statement of a replay: rows changed, cascades, D1's rows read and written.
+
+    rows_written follows the counters of workerd's SQLite patch (one per table row inserted,
+    updated or deleted, one per index entry inserted; see docs/metering.md); rows_read is an
+    estimate from the query plan and table sizes. Both are checked against Miniflare's exact
+    counts by the tests.
+    """
+
+    def __init__(self, engine: D1Engine):
+        self.engine = engine
+        self.rows: list[dict] = []
+        self._indexes: dict[str, list[tuple[frozenset[str] | None, bool]]] = {}
+        self._children: dict[str, list[tuple[str, str, str]]] | None = None
+
+    # schema facts, cached until DDL runs
+    def _count(self, table: str) -> int:
+        return self.engine.conn.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+
+    def indexes(self, table: str) -> list[tuple[frozenset[str] | None, bool]]:
+        """(columns, partial) of each index of `table`; None for an expression index."""
+        if table not in self._indexes:
+            found = []
+            for name, partial in self.engine.conn.execute(
+                "SELECT name, partial FROM pragma_index_list(?)", (table,)
+            ).fetchall():
+                cols = [
+                    r[0]
+                    for r in self.engine.conn.execute(
+                        "SELECT name FROM pragma_index_info(?)", (name,)
+                    ).fetchall()
+                ]
+                found.append((None if None in cols else frozenset(cols), bool(partial)))
+            self._indexes[table] = found
+        return self._indexes[table]
+
+    def children(self, table: str) -> list[tuple[str, str, str]]:
+        """(child table, child column, ON DELETE action) of foreign keys to `table`."""
+        if self._children is None:
+            self._children = {}
+            for child, col, parent, _pcol, action in self.engine.foreign_keys():
+                self._children.setdefault(parent, []).append((child, col, action.upper()))
+        return self._children.get(table, [])
+
+    def _rowid_column(self, table: str) -> str | None:
+        pks = [c for c in self.engine.columns(table) if c[5]]
+        if len(pks) == 1 and pks[0][2].upper() == "INTEGER":
+            return pks[0][1]
+        return None
+
+    def _autoincrement(self, table: str) -> bool:
+        rows = self.engine.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchall()
+        return bool(rows) and "AUTOINCREMENT" in (rows[0][0] or "").upper()
+
+    def _alter_cost(self, s: Statement, table: str) -> tuple[int, int]:
+        """ALTER TABLE rewrites rows of sqlite_master (and, for DROP COLUMN, the table).
+
+        Mirrors the UPDATEs SQLite's alter.c runs; D1 databases hold one internal table of
+        their own (`_cf_KV`) that these statements also rewrite. Reads are approximate.
+        """
+        master = (
+            self.engine.conn.execute("SELECT count(*) FROM sqlite_master").fetchall()[0][0]
+            + d1.INTERNAL_SCHEMA_ROWS
+        )
+        if s.kind == "add_column":
+            return master + 2, 1
+        rewritten = self.engine.conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+            "AND (type != 'index' OR tbl_name = ?)",
+            (table,),
+        ).fetchall()[0][0]
+        rewritten += d1.INTERNAL_SCHEMA_ROWS
+        if s.kind == "rename_table":
+            own = self.engine.conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE tbl_name = ? AND type IN "
+                "('table', 'index', 'trigger')",
+                (s.detail,),
+            ).fetchall()[0][0]
+            sequence = (
+                self.engine.conn.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"
+                ).fetchall()[0][0]
+                and self.engine.conn.execute(
+                    "SELECT count(*) FROM sqlite_sequence WHERE name = ?", (s.detail,)
+                ).fetchall()[0][0]
+            )
+            return 4 * master, rewritten + own + sequence
+        if s.kind == "rename_column":
+            return 7 * master, 2 * rewritten
+        return self.table_rows + 8 * master, self.table_rows + rewritten + 1
+
+    # measurement
+    def before(self, s: Statement) -> None:
+        conn = self.engine.conn
+        self.total_before = conn.total_changes()
+        self.plan: list[str] = []
+        self.scanned: dict[str, int] = {}
+        self.opcodes: set[str] = set()
+        if s.kind in _DML or s.kind == "select":
+            try:
+                self.plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + s.sql).fetchall()]
+                self.opcodes = {r[1] for r in conn.execute("EXPLAIN " + s.sql).fetchall()}
+            except apsw.Error:
+                self.plan = []
+            for line in self.plan:
+                match = _PLAN_TABLE.match(line)
+                if match and conn.table_exists(None, match.group(2)):
+                    self.scanned[match.group(2)] = self._count(match.group(2))
+        self.children_before: dict[tuple[str, str], tuple[int, int]] = {}
+        self.child_rows: dict[str, int] = {}
+        self.table_rows = 0
+        if s.table and conn.table_exists(None, s.table):
+            if s.kind in ("delete", "drop_table", "update", "insert", "insert_select"):
+                for child, col, _action in self.children(s.table):
+                    self.children_before[(child, col)] = self._child_state(child, col)
+                    self.child_rows[child] = self.children_before[(child, col)][0]
+            if s.kind in ("drop_table", "create_index", "drop_column"):
+                self.table_rows = self._count(s.table)
+        self.t0 = time.perf_counter()
+
+    def _child_state(self, child: str, col: str) -> tuple[int, int]:
+        row = self.engine.conn.execute(
+            f'SELECT count(*), count("{col}") FROM "{child}"'
+        ).fetchall()[0]
+        return row[0], row[1]
+
+    def after(self, s: Statement, changes: int, error: str | None) -> None:
+        duration = (time.perf_counter() - self.t0) * 1000
+        deleted: dict[str, int] = {}
+        nulled: dict[str, int] = {}
+        if error is None:
+            for (child, col), (rows0, set0) in self.children_before.items():
+                if not self.engine.conn.table_exists(None, child):
+                    continue
+                rows1, set1 = self._child_state(child, col)
+                if rows0 - rows1 > 0:
+                    deleted[child] = deleted.get(child, 0) + rows0 - rows1
+                elif set0 - set1 > 0:
+                    nulled[child] = nulled.get(child, 0) + set0 - set1
+        reads, writes = (0, 0) if error else self._estimate(s, changes, deleted, nulled)
+        self.rows.append(
+            {
+                "index": s.index,
+                "line": s.line,
+                "kind": s.kind,
+                "table": s.table,
+                "ok": error is None,
+                "error": error,
+                "changes": changes,
+                "cascade_deleted": deleted,
+                "cascade_updated": nulled,
+                "rows_read": reads,
+                "rows_written": writes,
+                "duration_ms": round(duration, 3),
+                "plan": "; ".join(self.plan),
+                "sql": s.sql,
+            }
+        )
+        if s.kind not in _DML and s.kind not in ("select", "pragma"):
+            self._indexes.clear()
+            self._children = None
+
+    def _estimate(
+        self, s: Statement, changes: int, deleted: dict[str, int], nulled: dict[str, int]
+    ) -> tuple[int, int]:
+        """(rows_read, rows_written) by D1's counting rules (docs/metering.md)."""
+        table = s.table or ""
+        reads = writes = 0
+        for line in self.plan:
+            match = _PLAN_TABLE.match(line)
+            if not match or match.group(2) not in self.scanned:
+                continue
+            how, name, _using = match.groups()
+            if how == "SCAN":
+                reads += self.scanned[name]
+            elif name == table:
+                reads += changes + 2 * _in_list_values(s.sql)
+            else:
+                reads += 1
+        if s.kind in ("update", "delete") and "OpenEphemeral" in self.opcodes:
+            # two passes: the rows found are kept aside, then read again (and re-sought when
+            # only their rowids were kept)
+            reads += changes * (2 if {"NotExists", "SeekRowid"} & self.opcodes else 1)
+        if s.kind in ("insert", "insert_select"):
+            indexes = self.indexes(table)
+            writes += changes * (1 + len(indexes))
+            columns = written_columns(s.sql)
+            rowid = self._rowid_column(table)
+            if rowid and (columns is None or rowid in columns):
+                reads += changes  # the rowid is looked up before the insert
+            fks = [fk for fk in self.engine.foreign_keys() if fk[0] == table]
+            reads += changes * len(fks)
+            if changes and self._autoincrement(table):
+                reads += 1
+                writes += 1
+        elif s.kind == "update":
+            columns = set(written_columns(s.sql) or [])
+            affected = [i for i in self.indexes(table) if i[0] is None or i[0] & columns]
+            writes += changes * (1 + len(affected))
+        elif s.kind == "delete":
+            writes += changes
+        elif s.kind == "drop_table":
+            writes += self.table_rows
+            reads += self.table_rows + (3 if self.children(table) else 0)
+        elif s.kind == "create_table":
+            reads, writes = 1, 2
+        elif s.kind == "create_index":
+            reads, writes = 2 * self.table_rows + 2, self.table_rows + 1
+        elif s.kind in ("add_column", "rename_column", "rename_table", "drop_column"):
+            reads, writes = self._alter_cost(s, table)
+        parents_deleted = changes if s.kind == "delete" else self.table_rows
+        for child, n in deleted.items():
+            writes += n
+            col = next((c for ch, c, _ in self.children(table) if ch == child), None)
+            indexed = any(i[0] and col in i[0] for i in self.indexes(child))
+            # each parent row: the action and the constraint check look its children up; each
+            # child row: deleted, counted, its own parent looked up (calibrated on Miniflare)
+            lookups = 3 * parents_deleted if indexed else parents_deleted * self.child_rows[child]
+            reads += lookups + 4 * n - (2 if s.kind == "delete" else 0)
+        for child, n in nulled.items():
+            col = next((c for ch, c, _ in self.children(table) if ch == child), "")
+            writes += n * (1 + sum(1 for i in self.indexes(child) if i[0] and col in i[0]))
+        return reads, writes
+
+
+@dataclass
+class ReplayResult:
+    """What replaying migrations on a snapshot did: per statement, per migration, after."""
+
+    service: str
+    before: Snapshot
+    after: Snapshot
+    outcomes: list[MigrationOutcome] = field(default_factory=list)
+    statements: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=STATEMENT_COLUMNS)
+    )
+    schema_after: dict[str, list[tuple[str, str, str, str]]] = field(default_factory=dict)
+    stopped_at: str | None = None
+
+    def migrations(self) -> pd.DataFrame:
+        """Per migration: outcome, statements, rows changed, cascades, D1 rows, time."""
+        rows = []
+        for o in self.outcomes:
+            part = self.statements[self.statements["file"] == o.name]
+            cascades = sum(sum(d.values()) for d in part["cascade_deleted"])
+            rows.append(
+                {
+                    "file": o.name,
+                    "ok": o.ok,
+                    "error": o.error,
+                    "error_line": o.error_line or None,
+                    "statements": len(part),
+                    "changes": int(part["changes"].sum()),
+                    "cascade_deleted": cascades,
+                    "rows_read": int(part["rows_read"].sum()),
+                    "rows_written": int(part["rows_written"].sum()),
+                    "duration_ms": round(float(part["duration_ms"].sum()), 3),
+                    "notes": "; ".join(o.notes),
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "file",
+                "ok",
+                "error",
+                "error_line",
+                "statements",
+                "changes",
+                "cascade_deleted",
+                "rows_read",
+                "rows_written",
+                "duration_ms",
+                "notes",
+            ],
+        )
+
+    def cascades(self) -> pd.DataFrame:
+        """Rows deleted or nulled in other tables by foreign-key actions, per statement."""
+        rows = []
+        for r in self.statements.itertuples():
+            for child, n in r.cascade_deleted.items():
+                rows.append(
+                    {
+                        "file": r.file,
+                        "line": r.line,
+                        "table": r.table,
+                        "child": child,
+                        "action": "deleted",
+                        "rows": n,
+                    }
+                )
+            for child, n in r.cascade_updated.items():
+                rows.append(
+                    {
+                        "file": r.file,
+                        "line": r.line,
+                        "table": r.table,
+                        "child": child,
+                        "action": "set null",
+                        "rows": n,
+                    }
+                )
+        return pd.DataFrame(rows, columns=["file", "line", "table", "child", "action", "rows"])
+
+    def exact_metering(self) -> pd.DataFrame:
+        """The same replay run through Miniflare: D1's own rows_read / rows_written beside the
+        estimates, per statement (needs Node and `make node`)."""
+        from .miniflare import run_batches
+        from .snapshots import dump_statements
+
+        conn = apsw.Connection(str(self.before.path))
+        try:
+            setup_sql = [s for s in dump_statements(conn) if not s.startswith("PRAGMA")]
+        finally:
+            conn.close()
+        setup = [setup_sql[i : i + 500] for i in range(0, len(setup_sql), 500)]
+        batches = [
+            self.statements[self.statements["file"] == o.name]["sql"].tolist()
+            for o in self.outcomes
+        ]
+        exact = run_batches(setup, batches)
+        rows = []
+        for outcome, measured in zip(self.outcomes, exact, strict=True):
+            part = self.statements[self.statements["file"] == outcome.name]
+            for est, d1_row in zip(part.itertuples(), measured, strict=False):
+                rows.append(
+                    {
+                        "file": outcome.name,
+                        "line": est.line,
+                        "kind": est.kind,
+                        "rows_read": est.rows_read,
+                        "d1_rows_read": d1_row["rows_read"],
+                        "rows_written": est.rows_written,
+                        "d1_rows_written": d1_row["rows_written"],
+                        "d1_error": d1_row["error"],
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+
+def replay(
+    snapshot: Snapshot,
+    mdir: MigrationDir,
+    names: list[str] | None = None,
+    *,
+    workdir: str | Path | None = None,
+    ledger_table: str = "d1_migrations",
+    service: str = "",
+    keep_going: bool = False,
+    applied_at: str | None = None,
+) -> ReplayResult:
+    """Apply migration files to a copy of `snapshot` with D1's semantics, measuring each one.
+
+    `names` picks the files (default: those not in the snapshot's own ledger, as `wrangler d1
+    migrations apply` would). A failing file is rolled back and stops the replay, as wrangler
+    does, unless `keep_going`. The snapshot itself is never modified.
+    """
+    workdir = Path(workdir) if workdir else snapshot.path.parent
+    copy = workdir / f"{snapshot.path.stem}.replayed.sqlite"
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(copy) + suffix).unlink(missing_ok=True)
+    shutil.copyfile(snapshot.path, copy)
+    files = {f.name: f for f in mdir.files}
+    rows: list[dict] = []
+    result = ReplayResult(service, snapshot, snapshot)
+    with D1Engine(copy) as engine:
+        if names is None:
+            applied = {r[1] for r in engine.applied_migrations(ledger_table)}
+            names = [f.name for f in mdir.files if f.name not in applied]
+        for name in names:
+            f = files[name]
+            meter = Meter(engine)
+            outcome = engine.apply_migration(
+                name, f.statements, ledger_table=ledger_table, applied_at=applied_at, meter=meter
+            )
+            rows += [{"file": name, **r} for r in meter.rows]
+            result.outcomes.append(outcome)
+            result.schema_after[name] = engine.schema()
+            if not outcome.ok and not keep_going:
+                result.stopped_at = name
+                break
+        counts = {
+            t: engine.conn.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]
+            for t in engine.tables()
+        }
+    frame = pd.DataFrame(rows, columns=STATEMENT_COLUMNS)
+    result.statements = frame
+    result.after = Snapshot(
+        snapshot.source, copy, counts, notes=[f"after replaying {', '.join(names)}"]
+    )
+    return result
