@@ -25,8 +25,8 @@ from .migrations import (
     statements_frame,
 )
 from .problems import InputError, Problem, problems_frame
-from .replay import SchemaEvolution, schema_evolution
-from .snapshots import Snapshot, load_dump, write_dump
+from .replay import ReplayResult, SchemaEvolution, replay, schema_evolution
+from .snapshots import Snapshot, load_dump, load_snapshot, write_dump
 
 try:
     __version__ = version("d1nb")
@@ -43,6 +43,7 @@ __all__ = [
     "MigrationOutcome",
     "Problem",
     "Project",
+    "ReplayResult",
     "SchemaEvolution",
     "Snapshot",
     "__version__",
@@ -52,10 +53,12 @@ __all__ = [
     "load_history",
     "load_migration_dir",
     "load_project",
+    "load_snapshot",
     "migrations_frame",
     "parse_statements",
     "problems_frame",
     "read_ledger",
+    "replay",
     "schema_evolution",
     "statements_frame",
     "status_frame",

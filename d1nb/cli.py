@@ -9,14 +9,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from . import __version__
-from .history import drift_frame, load_history, pending_frame, summary_frame, write_lock
+from .history import (
+    drift_frame,
+    load_history,
+    pending_frame,
+    status_frame,
+    summary_frame,
+    write_lock,
+)
 from .lint import SEVERITY_RANK, lint
-from .problems import Problem
+from .problems import InputError, Problem
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -124,6 +133,125 @@ def cmd_lock(args: argparse.Namespace) -> int:
     return _report_problems(history.problems)
 
 
+def _workdir(args: argparse.Namespace) -> Path:
+    if args.workdir:
+        return Path(args.workdir)
+    return Path(tempfile.mkdtemp(prefix="d1nb-"))
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from .migrations import load_migration_dir
+    from .snapshots import load_snapshot
+
+    try:
+        schema = load_migration_dir(args.schema) if args.schema else None
+        snapshot = load_snapshot(
+            args.export,
+            _workdir(args),
+            table=args.table,
+            schema=schema,
+            progress=not args.quiet and args.format == "text",
+        )
+        con = duckdb.connect(args.out) if args.out else None
+        snapshot.duckdb(con, progress=False)
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_UNUSABLE
+    counts, types = snapshot.counts_frame(), snapshot.types_frame()
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "export": args.export,
+                    "working_copy": str(snapshot.path),
+                    "duckdb": args.out,
+                    "tables": _records(counts),
+                    "type_notes": _records(types),
+                    "notes": snapshot.notes,
+                },
+                indent=2,
+            )
+        )
+    else:
+        _print_frame(f"Tables of {args.export} (row counts verified)", counts)
+        _print_frame("Columns whose values disagree with their declared type", types)
+        for note in snapshot.notes:
+            print(f"note: {note}")
+        if args.out:
+            print(f"\nDuckDB snapshot written to {args.out}")
+    return EXIT_CLEAN
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .replay import replay
+    from .snapshots import load_snapshot
+
+    history = load_history(args.project, use_git=False)
+    try:
+        if args.service not in history.migration_dirs:
+            raise InputError(
+                args.project,
+                0,
+                f"no service {args.service!r} with migrations "
+                f"(have: {', '.join(history.migration_dirs)})",
+            )
+        binding = history.binding(args.service)
+        snapshot = load_snapshot(
+            args.snapshot, _workdir(args), schema=history.migration_dirs[args.service]
+        )
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_UNUSABLE
+    names = args.only or None
+    if names is None and args.env:
+        status = status_frame(history)
+        pending = status[
+            (status.service == args.service)
+            & (status.environment == args.env)
+            & (status.status == "pending")
+        ].sort_values("order")
+        if pending.empty and (args.service, args.env) not in history.ledgers:
+            print(f"no ledger for {args.service}:{args.env}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        names = pending["name"].tolist()
+    result = replay(
+        snapshot,
+        history.migration_dirs[args.service],
+        names,
+        ledger_table=binding.migrations_table,
+        service=args.service,
+        keep_going=args.keep_going,
+    )
+    migrations, cascades = result.migrations(), result.cascades()
+    statements = result.statements.drop(columns=["sql", "cascade_deleted", "cascade_updated"])
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "service": args.service,
+                    "snapshot": args.snapshot,
+                    "migrations": _records(migrations),
+                    "cascades": _records(cascades),
+                    "statements": _records(statements),
+                    "stopped_at": result.stopped_at,
+                },
+                indent=2,
+            )
+        )
+    else:
+        _print_frame("Per migration", migrations.drop(columns=["notes"]))
+        _print_frame("Rows deleted or nulled by foreign-key cascades", cascades)
+        _print_frame("Per statement", statements.drop(columns=["plan", "error"]))
+        for o in result.outcomes:
+            for note in o.notes:
+                print(f"note: {o.name}: {note}")
+            if not o.ok:
+                print(f"FAILED {o.name}:{o.error_line}: {o.error}")
+        if result.stopped_at:
+            print(f"stopped at {result.stopped_at}, as wrangler would (--keep-going to go on)")
+    return EXIT_FINDINGS if (not result.ok or not cascades.empty) else EXIT_CLEAN
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import REPO_NOTEBOOKS, notebook_paths, run_report
 
@@ -210,6 +338,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("project")
     p.set_defaults(func=cmd_lock)
+
+    p = add(
+        "load",
+        "Load an export into a SQLite working copy and DuckDB, counts verified.",
+        "d1nb load data/sample/exports/api/before.sql --out api.duckdb",
+    )
+    p.add_argument(
+        "export",
+        help="wrangler d1 export dump, .sqlite, local-state folder, --json output, CSV or Parquet",
+    )
+    p.add_argument("--out", help="write the DuckDB snapshot to this file")
+    p.add_argument("--table", help="table name for --json, CSV and Parquet inputs")
+    p.add_argument(
+        "--schema",
+        metavar="MIGRATIONS_DIR",
+        help="migrations that create the tables (for --no-schema dumps, CSV, …)",
+    )
+    p.add_argument("--workdir", help="folder for the SQLite working copy (default: a temp dir)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_load)
+
+    p = add(
+        "replay",
+        "Replay migrations on an export with D1's semantics: outcome, cascades, "
+        "D1 rows read/written per statement.",
+        "d1nb replay data/sample --service api --snapshot "
+        "data/sample/exports/api/before.sql --env production",
+    )
+    p.add_argument("project")
+    p.add_argument("--service", required=True)
+    p.add_argument("--snapshot", required=True, help="export to replay on (never modified)")
+    p.add_argument(
+        "--env",
+        help="apply what is pending in this environment's ledger "
+        "(default: what the snapshot's own ledger lacks)",
+    )
+    p.add_argument("--only", action="append", metavar="FILE", help="apply just these files")
+    p.add_argument(
+        "--keep-going", action="store_true", help="continue after a failing file (wrangler stops)"
+    )
+    p.add_argument("--workdir", help="folder for working copies (default: a temp dir)")
+    p.set_defaults(func=cmd_replay)
 
     p = add(
         "report",

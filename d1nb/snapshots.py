@@ -427,16 +427,20 @@ class _DumpWriter(threading.Thread):
 
     def _apply(self, what: str, line: int, sql: str, rows: list, table: str) -> None:
         if what == "rows":
+            if self.schema is not None and not self.engine.conn.table_exists(None, table):
+                _create_schema(self.engine, self.schema)  # a --no-schema dump: tables first
+                self.schema = None
             self.expected[table] += len(rows)
             _run_inserts(self.engine, self.path, sql, rows)
             return
         kind, table, flags, detail = classify(sql)
-        if (
-            kind == "create_table"
-            and self.schema is not None
-            and (self.engine.conn.table_exists(None, table))
-        ):
-            return  # the migrations created it already
+        if self.schema is not None and kind.startswith("create_"):
+            name = table if kind in ("create_table", "create_view") else detail
+            exists = self.engine.conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name = ?", (name,)
+            ).fetchall()[0][0]
+            if exists:
+                return  # the migrations created it already
         try:
             changed = self.engine.run_statement(
                 Statement(0, line, line, sql, kind, table, flags, detail), str(self.path)
@@ -491,7 +495,6 @@ def load_dump(
         # they do not contain, and old rows may predate enforcement. Replays turn keys back on.
         engine.internal("PRAGMA foreign_keys=OFF")
         engine.conn.execute("BEGIN")
-        _create_schema(engine, schema)
         writer.start()
         for item in _scan_dump(path, bar):
             if item[0] == "rows":

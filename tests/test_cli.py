@@ -102,3 +102,86 @@ def test_history_argument_is_validated(capsys, sample):
         main(["status", str(sample), "--history", "nonsense"])
     assert info.value.code == 2
     assert "SERVICE:ENV=FILE" in capsys.readouterr().err
+
+
+def test_load_writes_duckdb_and_reports_counts(capsys, sample, tmp_path):
+    out = tmp_path / "api.duckdb"
+    code, stdout, _ = run(
+        capsys,
+        "load",
+        str(sample / "exports" / "api" / "before.sql"),
+        "--out",
+        str(out),
+        "--workdir",
+        str(tmp_path / "w"),
+        "--format",
+        "json",
+    )
+    assert code == 0
+    tables = {t["table"]: t["rows"] for t in json.loads(stdout)["tables"]}
+    assert tables["goal_progress"] == 1100
+    import duckdb
+
+    assert duckdb.connect(str(out)).execute("SELECT count(*) FROM sync_data").fetchall() == [
+        (1500,)
+    ]
+
+
+def test_load_bad_export_exits_2_naming_the_line(capsys, tmp_path):
+    bad = tmp_path / "bad.sql"
+    bad.write_text("CREATE TABLE t (a);\nINSERT INTO t VALUES ('x'", encoding="utf-8")
+    code, _, err = run(capsys, "load", str(bad), "--workdir", str(tmp_path / "w"))
+    assert code == 2 and "bad.sql:2" in err and "truncated" in err
+
+
+def test_replay_exit_codes(capsys, sample, tmp_path):
+    api = str(sample / "exports" / "api" / "before.sql")
+    code, out, _ = run(
+        capsys,
+        "replay",
+        str(sample),
+        "--service",
+        "api",
+        "--snapshot",
+        api,
+        "--env",
+        "production",
+        "--format",
+        "json",
+        "--workdir",
+        str(tmp_path),
+    )
+    payload = json.loads(out)
+    assert code == 1  # 0011 deletes goal_progress rows by cascade
+    assert payload["cascades"][0]["rows"] == 1100
+    code, out, _ = run(
+        capsys,
+        "replay",
+        str(sample),
+        "--service",
+        "api",
+        "--snapshot",
+        api,
+        "--only",
+        "0010_lowercase_sync_moods.sql",
+        "--workdir",
+        str(tmp_path),
+    )
+    assert code == 0
+    scores = str(sample / "exports" / "scores" / "before.sql")
+    code, out, _ = run(
+        capsys,
+        "replay",
+        str(sample),
+        "--service",
+        "scores",
+        "--snapshot",
+        scores,
+        "--env",
+        "staging",
+        "--workdir",
+        str(tmp_path),
+    )
+    assert code == 1 and "FAILED 0016_add_scores_updated_at.sql:2" in out
+    code, _, err = run(capsys, "replay", str(sample), "--service", "nope", "--snapshot", api)
+    assert code == 2 and "no service 'nope'" in err

@@ -22,8 +22,10 @@ def test_pending_files_come_from_the_snapshot_ledger(api):
     before = hashlib.sha256(snapshot.path.read_bytes()).hexdigest()
     result = replay(snapshot, mdir)
     assert [o.name for o in result.outcomes] == [
-        "0009_repertoire_status_v2.sql", "0010_lowercase_sync_moods.sql",
-        "0011_goals_add_category.sql"]
+        "0009_repertoire_status_v2.sql",
+        "0010_lowercase_sync_moods.sql",
+        "0011_goals_add_category.sql",
+    ]
     assert result.ok and result.stopped_at is None
     assert hashlib.sha256(snapshot.path.read_bytes()).hexdigest() == before
     assert result.after.path != snapshot.path
@@ -36,7 +38,8 @@ def test_cascade_and_metering_per_statement(api):
     result = replay(snapshot, mdir)
     cascades = result.cascades()
     assert cascades[["file", "line", "table", "child", "action", "rows"]].values.tolist() == [
-        ["0011_goals_add_category.sql", 17, "goals", "goal_progress", "deleted", 1100]]
+        ["0011_goals_add_category.sql", 17, "goals", "goal_progress", "deleted", 1100]
+    ]
     stmts = result.statements.set_index(["file", "line"])
     lower = stmts.loc[("0010_lowercase_sync_moods.sql", 3)]
     assert (lower.changes, lower.rows_read, lower.rows_written) == (911, 1500, 911)
@@ -45,8 +48,9 @@ def test_cascade_and_metering_per_statement(api):
     assert drop.rows_written == 250 + 1100
     migrations = result.migrations().set_index("file")
     assert migrations.loc["0011_goals_add_category.sql", "cascade_deleted"] == 1100
-    assert any("no effect on D1" in n for n in
-               [migrations.loc["0011_goals_add_category.sql", "notes"]])
+    assert any(
+        "no effect on D1" in n for n in [migrations.loc["0011_goals_add_category.sql", "notes"]]
+    )
 
 
 def test_failure_stops_the_replay_unless_keep_going(sample, tmp_path):
@@ -57,8 +61,7 @@ def test_failure_stops_the_replay_unless_keep_going(sample, tmp_path):
     assert [(o.name, o.ok) for o in stopped.outcomes] == [(names[0], False)]
     assert stopped.stopped_at == names[0]
     failed = stopped.migrations().iloc[0]
-    assert (failed.error, failed.error_line) == (
-        "Cannot add a column with non-constant default", 2)
+    assert (failed.error, failed.error_line) == ("Cannot add a column with non-constant default", 2)
     going = replay(snapshot, mdir, names, keep_going=True)
     assert [o.ok for o in going.outcomes] == [False, True]
 
@@ -66,12 +69,16 @@ def test_failure_stops_the_replay_unless_keep_going(sample, tmp_path):
 def test_backfill_metering_counts_the_index_entry(sample, tmp_path):
     snapshot = load_snapshot(sample / "exports" / "scores" / "before.sql", tmp_path)
     mdir = load_migration_dir(sample / "services" / "scores" / "migrations")
-    result = replay(snapshot, mdir, ["0012_canonicalise_composers.sql",
-                                     "0013_backfill_normalized_id.sql"])
+    result = replay(
+        snapshot, mdir, ["0012_canonicalise_composers.sql", "0013_backfill_normalized_id.sql"]
+    )
     per_file = result.migrations().set_index("file")
     assert per_file.loc["0013_backfill_normalized_id.sql", "rows_written"] == 5000
-    assert per_file.loc["0012_canonicalise_composers.sql", "rows_written"] == 2 * per_file.loc[
-        "0012_canonicalise_composers.sql", "changes"]
+    assert (
+        per_file.loc["0012_canonicalise_composers.sql", "rows_written"]
+        == 2 * per_file.loc["0012_canonicalise_composers.sql", "changes"]
+    )
     con = result.after.duckdb()
-    assert con.execute("SELECT count(*) FROM scores WHERE normalized_id IS NULL"
-                       ).fetchall() == [(0,)]
+    assert con.execute("SELECT count(*) FROM scores WHERE normalized_id IS NULL").fetchall() == [
+        (0,)
+    ]

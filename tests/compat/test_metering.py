@@ -13,12 +13,28 @@ from d1nb.snapshots import load_snapshot
 APPROXIMATE_WRITES = {"rename_column", "drop_column"}
 
 
-@pytest.mark.parametrize(("service", "names"), [
-    ("api", ["0009_repertoire_status_v2.sql", "0010_lowercase_sync_moods.sql",
-             "0011_goals_add_category.sql"]),
-    ("scores", ["0012_canonicalise_composers.sql", "0013_backfill_normalized_id.sql",
-                "0014_rename_scores_instrument.sql", "0015_drop_analytics_payload.sql"]),
-])
+@pytest.mark.parametrize(
+    ("service", "names"),
+    [
+        (
+            "api",
+            [
+                "0009_repertoire_status_v2.sql",
+                "0010_lowercase_sync_moods.sql",
+                "0011_goals_add_category.sql",
+            ],
+        ),
+        (
+            "scores",
+            [
+                "0012_canonicalise_composers.sql",
+                "0013_backfill_normalized_id.sql",
+                "0014_rename_scores_instrument.sql",
+                "0015_drop_analytics_payload.sql",
+            ],
+        ),
+    ],
+)
 def test_estimates_match_miniflare(sample, tmp_path, service, names):
     snapshot = load_snapshot(sample / "exports" / service / "before.sql", tmp_path)
     mdir = load_migration_dir(sample / "services" / service / "migrations")
