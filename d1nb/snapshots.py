@@ -490,7 +490,10 @@ def load_dump(
     )
     writer = _DumpWriter(engine, path, schema)
     try:
+        # A scratch copy: no journal, no fsync, a large page cache (it is rebuilt on failure).
         engine.internal("PRAGMA journal_mode=OFF")
+        engine.internal("PRAGMA synchronous=OFF")
+        engine.internal("PRAGMA cache_size=-262144")
         # A snapshot is data as it was, not a migration: partial (--table) exports name parents
         # they do not contain, and old rows may predate enforcement. Replays turn keys back on.
         engine.internal("PRAGMA foreign_keys=OFF")
@@ -905,6 +908,8 @@ def _select_from_batch(types: list[str]) -> str:
     return ", ".join(parts)
 
 
+IN_MEMORY_DUCKDB_BYTES = 512 * 1024**2
+"""Working copies larger than this get a DuckDB file beside them (bounded memory), not RAM."""
 _SENTINELS = {"BIGINT": "0", "DOUBLE": "0.0", "VARCHAR": "''", "BLOB": "X''"}
 
 
@@ -915,24 +920,27 @@ def _copy_table_adbc(
     target: str,
     names: list[str],
     types: list[str],
+    classes: list[str],
 ) -> None:
-    """Stream a table whose columns each hold one storage class through ADBC's Arrow reader.
+    """Stream a table through ADBC's Arrow reader, expecting one storage class per column.
 
     ADBC infers each column's Arrow type from the first rows it reads, so the query starts
-    with one sentinel row of the planned types (dropped again in DuckDB); REAL columns are
-    cast so integers stored in them arrive as doubles.
+    with one sentinel row of the planned types (dropped again in DuckDB). Rows holding a value
+    of another class are flagged by SQLite in the same pass and left out, so the caller's row
+    count check sees them and falls back to the exact path.
     """
     first = ", ".join(
         [f"{_SENTINELS[t]} AS {_ident(n)}" for n, t in zip(names, types, strict=True)]
         + ["0 AS __d1nb_row"]
     )
-    rest = ", ".join(
-        [
-            f"CAST({_ident(n)} AS REAL)" if t == "DOUBLE" else _ident(n)
-            for n, t in zip(names, types, strict=True)
-        ]
-        + ["1"]
+    checks = (
+        " OR ".join(
+            f"typeof({_ident(n)}) NOT IN ('null', '{k}')"
+            for n, k in zip(names, classes, strict=True)
+        )
+        or "0"
     )
+    rest = ", ".join([_ident(n) for n in names] + [f"CASE WHEN {checks} THEN 2 ELSE 1 END"])
     cursor = adbc_conn.cursor()
     try:
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
@@ -940,10 +948,28 @@ def _copy_table_adbc(
         reader = cursor.fetch_record_batch()  # noqa: F841 (read by DuckDB by name)
         con.execute(
             f"INSERT INTO {target} SELECT {', '.join(_ident(n) for n in names)} "
-            "FROM reader WHERE __d1nb_row = 1"
+            "FROM reader WHERE __d1nb_row = 1"  # 0 is the sentinel, 2 a row to redo
         )
     finally:
         cursor.close()
+
+
+def _expected_classes(
+    engine: D1Engine, table: str, names: list[str], declared: list[str]
+) -> list[str]:
+    """The storage class each column should hold: from its affinity, or (NUMERIC, BLOB and
+    untyped columns, which convert nothing) from its first non-NULL value."""
+    classes = []
+    for name, decl in zip(names, declared, strict=True):
+        cls = _CLASS_OF_AFFINITY.get(affinity(decl))
+        if cls is None:
+            first = engine.conn.execute(
+                f"SELECT typeof({_ident(name)}) FROM {_ident(table)} "
+                f"WHERE {_ident(name)} IS NOT NULL LIMIT 1"
+            ).fetchall()
+            cls = first[0][0] if first else {"BLOB": "blob"}.get(affinity(decl), "real")
+        classes.append(cls)
+    return classes
 
 
 def _copy_table_python(
@@ -967,6 +993,17 @@ def _copy_table_python(
         con.execute(f"INSERT INTO {target} SELECT {select} FROM batch")
 
 
+def _create_duck_table(
+    con: duckdb.DuckDBPyConnection, target: str, names: list[str], types: list[str]
+) -> None:
+    columns = ", ".join(f"{_ident(n)} {t}" for n, t in zip(names, types, strict=True))
+    con.execute(f"CREATE OR REPLACE TABLE {target} ({columns})")
+
+
+def _duck_count(con: duckdb.DuckDBPyConnection, target: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
+
+
 def to_duckdb(
     snapshot: Snapshot,
     con: duckdb.DuckDBPyConnection | None = None,
@@ -981,7 +1018,9 @@ def to_duckdb(
     """
     import adbc_driver_sqlite.dbapi as adbc_sqlite
 
-    con = con if con is not None else duckdb.connect()
+    if con is None:
+        big = snapshot.path.stat().st_size > IN_MEMORY_DUCKDB_BYTES
+        con = duckdb.connect(str(snapshot.path.with_suffix(".duckdb")) if big else ":memory:")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
     snapshot.type_notes = []
     engine = D1Engine(snapshot.path, statement_limit=0)
@@ -992,14 +1031,31 @@ def to_duckdb(
     try:
         for table in engine.tables():
             info = engine.columns(table)
-            names = [c[1] for c in info]
-            classes = _storage_classes(engine, table, names, [c[2] for c in info])
-            types = []
-            for name, decl, cls in zip(names, [c[2] for c in info], classes, strict=True):
-                duck, note = _duck_type(decl, cls)
-                types.append(duck)
+            names, declared = [c[1] for c in info], [c[2] for c in info]
+            target = f"{_ident(schema)}.{_ident(table)}"
+            expected_rows = snapshot.row_counts.get(table)
+            classes = _expected_classes(engine, table, names, declared)
+            types = [_duck_type(d, {k: 1})[0] for d, k in zip(declared, classes, strict=True)]
+            notes = [_duck_type(d, {k: 1})[1] for d, k in zip(declared, classes, strict=True)]
+            _create_duck_table(con, target, names, types)
+            try:
+                _copy_table_adbc(adbc_conn, con, table, target, names, types, classes)
+                complete = _duck_count(con, target) == expected_rows
+            except Exception:  # ADBC refuses a batch whose types differ from the first one's
+                complete = False
+            if not complete:  # some value is of another class: count them all, copy exactly
+                cls_counts = _storage_classes(engine, table, names, declared)
+                planned = [_duck_type(d, c) for d, c in zip(declared, cls_counts, strict=True)]
+                types, notes = [t for t, _ in planned], [n for _, n in planned]
+                _create_duck_table(con, target, names, types)
+                _copy_table_python(engine, con, table, target, names, types)
+            else:
+                cls_counts = [{k: 1} for k in classes]
+            for name, decl, duck, note, cls in zip(
+                names, declared, types, notes, cls_counts, strict=True
+            ):
                 if note:
-                    storage = ", ".join(f"{k} {n}" for k, n in cls.items() if n)
+                    storage = ", ".join(k if complete else f"{k} {n}" for k, n in cls.items() if n)
                     snapshot.type_notes.append(
                         {
                             "table": table,
@@ -1010,13 +1066,6 @@ def to_duckdb(
                             "note": note,
                         }
                     )
-            target = f"{_ident(schema)}.{_ident(table)}"
-            columns = ", ".join(f"{_ident(n)} {t}" for n, t in zip(names, types, strict=True))
-            con.execute(f"CREATE OR REPLACE TABLE {target} ({columns})")
-            if MIXED_TYPE in types:
-                _copy_table_python(engine, con, table, target, names, types)
-            else:
-                _copy_table_adbc(adbc_conn, con, table, target, names, types)
             loaded = con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
             expected = snapshot.row_counts.get(table)
             if loaded != expected:

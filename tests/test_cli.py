@@ -87,7 +87,7 @@ def test_lock_writes_and_status_uses_it(capsys, tmp_path, sample):
 
 
 def test_help_has_examples_and_module_entry_point():
-    for command in ("status", "lint", "lock", "report"):
+    for command in ("status", "lint", "lock", "load", "replay", "report"):
         result = subprocess.run(
             [sys.executable, "-m", "d1nb", command, "--help"],
             capture_output=True,

@@ -1,0 +1,88 @@
+"""One side of a benchmark, run in a fresh process by benchmarks/run.py.
+
+`python benchmarks/sides.py NAME ARG…` does the work and prints `ELAPSED <seconds>` for the
+work alone (without the interpreter's start and imports, which the peers do not pay).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BACKFILL = REPO / "data/sample/services/scores/migrations/0013_backfill_normalized_id.sql"
+
+
+def d1nb_lint(root: str, n_files: str) -> None:
+    import d1nb
+
+    start = time.perf_counter()
+    history = d1nb.load_history(root, use_git=False)
+    d1nb.lint(history)
+    elapsed = time.perf_counter() - start
+    statements = sum(len(f.statements) for m in history.migration_dirs.values() for f in m.files)
+    assert statements == int(n_files) * 20, statements
+    print("ELAPSED", elapsed)
+
+
+def sqlglot_parse(root: str, _n_files: str) -> None:
+    import sqlglot
+
+    logging.getLogger("sqlglot").setLevel(logging.CRITICAL)  # it warns on every trigger body
+    start = time.perf_counter()
+    for path in sorted(Path(root).glob("svc/migrations/*.sql")):
+        sqlglot.parse(path.read_text(encoding="utf-8"), read="sqlite")
+    print("ELAPSED", time.perf_counter() - start)
+
+
+def d1nb_load(dump: str, work: str, rows: str) -> None:
+    from d1nb.snapshots import load_snapshot
+
+    start = time.perf_counter()
+    snapshot = load_snapshot(dump, work)
+    con = snapshot.duckdb()
+    elapsed = time.perf_counter() - start
+    assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == int(rows)
+    print("ELAPSED", elapsed)
+
+
+def d1nb_replay(db: str, work: str, rows: str) -> None:
+    from d1nb.migrations import load_migration_dir
+    from d1nb.replay import replay
+    from d1nb.snapshots import Snapshot
+
+    mdir = load_migration_dir(BACKFILL.parent)
+    snapshot = Snapshot(Path(db), Path(db), {})
+    start = time.perf_counter()
+    result = replay(snapshot, mdir, [BACKFILL.name], workdir=work)
+    elapsed = time.perf_counter() - start
+    assert result.ok and result.statements["changes"].iloc[0] == int(rows)
+    print("ELAPSED", elapsed)
+
+
+def apsw_replay(db: str, work: str, rows: str) -> None:
+    import apsw
+
+    sql = BACKFILL.read_text(encoding="utf-8")
+    start = time.perf_counter()
+    copy = Path(work) / "bare.sqlite"
+    shutil.copyfile(db, copy)
+    conn = apsw.Connection(str(copy))
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("BEGIN")
+    conn.execute(sql)
+    changes = conn.changes()
+    conn.execute("INSERT INTO d1_migrations (name) VALUES (?)", (BACKFILL.name,))
+    conn.execute("COMMIT")
+    conn.close()
+    print("ELAPSED", time.perf_counter() - start)
+    assert changes == int(rows)
+
+
+SIDES = {f.__name__: f for f in (d1nb_lint, sqlglot_parse, d1nb_load, d1nb_replay, apsw_replay)}
+
+if __name__ == "__main__":
+    SIDES[sys.argv[1]](*sys.argv[2:])
