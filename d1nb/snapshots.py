@@ -26,7 +26,7 @@ import apsw
 import duckdb
 import pandas as pd
 import pyarrow as pa
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import d1
 from .engine import D1Engine, D1Error
