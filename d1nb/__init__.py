@@ -16,6 +16,7 @@ from .history import (
     to_duckdb,
     write_lock,
 )
+from .impact import Impact, analyse_impact
 from .lint import RULES, lint
 from .migrations import (
     MigrationDir,
@@ -38,6 +39,7 @@ __all__ = [
     "D1Engine",
     "D1Error",
     "History",
+    "Impact",
     "InputError",
     "MigrationDir",
     "MigrationOutcome",
@@ -47,6 +49,7 @@ __all__ = [
     "SchemaEvolution",
     "Snapshot",
     "__version__",
+    "analyse_impact",
     "bindings_frame",
     "lint",
     "load_dump",

@@ -184,36 +184,12 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from .replay import replay
-    from .snapshots import load_snapshot
 
-    history = load_history(args.project, use_git=False)
     try:
-        if args.service not in history.migration_dirs:
-            raise InputError(
-                args.project,
-                0,
-                f"no service {args.service!r} with migrations "
-                f"(have: {', '.join(history.migration_dirs)})",
-            )
-        binding = history.binding(args.service)
-        snapshot = load_snapshot(
-            args.snapshot, _workdir(args), schema=history.migration_dirs[args.service]
-        )
+        history, binding, snapshot, names = _service_snapshot(args)
     except InputError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_UNUSABLE
-    names = args.only or None
-    if names is None and args.env:
-        status = status_frame(history)
-        pending = status[
-            (status.service == args.service)
-            & (status.environment == args.env)
-            & (status.status == "pending")
-        ].sort_values("order")
-        if pending.empty and (args.service, args.env) not in history.ledgers:
-            print(f"no ledger for {args.service}:{args.env}", file=sys.stderr)
-            return EXIT_UNUSABLE
-        names = pending["name"].tolist()
     result = replay(
         snapshot,
         history.migration_dirs[args.service],
@@ -250,6 +226,86 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if result.stopped_at:
             print(f"stopped at {result.stopped_at}, as wrangler would (--keep-going to go on)")
     return EXIT_FINDINGS if (not result.ok or not cascades.empty) else EXIT_CLEAN
+
+
+def _service_snapshot(args: argparse.Namespace):
+    """(history, binding, snapshot, names) for the replay-based commands; InputError if unusable."""
+    from .snapshots import load_snapshot
+
+    history = load_history(args.project, use_git=False)
+    if args.service not in history.migration_dirs:
+        raise InputError(
+            args.project,
+            0,
+            f"no service {args.service!r} with migrations "
+            f"(have: {', '.join(history.migration_dirs)})",
+        )
+    binding = history.binding(args.service)
+    snapshot = load_snapshot(
+        args.snapshot, _workdir(args), schema=history.migration_dirs[args.service]
+    )
+    names = getattr(args, "only", None) or None
+    if names is None and args.env:
+        if (args.service, args.env) not in history.ledgers:
+            raise InputError(args.project, 0, f"no ledger for {args.service}:{args.env}")
+        status = status_frame(history)
+        pending = status[
+            (status.service == args.service)
+            & (status.environment == args.env)
+            & (status.status == "pending")
+        ].sort_values("order")
+        names = pending["name"].tolist()
+    return history, binding, snapshot, names
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    from .impact import analyse_impact
+
+    try:
+        history, binding, snapshot, names = _service_snapshot(args)
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_UNUSABLE
+    impact = analyse_impact(
+        snapshot,
+        history.migration_dirs[args.service],
+        names,
+        budget_ms=args.budget_ms,
+        ledger_table=binding.migrations_table,
+        service=args.service,
+    )
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "service": args.service,
+                    "snapshot": args.snapshot,
+                    "migrations": _records(impact.migrations),
+                    "transitions": _records(impact.transitions),
+                },
+                indent=2,
+            )
+        )
+    else:
+        _print_frame(
+            "Verdict per migration",
+            impact.migrations[
+                [
+                    "file",
+                    "verdict",
+                    "rows_changed",
+                    "cascaded",
+                    "rows_written",
+                    "cost_usd",
+                    "duration_ms",
+                ]
+            ],
+        )
+        for r in impact.migrations.itertuples():
+            print(f"{r.verdict.upper()}: {r.file}: {r.reason}")
+        _print_frame("Value transitions (top per column and JSON path)", impact.transitions)
+    bad = impact.migrations["verdict"].isin(["fails", "loses data"]).any()
+    return EXIT_FINDINGS if bad else EXIT_CLEAN
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -380,6 +436,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workdir", help="folder for working copies (default: a temp dir)")
     p.set_defaults(func=cmd_replay)
+
+    p = add(
+        "impact",
+        "What pending migrations do to an export: rows touched, value "
+        "transitions, cascades, D1 cost, verdict.",
+        "d1nb impact data/sample --service api --snapshot "
+        "data/sample/exports/api/before.sql --env production",
+    )
+    p.add_argument("project")
+    p.add_argument("--service", required=True)
+    p.add_argument("--snapshot", required=True, help="export to analyse (never modified)")
+    p.add_argument("--env", help="analyse what is pending in this environment's ledger")
+    p.add_argument("--only", action="append", metavar="FILE", help="analyse just these files")
+    p.add_argument(
+        "--budget-ms",
+        type=float,
+        default=1000.0,
+        help="longest a statement may hold the database (default 1000)",
+    )
+    p.add_argument("--workdir", help="folder for working copies (default: a temp dir)")
+    p.set_defaults(func=cmd_impact)
 
     p = add(
         "report",

@@ -47,3 +47,22 @@ def applied_timeline(history: History) -> Figure:
     fig.autofmt_xdate()
     fig.set_layout_engine("tight")
     return fig
+
+
+def transitions_bar(transitions: pd.DataFrame, title: str) -> Figure:
+    """Horizontal bars: rows per before → after transition (one d1nb.impact transitions frame)."""
+    frame = transitions.iloc[::-1]
+    labels = [
+        f"{p + ': ' if p else ''}{b} → {a}"
+        for p, b, a in zip(frame["path"], frame["before"], frame["after"], strict=True)
+    ]
+    fig = Figure(figsize=(9, 0.32 * len(frame) + 1.2))
+    ax = fig.subplots()
+    ax.barh(range(len(frame)), frame["rows"], color="#4C72B0")
+    ax.set_yticks(range(len(frame)), [t if len(t) <= 60 else t[:59] + "…" for t in labels])
+    for y, n in enumerate(frame["rows"]):
+        ax.text(n, y, f" {n}", va="center", fontsize=8)
+    ax.set_xlabel("rows")
+    ax.set_title(title)
+    fig.set_layout_engine("tight")
+    return fig

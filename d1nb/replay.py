@@ -598,6 +598,7 @@ def replay(
     service: str = "",
     keep_going: bool = False,
     applied_at: str | None = None,
+    meter: type[Meter] | None = None,
 ) -> ReplayResult:
     """Apply migration files to a copy of `snapshot` with D1's semantics, measuring each one.
 
@@ -619,11 +620,15 @@ def replay(
             names = [f.name for f in mdir.files if f.name not in applied]
         for name in names:
             f = files[name]
-            meter = Meter(engine)
+            file_meter = (meter or Meter)(engine)
             outcome = engine.apply_migration(
-                name, f.statements, ledger_table=ledger_table, applied_at=applied_at, meter=meter
+                name,
+                f.statements,
+                ledger_table=ledger_table,
+                applied_at=applied_at,
+                meter=file_meter,
             )
-            rows += [{"file": name, **r} for r in meter.rows]
+            rows += [{"file": name, **r} for r in file_meter.rows]
             result.outcomes.append(outcome)
             result.schema_after[name] = engine.schema()
             if not outcome.ok and not keep_going:

@@ -87,7 +87,7 @@ def test_lock_writes_and_status_uses_it(capsys, tmp_path, sample):
 
 
 def test_help_has_examples_and_module_entry_point():
-    for command in ("status", "lint", "lock", "load", "replay", "report"):
+    for command in ("status", "lint", "lock", "load", "replay", "impact", "report"):
         result = subprocess.run(
             [sys.executable, "-m", "d1nb", command, "--help"],
             capture_output=True,
@@ -185,3 +185,14 @@ def test_replay_exit_codes(capsys, sample, tmp_path):
     assert code == 1 and "FAILED 0016_add_scores_updated_at.sql:2" in out
     code, _, err = run(capsys, "replay", str(sample), "--service", "nope", "--snapshot", api)
     assert code == 2 and "no service 'nope'" in err
+
+
+def test_impact_verdicts_and_exit_codes(capsys, sample, tmp_path):
+    api = str(sample / "exports" / "api" / "before.sql")
+    code, out, _ = run(capsys, "impact", str(sample), "--service", "api", "--snapshot", api,
+                       "--env", "production", "--format", "json", "--workdir", str(tmp_path))
+    verdicts = {m["file"]: m["verdict"] for m in json.loads(out)["migrations"]}
+    assert code == 1 and verdicts["0011_goals_add_category.sql"] == "loses data"
+    code, out, _ = run(capsys, "impact", str(sample), "--service", "api", "--snapshot", api,
+                       "--only", "0010_lowercase_sync_moods.sql", "--workdir", str(tmp_path))
+    assert code == 0 and "SAFE: 0010_lowercase_sync_moods.sql" in out

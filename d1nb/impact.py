@@ -1,0 +1,389 @@
+"""Backfill impact: what pending migrations do to real data, what they cost, and a verdict.
+
+Runs the replay engine with an `ImpactMeter`, which also keeps, for every UPDATE, the values
+of the columns it sets before it runs, and compares them after: value transitions per column,
+and per JSON path for JSON documents (`$.mood`: 'Happy' → 'happy').
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import d1
+from .migrations import MigrationDir, Statement, written_columns
+from .replay import Meter, ReplayResult, replay, schema_evolution
+from .snapshots import Snapshot, load_snapshot
+
+TOP_TRANSITIONS = 10
+"""Transitions listed per column (and JSON path); the rest are summed as 'other'."""
+MAX_JSON_ROWS = 200_000
+"""Changed rows whose JSON documents are compared path by path (the rest are counted only)."""
+DEFAULT_BUDGET_MS = 1000.0
+"""How long one statement may hold the database (D1 runs one query at a time)."""
+_MISSING = "(absent)"
+
+TRANSITION_COLUMNS = ["file", "line", "table", "column", "path", "before", "after", "rows"]
+VERDICTS = ("safe", "needs batching", "loses data", "fails")
+
+
+def _show(value: object, width: int = 80) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _flatten(doc: object, path: str = "$") -> dict[str, object]:
+    """Leaves of a JSON document by path ($.a.b, $.list[0])."""
+    if isinstance(doc, dict):
+        out: dict[str, object] = {}
+        for key, value in doc.items():
+            out.update(_flatten(value, f"{path}.{key}"))
+        return out
+    if isinstance(doc, list) and doc:
+        out = {}
+        for i, value in enumerate(doc):
+            out.update(_flatten(value, f"{path}[{i}]"))
+        return out
+    return {path: doc}
+
+
+def _json_leaf(value: object) -> str:
+    return _MISSING if value is _MISSING else json.dumps(value, ensure_ascii=False)
+
+
+class ImpactMeter(Meter):
+    """A Meter that also records the value transitions of every UPDATE."""
+
+    def __init__(self, engine):
+        super().__init__(engine)
+        self.transitions: list[dict] = []
+        self.changed_rows: dict[int, int] = {}
+
+    def _set_columns(self, s: Statement) -> list[str]:
+        if s.kind != "update" or not s.table or not self.engine.conn.table_exists(None, s.table):
+            return []
+        existing = {c[1] for c in self.engine.columns(s.table)}
+        return [c for c in (written_columns(s.sql) or []) if c in existing]
+
+    def before(self, s: Statement) -> None:
+        self.watch = self._set_columns(s)
+        if self.watch:
+            cols = ", ".join(f'"{c}"' for c in self.watch)
+            self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_before")
+            self.engine.conn.execute(
+                f"CREATE TEMP TABLE _d1nb_before AS SELECT rowid AS _rid, {cols} "
+                f'FROM main."{s.table}"'
+            )
+        super().before(s)
+
+    def after(self, s: Statement, changes: int, error: str | None) -> None:
+        super().after(s, changes, error)
+        if not self.watch:
+            return
+        if error is None:
+            self._record(s)
+        self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_before")
+
+    def _record(self, s: Statement) -> None:
+        conn = self.engine.conn
+        join = f'FROM temp._d1nb_before b JOIN main."{s.table}" a ON a.rowid = b._rid'
+        differs = " OR ".join(f'b."{c}" IS NOT a."{c}"' for c in self.watch)
+        self.changed_rows[s.index] = conn.execute(
+            f"SELECT count(*) {join} WHERE {differs}"
+        ).fetchall()[0][0]
+        for col in self.watch:
+            changed = f'WHERE b."{col}" IS NOT a."{col}"'
+            documents = conn.execute(
+                f'SELECT b."{col}", a."{col}" {join} {changed} AND json_valid(b."{col}") '
+                f"AND json_valid(a.\"{col}\") AND json_type(b.\"{col}\") IN ('object', 'array') "
+                f"LIMIT {MAX_JSON_ROWS}"
+            ).fetchall()
+            total = conn.execute(f"SELECT count(*) {join} {changed}").fetchall()[0][0]
+            if documents and len(documents) == total:  # JSON documents: compare by path
+                self._json_paths(s, col, documents)
+                continue
+            pairs = conn.execute(
+                f'SELECT b."{col}", a."{col}", count(*) {join} {changed} '
+                "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
+            ).fetchall()
+            self._add(s, col, "", [(_show(b), _show(a), n) for b, a, n in pairs])
+            if documents:
+                self._json_paths(s, col, documents)
+
+    def _json_paths(self, s: Statement, col: str, documents: list[tuple]) -> None:
+        by_path: dict[str, Counter] = {}
+        for before, after in documents:
+            old, new = _flatten(json.loads(before)), _flatten(json.loads(after))
+            for path in old.keys() | new.keys():
+                a, b = old.get(path, _MISSING), new.get(path, _MISSING)
+                if a != b or type(a) is not type(b):
+                    by_path.setdefault(path, Counter())[(_json_leaf(a), _json_leaf(b))] += 1
+        for path in sorted(by_path):
+            pairs = sorted(by_path[path].items(), key=lambda kv: (-kv[1], kv[0]))
+            self._add(s, col, path, [(a, b, n) for (a, b), n in pairs])
+
+    def _add(self, s: Statement, col: str, path: str, pairs: list[tuple[str, str, int]]) -> None:
+        for before, after, n in pairs[:TOP_TRANSITIONS]:
+            self.transitions.append(
+                {
+                    "index": s.index,
+                    "line": s.line,
+                    "table": s.table,
+                    "column": col,
+                    "path": path,
+                    "before": before,
+                    "after": after,
+                    "rows": n,
+                }
+            )
+        rest = sum(n for _, _, n in pairs[TOP_TRANSITIONS:])
+        if rest:
+            self.transitions.append(
+                {
+                    "index": s.index,
+                    "line": s.line,
+                    "table": s.table,
+                    "column": col,
+                    "path": path,
+                    "before": "other",
+                    "after": "other",
+                    "rows": rest,
+                }
+            )
+
+
+@dataclass
+class Impact:
+    """What pending migrations do to a snapshot: per statement, transitions, verdicts."""
+
+    result: ReplayResult
+    statements: pd.DataFrame
+    transitions: pd.DataFrame
+    migrations: pd.DataFrame
+    budget_ms: float
+    notes: list[str] = field(default_factory=list)
+
+    def verdicts(self) -> pd.DataFrame:
+        """One row per migration: verdict and why."""
+        return self.migrations[["file", "verdict", "reason"]]
+
+
+def _failing_only_on_data(mdir: MigrationDir, result: ReplayResult) -> set[str]:
+    """Files that fail on the snapshot but pass when the history is replayed from empty."""
+    failed = {o.name for o in result.outcomes if not o.ok}
+    if not failed:
+        return set()
+    from_empty = schema_evolution(mdir)
+    return {o.name for o in from_empty.outcomes if o.ok and o.name in failed}
+
+
+def analyse_impact(
+    snapshot: Snapshot,
+    mdir: MigrationDir,
+    names: list[str] | None = None,
+    *,
+    budget_ms: float = DEFAULT_BUDGET_MS,
+    ledger_table: str = "d1_migrations",
+    workdir: str | Path | None = None,
+    service: str = "",
+) -> Impact:
+    """Replay `names` (default: what the snapshot's ledger lacks) and judge each migration.
+
+    Verdicts, worst first: **fails** (a statement errors on this data), **loses data** (rows
+    deleted or nulled by cascade, or a populated table or column dropped), **needs batching**
+    (a statement held the database longer than `budget_ms`, or risks D1's 30 s limit), **safe**.
+    """
+    last_meters: list[ImpactMeter] = []
+
+    class _Recorder(ImpactMeter):
+        def __init__(self, engine):
+            super().__init__(engine)
+            last_meters.append(self)
+
+    result = replay(
+        snapshot,
+        mdir,
+        names,
+        workdir=workdir,
+        ledger_table=ledger_table,
+        service=service,
+        keep_going=True,
+        meter=_Recorder,
+    )
+    statements = result.statements.copy()
+    changed, transitions = [], []
+    for outcome, meter in zip(result.outcomes, last_meters, strict=True):
+        transitions += [{"file": outcome.name, **t} for t in meter.transitions]
+        changed += [
+            meter.changed_rows.get(i)
+            for i in statements[statements["file"] == outcome.name]["index"]
+        ]
+    statements["rows_changed"] = changed
+    before_counts = snapshot.row_counts
+    statements["table_rows"] = [before_counts.get(t) if t else None for t in statements["table"]]
+    statements["pct_of_table"] = [
+        round(100 * c / n, 2) if n else None
+        for c, n in zip(statements["changes"], statements["table_rows"], strict=True)
+    ]
+    statements["cost_usd"] = [
+        d1.price_usd(r, w)
+        for r, w in zip(statements["rows_read"], statements["rows_written"], strict=True)
+    ]
+    statements["over_budget"] = statements["duration_ms"] > budget_ms
+    statements["risks_timeout"] = statements["duration_ms"] > 0.5 * d1.QUERY_TIMEOUT_S * 1000
+    only_on_data = _failing_only_on_data(mdir, result)
+    rows = []
+    for o in result.outcomes:
+        part = statements[statements["file"] == o.name]
+        cascaded = sum(sum(d.values()) for d in part["cascade_deleted"]) + sum(
+            sum(d.values()) for d in part["cascade_updated"]
+        )
+        dropped = part[part["kind"].isin(["drop_table", "drop_column"])]
+        lost_drops = [
+            f"{r.kind.replace('_', ' ')} {r.table}"
+            for r in dropped.itertuples()
+            if r.kind == "drop_column" and (r.table_rows or 0) > 0
+        ]
+        if not o.ok:
+            verdict = "fails"
+            reason = f"line {o.error_line}: {o.error}" + (
+                " (passes on an empty database: only real data makes it fail)"
+                if o.name in only_on_data
+                else ""
+            )
+        elif cascaded or lost_drops:
+            verdict = "loses data"
+            parts = [
+                f"{n} {child} rows {how} by cascade"
+                for r in part.itertuples()
+                for how, d in (("deleted", r.cascade_deleted), ("nulled", r.cascade_updated))
+                for child, n in d.items()
+            ]
+            reason = "; ".join(parts + lost_drops)
+        elif part["over_budget"].any() or part["risks_timeout"].any():
+            slow = part[part["over_budget"]].iloc[0]
+            verdict = "needs batching"
+            reason = (
+                f"line {slow.line} held the database {slow.duration_ms:.0f} ms here "
+                f"(budget {budget_ms:.0f} ms); D1 is not faster"
+            )
+        else:
+            verdict, reason = "safe", f"{int(part['changes'].sum())} rows changed, no cascade"
+        rows.append(
+            {
+                "file": o.name,
+                "verdict": verdict,
+                "reason": reason,
+                "rows_changed": int(part["changes"].sum()),
+                "cascaded": int(cascaded),
+                "rows_read": int(part["rows_read"].sum()),
+                "rows_written": int(part["rows_written"].sum()),
+                "cost_usd": round(float(part["cost_usd"].sum()), 6),
+                "duration_ms": round(float(part["duration_ms"].sum()), 3),
+                "fails_only_on_data": o.name in only_on_data,
+            }
+        )
+    migrations = pd.DataFrame(rows)
+    return Impact(
+        result,
+        statements,
+        pd.DataFrame(transitions, columns=TRANSITION_COLUMNS),
+        migrations,
+        budget_ms,
+    )
+
+
+def project_impacts(
+    project: str | Path,
+    snapshots: dict[str, str],
+    env: str | None = None,
+    budget_ms: float = DEFAULT_BUDGET_MS,
+    workdir: str | Path | None = None,
+) -> dict[str, Impact]:
+    """Impact per service: each snapshot (path relative to `project`) replayed with what is
+    pending in `env` (default: what the snapshot's own ledger lacks)."""
+    import tempfile
+
+    from .history import load_history, status_frame
+
+    history = load_history(project, use_git=False)
+    status = status_frame(history)
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="d1nb-impact-"))
+    impacts = {}
+    for service, rel in snapshots.items():
+        snapshot = load_snapshot(
+            Path(project) / rel, workdir / service, schema=history.migration_dirs[service]
+        )
+        names = None
+        if env is not None:
+            pending = status[
+                (status.service == service)
+                & (status.environment == env)
+                & (status.status == "pending")
+            ].sort_values("order")
+            names = pending["name"].tolist()
+        impacts[service] = analyse_impact(
+            snapshot,
+            history.migration_dirs[service],
+            names,
+            budget_ms=budget_ms,
+            ledger_table=history.binding(service).migrations_table,
+            workdir=workdir / service,
+            service=service,
+        )
+    return impacts
+
+
+def verdict_table(impacts: dict[str, Impact]) -> pd.DataFrame:
+    """Every migration of every service with its verdict, reason, rows and D1 cost."""
+    frames = [i.migrations.assign(service=s) for s, i in impacts.items()]
+    frame = pd.concat(frames, ignore_index=True)
+    return frame[
+        [
+            "service",
+            "file",
+            "verdict",
+            "reason",
+            "rows_changed",
+            "cascaded",
+            "rows_read",
+            "rows_written",
+            "cost_usd",
+        ]
+    ]
+
+
+def transitions_of(impact: Impact, file: str, path_level: bool | None = None) -> pd.DataFrame:
+    """The value transitions of one migration (JSON paths only, or whole values only)."""
+    frame = impact.transitions[impact.transitions["file"] == file]
+    if path_level is not None:
+        frame = frame[(frame["path"] != "") == path_level]
+    return frame.drop(columns=["file"]).reset_index(drop=True)
+
+
+def statement_costs(impact: Impact) -> pd.DataFrame:
+    """Per statement: rows touched, share of the table, cascades, D1 rows and price."""
+    s = impact.statements
+    return s[
+        [
+            "file",
+            "line",
+            "kind",
+            "table",
+            "changes",
+            "rows_changed",
+            "pct_of_table",
+            "rows_read",
+            "rows_written",
+            "cost_usd",
+            "error",
+        ]
+    ].reset_index(drop=True)

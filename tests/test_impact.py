@@ -1,0 +1,74 @@
+"""Backfill impact on the sample: the counts data/sample/README.md states, and the verdicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from d1nb.impact import analyse_impact
+from d1nb.migrations import load_migration_dir
+from d1nb.sample import write_sample
+from d1nb.snapshots import load_snapshot
+
+
+@pytest.fixture(scope="module")
+def facts(tmp_path_factory):
+    return write_sample(tmp_path_factory.mktemp("facts") / "sample")
+
+
+def _impact(sample, tmp_path, service, names):
+    snapshot = load_snapshot(sample / "exports" / service / "before.sql", tmp_path)
+    mdir = load_migration_dir(sample / "services" / service / "migrations")
+    return analyse_impact(snapshot, mdir, names)
+
+
+def test_json_lowercasing_transitions_by_path(sample, tmp_path, facts):
+    impact = _impact(sample, tmp_path, "api", ["0010_lowercase_sync_moods.sql"])
+    api = facts["api"]
+    row = impact.statements.iloc[0]
+    assert (row.changes, row.rows_changed) == (
+        api["logbook_rows"], api["mood_display"] + api["mood_missing"])
+    assert row.pct_of_table == round(100 * api["logbook_rows"] / api["sync_rows"], 2)
+    mood = impact.transitions[impact.transitions["path"] == "$.mood"]
+    got = {(r.before, r.after): r.rows for r in mood.itertuples()}
+    expected = {(f'"{m}"', f'"{m.lower()}"'): n for m, n in api["mood_transitions"].items()}
+    expected[("(absent)", "null")] = api["mood_missing"]
+    assert got == expected
+    assert impact.verdicts().iloc[0].verdict == "safe"
+
+
+def test_enum_change_and_cascade_rebuild(sample, tmp_path, facts):
+    impact = _impact(sample, tmp_path, "api", None)
+    status = impact.transitions[impact.transitions["column"] == "status_v2"]
+    assert {r.after: r.rows for r in status.itertuples()} == {
+        "learning": facts["api"]["status_counts"]["learning"],
+        "performing": facts["api"]["status_counts"]["polished"],
+        "archived": facts["api"]["status_counts"]["dropped"]}
+    verdicts = impact.verdicts().set_index("file")
+    rebuild = verdicts.loc["0011_goals_add_category.sql"]
+    assert rebuild.verdict == "loses data"
+    assert rebuild.reason == f"{facts['api']['goal_progress']} goal_progress rows deleted by cascade"
+
+
+def test_composer_canonicalisation_and_failing_add_column(sample, tmp_path, facts):
+    impact = _impact(sample, tmp_path, "scores", ["0012_canonicalise_composers.sql",
+                                                  "0016_add_scores_updated_at.sql"])
+    per_update = impact.statements[impact.statements["file"].str.startswith("0012")]
+    assert per_update["changes"].tolist() == list(facts["scores"]["composer_updates"].values())
+    composers = impact.transitions[impact.transitions["column"] == "composer"]
+    assert composers["rows"].sum() == facts["scores"]["composer_changed"]
+    bach = composers[composers["after"] == "Johann Sebastian Bach"]
+    assert bach["rows"].sum() == facts["scores"]["composer_updates"]["Johann Sebastian Bach"]
+    verdicts = impact.migrations.set_index("file")
+    failing = verdicts.loc["0016_add_scores_updated_at.sql"]
+    assert failing.verdict == "fails" and failing.fails_only_on_data
+    assert "Cannot add a column with non-constant default" in failing.reason
+    assert verdicts.loc["0012_canonicalise_composers.sql", "rows_written"] == 2 * facts[
+        "scores"]["composer_changed"]
+
+
+def test_budget_turns_a_slow_statement_into_needs_batching(sample, tmp_path):
+    snapshot = load_snapshot(sample / "exports" / "scores" / "before.sql", tmp_path)
+    mdir = load_migration_dir(sample / "services" / "scores" / "migrations")
+    impact = analyse_impact(snapshot, mdir, ["0013_backfill_normalized_id.sql"], budget_ms=0.0)
+    verdict = impact.verdicts().iloc[0]
+    assert verdict.verdict == "needs batching" and "budget 0 ms" in verdict.reason
