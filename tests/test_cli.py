@@ -189,10 +189,34 @@ def test_replay_exit_codes(capsys, sample, tmp_path):
 
 def test_impact_verdicts_and_exit_codes(capsys, sample, tmp_path):
     api = str(sample / "exports" / "api" / "before.sql")
-    code, out, _ = run(capsys, "impact", str(sample), "--service", "api", "--snapshot", api,
-                       "--env", "production", "--format", "json", "--workdir", str(tmp_path))
+    code, out, _ = run(
+        capsys,
+        "impact",
+        str(sample),
+        "--service",
+        "api",
+        "--snapshot",
+        api,
+        "--env",
+        "production",
+        "--format",
+        "json",
+        "--workdir",
+        str(tmp_path),
+    )
     verdicts = {m["file"]: m["verdict"] for m in json.loads(out)["migrations"]}
     assert code == 1 and verdicts["0011_goals_add_category.sql"] == "loses data"
-    code, out, _ = run(capsys, "impact", str(sample), "--service", "api", "--snapshot", api,
-                       "--only", "0010_lowercase_sync_moods.sql", "--workdir", str(tmp_path))
+    code, out, _ = run(
+        capsys,
+        "impact",
+        str(sample),
+        "--service",
+        "api",
+        "--snapshot",
+        api,
+        "--only",
+        "0010_lowercase_sync_moods.sql",
+        "--workdir",
+        str(tmp_path),
+    )
     assert code == 0 and "SAFE: 0010_lowercase_sync_moods.sql" in out

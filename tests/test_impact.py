@@ -26,7 +26,9 @@ def test_json_lowercasing_transitions_by_path(sample, tmp_path, facts):
     api = facts["api"]
     row = impact.statements.iloc[0]
     assert (row.changes, row.rows_changed) == (
-        api["logbook_rows"], api["mood_display"] + api["mood_missing"])
+        api["logbook_rows"],
+        api["mood_display"] + api["mood_missing"],
+    )
     assert row.pct_of_table == round(100 * api["logbook_rows"] / api["sync_rows"], 2)
     mood = impact.transitions[impact.transitions["path"] == "$.mood"]
     got = {(r.before, r.after): r.rows for r in mood.itertuples()}
@@ -42,16 +44,23 @@ def test_enum_change_and_cascade_rebuild(sample, tmp_path, facts):
     assert {r.after: r.rows for r in status.itertuples()} == {
         "learning": facts["api"]["status_counts"]["learning"],
         "performing": facts["api"]["status_counts"]["polished"],
-        "archived": facts["api"]["status_counts"]["dropped"]}
+        "archived": facts["api"]["status_counts"]["dropped"],
+    }
     verdicts = impact.verdicts().set_index("file")
     rebuild = verdicts.loc["0011_goals_add_category.sql"]
     assert rebuild.verdict == "loses data"
-    assert rebuild.reason == f"{facts['api']['goal_progress']} goal_progress rows deleted by cascade"
+    assert (
+        rebuild.reason == f"{facts['api']['goal_progress']} goal_progress rows deleted by cascade"
+    )
 
 
 def test_composer_canonicalisation_and_failing_add_column(sample, tmp_path, facts):
-    impact = _impact(sample, tmp_path, "scores", ["0012_canonicalise_composers.sql",
-                                                  "0016_add_scores_updated_at.sql"])
+    impact = _impact(
+        sample,
+        tmp_path,
+        "scores",
+        ["0012_canonicalise_composers.sql", "0016_add_scores_updated_at.sql"],
+    )
     per_update = impact.statements[impact.statements["file"].str.startswith("0012")]
     assert per_update["changes"].tolist() == list(facts["scores"]["composer_updates"].values())
     composers = impact.transitions[impact.transitions["column"] == "composer"]
@@ -62,8 +71,10 @@ def test_composer_canonicalisation_and_failing_add_column(sample, tmp_path, fact
     failing = verdicts.loc["0016_add_scores_updated_at.sql"]
     assert failing.verdict == "fails" and failing.fails_only_on_data
     assert "Cannot add a column with non-constant default" in failing.reason
-    assert verdicts.loc["0012_canonicalise_composers.sql", "rows_written"] == 2 * facts[
-        "scores"]["composer_changed"]
+    assert (
+        verdicts.loc["0012_canonicalise_composers.sql", "rows_written"]
+        == 2 * facts["scores"]["composer_changed"]
+    )
 
 
 def test_budget_turns_a_slow_statement_into_needs_batching(sample, tmp_path):
