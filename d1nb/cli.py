@@ -308,6 +308,57 @@ def cmd_impact(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if bad else EXIT_CLEAN
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batching import plan_batches, write_batches
+
+    args.env, args.only = None, None
+    try:
+        history, binding, snapshot, _ = _service_snapshot(args)
+        mdir = history.migration_dirs[args.service]
+        migration = next((f for f in mdir.files if f.name == Path(args.migration).name), None)
+        if migration is None:
+            raise InputError(args.migration, 0, f"not a migration of {args.service}")
+        targets = [s for s in migration.statements if s.kind in ("update", "delete")]
+        if not targets:
+            raise InputError(migration.path, 0, "no UPDATE or DELETE to batch in this file")
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_UNUSABLE
+    out = Path(args.out)
+    summaries = []
+    for s in targets:
+        plan = plan_batches(snapshot.path, s, budget_ms=args.budget_ms)
+        folder = out if len(targets) == 1 else out / f"line_{s.line:04d}"
+        files = write_batches(plan, snapshot.path, folder, database_name=binding.binding)
+        summaries.append(
+            {
+                "line": s.line,
+                "table": plan.table,
+                "rows": plan.rows,
+                "mode": plan.mode,
+                "recommended": plan.recommended,
+                "batches": len(files),
+                "r_squared": round(plan.r_squared, 4),
+                "predicted_p95_ms": round(plan.predicted_p95_ms(plan.recommended), 1),
+                "folder": str(folder),
+                "compare": _records(plan.compare()),
+                "notes": plan.notes,
+            }
+        )
+    if args.format == "json":
+        print(json.dumps({"migration": migration.name, "statements": summaries}, indent=2))
+    else:
+        for x in summaries:
+            print(
+                f"line {x['line']}: {x['rows']:,} rows of {x['table']} in batches of "
+                f"{x['recommended']:,} ({x['batches']} files in {x['folder']}, predicted p95 "
+                f"{x['predicted_p95_ms']} ms, fit R² {x['r_squared']})"
+            )
+            for note in x["notes"]:
+                print(f"  note: {note}")
+    return EXIT_CLEAN
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import REPO_NOTEBOOKS, notebook_paths, run_report
 
@@ -457,6 +508,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workdir", help="folder for working copies (default: a temp dir)")
     p.set_defaults(func=cmd_impact)
+
+    p = add(
+        "batch",
+        "Size the batches of a large UPDATE/DELETE and write them as SQL files.",
+        "d1nb batch data/sample --service scores --snapshot "
+        "data/sample/exports/scores/before.sql --migration "
+        "0013_backfill_normalized_id.sql --out batches",
+    )
+    p.add_argument("project")
+    p.add_argument("--service", required=True)
+    p.add_argument("--snapshot", required=True, help="export to measure on (never modified)")
+    p.add_argument("--migration", required=True, help="file name of the migration to batch")
+    p.add_argument(
+        "--budget-ms",
+        type=float,
+        default=1000.0,
+        help="longest one batch may hold the database (default 1000)",
+    )
+    p.add_argument("--out", required=True, help="folder for the batch files and driver")
+    p.add_argument("--workdir", help="folder for working copies (default: a temp dir)")
+    p.set_defaults(func=cmd_batch)
 
     p = add(
         "report",

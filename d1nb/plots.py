@@ -66,3 +66,43 @@ def transitions_bar(transitions: pd.DataFrame, title: str) -> Figure:
     ax.set_title(title)
     fig.set_layout_engine("tight")
     return fig
+
+
+def batch_curve(plan) -> Figure:
+    """Measured batch time against batch size, the fitted line, the budget and the choices."""
+    frame = plan.measurements
+    fig = Figure(figsize=(9, 4.5))
+    ax = fig.subplots()
+    ax.scatter(frame["rows"], frame["ms"], s=14, color="#4C72B0", alpha=0.7, label="measured")
+    top = max(int(frame["rows"].max()), plan.recommended) * 1.1
+    xs = [0, top]
+    ax.plot(
+        xs,
+        [plan.intercept_ms + plan.ms_per_row * x for x in xs],
+        color="#4C72B0",
+        label=f"fit: {plan.intercept_ms:.2f} ms + {plan.ms_per_row * 1000:.2f} µs/row "
+        f"(R² {plan.r_squared:.3f})",
+    )
+    ax.plot(
+        xs,
+        [plan.predicted_p95_ms(x) for x in xs],
+        color="#4C72B0",
+        linestyle="--",
+        label="predicted p95",
+    )
+    ax.axhline(plan.budget_ms, color="#C44E52", label=f"budget {plan.budget_ms:.0f} ms")
+    ax.axhline(
+        plan.budget_ms * (1 - plan.margin),
+        color="#C44E52",
+        linestyle=":",
+        label="budget with margin",
+    )
+    ax.axvline(plan.recommended, color="#55A868", label=f"recommended {plan.recommended:,} rows")
+    for size in (1_000, 10_000):
+        ax.axvline(size, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("rows per batch")
+    ax.set_ylabel("ms per batch")
+    ax.set_title(f"Batch time on {plan.table} ({plan.rows:,} rows to change)")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.set_layout_engine("tight")
+    return fig

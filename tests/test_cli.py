@@ -87,7 +87,7 @@ def test_lock_writes_and_status_uses_it(capsys, tmp_path, sample):
 
 
 def test_help_has_examples_and_module_entry_point():
-    for command in ("status", "lint", "lock", "load", "replay", "impact", "report"):
+    for command in ("status", "lint", "lock", "load", "replay", "impact", "batch", "report"):
         result = subprocess.run(
             [sys.executable, "-m", "d1nb", command, "--help"],
             capture_output=True,
@@ -220,3 +220,45 @@ def test_impact_verdicts_and_exit_codes(capsys, sample, tmp_path):
         str(tmp_path),
     )
     assert code == 0 and "SAFE: 0010_lowercase_sync_moods.sql" in out
+
+
+def test_batch_writes_files_and_rejects_files_without_dml(capsys, sample, tmp_path):
+    scores = str(sample / "exports" / "scores" / "before.sql")
+    code, out, _ = run(
+        capsys,
+        "batch",
+        str(sample),
+        "--service",
+        "scores",
+        "--snapshot",
+        scores,
+        "--migration",
+        "0013_backfill_normalized_id.sql",
+        "--budget-ms",
+        "2",
+        "--out",
+        str(tmp_path / "b"),
+        "--workdir",
+        str(tmp_path / "w"),
+        "--format",
+        "json",
+    )
+    plan = json.loads(out)["statements"][0]
+    assert code == 0 and plan["rows"] == 2500 and plan["mode"] == "limit"
+    assert len(list((tmp_path / "b").glob("batch_*.sql"))) == plan["batches"]
+    code, _, err = run(
+        capsys,
+        "batch",
+        str(sample),
+        "--service",
+        "scores",
+        "--snapshot",
+        scores,
+        "--migration",
+        "0014_rename_scores_instrument.sql",
+        "--out",
+        str(tmp_path / "c"),
+        "--workdir",
+        str(tmp_path / "w"),
+    )
+    assert code == 2 and "no UPDATE or DELETE" in err
