@@ -82,7 +82,38 @@ def apsw_replay(db: str, work: str, rows: str) -> None:
     assert changes == int(rows)
 
 
-SIDES = {f.__name__: f for f in (d1nb_lint, sqlglot_parse, d1nb_load, d1nb_replay, apsw_replay)}
+def run_batches(db: str, work: str, size: str) -> None:
+    """Run the backfill in LIMIT batches of `size` rows on a fresh copy; print each batch's ms."""
+    import json
+
+    import apsw
+
+    from d1nb.batching import batch_sql
+    from d1nb.migrations import parse_statements
+
+    statement = parse_statements(BACKFILL.read_text(encoding="utf-8"))[0]
+    sql = batch_sql(statement, int(size), "limit")
+    copy = Path(work) / "batched.sqlite"
+    shutil.copyfile(db, copy)
+    conn = apsw.Connection(str(copy))
+    times = []
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        conn.execute(sql)
+        changed = conn.changes()
+        times.append((time.perf_counter() - t0) * 1000)
+        if changed < int(size):
+            break
+    print("ELAPSED", time.perf_counter() - start)
+    print("BATCHES", json.dumps(times))
+    conn.close()
+
+
+SIDES = {
+    f.__name__: f
+    for f in (d1nb_lint, sqlglot_parse, d1nb_load, d1nb_replay, apsw_replay, run_batches)
+}
 
 if __name__ == "__main__":
     SIDES[sys.argv[1]](*sys.argv[2:])

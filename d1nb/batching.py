@@ -9,7 +9,9 @@ budget with a margin, and writes the batches as files for `wrangler d1 execute -
 
 from __future__ import annotations
 
+import shutil
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,6 +209,8 @@ def plan_batches(
     slope, intercept, r2 = fit_time(frame["rows"].to_numpy(float), frame["ms"].to_numpy(float))
     by_size = frame.groupby("batch_size")["ms"]
     p95_factor = max(float(np.percentile(v, 95)) / statistics.fmean(v) for _, v in by_size)
+    drift = _progress_drift(database, s, mode, rows, sizes) if rows else 1.0
+    p95_factor *= drift
     limit = budget_ms * (1 - margin)
     best = max(1, int((limit / p95_factor - intercept) / slope)) if slope > 0 else rows
     recommended = int(min(best, rows)) if rows else sizes[0]
@@ -232,6 +236,42 @@ def plan_batches(
             "idempotent — check it is"
         )
     return plan
+
+
+def _progress_drift(
+    database: str | Path, s: Statement, mode: str, rows: int, sizes: tuple[int, ...]
+) -> float:
+    """How much slower per row late batches run than the first ones, on a throwaway copy.
+
+    The sized measurements all run on the untouched table; a real run changes it as it goes
+    (an index grows with every batch), so the whole statement is run once in batches of a
+    twentieth of the rows and the p95 per-row time is compared with the first batches'.
+    """
+    size = max(sizes[0], rows // 20)
+    with tempfile.TemporaryDirectory(prefix="d1nb-drift-") as tmp:
+        copy = Path(tmp) / "probe.sqlite"
+        shutil.copyfile(database, copy)
+        per_row = []
+        with D1Engine(copy) as engine:
+            low = None
+            for _ in range(40):
+                if mode == "limit":
+                    sql = batch_sql(s, size, "limit")
+                else:
+                    high = _rowid_after(engine, s, size, low or 0)
+                    sql = batch_sql(s, size, "range", low, high)
+                    low = high
+                start = time.perf_counter()
+                engine.conn.execute(sql)
+                changed = engine.conn.changes()
+                if changed:
+                    per_row.append((time.perf_counter() - start) * 1000 / changed)
+                if changed < size or (mode == "range" and low is None):
+                    break
+    if len(per_row) < 4:
+        return 1.0
+    first = statistics.median(per_row[:3])
+    return max(1.0, float(np.percentile(per_row, 95)) / first)
 
 
 def _rowid_after(engine: D1Engine, s: Statement, size: int, after: int = 0) -> int | None:
