@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 import shutil
 import subprocess
@@ -75,24 +74,9 @@ def _frame(rows: list[dict], path: Path) -> pd.DataFrame:
 
 
 def _read_json(path: Path) -> Ledger:
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            path, exc.lineno, f"malformed JSON: {exc.msg} (column {exc.colno})"
-        ) from exc
-    results = data if isinstance(data, list) else [data]
-    for result in results:
-        if isinstance(result, dict) and "error" in result:
-            raise InputError(path, 0, f"wrangler reported an error: {result['error']}")
-        if isinstance(result, dict) and result.get("success") is False:
-            raise InputError(path, 0, "wrangler reported success: false")
-    rows = [
-        r for result in results if isinstance(result, dict) for r in result.get("results", []) or []
-    ]
-    if not rows and not any(isinstance(r, dict) and "results" in r for r in results):
-        raise InputError(path, 1, "not `wrangler d1 execute --json` output (no 'results')")
+    from .snapshots import wrangler_json_rows
+
+    rows = wrangler_json_rows(path)
     return Ledger(path, applied=_frame(rows, path))
 
 

@@ -566,7 +566,8 @@ def load_sqlite(path: str | Path, workdir: str | Path, name: str | None = None) 
     return Snapshot(path, target, counts)
 
 
-def _json_rows(path: Path) -> list[dict]:
+def wrangler_json_rows(path: Path) -> list[dict]:
+    """The result rows of `wrangler d1 execute --json` output, every statement's in order."""
     text = path.read_text(encoding="utf-8-sig")
     try:
         data = json.loads(text)
@@ -578,9 +579,11 @@ def _json_rows(path: Path) -> list[dict]:
     for result in results:
         if isinstance(result, dict) and "error" in result:
             raise InputError(path, 0, f"wrangler reported an error: {result['error']}")
+        if isinstance(result, dict) and result.get("success") is False:
+            raise InputError(path, 0, "wrangler reported success: false")
     if not all(isinstance(r, dict) and "results" in r for r in results):
         raise InputError(path, 1, "not `wrangler d1 execute --json` output (no 'results')")
-    return [row for r in results for row in r["results"]]
+    return [row for r in results for row in r["results"] or []]
 
 
 def _insert_rows(
@@ -644,7 +647,7 @@ def load_json(
     path = Path(path)
 
     def read() -> tuple[list[str], list[tuple]]:
-        rows = _json_rows(path)
+        rows = wrangler_json_rows(path)
         columns = list(dict.fromkeys(k for row in rows for k in row))
         convert = [lambda v: bytes(v) if isinstance(v, list) else v for _ in columns]
         return columns, [
