@@ -1,0 +1,53 @@
+"""Before/after diff with planted differences: exact counts."""
+
+from __future__ import annotations
+
+import apsw
+
+from d1nb.diff import compare_tables
+from d1nb.snapshots import load_snapshot
+
+
+def _db(path, rows, extra=""):
+    conn = apsw.Connection(str(path))
+    conn.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL);"
+        "CREATE TABLE nokey (a, b);" + extra
+    )
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    conn.close()
+
+
+def test_planted_differences(tmp_path):
+    before = [(i, f"n{i}", i * 1.0) for i in range(1, 101)]
+    after = [r for r in before if r[0] > 2]  # 2 removed
+    after = [(i, "changed" if i <= 7 else n, s) for i, n, s in after]  # 5 names changed
+    after = [(i, n, s + (1e-9 if i == 50 else 0.5 if i == 60 else 0)) for i, n, s in after]
+    after += [(1000, "new", None), (1001, "new", 1.0), (1002, "new", 2.0)]  # 3 added
+    _db(tmp_path / "b.sqlite", before, "INSERT INTO nokey VALUES (1, 'x'), (1, 'x'), (2, 'y');")
+    _db(tmp_path / "a.sqlite", after, "INSERT INTO nokey VALUES (1, 'x'), (3, 'z');")
+    b = load_snapshot(tmp_path / "b.sqlite", tmp_path / "wb")
+    a = load_snapshot(tmp_path / "a.sqlite", tmp_path / "wa")
+    diff = compare_tables(b, a, tolerance={"t.score": 1e-6}, mask={"t.name"})
+    t = diff.tables["t"]
+    assert (t.key_kind, t.added, t.removed, t.changed) == ("primary key", 3, 2, 6)
+    cols = diff.column_summary().set_index(["table", "column"])
+    assert cols.loc[("t", "name"), "changed"] == 5
+    assert cols.loc[("t", "score"), "changed"] == 1  # 1e-9 is within the tolerance
+    nokey = diff.tables["nokey"]
+    assert (nokey.key_kind, nokey.removed, nokey.added, nokey.unchanged) == ("whole row", 2, 1, 1)
+    samples = t.samples
+    assert set(samples["kind"]) == {"added", "removed", "changed"}
+    assert set(samples["before.name"].dropna()) <= {"***"}
+    assert not diff.equal
+
+
+def test_sample_audit_counts(sample, tmp_path):
+    b = load_snapshot(sample / "exports" / "api" / "before.sql", tmp_path / "b")
+    a = load_snapshot(sample / "exports" / "api" / "after.sql", tmp_path / "a")
+    diff = compare_tables(b, a)
+    summary = diff.summary().set_index("table")
+    assert summary.loc["sync_data", "changed"] == 644  # README hazard 1: documents changed
+    assert summary.loc["d1_migrations", "added"] == 2
+    added = diff.schema[diff.schema["change"] == "added"]["name"].tolist()
+    assert added == ["repertoire.status_v2"]
