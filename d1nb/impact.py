@@ -131,7 +131,9 @@ class ImpactMeter(Meter):
             self._add(s, col, path, [(a, b, n) for (a, b), n in pairs])
 
     def _add(self, s: Statement, col: str, path: str, pairs: list[tuple[str, str, int]]) -> None:
-        for before, after, n in pairs[:TOP_TRANSITIONS]:
+        rest = sum(n for _, _, n in pairs[TOP_TRANSITIONS:])
+        shown = pairs[:TOP_TRANSITIONS] + ([("other", "other", rest)] if rest else [])
+        for before, after, n in shown:
             self.transitions.append(
                 {
                     "index": s.index,
@@ -142,20 +144,6 @@ class ImpactMeter(Meter):
                     "before": before,
                     "after": after,
                     "rows": n,
-                }
-            )
-        rest = sum(n for _, _, n in pairs[TOP_TRANSITIONS:])
-        if rest:
-            self.transitions.append(
-                {
-                    "index": s.index,
-                    "line": s.line,
-                    "table": s.table,
-                    "column": col,
-                    "path": path,
-                    "before": "other",
-                    "after": "other",
-                    "rows": rest,
                 }
             )
 
