@@ -5,7 +5,9 @@ The public API is what `__all__` lists; everything else may change.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .checks import Audit, Expectation, Rules, audit, check_snapshot, expect
 from .config import Project, bindings_frame, load_project
+from .diff import Diff, compare_tables
 from .engine import D1Engine, D1Error, MigrationOutcome
 from .history import (
     History,
@@ -36,8 +38,11 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "RULES",
+    "Audit",
     "D1Engine",
     "D1Error",
+    "Diff",
+    "Expectation",
     "History",
     "Impact",
     "InputError",
@@ -46,11 +51,16 @@ __all__ = [
     "Problem",
     "Project",
     "ReplayResult",
+    "Rules",
     "SchemaEvolution",
     "Snapshot",
     "__version__",
     "analyse_impact",
+    "audit",
     "bindings_frame",
+    "check_snapshot",
+    "compare_tables",
+    "expect",
     "lint",
     "load_dump",
     "load_history",

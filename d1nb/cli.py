@@ -359,6 +359,54 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def _pair(value: str, what: str) -> tuple[str, str]:
+    key, sep, rest = value.partition("=")
+    if not sep or not key or not rest:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
+    return key, rest
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .checks import Rules, audit, expect, read_expectations
+    from .snapshots import load_snapshot
+
+    workdir = _workdir(args)
+    try:
+        expectations = [expect(*_pair(e, "NAME=SQL")) for e in args.expect or []]
+        for path in args.expectations or []:
+            expectations += read_expectations(path)
+        keys = {t: c.split(",") for t, c in (_pair(k, "TABLE=COL") for k in args.key or [])}
+        tolerance: dict[str, float] = {}
+        for item in args.tolerance or []:
+            column, value = _pair(item, "TABLE.COL=X")
+            tolerance[column] = float(value)
+        unique: dict[str, list[list[str]]] = {}
+        for item in args.unique or []:
+            table, cols = _pair(item, "TABLE=COL[,COL]")
+            unique.setdefault(table, []).append(cols.split(","))
+        accepted = {
+            target: values.split(",")
+            for target, values in (_pair(a, "TABLE.COL=V1,V2") for a in args.accepted or [])
+        }
+        rules = Rules(not_null=args.not_null or [], unique=unique, accepted=accepted)
+        before = load_snapshot(args.before, workdir / "before", progress=False)
+        after = load_snapshot(args.after, workdir / "after", progress=False)
+    except (InputError, argparse.ArgumentTypeError, ValueError, OSError) as exc:
+        print(f"d1nb diff: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    result = audit(
+        before,
+        after,
+        keys=keys,
+        tolerance=tolerance,
+        mask=set(args.mask or []),
+        rules=rules,
+        expectations=expectations,
+    )
+    print(result.to_json() if args.format == "json" else result.text())
+    return EXIT_CLEAN if result.passed else EXIT_FINDINGS
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import REPO_NOTEBOOKS, notebook_paths, run_report
 
@@ -529,6 +577,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for the batch files and driver")
     p.add_argument("--workdir", help="folder for working copies (default: a temp dir)")
     p.set_defaults(func=cmd_batch)
+
+    p = add(
+        "diff",
+        "Compare two exports (schema, rows, columns) and check invariants and expectations; "
+        "exit 0 when equal or every expectation holds.",
+        "d1nb diff data/sample/exports/api/before.sql data/sample/exports/api/after.sql "
+        '--expect "no entry lost=SELECT id FROM before.sync_data EXCEPT '
+        'SELECT id FROM after.sync_data"',
+    )
+    p.add_argument("before", help="export before the migration (any format `d1nb load` reads)")
+    p.add_argument("after", help="export after it, or a replay's result")
+    p.add_argument(
+        "--key",
+        action="append",
+        metavar="TABLE=COL[,COL]",
+        help="key to match rows on (default: primary key, else the whole row)",
+    )
+    p.add_argument(
+        "--mask", action="append", metavar="[TABLE.]COL", help="hide this column in samples"
+    )
+    p.add_argument(
+        "--tolerance",
+        action="append",
+        metavar="[TABLE.]COL=X",
+        help="absolute tolerance for a REAL column",
+    )
+    p.add_argument(
+        "--expect",
+        action="append",
+        metavar="NAME=SQL",
+        help="a query over before.T / after.T returning the rows that break it",
+    )
+    p.add_argument(
+        "--expectations",
+        action="append",
+        metavar="FILE.sql",
+        help="expectations, each query preceded by a '-- expect: NAME' line",
+    )
+    p.add_argument("--not-null", action="append", metavar="TABLE.COL", help="must have no NULL")
+    p.add_argument("--unique", action="append", metavar="TABLE=COL[,COL]", help="must be unique")
+    p.add_argument(
+        "--accepted",
+        action="append",
+        metavar="TABLE.COL[$.path]=V1,V2",
+        help="the only values allowed (NULL aside)",
+    )
+    p.add_argument("--workdir", help="folder for the working copies (default: a temp dir)")
+    p.set_defaults(func=cmd_diff)
 
     p = add(
         "report",

@@ -10,6 +10,7 @@ column summary, row summary, column comparison, samples.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import duckdb
@@ -94,34 +95,125 @@ class Diff:
     def column_summary(self) -> pd.DataFrame:
         """Per column of every table: values changed, NULLs gained/lost, distinct, numeric shift."""
         frames = [t.columns for t in self.tables.values() if not t.columns.empty]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if not frames:
+            return pd.DataFrame()
+        frame = pd.concat(frames, ignore_index=True)
+        counts = [c for c in frame.columns if c.split("_")[0] in ("changed", "nulls", "distinct")]
+        return frame.astype({c: "Int64" for c in counts})
+
+    def changed_columns(self) -> pd.DataFrame:
+        """The column summary cut to columns with any change, added or dropped."""
+        columns = self.column_summary()
+        if columns.empty:
+            return columns
+        return columns[
+            (columns["changed"].fillna(0) > 0)
+            | (columns["nulls_gained"].fillna(0) > 0)
+            | (columns["nulls_lost"].fillna(0) > 0)
+            | (columns["present"] != "both")
+        ].reset_index(drop=True)
 
     def samples(self) -> pd.DataFrame:
+        """Up to five rows each added, removed and changed per table, masked columns as ***."""
         frames = [t.samples for t in self.tables.values() if not t.samples.empty]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
+    def value_distribution(self, table: str, column: str, top: int = 12) -> pd.DataFrame:
+        """Rows per value before and after of one column (or `column$.json.path`): the `top`
+        most frequent values on either side, the rest summed as "(other)"."""
+        path = None
+        if "$" in column:
+            column, path = column.split("$", 1)
+            path = "$" + path
+        c = f"CAST({_q(column)} AS VARCHAR)"
+        if path:
+            kind = f"json_type({c}, '{path}')"
+            value = (
+                f"CASE WHEN {c} IS NULL THEN '(NULL)' WHEN {kind} IS NULL THEN '(absent)' "
+                f"WHEN {kind} = 'NULL' THEN 'null' ELSE json_extract_string({c}, '{path}') END"
+            )
+        else:
+            value = f"coalesce({c}, '(NULL)')"
+
+        def counts(side: str) -> str:
+            if column not in _column_types(self.con, side, table):  # added or dropped
+                return "SELECT NULL::VARCHAR AS value, 0 AS n WHERE false"
+            return f"SELECT {value} AS value, count(*) AS n FROM {side}.{_q(table)} GROUP BY 1"
+
+        frame = self.con.execute(
+            f"WITH b AS ({counts('before')}), a AS ({counts('after')}) "
+            "SELECT coalesce(b.value, a.value) AS value, coalesce(b.n, 0) AS before, "
+            "coalesce(a.n, 0) AS after FROM b FULL OUTER JOIN a "
+            "ON b.value IS NOT DISTINCT FROM a.value "
+            "ORDER BY greatest(coalesce(b.n, 0), coalesce(a.n, 0)) DESC, 1 NULLS FIRST"
+        ).df()
+        if len(frame) > top:
+            rest = frame.iloc[top:]
+            frame = pd.concat(
+                [
+                    frame.iloc[:top],
+                    pd.DataFrame(
+                        [
+                            {
+                                "value": "(other)",
+                                "before": rest["before"].sum(),
+                                "after": rest["after"].sum(),
+                            }
+                        ]
+                    ),
+                ],
+                ignore_index=True,
+            )
+        return frame.astype({"before": "int64", "after": "int64"})
+
+    def to_dict(self) -> dict:
+        """Every section as JSON-ready records."""
+        return {
+            "equal": self.equal,
+            "schema": records(self.schema),
+            "summary": records(self.summary()),
+            "column_summary": records(self.column_summary()),
+            "samples": records(self.samples()),
+        }
+
     def text(self) -> str:
         """The report as plain text (for the CLI and logs)."""
+        schema = self.schema.assign(
+            before=self.schema["before"].map(_one_line), after=self.schema["after"].map(_one_line)
+        )
         parts = [
             "Schema changes",
-            self.schema.to_string(index=False) if not self.schema.empty else "  (none)",
+            schema.to_string(index=False) if not schema.empty else "  (none)",
             "",
             "Summary",
             self.summary().to_string(index=False),
         ]
-        columns = self.column_summary()
-        if not columns.empty:
-            changed = columns[
-                (columns["changed"] > 0)
-                | (columns["nulls_gained"] > 0)
-                | (columns["nulls_lost"] > 0)
-            ]
-            parts += [
-                "",
-                "Columns with changes",
-                changed.to_string(index=False) if not changed.empty else "  (none)",
-            ]
+        changed = self.changed_columns()
+        if not changed.empty:
+            parts += ["", "Columns with changes", changed.to_string(index=False)]
         return "\n".join(parts)
+
+
+def _one_line(sql: object, width: int = 70) -> str:
+    if not isinstance(sql, str):
+        return ""
+    text = " ".join(sql.split())
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """A frame as JSON-ready records: NaN and NA become None, numpy scalars plain numbers."""
+    return [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def _plain(value: object) -> object:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return _plain(value.item())
+    if isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def _schema_objects(snapshot: Snapshot) -> dict[tuple[str, str], str]:
@@ -241,7 +333,15 @@ def _compare_table(
             + " AND ".join(f"x.{_q(c)} IS NOT DISTINCT FROM y.{_q(c)}" for c in columns)
         ).fetchall()[0]
         diff.removed, diff.added, diff.unchanged = (int(v) for v in counts)
-        diff.columns = _column_stats(con, table, b, a, columns, None, tolerance, b_types)
+        diff.columns = _with_one_sided(
+            _column_stats(con, table, b, a, columns, None, tolerance, b_types),
+            con,
+            table,
+            b,
+            a,
+            b_types,
+            a_types,
+        )
         return diff
     k = ", ".join(_q(c) for c in key)
     null_key = " OR ".join(f"{_q(c)} IS NULL" for c in key)
@@ -268,8 +368,16 @@ def _compare_table(
         f"AND NOT ({differs})) FROM kb FULL OUTER JOIN ka ON {on}"
     ).fetchall()[0]
     diff.added, diff.removed, diff.changed, diff.unchanged = (int(v) for v in row)
-    diff.columns = _column_stats(con, table, b, a, values, on, tolerance, b_types)
-    diff.samples = _samples(con, table, key, values, on, differs, mask)
+    diff.columns = _with_one_sided(
+        _column_stats(con, table, b, a, values, on, tolerance, b_types),
+        con,
+        table,
+        b,
+        a,
+        b_types,
+        a_types,
+    )
+    diff.samples = _samples(con, table, key, values, on, differs, mask, tolerance, b_types)
     return diff
 
 
@@ -339,39 +447,100 @@ def _column_stats(
     return pd.DataFrame(rows)
 
 
-def _samples(
-    con, table: str, key: list[str], values: list[str], on: str, differs: str, mask: set[str]
+def _with_one_sided(
+    stats: pd.DataFrame,
+    con,
+    table: str,
+    b: str,
+    a: str,
+    b_types: dict[str, str],
+    a_types: dict[str, str],
 ) -> pd.DataFrame:
-    def shown(side: str, c: str) -> str:
-        return (
-            f"'{MASK}'"
-            if c in mask or f"{table}.{c}" in mask
-            else f"CAST({side}.{_q(c)} AS VARCHAR)"
+    """Add the columns only one side has (added or dropped), with that side's figures."""
+    stats = stats.assign(present="both") if not stats.empty else stats
+    rows = []
+    for c, side, types, present in [
+        *((c, a, a_types, "after only") for c in a_types if c not in b_types),
+        *((c, b, b_types, "before only") for c in b_types if c not in a_types),
+    ]:
+        qc = _q(c)
+        numeric = types[c] in ("BIGINT", "DOUBLE")
+        distinct, nulls, low, high, mean = con.execute(
+            f"SELECT count(DISTINCT {qc}), count(*) - count({qc}), "
+            + (f"min({qc}), max({qc}), avg({qc})" if numeric else "NULL, NULL, NULL")
+            + f" FROM {side}"
+        ).fetchall()[0]
+        mean = round(mean, 6) if mean is not None else None
+        when = "after" if present == "after only" else "before"
+        rows.append(
+            {
+                "table": table,
+                "column": c,
+                "type": types[c],
+                f"distinct_{when}": distinct,
+                f"nulls_{when}": nulls,
+                f"min_{when}": low,
+                f"max_{when}": high,
+                f"mean_{when}": mean,
+                "present": present,
+            }
         )
+    if not rows:
+        return stats
+    return pd.concat([stats, pd.DataFrame(rows)], ignore_index=True)
+
+
+def _samples(
+    con,
+    table: str,
+    key: list[str],
+    values: list[str],
+    on: str,
+    differs: str,
+    mask: set[str],
+    tolerance: dict[str, float],
+    types: dict[str, str],
+) -> pd.DataFrame:
+    """Sample rows in long form (one line per column): all columns of added and removed rows,
+    only the differing ones of changed rows."""
+
+    def shown(side: str, c: str) -> str:
+        if c in mask or f"{table}.{c}" in mask:
+            return f"CASE WHEN {side}.{_q(c)} IS NULL THEN NULL ELSE '{MASK}' END"
+        return f"CAST({side}.{_q(c)} AS VARCHAR)"
 
     key_expr = " || ', ' || ".join(
         f"CAST(coalesce(kb.{_q(c)}, ka.{_q(c)}) AS VARCHAR)" for c in key
     )
-    frames = []
+    first = _q(key[0])
+    order = ", ".join(f"coalesce(kb.{_q(c)}, ka.{_q(c)})" for c in key)
+    cols = "".join(
+        f", {shown('kb', c)}, {shown('ka', c)}, {_differs(c, tolerance, table, types)}"
+        for c in values
+    )
+    rows = []
     for kind, where in (
-        ("added", f"kb.{_q(key[0])} IS NULL"),
-        ("removed", f"ka.{_q(key[0])} IS NULL"),
-        ("changed", f"kb.{_q(key[0])} IS NOT NULL AND ka.{_q(key[0])} IS NOT NULL AND ({differs})"),
+        ("added", f"kb.{first} IS NULL"),
+        ("removed", f"ka.{first} IS NULL"),
+        ("changed", f"kb.{first} IS NOT NULL AND ka.{first} IS NOT NULL AND ({differs})"),
     ):
-        cols = (
-            ", ".join(
-                [
-                    f"{shown('kb', c)} AS {_q('before.' + c)}, "
-                    f"{shown('ka', c)} AS {_q('after.' + c)}"
-                    for c in values
-                ]
-            )
-            or "NULL AS nothing"
-        )
-        frame = con.execute(
-            f"SELECT '{table}' AS \"table\", '{kind}' AS kind, {key_expr} AS key, {cols} "
-            f"FROM kb FULL OUTER JOIN ka ON {on} WHERE {where} ORDER BY 3 LIMIT {SAMPLE_ROWS}"
-        ).df()
-        frames.append(frame)
-    frames = [f for f in frames if not f.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        picked = con.execute(
+            f"SELECT {key_expr} AS key{cols} FROM kb FULL OUTER JOIN ka ON {on} "
+            f"WHERE {where} ORDER BY {order} LIMIT {SAMPLE_ROWS}"
+        ).fetchall()
+        for record in picked:
+            for i, c in enumerate(values):
+                before, after, differ = record[1 + 3 * i : 4 + 3 * i]
+                if kind == "changed" and not differ:
+                    continue
+                rows.append(
+                    {
+                        "table": table,
+                        "kind": kind,
+                        "key": record[0],
+                        "column": c,
+                        "before": before,
+                        "after": after,
+                    }
+                )
+    return pd.DataFrame(rows, columns=["table", "kind", "key", "column", "before", "after"])

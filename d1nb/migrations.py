@@ -600,3 +600,52 @@ def statements_frame(mdir: MigrationDir, **labels: str) -> pd.DataFrame:
         for s in f.statements
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def check_constraints(create_sql: str) -> list[tuple[str | None, str]]:
+    """The CHECK constraints of a CREATE TABLE: (column, or None for a table constraint, the
+    expression's text as written), so they can be re-evaluated against stored data."""
+    try:
+        raw = _DIALECT.tokenize(create_sql)
+    except TokenError:
+        return []
+    start = next((i for i, t in enumerate(raw) if t.token_type == TokenType.L_PAREN), None)
+    if start is None:
+        return []
+    found: list[tuple[str | None, str]] = []
+    depth, first, column = 0, True, None
+    i = start + 1
+    while i < len(raw):
+        t = raw[i]
+        if depth == 0 and t.token_type == TokenType.R_PAREN:
+            break
+        if depth == 0 and t.token_type == TokenType.COMMA:
+            first = True
+            i += 1
+            continue
+        if depth == 0 and first:
+            word = t.text.upper() if t.token_type != TokenType.IDENTIFIER else ""
+            column = None if word in _TABLE_CONSTRAINT_WORDS else t.text
+            first = False
+        if (
+            depth == 0
+            and t.text.upper() == "CHECK"
+            and t.token_type != TokenType.IDENTIFIER
+            and i + 1 < len(raw)
+            and raw[i + 1].token_type == TokenType.L_PAREN
+        ):
+            level, j = 0, i + 1
+            while j < len(raw):
+                level += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(raw[j].token_type, 0)
+                if level == 0:
+                    break
+                j += 1
+            found.append((column, create_sql[raw[i + 1].end + 1 : raw[j].start].strip()))
+            i = j + 1
+            continue
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(t.token_type, 0)
+        i += 1
+    return found
+
+
+_TABLE_CONSTRAINT_WORDS = {"CONSTRAINT", "CHECK", "PRIMARY", "UNIQUE", "FOREIGN"}

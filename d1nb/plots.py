@@ -106,3 +106,43 @@ def batch_curve(plan) -> Figure:
     ax.legend(fontsize=8, loc="upper left")
     fig.set_layout_engine("tight")
     return fig
+
+
+def column_changes_bar(columns: pd.DataFrame, title: str = "Changed values per column") -> Figure:
+    """Per column with any change: values changed, NULLs gained and lost (a Diff's
+    column_summary)."""
+    counts = ["changed", "nulls_gained", "nulls_lost"]
+    frame = columns[columns["present"] == "both"].copy()
+    frame[counts] = frame[counts].fillna(0).astype(int)
+    frame = frame[frame[counts].sum(axis=1) > 0]
+    labels = (frame["table"] + "." + frame["column"]).tolist()
+    fig = Figure(figsize=(8, 0.45 * max(len(labels), 1) + 1.4))
+    ax = fig.subplots()
+    height = 0.27
+    colours = {"changed": "#4C72B0", "nulls_gained": "#C44E52", "nulls_lost": "#55A868"}
+    for i, name in enumerate(counts):
+        ys = [y + (i - 1) * height for y in range(len(labels))]
+        ax.barh(ys, frame[name], height=height, color=colours[name], label=name.replace("_", " "))
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("rows")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def distribution_bars(values: pd.DataFrame, title: str) -> Figure:
+    """Rows per value before and after, side by side (a Diff's value_distribution)."""
+    fig = Figure(figsize=(9, 0.38 * len(values) + 1.4))
+    ax = fig.subplots()
+    ys = range(len(values))
+    ax.barh([y - 0.2 for y in ys], values["before"], height=0.4, color="#8C8C8C", label="before")
+    ax.barh([y + 0.2 for y in ys], values["after"], height=0.4, color="#4C72B0", label="after")
+    ax.set_yticks(list(ys), [str(v) for v in values["value"]])
+    ax.invert_yaxis()
+    ax.set_xlabel("rows")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    return fig

@@ -607,6 +607,7 @@ def replay(
     does, unless `keep_going`. The snapshot itself is never modified.
     """
     workdir = Path(workdir) if workdir else snapshot.path.parent
+    workdir.mkdir(parents=True, exist_ok=True)
     copy = workdir / f"{snapshot.path.stem}.replayed.sqlite"
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(copy) + suffix).unlink(missing_ok=True)

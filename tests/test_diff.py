@@ -38,7 +38,12 @@ def test_planted_differences(tmp_path):
     assert (nokey.key_kind, nokey.removed, nokey.added, nokey.unchanged) == ("whole row", 2, 1, 1)
     samples = t.samples
     assert set(samples["kind"]) == {"added", "removed", "changed"}
-    assert set(samples["before.name"].dropna()) <= {"***"}
+    names = samples[samples["column"] == "name"]
+    assert set(names["before"].dropna()) | set(names["after"].dropna()) == {"***"}
+    changed = samples[samples["kind"] == "changed"]
+    # the first five changed rows (3–7) differ in name only: score is not shown for them
+    assert changed["key"].tolist() == ["3", "4", "5", "6", "7"]
+    assert set(changed["column"]) == {"name"}
     assert not diff.equal
 
 
@@ -51,3 +56,38 @@ def test_sample_audit_counts(sample, tmp_path):
     assert summary.loc["d1_migrations", "added"] == 2
     added = diff.schema[diff.schema["change"] == "added"]["name"].tolist()
     assert added == ["repertoire.status_v2"]
+
+
+def test_sample_audit_scores_and_enums(sample, tmp_path):
+    """README hazards 1, 2, 4 and 5 seen in the before/after exports."""
+    api = compare_tables(
+        load_snapshot(sample / "exports" / "api" / "before.sql", tmp_path / "ab"),
+        load_snapshot(sample / "exports" / "api" / "after.sql", tmp_path / "aa"),
+    )
+    moods = api.value_distribution("sync_data", "data$.mood").set_index("value")
+    for old, new, moved in [
+        ("Happy", "happy", 84),
+        ("Focused", "focused", 98),
+        ("Tired", "tired", 94),
+        ("Frustrated", "frustrated", 118),
+        ("Calm", "calm", 96),
+    ]:
+        assert moods.loc[old, "before"] == moved and moods.loc[old, "after"] == 0
+        assert moods.loc[new, "after"] - moods.loc[new, "before"] == moved
+    assert moods.loc["null", "after"] == 154  # entries without a mood gain "mood": null
+    status = api.value_distribution("repertoire", "status_v2").set_index("value")["after"]
+    assert status.to_dict() == {"learning": 214, "performing": 128, "archived": 58}
+    scores = compare_tables(
+        load_snapshot(sample / "exports" / "scores" / "before.sql", tmp_path / "sb"),
+        load_snapshot(sample / "exports" / "scores" / "after.sql", tmp_path / "sa"),
+    )
+    columns = scores.column_summary().set_index(["table", "column"])
+    composer = columns.loc[("scores", "composer")]
+    assert (composer["changed"], composer["distinct_before"], composer["distinct_after"]) == (
+        937,
+        49,
+        17,
+    )
+    assert composer["nulls_before"] == composer["nulls_after"] == 84
+    normalized = columns.loc[("scores", "normalized_id")]
+    assert (normalized["changed"], normalized["nulls_lost"]) == (2500, 2500)

@@ -1,0 +1,573 @@
+"""Invariants and expectations on snapshots, and the audit that puts them beside the diff.
+
+Declared invariants (foreign keys, uniqueness, NOT NULL, CHECK) and the value checks (accepted
+values, JSON validity) run in SQLite on the working copy: SQLite's comparison, affinity and JSON
+rules are D1's, and the CHECK expressions are SQLite SQL. Expectations span both snapshots and
+run in DuckDB, where the diff has them as schemas `before` and `after`. Every check reports the
+rows that break it, never just a flag.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import apsw
+import duckdb
+import pandas as pd
+
+from .diff import Diff, compare_tables, records
+from .engine import D1Engine
+from .migrations import check_constraints
+from .snapshots import Snapshot
+
+CHECK_COLUMNS = ["check", "kind", "table", "snapshot", "status", "failing_rows", "sample"]
+SAMPLE_SIZE = 3
+# A TEXT column is taken for JSON when this many of its first non-NULL values look like
+# objects or arrays (and at least one does); a declared type containing JSON always is.
+_JSON_PROBE = 200
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A named SQL query over schemas `before` and `after` that returns the rows breaking it.
+
+    It holds when the query returns no row (the convention of dbt's data tests), so the query
+    is also the way to look at what went wrong.
+    """
+
+    name: str
+    sql: str
+
+
+def expect(name: str, sql: str) -> Expectation:
+    """An expectation: `expect("no score lost", "SELECT id FROM before.scores EXCEPT SELECT id
+    FROM after.scores")` holds when the query returns nothing."""
+    return Expectation(name, sql.strip().rstrip(";"))
+
+
+def read_expectations(path: str | Path) -> list[Expectation]:
+    """Expectations from a .sql file: each query preceded by a `-- expect: NAME` line."""
+    from .migrations import split_statements
+    from .problems import InputError, line_of_offset
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    found, previous_end = [], 0
+    for begin, end, sql, _complete in split_statements(text):
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in text[previous_end:begin].splitlines() + sql.splitlines()[:1]
+            if line.strip().lower().startswith("-- expect:")
+        ]
+        if not names:
+            raise InputError(
+                path,
+                line_of_offset(text, begin),
+                "a query without a '-- expect: NAME' line above it",
+            )
+        found.append(expect(names[-1], sql))
+        previous_end = end
+    return found
+
+
+@dataclass
+class Rules:
+    """Invariants beyond the declared ones, keyed by `table.column` (or `table` for unique).
+
+    `accepted` maps `table.column` or `table.column$.json.path` to the values allowed (NULL is
+    always allowed; use `not_null` for that); `unique` maps a table to column sets that must be
+    unique; `json` names TEXT columns that must hold valid JSON (found by content otherwise).
+    """
+
+    not_null: list[str] = field(default_factory=list)
+    unique: dict[str, list[list[str]]] = field(default_factory=dict)
+    accepted: dict[str, list[object]] = field(default_factory=dict)
+    json: list[str] = field(default_factory=list)
+
+
+def _split_target(target: str) -> tuple[str, str, str | None]:
+    """`table.column$.path` → (table, column, '$.path' or None)."""
+    path = None
+    if "$" in target:
+        target, path = target.split("$", 1)
+        path = "$" + path
+    table, _, column = target.partition(".")
+    return table, column, path
+
+
+class _Checker:
+    """The checks of one snapshot, in SQLite on its working copy."""
+
+    def __init__(self, snapshot: Snapshot, label: str):
+        self.label = label
+        self.engine = D1Engine(snapshot.path, statement_limit=0)
+        self.tables = set(self.engine.tables())
+        self.rows: list[dict] = []
+
+    def add(self, check: str, kind: str, table: str, failing: int, sample: str = "") -> None:
+        self.rows.append(
+            {
+                "check": check,
+                "kind": kind,
+                "table": table,
+                "snapshot": self.label,
+                "status": "pass" if failing == 0 else "fail",
+                "failing_rows": failing,
+                "sample": sample if failing else "",
+            }
+        )
+
+    def error(self, check: str, kind: str, table: str, message: str) -> None:
+        self.rows.append(
+            {
+                "check": check,
+                "kind": kind,
+                "table": table,
+                "snapshot": self.label,
+                "status": "error",
+                "failing_rows": None,
+                "sample": message,
+            }
+        )
+
+    def query(self, sql: str) -> list[tuple]:
+        return self.engine.conn.execute(sql).fetchall()
+
+    def failing(self, check: str, kind: str, table: str, where: str, shown: list[str]) -> None:
+        """Count the rows of `table` matching `where`; sample their rowid and `shown` columns."""
+        try:
+            count = self.query(f"SELECT count(*) FROM {_q(table)} WHERE {where}")[0][0]
+            sample = ""
+            if count:
+                cols = ", ".join(_q(c) for c in shown)
+                picked = self.query(
+                    f"SELECT rowid, {cols} FROM {_q(table)} WHERE {where} "
+                    f"ORDER BY rowid LIMIT {SAMPLE_SIZE}"
+                )
+                sample = "; ".join(
+                    f"rowid {r[0]}: "
+                    + ", ".join(f"{c}={_show(v)}" for c, v in zip(shown, r[1:], strict=True))
+                    for r in picked
+                )
+            self.add(check, kind, table, count, sample)
+        except apsw.Error as exc:
+            self.error(check, kind, table, f"{type(exc).__name__}: {exc}")
+
+    def foreign_keys(self) -> None:
+        for table in sorted(self.tables):
+            fks: dict[int, list[tuple]] = {}
+            for row in self.query(
+                'SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(' + _lit(table) + ")"
+            ):
+                fks.setdefault(row[0], []).append(row)
+            if not fks:
+                continue
+            try:
+                orphans = self.engine.internal(f"PRAGMA foreign_key_check({_q(table)})")
+                problem = None
+            except apsw.Error as exc:
+                orphans, problem = [], f"{type(exc).__name__}: {exc}"
+            for fkid, parts in sorted(fks.items()):
+                parent = parts[0][1]
+                child_cols = [p[2] for p in parts]
+                parent_cols = [p[3] or "rowid" for p in parts]
+                name = f"{table}({', '.join(child_cols)}) → {parent}({', '.join(parent_cols)})"
+                if problem:
+                    self.error(name, "foreign key", table, problem)
+                    continue
+                rowids = sorted(r[1] for r in orphans if r[3] == fkid)
+                where = f"rowid IN ({', '.join(map(str, rowids[:SAMPLE_SIZE]))})"
+                sample = ""
+                if rowids:
+                    cols = ", ".join(_q(c) for c in child_cols)
+                    sample = "; ".join(
+                        f"rowid {r[0]}: "
+                        + ", ".join(
+                            f"{c}={_show(v)}" for c, v in zip(child_cols, r[1:], strict=True)
+                        )
+                        for r in self.query(
+                            f"SELECT rowid, {cols} FROM {_q(table)} WHERE {where} ORDER BY rowid"
+                        )
+                    )
+                self.add(name, "foreign key", table, len(rowids), sample)
+
+    def unique(self, extra: dict[str, list[list[str]]]) -> None:
+        for table in sorted(self.tables):
+            sets: list[tuple[list[str], str | None]] = []
+            for _seq, index, is_unique, _origin, partial in self.query(
+                f"SELECT * FROM pragma_index_list({_lit(table)})"
+            ):
+                if not is_unique:
+                    continue
+                cols = [
+                    r[0]
+                    for r in self.query(
+                        f"SELECT name FROM pragma_index_info({_lit(index)}) ORDER BY seqno"
+                    )
+                ]
+                if None in cols:  # an index on an expression: SQLite enforces it, skip
+                    continue
+                where = self._partial_where(index) if partial else None
+                sets.append((cols, where))
+            sets += [(cols, None) for cols in extra.get(table, [])]
+            seen = set()
+            for cols, partial_where in sets:
+                if (tuple(cols), partial_where) in seen:
+                    continue
+                seen.add((tuple(cols), partial_where))
+                key = ", ".join(_q(c) for c in cols)
+                where = " AND ".join(f"{_q(c)} IS NOT NULL" for c in cols)
+                if partial_where:
+                    where += f" AND ({partial_where})"
+                self.failing(
+                    f"unique {table}({', '.join(cols)})",
+                    "unique",
+                    table,
+                    f"{where} AND ({key}) IN (SELECT {key} FROM {_q(table)} WHERE {where} "
+                    f"GROUP BY {key} HAVING count(*) > 1)",
+                    cols,
+                )
+
+    def _partial_where(self, index: str) -> str | None:
+        rows = self.query(
+            f"SELECT sql FROM sqlite_master WHERE type='index' AND name={_lit(index)}"
+        )
+        sql = rows[0][0] if rows else ""
+        upper = sql.upper()
+        at = upper.rfind(" WHERE ")
+        return sql[at + 7 :].strip().rstrip(";") if at >= 0 else None
+
+    def not_null(self, extra: list[str]) -> None:
+        targets = []
+        for table in sorted(self.tables):
+            targets += [(table, c[1]) for c in self.engine.columns(table) if c[3]]
+        for target in extra:
+            table, column, _ = _split_target(target)
+            if (table, column) not in targets:
+                targets.append((table, column))
+        for table, column in targets:
+            if self._missing(table, column, "not null"):
+                continue
+            self.failing(
+                f"{table}.{column} NOT NULL", "not null", table, f"{_q(column)} IS NULL", []
+            )
+
+    def checks(self) -> None:
+        for table in sorted(self.tables):
+            sql = self.engine.table_sql({table}).get(table, "")
+            for column, expr in check_constraints(sql):
+                shown = [column] if column else [c[1] for c in self.engine.columns(table)][:4]
+                self.failing(f"{table} CHECK ({expr})", "check", table, f"NOT ({expr})", shown)
+
+    def accepted(self, accepted: dict[str, list[object]]) -> None:
+        for target, values in accepted.items():
+            table, column, path = _split_target(target)
+            if self._missing(table, column, "accepted values"):
+                continue
+            value = f"json_extract({_q(column)}, {_lit(path)})" if path else _q(column)
+            allowed = ", ".join(_lit(v) for v in values) or "NULL"
+            where = f"{value} IS NOT NULL AND {value} NOT IN ({allowed})"
+            name = f"{target} in ({', '.join(map(str, values))})"
+            try:
+                count = self.query(f"SELECT count(*) FROM {_q(table)} WHERE {where}")[0][0]
+                top = self.query(
+                    f"SELECT {value}, count(*) FROM {_q(table)} WHERE {where} "
+                    f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {SAMPLE_SIZE}"
+                )
+            except apsw.Error as exc:
+                self.error(name, "accepted values", table, f"{type(exc).__name__}: {exc}")
+                continue
+            self.add(
+                name,
+                "accepted values",
+                table,
+                count,
+                "; ".join(f"{_show(v)} ×{n}" for v, n in top),
+            )
+
+    def json(self, given: list[str]) -> None:
+        targets = [_split_target(t)[:2] for t in given]
+        for table in sorted(self.tables):
+            for _cid, column, declared, *_ in self.engine.columns(table):
+                if (table, column) in targets:
+                    continue
+                if "JSON" in (declared or "").upper() or self._looks_like_json(table, column):
+                    targets.append((table, column))
+        for table, column in targets:
+            if self._missing(table, column, "json"):
+                continue
+            self.failing(
+                f"{table}.{column} is valid JSON",
+                "json",
+                table,
+                f"{_q(column)} IS NOT NULL AND NOT json_valid({_q(column)})",
+                [column],
+            )
+
+    def _looks_like_json(self, table: str, column: str) -> bool:
+        rows = self.query(
+            f"SELECT count(*), count(*) FILTER (WHERE substr(ltrim(v), 1, 1) IN ('{{', '[')) "
+            f"FROM (SELECT {_q(column)} AS v FROM {_q(table)} "
+            f"WHERE typeof({_q(column)}) = 'text' LIMIT {_JSON_PROBE})"
+        )
+        total, looks = rows[0]
+        return total > 0 and looks == total
+
+    def _missing(self, table: str, column: str, kind: str) -> bool:
+        if table not in self.tables:
+            self.error(f"{table}.{column}", kind, table, f"no table {table} in this snapshot")
+            return True
+        if column not in {c[1] for c in self.engine.columns(table)}:
+            self.error(f"{table}.{column}", kind, table, f"no column {column} in {table}")
+            return True
+        return False
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def check_snapshot(
+    snapshot: Snapshot, rules: Rules | None = None, label: str = "snapshot"
+) -> pd.DataFrame:
+    """Every invariant on one snapshot: foreign-key orphans (data may predate enforcement),
+    uniqueness, NOT NULL, CHECK constraints re-evaluated, accepted values, JSON validity."""
+    rules = rules or Rules()
+    checker = _Checker(snapshot, label)
+    try:
+        checker.foreign_keys()
+        checker.unique(rules.unique)
+        checker.not_null(rules.not_null)
+        checker.checks()
+        checker.accepted(rules.accepted)
+        checker.json(rules.json)
+    finally:
+        checker.engine.close()
+    return pd.DataFrame(checker.rows, columns=CHECK_COLUMNS).astype({"failing_rows": "Int64"})
+
+
+def run_expectations(
+    con: duckdb.DuckDBPyConnection, expectations: list[Expectation]
+) -> pd.DataFrame:
+    """Run each expectation on a DuckDB connection holding schemas `before` and `after`."""
+    rows = []
+    for e in expectations:
+        row = {"check": e.name, "kind": "expectation", "table": "", "snapshot": "both"}
+        try:
+            count = con.execute(f"SELECT count(*) FROM ({e.sql})").fetchall()[0][0]
+            picked = con.execute(f"SELECT * FROM ({e.sql}) ORDER BY ALL LIMIT {SAMPLE_SIZE}").df()
+        except duckdb.Error as exc:
+            rows.append(row | {"status": "error", "failing_rows": None, "sample": str(exc)})
+            continue
+        sample = "; ".join(
+            ", ".join(f"{c}={_show(v)}" for c, v in rec.items())
+            for rec in picked.to_dict("records")
+        )
+        rows.append(
+            row
+            | {
+                "status": "pass" if count == 0 else "fail",
+                "failing_rows": int(count),
+                "sample": sample if count else "",
+            }
+        )
+    return pd.DataFrame(rows, columns=CHECK_COLUMNS).astype({"failing_rows": "Int64"})
+
+
+@dataclass
+class Audit:
+    """A before/after comparison with its checks, and the verdict on both."""
+
+    diff: Diff
+    checks: pd.DataFrame
+    expectations: list[Expectation]
+
+    @property
+    def failed_checks(self) -> pd.DataFrame:
+        """Checks that fail on the after snapshot or across both; what held or failed only
+        before is shown, not judged (the migration may be what fixes it)."""
+        decisive = self.checks["snapshot"] != "before"
+        return self.checks[decisive & (self.checks["status"] != "pass")]
+
+    @property
+    def passed(self) -> bool:
+        """With expectations: all checks hold (differences are what was meant to happen).
+        Without: the snapshots are equal and all checks hold."""
+        if self.failed_checks.shape[0]:
+            return False
+        return bool(self.expectations) or self.diff.equal
+
+    def check_table(self) -> pd.DataFrame:
+        """Every check, failing and erroring ones first."""
+        order = self.checks["status"].map({"error": 0, "fail": 1, "pass": 2})
+        return (
+            self.checks.assign(_order=order)
+            .sort_values(["_order", "snapshot", "kind", "check"], kind="stable")
+            .drop(columns="_order")
+            .reset_index(drop=True)
+        )
+
+    def verdict(self) -> pd.DataFrame:
+        """The answer first: one line each for data, schema and checks."""
+        summary = self.diff.summary()
+        changed = summary[~summary["equal"]] if not summary.empty else summary
+        failed = self.failed_checks
+        decisive = self.checks[self.checks["snapshot"] != "before"]
+        before_failed = self.checks[
+            (self.checks["snapshot"] == "before") & (self.checks["status"] != "pass")
+        ]
+        tables = ", ".join(
+            f"{r.table} (+{r.added} −{r.removed} ~{r.changed})" for r in changed.itertuples()
+        )
+        rows = [
+            {
+                "item": "data",
+                "status": "equal" if changed.empty else "differs",
+                "detail": tables or "every common table has the same rows",
+            },
+            {
+                "item": "schema",
+                "status": "equal" if self.diff.schema.empty else "differs",
+                "detail": ", ".join(
+                    f"{r.object} {r.name} {r.change}" for r in self.diff.schema.itertuples()
+                )
+                or "no change",
+            },
+            {
+                "item": "checks",
+                "status": "pass" if failed.empty else "fail",
+                "detail": f"{len(decisive) - len(failed)} of {len(decisive)} hold after"
+                + (f"; failing: {', '.join(failed['check'])}" if not failed.empty else "")
+                + (
+                    f"; failing before only: {', '.join(before_failed['check'])}"
+                    if not before_failed.empty
+                    else ""
+                ),
+            },
+            {
+                "item": "verdict",
+                "status": "pass" if self.passed else "fail",
+                "detail": (
+                    "all expectations and invariants hold"
+                    if self.passed and self.expectations
+                    else "snapshots equal, invariants hold"
+                    if self.passed
+                    else "checks failed"
+                    if not failed.empty
+                    else "snapshots differ and no expectation says that is intended"
+                ),
+            },
+        ]
+        return pd.DataFrame(rows)
+
+    def text(self) -> str:
+        parts = [
+            "Verdict",
+            self.verdict().to_string(index=False),
+            "",
+            self.diff.text(),
+            "",
+            f"Checks ({(self.checks['status'] == 'pass').sum()} of {len(self.checks)} hold)",
+        ]
+        failing = self.checks[self.checks["status"] != "pass"]
+        parts.append(failing.to_string(index=False) if not failing.empty else "  (all hold)")
+        return "\n".join(parts)
+
+    def to_dict(self) -> dict:
+        """Every section as JSON-ready records."""
+        return {
+            "passed": self.passed,
+            "verdict": records(self.verdict()),
+            "diff": self.diff.to_dict(),
+            "checks": records(self.checks),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str)
+
+
+def audit(
+    before: Snapshot,
+    after: Snapshot,
+    *,
+    keys: dict[str, list[str]] | None = None,
+    tolerance: dict[str, float] | None = None,
+    mask: set[str] | None = None,
+    rules: Rules | None = None,
+    expectations: list[Expectation] | None = None,
+    check_before: bool = True,
+) -> Audit:
+    """Diff two snapshots, check the invariants on both (or only after), run the expectations."""
+    diff = compare_tables(before, after, keys=keys, tolerance=tolerance, mask=mask)
+    frames = [check_snapshot(after, rules, "after")]
+    if check_before:
+        frames.insert(0, check_snapshot(before, rules, "before"))
+    expectations = list(expectations or [])
+    frames.append(run_expectations(diff.con, expectations))
+    checks = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
+    return Audit(diff, checks, expectations)
+
+
+def audit_exports(
+    project: str | Path,
+    before: str,
+    after: str,
+    *,
+    workdir: str | Path | None = None,
+    **options: object,
+) -> Audit:
+    """`audit` of two exports given relative to `project` (the notebook's entry point)."""
+    import tempfile
+
+    from .snapshots import load_snapshot
+
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="d1nb-audit-"))
+    return audit(
+        load_snapshot(Path(project) / before, workdir / "before"),
+        load_snapshot(Path(project) / after, workdir / "after"),
+        **options,
+    )
+
+
+def audit_replay(
+    project: str | Path,
+    service: str,
+    snapshot: str,
+    names: list[str] | None = None,
+    *,
+    workdir: str | Path | None = None,
+    **options: object,
+) -> Audit:
+    """`audit` of an export (relative to `project`) against its replay with `names` (default:
+    what its own ledger lacks): what the migrations would do, checked before they run."""
+    import tempfile
+
+    from .history import load_history
+    from .replay import replay
+    from .snapshots import load_snapshot
+
+    history = load_history(project, use_git=False)
+    mdir = history.migration_dirs[service]
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="d1nb-audit-"))
+    before = load_snapshot(Path(project) / snapshot, workdir / "before", schema=mdir)
+    result = replay(before, mdir, names, workdir=workdir / "replay", service=service)
+    return audit(before, result.after, **options)

@@ -1,0 +1,154 @@
+"""Invariants and expectations with planted violations: exact counts, and the audit verdict."""
+
+from __future__ import annotations
+
+import json
+
+import apsw
+import pytest
+
+from d1nb.checks import Rules, audit, check_snapshot, expect, read_expectations
+from d1nb.cli import main
+from d1nb.problems import InputError
+from d1nb.snapshots import load_snapshot
+
+SCHEMA = """
+CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, plan TEXT NOT NULL,
+  age INTEGER CHECK (age >= 0), prefs TEXT);
+CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id),
+  slug TEXT, body JSON, CHECK (length(slug) > 2));
+"""
+
+
+def _planted(path):
+    """users 1–20; 3 posts orphaned, 2 negative ages and 1 short slug (CHECKs not enforced
+    when written), 2 invalid JSON bodies, 4 rows sharing a slug, plans off the enum."""
+    conn = apsw.Connection(str(path))
+    conn.execute("PRAGMA ignore_check_constraints = ON")
+    conn.execute(SCHEMA)
+    conn.executemany(
+        "INSERT INTO users VALUES (?, ?, ?, ?, ?)",
+        [
+            (i, f"u{i}@x", "free" if i % 3 else "PRO", -1 if i in (4, 5) else 30, '{"a": 1}')
+            for i in range(1, 21)
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO posts VALUES (?, ?, ?, ?)",
+        [
+            (
+                i,
+                100 + i if i <= 3 else i % 20 + 1,
+                "ab" if i == 10 else "same" if i <= 4 else f"slug-{i}",
+                "{bad" if i in (7, 8) else '{"ok": true}',
+            )
+            for i in range(1, 51)
+        ],
+    )
+    conn.close()
+
+
+@pytest.fixture
+def planted(tmp_path):
+    _planted(tmp_path / "p.sqlite")
+    return load_snapshot(tmp_path / "p.sqlite", tmp_path / "w")
+
+
+def _by_check(frame):
+    return {r.check: r for r in frame.itertuples()}
+
+
+def test_declared_invariants(planted):
+    checks = _by_check(check_snapshot(planted))
+    orphans = checks["posts(user_id) → users(id)"]
+    assert (orphans.status, orphans.failing_rows) == ("fail", 3)
+    assert orphans.sample.startswith("rowid 1: user_id=101")
+    assert checks["users CHECK (age >= 0)"].failing_rows == 2
+    assert checks["posts CHECK (length(slug) > 2)"].failing_rows == 1
+    assert checks["posts.body is valid JSON"].failing_rows == 2  # declared JSON
+    assert checks["users.prefs is valid JSON"].failing_rows == 0  # found by content
+    assert checks["users.plan NOT NULL"].status == "pass"
+    assert checks["unique users(email)"].status == "pass"
+
+
+def test_rules_given(planted):
+    rules = Rules(
+        not_null=["posts.slug"],
+        unique={"posts": [["slug"]]},
+        accepted={"users.plan": ["free", "pro"], "users.prefs$.a": [1]},
+    )
+    checks = _by_check(check_snapshot(planted, rules))
+    assert checks["unique posts(slug)"].failing_rows == 4
+    assert checks["posts.slug NOT NULL"].failing_rows == 0
+    plan = checks["users.plan in (free, pro)"]
+    assert (plan.failing_rows, plan.sample) == (6, "'PRO' ×6")
+    assert checks["users.prefs$.a in (1)"].failing_rows == 0
+    missing = check_snapshot(planted, Rules(not_null=["posts.nope"]))
+    assert missing[missing["check"] == "posts.nope"]["status"].tolist() == ["error"]
+
+
+def test_audit_verdict_and_expectations(tmp_path, planted):
+    _planted(tmp_path / "q.sqlite")
+    conn = apsw.Connection(str(tmp_path / "q.sqlite"))
+    conn.execute("DELETE FROM posts WHERE id IN (1, 2, 3, 7, 8); UPDATE users SET plan = 'free'")
+    conn.close()
+    fixed = load_snapshot(tmp_path / "q.sqlite", tmp_path / "wq")
+    kept = expect(
+        "every valid post kept",
+        "SELECT id FROM before.posts WHERE id > 8 EXCEPT SELECT id FROM after.posts",
+    )
+    lost = expect("no post lost", "SELECT id FROM before.posts EXCEPT SELECT id FROM after.posts")
+    result = audit(planted, fixed, expectations=[kept])
+    failed = set(result.failed_checks["check"])
+    # the orphans and bad JSON are gone after; the CHECK violations remain
+    assert failed == {"users CHECK (age >= 0)", "posts CHECK (length(slug) > 2)"}
+    assert not result.passed
+    result = audit(planted, fixed, expectations=[lost])
+    row = result.checks.set_index("check").loc["no post lost"]
+    assert (row.status, row.failing_rows) == ("fail", 5)
+    broken = audit(planted, fixed, expectations=[expect("typo", "SELECT nope FROM after.posts")])
+    assert broken.checks.set_index("check").loc["typo", "status"] == "error"
+    data = json.loads(result.to_json())
+    assert data["passed"] is False
+    assert {v["item"] for v in data["verdict"]} == {"data", "schema", "checks", "verdict"}
+    removed = {t["table"]: t["removed"] for t in data["diff"]["summary"]}
+    assert removed == {"posts": 5, "users": 0}
+
+
+def test_equal_snapshots_pass(planted):
+    fixed = Rules()
+    result = audit(planted, planted, rules=fixed, check_before=False)
+    assert result.diff.equal
+    assert result.verdict().set_index("item").loc["data", "status"] == "equal"
+
+
+def test_read_expectations(tmp_path):
+    path = tmp_path / "e.sql"
+    path.write_text(
+        "-- expect: no user lost\nSELECT id FROM before.users EXCEPT SELECT id FROM after.users;\n"
+        "-- expect: plans lower case\nSELECT * FROM after.users WHERE plan <> lower(plan);\n"
+    )
+    found = read_expectations(path)
+    assert [e.name for e in found] == ["no user lost", "plans lower case"]
+    path.write_text("SELECT 1;\n\nSELECT 2;\n")
+    with pytest.raises(InputError, match=r"e\.sql:1"):
+        read_expectations(path)
+
+
+def test_cli_diff(tmp_path, sample, capsys):
+    exports = sample / "exports" / "api"
+    before, after = str(exports / "before.sql"), str(exports / "after.sql")
+    assert main(["diff", before, before, "--workdir", str(tmp_path / "a")]) == 0
+    assert main(["diff", before, after, "--workdir", str(tmp_path / "b")]) == 1
+    capsys.readouterr()
+    lost = "no entry lost=SELECT id FROM before.sync_data EXCEPT SELECT id FROM after.sync_data"
+    args = ["diff", before, after, "--expect", lost, "--format", "json"]
+    assert main([*args, "--workdir", str(tmp_path / "c")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["passed"] is True
+    moods = "sync_data.data$.mood=happy,focused,tired,frustrated,calm"
+    assert main([*args, "--accepted", moods, "--workdir", str(tmp_path / "d")]) == 0
+    assert main([*args, "--accepted", "sync_data.data$.mood=happy"]) == 1
+    assert main(["diff", before, str(tmp_path / "missing.sql")]) == 2
+    assert "missing.sql" in capsys.readouterr().err
+    assert main(["diff", before, after, "--key", "nokey"]) == 2
