@@ -3,9 +3,9 @@
 Both snapshots are copied into one DuckDB connection (schemas `before` and `after`); each table
 is compared on a key (its primary key, one given, or a hash of the whole row for tables without
 one) by a full outer join with `IS DISTINCT FROM` per column, a tolerance for REAL columns.
-Rows whose key is NULL or repeated cannot be matched one to one; they are compared as a
-multiset of whole rows and counted apart. The report follows datacompy's sections: summary,
-column summary, row summary, column comparison, samples.
+Rows whose key is NULL, or repeated on either side, cannot be matched one to one; they are
+left out of the match and counted apart (`unmatched_before`, `unmatched_after`). The report
+follows datacompy's sections: summary, column summary, row summary, column comparison, samples.
 """
 
 from __future__ import annotations
@@ -287,38 +287,69 @@ def compare_tables(
     `tolerance` an absolute tolerance per REAL column (`table.column` or `column`);
     `mask` columns whose values samples replace with ***.
     """
-    keys, tolerance, mask = keys or {}, tolerance or {}, mask or set()
     con = duckdb.connect()
     before.duckdb(con, "before")
     after.duckdb(con, "after")
-    result = Diff(schema_diff(before, after), {}, con)
     common = sorted(set(before.row_counts) & set(after.row_counts))
+    given = set(keys or {})
+    keys = dict(keys or {})
     for table in tables or common:
-        result.tables[table] = _compare_table(
-            con, before, after, table, keys.get(table), tolerance, mask
+        if table not in keys:
+            primary = _primary_key(after, table)
+            if primary:
+                keys[table] = primary
+    diff = compare_duckdb(con, keys, tolerance, mask, tables or common, given=given)
+    diff.schema = schema_diff(before, after)
+    return diff
+
+
+def compare_duckdb(
+    con: duckdb.DuckDBPyConnection,
+    keys: dict[str, list[str]] | None = None,
+    tolerance: dict[str, float] | None = None,
+    mask: set[str] | None = None,
+    tables: list[str] | None = None,
+    given: set[str] | None = None,
+) -> Diff:
+    """Compare the tables of schemas `before` and `after` already in `con` (no schema diff):
+    `compare_tables` without the SQLite side, for data that is already in DuckDB."""
+    keys, tolerance, mask = keys or {}, tolerance or {}, mask or set()
+    if tables is None:
+        tables = sorted(
+            {r[0] for r in con.execute(_TABLES, ["before"]).fetchall()}
+            & {r[0] for r in con.execute(_TABLES, ["after"]).fetchall()}
         )
+    result = Diff(pd.DataFrame(columns=["object", "name", "change", "before", "after"]), {}, con)
+    for table in tables:
+        key = keys.get(table)
+        kind = "given" if key and (given is None or table in given) else "primary key"
+        result.tables[table] = _compare_table(con, table, key, kind, tolerance, mask)
     return result
+
+
+_TABLES = "SELECT table_name FROM information_schema.tables WHERE table_schema = ?"
 
 
 def _compare_table(
     con,
-    before: Snapshot,
-    after: Snapshot,
     table: str,
     key: list[str] | None,
+    kind: str,
     tolerance: dict[str, float],
     mask: set[str],
 ) -> TableDiff:
     b_types = _column_types(con, "before", table)
     a_types = _column_types(con, "after", table)
     columns = [c for c in b_types if c in a_types]
-    kind = "given"
-    if not key:
-        key = [k for k in _primary_key(after, table) if k in columns]
-        kind = "primary key" if key else "whole row"
+    key = [k for k in key or [] if k in columns]
     b, a = f"before.{_q(table)}", f"after.{_q(table)}"
+    count = "SELECT count(*) FROM {}"
     diff = TableDiff(
-        table, key, kind, before.row_counts.get(table, 0), after.row_counts.get(table, 0)
+        table,
+        key,
+        kind if key else "whole row",
+        con.execute(count.format(b)).fetchall()[0][0],
+        con.execute(count.format(a)).fetchall()[0][0],
     )
     values = [c for c in columns if c not in key]
     if not key:  # no key: multiset of whole rows
@@ -333,52 +364,77 @@ def _compare_table(
             + " AND ".join(f"x.{_q(c)} IS NOT DISTINCT FROM y.{_q(c)}" for c in columns)
         ).fetchall()[0]
         diff.removed, diff.added, diff.unchanged = (int(v) for v in counts)
-        diff.columns = _with_one_sided(
-            _column_stats(con, table, b, a, columns, None, tolerance, b_types),
-            con,
-            table,
-            b,
-            a,
-            b_types,
-            a_types,
-        )
+        stats = _side_stats(con, table, columns, b_types, a_types)
+        diff.columns = _column_frame(table, stats, columns, b_types, a_types, None)
         return diff
+    diff.unmatched_before, diff.unmatched_after = _keyed_sides(con, b, a, key)
+    on = " AND ".join(f"kb.{_q(c)} = ka.{_q(c)}" for c in key)
+    first = _q(key[0])
+    differs = [_differs(c, tolerance, table, b_types) for c in values]
+    flags = "".join(
+        f", {d} AS {_q('d:' + c)}"
+        f", kb.{_q(c)} IS NOT NULL AND ka.{_q(c)} IS NULL AS {_q('g:' + c)}"
+        f", kb.{_q(c)} IS NULL AND ka.{_q(c)} IS NOT NULL AS {_q('l:' + c)}"
+        for c, d in zip(values, differs, strict=True)
+    )
+    key_cols = ", ".join(f"coalesce(kb.{_q(c)}, ka.{_q(c)}) AS {_q(c)}" for c in key)
+    # One pass over the join keeps only the rows that are not unchanged (few, usually): every
+    # count, per table and per column, and the samples come from this small table.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE changes AS SELECT {key_cols}, "
+        f"CASE WHEN kb.{first} IS NULL THEN 'added' WHEN ka.{first} IS NULL THEN 'removed' "
+        f"ELSE 'changed' END AS kind{flags} FROM kb FULL OUTER JOIN ka ON {on} "
+        f"WHERE kb.{first} IS NULL OR ka.{first} IS NULL OR {' OR '.join(differs) or 'false'}"
+    )
+    sums = "".join(
+        f", count(*) FILTER (WHERE kind = 'changed' AND {_q(p + c)})"
+        for c in values
+        for p in ("d:", "g:", "l:")
+    )
+    row = con.execute(
+        "SELECT count(*) FILTER (WHERE kind = 'added'), count(*) FILTER (WHERE kind = 'removed'), "
+        f"count(*) FILTER (WHERE kind = 'changed'){sums} FROM changes"
+    ).fetchall()[0]
+    diff.added, diff.removed, diff.changed = (int(v) for v in row[:3])
+    matched_before = diff.rows_before - diff.unmatched_before
+    diff.unchanged = matched_before - diff.removed - diff.changed
+    per_column = {c: row[3 + 3 * i : 6 + 3 * i] for i, c in enumerate(values)}
+    stats = _side_stats(con, table, columns, b_types, a_types)
+    diff.columns = _column_frame(table, stats, values, b_types, a_types, per_column)
+    diff.samples = _samples(con, table, key, values, mask, tolerance, b_types)
+    return diff
+
+
+def _keyed_sides(con, b: str, a: str, key: list[str]) -> tuple[int, int]:
+    """Make views `kb` and `ka` the rows whose key is non-NULL and unique on both sides;
+    return how many rows each side leaves out (they cannot be matched one to one and are
+    counted apart, never guessed at)."""
     k = ", ".join(_q(c) for c in key)
     null_key = " OR ".join(f"{_q(c)} IS NULL" for c in key)
-    # rows with a NULL or repeated key cannot be matched one to one
-    keyed = (
-        f"SELECT * FROM {{t}} WHERE NOT ({null_key}) AND ({k}) IN "
-        f"(SELECT {k} FROM {{t}} GROUP BY ALL HAVING count(*) = 1)"
+    repeated = f"SELECT {k} FROM {{t}} WHERE NOT ({null_key}) GROUP BY {k} HAVING count(*) > 1"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE bad_keys AS {repeated.format(t=b)} "
+        f"UNION {repeated.format(t=a)}"
     )
-    con.execute(f"CREATE OR REPLACE TEMP VIEW kb AS {keyed.format(t=b)}")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW ka AS {keyed.format(t=a)}")
-    diff.unmatched_before = (
-        diff.rows_before - con.execute("SELECT count(*) FROM kb").fetchall()[0][0]
-    )
-    diff.unmatched_after = diff.rows_after - con.execute("SELECT count(*) FROM ka").fetchall()[0][0]
-    on = " AND ".join(f"kb.{_q(c)} = ka.{_q(c)}" for c in key)
-    differs = " OR ".join(_differs(c, tolerance, table, b_types) for c in values) or "false"
-    first_key = _q(key[0])
-    row = con.execute(
-        f"SELECT count(*) FILTER (WHERE kb.{first_key} IS NULL), "
-        f"count(*) FILTER (WHERE ka.{first_key} IS NULL), "
-        f"count(*) FILTER (WHERE kb.{first_key} IS NOT NULL AND ka.{first_key} IS NOT NULL "
-        f"AND ({differs})), "
-        f"count(*) FILTER (WHERE kb.{first_key} IS NOT NULL AND ka.{first_key} IS NOT NULL "
-        f"AND NOT ({differs})) FROM kb FULL OUTER JOIN ka ON {on}"
-    ).fetchall()[0]
-    diff.added, diff.removed, diff.changed, diff.unchanged = (int(v) for v in row)
-    diff.columns = _with_one_sided(
-        _column_stats(con, table, b, a, values, on, tolerance, b_types),
-        con,
-        table,
-        b,
-        a,
-        b_types,
-        a_types,
-    )
-    diff.samples = _samples(con, table, key, values, on, differs, mask, tolerance, b_types)
-    return diff
+    bad = con.execute("SELECT count(*) FROM bad_keys").fetchall()[0][0]
+    nulls = [
+        con.execute(f"SELECT count(*) FROM {t} WHERE {null_key}").fetchall()[0][0] for t in (b, a)
+    ]
+    if not bad and not any(nulls):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW kb AS SELECT * FROM {b}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ka AS SELECT * FROM {a}")
+        return 0, 0
+    left_out = []
+    for view, t in (("kb", b), ("ka", a)):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {view}_rows AS SELECT * FROM {t} "
+            f"WHERE NOT ({null_key}) AND ({k}) NOT IN (SELECT {k} FROM bad_keys)"
+        )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {view}_rows")
+        total = con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+        kept = con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0]
+        left_out.append(int(total - kept))
+    return left_out[0], left_out[1]
 
 
 def _tol(tolerance: dict[str, float], table: str, column: str) -> float | None:
@@ -395,40 +451,54 @@ def _differs(c: str, tolerance: dict[str, float], table: str, types: dict[str, s
     return f"kb.{_q(c)} IS DISTINCT FROM ka.{_q(c)}"
 
 
-def _column_stats(
-    con,
+def _side_stats(
+    con, table: str, columns: list[str], b_types: dict[str, str], a_types: dict[str, str]
+) -> dict[str, dict[str, tuple]]:
+    """Distinct count, NULL count and (numeric) min, max, mean of every column, one scan a
+    side: {side: {column: (distinct, nulls, min, max, mean)}}."""
+    stats: dict[str, dict[str, tuple]] = {}
+    for side, types in (("before", b_types), ("after", a_types)):
+        present = [c for c in columns if c in types] + [
+            c
+            for c in types
+            if c not in columns and c not in (b_types if side == "after" else a_types)
+        ]
+        parts = []
+        for c in present:
+            qc = _q(c)
+            numeric = types[c] in ("BIGINT", "DOUBLE", "INTEGER", "HUGEINT")
+            parts.append(f"count(DISTINCT {qc}), count(*) - count({qc})")
+            parts.append(f"min({qc}), max({qc}), avg({qc})" if numeric else "NULL, NULL, NULL")
+        if not present:
+            stats[side] = {}
+            continue
+        row = con.execute(f"SELECT {', '.join(parts)} FROM {side}.{_q(table)}").fetchall()[0]
+        stats[side] = {c: row[5 * i : 5 * i + 5] for i, c in enumerate(present)}
+    return stats
+
+
+def _column_frame(
     table: str,
-    b: str,
-    a: str,
-    columns: list[str],
-    on: str | None,
-    tolerance: dict[str, float],
-    types: dict[str, str],
+    stats: dict[str, dict[str, tuple]],
+    values: list[str],
+    b_types: dict[str, str],
+    a_types: dict[str, str],
+    per_column: dict[str, tuple] | None,
 ) -> pd.DataFrame:
+    """The column summary of one table: compared columns, then those only one side has."""
+
+    def mean(v: object) -> float | None:
+        return round(v, 6) if v is not None else None
+
     rows = []
-    for c in columns:
-        qc = _q(c)
-        numeric = types.get(c) in ("BIGINT", "DOUBLE")
-        stats = "min({c}), max({c}), avg({c})" if numeric else "NULL, NULL, NULL"
-        sb = con.execute(
-            f"SELECT count(DISTINCT {qc}), count(*) - count({qc}), {stats.format(c=qc)} FROM {b}"
-        ).fetchall()[0]
-        sa = con.execute(
-            f"SELECT count(DISTINCT {qc}), count(*) - count({qc}), {stats.format(c=qc)} FROM {a}"
-        ).fetchall()[0]
-        changed = gained = lost = None
-        if on is not None:
-            changed, gained, lost = con.execute(
-                f"SELECT count(*) FILTER (WHERE {_differs(c, tolerance, table, types)}), "
-                f"count(*) FILTER (WHERE kb.{qc} IS NOT NULL AND ka.{qc} IS NULL), "
-                f"count(*) FILTER (WHERE kb.{qc} IS NULL AND ka.{qc} IS NOT NULL) "
-                f"FROM kb JOIN ka ON {on}"
-            ).fetchall()[0]
+    for c in values:
+        sb, sa = stats["before"][c], stats["after"][c]
+        changed, gained, lost = per_column[c] if per_column else (None, None, None)
         rows.append(
             {
                 "table": table,
                 "column": c,
-                "type": types.get(c),
+                "type": b_types.get(c),
                 "changed": changed,
                 "nulls_gained": gained,
                 "nulls_lost": lost,
@@ -440,54 +510,53 @@ def _column_stats(
                 "min_after": sa[2],
                 "max_before": sb[3],
                 "max_after": sa[3],
-                "mean_before": round(sb[4], 6) if sb[4] is not None else None,
-                "mean_after": round(sa[4], 6) if sa[4] is not None else None,
+                "mean_before": mean(sb[4]),
+                "mean_after": mean(sa[4]),
+                "present": "both",
             }
         )
-    return pd.DataFrame(rows)
+    for side, types, present in (
+        ("after", a_types, "after only"),
+        ("before", b_types, "before only"),
+    ):
+        other = b_types if side == "after" else a_types
+        for c in (c for c in types if c not in other):
+            s = stats[side][c]
+            rows.append(
+                {
+                    "table": table,
+                    "column": c,
+                    "type": types[c],
+                    f"distinct_{side}": s[0],
+                    f"nulls_{side}": s[1],
+                    f"min_{side}": s[2],
+                    f"max_{side}": s[3],
+                    f"mean_{side}": mean(s[4]),
+                    "present": present,
+                }
+            )
+    return pd.DataFrame(rows, columns=COLUMN_SUMMARY)
 
 
-def _with_one_sided(
-    stats: pd.DataFrame,
-    con,
-    table: str,
-    b: str,
-    a: str,
-    b_types: dict[str, str],
-    a_types: dict[str, str],
-) -> pd.DataFrame:
-    """Add the columns only one side has (added or dropped), with that side's figures."""
-    stats = stats.assign(present="both") if not stats.empty else stats
-    rows = []
-    for c, side, types, present in [
-        *((c, a, a_types, "after only") for c in a_types if c not in b_types),
-        *((c, b, b_types, "before only") for c in b_types if c not in a_types),
-    ]:
-        qc = _q(c)
-        numeric = types[c] in ("BIGINT", "DOUBLE")
-        distinct, nulls, low, high, mean = con.execute(
-            f"SELECT count(DISTINCT {qc}), count(*) - count({qc}), "
-            + (f"min({qc}), max({qc}), avg({qc})" if numeric else "NULL, NULL, NULL")
-            + f" FROM {side}"
-        ).fetchall()[0]
-        mean = round(mean, 6) if mean is not None else None
-        when = "after" if present == "after only" else "before"
-        rows.append(
-            {
-                "table": table,
-                "column": c,
-                "type": types[c],
-                f"distinct_{when}": distinct,
-                f"nulls_{when}": nulls,
-                f"min_{when}": low,
-                f"max_{when}": high,
-                f"mean_{when}": mean,
-                "present": present,
-            }
-        )
-    if not rows:
-        return stats
-    return pd.concat([stats, pd.DataFrame(rows)], ignore_index=True)
+COLUMN_SUMMARY = [
+    "table",
+    "column",
+    "type",
+    "changed",
+    "nulls_gained",
+    "nulls_lost",
+    "distinct_before",
+    "distinct_after",
+    "nulls_before",
+    "nulls_after",
+    "min_before",
+    "min_after",
+    "max_before",
+    "max_after",
+    "mean_before",
+    "mean_after",
+    "present",
+]
 
 
 def _samples(
@@ -495,52 +564,57 @@ def _samples(
     table: str,
     key: list[str],
     values: list[str],
-    on: str,
-    differs: str,
     mask: set[str],
     tolerance: dict[str, float],
     types: dict[str, str],
 ) -> pd.DataFrame:
     """Sample rows in long form (one line per column): all columns of added and removed rows,
-    only the differing ones of changed rows."""
+    only the differing ones of changed rows. The keys come from the `changes` table, the
+    rows from both sides by those keys alone."""
 
     def shown(side: str, c: str) -> str:
         if c in mask or f"{table}.{c}" in mask:
             return f"CASE WHEN {side}.{_q(c)} IS NULL THEN NULL ELSE '{MASK}' END"
         return f"CAST({side}.{_q(c)} AS VARCHAR)"
 
+    k = ", ".join(_q(c) for c in key)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE picked AS SELECT {k}, kind FROM changes "
+        f"QUALIFY row_number() OVER (PARTITION BY kind ORDER BY {k}) <= {SAMPLE_ROWS}"
+    )
     key_expr = " || ', ' || ".join(
         f"CAST(coalesce(kb.{_q(c)}, ka.{_q(c)}) AS VARCHAR)" for c in key
     )
-    first = _q(key[0])
-    order = ", ".join(f"coalesce(kb.{_q(c)}, ka.{_q(c)})" for c in key)
+    on = " AND ".join(f"kb.{_q(c)} = ka.{_q(c)}" for c in key)
     cols = "".join(
         f", {shown('kb', c)}, {shown('ka', c)}, {_differs(c, tolerance, table, types)}"
         for c in values
     )
+    order = ", ".join(f"coalesce(kb.{_q(c)}, ka.{_q(c)})" for c in key)
+    in_picked = f"({k}) IN (SELECT {k} FROM picked)"
+    picked = con.execute(
+        f"SELECT CASE WHEN kb.{_q(key[0])} IS NULL THEN 'added' "
+        f"WHEN ka.{_q(key[0])} IS NULL THEN 'removed' ELSE 'changed' END AS kind, "
+        f"{key_expr} AS key{cols} "
+        f"FROM (SELECT * FROM kb WHERE {in_picked}) kb "
+        f"FULL OUTER JOIN (SELECT * FROM ka WHERE {in_picked}) ka ON {on} "
+        f"ORDER BY CASE kind WHEN 'added' THEN 0 WHEN 'removed' THEN 1 ELSE 2 END, {order}"
+    ).fetchall()
     rows = []
-    for kind, where in (
-        ("added", f"kb.{first} IS NULL"),
-        ("removed", f"ka.{first} IS NULL"),
-        ("changed", f"kb.{first} IS NOT NULL AND ka.{first} IS NOT NULL AND ({differs})"),
-    ):
-        picked = con.execute(
-            f"SELECT {key_expr} AS key{cols} FROM kb FULL OUTER JOIN ka ON {on} "
-            f"WHERE {where} ORDER BY {order} LIMIT {SAMPLE_ROWS}"
-        ).fetchall()
-        for record in picked:
-            for i, c in enumerate(values):
-                before, after, differ = record[1 + 3 * i : 4 + 3 * i]
-                if kind == "changed" and not differ:
-                    continue
-                rows.append(
-                    {
-                        "table": table,
-                        "kind": kind,
-                        "key": record[0],
-                        "column": c,
-                        "before": before,
-                        "after": after,
-                    }
-                )
+    for record in picked:
+        kind = record[0]
+        for i, c in enumerate(values):
+            before, after, differ = record[2 + 3 * i : 5 + 3 * i]
+            if kind == "changed" and not differ:
+                continue
+            rows.append(
+                {
+                    "table": table,
+                    "kind": kind,
+                    "key": record[1],
+                    "column": c,
+                    "before": before,
+                    "after": after,
+                }
+            )
     return pd.DataFrame(rows, columns=["table", "kind", "key", "column", "before", "after"])

@@ -91,3 +91,22 @@ def test_sample_audit_scores_and_enums(sample, tmp_path):
     assert composer["nulls_before"] == composer["nulls_after"] == 84
     normalized = columns.loc[("scores", "normalized_id")]
     assert (normalized["changed"], normalized["nulls_lost"]) == (2500, 2500)
+
+
+def test_null_and_repeated_keys_are_counted_apart(tmp_path):
+    for name, rows in (
+        ("b", [("a", 1), ("b", 2), ("c", 3), ("c", 4), (None, 5)]),
+        ("a", [("a", 9), ("b", 2), ("c", 3), (None, 5), (None, 6), ("d", 7)]),
+    ):
+        conn = apsw.Connection(str(tmp_path / f"{name}.sqlite"))
+        conn.execute("CREATE TABLE k (code TEXT, v INTEGER)")
+        conn.executemany("INSERT INTO k VALUES (?, ?)", rows)
+        conn.close()
+    b = load_snapshot(tmp_path / "b.sqlite", tmp_path / "wb")
+    a = load_snapshot(tmp_path / "a.sqlite", tmp_path / "wa")
+    t = compare_tables(b, a, keys={"k": ["code"]}).tables["k"]
+    assert t.key_kind == "given"
+    # 'c' is repeated before, so it is matched on neither side; NULL keys never match
+    assert (t.unmatched_before, t.unmatched_after) == (3, 3)
+    assert (t.added, t.removed, t.changed, t.unchanged) == (1, 0, 1, 1)
+    assert not t.equal
