@@ -9,7 +9,7 @@ NODE_STAMP := node/node_modules/.d1nb-installed
 # The compatibility suite needs the pinned npm packages; without Node it is skipped (and says so).
 NODE_DEPS := $(if $(shell command -v node),$(NODE_STAMP),)
 
-.PHONY: setup node report test lint bench lab notebooks sample clean
+.PHONY: setup node report test lint bench lab notebooks sample docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "d1nb needs Python >= 3.11; set PYTHON=python3.11")'
@@ -37,6 +37,7 @@ lint: setup
 	$(VENV)/bin/ruff check d1nb tests benchmarks
 
 bench: setup  ## speed and memory, side by side with the peers; writes benchmarks/results/latest.json
+	$(PY) -m pip install --quiet -e ".[test,bench]"
 	$(PY) benchmarks/run.py
 
 lab: setup
@@ -47,6 +48,9 @@ notebooks: setup  ## re-execute the committed notebooks in place
 
 sample: setup  ## regenerate data/sample (a test checks it is unchanged)
 	$(PY) -m d1nb.sample --out data/sample
+
+docs: setup  ## docs/cli.md from the parser (a test checks it is current)
+	$(PY) -c "from d1nb.cli import help_markdown; print(help_markdown(), end='')" > docs/cli.md
 
 clean:
 	rm -rf reports benchmarks/work .pytest_cache

@@ -82,6 +82,54 @@ def apsw_replay(db: str, work: str, rows: str) -> None:
     assert changes == int(rows)
 
 
+def d1nb_diff(before: str, after: str, rows: str) -> None:
+    """Both Parquet files into DuckDB, then the whole diff: summary, columns, samples."""
+    from d1nb.diff import compare_duckdb
+    from d1nb.snapshots import connect_duckdb
+
+    start = time.perf_counter()
+    con = connect_duckdb()
+    for side, path in (("before", before), ("after", after)):
+        con.execute(f"CREATE SCHEMA {side}")
+        con.execute(f"CREATE VIEW {side}.scores AS SELECT * FROM read_parquet('{path}')")
+    diff = compare_duckdb(con, keys={"scores": ["id"]}, tolerance={"score": 1e-9})
+    summary, columns, samples = diff.summary(), diff.column_summary(), diff.samples()
+    elapsed = time.perf_counter() - start
+    _check_diff_counts(int(rows), *summary.loc[0, ["added", "removed", "changed"]])
+    assert columns.set_index("column").loc["composer", "changed"] == _changed(int(rows))
+    assert not samples.empty
+    print("ELAPSED", elapsed)
+
+
+def datacompy_diff(before: str, after: str, rows: str) -> None:
+    """The same comparison with datacompy's PandasCompare and its full report."""
+    import datacompy
+    import pandas as pd
+
+    start = time.perf_counter()
+    df1, df2 = pd.read_parquet(before), pd.read_parquet(after)
+    compare = datacompy.PandasCompare(df1, df2, join_columns="id", abs_tol=1e-9)
+    compare.report()
+    elapsed = time.perf_counter() - start
+    _check_diff_counts(
+        int(rows),
+        len(compare.df2_unq_rows),
+        len(compare.df1_unq_rows),
+        len(compare.all_mismatch()),
+    )
+    print("ELAPSED", elapsed)
+
+
+def _changed(rows: int) -> int:
+    """Rows of write_diff_pair's before whose id ends in 07 and that were not removed."""
+    return sum(1 for i in range(7, rows + 1, 100) if i % 1000 != 3)
+
+
+def _check_diff_counts(rows: int, added: int, removed: int, changed: int) -> None:
+    expected = (rows // 1000, sum(1 for i in range(3, rows + 1, 1000)), _changed(rows))
+    assert (added, removed, changed) == expected, ((added, removed, changed), expected)
+
+
 def run_batches(db: str, work: str, size: str) -> None:
     """Run the backfill in LIMIT batches of `size` rows on a fresh copy; print each batch's ms."""
     import json
@@ -112,7 +160,16 @@ def run_batches(db: str, work: str, size: str) -> None:
 
 SIDES = {
     f.__name__: f
-    for f in (d1nb_lint, sqlglot_parse, d1nb_load, d1nb_replay, apsw_replay, run_batches)
+    for f in (
+        d1nb_lint,
+        sqlglot_parse,
+        d1nb_load,
+        d1nb_replay,
+        apsw_replay,
+        run_batches,
+        d1nb_diff,
+        datacompy_diff,
+    )
 }
 
 if __name__ == "__main__":

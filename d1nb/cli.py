@@ -414,10 +414,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not project.is_dir():
         print(f"{args.project}: project folder not found", file=sys.stderr)
         return EXIT_UNUSABLE
-    parameters = {}
+    parameters: dict[str, object] = {}
     for item in args.parameter or []:
         key, _, value = item.partition("=")
-        parameters[key] = value
+        try:  # numbers, lists and dicts as JSON; anything else is a string
+            parameters[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parameters[key] = value
+    for item in args.snapshot or []:
+        service, _, export = item.partition("=")
+        parameters.setdefault("snapshots", {})[service] = export
+    for name in ("before", "after"):
+        if getattr(args, name):
+            parameters[name] = getattr(args, name)
     notebooks = notebook_paths(Path(args.notebooks) if args.notebooks else REPO_NOTEBOOKS)
     if args.notebook:
         notebooks = [n for n in notebooks if any(n.stem.startswith(k) for k in args.notebook)]
@@ -459,7 +468,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, help_: str, example: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, epilog=f"example: {example}")
-        p.add_argument("--format", choices=["text", "json"], default="text")
+        p.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="text for people (default), json for tools",
+        )
         return p
 
     p = add(
@@ -638,14 +652,60 @@ def build_parser() -> argparse.ArgumentParser:
         "--parameter",
         action="append",
         metavar="KEY=VALUE",
-        help="notebook parameter (papermill)",
+        help="notebook parameter (papermill); VALUE is read as JSON when it parses",
     )
+    p.add_argument(
+        "--snapshot",
+        action="append",
+        metavar="SERVICE=EXPORT",
+        help="export to analyse for a service (notebook 02), relative to the project",
+    )
+    p.add_argument("--before", metavar="EXPORT", help="export before (notebook 04)")
+    p.add_argument("--after", metavar="EXPORT", help="export after (notebook 04)")
     p.add_argument("--notebook", action="append", help="run only notebooks starting with this")
     p.add_argument("--notebooks", help="folder of notebooks (default: the d1nb checkout's)")
     p.add_argument("--show-code", action="store_true", help="include the code cells")
     p.add_argument("--quiet", action="store_true", help="no per-cell progress bar")
     p.set_defaults(func=cmd_report)
     return parser
+
+
+HELP_WIDTH = 100
+
+
+def help_markdown() -> str:
+    """docs/cli.md: the help of `d1nb` and of every subcommand, as the parser prints it
+    (`make docs` writes it; a test keeps it in sync)."""
+    import os
+
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(HELP_WIDTH)  # argparse wraps help text to the terminal width
+    try:
+        parser = build_parser()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parts = [
+            "# The `d1nb` command",
+            "",
+            "Generated from the parser by `make docs`; `tests/test_cli.py` fails when it is out "
+            "of date.",
+            "",
+            "Every subcommand takes `--format text|json` and exits 0 when clean, 1 on findings "
+            "(drift, lint at the threshold, a failing or data-losing migration, differences or "
+            "failed checks, a failed notebook), 2 on unusable input (what is usable is still "
+            "reported).",
+            "",
+            "```text",
+            parser.format_help().rstrip(),
+            "```",
+        ]
+        for name, subparser in sub.choices.items():
+            parts += ["", f"## d1nb {name}", "", "```text", subparser.format_help().rstrip(), "```"]
+        return "\n".join(parts) + "\n"
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from .engine import D1Engine
-from .snapshots import Snapshot
+from .snapshots import Snapshot, connect_duckdb
 
 SAMPLE_ROWS = 5
 MASK = "***"
@@ -93,7 +93,10 @@ class Diff:
         return pd.DataFrame(rows)
 
     def column_summary(self) -> pd.DataFrame:
-        """Per column of every table: values changed, NULLs gained/lost, distinct, numeric shift."""
+        """Per column of every table: values changed, NULLs gained/lost, NULL counts, numeric
+        min / max / mean on each side, and distinct counts for the columns whose values moved
+        (changed, gained or lost NULLs, or exist on one side only; None elsewhere, since a
+        distinct count is the one figure that costs a full hash of the column)."""
         frames = [t.columns for t in self.tables.values() if not t.columns.empty]
         if not frames:
             return pd.DataFrame()
@@ -287,7 +290,7 @@ def compare_tables(
     `tolerance` an absolute tolerance per REAL column (`table.column` or `column`);
     `mask` columns whose values samples replace with ***.
     """
-    con = duckdb.connect()
+    con = connect_duckdb()
     before.duckdb(con, "before")
     after.duckdb(con, "after")
     common = sorted(set(before.row_counts) & set(after.row_counts))
@@ -352,6 +355,7 @@ def _compare_table(
         con.execute(count.format(a)).fetchall()[0][0],
     )
     values = [c for c in columns if c not in key]
+    one_sided = {c for c in b_types if c not in a_types} | {c for c in a_types if c not in b_types}
     if not key:  # no key: multiset of whole rows
         cols = ", ".join(_q(c) for c in columns)
         counts = con.execute(
@@ -364,51 +368,156 @@ def _compare_table(
             + " AND ".join(f"x.{_q(c)} IS NOT DISTINCT FROM y.{_q(c)}" for c in columns)
         ).fetchall()[0]
         diff.removed, diff.added, diff.unchanged = (int(v) for v in counts)
-        stats = _side_stats(con, table, columns, b_types, a_types)
+        stats = _side_stats(con, table, b_types, a_types, set(columns) | one_sided)
         diff.columns = _column_frame(table, stats, columns, b_types, a_types, None)
         return diff
-    diff.unmatched_before, diff.unmatched_after = _keyed_sides(con, b, a, key)
-    on = " AND ".join(f"kb.{_q(c)} = ka.{_q(c)}" for c in key)
-    first = _q(key[0])
-    differs = [_differs(c, tolerance, table, b_types) for c in values]
-    flags = "".join(
-        f", {d} AS {_q('d:' + c)}"
-        f", kb.{_q(c)} IS NOT NULL AND ka.{_q(c)} IS NULL AS {_q('g:' + c)}"
-        f", kb.{_q(c)} IS NULL AND ka.{_q(c)} IS NOT NULL AS {_q('l:' + c)}"
-        for c, d in zip(values, differs, strict=True)
-    )
-    key_cols = ", ".join(f"coalesce(kb.{_q(c)}, ka.{_q(c)}) AS {_q(c)}" for c in key)
-    # One pass over the join keeps only the rows that are not unchanged (few, usually): every
-    # count, per table and per column, and the samples come from this small table.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE changes AS SELECT {key_cols}, "
-        f"CASE WHEN kb.{first} IS NULL THEN 'added' WHEN ka.{first} IS NULL THEN 'removed' "
-        f"ELSE 'changed' END AS kind{flags} FROM kb FULL OUTER JOIN ka ON {on} "
-        f"WHERE kb.{first} IS NULL OR ka.{first} IS NULL OR {' OR '.join(differs) or 'false'}"
-    )
-    sums = "".join(
-        f", count(*) FILTER (WHERE kind = 'changed' AND {_q(p + c)})"
-        for c in values
-        for p in ("d:", "g:", "l:")
-    )
-    row = con.execute(
-        "SELECT count(*) FILTER (WHERE kind = 'added'), count(*) FILTER (WHERE kind = 'removed'), "
-        f"count(*) FILTER (WHERE kind = 'changed'){sums} FROM changes"
-    ).fetchall()[0]
-    diff.added, diff.removed, diff.changed = (int(v) for v in row[:3])
-    matched_before = diff.rows_before - diff.unmatched_before
-    diff.unchanged = matched_before - diff.removed - diff.changed
-    per_column = {c: row[3 + 3 * i : 6 + 3 * i] for i, c in enumerate(values)}
-    stats = _side_stats(con, table, columns, b_types, a_types)
+    passed = _join_pass(con, b, a, diff.table, key, values, tolerance, b_types)
+    if passed is None:  # NULL or repeated keys: match only the rows whose key is unique
+        b, a = _unique_key_rows(con, diff, b, a, key)
+        passed = _join_pass(con, b, a, diff.table, key, values, tolerance, b_types)
+        stats = _side_stats(con, table, b_types, a_types, set())
+    else:
+        stats = passed["stats"]
+    diff.added, diff.removed, diff.changed = passed["added"], passed["removed"], passed["changed"]
+    diff.unchanged = passed["matched"] - diff.changed
+    per_column = passed["per_column"]
+    moved = {c for c, counts in per_column.items() if any(counts)} | one_sided
+    _add_distinct(con, table, stats, moved, b_types, a_types)
     diff.columns = _column_frame(table, stats, values, b_types, a_types, per_column)
-    diff.samples = _samples(con, table, key, values, mask, tolerance, b_types)
+    diff.samples = _samples(
+        con, table, key, values, mask, tolerance, b_types, b, a, passed["sample_keys"]
+    )
     return diff
 
 
-def _keyed_sides(con, b: str, a: str, key: list[str]) -> tuple[int, int]:
-    """Make views `kb` and `ka` the rows whose key is non-NULL and unique on both sides;
-    return how many rows each side leaves out (they cannot be matched one to one and are
-    counted apart, never guessed at)."""
+def _projection(side: str, key: list[str], values: list[str], types: dict[str, str]) -> str:
+    """One side narrowed for the join: the key, numeric values as they are (they feed min, max,
+    mean and tolerances), every other value as a 64-bit hash (NULL stays NULL)."""
+    parts = [_q(c) for c in key]
+    for i, c in enumerate(values):
+        if types.get(c) in _NUMERIC:
+            parts.append(f"{_q(c)} AS v{i}")
+        else:
+            parts.append(f"CASE WHEN {_q(c)} IS NULL THEN NULL ELSE hash({_q(c)}) END AS v{i}")
+    null_key = " OR ".join(f"{_q(c)} IS NULL" for c in key)
+    return f"SELECT {', '.join(parts)} FROM {side} WHERE NOT ({null_key})"
+
+
+_NUMERIC = ("BIGINT", "DOUBLE", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "BOOLEAN")
+
+
+def _join_pass(
+    con,
+    b: str,
+    a: str,
+    table: str,
+    key: list[str],
+    values: list[str],
+    tolerance: dict[str, float],
+    types: dict[str, str],
+) -> dict | None:
+    """Everything a keyed comparison counts: one scan a side for NULL counts and numeric min,
+    max, mean; one full outer join of the two narrowed sides that keeps only the rows added,
+    removed or changed (few, usually), and from those the counts per kind and per column and
+    the first keys of each kind. None when a key is NULL or repeated (the caller then matches
+    the unique keys only).
+
+    Text values are compared by a 64-bit hash: two different values share one with odds of
+    about 1 in 2^64, the price of reading each value once.
+    """
+    stats, rows, null_keys = {}, {}, 0
+    for side, source in (("before", b), ("after", a)):
+        stats[side], rows[side], nulls = _scan_stats(con, source, key, values, types)
+        null_keys += nulls
+    if null_keys:
+        return None
+    on = " AND ".join(f"x.{_q(c)} = y.{_q(c)}" for c in key)
+    first = _q(key[0])
+    differs = []
+    for i, c in enumerate(values):
+        tol = _tol(tolerance, table, c)
+        if tol is not None and types.get(c) == "DOUBLE":
+            differs.append(f"((b{i} IS NULL) <> (a{i} IS NULL) OR abs(b{i} - a{i}) > {float(tol)})")
+        else:
+            differs.append(f"b{i} IS DISTINCT FROM a{i}")
+    keys = ", ".join(f"coalesce(x.{_q(c)}, y.{_q(c)}) AS k{j}" for j, c in enumerate(key))
+    payload = "".join(f", x.v{i} AS b{i}, y.v{i} AS a{i}" for i in range(len(values)))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE touched AS SELECT {keys}, "
+        f"CASE WHEN x.{first} IS NULL THEN 'added' WHEN y.{first} IS NULL THEN 'removed' "
+        f"ELSE 'changed' END AS kind{payload} "
+        f"FROM ({_projection(b, key, values, types)}) x "
+        f"FULL OUTER JOIN ({_projection(a, key, values, types)}) y ON {on} "
+        f"WHERE x.{first} IS NULL OR y.{first} IS NULL OR "
+        + (" OR ".join(f"x.v{i} IS DISTINCT FROM y.v{i}" for i in range(len(values))) or "false")
+    )
+    row_key = "struct_pack(" + ", ".join(f"k{j} := k{j}" for j in range(len(key))) + ")"
+    key_tuple = f"({', '.join(f'k{j}' for j in range(len(key)))})" if len(key) > 1 else "k0"
+    any_differs = " OR ".join(differs) or "false"
+    parts = [
+        "count(*) FILTER (WHERE kind = 'added')",
+        "count(*) FILTER (WHERE kind = 'removed')",
+        f"count(*) FILTER (WHERE kind = 'changed' AND ({any_differs}))",
+        f"count(*) - count(DISTINCT (kind, {key_tuple}))",
+        f"min({row_key}, {SAMPLE_ROWS}) FILTER (WHERE kind = 'added')",
+        f"min({row_key}, {SAMPLE_ROWS}) FILTER (WHERE kind = 'removed')",
+        f"min({row_key}, {SAMPLE_ROWS}) FILTER (WHERE kind = 'changed' AND ({any_differs}))",
+    ]
+    for i in range(len(values)):
+        changed = "kind = 'changed'"
+        parts += [
+            f"count(*) FILTER (WHERE {changed} AND {differs[i]})",
+            f"count(*) FILTER (WHERE {changed} AND b{i} IS NOT NULL AND a{i} IS NULL)",
+            f"count(*) FILTER (WHERE {changed} AND b{i} IS NULL AND a{i} IS NOT NULL)",
+        ]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM touched").fetchall()[0]
+    con.execute("DROP TABLE touched")
+    added, removed, changed, repeated = row[:4]
+    matched = rows["before"] - removed
+    # A key repeated on a side either repeats among the touched rows, or multiplies its matches
+    # so that the two sides no longer agree on how many rows matched.
+    if repeated or matched != rows["after"] - added:
+        return None
+    sample_keys = {
+        kind: [tuple(k.values()) for k in found or []]
+        for kind, found in zip(("added", "removed", "changed"), row[4:7], strict=True)
+    }
+    per_column = {c: row[7 + 3 * i : 10 + 3 * i] for i, c in enumerate(values)}
+    return {
+        "matched": matched,
+        "added": added,
+        "removed": removed,
+        "changed": changed,
+        "per_column": per_column,
+        "stats": stats,
+        "sample_keys": sample_keys,
+    }
+
+
+def _scan_stats(
+    con, source: str, key: list[str], values: list[str], types: dict[str, str]
+) -> tuple[dict[str, tuple], int, int]:
+    """One scan of a side: per value column (None for distinct, NULLs, min, max, mean), the
+    row count, and how many rows have a NULL key."""
+    null_key = " OR ".join(f"{_q(c)} IS NULL" for c in key)
+    parts = ["count(*)", f"count(*) FILTER (WHERE {null_key})"]
+    for c in values:
+        qc = _q(c)
+        numeric = types.get(c) in _NUMERIC and types.get(c) != "BOOLEAN"
+        parts.append(f"count(*) - count({qc})")
+        parts.append(f"min({qc}), max({qc}), avg({qc})" if numeric else "NULL, NULL, NULL")
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {source}").fetchall()[0]
+    stats = {c: (None, *row[2 + 4 * i : 6 + 4 * i]) for i, c in enumerate(values)}
+    return stats, row[0], row[1]
+
+
+def _count(con, source: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
+
+
+def _unique_key_rows(con, diff: TableDiff, b: str, a: str, key: list[str]) -> tuple[str, str]:
+    """Temp tables of the rows whose key is non-NULL and unique on both sides; sets how many
+    rows each side leaves out (they cannot be matched one to one and are counted apart)."""
     k = ", ".join(_q(c) for c in key)
     null_key = " OR ".join(f"{_q(c)} IS NULL" for c in key)
     repeated = f"SELECT {k} FROM {{t}} WHERE NOT ({null_key}) GROUP BY {k} HAVING count(*) > 1"
@@ -416,25 +525,17 @@ def _keyed_sides(con, b: str, a: str, key: list[str]) -> tuple[int, int]:
         f"CREATE OR REPLACE TEMP TABLE bad_keys AS {repeated.format(t=b)} "
         f"UNION {repeated.format(t=a)}"
     )
-    bad = con.execute("SELECT count(*) FROM bad_keys").fetchall()[0][0]
-    nulls = [
-        con.execute(f"SELECT count(*) FROM {t} WHERE {null_key}").fetchall()[0][0] for t in (b, a)
-    ]
-    if not bad and not any(nulls):
-        con.execute(f"CREATE OR REPLACE TEMP VIEW kb AS SELECT * FROM {b}")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW ka AS SELECT * FROM {a}")
-        return 0, 0
-    left_out = []
-    for view, t in (("kb", b), ("ka", a)):
+    match = " AND ".join(f"bad_keys.{_q(c)} = s.{_q(c)}" for c in key)
+    names = []
+    for name, side in (("unique_before", b), ("unique_after", a)):
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {view}_rows AS SELECT * FROM {t} "
-            f"WHERE NOT ({null_key}) AND ({k}) NOT IN (SELECT {k} FROM bad_keys)"
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {side} s "
+            f"WHERE NOT ({null_key}) AND NOT EXISTS (SELECT 1 FROM bad_keys WHERE {match})"
         )
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {view}_rows")
-        total = con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-        kept = con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0]
-        left_out.append(int(total - kept))
-    return left_out[0], left_out[1]
+        names.append(name)
+    diff.unmatched_before = diff.rows_before - _count(con, names[0])
+    diff.unmatched_after = diff.rows_after - _count(con, names[1])
+    return names[0], names[1]
 
 
 def _tol(tolerance: dict[str, float], table: str, column: str) -> float | None:
@@ -452,29 +553,56 @@ def _differs(c: str, tolerance: dict[str, float], table: str, types: dict[str, s
 
 
 def _side_stats(
-    con, table: str, columns: list[str], b_types: dict[str, str], a_types: dict[str, str]
+    con,
+    table: str,
+    b_types: dict[str, str],
+    a_types: dict[str, str],
+    distinct: set[str],
 ) -> dict[str, dict[str, tuple]]:
-    """Distinct count, NULL count and (numeric) min, max, mean of every column, one scan a
-    side: {side: {column: (distinct, nulls, min, max, mean)}}."""
-    stats: dict[str, dict[str, tuple]] = {}
+    """NULL count, (numeric) min, max, mean of every column, and the distinct count of the
+    columns in `distinct`, one scan a side: {side: {column: (distinct, nulls, min, max,
+    mean)}}."""
+    return {
+        side: _stats_of(con, side, table, types, list(types), distinct)
+        for side, types in (("before", b_types), ("after", a_types))
+    }
+
+
+def _add_distinct(
+    con,
+    table: str,
+    stats: dict[str, dict[str, tuple]],
+    columns: set[str],
+    b_types: dict[str, str],
+    a_types: dict[str, str],
+) -> None:
+    """Distinct counts, the one costly figure, for the columns whose values moved (and those
+    only one side has); other columns keep None. Columns only one side has get their stats
+    here too."""
     for side, types in (("before", b_types), ("after", a_types)):
-        present = [c for c in columns if c in types] + [
-            c
-            for c in types
-            if c not in columns and c not in (b_types if side == "after" else a_types)
-        ]
-        parts = []
-        for c in present:
-            qc = _q(c)
-            numeric = types[c] in ("BIGINT", "DOUBLE", "INTEGER", "HUGEINT")
-            parts.append(f"count(DISTINCT {qc}), count(*) - count({qc})")
-            parts.append(f"min({qc}), max({qc}), avg({qc})" if numeric else "NULL, NULL, NULL")
-        if not present:
-            stats[side] = {}
+        wanted = [c for c in types if c in columns]
+        if not wanted:
             continue
-        row = con.execute(f"SELECT {', '.join(parts)} FROM {side}.{_q(table)}").fetchall()[0]
-        stats[side] = {c: row[5 * i : 5 * i + 5] for i, c in enumerate(present)}
-    return stats
+        fresh = _stats_of(con, side, table, types, wanted, set(wanted))
+        for c in wanted:
+            old = stats[side].get(c)
+            stats[side][c] = (fresh[c][0], *(old[1:] if old else fresh[c][1:]))
+
+
+def _stats_of(
+    con, side: str, table: str, types: dict[str, str], columns: list[str], distinct: set[str]
+) -> dict[str, tuple]:
+    if not columns:
+        return {}
+    parts = []
+    for c in columns:
+        qc = _q(c)
+        numeric = types[c] in _NUMERIC and types[c] != "BOOLEAN"
+        parts.append(f"count(DISTINCT {qc})" if c in distinct else "NULL")
+        parts.append(f"count(*) - count({qc})")
+        parts.append(f"min({qc}), max({qc}), avg({qc})" if numeric else "NULL, NULL, NULL")
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {side}.{_q(table)}").fetchall()[0]
+    return {c: row[5 * i : 5 * i + 5] for i, c in enumerate(columns)}
 
 
 def _column_frame(
@@ -567,21 +695,34 @@ def _samples(
     mask: set[str],
     tolerance: dict[str, float],
     types: dict[str, str],
+    b: str,
+    a: str,
+    sample_keys: dict[str, list[tuple]],
 ) -> pd.DataFrame:
     """Sample rows in long form (one line per column): all columns of added and removed rows,
-    only the differing ones of changed rows. The keys come from the `changes` table, the
-    rows from both sides by those keys alone."""
+    only the differing ones of changed rows, masked columns as ***. Only the sampled keys are
+    read back from the two sides."""
+    picked = [k for kind in ("added", "removed", "changed") for k in sample_keys.get(kind, [])]
+    if not picked:
+        return pd.DataFrame(columns=["table", "kind", "key", "column", "before", "after"])
+    k = ", ".join(_q(c) for c in key)
+    holes = ", ".join("(" + ", ".join("?" for _ in key) + ")" for _ in picked)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE picked AS SELECT * FROM (VALUES {holes}) t({k})",
+        [v for k_ in picked for v in k_],
+    )
+    match = " AND ".join(f"s.{_q(c)} = p.{_q(c)}" for c in key)
+    for view, side in (("kb", b), ("ka", a)):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT s.* FROM {side} s "
+            f"SEMI JOIN picked p ON {match}"
+        )
 
     def shown(side: str, c: str) -> str:
         if c in mask or f"{table}.{c}" in mask:
             return f"CASE WHEN {side}.{_q(c)} IS NULL THEN NULL ELSE '{MASK}' END"
         return f"CAST({side}.{_q(c)} AS VARCHAR)"
 
-    k = ", ".join(_q(c) for c in key)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE picked AS SELECT {k}, kind FROM changes "
-        f"QUALIFY row_number() OVER (PARTITION BY kind ORDER BY {k}) <= {SAMPLE_ROWS}"
-    )
     key_expr = " || ', ' || ".join(
         f"CAST(coalesce(kb.{_q(c)}, ka.{_q(c)}) AS VARCHAR)" for c in key
     )
@@ -591,17 +732,15 @@ def _samples(
         for c in values
     )
     order = ", ".join(f"coalesce(kb.{_q(c)}, ka.{_q(c)})" for c in key)
-    in_picked = f"({k}) IN (SELECT {k} FROM picked)"
-    picked = con.execute(
+    records = con.execute(
         f"SELECT CASE WHEN kb.{_q(key[0])} IS NULL THEN 'added' "
         f"WHEN ka.{_q(key[0])} IS NULL THEN 'removed' ELSE 'changed' END AS kind, "
-        f"{key_expr} AS key{cols} "
-        f"FROM (SELECT * FROM kb WHERE {in_picked}) kb "
-        f"FULL OUTER JOIN (SELECT * FROM ka WHERE {in_picked}) ka ON {on} "
+        f"{key_expr} AS key{cols} FROM kb FULL OUTER JOIN ka ON {on} "
         f"ORDER BY CASE kind WHEN 'added' THEN 0 WHEN 'removed' THEN 1 ELSE 2 END, {order}"
     ).fetchall()
+    con.execute("DROP TABLE kb; DROP TABLE ka; DROP TABLE picked")
     rows = []
-    for record in picked:
+    for record in records:
         kind = record[0]
         for i, c in enumerate(values):
             before, after, differ = record[2 + 3 * i : 5 + 3 * i]

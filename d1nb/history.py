@@ -557,7 +557,9 @@ def to_duckdb(
     history: History, con: duckdb.DuckDBPyConnection | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Tables `migrations`, `statements` and `status` in DuckDB, for SQL over the history."""
-    con = con if con is not None else duckdb.connect()
+    from .snapshots import connect_duckdb
+
+    con = con if con is not None else connect_duckdb()
     frames = {
         "migrations": project_migrations_frame(history),
         "statements": project_statements_frame(history),

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import sample_migrations as sm
 from .engine import D1Engine
-from .snapshots import write_dump
+from .snapshots import connect_duckdb, write_dump
 
 SEED = 20250106
 DEFAULT_SCORES = 2500
@@ -741,3 +741,42 @@ def write_events_dump(out: str | Path, rows: int = 1_000_000, seed: int = SEED) 
         )
         engine.conn.execute("COMMIT")
         return write_dump(engine.conn, out)
+
+
+def write_diff_pair(out: str | Path, rows: int = 10_000_000, seed: int = SEED) -> tuple[Path, Path]:
+    """before.parquet and after.parquet of one 8-column scores table (the diff benchmark's
+    input): after has 1% of rows changed (composer upper-cased, score nudged), 0.1% removed
+    and 0.1% added. Made by DuckDB from hashes of the id, so any size is quick and
+    reproducible."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [*sm.CANONICAL_COMPOSERS, *sm.UNTOUCHED_COMPOSERS]
+    composer_list = "[" + ", ".join("'" + n.replace("'", "''") + "'" for n in names) + "]"
+    h = f"hash(id, {seed})"
+
+    def scores(first: int, last: int) -> str:
+        return (
+            f"SELECT id, 'usr_' || lpad(CAST({h} % 50000 AS VARCHAR), 6, '0') AS user_id, "
+            f"'Score ' || id AS title, "
+            f"{composer_list}[CAST(({h} // 7) % {len(names)} AS BIGINT) + 1] AS composer, "
+            f"CAST(({h} // 11) % 10 + 1 AS BIGINT) AS difficulty, "
+            f"round((({h} // 13) % 100000) / 1000.0, 3) AS score, "
+            f"strftime(TIMESTAMP '2024-01-01' + to_seconds(CAST(({h} // 17) % 31536000 "
+            f"AS BIGINT)), '%Y-%m-%dT%H:%M:%SZ') AS created_at, "
+            f"CASE WHEN ({h} // 19) % 2 = 0 THEN 'private' ELSE 'public' END AS visibility "
+            f"FROM range({first}, {last}) t(id)"
+        )
+
+    before, after = out / "before.parquet", out / "after.parquet"
+    con = connect_duckdb()
+    con.execute(f"COPY ({scores(1, rows + 1)}) TO '{before}' (FORMAT parquet)")
+    con.execute(
+        "COPY (SELECT id, user_id, title, "
+        "CASE WHEN id % 100 = 7 THEN upper(composer) ELSE composer END AS composer, "
+        "difficulty, CASE WHEN id % 100 = 7 THEN score + 0.5 ELSE score END AS score, "
+        f"created_at, visibility FROM read_parquet('{before}') WHERE id % 1000 <> 3 "
+        f"UNION ALL {scores(rows + 1, rows + 1 + rows // 1000)} ORDER BY id) "
+        f"TO '{after}' (FORMAT parquet)"
+    )
+    con.close()
+    return before, after

@@ -1007,6 +1007,15 @@ def _duck_count(con: duckdb.DuckDBPyConnection, target: str) -> int:
     return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
 
 
+def connect_duckdb(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection without the progress bar (it would write to a notebook's stderr)."""
+    con = duckdb.connect(database)
+    # Inside Jupyter without ipywidgets DuckDB starts with the bar off and refuses any change.
+    if con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]:
+        con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def to_duckdb(
     snapshot: Snapshot,
     con: duckdb.DuckDBPyConnection | None = None,
@@ -1023,7 +1032,7 @@ def to_duckdb(
 
     if con is None:
         big = snapshot.path.stat().st_size > IN_MEMORY_DUCKDB_BYTES
-        con = duckdb.connect(str(snapshot.path.with_suffix(".duckdb")) if big else ":memory:")
+        con = connect_duckdb(str(snapshot.path.with_suffix(".duckdb")) if big else ":memory:")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
     snapshot.type_notes = []
     engine = D1Engine(snapshot.path, statement_limit=0)

@@ -6,10 +6,11 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from d1nb.cli import main
+from d1nb.cli import help_markdown, main
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -87,7 +88,17 @@ def test_lock_writes_and_status_uses_it(capsys, tmp_path, sample):
 
 
 def test_help_has_examples_and_module_entry_point():
-    for command in ("status", "lint", "lock", "load", "replay", "impact", "batch", "report"):
+    for command in (
+        "status",
+        "lint",
+        "lock",
+        "load",
+        "replay",
+        "impact",
+        "batch",
+        "diff",
+        "report",
+    ):
         result = subprocess.run(
             [sys.executable, "-m", "d1nb", command, "--help"],
             capture_output=True,
@@ -95,6 +106,11 @@ def test_help_has_examples_and_module_entry_point():
             check=True,
         )
         assert "example: d1nb " + command in result.stdout
+
+
+def test_docs_cli_md_matches_the_parser():
+    written = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert written == help_markdown(), "docs/cli.md is out of date: run `make docs`"
 
 
 def test_history_argument_is_validated(capsys, sample):

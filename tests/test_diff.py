@@ -110,3 +110,26 @@ def test_null_and_repeated_keys_are_counted_apart(tmp_path):
     assert (t.unmatched_before, t.unmatched_after) == (3, 3)
     assert (t.added, t.removed, t.changed, t.unchanged) == (1, 0, 1, 1)
     assert not t.equal
+
+
+def test_composite_key_and_repeated_composite_keys(tmp_path):
+    for name, rows in (
+        ("b", [("x", 1, "a"), ("x", 2, "b"), ("y", 1, "c"), ("z", 1, "d"), ("z", 1, "e")]),
+        ("a", [("x", 1, "A"), ("y", 1, "c"), ("y", 2, "new"), ("z", 1, "d")]),
+    ):
+        conn = apsw.Connection(str(tmp_path / f"{name}.sqlite"))
+        conn.execute("CREATE TABLE g (grp TEXT, n INTEGER, v TEXT)")
+        conn.executemany("INSERT INTO g VALUES (?, ?, ?)", rows)
+        conn.close()
+    b = load_snapshot(tmp_path / "b.sqlite", tmp_path / "wb")
+    a = load_snapshot(tmp_path / "a.sqlite", tmp_path / "wa")
+    diff = compare_tables(b, a, keys={"g": ["grp", "n"]}, mask={"v"})
+    t = diff.tables["g"]
+    assert (t.unmatched_before, t.unmatched_after) == (2, 1)  # (z, 1) repeated before
+    assert (t.added, t.removed, t.changed, t.unchanged) == (1, 1, 1, 1)
+    assert sorted(zip(t.samples["kind"], t.samples["key"], strict=True)) == [
+        ("added", "y, 2"),
+        ("changed", "x, 1"),
+        ("removed", "x, 2"),
+    ]
+    assert set(t.samples["after"].dropna()) == {"***"}
