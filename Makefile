@@ -7,9 +7,10 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.
 
 NODE_STAMP := node/node_modules/.d1nb-installed
 # The compatibility suite needs the pinned npm packages; without Node it is skipped (and says so).
-NODE_DEPS := $(if $(shell command -v node),$(NODE_STAMP),)
+NODE_DEPS := $(if $(shell command -v node),$(NODE_STAMP) browser,)
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup node report test lint bench lab notebooks sample docs clean
+.PHONY: setup node browser screenshot report test lint bench lab notebooks sample docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "d1nb needs Python >= 3.11; set PYTHON=python3.11")'
@@ -26,6 +27,12 @@ $(NODE_STAMP): node/package.json node/package-lock.json
 
 node: $(NODE_STAMP)  ## the pinned Miniflare and wrangler (exact metering, compatibility suite)
 
+# The browser test opens a report in Debian's Chromium (driven by playwright-core from node/).
+browser:  ## Debian's chromium, installed when missing (needs root and apt-get)
+	@test -x $(CHROMIUM) || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		|| echo "chromium not installed: the browser test will be skipped"; }
+
 report: setup  ## every notebook executed on data/sample, written to reports/*.html
 	$(VENV)/bin/d1nb report data/sample --out reports --quiet
 
@@ -39,6 +46,9 @@ lint: setup
 bench: setup  ## speed and memory, side by side with the peers; writes benchmarks/results/latest.json
 	$(PY) -m pip install --quiet -e ".[test,bench]"
 	$(PY) benchmarks/run.py
+
+screenshot: report node browser  ## docs/img/report-01.png, the README's picture of a report
+	node node/browser.mjs reports/01_migration_history.html docs/img/report-01.png > /dev/null
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks

@@ -1,7 +1,8 @@
 """Executing the notebooks against a project (papermill) and exporting them as HTML (nbconvert).
 
-A report is the executed notebook as self-contained HTML: images embedded, code hidden unless
-asked for, and a provenance block (versions, every input with its sha256, parameters, times).
+A report is the executed notebook as self-contained HTML: images embedded, a table of contents,
+code hidden unless asked for, and a provenance block (versions, every input with its sha256,
+parameters, times).
 A notebook that fails still yields its report, with the error shown.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +26,8 @@ from nbconvert import HTMLExporter
 from . import __version__
 
 REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+"""nbconvert templates: `d1nb_report` is JupyterLab's without CDN scripts."""
 """The notebooks of a source checkout (and of an editable install)."""
 _INPUT_SUFFIXES = {
     ".toml",
@@ -85,13 +89,36 @@ def provenance_markdown(
 def export_html(notebook: nbformat.NotebookNode, show_code: bool = False) -> str:
     """Self-contained HTML of an executed notebook (images are embedded as data URIs)."""
     exporter = HTMLExporter(
-        template_name="lab",
+        template_name="d1nb_report",
+        extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=not show_code,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(notebook)
-    return body
+    return add_contents(body)
+
+
+_SECTION = re.compile(r'<h2 id="([^"]+)">(.*?)<a class="anchor-link"', re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def add_contents(body: str) -> str:
+    """Insert a table of contents, one link per `##` section, after the report's title.
+
+    Built from the exported HTML itself, so each link targets the id nbconvert gave.
+    """
+    sections = [(anchor, _TAG.sub("", title).strip()) for anchor, title in _SECTION.findall(body)]
+    title_end = body.find("</h1>")
+    if not sections or title_end < 0:
+        return body
+    items = "".join(f'<li><a href="#{anchor}">{title}</a></li>' for anchor, title in sections)
+    nav = (
+        '<nav class="d1nb-contents" aria-label="Contents"><strong>Contents</strong>'
+        f"<ol>{items}</ol></nav>"
+    )
+    at = title_end + len("</h1>")
+    return body[:at] + nav + body[at:]
 
 
 def run_report(

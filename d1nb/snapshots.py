@@ -2,8 +2,10 @@
 
 The dump format follows Miniflare's `dumpSql` (workers-sdk, packages/miniflare/src/workers/d1/
 dumpSql.ts), which D1 itself shares: `PRAGMA defer_foreign_keys=TRUE;`, each table's `CREATE`
-then one `INSERT INTO "t" ("a","b") VALUES(…);` per row, `DELETE FROM sqlite_sequence;` and its
-rows, then indexes, triggers and views; statements joined by newlines, no trailing newline.
+then one `INSERT INTO "t" VALUES(…);` per row, `DELETE FROM sqlite_sequence;` and its rows,
+then indexes, triggers and views; statements joined by newlines, no trailing newline. The
+compatibility suite checks byte for byte against the pinned wrangler's `d1 export`. Dumps whose
+INSERTs name their columns are read too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import shutil
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeAlias
 
@@ -136,9 +138,8 @@ def dump_statements(
         if no_data:
             continue
         columns = [r[1] for r in conn.execute(f"PRAGMA table_info={_ident(name)}")]
-        names = ",".join(_ident(c) for c in columns)
         select = f"SELECT {', '.join(_ident(c) for c in columns)} FROM {_ident(name)}"
-        prefix = f"INSERT INTO {_ident(name)} ({names}) VALUES("
+        prefix = f"INSERT INTO {_ident(name)} VALUES("
         for row in conn.execute(select):
             yield prefix + ",".join(sql_literal(v) for v in row) + ");"
     if not no_schema:
@@ -265,8 +266,11 @@ def _counts(engine: D1Engine) -> dict[str, int]:
     }
 
 
-def _create_schema(engine: D1Engine, schema: SchemaSource | None) -> None:
-    """Create the tables of `schema` (a migrations folder replayed from empty, or CREATE SQL)."""
+def _create_schema(
+    engine: D1Engine, schema: SchemaSource | None, applied: set[str] | None = None
+) -> None:
+    """Create the tables of `schema`: CREATE SQL, or a migrations folder replayed from empty
+    (only the files in `applied`, when given: the schema the exported database had)."""
     if schema is None:
         return
     if isinstance(schema, dict):
@@ -274,10 +278,32 @@ def _create_schema(engine: D1Engine, schema: SchemaSource | None) -> None:
     else:
         from .replay import schema_evolution
 
+        if applied is not None:
+            schema = replace(schema, files=[f for f in schema.files if f.name in applied])
         final = schema_evolution(schema)
         statements = [sql for _name, sql in final.final_sql]
     for sql in statements:
         engine.conn.execute(sql)
+
+
+_LEDGER_ROW = re.compile(r"INSERT INTO \"?(\w+)\"? VALUES\(\d+,'((?:[^']|'')*)',")
+
+
+def _ledger_in_dump(path: Path, mdir: MigrationDir) -> tuple[str, set[str]] | None:
+    """(ledger table, names it lists) of a dump, found as the table whose rows name the most
+    files of `mdir` (the ledger may have any name); None when no table does."""
+    known = {f.name for f in mdir.files}
+    found: dict[str, set[str]] = {}
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.startswith(b"INSERT INTO "):
+                continue
+            match = _LEDGER_ROW.match(raw.decode("utf-8", "replace"))
+            if match and match.group(2).replace("''", "'") in known:
+                found.setdefault(match.group(1), set()).add(match.group(2).replace("''", "'"))
+    if not found:
+        return None
+    return max(found.items(), key=lambda item: len(item[1]))
 
 
 _FAST_INSERT = re.compile(r'INSERT INTO (?:"((?:[^"]|"")+)"|(\w+))(?: \([^)]*\))? VALUES(?=\()')
@@ -405,6 +431,7 @@ class _DumpWriter(threading.Thread):
         self.engine, self.path, self.schema = engine, path, schema
         self.work: queue.Queue = queue.Queue(maxsize=8)
         self.expected: Counter[str] = Counter()
+        self.notes: list[str] = []
         self.error: BaseException | None = None
         self.stop = False
 
@@ -428,8 +455,7 @@ class _DumpWriter(threading.Thread):
     def _apply(self, what: str, line: int, sql: str, rows: list, table: str) -> None:
         if what == "rows":
             if self.schema is not None and not self.engine.conn.table_exists(None, table):
-                _create_schema(self.engine, self.schema)  # a --no-schema dump: tables first
-                self.schema = None
+                self._create_tables()  # a --no-schema dump: tables first
             self.expected[table] += len(rows)
             _run_inserts(self.engine, self.path, sql, rows)
             return
@@ -449,6 +475,25 @@ class _DumpWriter(threading.Thread):
             raise InputError(self.path, line, exc.reason) from exc
         if kind in ("insert", "insert_select"):
             self.expected[table] += changed
+
+    def _create_tables(self) -> None:
+        """The tables of a --no-schema dump, as the exported database had them: the migrations
+        its own ledger lists, replayed from empty (all of them when it has no ledger)."""
+        applied = None
+        if isinstance(self.schema, MigrationDir):
+            ledger = _ledger_in_dump(self.path, self.schema)
+            if ledger is None:
+                self.notes.append(
+                    "no schema and no ledger rows in the dump: tables from every migration file"
+                )
+            else:
+                applied = ledger[1]
+                self.notes.append(
+                    f"no schema in the dump: tables from the {len(applied)} migration file(s) "
+                    f"its {ledger[0]} table lists"
+                )
+        _create_schema(self.engine, self.schema, applied)
+        self.schema = None
 
     def abandon(self) -> None:
         """Stop after the current item: the caller is rolling back."""
@@ -505,7 +550,7 @@ def load_dump(
             writer.put(item)
         writer.finish()
         engine.conn.execute("COMMIT")
-        snapshot = Snapshot(path, target, _counts(engine))
+        snapshot = Snapshot(path, target, _counts(engine), notes=writer.notes)
     except BaseException:
         if writer.is_alive():
             writer.abandon()

@@ -4,6 +4,7 @@ read each without help from the user."""
 from __future__ import annotations
 
 import pytest
+from realworld import write_realworld
 
 from d1nb.config import bindings_frame, load_project
 from d1nb.history import load_history, status_frame
@@ -11,116 +12,10 @@ from d1nb.lint import lint
 from d1nb.migrations import load_migration_dir, parse_statements
 from d1nb.replay import schema_evolution
 
-DRIZZLE_REBUILD = """PRAGMA foreign_keys=OFF;--> statement-breakpoint
-CREATE TABLE `__new_lists` (
-\t`id` text PRIMARY KEY NOT NULL,
-\t`title` text NOT NULL,
-\t`kind` text DEFAULT 'todo' NOT NULL
-);
---> statement-breakpoint
-INSERT INTO `__new_lists`("id", "title") SELECT "id", "title" FROM `lists`;--> statement-breakpoint
-DROP TABLE `lists`;--> statement-breakpoint
-ALTER TABLE `__new_lists` RENAME TO `lists`;--> statement-breakpoint
-PRAGMA foreign_keys=ON;
-"""
-
-FILES = {
-    # configs: every format, templates, env-only bindings, shared databases, no D1 at all
-    "apps/web/wrangler.jsonc": """{
-  // web front end
-  "name": "web",
-  "env": {
-    "staging": {"d1_databases": [{"binding": "DB", "database_name": "todo-stg",
-                                  "database_id": "a1", "migrations_dir": "drizzle",
-                                  "migrations_table": "__drizzle_migrations",},],},
-    "production": {"d1_databases": [{"binding": "DB", "database_name": "todo-prod",
-                                     "database_id": "b2", "migrations_dir": "drizzle",
-                                     "migrations_table": "__drizzle_migrations",},],},
-  },
-}""",
-    "apps/web/wrangler.example.json": '{"name": "web", "d1_databases": [{"binding": "DB",'
-    ' "database_name": "todo", "database_id": "local-db"}]}',
-    "apps/web/drizzle/0000_init.sql": "CREATE TABLE `lists` (`id` text PRIMARY KEY NOT NULL, "
-    "`title` text NOT NULL);--> statement-breakpoint\n"
-    "CREATE TABLE `items` (`id` text PRIMARY KEY, `list_id` text "
-    "REFERENCES `lists`(`id`) ON DELETE cascade);\n",
-    "apps/web/drizzle/0001_rebuild_lists.sql": DRIZZLE_REBUILD,
-    "apps/web/drizzle/meta/_journal.json": '{"entries": []}',
-    "apps/web/drizzle/meta/0000_snapshot.json": "{}",
-    "apps/worker/wrangler.toml": 'name = "worker"\n[[env.production.d1_databases]]\n'
-    'binding = "DB"\ndatabase_name = "todo-prod"\ndatabase_id = "b2"\n',
-    "apps/static/wrangler.toml": 'name = "static"\n[site]\nbucket = "./public"\n',
-    "services/jobs/wrangler.template.toml": 'name = "jobs"\n[[d1_databases]]\nbinding = "DB"\n'
-    'database_name = "jobs"\ndatabase_id = "__DB_ID__"\n'
-    'migrations_dir = "../../shared/migrations"\n',
-    "services/jobs/wrangler.toml": 'name = "jobs"\n[[env.local.d1_databases]]\nbinding = "DB"\n'
-    'database_name = "jobs"\ndatabase_id = "j1"\n'
-    'migrations_dir = "../../shared/migrations"\n'
-    '[[env.production.d1_databases]]\nbinding = "DB"\n'
-    'database_name = "jobs"\ndatabase_id = "j2"\n'
-    'migrations_dir = "../../shared/migrations"\n',
-    # a directory used by two databases, with every kind of stray file and SQL shape
-    "shared/migrations/0001_init.sql": "-- Migration number: 0001 \t 2025-07-11T10:00:00.000Z\r\n"
-    "CREATE TABLE IF NOT EXISTS jobs (\r\n  id INTEGER PRIMARY "
-    "KEY,\r\n  status TEXT NOT NULL CHECK (status IN ('active',"
-    " 'dropped')),\r\n  meta TEXT DEFAULT (json_object())\r\n"
-    ") STRICT;\r\n",
-    "shared/migrations/0002_comments_only.sql": "-- the backfill is left to application code\n",
-    "shared/migrations/0003_fts.sql": (
-        "CREATE VIRTUAL TABLE IF NOT EXISTS jobs_fts USING fts5(status, content='jobs', "
-        "content_rowid='id');\nCREATE TRIGGER IF NOT EXISTS jobs_ai AFTER INSERT ON jobs BEGIN\n"
-        "  INSERT INTO jobs_fts(rowid, status) VALUES (new.id, new.status);\nEND;\n"
-        "CREATE TRIGGER IF NOT EXISTS jobs_lock BEFORE DELETE ON jobs BEGIN\n"
-        "  SELECT RAISE(ABORT, 'jobs are never deleted; mark them dropped');\nEND;\n"
-        "CREATE INDEX IF NOT EXISTS jobs_live ON jobs(status) WHERE status <> 'dropped';\n"
-        "CREATE VIEW IF NOT EXISTS active_jobs AS SELECT * FROM jobs WHERE status = 'active';\n"
-    ),
-    "shared/migrations/0004_data.sql": (
-        "UPDATE jobs SET meta = json_set(meta, '$.kind', lower(json_extract(meta, '$.kind'))) "
-        "WHERE status = 'active';\n"
-        "UPDATE jobs SET meta = (SELECT json_group_array(lower(value)) FROM json_each(jobs.meta))"
-        " WHERE json_type(meta) = 'array';\n"
-        "INSERT OR IGNORE INTO jobs (id, status) SELECT id + 1000, status FROM jobs;\n"
-    ),
-    "shared/migrations/0005_columns.sql": "ALTER TABLE jobs RENAME COLUMN meta TO details;\n"
-    "ALTER TABLE jobs ADD COLUMN note TEXT;\n"
-    "ALTER TABLE jobs DROP COLUMN note;\n"
-    "ALTER TABLE jobs ADD COLUMN created TEXT DEFAULT "
-    "(strftime('%s','now'));\n",
-    "shared/migrations/0008_a.sql": "SELECT 1;\n",
-    "shared/migrations/0008_b.sql": "SELECT 2;\n",
-    "shared/migrations/0008_c.sql": "SELECT 3;\n",
-    "shared/migrations/0009_later.sql.future": "DROP TABLE jobs;\n",
-    "shared/migrations/0005_columns.sql.rollback": "ALTER TABLE jobs DROP COLUMN created;\n",
-    "shared/migrations/rollback_0004.sql.rollback": "SELECT 1;\n",
-    "shared/migrations/list.json": "[]",
-    "shared/migrations/README": "how to apply\n",
-    # a pattern-based layout: one folder per migration
-    "services/pattern/wrangler.toml": 'name = "pattern"\n[[d1_databases]]\nbinding = "DB"\n'
-    'database_name = "p"\ndatabase_id = "p1"\n'
-    'migrations_pattern = "*/migration.sql"\n',
-    "services/pattern/migrations/0001_init/migration.sql": "CREATE TABLE IF NOT EXISTS a (x);\n",
-    "services/pattern/migrations/0002_more/migration.sql": "ALTER TABLE a ADD COLUMN y;\n",
-    "services/pattern/migrations/0002_more/snapshot.json": "{}",
-    # base schema applied by hand: the directory cannot be replayed from empty
-    "services/legacy/wrangler.toml": 'name = "legacy"\n[[d1_databases]]\nbinding = "DB"\n'
-    'database_name = "l"\ndatabase_id = "l1"\n',
-    "services/legacy/schema.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
-    "services/legacy/migrations/0001_add_users_email.sql": "ALTER TABLE users ADD COLUMN email;\n",
-    # invalid TOML 1.0 (multi-line inline table): reported, the rest still loads
-    "services/broken/wrangler.toml": 'name = "broken"\nd1_databases = [ { binding = "DB",\n'
-    '  database_name = "b" } ]\n',
-}
-
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("realworld")
-    for rel, text in FILES.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode("utf-8"))
-    return root
+    return write_realworld(tmp_path_factory.mktemp("realworld"))
 
 
 def test_configs(repo):

@@ -1,0 +1,266 @@
+"""d1nb against the real wrangler (pinned in node/), on the sample and the realworld fixtures.
+
+Each test runs `wrangler d1 ... --local` (Cloudflare's workerd through Miniflare) on a copy of a
+project and checks that d1nb, reading the same files, reaches the same result: schema, ledger,
+failing file and its message, pending order, exports, and the data a migration leaves behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from realworld import write_realworld
+
+from compat.wrangler import (
+    STATE,
+    copy_project,
+    ledger_names,
+    local_database,
+    read_only_copy,
+    user_schema,
+    wrangler,
+)
+from d1nb.diff import compare_tables
+from d1nb.history import load_history, pending_frame, read_ledger
+from d1nb.replay import replay
+from d1nb.snapshots import load_snapshot, write_dump
+
+SAMPLE = Path(__file__).resolve().parent.parent.parent / "data" / "sample"
+PENDING_ROW = re.compile(r"│ (\S+\.sql)\s+│")
+
+
+def env_args(env: str | None) -> list[str]:
+    return ["--env", env] if env else []
+
+
+def project_copy(kind: str, target: Path) -> Path:
+    if kind == "sample":
+        return copy_project(SAMPLE, target)
+    return write_realworld(target)
+
+
+def replay_from_empty(root: Path, service: str, env: str | None, workdir: Path):
+    """d1nb's `migrations apply` on an empty database: the pending files of the binding, in
+    order, stopping at the first failure as wrangler does."""
+    history = load_history(root, use_git=False)
+    binding = history.binding(service, env)
+    empty = workdir / "empty.sql"
+    empty.parent.mkdir(parents=True, exist_ok=True)
+    empty.write_text("", encoding="utf-8")
+    snapshot = load_snapshot(empty, workdir / "d1nb")
+    mdir = history.migration_dirs[service]
+    return replay(snapshot, mdir, ledger_table=binding.migrations_table), binding
+
+
+@pytest.mark.parametrize(
+    ("kind", "folder", "service", "binding", "env"),
+    [
+        ("sample", "services/api", "api", "DB", "production"),
+        ("sample", "services/scores", "scores", "SCORES_DB", "production"),
+        ("sample", "services/dictionary", "dictionary", "DICT", "production"),
+        ("realworld", "apps/web", "web", "DB", "staging"),
+        ("realworld", "services/jobs", "jobs", "DB", "production"),
+        ("realworld", "services/legacy", "legacy", "DB", None),
+    ],
+)
+def test_apply_from_empty_matches_wrangler(tmp_path, kind, folder, service, binding, env):
+    root = project_copy(kind, tmp_path / "project")
+    cwd = root / folder
+    run = wrangler(cwd, "d1", "migrations", "apply", binding, "--local", *env_args(env))
+    ours, ours_binding = replay_from_empty(root, service, env, tmp_path / "work")
+
+    assert ours.stopped_at == run.failed_migration(), run.text
+    if ours.stopped_at:
+        error = next(o.error for o in ours.outcomes if not o.ok)
+        assert any(error in line for line in run.errors()), (error, run.errors())
+    else:
+        assert run.code == 0, run.text
+    theirs = read_only_copy(local_database(cwd), tmp_path / "theirs")
+    with read_only_copy(ours.after.path, tmp_path / "ours") as mine:
+        assert user_schema(mine) == user_schema(theirs)
+        table = ours_binding.migrations_table
+        assert ledger_names(mine, table) == ledger_names(theirs, table)
+        first = ours.outcomes[0].name
+        assert ledger_names(theirs, table) or ours.stopped_at == first, "nothing applied"
+    theirs.close()
+
+
+def test_pattern_layout_is_not_read_by_this_wrangler(tmp_path):
+    """`migrations_pattern` is newer than the pinned wrangler 4.86: it still reads the plain
+    `migrations/*.sql`, finds none in a one-folder-per-migration layout, and applies nothing.
+    d1nb follows the pattern (docs/compat.md)."""
+    root = project_copy("realworld", tmp_path / "project")
+    run = wrangler(root / "services" / "pattern", "d1", "migrations", "list", "DB", "--local")
+    assert "No migrations" in run.text or not PENDING_ROW.findall(run.text), run.text
+    history = load_history(root, use_git=False)
+    assert [f.name for f in history.migration_dirs["pattern"].files] == [
+        "0001_init/migration.sql",
+        "0002_more/migration.sql",
+    ]
+
+
+def test_pending_order_matches_wrangler_list(tmp_path):
+    """Apply part of the jobs history, then add files (one numbered before applied ones, three
+    sharing a number): `migrations list` and d1nb's pending list agree, in order."""
+    root = project_copy("realworld", tmp_path / "project")
+    migrations = root / "shared" / "migrations"
+    held = tmp_path / "held"
+    held.mkdir()
+    for name in ("0005_columns.sql", "0008_a.sql", "0008_b.sql", "0008_c.sql"):
+        shutil.move(migrations / name, held / name)
+    cwd = root / "services" / "jobs"
+    first = wrangler(cwd, "d1", "migrations", "apply", "DB", "--local", "--env", "production")
+    assert first.code == 0, first.text
+    for path in held.iterdir():
+        shutil.move(path, migrations / path.name)
+    (migrations / "0002_added_late.sql").write_text("SELECT 1;\n", encoding="utf-8")
+
+    listed = wrangler(cwd, "d1", "migrations", "list", "DB", "--local", "--env", "production")
+    theirs = PENDING_ROW.findall(listed.text)
+    history = load_history(root, {("jobs", "production"): cwd / STATE}, use_git=False)
+    pending = pending_frame(history)
+    pending = pending[(pending.service == "jobs") & (pending.environment == "production")]
+    assert pending["name"].tolist() == theirs
+    assert theirs == [
+        "0002_added_late.sql",
+        "0005_columns.sql",
+        "0008_a.sql",
+        "0008_b.sql",
+        "0008_c.sql",
+    ]
+    assert pending.set_index("name").loc["0002_added_late.sql", "out_of_order"]
+
+
+@pytest.fixture(scope="module")
+def api_state(tmp_path_factory) -> Path:
+    """The sample api service with its `before` export executed into wrangler's local state."""
+    root = copy_project(SAMPLE, tmp_path_factory.mktemp("api") / "project")
+    cwd = root / "services" / "api"
+    export = root / "exports" / "api" / "before.sql"
+    run = wrangler(
+        cwd, "d1", "execute", "DB", "--local", "--env", "production", "--file", str(export)
+    )
+    assert run.code == 0, run.text
+    return root
+
+
+def test_wrangler_reads_our_export_as_we_do(api_state, tmp_path):
+    """The sample's export, executed by wrangler, is the same data d1nb loads from the file."""
+    state = api_state / "services" / "api" / STATE
+    ours = load_snapshot(api_state / "exports" / "api" / "before.sql", tmp_path / "dump")
+    theirs = load_snapshot(state, tmp_path / "state")
+    assert ours.row_counts == theirs.row_counts
+    assert compare_tables(ours, theirs).equal
+
+
+EXPORT_OPTIONS = {
+    "whole": ([], {}),
+    "tables": (["--table", "users", "--table", "sync_data"], {"tables": ["users", "sync_data"]}),
+    "no-data": (["--no-data"], {"no_data": True}),
+    "no-schema": (["--no-schema"], {"no_schema": True}),
+}
+
+
+@pytest.mark.parametrize("variant", list(EXPORT_OPTIONS))
+def test_wrangler_exports_load_like_local_state(api_state, tmp_path, variant):
+    """Each `wrangler d1 export` variant: d1nb writes the same bytes from the same database,
+    and loads the export with the same tables, row counts and values as the local state."""
+    options, dump_options = EXPORT_OPTIONS[variant]
+    cwd = api_state / "services" / "api"
+    out = tmp_path / "export.sql"
+    run = wrangler(
+        cwd, "d1", "export", "DB", "--local", "--env", "production", "--output", str(out), *options
+    )
+    assert run.code == 0, run.text
+    with read_only_copy(local_database(cwd), tmp_path / "copy") as conn:
+        ours = write_dump(conn, tmp_path / "ours.sql", **dump_options)
+    assert ours.read_bytes() == out.read_bytes()
+    history = load_history(api_state, use_git=False)
+    exported = load_snapshot(out, tmp_path / "export", schema=history.migration_dirs["api"])
+    state = load_snapshot(cwd / STATE, tmp_path / "state")
+    tables = ["users", "sync_data"] if "--table" in options else sorted(state.row_counts)
+    if "--no-data" in options:
+        assert exported.row_counts == dict.fromkeys(tables, 0)
+        return
+    assert exported.row_counts == {t: state.row_counts[t] for t in tables}
+    diff = compare_tables(state, exported, tables=tables)
+    assert all(diff.tables[t].equal for t in tables), diff.summary()
+
+
+def test_json_output_parses(api_state, tmp_path):
+    """`wrangler d1 execute --json` output: the ledger as README tells users to save it, and a
+    table read back as a snapshot."""
+    cwd = api_state / "services" / "api"
+    state = load_snapshot(cwd / STATE, tmp_path / "state")
+    ledger = tmp_path / "api.production.json"
+    run = wrangler(
+        cwd,
+        *("d1", "execute", "DB", "--local", "--env", "production", "--json"),
+        *("--command", "SELECT * FROM d1_migrations ORDER BY id"),
+    )
+    assert run.code == 0, run.text
+    ledger.write_text(run.out, encoding="utf-8")
+    names = read_ledger(ledger).applied["name"].tolist()
+    assert names == read_ledger(cwd / STATE).applied["name"].tolist()
+    assert names[:8] == [f.name for f in load_history(api_state).migration_dirs["api"].files[:8]]
+
+    rows = tmp_path / "sync_data.json"
+    run = wrangler(
+        cwd,
+        *("d1", "execute", "DB", "--local", "--env", "production", "--json"),
+        *("--command", "SELECT * FROM sync_data"),
+    )
+    assert run.code == 0, run.text
+    rows.write_text(run.out, encoding="utf-8")
+    assert len(json.loads(run.out)[0]["results"]) == state.row_counts["sync_data"]
+    history = load_history(api_state, use_git=False)
+    loaded = load_snapshot(
+        rows, tmp_path / "json", table="sync_data", schema=history.migration_dirs["api"]
+    )
+    assert compare_tables(state, loaded, tables=["sync_data"]).tables["sync_data"].equal
+
+
+@pytest.mark.parametrize(
+    ("service", "binding", "expect_failure"),
+    [("api", "DB", None), ("scores", "SCORES_DB", "0016_add_scores_updated_at.sql")],
+)
+def test_pending_migrations_on_real_data_match_wrangler(tmp_path, service, binding, expect_failure):
+    """The sample's hazards on its `before` exports: api 0011's rebuild under
+    `foreign_keys=OFF` empties goal_progress by cascade, scores 0016's ADD COLUMN fails on the
+    populated table. d1nb's replay leaves exactly the data wrangler leaves."""
+    root = copy_project(SAMPLE, tmp_path / "project")
+    cwd = root / "services" / service
+    export = root / "exports" / service / "before.sql"
+    env = ["--local", "--env", "production"]
+    loaded = wrangler(cwd, "d1", "execute", binding, *env, "--file", str(export))
+    assert loaded.code == 0, loaded.text
+    run = wrangler(cwd, "d1", "migrations", "apply", binding, *env)
+
+    history = load_history(root, use_git=False)
+    before = load_snapshot(export, tmp_path / "before", schema=history.migration_dirs[service])
+    ours = replay(before, history.migration_dirs[service], service=service)
+    assert ours.stopped_at == run.failed_migration() == expect_failure, run.text
+    if expect_failure:
+        error = next(o.error for o in ours.outcomes if not o.ok)
+        assert any(error in line for line in run.errors()), (error, run.errors())
+
+    theirs = load_snapshot(cwd / STATE, tmp_path / "theirs")
+    assert ours.after.row_counts == theirs.row_counts
+    data = sorted(t for t in theirs.row_counts if t != "d1_migrations")
+    diff = compare_tables(ours.after, theirs, tables=data)
+    assert diff.equal, (diff.schema, diff.summary())
+    with read_only_copy(local_database(cwd), tmp_path / "ledger") as conn:
+        assert ledger_names(conn, "d1_migrations") == [
+            r[1]
+            for r in read_only_copy(ours.after.path, tmp_path / "ours").execute(
+                "SELECT id, name FROM d1_migrations ORDER BY id"
+            )
+        ]
+    if service == "api":
+        lost = ours.cascades().groupby(["child", "action"])["rows"].sum()
+        assert lost.loc[("goal_progress", "deleted")] == before.row_counts["goal_progress"] > 0
+        assert theirs.row_counts["goal_progress"] == 0

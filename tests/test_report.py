@@ -1,0 +1,159 @@
+"""Reports: papermill execution, self-contained HTML with contents and provenance, failures kept,
+and a real report opened in headless Chromium."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from d1nb.cli import main
+from d1nb.miniflare import NODE_DIR
+from d1nb.report import REPO_NOTEBOOKS, run_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _notebook(path: Path, *cells: tuple[str, str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    for kind, source in cells:
+        if kind == "parameters":
+            cell = nbformat.v4.new_code_cell(source)
+            cell.metadata["tags"] = ["parameters"]
+        elif kind == "code":
+            cell = nbformat.v4.new_code_cell(source)
+        else:
+            cell = nbformat.v4.new_markdown_cell(source)
+        nb.cells.append(cell)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def notebooks(tmp_path: Path) -> Path:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(
+        folder / "01_counts.ipynb",
+        ("markdown", "# 01 · Counts"),
+        ("parameters", 'project = "."\nlimit = 3'),
+        ("markdown", "## Services"),
+        ("code", "import d1nb\nd1nb.summary_frame(d1nb.load_history(project)).head(limit)"),
+        ("markdown", "## A figure"),
+        (
+            "code",
+            "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
+            "plt.bar(['a', 'b'], [1, limit]); plt.show()",
+        ),
+        ("code", "print('the secret source line')"),
+    )
+    _notebook(
+        folder / "02_broken.ipynb",
+        ("markdown", "# 02 · Broken"),
+        ("parameters", 'project = "."'),
+        ("markdown", "## It fails"),
+        ("code", "raise ValueError('no such export: exports/x.sql')"),
+    )
+    return folder
+
+
+def test_report_writes_html_with_contents_provenance_and_hidden_code(
+    notebooks, sample, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(sample.parent)
+    code = main(
+        [
+            *("report", sample.name, "--out", str(tmp_path / "out")),
+            *("--notebooks", str(notebooks), "--notebook", "01", "-p", "limit=2", "--quiet"),
+        ]
+    )
+    assert code == 0, capsys.readouterr()
+    html = (tmp_path / "out" / "01_counts.html").read_text(encoding="utf-8")
+    assert (tmp_path / "out" / "01_counts.ipynb").exists()
+    contents = re.search(r'<nav class="d1nb-contents".*?</nav>', html, re.S).group(0)
+    targets = re.findall(r'href="#([^"]+)"', contents)
+    assert targets == ["Services", "A-figure", "Provenance"]
+    for target in targets:
+        assert f'id="{target}"' in html
+    assert "<img" in html and 'src="data:image/png;base64,' in html  # embedded, not linked
+    assert "the secret source line" in html  # the output...
+    assert '<span class="nb">print</span>' not in html  # ...but not the code
+    assert "`limit=2`" in html or "limit=2" in html
+    ledger = sample / "ledgers" / "api.production.json"
+    digest = hashlib.sha256(ledger.read_bytes()).hexdigest()
+    assert "<code>ledgers/api.production.json</code>" in html and digest in html
+    assert str(sample.resolve()) not in html  # the project as given, not the machine's path
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)  # nothing fetched from outside
+
+
+def test_show_code_includes_the_code(notebooks, sample, tmp_path):
+    result = run_report(
+        notebooks / "01_counts.ipynb", tmp_path, sample, show_code=True, progress=False
+    )
+    assert result.ok
+    assert '<span class="nb">print</span>' in result.html.read_text(encoding="utf-8")
+
+
+def test_failing_notebook_still_yields_its_report_and_exits_1(notebooks, sample, tmp_path, capsys):
+    code = main(
+        [
+            *("report", str(sample), "--out", str(tmp_path), "--notebooks", str(notebooks)),
+            *("--quiet", "--format", "json"),
+        ]
+    )
+    assert code == 1
+    results = {r["notebook"]: r for r in json.loads(capsys.readouterr().out)}
+    assert results["01_counts"]["ok"]
+    assert not results["02_broken"]["ok"]
+    assert "no such export: exports/x.sql" in results["02_broken"]["error"]
+    html = (tmp_path / "02_broken.html").read_text(encoding="utf-8")
+    assert "ValueError" in html and "no such export" in html
+    assert "Provenance" in html
+
+
+def _browser_unavailable() -> str | None:
+    if shutil.which("node") is None:
+        return "Node is not installed: the browser test drives Chromium with playwright-core"
+    if not CHROMIUM.exists():
+        return "Chromium is not installed: `make browser` installs Debian's chromium"
+    return None
+
+
+def test_report_in_a_real_browser(sample, tmp_path):
+    """Notebook 01 on the sample, opened in headless Chromium: no console errors, every image
+    drawn, nothing fetched from outside the file, and a screenshot to look at."""
+    reason = _browser_unavailable()
+    if reason:
+        pytest.skip(reason)
+    assert (NODE_DIR / "node_modules" / "playwright-core").is_dir(), "run `make node`"
+    notebook = next(REPO_NOTEBOOKS.glob("01_*.ipynb"))
+    result = run_report(notebook, tmp_path, sample, progress=False)
+    assert result.ok, result.error
+    screenshot = tmp_path / "report.png"
+    run = subprocess.run(
+        ["node", str(NODE_DIR / "browser.mjs"), str(result.html), str(screenshot)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen["console_errors"] == []
+    assert seen["page_errors"] == []
+    assert seen["external_requests"] == []
+    assert seen["images"] >= 1 and seen["broken_images"] == []
+    assert seen["headings"][0].startswith("01 · Migration history")
+    assert "Provenance" in seen["headings"]
+    assert screenshot.stat().st_size > 10_000
