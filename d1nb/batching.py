@@ -1,10 +1,14 @@
-"""Batch sizing for large UPDATE and DELETE backfills, and the batched SQL to run them.
+"""Batch sizing for large UPDATE, DELETE and INSERT … SELECT backfills, and the batched SQL.
 
 D1 runs one query at a time and stops any statement at 30 s, so a backfill over a large table
 must run in batches small enough that none holds the database longer than a budget. This
 module rewrites a statement into batches, measures batch time at candidate sizes on a working
 copy, fits time ≈ a + b·n, recommends the largest size whose predicted p95 stays under the
 budget with a margin, and writes the batches as files for `wrangler d1 execute --file`.
+
+UPDATE and DELETE batch on the rows they match (`rowid IN (… LIMIT n)`, or rowid ranges);
+INSERT … SELECT batches on ranges of its source table's rowids, each batch inserting only the
+rows whose key the target does not hold yet, so that any batch can run again.
 """
 
 from __future__ import annotations
@@ -18,14 +22,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sqlglot
+from sqlglot import exp
 
 from . import d1
-from .engine import D1Engine
+from .engine import D1Engine, D1Error
 from .migrations import Statement, parse_statements, written_columns
 from .problems import InputError
 
 CANDIDATE_SIZES = (250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 REPEATS = 5
+BATCHABLE = ("update", "delete", "insert_select")
 DEFAULT_MARGIN = 0.5
 """Recommend sizes whose predicted p95 stays under budget × (1 − margin)."""
 
@@ -48,6 +55,8 @@ class BatchPlan:
     recommended: int
     writes_per_row: int = 1
     notes: list[str] = field(default_factory=list)
+    insert: InsertSelect | None = None
+    """The INSERT … SELECT taken apart, when that is what is batched."""
 
     def predicted_p95_ms(self, size: int) -> float:
         return (self.intercept_ms + self.ms_per_row * size) * self.p95_factor
@@ -105,10 +114,162 @@ def _where_and_head(s: Statement) -> tuple[str, str]:
     return sql[:where].rstrip(), sql[where + 5 :].strip()
 
 
+@dataclass(frozen=True)
+class InsertSelect:
+    """An INSERT … SELECT taken apart for batching by ranges of its source table's rowids."""
+
+    head: str
+    """The statement up to its SELECT, as written (`INSERT OR IGNORE INTO t (a, b)`)."""
+    select: str
+    """The SELECT, as written, without the final semicolon."""
+    target: str
+    columns: tuple[str, ...]
+    """The target columns the SELECT fills, in order."""
+    key: tuple[str, ...]
+    """Target columns of a primary key or unique index among `columns`: what makes a batch
+    safe to re-run (rows whose key is there already are skipped)."""
+    source: str
+    qualifier: str
+    """How the SELECT names its source table (alias or name), to qualify `rowid`."""
+
+    def batch(self, low: int | None, high: int | None) -> str:
+        """The rows of source rowids in (low, high], minus those the target already holds."""
+        bounds = [f"{_ident(self.qualifier)}.rowid > {low}"] if low is not None else []
+        bounds += [f"{_ident(self.qualifier)}.rowid <= {high}"] if high is not None else []
+        select = _and_where(self.select, " AND ".join(bounds)) if bounds else self.select
+        cte_columns = ", ".join(_ident(c) for c in self.columns)
+        absent = " AND ".join(
+            f"{_ident(self.target)}.{_ident(k)} IS d1nb_batch.{_ident(k)}" for k in self.key
+        )
+        return (
+            f"WITH d1nb_batch({cte_columns}) AS ({select}) {self.head} "
+            f"SELECT {cte_columns} FROM d1nb_batch "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {_ident(self.target)} WHERE {absent});"
+        )
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+_TOKENIZER = sqlglot.Dialect.get_or_raise("sqlite")
+
+
+def _top_level(sql: str) -> list[tuple[int, int, str]]:
+    """(start, end, upper-cased text) of the tokens of `sql` outside any parentheses."""
+    depth, found = 0, []
+    for t in _TOKENIZER.tokenize(sql):
+        if t.token_type == sqlglot.TokenType.L_PAREN:
+            depth += 1
+        elif t.token_type == sqlglot.TokenType.R_PAREN:
+            depth -= 1
+        elif depth == 0:
+            quoted = t.token_type in (sqlglot.TokenType.STRING, sqlglot.TokenType.IDENTIFIER)
+            found.append((t.start, t.end + 1, "" if quoted else t.text.upper()))
+    return found
+
+
+def _and_where(select: str, condition: str) -> str:
+    """`select` with `condition` added to its top-level WHERE (or given one)."""
+    tokens = _top_level(select)
+    where = next((i for i, t in enumerate(tokens) if t[2] == "WHERE"), None)
+    window = next((t[0] for t in tokens if t[2] == "WINDOW"), len(select))
+    if where is None:
+        return f"{select[:window].rstrip()} WHERE {condition} {select[window:]}".rstrip()
+    start = tokens[where][1]
+    existing = select[start:window].strip()
+    return (
+        f"{select[: tokens[where][0]]}WHERE ({existing}) AND {condition} {select[window:]}".rstrip()
+    )
+
+
+def parse_insert_select(engine: D1Engine, s: Statement) -> InsertSelect:
+    """Take an INSERT … SELECT apart for batching, or say why it cannot be batched."""
+
+    def refuse(why: str) -> InputError:
+        return InputError("", s.line, f"cannot batch this INSERT … SELECT: {why}")
+
+    sql = s.sql.rstrip().rstrip(";").rstrip()
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except sqlglot.errors.ParseError as exc:
+        raise refuse(f"not understood ({exc})") from exc
+    select = tree.expression if isinstance(tree, exp.Insert) else None
+    if not isinstance(select, exp.Select):
+        raise refuse("the rows come from a compound SELECT or VALUES")
+    for part, why in (
+        ("with", "it starts with WITH"),
+        ("conflict", "it has an ON CONFLICT clause"),
+        ("returning", "it has RETURNING"),
+    ):
+        if tree.args.get(part) or (part == "with" and select.args.get("with")):
+            raise refuse(why)
+    for part in ("group", "having", "distinct", "order", "limit", "offset"):
+        if select.args.get(part):
+            raise refuse(f"its SELECT has {part.upper()}, which ranges of rows would split")
+    for e in select.expressions:
+        for agg in e.find_all(exp.AggFunc):
+            if agg.find_ancestor(exp.Select) is select:
+                raise refuse("its SELECT aggregates, which ranges of rows would split")
+    source = (select.args.get("from_") or select.args.get("from")).this
+    if not isinstance(source, exp.Table):
+        raise refuse("it selects from a subquery, not a table")
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    columns = (
+        [c.name for c in tree.this.expressions]
+        if isinstance(tree.this, exp.Schema)
+        else [c[1] for c in engine.columns(target.name)]
+    )
+    try:
+        engine.conn.execute(f"SELECT rowid FROM {_ident(source.name)} LIMIT 1").fetchall()
+    except Exception as exc:
+        raise refuse(f"its source {source.name} has no rowid (WITHOUT ROWID)") from exc
+    key = _insert_key(engine, target.name, columns)
+    if not key:
+        raise refuse(
+            f"{target.name} has no primary key or unique index among the inserted columns, so "
+            "a batch run twice would insert its rows twice"
+        )
+    at = next(t[0] for t in _top_level(sql) if t[2] == "SELECT")
+    return InsertSelect(
+        sql[:at].rstrip(),
+        sql[at:],
+        target.name,
+        tuple(columns),
+        key,
+        source.name,
+        source.alias_or_name,
+    )
+
+
+def _insert_key(engine: D1Engine, table: str, columns: list[str]) -> tuple[str, ...]:
+    """The columns of the target's primary key or of a unique index, all among `columns`."""
+    info = engine.columns(table)
+    primary = tuple(c[1] for c in sorted(info, key=lambda c: c[5]) if c[5])
+    candidates = [primary] if primary else []
+    for _seq, name, unique, _origin, partial in engine.conn.execute(
+        f"PRAGMA index_list({_ident(table)})"
+    ):
+        if unique and not partial:
+            cols = tuple(r[2] for r in engine.conn.execute(f"PRAGMA index_info({_ident(name)})"))
+            if None not in cols:
+                candidates.append(cols)
+    wanted = {c.lower() for c in columns}
+    return next((k for k in candidates if k and {c.lower() for c in k} <= wanted), ())
+
+
 def batch_sql(
-    s: Statement, size: int, mode: str, low: int | None = None, high: int | None = None
+    s: Statement,
+    size: int,
+    mode: str,
+    low: int | None = None,
+    high: int | None = None,
+    insert: InsertSelect | None = None,
 ) -> str:
-    """One batch of `s`: `rowid IN (… LIMIT size)` (self-excluding statements) or a rowid range."""
+    """One batch of `s`: `rowid IN (… LIMIT size)` (self-excluding statements) or a rowid range
+    (of the rows it matches; of its source table's rows for an INSERT … SELECT)."""
+    if insert is not None:
+        return insert.batch(low, high)
     head, condition = _where_and_head(s)
     table = f'"{s.table}"'
     if mode == "limit":
@@ -118,7 +279,10 @@ def batch_sql(
     return f"{head} WHERE ({condition}) AND {' AND '.join(bounds) or '1'};"
 
 
-def _matching(engine: D1Engine, s: Statement) -> int:
+def _matching(engine: D1Engine, s: Statement, insert: InsertSelect | None = None) -> int:
+    """Rows to go through: those the statement matches, or its source table's rows."""
+    if insert is not None:
+        return engine.conn.execute(f"SELECT count(*) FROM {_ident(insert.source)}").fetchall()[0][0]
     _, condition = _where_and_head(s)
     return engine.conn.execute(f'SELECT count(*) FROM "{s.table}" WHERE {condition}').fetchall()[0][
         0
@@ -142,6 +306,8 @@ def _writes_per_row(engine: D1Engine, s: Statement) -> int:
         return 1
     from .replay import Meter
 
+    if s.kind == "insert_select":  # a new row writes every index of its table
+        return 1 + len(Meter(engine).indexes(s.table or ""))
     columns = set(written_columns(s.sql) or [])
     affected = [i for i in Meter(engine).indexes(s.table or "") if i[0] is None or i[0] & columns]
     return 1 + len(affected)
@@ -185,31 +351,39 @@ def plan_batches(
     """Measure `statement` in batches on a working copy (`database`, left unchanged) and
     recommend a batch size. Every measured batch runs in a savepoint that is rolled back."""
     s = parse_statements(statement)[0] if isinstance(statement, str) else statement
-    if s.kind not in ("update", "delete"):
-        raise InputError("", s.line, f"batching handles UPDATE and DELETE, not {s.kind}")
+    if s.kind not in BATCHABLE:
+        raise InputError(
+            "", s.line, f"batching handles UPDATE, DELETE and INSERT … SELECT, not {s.kind}"
+        )
+    insert = None
     with D1Engine(database) as engine:
         engine.conn.execute("BEGIN")
         try:
-            rows = _matching(engine, s)
-            mode = "limit" if _self_excluding(engine, s) else "range"
+            if s.kind == "insert_select":
+                insert = parse_insert_select(engine, s)
+                _runs_unbatched(engine, s)
+            rows = _matching(engine, s, insert)
+            mode = "limit" if insert is None and _self_excluding(engine, s) else "range"
             writes_per_row = _writes_per_row(engine, s)
             measured = []
             for size in [n for n in sizes if n <= max(rows, sizes[0])]:
                 for _ in range(repeats):
-                    sql = (
-                        batch_sql(s, size, mode, 0, _rowid_after(engine, s, size))
-                        if mode == "range"
-                        else batch_sql(s, size, mode)
-                    )
+                    if mode == "range":
+                        high = _rowid_after(engine, s, size, insert=insert)
+                        sql = batch_sql(s, size, mode, 0, high, insert)
+                    else:
+                        sql = batch_sql(s, size, mode)
                     ms, changed = _time_batch(engine, sql)
-                    measured.append({"batch_size": size, "rows": changed, "ms": ms})
+                    # An INSERT … SELECT batch covers `size` source rows, whatever it inserts.
+                    covered = min(size, rows) if insert is not None else changed
+                    measured.append({"batch_size": size, "rows": covered, "ms": ms})
         finally:
             engine.conn.execute("ROLLBACK")
     frame = pd.DataFrame(measured)
     slope, intercept, r2 = fit_time(frame["rows"].to_numpy(float), frame["ms"].to_numpy(float))
     by_size = frame.groupby("batch_size")["ms"]
     p95_factor = max(float(np.percentile(v, 95)) / statistics.fmean(v) for _, v in by_size)
-    drift = _progress_drift(database, s, mode, rows, sizes) if rows else 1.0
+    drift = _progress_drift(database, s, mode, rows, sizes, insert) if rows else 1.0
     p95_factor *= drift
     limit = budget_ms * (1 - margin)
     best = max(1, int((limit / p95_factor - intercept) / slope)) if slope > 0 else rows
@@ -228,8 +402,19 @@ def plan_batches(
         margin,
         recommended,
         writes_per_row,
+        insert=insert,
     )
-    if mode == "range":
+    if insert is not None:
+        plan.notes.append(
+            f"batches are ranges of {insert.source} rowids; each inserts only rows whose "
+            f"({', '.join(insert.key)}) {insert.target} does not hold yet, so re-running is safe"
+        )
+        if insert.source.lower() == insert.target.lower():
+            plan.notes.append(
+                f"{insert.target} inserts into itself: the last batch ends at the last rowid "
+                "of the snapshot, so rows the batches insert are not selected again"
+            )
+    elif mode == "range":
         plan.notes.append(
             "the statement still matches rows it changed, so batches are rowid "
             "ranges; re-running a batch is safe only because the SET is "
@@ -239,7 +424,12 @@ def plan_batches(
 
 
 def _progress_drift(
-    database: str | Path, s: Statement, mode: str, rows: int, sizes: tuple[int, ...]
+    database: str | Path,
+    s: Statement,
+    mode: str,
+    rows: int,
+    sizes: tuple[int, ...],
+    insert: InsertSelect | None = None,
 ) -> float:
     """How much slower per row late batches run than the first ones, on a throwaway copy.
 
@@ -258,12 +448,12 @@ def _progress_drift(
                 if mode == "limit":
                     sql = batch_sql(s, size, "limit")
                 else:
-                    high = _rowid_after(engine, s, size, low or 0)
-                    sql = batch_sql(s, size, "range", low, high)
+                    high = _rowid_after(engine, s, size, low or 0, insert)
+                    sql = batch_sql(s, size, "range", low, high, insert)
                     low = high
                 start = time.perf_counter()
                 engine.conn.execute(sql)
-                changed = engine.conn.changes()
+                changed = engine.conn.changes() if insert is None else size
                 if changed:
                     per_row.append((time.perf_counter() - start) * 1000 / changed)
                 if changed < size or (mode == "range" and low is None):
@@ -274,15 +464,34 @@ def _progress_drift(
     return max(1.0, float(np.percentile(per_row, 95)) / first)
 
 
-def _rowid_after(engine: D1Engine, s: Statement, size: int, after: int = 0) -> int | None:
-    """The rowid that ends a range of `size` matching rows starting after `after`."""
-    _, condition = _where_and_head(s)
+def _rowid_after(
+    engine: D1Engine, s: Statement, size: int, after: int = 0, insert: InsertSelect | None = None
+) -> int | None:
+    """The rowid that ends a range of `size` matching rows (source rows for an INSERT …
+    SELECT) starting after `after`."""
+    if insert is not None:
+        table, condition = insert.source, "1"
+    else:
+        (_, condition), table = _where_and_head(s), s.table or ""
     row = engine.conn.execute(
-        f'SELECT rowid FROM "{s.table}" WHERE ({condition}) AND rowid > ? ORDER BY rowid '
+        f"SELECT rowid FROM {_ident(table)} WHERE ({condition}) AND rowid > ? ORDER BY rowid "
         "LIMIT 1 OFFSET ?",
         (after, size - 1),
     ).fetchall()
     return row[0][0] if row else None
+
+
+def _runs_unbatched(engine: D1Engine, s: Statement) -> None:
+    """Run `s` whole in a savepoint (rolled back): batches are only offered for a statement
+    that succeeds on this data, so that skipping rows already there changes nothing."""
+    engine.conn.execute("SAVEPOINT d1nb_whole")
+    try:
+        engine.run_statement(s)
+    except D1Error as exc:
+        raise InputError("", s.line, f"fails unbatched on this data: {exc.reason}") from exc
+    finally:
+        engine.conn.execute("ROLLBACK TO d1nb_whole")
+        engine.conn.execute("RELEASE d1nb_whole")
 
 
 def write_batches(
@@ -307,13 +516,20 @@ def write_batches(
         statements = [batch_sql(plan.statement, size, "limit")] * count
     else:
         statements, low = [], None
+        s, insert = plan.statement, plan.insert
         with D1Engine(database) as engine:
             while True:
-                high = _rowid_after(engine, plan.statement, size, low or 0)
+                high = _rowid_after(engine, s, size, low or 0, insert)
                 if high is None:
-                    statements.append(batch_sql(plan.statement, size, "range", low, None))
+                    last = None
+                    if insert is not None and insert.source.lower() == insert.target.lower():
+                        last = engine.conn.execute(
+                            f"SELECT max(rowid) FROM {_ident(insert.source)}"
+                        ).fetchall()[0][0]
+                    if last is None or low is None or last > low:
+                        statements.append(batch_sql(s, size, "range", low, last, insert))
                     break
-                statements.append(batch_sql(plan.statement, size, "range", low, high))
+                statements.append(batch_sql(s, size, "range", low, high, insert))
                 low = high
     width = len(str(len(statements)))
     for i, sql in enumerate(statements, 1):
@@ -337,3 +553,61 @@ def write_batches(
         encoding="utf-8",
     )
     return files
+
+
+@dataclass
+class FileBatches:
+    """One batchable statement of a migration file: its plan and files, or why not."""
+
+    statement: Statement
+    plan: BatchPlan | None = None
+    files: list[Path] = field(default_factory=list)
+    error: str = ""
+
+
+def batch_migration(
+    database: str | Path,
+    statements: list[Statement],
+    out: str | Path,
+    *,
+    budget_ms: float = 1000.0,
+    margin: float = DEFAULT_MARGIN,
+    database_name: str = "DB",
+    file: str = "",
+) -> list[FileBatches]:
+    """Plan and write batches for every UPDATE, DELETE and INSERT … SELECT of a migration file.
+
+    Each is planned on a working copy of `database` to which the file's earlier statements have
+    been applied, so a statement sees the tables and columns it runs against (an UPDATE of a
+    column the file adds, the copy into a rebuilt table). `database` itself is not changed.
+    A statement that cannot be batched is reported and the others still are.
+    """
+    out = Path(out)
+    targets = [s for s in statements if s.kind in BATCHABLE]
+    results: list[FileBatches] = []
+    with tempfile.TemporaryDirectory(prefix="d1nb-batch-") as tmp:
+        copy = Path(tmp) / "working.sqlite"
+        shutil.copyfile(database, copy)
+        for s in statements:
+            if s.kind in BATCHABLE:
+                entry = FileBatches(s)
+                results.append(entry)
+                folder = out if len(targets) == 1 else out / f"line_{s.line:04d}"
+                try:
+                    entry.plan = plan_batches(copy, s, budget_ms=budget_ms, margin=margin)
+                    entry.files = write_batches(entry.plan, copy, folder, database_name)
+                except InputError as exc:
+                    entry.error = f"{file}:{s.line}: {exc.problem.message}"
+            with D1Engine(copy) as engine:
+                try:
+                    engine.run_statement(s, file)
+                except D1Error as exc:
+                    if s.kind in BATCHABLE and not results[-1].error:
+                        results[-1].error = str(exc)
+                    results += [
+                        FileBatches(t, error=f"{file}:{t.line}: not planned: {exc}")
+                        for t in targets
+                        if t.index > s.index
+                    ]
+                    break
+    return results

@@ -309,7 +309,7 @@ def cmd_impact(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .batching import plan_batches, write_batches
+    from .batching import BATCHABLE, batch_migration
 
     args.env, args.only = None, None
     try:
@@ -318,37 +318,48 @@ def cmd_batch(args: argparse.Namespace) -> int:
         migration = next((f for f in mdir.files if f.name == Path(args.migration).name), None)
         if migration is None:
             raise InputError(args.migration, 0, f"not a migration of {args.service}")
-        targets = [s for s in migration.statements if s.kind in ("update", "delete")]
-        if not targets:
-            raise InputError(migration.path, 0, "no UPDATE or DELETE to batch in this file")
+        if not any(s.kind in BATCHABLE for s in migration.statements):
+            raise InputError(
+                history.project.relpath(migration.path),
+                0,
+                "no UPDATE, DELETE or INSERT … SELECT to batch in this file",
+            )
     except InputError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_UNUSABLE
-    out = Path(args.out)
+    results = batch_migration(
+        snapshot.path,
+        migration.statements,
+        Path(args.out),
+        budget_ms=args.budget_ms,
+        database_name=binding.binding,
+        file=history.project.relpath(migration.path),
+    )
     summaries = []
-    for s in targets:
-        plan = plan_batches(snapshot.path, s, budget_ms=args.budget_ms)
-        folder = out if len(targets) == 1 else out / f"line_{s.line:04d}"
-        files = write_batches(plan, snapshot.path, folder, database_name=binding.binding)
-        summaries.append(
-            {
-                "line": s.line,
+    for r in results:
+        summary: dict = {"line": r.statement.line, "kind": r.statement.kind, "error": r.error}
+        if r.plan is not None:
+            plan = r.plan
+            summary |= {
                 "table": plan.table,
                 "rows": plan.rows,
                 "mode": plan.mode,
                 "recommended": plan.recommended,
-                "batches": len(files),
+                "batches": len(r.files),
                 "r_squared": round(plan.r_squared, 4),
                 "predicted_p95_ms": round(plan.predicted_p95_ms(plan.recommended), 1),
-                "folder": str(folder),
+                "folder": str(r.files[0].parent) if r.files else "",
                 "compare": _records(plan.compare()),
                 "notes": plan.notes,
             }
-        )
+        summaries.append(summary)
     if args.format == "json":
         print(json.dumps({"migration": migration.name, "statements": summaries}, indent=2))
     else:
         for x in summaries:
+            if x["error"]:
+                print(x["error"], file=sys.stderr)
+                continue
             print(
                 f"line {x['line']}: {x['rows']:,} rows of {x['table']} in batches of "
                 f"{x['recommended']:,} ({x['batches']} files in {x['folder']}, predicted p95 "
@@ -356,7 +367,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             )
             for note in x["notes"]:
                 print(f"  note: {note}")
-    return EXIT_CLEAN
+    return EXIT_UNUSABLE if any(x["error"] for x in summaries) else EXIT_CLEAN
 
 
 def _pair(value: str, what: str) -> tuple[str, str]:
@@ -573,7 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add(
         "batch",
-        "Size the batches of a large UPDATE/DELETE and write them as SQL files.",
+        "Size the batches of a large UPDATE, DELETE or INSERT … SELECT and write them as SQL "
+        "files (each planned after the file's earlier statements).",
         "d1nb batch data/sample --service scores --snapshot "
         "data/sample/exports/scores/before.sql --migration "
         "0013_backfill_normalized_id.sql --out batches",

@@ -7,7 +7,9 @@ import shutil
 import apsw
 import pytest
 
-from d1nb.batching import plan_batches, write_batches
+from d1nb.batching import batch_migration, plan_batches, write_batches
+from d1nb.migrations import load_migration_dir
+from d1nb.problems import InputError
 from d1nb.snapshots import load_snapshot
 
 SIZES = (100, 200, 400, 800)
@@ -71,5 +73,85 @@ def test_recommendation_stays_under_the_budget_and_compares_with_peers(sample, t
     table = plan.compare().set_index("who")
     assert list(table["batch_size"])[1:] == [1000, 10000]
     assert set(table["rows_written"]) == {2 * plan.rows}  # the row and its index entry
-    with pytest.raises(Exception, match="UPDATE and DELETE"):
+    with pytest.raises(InputError, match="UPDATE, DELETE and INSERT … SELECT"):
         plan_batches(snapshot.path, "INSERT INTO scores (id) VALUES (1);")
+
+
+def test_insert_select_of_a_rebuild_batches_on_source_rowids(sample, tmp_path):
+    """api 0011 copies goals into goals_new: planned after the file's CREATE TABLE, batched on
+    goals' rowids; the batches give the unbatched copy, and re-running any changes nothing."""
+    snapshot = load_snapshot(sample / "exports" / "api" / "before.sql", tmp_path / "w")
+    migration = load_migration_dir(sample / "services" / "api" / "migrations")
+    statements = next(f for f in migration.files if f.name.startswith("0011")).statements
+    results = batch_migration(snapshot.path, statements, tmp_path / "out", file="0011")
+    [copy] = results
+    assert copy.error == "" and copy.plan.mode == "range"
+    assert copy.plan.rows == snapshot.row_counts["goals"] == 250
+    assert copy.plan.insert.key == ("id",) and copy.plan.insert.source == "goals"
+    assert copy.plan.writes_per_row == 1
+    create = next(s for s in statements if s.kind == "create_table")
+    whole, batched = tmp_path / "whole.sqlite", tmp_path / "batched.sqlite"
+    for path in (whole, batched):
+        shutil.copyfile(snapshot.path, path)
+        _run(path, create.sql)
+    _run(whole, copy.statement.sql)
+    files = write_batches(copy.plan, batched, tmp_path / "by60", size=60)
+    assert len(files) == 5  # 250 rows: four ranges of 60, then the open-ended rest
+    for f in files:
+        _run(batched, f.read_text(encoding="utf-8"))
+    assert _data(batched, "goals_new") == _data(whole, "goals_new")
+    for f in reversed(files):
+        _run(batched, f.read_text(encoding="utf-8"))
+        assert _data(batched, "goals_new") == _data(whole, "goals_new")
+
+
+def test_insert_select_into_its_own_table(tmp_path):
+    db = tmp_path / "jobs.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY, status TEXT, note TEXT)")
+    conn.executemany(
+        "INSERT INTO jobs VALUES (?, ?, ?)",
+        [(i, "active" if i % 3 else "dropped", f"n{i}") for i in range(1, 901)],
+    )
+    conn.close()
+    sql = (
+        "INSERT OR IGNORE INTO jobs (id, status)\n"
+        "  SELECT j.id + 1000, upper(j.status) FROM jobs AS j WHERE j.status = 'active';"
+    )
+    plan = plan_batches(db, sql, sizes=SIZES, repeats=2)
+    assert plan.rows == 900 and plan.insert.qualifier == "j"
+    assert any("inserts into itself" in n for n in plan.notes)
+    whole, batched = tmp_path / "whole.sqlite", tmp_path / "batched.sqlite"
+    shutil.copyfile(db, whole)
+    shutil.copyfile(db, batched)
+    _run(whole, sql)
+    files = write_batches(plan, db, tmp_path / "out", size=250)
+    assert len(files) == 4  # the last range is closed: rows inserted are not selected again
+    for f in files + files:
+        _run(batched, f.read_text(encoding="utf-8"))
+    assert _data(batched, "jobs") == _data(whole, "jobs")
+    assert len(_data(whole, "jobs")) == 900 + 600
+
+
+@pytest.mark.parametrize(
+    ("sql", "why"),
+    [
+        ("INSERT INTO log (msg) SELECT status FROM jobs;", "no primary key or unique index"),
+        ("INSERT INTO totals SELECT status, count(*) FROM jobs GROUP BY status;", "GROUP"),
+        ("INSERT INTO totals SELECT status, count(*) FROM jobs;", "aggregates"),
+        ("INSERT INTO totals SELECT 'a', 1 UNION SELECT 'b', 2;", "compound"),
+        ("INSERT INTO totals (status, n) SELECT status, 1 FROM jobs;", "UNIQUE constraint"),
+    ],
+)
+def test_insert_select_that_cannot_be_batched_says_why(tmp_path, sql, why):
+    db = tmp_path / "db.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute(
+        "CREATE TABLE jobs (id INTEGER PRIMARY KEY, status TEXT);"
+        "CREATE TABLE log (msg TEXT);"
+        "CREATE TABLE totals (status TEXT PRIMARY KEY, n INTEGER);"
+        "INSERT INTO jobs (status) VALUES ('a'), ('a'), ('b');"
+    )
+    conn.close()
+    with pytest.raises(InputError, match=why):
+        plan_batches(db, sql, sizes=SIZES, repeats=1)

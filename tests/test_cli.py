@@ -277,4 +277,35 @@ def test_batch_writes_files_and_rejects_files_without_dml(capsys, sample, tmp_pa
         "--workdir",
         str(tmp_path / "w"),
     )
-    assert code == 2 and "no UPDATE or DELETE" in err
+    assert code == 2 and "no UPDATE, DELETE or INSERT … SELECT" in err
+    assert err.startswith("services/scores/migrations/0014_")  # relative to the project
+
+
+def test_batch_reports_what_it_cannot_batch_and_still_batches_the_rest(capsys, make_tree, tmp_path):
+    root = make_tree(
+        {
+            "s/wrangler.toml": 'name = "s"\n[[d1_databases]]\nbinding = "DB"\n'
+            'database_name = "d"\n',
+            "s/migrations/0001_init.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n"
+            "CREATE TABLE log (msg TEXT);\n",
+            "s/migrations/0002_backfill.sql": "ALTER TABLE t ADD COLUMN w TEXT;\n"
+            "INSERT INTO log (msg) SELECT v FROM t;\n"
+            "UPDATE t SET w = upper(v) WHERE w IS NULL;\n",
+            "export.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n"
+            "CREATE TABLE log (msg TEXT);\n"
+            + "".join(f"INSERT INTO \"t\" VALUES({i},'v{i}');\n" for i in range(1, 301)),
+        }
+    )
+    code, out, _ = run(
+        capsys,
+        *("batch", str(root), "--service", "s", "--snapshot", str(root / "export.sql")),
+        *("--migration", "0002_backfill.sql", "--out", str(tmp_path / "out")),
+        *("--workdir", str(tmp_path / "w"), "--format", "json"),
+    )
+    assert code == 2
+    log, update = json.loads(out)["statements"]
+    assert log["error"].startswith("s/migrations/0002_backfill.sql:2: cannot batch")
+    assert "no primary key or unique index" in log["error"]
+    # planned after the file's ADD COLUMN: the column it fills exists
+    assert update["error"] == "" and update["rows"] == 300 and update["mode"] == "limit"
+    assert list((tmp_path / "out" / "line_0003").glob("batch_*.sql"))

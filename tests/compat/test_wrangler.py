@@ -24,7 +24,9 @@ from compat.wrangler import (
     user_schema,
     wrangler,
 )
+from d1nb.batching import BATCHABLE, batch_migration
 from d1nb.diff import compare_tables
+from d1nb.engine import D1Engine
 from d1nb.history import load_history, pending_frame, read_ledger
 from d1nb.replay import replay
 from d1nb.snapshots import load_snapshot, write_dump
@@ -264,3 +266,50 @@ def test_pending_migrations_on_real_data_match_wrangler(tmp_path, service, bindi
         lost = ours.cascades().groupby(["child", "action"])["rows"].sum()
         assert lost.loc[("goal_progress", "deleted")] == before.row_counts["goal_progress"] > 0
         assert theirs.row_counts["goal_progress"] == 0
+
+
+def test_batch_files_run_in_wrangler_as_planned(api_state, tmp_path):
+    """The batches d1nb writes for api 0011's copy into goals_new (WITH … INSERT … SELECT …
+    WHERE NOT EXISTS) and for 0010's JSON backfill (rowid ranges), run one by one with
+    `wrangler d1 execute --file`, then all again: the same data as the unbatched statements."""
+    root = tmp_path / "project"
+    shutil.copytree(api_state, root)
+    cwd = root / "services" / "api"
+    env = ["--local", "--env", "production"]
+    history = load_history(root, use_git=False)
+    files = {f.name: f for f in history.migration_dirs["api"].files}
+    rebuild = files["0011_goals_add_category.sql"].statements
+    create = next(s for s in rebuild if s.kind == "create_table")
+    backfill = files["0010_lowercase_sync_moods.sql"].statements
+    before = load_snapshot(cwd / STATE, tmp_path / "before")
+    expected = tmp_path / "expected.sqlite"
+    shutil.copyfile(before.path, expected)
+    with D1Engine(expected) as engine:
+        for s in [*backfill, create, *[s for s in rebuild if s.kind == "insert_select"]]:
+            engine.run_statement(s)
+
+    sql = tmp_path / "create.sql"
+    sql.write_text(create.sql, encoding="utf-8")
+    assert wrangler(cwd, "d1", "execute", "DB", *env, "--file", str(sql)).code == 0
+    written = []
+    for name, out in (
+        ("0010_lowercase_sync_moods.sql", "b10"),
+        ("0011_goals_add_category.sql", "b11"),
+    ):
+        with_create = before.path.parent / f"{out}.sqlite"
+        shutil.copyfile(before.path, with_create)
+        with D1Engine(with_create) as engine:
+            engine.run_statement(create)
+        results = batch_migration(
+            with_create, [s for s in files[name].statements if s.kind in BATCHABLE], tmp_path / out
+        )
+        assert [r.error for r in results] == [""]
+        written += results[0].files
+    assert len(written) >= 3
+    for path in written + written:
+        run = wrangler(cwd, "d1", "execute", "DB", *env, "--file", str(path))
+        assert run.code == 0, run.text
+    theirs = load_snapshot(cwd / STATE, tmp_path / "theirs")
+    ours = load_snapshot(expected, tmp_path / "ours")
+    diff = compare_tables(ours, theirs, tables=["goals_new", "sync_data"])
+    assert diff.equal, diff.summary()
