@@ -339,6 +339,77 @@ def fit_time(rows: np.ndarray, ms: np.ndarray) -> tuple[float, float, float]:
     return float(slope), float(intercept), r2
 
 
+def scale_table(database: str | Path, table: str, rows: int, out: str | Path) -> Path:
+    """A copy of `database` (written to `out`) in which `table` holds at least `rows` rows.
+
+    The table's rows are repeated with new keys: rowids shifted past the largest, and values of
+    UNIQUE columns made distinct (integers and reals shifted, text and BLOBs suffixed with the
+    copy's number). Other columns keep their values, so a WHERE matches the same share of the
+    rows. Foreign keys are off while copying (the copies point at the same parents).
+    """
+    out = Path(out)
+    shutil.copyfile(database, out)
+    with D1Engine(out) as engine:
+        have = engine.conn.execute(f"SELECT count(*) FROM {_ident(table)}").fetchall()[0][0]
+        if have == 0:
+            raise InputError(database, 0, f"table {table} is empty: nothing to scale up")
+        if have >= rows:
+            return out
+        engine.internal("PRAGMA foreign_keys=OFF")
+        unique = set()
+        for _seq, name, is_unique, _origin, _partial in engine.conn.execute(
+            f"PRAGMA index_list({_ident(table)})"
+        ):
+            if is_unique:
+                found = engine.conn.execute(f"PRAGMA index_info({_ident(name)})").fetchall()
+                unique |= {r[2] for r in found if r[2] is not None}
+        info = engine.conn.execute(
+            "SELECT name, type, pk, hidden FROM pragma_table_xinfo(?)", (table,)
+        ).fetchall()
+        stored = [(name, type_, pk) for name, type_, pk, hidden in info if hidden == 0]
+        pks = [name for name, _type, pk in stored if pk]
+        types = {name: (type_ or "").upper() for name, type_, _pk in stored}
+        alias = pks[0] if len(pks) == 1 and types[pks[0]] == "INTEGER" else None  # the rowid
+        unique |= set(pks)
+        last = engine.conn.execute(f"SELECT max(rowid) FROM {_ident(table)}").fetchall()[0][0]
+        spans = {}
+        for name in unique - {alias}:
+            low, high = engine.conn.execute(
+                f"SELECT min({_ident(name)}), max({_ident(name)}) FROM {_ident(table)} "
+                f"WHERE typeof({_ident(name)}) IN ('integer', 'real')"
+            ).fetchall()[0]
+            spans[name] = (high - low + 1) if low is not None else 1
+        names = [name for name, *_ in stored]
+        target = ", ".join(["rowid", *(_ident(n) for n in names if n != alias)])
+        engine.conn.execute("BEGIN")
+        try:
+            copies = -(-rows // have) - 1
+            for k in range(1, copies + 1):
+                values = [f"rowid + {k * last}"]
+                for n in names:
+                    if n == alias:
+                        continue
+                    q = _ident(n)
+                    if n in unique:
+                        values.append(
+                            f"CASE typeof({q}) WHEN 'integer' THEN {q} + {k * spans[n]} "
+                            f"WHEN 'real' THEN {q} + {k * spans[n]} "
+                            f"WHEN 'text' THEN {q} || '~{k}' "
+                            f"WHEN 'blob' THEN {q} || X'{k:08x}' ELSE {q} END"
+                        )
+                    else:
+                        values.append(q)
+                engine.conn.execute(
+                    f"INSERT INTO {_ident(table)} ({target}) SELECT {', '.join(values)} "
+                    f"FROM {_ident(table)} WHERE rowid <= {last}"
+                )
+            engine.conn.execute("COMMIT")
+        except Exception as exc:
+            engine.conn.execute("ROLLBACK")
+            raise InputError(database, 0, f"could not scale {table} up: {exc}") from exc
+    return out
+
+
 def plan_batches(
     database: str | Path,
     statement: str | Statement,
@@ -347,14 +418,46 @@ def plan_batches(
     margin: float = DEFAULT_MARGIN,
     sizes: tuple[int, ...] = CANDIDATE_SIZES,
     repeats: int = REPEATS,
+    scale_to: int | None = None,
 ) -> BatchPlan:
     """Measure `statement` in batches on a working copy (`database`, left unchanged) and
-    recommend a batch size. Every measured batch runs in a savepoint that is rolled back."""
+    recommend a batch size. Every measured batch runs in a savepoint that is rolled back.
+
+    `scale_to` (the production table's row count, say) measures on a copy whose table is
+    scaled up to that many rows (`scale_table`) when the export holds fewer: the curve then
+    reaches the sizes that matter. The batch files are still written from `database`.
+    """
     s = parse_statements(statement)[0] if isinstance(statement, str) else statement
     if s.kind not in BATCHABLE:
         raise InputError(
             "", s.line, f"batching handles UPDATE, DELETE and INSERT … SELECT, not {s.kind}"
         )
+    if not scale_to:
+        return _plan_on(database, s, budget_ms, margin, sizes, repeats)
+    with D1Engine(database) as engine:
+        table = parse_insert_select(engine, s).source if s.kind == "insert_select" else s.table
+        have = engine.conn.execute(f"SELECT count(*) FROM {_ident(table or '')}").fetchall()[0][0]
+    if have >= scale_to:
+        return _plan_on(database, s, budget_ms, margin, sizes, repeats)
+    with tempfile.TemporaryDirectory(prefix="d1nb-scale-") as tmp:
+        scaled = scale_table(database, table or "", scale_to, Path(tmp) / "scaled.sqlite")
+        plan = _plan_on(scaled, s, budget_ms, margin, sizes, repeats)
+    plan.notes.insert(
+        0,
+        f"measured on a copy with {table} scaled from {have:,} to {scale_to:,}+ rows (its rows "
+        "repeated with new keys); rows and batch counts below are for the scaled table",
+    )
+    return plan
+
+
+def _plan_on(
+    database: str | Path,
+    s: Statement,
+    budget_ms: float,
+    margin: float,
+    sizes: tuple[int, ...],
+    repeats: int,
+) -> BatchPlan:
     insert = None
     with D1Engine(database) as engine:
         engine.conn.execute("BEGIN")
@@ -574,13 +677,15 @@ def batch_migration(
     margin: float = DEFAULT_MARGIN,
     database_name: str = "DB",
     file: str = "",
+    scale_to: int | None = None,
 ) -> list[FileBatches]:
     """Plan and write batches for every UPDATE, DELETE and INSERT … SELECT of a migration file.
 
     Each is planned on a working copy of `database` to which the file's earlier statements have
     been applied, so a statement sees the tables and columns it runs against (an UPDATE of a
     column the file adds, the copy into a rebuilt table). `database` itself is not changed.
-    A statement that cannot be batched is reported and the others still are.
+    A statement that cannot be batched is reported and the others still are. `scale_to`
+    measures each on a copy scaled up to that many rows (see `plan_batches`).
     """
     out = Path(out)
     targets = [s for s in statements if s.kind in BATCHABLE]
@@ -594,7 +699,9 @@ def batch_migration(
                 results.append(entry)
                 folder = out if len(targets) == 1 else out / f"line_{s.line:04d}"
                 try:
-                    entry.plan = plan_batches(copy, s, budget_ms=budget_ms, margin=margin)
+                    entry.plan = plan_batches(
+                        copy, s, budget_ms=budget_ms, margin=margin, scale_to=scale_to
+                    )
                     entry.files = write_batches(entry.plan, copy, folder, database_name)
                 except InputError as exc:
                     entry.error = f"{file}:{s.line}: {exc.problem.message}"

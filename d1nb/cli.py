@@ -334,6 +334,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         budget_ms=args.budget_ms,
         database_name=binding.binding,
         file=history.project.relpath(migration.path),
+        scale_to=args.scale_to,
     )
     summaries = []
     for r in results:
@@ -599,6 +600,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1000.0,
         help="longest one batch may hold the database (default 1000)",
+    )
+    p.add_argument(
+        "--scale-to",
+        type=int,
+        metavar="ROWS",
+        help="measure on a copy whose table is scaled up to ROWS (production's row count) "
+        "when the export holds fewer",
     )
     p.add_argument("--out", required=True, help="folder for the batch files and driver")
     p.add_argument("--workdir", help="folder for working copies (default: a temp dir)")

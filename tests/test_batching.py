@@ -7,7 +7,7 @@ import shutil
 import apsw
 import pytest
 
-from d1nb.batching import batch_migration, plan_batches, write_batches
+from d1nb.batching import batch_migration, plan_batches, scale_table, write_batches
 from d1nb.migrations import load_migration_dir
 from d1nb.problems import InputError
 from d1nb.snapshots import load_snapshot
@@ -155,3 +155,54 @@ def test_insert_select_that_cannot_be_batched_says_why(tmp_path, sql, why):
     conn.close()
     with pytest.raises(InputError, match=why):
         plan_batches(db, sql, sizes=SIZES, repeats=1)
+
+
+def test_small_export_is_scaled_up_to_the_size_asked_for(sample, tmp_path):
+    """scores has 2,500 rows in the export; measured on a copy scaled to 10,000, the rows that
+    match keep their share and unique values stay unique; the export itself is untouched."""
+    snapshot = load_snapshot(sample / "exports" / "scores" / "before.sql", tmp_path / "w")
+    before = snapshot.path.read_bytes()
+    scaled = scale_table(snapshot.path, "scores", 10_000, tmp_path / "scaled.sqlite")
+    conn = apsw.Connection(str(scaled))
+    total, ids, nulls = conn.execute(
+        "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE normalized_id IS NULL) "
+        "FROM scores"
+    ).fetchall()[0]
+    conn.close()
+    original = apsw.Connection(str(snapshot.path))
+    share = original.execute(
+        "SELECT count(*) FILTER (WHERE normalized_id IS NULL), count(*) FROM scores"
+    ).fetchall()[0]
+    original.close()
+    assert total == ids == 10_000
+    assert nulls == share[0] * 4 and share[1] == 2_500
+    sql = (sample / "services/scores/migrations/0013_backfill_normalized_id.sql").read_text(
+        encoding="utf-8"
+    )
+    plan = plan_batches(snapshot.path, sql, sizes=(500, 1_000, 4_000), repeats=1, scale_to=10_000)
+    assert plan.rows == nulls and "scaled from 2,500 to 10,000+" in plan.notes[0]
+    assert set(plan.measurements["batch_size"]) == {500, 1_000, 4_000}
+    assert snapshot.path.read_bytes() == before
+
+
+def test_scaling_keeps_unique_columns_unique(tmp_path):
+    db = tmp_path / "db.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute(
+        "CREATE TABLE imports (source TEXT, external_id INTEGER, code TEXT UNIQUE, "
+        "weight REAL UNIQUE, note TEXT, UNIQUE (source, external_id));"
+        "INSERT INTO imports VALUES ('a', 1, 'x', 0.5, 'n'), ('a', 2, 'y', 1.5, 'n'),"
+        " ('b', 1, NULL, NULL, 'm');"
+    )
+    conn.close()
+    scaled = scale_table(db, "imports", 10, tmp_path / "scaled.sqlite")
+    conn = apsw.Connection(str(scaled))
+    assert conn.execute("SELECT count(*), count(DISTINCT note) FROM imports").fetchall() == [
+        (12, 2)
+    ]
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    conn.close()
+    empty = tmp_path / "empty.sqlite"
+    apsw.Connection(str(empty)).execute("CREATE TABLE t (a)")
+    with pytest.raises(InputError, match="empty: nothing to scale"):
+        scale_table(empty, "t", 10, tmp_path / "x.sqlite")
