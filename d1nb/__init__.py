@@ -5,6 +5,7 @@ The public API is what `__all__` lists; everything else may change.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .batching import BatchPlan, batch_migration, plan_batches, scale_table, write_batches
 from .checks import Audit, Expectation, Rules, audit, check_snapshot, expect
 from .config import Project, bindings_frame, load_project
 from .diff import Diff, compare_tables
@@ -39,6 +40,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "RULES",
     "Audit",
+    "BatchPlan",
     "D1Engine",
     "D1Error",
     "Diff",
@@ -57,6 +59,7 @@ __all__ = [
     "__version__",
     "analyse_impact",
     "audit",
+    "batch_migration",
     "bindings_frame",
     "check_snapshot",
     "compare_tables",
@@ -69,14 +72,17 @@ __all__ = [
     "load_snapshot",
     "migrations_frame",
     "parse_statements",
+    "plan_batches",
     "problems_frame",
     "read_ledger",
     "replay",
+    "scale_table",
     "schema_evolution",
     "statements_frame",
     "status_frame",
     "summary_frame",
     "to_duckdb",
+    "write_batches",
     "write_dump",
     "write_lock",
 ]
