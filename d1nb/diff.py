@@ -390,17 +390,20 @@ def _compare_table(
     return diff
 
 
-def _projection(side: str, key: list[str], values: list[str], types: dict[str, str]) -> str:
-    """One side narrowed for the join: the key, numeric values as they are (they feed min, max,
-    mean and tolerances), every other value as a 64-bit hash (NULL stays NULL)."""
-    parts = [_q(c) for c in key]
-    for i, c in enumerate(values):
-        if types.get(c) in _NUMERIC:
-            parts.append(f"{_q(c)} AS v{i}")
-        else:
-            parts.append(f"CASE WHEN {_q(c)} IS NULL THEN NULL ELSE hash({_q(c)}) END AS v{i}")
+def _row_hashes(side: str, key: list[str], values: list[str]) -> str:
+    """One side narrowed for the join: the key and one 64-bit hash of all other values."""
+    h = f"hash({', '.join(_q(c) for c in values)})" if values else "0"
     null_key = " OR ".join(f"{_q(c)} IS NULL" for c in key)
-    return f"SELECT {', '.join(parts)} FROM {side} WHERE NOT ({null_key})"
+    return f"SELECT {', '.join(_q(c) for c in key)}, {h} AS h FROM {side} WHERE NOT ({null_key})"
+
+
+def _narrowed(alias: str, column: str, types: dict[str, str]) -> str:
+    """A value as the per-column counts compare it: numbers as they are (tolerances apply),
+    anything else as a 64-bit hash (NULL stays NULL)."""
+    value = f"{alias}.{_q(column)}"
+    if types.get(column) in _NUMERIC:
+        return value
+    return f"CASE WHEN {value} IS NULL THEN NULL ELSE hash({value}) END"
 
 
 _NUMERIC = ("BIGINT", "DOUBLE", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "BOOLEAN")
@@ -441,16 +444,30 @@ def _join_pass(
         else:
             differs.append(f"b{i} IS DISTINCT FROM a{i}")
     keys = ", ".join(f"coalesce(x.{_q(c)}, y.{_q(c)}) AS k{j}" for j, c in enumerate(key))
-    payload = "".join(f", x.v{i} AS b{i}, y.v{i} AS a{i}" for i in range(len(values)))
+    # First the keys of the rows not unchanged, from a join that carries one hash per row; a
+    # row whose hash moved but whose values compare equal (0.0 and -0.0, say) is counted as
+    # unchanged below. Then the values of those few rows only.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE touched AS SELECT {keys}, "
+        f"CREATE OR REPLACE TEMP TABLE touched_keys AS SELECT {keys}, "
         f"CASE WHEN x.{first} IS NULL THEN 'added' WHEN y.{first} IS NULL THEN 'removed' "
-        f"ELSE 'changed' END AS kind{payload} "
-        f"FROM ({_projection(b, key, values, types)}) x "
-        f"FULL OUTER JOIN ({_projection(a, key, values, types)}) y ON {on} "
-        f"WHERE x.{first} IS NULL OR y.{first} IS NULL OR "
-        + (" OR ".join(f"x.v{i} IS DISTINCT FROM y.v{i}" for i in range(len(values))) or "false")
+        f"ELSE 'changed' END AS kind "
+        f"FROM ({_row_hashes(b, key, values)}) x "
+        f"FULL OUTER JOIN ({_row_hashes(a, key, values)}) y ON {on} "
+        f"WHERE x.{first} IS NULL OR y.{first} IS NULL OR x.h <> y.h"
     )
+    payload = "".join(
+        f", {_narrowed('x', c, types)} AS b{i}, {_narrowed('y', c, types)} AS a{i}"
+        for i, c in enumerate(values)
+    )
+    join = " AND ".join(f"t.k{j} = {{s}}.{_q(c)}" for j, c in enumerate(key))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE touched AS SELECT "
+        + ", ".join(f"t.k{j}" for j in range(len(key)))
+        + f", t.kind{payload} FROM touched_keys t "
+        f"LEFT JOIN {b} x ON t.kind <> 'added' AND {join.format(s='x')} "
+        f"LEFT JOIN {a} y ON t.kind <> 'removed' AND {join.format(s='y')}"
+    )
+    con.execute("DROP TABLE touched_keys")
     row_key = "struct_pack(" + ", ".join(f"k{j} := k{j}" for j in range(len(key))) + ")"
     key_tuple = f"({', '.join(f'k{j}' for j in range(len(key)))})" if len(key) > 1 else "k0"
     any_differs = " OR ".join(differs) or "false"
