@@ -958,6 +958,8 @@ def _select_from_batch(types: list[str]) -> str:
 
 IN_MEMORY_DUCKDB_BYTES = 512 * 1024**2
 """Working copies larger than this get a DuckDB file beside them (bounded memory), not RAM."""
+ON_DISK_DUCKDB_MEMORY = "1GB"
+"""DuckDB's memory limit for such a file-backed snapshot."""
 _SENTINELS = {"BIGINT": "0", "DOUBLE": "0.0", "VARCHAR": "''", "BLOB": "X''"}
 
 
@@ -1078,6 +1080,8 @@ def to_duckdb(
     if con is None:
         big = snapshot.path.stat().st_size > IN_MEMORY_DUCKDB_BYTES
         con = connect_duckdb(str(snapshot.path.with_suffix(".duckdb")) if big else ":memory:")
+        if big:  # DuckDB would otherwise buffer up to 80% of RAM before spilling to its file
+            con.execute(f"SET memory_limit = '{ON_DISK_DUCKDB_MEMORY}'")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
     snapshot.type_notes = []
     engine = D1Engine(snapshot.path, statement_limit=0)
