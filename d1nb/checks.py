@@ -20,6 +20,7 @@ import pandas as pd
 from .diff import Diff, compare_tables, records
 from .engine import D1Engine
 from .migrations import check_constraints
+from .problems import InputError
 from .snapshots import Snapshot
 
 CHECK_COLUMNS = ["check", "kind", "table", "snapshot", "status", "failing_rows", "sample"]
@@ -550,7 +551,7 @@ def audit_exports(
 
 def audit_replay(
     project: str | Path,
-    service: str,
+    service: str | None,
     snapshot: str,
     names: list[str] | None = None,
     *,
@@ -558,7 +559,10 @@ def audit_replay(
     **options: object,
 ) -> Audit:
     """`audit` of an export (relative to `project`) against its replay with `names` (default:
-    what its own ledger lacks): what the migrations would do, checked before they run."""
+    what its own ledger lacks): what the migrations would do, checked before they run.
+
+    `service` None takes the service whose migration files the export's ledger names most.
+    """
     import tempfile
 
     from .history import load_history
@@ -566,8 +570,26 @@ def audit_replay(
     from .snapshots import load_snapshot
 
     history = load_history(project, use_git=False)
-    mdir = history.migration_dirs[service]
     workdir = Path(workdir or tempfile.mkdtemp(prefix="d1nb-audit-"))
+    if service is None:
+        service = _service_of(history, load_snapshot(Path(project) / snapshot, workdir / "probe"))
+    mdir = history.migration_dirs[service]
     before = load_snapshot(Path(project) / snapshot, workdir / "before", schema=mdir)
     result = replay(before, mdir, names, workdir=workdir / "replay", service=service)
     return audit(before, result.after, **options)
+
+
+def _service_of(history, snapshot: Snapshot) -> str:
+    """The service whose migration files the snapshot's ledger names most."""
+    with snapshot.connect() as engine:
+        counts = {}
+        for service, mdir in history.migration_dirs.items():
+            table = history.binding(service).migrations_table
+            applied = {row[1] for row in engine.applied_migrations(table)}
+            counts[service] = len(applied & {f.name for f in mdir.files})
+    best = max(counts, key=lambda s: (counts[s], s), default=None)
+    if best is None or counts[best] == 0:
+        raise InputError(
+            snapshot.source, 0, "its ledger names no migration of any service: give the service"
+        )
+    return best

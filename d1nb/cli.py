@@ -439,6 +439,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     for name in ("before", "after"):
         if getattr(args, name):
             parameters[name] = getattr(args, name)
+    if args.before or args.after:  # your exports: none of the sample's own checks and columns
+        for key, value in OWN_EXPORT_DEFAULTS.items():
+            parameters.setdefault(key, value)
     notebooks = notebook_paths(Path(args.notebooks) if args.notebooks else REPO_NOTEBOOKS)
     if args.notebook:
         notebooks = [n for n in notebooks if any(n.stem.startswith(k) for k in args.notebook)]
@@ -467,6 +470,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         for r in results:
             print(f"{'ok  ' if r.ok else 'FAIL'} {r.html}" + (f"  {r.error}" if r.error else ""))
     return EXIT_CLEAN if all(r.ok for r in results) else EXIT_FINDINGS
+
+
+OWN_EXPORT_DEFAULTS: dict[str, object] = {
+    "mask": [],
+    "accepted": {},
+    "expectations": {},
+    "distribution_table": None,
+    "distribution_column": None,
+    "replay_service": None,
+    "replay_files": None,
+    "replay_expectations": {},
+}
+"""Notebook 04's parameters when `report` is given --before/--after: its defaults name the
+sample's tables, so with other exports they start empty (or automatic) unless -p sets them."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -121,9 +121,32 @@ class Diff:
         frames = [t.samples for t in self.tables.values() if not t.samples.empty]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def value_distribution(self, table: str, column: str, top: int = 12) -> pd.DataFrame:
+    def most_changed_column(self) -> tuple[str, str] | None:
+        """(table, column) of the column present on both sides with the most values changed."""
+        columns = self.changed_columns()
+        if columns.empty:
+            return None
+        both = columns[(columns["present"] == "both") & (columns["changed"].fillna(0) > 0)]
+        if both.empty:
+            return None
+        top = both.sort_values(["changed", "table", "column"], ascending=[False, True, True])
+        return str(top.iloc[0]["table"]), str(top.iloc[0]["column"])
+
+    def value_distribution(
+        self, table: str | None = None, column: str | None = None, top: int = 12
+    ) -> pd.DataFrame:
         """Rows per value before and after of one column (or `column$.json.path`): the `top`
-        most frequent values on either side, the rest summed as "(other)"."""
+        most frequent values on either side, the rest summed as "(other)". Without a table
+        and column, those of `most_changed_column()` (an empty frame when nothing changed);
+        `attrs["column"]` names what was counted."""
+        if table is None or column is None:
+            chosen = self.most_changed_column()
+            if chosen is None:
+                empty = pd.DataFrame({"value": [], "before": [], "after": []})
+                empty.attrs["column"] = "no column changed"
+                return empty.astype({"before": "int64", "after": "int64"})
+            table, column = chosen
+        named = f"{table}.{column}"
         path = None
         if "$" in column:
             column, path = column.split("$", 1)
@@ -167,7 +190,9 @@ class Diff:
                 ],
                 ignore_index=True,
             )
-        return frame.astype({"before": "int64", "after": "int64"})
+        frame = frame.astype({"before": "int64", "after": "int64"})
+        frame.attrs["column"] = named
+        return frame
 
     def to_dict(self) -> dict:
         """Every section as JSON-ready records."""

@@ -375,3 +375,47 @@ def statement_costs(impact: Impact) -> pd.DataFrame:
             "error",
         ]
     ].reset_index(drop=True)
+
+
+def _per_service(impacts: dict[str, Impact], frame_of) -> pd.DataFrame:
+    frames = [frame_of(i).assign(service=s) for s, i in impacts.items()]
+    if not frames:
+        return pd.DataFrame()
+    filled = [f for f in frames if not f.empty]
+    # An empty result keeps its columns, so the cells and plots over it still work.
+    frame = pd.concat(filled, ignore_index=True) if filled else frames[0].reset_index(drop=True)
+    return frame[["service", *[c for c in frame.columns if c != "service"]]]
+
+
+def project_transitions(impacts: dict[str, Impact], path_level: bool | None = None) -> pd.DataFrame:
+    """The value transitions of every migration of every service (JSON paths only, whole
+    values only, or both), most rows first within each statement's column."""
+
+    def of(impact: Impact) -> pd.DataFrame:
+        frame = impact.transitions
+        if path_level is not None:
+            frame = frame[(frame["path"] != "") == path_level]
+        return frame
+
+    return _per_service(impacts, of)
+
+
+def project_cascades(impacts: dict[str, Impact]) -> pd.DataFrame:
+    """Rows deleted or nulled by foreign-key actions, every service."""
+    return _per_service(impacts, lambda i: i.result.cascades())
+
+
+def project_statement_costs(impacts: dict[str, Impact]) -> pd.DataFrame:
+    """Per statement of every service: rows touched, share of the table, D1 rows and price."""
+    return _per_service(impacts, statement_costs)
+
+
+def project_durations(impacts: dict[str, Impact]) -> pd.DataFrame:
+    """How long each statement held the local copy (machine-dependent)."""
+    return _per_service(impacts, lambda i: i.statements[["file", "line", "kind", "duration_ms"]])
+
+
+def project_failures(impacts: dict[str, Impact]) -> pd.DataFrame:
+    """Migrations that fail on their export, and whether they pass on an empty database."""
+    table = verdict_table(impacts)
+    return table[table["verdict"] == "fails"][["service", "file", "reason"]].reset_index(drop=True)

@@ -132,8 +132,10 @@ def column_changes_bar(columns: pd.DataFrame, title: str = "Changed values per c
     return fig
 
 
-def distribution_bars(values: pd.DataFrame, title: str) -> Figure:
-    """Rows per value before and after, side by side (a Diff's value_distribution)."""
+def distribution_bars(values: pd.DataFrame, title: str | None = None) -> Figure:
+    """Rows per value before and after, side by side (a Diff's value_distribution); the
+    title defaults to the column it counted."""
+    title = title or f"{values.attrs.get('column', 'values')}: rows per value"
     fig = Figure(figsize=(9, 0.38 * len(values) + 1.4))
     ax = fig.subplots()
     ys = range(len(values))
@@ -143,6 +145,7 @@ def distribution_bars(values: pd.DataFrame, title: str) -> Figure:
     ax.invert_yaxis()
     ax.set_xlabel("rows")
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize="small")
+    if len(values):
+        ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     return fig

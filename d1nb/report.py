@@ -131,10 +131,13 @@ def run_report(
 ) -> ReportResult:
     """Execute one notebook with papermill and write `<name>.ipynb` and `<name>.html`.
 
+    Only the parameters the notebook declares are passed (one set serves every notebook).
     The kernel gets the project's absolute path; the provenance block shows it as given.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    shown = {"project": str(project), **(parameters or {})}
+    known = set(papermill.inspect_notebook(str(notebook)))
+    parameters = {k: v for k, v in (parameters or {}).items() if k in known}
+    shown = {"project": str(project), **parameters}
     parameters = {**shown, "project": str(Path(project).resolve())}
     executed = out_dir / notebook.name
     html = out_dir / (notebook.stem + ".html")

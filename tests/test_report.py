@@ -157,3 +157,55 @@ def test_report_in_a_real_browser(sample, tmp_path):
     assert seen["headings"][0].startswith("01 · Migration history")
     assert "Provenance" in seen["headings"]
     assert screenshot.stat().st_size > 10_000
+
+
+def test_report_on_your_own_project_runs_the_real_notebooks(tmp_path, capsys):
+    """Notebooks 02 and 04 against a project that is not the sample: nothing in them may name
+    the sample's services, tables or files."""
+    from d1nb.engine import D1Engine
+    from d1nb.snapshots import write_dump
+
+    root = tmp_path / "shop"
+    migrations = root / "svc" / "migrations"
+    migrations.mkdir(parents=True)
+    (root / "svc" / "wrangler.toml").write_text(
+        'name = "svc"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "shop"\n',
+        encoding="utf-8",
+    )
+    files = {
+        "0001_init.sql": "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "status TEXT);\n",
+        "0002_upper_status.sql": "UPDATE items SET status = upper(status) "
+        "WHERE status IS NOT NULL;\n",
+    }
+    for name, sql in files.items():
+        (migrations / name).write_text(sql, encoding="utf-8")
+    with D1Engine(tmp_path / "db.sqlite") as engine:
+        engine.apply_migration("0001_init.sql", files["0001_init.sql"], applied_at="2025-01-01")
+        engine.conn.executemany(
+            "INSERT INTO items (name, status) VALUES (?, ?)",
+            [(f"item {i}", ("new", "sold", None)[i % 3]) for i in range(60)],
+        )
+        write_dump(engine.conn, root / "before.sql")
+        engine.apply_migration(
+            "0002_upper_status.sql", files["0002_upper_status.sql"], applied_at="2025-02-01"
+        )
+        write_dump(engine.conn, root / "after.sql")
+    code = main(
+        [
+            *("report", str(root), "--out", str(tmp_path / "out"), "--quiet"),
+            *("--snapshot", "svc=before.sql", "--before", "before.sql", "--after", "after.sql"),
+            *("--notebook", "02", "--notebook", "04", "-p", "env=null"),
+        ]
+    )
+    assert code == 0, capsys.readouterr()
+    impact = (tmp_path / "out" / "02_backfill_impact.html").read_text(encoding="utf-8")
+    assert "0002_upper_status.sql" in impact and "&quot;NEW&quot;" not in impact
+    assert "SOLD" in impact
+    checks = (tmp_path / "out" / "04_before_after_checks.html").read_text(encoding="utf-8")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", checks))
+    # the distribution of the most changed column, chosen by itself
+    assert "value before after 0 (NULL) 20 20 1 NEW 0 20 2 SOLD 0 20 3 new 20 0" in text
+    # the replay of the after export, its service found from its ledger: nothing pending
+    assert "verdict pass snapshots equal, invariants hold" in text
+    assert "goal_progress" not in text
