@@ -27,8 +27,15 @@ from sqlglot import exp
 
 from . import d1
 from .engine import D1Engine, D1Error
-from .migrations import Statement, parse_statements, written_columns
+from .migrations import (
+    Statement,
+    _tokens,
+    _top_level_words,
+    parse_statements,
+    written_columns,
+)
 from .problems import InputError
+from .snapshots import _ident
 
 CANDIDATE_SIZES = (250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 REPEATS = 5
@@ -134,6 +141,11 @@ class InsertSelect:
     qualifier: str
     """How the SELECT names its source table (alias or name), to qualify `rowid`."""
 
+    @property
+    def into_itself(self) -> bool:
+        """Whether the rows are selected from the table they are inserted into."""
+        return self.source.lower() == self.target.lower()
+
     def batch(self, low: int | None, high: int | None) -> str:
         """The rows of source rowids in (low, high], minus those the target already holds."""
         bounds = [f"{_ident(self.qualifier)}.rowid > {low}"] if low is not None else []
@@ -150,25 +162,10 @@ class InsertSelect:
         )
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-_TOKENIZER = sqlglot.Dialect.get_or_raise("sqlite")
-
-
 def _top_level(sql: str) -> list[tuple[int, int, str]]:
-    """(start, end, upper-cased text) of the tokens of `sql` outside any parentheses."""
-    depth, found = 0, []
-    for t in _TOKENIZER.tokenize(sql):
-        if t.token_type == sqlglot.TokenType.L_PAREN:
-            depth += 1
-        elif t.token_type == sqlglot.TokenType.R_PAREN:
-            depth -= 1
-        elif depth == 0:
-            quoted = t.token_type in (sqlglot.TokenType.STRING, sqlglot.TokenType.IDENTIFIER)
-            found.append((t.start, t.end + 1, "" if quoted else t.text.upper()))
-    return found
+    """(start, end, upper-cased word) of the tokens of `sql` outside any parentheses."""
+    toks = _tokens(sql)
+    return [(toks[i].start, toks[i].end, word) for i, word in _top_level_words(toks)]
 
 
 def _and_where(select: str, condition: str) -> str:
@@ -531,7 +528,7 @@ def _plan_on(
             f"batches are ranges of {insert.source} rowids; each inserts only rows whose "
             f"({', '.join(insert.key)}) {insert.target} does not hold yet, so re-running is safe"
         )
-        if insert.source.lower() == insert.target.lower():
+        if insert.into_itself:
             plan.notes.append(
                 f"{insert.target} inserts into itself: the last batch ends at the last rowid "
                 "of the snapshot, so rows the batches insert are not selected again"
@@ -638,7 +635,7 @@ def write_batches(
                 high = _rowid_after(engine, s, size, low or 0, insert)
                 if high is None:
                     last = None
-                    if insert is not None and insert.source.lower() == insert.target.lower():
+                    if insert is not None and insert.into_itself:
                         last = engine.conn.execute(
                             f"SELECT max(rowid) FROM {_ident(insert.source)}"
                         ).fetchall()[0][0]

@@ -138,12 +138,20 @@ class _Tok:
     word: str  # upper-cased text for bare words and keywords, "" for quoted and literal tokens
     text: str
     type: TokenType
+    start: int  # offset of the token's first character in the SQL
+    end: int  # offset just past its last character
 
 
 def _tokens(sql: str) -> list[_Tok]:
     literal = {TokenType.STRING, TokenType.IDENTIFIER, TokenType.HEX_STRING, TokenType.NUMBER}
     return [
-        _Tok("" if t.token_type in literal else t.text.upper(), t.text, t.token_type)
+        _Tok(
+            "" if t.token_type in literal else t.text.upper(),
+            t.text,
+            t.token_type,
+            t.start,
+            t.end + 1,
+        )
         for t in _DIALECT.tokenize(sql)
     ]
 

@@ -26,9 +26,9 @@ from nbconvert import HTMLExporter
 from . import __version__
 
 REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+"""The notebooks of a source checkout (and of an editable install)."""
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 """nbconvert templates: `d1nb_report` is JupyterLab's without CDN scripts."""
-"""The notebooks of a source checkout (and of an editable install)."""
 _INPUT_SUFFIXES = {
     ".toml",
     ".json",
