@@ -14,15 +14,17 @@ import csv
 import itertools
 import json
 import math
+import os
 import queue
 import re
 import shutil
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 import apsw
 import duckdb
@@ -318,88 +320,139 @@ def _decode(path: Path, lineno: int, raw: bytes) -> str:
         ) from exc
 
 
-def _dump_lines(path: Path, bar: tqdm) -> Iterator[tuple[int, str]]:
-    """(line number, line without its newline), decoded 8 MB at a time."""
-    lineno, tail = 0, b""
+_CHUNK_BYTES = 1 << 20
+
+
+def _dump_chunks(path: Path, bar: tqdm) -> Iterator[tuple[int, str]]:
+    """(number of its first line, text) of about 1 MB of whole lines at a time."""
+    lineno, tail = 1, b""
     with path.open("rb") as fh:
         while True:
-            block = fh.read(1 << 23)
+            block = fh.read(_CHUNK_BYTES)
             bar.update(len(block))
             data = tail + block
-            cut = data.rfind(b"\n") + 1 if block else len(data)
             if not data:
                 return
+            cut = data.rfind(b"\n") + 1 if block else len(data)
             chunk, tail = data[:cut], data[cut:]
             if not chunk:
                 continue
             try:
                 text = chunk.decode("utf-8")
             except UnicodeDecodeError as exc:
-                at = lineno + chunk.count(b"\n", 0, exc.start) + 1
+                at = lineno + chunk.count(b"\n", 0, exc.start)
                 column = exc.start - (chunk.rfind(b"\n", 0, exc.start) + 1) + 1
                 raise InputError(
                     path, at, f"not valid UTF-8 (byte 0x{chunk[exc.start]:02x} at column {column})"
                 ) from exc
-            lines = text.split("\n")
-            if lines[-1] == "":
-                lines.pop()
-            if lineno == 0 and lines:
-                lines[0] = lines[0].removeprefix("\ufeff")
-            for line in lines:
-                lineno += 1
-                yield lineno, line
+            yield lineno, text.removeprefix("\ufeff") if lineno == 1 else text
+            lineno += chunk.count(b"\n")
             if not block:
                 return
 
 
-def _scan_dump(path: Path, bar: tqdm) -> Iterator[tuple[str, int, str, list, str]]:
-    """Batches of a dump: ("rows", first line, INSERT prefix, [(line, "(values)"), …], table)
-    for runs of single-line INSERTs into one table, and ("sql", line, statement, [], "") for
-    the rest.
+class _Work(NamedTuple):
+    """One unit of a dump for the writer thread.
 
-    Single-line INSERTs are what wrangler writes (newlines inside values are escaped), so they
-    take a fast path; anything else is split by SQLite's completeness rule as in iter_dump.
+    kind "sql": one statement; "rows": single-line INSERTs into one table, `rows` their
+    (line, "(values)"); "block": whole lines of such INSERTs, `sql` already joined into one
+    multi-row INSERT of `count` rows and `text` the lines themselves (to redo them one by one).
+    """
+
+    kind: str
+    line: int
+    sql: str
+    table: str = ""
+    rows: tuple[tuple[int, str], ...] | list[tuple[int, str]] = ()
+    count: int = 0
+    text: str = ""
+
+
+def _insert_block(first: int, text: str) -> _Work | None:
+    """`text` as one multi-row INSERT when each of its lines is a one-line INSERT into the
+    same table (wrangler's format); None otherwise.
+
+    A string value holding a newline and the next line's prefix would be joined wrongly, but
+    then the INSERT adds fewer rows than `text` has lines, which the writer checks.
+    """
+    match = _FAST_INSERT.match(text)
+    if match is None or not text.endswith(");\n"):
+        return None
+    prefix = match.group(0)
+    joint = ");\n" + prefix + "("
+    lines = text.count("\n")
+    if text.count(joint) != lines - 1:
+        return None
+    table = (match.group(1) or "").replace('""', '"') or match.group(2)
+    sql = prefix + text[len(prefix) : -2].replace(joint, "),(") + ";"
+    return _Work("block", first, sql, table, count=lines, text=text)
+
+
+def _scan_dump(path: Path, bar: tqdm, blocks: bool = True) -> Iterator[_Work]:
+    """The dump as work for the writer: blocks of wrangler's one-line INSERTs where a whole
+    chunk is made of them, runs of one-line INSERTs into one table, and other statements
+    split by SQLite's completeness rule as in iter_dump.
     """
     prefix, table, rows, size, pending, start = "", "", [], 0, [], 0
     complete = apsw.complete
-    for lineno, line in _dump_lines(path, bar):
-        text = line.rstrip("\r")
-        if not pending and text.endswith(");"):
-            if prefix and text.startswith(prefix) and text[len(prefix)] == "(":
-                head_end = len(prefix)
-            else:
-                match = _FAST_INSERT.match(text)
-                head_end = match.end() if match else 0
-            if head_end and complete(text):
-                head = text[:head_end]
-                if head != prefix or len(rows) >= _BATCH_STATEMENTS or size > 4_000_000:
-                    if rows:
-                        yield "rows", rows[0][0], prefix, rows, table
-                    if head != prefix:
-                        match = _FAST_INSERT.match(text)
-                        table = (match.group(1) or "").replace('""', '"') or match.group(2)
-                    prefix, rows, size = head, [], 0
-                values = text[head_end:-1]
-                rows.append((lineno, values))
-                size += len(values)
-                continue
-        if rows:
-            yield "rows", rows[0][0], prefix, rows, table
-            prefix, rows, size = "", [], 0
-        if not pending:
-            if not text.strip():
-                continue
-            start = lineno
-        pending.append(line)
-        if text.rstrip().endswith(";"):
-            sql = "\n".join(pending)
-            if complete(sql):
-                yield "sql", start, sql.strip(), [], ""
-                pending = []
+    for first, chunk in _dump_chunks(path, bar):
+        if blocks and not pending and (block := _insert_block(first, chunk)) is not None:
+            if rows:
+                yield _Work("rows", rows[0][0], prefix, table, rows)
+                prefix, rows, size = "", [], 0
+            yield block
+            continue
+        lines = chunk.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        for lineno, line in enumerate(lines, start=first):
+            text = line.rstrip("\r")
+            if not pending and text.endswith(");"):
+                if prefix and text.startswith(prefix) and text[len(prefix)] == "(":
+                    head_end = len(prefix)
+                else:
+                    match = _FAST_INSERT.match(text)
+                    head_end = match.end() if match else 0
+                if head_end and complete(text):
+                    head = text[:head_end]
+                    if head != prefix or len(rows) >= _BATCH_STATEMENTS or size > 4_000_000:
+                        if rows:
+                            yield _Work("rows", rows[0][0], prefix, table, rows)
+                        if head != prefix:
+                            match = _FAST_INSERT.match(text)
+                            table = (match.group(1) or "").replace('""', '"') or match.group(2)
+                        prefix, rows, size = head, [], 0
+                    values = text[head_end:-1]
+                    rows.append((lineno, values))
+                    size += len(values)
+                    continue
+            if rows:
+                yield _Work("rows", rows[0][0], prefix, table, rows)
+                prefix, rows, size = "", [], 0
+            if not pending:
+                if not text.strip():
+                    continue
+                start = lineno
+            pending.append(line)
+            if text.rstrip().endswith(";"):
+                sql = "\n".join(pending)
+                if complete(sql):
+                    yield _Work("sql", start, sql.strip())
+                    pending = []
     if rows:
-        yield "rows", rows[0][0], prefix, rows, table
+        yield _Work("rows", rows[0][0], prefix, table, rows)
     if pending and not re.fullmatch(r"(?:--[^\n]*\n?|\s)*", "\n".join(pending)):
         raise InputError(path, start, "truncated dump: the last statement has no closing ';'")
+
+
+def _oversized(work: _Work) -> int:
+    """How many of the dump's INSERT statements in `work` exceed D1's statement size."""
+    limit = d1.MAX_STATEMENT_BYTES
+    if work.kind == "rows":
+        return sum(len(work.sql) + len(v) > limit for _, v in work.rows)
+    if work.kind == "block" and len(work.text) > limit:
+        return sum(len(line) > limit for line in work.text.split("\n"))
+    return 0
 
 
 def _run_inserts(engine: D1Engine, path: Path, prefix: str, rows: list[tuple[int, str]]) -> None:
@@ -419,6 +472,37 @@ def _run_inserts(engine: D1Engine, path: Path, prefix: str, rows: list[tuple[int
     engine.conn.execute("RELEASE d1nb_batch")
 
 
+def _run_block(engine: D1Engine, work: _Work) -> None:
+    """Run a block as its one multi-row INSERT, or raise _BlockRefusedError.
+
+    Refused when SQLite raises, when the text holds more than one statement, or when it adds
+    other than one row per line (a value holding a newline): the caller then loads the dump
+    again line by line, which names the line of an error.
+    """
+    statements = 0
+
+    def one_statement(_cursor: apsw.Cursor, _sql: str, _bindings: object) -> bool:
+        nonlocal statements
+        statements += 1
+        return statements == 1
+
+    before = engine.conn.total_changes()
+    cursor = engine.conn.cursor()
+    cursor.exec_trace = one_statement
+    try:
+        cursor.execute(work.sql)
+    except (apsw.Error, apsw.ExecTraceAbort) as exc:
+        raise _BlockRefusedError(work.line, str(exc)) from exc
+    finally:
+        cursor.close()
+    if engine.conn.total_changes() - before != work.count:
+        raise _BlockRefusedError(work.line, "rows added differ from lines")
+
+
+class _BlockRefusedError(Exception):
+    """A block of one-line INSERTs did not load as one statement; load line by line."""
+
+
 class _DumpWriter(threading.Thread):
     """Runs a dump's statements on the working copy in a thread of its own.
 
@@ -435,7 +519,7 @@ class _DumpWriter(threading.Thread):
         self.error: BaseException | None = None
         self.stop = False
 
-    def put(self, item: tuple | None) -> None:
+    def put(self, item: _Work | None) -> None:
         while self.error is None:
             try:
                 self.work.put(item, timeout=0.2)
@@ -448,16 +532,21 @@ class _DumpWriter(threading.Thread):
         try:
             while (item := self.work.get()) is not None:
                 if not self.stop:
-                    self._apply(*item)
+                    self._apply(item)
         except BaseException as exc:  # handed to the caller's thread by put() and finish()
             self.error = exc
 
-    def _apply(self, what: str, line: int, sql: str, rows: list, table: str) -> None:
-        if what == "rows":
-            if self.schema is not None and not self.engine.conn.table_exists(None, table):
+    def _apply(self, work: _Work) -> None:
+        line, sql = work.line, work.sql
+        if work.kind in ("rows", "block"):
+            if self.schema is not None and not self.engine.conn.table_exists(None, work.table):
                 self._create_tables()  # a --no-schema dump: tables first
-            self.expected[table] += len(rows)
-            _run_inserts(self.engine, self.path, sql, rows)
+            if work.kind == "block":
+                self.expected[work.table] += work.count
+                _run_block(self.engine, work)
+            else:
+                self.expected[work.table] += len(work.rows)
+                _run_inserts(self.engine, self.path, sql, work.rows)
             return
         kind, table, flags, detail = classify(sql)
         if self.schema is not None and kind.startswith("create_"):
@@ -508,6 +597,42 @@ class _DumpWriter(threading.Thread):
             raise self.error
 
 
+def _run_dump(
+    path: Path, target: Path, schema: SchemaSource | None, bar: tqdm, blocks: bool
+) -> tuple[Snapshot, _DumpWriter, int]:
+    """Run a dump into a fresh working copy in one transaction; remove it on any error."""
+    engine = D1Engine(target, statement_limit=0)
+    writer = _DumpWriter(engine, path, schema)
+    oversized = 0
+    try:
+        # A scratch copy: journal in memory (new pages need none), no fsync, a large page cache.
+        engine.internal("PRAGMA journal_mode=MEMORY")
+        engine.internal("PRAGMA synchronous=OFF")
+        engine.internal("PRAGMA cache_size=-262144")
+        # A snapshot is data as it was, not a migration: partial (--table) exports name parents
+        # they do not contain, and old rows may predate enforcement. Replays turn keys back on.
+        engine.internal("PRAGMA foreign_keys=OFF")
+        engine.conn.execute("BEGIN")
+        writer.start()
+        for work in _scan_dump(path, bar, blocks):
+            oversized += _oversized(work)
+            writer.put(work)
+        writer.finish()
+        engine.conn.execute("COMMIT")
+        snapshot = Snapshot(path, target, _counts(engine), notes=writer.notes)
+    except BaseException:
+        if writer.is_alive():
+            writer.abandon()
+        if not engine.conn.get_autocommit():
+            engine.conn.execute("ROLLBACK")
+        engine.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+        raise
+    engine.close()
+    return snapshot, writer, oversized
+
+
 def load_dump(
     path: str | Path,
     workdir: str | Path,
@@ -524,8 +649,6 @@ def load_dump(
     """
     path = Path(path)
     target = _fresh_target(workdir, name or path.stem)
-    engine = D1Engine(target, statement_limit=0)
-    oversized = 0
     bar = tqdm(
         total=path.stat().st_size,
         unit="B",
@@ -533,35 +656,14 @@ def load_dump(
         disable=not progress,
         desc=f"loading {path.name}",
     )
-    writer = _DumpWriter(engine, path, schema)
     try:
-        # A scratch copy: no journal, no fsync, a large page cache (it is rebuilt on failure).
-        engine.internal("PRAGMA journal_mode=OFF")
-        engine.internal("PRAGMA synchronous=OFF")
-        engine.internal("PRAGMA cache_size=-262144")
-        # A snapshot is data as it was, not a migration: partial (--table) exports name parents
-        # they do not contain, and old rows may predate enforcement. Replays turn keys back on.
-        engine.internal("PRAGMA foreign_keys=OFF")
-        engine.conn.execute("BEGIN")
-        writer.start()
-        for item in _scan_dump(path, bar):
-            if item[0] == "rows":
-                oversized += sum(len(item[2]) + len(v) > d1.MAX_STATEMENT_BYTES for _, v in item[3])
-            writer.put(item)
-        writer.finish()
-        engine.conn.execute("COMMIT")
-        snapshot = Snapshot(path, target, _counts(engine), notes=writer.notes)
-    except BaseException:
-        if writer.is_alive():
-            writer.abandon()
-        if not engine.conn.get_autocommit():
-            engine.conn.execute("ROLLBACK")
-        engine.close()
-        target.unlink(missing_ok=True)
-        raise
+        try:
+            snapshot, writer, oversized = _run_dump(path, target, schema, bar, blocks=True)
+        except _BlockRefusedError:  # unusual lines: again line by line, naming any failing one
+            bar.reset()
+            snapshot, writer, oversized = _run_dump(path, target, schema, bar, blocks=False)
     finally:
         bar.close()
-    engine.close()
     if oversized:
         snapshot.notes.append(
             f"{oversized} INSERT statement(s) over D1's {d1.MAX_STATEMENT_BYTES}-byte limit: "
@@ -963,22 +1065,66 @@ ON_DISK_DUCKDB_MEMORY = "1GB"
 _SENTINELS = {"BIGINT": "0", "DOUBLE": "0.0", "VARCHAR": "''", "BLOB": "X''"}
 
 
+_RANGE_BYTES = 16 * 1024**2
+"""About how much of a table one reader thread turns into Arrow at a time."""
+COPY_THREADS = min(4, os.cpu_count() or 1)
+"""Threads reading the working copy into Arrow while DuckDB appends, in table order."""
+
+
+def _rowid_ranges(engine: D1Engine, table: str, rows: int, row_bytes: float) -> list[str]:
+    """WHERE clauses cutting a rowid table into consecutive ranges of about _RANGE_BYTES,
+    found in one walk of the rowid b-tree; [""] for a WITHOUT ROWID table or a small one."""
+    per_range = int(min(max(_RANGE_BYTES / max(row_bytes, 1.0), 1024), 1_000_000))
+    if rows <= per_range:
+        return [""]
+    kind = engine.internal(f"SELECT wr FROM pragma_table_list({sql_literal(table)})")
+    columns = {c[1].lower() for c in engine.columns(table)}
+    rowid = next((r for r in ("rowid", "_rowid_", "oid") if r not in columns), None)
+    if not kind or kind[0][0] or rowid is None:
+        return [""]
+    bounds: list[int] = []
+    while True:
+        after = f"WHERE {rowid} > {bounds[-1]} " if bounds else ""
+        found = engine.conn.execute(
+            f"SELECT {rowid} FROM {_ident(table)} {after}ORDER BY {rowid} "
+            f"LIMIT 1 OFFSET {per_range - 1}"
+        ).fetchall()
+        if not found:
+            break
+        bounds.append(found[0][0])
+    lows = [None, *bounds]
+    highs = [*bounds, None]
+    return [
+        "WHERE "
+        + " AND ".join(
+            ([f"{rowid} > {lo}"] if lo is not None else [])
+            + ([f"{rowid} <= {hi}"] if hi is not None else [])
+        )
+        for lo, hi in zip(lows, highs, strict=True)
+    ]
+
+
 def _copy_table_adbc(
-    adbc_conn,
+    path: Path,
     con: duckdb.DuckDBPyConnection,
     table: str,
     target: str,
     names: list[str],
     types: list[str],
     classes: list[str],
+    ranges: list[str],
 ) -> None:
-    """Stream a table through ADBC's Arrow reader, expecting one storage class per column.
+    """Read a table through ADBC's Arrow reader, expecting one storage class per column.
 
-    ADBC infers each column's Arrow type from the first rows it reads, so the query starts
+    Ranges of rowids are read into Arrow by COPY_THREADS threads at once (the SQLite reading
+    is most of the cost, and ADBC runs it without the GIL) and appended to DuckDB in order.
+    ADBC infers each column's Arrow type from the first rows it reads, so every query starts
     with one sentinel row of the planned types (dropped again in DuckDB). Rows holding a value
     of another class are flagged by SQLite in the same pass and left out, so the caller's row
     count check sees them and falls back to the exact path.
     """
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+
     first = ", ".join(
         [f"{_SENTINELS[t]} AS {_ident(n)}" for n, t in zip(names, types, strict=True)]
         + ["0 AS __d1nb_row"]
@@ -991,17 +1137,40 @@ def _copy_table_adbc(
         or "0"
     )
     rest = ", ".join([_ident(n) for n in names] + [f"CASE WHEN {checks} THEN 2 ELSE 1 END"])
-    cursor = adbc_conn.cursor()
+    local = threading.local()
+
+    def read(where: str) -> pa.Table:
+        if not hasattr(local, "conn"):
+            local.conn = adbc_sqlite.connect(str(path))
+            opened.append(local.conn)
+        cursor = local.conn.cursor()
+        try:
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
+            cursor.execute(f"SELECT {first} UNION ALL SELECT {rest} FROM {_ident(table)} {where}")
+            return cursor.fetch_arrow_table()
+        finally:
+            cursor.close()
+
+    insert = (
+        f"INSERT INTO {target} SELECT {', '.join(_ident(n) for n in names)} "
+        "FROM batch WHERE __d1nb_row = 1"  # 0 is the sentinel, 2 a row to redo
+    )
+    opened: list = []
     try:
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
-        cursor.execute(f"SELECT {first} UNION ALL SELECT {rest} FROM {_ident(table)}")
-        reader = cursor.fetch_record_batch()  # noqa: F841 (read by DuckDB by name)
-        con.execute(
-            f"INSERT INTO {target} SELECT {', '.join(_ident(n) for n in names)} "
-            "FROM reader WHERE __d1nb_row = 1"  # 0 is the sentinel, 2 a row to redo
-        )
+        with ThreadPoolExecutor(max_workers=COPY_THREADS) as pool:
+            pending: deque[Future] = deque()
+            todo = iter(ranges)
+            for where in itertools.islice(todo, COPY_THREADS + 1):
+                pending.append(pool.submit(read, where))
+            while pending:
+                batch = pending.popleft().result()  # DuckDB reads it by its name
+                for where in itertools.islice(todo, 1):
+                    pending.append(pool.submit(read, where))
+                con.execute(insert)
+                del batch
     finally:
-        cursor.close()
+        for conn in opened:
+            conn.close()
 
 
 def _expected_classes(
@@ -1075,8 +1244,6 @@ def to_duckdb(
     disagree, from the values; a column mixing storage classes becomes a UNION and is
     reported in `snapshot.type_notes`. Row counts are verified per table.
     """
-    import adbc_driver_sqlite.dbapi as adbc_sqlite
-
     if con is None:
         big = snapshot.path.stat().st_size > IN_MEMORY_DUCKDB_BYTES
         con = connect_duckdb(str(snapshot.path.with_suffix(".duckdb")) if big else ":memory:")
@@ -1085,7 +1252,8 @@ def to_duckdb(
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
     snapshot.type_notes = []
     engine = D1Engine(snapshot.path, statement_limit=0)
-    adbc_conn = adbc_sqlite.connect(str(snapshot.path))
+    total_rows = sum(snapshot.row_counts.values()) or 1
+    row_bytes = snapshot.path.stat().st_size / total_rows
     bar = tqdm(
         total=len(snapshot.row_counts), unit="tables", disable=not progress, desc="to DuckDB"
     )
@@ -1100,7 +1268,8 @@ def to_duckdb(
             notes = [_duck_type(d, {k: 1})[1] for d, k in zip(declared, classes, strict=True)]
             _create_duck_table(con, target, names, types)
             try:
-                _copy_table_adbc(adbc_conn, con, table, target, names, types, classes)
+                ranges = _rowid_ranges(engine, table, expected_rows or 0, row_bytes)
+                _copy_table_adbc(snapshot.path, con, table, target, names, types, classes, ranges)
                 complete = _duck_count(con, target) == expected_rows
             except Exception:  # ADBC refuses a batch whose types differ from the first one's
                 complete = False
@@ -1138,6 +1307,5 @@ def to_duckdb(
             bar.update(1)
     finally:
         bar.close()
-        adbc_conn.close()
         engine.close()
     return con

@@ -5,6 +5,7 @@ from __future__ import annotations
 import apsw
 import pytest
 
+from d1nb import snapshots
 from d1nb.problems import InputError
 from d1nb.snapshots import dump_statements, iter_dump, load_dump, sql_literal, write_dump
 
@@ -299,3 +300,83 @@ def test_unknown_and_missing_exports(tmp_path):
     (tmp_path / "r.json").write_text("[{}]", encoding="utf-8")
     with pytest.raises(InputError, match="give table="):
         load_snapshot(tmp_path / "r.json", tmp_path / "w")
+
+
+# -- the block path: whole chunks of one-line INSERTs run as one statement ---------------------
+
+
+def _contents(path) -> dict[str, list[tuple]]:
+    conn = apsw.Connection(str(path))
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {
+        name: conn.execute(f'SELECT typeof(rowid), * FROM "{name}" ORDER BY rowid').fetchall()
+        for name in names
+    }
+
+
+def _line_by_line(monkeypatch, dump, workdir):
+    """The same dump loaded without the block path, as the reference."""
+    with monkeypatch.context() as patch:
+        patch.setattr(snapshots, "_insert_block", lambda first, text: None)
+        return load_dump(dump, workdir)
+
+
+@pytest.mark.parametrize("chunk", [64, 4096, 1 << 20])
+def test_block_path_loads_what_line_by_line_loads(sample, tmp_path, monkeypatch, chunk):
+    blocks = []
+    real = snapshots._insert_block
+    monkeypatch.setattr(snapshots, "_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(
+        snapshots, "_insert_block", lambda f, t: blocks.append(r := real(f, t)) or r
+    )
+    for dump in sorted((sample / "exports").glob("*/*.sql")):
+        fast = load_dump(dump, tmp_path / "fast" / dump.parent.name)
+        slow = _line_by_line(monkeypatch, dump, tmp_path / "slow" / dump.parent.name)
+        assert fast.row_counts == slow.row_counts
+        assert _contents(fast.path) == _contents(slow.path)
+    if chunk < 1 << 20:  # every test dump is a single chunk of mixed lines at 1 MB
+        assert sum(b is not None for b in blocks) > 10
+
+
+def _one_table_dump(path, lines: list[str]):
+    path.write_text(
+        "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT);\n"
+        + "\n".join(lines),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_block_with_a_newline_in_a_value_is_loaded_line_by_line(tmp_path, monkeypatch):
+    """A raw newline followed by the next line's prefix would be joined into the wrong value;
+    the row count of the block gives it away and the dump is read again line by line."""
+    monkeypatch.setattr(snapshots, "_CHUNK_BYTES", 1 << 16)
+    rows = [f"INSERT INTO \"t\" VALUES({i},'row {i}');" for i in range(1, 400)]
+    rows[200] = "INSERT INTO \"t\" VALUES(201,'first);"
+    rows[201] = "INSERT INTO \"t\" VALUES(202, not a row');"
+    dump = _one_table_dump(tmp_path / "nl.sql", [*rows[:5], *rows])
+    dump.write_text(dump.read_text().replace("\n".join(rows[:5]) + "\n", "", 1))
+    snapshot = load_dump(dump, tmp_path / "w")
+    got = dict(apsw.Connection(str(snapshot.path)).execute("SELECT id, s FROM t").fetchall())
+    assert snapshot.row_counts == {"t": 398}
+    assert got[201] == "first);\nINSERT INTO \"t\" VALUES(202, not a row"
+    assert got[203] == "row 203"
+
+
+def test_block_error_names_the_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshots, "_CHUNK_BYTES", 256)
+    rows = [f"INSERT INTO \"t\" VALUES({i},'r');" for i in range(1, 100)]
+    rows[70] = "INSERT INTO \"t\" VALUES(5,'duplicate key');"
+    dump = _one_table_dump(tmp_path / "dup.sql", rows)
+    with pytest.raises(InputError, match=r"dup\.sql:73: .*UNIQUE constraint failed: t\.id"):
+        load_dump(dump, tmp_path / "w")
+    assert not (tmp_path / "w" / "dup.sqlite").exists()
+
+
+def test_block_of_two_statements_on_a_line_is_not_run_as_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshots, "_CHUNK_BYTES", 1 << 12)
+    rows = [f"INSERT INTO \"t\" VALUES({i},'r');" for i in range(1, 300)]
+    rows[150] = "INSERT INTO \"t\" VALUES(151,'r'); DROP TABLE keep; INSERT INTO \"t\" VALUES(-1);"
+    dump = _one_table_dump(tmp_path / "two.sql", ["CREATE TABLE keep (a);", *rows])
+    with pytest.raises(InputError):
+        load_dump(dump, tmp_path / "w")
