@@ -258,6 +258,9 @@ def _fresh_target(workdir: str | Path, stem: str) -> Path:
     target = workdir / f"{stem}.sqlite"
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(target) + suffix).unlink(missing_ok=True)
+    # A DuckDB snapshot left from an earlier load would be opened and grown, not replaced.
+    for stale in (target.with_suffix(".duckdb"), target.with_suffix(".duckdb.wal")):
+        stale.unlink(missing_ok=True)
     return target
 
 

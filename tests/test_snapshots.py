@@ -380,3 +380,16 @@ def test_block_of_two_statements_on_a_line_is_not_run_as_one(tmp_path, monkeypat
     dump = _one_table_dump(tmp_path / "two.sql", ["CREATE TABLE keep (a);", *rows])
     with pytest.raises(InputError):
         load_dump(dump, tmp_path / "w")
+
+
+def test_reload_into_the_same_folder_replaces_an_on_disk_duckdb_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshots, "IN_MEMORY_DUCKDB_BYTES", 0)  # every snapshot on disk
+    dump = _one_table_dump(tmp_path / "t.sql", ["INSERT INTO \"t\" VALUES(1,'a');"])
+    con = load_dump(dump, tmp_path / "w").duckdb()
+    con.execute("CREATE TABLE leftover AS SELECT 1")
+    con.close()
+    dump.write_text(dump.read_text() + "\nINSERT INTO \"t\" VALUES(2,'b');")
+    con = load_dump(dump, tmp_path / "w").duckdb()
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert tables == {"t"}
+    assert con.execute("SELECT count(*) FROM t").fetchall() == [(2,)]
