@@ -352,14 +352,14 @@ def test_block_with_a_newline_in_a_value_is_loaded_line_by_line(tmp_path, monkey
     the row count of the block gives it away and the dump is read again line by line."""
     monkeypatch.setattr(snapshots, "_CHUNK_BYTES", 1 << 16)
     rows = [f"INSERT INTO \"t\" VALUES({i},'row {i}');" for i in range(1, 400)]
-    rows[200] = "INSERT INTO \"t\" VALUES(201,'first);"
-    rows[201] = "INSERT INTO \"t\" VALUES(202, not a row');"
+    rows[200] = 'INSERT INTO "t" VALUES(201,\'first);'
+    rows[201] = 'INSERT INTO "t" VALUES(202, not a row\');'
     dump = _one_table_dump(tmp_path / "nl.sql", [*rows[:5], *rows])
     dump.write_text(dump.read_text().replace("\n".join(rows[:5]) + "\n", "", 1))
     snapshot = load_dump(dump, tmp_path / "w")
     got = dict(apsw.Connection(str(snapshot.path)).execute("SELECT id, s FROM t").fetchall())
     assert snapshot.row_counts == {"t": 398}
-    assert got[201] == "first);\nINSERT INTO \"t\" VALUES(202, not a row"
+    assert got[201] == 'first);\nINSERT INTO "t" VALUES(202, not a row'
     assert got[203] == "row 203"
 
 
@@ -376,7 +376,7 @@ def test_block_error_names_the_line(tmp_path, monkeypatch):
 def test_block_of_two_statements_on_a_line_is_not_run_as_one(tmp_path, monkeypatch):
     monkeypatch.setattr(snapshots, "_CHUNK_BYTES", 1 << 12)
     rows = [f"INSERT INTO \"t\" VALUES({i},'r');" for i in range(1, 300)]
-    rows[150] = "INSERT INTO \"t\" VALUES(151,'r'); DROP TABLE keep; INSERT INTO \"t\" VALUES(-1);"
+    rows[150] = 'INSERT INTO "t" VALUES(151,\'r\'); DROP TABLE keep; INSERT INTO "t" VALUES(-1);'
     dump = _one_table_dump(tmp_path / "two.sql", ["CREATE TABLE keep (a);", *rows])
     with pytest.raises(InputError):
         load_dump(dump, tmp_path / "w")
