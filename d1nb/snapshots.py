@@ -1063,7 +1063,7 @@ def _select_from_batch(types: list[str]) -> str:
 
 IN_MEMORY_DUCKDB_BYTES = 512 * 1024**2
 """Working copies larger than this get a DuckDB file beside them (bounded memory), not RAM."""
-ON_DISK_DUCKDB_MEMORY = "1GB"
+ON_DISK_DUCKDB_MEMORY = "512MB"
 """DuckDB's memory limit for such a file-backed snapshot."""
 _SENTINELS = {"BIGINT": "0", "DOUBLE": "0.0", "VARCHAR": "''", "BLOB": "X''"}
 
