@@ -359,7 +359,7 @@ class _Work(NamedTuple):
 
     kind "sql": one statement; "rows": single-line INSERTs into one table, `rows` their
     (line, "(values)"); "block": whole lines of such INSERTs, `sql` already joined into one
-    multi-row INSERT of `count` rows and `text` the lines themselves (to redo them one by one).
+    multi-row INSERT of `count` rows and `text` the lines themselves (to measure them).
     """
 
     kind: str
@@ -376,7 +376,7 @@ def _insert_block(first: int, text: str) -> _Work | None:
     same table (wrangler's format); None otherwise.
 
     A string value holding a newline and the next line's prefix would be joined wrongly, but
-    then the INSERT adds fewer rows than `text` has lines, which the writer checks.
+    then the INSERT adds fewer rows than `text` has lines, which _run_block checks.
     """
     match = _FAST_INSERT.match(text)
     if match is None or not text.endswith(");\n"):
