@@ -182,14 +182,7 @@ def iter_dump(path: str | Path) -> Iterator[tuple[int, str]]:
     start = 0
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    path,
-                    lineno,
-                    f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
-                ) from exc
+            line = _decode(path, lineno, raw)
             if lineno == 1:
                 line = line.removeprefix("\ufeff")
             if not buffer:
@@ -252,12 +245,16 @@ _BATCH_STATEMENTS = 500
 _BATCH_ROWS = 100_000
 
 
+def _remove_working_copy(target: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+
+
 def _fresh_target(workdir: str | Path, stem: str) -> Path:
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     target = workdir / f"{stem}.sqlite"
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(str(target) + suffix).unlink(missing_ok=True)
+    _remove_working_copy(target)
     # A DuckDB snapshot left from an earlier load would be opened and grown, not replaced.
     for stale in (target.with_suffix(".duckdb"), target.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
@@ -323,6 +320,11 @@ def _decode(path: Path, lineno: int, raw: bytes) -> str:
         ) from exc
 
 
+def _insert_table(match: re.Match) -> str:
+    """The table an INSERT matched by _FAST_INSERT fills."""
+    return (match.group(1) or "").replace('""', '"') or match.group(2)
+
+
 _CHUNK_BYTES = 1 << 20
 
 
@@ -386,7 +388,7 @@ def _insert_block(first: int, text: str) -> _Work | None:
     lines = text.count("\n")
     if text.count(joint) != lines - 1:
         return None
-    table = (match.group(1) or "").replace('""', '"') or match.group(2)
+    table = _insert_table(match)
     sql = prefix + text[len(prefix) : -2].replace(joint, "),(") + ";"
     return _Work("block", first, sql, table, count=lines, text=text)
 
@@ -422,8 +424,7 @@ def _scan_dump(path: Path, bar: tqdm, blocks: bool = True) -> Iterator[_Work]:
                         if rows:
                             yield _Work("rows", rows[0][0], prefix, table, rows)
                         if head != prefix:
-                            match = _FAST_INSERT.match(text)
-                            table = (match.group(1) or "").replace('""', '"') or match.group(2)
+                            table = _insert_table(_FAST_INSERT.match(text))
                         prefix, rows, size = head, [], 0
                     values = text[head_end:-1]
                     rows.append((lineno, values))
@@ -629,8 +630,7 @@ def _run_dump(
         if not engine.conn.get_autocommit():
             engine.conn.execute("ROLLBACK")
         engine.close()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(target) + suffix).unlink(missing_ok=True)
+        _remove_working_copy(target)
         raise
     engine.close()
     return snapshot, writer, oversized
@@ -1074,14 +1074,16 @@ COPY_THREADS = min(4, os.cpu_count() or 1)
 """Threads reading the working copy into Arrow while DuckDB appends, in table order."""
 
 
-def _rowid_ranges(engine: D1Engine, table: str, rows: int, row_bytes: float) -> list[str]:
+def _rowid_ranges(
+    engine: D1Engine, table: str, names: list[str], rows: int, row_bytes: float
+) -> list[str]:
     """WHERE clauses cutting a rowid table into consecutive ranges of about _RANGE_BYTES,
     found in one walk of the rowid b-tree; [""] for a WITHOUT ROWID table or a small one."""
     per_range = int(min(max(_RANGE_BYTES / max(row_bytes, 1.0), 1024), 1_000_000))
     if rows <= per_range:
         return [""]
     kind = engine.internal(f"SELECT wr FROM pragma_table_list({sql_literal(table)})")
-    columns = {c[1].lower() for c in engine.columns(table)}
+    columns = {n.lower() for n in names}
     rowid = next((r for r in ("rowid", "_rowid_", "oid") if r not in columns), None)
     if not kind or kind[0][0] or rowid is None:
         return [""]
@@ -1167,7 +1169,7 @@ def _copy_table_adbc(
                 pending.append(pool.submit(read, where))
             while pending:
                 batch = pending.popleft().result()  # DuckDB reads it by its name
-                for where in itertools.islice(todo, 1):
+                if (where := next(todo, None)) is not None:
                     pending.append(pool.submit(read, where))
                 con.execute(insert)
                 del batch
@@ -1271,7 +1273,7 @@ def to_duckdb(
             notes = [_duck_type(d, {k: 1})[1] for d, k in zip(declared, classes, strict=True)]
             _create_duck_table(con, target, names, types)
             try:
-                ranges = _rowid_ranges(engine, table, expected_rows or 0, row_bytes)
+                ranges = _rowid_ranges(engine, table, names, expected_rows or 0, row_bytes)
                 _copy_table_adbc(snapshot.path, con, table, target, names, types, classes, ranges)
                 complete = _duck_count(con, target) == expected_rows
             except Exception:  # ADBC refuses a batch whose types differ from the first one's
