@@ -146,7 +146,7 @@ class InsertSelect:
         """Whether the rows are selected from the table they are inserted into."""
         return self.source.lower() == self.target.lower()
 
-    def batch(self, low: int | None, high: int | None) -> str:
+    def batch(self, low: int | str | None, high: int | str | None) -> str:
         """The rows of source rowids in (low, high], minus those the target already holds."""
         bounds = [f"{_ident(self.qualifier)}.rowid > {low}"] if low is not None else []
         bounds += [f"{_ident(self.qualifier)}.rowid <= {high}"] if high is not None else []
@@ -261,12 +261,13 @@ def batch_sql(
     s: Statement,
     size: int,
     mode: str,
-    low: int | None = None,
-    high: int | None = None,
+    low: int | str | None = None,
+    high: int | str | None = None,
     insert: InsertSelect | None = None,
 ) -> str:
     """One batch of `s`: `rowid IN (… LIMIT size)` (self-excluding statements) or a rowid range
-    (of the rows it matches; of its source table's rows for an INSERT … SELECT)."""
+    (of the rows it matches; of its source table's rows for an INSERT … SELECT). A bound is a
+    rowid, or a placeholder the driver fills in."""
     if insert is not None:
         return insert.batch(low, high)
     head, condition = _where_and_head(s)
@@ -614,37 +615,35 @@ def write_batches(
     database_name: str = "DB",
     size: int | None = None,
 ) -> list[Path]:
-    """Write the batches as numbered SQL files and a driver script; return the files.
+    """Write the batches as numbered SQL files and a driver script; return the batch files.
 
     LIMIT batches are identical files, one per expected batch (each ends when no row
     matches, so extra runs change nothing); range batches cover consecutive rowid ranges of
-    the snapshot, the last one open-ended so rows added since are included.
+    the snapshot up to its last rowid. Production has often grown since the export, so the
+    driver then asks D1 what is left and goes on in batches of the same bound: the LIMIT
+    batch again while a row still matches, rowid ranges `size` wide up to the table's last
+    rowid (a range that wide cannot hold more than `size` rows). An INSERT … SELECT into its
+    own table stops at the export's last rowid, past which its own copies land.
     """
     size = size or plan.recommended
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    files = []
+    s, insert = plan.statement, plan.insert
+    helpers: dict[str, str] = {}
     if plan.mode == "limit":
         count = max(1, -(-plan.rows // size))
-        statements = [batch_sql(plan.statement, size, "limit")] * count
+        statements = [batch_sql(s, size, "limit")] * count
+        _, condition = _where_and_head(s)
+        helpers["remaining.sql"] = f'SELECT min(rowid) AS r FROM "{s.table}" WHERE {condition};'
+        end = None
     else:
-        statements, low = [], None
-        s, insert = plan.statement, plan.insert
-        with D1Engine(database) as engine:
-            while True:
-                high = _rowid_after(engine, s, size, low or 0, insert)
-                if high is None:
-                    last = None
-                    if insert is not None and insert.into_itself:
-                        last = engine.conn.execute(
-                            f"SELECT max(rowid) FROM {_ident(insert.source)}"
-                        ).fetchall()[0][0]
-                    if last is None or low is None or last > low:
-                        statements.append(batch_sql(s, size, "range", low, last, insert))
-                    break
-                statements.append(batch_sql(s, size, "range", low, high, insert))
-                low = high
+        statements, end = _range_batches(plan, database, size)
+        if insert is None or not insert.into_itself:
+            table = insert.source if insert is not None else s.table or ""
+            helpers["last_rowid.sql"] = f"SELECT max(rowid) AS r FROM {_ident(table)};"
+            helpers["tail.sql.in"] = batch_sql(s, size, "range", _LOW, _HIGH, insert)
     width = len(str(len(statements)))
+    files = []
     for i, sql in enumerate(statements, 1):
         if len(sql.encode()) > d1.MAX_STATEMENT_BYTES:
             raise InputError(out, 0, "a batch statement exceeds D1's 100 KB limit")
@@ -654,18 +653,97 @@ def write_batches(
             encoding="utf-8",
         )
         files.append(path)
+    for name, sql in helpers.items():
+        (out / name).write_text(sql + "\n", encoding="utf-8")
+    first = files[0].name if files else ""
     driver = out / "run_batches.sh"
-    driver.write_text(
-        "#!/usr/bin/env sh\n"
-        "# Runs the batches one after another; stops at the first failure. Re-running is safe.\n"
-        "# Usage: sh run_batches.sh [--env production] [--remote]\nset -e\n"
-        'cd "$(dirname "$0")"\n'
-        "for f in batch_*.sql; do\n"
-        f'  echo "$f"\n  npx wrangler d1 execute {database_name} --file "$f" "$@"\n'
-        "done\n",
-        encoding="utf-8",
-    )
+    driver.write_text(_driver(database_name, first, size, end, helpers), encoding="utf-8")
     return files
+
+
+_LOW, _HIGH = "__d1nb_low__", "__d1nb_high__"
+"""Placeholders of tail.sql.in, filled in by the driver for each range past the export."""
+
+
+def _range_batches(plan: BatchPlan, database: str | Path, size: int) -> tuple[list[str], int]:
+    """Range batches of `size` matching (or source) rows over the snapshot, the last one ending
+    at the table's last rowid; and that rowid (0 for an empty table)."""
+    s, insert = plan.statement, plan.insert
+    table = insert.source if insert is not None else s.table or ""
+    statements: list[str] = []
+    low = None
+    with D1Engine(database) as engine:
+        end = engine.conn.execute(f"SELECT max(rowid) FROM {_ident(table)}").fetchall()[0][0]
+        while True:
+            high = _rowid_after(engine, s, size, low or 0, insert)
+            if high is None:
+                if end is not None and (low is None or end > low):
+                    statements.append(batch_sql(s, size, "range", low, end, insert))
+                break
+            statements.append(batch_sql(s, size, "range", low, high, insert))
+            low = high
+    return statements, end or 0
+
+
+_VALUE = (
+    'node -e \'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{'
+    "const v=Object.values(JSON.parse(s)[0].results[0]||{})[0];"
+    'process.stdout.write(v===null||v===undefined?"":String(v))})\''
+)
+
+
+def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str, str]) -> str:
+    """run_batches.sh: the batch files in order, then the rows the export did not have."""
+    run = f'$WRANGLER d1 execute {name} --file "$dir/{{}}" "$@"'
+    lines = [
+        "#!/usr/bin/env sh",
+        "# Runs the batches one after another; stops at the first failure. Re-running is safe.",
+        "# Then asks D1 which rows the export did not have and batches them the same way.",
+        "# Run it where wrangler finds your config (or pass --config):",
+        "#   sh path/to/run_batches.sh [--env production] [--remote]",
+        '# WRANGLER="npx wrangler" by default; node reads the --json answers.',
+        "set -e",
+        'dir="$(dirname "$0")"',
+        'WRANGLER="${WRANGLER:-npx wrangler}"',
+        "value() {  # the one value a one-row query returns, empty for NULL",
+        '  sql="$(cat "$dir/$1")"; shift',
+        f'  $WRANGLER d1 execute {name} --json --command "$sql" "$@" | {_VALUE}',
+        "}",
+        'for f in "$dir"/batch_*.sql; do',
+        '  echo "${f##*/}"',
+        f'  $WRANGLER d1 execute {name} --file "$f" "$@"',
+        "done",
+    ]
+    if "remaining.sql" in helpers:
+        lines += [
+            'last=""',
+            "while :; do",
+            '  next="$(value remaining.sql "$@")"',
+            '  [ -n "$next" ] || break',
+            '  if [ "$next" = "$last" ]; then',
+            '    echo "rowid $next still matches after a batch: stopping" >&2; exit 1',
+            "  fi",
+            f'  echo "{first} again: rows from rowid $next on still match"',
+            "  " + run.format(first),
+            '  last="$next"',
+            "done",
+        ]
+    elif "tail.sql.in" in helpers:
+        lines += [
+            f"low={end}  # the export's last rowid: the files above end there",
+            'high="$(value last_rowid.sql "$@")"',
+            'while [ -n "$high" ] && [ "$high" -gt "$low" ]; do',
+            f"  next=$((low + {size}))",
+            f'  sed -e "s/{_LOW}/$low/g" -e "s/{_HIGH}/$next/g" \\',
+            '    "$dir/tail.sql.in" > "$dir/tail.sql"',
+            '  echo "$low < rowid <= $next (added since the export)"',
+            "  " + run.format("tail.sql"),
+            '  low="$next"',
+            "done",
+        ]
+    else:
+        lines.append("# It inserts into its own table: past the export's last rowid are its copies")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass

@@ -368,6 +368,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
             )
             for note in x["notes"]:
                 print(f"  note: {note}")
+            if x["folder"]:
+                driver = (Path(x["folder"]) / "run_batches.sh").resolve()
+                print(f"  run: cd {binding.config_path.parent} && sh {driver} --env ENV --remote")
     return EXIT_UNUSABLE if any(x["error"] for x in summaries) else EXIT_CLEAN
 
 

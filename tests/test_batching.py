@@ -59,7 +59,68 @@ def test_batches_equal_the_unbatched_statement_and_rerun_safely(
     for f in files:  # an interrupted run can start again from any batch
         _run(batched, f.read_text(encoding="utf-8"))
         assert _data(batched, table) == _data(whole, table)
-    assert (tmp_path / "out" / "run_batches.sh").read_text(encoding="utf-8").count("wrangler") == 1
+    helpers = {p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith("batch_")}
+    follow_up = {"limit": "remaining.sql", "range": "tail.sql.in"}[mode]
+    assert follow_up in helpers and "run_batches.sh" in helpers
+
+
+GROWTH = {  # 500 rows that production gained after the export, past its last rowid
+    "scores": "INSERT INTO scores (user_id, title, composer, instrument, difficulty, created_at, "
+    "page_count, visibility, normalized_id) SELECT user_id, title || ' (2)', composer, "
+    "instrument, difficulty, created_at, page_count, visibility, NULL FROM scores "
+    "ORDER BY id LIMIT 500",
+    "sync_data": "INSERT INTO sync_data (user_id, entity_type, entity_id, data, updated_at) "
+    "SELECT user_id, entity_type, entity_id || '-new', data, updated_at FROM sync_data "
+    "ORDER BY id LIMIT 500",
+}
+
+
+def _value(path, sql: str):
+    conn = apsw.Connection(str(path))
+    try:
+        return conn.execute(sql).fetchall()[0][0]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("service", "file", "table"),
+    [
+        ("scores", "0013_backfill_normalized_id.sql", "scores"),
+        ("api", "0010_lowercase_sync_moods.sql", "sync_data"),
+    ],
+)
+def test_rows_added_since_the_export_are_batched_too(sample, tmp_path, service, file, table):
+    """The driver's follow-up SQL, run as run_batches.sh runs it (the real driver runs under
+    wrangler in tests/compat): the same LIMIT batch while remaining.sql finds a row, or
+    tail.sql.in over rowid ranges as wide as a batch up to last_rowid.sql's answer."""
+    snapshot = load_snapshot(sample / "exports" / service / "before.sql", tmp_path / "w")
+    sql = (sample / "services" / service / "migrations" / file).read_text(encoding="utf-8")
+    plan = plan_batches(snapshot.path, sql, sizes=SIZES, repeats=1)
+    out = tmp_path / "out"
+    files = write_batches(plan, snapshot.path, out, size=300)
+    whole, batched = tmp_path / "whole.sqlite", tmp_path / "batched.sqlite"
+    shutil.copyfile(snapshot.path, whole)
+    _run(whole, GROWTH[table])
+    shutil.copyfile(whole, batched)
+    _run(whole, sql)
+    for f in files:
+        _run(batched, f.read_text(encoding="utf-8"))
+    assert _data(batched, table) != _data(whole, table)  # the files alone miss the new rows
+    if plan.mode == "limit":
+        remaining = (out / "remaining.sql").read_text(encoding="utf-8")
+        while _value(batched, remaining) is not None:
+            _run(batched, files[0].read_text(encoding="utf-8"))
+    else:
+        low = _value(snapshot.path, f'SELECT max(rowid) FROM "{table}"')
+        high = _value(batched, (out / "last_rowid.sql").read_text(encoding="utf-8"))
+        assert high == low + 500
+        template = (out / "tail.sql.in").read_text(encoding="utf-8")
+        while high > low:
+            batch = template.replace("__d1nb_low__", str(low))
+            _run(batched, batch.replace("__d1nb_high__", str(low + 300)))
+            low += 300
+    assert _data(batched, table) == _data(whole, table)
 
 
 def test_recommendation_stays_under_the_budget_and_compares_with_peers(sample, tmp_path):
@@ -96,7 +157,7 @@ def test_insert_select_of_a_rebuild_batches_on_source_rowids(sample, tmp_path):
         _run(path, create.sql)
     _run(whole, copy.statement.sql)
     files = write_batches(copy.plan, batched, tmp_path / "by60", size=60)
-    assert len(files) == 5  # 250 rows: four ranges of 60, then the open-ended rest
+    assert len(files) == 5  # 250 rows: four ranges of 60, the rest up to the last rowid
     for f in files:
         _run(batched, f.read_text(encoding="utf-8"))
     assert _data(batched, "goals_new") == _data(whole, "goals_new")
@@ -127,6 +188,7 @@ def test_insert_select_into_its_own_table(tmp_path):
     _run(whole, sql)
     files = write_batches(plan, db, tmp_path / "out", size=250)
     assert len(files) == 4  # the last range is closed: rows inserted are not selected again
+    assert not (tmp_path / "out" / "tail.sql.in").exists()  # past it lie the copies
     for f in files + files:
         _run(batched, f.read_text(encoding="utf-8"))
     assert _data(batched, "jobs") == _data(whole, "jobs")

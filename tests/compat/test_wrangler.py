@@ -21,13 +21,15 @@ from compat.wrangler import (
     ledger_names,
     local_database,
     read_only_copy,
+    run_driver,
     user_schema,
     wrangler,
 )
-from d1nb.batching import BATCHABLE, batch_migration
+from d1nb.batching import BATCHABLE, batch_migration, plan_batches, write_batches
 from d1nb.diff import compare_tables
 from d1nb.engine import D1Engine
 from d1nb.history import load_history, pending_frame, read_ledger
+from d1nb.migrations import parse_statements
 from d1nb.replay import replay
 from d1nb.snapshots import load_snapshot, write_dump
 
@@ -313,3 +315,49 @@ def test_batch_files_run_in_wrangler_as_planned(api_state, tmp_path):
     ours = load_snapshot(expected, tmp_path / "ours")
     diff = compare_tables(ours, theirs, tables=["goals_new", "sync_data"])
     assert diff.equal, diff.summary()
+
+
+GROWTH = (
+    "INSERT INTO sync_data (user_id, entity_type, entity_id, data, updated_at) "
+    "SELECT user_id, entity_type, entity_id || '-new', data, updated_at FROM sync_data "
+    "WHERE id <= 700"
+)
+SOFT_DELETE = (
+    "UPDATE sync_data SET deleted_at = '2025-06-01' "
+    "WHERE deleted_at IS NULL AND entity_type = 'logbook_entry';"
+)
+
+
+def test_driver_batches_rows_added_since_the_export(api_state, tmp_path):
+    """run_batches.sh, run by sh with the pinned wrangler against a database that has grown by
+    700 rows since the export: 0010's rowid ranges go on past the export's last rowid and the
+    self-excluding soft delete repeats its LIMIT batch; the data ends as the unbatched
+    statements leave it."""
+    root = tmp_path / "project"
+    shutil.copytree(api_state, root)
+    cwd = root / "services" / "api"
+    env = ["--local", "--env", "production"]
+    export = load_snapshot(cwd / STATE, tmp_path / "export")
+    backfill = (root / "services/api/migrations/0010_lowercase_sync_moods.sql").read_text()
+    outs = {}
+    for name, sql, mode in (("b10", backfill, "range"), ("soft", SOFT_DELETE, "limit")):
+        plan = plan_batches(export.path, sql, sizes=(50, 100, 200), repeats=1)
+        assert plan.mode == mode
+        write_batches(plan, export.path, tmp_path / name, size=300)
+        outs[name] = tmp_path / name
+    assert wrangler(cwd, "d1", "execute", "DB", *env, "--command", GROWTH).code == 0
+    grown = load_snapshot(cwd / STATE, tmp_path / "grown")
+    assert grown.row_counts["sync_data"] == export.row_counts["sync_data"] + 700
+    expected = tmp_path / "expected.sqlite"
+    shutil.copyfile(grown.path, expected)
+    with D1Engine(expected) as engine:
+        for sql in (backfill, SOFT_DELETE):
+            engine.run_statement(parse_statements(sql)[0])
+
+    for name, marker in (("b10", "added since the export"), ("soft", "again")):
+        run = run_driver(cwd, outs[name] / "run_batches.sh", *env)
+        assert run.code == 0, run.text
+        assert marker in run.out, run.out
+    theirs = load_snapshot(cwd / STATE, tmp_path / "theirs")
+    ours = load_snapshot(expected, tmp_path / "ours")
+    assert compare_tables(ours, theirs, tables=["sync_data"]).equal

@@ -41,20 +41,37 @@ class Run:
         return ERROR_LINE.findall(self.text)
 
 
-def wrangler(cwd: Path, *args: str, timeout: int = 300) -> Run:
-    """Run `wrangler ARGS` in `cwd` as CI would: non-interactive, no metrics, no colour, logs
-    kept inside `cwd`."""
-    env = {
+def _env(cwd: Path) -> dict[str, str]:
+    """wrangler as CI would run it: non-interactive, no metrics, no colour, logs inside `cwd`."""
+    return {
         **os.environ,
         "CI": "true",
         "WRANGLER_SEND_METRICS": "false",
         "FORCE_COLOR": "0",
         "WRANGLER_LOG_PATH": str(cwd / ".wrangler-logs"),
     }
+
+
+def wrangler(cwd: Path, *args: str, timeout: int = 300) -> Run:
+    """Run `wrangler ARGS` in `cwd`."""
     result = subprocess.run(
         [str(WRANGLER), *args],
         cwd=cwd,
-        env=env,
+        env=_env(cwd),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Run(result.returncode, result.stdout, result.stderr)
+
+
+def run_driver(cwd: Path, script: Path, *args: str, timeout: int = 600) -> Run:
+    """Run a run_batches.sh that d1nb wrote with sh in `cwd`, its WRANGLER the pinned one."""
+    result = subprocess.run(
+        ["sh", str(script), *args],
+        cwd=cwd,
+        env={**_env(cwd), "WRANGLER": str(WRANGLER)},
         capture_output=True,
         text=True,
         timeout=timeout,
