@@ -694,10 +694,11 @@ _VALUE = (
 
 def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str, str]) -> str:
     """run_batches.sh: the batch files in order, then the rows the export did not have."""
-    run = f'$WRANGLER d1 execute {name} --file "$dir/{{}}" "$@"'
+    run = f'$WRANGLER d1 execute {name} --yes --file "$dir/{{}}" "$@"'
     lines = [
         "#!/usr/bin/env sh",
-        "# Runs the batches one after another; stops at the first failure. Re-running is safe.",
+        "# Runs the batches one after another (--yes: no prompt per file); stops at the first",
+        "# failure. Re-running is safe.",
         "# Then asks D1 which rows the export did not have and batches them the same way.",
         "# Run it where wrangler finds your config (or pass --config):",
         "#   sh path/to/run_batches.sh [--env production] [--remote]",
@@ -711,7 +712,7 @@ def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str
         "}",
         'for f in "$dir"/batch_*.sql; do',
         '  echo "${f##*/}"',
-        f'  $WRANGLER d1 execute {name} --file "$f" "$@"',
+        f'  $WRANGLER d1 execute {name} --yes --file "$f" "$@"',
         "done",
     ]
     if "remaining.sql" in helpers:
