@@ -628,7 +628,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure on a copy whose table is scaled up to ROWS (production's row count) "
         "when the export holds fewer",
     )
-    p.add_argument("--out", required=True, help="folder for the batch files and driver")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder for the batch files and run_batches.sh (which then batches the rows added "
+        "since the export)",
+    )
     p.add_argument("--workdir", help="folder for working copies (default: a temp dir)")
     p.set_defaults(func=cmd_batch)
 
