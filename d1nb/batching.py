@@ -637,9 +637,9 @@ def write_batches(
         helpers["remaining.sql"] = f'SELECT min(rowid) AS r FROM "{s.table}" WHERE {condition};'
         end = None
     else:
-        statements, end = _range_batches(plan, database, size)
+        table = insert.source if insert is not None else s.table or ""
+        statements, end = _range_batches(plan, database, size, table)
         if insert is None or not insert.into_itself:
-            table = insert.source if insert is not None else s.table or ""
             helpers["last_rowid.sql"] = f"SELECT max(rowid) AS r FROM {_ident(table)};"
             helpers["tail.sql.in"] = batch_sql(s, size, "range", _LOW, _HIGH, insert)
     width = len(str(len(statements)))
@@ -665,11 +665,12 @@ _LOW, _HIGH = "__d1nb_low__", "__d1nb_high__"
 """Placeholders of tail.sql.in, filled in by the driver for each range past the export."""
 
 
-def _range_batches(plan: BatchPlan, database: str | Path, size: int) -> tuple[list[str], int]:
+def _range_batches(
+    plan: BatchPlan, database: str | Path, size: int, table: str
+) -> tuple[list[str], int]:
     """Range batches of `size` matching (or source) rows over the snapshot, the last one ending
-    at the table's last rowid; and that rowid (0 for an empty table)."""
+    at the last rowid of `table` (the one the ranges cut); and that rowid (0 when empty)."""
     s, insert = plan.statement, plan.insert
-    table = insert.source if insert is not None else s.table or ""
     statements: list[str] = []
     low = None
     with D1Engine(database) as engine:
@@ -694,7 +695,6 @@ _VALUE = (
 
 def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str, str]) -> str:
     """run_batches.sh: the batch files in order, then the rows the export did not have."""
-    run = f'$WRANGLER d1 execute {name} --yes --file "$dir/{{}}" "$@"'
     lines = [
         "#!/usr/bin/env sh",
         "# Runs the batches one after another (--yes: no prompt per file); stops at the first",
@@ -706,13 +706,16 @@ def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str
         "set -e",
         'dir="$(dirname "$0")"',
         'WRANGLER="${WRANGLER:-npx wrangler}"',
+        "run() {  # one SQL file",
+        f'  f="$1"; shift; $WRANGLER d1 execute {name} --yes --file "$f" "$@"',
+        "}",
         "value() {  # the one value a one-row query returns, empty for NULL",
         '  sql="$(cat "$dir/$1")"; shift',
         f'  $WRANGLER d1 execute {name} --json --command "$sql" "$@" | {_VALUE}',
         "}",
         'for f in "$dir"/batch_*.sql; do',
         '  echo "${f##*/}"',
-        f'  $WRANGLER d1 execute {name} --yes --file "$f" "$@"',
+        '  run "$f" "$@"',
         "done",
     ]
     if "remaining.sql" in helpers:
@@ -725,7 +728,7 @@ def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str
             '    echo "rowid $next still matches after a batch: stopping" >&2; exit 1',
             "  fi",
             f'  echo "{first} again: rows from rowid $next on still match"',
-            "  " + run.format(first),
+            f'  run "$dir/{first}" "$@"',
             '  last="$next"',
             "done",
         ]
@@ -738,7 +741,7 @@ def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str
             f'  sed -e "s/{_LOW}/$low/g" -e "s/{_HIGH}/$next/g" \\',
             '    "$dir/tail.sql.in" > "$dir/tail.sql"',
             '  echo "$low < rowid <= $next (added since the export)"',
-            "  " + run.format("tail.sql"),
+            '  run "$dir/tail.sql" "$@"',
             '  low="$next"',
             "done",
         ]
