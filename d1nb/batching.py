@@ -27,15 +27,17 @@ from sqlglot import exp
 
 from . import d1
 from .engine import D1Engine, D1Error
-from .migrations import (
-    Statement,
-    _tokens,
-    _top_level_words,
-    parse_statements,
+from .migrations import Statement, parse_statements
+from .problems import InputError
+from .sql import (
+    SqlTokenError,
+    dml_condition,
+    quote_ident,
+    top_level_offset,
+    with_condition,
+    without_comments,
     written_columns,
 )
-from .problems import InputError
-from .snapshots import _ident
 
 CANDIDATE_SIZES = (250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 REPEATS = 5
@@ -94,33 +96,15 @@ class BatchPlan:
 
 
 def _where_and_head(s: Statement) -> tuple[str, str]:
-    """(statement without its WHERE, WHERE condition or '1') for UPDATE and DELETE."""
-    sql = s.sql.rstrip().rstrip(";")
-    depth, i, where = 0, 0, -1
-    upper = sql.upper()
-    in_string = False
-    while i < len(sql):
-        ch = sql[i]
-        if ch == "'":
-            in_string = not in_string
-        elif not in_string:
-            if ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-            elif (
-                depth == 0
-                and upper.startswith("WHERE", i)
-                and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_"))
-            ):
-                where = i
-        i += 1
-    for word in (" RETURNING ", " ORDER BY ", " LIMIT "):
-        if word in upper[max(where, 0) :]:
-            raise InputError("", s.line, f"cannot batch a statement with{word.rstrip()}")
-    if where < 0:
-        return sql, "1"
-    return sql[:where].rstrip(), sql[where + 5 :].strip()
+    """(statement without its WHERE, WHERE condition or '1') for UPDATE and DELETE, both with
+    comments removed so that nothing appended to them can fall inside a comment."""
+    try:
+        parts = dml_condition(s.sql)
+    except SqlTokenError as exc:
+        raise InputError("", s.line, f"cannot batch a statement d1nb cannot read: {exc}") from exc
+    if parts.trailing:
+        raise InputError("", s.line, f"cannot batch a statement with {parts.trailing[0]}")
+    return parts.head, parts.condition or "1"
 
 
 @dataclass(frozen=True)
@@ -148,38 +132,19 @@ class InsertSelect:
 
     def batch(self, low: int | str | None, high: int | str | None) -> str:
         """The rows of source rowids in (low, high], minus those the target already holds."""
-        bounds = [f"{_ident(self.qualifier)}.rowid > {low}"] if low is not None else []
-        bounds += [f"{_ident(self.qualifier)}.rowid <= {high}"] if high is not None else []
-        select = _and_where(self.select, " AND ".join(bounds)) if bounds else self.select
-        cte_columns = ", ".join(_ident(c) for c in self.columns)
+        bounds = [f"{quote_ident(self.qualifier)}.rowid > {low}"] if low is not None else []
+        bounds += [f"{quote_ident(self.qualifier)}.rowid <= {high}"] if high is not None else []
+        select = with_condition(self.select, " AND ".join(bounds)) if bounds else self.select
+        cte_columns = ", ".join(quote_ident(c) for c in self.columns)
         absent = " AND ".join(
-            f"{_ident(self.target)}.{_ident(k)} IS d1nb_batch.{_ident(k)}" for k in self.key
+            f"{quote_ident(self.target)}.{quote_ident(k)} IS d1nb_batch.{quote_ident(k)}"
+            for k in self.key
         )
         return (
             f"WITH d1nb_batch({cte_columns}) AS ({select}) {self.head} "
             f"SELECT {cte_columns} FROM d1nb_batch "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {_ident(self.target)} WHERE {absent});"
+            f"WHERE NOT EXISTS (SELECT 1 FROM {quote_ident(self.target)} WHERE {absent});"
         )
-
-
-def _top_level(sql: str) -> list[tuple[int, int, str]]:
-    """(start, end, upper-cased word) of the tokens of `sql` outside any parentheses."""
-    toks = _tokens(sql)
-    return [(toks[i].start, toks[i].end, word) for i, word in _top_level_words(toks)]
-
-
-def _and_where(select: str, condition: str) -> str:
-    """`select` with `condition` added to its top-level WHERE (or given one)."""
-    tokens = _top_level(select)
-    where = next((i for i, t in enumerate(tokens) if t[2] == "WHERE"), None)
-    window = next((t[0] for t in tokens if t[2] == "WINDOW"), len(select))
-    if where is None:
-        return f"{select[:window].rstrip()} WHERE {condition} {select[window:]}".rstrip()
-    start = tokens[where][1]
-    existing = select[start:window].strip()
-    return (
-        f"{select[: tokens[where][0]]}WHERE ({existing}) AND {condition} {select[window:]}".rstrip()
-    )
 
 
 def parse_insert_select(engine: D1Engine, s: Statement) -> InsertSelect:
@@ -188,10 +153,10 @@ def parse_insert_select(engine: D1Engine, s: Statement) -> InsertSelect:
     def refuse(why: str) -> InputError:
         return InputError("", s.line, f"cannot batch this INSERT … SELECT: {why}")
 
-    sql = s.sql.rstrip().rstrip(";").rstrip()
     try:
+        sql = without_comments(s.sql).rstrip().rstrip(";").rstrip()
         tree = sqlglot.parse_one(sql, read="sqlite")
-    except sqlglot.errors.ParseError as exc:
+    except (sqlglot.errors.ParseError, SqlTokenError) as exc:
         raise refuse(f"not understood ({exc})") from exc
     select = tree.expression if isinstance(tree, exp.Insert) else None
     if not isinstance(select, exp.Select):
@@ -220,7 +185,7 @@ def parse_insert_select(engine: D1Engine, s: Statement) -> InsertSelect:
         else [c[1] for c in engine.columns(target.name)]
     )
     try:
-        engine.conn.execute(f"SELECT rowid FROM {_ident(source.name)} LIMIT 1").fetchall()
+        engine.conn.execute(f"SELECT rowid FROM {quote_ident(source.name)} LIMIT 1").fetchall()
     except Exception as exc:
         raise refuse(f"its source {source.name} has no rowid (WITHOUT ROWID)") from exc
     key = _insert_key(engine, target.name, columns)
@@ -229,7 +194,7 @@ def parse_insert_select(engine: D1Engine, s: Statement) -> InsertSelect:
             f"{target.name} has no primary key or unique index among the inserted columns, so "
             "a batch run twice would insert its rows twice"
         )
-    at = next(t[0] for t in _top_level(sql) if t[2] == "SELECT")
+    at = top_level_offset(sql, "SELECT")
     return InsertSelect(
         sql[:at].rstrip(),
         sql[at:],
@@ -247,10 +212,12 @@ def _insert_key(engine: D1Engine, table: str, columns: list[str]) -> tuple[str, 
     primary = tuple(c[1] for c in sorted(info, key=lambda c: c[5]) if c[5])
     candidates = [primary] if primary else []
     for _seq, name, unique, _origin, partial in engine.conn.execute(
-        f"PRAGMA index_list({_ident(table)})"
+        f"PRAGMA index_list({quote_ident(table)})"
     ):
         if unique and not partial:
-            cols = tuple(r[2] for r in engine.conn.execute(f"PRAGMA index_info({_ident(name)})"))
+            cols = tuple(
+                r[2] for r in engine.conn.execute(f"PRAGMA index_info({quote_ident(name)})")
+            )
             if None not in cols:
                 candidates.append(cols)
     wanted = {c.lower() for c in columns}
@@ -271,7 +238,7 @@ def batch_sql(
     if insert is not None:
         return insert.batch(low, high)
     head, condition = _where_and_head(s)
-    table = f'"{s.table}"'
+    table = quote_ident(s.table or "")
     if mode == "limit":
         return f"{head} WHERE rowid IN (SELECT rowid FROM {table} WHERE {condition} LIMIT {size});"
     bounds = [f"rowid > {low}"] if low is not None else []
@@ -282,11 +249,12 @@ def batch_sql(
 def _matching(engine: D1Engine, s: Statement, insert: InsertSelect | None = None) -> int:
     """Rows to go through: those the statement matches, or its source table's rows."""
     if insert is not None:
-        return engine.conn.execute(f"SELECT count(*) FROM {_ident(insert.source)}").fetchall()[0][0]
+        return engine.conn.execute(f"SELECT count(*) FROM {quote_ident(insert.source)}").fetchall()[
+            0
+        ][0]
     _, condition = _where_and_head(s)
-    return engine.conn.execute(f'SELECT count(*) FROM "{s.table}" WHERE {condition}').fetchall()[0][
-        0
-    ]
+    table = quote_ident(s.table or "")
+    return engine.conn.execute(f"SELECT count(*) FROM {table} WHERE {condition}").fetchall()[0][0]
 
 
 def _self_excluding(engine: D1Engine, s: Statement) -> bool:
@@ -350,7 +318,7 @@ def scale_table(database: str | Path, table: str, rows: int, out: str | Path) ->
     out = Path(out)
     shutil.copyfile(database, out)
     with D1Engine(out) as engine:
-        have = engine.conn.execute(f"SELECT count(*) FROM {_ident(table)}").fetchall()[0][0]
+        have = engine.conn.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][0]
         if have == 0:
             raise InputError(database, 0, f"table {table} is empty: nothing to scale up")
         if have >= rows:
@@ -358,10 +326,10 @@ def scale_table(database: str | Path, table: str, rows: int, out: str | Path) ->
         engine.internal("PRAGMA foreign_keys=OFF")
         unique = set()
         for _seq, name, is_unique, _origin, _partial in engine.conn.execute(
-            f"PRAGMA index_list({_ident(table)})"
+            f"PRAGMA index_list({quote_ident(table)})"
         ):
             if is_unique:
-                found = engine.conn.execute(f"PRAGMA index_info({_ident(name)})").fetchall()
+                found = engine.conn.execute(f"PRAGMA index_info({quote_ident(name)})").fetchall()
                 unique |= {r[2] for r in found if r[2] is not None}
         info = engine.conn.execute(
             "SELECT name, type, pk, hidden FROM pragma_table_xinfo(?)", (table,)
@@ -371,16 +339,17 @@ def scale_table(database: str | Path, table: str, rows: int, out: str | Path) ->
         types = {name: (type_ or "").upper() for name, type_, _pk in stored}
         alias = pks[0] if len(pks) == 1 and types[pks[0]] == "INTEGER" else None  # the rowid
         unique |= set(pks)
-        last = engine.conn.execute(f"SELECT max(rowid) FROM {_ident(table)}").fetchall()[0][0]
+        last = engine.conn.execute(f"SELECT max(rowid) FROM {quote_ident(table)}").fetchall()[0][0]
         spans = {}
         for name in unique - {alias}:
             low, high = engine.conn.execute(
-                f"SELECT min({_ident(name)}), max({_ident(name)}) FROM {_ident(table)} "
-                f"WHERE typeof({_ident(name)}) IN ('integer', 'real')"
+                f"SELECT min({quote_ident(name)}), max({quote_ident(name)}) "
+                f"FROM {quote_ident(table)} "
+                f"WHERE typeof({quote_ident(name)}) IN ('integer', 'real')"
             ).fetchall()[0]
             spans[name] = (high - low + 1) if low is not None else 1
         names = [name for name, *_ in stored]
-        target = ", ".join(["rowid", *(_ident(n) for n in names if n != alias)])
+        target = ", ".join(["rowid", *(quote_ident(n) for n in names if n != alias)])
         engine.conn.execute("BEGIN")
         try:
             copies = -(-rows // have) - 1
@@ -389,7 +358,7 @@ def scale_table(database: str | Path, table: str, rows: int, out: str | Path) ->
                 for n in names:
                     if n == alias:
                         continue
-                    q = _ident(n)
+                    q = quote_ident(n)
                     if n in unique:
                         values.append(
                             f"CASE typeof({q}) WHEN 'integer' THEN {q} + {k * spans[n]} "
@@ -400,8 +369,8 @@ def scale_table(database: str | Path, table: str, rows: int, out: str | Path) ->
                     else:
                         values.append(q)
                 engine.conn.execute(
-                    f"INSERT INTO {_ident(table)} ({target}) SELECT {', '.join(values)} "
-                    f"FROM {_ident(table)} WHERE rowid <= {last}"
+                    f"INSERT INTO {quote_ident(table)} ({target}) SELECT {', '.join(values)} "
+                    f"FROM {quote_ident(table)} WHERE rowid <= {last}"
                 )
             engine.conn.execute("COMMIT")
         except Exception as exc:
@@ -436,7 +405,9 @@ def plan_batches(
         return _plan_on(database, s, budget_ms, margin, sizes, repeats)
     with D1Engine(database) as engine:
         table = parse_insert_select(engine, s).source if s.kind == "insert_select" else s.table
-        have = engine.conn.execute(f"SELECT count(*) FROM {_ident(table or '')}").fetchall()[0][0]
+        have = engine.conn.execute(f"SELECT count(*) FROM {quote_ident(table or '')}").fetchall()[
+            0
+        ][0]
     if have >= scale_to:
         return _plan_on(database, s, budget_ms, margin, sizes, repeats)
     with tempfile.TemporaryDirectory(prefix="d1nb-scale-") as tmp:
@@ -588,7 +559,7 @@ def _rowid_after(
     else:
         (_, condition), table = _where_and_head(s), s.table or ""
     row = engine.conn.execute(
-        f"SELECT rowid FROM {_ident(table)} WHERE ({condition}) AND rowid > ? ORDER BY rowid "
+        f"SELECT rowid FROM {quote_ident(table)} WHERE ({condition}) AND rowid > ? ORDER BY rowid "
         "LIMIT 1 OFFSET ?",
         (after, size - 1),
     ).fetchall()
@@ -634,13 +605,14 @@ def write_batches(
         count = max(1, -(-plan.rows // size))
         statements = [batch_sql(s, size, "limit")] * count
         _, condition = _where_and_head(s)
-        helpers["remaining.sql"] = f'SELECT min(rowid) AS r FROM "{s.table}" WHERE {condition};'
+        table = quote_ident(s.table or "")
+        helpers["remaining.sql"] = f"SELECT min(rowid) AS r FROM {table} WHERE {condition};"
         end = None
     else:
         table = insert.source if insert is not None else s.table or ""
         statements, end = _range_batches(plan, database, size, table)
         if insert is None or not insert.into_itself:
-            helpers["last_rowid.sql"] = f"SELECT max(rowid) AS r FROM {_ident(table)};"
+            helpers["last_rowid.sql"] = f"SELECT max(rowid) AS r FROM {quote_ident(table)};"
             helpers["tail.sql.in"] = batch_sql(s, size, "range", _LOW, _HIGH, insert)
     width = len(str(len(statements)))
     files = []
@@ -674,7 +646,7 @@ def _range_batches(
     statements: list[str] = []
     low = None
     with D1Engine(database) as engine:
-        end = engine.conn.execute(f"SELECT max(rowid) FROM {_ident(table)}").fetchall()[0][0]
+        end = engine.conn.execute(f"SELECT max(rowid) FROM {quote_ident(table)}").fetchall()[0][0]
         while True:
             high = _rowid_after(engine, s, size, low or 0, insert)
             if high is None:

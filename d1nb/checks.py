@@ -19,29 +19,15 @@ import pandas as pd
 
 from .diff import Diff, compare_tables, records
 from .engine import D1Engine
-from .migrations import check_constraints
 from .problems import InputError
 from .snapshots import Snapshot
+from .sql import check_constraints, index_where, quote_ident, quote_literal
 
 CHECK_COLUMNS = ["check", "kind", "table", "snapshot", "status", "failing_rows", "sample"]
 SAMPLE_SIZE = 3
 # A TEXT column is taken for JSON when this many of its first non-NULL values look like
 # objects or arrays (and at least one does); a declared type containing JSON always is.
 _JSON_PROBE = 200
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -64,8 +50,8 @@ def expect(name: str, sql: str) -> Expectation:
 
 def read_expectations(path: str | Path) -> list[Expectation]:
     """Expectations from a .sql file: each query preceded by a `-- expect: NAME` line."""
-    from .migrations import split_statements
     from .problems import InputError, line_of_offset
+    from .sql import split_statements
 
     path = Path(path)
     text = path.read_text(encoding="utf-8")
@@ -153,12 +139,12 @@ class _Checker:
     def failing(self, check: str, kind: str, table: str, where: str, shown: list[str]) -> None:
         """Count the rows of `table` matching `where`; sample their rowid and `shown` columns."""
         try:
-            count = self.query(f"SELECT count(*) FROM {_q(table)} WHERE {where}")[0][0]
+            count = self.query(f"SELECT count(*) FROM {quote_ident(table)} WHERE {where}")[0][0]
             sample = ""
             if count:
-                cols = ", ".join(_q(c) for c in shown)
+                cols = ", ".join(quote_ident(c) for c in shown)
                 picked = self.query(
-                    f"SELECT rowid, {cols} FROM {_q(table)} WHERE {where} "
+                    f"SELECT rowid, {cols} FROM {quote_ident(table)} WHERE {where} "
                     f"ORDER BY rowid LIMIT {SAMPLE_SIZE}"
                 )
                 sample = "; ".join(
@@ -174,13 +160,15 @@ class _Checker:
         for table in sorted(self.tables):
             fks: dict[int, list[tuple]] = {}
             for row in self.query(
-                'SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(' + _lit(table) + ")"
+                'SELECT id, "table", "from", "to" FROM pragma_foreign_key_list('
+                + quote_literal(table)
+                + ")"
             ):
                 fks.setdefault(row[0], []).append(row)
             if not fks:
                 continue
             try:
-                orphans = self.engine.internal(f"PRAGMA foreign_key_check({_q(table)})")
+                orphans = self.engine.internal(f"PRAGMA foreign_key_check({quote_ident(table)})")
                 problem = None
             except apsw.Error as exc:
                 orphans, problem = [], f"{type(exc).__name__}: {exc}"
@@ -196,14 +184,15 @@ class _Checker:
                 where = f"rowid IN ({', '.join(map(str, rowids[:SAMPLE_SIZE]))})"
                 sample = ""
                 if rowids:
-                    cols = ", ".join(_q(c) for c in child_cols)
+                    cols = ", ".join(quote_ident(c) for c in child_cols)
                     sample = "; ".join(
                         f"rowid {r[0]}: "
                         + ", ".join(
                             f"{c}={_show(v)}" for c, v in zip(child_cols, r[1:], strict=True)
                         )
                         for r in self.query(
-                            f"SELECT rowid, {cols} FROM {_q(table)} WHERE {where} ORDER BY rowid"
+                            f"SELECT rowid, {cols} FROM {quote_ident(table)} "
+                            f"WHERE {where} ORDER BY rowid"
                         )
                     )
                 self.add(name, "foreign key", table, len(rowids), sample)
@@ -212,14 +201,14 @@ class _Checker:
         for table in sorted(self.tables):
             sets: list[tuple[list[str], str | None]] = []
             for _seq, index, is_unique, _origin, partial in self.query(
-                f"SELECT * FROM pragma_index_list({_lit(table)})"
+                f"SELECT * FROM pragma_index_list({quote_literal(table)})"
             ):
                 if not is_unique:
                     continue
                 cols = [
                     r[0]
                     for r in self.query(
-                        f"SELECT name FROM pragma_index_info({_lit(index)}) ORDER BY seqno"
+                        f"SELECT name FROM pragma_index_info({quote_literal(index)}) ORDER BY seqno"
                     )
                 ]
                 if None in cols:  # an index on an expression: SQLite enforces it, skip
@@ -232,27 +221,24 @@ class _Checker:
                 if (tuple(cols), partial_where) in seen:
                     continue
                 seen.add((tuple(cols), partial_where))
-                key = ", ".join(_q(c) for c in cols)
-                where = " AND ".join(f"{_q(c)} IS NOT NULL" for c in cols)
+                key = ", ".join(quote_ident(c) for c in cols)
+                where = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in cols)
                 if partial_where:
                     where += f" AND ({partial_where})"
                 self.failing(
                     f"unique {table}({', '.join(cols)})",
                     "unique",
                     table,
-                    f"{where} AND ({key}) IN (SELECT {key} FROM {_q(table)} WHERE {where} "
+                    f"{where} AND ({key}) IN (SELECT {key} FROM {quote_ident(table)} WHERE {where} "
                     f"GROUP BY {key} HAVING count(*) > 1)",
                     cols,
                 )
 
     def _partial_where(self, index: str) -> str | None:
         rows = self.query(
-            f"SELECT sql FROM sqlite_master WHERE type='index' AND name={_lit(index)}"
+            f"SELECT sql FROM sqlite_master WHERE type='index' AND name={quote_literal(index)}"
         )
-        sql = rows[0][0] if rows else ""
-        upper = sql.upper()
-        at = upper.rfind(" WHERE ")
-        return sql[at + 7 :].strip().rstrip(";") if at >= 0 else None
+        return index_where(rows[0][0]) if rows and rows[0][0] else None
 
     def not_null(self, extra: list[str]) -> None:
         targets = []
@@ -266,7 +252,11 @@ class _Checker:
             if self._missing(table, column, "not null"):
                 continue
             self.failing(
-                f"{table}.{column} NOT NULL", "not null", table, f"{_q(column)} IS NULL", []
+                f"{table}.{column} NOT NULL",
+                "not null",
+                table,
+                f"{quote_ident(column)} IS NULL",
+                [],
             )
 
     def checks(self) -> None:
@@ -281,14 +271,18 @@ class _Checker:
             table, column, path = _split_target(target)
             if self._missing(table, column, "accepted values"):
                 continue
-            value = f"json_extract({_q(column)}, {_lit(path)})" if path else _q(column)
-            allowed = ", ".join(_lit(v) for v in values) or "NULL"
+            value = (
+                f"json_extract({quote_ident(column)}, {quote_literal(path)})"
+                if path
+                else quote_ident(column)
+            )
+            allowed = ", ".join(quote_literal(v) for v in values) or "NULL"
             where = f"{value} IS NOT NULL AND {value} NOT IN ({allowed})"
             name = f"{target} in ({', '.join(map(str, values))})"
             try:
-                count = self.query(f"SELECT count(*) FROM {_q(table)} WHERE {where}")[0][0]
+                count = self.query(f"SELECT count(*) FROM {quote_ident(table)} WHERE {where}")[0][0]
                 top = self.query(
-                    f"SELECT {value}, count(*) FROM {_q(table)} WHERE {where} "
+                    f"SELECT {value}, count(*) FROM {quote_ident(table)} WHERE {where} "
                     f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {SAMPLE_SIZE}"
                 )
             except apsw.Error as exc:
@@ -317,15 +311,15 @@ class _Checker:
                 f"{table}.{column} is valid JSON",
                 "json",
                 table,
-                f"{_q(column)} IS NOT NULL AND NOT json_valid({_q(column)})",
+                f"{quote_ident(column)} IS NOT NULL AND NOT json_valid({quote_ident(column)})",
                 [column],
             )
 
     def _looks_like_json(self, table: str, column: str) -> bool:
         rows = self.query(
             f"SELECT count(*), count(*) FILTER (WHERE substr(ltrim(v), 1, 1) IN ('{{', '[')) "
-            f"FROM (SELECT {_q(column)} AS v FROM {_q(table)} "
-            f"WHERE typeof({_q(column)}) = 'text' LIMIT {_JSON_PROBE})"
+            f"FROM (SELECT {quote_ident(column)} AS v FROM {quote_ident(table)} "
+            f"WHERE typeof({quote_ident(column)}) = 'text' LIMIT {_JSON_PROBE})"
         )
         total, looks = rows[0]
         return total > 0 and looks == total

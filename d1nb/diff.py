@@ -18,13 +18,10 @@ import pandas as pd
 
 from .engine import D1Engine
 from .snapshots import Snapshot, connect_duckdb
+from .sql import quote_ident
 
 SAMPLE_ROWS = 5
 MASK = "***"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
@@ -151,7 +148,7 @@ class Diff:
         if "$" in column:
             column, path = column.split("$", 1)
             path = "$" + path
-        c = f"CAST({_q(column)} AS VARCHAR)"
+        c = f"CAST({quote_ident(column)} AS VARCHAR)"
         if path:
             kind = f"json_type({c}, '{path}')"
             value = (
@@ -164,7 +161,8 @@ class Diff:
         def counts(side: str) -> str:
             if column not in _column_types(self.con, side, table):  # added or dropped
                 return "SELECT NULL::VARCHAR AS value, 0 AS n WHERE false"
-            return f"SELECT {value} AS value, count(*) AS n FROM {side}.{_q(table)} GROUP BY 1"
+            source = f"{side}.{quote_ident(table)}"
+            return f"SELECT {value} AS value, count(*) AS n FROM {source} GROUP BY 1"
 
         frame = self.con.execute(
             f"WITH b AS ({counts('before')}), a AS ({counts('after')}) "
@@ -370,7 +368,7 @@ def _compare_table(
     a_types = _column_types(con, "after", table)
     columns = [c for c in b_types if c in a_types]
     key = [k for k in key or [] if k in columns]
-    b, a = f"before.{_q(table)}", f"after.{_q(table)}"
+    b, a = f"before.{quote_ident(table)}", f"after.{quote_ident(table)}"
     count = "SELECT count(*) FROM {}"
     diff = TableDiff(
         table,
@@ -382,7 +380,7 @@ def _compare_table(
     values = [c for c in columns if c not in key]
     one_sided = {c for c in b_types if c not in a_types} | {c for c in a_types if c not in b_types}
     if not key:  # no key: multiset of whole rows
-        cols = ", ".join(_q(c) for c in columns)
+        cols = ", ".join(quote_ident(c) for c in columns)
         counts = con.execute(
             f"WITH x AS (SELECT {cols}, count(*) AS n FROM {b} GROUP BY ALL), "
             f"y AS (SELECT {cols}, count(*) AS n FROM {a} GROUP BY ALL) "
@@ -390,7 +388,9 @@ def _compare_table(
             "coalesce(sum(greatest(coalesce(y.n, 0) - coalesce(x.n, 0), 0)), 0), "
             "coalesce(sum(least(coalesce(x.n, 0), coalesce(y.n, 0))), 0) "
             f"FROM x FULL OUTER JOIN y ON "
-            + " AND ".join(f"x.{_q(c)} IS NOT DISTINCT FROM y.{_q(c)}" for c in columns)
+            + " AND ".join(
+                f"x.{quote_ident(c)} IS NOT DISTINCT FROM y.{quote_ident(c)}" for c in columns
+            )
         ).fetchall()[0]
         diff.removed, diff.added, diff.unchanged = (int(v) for v in counts)
         stats = _side_stats(con, table, b_types, a_types, set(columns) | one_sided)
@@ -417,15 +417,16 @@ def _compare_table(
 
 def _row_hashes(side: str, key: list[str], values: list[str]) -> str:
     """One side narrowed for the join: the key and one 64-bit hash of all other values."""
-    h = f"hash({', '.join(_q(c) for c in values)})" if values else "0"
-    null_key = " OR ".join(f"{_q(c)} IS NULL" for c in key)
-    return f"SELECT {', '.join(_q(c) for c in key)}, {h} AS h FROM {side} WHERE NOT ({null_key})"
+    h = f"hash({', '.join(quote_ident(c) for c in values)})" if values else "0"
+    null_key = " OR ".join(f"{quote_ident(c)} IS NULL" for c in key)
+    keys = ", ".join(quote_ident(c) for c in key)
+    return f"SELECT {keys}, {h} AS h FROM {side} WHERE NOT ({null_key})"
 
 
 def _narrowed(alias: str, column: str, types: dict[str, str]) -> str:
     """A value as the per-column counts compare it: numbers as they are (tolerances apply),
     anything else as a 64-bit hash (NULL stays NULL)."""
-    value = f"{alias}.{_q(column)}"
+    value = f"{alias}.{quote_ident(column)}"
     if types.get(column) in _NUMERIC:
         return value
     return f"CASE WHEN {value} IS NULL THEN NULL ELSE hash({value}) END"
@@ -459,8 +460,8 @@ def _join_pass(
         null_keys += nulls
     if null_keys:
         return None
-    on = " AND ".join(f"x.{_q(c)} = y.{_q(c)}" for c in key)
-    first = _q(key[0])
+    on = " AND ".join(f"x.{quote_ident(c)} = y.{quote_ident(c)}" for c in key)
+    first = quote_ident(key[0])
     differs = []
     for i, c in enumerate(values):
         tol = _tol(tolerance, table, c)
@@ -468,7 +469,9 @@ def _join_pass(
             differs.append(f"((b{i} IS NULL) <> (a{i} IS NULL) OR abs(b{i} - a{i}) > {float(tol)})")
         else:
             differs.append(f"b{i} IS DISTINCT FROM a{i}")
-    keys = ", ".join(f"coalesce(x.{_q(c)}, y.{_q(c)}) AS k{j}" for j, c in enumerate(key))
+    keys = ", ".join(
+        f"coalesce(x.{quote_ident(c)}, y.{quote_ident(c)}) AS k{j}" for j, c in enumerate(key)
+    )
     # First the keys of the rows not unchanged, from a join that carries one hash per row; a
     # row whose hash moved but whose values compare equal (0.0 and -0.0, say) is counted as
     # unchanged below. Then the values of those few rows only.
@@ -484,7 +487,7 @@ def _join_pass(
         f", {_narrowed('x', c, types)} AS b{i}, {_narrowed('y', c, types)} AS a{i}"
         for i, c in enumerate(values)
     )
-    join = " AND ".join(f"t.k{j} = {{s}}.{_q(c)}" for j, c in enumerate(key))
+    join = " AND ".join(f"t.k{j} = {{s}}.{quote_ident(c)}" for j, c in enumerate(key))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE touched AS SELECT "
         + ", ".join(f"t.k{j}" for j in range(len(key)))
@@ -541,10 +544,10 @@ def _scan_stats(
 ) -> tuple[dict[str, tuple], int, int]:
     """One scan of a side: per value column (None for distinct, NULLs, min, max, mean), the
     row count, and how many rows have a NULL key."""
-    null_key = " OR ".join(f"{_q(c)} IS NULL" for c in key)
+    null_key = " OR ".join(f"{quote_ident(c)} IS NULL" for c in key)
     parts = ["count(*)", f"count(*) FILTER (WHERE {null_key})"]
     for c in values:
-        qc = _q(c)
+        qc = quote_ident(c)
         numeric = types.get(c) in _NUMERIC and types.get(c) != "BOOLEAN"
         parts.append(f"count(*) - count({qc})")
         parts.append(f"min({qc}), max({qc}), avg({qc})" if numeric else "NULL, NULL, NULL")
@@ -560,14 +563,14 @@ def _count(con, source: str) -> int:
 def _unique_key_rows(con, diff: TableDiff, b: str, a: str, key: list[str]) -> tuple[str, str]:
     """Temp tables of the rows whose key is non-NULL and unique on both sides; sets how many
     rows each side leaves out (they cannot be matched one to one and are counted apart)."""
-    k = ", ".join(_q(c) for c in key)
-    null_key = " OR ".join(f"{_q(c)} IS NULL" for c in key)
+    k = ", ".join(quote_ident(c) for c in key)
+    null_key = " OR ".join(f"{quote_ident(c)} IS NULL" for c in key)
     repeated = f"SELECT {k} FROM {{t}} WHERE NOT ({null_key}) GROUP BY {k} HAVING count(*) > 1"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE bad_keys AS {repeated.format(t=b)} "
         f"UNION {repeated.format(t=a)}"
     )
-    match = " AND ".join(f"bad_keys.{_q(c)} = s.{_q(c)}" for c in key)
+    match = " AND ".join(f"bad_keys.{quote_ident(c)} = s.{quote_ident(c)}" for c in key)
     names = []
     for name, side in (("unique_before", b), ("unique_after", a)):
         con.execute(
@@ -588,10 +591,10 @@ def _differs(c: str, tolerance: dict[str, float], table: str, types: dict[str, s
     tol = _tol(tolerance, table, c)
     if tol is not None and types.get(c) == "DOUBLE":
         return (
-            f"((kb.{_q(c)} IS NULL) <> (ka.{_q(c)} IS NULL) "
-            f"OR abs(kb.{_q(c)} - ka.{_q(c)}) > {float(tol)})"
+            f"((kb.{quote_ident(c)} IS NULL) <> (ka.{quote_ident(c)} IS NULL) "
+            f"OR abs(kb.{quote_ident(c)} - ka.{quote_ident(c)}) > {float(tol)})"
         )
-    return f"kb.{_q(c)} IS DISTINCT FROM ka.{_q(c)}"
+    return f"kb.{quote_ident(c)} IS DISTINCT FROM ka.{quote_ident(c)}"
 
 
 def _side_stats(
@@ -638,12 +641,12 @@ def _stats_of(
         return {}
     parts = []
     for c in columns:
-        qc = _q(c)
+        qc = quote_ident(c)
         numeric = types[c] in _NUMERIC and types[c] != "BOOLEAN"
         parts.append(f"count(DISTINCT {qc})" if c in distinct else "NULL")
         parts.append(f"count(*) - count({qc})")
         parts.append(f"min({qc}), max({qc}), avg({qc})" if numeric else "NULL, NULL, NULL")
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {side}.{_q(table)}").fetchall()[0]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {side}.{quote_ident(table)}").fetchall()[0]
     return {c: row[5 * i : 5 * i + 5] for i, c in enumerate(columns)}
 
 
@@ -747,13 +750,13 @@ def _samples(
     picked = [k for kind in ("added", "removed", "changed") for k in sample_keys.get(kind, [])]
     if not picked:
         return pd.DataFrame(columns=["table", "kind", "key", "column", "before", "after"])
-    k = ", ".join(_q(c) for c in key)
+    k = ", ".join(quote_ident(c) for c in key)
     holes = ", ".join("(" + ", ".join("?" for _ in key) + ")" for _ in picked)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE picked AS SELECT * FROM (VALUES {holes}) t({k})",
         [v for k_ in picked for v in k_],
     )
-    match = " AND ".join(f"s.{_q(c)} = p.{_q(c)}" for c in key)
+    match = " AND ".join(f"s.{quote_ident(c)} = p.{quote_ident(c)}" for c in key)
     for view, side in (("kb", b), ("ka", a)):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT s.* FROM {side} s "
@@ -762,21 +765,21 @@ def _samples(
 
     def shown(side: str, c: str) -> str:
         if c in mask or f"{table}.{c}" in mask:
-            return f"CASE WHEN {side}.{_q(c)} IS NULL THEN NULL ELSE '{MASK}' END"
-        return f"CAST({side}.{_q(c)} AS VARCHAR)"
+            return f"CASE WHEN {side}.{quote_ident(c)} IS NULL THEN NULL ELSE '{MASK}' END"
+        return f"CAST({side}.{quote_ident(c)} AS VARCHAR)"
 
     key_expr = " || ', ' || ".join(
-        f"CAST(coalesce(kb.{_q(c)}, ka.{_q(c)}) AS VARCHAR)" for c in key
+        f"CAST(coalesce(kb.{quote_ident(c)}, ka.{quote_ident(c)}) AS VARCHAR)" for c in key
     )
-    on = " AND ".join(f"kb.{_q(c)} = ka.{_q(c)}" for c in key)
+    on = " AND ".join(f"kb.{quote_ident(c)} = ka.{quote_ident(c)}" for c in key)
     cols = "".join(
         f", {shown('kb', c)}, {shown('ka', c)}, {_differs(c, tolerance, table, types)}"
         for c in values
     )
-    order = ", ".join(f"coalesce(kb.{_q(c)}, ka.{_q(c)})" for c in key)
+    order = ", ".join(f"coalesce(kb.{quote_ident(c)}, ka.{quote_ident(c)})" for c in key)
     records = con.execute(
-        f"SELECT CASE WHEN kb.{_q(key[0])} IS NULL THEN 'added' "
-        f"WHEN ka.{_q(key[0])} IS NULL THEN 'removed' ELSE 'changed' END AS kind, "
+        f"SELECT CASE WHEN kb.{quote_ident(key[0])} IS NULL THEN 'added' "
+        f"WHEN ka.{quote_ident(key[0])} IS NULL THEN 'removed' ELSE 'changed' END AS kind, "
         f"{key_expr} AS key{cols} FROM kb FULL OUTER JOIN ka ON {on} "
         f"ORDER BY CASE kind WHEN 'added' THEN 0 WHEN 'removed' THEN 1 ELSE 2 END, {order}"
     ).fetchall()

@@ -22,6 +22,7 @@ import apsw
 
 from . import d1
 from .migrations import Statement, parse_statements
+from .sql import quote_ident
 
 ALLOWED_PRAGMAS = frozenset(
     {
@@ -212,7 +213,9 @@ class D1Engine:
         """Rows of the ledger (id, name, applied_at), or [] if it does not exist."""
         if not self.conn.table_exists(None, table):
             return []
-        return list(self.conn.execute(f'SELECT id, name, applied_at FROM "{table}" ORDER BY id'))
+        return list(
+            self.conn.execute(f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id")
+        )
 
     def apply_migration(
         self,
@@ -266,10 +269,12 @@ class D1Engine:
                 )
             if record:
                 if applied_at is None:
-                    self.conn.execute(f'INSERT INTO "{ledger_table}" (name) VALUES (?)', (name,))
+                    self.conn.execute(
+                        f"INSERT INTO {quote_ident(ledger_table)} (name) VALUES (?)", (name,)
+                    )
                 else:
                     self.conn.execute(
-                        f'INSERT INTO "{ledger_table}" (name, applied_at) VALUES (?, ?)',
+                        f"INSERT INTO {quote_ident(ledger_table)} (name, applied_at) VALUES (?, ?)",
                         (name, applied_at),
                     )
             self.conn.execute("COMMIT")

@@ -27,6 +27,7 @@ from . import d1
 from .config import D1Binding, Project, load_project
 from .migrations import MigrationDir, load_migration_dir, migrations_frame, statements_frame
 from .problems import InputError, Problem
+from .sql import quote_ident
 
 LEDGER_COLUMNS = ["id", "name", "applied_at"]
 ENV_RANK = {
@@ -128,7 +129,7 @@ def _read_sqlite(path: Path, table: str) -> Ledger:
         try:
             if not conn.table_exists(None, table):
                 raise InputError(path, 0, f"no ledger table '{table}' in this database")
-            cursor = conn.execute(f'SELECT * FROM "{table}" ORDER BY id')
+            cursor = conn.execute(f"SELECT * FROM {quote_ident(table)} ORDER BY id")
             names = [d[0] for d in cursor.getdescription()]
             rows = [dict(zip(names, r, strict=True)) for r in cursor]
         finally:
@@ -154,7 +155,7 @@ def _read_dump(path: Path, table: str) -> Ledger:
             found = True
     if not found:
         raise InputError(path, 0, f"the dump has no ledger table '{table}'")
-    cursor = conn.execute(f'SELECT id, name, applied_at FROM "{table}" ORDER BY id')
+    cursor = conn.execute(f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id")
     return Ledger(
         path, applied=_frame([dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in cursor], path)
     )

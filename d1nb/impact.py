@@ -15,9 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import d1
-from .migrations import MigrationDir, Statement, written_columns
+from .migrations import MigrationDir, Statement
 from .replay import Meter, ReplayResult, replay, schema_evolution
 from .snapshots import Snapshot, load_snapshot
+from .sql import quote_ident, written_columns
 
 TOP_TRANSITIONS = 10
 """Transitions listed per column (and JSON path); the rest are summed as 'other'."""
@@ -76,11 +77,11 @@ class ImpactMeter(Meter):
     def before(self, s: Statement) -> None:
         self.watch = self._set_columns(s)
         if self.watch:
-            cols = ", ".join(f'"{c}"' for c in self.watch)
+            cols = ", ".join(f"{quote_ident(c)}" for c in self.watch)
             self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_before")
             self.engine.conn.execute(
                 f"CREATE TEMP TABLE _d1nb_before AS SELECT rowid AS _rid, {cols} "
-                f'FROM main."{s.table}"'
+                f"FROM main.{quote_ident(s.table)}"
             )
         super().before(s)
 
@@ -94,16 +95,17 @@ class ImpactMeter(Meter):
 
     def _record(self, s: Statement) -> None:
         conn = self.engine.conn
-        join = f'FROM temp._d1nb_before b JOIN main."{s.table}" a ON a.rowid = b._rid'
-        differs = " OR ".join(f'b."{c}" IS NOT a."{c}"' for c in self.watch)
+        join = f"FROM temp._d1nb_before b JOIN main.{quote_ident(s.table)} a ON a.rowid = b._rid"
+        differs = " OR ".join(f"b.{quote_ident(c)} IS NOT a.{quote_ident(c)}" for c in self.watch)
         self.changed_rows[s.index] = conn.execute(
             f"SELECT count(*) {join} WHERE {differs}"
         ).fetchall()[0][0]
         for col in self.watch:
-            changed = f'WHERE b."{col}" IS NOT a."{col}"'
+            c = quote_ident(col)
+            changed = f"WHERE b.{c} IS NOT a.{c}"
             documents = conn.execute(
-                f'SELECT b."{col}", a."{col}" {join} {changed} AND json_valid(b."{col}") '
-                f"AND json_valid(a.\"{col}\") AND json_type(b.\"{col}\") IN ('object', 'array') "
+                f"SELECT b.{c}, a.{c} {join} {changed} AND json_valid(b.{c}) "
+                f"AND json_valid(a.{c}) AND json_type(b.{c}) IN ('object', 'array') "
                 f"LIMIT {MAX_JSON_ROWS}"
             ).fetchall()
             total = conn.execute(f"SELECT count(*) {join} {changed}").fetchall()[0][0]
@@ -111,7 +113,7 @@ class ImpactMeter(Meter):
                 self._json_paths(s, col, documents)
                 continue
             pairs = conn.execute(
-                f'SELECT b."{col}", a."{col}", count(*) {join} {changed} '
+                f"SELECT b.{quote_ident(col)}, a.{quote_ident(col)}, count(*) {join} {changed} "
                 "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
             ).fetchall()
             self._add(s, col, "", [(_show(b), _show(a), n) for b, a, n in pairs])

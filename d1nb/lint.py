@@ -18,6 +18,7 @@ from . import d1
 from .history import History, status_frame
 from .migrations import MigrationFile, Statement
 from .replay import evolution_of
+from .sql import check_constraints
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,6 @@ _CREATE_KINDS = {
     "create_trigger",
     "create_virtual_table",
 }
-_CHECK = re.compile(r"CHECK\s*\(", re.I)
 
 
 @dataclass(frozen=True)
@@ -173,15 +173,8 @@ class Finding:
 
 
 def _checks(sql: str) -> set[str]:
-    """Normalised text of each CHECK (...) constraint of a CREATE TABLE statement."""
-    found = set()
-    for match in _CHECK.finditer(sql):
-        depth, i = 1, match.end()
-        while i < len(sql) and depth:
-            depth += {"(": 1, ")": -1}.get(sql[i], 0)
-            i += 1
-        found.add(re.sub(r"\s+", " ", sql[match.end() : i - 1]).strip().lower())
-    return found
+    """Normalised text of each CHECK constraint of a CREATE TABLE statement."""
+    return {" ".join(expr.split()).lower() for _column, expr in check_constraints(sql)}
 
 
 def _suppressed(f: MigrationFile, s: Statement | None, code: str) -> bool:

@@ -19,8 +19,9 @@ import pandas as pd
 from . import d1
 from .engine import D1Engine, MigrationOutcome
 from .history import History
-from .migrations import MigrationDir, Statement, written_columns
+from .migrations import MigrationDir, Statement
 from .snapshots import Snapshot
+from .sql import in_list_values, quote_ident, written_columns
 
 SCHEMA_COLUMNS = ["order", "file", "table", "cid", "column", "type", "notnull", "default", "pk"]
 CHANGE_COLUMNS = [
@@ -226,21 +227,6 @@ STATEMENT_COLUMNS = [
 ]
 
 
-def _in_list_values(sql: str) -> int:
-    """How many values the IN (…) lists of a statement hold (each is one index probe)."""
-    total = 0
-    for match in re.finditer(r"\bIN\s*\(", sql, re.I):
-        depth, i, commas = 1, match.end(), 0
-        if re.match(r"\s*SELECT\b", sql[i:], re.I):
-            continue
-        while i < len(sql) and depth:
-            depth += {"(": 1, ")": -1}.get(sql[i], 0)
-            commas += sql[i] == "," and depth == 1
-            i += 1
-        total += commas + 1
-    return total
-
-
 class Meter:
     """Measures each statement of a replay: rows changed, cascades, D1's rows read and written.
 
@@ -258,7 +244,9 @@ class Meter:
 
     # schema facts, cached until DDL runs
     def _count(self, table: str) -> int:
-        return self.engine.conn.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+        return self.engine.conn.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][
+            0
+        ]
 
     def indexes(self, table: str) -> list[tuple[frozenset[str] | None, bool]]:
         """(columns, partial) of each index of `table`; None for an expression index."""
@@ -365,7 +353,7 @@ class Meter:
 
     def _child_state(self, child: str, col: str) -> tuple[int, int]:
         row = self.engine.conn.execute(
-            f'SELECT count(*), count("{col}") FROM "{child}"'
+            f"SELECT count(*), count({quote_ident(col)}) FROM {quote_ident(child)}"
         ).fetchall()[0]
         return row[0], row[1]
 
@@ -419,7 +407,7 @@ class Meter:
             if how == "SCAN":
                 reads += self.scanned[name]
             elif name == table:
-                reads += changes + 2 * _in_list_values(s.sql)
+                reads += changes + 2 * in_list_values(s.sql)
             else:
                 reads += 1
         if s.kind in ("update", "delete") and "OpenEphemeral" in self.opcodes:
@@ -636,7 +624,7 @@ def replay(
                 result.stopped_at = name
                 break
         counts = {
-            t: engine.conn.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]
+            t: engine.conn.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchall()[0][0]
             for t in engine.tables()
         }
     frame = pd.DataFrame(rows, columns=STATEMENT_COLUMNS)

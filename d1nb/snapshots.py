@@ -34,8 +34,9 @@ from tqdm import tqdm
 
 from . import d1
 from .engine import D1Engine, D1Error
-from .migrations import MigrationDir, Statement, classify
+from .migrations import MigrationDir, Statement
 from .problems import InputError
+from .sql import classify, quote_ident
 
 SchemaSource: TypeAlias = MigrationDir | dict[str, str]
 """Where tables come from when an export has no schema: migrations replayed, or CREATE SQL."""
@@ -102,10 +103,6 @@ def sql_literal(value: object) -> str:
     raise TypeError(f"unexpected value type {type(value).__name__}")
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def dump_statements(
     conn: apsw.Connection,
     tables: Iterable[str] = (),
@@ -139,9 +136,9 @@ def dump_statements(
                 yield f"{sql};"
         if no_data:
             continue
-        columns = [r[1] for r in conn.execute(f"PRAGMA table_info={_ident(name)}")]
-        select = f"SELECT {', '.join(_ident(c) for c in columns)} FROM {_ident(name)}"
-        prefix = f"INSERT INTO {_ident(name)} VALUES("
+        columns = [r[1] for r in conn.execute(f"PRAGMA table_info={quote_ident(name)}")]
+        select = f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM {quote_ident(name)}"
+        prefix = f"INSERT INTO {quote_ident(name)} VALUES("
         for row in conn.execute(select):
             yield prefix + ",".join(sql_literal(v) for v in row) + ");"
     if not no_schema:
@@ -263,7 +260,7 @@ def _fresh_target(workdir: str | Path, stem: str) -> Path:
 
 def _counts(engine: D1Engine) -> dict[str, int]:
     return {
-        t: engine.conn.execute(f"SELECT count(*) FROM {_ident(t)}").fetchall()[0][0]
+        t: engine.conn.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchall()[0][0]
         for t in engine.tables()
     }
 
@@ -748,12 +745,14 @@ def _insert_rows(
         if schema is not None:
             raise InputError(path, 0, f"table {table} is not created by the given schema")
         engine.conn.execute(
-            f"CREATE TABLE {_ident(table)} (" + ", ".join(_ident(c) for c in columns) + ")"
+            f"CREATE TABLE {quote_ident(table)} ("
+            + ", ".join(quote_ident(c) for c in columns)
+            + ")"
         )
     marks = ", ".join("?" for _ in columns)
     sql = (
-        f"INSERT INTO {_ident(table)} ("
-        + ", ".join(_ident(c) for c in columns)
+        f"INSERT INTO {quote_ident(table)} ("
+        + ", ".join(quote_ident(c) for c in columns)
         + f") VALUES ({marks})"
     )
     try:
@@ -955,12 +954,12 @@ def _storage_classes(
         return []
     expected = [_CLASS_OF_AFFINITY.get(affinity(d)) for d in declared]
     checks = [
-        f"max(typeof({_ident(c)}) NOT IN ('null', '{k}'))"
+        f"max(typeof({quote_ident(c)}) NOT IN ('null', '{k}'))"
         for c, k in zip(columns, expected, strict=True)
         if k
     ]
     flags = iter(
-        engine.conn.execute(f"SELECT {', '.join(checks)} FROM {_ident(table)}").fetchall()[0]
+        engine.conn.execute(f"SELECT {', '.join(checks)} FROM {quote_ident(table)}").fetchall()[0]
         if checks
         else ()
     )
@@ -974,9 +973,13 @@ def _storage_classes(
             detail.append(i)
     if detail:
         parts = [
-            f"sum(typeof({_ident(columns[i])}) = '{k}')" for i in detail for k in _DUCK_BY_CLASS
+            f"sum(typeof({quote_ident(columns[i])}) = '{k}')"
+            for i in detail
+            for k in _DUCK_BY_CLASS
         ]
-        row = engine.conn.execute(f"SELECT {', '.join(parts)} FROM {_ident(table)}").fetchall()[0]
+        row = engine.conn.execute(
+            f"SELECT {', '.join(parts)} FROM {quote_ident(table)}"
+        ).fetchall()[0]
         per = len(_DUCK_BY_CLASS)
         for n, i in enumerate(detail):
             result[i] = {k: int(row[n * per + j] or 0) for j, k in enumerate(_DUCK_BY_CLASS)}
@@ -1091,7 +1094,7 @@ def _rowid_ranges(
     while True:
         after = f"WHERE {rowid} > {bounds[-1]} " if bounds else ""
         found = engine.conn.execute(
-            f"SELECT {rowid} FROM {_ident(table)} {after}ORDER BY {rowid} "
+            f"SELECT {rowid} FROM {quote_ident(table)} {after}ORDER BY {rowid} "
             f"LIMIT 1 OFFSET {per_range - 1}"
         ).fetchall()
         if not found:
@@ -1131,17 +1134,17 @@ def _copy_table_adbc(
     import adbc_driver_sqlite.dbapi as adbc_sqlite
 
     first = ", ".join(
-        [f"{_SENTINELS[t]} AS {_ident(n)}" for n, t in zip(names, types, strict=True)]
+        [f"{_SENTINELS[t]} AS {quote_ident(n)}" for n, t in zip(names, types, strict=True)]
         + ["0 AS __d1nb_row"]
     )
     checks = (
         " OR ".join(
-            f"typeof({_ident(n)}) NOT IN ('null', '{k}')"
+            f"typeof({quote_ident(n)}) NOT IN ('null', '{k}')"
             for n, k in zip(names, classes, strict=True)
         )
         or "0"
     )
-    rest = ", ".join([_ident(n) for n in names] + [f"CASE WHEN {checks} THEN 2 ELSE 1 END"])
+    rest = ", ".join([quote_ident(n) for n in names] + [f"CASE WHEN {checks} THEN 2 ELSE 1 END"])
     local = threading.local()
 
     def read(where: str) -> pa.Table:
@@ -1151,13 +1154,15 @@ def _copy_table_adbc(
         cursor = local.conn.cursor()
         try:
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
-            cursor.execute(f"SELECT {first} UNION ALL SELECT {rest} FROM {_ident(table)} {where}")
+            cursor.execute(
+                f"SELECT {first} UNION ALL SELECT {rest} FROM {quote_ident(table)} {where}"
+            )
             return cursor.fetch_arrow_table()
         finally:
             cursor.close()
 
     insert = (
-        f"INSERT INTO {target} SELECT {', '.join(_ident(n) for n in names)} "
+        f"INSERT INTO {target} SELECT {', '.join(quote_ident(n) for n in names)} "
         "FROM batch WHERE __d1nb_row = 1"  # 0 is the sentinel, 2 a row to redo
     )
     opened: list = []
@@ -1188,8 +1193,8 @@ def _expected_classes(
         cls = _CLASS_OF_AFFINITY.get(affinity(decl))
         if cls is None:
             first = engine.conn.execute(
-                f"SELECT typeof({_ident(name)}) FROM {_ident(table)} "
-                f"WHERE {_ident(name)} IS NOT NULL LIMIT 1"
+                f"SELECT typeof({quote_ident(name)}) FROM {quote_ident(table)} "
+                f"WHERE {quote_ident(name)} IS NOT NULL LIMIT 1"
             ).fetchall()
             cls = first[0][0] if first else {"BLOB": "blob"}.get(affinity(decl), "real")
         classes.append(cls)
@@ -1206,7 +1211,7 @@ def _copy_table_python(
 ) -> None:
     """Copy a table with mixed-type columns batch by batch, building its UNION values."""
     cursor = engine.conn.execute(
-        f"SELECT {', '.join(_ident(n) for n in names)} FROM {_ident(table)}"
+        f"SELECT {', '.join(quote_ident(n) for n in names)} FROM {quote_ident(table)}"
     )
     select = _select_from_batch(types)
     while True:
@@ -1220,7 +1225,7 @@ def _copy_table_python(
 def _create_duck_table(
     con: duckdb.DuckDBPyConnection, target: str, names: list[str], types: list[str]
 ) -> None:
-    columns = ", ".join(f"{_ident(n)} {t}" for n, t in zip(names, types, strict=True))
+    columns = ", ".join(f"{quote_ident(n)} {t}" for n, t in zip(names, types, strict=True))
     con.execute(f"CREATE OR REPLACE TABLE {target} ({columns})")
 
 
@@ -1254,7 +1259,7 @@ def to_duckdb(
         con = connect_duckdb(str(snapshot.path.with_suffix(".duckdb")) if big else ":memory:")
         if big:  # DuckDB would otherwise buffer up to 80% of RAM before spilling to its file
             con.execute(f"SET memory_limit = '{ON_DISK_DUCKDB_MEMORY}'")
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
     snapshot.type_notes = []
     engine = D1Engine(snapshot.path, statement_limit=0)
     total_rows = sum(snapshot.row_counts.values()) or 1
@@ -1266,7 +1271,7 @@ def to_duckdb(
         for table in engine.tables():
             info = engine.columns(table)
             names, declared = [c[1] for c in info], [c[2] for c in info]
-            target = f"{_ident(schema)}.{_ident(table)}"
+            target = f"{quote_ident(schema)}.{quote_ident(table)}"
             expected_rows = snapshot.row_counts.get(table)
             classes = _expected_classes(engine, table, names, declared)
             types = [_duck_type(d, {k: 1})[0] for d, k in zip(declared, classes, strict=True)]

@@ -1,0 +1,638 @@
+"""SQL text taken apart: the one place where d1nb reads the structure of SQL it did not write.
+
+Every function here works on sqlglot's SQLite tokens, in which comments are not tokens and a
+string, blob or quoted name is one token, or on SQLite's own completeness rule
+(`apsw.complete`). Other modules ask this one for statements, their kind and target, the spans
+of their clauses, their CHECK constraints and IN-lists, and for quoted names and literals; none
+of them looks at SQL characters itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+
+import apsw
+from sqlglot.dialects.sqlite import SQLite
+from sqlglot.errors import TokenError
+from sqlglot.tokens import TokenType
+
+__all__ = [
+    "DmlCondition",
+    "SqlTokenError",
+    "Token",
+    "check_constraints",
+    "classify",
+    "dml_condition",
+    "in_list_values",
+    "index_where",
+    "quote_ident",
+    "quote_literal",
+    "split_statements",
+    "tokenize",
+    "top_level",
+    "top_level_offset",
+    "with_condition",
+    "without_comments",
+    "written_columns",
+]
+
+_DIALECT = SQLite()
+_LEADING_REPLACE = re.compile(r"^\s*REPLACE\s+INTO\b", re.I)
+SqlTokenError = TokenError
+
+
+# -- quoting ----------------------------------------------------------------------------------
+
+
+def quote_ident(name: str) -> str:
+    """`name` as a double-quoted SQLite identifier (any `"` doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: object) -> str:
+    """`value` as an SQLite literal: NULL, an integer, a real, or a single-quoted string."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, bytes):
+        return "X'" + value.hex().upper() + "'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Token:
+    """One token of a statement, with its place in the text it came from."""
+
+    word: str
+    """Upper-cased text of a bare word, keyword or symbol ("ORDER BY", "PRIMARY KEY" are one
+    token each); "" for quoted names and literals."""
+    text: str
+    """The token's value: a quoted name or string without its quotes."""
+    type: TokenType
+    start: int
+    """Offset of the token's first character in the SQL."""
+    end: int
+    """Offset just past its last character (closing quote included)."""
+
+
+_LITERAL = {TokenType.STRING, TokenType.IDENTIFIER, TokenType.HEX_STRING, TokenType.NUMBER}
+
+
+def tokenize(sql: str) -> list[Token]:
+    """SQLite tokens of `sql`, comments left out; raises SqlTokenError on an unclosed string."""
+    return [
+        Token(
+            "" if t.token_type in _LITERAL else t.text.upper(),
+            t.text,
+            t.token_type,
+            t.start,
+            t.end + 1,
+        )
+        for t in _DIALECT.tokenize(sql)
+    ]
+
+
+def top_level(toks: list[Token], start: int = 0) -> Iterator[tuple[int, str]]:
+    """(index, word) of the tokens from `start` on that are outside any parentheses."""
+    depth = 0
+    for i in range(start, len(toks)):
+        t = toks[i]
+        if t.type == TokenType.L_PAREN:
+            depth += 1
+        elif t.type == TokenType.R_PAREN:
+            depth -= 1
+        elif depth == 0:
+            yield i, t.word
+
+
+def without_comments(sql: str) -> str:
+    """`sql` with every comment removed: a comment becomes a space, or a newline where it
+    held one, so that text appended after any token can never end up inside a comment."""
+    toks = tokenize(sql)
+    if not toks:
+        return ""
+    parts = [sql[toks[0].start : toks[0].end]]
+    for before, after in pairwise(toks):
+        gap = sql[before.end : after.start]
+        if gap.strip():
+            gap = "\n" if "\n" in gap else " "
+        parts += [gap, sql[after.start : after.end]]
+    return "".join(parts)
+
+
+# -- splitting --------------------------------------------------------------------------------
+
+_LEADING_TRIVIA = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*", re.S)
+_UP_TO_SEMICOLON = re.compile(
+    r"""(?:[^;'"`\[\-/]++|'(?:[^']|'')*+'|"(?:[^"]|"")*+"|`[^`]*+`|\[[^\]]*+\]"""
+    r"""|--[^\n]*+|/\*.*?\*/|-(?!-)|/(?!\*))*+;""",
+    re.S,
+)
+"""Text up to the first `;` outside strings, quoted names and comments: where a statement
+ends by SQLite's rule, unless it holds a trigger body (BEGIN … END with `;` inside)."""
+_TRIGGER = re.compile(r"trigger", re.I)
+
+
+def _skip_trivia(text: str, start: int) -> int:
+    """Offset of the first character after whitespace and comments."""
+    return _LEADING_TRIVIA.match(text, start).end()
+
+
+def _statement_end(text: str, start: int) -> int | None:
+    """Offset just past the `;` that completes the statement starting at `start`, or None."""
+    match = _UP_TO_SEMICOLON.match(text, start)
+    if match is None:
+        return None
+    end = match.end()
+    if not _TRIGGER.search(text, start, end):
+        return end
+    semicolon = end - 1  # a trigger: SQLite's own rule decides which `;` ends it
+    while semicolon != -1:
+        if apsw.complete(text[start : semicolon + 1]):
+            return semicolon + 1
+        semicolon = text.find(";", semicolon + 1)
+    return None
+
+
+def split_statements(text: str) -> Iterator[tuple[int, int, str, bool]]:
+    """Yield (start offset, end offset, statement text, complete) by SQLite's rule.
+
+    The statement text starts at its first token (leading comments dropped) and ends with its
+    `;`. Text after the last complete statement that is not only comments is yielded as
+    incomplete. Linear in the length of the text, except inside trigger bodies.
+    """
+    start = 0
+    while (end := _statement_end(text, start)) is not None:
+        first = _skip_trivia(text, start)
+        if first < end - 1:
+            yield first, end, text[first:end], True
+        start = end
+    first = _skip_trivia(text, start)
+    if first < len(text):
+        yield first, len(text), text[first:].rstrip(), False
+
+
+# -- classification ---------------------------------------------------------------------------
+def _name_at(toks: list[Token], i: int) -> tuple[str | None, int]:
+    """A possibly schema-qualified name starting at toks[i]: (last part, index after it)."""
+    if i >= len(toks):
+        return None, i
+    name = toks[i].text
+    i += 1
+    while i + 1 < len(toks) and toks[i].type == TokenType.DOT:
+        name = toks[i + 1].text
+        i += 2
+    return name, i
+
+
+def _skip_if(toks: list[Token], i: int, *words: str) -> tuple[bool, int]:
+    n = len(words)
+    if [t.word for t in toks[i : i + n]] == list(words):
+        return True, i + n
+    return False, i
+
+
+def _is_constant_default(toks: list[Token]) -> bool:
+    """SQLite's ADD COLUMN rule: a literal, a signed number, or a literal in parentheses."""
+    while (
+        len(toks) >= 2 and toks[0].type == TokenType.L_PAREN and toks[-1].type == TokenType.R_PAREN
+    ):
+        toks = toks[1:-1]
+    if toks and toks[0].type in (TokenType.PLUS, TokenType.DASH):
+        toks = toks[1:]
+    if len(toks) != 1:
+        return False
+    t = toks[0]
+    return t.type in (TokenType.STRING, TokenType.NUMBER, TokenType.HEX_STRING) or t.word in (
+        "NULL",
+        "TRUE",
+        "FALSE",
+    )
+
+
+_CONSTRAINT_WORDS = {
+    "NOT",
+    "NULL",
+    "PRIMARY",
+    "UNIQUE",
+    "CHECK",
+    "DEFAULT",
+    "COLLATE",
+    "REFERENCES",
+    "GENERATED",
+    "AS",
+    "CONSTRAINT",
+}
+
+
+def _column_def_flags(toks: list[Token]) -> list[str]:
+    """Flags of a column definition (ADD COLUMN): not_null, default, non_constant_default, …"""
+    flags = []
+    words = [w for _, w in top_level(toks)]
+    if "NOT" in words and "NULL" in words[words.index("NOT") :]:
+        flags.append("not_null")
+    if "DEFAULT" in words:
+        flags.append("default")
+        i = next(i for i, w in top_level(toks) if w == "DEFAULT") + 1
+        end = i + 1
+        if i < len(toks) and toks[i].type == TokenType.L_PAREN:
+            depth = 0
+            for end in range(i, len(toks)):
+                depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(toks[end].type, 0)
+                if depth == 0:
+                    break
+            end += 1
+        elif i < len(toks) and toks[i].type in (TokenType.PLUS, TokenType.DASH):
+            end = i + 2
+        if not _is_constant_default(toks[i:end]):
+            flags.append("non_constant_default")
+    if "STORED" in words:
+        flags.append("stored")
+    if "CHECK" in words:
+        flags.append("check")
+    if "REFERENCES" in words:
+        flags.append("references")
+    if "UNIQUE" in words or "PRIMARY KEY" in words:
+        flags.append("unique")
+    return flags
+
+
+def _where_at_top(toks: list[Token], start: int) -> bool:
+    return any(w == "WHERE" for _, w in top_level(toks, start))
+
+
+_HEAD_BYTES = 4096
+_LONG = 64 * 1024
+_INSERT = re.compile(r"\s*(?:INSERT|REPLACE)\b", re.I)
+
+
+def _statement_tokens(sql: str) -> list[Token]:
+    """The tokens of a statement, without its `;`. For a long INSERT … VALUES (seed data),
+    only the tokens up to VALUES: kind, target and columns are all in its head, and the
+    tokens of its values are most of the work of tokenizing."""
+    if len(sql) > _LONG and _INSERT.match(sql):
+        try:
+            head = tokenize(sql[:_HEAD_BYTES])[:-1]  # the last token may be cut short
+        except TokenError:
+            head = []
+        values = next((i for i, w in top_level(head) if w in ("VALUES", "SELECT")), None)
+        if values is not None and head[values].word == "VALUES":
+            return head[: values + 1]
+    return [t for t in tokenize(sql) if t.type != TokenType.SEMICOLON]
+
+
+def classify(sql: str) -> tuple[str, str | None, tuple[str, ...], str]:
+    """(kind, target table, flags, detail) of one statement."""
+    if _LEADING_REPLACE.match(sql):  # sqlglot reads a leading REPLACE as an opaque command
+        sql = "INSERT OR " + sql.lstrip()
+    try:
+        toks = _statement_tokens(sql)
+    except TokenError:
+        return "other", None, ("untokenizable",), ""
+    if not toks:
+        return "empty", None, (), ""
+    head = toks[0].word
+    flags: list[str] = []
+    if head == "WITH":  # skip the CTEs to the statement they feed
+        for i, w in top_level(toks, 1):
+            if w in ("INSERT", "REPLACE", "UPDATE", "DELETE", "SELECT"):
+                toks, head = toks[i:], w
+                flags.append("with")
+                break
+    if head == "EXPLAIN":
+        return "other", None, ("explain",), ""
+
+    if head == "CREATE":
+        i = 1
+        if toks[i].word in ("TEMP", "TEMPORARY"):
+            flags.append("temp")
+            i += 1
+        if toks[i].word == "UNIQUE":
+            flags.append("unique")
+            i += 1
+        what = toks[i].word
+        if what == "VIRTUAL":
+            i += 1
+            what = "VIRTUAL TABLE"
+        i += 1
+        found, i = _skip_if(toks, i, "IF", "NOT", "EXISTS")
+        if found:
+            flags.append("if_not_exists")
+        name, i = _name_at(toks, i)
+        if what == "TABLE":
+            tail = [w for _, w in top_level(toks, i)]
+            flags += [
+                f for f, w in (("strict", "STRICT"), ("without_rowid", "WITHOUT")) if w in tail
+            ]
+            if "AS" in tail[:1]:
+                flags.append("as_select")
+            words = {t.word for t in toks}
+            if "CASCADE" in words:
+                flags.append("fk_cascade")
+            if "REFERENCES" in words:
+                flags.append("references")
+            return "create_table", name, tuple(flags), ""
+        if what == "INDEX":
+            on = next((j for j, w in top_level(toks, i) if w == "ON"), None)
+            table = _name_at(toks, on + 1)[0] if on is not None else None
+            if _where_at_top(toks, i):
+                flags.append("partial")
+            return "create_index", table, tuple(flags), name or ""
+        if what == "VIEW":
+            return "create_view", name, tuple(flags), ""
+        if what == "TRIGGER":
+            on = next((j for j, w in top_level(toks, i) if w == "ON"), None)
+            table = _name_at(toks, on + 1)[0] if on is not None else None
+            return "create_trigger", table, tuple(flags), name or ""
+        if what == "VIRTUAL TABLE":
+            using = next((j for j, w in top_level(toks, i) if w == "USING"), None)
+            module = toks[using + 1].text if using is not None and using + 1 < len(toks) else ""
+            return "create_virtual_table", name, tuple(flags), module
+        return "other", name, tuple(flags), f"CREATE {what}"
+
+    if head == "ALTER":
+        table, i = _name_at(toks, 2)
+        action = toks[i].word if i < len(toks) else ""
+        if action == "ADD":
+            i += 1
+            _, i = _skip_if(toks, i, "COLUMN")
+            column = toks[i].text if i < len(toks) else ""
+            return "add_column", table, tuple(_column_def_flags(toks[i + 1 :])), column
+        if action == "DROP":
+            i += 1
+            _, i = _skip_if(toks, i, "COLUMN")
+            return "drop_column", table, (), toks[i].text if i < len(toks) else ""
+        if action == "RENAME":
+            i += 1
+            if toks[i].word == "TO":
+                return "rename_table", table, (), toks[i + 1].text if i + 1 < len(toks) else ""
+            _, i = _skip_if(toks, i, "COLUMN")
+            old = toks[i].text if i < len(toks) else ""
+            new = toks[i + 2].text if i + 2 < len(toks) else ""
+            return "rename_column", table, (), f"{old} -> {new}"
+        return "other", table, (), "ALTER TABLE"
+
+    if head == "DROP":
+        what = toks[1].word if len(toks) > 1 else ""
+        found, i = _skip_if(toks, 2, "IF", "EXISTS")
+        if found:
+            flags.append("if_exists")
+        name, _ = _name_at(toks, i)
+        kind = {
+            "TABLE": "drop_table",
+            "INDEX": "drop_index",
+            "VIEW": "drop_view",
+            "TRIGGER": "drop_trigger",
+        }.get(what, "other")
+        if kind in ("drop_index", "drop_trigger"):
+            return kind, None, tuple(flags), name or ""
+        return kind, name, tuple(flags), ""
+
+    if head in ("INSERT", "REPLACE"):
+        i = 1
+        if head == "REPLACE":
+            flags.append("or_replace")
+        elif toks[i].word == "OR":
+            flags.append("or_" + toks[i + 1].word.lower())
+            i += 2
+        _, i = _skip_if(toks, i, "INTO")
+        table, i = _name_at(toks, i)
+        words = [w for _, w in top_level(toks, i)]
+        kind = "insert_select" if "SELECT" in words and "VALUES" not in words else "insert"
+        if "DEFAULT" in words and "VALUES" in words:
+            kind = "insert"
+        return kind, table, tuple(flags), ""
+
+    if head == "UPDATE":
+        i = 1
+        if toks[i].word == "OR":
+            flags.append("or_" + toks[i + 1].word.lower())
+            i += 2
+        table, i = _name_at(toks, i)
+        if _where_at_top(toks, i):
+            flags.append("where")
+        return "update", table, tuple(flags), ""
+
+    if head == "DELETE":
+        table, i = _name_at(toks, 2)
+        if _where_at_top(toks, i):
+            flags.append("where")
+        return "delete", table, tuple(flags), ""
+
+    if head == "PRAGMA":
+        name, i = _name_at(toks, 1)
+        value = " ".join(t.text for t in toks[i:] if t.type not in (TokenType.EQ,)).strip("() ")
+        detail = f"{(name or '').lower()}={value}" if value else (name or "").lower()
+        return "pragma", None, (), detail
+
+    if head in ("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"):
+        return "transaction", None, (), head
+    if head in ("SELECT", "VALUES"):
+        return "select", None, tuple(flags), ""
+    if head in ("ATTACH", "DETACH", "VACUUM", "ANALYZE", "REINDEX"):
+        return "other", None, (), head
+    return "other", None, tuple(flags), head
+
+
+def written_columns(sql: str) -> list[str] | None:
+    """Columns an UPDATE sets, or an INSERT names; None when an INSERT names none (all).
+
+    The D1 meter uses them: an UPDATE rewrites the index entries of the columns it sets, and
+    an INSERT that names the rowid column seeks it first.
+    """
+    try:
+        toks = _statement_tokens(sql)
+    except TokenError:
+        return []
+    words = list(top_level(toks))
+    heads = [w for _, w in words]
+    if "UPDATE" in heads and "SET" in heads:
+        segments: list[list[Token]] = [[]]
+        depth = 0
+        for t in toks[words[heads.index("SET")][0] + 1 :]:
+            if depth == 0 and t.word in ("WHERE", "FROM", "RETURNING", "ORDER BY", "LIMIT"):
+                break
+            depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(t.type, 0)
+            if depth == 0 and t.type == TokenType.COMMA:
+                segments.append([])
+            else:
+                segments[-1].append(t)
+        columns = []
+        for segment in segments:
+            target = []
+            for t in segment:
+                if t.type == TokenType.EQ:
+                    break
+                target.append(t)
+            columns += [
+                t.text
+                for t in target
+                if t.type not in (TokenType.L_PAREN, TokenType.R_PAREN, TokenType.COMMA)
+            ]
+        return columns
+    if heads and heads[0] in ("INSERT", "REPLACE", "WITH"):
+        into = next((i for i, w in words if w == "INTO"), None)
+        if into is None:
+            return None
+        _, i = _name_at(toks, into + 1)
+        if i < len(toks) and toks[i].type == TokenType.L_PAREN:
+            columns = []
+            for t in toks[i + 1 :]:
+                if t.type == TokenType.R_PAREN:
+                    break
+                if t.type != TokenType.COMMA:
+                    columns.append(t.text)
+            return columns
+        return None
+    return []
+
+
+def check_constraints(create_sql: str) -> list[tuple[str | None, str]]:
+    """The CHECK constraints of a CREATE TABLE: (column, or None for a table constraint, the
+    expression's text as written), so they can be re-evaluated against stored data."""
+    try:
+        create_sql = without_comments(create_sql)
+        raw = _DIALECT.tokenize(create_sql)
+    except TokenError:
+        return []
+    start = next((i for i, t in enumerate(raw) if t.token_type == TokenType.L_PAREN), None)
+    if start is None:
+        return []
+    found: list[tuple[str | None, str]] = []
+    depth, first, column = 0, True, None
+    i = start + 1
+    while i < len(raw):
+        t = raw[i]
+        if depth == 0 and t.token_type == TokenType.R_PAREN:
+            break
+        if depth == 0 and t.token_type == TokenType.COMMA:
+            first = True
+            i += 1
+            continue
+        if depth == 0 and first:
+            word = t.text.upper() if t.token_type != TokenType.IDENTIFIER else ""
+            column = None if word in _TABLE_CONSTRAINT_WORDS else t.text
+            first = False
+        if (
+            depth == 0
+            and t.text.upper() == "CHECK"
+            and t.token_type != TokenType.IDENTIFIER
+            and i + 1 < len(raw)
+            and raw[i + 1].token_type == TokenType.L_PAREN
+        ):
+            level, j = 0, i + 1
+            while j < len(raw):
+                level += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(raw[j].token_type, 0)
+                if level == 0:
+                    break
+                j += 1
+            found.append((column, create_sql[raw[i + 1].end + 1 : raw[j].start].strip()))
+            i = j + 1
+            continue
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(t.token_type, 0)
+        i += 1
+    return found
+
+
+_TABLE_CONSTRAINT_WORDS = {"CONSTRAINT", "CHECK", "PRIMARY KEY", "UNIQUE", "FOREIGN KEY"}
+
+
+# -- clauses ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DmlCondition:
+    """An UPDATE or DELETE taken apart at its WHERE, comments removed."""
+
+    head: str
+    """The statement up to its top-level WHERE (the whole statement when there is none)."""
+    condition: str | None
+    """The WHERE condition, or None when the statement has no WHERE."""
+    trailing: tuple[str, ...]
+    """Top-level clauses after the target that a batch cannot keep (RETURNING, ORDER, LIMIT)."""
+
+
+def dml_condition(sql: str) -> DmlCondition:
+    """Split an UPDATE or DELETE at its top-level WHERE; raises SqlTokenError."""
+    text = without_comments(sql).rstrip().rstrip(";").rstrip()
+    toks = tokenize(text)
+    words = list(top_level(toks, 1))
+    trailing = tuple(dict.fromkeys(w for _, w in words if w in ("RETURNING", "ORDER BY", "LIMIT")))
+    where = next((i for i, w in words if w == "WHERE"), None)
+    if where is None:
+        return DmlCondition(text, None, trailing)
+    return DmlCondition(
+        text[: toks[where].start].rstrip(), text[toks[where].end :].strip(), trailing
+    )
+
+
+def with_condition(select: str, condition: str) -> str:
+    """A SELECT with `condition` added to its top-level WHERE (or given one), comments removed.
+
+    The condition goes before a top-level GROUP BY, HAVING, WINDOW, ORDER BY or LIMIT."""
+    text = without_comments(select).rstrip().rstrip(";").rstrip()
+    toks = tokenize(text)
+    words = list(top_level(toks))
+    where = next((i for i, w in words if w == "WHERE"), None)
+    after = where if where is not None else 0
+    stop = next(
+        (
+            toks[i].start
+            for i, w in words
+            if i > after and w in ("GROUP BY", "HAVING", "WINDOW", "ORDER BY", "LIMIT")
+        ),
+        len(text),
+    )
+    rest = f" {text[stop:]}" if stop < len(text) else ""
+    if where is None:
+        return f"{text[:stop].rstrip()} WHERE {condition}{rest}"
+    existing = text[toks[where].end : stop].strip()
+    return f"{text[: toks[where].start]}WHERE ({existing}) AND {condition}{rest}"
+
+
+def top_level_offset(sql: str, word: str) -> int | None:
+    """Offset of the first top-level token `word` (upper case) in `sql`, or None."""
+    toks = tokenize(sql)
+    return next((toks[i].start for i, w in top_level(toks) if w == word), None)
+
+
+def index_where(create_index_sql: str) -> str | None:
+    """The WHERE condition of a partial index, comments removed; None for a full index."""
+    text = without_comments(create_index_sql).rstrip().rstrip(";").rstrip()
+    toks = tokenize(text)
+    where = next((i for i, w in top_level(toks) if w == "WHERE"), None)
+    return text[toks[where].end :].strip() if where is not None else None
+
+
+def in_list_values(sql: str) -> int:
+    """How many values the IN (…) lists of a statement hold (each is one index probe); IN with
+    a subquery counts none."""
+    try:
+        toks = tokenize(sql)
+    except TokenError:
+        return 0
+    total = 0
+    for i, t in enumerate(toks[:-1]):
+        if t.word != "IN" or toks[i + 1].type != TokenType.L_PAREN:
+            continue
+        if i + 2 < len(toks) and toks[i + 2].word in ("SELECT", "WITH", "VALUES"):
+            continue
+        depth, values = 0, 0
+        for u in toks[i + 1 :]:
+            depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(u.type, 0)
+            if depth == 0:
+                break
+            if depth == 1 and u.type == TokenType.COMMA:
+                values += 1
+        empty = toks[i + 2].type == TokenType.R_PAREN if i + 2 < len(toks) else True
+        total += 0 if empty else values + 1
+    return total

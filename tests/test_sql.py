@@ -1,0 +1,225 @@
+"""d1nb.sql, the one place SQL text is taken apart; and batches of statements whose comments,
+newlines and strings sit in every position, run on a copy against the unbatched statement."""
+
+from __future__ import annotations
+
+import shutil
+
+import apsw
+import pytest
+
+from d1nb.batching import plan_batches, write_batches
+from d1nb.checks import check_snapshot
+from d1nb.migrations import parse_statements
+from d1nb.problems import InputError
+from d1nb.snapshots import load_snapshot
+from d1nb.sql import (
+    check_constraints,
+    dml_condition,
+    in_list_values,
+    index_where,
+    quote_ident,
+    quote_literal,
+    split_statements,
+    with_condition,
+    without_comments,
+)
+
+
+def test_comments_never_swallow_what_follows():
+    sql = "UPDATE orders SET status = upper(status) -- normalise\nWHERE kind = 'a';"
+    parts = dml_condition(sql)
+    assert parts.head == "UPDATE orders SET status = upper(status)"
+    assert parts.condition == "kind = 'a'"
+    text = without_comments("SELECT 1 -- one\n, '--not' /* two */ , 3")
+    assert text == "SELECT 1\n, '--not' , 3"
+    assert "--" not in without_comments("SELECT a -- x\nFROM t /* y */ WHERE b -- z")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM t WHERE a = 1\nRETURNING *;",
+        "DELETE FROM t WHERE a = 1\tRETURNING id;",
+        "UPDATE t SET a = 1 WHERE b = 2 -- c\nLIMIT 5;",
+        "UPDATE t SET a = 1 WHERE b = 2\nORDER BY b;",
+    ],
+)
+def test_clauses_a_batch_cannot_keep_are_found_wherever_they_stand(sql):
+    assert dml_condition(sql).trailing
+
+
+def test_where_inside_strings_names_and_subqueries_is_not_the_statements():
+    sql = (
+        "UPDATE \"where\" SET note = 'x WHERE y', n = (SELECT max(n) FROM u WHERE u.a = 1) "
+        "WHERE [WHERE] = 'a;b';"
+    )
+    parts = dml_condition(sql)
+    assert parts.condition == "[WHERE] = 'a;b'"
+    assert dml_condition("DELETE FROM t;").condition is None
+
+
+def test_partial_index_condition_over_several_lines():
+    sql = "CREATE UNIQUE INDEX u ON users(email)\nWHERE deleted_at IS NULL -- live rows\n;"
+    assert index_where(sql) == "deleted_at IS NULL"
+    assert index_where('CREATE INDEX i ON t("WHERE")') is None
+
+
+def test_in_lists_count_values_not_commas():
+    assert in_list_values("SELECT * FROM t WHERE a IN ('x,y', 'z')") == 2
+    assert in_list_values("SELECT * FROM t WHERE a IN (1, (2), f(3, 4))") == 3
+    assert in_list_values("SELECT * FROM t WHERE a IN (SELECT b FROM u)") == 0
+    assert in_list_values("SELECT * FROM t WHERE a IN () OR b IN (1)") == 1
+    assert in_list_values("SELECT 'IN (1, 2)'") == 0
+
+
+def test_check_constraints_ignore_comments_and_strings():
+    sql = (
+        "CREATE TABLE t (\n  status TEXT CHECK (status IN ('a', 'b)')) -- CHECK (no)\n,"
+        "  n INT, /* CHECK (x) */ CONSTRAINT c CHECK (n > 0 -- positive\n))"
+    )
+    assert check_constraints(sql) == [("status", "status IN ('a', 'b)')"), (None, "n > 0")]
+
+
+def test_with_condition_goes_before_group_and_order():
+    assert (
+        with_condition("SELECT a FROM t -- c\nWHERE b = 1 ORDER BY a", "rowid > 5")
+        == "SELECT a FROM t\nWHERE (b = 1) AND rowid > 5 ORDER BY a"
+    )
+    assert with_condition("SELECT a FROM t GROUP BY a", "x") == "SELECT a FROM t WHERE x GROUP BY a"
+
+
+def test_quoting():
+    assert quote_ident('a"b') == '"a""b"'
+    assert quote_literal("it's") == "'it''s'"
+    assert quote_literal(None) == "NULL" and quote_literal(b"\x01") == "X'01'"
+
+
+SPLIT_CASES = [
+    "SELECT 1; SELECT 2;",
+    "INSERT INTO t VALUES ('a;b'); -- c;\nSELECT \"x;\" FROM [y;z];",
+    "CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE u SET a = 1; DELETE FROM v; END; SELECT 3;",
+    "/* ; */ SELECT `a;b`; ; ;SELECT 4",
+    "SELECT 'unterminated; SELECT 5;",
+    "SELECT 1 - -2; SELECT 6 / 3 /* x */;",
+    "CREATE TABLE trigger_log (a); INSERT INTO trigger_log VALUES (';');",
+]
+
+
+@pytest.mark.parametrize("text", SPLIT_CASES)
+def test_split_equals_sqlites_completeness_rule(text):
+    ends, start = [], 0
+    for i, ch in enumerate(text):
+        if ch == ";" and apsw.complete(text[start : i + 1]):
+            if without_comments(text[start:i]).strip():
+                ends.append(i + 1)
+            start = i + 1
+    split = list(split_statements(text))
+    assert [end for _b, end, _sql, complete in split if complete] == ends
+    for begin, end, sql, _complete in split:
+        assert text[begin:end].rstrip() == sql and not sql.startswith(("--", "/*", " "))
+
+
+def test_split_lines_are_counted_once():
+    text = "".join(f"-- row {i}\nINSERT INTO t VALUES ({i}, 'a;\nb');\n" for i in range(2000))
+    statements = parse_statements(text)
+    assert len(statements) == 2000
+    assert [s.line for s in statements[:3]] == [2, 5, 8]
+    assert statements[-1].line == 3 * 1999 + 2
+
+
+# -- batches with comments, newlines and strings everywhere ----------------------------------
+
+ROWS = 1_200
+
+
+def _database(path) -> None:
+    conn = apsw.Connection(str(path))
+    conn.execute(
+        'CREATE TABLE "or""ders" (id INTEGER PRIMARY KEY, kind TEXT, status TEXT, '
+        'note TEXT, "we\'ird" TEXT)'
+    )
+    with conn:
+        conn.executemany(
+            'INSERT INTO "or""ders" (kind, status, note, "we\'ird") VALUES (?, ?, ?, ?)',
+            [
+                (
+                    "abc"[i % 3],
+                    ["new", "done", "-- x", "a;b"][i % 4],
+                    "WHERE 1" if i % 5 else "x\ny",
+                    "q'q" if i % 7 else None,
+                )
+                for i in range(ROWS)
+            ],
+        )
+    conn.close()
+
+
+BATCHED = [
+    'UPDATE "or""ders" SET status = upper(status) -- normalise\nWHERE kind = \'a\';',
+    "UPDATE \"or\"\"ders\" SET status = 'done' /* all of them */ WHERE status = 'new'\n"
+    "-- only new ones\n;",
+    "UPDATE \"or\"\"ders\"\nSET note = 'WHERE x -- y' -- set\n-- WHERE kind = 'b'\n"
+    "WHERE kind = 'b' -- trailing\n;",
+    'DELETE FROM "or""ders" -- everything below\nWHERE status = \'a;b\' /* ; */;',
+    'UPDATE "or""ders" SET "we\'ird" = \'x\' WHERE "we\'ird" IS NULL -- self-excluding',
+    "DELETE /* c */ FROM \"or\"\"ders\" WHERE -- why\n kind = 'c'\n AND note = 'x\ny';",
+]
+
+
+def _rows(path) -> list[tuple]:
+    conn = apsw.Connection(str(path))
+    try:
+        return conn.execute('SELECT * FROM "or""ders" ORDER BY id').fetchall()
+    finally:
+        conn.close()
+
+
+def _apply(path, sql: str) -> None:
+    conn = apsw.Connection(str(path))
+    try:
+        conn.execute(sql)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("sql", BATCHED)
+def test_every_batch_file_equals_the_unbatched_statement(tmp_path, sql):
+    database = tmp_path / "db.sqlite"
+    _database(database)
+    whole, batched = tmp_path / "whole.sqlite", tmp_path / "batched.sqlite"
+    shutil.copyfile(database, whole)
+    shutil.copyfile(database, batched)
+    _apply(whole, sql)
+    assert _rows(whole) != _rows(database)  # the statement does something
+    plan = plan_batches(database, sql, sizes=(50, 100), repeats=1)
+    files = write_batches(plan, database, tmp_path / "out", size=40)
+    assert len(files) > 1
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        statement = [s for s in parse_statements(text) if s.kind != "empty"]
+        assert len(statement) == 1, text
+        _apply(batched, text)
+    assert _rows(batched) == _rows(whole)
+
+
+def test_a_newline_before_returning_is_refused(tmp_path):
+    database = tmp_path / "db.sqlite"
+    _database(database)
+    with pytest.raises(InputError, match="RETURNING"):
+        plan_batches(database, 'DELETE FROM "or""ders" WHERE kind = \'a\'\nRETURNING id;')
+
+
+def test_partial_unique_index_over_two_lines_is_checked_as_partial(tmp_path):
+    database = tmp_path / "db.sqlite"
+    conn = apsw.Connection(str(database))
+    conn.execute(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, deleted_at TEXT);"
+        "INSERT INTO users (email, deleted_at) VALUES ('a@x', '2026-01-01'), ('a@x', NULL);"
+        "CREATE UNIQUE INDEX users_email ON users(email)\nWHERE deleted_at IS NULL;"
+    )
+    conn.close()
+    result = check_snapshot(load_snapshot(database, tmp_path / "work"))
+    unique = result[result["kind"] == "unique"]
+    assert "users" in set(unique["table"])
+    assert (unique["failing_rows"] == 0).all(), unique
