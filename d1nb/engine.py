@@ -112,6 +112,9 @@ class MigrationOutcome:
     error: str | None = None
     error_line: int = 0
     notes: list[str] = field(default_factory=list)
+    knock_on_of: str | None = None
+    """The earlier failed file this one fails because of (its error names what that file
+    would have created), or None."""
 
 
 class D1Engine:
@@ -196,7 +199,7 @@ class D1Engine:
             )
         self.refusals.clear()
         try:
-            for _ in self.conn.execute(statement.sql):
+            for _ in self.conn.execute(statement.runs):
                 pass
         except apsw.Error as exc:
             reason = str(exc).removeprefix(type(exc).__name__ + ": ")

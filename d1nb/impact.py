@@ -245,7 +245,9 @@ def analyse_impact(
         if not o.ok:
             verdict = "fails"
             reason = f"line {o.error_line}: {o.error}" + (
-                " (passes on an empty database: only real data makes it fail)"
+                f" (a knock-on: {o.knock_on_of} failed before it)"
+                if o.knock_on_of
+                else " (passes on an empty database: only real data makes it fail)"
                 if o.name in only_on_data
                 else ""
             )
@@ -278,7 +280,7 @@ def analyse_impact(
                 "rows_written": int(part["rows_written"].sum()),
                 "cost_usd": round(float(part["cost_usd"].sum()), 6),
                 "duration_ms": round(float(part["duration_ms"].sum()), 3),
-                "fails_only_on_data": o.name in only_on_data,
+                "fails_only_on_data": o.name in only_on_data and not o.knock_on_of,
             }
         )
     migrations = pd.DataFrame(rows)

@@ -12,13 +12,15 @@ import re
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 
+import apsw
 import pandas as pd
 
 from . import d1
+from .engine import D1Engine
 from .history import History, status_frame
 from .migrations import MigrationFile, Statement
 from .replay import evolution_of
-from .sql import check_constraints
+from .sql import added_column, check_constraints, quote_ident
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ RULES: dict[str, Rule] = {
             "D1N008",
             "rebuild-cascades",
             "error",
-            "dropping a table that others reference with ON DELETE CASCADE / SET NULL",
+            "dropping a table that others still reference: cascades, or fails once they hold rows",
         ),
         Rule(
             "D1N009",
@@ -189,21 +191,116 @@ def _suppressed(f: MigrationFile, s: Statement | None, code: str) -> bool:
     return any(code in m.group(1) for line in window for m in _IGNORE.finditer(line))
 
 
+def _default_fails_check(sql: str) -> str | None:
+    """Why an ADD COLUMN's CHECK refuses the value existing rows get (its default, else NULL),
+    or None when it accepts it. SQLite checks every existing row against the CHECK; a CHECK
+    that is NULL passes. A CHECK that reads other columns cannot be judged without rows and
+    is reported as such."""
+    column = added_column(sql)
+    if column is None or not column.checks:
+        return None
+    default = column.default or "NULL"
+    with D1Engine(":memory:") as engine:
+        for check in column.checks:
+            try:
+                refused = engine.conn.execute(
+                    f"SELECT coalesce(NOT ({check}), 0) FROM (SELECT {default} AS "
+                    f"{quote_ident(column.name)})"
+                ).fetchall()[0][0]
+            except apsw.Error as exc:
+                return f"its CHECK ({check}) cannot be judged on the default alone ({exc})"
+            if refused:
+                return f"its default {default} does not satisfy CHECK ({check})"
+    return None
+
+
+def _drop_hazards(
+    s: Statement,
+    fks: list[tuple] | None,
+    fks_before: list[tuple],
+    dropped_earlier: set[str | None],
+) -> list[tuple[str, int, str, Statement | None]]:
+    """D1N008 for a DROP TABLE whose table other tables still reference: D1 keeps foreign keys
+    on, so the implicit DELETE cascades (CASCADE, SET NULL, SET DEFAULT) or fails (NO ACTION,
+    RESTRICT) as soon as a child row points at a parent row. `fks` are the foreign keys just
+    before the statement (from the replay from empty) or, when it never got there, those
+    before the file less the tables dropped earlier in it."""
+    if fks is None:
+        fks = [fk for fk in fks_before if fk[0] not in dropped_earlier]
+    children = [(c, col, a.upper()) for c, col, p, _pc, a in fks if p == s.table and c != s.table]
+    acting = [(c, col, a) for c, col, a in children if a not in ("NO ACTION", "RESTRICT")]
+    blocking = [(c, col, a) for c, col, a in children if a in ("NO ACTION", "RESTRICT")]
+    # rows deleted by CASCADE delete their own children in turn, to any depth
+    reached, queue = {s.table}, [c for c, _col, a in acting if a == "CASCADE"]
+    while queue:
+        parent = queue.pop(0)
+        if parent in reached:
+            continue
+        reached.add(parent)
+        for c, col, p, _pc, a in fks:
+            if p != parent or c in reached:
+                continue
+            blocks = a.upper() in ("NO ACTION", "RESTRICT")
+            (blocking if blocks else acting).append((c, col, f"{a.upper()} via {parent}"))
+            if a.upper() == "CASCADE":
+                queue.append(c)
+    out: list[tuple[str, int, str, Statement | None]] = []
+    if acting:
+        lost = ", ".join(f"{c}.{col} (ON DELETE {a})" for c, col, a in acting)
+        out.append(
+            (
+                "D1N008",
+                s.line,
+                f"DROP TABLE {s.table} deletes its rows first, "
+                f"and D1 keeps foreign keys ON (PRAGMA foreign_keys=OFF is ignored), "
+                f"so child rows are deleted or nulled: {lost}",
+                s,
+            )
+        )
+    if blocking:
+        held = ", ".join(f"{c}.{col} (ON DELETE {a})" for c, col, a in blocking)
+        out.append(
+            (
+                "D1N008",
+                s.line,
+                f"DROP TABLE {s.table} fails with 'FOREIGN KEY constraint failed' as soon as a "
+                f"child row references it (D1 keeps foreign keys ON; PRAGMA "
+                f"defer_foreign_keys only moves the failure to the commit): {held}",
+                s,
+            )
+        )
+    return out
+
+
 def lint_file(
     f: MigrationFile,
     fks_before: list[tuple],
     schema_before: dict[str, str],
+    fks_at_drop: dict[int, list[tuple]] | None = None,
 ) -> list[tuple[str, int, str, Statement | None]]:
     """(code, line, message, statement) for one file's statements."""
+    fks_at_drop = fks_at_drop or {}
     out: list[tuple[str, int, str, Statement | None]] = []
     if f.text is None or any(not s.complete for s in f.statements):
         line = next((s.line for s in f.statements if not s.complete), 0)
         out.append(("D1N019", line, "; ".join(p.message for p in f.problems), None))
     base = f.name.split("/")[0]
     vague = f.description.lower() in _VAGUE or len(f.description) < 4
-    if (not _GOOD_NAME.match(base) or vague) and "/" not in f.name:
-        out.append(("D1N012", 0, f"name '{f.name}' is not NNNN_descriptive_snake_case.sql", None))
+    if "/" not in f.name:
+        if not _GOOD_NAME.match(base):
+            out.append(("D1N012", 0, f"name '{f.name}' is not NNNN_snake_case.sql", None))
+        elif vague:
+            out.append(
+                (
+                    "D1N012",
+                    0,
+                    f"name '{f.name}' does not say what the migration does "
+                    f"('{f.description}' is too short or too vague)",
+                    None,
+                )
+            )
     dropped = {s.table for s in f.statements if s.kind == "drop_table"}
+    dropped_earlier: set[str | None] = set()
     created = {s.table: s for s in f.statements if s.kind == "create_table"}
     renamed_into = {s.detail: s for s in f.statements if s.kind == "rename_table"}
     rebuilt = {t for t in dropped if t in created or t in renamed_into}
@@ -260,38 +357,23 @@ def lint_file(
                         s,
                     )
                 )
-            elif "check" in s.flags and "default" in s.flags:
-                out.append(
-                    (
-                        "D1N017",
-                        s.line,
-                        f"ADD COLUMN {s.detail} with a CHECK: the default "
-                        "must satisfy it or the statement fails on a populated table",
-                        s,
+            elif "check" in s.flags:
+                failing = _default_fails_check(s.sql)
+                if failing:
+                    out.append(
+                        (
+                            "D1N017",
+                            s.line,
+                            f"ADD COLUMN {s.detail}: {failing}, so the statement fails on a "
+                            "populated table ('CHECK constraint failed')",
+                            s,
+                        )
                     )
-                )
         if s.kind == "drop_table" and s.table not in rebuilt:
             out.append(("D1N004", s.line, f"DROP TABLE {s.table}: its rows are gone for good", s))
         if s.kind == "drop_table":
-            children = [
-                (child, col, action)
-                for child, col, parent, _pc, action in fks_before
-                if parent == s.table
-                and child != s.table
-                and action.upper() in ("CASCADE", "SET NULL")
-            ]
-            if children:
-                lost = ", ".join(f"{c}.{col} (ON DELETE {a})" for c, col, a in children)
-                out.append(
-                    (
-                        "D1N008",
-                        s.line,
-                        f"DROP TABLE {s.table} deletes its rows first, "
-                        f"and D1 keeps foreign keys ON (PRAGMA foreign_keys=OFF is ignored), "
-                        f"so child rows are deleted or nulled: {lost}",
-                        s,
-                    )
-                )
+            out += _drop_hazards(s, fks_at_drop.get(s.index), fks_before, dropped_earlier)
+            dropped_earlier.add(s.table)
         if s.kind == "drop_column":
             out.append(("D1N005", s.line, f"DROP COLUMN {s.table}.{s.detail}", s))
         if s.kind == "update" and "where" not in s.flags:
@@ -344,12 +426,16 @@ def lint_file(
             renamed_into[table].table if table in renamed_into else None
         )
         if old_sql and new is not None and _checks(old_sql) != _checks(new.sql):
+            added = sorted(_checks(new.sql) - _checks(old_sql))
+            removed = sorted(_checks(old_sql) - _checks(new.sql))
+            change = "; ".join(
+                [f"CHECK ({c}) added" for c in added] + [f"CHECK ({c}) removed" for c in removed]
+            )
             out.append(
                 (
                     "D1N016",
                     new.line,
-                    f"table {table} is rebuilt with a changed CHECK "
-                    f"({', '.join(sorted(_checks(new.sql) - _checks(old_sql)))}): old "
+                    f"table {table} is rebuilt with its CHECKs changed ({change}): old "
                     "code writing old values and rows copied across fail in one step; add "
                     "a new column, backfill, then switch",
                     new,
@@ -371,7 +457,12 @@ def lint(history: History) -> pd.DataFrame:
             rel = project.relpath(f.path)
             fks = evolution.foreign_keys_before.get(f.name, [])
             schema_before = evolution.tables_before.get(f.name, {})
-            for code, line, message, s in lint_file(f, fks, schema_before):
+            at_drop = {
+                index: keys
+                for (name, index), keys in evolution.foreign_keys_at_drop.items()
+                if name == f.name
+            }
+            for code, line, message, s in lint_file(f, fks, schema_before, at_drop):
                 if not _suppressed(f, s, code):
                     findings.append(
                         Finding(code, RULES[code].severity, service, database, rel, line, message)
@@ -427,7 +518,10 @@ def lint(history: History) -> pd.DataFrame:
                             database,
                             project.relpath(f.path),
                             outcome.error_line,
-                            f"fails from an empty database: {outcome.error}",
+                            f"fails from an empty database only because {outcome.knock_on_of} "
+                            f"failed before it: {outcome.error}"
+                            if outcome.knock_on_of
+                            else f"fails from an empty database: {outcome.error}",
                         )
                     )
         for other in mdir.other_files:
@@ -474,9 +568,20 @@ def lint(history: History) -> pd.DataFrame:
                 )
             )
     frame = pd.DataFrame([{**asdict(x), "name": x.name} for x in findings], columns=FINDING_COLUMNS)
+    # a folder shared by several services: its findings once, naming every service
+    same = ["rule", "name", "severity", "file", "line", "message"]
+    frame = (
+        frame.groupby(same, sort=False, dropna=False)
+        .agg(service=("service", _joined), database=("database", _joined))
+        .reset_index()[FINDING_COLUMNS]
+    )
     return frame.sort_values(["service", "file", "line", "rule"], kind="stable").reset_index(
         drop=True
     )
+
+
+def _joined(values: pd.Series) -> str:
+    return ", ".join(dict.fromkeys(values))
 
 
 def worst_severity(findings: pd.DataFrame) -> str | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .problems import InputError, Problem
-from .sql import classify, split_statements
+from .sql import as_wrangler_sends, classify, split_statements, wrangler_splits
 
 _NUMBER_PREFIX = re.compile(r"^(\d+)")
 
@@ -35,10 +35,18 @@ class Statement:
     flags: tuple[str, ...] = ()
     detail: str = ""
     complete: bool = True
+    sent: str | None = None
+    """The text wrangler sends to D1 for it, where that differs from `sql` (comments removed
+    by wrangler's splitter); SQLite stores this text in sqlite_master."""
 
     @property
     def bytes(self) -> int:
         return len(self.sql.encode("utf-8"))
+
+    @property
+    def runs(self) -> str:
+        """The text D1 runs: what wrangler sends."""
+        return self.sent if self.sent is not None else self.sql
 
 
 @dataclass
@@ -72,9 +80,11 @@ class MigrationDir:
 
 
 def parse_statements(text: str) -> list[Statement]:
-    """Split a migration's text and classify every statement."""
+    """Split a migration's text and classify every statement, with the text wrangler sends
+    for each (comments removed when the file holds more than one statement)."""
     statements = []
     line, counted = 1, 0
+    split_by_wrangler = wrangler_splits(text)
     for index, (begin, _end, sql, complete) in enumerate(split_statements(text)):
         kind, table, flags, detail = classify(sql)
         line += text.count("\n", counted, begin)
@@ -90,6 +100,7 @@ def parse_statements(text: str) -> list[Statement]:
                 flags=flags,
                 detail=detail,
                 complete=complete,
+                sent=as_wrangler_sends(sql) if split_by_wrangler else None,
             )
         )
     return statements

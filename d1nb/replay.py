@@ -19,9 +19,9 @@ import pandas as pd
 from . import d1
 from .engine import D1Engine, MigrationOutcome
 from .history import History
-from .migrations import MigrationDir, Statement
+from .migrations import MigrationDir, MigrationFile, Statement
 from .snapshots import Snapshot
-from .sql import in_list_values, quote_ident, written_columns
+from .sql import in_list_values, quote_ident, table_columns, written_columns
 
 SCHEMA_COLUMNS = ["order", "file", "table", "cid", "column", "type", "notnull", "default", "pk"]
 CHANGE_COLUMNS = [
@@ -59,6 +59,11 @@ class SchemaEvolution:
     foreign_keys_before: dict[str, list[tuple[str, str, str, str, str]]] = field(
         default_factory=dict
     )
+    foreign_keys_at_drop: dict[tuple[str, int], list[tuple[str, str, str, str, str]]] = field(
+        default_factory=dict
+    )
+    """The foreign keys just before each DROP TABLE ran, by (file, statement index): children
+    dropped or created earlier in the same file are already gone or there."""
     change_rows: list[dict] = field(default_factory=list)
     columns: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEMA_COLUMNS))
     final: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEMA_COLUMNS))
@@ -97,6 +102,32 @@ def _columns_of(engine: D1Engine, tables: set[str]) -> dict[str, list[tuple]]:
     return {t: engine.columns(t) for t in sorted(tables) if engine.columns(t)}
 
 
+def unreadable_outcome(f: MigrationFile) -> MigrationOutcome:
+    """A file that is not UTF-8 text (NUL bytes, bad bytes) fails: nothing of it is replayed
+    and no one can say what D1 would make of it."""
+    problem = f.problems[0] if f.problems else None
+    return MigrationOutcome(
+        f.name,
+        ok=False,
+        error=f"unreadable file: {problem.message if problem else 'not text'}",
+        error_line=problem.line if problem else 0,
+    )
+
+
+class _DropWatcher:
+    """A statement meter that notes the foreign keys in force before each DROP TABLE."""
+
+    def __init__(self, engine: D1Engine, name: str, into: dict):
+        self.engine, self.name, self.into = engine, name, into
+
+    def before(self, s: Statement) -> None:
+        if s.kind == "drop_table":
+            self.into[(self.name, s.index)] = self.engine.foreign_keys()
+
+    def after(self, s: Statement, changes: int, error: str | None) -> None:
+        pass
+
+
 def schema_evolution(
     mdir: MigrationDir,
     service: str = "",
@@ -117,13 +148,14 @@ def schema_evolution(
             evolution.tables_before[f.name] = engine.table_sql(touched)
             before = _columns_of(engine, touched)
             if f.text is None:
-                outcome = MigrationOutcome(f.name, ok=False, error="unreadable file")
+                outcome = unreadable_outcome(f)
             else:
                 outcome = engine.apply_migration(
                     f.name,
                     f.statements,
                     ledger_table=ledger_table,
                     applied_at="1970-01-01 00:00:00",
+                    meter=_DropWatcher(engine, f.name, evolution.foreign_keys_at_drop),
                 )
             evolution.outcomes.append(outcome)
             after = _columns_of(engine, touched)
@@ -149,6 +181,7 @@ def schema_evolution(
                     (order, f.name, table, cid, name, type_, bool(notnull), default, pk)
                     for cid, name, type_, notnull, default, pk in cols
                 ]
+        mark_knock_ons({f.name: f for f in mdir.files}, evolution.outcomes)
         evolution.final_sql = engine.plain_schema_sql()
         final = [
             (len(mdir.files), "", table, *col)
@@ -159,6 +192,38 @@ def schema_evolution(
     evolution.columns = pd.DataFrame(rows, columns=SCHEMA_COLUMNS)
     evolution.final = pd.DataFrame(final, columns=SCHEMA_COLUMNS).astype({"notnull": bool})
     return evolution
+
+
+def _created_names(f: MigrationFile) -> set[str]:
+    """Names of what a file's statements create: tables, views, indexes, triggers, columns."""
+    names = set()
+    for s in f.statements:
+        if s.kind in ("create_table", "create_view", "create_virtual_table") and s.table:
+            names.add(s.table)
+            names.update(table_columns(s.sql) if s.kind == "create_table" else [])
+        elif s.kind in ("create_index", "create_trigger", "rename_table", "add_column"):
+            names.add(s.detail)
+        elif s.kind == "rename_column":
+            names.add(s.detail.split(" -> ")[-1])
+    return {n for n in names if n}
+
+
+def mark_knock_ons(files: dict[str, MigrationFile], outcomes: list[MigrationOutcome]) -> None:
+    """Mark each failed outcome whose error names something an earlier failed file would have
+    created (`no such table: X`, `no such column: Y`) as a knock-on of that file."""
+    failed: list[tuple[str, set[str]]] = []
+    for o in outcomes:
+        if o.ok:
+            continue
+        for name, created in reversed(failed):
+            if any(
+                re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", o.error or "", re.I) for n in created
+            ):
+                o.knock_on_of = name
+                o.notes.append(f"fails only because {name} failed before it")
+                break
+        f = files.get(o.name)
+        failed.append((o.name, _created_names(f) if f else set()))
 
 
 def evolution_of(history: History, service: str) -> SchemaEvolution:
@@ -273,6 +338,19 @@ class Meter:
                 self._children.setdefault(parent, []).append((child, col, action.upper()))
         return self._children.get(table, [])
 
+    def descendants(self, table: str) -> list[tuple[str, str, str, str]]:
+        """(parent, child, child column, ON DELETE action) of every foreign key below `table`,
+        to any depth, nearest first: what a delete in `table` can reach through cascades."""
+        edges, seen, queue = [], {table}, [table]
+        while queue:
+            parent = queue.pop(0)
+            for child, col, action in self.children(parent):
+                edges.append((parent, child, col, action))
+                if child not in seen:
+                    seen.add(child)
+                    queue.append(child)
+        return edges
+
     def _rowid_column(self, table: str) -> str | None:
         pks = [c for c in self.engine.columns(table) if c[5]]
         if len(pks) == 1 and pks[0][2].upper() == "INTEGER":
@@ -341,19 +419,28 @@ class Meter:
                     self.scanned[match.group(2)] = self._count(match.group(2))
         self.children_before: dict[tuple[str, str], tuple[int, int]] = {}
         self.child_rows: dict[str, int] = {}
+        self.edges: list[tuple[str, str, str, str]] = []
         self.table_rows = 0
         if s.table and conn.table_exists(None, s.table):
             if s.kind in ("delete", "drop_table", "update", "insert", "insert_select"):
-                for child, col, _action in self.children(s.table):
-                    self.children_before[(child, col)] = self._child_state(child, col)
+                self.edges = self.descendants(s.table)
+                for _parent, child, col, action in self.edges:
+                    self.children_before[(child, col)] = self._child_state(child, col, action)
                     self.child_rows[child] = self.children_before[(child, col)][0]
             if s.kind in ("drop_table", "create_index", "drop_column"):
                 self.table_rows = self._count(s.table)
         self.t0 = time.perf_counter()
 
-    def _child_state(self, child: str, col: str) -> tuple[int, int]:
+    def _child_state(self, child: str, col: str, action: str = "") -> tuple[int, int]:
+        """(rows of `child`, rows whose `col` still points somewhere: not NULL, and for ON
+        DELETE SET DEFAULT not the column's default either)."""
+        c = quote_ident(col)
+        pointing = f"count({c})"
+        default = next((d[4] for d in self.engine.columns(child) if d[1] == col), None)
+        if action == "SET DEFAULT" and default is not None:
+            pointing = f"count(*) FILTER (WHERE {c} IS NOT NULL AND {c} IS NOT ({default}))"
         row = self.engine.conn.execute(
-            f"SELECT count(*), count({quote_ident(col)}) FROM {quote_ident(child)}"
+            f"SELECT count(*), {pointing} FROM {quote_ident(child)}"
         ).fetchall()[0]
         return row[0], row[1]
 
@@ -365,9 +452,13 @@ class Meter:
             for (child, col), (rows0, set0) in self.children_before.items():
                 if not self.engine.conn.table_exists(None, child):
                     continue
-                rows1, set1 = self._child_state(child, col)
-                if rows0 - rows1 > 0:
-                    deleted[child] = deleted.get(child, 0) + rows0 - rows1
+                action = next(a for _p, ch, c, a in self.edges if (ch, c) == (child, col))
+                rows1, set1 = self._child_state(child, col, action)
+                gone = rows0 - rows1
+                if child == s.table and s.kind == "delete":
+                    gone -= changes  # the statement's own rows are not a cascade
+                if gone > 0:
+                    deleted[child] = gone
                 elif set0 - set1 > 0:
                     nulled[child] = nulled.get(child, 0) + set0 - set1
         reads, writes = (0, 0) if error else self._estimate(s, changes, deleted, nulled)
@@ -441,17 +532,18 @@ class Meter:
             reads, writes = 2 * self.table_rows + 2, self.table_rows + 1
         elif s.kind in ("add_column", "rename_column", "rename_table", "drop_column"):
             reads, writes = self._alter_cost(s, table)
-        parents_deleted = changes if s.kind == "delete" else self.table_rows
+        own_deleted = changes if s.kind == "delete" else self.table_rows
         for child, n in deleted.items():
             writes += n
-            col = next((c for ch, c, _ in self.children(table) if ch == child), None)
+            parent, col = next((p, c) for p, ch, c, _ in self.edges if ch == child)
+            parents_deleted = own_deleted if parent == table else deleted.get(parent, 0)
             indexed = any(i[0] and col in i[0] for i in self.indexes(child))
             # each parent row: the action and the constraint check look its children up; each
             # child row: deleted, counted, its own parent looked up (calibrated on Miniflare)
             lookups = 3 * parents_deleted if indexed else parents_deleted * self.child_rows[child]
-            reads += lookups + 4 * n - (2 if s.kind == "delete" else 0)
+            reads += lookups + 4 * n - (2 if s.kind == "delete" and parent == table else 0)
         for child, n in nulled.items():
-            col = next((c for ch, c, _ in self.children(table) if ch == child), "")
+            col = next((c for _p, ch, c, _ in self.edges if ch == child), "")
             writes += n * (1 + sum(1 for i in self.indexes(child) if i[0] and col in i[0]))
         return reads, writes
 
@@ -610,19 +702,23 @@ def replay(
         for name in names:
             f = files[name]
             file_meter = (meter or Meter)(engine)
-            outcome = engine.apply_migration(
-                name,
-                f.statements,
-                ledger_table=ledger_table,
-                applied_at=applied_at,
-                meter=file_meter,
-            )
+            if f.text is None:
+                outcome = unreadable_outcome(f)
+            else:
+                outcome = engine.apply_migration(
+                    name,
+                    f.statements,
+                    ledger_table=ledger_table,
+                    applied_at=applied_at,
+                    meter=file_meter,
+                )
             rows += [{"file": name, **r} for r in file_meter.rows]
             result.outcomes.append(outcome)
             result.schema_after[name] = engine.schema()
             if not outcome.ok and not keep_going:
                 result.stopped_at = name
                 break
+        mark_knock_ons(files, result.outcomes)
         counts = {
             t: engine.conn.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchall()[0][0]
             for t in engine.tables()

@@ -20,9 +20,12 @@ from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
 __all__ = [
+    "AddedColumn",
     "DmlCondition",
     "SqlTokenError",
     "Token",
+    "added_column",
+    "as_wrangler_sends",
     "check_constraints",
     "classify",
     "dml_condition",
@@ -31,11 +34,13 @@ __all__ = [
     "quote_ident",
     "quote_literal",
     "split_statements",
+    "table_columns",
     "tokenize",
     "top_level",
     "top_level_offset",
     "with_condition",
     "without_comments",
+    "wrangler_splits",
     "written_columns",
 ]
 
@@ -179,6 +184,39 @@ def split_statements(text: str) -> Iterator[tuple[int, int, str, bool]]:
     first = _skip_trivia(text, start)
     if first < len(text):
         yield first, len(text), text[first:].rstrip(), False
+
+
+_COMMENT = re.compile(r"--[^\n]*\n?|/\*.*?(?:\*/|$)", re.S)
+
+
+def wrangler_splits(text: str) -> bool:
+    """Whether wrangler splits a migration file into statements before sending it: when a
+    `;` stands anywhere but at its end (after removing one BEGIN TRANSACTION / COMMIT pair).
+    A file it does not split goes to D1 as written."""
+    trimmed = text.replace("BEGIN TRANSACTION;", "", 1).replace("COMMIT;", "", 1).rstrip()
+    at = trimmed.find(";")
+    return at != -1 and at != len(trimmed) - 1
+
+
+def as_wrangler_sends(sql: str) -> str:
+    """A statement as wrangler's splitter sends it: a `--` comment becomes a newline, a
+    `/* */` comment nothing, the closing `;` dropped, the ends trimmed. SQLite then stores
+    that text as the schema of what the statement creates."""
+    try:
+        toks = tokenize(sql)
+    except TokenError:
+        return sql
+    if toks and toks[-1].type == TokenType.SEMICOLON:
+        toks = toks[:-1]
+    if not toks:
+        return ""
+    parts = [sql[toks[0].start : toks[0].end]]
+    for before, after in pairwise(toks):
+        gap = sql[before.end : after.start]
+        if "-" in gap or "/" in gap:
+            gap = _COMMENT.sub(lambda m: "\n" if m.group().startswith("--") else "", gap)
+        parts += [gap, sql[after.start : after.end]]
+    return "".join(parts).strip()
 
 
 # -- classification ---------------------------------------------------------------------------
@@ -636,3 +674,69 @@ def in_list_values(sql: str) -> int:
         empty = toks[i + 2].type == TokenType.R_PAREN if i + 2 < len(toks) else True
         total += 0 if empty else values + 1
     return total
+
+
+def _group_end(toks: list[Token], i: int) -> int:
+    """Index of the `)` that closes the `(` at toks[i]."""
+    depth = 0
+    for j in range(i, len(toks)):
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(toks[j].type, 0)
+        if depth == 0:
+            return j
+    return len(toks) - 1
+
+
+@dataclass(frozen=True)
+class AddedColumn:
+    """The column an ALTER TABLE … ADD COLUMN defines: its name, default and CHECKs as text."""
+
+    name: str
+    default: str | None
+    checks: tuple[str, ...]
+
+
+def added_column(sql: str) -> AddedColumn | None:
+    """Take apart the column definition of an ADD COLUMN statement (None for anything else)."""
+    try:
+        text = without_comments(sql).rstrip().rstrip(";").rstrip()
+        toks = tokenize(text)
+    except TokenError:
+        return None
+    words = [t.word for t in toks]
+    if words[:2] != ["ALTER", "TABLE"] or "ADD" not in words:
+        return None
+    i = words.index("ADD") + 1
+    i += words[i : i + 1] == ["COLUMN"]
+    if i >= len(toks):
+        return None
+    name, default, checks = toks[i].text, None, []
+    for j, word in top_level(toks, i + 1):
+        if word == "DEFAULT" and j + 1 < len(toks):
+            k = j + 1
+            if toks[k].type == TokenType.L_PAREN:
+                k = _group_end(toks, k)
+            elif toks[k].type in (TokenType.PLUS, TokenType.DASH) and k + 1 < len(toks):
+                k += 1
+            default = text[toks[j + 1].start : toks[k].end]
+        elif word == "CHECK" and j + 1 < len(toks) and toks[j + 1].type == TokenType.L_PAREN:
+            close = _group_end(toks, j + 1)
+            checks.append(text[toks[j + 1].end : toks[close].start].strip())
+    return AddedColumn(name, default, tuple(checks))
+
+
+def table_columns(create_sql: str) -> list[str]:
+    """The column names a CREATE TABLE (…) defines, in order; [] for CREATE TABLE … AS."""
+    try:
+        toks = tokenize(without_comments(create_sql))
+    except TokenError:
+        return []
+    start = next((i for i, t in enumerate(toks) if t.type == TokenType.L_PAREN), None)
+    if start is None:
+        return []
+    columns, first = [], True
+    end = _group_end(toks, start)
+    for i, word in top_level(toks[:end], start + 1):
+        if first and word not in _TABLE_CONSTRAINT_WORDS:
+            columns.append(toks[i].text)
+        first = word == ","
+    return columns

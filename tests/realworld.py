@@ -101,6 +101,81 @@ FILES = {
     'database_name = "l"\ndatabase_id = "l1"\n',
     "services/legacy/schema.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
     "services/legacy/migrations/0001_add_users_email.sql": "ALTER TABLE users ADD COLUMN email;\n",
+    # a bookshop written fresh: cascades three levels deep, SET NULL and SET DEFAULT children,
+    # a CHECK with a default that populated tables accept, a backfill with a comment before its
+    # WHERE, and names holding quotes
+    "services/bookshop/wrangler.jsonc": """{
+  /* one database, bound at the top level only */
+  "name": "bookshop",
+  "d1_databases": [
+    {"binding": "SHOP", "database_name": "shop",
+     "database_id": "5b0c1e55-0000-4000-8000-000000000001"},
+  ],
+}""",
+    "services/bookshop/migrations/0001_catalogue.sql": (
+        "-- authors write books; readers review them and borrow them\n"
+        "CREATE TABLE IF NOT EXISTS authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
+        "CREATE TABLE IF NOT EXISTS books (\n  id INTEGER PRIMARY KEY,\n"
+        "  author_id INTEGER NOT NULL REFERENCES authors(id) ON DELETE CASCADE,\n"
+        "  title TEXT NOT NULL -- as printed\n);\n"
+        "CREATE TABLE IF NOT EXISTS reviews (id INTEGER PRIMARY KEY, book_id INTEGER "
+        "REFERENCES books(id) ON DELETE CASCADE, stars INTEGER);\n"
+        "CREATE TABLE IF NOT EXISTS loans (id INTEGER PRIMARY KEY, book_id INTEGER "
+        "REFERENCES books(id) ON DELETE SET NULL);\n"
+        "CREATE TABLE IF NOT EXISTS awards (id INTEGER PRIMARY KEY, review_id INTEGER "
+        "DEFAULT NULL REFERENCES reviews(id) ON DELETE SET DEFAULT);\n"
+    ),
+    "services/bookshop/migrations/0002_seed_catalogue.sql": (
+        "INSERT INTO authors (id, name) VALUES (1, 'Ada'), (2, 'Bo'), (3, 'Cy');\n"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)\n"
+        "INSERT INTO books (id, author_id, title) SELECT i, 1 + i % 3, 'book ' || i FROM n;\n"
+        "INSERT INTO reviews (book_id, stars) SELECT id, 3 FROM books;\n"
+        "INSERT INTO reviews (book_id, stars) SELECT id, 5 FROM books;\n"
+        "INSERT INTO loans (book_id) SELECT id FROM books WHERE id <= 10;\n"
+        "INSERT INTO awards (review_id) SELECT id FROM reviews WHERE id <= 5;\n"
+    ),
+    "services/bookshop/migrations/0003_author_status.sql": (
+        "/* wrangler applies this to a populated table: the default satisfies the CHECK */\n"
+        "ALTER TABLE authors ADD COLUMN status TEXT NOT NULL DEFAULT 'active' "
+        "CHECK (status IN ('active', 'retired'));\n"
+    ),
+    "services/bookshop/migrations/0004_shout_titles.sql": (
+        "UPDATE books SET title = upper(title) -- normalise\nWHERE author_id = 2;\n"
+    ),
+    "services/bookshop/migrations/0005_rebuild_authors.sql": (
+        "CREATE TABLE IF NOT EXISTS authors_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "status TEXT NOT NULL DEFAULT 'active', born INTEGER);\n"
+        "INSERT INTO authors_new (id, name, status) SELECT id, name, status FROM authors;\n"
+        "DROP TABLE authors;\n"
+        "ALTER TABLE authors_new RENAME TO authors;\n"
+    ),
+    "services/bookshop/migrations/0006_quoted_names.sql": (
+        'CREATE TABLE IF NOT EXISTS "shelf ""A""" (id INTEGER PRIMARY KEY, "the ""label""" TEXT);\n'
+        'INSERT INTO "shelf ""A""" ("the ""label""") VALUES (\'x\'), (\'y\');\n'
+        'UPDATE "shelf ""A""" SET "the ""label""" = upper("the ""label""") WHERE id = 1;\n'
+    ),
+    # a library whose rebuild of a parent with NO ACTION children fails on D1, and a later
+    # file that then fails only because of it
+    "services/library/wrangler.toml": 'name = "library"\n[[env.production.d1_databases]]\n'
+    'binding = "LIB"\ndatabase_name = "library"\ndatabase_id = "l1b"\n',
+    "services/library/migrations/0001_publishers.sql": (
+        "CREATE TABLE IF NOT EXISTS publishers (id INTEGER PRIMARY KEY, name TEXT);\n"
+        "CREATE TABLE IF NOT EXISTS editions (id INTEGER PRIMARY KEY, publisher_id INTEGER "
+        "REFERENCES publishers(id));\n"
+        "INSERT INTO publishers (id, name) VALUES (1, 'North'), (2, 'South');\n"
+        "INSERT INTO editions (publisher_id) VALUES (1), (2), (2);\n"
+    ),
+    "services/library/migrations/0002_rebuild_publishers.sql": (
+        "PRAGMA defer_foreign_keys = on;\n"
+        "CREATE TABLE IF NOT EXISTS publishers_new (id INTEGER PRIMARY KEY, name TEXT, "
+        "country TEXT);\n"
+        "INSERT INTO publishers_new (id, name) SELECT id, name FROM publishers;\n"
+        "DROP TABLE publishers;\n"
+        "ALTER TABLE publishers_new RENAME TO publishers;\n"
+    ),
+    "services/library/migrations/0003_country_index.sql": (
+        "CREATE INDEX IF NOT EXISTS publishers_country ON publishers(country);\n"
+    ),
     # invalid TOML 1.0 (multi-line inline table): reported, the rest still loads
     "services/broken/wrangler.toml": 'name = "broken"\nd1_databases = [ { binding = "DB",\n'
     '  database_name = "b" } ]\n',

@@ -123,3 +123,66 @@ def test_every_rule_is_documented():
 @pytest.mark.parametrize("code", sorted(RULES))
 def test_rule_codes_are_well_formed(code):
     assert re.fullmatch(r"D1N\d{3}", code)
+
+
+def test_a_folder_shared_by_two_services_is_linted_once(make_tree):
+    shared = 'migrations_dir = "../shared"\n'
+    root = make_tree(
+        {
+            "eu/wrangler.toml": TOML.replace('"svc"', '"eu"') + shared,
+            "us/wrangler.toml": TOML.replace('"svc"', '"us"') + shared,
+            "shared/0001_init.sql": "CREATE TABLE IF NOT EXISTS t (a);\n",
+            "shared/0002_drop_t.sql": "DROP TABLE t;\n",
+        }
+    )
+    frame = lint(load_history(root, use_git=False))
+    assert not frame.duplicated(["rule", "file", "line", "message"]).any(), frame
+    drop = frame[frame.rule == "D1N004"]
+    assert drop.service.tolist() == ["eu, us"]
+
+
+def test_naming_blames_what_is_wrong(make_tree):
+    got = lint(
+        load_history(
+            make_tree(
+                {
+                    "svc/wrangler.toml": TOML,
+                    "svc/migrations/0001_fix.sql": "SELECT 1;\n",
+                    "svc/migrations/0002-AddUsers.sql": "SELECT 1;\n",
+                }
+            ),
+            use_git=False,
+        )
+    )
+    found = got[got.rule == "D1N012"]
+    naming = dict(zip(found.file, found.message, strict=True))
+    short = naming["svc/migrations/0001_fix.sql"]
+    assert "does not say what the migration does" in short and "snake" not in short
+    assert "NNNN_snake_case" in naming["svc/migrations/0002-AddUsers.sql"]
+
+
+def test_add_column_check_judged_on_its_default(make_tree):
+    ok = "ALTER TABLE t ADD COLUMN s TEXT NOT NULL DEFAULT 'on' CHECK (s IN ('on', 'off'));\n"
+    bad = "ALTER TABLE t ADD COLUMN u TEXT NOT NULL DEFAULT 'x' CHECK (u IN ('on', 'off'));\n"
+    found = findings_for(
+        make_tree,
+        {"0001_init.sql": "CREATE TABLE IF NOT EXISTS t (a);\n", "0002_flags.sql": ok + bad},
+    )
+    assert [f for f in found if f[0] == "D1N017"] == [("D1N017", "0002_flags.sql", 2)]
+
+
+def test_drop_of_a_child_earlier_in_the_file_is_no_hazard(make_tree):
+    init = (
+        "CREATE TABLE IF NOT EXISTS p (id INTEGER PRIMARY KEY);\n"
+        "CREATE TABLE IF NOT EXISTS c (p_id INTEGER REFERENCES p(id) ON DELETE CASCADE);\n"
+    )
+    found = findings_for(
+        make_tree,
+        {
+            "0001_init.sql": init,
+            "0002_drop_both.sql": "DROP TABLE c;\nDROP TABLE p;\n",
+            "0003_init_again.sql": init,
+            "0004_drop_parent.sql": "DROP TABLE p;\n",
+        },
+    )
+    assert [f for f in found if f[0] == "D1N008"] == [("D1N008", "0004_drop_parent.sql", 1)]

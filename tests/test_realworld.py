@@ -132,3 +132,63 @@ def test_failing_statement_stops_the_whole_file():
 def test_statement_breakpoint_after_semicolon_on_same_line():
     statements = parse_statements("SELECT 1;--> statement-breakpoint\nSELECT 2;")
     assert [(s.sql, s.line) for s in statements] == [("SELECT 1;", 1), ("SELECT 2;", 2)]
+
+
+@pytest.fixture
+def empty_snapshot(tmp_path):
+    from d1nb.snapshots import load_snapshot
+
+    empty = tmp_path / "empty.sql"
+    empty.write_text("", encoding="utf-8")
+    return load_snapshot(empty, tmp_path / "work")
+
+
+def test_cascades_are_reported_to_any_depth(repo, empty_snapshot):
+    """Checked by hand with the sqlite3 shell: the rebuild of authors deletes all 40 books,
+    their 80 reviews, and nulls 10 loans (SET NULL) and 5 awards (SET DEFAULT, default NULL)."""
+    from d1nb.replay import replay
+
+    history = load_history(repo, use_git=False)
+    result = replay(empty_snapshot, history.migration_dirs["bookshop"])
+    assert result.ok
+    cascades = result.cascades()
+    assert cascades[["file", "table", "child", "action", "rows"]].values.tolist() == [
+        ["0005_rebuild_authors.sql", "authors", "books", "deleted", 40],
+        ["0005_rebuild_authors.sql", "authors", "reviews", "deleted", 80],
+        ["0005_rebuild_authors.sql", "authors", "loans", "set null", 10],
+        ["0005_rebuild_authors.sql", "authors", "awards", "set null", 5],
+    ]
+    per_file = result.migrations().set_index("file")
+    assert per_file.loc["0005_rebuild_authors.sql", "cascade_deleted"] == 120
+    assert per_file.loc["0006_quoted_names.sql", "changes"] == 3  # names holding quotes
+    assert result.after.row_counts['shelf "A"'] == 2
+
+
+def test_lint_on_rebuilds_checks_and_knock_ons(repo):
+    history = load_history(repo, use_git=False)
+    findings = lint(history)
+    shop = findings[findings.service == "bookshop"]
+    assert "D1N017" not in set(shop.rule)  # the default satisfies the CHECK
+    cascade = shop[shop.rule == "D1N008"].message.tolist()
+    assert len(cascade) == 1
+    for child in ("books.author_id", "reviews.book_id", "loans.book_id", "awards.review_id"):
+        assert child in cascade[0]
+    changed = shop[shop.rule == "D1N016"].message.iloc[0]
+    assert "CHECK (status in ('active', 'retired')) removed" in changed
+    library = findings[findings.service == "library"].set_index(["rule", "line"])
+    blocking = library.loc[("D1N008", 4), "message"]
+    assert "fails with 'FOREIGN KEY constraint failed'" in blocking
+    assert "editions.publisher_id (ON DELETE NO ACTION)" in blocking
+    knock_on = library.loc[("D1N018", 1), "message"]
+    assert "only because 0002_rebuild_publishers.sql failed before it" in knock_on
+
+
+def test_a_failed_rebuild_and_its_knock_on_in_replay(repo, empty_snapshot):
+    from d1nb.replay import replay
+
+    history = load_history(repo, use_git=False)
+    result = replay(empty_snapshot, history.migration_dirs["library"], keep_going=True)
+    outcomes = {o.name: o for o in result.outcomes}
+    assert outcomes["0002_rebuild_publishers.sql"].error == "FOREIGN KEY constraint failed"
+    assert outcomes["0002_rebuild_publishers.sql"].knock_on_of is None
+    assert outcomes["0003_country_index.sql"].knock_on_of == "0002_rebuild_publishers.sql"

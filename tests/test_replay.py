@@ -82,3 +82,21 @@ def test_backfill_metering_counts_the_index_entry(sample, tmp_path):
     assert con.execute("SELECT count(*) FROM scores WHERE normalized_id IS NULL").fetchall() == [
         (0,)
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [(b"CREATE TABLE t (a);\x00\n", "NUL byte"), (b"SELECT '\xe9';\n", "not valid UTF-8")],
+)
+def test_a_file_that_is_not_text_never_replays_ok(make_tree, tmp_path, content, why):
+    from d1nb.impact import analyse_impact
+
+    root = make_tree({"m/0001_init.sql": b"CREATE TABLE a (x);\n", "m/0002_bad.sql": content})
+    empty = make_tree({"empty.sql": ""}) / "empty.sql"
+    snapshot = load_snapshot(empty, tmp_path / "work")
+    mdir = load_migration_dir(root / "m")
+    result = replay(snapshot, mdir)
+    bad = result.outcomes[-1]
+    assert (bad.name, bad.ok) == ("0002_bad.sql", False) and why in bad.error
+    verdicts = analyse_impact(snapshot, mdir).migrations.set_index("file")["verdict"]
+    assert verdicts["0002_bad.sql"] == "fails"

@@ -14,6 +14,7 @@ from d1nb.migrations import parse_statements
 from d1nb.problems import InputError
 from d1nb.snapshots import load_snapshot
 from d1nb.sql import (
+    as_wrangler_sends,
     check_constraints,
     dml_condition,
     in_list_values,
@@ -23,6 +24,7 @@ from d1nb.sql import (
     split_statements,
     with_condition,
     without_comments,
+    wrangler_splits,
 )
 
 
@@ -223,3 +225,14 @@ def test_partial_unique_index_over_two_lines_is_checked_as_partial(tmp_path):
     unique = result[result["kind"] == "unique"]
     assert "users" in set(unique["table"])
     assert (unique["failing_rows"] == 0).all(), unique
+
+
+def test_statements_as_wrangler_sends_them():
+    """wrangler's splitter (src/d1/splitter.ts) drops comments, so sqlite_master holds the
+    CREATE text without them: `--` leaves its newline, `/* */` nothing."""
+    sql = "CREATE TABLE b (\n  id INTEGER, /* x */\n  t TEXT -- printed\n) -- end\n;"
+    assert as_wrangler_sends(sql) == "CREATE TABLE b (\n  id INTEGER, \n  t TEXT \n)"
+    assert as_wrangler_sends("SELECT '--no', \"/*no*/\";") == "SELECT '--no', \"/*no*/\""
+    assert wrangler_splits("CREATE TABLE a (x);\nCREATE TABLE b (y);")
+    assert not wrangler_splits("-- one statement\nCREATE TABLE a (x); \n")
+    assert not wrangler_splits("BEGIN TRANSACTION;\nCREATE TABLE a (x);\nCOMMIT;")

@@ -69,6 +69,8 @@ def replay_from_empty(root: Path, service: str, env: str | None, workdir: Path):
         ("realworld", "apps/web", "web", "DB", "staging"),
         ("realworld", "services/jobs", "jobs", "DB", "production"),
         ("realworld", "services/legacy", "legacy", "DB", None),
+        ("realworld", "services/bookshop", "bookshop", "SHOP", None),
+        ("realworld", "services/library", "library", "LIB", "production"),
     ],
 )
 def test_apply_from_empty_matches_wrangler(tmp_path, kind, folder, service, binding, env):
