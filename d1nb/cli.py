@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,18 +26,29 @@ from .history import (
     summary_frame,
     write_lock,
 )
-from .lint import SEVERITY_RANK, lint
+from .lint import FINDING_COLUMNS, SEVERITY_RANK, lint
 from .problems import InputError, Problem
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
 
-def _history_arg(value: str) -> tuple[tuple[str, str], str]:
+def _budget_ms(value: str) -> float:
+    """A time budget in milliseconds: a finite number above zero."""
     try:
-        key, path = value.split("=", 1)
-        service, env = key.split(":", 1)
+        budget = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected SERVICE:ENV=FILE, got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {value!r}") from None
+    if not math.isfinite(budget) or budget <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of milliseconds above 0: {value!r}")
+    return budget
+
+
+def _history_arg(value: str) -> tuple[tuple[str, str], str]:
+    """SERVICE:ENV=FILE, or ENV=FILE for a project with one service."""
+    key, equals, path = value.partition("=")
+    service, _, env = key.rpartition(":")
+    if not equals or not env or not path:
+        raise argparse.ArgumentTypeError(f"expected [SERVICE:]ENV=FILE, got {value!r}")
     return (service, env), path
 
 
@@ -101,11 +114,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
     findings = lint(history)
     if args.format == "json":
         json.dump(
-            _records(
-                findings[
-                    ["rule", "name", "severity", "service", "database", "file", "line", "message"]
-                ]
-            ),
+            {
+                "findings": _records(findings[FINDING_COLUMNS]),
+                "problems": [p.__dict__ for p in history.problems],
+            },
             sys.stdout,
             indent=2,
         )
@@ -124,6 +136,20 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 def cmd_lock(args: argparse.Namespace) -> int:
     history = load_history(args.project, use_git=False)
+    status = status_frame(history)
+    edited = status[status["modified_after_apply"]]
+    if not edited.empty and not args.force:
+        for r in edited.drop_duplicates(["service", "name"]).itertuples():
+            print(
+                f"{r.service}: {r.name} was applied, then edited ({r.note})",
+                file=sys.stderr,
+            )
+        print(
+            "d1nb lock: not written: it would forget that these applied files were edited; "
+            "revert them, or pass --force to accept the edits",
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
     path = write_lock(history)
     count = sum(len(m.files) for m in history.migration_dirs.values())
     if args.format == "json":
@@ -228,22 +254,48 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if (not result.ok or not cascades.empty) else EXIT_CLEAN
 
 
+def _pick_service(project: str, history, service: str | None) -> str:
+    """The service asked for, or the only one; InputError naming the choices otherwise."""
+    services = list(history.migration_dirs)
+    if service is None and len(services) == 1:
+        return services[0]
+    if service in services:
+        return service
+    have = ", ".join(services) or "none: no wrangler config with a D1 binding was found"
+    why = "name one with --service" if service is None else f"no service {service!r}"
+    raise InputError(project, 0, f"{why} (services with migrations: {have})")
+
+
+def _check_export_belongs(path: str, snapshot, history, service: str) -> None:
+    """Refuse an export whose own migrations ledger lists none of the service's files: it
+    is another database's, and replaying this service's files on it would mean nothing."""
+    from .engine import D1Engine
+
+    table = history.binding(service).migrations_table
+    with D1Engine(snapshot.path) as engine:
+        applied = [r[1] for r in engine.applied_migrations(table)]
+    files = {f.name for f in history.migration_dirs[service].files}
+    if applied and not files.intersection(applied):
+        raise InputError(
+            path,
+            0,
+            f"its {table} ledger lists {len(applied)} migrations ({', '.join(applied[:3])}"
+            f"{', …' if len(applied) > 3 else ''}), none of them a file of service {service!r}: "
+            "is this export another database's?",
+        )
+
+
 def _service_snapshot(args: argparse.Namespace):
     """(history, binding, snapshot, names) for the replay-based commands; InputError if unusable."""
     from .snapshots import load_snapshot
 
     history = load_history(args.project, use_git=False)
-    if args.service not in history.migration_dirs:
-        raise InputError(
-            args.project,
-            0,
-            f"no service {args.service!r} with migrations "
-            f"(have: {', '.join(history.migration_dirs)})",
-        )
+    args.service = _pick_service(args.project, history, args.service)
     binding = history.binding(args.service)
     snapshot = load_snapshot(
         args.snapshot, _workdir(args), schema=history.migration_dirs[args.service]
     )
+    _check_export_belongs(args.snapshot, snapshot, history, args.service)
     names = getattr(args, "only", None) or None
     if names is None and args.env:
         if (args.service, args.env) not in history.ledgers:
@@ -381,6 +433,27 @@ def _pair(value: str, what: str) -> tuple[str, str]:
     return key, rest
 
 
+def _check_columns_exist(before, after, keys: dict[str, list[str]], masks: list[str]) -> None:
+    """Every --key table and column, and every --mask column, names something in an export;
+    a misspelt name would otherwise silently diff on another key or show what it should hide."""
+    columns: dict[str, set[str]] = {}
+    for snapshot in (before, after):
+        with snapshot.connect() as engine:
+            for table in snapshot.row_counts:
+                columns.setdefault(table, set()).update(c[1] for c in engine.columns(table))
+    for table, cols in keys.items():
+        if table not in columns:
+            raise InputError("--key", 0, f"no table {table!r} in either export")
+        missing = [c for c in cols if c not in columns[table]]
+        if missing:
+            raise InputError("--key", 0, f"no column {', '.join(missing)} in table {table!r}")
+    for mask in masks:
+        table, _, column = mask.rpartition(".")
+        known = columns.get(table, set()) if table else set().union(*columns.values())
+        if column not in known:
+            raise InputError("--mask", 0, f"no column {mask!r} in either export")
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from .checks import Rules, audit, expect, read_expectations
     from .snapshots import load_snapshot
@@ -406,6 +479,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         rules = Rules(not_null=args.not_null or [], unique=unique, accepted=accepted)
         before = load_snapshot(args.before, workdir / "before", progress=False)
         after = load_snapshot(args.after, workdir / "after", progress=False)
+        _check_columns_exist(before, after, keys, args.mask or [])
     except (InputError, argparse.ArgumentTypeError, ValueError, OSError) as exc:
         print(f"d1nb diff: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -518,8 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--history",
         action="append",
         type=_history_arg,
-        metavar="SERVICE:ENV=FILE",
-        help="ledger of one environment (overrides ledgers/SERVICE.ENV.*)",
+        metavar="[SERVICE:]ENV=FILE",
+        help="ledger of one environment (overrides ledgers/SERVICE.ENV.*); SERVICE may be "
+        "left out when the project has one",
     )
     p.set_defaults(func=cmd_status)
 
@@ -538,6 +613,11 @@ def build_parser() -> argparse.ArgumentParser:
         "d1nb lock data/sample",
     )
     p.add_argument("project")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write it even though applied files were edited (their finding then disappears)",
+    )
     p.set_defaults(func=cmd_lock)
 
     p = add(
@@ -568,7 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
         "data/sample/exports/api/before.sql --env production",
     )
     p.add_argument("project")
-    p.add_argument("--service", required=True)
+    p.add_argument("--service", help="the service whose migrations to use (needed with several)")
     p.add_argument("--snapshot", required=True, help="export to replay on (never modified)")
     p.add_argument(
         "--env",
@@ -590,13 +670,13 @@ def build_parser() -> argparse.ArgumentParser:
         "data/sample/exports/api/before.sql --env production",
     )
     p.add_argument("project")
-    p.add_argument("--service", required=True)
+    p.add_argument("--service", help="the service whose migrations to use (needed with several)")
     p.add_argument("--snapshot", required=True, help="export to analyse (never modified)")
     p.add_argument("--env", help="analyse what is pending in this environment's ledger")
     p.add_argument("--only", action="append", metavar="FILE", help="analyse just these files")
     p.add_argument(
         "--budget-ms",
-        type=float,
+        type=_budget_ms,
         default=1000.0,
         help="longest a statement may hold the database (default 1000)",
     )
@@ -612,12 +692,12 @@ def build_parser() -> argparse.ArgumentParser:
         "0013_backfill_normalized_id.sql --out batches",
     )
     p.add_argument("project")
-    p.add_argument("--service", required=True)
+    p.add_argument("--service", help="the service whose migrations to use (needed with several)")
     p.add_argument("--snapshot", required=True, help="export to measure on (never modified)")
     p.add_argument("--migration", required=True, help="file name of the migration to batch")
     p.add_argument(
         "--budget-ms",
-        type=float,
+        type=_budget_ms,
         default=1000.0,
         help="longest one batch may hold the database (default 1000)",
     )
@@ -721,8 +801,6 @@ HELP_WIDTH = 100
 def help_markdown() -> str:
     """docs/cli.md: the help of `d1nb` and of every subcommand, as the parser prints it
     (`make docs` writes it; a test keeps it in sync)."""
-    import os
-
     saved = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = str(HELP_WIDTH)  # argparse wraps help text to the terminal width
     try:
@@ -756,4 +834,11 @@ def help_markdown() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        # the reader (`| head`) has gone: stop quietly, and keep Python's exit-time flush of
+        # stdout from raising again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_CLEAN

@@ -78,12 +78,20 @@ class Project:
             return Path(path).as_posix()
 
     def databases(self, include_templates: bool = False) -> list[D1Binding]:
-        """Bindings that own migrations: one per (service, environment, database)."""
+        """Bindings that own migrations: one per (service, environment, database). A service
+        whose only configs are templates (`wrangler.example.toml`, often all a public repository
+        commits) is read from its templates."""
+        real = {b.service for b in self.bindings if b.has_migrations and not b.is_template}
         return [
             b
             for b in self.bindings
-            if b.has_migrations and (include_templates or not b.is_template)
+            if b.has_migrations
+            and (include_templates or not b.is_template or b.service not in real)
         ]
+
+
+_REFUSED_KEYS = ("node_compat", "type", "webpack_config", "build_type")
+"""Top-level settings wrangler 4 no longer accepts (they stop `wrangler deploy`)."""
 
 
 def find_config_files(root: Path) -> list[Path]:
@@ -180,7 +188,12 @@ def load_project(root: str | Path) -> Project:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             project.problems.append(
                 Problem(
-                    project.relpath(path), _parser_line(str(exc)), f"cannot parse config: {message}"
+                    project.relpath(path),
+                    _parser_line(str(exc)),
+                    f"cannot parse config: {message}",
+                    "warning"
+                    if variant is not None
+                    else "error",  # a broken template blocks nothing
                 )
             )
             project.configs.append(
@@ -200,10 +213,42 @@ def load_project(root: str | Path) -> Project:
             parsed=True,
         )
         project.configs.append(cfg)
+        refused = [key for key in _REFUSED_KEYS if key in data]
+        if refused:
+            project.problems.append(
+                Problem(
+                    project.relpath(path),
+                    _line_of_setting(path, refused[0], ""),
+                    f"wrangler 4 refuses this config ({', '.join(refused)}: removed settings); "
+                    "d1nb still reads its D1 bindings",
+                    "warning",
+                )
+            )
         project.bindings += _bindings_of(data, TOP_LEVEL_ENV, cfg, project.problems)
         for env_name, section in sorted(envs.items()):
             if isinstance(section, dict):
                 project.bindings += _bindings_of(section, env_name, cfg, project.problems)
+    if not project.configs:
+        project.problems.append(
+            Problem(
+                str(root),
+                0,
+                "no wrangler config (wrangler.toml, wrangler.json, wrangler.jsonc or a template "
+                "such as wrangler.example.toml) in this folder or below",
+            )
+        )
+    real = {b.service for b in project.bindings if not b.is_template}
+    for service in sorted({b.service for b in project.databases()} - real):
+        config = next(b.config_path for b in project.bindings if b.service == service)
+        project.problems.append(
+            Problem(
+                project.relpath(config),
+                0,
+                f"service {service} has only a template config: its migrations are read from "
+                "it; ledgers need the real database's",
+                "warning",
+            )
+        )
     for b in project.bindings:
         if b.migrations_dir_setting and not b.has_migrations and not b.is_template:
             project.problems.append(

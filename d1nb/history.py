@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from . import d1
-from .config import D1Binding, Project, load_project
+from .config import TOP_LEVEL_ENV, D1Binding, Project, load_project
 from .migrations import MigrationDir, load_migration_dir, migrations_frame, statements_frame
 from .problems import InputError, Problem
 from .sql import quote_ident
@@ -66,6 +66,11 @@ def _frame(rows: list[dict], path: Path) -> pd.DataFrame:
     for i, row in enumerate(rows, 1):
         if "name" not in row:
             raise InputError(path, 0, f"ledger row {i} has no 'name' column")
+    if not rows:  # a new environment, or a first migration that failed: everything pending
+        return pd.DataFrame(
+            {"id": pd.Series(dtype="int64"), "name": pd.Series(dtype=object)}
+            | {"applied_at": pd.Series(dtype=object)}
+        )[LEDGER_COLUMNS]
     frame = pd.DataFrame(rows)
     if "id" not in frame:
         frame["id"] = range(1, len(frame) + 1)
@@ -129,9 +134,9 @@ def _read_sqlite(path: Path, table: str) -> Ledger:
         try:
             if not conn.table_exists(None, table):
                 raise InputError(path, 0, f"no ledger table '{table}' in this database")
+            names = [r[0] for r in conn.execute("SELECT name FROM pragma_table_info(?)", (table,))]
             cursor = conn.execute(f"SELECT * FROM {quote_ident(table)} ORDER BY id")
-            names = [d[0] for d in cursor.getdescription()]
-            rows = [dict(zip(names, r, strict=True)) for r in cursor]
+            rows = [dict(zip(names, r, strict=True)) for r in cursor]  # none: all pending
         finally:
             conn.close()
     return Ledger(path, applied=_frame(rows, path))
@@ -280,6 +285,9 @@ class History:
         for b in self.project.databases():
             if b.service == service and (environment is None or b.environment == environment):
                 return b
+        for b in self.project.databases():  # wrangler falls back to the top-level bindings
+            if b.service == service and b.environment == TOP_LEVEL_ENV:
+                return b
         raise KeyError(
             f"no D1 binding with migrations for service {service!r}"
             + (f" in environment {environment!r}" if environment else "")
@@ -332,18 +340,33 @@ def load_history(
             for p in history.migration_dirs[b.service].problems
         ]
     sources = find_ledgers(project)
-    sources.update({k: Path(v) for k, v in (ledgers or {}).items()})
+    services = list(history.migration_dirs)
+    for (service, env), path in (ledgers or {}).items():
+        if not service and len(services) == 1:  # `--history ENV=FILE` for a one-service project
+            service = services[0]
+        sources[(service, env)] = Path(path)
     for (service, env), path in sorted(sources.items()):
         try:
-            table = history.binding(service, env).migrations_table
-        except KeyError:
-            history.problems.append(
-                Problem(
-                    project.relpath(path),
-                    0,
-                    f"ledger for unknown service/environment {service}:{env}",
+            binding = history.binding(service, env)
+            table = binding.migrations_table
+            if binding.environment != env and env != TOP_LEVEL_ENV:
+                history.problems.append(
+                    Problem(
+                        project.relpath(binding.config_path),
+                        0,
+                        f"no environment {env!r} in this config: wrangler --env {env} falls "
+                        f"back to the top-level binding {binding.binding}, and so does d1nb",
+                        "warning",
+                    )
                 )
+        except KeyError:
+            why = (
+                f"ledger for unknown service/environment {service}:{env}"
+                if service
+                else f"ledger names no service: give SERVICE:{env}=FILE "
+                f"(services: {', '.join(services) or 'none'})"
             )
+            history.problems.append(Problem(project.relpath(path), 0, why))
             continue
         try:
             history.ledgers[(service, env)] = read_ledger(path, table)

@@ -44,8 +44,9 @@ def test_status_clean_project_exits_0(capsys, make_tree):
 
 def test_lint_json_shape_and_thresholds(capsys, sample):
     code, out, _ = run(capsys, "lint", str(sample), "--format", "json")
-    findings = json.loads(out)
-    assert code == 1
+    payload = json.loads(out)
+    findings = payload["findings"]
+    assert code == 1 and payload["problems"] == []
     assert set(findings[0]) == {
         "rule",
         "name",
@@ -117,7 +118,7 @@ def test_history_argument_is_validated(capsys, sample):
     with pytest.raises(SystemExit) as info:
         main(["status", str(sample), "--history", "nonsense"])
     assert info.value.code == 2
-    assert "SERVICE:ENV=FILE" in capsys.readouterr().err
+    assert "[SERVICE:]ENV=FILE" in capsys.readouterr().err
 
 
 def test_load_writes_duckdb_and_reports_counts(capsys, sample, tmp_path):
@@ -309,3 +310,96 @@ def test_batch_reports_what_it_cannot_batch_and_still_batches_the_rest(capsys, m
     # planned after the file's ADD COLUMN: the column it fills exists
     assert update["error"] == "" and update["rows"] == 300 and update["mode"] == "limit"
     assert list((tmp_path / "out" / "line_0003").glob("batch_*.sql"))
+
+
+ONE_SERVICE = {
+    "shop/wrangler.toml": 'name = "shop"\n[[d1_databases]]\nbinding = "DB"\n'
+    'database_name = "d"\ndatabase_id = "1"\n',
+    "shop/migrations/0001_init.sql": "CREATE TABLE IF NOT EXISTS t (a);\n",
+    "shop/migrations/0002_more.sql": "ALTER TABLE t ADD COLUMN b;\n",
+}
+
+
+def test_no_config_is_unusable(capsys, tmp_path):
+    code, _, err = run(capsys, "status", str(tmp_path))
+    assert code == 2 and "no wrangler config" in err
+    code, out, _ = run(capsys, "lint", str(tmp_path), "--format", "json")
+    assert code == 2 and "no wrangler config" in json.loads(out)["problems"][0]["message"]
+
+
+def test_one_service_needs_no_service_and_env_falls_back_to_top_level(capsys, make_tree):
+    root = make_tree(ONE_SERVICE)
+    ledger = root / "prod.csv"
+    ledger.write_text(
+        "id,name,applied_at\n1,0001_init.sql,2025-01-01 00:00:00\n2,0009_gone.sql,"
+        "2025-01-02 00:00:00\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "status", str(root), "--history", f"production={ledger}")
+    assert code == 1, err  # drift printed: exit 1
+    assert "applied, file missing" in out and "0002_more.sql" in out
+    assert "falls back to the top-level binding" in err
+    empty = make_tree({"empty.sql": ""}) / "empty.sql"
+    code, out, err = run(capsys, "replay", str(root), "--snapshot", str(empty))
+    assert code == 0, err
+
+
+def test_an_export_of_another_database_is_refused(capsys, make_tree, tmp_path):
+    root = make_tree(ONE_SERVICE)
+    other = tmp_path / "other.sql"
+    other.write_text(
+        "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE d1_migrations(id INTEGER PRIMARY KEY "
+        "AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT "
+        "NULL);\nINSERT INTO d1_migrations VALUES(1,'0001_scores.sql','2025-01-01 00:00:00');\n",
+        encoding="utf-8",
+    )
+    for command in ("replay", "impact"):
+        code, _, err = run(capsys, command, str(root), "--snapshot", str(other))
+        assert code == 2 and "another database's" in err
+
+
+def test_lock_refuses_to_forget_edits(capsys, make_tree):
+    root = make_tree(ONE_SERVICE)
+    ledger = root / "ledgers" / "shop.production.csv"
+    ledger.parent.mkdir()
+    ledger.write_text("id,name,applied_at\n1,0001_init.sql,2025-01-01 00:00:00\n", encoding="utf-8")
+    assert run(capsys, "lock", str(root))[0] == 0
+    (root / "shop/migrations/0001_init.sql").write_text(
+        "CREATE TABLE t (a, z);\n", encoding="utf-8"
+    )
+    code, _, err = run(capsys, "lock", str(root))
+    assert code == 2 and "0001_init.sql was applied, then edited" in err
+    assert "D1N014" in run(capsys, "lint", str(root))[1]
+    assert run(capsys, "lock", str(root), "--force")[0] == 0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--key", "sync_data=nosuch"], ["--key", "nosuch=id"], ["--mask", "sync_data.nosuch"]],
+)
+def test_diff_refuses_names_that_are_not_there(capsys, sample, extra):
+    exports = sample / "exports" / "api"
+    code, _, err = run(
+        capsys, "diff", str(exports / "before.sql"), str(exports / "after.sql"), *extra
+    )
+    assert code == 2 and "no " in err
+
+
+@pytest.mark.parametrize("budget", ["0", "nan", "-5", "inf"])
+def test_budget_must_be_a_positive_number(capsys, sample, budget):
+    with pytest.raises(SystemExit) as info:
+        main(["impact", str(sample), "--snapshot", "x.sql", "--budget-ms", budget])
+    assert info.value.code == 2
+
+
+def test_piping_into_head_ends_quietly(make_tree):
+    """Far more output than a pipe holds, so the writer meets the closed pipe."""
+    files = {
+        f"shop/migrations/{i:04d}_table_{i}.sql": f"CREATE TABLE t{i} (a);\n"
+        for i in range(1, 1501)
+    }
+    root = make_tree({"shop/wrangler.toml": ONE_SERVICE["shop/wrangler.toml"], **files})
+    command = f"{sys.executable} -m d1nb lint {root} | head -1"
+    result = subprocess.run(command, shell=True, capture_output=True, text=True, check=False)
+    assert result.stdout.count("\n") == 1
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr

@@ -261,3 +261,53 @@ def test_history_as_duckdb_tables(sample):
     assert [n for (n,) in files.fetchall()] == [11, 8, 18]
     pending = con.execute("SELECT count(*) FROM status WHERE status = 'pending'").fetchall()[0][0]
     assert pending == 17
+
+
+@pytest.mark.parametrize("kind", ["json", "csv", "local-state"])
+def test_an_empty_ledger_means_everything_pending(make_tree, kind):
+    import apsw
+
+    from d1nb.history import pending_frame
+
+    root = make_tree(
+        {
+            "shop/wrangler.toml": 'name = "shop"\n[env.production]\n[[env.production.d1_databases]]'
+            '\nbinding = "DB"\ndatabase_name = "d"\ndatabase_id = "1"\n',
+            "shop/migrations/0001_init.sql": "CREATE TABLE IF NOT EXISTS t (a);\n",
+            "shop/migrations/0002_more.sql": "ALTER TABLE t ADD COLUMN b;\n",
+            "empty.json": '[{"results": [], "success": true, "meta": {}}]',
+            "empty.csv": "id,name,applied_at\n",
+        }
+    )
+    source = {"json": root / "empty.json", "csv": root / "empty.csv"}.get(kind)
+    if source is None:
+        folder = root / "state" / "v3" / "d1" / "miniflare-D1DatabaseObject"
+        folder.mkdir(parents=True)
+        conn = apsw.Connection(str(folder / "x.sqlite"))
+        conn.execute(
+            "CREATE TABLE d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+            "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
+        )
+        conn.close()
+        source = root / "state"
+    history = load_history(root, {("shop", "production"): source}, use_git=False)
+    assert history.problems == []
+    assert pending_frame(history)["name"].tolist() == ["0001_init.sql", "0002_more.sql"]
+
+
+def test_template_only_repository_is_analysed(make_tree):
+    from d1nb.lint import lint
+
+    root = make_tree(
+        {
+            "wrangler.example.toml": 'name = "app"\n[[d1_databases]]\nbinding = "DB"\n'
+            'database_name = "app"\ndatabase_id = "<your-id>"\n',
+            "wrangler.template.jsonc": "{ this is not json",
+            "migrations/0001_init.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
+        }
+    )
+    history = load_history(root, use_git=False)
+    assert list(history.migration_dirs) == ["app"]
+    assert {p.severity for p in history.problems} == {"warning"}  # a broken template blocks nothing
+    assert any("only a template config" in p.message for p in history.problems)
+    assert "D1N001" in set(lint(history).rule)
