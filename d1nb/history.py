@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import apsw
 import duckdb
@@ -86,6 +87,8 @@ def _read_json(path: Path) -> Ledger:
     return Ledger(path, applied=_frame(rows, path))
 
 
+_LIST_OUTPUT = re.compile(r"Migrations to be applied|No migrations to apply|[│|]\s*Name\s*[│|]")
+"""What only `wrangler d1 migrations list` output holds near its top."""
 _BOX_ROW = re.compile(r"^[│|]\s*(?P<name>[^│|]+?)\s*[│|]\s*$")
 
 
@@ -193,9 +196,12 @@ def read_ledger(path: str | Path, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> L
                 f"'{table}' table; name the .sqlite file instead",
             )
         return candidates[0]
-    head = path.open("rb").read(16)
+    with path.open("rb") as f:
+        head = f.read(4096)
     if head.startswith(b"SQLite format 3"):
         return _read_sqlite(path, table)
+    if _LIST_OUTPUT.search(head.decode("utf-8", "replace")):  # saved under any name
+        return _read_list_text(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
         return _read_json(path)
@@ -420,7 +426,7 @@ def status_frame(history: History) -> pd.DataFrame:
         else:  # `migrations list`: everything not listed as pending is applied, order unknown
             pending = set(ledger.pending or [])
             applied = [
-                pd.Series({"id": None, "name": f.name, "applied_at": None})
+                SimpleNamespace(id=None, name=f.name, applied_at=None)
                 for f in mdir.files
                 if f.name not in pending
             ]

@@ -154,6 +154,14 @@ FILES = {
         'INSERT INTO "shelf ""A""" ("the ""label""") VALUES (\'x\'), (\'y\');\n'
         'UPDATE "shelf ""A""" SET "the ""label""" = upper("the ""label""") WHERE id = 1;\n'
     ),
+    # production's ledger as `wrangler d1 migrations list` prints it: the files still to apply
+    "ledgers/bookshop.production.txt": "\n \u26c5\ufe0f wrangler 4.86.0\n"
+    + "\u2500" * 18
+    + "\nResource location: remote\n\nMigrations to be applied:\n"
+    "\u250c\u2500\u2500\u2500\u2510\n\u2502 Name                     \u2502\n"
+    "\u251c\u2500\u2500\u2500\u2524\n\u2502 0005_rebuild_authors.sql \u2502\n"
+    "\u251c\u2500\u2500\u2500\u2524\n\u2502 0006_quoted_names.sql    \u2502\n"
+    "\u2514\u2500\u2500\u2500\u2518\n",
     # a library whose rebuild of a parent with NO ACTION children fails on D1, and a later
     # file that then fails only because of it
     "services/library/wrangler.toml": 'name = "library"\n[[env.production.d1_databases]]\n'

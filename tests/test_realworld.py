@@ -192,3 +192,18 @@ def test_a_failed_rebuild_and_its_knock_on_in_replay(repo, empty_snapshot):
     assert outcomes["0002_rebuild_publishers.sql"].error == "FOREIGN KEY constraint failed"
     assert outcomes["0002_rebuild_publishers.sql"].knock_on_of is None
     assert outcomes["0003_country_index.sql"].knock_on_of == "0002_rebuild_publishers.sql"
+
+
+def test_migrations_list_output_is_a_ledger_of_pending_files(repo):
+    history = load_history(repo, use_git=False)
+    status = status_frame(history)
+    shop = status[(status.service == "bookshop") & (status.environment == "production")]
+    assert dict(zip(shop.name, shop.status, strict=True)) == {
+        "0001_catalogue.sql": "applied",
+        "0002_seed_catalogue.sql": "applied",
+        "0003_author_status.sql": "applied",
+        "0004_shout_titles.sql": "applied",
+        "0005_rebuild_authors.sql": "pending",
+        "0006_quoted_names.sql": "pending",
+    }
+    assert any("falls back to the top-level binding" in p.message for p in history.problems)

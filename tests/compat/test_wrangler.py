@@ -28,7 +28,7 @@ from compat.wrangler import (
 from d1nb.batching import BATCHABLE, batch_migration, plan_batches, write_batches
 from d1nb.diff import compare_tables
 from d1nb.engine import D1Engine
-from d1nb.history import load_history, pending_frame, read_ledger
+from d1nb.history import load_history, pending_frame, read_ledger, status_frame
 from d1nb.migrations import parse_statements
 from d1nb.replay import replay
 from d1nb.snapshots import load_snapshot, write_dump
@@ -139,6 +139,15 @@ def test_pending_order_matches_wrangler_list(tmp_path):
         "0008_c.sql",
     ]
     assert pending.set_index("name").loc["0002_added_late.sql", "out_of_order"]
+    for suffix in (".txt", ".json", ".csv"):  # the list output itself, saved under any name
+        saved = tmp_path / f"jobs.production{suffix}"
+        saved.write_text(listed.out, encoding="utf-8")
+        history = load_history(root, {("jobs", "production"): saved}, use_git=False)
+        assert not [p for p in history.problems if "jobs.production" in p.path], suffix
+        status = status_frame(history)
+        status = status[(status.service == "jobs") & (status.environment == "production")]
+        assert status[status.status == "pending"].sort_values("order")["name"].tolist() == theirs
+        assert set(status.status) == {"applied", "pending"}, status
 
 
 @pytest.fixture(scope="module")
