@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -325,12 +326,35 @@ def _epoch(applied_at: object) -> int | None:
         return None
 
 
+def _enclosing_project(root: Path, levels: int = 4) -> Path | None:
+    """A folder above `root` that holds a d1nb project's ledgers/ or lock: `root` is then one
+    service of it, given by mistake for the project's root."""
+    here = root.resolve()
+    for parent in list(here.parents)[:levels]:
+        if (parent / "ledgers").is_dir() or (parent / LOCK_FILE).is_file():
+            try:
+                return Path(os.path.relpath(parent, Path.cwd()))
+            except ValueError:
+                return parent
+    return None
+
+
 def load_history(
     root: str | Path, ledgers: dict[tuple[str, str], str | Path] | None = None, use_git: bool = True
 ) -> History:
     """Read configs, migration dirs and ledgers (found by convention, overridden by `ledgers`)."""
     project = load_project(root)
     history = History(project, problems=list(project.problems))
+    outer = _enclosing_project(Path(root))
+    if outer is not None:
+        history.problems.append(
+            Problem(
+                str(root),
+                0,
+                f"this folder is part of the project at {outer}: its ledgers/ and {LOCK_FILE} "
+                "are not read from here, so statuses and edits would be wrong; give that folder",
+            )
+        )
     for b in project.databases():
         if b.service in history.migration_dirs:
             continue

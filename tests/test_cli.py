@@ -42,7 +42,7 @@ def test_status_clean_project_exits_0(capsys, make_tree):
     assert code == 0 and "Applied and pending" in out
 
 
-def test_lint_json_shape_and_thresholds(capsys, sample):
+def test_lint_json_shape_and_thresholds(capsys, sample, tmp_path):
     code, out, _ = run(capsys, "lint", str(sample), "--format", "json")
     payload = json.loads(out)
     findings = payload["findings"]
@@ -57,11 +57,13 @@ def test_lint_json_shape_and_thresholds(capsys, sample):
         "line",
         "message",
     }
-    code, _, _ = run(capsys, "lint", str(sample / "services" / "dictionary"), "--fail-on", "error")
+    code, _, err = run(capsys, "lint", str(sample / "services" / "dictionary"))
+    assert code == 2 and "this folder is part of the project at" in err  # not the root
+    dictionary = tmp_path / "dictionary"
+    shutil.copytree(sample / "services" / "dictionary", dictionary)
+    code, _, _ = run(capsys, "lint", str(dictionary), "--fail-on", "error")
     assert code == 0
-    code, _, _ = run(
-        capsys, "lint", str(sample / "services" / "dictionary"), "--fail-on", "warning"
-    )
+    code, _, _ = run(capsys, "lint", str(dictionary), "--fail-on", "warning")
     assert code == 1
 
 
