@@ -59,3 +59,37 @@ def write_history_project(root: Path, n_files: int) -> None:
         text = f"-- Migration number: {i:04d}\n" + ";\n".join(_statements(i)) + ";\n"
         name = f"{i:04d}_migrate_t{i % N_TABLES:02d}_step_{i}.sql"
         (folder / name).write_text(text, encoding="utf-8")
+
+
+def write_seed_project(root: Path, megabytes: int) -> int:
+    """Write `seed/wrangler.toml` and one migration of about `megabytes` MB of seed data,
+    shaped like the seed files real repositories commit: a table, then multi-row INSERTs of
+    50 rows with strings holding `;`, quotes and `--`, a comment now and then. Returns the
+    number of statements."""
+    folder = root / "seed" / "migrations"
+    folder.mkdir(parents=True, exist_ok=True)
+    (root / "seed" / "wrangler.toml").write_text(CONFIG.replace('"svc"', '"seed"'), "utf-8")
+    target = megabytes * 1_000_000
+    written, statements, row = 0, 1, 0
+    with (folder / "0001_seed_catalogue.sql").open("w", encoding="utf-8") as f:
+        head = (
+            "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, sku TEXT NOT NULL, "
+            "title TEXT, price REAL, tags TEXT);\n"
+        )
+        written += f.write(head)
+        while written < target:
+            values = []
+            for _ in range(50):
+                row += 1
+                values.append(
+                    f"({row}, 'SKU-{row:08d}', 'item {row}; it''s -- fine', {row % 997 / 10}, "
+                    f"'[\"a\",\"b{row % 13}\"]')"
+                )
+            comment = f"-- batch {statements}\n" if statements % 100 == 0 else ""
+            written += f.write(
+                f"{comment}INSERT INTO items (id, sku, title, price, tags) VALUES\n"
+                + ",\n".join(values)
+                + ";\n"
+            )
+            statements += 1
+    return statements

@@ -33,9 +33,22 @@ def sqlglot_parse(root: str, _n_files: str) -> None:
 
     logging.getLogger("sqlglot").setLevel(logging.CRITICAL)  # it warns on every trigger body
     start = time.perf_counter()
-    for path in sorted(Path(root).glob("svc/migrations/*.sql")):
+    for path in sorted(Path(root).glob("*/migrations/*.sql")):
         sqlglot.parse(path.read_text(encoding="utf-8"), read="sqlite")
     print("ELAPSED", time.perf_counter() - start)
+
+
+def d1nb_lint_seed(root: str, statements: str) -> None:
+    """status and lint of one large seed file: split, classify, replay from empty, lint."""
+    import d1nb
+
+    start = time.perf_counter()
+    history = d1nb.load_history(root, use_git=False)
+    d1nb.lint(history)
+    elapsed = time.perf_counter() - start
+    found = sum(len(f.statements) for m in history.migration_dirs.values() for f in m.files)
+    assert found == int(statements), (found, statements)
+    print("ELAPSED", elapsed)
 
 
 def d1nb_load(dump: str, work: str, rows: str) -> None:
@@ -190,6 +203,7 @@ SIDES = {
     for f in (
         d1nb_lint,
         sqlglot_parse,
+        d1nb_lint_seed,
         d1nb_load,
         d1nb_replay,
         apsw_replay,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from itertools import pairwise
 
 import apsw
@@ -179,16 +180,27 @@ def _checks(sql: str) -> set[str]:
     return {" ".join(expr.split()).lower() for _column, expr in check_constraints(sql)}
 
 
+@lru_cache(maxsize=16)
+def _ignore_comments(text: str) -> tuple[str, dict[int, str]]:
+    """A file's `ignore-file` codes, and its `ignore` codes by line: read once per file, so
+    that checking every finding of a large file is not quadratic."""
+    whole = " ".join(m.group(1) for m in _IGNORE_FILE.finditer(text))
+    by_line: dict[int, str] = {}
+    if "d1nb:" in text:
+        for lineno, line in enumerate(text.splitlines(), 1):
+            codes = " ".join(m.group(1) for m in _IGNORE.finditer(line))
+            if codes:
+                by_line[lineno] = codes
+    return whole, by_line
+
+
 def _suppressed(f: MigrationFile, s: Statement | None, code: str) -> bool:
-    text = f.text or ""
-    for match in _IGNORE_FILE.finditer(text):
-        if code in match.group(1):
-            return True
+    whole, by_line = _ignore_comments(f.text or "")
+    if code in whole:
+        return True
     if s is None:
         return False
-    lines = text.splitlines()
-    window = lines[max(0, s.line - 2) : s.end_line]
-    return any(code in m.group(1) for line in window for m in _IGNORE.finditer(line))
+    return any(code in by_line.get(n, "") for n in range(max(1, s.line - 1), s.end_line + 1))
 
 
 def _default_fails_check(sql: str) -> str | None:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import NamedTuple
 
 import apsw
 from sqlglot.dialects.sqlite import SQLite
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 _DIALECT = SQLite()
+_TOKENIZER = _DIALECT.tokenizer()
+"""One tokenizer, reused: building one costs more than tokenizing a short statement."""
 _LEADING_REPLACE = re.compile(r"^\s*REPLACE\s+INTO\b", re.I)
 SqlTokenError = TokenError
 
@@ -73,8 +76,7 @@ def quote_literal(value: object) -> str:
 # -- tokens -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """One token of a statement, with its place in the text it came from."""
 
     word: str
@@ -102,7 +104,7 @@ def tokenize(sql: str) -> list[Token]:
             t.start,
             t.end + 1,
         )
-        for t in _DIALECT.tokenize(sql)
+        for t in _TOKENIZER.tokenize(sql)
     ]
 
 
@@ -198,25 +200,23 @@ def wrangler_splits(text: str) -> bool:
     return at != -1 and at != len(trimmed) - 1
 
 
+_WRANGLER_TRIVIA = re.compile(
+    r"""('[^']*+'|"[^"]*+"|`[^`]*+`)|--[^\n]*+\n?|/\*.*?(?:\*/|$)""", re.S
+)
+"""What wrangler's splitter (src/d1/splitter.ts) steps over: quoted text (kept as it is)
+and comments (dropped). It knows ', " and ` quotes only, so `--` inside [brackets] is a
+comment to it."""
+
+
 def as_wrangler_sends(sql: str) -> str:
     """A statement as wrangler's splitter sends it: a `--` comment becomes a newline, a
     `/* */` comment nothing, the closing `;` dropped, the ends trimmed. SQLite then stores
     that text as the schema of what the statement creates."""
-    try:
-        toks = tokenize(sql)
-    except TokenError:
-        return sql
-    if toks and toks[-1].type == TokenType.SEMICOLON:
-        toks = toks[:-1]
-    if not toks:
-        return ""
-    parts = [sql[toks[0].start : toks[0].end]]
-    for before, after in pairwise(toks):
-        gap = sql[before.end : after.start]
-        if "-" in gap or "/" in gap:
-            gap = _COMMENT.sub(lambda m: "\n" if m.group().startswith("--") else "", gap)
-        parts += [gap, sql[after.start : after.end]]
-    return "".join(parts).strip()
+    if "--" in sql or "/*" in sql:
+        sql = _WRANGLER_TRIVIA.sub(
+            lambda m: m.group(1) or ("\n" if m.group(0).startswith("--") else ""), sql
+        )
+    return sql.rstrip().removesuffix(";").strip()
 
 
 # -- classification ---------------------------------------------------------------------------
@@ -308,23 +308,25 @@ def _where_at_top(toks: list[Token], start: int) -> bool:
     return any(w == "WHERE" for _, w in top_level(toks, start))
 
 
-_HEAD_BYTES = 4096
-_LONG = 64 * 1024
 _INSERT = re.compile(r"\s*(?:INSERT|REPLACE)\b", re.I)
+_VALUES = re.compile(r"\bVALUES\b", re.I)
 
 
 def _statement_tokens(sql: str) -> list[Token]:
-    """The tokens of a statement, without its `;`. For a long INSERT … VALUES (seed data),
-    only the tokens up to VALUES: kind, target and columns are all in its head, and the
-    tokens of its values are most of the work of tokenizing."""
-    if len(sql) > _LONG and _INSERT.match(sql):
-        try:
-            head = tokenize(sql[:_HEAD_BYTES])[:-1]  # the last token may be cut short
-        except TokenError:
-            head = []
-        values = next((i for i, w in top_level(head) if w in ("VALUES", "SELECT")), None)
-        if values is not None and head[values].word == "VALUES":
-            return head[: values + 1]
+    """The tokens of a statement, without its `;`. For an INSERT … VALUES (seed data), only
+    the tokens up to VALUES: kind, target and columns are all in its head, and the tokens of
+    its values are most of the work of tokenizing (so a file of seed data costs time in
+    proportion to its statements, not its bytes)."""
+    if len(sql) > 256 and _INSERT.match(sql):
+        values = _VALUES.search(sql)
+        if values is not None:
+            try:  # the head ends at that VALUES only if it is the statement's own keyword
+                head = tokenize(sql[: values.end()])
+            except TokenError:
+                head = []
+            words = list(top_level(head))
+            if words and words[-1] == (len(head) - 1, "VALUES"):
+                return head
     return [t for t in tokenize(sql) if t.type != TokenType.SEMICOLON]
 
 
@@ -539,7 +541,7 @@ def check_constraints(create_sql: str) -> list[tuple[str | None, str]]:
     expression's text as written), so they can be re-evaluated against stored data."""
     try:
         create_sql = without_comments(create_sql)
-        raw = _DIALECT.tokenize(create_sql)
+        raw = _TOKENIZER.tokenize(create_sql)
     except TokenError:
         return []
     start = next((i for i, t in enumerate(raw) if t.token_type == TokenType.L_PAREN), None)
