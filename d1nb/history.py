@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,7 +27,14 @@ import pandas as pd
 
 from . import d1
 from .config import TOP_LEVEL_ENV, D1Binding, Project, load_project
-from .migrations import MigrationDir, load_migration_dir, migrations_frame, statements_frame
+from .engine import D1Engine, D1Error
+from .migrations import (
+    MigrationDir,
+    load_migration_dir,
+    migrations_frame,
+    parse_statements,
+    statements_frame,
+)
 from .problems import InputError, Problem
 from .sql import quote_ident
 
@@ -149,24 +156,31 @@ def _read_sqlite(path: Path, table: str) -> Ledger:
 def _read_dump(path: Path, table: str) -> Ledger:
     from .snapshots import iter_dump
 
-    conn = apsw.Connection(":memory:")
+    engine = D1Engine(":memory:", statement_limit=0)  # a dump is untrusted: the sandbox
     pattern = re.compile(
         rf'^(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|INSERT\s+INTO\s+)["`\[]?{re.escape(table)}["`\]]?[\s(]',
         re.I,
     )
     found = False
-    for line, sql in iter_dump(path):
-        if pattern.match(sql):
-            try:
-                conn.execute(sql)
-            except apsw.Error as exc:
-                raise InputError(path, line, f"ledger statement fails: {exc}") from exc
+    with engine:
+        for line, text in iter_dump(path):
+            if not pattern.match(text):
+                continue
+            for statement in parse_statements(text):
+                try:
+                    engine.run_statement(replace(statement, line=line + statement.line - 1))
+                except D1Error as exc:
+                    raise InputError(
+                        path, exc.line, f"ledger statement fails: {exc.reason}"
+                    ) from exc
             found = True
-    if not found:
-        raise InputError(path, 0, f"the dump has no ledger table '{table}'")
-    cursor = conn.execute(f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id")
+        if not found:
+            raise InputError(path, 0, f"the dump has no ledger table '{table}'")
+        rows = engine.conn.execute(
+            f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id"
+        ).fetchall()
     return Ledger(
-        path, applied=_frame([dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in cursor], path)
+        path, applied=_frame([dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in rows], path)
     )
 
 

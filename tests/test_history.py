@@ -311,3 +311,30 @@ def test_template_only_repository_is_analysed(make_tree):
     assert {p.severity for p in history.problems} == {"warning"}  # a broken template blocks nothing
     assert any("only a template config" in p.message for p in history.problems)
     assert "D1N001" in set(lint(history).rule)
+
+
+def test_a_ledger_dump_cannot_touch_files(tmp_path):
+    """A ledger given as a dump is untrusted SQL: it runs in the sandboxed engine, one statement
+    at a time, so ATTACH and VACUUM INTO cannot create or change files anywhere."""
+    from d1nb.history import read_ledger
+    from d1nb.problems import InputError
+
+    victim = tmp_path / "victim.sqlite"
+    victim.write_bytes(b"")
+    ledger_ddl = (
+        "CREATE TABLE d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL);"
+    )
+    for attack in (
+        f"INSERT INTO d1_migrations VALUES(1,'0001_a.sql','x'); VACUUM INTO '{tmp_path}/made.db';",
+        f"INSERT INTO d1_migrations VALUES(1,'0001_a.sql','x'); ATTACH '{victim}' AS v; "
+        "CREATE TABLE v.pwned(a);",
+    ):
+        dump = tmp_path / "ledger.sql"
+        dump.write_text(f"{ledger_ddl}\n{attack}\n", encoding="utf-8")
+        with pytest.raises(InputError, match="ledger statement fails"):
+            read_ledger(dump)
+        assert not (tmp_path / "made.db").exists()
+        assert victim.read_bytes() == b""
+    dump.write_text(f"{ledger_ddl}\nINSERT INTO d1_migrations VALUES(1,'0001_a.sql','x');\n")
+    assert read_ledger(dump).applied["name"].tolist() == ["0001_a.sql"]
