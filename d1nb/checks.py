@@ -363,7 +363,14 @@ def check_snapshot(
 def run_expectations(
     con: duckdb.DuckDBPyConnection, expectations: list[Expectation]
 ) -> pd.DataFrame:
-    """Run each expectation on a DuckDB connection holding schemas `before` and `after`."""
+    """Run each expectation on a DuckDB connection holding schemas `before` and `after`.
+
+    Expectations are SQL from outside: before the first runs, the connection loses its access
+    to files (no read_csv of /etc, no COPY … TO, no ATTACH) for good, and its configuration is
+    locked so that no expectation can give it back. Tables already in it stay readable."""
+    if expectations:
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
     rows = []
     for e in expectations:
         row = {"check": e.name, "kind": "expectation", "table": "", "snapshot": "both"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import apsw
+import duckdb
 import pytest
 
 from d1nb.checks import Rules, audit, check_snapshot, expect, read_expectations
@@ -152,3 +153,26 @@ def test_cli_diff(tmp_path, sample, capsys):
     assert main(["diff", before, str(tmp_path / "missing.sql")]) == 2
     assert "missing.sql" in capsys.readouterr().err
     assert main(["diff", before, after, "--key", "nokey"]) == 2
+
+
+def test_expectations_cannot_reach_files(tmp_path, planted):
+    """Expectations are SQL from outside: no reading files, no writing them, no attaching."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("token\nhunter2\n", encoding="utf-8")
+    written = tmp_path / "written.csv"
+    attacks = [
+        expect("read", f"SELECT * FROM read_csv('{secret}')"),
+        expect("write", f"SELECT * FROM (COPY (SELECT 1) TO '{written}')"),
+        expect("unlock", "SELECT * FROM (SET enable_external_access = true)"),
+        expect("kept", "SELECT id FROM before.posts EXCEPT SELECT id FROM after.posts"),
+    ]
+    result = audit(planted, planted, expectations=attacks, check_before=False)
+    status = result.checks.set_index("check")["status"]
+    assert [status[n] for n in ("read", "write", "unlock")] == ["error"] * 3
+    assert "hunter2" not in result.to_json()
+    assert status["kept"] == "pass" and not written.exists()
+    con = result.diff.con
+    for sql in (f"COPY (SELECT 1) TO '{written}'", "SET enable_external_access = true"):
+        with pytest.raises(duckdb.Error):
+            con.execute(sql)
+    assert not written.exists()
