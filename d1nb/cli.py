@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import __version__
+from . import __version__, d1
+from .engine import set_default_statement_timeout
 from .history import (
     drift_frame,
     load_history,
@@ -30,6 +31,17 @@ from .lint import FINDING_COLUMNS, SEVERITY_RANK, lint
 from .problems import InputError, Problem
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _seconds(value: str) -> float:
+    """A time limit in seconds: a finite number, 0 or above."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more: {value!r}")
+    return seconds
 
 
 def _budget_ms(value: str) -> float:
@@ -580,6 +592,13 @@ def build_parser() -> argparse.ArgumentParser:
             default="text",
             help="text for people (default), json for tools",
         )
+        p.add_argument(
+            "--statement-timeout",
+            type=_seconds,
+            metavar="SECONDS",
+            help="stop any one SQL statement from an input after this long, as D1 does "
+            "(default 30; 0 for no limit)",
+        )
         return p
 
     p = add(
@@ -834,6 +853,8 @@ def help_markdown() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.statement_timeout is not None:
+        set_default_statement_timeout(args.statement_timeout)
     try:
         return args.func(args)
     except BrokenPipeError:
@@ -842,3 +863,5 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_CLEAN
+    finally:
+        set_default_statement_timeout(d1.QUERY_TIMEOUT_S)

@@ -14,6 +14,9 @@ What makes it D1 and not plain SQLite:
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -117,15 +120,41 @@ class MigrationOutcome:
     would have created), or None."""
 
 
+_PROGRESS_STEPS = 20_000
+"""SQLite VM steps between two looks at the clock (well under a millisecond)."""
+_TIMEOUT: list[float] = []
+
+
+def default_statement_timeout() -> float:
+    """The limit engines get unless told otherwise: D1's 30 s, or what the CLI was given."""
+    return _TIMEOUT[-1] if _TIMEOUT else d1.QUERY_TIMEOUT_S
+
+
+def set_default_statement_timeout(seconds: float) -> None:
+    """The statement time limit of every engine opened from now on (`--statement-timeout`)."""
+    _TIMEOUT[:] = [seconds]
+
+
 class D1Engine:
     """An APSW connection that behaves like a D1 database."""
 
-    def __init__(self, path: str | Path = ":memory:", statement_limit: int | None = None):
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        statement_limit: int | None = None,
+        statement_timeout: float | None = None,
+    ):
         """Open (or create) a database; `statement_limit=0` lifts D1's 100 KB statement limit,
-        for loading exports whose rows hold values D1 accepted through bound parameters."""
+        for loading exports whose rows hold values D1 accepted through bound parameters.
+        `statement_timeout` (seconds, default D1's 30; 0 for none) stops any one statement
+        that runs longer, as D1 does: untrusted SQL cannot hang d1nb."""
         self.statement_limit = (
             d1.MAX_STATEMENT_BYTES if statement_limit is None else statement_limit
         )
+        self.statement_timeout = (
+            default_statement_timeout() if statement_timeout is None else statement_timeout
+        )
+        self._deadline: float | None = None
         self.path = str(path)
         self.refusals: list[str] = []
         self.conn = apsw.Connection(self.path)
@@ -140,6 +169,27 @@ class D1Engine:
             self.conn.limit(limit, value)
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.authorizer = self._authorize
+        self.conn.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
+
+    def _past_deadline(self) -> bool:
+        """SQLite's progress handler: a true result interrupts the running statement."""
+        return self._deadline is not None and time.monotonic() > self._deadline
+
+    @contextmanager
+    def time_limit(self) -> Iterator[None]:
+        """Run what is inside under the statement time limit (InterruptError past it)."""
+        if self.statement_timeout:
+            self._deadline = time.monotonic() + self.statement_timeout
+        try:
+            yield
+        finally:
+            self._deadline = None
+
+    def timeout_message(self) -> str:
+        return (
+            f"exceeded the {self.statement_timeout:g} s limit for one statement "
+            "(D1 stops it the same way; --statement-timeout changes d1nb's limit)"
+        )
 
     def _authorize(
         self, op: int, p1: str | None, p2: str | None, _db: str | None, _trigger: str | None
@@ -199,8 +249,13 @@ class D1Engine:
             )
         self.refusals.clear()
         try:
-            for _ in self.conn.execute(statement.runs):
-                pass
+            with self.time_limit():
+                for _ in self.conn.execute(statement.runs):
+                    pass
+        except apsw.InterruptError as exc:
+            raise D1Error(
+                self.timeout_message(), file=file, line=statement.line, sql=statement.sql
+            ) from exc
         except apsw.Error as exc:
             reason = str(exc).removeprefix(type(exc).__name__ + ": ")
             if self.refusals:

@@ -460,7 +460,12 @@ def _run_inserts(engine: D1Engine, path: Path, prefix: str, rows: list[tuple[int
     """Run a run of single-row INSERTs as one multi-row INSERT; on error, name the failing line."""
     engine.conn.execute("SAVEPOINT d1nb_batch")
     try:
-        engine.conn.execute(prefix + ",".join(v for _, v in rows) + ";")
+        with engine.time_limit():
+            engine.conn.execute(prefix + ",".join(v for _, v in rows) + ";")
+    except apsw.InterruptError as exc:  # SQLite has rolled the whole load back
+        first, last = rows[0][0], rows[-1][0]
+        where = f"line {first}" if first == last else f"lines {first}–{last}"
+        raise InputError(path, first, f"{engine.timeout_message()} ({where})") from exc
     except apsw.Error:
         engine.conn.execute("ROLLBACK TO d1nb_batch")
         for index, (line, values) in enumerate(rows):
@@ -491,7 +496,8 @@ def _run_block(engine: D1Engine, work: _Work) -> None:
     cursor = engine.conn.cursor()
     cursor.exec_trace = one_statement
     try:
-        cursor.execute(work.sql)
+        with engine.time_limit():
+            cursor.execute(work.sql)
     except (apsw.Error, apsw.ExecTraceAbort) as exc:
         raise _BlockRefusedError(work.line, str(exc)) from exc
     finally:

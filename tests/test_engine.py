@@ -115,3 +115,49 @@ def test_hostile_dump_touches_no_file_and_says_why(tmp_path: Path, sql: str, rea
     assert "dump.sql:3" in str(info.value)
     assert list(target.parent.iterdir()) == []
     assert list((tmp_path / "work").iterdir()) == []
+
+
+ENDLESS = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) INSERT INTO t SELECT i FROM n;"
+)
+
+
+def test_a_statement_that_never_ends_is_stopped_like_d1_stops_it(make_tree, tmp_path, capsys):
+    """An endless recursive CTE in a migration or a dump: stopped at the statement time limit
+    with file and line, in replay, lint and load; the CLI takes --statement-timeout."""
+    from d1nb.cli import main
+    from d1nb.problems import InputError
+    from d1nb.snapshots import load_snapshot
+
+    with D1Engine(statement_timeout=0.5) as engine:
+        outcome = engine.apply_migration("0002_loop.sql", "CREATE TABLE t (a);\n" + ENDLESS)
+    assert not outcome.ok and outcome.error_line == 2
+    assert "exceeded the 0.5 s limit for one statement" in outcome.error
+    root = make_tree(
+        {
+            "s/wrangler.toml": 'name = "s"\n[[d1_databases]]\nbinding = "DB"\n'
+            'database_name = "d"\ndatabase_id = "1"\n',
+            "s/migrations/0001_init.sql": "CREATE TABLE IF NOT EXISTS t (a);\n",
+            "s/migrations/0002_loop.sql": ENDLESS + "\n",
+            "empty.sql": "",
+            "dump.sql": "CREATE TABLE t (a);\nINSERT INTO t VALUES((WITH RECURSIVE n(i) AS "
+            "(SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n));\n",
+        }
+    )
+    code = main(["replay", str(root), "--snapshot", str(root / "empty.sql"),
+                 "--statement-timeout", "0.5"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 1 and "FAILED 0002_loop.sql:1: exceeded the 0.5 s limit" in out
+    code = main(["lint", str(root), "--statement-timeout", "0.5"])
+    assert "0002_loop.sql:1: warning D1N018" in capsys.readouterr().out
+    with D1Engine() as engine:
+        assert engine.statement_timeout == 30  # the CLI's limit ends with its command
+    import d1nb.engine
+
+    d1nb.engine.set_default_statement_timeout(0.5)
+    try:
+        with pytest.raises(InputError, match=r"exceeded the 0\.5 s limit") as info:
+            load_snapshot(root / "dump.sql", tmp_path / "work")
+        assert info.value.problem.line == 2
+    finally:
+        d1nb.engine.set_default_statement_timeout(30.0)
