@@ -13,6 +13,7 @@ rows whose key the target does not hold yet, so that any batch can run again.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import statistics
 import tempfile
@@ -666,7 +667,9 @@ _VALUE = (
 
 
 def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str, str]) -> str:
-    """run_batches.sh: the batch files in order, then the rows the export did not have."""
+    """run_batches.sh: the batch files in order, then the rows the export did not have.
+    The database name comes from a config: it is quoted for the shell, never pasted."""
+    name = shlex.quote(name)
     lines = [
         "#!/usr/bin/env sh",
         "# Runs the batches one after another (--yes: no prompt per file); stops at the first",

@@ -7,12 +7,14 @@ Every subcommand shares one convention: `--format text|json`, and exit codes 0 (
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TextIO
 
 import duckdb
 import pandas as pd
@@ -30,7 +32,7 @@ from .history import (
 from .lint import FINDING_COLUMNS, SEVERITY_RANK, lint
 from .problems import InputError, Problem
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE, EXIT_BUG = 0, 1, 2, 3
 
 
 def _seconds(value: str) -> float:
@@ -851,10 +853,14 @@ def help_markdown() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand behind one error boundary: bad input is `file:line: message` and
+    exit 2; anything unexpected is reported as a bug (exit 3), its traceback only on request."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.statement_timeout is not None:
         set_default_statement_timeout(args.statement_timeout)
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Printable(sys.stdout), _Printable(sys.stderr)
     try:
         return args.func(args)
     except BrokenPipeError:
@@ -863,5 +869,51 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_CLEAN
+    except InputError as exc:
+        print(_printable(str(exc)), file=sys.stderr)
+        return EXIT_UNUSABLE
+    except OSError as exc:  # unreadable input, unwritable output, a full disk
+        where = exc.filename if exc.filename is not None else "d1nb"
+        print(_printable(f"{where}: error: {exc.strerror or exc}"), file=sys.stderr)
+        return EXIT_UNUSABLE
+    except Exception as exc:
+        if os.environ.get("D1NB_DEBUG"):
+            raise
+        print(
+            _printable(
+                f"d1nb {args.command}: internal error, a bug in d1nb: {type(exc).__name__}: "
+                f"{exc}\nPlease report it with the command that caused it; D1NB_DEBUG=1 shows "
+                "the traceback."
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_BUG
     finally:
+        sys.stdout, sys.stderr = streams
         set_default_statement_timeout(d1.QUERY_TIMEOUT_S)
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t"}
+
+
+def _printable(text: str) -> str:
+    """Text with control characters (terminal escape codes in a file name) shown escaped."""
+    return text.translate(_CONTROL)
+
+
+class _Printable(io.TextIOBase):
+    """A terminal stream that prints names from inputs safely: every control character but
+    newline and tab is written as an escape, so no file name can drive the terminal."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(_printable(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()

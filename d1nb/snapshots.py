@@ -654,6 +654,14 @@ def load_dump(
     checked against the INSERT statements the dump holds. Nothing is left behind on error.
     """
     path = Path(path)
+    with path.open("rb") as f:
+        if not f.read(1 << 16).strip():
+            raise InputError(
+                path,
+                0,
+                "empty file: not a wrangler d1 export (an empty database exports as "
+                "'PRAGMA defer_foreign_keys=TRUE;')",
+            )
     target = _fresh_target(workdir, name or path.stem)
     bar = tqdm(
         total=path.stat().st_size,
@@ -685,6 +693,10 @@ def load_dump(
     return snapshot
 
 
+_CONSTRAINT_REPORT = re.compile(r"CHECK constraint failed in |NULL value in ")
+"""quick_check lines about rows breaking CHECK / NOT NULL: d1nb.checks reports those."""
+
+
 def load_sqlite(path: str | Path, workdir: str | Path, name: str | None = None) -> Snapshot:
     """Load a SQLite file, or the one database of a wrangler local-state folder, WAL included.
 
@@ -712,9 +724,20 @@ def load_sqlite(path: str | Path, workdir: str | Path, name: str | None = None) 
     if wal.exists():
         shutil.copyfile(wal, Path(str(target) + "-wal"))
     with D1Engine(target, statement_limit=0) as engine:
-        if wal.exists():
-            engine.internal("PRAGMA wal_checkpoint(TRUNCATE)")
-        engine.internal("PRAGMA journal_mode=DELETE")
+        try:
+            if wal.exists():
+                engine.internal("PRAGMA wal_checkpoint(TRUNCATE)")
+            engine.internal("PRAGMA journal_mode=DELETE")
+            damage = [
+                r[0]
+                for r in engine.internal("PRAGMA quick_check(20)")
+                if r[0] != "ok" and not _CONSTRAINT_REPORT.match(r[0])  # data, not damage
+            ][:5]
+        except apsw.Error as exc:
+            damage = [str(exc)]
+        if damage:
+            found = "; ".join(" ".join(d.split()) for d in damage)
+            raise InputError(path, 0, f"damaged SQLite file (truncated or corrupt): {found}")
         counts = _counts(engine)
     return Snapshot(path, target, counts)
 

@@ -8,6 +8,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"
+EMPTY_EXPORT = "PRAGMA defer_foreign_keys=TRUE;\n"
+"""What `wrangler d1 export` writes for an empty database."""
 
 
 @pytest.fixture(scope="session")

@@ -268,3 +268,29 @@ def test_scaling_keeps_unique_columns_unique(tmp_path):
     apsw.Connection(str(empty)).execute("CREATE TABLE t (a)")
     with pytest.raises(InputError, match="empty: nothing to scale"):
         scale_table(empty, "t", 10, tmp_path / "x.sqlite")
+
+
+def test_driver_quotes_the_database_name(tmp_path):
+    """The binding comes from someone's config: `DB; touch pwned #` must stay one argument."""
+    import subprocess
+
+    from d1nb.batching import _driver
+
+    hostile = "DB; touch pwned #$(touch pwned2)`touch pwned3`"
+    script = tmp_path / "run_batches.sh"
+    script.write_text(_driver(hostile, "batch_1.sql", 100, None, {}), encoding="utf-8")
+    (tmp_path / "batch_1.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    args = tmp_path / "args.txt"
+    stub = tmp_path / "wrangler_stub.sh"  # stands in for wrangler: notes its arguments
+    stub.write_text(f'printf "%s|" "$@" >> "{args}"\n', encoding="utf-8")
+    result = subprocess.run(
+        ["sh", str(script)],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "WRANGLER": f"sh {stub}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not list(tmp_path.glob("pwned*"))
+    assert args.read_text(encoding="utf-8").split("|")[:3] == ["d1", "execute", hostile]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from d1nb.cli import help_markdown, main
+from tests.conftest import EMPTY_EXPORT
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -341,7 +342,7 @@ def test_one_service_needs_no_service_and_env_falls_back_to_top_level(capsys, ma
     assert code == 1, err  # drift printed: exit 1
     assert "applied, file missing" in out and "0002_more.sql" in out
     assert "falls back to the top-level binding" in err
-    empty = make_tree({"empty.sql": ""}) / "empty.sql"
+    empty = make_tree({"empty.sql": EMPTY_EXPORT}) / "empty.sql"
     code, out, err = run(capsys, "replay", str(root), "--snapshot", str(empty))
     assert code == 0, err
 

@@ -9,6 +9,7 @@ import pytest
 from d1nb.engine import D1Engine, D1Error
 from d1nb.migrations import parse_statements
 from d1nb.snapshots import load_dump
+from tests.conftest import EMPTY_EXPORT
 
 PARENT_CHILD = (
     "CREATE TABLE p (id INTEGER PRIMARY KEY, n TEXT);\n"
@@ -139,7 +140,7 @@ def test_a_statement_that_never_ends_is_stopped_like_d1_stops_it(make_tree, tmp_
             'database_name = "d"\ndatabase_id = "1"\n',
             "s/migrations/0001_init.sql": "CREATE TABLE IF NOT EXISTS t (a);\n",
             "s/migrations/0002_loop.sql": ENDLESS + "\n",
-            "empty.sql": "",
+            "empty.sql": EMPTY_EXPORT,
             "dump.sql": "CREATE TABLE t (a);\nINSERT INTO t VALUES((WITH RECURSIVE n(i) AS "
             "(SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n));\n",
         }

@@ -11,6 +11,7 @@ from d1nb.history import load_history, status_frame
 from d1nb.lint import lint
 from d1nb.migrations import load_migration_dir, parse_statements
 from d1nb.replay import schema_evolution
+from tests.conftest import EMPTY_EXPORT
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def empty_snapshot(tmp_path):
     from d1nb.snapshots import load_snapshot
 
     empty = tmp_path / "empty.sql"
-    empty.write_text("", encoding="utf-8")
+    empty.write_text(EMPTY_EXPORT, encoding="utf-8")
     return load_snapshot(empty, tmp_path / "work")
 
 

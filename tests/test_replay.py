@@ -9,6 +9,7 @@ import pytest
 from d1nb.migrations import load_migration_dir
 from d1nb.replay import replay
 from d1nb.snapshots import load_snapshot
+from tests.conftest import EMPTY_EXPORT
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_a_file_that_is_not_text_never_replays_ok(make_tree, tmp_path, content, 
     from d1nb.impact import analyse_impact
 
     root = make_tree({"m/0001_init.sql": b"CREATE TABLE a (x);\n", "m/0002_bad.sql": content})
-    empty = make_tree({"empty.sql": ""}) / "empty.sql"
+    empty = make_tree({"empty.sql": EMPTY_EXPORT}) / "empty.sql"
     snapshot = load_snapshot(empty, tmp_path / "work")
     mdir = load_migration_dir(root / "m")
     result = replay(snapshot, mdir)

@@ -32,6 +32,7 @@ from d1nb.history import load_history, pending_frame, read_ledger, status_frame
 from d1nb.migrations import parse_statements
 from d1nb.replay import replay
 from d1nb.snapshots import load_snapshot, write_dump
+from tests.conftest import EMPTY_EXPORT
 
 SAMPLE = Path(__file__).resolve().parent.parent.parent / "data" / "sample"
 PENDING_ROW = re.compile(r"│ (\S+\.sql)\s+│")
@@ -54,7 +55,7 @@ def replay_from_empty(root: Path, service: str, env: str | None, workdir: Path):
     binding = history.binding(service, env)
     empty = workdir / "empty.sql"
     empty.parent.mkdir(parents=True, exist_ok=True)
-    empty.write_text("", encoding="utf-8")
+    empty.write_text(EMPTY_EXPORT, encoding="utf-8")
     snapshot = load_snapshot(empty, workdir / "d1nb")
     mdir = history.migration_dirs[service]
     return replay(snapshot, mdir, ledger_table=binding.migrations_table), binding
