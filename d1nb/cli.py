@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -265,7 +266,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 print(f"FAILED {o.name}:{o.error_line}: {o.error}")
         if result.stopped_at:
             print(f"stopped at {result.stopped_at}, as wrangler would (--keep-going to go on)")
-    return EXIT_FINDINGS if (not result.ok or not cascades.empty) else EXIT_CLEAN
+    code = EXIT_FINDINGS if (not result.ok or not cascades.empty) else EXIT_CLEAN
+    return max(code, _report_problems(history.problems))
 
 
 def _pick_service(project: str, history, service: str | None) -> str:
@@ -371,7 +373,7 @@ def cmd_impact(args: argparse.Namespace) -> int:
             print(f"{r.verdict.upper()}: {r.file}: {r.reason}")
         _print_frame("Value transitions (top per column and JSON path)", impact.transitions)
     bad = impact.migrations["verdict"].isin(["fails", "loses data"]).any()
-    return EXIT_FINDINGS if bad else EXIT_CLEAN
+    return max(EXIT_FINDINGS if bad else EXIT_CLEAN, _report_problems(history.problems))
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -436,8 +438,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 print(f"  note: {note}")
             if x["folder"]:
                 driver = (Path(x["folder"]) / "run_batches.sh").resolve()
-                print(f"  run: cd {binding.config_path.parent} && sh {driver} --env ENV --remote")
-    return EXIT_UNUSABLE if any(x["error"] for x in summaries) else EXIT_CLEAN
+                where = shlex.quote(str(binding.config_path.parent))
+                print(f"  run: cd {where} && sh {shlex.quote(str(driver))} --env ENV --remote")
+    code = EXIT_UNUSABLE if any(x["error"] for x in summaries) else EXIT_CLEAN
+    return max(code, _report_problems(history.problems))
 
 
 def _pair(value: str, what: str) -> tuple[str, str]:

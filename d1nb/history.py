@@ -372,9 +372,19 @@ def load_history(
     for b in project.databases():
         if b.service in history.migration_dirs:
             continue
+        if not b.migrations_dir.resolve().is_relative_to(project.root.resolve()):
+            history.problems.append(
+                Problem(
+                    project.relpath(b.config_path),
+                    0,
+                    f"migrations_dir of {b.binding} ({b.environment}) leads outside the "
+                    f"project, to {b.migrations_dir}: not read",
+                )
+            )
+            continue
         try:
             history.migration_dirs[b.service] = load_migration_dir(
-                b.migrations_dir, b.migrations_pattern
+                b.migrations_dir, b.migrations_pattern, within=project.root
             )
         except InputError as exc:
             history.problems.append(exc.problem)

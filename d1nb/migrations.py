@@ -156,20 +156,28 @@ def read_migration_file(path: Path, name: str) -> MigrationFile:
     return migration
 
 
-def load_migration_dir(path: str | Path, pattern: str | None = None) -> MigrationDir:
+def load_migration_dir(
+    path: str | Path, pattern: str | None = None, within: str | Path | None = None
+) -> MigrationDir:
     """The migration files of one directory in wrangler's order.
 
     Without `pattern`, migrations are the `*.sql` files directly in the directory (wrangler's
     rule); with `pattern` (`migrations_pattern`, a glob relative to the directory such as
     `*/migration.sql`), the matching files, named by their path relative to the directory.
+    With `within` (the project's root), a file that is a symlink to somewhere outside it is
+    not read: it becomes a problem, so that no one else's file is ever echoed back.
     """
     root = Path(path)
     if not root.is_dir():
         raise InputError(root, 0, "migrations directory not found")
-    files, others = [], []
+    fence = Path(within).resolve() if within is not None else None
+    files, others, refused = [], [], []
     candidates = sorted(p for p in root.rglob("*") if p.is_file())
     for p in candidates:
         rel = p.relative_to(root).as_posix()
+        if fence is not None and not p.resolve().is_relative_to(fence):
+            refused.append(Problem(str(p), 0, "a link to a file outside the project: not read"))
+            continue
         if pattern is not None:
             is_migration = fnmatch.fnmatchcase(rel, pattern)
         else:
@@ -179,7 +187,7 @@ def load_migration_dir(path: str | Path, pattern: str | None = None) -> Migratio
         else:
             others.append(p)
     files.sort(key=_order_key)
-    problems = [problem for f in files for problem in f.problems]
+    problems = refused + [problem for f in files for problem in f.problems]
     return MigrationDir(root, files, others, problems)
 
 

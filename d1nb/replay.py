@@ -208,6 +208,12 @@ def _created_names(f: MigrationFile) -> set[str]:
     return {n for n in names if n}
 
 
+_MISSING_NAME = re.compile(
+    r"(?:no such (?:table|column|index|view|trigger): (?:\w+\.)?|has no column named )(\S+)"
+)
+"""SQLite's words for a name that is not there (the table of `main.t` is `t`)."""
+
+
 def mark_knock_ons(files: dict[str, MigrationFile], outcomes: list[MigrationOutcome]) -> None:
     """Mark each failed outcome whose error names something an earlier failed file would have
     created (`no such table: X`, `no such column: Y`) as a knock-on of that file."""
@@ -215,10 +221,9 @@ def mark_knock_ons(files: dict[str, MigrationFile], outcomes: list[MigrationOutc
     for o in outcomes:
         if o.ok:
             continue
+        missing = {m.lower() for m in _MISSING_NAME.findall(o.error or "")}
         for name, created in reversed(failed):
-            if any(
-                re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", o.error or "", re.I) for n in created
-            ):
+            if missing & {n.lower() for n in created}:
                 o.knock_on_of = name
                 o.notes.append(f"fails only because {name} failed before it")
                 break

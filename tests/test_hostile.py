@@ -1,0 +1,182 @@
+"""Hostile input across every subcommand (docs/security.md): a project, a ledger, an export and
+expectations written as an attacker would, run through the real CLI in a fresh process.
+
+Each run must end with a known exit code and no traceback, create no file outside its output,
+leave every input byte for byte as it was, never print the secret a symlink points at, and
+never print a raw terminal escape code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SECRET = "s3cr3t-token-do-not-print"
+ENDLESS = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+    "INSERT INTO t (a) SELECT i FROM n;"
+)
+LEDGER_DDL = (
+    "CREATE TABLE d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+    "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL);"
+)
+
+
+def _corpus(root: Path) -> dict[str, Path]:
+    """Write the hostile project and its inputs; return the paths the commands take."""
+    outside = root / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(SECRET + "\n", encoding="utf-8")
+    canary = outside / "canary.sqlite"
+    canary.write_bytes(b"")
+    project = root / "project"
+    migrations = project / "shop" / "migrations"
+    migrations.mkdir(parents=True)
+    (project / "shop" / "wrangler.toml").write_text(
+        'name = "shop"\n[[d1_databases]]\nbinding = "DB; touch pwned #$(touch pwned2)"\n'
+        'database_name = "shop"\ndatabase_id = "1"\n',
+        encoding="utf-8",
+    )
+    files = {
+        "0001_init.sql": "CREATE TABLE IF NOT EXISTS t (a INTEGER, b TEXT);\n"
+        "INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y');\n",
+        "0002_attach.sql": f"ATTACH '{canary}' AS c;\nCREATE TABLE c.pwned (a);\n",
+        "0003_vacuum.sql": f"VACUUM INTO '{outside}/made.db';\n",
+        "0004_endless.sql": ENDLESS + "\n",
+        "0005_backfill.sql": "UPDATE t SET b = upper(b) -- shout\nWHERE a > 0;\n",
+        "0006_\x1b[31mred.sql": "SELECT 1;\n",
+        "0007_load_extension.sql": "SELECT load_extension('/tmp/x.so');\n",
+    }
+    for name, text in files.items():
+        (migrations / name).write_text(text, encoding="utf-8")
+    (migrations / "0008_secret.sql").symlink_to(outside / "secret.txt")
+    ledgers = project / "ledgers"
+    ledgers.mkdir()
+    (ledgers / "shop.production.sql").write_text(
+        f"{LEDGER_DDL}\nINSERT INTO d1_migrations VALUES(1,'0001_init.sql','x');\n"
+        f"VACUUM INTO '{outside}/ledger_made.db';\n",
+        encoding="utf-8",
+    )
+    export = root / "export.sql"
+    export.write_text(
+        "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (a INTEGER, b TEXT);\n"
+        "INSERT INTO \"t\" VALUES(1,'x');\n"
+        f"ATTACH '{canary}' AS c;\n",
+        encoding="utf-8",
+    )
+    clean = root / "clean.sql"
+    clean.write_text(
+        f"PRAGMA defer_foreign_keys=TRUE;\n{LEDGER_DDL}\n"
+        "INSERT INTO \"d1_migrations\" VALUES(1,'0001_init.sql','2025-01-01 00:00:00');\n"
+        "CREATE TABLE t (a INTEGER, b TEXT);\nINSERT INTO \"t\" VALUES(1,'x');\n"
+        "INSERT INTO \"t\" VALUES(2,'y');\n",
+        encoding="utf-8",
+    )
+    expectations = root / "expect.sql"
+    expectations.write_text(
+        f"-- expect: read a file\nSELECT * FROM read_csv('{outside}/secret.txt');\n"
+        f"-- expect: write a file\nSELECT * FROM (COPY (SELECT 1) TO '{outside}/copied.csv');\n",
+        encoding="utf-8",
+    )
+    return {
+        "root": root,
+        "project": project,
+        "outside": outside,
+        "export": export,
+        "clean": clean,
+        "expectations": expectations,
+    }
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+COMMANDS = {
+    "status": (["status", "{project}"], {2}),
+    "lint": (["lint", "{project}", "--statement-timeout", "1"], {2}),
+    "load": (["load", "{export}", "--workdir", "{work}"], {2}),
+    "replay": (
+        [
+            "replay",
+            "{project}",
+            "--snapshot",
+            "{clean}",
+            "--keep-going",
+            "--statement-timeout",
+            "1",
+            "--workdir",
+            "{work}",
+        ],
+        {2},
+    ),
+    "impact": (
+        [
+            "impact",
+            "{project}",
+            "--snapshot",
+            "{clean}",
+            "--statement-timeout",
+            "1",
+            "--workdir",
+            "{work}",
+        ],
+        {2},
+    ),
+    "batch": (
+        [
+            "batch",
+            "{project}",
+            "--snapshot",
+            "{clean}",
+            "--migration",
+            "0005_backfill.sql",
+            "--out",
+            "{work}/batches",
+            "--workdir",
+            "{work}",
+        ],
+        {0, 1, 2},
+    ),
+    "diff": (["diff", "{clean}", "{clean}", "--expectations", "{expectations}"], {1}),
+}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return _corpus(tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_hostile_input_breaks_no_promise(corpus, tmp_path, command):
+    args, codes = COMMANDS[command]
+    places = {k: str(v) for k, v in corpus.items()} | {"work": str(tmp_path / "work")}
+    argv = [a.format(**places) for a in args]
+    before = _digests(corpus["root"])
+    result = subprocess.run(
+        [sys.executable, "-m", "d1nb", *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode in codes, output
+    assert "Traceback" not in output and "internal error" not in output, output
+    assert SECRET not in output
+    assert "\x1b" not in output
+    assert _digests(corpus["root"]) == before  # no input changed, nothing made beside them
+    assert not list(tmp_path.rglob("pwned*")) and not list(Path.cwd().glob("pwned*"))
+    assert not any(corpus["outside"].glob("*made*")) and not any(corpus["outside"].glob("copied*"))
+    assert (corpus["outside"] / "canary.sqlite").read_bytes() == b""
