@@ -20,7 +20,7 @@ from . import d1
 from .engine import D1Engine, MigrationOutcome
 from .history import History
 from .migrations import MigrationDir, MigrationFile, Statement
-from .snapshots import Snapshot
+from .snapshots import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
 from .sql import in_list_values, quote_ident, table_columns, written_columns
 
 SCHEMA_COLUMNS = ["order", "file", "table", "cid", "column", "type", "notnull", "default", "pk"]
@@ -693,14 +693,15 @@ def replay(
     """
     workdir = Path(workdir) if workdir else snapshot.path.parent
     workdir.mkdir(parents=True, exist_ok=True)
-    copy = workdir / f"{snapshot.path.stem}.replayed.sqlite"
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(str(copy) + suffix).unlink(missing_ok=True)
+    stem = snapshot.path.name.removesuffix(WORKING_SUFFIX).removesuffix(".sqlite")
+    copy = workdir / f"{stem}.replayed{WORKING_SUFFIX}"
+    remove_working_copy(copy)
     shutil.copyfile(snapshot.path, copy)
     files = {f.name: f for f in mdir.files}
     rows: list[dict] = []
     result = ReplayResult(service, snapshot, snapshot)
     with D1Engine(copy) as engine:
+        mark_working_copy(engine)
         if names is None:
             applied = {r[1] for r in engine.applied_migrations(ledger_table)}
             names = [f.name for f in mdir.files if f.name not in applied]

@@ -242,7 +242,37 @@ _BATCH_STATEMENTS = 500
 _BATCH_ROWS = 100_000
 
 
-def _remove_working_copy(target: Path) -> None:
+WORKING_COPY_ID = 0x64316E62
+"""SQLite `application_id` of every working copy d1nb makes ("d1nb"): the mark that lets it
+replace a copy of its own, and refuse to remove any file it did not create."""
+WORKING_SUFFIX = ".d1nb.sqlite"
+"""Working copies are `<stem>.d1nb.sqlite`: a name no export or local state has."""
+
+
+def is_working_copy(path: Path) -> bool:
+    """Whether `path` is a SQLite file d1nb made (its application_id says so)."""
+    try:
+        with path.open("rb") as f:
+            header = f.read(72)
+    except OSError:
+        return False
+    return header.startswith(b"SQLite format 3") and header[68:72] == WORKING_COPY_ID.to_bytes(
+        4, "big"
+    )
+
+
+def mark_working_copy(engine: D1Engine) -> None:
+    engine.internal(f"PRAGMA application_id = {WORKING_COPY_ID}")
+
+
+def remove_working_copy(target: Path) -> None:
+    """Remove a working copy and its journal files; refuse any file d1nb did not make."""
+    if target.exists() and not is_working_copy(target):
+        raise InputError(
+            target,
+            0,
+            "not a working copy of d1nb's: refusing to replace it (choose another --workdir)",
+        )
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(target) + suffix).unlink(missing_ok=True)
 
@@ -250,11 +280,14 @@ def _remove_working_copy(target: Path) -> None:
 def _fresh_target(workdir: str | Path, stem: str) -> Path:
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    target = workdir / f"{stem}.sqlite"
-    _remove_working_copy(target)
-    # A DuckDB snapshot left from an earlier load would be opened and grown, not replaced.
+    target = workdir / f"{stem}{WORKING_SUFFIX}"
+    remove_working_copy(target)
+    # A DuckDB snapshot left from an earlier load would be opened and grown, not replaced;
+    # it is removed only beside a working copy of d1nb's (just checked, or absent).
     for stale in (target.with_suffix(".duckdb"), target.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
+    with D1Engine(target) as engine:
+        mark_working_copy(engine)
     return target
 
 
@@ -609,6 +642,7 @@ def _run_dump(
 ) -> tuple[Snapshot, _DumpWriter, int]:
     """Run a dump into a fresh working copy in one transaction; remove it on any error."""
     engine = D1Engine(target, statement_limit=0)
+    mark_working_copy(engine)  # made again after a first attempt's copy was removed
     writer = _DumpWriter(engine, path, schema)
     oversized = 0
     try:
@@ -633,7 +667,7 @@ def _run_dump(
         if not engine.conn.get_autocommit():
             engine.conn.execute("ROLLBACK")
         engine.close()
-        _remove_working_copy(target)
+        remove_working_copy(target)
         raise
     engine.close()
     return snapshot, writer, oversized
@@ -728,6 +762,7 @@ def load_sqlite(path: str | Path, workdir: str | Path, name: str | None = None) 
             if wal.exists():
                 engine.internal("PRAGMA wal_checkpoint(TRUNCATE)")
             engine.internal("PRAGMA journal_mode=DELETE")
+            mark_working_copy(engine)
             damage = [
                 r[0]
                 for r in engine.internal("PRAGMA quick_check(20)")
@@ -739,6 +774,7 @@ def load_sqlite(path: str | Path, workdir: str | Path, name: str | None = None) 
             found = "; ".join(" ".join(d.split()) for d in damage)
             raise InputError(path, 0, f"damaged SQLite file (truncated or corrupt): {found}")
         counts = _counts(engine)
+    Path(str(target) + "-wal").unlink(missing_ok=True)  # checkpointed: all in the copy now
     return Snapshot(path, target, counts)
 
 

@@ -180,3 +180,39 @@ def test_hostile_input_breaks_no_promise(corpus, tmp_path, command):
     assert not list(tmp_path.rglob("pwned*")) and not list(Path.cwd().glob("pwned*"))
     assert not any(corpus["outside"].glob("*made*")) and not any(corpus["outside"].glob("copied*"))
     assert (corpus["outside"] / "canary.sqlite").read_bytes() == b""
+
+
+def test_a_workdir_inside_the_inputs_folder_harms_no_input(tmp_path):
+    """--workdir at the export's own folder: working copies get names no input has, and d1nb
+    refuses to replace a file it did not make, even one that has such a name."""
+    import apsw
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    db = folder / "prod.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute("CREATE TABLE t (a); INSERT INTO t VALUES (1), (2);")
+    conn.close()
+    (folder / "prod.duckdb").write_bytes(b"someone's DuckDB file")
+    (folder / "prod.sqlite-wal").write_bytes(b"")
+    before = _digests(folder)
+
+    def load(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "d1nb", "load", str(db), "--workdir", str(folder), *extra],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    first = load()
+    assert first.returncode == 0, first.stderr
+    made = {p.name for p in folder.iterdir()} - set(before)
+    assert made == {"prod.d1nb.sqlite"}
+    assert {k: v for k, v in _digests(folder).items() if k in before} == before
+    assert load().returncode == 0  # its own copy is replaced
+    theirs = folder / "prod.d1nb.sqlite"
+    theirs.write_bytes(db.read_bytes())  # a file of the same name that d1nb did not make
+    refused = load()
+    assert refused.returncode == 2 and "refusing to replace it" in refused.stderr
+    assert theirs.read_bytes() == db.read_bytes()

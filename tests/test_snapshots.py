@@ -288,7 +288,7 @@ def test_row_count_mismatch_is_an_error(tmp_path):
     )
     with pytest.raises(InputError, match="dump has 2 INSERTs but 1 rows loaded"):
         load_dump(dump, tmp_path / "w")
-    assert not (tmp_path / "w" / "odd.sqlite").exists()
+    assert not (tmp_path / "w" / "odd.d1nb.sqlite").exists()
 
 
 def test_unknown_and_missing_exports(tmp_path):
@@ -370,7 +370,7 @@ def test_block_error_names_the_line(tmp_path, monkeypatch):
     dump = _one_table_dump(tmp_path / "dup.sql", rows)
     with pytest.raises(InputError, match=r"dup\.sql:73: .*UNIQUE constraint failed: t\.id"):
         load_dump(dump, tmp_path / "w")
-    assert not (tmp_path / "w" / "dup.sqlite").exists()
+    assert not (tmp_path / "w" / "dup.d1nb.sqlite").exists()
 
 
 def test_block_of_two_statements_on_a_line_is_not_run_as_one(tmp_path, monkeypatch):
