@@ -193,8 +193,10 @@ def cmd_load(args: argparse.Namespace) -> int:
             schema=schema,
             progress=not args.quiet and args.format == "text",
         )
-        con = duckdb.connect(args.out) if args.out else None
-        snapshot.duckdb(con, progress=False)
+        if args.out:
+            _write_duckdb(snapshot, Path(args.out))
+        else:
+            snapshot.duckdb(None, progress=False)
     except InputError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_UNUSABLE
@@ -221,6 +223,23 @@ def cmd_load(args: argparse.Namespace) -> int:
         if args.out:
             print(f"\nDuckDB snapshot written to {args.out}")
     return EXIT_CLEAN
+
+
+def _write_duckdb(snapshot, out: Path) -> None:
+    """The DuckDB snapshot at `out`, whole or not at all: written under a temporary name
+    beside it and renamed when complete, so an earlier file's tables never linger in it and
+    a killed run leaves no half-written file under the real name."""
+    partial = out.with_name(f".{out.name}.d1nb-partial")
+    for leftover in (partial, Path(f"{partial}.wal")):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect(str(partial))
+    try:
+        snapshot.duckdb(con, progress=False)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    partial.replace(out)
+    Path(f"{out}.wal").unlink(missing_ok=True)  # an earlier file's log would replay into it
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -406,3 +406,22 @@ def test_piping_into_head_ends_quietly(make_tree):
     result = subprocess.run(command, shell=True, capture_output=True, text=True, check=False)
     assert result.stdout.count("\n") == 1
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+
+
+def test_load_out_is_replaced_whole(capsys, sample, tmp_path):
+    """A reused --out holds the new export's tables only, and no partial file is left."""
+    import duckdb
+
+    out = tmp_path / "snap.duckdb"
+    for service in ("api", "scores"):
+        code, _, err = run(
+            capsys, "load", str(sample / "exports" / service / "before.sql"), "--out", str(out)
+        )
+        assert code == 0, err
+    con = duckdb.connect(str(out), read_only=True)
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    con.close()
+    assert "scores" in tables and "sync_data" not in tables
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snap.duckdb"]
