@@ -600,6 +600,7 @@ def write_batches(
     size = size or plan.recommended
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    clear_batch_folder(out)
     s, insert = plan.statement, plan.insert
     helpers: dict[str, str] = {}
     if plan.mode == "limit":
@@ -632,6 +633,35 @@ def write_batches(
     driver = out / "run_batches.sh"
     driver.write_text(_driver(database_name, first, size, end, helpers), encoding="utf-8")
     return files
+
+
+_DRIVER_HEAD = "#!/usr/bin/env sh\n# Runs the batches"
+_HELPERS = ("remaining.sql", "last_rowid.sql", "tail.sql.in", "tail.sql")
+
+
+def clear_batch_folder(out: Path) -> None:
+    """Remove the files an earlier `write_batches` left in `out` (and in its `line_NNNN`
+    folders), so that the new run_batches.sh, which runs every batch_*.sql beside it, runs
+    only the new plan's. A batch_*.sql that d1nb did not write is refused, never removed."""
+    for folder in [out, *sorted(out.glob("line_[0-9][0-9][0-9][0-9]"))]:
+        if not folder.is_dir():
+            continue
+        for f in sorted(folder.glob("batch_*.sql")):
+            if not f.read_text(encoding="utf-8", errors="replace").startswith("-- batch "):
+                raise InputError(
+                    f,
+                    0,
+                    "a batch_*.sql that d1nb did not write: run_batches.sh would run it; "
+                    "choose an empty --out",
+                )
+            f.unlink()
+        driver = folder / "run_batches.sh"
+        if driver.is_file() and driver.read_text(encoding="utf-8").startswith(_DRIVER_HEAD):
+            driver.unlink()
+            for name in _HELPERS:
+                (folder / name).unlink(missing_ok=True)
+        if folder != out and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 _LOW, _HIGH = "__d1nb_low__", "__d1nb_high__"
@@ -755,6 +785,8 @@ def batch_migration(
     measures each on a copy scaled up to that many rows (see `plan_batches`).
     """
     out = Path(out)
+    if out.is_dir():
+        clear_batch_folder(out)
     targets = [s for s in statements if s.kind in BATCHABLE]
     results: list[FileBatches] = []
     with tempfile.TemporaryDirectory(prefix="d1nb-batch-") as tmp:

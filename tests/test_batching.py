@@ -294,3 +294,20 @@ def test_driver_quotes_the_database_name(tmp_path):
     assert result.returncode == 0, result.stderr
     assert not list(tmp_path.glob("pwned*"))
     assert args.read_text(encoding="utf-8").split("|")[:3] == ["d1", "execute", hostile]
+
+
+def test_a_reused_out_folder_holds_only_the_new_plan(sample, tmp_path):
+    """run_batches.sh runs every batch_*.sql beside it: a second plan written to the same
+    folder must not leave the first one's files for it to run; a foreign one is refused."""
+    snapshot = load_snapshot(sample / "exports" / "scores" / "before.sql", tmp_path / "w")
+    sql = (sample / "services/scores/migrations/0013_backfill_normalized_id.sql").read_text()
+    plan = plan_batches(snapshot.path, sql, sizes=SIZES, repeats=1)
+    out = tmp_path / "out"
+    many = write_batches(plan, snapshot.path, out, size=100)
+    few = write_batches(plan, snapshot.path, out, size=2_000)
+    assert len(many) > len(few)
+    assert sorted(out.glob("batch_*.sql")) == sorted(few)
+    (out / "batch_9999.sql").write_text("DROP TABLE scores;\n", encoding="utf-8")
+    with pytest.raises(InputError, match="did not write"):
+        write_batches(plan, snapshot.path, out, size=2_000)
+    assert (out / "batch_9999.sql").exists()
