@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -174,10 +175,16 @@ def cmd_lock(args: argparse.Namespace) -> int:
     return _report_problems(history.problems)
 
 
+_TEMPORARY: list[Path] = []
+"""Working folders made for this command (no --workdir given): removed when it ends."""
+
+
 def _workdir(args: argparse.Namespace) -> Path:
     if args.workdir:
         return Path(args.workdir)
-    return Path(tempfile.mkdtemp(prefix="d1nb-"))
+    folder = Path(tempfile.mkdtemp(prefix="d1nb-"))
+    _TEMPORARY.append(folder)
+    return folder
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -206,7 +213,7 @@ def cmd_load(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "export": args.export,
-                    "working_copy": str(snapshot.path),
+                    "working_copy": str(snapshot.path) if args.workdir else None,
                     "duckdb": args.out,
                     "tables": _records(counts),
                     "type_notes": _records(types),
@@ -680,7 +687,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MIGRATIONS_DIR",
         help="migrations that create the tables (for --no-schema dumps, CSV, …)",
     )
-    p.add_argument("--workdir", help="folder for the SQLite working copy (default: a temp dir)")
+    p.add_argument(
+        "--workdir",
+        help="folder for the SQLite working copy (default: a temporary folder, removed when "
+        "the command ends)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_load)
 
@@ -703,7 +714,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--keep-going", action="store_true", help="continue after a failing file (wrangler stops)"
     )
-    p.add_argument("--workdir", help="folder for working copies (default: a temp dir)")
+    p.add_argument(
+        "--workdir",
+        help="folder for working copies (default: a temporary folder, removed when the command "
+        "ends)",
+    )
     p.set_defaults(func=cmd_replay)
 
     p = add(
@@ -724,7 +739,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=1000.0,
         help="longest a statement may hold the database (default 1000)",
     )
-    p.add_argument("--workdir", help="folder for working copies (default: a temp dir)")
+    p.add_argument(
+        "--workdir",
+        help="folder for working copies (default: a temporary folder, removed when the command "
+        "ends)",
+    )
     p.set_defaults(func=cmd_impact)
 
     p = add(
@@ -758,7 +777,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for the batch files and run_batches.sh (which then batches the rows added "
         "since the export)",
     )
-    p.add_argument("--workdir", help="folder for working copies (default: a temp dir)")
+    p.add_argument(
+        "--workdir",
+        help="folder for working copies (default: a temporary folder, removed when the command "
+        "ends)",
+    )
     p.set_defaults(func=cmd_batch)
 
     p = add(
@@ -806,7 +829,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TABLE.COL[$.path]=V1,V2",
         help="the only values allowed (NULL aside)",
     )
-    p.add_argument("--workdir", help="folder for the working copies (default: a temp dir)")
+    p.add_argument(
+        "--workdir",
+        help="folder for the working copies (default: a temporary folder, removed when the command "
+        "ends)",
+    )
     p.set_defaults(func=cmd_diff)
 
     p = add(
@@ -914,6 +941,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.stdout, sys.stderr = streams
         set_default_statement_timeout(d1.QUERY_TIMEOUT_S)
+        while _TEMPORARY:
+            shutil.rmtree(_TEMPORARY.pop(), ignore_errors=True)
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t"}

@@ -425,3 +425,13 @@ def test_load_out_is_replaced_whole(capsys, sample, tmp_path):
     con.close()
     assert "scores" in tables and "sync_data" not in tables
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snap.duckdb"]
+
+
+def test_temporary_working_folders_are_removed(capsys, sample, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    code, _, err = run(capsys, "load", str(sample / "exports" / "api" / "before.sql"))
+    assert code == 0, err
+    assert not list(tmp_path.glob("d1nb-*"))
