@@ -19,7 +19,7 @@ import queue
 import re
 import shutil
 import threading
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -403,6 +403,12 @@ class _Work(NamedTuple):
     text: str = ""
 
 
+_ROW_SEPARATOR = re.compile(r"\)\s*,\s*\(")
+"""What separates the rows of a multi-row INSERT (or stands inside a string): where it
+appears, a line is not known to be one row, and the line goes the exact way, statement by
+statement, counted by the rows SQLite inserted."""
+
+
 def _insert_block(first: int, text: str) -> _Work | None:
     """`text` as one multi-row INSERT when each of its lines is a one-line INSERT into the
     same table (wrangler's format); None otherwise.
@@ -411,8 +417,8 @@ def _insert_block(first: int, text: str) -> _Work | None:
     then the INSERT adds fewer rows than `text` has lines, which _run_block checks.
     """
     match = _FAST_INSERT.match(text)
-    if match is None or not text.endswith(");\n"):
-        return None
+    if match is None or not text.endswith(");\n") or _ROW_SEPARATOR.search(text):
+        return None  # a line may hold several rows: counting lines would prove nothing
     prefix = match.group(0)
     joint = ");\n" + prefix + "("
     lines = text.count("\n")
@@ -448,7 +454,7 @@ def _scan_dump(path: Path, bar: tqdm, blocks: bool = True) -> Iterator[_Work]:
                 else:
                     match = _FAST_INSERT.match(text)
                     head_end = match.end() if match else 0
-                if head_end and complete(text):
+                if head_end and complete(text) and not _ROW_SEPARATOR.search(text, head_end):
                     head = text[:head_end]
                     if head != prefix or len(rows) >= _BATCH_STATEMENTS or size > 4_000_000:
                         if rows:
@@ -717,10 +723,14 @@ def load_dump(
             f"{oversized} INSERT statement(s) over D1's {d1.MAX_STATEMENT_BYTES}-byte limit: "
             "`wrangler d1 execute --file` would refuse this dump"
         )
-    for table, n in writer.expected.items():
+    expected: dict[str, int] = defaultdict(int)
+    for table, n in writer.expected.items():  # SQLite's names are case-insensitive
+        expected[table.lower()] += n
+    loaded = {t.lower(): n for t, n in snapshot.row_counts.items()}
+    for table, n in expected.items():
         if table == "sqlite_sequence":
             continue
-        got = snapshot.row_counts.get(table)
+        got = loaded.get(table)
         if got != n:
             target.unlink(missing_ok=True)
             raise InputError(path, 0, f"table {table}: dump has {n} INSERTs but {got} rows loaded")

@@ -393,3 +393,34 @@ def test_reload_into_the_same_folder_replaces_an_on_disk_duckdb_snapshot(tmp_pat
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert tables == {"t"}
     assert con.execute("SELECT count(*) FROM t").fetchall() == [(2,)]
+
+
+VALID_DUMPS = {
+    "multi-row INSERTs": "INSERT INTO \"t\" VALUES(1,'a'),(2,'b');\n"
+    "INSERT INTO \"t\" VALUES(3,'c');\n",
+    "table name in another case": "INSERT INTO \"T\" VALUES(1,'a');\n"
+    "INSERT INTO T VALUES(2,'b');\n",
+    "schema-qualified": "INSERT INTO main.t VALUES(1,'a');\n"
+    "INSERT INTO main.\"t\" VALUES(2,'b');\n",
+    "a row separator inside a string, a multi-row line to even the count": (
+        'INSERT INTO "t" VALUES(1,\'x);\nINSERT INTO "t" VALUES(y\');\n'
+        "INSERT INTO \"t\" VALUES(2,'p'),(3,'q');\n"
+        + "".join(f"INSERT INTO \"t\" VALUES({i},'r),(s');\n" for i in range(4, 40))
+    ),
+}
+
+
+@pytest.mark.parametrize("chunk", [64, 4096, 1 << 20])
+@pytest.mark.parametrize("case", sorted(VALID_DUMPS))
+def test_valid_dumps_load_exactly(tmp_path, monkeypatch, chunk, case):
+    """Row counts alone prove nothing: the loaded values equal SQLite running the dump."""
+    monkeypatch.setattr(snapshots, "_CHUNK_BYTES", chunk)
+    text = "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT);\n"
+    text += VALID_DUMPS[case]
+    dump = tmp_path / "d.sql"
+    dump.write_text(text, encoding="utf-8")
+    reference = apsw.Connection(":memory:")
+    reference.execute(text)
+    snapshot = load_dump(dump, tmp_path / "w")
+    got = apsw.Connection(str(snapshot.path)).execute("SELECT id, s FROM t ORDER BY id").fetchall()
+    assert got == reference.execute("SELECT id, s FROM t ORDER BY id").fetchall()
