@@ -77,13 +77,24 @@ def provenance_markdown(
         f"{apsw.sqlite_lib_version()} (APSW {apsw.apsw_version()}), DuckDB {duckdb.__version__}",
         f"- started {started.isoformat(timespec='seconds')}, finished "
         f"{finished.isoformat(timespec='seconds')}",
-        "- parameters: " + (", ".join(f"`{k}={v!r}`" for k, v in parameters.items()) or "defaults"),
+        "- parameters: "
+        + (", ".join(_literal(f"{k}={v!r}") for k, v in parameters.items()) or "defaults"),
         "",
         "| input | sha256 |",
         "|---|---|",
     ]
-    lines += [f"| `{rel}` | `{digest}` |" for rel, digest in input_files(project)]
+    lines += [f"| {_literal(rel)} | `{digest}` |" for rel, digest in input_files(project)]
     return "\n".join(lines)
+
+
+_MARKDOWN_SYNTAX = {ord(c): f"&#{ord(c)};" for c in "\\`*_{}[]()<>#+-.!|~:&\"'"}
+
+
+def _literal(text: str) -> str:
+    """A name from the project as inline code that Markdown and HTML take literally: every
+    character Markdown could read as syntax (a link, a code span's end, a table's |) is a
+    character reference, so `x`[a](javascript:…)`.txt` stays text."""
+    return "<code>" + text.translate(_MARKDOWN_SYNTAX) + "</code>"
 
 
 def export_html(notebook: nbformat.NotebookNode, show_code: bool = False) -> str:

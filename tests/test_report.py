@@ -209,3 +209,22 @@ def test_report_on_your_own_project_runs_the_real_notebooks(tmp_path, capsys):
     # the replay of the after export, its service found from its ledger: nothing pending
     assert "verdict pass snapshots equal, invariants hold" in text
     assert "goal_progress" not in text
+
+
+def test_hostile_file_names_stay_text_in_the_html(tmp_path):
+    """A project file named like Markdown or HTML must not become a link or markup."""
+    from datetime import UTC, datetime
+
+    import nbformat
+
+    from d1nb.report import export_html, provenance_markdown
+
+    names = ["x`[clickme](javascript:alert(1))`.sql", "<img src=x onerror=alert(2)>.sql", "a|b.sql"]
+    for name in names:
+        (tmp_path / name).write_text("SELECT 1;\n", encoding="utf-8")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    cell = nbformat.v4.new_markdown_cell(provenance_markdown(tmp_path, {"p": "`]("}, now, now))
+    page = export_html(nbformat.v4.new_notebook(cells=[cell]))
+    assert "href=\"javascript" not in page and "<img src=x" not in page
+    assert "<a href" not in page.split("Provenance", 1)[1]
+    assert page.count("<tr>") >= len(names) + 1  # one row each: no | broke the table
