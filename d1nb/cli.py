@@ -339,6 +339,12 @@ def _service_snapshot(args: argparse.Namespace):
     )
     _check_export_belongs(args.snapshot, snapshot, history, args.service)
     names = getattr(args, "only", None) or None
+    known = {f.name for f in history.migration_dirs[args.service].files}
+    unknown = [n for n in names or [] if n not in known]
+    if unknown:
+        raise InputError(
+            args.project, 0, f"not a migration of {args.service}: {', '.join(unknown)}"
+        )
     if names is None and args.env:
         if (args.service, args.env) not in history.ledgers:
             raise InputError(args.project, 0, f"no ledger for {args.service}:{args.env}")
@@ -926,6 +932,9 @@ def main(argv: list[str] | None = None) -> int:
         where = exc.filename if exc.filename is not None else "d1nb"
         print(_printable(f"{where}: error: {exc.strerror or exc}"), file=sys.stderr)
         return EXIT_UNUSABLE
+    except duckdb.IOException as exc:  # DuckDB's own file errors: an unwritable --out
+        print(_printable(f"d1nb {args.command}: error: {exc}"), file=sys.stderr)
+        return EXIT_UNUSABLE
     except Exception as exc:
         if os.environ.get("D1NB_DEBUG"):
             raise
@@ -949,7 +958,9 @@ _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\
 
 
 def _printable(text: str) -> str:
-    """Text with control characters (terminal escape codes in a file name) shown escaped."""
+    """Text with control characters (terminal escape codes in a file name) shown escaped, and
+    the bytes of a file name that is not UTF-8 shown as \\x escapes."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return text.translate(_CONTROL)
 
 

@@ -71,11 +71,13 @@ class Project:
     problems: list[Problem] = field(default_factory=list)
 
     def relpath(self, path: Path) -> str:
-        """A path as shown to users: relative to the project root when inside it."""
+        """A path as shown to users: relative to the project root when inside it, the bytes of a
+        name that is not UTF-8 written as \\x escapes."""
         try:
-            return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+            shown = Path(path).resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:
-            return Path(path).as_posix()
+            shown = Path(path).as_posix()
+        return shown.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
     def databases(self, include_templates: bool = False) -> list[D1Binding]:
         """Bindings that own migrations: one per (service, environment, database). A service
@@ -130,6 +132,17 @@ def parse_config_text(path: Path, text: str) -> dict:
     return json5.loads(text)
 
 
+_TEXT_SETTINGS = (
+    "binding",
+    "database_name",
+    "database_id",
+    "migrations_dir",
+    "migrations_table",
+    "migrations_pattern",
+)
+"""The settings of a d1_databases entry that wrangler reads as strings."""
+
+
 def _bindings_of(
     section: dict, env: str, cfg: ConfigFile, problems: list[Problem]
 ) -> list[D1Binding]:
@@ -142,6 +155,21 @@ def _bindings_of(
         if not isinstance(entry, dict) or "binding" not in entry:
             problems.append(
                 Problem(str(cfg.path), 0, f"d1_databases entry without binding in env '{env}'")
+            )
+            continue
+        wrong = [
+            key
+            for key in _TEXT_SETTINGS
+            if entry.get(key) is not None and not isinstance(entry[key], str)
+        ]
+        if wrong:
+            problems.append(
+                Problem(
+                    str(cfg.path),
+                    _line_of_setting(cfg.path, wrong[0], ""),
+                    f"d1_databases entry in env '{env}': {', '.join(wrong)} must be text; "
+                    "this binding is skipped",
+                )
             )
             continue
         setting = entry.get("migrations_dir")
@@ -204,6 +232,13 @@ def load_project(root: str | Path) -> Project:
             project.problems.append(Problem(project.relpath(path), 1, "config is not an object"))
             continue
         envs = data.get("env") or {}
+        if not isinstance(envs, dict):
+            project.problems.append(
+                Problem(
+                    project.relpath(path), _line_of_setting(path, "env", ""), "env is not a table"
+                )
+            )
+            envs = {}
         cfg = ConfigFile(
             path=path,
             service=_service_name(root, path, data),

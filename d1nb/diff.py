@@ -379,6 +379,11 @@ def _compare_table(
     )
     values = [c for c in columns if c not in key]
     one_sided = {c for c in b_types if c not in a_types} | {c for c in a_types if c not in b_types}
+    retyped = [c for c in columns if b_types[c] != a_types[c]]
+    compared = dict(b_types)  # the types values are compared as
+    if retyped:  # a column whose type changed (the schema diff says so): compared as text
+        b, a = _as_text(b, retyped), _as_text(a, retyped)
+        compared |= dict.fromkeys(retyped, "VARCHAR")
     if not key:  # no key: multiset of whole rows
         cols = ", ".join(quote_ident(c) for c in columns)
         counts = con.execute(
@@ -396,10 +401,10 @@ def _compare_table(
         stats = _side_stats(con, table, b_types, a_types, set(columns) | one_sided)
         diff.columns = _column_frame(table, stats, columns, b_types, a_types, None)
         return diff
-    passed = _join_pass(con, b, a, diff.table, key, values, tolerance, b_types)
+    passed = _join_pass(con, b, a, diff.table, key, values, tolerance, compared)
     if passed is None:  # NULL or repeated keys: match only the rows whose key is unique
         b, a = _unique_key_rows(con, diff, b, a, key)
-        passed = _join_pass(con, b, a, diff.table, key, values, tolerance, b_types)
+        passed = _join_pass(con, b, a, diff.table, key, values, tolerance, compared)
         stats = _side_stats(con, table, b_types, a_types, set())
     else:
         stats = passed["stats"]
@@ -410,9 +415,15 @@ def _compare_table(
     _add_distinct(con, table, stats, moved, b_types, a_types)
     diff.columns = _column_frame(table, stats, values, b_types, a_types, per_column)
     diff.samples = _samples(
-        con, table, key, values, mask, tolerance, b_types, b, a, passed["sample_keys"]
+        con, table, key, values, mask, tolerance, compared, b, a, passed["sample_keys"]
     )
     return diff
+
+
+def _as_text(relation: str, columns: list[str]) -> str:
+    """`relation` with `columns` cast to text, as a subquery."""
+    casts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns)
+    return f"(SELECT * REPLACE ({casts}) FROM {relation})"
 
 
 def _row_hashes(side: str, key: list[str], values: list[str]) -> str:

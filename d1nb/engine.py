@@ -14,6 +14,7 @@ What makes it D1 and not plain SQLite:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -120,6 +121,7 @@ class MigrationOutcome:
     would have created), or None."""
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PROGRESS_STEPS = 20_000
 """SQLite VM steps between two looks at the clock (well under a millisecond)."""
 _TIMEOUT: list[float] = []
@@ -264,8 +266,11 @@ class D1Engine:
         return self.conn.changes() if statement.kind in _DML_KINDS else 0
 
     def ensure_ledger(self, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> None:
-        """Create the migrations ledger as wrangler does."""
-        self.conn.execute(d1.LEDGER_DDL.format(table=table))
+        """Create the migrations ledger as wrangler does. wrangler pastes the name from the
+        config as it is; d1nb does too for a plain name (so the schema text is the same) and
+        quotes any other, so a config cannot smuggle SQL in."""
+        name = table if _PLAIN_NAME.fullmatch(table) else quote_ident(table)
+        self.conn.execute(d1.LEDGER_DDL.format(table=name))
 
     def applied_migrations(self, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> list[tuple]:
         """Rows of the ledger (id, name, applied_at), or [] if it does not exist."""

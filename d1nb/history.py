@@ -75,6 +75,13 @@ def _frame(rows: list[dict], path: Path) -> pd.DataFrame:
     for i, row in enumerate(rows, 1):
         if "name" not in row:
             raise InputError(path, 0, f"ledger row {i} has no 'name' column")
+        if not isinstance(row["name"], str):
+            raise InputError(path, 0, f"ledger row {i}: name {row['name']!r} is not text")
+        ident = row.get("id")
+        if ident is not None and not (
+            isinstance(ident, int) and not isinstance(ident, bool) and 0 <= ident < 2**63
+        ):
+            raise InputError(path, 0, f"ledger row {i}: id {ident!r} is not a row id")
     if not rows:  # a new environment, or a first migration that failed: everything pending
         return pd.DataFrame(
             {"id": pd.Series(dtype="int64"), "name": pd.Series(dtype=object)}
@@ -192,8 +199,20 @@ def local_state_databases(folder: Path) -> list[Path]:
 
 
 def read_ledger(path: str | Path, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> Ledger:
-    """Read a ledger from any supported source, chosen by what the path is."""
+    """Read a ledger from any supported source, chosen by what the path is. Whatever the
+    source holds, the result is a ledger or an InputError naming the file."""
     path = Path(path)
+    try:
+        return _read_any_ledger(path, table)
+    except InputError:
+        raise
+    except (ValueError, UnicodeError, RecursionError, apsw.Error, OverflowError) as exc:
+        # ValueError covers malformed text, numbers and Arrow's casts
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(path, 0, f"unreadable ledger ({type(exc).__name__}: {why})") from exc
+
+
+def _read_any_ledger(path: Path, table: str) -> Ledger:
     if not path.exists():
         raise InputError(path, 0, "ledger file not found")
     if path.is_dir():

@@ -175,6 +175,19 @@ def load_migration_dir(
     candidates = sorted(p for p in root.rglob("*") if p.is_file())
     for p in candidates:
         rel = p.relative_to(root).as_posix()
+        # Node reads a name that is not UTF-8 with U+FFFD in place of each bad byte; the ledger
+        # then holds that name, and so does d1nb's
+        named = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        if named != rel:
+            refused.append(
+                Problem(
+                    str(p),
+                    0,
+                    f"file name is not UTF-8; wrangler records it as {named!r}",
+                    "warning",
+                )
+            )
+            rel = named
         if fence is not None and not p.resolve().is_relative_to(fence):
             refused.append(Problem(str(p), 0, "a link to a file outside the project: not read"))
             continue

@@ -901,13 +901,24 @@ def load_csv(
                 header = next(reader)
             except StopIteration:
                 raise InputError(path, 1, "empty CSV file (no header row)") from None
+            except UnicodeDecodeError as exc:
+                raise InputError(path, 1, "not valid UTF-8") from exc
             rows = []
-            for row in reader:
-                if len(row) != len(header):
-                    raise InputError(
-                        path, reader.line_num, f"{len(row)} fields, header has {len(header)}"
-                    )
-                rows.append(tuple(v if v != "" else None for v in row))
+            try:
+                for row in reader:
+                    if len(row) != len(header):
+                        raise InputError(
+                            path, reader.line_num, f"{len(row)} fields, header has {len(header)}"
+                        )
+                    rows.append(tuple(v if v != "" else None for v in row))
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    path,
+                    reader.line_num + 1,
+                    f"not valid UTF-8 (byte 0x{exc.object[exc.start]:02x})",
+                ) from exc
+            except csv.Error as exc:
+                raise InputError(path, reader.line_num, f"malformed CSV: {exc}") from exc
         return header, rows
 
     return _load_rows(path, workdir, table or path.stem, schema, read, name)

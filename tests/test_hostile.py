@@ -216,3 +216,97 @@ def test_a_workdir_inside_the_inputs_folder_harms_no_input(tmp_path):
     refused = load()
     assert refused.returncode == 2 and "refusing to replace it" in refused.stderr
     assert theirs.read_bytes() == db.read_bytes()
+
+
+TOML = 'name = "s"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "d"\ndatabase_id = "1"\n'
+BAD_LEDGERS = {
+    "a string.json": '"hello"',
+    "float id.json": '[{"results":[{"id":1.5,"name":"0001_init.sql","applied_at":"x"}]}]',
+    "huge id.json": '[{"results":[{"id":123456789012345678901234567890,"name":"0001_init.sql"}]}]',
+    "UTF-16.json": '[{"results":[]}]'.encode("utf-16"),
+    "deep nesting.json": "[" * 5000 + "]" * 5000,
+    "text id.json": '{"results":[{"id":"a","name":"0001_init.sql"}]}',
+    "number name.json": '[{"results":[{"id":1,"name":5}]}]',
+    "bad bytes.csv": b"id,name\n1,\xff\xfe\n",
+    "not a database.sqlite": b"SQLite format 3\x00" + b"\x00" * 100,
+    "empty.json": "",
+}
+BAD_CONFIGS = {
+    "d1_databases not a list": 'name = "s"\nd1_databases = "x"\n',
+    "migrations_dir a number": 'name = "s"\n[[d1_databases]]\nbinding = "DB"\nmigrations_dir = 5\n',
+    "env a list": 'name = "s"\nenv = [1, 2]\n',
+    "migrations_table a number": 'name = "s"\n[[d1_databases]]\nbinding = "DB"\n'
+    "migrations_table = 3\n",
+    "migrations_pattern a number": 'name = "s"\n[[d1_databases]]\nbinding = "DB"\n'
+    "migrations_pattern = 3\n",
+}
+
+
+def _tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return root
+
+
+def _bad_input_cases(root: Path) -> list[tuple[str, list[str]]]:
+    base = {"s/wrangler.toml": TOML, "s/migrations/0001_init.sql": "CREATE TABLE t (a);\n"}
+    cases = []
+    for i, (name, content) in enumerate(BAD_LEDGERS.items()):
+        suffix = name.rsplit(".", 1)[1]
+        project = _tree(root / f"ledger{i}", {**base, f"ledgers/s.production.{suffix}": content})
+        cases.append((f"ledger: {name}", ["status", str(project)]))
+    for i, (name, text) in enumerate(BAD_CONFIGS.items()):
+        project = _tree(root / f"config{i}", {**base, "s/wrangler.toml": text})
+        cases.append((f"config: {name}", ["lint", str(project)]))
+    names = _tree(
+        root / "names",
+        {
+            **base,
+            "s/migrations/12345678901234567890123_big.sql": "SELECT 1;\n",
+            "s/migrations/0002_\udcff.sql": "SELECT 1;\n",
+        },
+    )
+    dump = 'PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (a);\nINSERT INTO "t" VALUES(1);\n'
+    files = _tree(
+        root / "files",
+        {
+            "a.sql": dump,
+            "b.sql": dump.replace("(a)", "(a TEXT)").replace("VALUES(1)", "VALUES('x')"),
+            "nul.sql": b"PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t(a);\x00\n",
+            "commit.sql": "BEGIN TRANSACTION;\nCREATE TABLE t(a);\nCOMMIT;\nCOMMIT;\n",
+            "odd.csv": b"a,b\n1\n\xff,2,3\n",
+            "odd.json": '{"a": [1, {"b": 2}]}',
+            "odd.parquet": b"PAR1garbagePAR1",
+        },
+    )
+    cases += [
+        ("file names: 23 digits, not UTF-8", ["lint", str(names)]),
+        ("replay --only a file that is not there",
+         ["replay", str(names), "--snapshot", str(files / "a.sql"), "--only", "nosuch.sql"]),
+        ("diff: a column's type changed", ["diff", str(files / "a.sql"), str(files / "b.sql")]),
+        ("diff --tolerance nan", ["diff", str(files / "a.sql"), str(files / "a.sql"),
+                                  "--tolerance", "t.a=nan"]),
+        ("dump with a NUL byte", ["load", str(files / "nul.sql")]),
+        ("dump with two COMMITs", ["load", str(files / "commit.sql")]),
+        ("odd CSV", ["load", str(files / "odd.csv")]),
+        ("odd --json", ["load", str(files / "odd.json"), "--table", "t"]),
+        ("odd Parquet", ["load", str(files / "odd.parquet")]),
+        ("unwritable --out", ["load", str(files / "a.sql"), "--out", "/proc/nope/x.duckdb"]),
+        ("missing export", ["load", str(files / "nope.sql")]),
+    ]  # fmt: skip
+    return cases
+
+
+def test_bad_input_ends_in_a_message_not_a_traceback(tmp_path, capsys):
+    """Each case ends with exit 0, 1 or 2 and a message; none is reported as a d1nb bug."""
+    from d1nb.cli import main
+
+    failures = []
+    for label, argv in _bad_input_cases(tmp_path):
+        code = main(argv)
+        out, err = capsys.readouterr()
+        if code not in (0, 1, 2) or "internal error" in err or "Traceback" in out + err:
+            failures.append(f"{label}: exit {code}: {err.strip().splitlines()[-1:]}")
+    assert not failures, "\n".join(failures)

@@ -225,6 +225,6 @@ def test_hostile_file_names_stay_text_in_the_html(tmp_path):
     now = datetime(2026, 1, 1, tzinfo=UTC)
     cell = nbformat.v4.new_markdown_cell(provenance_markdown(tmp_path, {"p": "`]("}, now, now))
     page = export_html(nbformat.v4.new_notebook(cells=[cell]))
-    assert "href=\"javascript" not in page and "<img src=x" not in page
+    assert 'href="javascript' not in page and "<img src=x" not in page
     assert "<a href" not in page.split("Provenance", 1)[1]
     assert page.count("<tr>") >= len(names) + 1  # one row each: no | broke the table
