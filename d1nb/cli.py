@@ -954,7 +954,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(_TEMPORARY.pop(), ignore_errors=True)
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t"}
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t\r"}
 
 
 def _printable(text: str) -> str:

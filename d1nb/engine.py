@@ -415,8 +415,17 @@ class D1Engine:
                 found[name] = sql
         return found
 
-    def columns(self, table: str) -> list[tuple]:
-        """(cid, name, type, notnull, default, pk) of a table."""
+    def columns(self, table: str, generated: bool = False) -> list[tuple]:
+        """(cid, name, type, notnull, default, pk) of a table; with `generated`, its generated
+        columns too (which no INSERT may name, but whose values are data to read)."""
+        if generated:
+            return list(
+                self.conn.execute(
+                    'SELECT cid, name, type, "notnull", dflt_value, pk FROM pragma_table_xinfo(?) '
+                    "WHERE hidden IN (0, 2, 3)",
+                    (table,),
+                )
+            )
         return list(
             self.conn.execute(
                 'SELECT cid, name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)',

@@ -291,6 +291,32 @@ def _fresh_target(workdir: str | Path, stem: str) -> Path:
     return target
 
 
+def _virtual_tables(snapshot: Snapshot) -> dict[str, int]:
+    """Rows of each virtual table (FTS5, R*Tree) of the working copy, with a note on the
+    snapshot for each: they stay in the SQLite copy, where replays use them, and are not
+    copied to DuckDB, where their rows (derived from other tables) mean nothing."""
+    found = {}
+    with D1Engine(snapshot.path, statement_limit=0) as engine:
+        rows = engine.conn.execute(
+            "SELECT l.name, m.sql FROM pragma_table_list AS l JOIN sqlite_master AS m "
+            "ON m.name = l.name WHERE l.schema = 'main' AND l.type = 'virtual' ORDER BY 1"
+        ).fetchall()
+        for name, sql in rows:
+            try:
+                found[name] = engine.conn.execute(
+                    f"SELECT count(*) FROM {quote_ident(name)}"
+                ).fetchall()[0][0]
+            except apsw.Error as exc:
+                snapshot.notes.append(f"virtual table {name} cannot be read here: {exc}")
+                continue
+            module = (classify(sql)[3] or "?") if sql else "?"
+            snapshot.notes.append(
+                f"virtual table {name} (USING {module}, {found[name]} rows) is kept in the "
+                "SQLite working copy, not in DuckDB"
+            )
+    return found
+
+
 def _counts(engine: D1Engine) -> dict[str, int]:
     return {
         t: engine.conn.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchall()[0][0]
@@ -726,7 +752,8 @@ def load_dump(
     expected: dict[str, int] = defaultdict(int)
     for table, n in writer.expected.items():  # SQLite's names are case-insensitive
         expected[table.lower()] += n
-    loaded = {t.lower(): n for t, n in snapshot.row_counts.items()}
+    virtual = _virtual_tables(snapshot)
+    loaded = {t.lower(): n for t, n in {**snapshot.row_counts, **virtual}.items()}
     for table, n in expected.items():
         if table == "sqlite_sequence":
             continue
@@ -785,7 +812,9 @@ def load_sqlite(path: str | Path, workdir: str | Path, name: str | None = None) 
             raise InputError(path, 0, f"damaged SQLite file (truncated or corrupt): {found}")
         counts = _counts(engine)
     Path(str(target) + "-wal").unlink(missing_ok=True)  # checkpointed: all in the copy now
-    return Snapshot(path, target, counts)
+    snapshot = Snapshot(path, target, counts)
+    _virtual_tables(snapshot)
+    return snapshot
 
 
 def wrangler_json_rows(path: Path) -> list[dict]:
@@ -1355,7 +1384,7 @@ def to_duckdb(
     )
     try:
         for table in engine.tables():
-            info = engine.columns(table)
+            info = engine.columns(table, generated=True)
             names, declared = [c[1] for c in info], [c[2] for c in info]
             target = f"{quote_ident(schema)}.{quote_ident(table)}"
             expected_rows = snapshot.row_counts.get(table)

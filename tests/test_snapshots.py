@@ -424,3 +424,26 @@ def test_valid_dumps_load_exactly(tmp_path, monkeypatch, chunk, case):
     snapshot = load_dump(dump, tmp_path / "w")
     got = apsw.Connection(str(snapshot.path)).execute("SELECT id, s FROM t ORDER BY id").fetchall()
     assert got == reference.execute("SELECT id, s FROM t ORDER BY id").fetchall()
+
+
+def test_fts5_tables_and_generated_columns_are_kept_or_reported(tmp_path):
+    """D1 supports both: generated columns reach DuckDB with their values; an FTS5 table stays
+    in the working copy, counted, and the snapshot says so (never dropped silently)."""
+    dump = tmp_path / "fts.sql"
+    dump.write_text(
+        "PRAGMA defer_foreign_keys=TRUE;\n"
+        "CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT, words INTEGER GENERATED ALWAYS "
+        "AS (length(body)) VIRTUAL, up TEXT GENERATED ALWAYS AS (upper(body)) STORED);\n"
+        'INSERT INTO "docs" ("id","body") VALUES(1,\'hello world\');\n'
+        'INSERT INTO "docs" ("id","body") VALUES(2,\'second\');\n'
+        "CREATE VIRTUAL TABLE docs_fts USING fts5(body, content='docs', content_rowid='id');\n"
+        "INSERT INTO docs_fts(rowid, body) SELECT id, body FROM docs;\n",
+        encoding="utf-8",
+    )
+    snapshot = load_dump(dump, tmp_path / "w")
+    con = snapshot.duckdb()
+    assert con.execute("SELECT * FROM docs ORDER BY id").fetchall() == [
+        (1, "hello world", 11, "HELLO WORLD"),
+        (2, "second", 6, "SECOND"),
+    ]
+    assert any("docs_fts (USING fts5, 2 rows)" in note for note in snapshot.notes)
