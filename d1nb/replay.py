@@ -15,6 +15,7 @@ from pathlib import Path
 
 import apsw
 import pandas as pd
+from tqdm import tqdm
 
 from . import d1
 from .engine import D1Engine, MigrationOutcome
@@ -705,7 +706,8 @@ def replay(
         if names is None:
             applied = {r[1] for r in engine.applied_migrations(ledger_table)}
             names = [f.name for f in mdir.files if f.name not in applied]
-        for name in names:
+        # a bar on a terminal only (disable=None): a replay of a large export can take minutes
+        for name in tqdm(names, desc="replaying", unit="file", disable=None, leave=False):
             f = files[name]
             file_meter = (meter or Meter)(engine)
             if f.text is None:
