@@ -23,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import sqlglot
-from sqlglot import exp
 
 from . import d1
 from .engine import D1Engine, D1Error
@@ -33,10 +31,9 @@ from .problems import InputError
 from .sql import (
     SqlTokenError,
     dml_condition,
+    insert_select,
     quote_ident,
-    top_level_offset,
     with_condition,
-    without_comments,
     written_columns,
 )
 
@@ -154,56 +151,22 @@ def parse_insert_select(engine: D1Engine, s: Statement) -> InsertSelect:
     def refuse(why: str) -> InputError:
         return InputError("", s.line, f"cannot batch this INSERT … SELECT: {why}")
 
+    parts = insert_select(s.sql)
+    if isinstance(parts, str):
+        raise refuse(parts)
+    columns = parts.columns or tuple(c[1] for c in engine.columns(parts.target))
     try:
-        sql = without_comments(s.sql).rstrip().rstrip(";").rstrip()
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except (sqlglot.errors.ParseError, SqlTokenError) as exc:
-        raise refuse(f"not understood ({exc})") from exc
-    select = tree.expression if isinstance(tree, exp.Insert) else None
-    if not isinstance(select, exp.Select):
-        raise refuse("the rows come from a compound SELECT or VALUES")
-    for part, why in (
-        ("with", "it starts with WITH"),
-        ("conflict", "it has an ON CONFLICT clause"),
-        ("returning", "it has RETURNING"),
-    ):
-        if tree.args.get(part) or (part == "with" and select.args.get("with")):
-            raise refuse(why)
-    for part in ("group", "having", "distinct", "order", "limit", "offset"):
-        if select.args.get(part):
-            raise refuse(f"its SELECT has {part.upper()}, which ranges of rows would split")
-    for e in select.expressions:
-        for agg in e.find_all(exp.AggFunc):
-            if agg.find_ancestor(exp.Select) is select:
-                raise refuse("its SELECT aggregates, which ranges of rows would split")
-    source = (select.args.get("from_") or select.args.get("from")).this
-    if not isinstance(source, exp.Table):
-        raise refuse("it selects from a subquery, not a table")
-    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-    columns = (
-        [c.name for c in tree.this.expressions]
-        if isinstance(tree.this, exp.Schema)
-        else [c[1] for c in engine.columns(target.name)]
-    )
-    try:
-        engine.conn.execute(f"SELECT rowid FROM {quote_ident(source.name)} LIMIT 1").fetchall()
+        engine.conn.execute(f"SELECT rowid FROM {quote_ident(parts.source)} LIMIT 1").fetchall()
     except Exception as exc:
-        raise refuse(f"its source {source.name} has no rowid (WITHOUT ROWID)") from exc
-    key = _insert_key(engine, target.name, columns)
+        raise refuse(f"its source {parts.source} has no rowid (WITHOUT ROWID)") from exc
+    key = _insert_key(engine, parts.target, list(columns))
     if not key:
         raise refuse(
-            f"{target.name} has no primary key or unique index among the inserted columns, so "
+            f"{parts.target} has no primary key or unique index among the inserted columns, so "
             "a batch run twice would insert its rows twice"
         )
-    at = top_level_offset(sql, "SELECT")
     return InsertSelect(
-        sql[:at].rstrip(),
-        sql[at:],
-        target.name,
-        tuple(columns),
-        key,
-        source.name,
-        source.alias_or_name,
+        parts.head, parts.select, parts.target, columns, key, parts.source, parts.qualifier
     )
 
 

@@ -16,6 +16,8 @@ from itertools import pairwise
 from typing import NamedTuple
 
 import apsw
+import sqlglot
+from sqlglot import exp
 from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
@@ -23,6 +25,7 @@ from sqlglot.tokens import TokenType
 __all__ = [
     "AddedColumn",
     "DmlCondition",
+    "InsertSelectParts",
     "SqlTokenError",
     "Token",
     "added_column",
@@ -32,6 +35,7 @@ __all__ = [
     "dml_condition",
     "in_list_values",
     "index_where",
+    "insert_select",
     "quote_ident",
     "quote_literal",
     "split_statements",
@@ -742,3 +746,59 @@ def table_columns(create_sql: str) -> list[str]:
             columns.append(toks[i].text)
         first = word == ","
     return columns
+
+
+@dataclass(frozen=True)
+class InsertSelectParts:
+    """An INSERT … SELECT from one table, comments removed: what batching by ranges of the
+    source table's rowids needs."""
+
+    head: str
+    """The statement up to its SELECT (`INSERT OR IGNORE INTO t (a, b)`)."""
+    select: str
+    target: str
+    columns: tuple[str, ...]
+    """The target columns named, or () when it names none (then all, in order)."""
+    source: str
+    qualifier: str
+    """How the SELECT names its source (alias or name), to qualify `rowid`."""
+
+
+def insert_select(sql: str) -> InsertSelectParts | str:
+    """Take an INSERT … SELECT apart (sqlglot's parser), or say why it cannot be cut into
+    ranges of source rows (a reason, as text)."""
+    try:
+        text = without_comments(sql).rstrip().rstrip(";").rstrip()
+        tree = sqlglot.parse_one(text, read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError) as exc:
+        return f"not understood ({exc})"
+    select = tree.expression if isinstance(tree, exp.Insert) else None
+    if not isinstance(select, exp.Select):
+        return "the rows come from a compound SELECT or VALUES"
+    for part, why in (
+        ("with", "it starts with WITH"),
+        ("conflict", "it has an ON CONFLICT clause"),
+        ("returning", "it has RETURNING"),
+    ):
+        if tree.args.get(part) or (part == "with" and select.args.get("with")):
+            return why
+    for part in ("group", "having", "distinct", "order", "limit", "offset"):
+        if select.args.get(part):
+            return f"its SELECT has {part.upper()}, which ranges of rows would split"
+    for e in select.expressions:
+        for agg in e.find_all(exp.AggFunc):
+            if agg.find_ancestor(exp.Select) is select:
+                return "its SELECT aggregates, which ranges of rows would split"
+    source = (select.args.get("from_") or select.args.get("from")).this
+    if not isinstance(source, exp.Table):
+        return "it selects from a subquery, not a table"
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    columns = (
+        tuple(c.name for c in tree.this.expressions) if isinstance(tree.this, exp.Schema) else ()
+    )
+    at = top_level_offset(text, "SELECT")
+    if at is None:
+        return "no SELECT at its top level"
+    return InsertSelectParts(
+        text[:at].rstrip(), text[at:], target.name, columns, source.name, source.alias_or_name
+    )

@@ -154,6 +154,13 @@ FILES = {
         'INSERT INTO "shelf ""A""" ("the ""label""") VALUES (\'x\'), (\'y\');\n'
         'UPDATE "shelf ""A""" SET "the ""label""" = upper("the ""label""") WHERE id = 1;\n'
     ),
+    # a service that commits only a template config (as many public repositories do)
+    "apps/guestbook/wrangler.example.toml": 'name = "guestbook"\n[[d1_databases]]\n'
+    'binding = "GB"\ndatabase_name = "guestbook"\ndatabase_id = "<your-database-id>"\n',
+    "apps/guestbook/migrations/0001_entries.sql": "CREATE TABLE entries (id INTEGER PRIMARY KEY, "
+    "author TEXT NOT NULL, body TEXT);\n",
+    # an environment whose ledger is empty: a new database, or a first migration that failed
+    "ledgers/library.production.json": '[{"results": [], "success": true, "meta": {}}]',
     # production's ledger as `wrangler d1 migrations list` prints it: the files still to apply
     "ledgers/bookshop.production.txt": "\n \u26c5\ufe0f wrangler 4.86.0\n"
     + "\u2500" * 18

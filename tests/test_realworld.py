@@ -21,13 +21,17 @@ def repo(tmp_path_factory):
 
 def test_configs(repo):
     project = load_project(repo)
-    assert [(p.path, p.line) for p in project.problems] == [("services/broken/wrangler.toml", 2)]
+    assert [(p.path, p.line, p.severity) for p in project.problems] == [
+        ("services/broken/wrangler.toml", 2, "error"),
+        ("apps/guestbook/wrangler.example.toml", 0, "warning"),  # only a template: read from it
+    ]
     frame = bindings_frame(project)
     web = frame[(frame.config == "apps/web/wrangler.jsonc")].set_index("environment")
     assert web.loc["production", "migrations_table"] == "__drizzle_migrations"
     assert web.loc["staging", "migrations_dir"] == "apps/web/drizzle"
     templates = frame[frame.template]
     assert set(templates.config) == {
+        "apps/guestbook/wrangler.example.toml",
         "apps/web/wrangler.example.json",
         "services/jobs/wrangler.template.toml",
     }
@@ -208,3 +212,41 @@ def test_migrations_list_output_is_a_ledger_of_pending_files(repo):
         "0006_quoted_names.sql": "pending",
     }
     assert any("falls back to the top-level binding" in p.message for p in history.problems)
+
+
+def test_template_only_service_and_empty_ledger(repo):
+    history = load_history(repo, use_git=False)
+    assert [f.name for f in history.migration_dirs["guestbook"].files] == ["0001_entries.sql"]
+    findings = lint(history)
+    guestbook = findings[findings.service == "guestbook"]
+    assert set(guestbook.rule) == {"D1N001", "D1N021"}  # linted; its placeholder id noted
+    status = status_frame(history)
+    library = status[(status.service == "library") & (status.environment == "production")]
+    assert set(library.status) == {"pending"} and len(library) == 3
+
+
+def test_comment_before_where_batches_exactly(repo, empty_snapshot, tmp_path):
+    """bookshop 0004 has a comment between its SET and its WHERE: every batch file, run in
+    order, gives what the statement gives (only author 2's titles change)."""
+    import shutil
+
+    import apsw
+
+    from d1nb.batching import plan_batches, write_batches
+    from d1nb.replay import replay
+
+    history = load_history(repo, use_git=False)
+    mdir = history.migration_dirs["bookshop"]
+    before = replay(empty_snapshot, mdir, [f.name for f in mdir.files[:3]])
+    statement = mdir.files[3].statements[0]
+    plan = plan_batches(before.after.path, statement, sizes=(2, 4), repeats=1)
+    whole, batched = tmp_path / "whole.sqlite", tmp_path / "batched.sqlite"
+    shutil.copyfile(before.after.path, whole)
+    shutil.copyfile(before.after.path, batched)
+    apsw.Connection(str(whole)).execute(statement.sql)
+    for f in write_batches(plan, before.after.path, tmp_path / "out", size=3):
+        apsw.Connection(str(batched)).execute(f.read_text(encoding="utf-8"))
+    titles = "SELECT id, title FROM books ORDER BY id"
+    got = apsw.Connection(str(batched)).execute(titles).fetchall()
+    assert got == apsw.Connection(str(whole)).execute(titles).fetchall()
+    assert sum(t.isupper() for _, t in got) == 14  # author 2 wrote 14 of the 40 books
