@@ -30,6 +30,7 @@ from .migrations import (
 )
 from .problems import InputError, Problem, problems_frame
 from .replay import ReplayResult, SchemaEvolution, replay, schema_evolution
+from .scratch import scratch_folder
 from .snapshots import Snapshot, load_dump, load_snapshot, write_dump
 
 try:
@@ -78,6 +79,7 @@ __all__ = [
     "replay",
     "scale_table",
     "schema_evolution",
+    "scratch_folder",
     "statements_frame",
     "status_frame",
     "summary_frame",

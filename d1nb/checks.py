@@ -20,6 +20,7 @@ import pandas as pd
 from .diff import Diff, compare_tables, records
 from .engine import D1Engine
 from .problems import InputError
+from .scratch import scratch_folder
 from .snapshots import Snapshot
 from .sql import check_constraints, index_where, quote_ident, quote_literal
 
@@ -538,11 +539,10 @@ def audit_exports(
     **options: object,
 ) -> Audit:
     """`audit` of two exports given relative to `project` (the notebook's entry point)."""
-    import tempfile
 
     from .snapshots import load_snapshot
 
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="d1nb-audit-"))
+    workdir = Path(workdir or scratch_folder("d1nb-audit-"))
     return audit(
         load_snapshot(Path(project) / before, workdir / "before"),
         load_snapshot(Path(project) / after, workdir / "after"),
@@ -564,14 +564,13 @@ def audit_replay(
 
     `service` None takes the service whose migration files the export's ledger names most.
     """
-    import tempfile
 
     from .history import load_history
     from .replay import replay
     from .snapshots import load_snapshot
 
     history = load_history(project, use_git=False)
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="d1nb-audit-"))
+    workdir = Path(workdir or scratch_folder("d1nb-audit-"))
     if service is None:
         service = _service_of(history, load_snapshot(Path(project) / snapshot, workdir / "probe"))
     mdir = history.migration_dirs[service]

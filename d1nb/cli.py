@@ -12,9 +12,7 @@ import json
 import math
 import os
 import shlex
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import TextIO
 
@@ -33,6 +31,7 @@ from .history import (
 )
 from .lint import FINDING_COLUMNS, SEVERITY_RANK, lint
 from .problems import InputError, Problem
+from .scratch import remove_scratch_folders, scratch_folder
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE, EXIT_BUG = 0, 1, 2, 3
 
@@ -175,16 +174,9 @@ def cmd_lock(args: argparse.Namespace) -> int:
     return _report_problems(history.problems)
 
 
-_TEMPORARY: list[Path] = []
-"""Working folders made for this command (no --workdir given): removed when it ends."""
-
-
 def _workdir(args: argparse.Namespace) -> Path:
-    if args.workdir:
-        return Path(args.workdir)
-    folder = Path(tempfile.mkdtemp(prefix="d1nb-"))
-    _TEMPORARY.append(folder)
-    return folder
+    """--workdir, or a scratch folder removed when the command ends."""
+    return Path(args.workdir) if args.workdir else scratch_folder()
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -950,8 +942,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.stdout, sys.stderr = streams
         set_default_statement_timeout(d1.QUERY_TIMEOUT_S)
-        while _TEMPORARY:
-            shutil.rmtree(_TEMPORARY.pop(), ignore_errors=True)
+        remove_scratch_folders()
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t\r"}

@@ -17,6 +17,7 @@ import pandas as pd
 from . import d1
 from .migrations import MigrationDir, Statement
 from .replay import Meter, ReplayResult, replay, schema_evolution
+from .scratch import scratch_folder
 from .snapshots import Snapshot, load_snapshot
 from .sql import quote_ident, written_columns
 
@@ -302,13 +303,12 @@ def project_impacts(
 ) -> dict[str, Impact]:
     """Impact per service: each snapshot (path relative to `project`) replayed with what is
     pending in `env` (default: what the snapshot's own ledger lacks)."""
-    import tempfile
 
     from .history import load_history, status_frame
 
     history = load_history(project, use_git=False)
     status = status_frame(history)
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="d1nb-impact-"))
+    workdir = Path(workdir or scratch_folder("d1nb-impact-"))
     impacts = {}
     for service, rel in snapshots.items():
         snapshot = load_snapshot(
