@@ -1,7 +1,8 @@
 """The `d1nb` command: thin over the library.
 
 Every subcommand shares one convention: `--format text|json`, and exit codes 0 (clean),
-1 (findings that reach the threshold), 2 (unusable input; the rest is still reported).
+1 (findings that reach the threshold), 2 (unusable input; the rest is still reported),
+3 (a bug in d1nb). One error boundary in `main` turns failures into those codes.
 """
 
 from __future__ import annotations
@@ -884,7 +885,9 @@ def help_markdown() -> str:
             "Every subcommand takes `--format text|json` and exits 0 when clean, 1 on findings "
             "(drift, lint at the threshold, a failing or data-losing migration, differences or "
             "failed checks, a failed notebook), 2 on unusable input (what is usable is still "
-            "reported).",
+            "reported), 3 on a bug in d1nb (`D1NB_DEBUG=1` shows its traceback). "
+            "`--statement-timeout SECONDS` stops any one SQL statement from an input after that "
+            "long, as D1 does after 30 s.",
             "",
             "```text",
             parser.format_help().rstrip(),
