@@ -229,7 +229,7 @@ def _write_duckdb(snapshot, out: Path) -> None:
     """The DuckDB snapshot at `out`, whole or not at all: written under a temporary name
     beside it and renamed when complete, so an earlier file's tables never linger in it and
     a killed run leaves no half-written file under the real name."""
-    partial = out.with_name(f".{out.name}.d1nb-partial")
+    partial = out.with_name(f".{out.name}.d1nb-partial-{os.getpid()}")
     for leftover in (partial, Path(f"{partial}.wal")):
         leftover.unlink(missing_ok=True)
     con = duckdb.connect(str(partial))

@@ -142,7 +142,9 @@ def schema_evolution(
     evolution = SchemaEvolution(service)
     rows = []
     with D1Engine(":memory:") as engine:
-        for order, f in enumerate(mdir.files, 1):
+        files = tqdm(mdir.files, desc=f"replaying {service or 'history'} from empty",
+                     unit="file", disable=None, leave=False)  # fmt: skip
+        for order, f in enumerate(files, 1):
             touched = _touched_tables(f.statements)
             if any(s.kind == "drop_table" for s in f.statements):
                 evolution.foreign_keys_before[f.name] = engine.foreign_keys()
