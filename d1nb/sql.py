@@ -1,10 +1,12 @@
 """SQL text taken apart: the one place where d1nb reads the structure of SQL it did not write.
 
-Every function here works on sqlglot's SQLite tokens, in which comments are not tokens and a
-string, blob or quoted name is one token, or on SQLite's own completeness rule
-(`apsw.complete`). Other modules ask this one for statements, their kind and target, the spans
-of their clauses, their CHECK constraints and IN-lists, and for quoted names and literals; none
-of them looks at SQL characters itself.
+Structure comes from sqlglot's SQLite tokens (comments are not tokens; a string, blob or quoted
+name is one token) and, for an INSERT … SELECT, sqlglot's parser. Where a whole file must be
+read at C speed, a regex that steps over strings, quoted names and comments does the scanning:
+splitting (SQLite's own `apsw.complete` decides inside trigger bodies) and the text wrangler's
+splitter sends. Other modules ask this one for statements, their kind and target, the spans of
+their clauses, CHECK constraints, IN-lists and quoted names and literals; none of them looks
+at SQL characters itself.
 """
 
 from __future__ import annotations
@@ -192,9 +194,6 @@ def split_statements(text: str) -> Iterator[tuple[int, int, str, bool]]:
         yield first, len(text), text[first:].rstrip(), False
 
 
-_COMMENT = re.compile(r"--[^\n]*\n?|/\*.*?(?:\*/|$)", re.S)
-
-
 def wrangler_splits(text: str) -> bool:
     """Whether wrangler splits a migration file into statements before sending it: when a
     `;` stands anywhere but at its end (after removing one BEGIN TRANSACTION / COMMIT pair).
@@ -259,21 +258,6 @@ def _is_constant_default(toks: list[Token]) -> bool:
         "TRUE",
         "FALSE",
     )
-
-
-_CONSTRAINT_WORDS = {
-    "NOT",
-    "NULL",
-    "PRIMARY",
-    "UNIQUE",
-    "CHECK",
-    "DEFAULT",
-    "COLLATE",
-    "REFERENCES",
-    "GENERATED",
-    "AS",
-    "CONSTRAINT",
-}
 
 
 def _column_def_flags(toks: list[Token]) -> list[str]:
