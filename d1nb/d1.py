@@ -24,6 +24,12 @@ MAX_QUERIES_PER_INVOCATION = 1000
 MAX_IMPORT_FILE_BYTES = 5 * 1000**3
 """Largest file for `wrangler d1 execute --file`."""
 
+# -- Free plan: Cloudflare docs, "D1 > Platform > Pricing" and "Limits" (Nov 2026) ----------------
+FREE_ROWS_READ_PER_DAY = 5_000_000
+FREE_ROWS_WRITTEN_PER_DAY = 100_000
+"""Daily allowances of the Free plan, enforced since 2026-09-01: past them, queries fail until
+midnight UTC, so a backfill that needs more fails part-way."""
+
 # -- Prices: Cloudflare docs, "D1 > Platform > Pricing" (paid plan) ------------------------------
 ROWS_READ_INCLUDED_PER_MONTH = 25_000_000_000
 ROWS_WRITTEN_INCLUDED_PER_MONTH = 50_000_000

@@ -270,6 +270,9 @@ def analyse_impact(
             )
         else:
             verdict, reason = "safe", f"{int(part['changes'].sum())} rows changed, no cascade"
+        over = free_plan_excess(int(part["rows_read"].sum()), int(part["rows_written"].sum()))
+        if over:
+            reason += f"; on the Free plan {over}"
         rows.append(
             {
                 "file": o.name,
@@ -292,6 +295,20 @@ def analyse_impact(
         migrations,
         budget_ms,
     )
+
+
+def free_plan_excess(rows_read: int, rows_written: int) -> str | None:
+    """What a migration's rows exceed of the Free plan's daily allowance, or None. Since
+    2026-09-01 D1 fails the queries past it until midnight UTC: the migration fails part-way."""
+    over = [
+        f"{n:,} rows {what} exceed the daily {limit:,}"
+        for n, what, limit in (
+            (rows_written, "written", d1.FREE_ROWS_WRITTEN_PER_DAY),
+            (rows_read, "read", d1.FREE_ROWS_READ_PER_DAY),
+        )
+        if n > limit
+    ]
+    return " and ".join(over) + " (it fails part-way; batch it across days)" if over else None
 
 
 def project_impacts(

@@ -83,3 +83,28 @@ def test_budget_turns_a_slow_statement_into_needs_batching(sample, tmp_path):
     impact = analyse_impact(snapshot, mdir, ["0013_backfill_normalized_id.sql"], budget_ms=0.0)
     verdict = impact.verdicts().iloc[0]
     assert verdict.verdict == "needs batching" and "budget 0 ms" in verdict.reason
+
+
+def test_a_backfill_past_the_free_plans_daily_rows_says_so(make_tree, tmp_path):
+    """Since 2026-09-01 the Free plan stops writes past 100,000 rows a day: an UPDATE of
+    120,000 rows fails part-way there, and the verdict's reason says so."""
+    from d1nb.impact import analyse_impact
+
+    root = make_tree(
+        {
+            "m/0001_seed.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER);\n"
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120000) "
+            "INSERT INTO t (v) SELECT i FROM n;\n",
+            "m/0002_backfill.sql": "UPDATE t SET v = v + 1 WHERE v > 0;\n",
+            "m/0003_small.sql": "UPDATE t SET v = 0 WHERE id = 1;\n",
+            "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n",
+        }
+    )
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    impact = analyse_impact(snapshot, load_migration_dir(root / "m"))
+    reasons = impact.migrations.set_index("file")["reason"]
+    assert (
+        "on the Free plan 120,000 rows written exceed the daily 100,000"
+        in reasons["0002_backfill.sql"]
+    )
+    assert "Free plan" not in reasons["0003_small.sql"]
