@@ -10,6 +10,7 @@ from .checks import Audit, Expectation, Rules, audit, check_snapshot, expect
 from .config import Project, bindings_frame, load_project
 from .diff import Diff, compare_tables
 from .engine import D1Engine, D1Error, MigrationOutcome
+from .evolution import SchemaEvolution, schema_evolution
 from .history import (
     History,
     load_history,
@@ -29,7 +30,7 @@ from .migrations import (
     statements_frame,
 )
 from .problems import InputError, Problem, problems_frame
-from .replay import ReplayResult, SchemaEvolution, replay, schema_evolution
+from .replay import ReplayResult, replay
 from .scratch import scratch_folder
 from .snapshots import Snapshot, load_dump, load_snapshot, write_dump
 

@@ -28,6 +28,7 @@ import pandas as pd
 from . import d1
 from .config import TOP_LEVEL_ENV, D1Binding, Project, load_project
 from .engine import D1Engine, D1Error
+from .evolution import SchemaEvolution, schema_evolution
 from .migrations import (
     MigrationDir,
     load_migration_dir,
@@ -36,6 +37,7 @@ from .migrations import (
     statements_frame,
 )
 from .problems import InputError, Problem
+from .snapshots import connect_duckdb, iter_dump, local_state_databases, wrangler_json_rows
 from .sql import quote_ident
 
 LEDGER_COLUMNS = ["id", "name", "applied_at"]
@@ -96,8 +98,6 @@ def _frame(rows: list[dict], path: Path) -> pd.DataFrame:
 
 
 def _read_json(path: Path) -> Ledger:
-    from .snapshots import wrangler_json_rows
-
     rows = wrangler_json_rows(path)
     return Ledger(path, applied=_frame(rows, path))
 
@@ -161,8 +161,6 @@ def _read_sqlite(path: Path, table: str) -> Ledger:
 
 
 def _read_dump(path: Path, table: str) -> Ledger:
-    from .snapshots import iter_dump
-
     engine = D1Engine(":memory:", statement_limit=0)  # a dump is untrusted: the sandbox
     pattern = re.compile(
         rf'^(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|INSERT\s+INTO\s+)["`\[]?{re.escape(table)}["`\]]?[\s(]',
@@ -188,13 +186,6 @@ def _read_dump(path: Path, table: str) -> Ledger:
         ).fetchall()
     return Ledger(
         path, applied=_frame([dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in rows], path)
-    )
-
-
-def local_state_databases(folder: Path) -> list[Path]:
-    """SQLite files of a wrangler local-state folder (`.wrangler/state/v3/d1/...`)."""
-    return sorted(
-        p for p in folder.rglob("*.sqlite") if p.name != "metadata.sqlite" and p.is_file()
     )
 
 
@@ -270,10 +261,18 @@ def lock_entries(history: History) -> list[tuple[str, str]]:
     ]
 
 
+def lock_text(entries: list[tuple[str, str]]) -> str:
+    """A d1nb lock file: each file's sha256 and a chained sum over all of them (as atlas.sum)."""
+    chain = hashlib.sha256()
+    for rel, digest in entries:
+        chain.update(f"{rel}\0{digest}\n".encode())
+    body = "".join(f"{rel} {digest}\n" for rel, digest in entries)
+    head = "# d1nb lock: sha256 of each migration file when it was applied\n"
+    return f"{head}sum {chain.hexdigest()}\n{body}"
+
+
 def write_lock(history: History) -> Path:
     """Write `d1nb.lock`: sha256 per migration file, chained like atlas.sum."""
-    from .sample import lock_text
-
     path = history.project.root / LOCK_FILE
     path.write_text(lock_text(lock_entries(history)), encoding="utf-8")
     return path
@@ -318,7 +317,7 @@ class History:
     lock: dict[str, str] | None = None
     use_git: bool = True
     evolutions: dict = field(default_factory=dict)
-    """Schema evolutions by service, filled lazily by d1nb.replay.evolution_of."""
+    """Schema evolutions by service, filled lazily by `evolution_of`."""
 
     def binding(self, service: str, environment: str | None = None) -> D1Binding:
         """The binding that owns the migrations of a service (in an environment, if given)."""
@@ -654,8 +653,6 @@ def to_duckdb(
     history: History, con: duckdb.DuckDBPyConnection | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Tables `migrations`, `statements` and `status` in DuckDB, for SQL over the history."""
-    from .snapshots import connect_duckdb
-
     con = con if con is not None else connect_duckdb()
     frames = {
         "migrations": project_migrations_frame(history),
@@ -670,3 +667,12 @@ def to_duckdb(
         if loaded != len(frame):
             raise RuntimeError(f"DuckDB table {name}: {loaded} rows loaded, {len(frame)} expected")
     return con
+
+
+def evolution_of(history: History, service: str) -> SchemaEvolution:
+    """The schema evolution of one service, replayed once per History and then reused."""
+    if service not in history.evolutions:
+        history.evolutions[service] = schema_evolution(
+            history.migration_dirs[service], service, history.binding(service).migrations_table
+        )
+    return history.evolutions[service]

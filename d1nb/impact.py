@@ -15,8 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import d1
+from .evolution import schema_evolution
+from .history import load_history, status_frame
 from .migrations import MigrationDir, Statement
-from .replay import Meter, ReplayResult, replay, schema_evolution
+from .replay import Meter, ReplayResult, replay
 from .scratch import scratch_folder
 from .snapshots import Snapshot, load_snapshot
 from .sql import quote_ident, written_columns
@@ -320,8 +322,6 @@ def project_impacts(
 ) -> dict[str, Impact]:
     """Impact per service: each snapshot (path relative to `project`) replayed with what is
     pending in `env` (default: what the snapshot's own ledger lacks)."""
-
-    from .history import load_history, status_frame
 
     history = load_history(project, use_git=False)
     status = status_frame(history)

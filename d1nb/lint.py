@@ -18,9 +18,8 @@ import pandas as pd
 
 from . import d1
 from .engine import D1Engine
-from .history import History, status_frame
+from .history import History, evolution_of, status_frame
 from .migrations import MigrationFile, Statement
-from .replay import evolution_of
 from .sql import added_column, check_constraints, quote_ident
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import sample_migrations as sm
 from .engine import D1Engine
+from .history import lock_text
 from .snapshots import connect_duckdb, write_dump
 
 SEED = 20250106
@@ -483,15 +484,6 @@ def write_sample(out: str | Path, n_scores: int = DEFAULT_SCORES, seed: int = SE
     facts.update(_file_facts())
     _write(out / "README.md", readme_text(facts))
     return facts
-
-
-def lock_text(entries: list[tuple[str, str]]) -> str:
-    """A d1nb lock file: each file's sha256 and a chained sum over all of them (as atlas.sum)."""
-    chain = hashlib.sha256()
-    for rel, digest in entries:
-        chain.update(f"{rel}\0{digest}\n".encode())
-    body = "".join(f"{rel} {digest}\n" for rel, digest in entries)
-    return f"# d1nb lock: sha256 of each migration file when it was applied\nsum {chain.hexdigest()}\n{body}"
 
 
 def _build_api(out: Path, staging: Ledger, seed: int, facts: dict) -> None:

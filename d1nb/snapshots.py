@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from . import d1
 from .engine import D1Engine, D1Error
+from .evolution import schema_evolution
 from .migrations import MigrationDir, Statement
 from .problems import InputError
 from .sql import classify, quote_ident
@@ -334,8 +335,6 @@ def _create_schema(
     if isinstance(schema, dict):
         statements = list(schema.values())
     else:
-        from .replay import schema_evolution
-
         if applied is not None:
             schema = replace(schema, files=[f for f in schema.files if f.name in applied])
         final = schema_evolution(schema)
@@ -768,6 +767,13 @@ _CONSTRAINT_REPORT = re.compile(r"CHECK constraint failed in |NULL value in ")
 """quick_check lines about rows breaking CHECK / NOT NULL: d1nb.checks reports those."""
 
 
+def local_state_databases(folder: Path) -> list[Path]:
+    """SQLite files of a wrangler local-state folder (`.wrangler/state/v3/d1/...`)."""
+    return sorted(
+        p for p in folder.rglob("*.sqlite") if p.name != "metadata.sqlite" and p.is_file()
+    )
+
+
 def load_sqlite(path: str | Path, workdir: str | Path, name: str | None = None) -> Snapshot:
     """Load a SQLite file, or the one database of a wrangler local-state folder, WAL included.
 
@@ -776,8 +782,6 @@ def load_sqlite(path: str | Path, workdir: str | Path, name: str | None = None) 
     """
     path = Path(path)
     if path.is_dir():
-        from .history import local_state_databases
-
         found = local_state_databases(path)
         if len(found) != 1:
             raise InputError(

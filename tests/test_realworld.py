@@ -7,10 +7,10 @@ import pytest
 from realworld import write_realworld
 
 from d1nb.config import bindings_frame, load_project
+from d1nb.evolution import schema_evolution
 from d1nb.history import load_history, status_frame
 from d1nb.lint import lint
 from d1nb.migrations import load_migration_dir, parse_statements
-from d1nb.replay import schema_evolution
 from tests.conftest import EMPTY_EXPORT
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from d1nb import sample_migrations as sm
 from d1nb.engine import D1Engine
+from d1nb.evolution import schema_evolution
 from d1nb.history import read_ledger
 from d1nb.migrations import load_migration_dir
-from d1nb.replay import schema_evolution
 from d1nb.sample import write_sample
 from d1nb.snapshots import load_dump, write_dump
 
