@@ -148,6 +148,11 @@ COMMANDS = {
         {0, 1, 2},
     ),
     "diff": (["diff", "{clean}", "{clean}", "--expectations", "{expectations}"], {1}),
+    # report 01 is the one that runs on any project today; 02–04 need #17's defaults
+    "report": (
+        ["report", "{project}", "--notebook", "01", "--out", "{work}/reports", "--quiet"],
+        {0, 1, 2},
+    ),
 }
 
 
@@ -180,6 +185,8 @@ def test_hostile_input_breaks_no_promise(corpus, tmp_path, command):
     assert not list(tmp_path.rglob("pwned*")) and not list(Path.cwd().glob("pwned*"))
     assert not any(corpus["outside"].glob("*made*")) and not any(corpus["outside"].glob("copied*"))
     assert (corpus["outside"] / "canary.sqlite").read_bytes() == b""
+    for page in (tmp_path / "work").rglob("*.html"):  # reports: the secret stays out of them
+        assert SECRET not in page.read_text(encoding="utf-8")
 
 
 def test_a_workdir_inside_the_inputs_folder_harms_no_input(tmp_path):
