@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,9 +110,32 @@ def parse_statements(text: str) -> list[Statement]:
 # -- files ------------------------------------------------------------------------------------
 
 
-def _order_key(f: MigrationFile) -> tuple[int, float, str]:
-    # wrangler sorts by parseInt(name.split("_")[0]); files whose name has no number come last.
-    return (0, f.number, f.name) if f.number is not None else (1, 0, f.name)
+_JS_INT = re.compile(r"[ \t\n\r\f\v]*([+-]?)(0[xX])?([0-9A-Za-z]*)")
+
+
+def _js_parse_int(text: str) -> float | None:
+    """JavaScript's `parseInt(text)`, as wrangler orders by it: leading space, a sign, `0x`
+    for hexadecimal, the digits up to the first that is not one; a float (numbers past 2^53
+    round), None for NaN."""
+    match = _JS_INT.match(text)
+    sign, hexadecimal, rest = match.groups()
+    digits = re.match(r"[0-9a-fA-F]*" if hexadecimal else r"[0-9]*", rest).group()
+    if not digits:
+        return None
+    try:
+        value = float(int(digits, 16 if hexadecimal else 10))
+    except OverflowError:
+        value = math.inf
+    return -value if sign == "-" else value
+
+
+def _order_key(f: MigrationFile) -> tuple[int, float, bytes]:
+    """wrangler's order (4.80 on): names in JavaScript's string order (UTF-16 code units),
+    then a stable sort by `parseInt(name.split("_")[0])`. Files whose name gives no number
+    (NaN, which wrangler's comparator cannot place) come last here."""
+    number = _js_parse_int(f.name.split("/")[0].split("_")[0])
+    utf16 = f.name.encode("utf-16-be", "surrogatepass")
+    return (0, number, utf16) if number is not None else (1, 0.0, utf16)
 
 
 def read_migration_file(path: Path, name: str) -> MigrationFile:

@@ -151,6 +151,44 @@ def test_pending_order_matches_wrangler_list(tmp_path):
         assert set(status.status) == {"applied", "pending"}, status
 
 
+ODD_NUMBERS = [  # every way parseInt(name.split("_")[0]) orders differently from digits alone
+    "1_one.sql",
+    "0002_two.sql",
+    "02_two_again.sql",
+    "10_ten.sql",
+    "0x3_hexadecimal_three.sql",
+    "-1_minus_one.sql",
+    "1e9_one_not_a_billion.sql",
+    "9999999999999999999999_just_under.sql",
+    "10000000000000000000001_just_over.sql",
+]
+
+
+def test_order_of_odd_numbers_matches_wrangler(tmp_path):
+    """Mixed widths, hexadecimal, a sign, an exponent and numbers past 2^53 (which round to
+    the same float and then keep wrangler's name order): d1nb's order is the order
+    `migrations apply` applies them in (its ledger's ids). `migrations list` shows the same
+    files in plain name order: it does not sort by number (wrangler 4.86)."""
+    root = tmp_path / "project"
+    (root / "migrations").mkdir(parents=True)
+    (root / "wrangler.toml").write_text(
+        'name = "odd"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "odd"\n'
+        'database_id = "1"\n',
+        encoding="utf-8",
+    )
+    for name in ODD_NUMBERS:
+        (root / "migrations" / name).write_text("SELECT 1;\n", encoding="utf-8")
+    listed = wrangler(root, "d1", "migrations", "list", "DB", "--local")
+    assert PENDING_ROW.findall(listed.text) == sorted(ODD_NUMBERS), listed.text
+    applied = wrangler(root, "d1", "migrations", "apply", "DB", "--local")
+    assert applied.code == 0, applied.text
+    with read_only_copy(local_database(root), tmp_path / "theirs") as theirs:
+        order = ledger_names(theirs, "d1_migrations")
+    assert sorted(order) == sorted(ODD_NUMBERS)
+    history = load_history(root, use_git=False)
+    assert [f.name for f in history.migration_dirs["odd"].files] == order
+
+
 @pytest.fixture(scope="module")
 def api_state(tmp_path_factory) -> Path:
     """The sample api service with its `before` export executed into wrangler's local state."""
