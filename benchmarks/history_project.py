@@ -83,7 +83,7 @@ def write_seed_project(root: Path, megabytes: int) -> int:
                 row += 1
                 values.append(
                     f"({row}, 'SKU-{row:08d}', 'item {row}; it''s -- fine', {row % 997 / 10}, "
-                    f"'[\"a\",\"b{row % 13}\"]')"
+                    f'\'["a","b{row % 13}"]\')'
                 )
             comment = f"-- batch {statements}\n" if statements % 100 == 0 else ""
             written += f.write(

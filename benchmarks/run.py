@@ -82,7 +82,7 @@ def bench_parse_lint(quick: bool) -> Result:
     root = WORK / f"history_{n_files}"
     if not (root / "svc" / "migrations").is_dir():
         write_history_project(root, n_files)
-    ours = measure(side("d1nb_lint", root, n_files))
+    ours = measure(side("d1nb_lint", root, n_files * 20))
     peer = measure(side("sqlglot_parse", root, n_files))
     return Result(
         name="parse_classify_lint",
@@ -107,7 +107,7 @@ def bench_parse_big_file(quick: bool) -> Result:
         statements = write_seed_project(root, megabytes)
         count.write_text(str(statements), encoding="utf-8")
     statements = int(count.read_text(encoding="utf-8"))
-    ours = measure(side("d1nb_lint_seed", root, statements), repeat=1)
+    ours = measure(side("d1nb_lint", root, statements), repeat=1)
     peer = measure(side("sqlglot_parse", root, statements), repeat=1)
     return Result(
         name="parse_big_file",

@@ -921,24 +921,21 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_CLEAN
     except InputError as exc:
-        print(_printable(str(exc)), file=sys.stderr)
+        print(str(exc), file=sys.stderr)  # sys.stderr escapes names (_Printable)
         return EXIT_UNUSABLE
     except OSError as exc:  # unreadable input, unwritable output, a full disk
         where = exc.filename if exc.filename is not None else "d1nb"
-        print(_printable(f"{where}: error: {exc.strerror or exc}"), file=sys.stderr)
+        print(f"{where}: error: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     except duckdb.IOException as exc:  # DuckDB's own file errors: an unwritable --out
-        print(_printable(f"d1nb {args.command}: error: {exc}"), file=sys.stderr)
+        print(f"d1nb {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     except Exception as exc:
         if os.environ.get("D1NB_DEBUG"):
             raise
         print(
-            _printable(
-                f"d1nb {args.command}: internal error, a bug in d1nb: {type(exc).__name__}: "
-                f"{exc}\nPlease report it with the command that caused it; D1NB_DEBUG=1 shows "
-                "the traceback."
-            ),
+            f"d1nb {args.command}: internal error, a bug in d1nb: {type(exc).__name__}: {exc}\n"
+            "Please report it with the command that caused it; D1NB_DEBUG=1 shows the traceback.",
             file=sys.stderr,
         )
         return EXIT_BUG

@@ -137,6 +137,23 @@ def set_default_statement_timeout(seconds: float) -> None:
     _TIMEOUT[:] = [seconds]
 
 
+def cascade_edges(fks: list[tuple], table: str) -> list[tuple[str, str, str, str]]:
+    """(parent, child, child column, ON DELETE action) of every foreign key whose parent loses
+    rows when `table` does: `table`'s own, then, to any depth, those of the tables its CASCADE
+    children empty. `fks` as `D1Engine.foreign_keys` gives them; nearest first."""
+    edges, reached, queue = [], {table}, [table]
+    while queue:
+        parent = queue.pop(0)
+        for child, col, p, _pcol, action in fks:
+            if p != parent:
+                continue
+            edges.append((parent, child, col, action.upper()))
+            if action.upper() == "CASCADE" and child not in reached:
+                reached.add(child)
+                queue.append(child)
+    return edges
+
+
 class D1Engine:
     """An APSW connection that behaves like a D1 database."""
 

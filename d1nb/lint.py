@@ -17,7 +17,7 @@ import apsw
 import pandas as pd
 
 from . import d1
-from .engine import D1Engine
+from .engine import D1Engine, cascade_edges
 from .history import History, evolution_of, status_frame
 from .migrations import MigrationFile, Statement
 from .sql import added_column, check_constraints, quote_ident
@@ -238,49 +238,32 @@ def _drop_hazards(
     before the file less the tables dropped earlier in it."""
     if fks is None:
         fks = [fk for fk in fks_before if fk[0] not in dropped_earlier]
-    children = [(c, col, a.upper()) for c, col, p, _pc, a in fks if p == s.table and c != s.table]
-    acting = [(c, col, a) for c, col, a in children if a not in ("NO ACTION", "RESTRICT")]
-    blocking = [(c, col, a) for c, col, a in children if a in ("NO ACTION", "RESTRICT")]
-    # rows deleted by CASCADE delete their own children in turn, to any depth
-    reached, queue = {s.table}, [c for c, _col, a in acting if a == "CASCADE"]
-    while queue:
-        parent = queue.pop(0)
-        if parent in reached:
+    acting, blocking = [], []
+    for parent, child, col, action in cascade_edges(fks, s.table or ""):
+        if child == s.table:
             continue
-        reached.add(parent)
-        for c, col, p, _pc, a in fks:
-            if p != parent or c in reached:
-                continue
-            blocks = a.upper() in ("NO ACTION", "RESTRICT")
-            (blocking if blocks else acting).append((c, col, f"{a.upper()} via {parent}"))
-            if a.upper() == "CASCADE":
-                queue.append(c)
-    out: list[tuple[str, int, str, Statement | None]] = []
-    if acting:
-        lost = ", ".join(f"{c}.{col} (ON DELETE {a})" for c, col, a in acting)
-        out.append(
-            (
-                "D1N008",
-                s.line,
-                f"DROP TABLE {s.table} deletes its rows first, "
-                f"and D1 keeps foreign keys ON (PRAGMA foreign_keys=OFF is ignored), "
-                f"so child rows are deleted or nulled: {lost}",
-                s,
-            )
+        how = action if parent == s.table else f"{action} via {parent}"
+        (blocking if action in ("NO ACTION", "RESTRICT") else acting).append(
+            f"{child}.{col} (ON DELETE {how})"
         )
-    if blocking:
-        held = ", ".join(f"{c}.{col} (ON DELETE {a})" for c, col, a in blocking)
-        out.append(
-            (
-                "D1N008",
-                s.line,
-                f"DROP TABLE {s.table} fails with 'FOREIGN KEY constraint failed' as soon as a "
-                f"child row references it (D1 keeps foreign keys ON; PRAGMA "
-                f"defer_foreign_keys only moves the failure to the commit): {held}",
-                s,
-            )
-        )
-    return out
+    hazards = (
+        (
+            acting,
+            "deletes its rows first, and D1 keeps foreign keys ON (PRAGMA foreign_keys=OFF is "
+            "ignored), so child rows are deleted or nulled",
+        ),
+        (
+            blocking,
+            "fails with 'FOREIGN KEY constraint failed' as soon as a child row references it "
+            "(D1 keeps foreign keys ON; PRAGMA defer_foreign_keys only moves the failure to the "
+            "commit)",
+        ),
+    )
+    return [
+        ("D1N008", s.line, f"DROP TABLE {s.table} {what}: {', '.join(children)}", s)
+        for children, what in hazards
+        if children
+    ]
 
 
 def lint_file(

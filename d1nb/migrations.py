@@ -195,7 +195,7 @@ def load_migration_dir(
     if not root.is_dir():
         raise InputError(root, 0, "migrations directory not found")
     fence = Path(within).resolve() if within is not None else None
-    files, others, refused = [], [], []
+    files, others, name_problems = [], [], []
     candidates = sorted(p for p in root.rglob("*") if p.is_file())
     for p in candidates:
         rel = p.relative_to(root).as_posix()
@@ -203,7 +203,7 @@ def load_migration_dir(
         # then holds that name, and so does d1nb's
         named = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         if named != rel:
-            refused.append(
+            name_problems.append(
                 Problem(
                     str(p),
                     0,
@@ -213,7 +213,9 @@ def load_migration_dir(
             )
             rel = named
         if fence is not None and not p.resolve().is_relative_to(fence):
-            refused.append(Problem(str(p), 0, "a link to a file outside the project: not read"))
+            name_problems.append(
+                Problem(str(p), 0, "a link to a file outside the project: not read")
+            )
             continue
         if pattern is not None:
             is_migration = fnmatch.fnmatchcase(rel, pattern)
@@ -224,7 +226,7 @@ def load_migration_dir(
         else:
             others.append(p)
     files.sort(key=_order_key)
-    problems = refused + [problem for f in files for problem in f.problems]
+    problems = name_problems + [problem for f in files for problem in f.problems]
     return MigrationDir(root, files, others, problems)
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from . import d1
-from .engine import D1Engine, MigrationOutcome
+from .engine import D1Engine, MigrationOutcome, cascade_edges
 from .evolution import (
     CHANGE_COLUMNS,
     SchemaEvolution,
@@ -99,7 +99,7 @@ class Meter:
         self.engine = engine
         self.rows: list[dict] = []
         self._indexes: dict[str, list[tuple[frozenset[str] | None, bool]]] = {}
-        self._children: dict[str, list[tuple[str, str, str]]] | None = None
+        self._fks: list[tuple] | None = None
 
     # schema facts, cached until DDL runs
     def _count(self, table: str) -> int:
@@ -124,26 +124,19 @@ class Meter:
             self._indexes[table] = found
         return self._indexes[table]
 
+    def _foreign_keys(self) -> list[tuple]:
+        if self._fks is None:
+            self._fks = self.engine.foreign_keys()
+        return self._fks
+
     def children(self, table: str) -> list[tuple[str, str, str]]:
         """(child table, child column, ON DELETE action) of foreign keys to `table`."""
-        if self._children is None:
-            self._children = {}
-            for child, col, parent, _pcol, action in self.engine.foreign_keys():
-                self._children.setdefault(parent, []).append((child, col, action.upper()))
-        return self._children.get(table, [])
+        return [(c, col, a.upper()) for c, col, p, _pc, a in self._foreign_keys() if p == table]
 
     def descendants(self, table: str) -> list[tuple[str, str, str, str]]:
-        """(parent, child, child column, ON DELETE action) of every foreign key below `table`,
-        to any depth, nearest first: what a delete in `table` can reach through cascades."""
-        edges, seen, queue = [], {table}, [table]
-        while queue:
-            parent = queue.pop(0)
-            for child, col, action in self.children(parent):
-                edges.append((parent, child, col, action))
-                if child not in seen:
-                    seen.add(child)
-                    queue.append(child)
-        return edges
+        """(parent, child, child column, ON DELETE action) of every foreign key a delete in
+        `table` reaches through cascades (`cascade_edges`)."""
+        return cascade_edges(self._foreign_keys(), table)
 
     def _rowid_column(self, table: str) -> str | None:
         pks = [c for c in self.engine.columns(table) if c[5]]
@@ -230,9 +223,10 @@ class Meter:
         DELETE SET DEFAULT not the column's default either)."""
         c = quote_ident(col)
         pointing = f"count({c})"
-        default = next((d[4] for d in self.engine.columns(child) if d[1] == col), None)
-        if action == "SET DEFAULT" and default is not None:
-            pointing = f"count(*) FILTER (WHERE {c} IS NOT NULL AND {c} IS NOT ({default}))"
+        if action == "SET DEFAULT":  # the only action that needs the column's default
+            default = next((d[4] for d in self.engine.columns(child) if d[1] == col), None)
+            if default is not None:
+                pointing = f"count(*) FILTER (WHERE {c} IS NOT NULL AND {c} IS NOT ({default}))"
         row = self.engine.conn.execute(
             f"SELECT count(*), {pointing} FROM {quote_ident(child)}"
         ).fetchall()[0]
@@ -276,7 +270,7 @@ class Meter:
         )
         if s.kind not in _DML and s.kind not in ("select", "pragma"):
             self._indexes.clear()
-            self._children = None
+            self._fks = None
 
     def _estimate(
         self, s: Statement, changes: int, deleted: dict[str, int], nulled: dict[str, int]
