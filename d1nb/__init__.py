@@ -5,6 +5,7 @@ The public API is what `__all__` lists; everything else may change.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .backfill import Backfill, plan_backfill
 from .batching import BatchPlan, batch_migration, plan_batches, scale_table, write_batches
 from .checks import Audit, Expectation, Rules, audit, check_snapshot, expect
 from .config import Project, bindings_frame, load_project
@@ -21,7 +22,7 @@ from .history import (
     write_lock,
 )
 from .impact import Impact, analyse_impact
-from .lint import RULES, lint
+from .lint import RULES, lint, lint_table
 from .migrations import (
     MigrationDir,
     load_migration_dir,
@@ -31,6 +32,8 @@ from .migrations import (
 )
 from .problems import InputError, Problem, problems_frame
 from .replay import ReplayResult, replay
+from .report_inputs import MissingInputError, ReportInputs, report_inputs
+from .rollback import Runbook, time_travel_runbook
 from .scratch import scratch_folder
 from .snapshots import Snapshot, load_dump, load_snapshot, write_dump
 
@@ -42,6 +45,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "RULES",
     "Audit",
+    "Backfill",
     "BatchPlan",
     "D1Engine",
     "D1Error",
@@ -52,10 +56,13 @@ __all__ = [
     "InputError",
     "MigrationDir",
     "MigrationOutcome",
+    "MissingInputError",
     "Problem",
     "Project",
     "ReplayResult",
+    "ReportInputs",
     "Rules",
+    "Runbook",
     "SchemaEvolution",
     "Snapshot",
     "__version__",
@@ -67,6 +74,7 @@ __all__ = [
     "compare_tables",
     "expect",
     "lint",
+    "lint_table",
     "load_dump",
     "load_history",
     "load_migration_dir",
@@ -74,16 +82,19 @@ __all__ = [
     "load_snapshot",
     "migrations_frame",
     "parse_statements",
+    "plan_backfill",
     "plan_batches",
     "problems_frame",
     "read_ledger",
     "replay",
+    "report_inputs",
     "scale_table",
     "schema_evolution",
     "scratch_folder",
     "statements_frame",
     "status_frame",
     "summary_frame",
+    "time_travel_runbook",
     "to_duckdb",
     "write_batches",
     "write_dump",

@@ -575,7 +575,14 @@ def audit_replay(
         service = _service_of(history, load_snapshot(Path(project) / snapshot, workdir / "probe"))
     mdir = history.migration_dirs[service]
     before = load_snapshot(Path(project) / snapshot, workdir / "before", schema=mdir)
-    result = replay(before, mdir, names, workdir=workdir / "replay", service=service)
+    result = replay(
+        before,
+        mdir,
+        names,
+        workdir=workdir / "replay",
+        ledger_table=history.binding(service).migrations_table,
+        service=service,
+    )
     return audit(before, result.after, **options)
 
 

@@ -559,9 +559,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     for name in ("before", "after"):
         if getattr(args, name):
             parameters[name] = getattr(args, name)
-    if args.before or args.after:  # your exports: none of the sample's own checks and columns
-        for key, value in OWN_EXPORT_DEFAULTS.items():
-            parameters.setdefault(key, value)
     notebooks = notebook_paths(Path(args.notebooks) if args.notebooks else REPO_NOTEBOOKS)
     if args.notebook:
         notebooks = [n for n in notebooks if any(n.stem.startswith(k) for k in args.notebook)]
@@ -580,7 +577,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 [
-                    {"notebook": r.notebook, "html": str(r.html), "ok": r.ok, "error": r.error}
+                    {
+                        "notebook": r.notebook,
+                        "html": str(r.html),
+                        "ok": r.ok,
+                        "error": r.error,
+                        "needs": r.needs,
+                    }
                     for r in results
                 ],
                 indent=2,
@@ -588,22 +591,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     else:
         for r in results:
-            print(f"{'ok  ' if r.ok else 'FAIL'} {r.html}" + (f"  {r.error}" if r.error else ""))
+            state = "FAIL" if not r.ok else "NEEDS" if r.needs else "ok"
+            print(f"{state:5} {r.html}" + (f"  {r.error or r.needs}" if r.error or r.needs else ""))
     return EXIT_CLEAN if all(r.ok for r in results) else EXIT_FINDINGS
-
-
-OWN_EXPORT_DEFAULTS: dict[str, object] = {
-    "mask": [],
-    "accepted": {},
-    "expectations": {},
-    "distribution_table": None,
-    "distribution_column": None,
-    "replay_service": None,
-    "replay_files": None,
-    "replay_expectations": {},
-}
-"""Notebook 04's parameters when `report` is given --before/--after: its defaults name the
-sample's tables, so with other exports they start empty (or automatic) unless -p sets them."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -847,16 +837,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--parameter",
         action="append",
         metavar="KEY=VALUE",
-        help="notebook parameter (papermill); VALUE is read as JSON when it parses",
+        help="report input (README: every input; papermill parameter); VALUE is read as JSON "
+        "when it parses; options win over the project's d1nb.toml",
     )
     p.add_argument(
         "--snapshot",
         action="append",
         metavar="SERVICE=EXPORT",
-        help="export to analyse for a service (notebook 02), relative to the project",
+        help="export of a service's database (reports 02, 03), relative to the project",
     )
-    p.add_argument("--before", metavar="EXPORT", help="export before (notebook 04)")
-    p.add_argument("--after", metavar="EXPORT", help="export after (notebook 04)")
+    p.add_argument("--before", metavar="EXPORT", help="export before the migration (report 04)")
+    p.add_argument("--after", metavar="EXPORT", help="export after the migration (report 04)")
     p.add_argument("--notebook", action="append", help="run only notebooks starting with this")
     p.add_argument("--notebooks", help="folder of notebooks (default: the d1nb checkout's)")
     p.add_argument("--show-code", action="store_true", help="include the code cells")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .engine import D1Engine
 from .snapshots import Snapshot, connect_duckdb
-from .sql import quote_ident
+from .sql import quote_ident, quote_literal
 
 SAMPLE_ROWS = 5
 MASK = "***"
@@ -150,10 +150,11 @@ class Diff:
             path = "$" + path
         c = f"CAST({quote_ident(column)} AS VARCHAR)"
         if path:
-            kind = f"json_type({c}, '{path}')"
+            at = quote_literal(path)
+            kind = f"json_type({c}, {at})"
             value = (
                 f"CASE WHEN {c} IS NULL THEN '(NULL)' WHEN {kind} IS NULL THEN '(absent)' "
-                f"WHEN {kind} = 'NULL' THEN 'null' ELSE json_extract_string({c}, '{path}') END"
+                f"WHEN {kind} = 'NULL' THEN 'null' ELSE json_extract_string({c}, {at}) END"
             )
         else:
             value = f"coalesce({c}, '(NULL)')"

@@ -18,6 +18,7 @@ from . import d1
 from .evolution import schema_evolution
 from .history import load_history, status_frame
 from .migrations import MigrationDir, Statement
+from .problems import InputError
 from .replay import Meter, ReplayResult, replay
 from .scratch import scratch_folder
 from .snapshots import Snapshot, load_snapshot
@@ -328,11 +329,25 @@ def project_impacts(
     workdir = Path(workdir or scratch_folder("d1nb-impact-"))
     impacts = {}
     for service, rel in snapshots.items():
+        if service not in history.migration_dirs:
+            raise InputError(
+                rel,
+                0,
+                f"no service {service!r} with migrations in the project; services: "
+                + (", ".join(sorted(history.migration_dirs)) or "none"),
+            )
         snapshot = load_snapshot(
             Path(project) / rel, workdir / service, schema=history.migration_dirs[service]
         )
         names = None
         if env is not None:
+            if not ((status.service == service) & (status.environment == env)).any():
+                raise InputError(
+                    rel,
+                    0,
+                    f"no ledger of service {service} in environment {env!r}: what is pending "
+                    "there is unknown (without env: what the export's own ledger lacks)",
+                )
             pending = status[
                 (status.service == service)
                 & (status.environment == env)

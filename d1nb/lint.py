@@ -583,3 +583,17 @@ def worst_severity(findings: pd.DataFrame) -> str | None:
     if findings.empty:
         return None
     return max(findings["severity"], key=SEVERITY_RANK.__getitem__)
+
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def lint_table(history: History) -> pd.DataFrame:
+    """Every finding, errors first, then warnings, then notes; by service, file and line within."""
+    findings = lint(history)
+    return (
+        findings.assign(_rank=findings["severity"].map(SEVERITY_ORDER))
+        .sort_values(["_rank", "service", "file", "line"], kind="stable")
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )

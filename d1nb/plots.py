@@ -6,18 +6,22 @@ shown twice in a notebook and no display is needed anywhere else.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .display import Note
 from .history import ENV_RANK, History, status_frame
 
 _ENV_MARKERS = {"default": "o", "local": "o", "staging": "s", "production": "D"}
 
 
-def applied_timeline(history: History) -> Figure:
+def applied_timeline(history: History) -> Figure | Note:
     """When each migration was applied, one lane per service and environment."""
     status = status_frame(history)
     applied = status[status["applied_at"].notna()].copy()
+    if applied.empty:
+        return Note("No ledger records when a migration was applied: nothing to draw.")
     applied["when"] = pd.to_datetime(applied["applied_at"], errors="coerce")
     lanes = sorted(
         {(s, e) for s, e in zip(applied["service"], applied["environment"], strict=True)},
@@ -49,8 +53,10 @@ def applied_timeline(history: History) -> Figure:
     return fig
 
 
-def transitions_bar(transitions: pd.DataFrame, title: str) -> Figure:
+def transitions_bar(transitions: pd.DataFrame, title: str) -> Figure | Note:
     """Horizontal bars: rows per before → after transition (one d1nb.impact transitions frame)."""
+    if transitions.empty:
+        return Note("No value changed: nothing to draw.")
     frame = transitions.iloc[::-1]
     labels = [
         f"{p + ': ' if p else ''}{b} → {a}"
@@ -68,17 +74,21 @@ def transitions_bar(transitions: pd.DataFrame, title: str) -> Figure:
     return fig
 
 
-def batch_curve(plan) -> Figure:
-    """Measured batch time against batch size, the fitted line, the budget and the choices."""
+def batch_curve(plan) -> Figure | Note:
+    """Measured batch time against batch size (log axes: sizes span decades), the fitted line,
+    the budget, the recommendation and Cloudflare's fixed 1,000 and 10,000."""
+    if plan is None:
+        return Note("No statement was planned: nothing to draw.")
     frame = plan.measurements
     fig = Figure(figsize=(9, 4.5))
     ax = fig.subplots()
     ax.scatter(frame["rows"], frame["ms"], s=14, color="#4C72B0", alpha=0.7, label="measured")
-    top = max(int(frame["rows"].max()), plan.recommended) * 1.1
-    xs = [0, top]
+    low = max(1, int(frame["rows"].min()) // 2)
+    top = max(int(frame["rows"].max()), plan.recommended, 10_000) * 1.5
+    xs = np.geomspace(low, top, 200)
     ax.plot(
         xs,
-        [plan.intercept_ms + plan.ms_per_row * x for x in xs],
+        plan.intercept_ms + plan.ms_per_row * xs,
         color="#4C72B0",
         label=f"fit: {plan.intercept_ms:.2f} ms + {plan.ms_per_row * 1000:.2f} µs/row "
         f"(R² {plan.r_squared:.3f})",
@@ -90,7 +100,7 @@ def batch_curve(plan) -> Figure:
         linestyle="--",
         label="predicted p95",
     )
-    ax.axhline(plan.budget_ms, color="#C44E52", label=f"budget {plan.budget_ms:.0f} ms")
+    ax.axhline(plan.budget_ms, color="#C44E52", label=f"budget {plan.budget_ms:,.0f} ms")
     ax.axhline(
         plan.budget_ms * (1 - plan.margin),
         color="#C44E52",
@@ -100,21 +110,36 @@ def batch_curve(plan) -> Figure:
     ax.axvline(plan.recommended, color="#55A868", label=f"recommended {plan.recommended:,} rows")
     for size in (1_000, 10_000):
         ax.axvline(size, color="grey", linestyle=":", linewidth=1)
-    ax.set_xlabel("rows per batch")
-    ax.set_ylabel("ms per batch")
+        ax.annotate(
+            f"{size:,}",
+            (size, 1),
+            xycoords=("data", "axes fraction"),
+            fontsize=8,
+            color="grey",
+            ha="left",
+            va="top",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rows per batch (log)")
+    ax.set_ylabel("ms per batch (log)")
     ax.set_title(f"Batch time on {plan.table} ({plan.rows:,} rows to change)")
     ax.legend(fontsize=8, loc="upper left")
     fig.set_layout_engine("tight")
     return fig
 
 
-def column_changes_bar(columns: pd.DataFrame, title: str = "Changed values per column") -> Figure:
+def column_changes_bar(
+    columns: pd.DataFrame, title: str = "Changed values per column"
+) -> Figure | Note:
     """Per column with any change: values changed, NULLs gained and lost (a Diff's
     column_summary)."""
     counts = ["changed", "nulls_gained", "nulls_lost"]
     frame = columns[columns["present"] == "both"].copy()
     frame[counts] = frame[counts].fillna(0).astype(int)
     frame = frame[frame[counts].sum(axis=1) > 0]
+    if frame.empty:
+        return Note("No column of a table on both sides changed: nothing to draw.")
     labels = (frame["table"] + "." + frame["column"]).tolist()
     fig = Figure(figsize=(8, 0.45 * max(len(labels), 1) + 1.4))
     ax = fig.subplots()
@@ -132,9 +157,11 @@ def column_changes_bar(columns: pd.DataFrame, title: str = "Changed values per c
     return fig
 
 
-def distribution_bars(values: pd.DataFrame, title: str | None = None) -> Figure:
+def distribution_bars(values: pd.DataFrame, title: str | None = None) -> Figure | Note:
     """Rows per value before and after, side by side (a Diff's value_distribution); the
     title defaults to the column it counted."""
+    if values.empty:
+        return Note("No value to count: nothing to draw.")
     title = title or f"{values.attrs.get('column', 'values')}: rows per value"
     fig = Figure(figsize=(9, 0.38 * len(values) + 1.4))
     ax = fig.subplots()

@@ -24,6 +24,7 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 from . import __version__
+from .display import ERROR_PREFIX
 
 REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 """The notebooks of a source checkout (and of an editable install)."""
@@ -49,6 +50,19 @@ class ReportResult:
     executed: Path
     ok: bool
     error: str = ""
+    needs: str = ""
+    """What the report needs to run (an input it was not given); the report says so and stops."""
+
+
+def _stopped_by(notebook: nbformat.NotebookNode) -> tuple[str, str] | None:
+    """(kind, message) of the d1nb.display error box that stopped a notebook, if one did."""
+    for cell in notebook.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("text/plain", "")
+            for kind, prefix in ERROR_PREFIX.items():
+                if text.startswith(prefix):
+                    return kind, text[len(prefix) :]
+    return None
 
 
 def notebook_paths(folder: Path = REPO_NOTEBOOKS) -> list[Path]:
@@ -69,22 +83,30 @@ def input_files(project: Path) -> list[tuple[str, str]]:
 def provenance_markdown(
     project: Path, parameters: dict, started: datetime, finished: datetime
 ) -> str:
-    """The provenance block appended to every report."""
-    lines = [
-        "## Provenance",
-        "",
-        f"- d1nb {__version__}, Python {platform.python_version()}, SQLite "
-        f"{apsw.sqlite_lib_version()} (APSW {apsw.apsw_version()}), DuckDB {duckdb.__version__}",
-        f"- started {started.isoformat(timespec='seconds')}, finished "
-        f"{finished.isoformat(timespec='seconds')}",
-        "- parameters: "
-        + (", ".join(_literal(f"{k}={v!r}") for k, v in parameters.items()) or "defaults"),
-        "",
-        "| input | sha256 |",
-        "|---|---|",
-    ]
-    lines += [f"| {_literal(rel)} | `{digest}` |" for rel, digest in input_files(project)]
-    return "\n".join(lines)
+    """The provenance block appended to every report: collapsed, paths relative to the project."""
+    inputs = input_files(project)
+    rows = "".join(
+        f"<tr><td>{_literal(rel)}</td><td><code>{digest}</code></td></tr>" for rel, digest in inputs
+    )
+    return "\n".join(
+        [
+            "## Provenance",
+            "",
+            f"d1nb {__version__}, Python {platform.python_version()}, SQLite "
+            f"{apsw.sqlite_lib_version()} (APSW {apsw.apsw_version()}), "
+            f"DuckDB {duckdb.__version__}; started {started.isoformat(timespec='seconds')}, "
+            f"finished {finished.isoformat(timespec='seconds')}.",
+            "",
+            "Parameters: "
+            + (", ".join(_literal(f"{k}={v!r}") for k, v in parameters.items()) or "defaults")
+            + ".",
+            "",
+            f'<details class="d1nb-provenance"><summary>The {len(inputs)} input files a report '
+            "may read, with their sha256</summary>",
+            f"<table><thead><tr><th>input</th><th>sha256</th></tr></thead><tbody>{rows}"
+            "</tbody></table></details>",
+        ]
+    )
 
 
 _MARKDOWN_SYNTAX = {ord(c): f"&#{ord(c)};" for c in "\\`*_{}[]()<>#+-.!|~:&\"'"}
@@ -97,7 +119,56 @@ def _literal(text: str) -> str:
     return "<code>" + text.translate(_MARKDOWN_SYNTAX) + "</code>"
 
 
-def export_html(notebook: nbformat.NotebookNode, show_code: bool = False) -> str:
+def report_title(notebook: nbformat.NotebookNode, project: str) -> str:
+    """`<title>` of a report: the notebook's heading and the project's folder name."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return f"{cell.source.splitlines()[0][2:].strip()} — {project}"
+    return project
+
+
+def clean_outputs(notebook: nbformat.NotebookNode, project: Path) -> None:
+    """No machine path in a report: the project's absolute path becomes its folder name in
+    every output and cell, and an error shows its message only, without the traceback."""
+    root = str(Path(project).resolve())
+    name = Path(project).resolve().name
+
+    def relative(value):
+        if isinstance(value, str):
+            return value.replace(root, name)
+        if isinstance(value, list):
+            return [relative(v) for v in value]
+        return value
+
+    for cell in notebook.cells:
+        cell["source"] = relative(cell["source"])
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = relative(out["text"])
+            for mime in ("text/plain", "text/html", "text/markdown"):
+                if mime in out.get("data", {}):
+                    out["data"][mime] = relative(out["data"][mime])
+            if out.get("output_type") == "error":
+                out["evalue"] = relative(out.get("evalue", ""))
+                out["traceback"] = [f"{out.get('ename')}: {out['evalue']}"]
+
+
+def _drop_unexecuted(notebook: nbformat.NotebookNode) -> None:
+    """After a report stopped for a missing input: drop the sections it did not reach."""
+    last = max(
+        (i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and c.get("outputs")),
+        default=len(notebook.cells) - 1,
+    )
+    notebook.cells = [
+        c
+        for c in notebook.cells[: last + 1]
+        if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])
+    ]
+
+
+def export_html(
+    notebook: nbformat.NotebookNode, show_code: bool = False, title: str = "d1nb report"
+) -> str:
     """Self-contained HTML of an executed notebook (images are embedded as data URIs)."""
     exporter = HTMLExporter(
         template_name="d1nb_report",
@@ -106,7 +177,7 @@ def export_html(notebook: nbformat.NotebookNode, show_code: bool = False) -> str
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    body, _ = exporter.from_notebook_node(notebook)
+    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
     return add_contents(body)
 
 
@@ -148,12 +219,12 @@ def run_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     known = set(papermill.inspect_notebook(str(notebook)))
     parameters = {k: v for k, v in (parameters or {}).items() if k in known}
-    shown = {"project": str(project), **parameters}
-    parameters = {**shown, "project": str(Path(project).resolve())}
+    shown = {"project": Path(project).resolve().name, **parameters}
+    parameters = {**parameters, "project": str(Path(project).resolve())}
     executed = out_dir / notebook.name
     html = out_dir / (notebook.stem + ".html")
     started = datetime.now(UTC)
-    ok, error = True, ""
+    ok, error, needs = True, "", ""
     try:
         papermill.execute_notebook(
             str(notebook),
@@ -164,14 +235,27 @@ def run_report(
             kernel_name="python3",
         )
     except papermill.PapermillExecutionError as exc:
-        ok, error = False, f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
+        message = f"{exc.ename}: {exc.evalue}".replace(parameters["project"], shown["project"])
+        ok, error = False, f"{message} (cell {exc.exec_count})"
     finished = datetime.now(UTC)
     nb = nbformat.read(executed, as_version=4)
+    clean_outputs(nb, Path(project))
+    stopped = _stopped_by(nb) if not ok else None
+    if stopped:
+        kind, message = stopped
+        if kind == "needs":
+            ok, error, needs = True, "", message
+            _drop_unexecuted(nb)
+        else:
+            error = message
     nb.cells.append(
         nbformat.v4.new_markdown_cell(provenance_markdown(Path(project), shown, started, finished))
     )
-    html.write_text(export_html(nb, show_code), encoding="utf-8")
-    return ReportResult(notebook.stem, html, executed, ok, error)
+    if not show_code:  # a hidden cell without output would only leave a gap
+        nb.cells = [c for c in nb.cells if c.cell_type != "code" or c.get("outputs")]
+    title = report_title(nb, shown["project"])
+    html.write_text(export_html(nb, show_code, title), encoding="utf-8")
+    return ReportResult(notebook.stem, html, executed, ok, error, needs)
 
 
 def refresh_notebook(notebook: Path, timeout: int = 1200) -> None:

@@ -483,7 +483,46 @@ def write_sample(out: str | Path, n_scores: int = DEFAULT_SCORES, seed: int = SE
     _build_scores(out, ledgers["scores"]["staging"], seed, n_scores, facts)
     facts.update(_file_facts())
     _write(out / "README.md", readme_text(facts))
+    _write(out / "d1nb.toml", REPORT_SETTINGS)
     return facts
+
+
+REPORT_SETTINGS = """\
+# What `d1nb report data/sample` reads; options of `d1nb report` win over these.
+[report]
+# 02 and 03 replay what each export's own ledger lacks.
+budget_ms = 1000.0
+# 03: the scores backfill, measured on a copy grown to production's size.
+migration = "services/scores/migrations/0013_backfill_normalized_id.sql"
+scale_rows = 1_000_000
+# 04: api staging before and after 0009 and 0010, then 0011 replayed on the after export.
+before = "exports/api/before.sql"
+after = "exports/api/after.sql"
+mask = ["users.email"]
+replay_service = "api"
+replay_files = ["0011_goals_add_category.sql"]
+distribution_table = "sync_data"
+distribution_column = "data$.mood"
+
+[report.snapshots]
+api = "exports/api/before.sql"
+scores = "exports/scores/before.sql"
+
+[report.accepted]
+"sync_data.data$.mood" = ["happy", "focused", "tired", "frustrated", "calm"]
+"repertoire.status_v2" = ["learning", "performing", "archived"]
+
+[report.expectations]
+"no sync entry lost" = "SELECT id FROM before.sync_data EXCEPT SELECT id FROM after.sync_data"
+"every repertoire row has a status_v2" = "SELECT id FROM after.repertoire WHERE status_v2 IS NULL"
+"status_v2 maps the old status" = \"\"\"SELECT id, status, status_v2 FROM after.repertoire
+    WHERE status_v2 <> CASE status WHEN 'polished' THEN 'performing'
+    WHEN 'dropped' THEN 'archived' ELSE status END\"\"\"
+
+[report.replay_expectations]
+"no goal progress lost" = "SELECT id FROM before.goal_progress EXCEPT SELECT id FROM after.goal_progress"
+"no goal lost" = "SELECT id FROM before.goals EXCEPT SELECT id FROM after.goals"
+"""
 
 
 def _build_api(out: Path, staging: Ledger, seed: int, facts: dict) -> None:
@@ -598,6 +637,7 @@ services/reports-cron/ wrangler.toml binding the scores production database, no 
 ledgers/SERVICE.ENV.json   `wrangler d1 execute DB --remote --json --command "SELECT * FROM d1_migrations"`
 exports/SERVICE/before.sql, after.sql   `wrangler d1 export` of staging before/after the risky migrations
 d1nb.lock              sha256 of every migration file when it was applied
+d1nb.toml              what `d1nb report` reads here: exports, the backfill to size, expectations
 ```
 
 Applied where (by the ledgers):

@@ -205,10 +205,53 @@ def test_report_on_your_own_project_runs_the_real_notebooks(tmp_path, capsys):
     checks = (tmp_path / "out" / "04_before_after_checks.html").read_text(encoding="utf-8")
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", checks))
     # the distribution of the most changed column, chosen by itself
-    assert "value before after 0 (NULL) 20 20 1 NEW 0 20 2 SOLD 0 20 3 new 20 0" in text
+    assert "value before after (NULL) 20 20 NEW 0 20 SOLD 0 20 new 20 0" in text
     # the replay of the after export, its service found from its ledger: nothing pending
-    assert "verdict pass snapshots equal, invariants hold" in text
+    assert "pending replay: pass" in text and "pending replay: fail" not in text
     assert "goal_progress" not in text
+    # the verdict comes first and agrees: the exports differ and no expectation says why
+    assert checks.index('class="d1nb-verdict d1nb-fail"') < checks.index('id="Schema-changes"')
+    assert "before → after: the exports differ and no expectation says that is intended" in text
+
+    # the same project without exports: 01 complete, 02-04 say what they need, exit 0
+    capsys.readouterr()
+    code = main(
+        ["report", str(root), "--out", str(tmp_path / "bare"), "--quiet", "--format", "json"]
+    )
+    results = {r["notebook"]: r for r in json.loads(capsys.readouterr().out)}
+    assert code == 0, results
+    assert results["01_migration_history"]["ok"] and not results["01_migration_history"]["needs"]
+    options = {
+        "02": "--snapshot SERVICE=EXPORT",
+        "03": "--snapshot SERVICE=EXPORT",
+        "04": "--before",
+    }
+    for name, result in results.items():
+        if name.startswith("01"):
+            continue
+        assert result["ok"] and options[name[:2]] in result["needs"], result
+        page = (tmp_path / "bare" / f"{name}.html").read_text(encoding="utf-8")
+        assert "This report needs an input" in page and options[name[:2]] in page
+        assert "Traceback" not in page and str(tmp_path) not in page
+        assert "papermill-error" not in page
+        assert "scores" not in page and "sync_data" not in page  # nothing of the sample
+
+
+def test_unusable_input_is_a_message_box_not_a_traceback(sample, tmp_path, capsys):
+    """An export that does not exist: report 04 fails with the file named, in a box."""
+    code = main(
+        [
+            *("report", str(sample), "--out", str(tmp_path), "--quiet", "--format", "json"),
+            *("--notebook", "04", "--before", "exports/api/nowhere.sql"),
+        ]
+    )
+    assert code == 1
+    (result,) = json.loads(capsys.readouterr().out)
+    assert not result["ok"] and "nowhere.sql" in result["error"]
+    page = (tmp_path / "04_before_after_checks.html").read_text(encoding="utf-8")
+    assert "d1nb could not use an input" in page and "nowhere.sql: error: export not found" in page
+    assert "Traceback" not in page and "site-packages" not in page
+    assert str(sample.resolve()) not in page
 
 
 def test_hostile_file_names_stay_text_in_the_html(tmp_path):

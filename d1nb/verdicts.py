@@ -1,0 +1,150 @@
+"""The verdict each report opens with, computed from the same results as its sections.
+
+One function per report, each returning a `display.Verdict`: a level (fail, warn, pass), a
+headline and the lines behind it. A verdict never says less than a section below it: every
+failing section's finding is one of its lines.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .backfill import Backfill
+from .checks import Audit
+from .display import Verdict
+from .history import History, status_frame, summary_frame
+from .impact import Impact, verdict_table
+from .lint import lint
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
+def history_verdict(history: History, findings: pd.DataFrame | None = None) -> Verdict:
+    """01: drift, lint errors, unusable inputs and what is pending, per environment."""
+    findings = lint(history) if findings is None else findings
+    summary = summary_frame(history)
+    drift_columns = ["file_missing", "out_of_order", "progression", "modified_after_apply"]
+    lines = []
+    drifted = 0
+    for r in summary.itertuples():
+        drift = {c: int(getattr(r, c)) for c in drift_columns if int(getattr(r, c))}
+        drifted += bool(drift)
+        lines.append(
+            f"{r.service} · {r.environment}: {r.applied} applied, {r.pending} pending"
+            + (
+                "; drift: " + ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in drift.items())
+                if drift
+                else ""
+            )
+        )
+    errors = findings[findings["severity"] == "error"]
+    warnings = findings[findings["severity"] == "warning"]
+    for r in errors.itertuples():
+        lines.append(f"lint error {r.rule} {r.file}:{r.line}: {r.message}")
+    problems = [p for p in history.problems if p.severity == "error"]
+    lines += [f"unusable input {p}" for p in problems]
+    if not history.ledgers:
+        lines.append("no ledger found: applied and pending cannot be told apart (see `ledgers`)")
+    status = status_frame(history)
+    pending = int((status["status"] == "pending").sum()) if not status.empty else 0
+    parts = [
+        _count(drifted, "environment") + " drifted" if drifted else "",
+        _count(len(errors), "lint error") if len(errors) else "",
+        _count(len(problems), "unusable input") if problems else "",
+    ]
+    parts = [p for p in parts if p]
+    if parts:
+        level, headline = "fail", "; ".join(parts)
+    elif pending or len(warnings):
+        level = "warn"
+        headline = (
+            f"{_count(pending, 'migration')} pending across environments, "
+            f"{_count(len(warnings), 'lint warning')}; no drift"
+        )
+    else:
+        level, headline = "pass", "every environment has every file, no drift, no lint finding"
+    return Verdict(level, headline, lines)
+
+
+_LEVEL_OF = {"fails": "fail", "loses data": "fail", "needs batching": "warn", "safe": "pass"}
+
+
+def impact_verdict(impacts: dict[str, Impact]) -> Verdict:
+    """02: per pending migration, worst first: fails, loses data, needs batching, safe."""
+    table = verdict_table(impacts) if impacts else pd.DataFrame()
+    if table.empty:
+        return Verdict("pass", "nothing pending on the exports given: no migration to replay")
+    rank = {"fails": 0, "loses data": 1, "needs batching": 2, "safe": 3}
+    table = table.assign(_rank=table["verdict"].map(rank)).sort_values(
+        ["_rank", "service", "file"], kind="stable"
+    )
+    counts = table["verdict"].value_counts()
+    level = _LEVEL_OF[table["verdict"].iloc[0]]
+    headline = (
+        ", ".join(f"{counts[v]} {v}" for v in rank if v in counts)
+        + f" of {_count(len(table), 'pending migration')}"
+    )
+    lines = [f"{r.service} {r.file}: {r.verdict} — {r.reason}" for r in table.itertuples()]
+    return Verdict(level, headline, lines)
+
+
+def backfill_verdict(backfill: Backfill) -> Verdict:
+    """03: the recommended size and the batches it writes, or why there is nothing to batch."""
+    if not backfill.file:
+        return Verdict("pass", "nothing to batch", backfill.notes)
+    main = backfill.main
+    errors = [s.error for s in backfill.statements if s.error]
+    if main is None:
+        return Verdict(
+            "fail" if errors else "pass",
+            f"{backfill.service} {backfill.file}: nothing planned",
+            errors + backfill.notes,
+        )
+    plan = main.plan
+    p95 = plan.predicted_p95_ms(plan.recommended)
+    level = "fail" if errors or p95 > plan.budget_ms else "warn" if len(main.files) > 1 else "pass"
+    headline = (
+        f"{backfill.service} {backfill.file} line {main.statement.line}: {plan.rows:,} rows of "
+        f"{plan.table} in batches of {plan.recommended:,} ({_count(len(main.files), 'batch file')},"
+        f" predicted p95 {p95:,.0f} ms against a budget of {plan.budget_ms:,.0f} ms)"
+    )
+    return Verdict(level, headline, errors + backfill.notes + plan.notes)
+
+
+def audit_verdict(result: Audit, pending: Audit | None = None) -> Verdict:
+    """04: the audit of before → after and, when given, of the pending replay; fail when
+    either fails, with every failing check and every table that lost rows."""
+    lines = []
+    failed = False
+    for label, audit in (("before → after", result), ("pending replay", pending)):
+        if audit is None:
+            continue
+        failed |= not audit.passed
+        summary = audit.diff.summary()
+        lost = summary[summary["removed"] > 0] if not summary.empty else summary
+        lines.append(
+            f"{label}: {'pass' if audit.passed else 'fail'}"
+            + "".join(f"; {r.table} lost {r.removed:,} rows" for r in lost.itertuples())
+        )
+        lines += [
+            f"{label}: {r.item} {r.status}: {r.detail}"
+            for r in audit.verdict().itertuples()
+            if r.item in ("data", "schema")
+        ]
+        lines += [
+            f"{label}: {r.kind} {r.check!r}"
+            + (f" on {r.table}" if r.table else "")
+            + f": {r.status}"
+            + (f", {int(r.failing_rows):,} rows" if pd.notna(r.failing_rows) else "")
+            for r in audit.failed_checks.itertuples()
+        ]
+        if not audit.passed and audit.failed_checks.empty:
+            lines.append(f"{label}: the exports differ and no expectation says that is intended")
+    headline = (
+        "a check fails or data differs without an expectation saying so"
+        if failed
+        else "every expectation and invariant holds"
+    )
+    return Verdict("fail" if failed else "pass", headline, lines)

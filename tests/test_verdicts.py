@@ -1,0 +1,178 @@
+"""Report verdicts, whole tables, the backfill report 03 picks and the Time Travel runbook, on the
+sample and on a stranger's project (a space and a quote in names, a custom ledger table)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from d1nb import lint_table, load_history
+from d1nb.backfill import plan_backfill
+from d1nb.checks import audit_exports, audit_replay, expect
+from d1nb.display import MISSING, Verdict, table_html, table_text
+from d1nb.engine import D1Engine
+from d1nb.impact import project_impacts, verdict_table
+from d1nb.problems import InputError
+from d1nb.report_inputs import read_settings
+from d1nb.rollback import time_travel_runbook
+from d1nb.snapshots import write_dump
+from d1nb.verdicts import audit_verdict, backfill_verdict, history_verdict, impact_verdict
+
+SERVICE = "app one"
+MIGRATIONS = {
+    "1_init.sql": """-- customers; "quotes" and ; in comments
+CREATE TABLE "Kund's" (id INTEGER PRIMARY KEY, name TEXT NOT NULL, tier TEXT);
+CREATE TABLE orders (id INTEGER PRIMARY KEY,
+  kund INTEGER REFERENCES "Kund's"(id) ON DELETE CASCADE, total REAL);
+""",
+    "2_rebuild.sql": """PRAGMA foreign_keys=OFF;
+CREATE TABLE "Kund's_new" (id INTEGER PRIMARY KEY, name TEXT NOT NULL, tier TEXT);
+INSERT INTO "Kund's_new" SELECT id, name, upper(tier) FROM "Kund's";
+DROP TABLE "Kund's";
+ALTER TABLE "Kund's_new" RENAME TO "Kund's";
+""",
+    "3_totals.sql": "UPDATE orders SET total = round(total * 1.2, 2) -- vat\nWHERE total > 0;\n",
+}
+
+
+@pytest.fixture(scope="module")
+def stranger(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("stranger")
+    folder = root / SERVICE / "db" / "migrations"
+    folder.mkdir(parents=True)
+    (root / SERVICE / "wrangler.jsonc").write_text(
+        """// jsonc with a custom ledger table
+{ "name": "app-one",
+  "d1_databases": [{ "binding": "MAIN", "database_name": "main-dev", "database_id": "x",
+    "migrations_dir": "db/migrations", "migrations_table": "schema_log" }],
+  "env": { "prod": { "d1_databases": [{ "binding": "MAIN", "database_name": "main prod",
+    "database_id": "11111111-2222-4333-8444-555555555555", "migrations_dir": "db/migrations",
+    "migrations_table": "schema_log" }] } } }
+""",
+        encoding="utf-8",
+    )
+    for name, sql in MIGRATIONS.items():
+        (folder / name).write_text(sql, encoding="utf-8")
+    (root / "ledgers").mkdir()
+    (root / "ledgers" / f"{SERVICE}.prod.json").write_text(
+        '[{"results": [{"id": 1, "name": "1_init.sql", "applied_at": "2025-03-01 10:00:00"}]}]',
+        encoding="utf-8",
+    )
+    (root / "exports").mkdir()
+    db = root.parent / f"{root.name}.sqlite"
+    with D1Engine(db) as engine:
+        engine.apply_migration("1_init.sql", MIGRATIONS["1_init.sql"], ledger_table="schema_log")
+        engine.conn.executemany(
+            'INSERT INTO "Kund\'s" VALUES (?, ?, ?)',
+            [(i, f'k"{i}', "abc"[i % 3]) for i in range(1, 301)],
+        )
+        engine.conn.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?)",
+            [(i, 1 + i % 300, i * 1.5) for i in range(1, 2001)],
+        )
+        write_dump(engine.conn, root / "exports" / "before.sql")
+    return root
+
+
+SNAPSHOTS = {SERVICE: "exports/before.sql"}
+
+
+def test_tables_are_whole_without_index_and_one_missing_mark():
+    frame = pd.DataFrame({"n": range(250), "v": [None, float("nan"), pd.NA, "<b>x</b>", 1.5] * 50})
+    page = table_html(frame)
+    assert page.count("<tr") == 251 and "250 rows" in page
+    assert page.count(f"<td>{MISSING}</td>") == 150 and "None" not in page and "NaN" not in page
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "<th></th>" not in page  # no index column
+    assert len(table_text(frame).splitlines()) == 251
+    assert "none" in table_html(frame.iloc[0:0])
+
+
+def test_a_verdict_line_is_text_even_when_a_name_is_markup():
+    html = Verdict("fail", "<script>x</script>", ['a "quoted" <img src=x> `code`'])._repr_html_()
+    assert "<script>" not in html and "<img" not in html and "<code>code</code>" in html
+
+
+def test_history_verdict_names_every_lint_error(sample):
+    history = load_history(sample)
+    verdict = history_verdict(history)
+    errors = lint_table(history)
+    errors = errors[errors["severity"] == "error"]
+    assert verdict.level == "fail" and len(errors) > 0
+    for r in errors.itertuples():
+        assert any(r.rule in line and r.file in line for line in verdict.lines)
+    assert list(lint_table(history)["severity"].drop_duplicates()) == ["error", "warning", "info"]
+
+
+def test_impact_verdict_has_a_line_per_migration_worst_first(stranger):
+    impacts = project_impacts(stranger, SNAPSHOTS)
+    verdict = impact_verdict(impacts)
+    table = verdict_table(impacts)
+    assert len(verdict.lines) == len(table) == 2
+    # 2000 orders cascade from the rebuild: counted independently below
+    assert verdict.level == "fail" and "2000 orders rows deleted by cascade" in verdict.lines[0]
+    assert verdict.lines[0].startswith(f"{SERVICE} 2_rebuild.sql: loses data")
+
+
+def test_audit_verdict_fails_when_the_pending_replay_fails(sample):
+    settings = read_settings(sample)
+    result = audit_exports(
+        sample,
+        settings["before"],
+        settings["after"],
+        expectations=[expect(n, q) for n, q in settings["expectations"].items()],
+    )
+    assert result.passed
+    pending = audit_replay(
+        sample,
+        "api",
+        settings["after"],
+        settings["replay_files"],
+        expectations=[expect(n, q) for n, q in settings["replay_expectations"].items()],
+    )
+    verdict = audit_verdict(result, pending)
+    assert verdict.level == "fail"
+    assert "pending replay: fail; goal_progress lost 1,100 rows" in verdict.lines
+    assert audit_verdict(result).level == "pass"
+
+
+def test_a_replay_keeps_the_projects_own_ledger_table(stranger, tmp_path):
+    """The after export replayed with what is pending writes schema_log, not d1_migrations."""
+    pending = audit_replay(stranger, SERVICE, "exports/before.sql", ["2_rebuild.sql"])
+    tables = set(pending.diff.summary()["table"])
+    assert "schema_log" in tables and "d1_migrations" not in tables
+
+
+def test_report_03_sizes_the_largest_pending_statement_on_the_stranger(stranger):
+    backfill = plan_backfill(stranger, SNAPSHOTS)
+    # the rebuild's copy of 300 customers; 3_totals then updates no order: the cascade took them
+    assert backfill.file == f"{SERVICE}/db/migrations/2_rebuild.sql"
+    assert backfill.main.plan.rows == 300 and backfill.main.statement.kind == "insert_select"
+    assert backfill_verdict(backfill).level in {"pass", "warn"}
+
+
+def test_report_03_named_file_is_planned_after_the_files_before_it(stranger):
+    backfill = plan_backfill(stranger, SNAPSHOTS, f"{SERVICE}/db/migrations/3_totals.sql")
+    assert backfill.notes[0].startswith("1 pending file(s) before it replayed first: 2_rebuild")
+    assert backfill.main.plan.rows == 0 or backfill.main is None or backfill.table().shape[0] == 1
+
+
+def test_report_03_refuses_a_file_the_export_already_has(stranger):
+    with pytest.raises(InputError, match=r"already has 1_init\.sql"):
+        plan_backfill(stranger, SNAPSHOTS, f"{SERVICE}/db/migrations/1_init.sql")
+    with pytest.raises(InputError, match="not a migration file"):
+        plan_backfill(stranger, SNAPSHOTS, "exports/before.sql")
+
+
+def test_runbook_commands_are_quoted_and_name_the_environment(stranger):
+    runbook = time_travel_runbook(stranger, project_impacts(stranger, SNAPSHOTS))
+    (step,) = runbook.steps
+    assert step.environment == "prod" and "2_rebuild.sql (loses data)" in step.covers
+    words = shlex.split(step.info)
+    assert words[:7] == ["npx", "wrangler", "d1", "time-travel", "info", "main prod", "--config"]
+    assert words[7] == f"{SERVICE}/wrangler.jsonc" and words[8:] == ["--env", "prod"]
+    assert shlex.split(step.restore)[-1] == "--bookmark=BOOKMARK"
+    assert "3_totals" not in step.covers  # it changes no row on this data
