@@ -14,9 +14,12 @@ CHROMIUM := /usr/bin/chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "d1nb needs Python >= 3.11; set PYTHON=python3.11")'
+	@echo "== setting up $(VENV): d1nb and its dependencies (first run only; a few minutes)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -e ".[test]" \
+		> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	@grep -E '^Successfully installed' $(VENV)/pip.log | fold -s -w 100 || echo "already installed"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -34,7 +37,8 @@ browser:  ## Debian's chromium, installed when missing (needs root and apt-get)
 		|| echo "chromium not installed: the browser test will be skipped"; }
 
 report: setup  ## every notebook executed on data/sample, written to reports/*.html
-	$(VENV)/bin/d1nb report data/sample --out reports --quiet
+	@echo "== executing the notebooks on data/sample (a progress bar per notebook)"
+	$(VENV)/bin/d1nb report data/sample --out reports
 
 test: setup $(NODE_DEPS)  ## ruff, unit tests, compatibility suite, nbval (strict) over notebooks/
 	$(VENV)/bin/ruff check d1nb tests benchmarks
@@ -50,8 +54,8 @@ bench: setup  ## speed and memory, side by side with the peers; writes benchmark
 screenshot: report node browser  ## docs/img/report-01.png, the README's picture of a report
 	node node/browser.mjs reports/01_migration_history.html docs/img/report-01.png > /dev/null
 
-lab: setup
-	$(VENV)/bin/jupyter lab notebooks
+lab: setup  ## JupyterLab on notebooks/, on 127.0.0.1 only (as root too)
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks
 
 notebooks: setup  ## re-execute the committed notebooks in place
 	$(PY) -m d1nb.report --refresh

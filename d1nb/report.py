@@ -20,11 +20,14 @@ import apsw
 import duckdb
 import nbformat
 import papermill
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+from traitlets import default
 
 from . import __version__
 from .display import ERROR_PREFIX
+from .scratch import scratch_folder
 
 REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 """The notebooks of a source checkout (and of an editable install)."""
@@ -63,6 +66,18 @@ def _stopped_by(notebook: nbformat.NotebookNode) -> tuple[str, str] | None:
                 if text.startswith(prefix):
                     return kind, text[len(prefix) :]
     return None
+
+
+class LocalKernelManager(AsyncKernelManager):
+    """The report kernel over local sockets (IPC), not TCP: no port is opened on the machine,
+    and ipykernel has no unencrypted-TCP warning to print. The sockets live in a scratch
+    folder by absolute path, so kernel and client agree whatever their working folders."""
+
+    transport = "ipc"
+
+    @default("ip")
+    def _socket_prefix(self) -> str:
+        return str(scratch_folder("d1nb-kernel-") / "kernel")
 
 
 def notebook_paths(folder: Path = REPO_NOTEBOOKS) -> list[Path]:
@@ -233,6 +248,7 @@ def run_report(
             cwd=str(notebook.parent),
             progress_bar=progress,
             kernel_name="python3",
+            kernel_manager_class=LocalKernelManager,
         )
     except papermill.PapermillExecutionError as exc:
         message = f"{exc.ename}: {exc.evalue}".replace(parameters["project"], shown["project"])
@@ -266,6 +282,7 @@ def refresh_notebook(notebook: Path, timeout: int = 1200) -> None:
         timeout=timeout,
         kernel_name="python3",
         record_timing=False,
+        kernel_manager_class=LocalKernelManager,
         resources={"metadata": {"path": str(notebook.parent)}},
     )
     client.execute()

@@ -42,7 +42,8 @@ def history_verdict(history: History, findings: pd.DataFrame | None = None) -> V
     errors = findings[findings["severity"] == "error"]
     warnings = findings[findings["severity"] == "warning"]
     for r in errors.itertuples():
-        lines.append(f"lint error {r.rule} {r.file}:{r.line}: {r.message}")
+        at = f"{r.file}:{r.line}" if r.line else r.file
+        lines.append(f"lint error {r.rule} {at}: {r.message}")
     problems = [p for p in history.problems if p.severity == "error"]
     lines += [f"unusable input {p}" for p in problems]
     if not history.ledgers:

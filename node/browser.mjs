@@ -4,7 +4,8 @@
 //
 // usage: node browser.mjs REPORT.html SCREENSHOT.png [WIDTH]
 // stdout: {"title", "images", "broken_images", "console_errors", "page_errors", "external_requests",
-//          "headings"}
+//          "headings", "verdicts", "needs", "text"}  (verdicts: verdict blocks; needs: input
+//          messages; text: what a reader sees, for checking that every finding is there)
 import { chromium } from "playwright-core";
 import { pathToFileURL } from "node:url";
 
@@ -42,6 +43,9 @@ try {
       .filter((img) => !img.complete || img.naturalWidth === 0)
       .map((img) => img.src.slice(0, 80)),
     headings: [...document.querySelectorAll("h1, h2")].map((h) => h.textContent.replace("¶", "").trim()),
+    verdicts: document.querySelectorAll(".d1nb-verdict").length,
+    needs: document.querySelectorAll(".d1nb-needs").length,
+    text: document.body.innerText,
   }));
   await page.screenshot({ path: screenshot, fullPage: false });
   Object.assign(found, seen);

@@ -15,7 +15,7 @@ import pytest
 
 from d1nb.cli import main
 from d1nb.miniflare import NODE_DIR
-from d1nb.report import REPO_NOTEBOOKS, run_report
+from d1nb.report import run_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -130,33 +130,58 @@ def _browser_unavailable() -> str | None:
     return None
 
 
-def test_report_in_a_real_browser(sample, tmp_path):
-    """Notebook 01 on the sample, opened in headless Chromium: no console errors, every image
-    drawn, nothing fetched from outside the file, and a screenshot to look at."""
-    reason = _browser_unavailable()
-    if reason:
-        pytest.skip(reason)
-    assert (NODE_DIR / "node_modules" / "playwright-core").is_dir(), "run `make node`"
-    notebook = next(REPO_NOTEBOOKS.glob("01_*.ipynb"))
-    result = run_report(notebook, tmp_path, sample, progress=False)
-    assert result.ok, result.error
-    screenshot = tmp_path / "report.png"
+def _open(html: Path, screenshot: Path) -> dict:
     run = subprocess.run(
-        ["node", str(NODE_DIR / "browser.mjs"), str(result.html), str(screenshot)],
+        ["node", str(NODE_DIR / "browser.mjs"), str(html), str(screenshot)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    seen = json.loads(run.stdout)
-    assert seen["console_errors"] == []
-    assert seen["page_errors"] == []
-    assert seen["external_requests"] == []
-    assert seen["images"] >= 1 and seen["broken_images"] == []
-    assert seen["headings"][0].startswith("01 · Migration history")
-    assert "Provenance" in seen["headings"]
-    assert screenshot.stat().st_size > 10_000
+    return json.loads(run.stdout)
+
+
+@pytest.mark.parametrize("which", ["sample", "stranger"])
+def test_reports_in_a_real_browser(which, sample, stranger, tmp_path, capsys):
+    """All four reports of the sample and of a project unlike it, opened in headless Chromium:
+    no console errors, nothing fetched from outside the file, every image drawn, a verdict
+    first, and every finding of `d1nb lint` on the page a reader sees."""
+    reason = _browser_unavailable()
+    if reason:
+        pytest.skip(reason)
+    assert (NODE_DIR / "node_modules" / "playwright-core").is_dir(), "run `make node`"
+    project = sample if which == "sample" else stranger
+    inputs = (
+        []
+        if which == "sample"
+        else [
+            *("--snapshot", "app one=exports/before.sql"),
+            *("--before", "exports/before.sql", "--after", "exports/after.sql"),
+        ]
+    )
+    out = tmp_path / "out"
+    code = main(["report", str(project), "--out", str(out), "--quiet", "--format", "json", *inputs])
+    results = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(results) == 4 and all(r["ok"] and not r["needs"] for r in results)
+    main(["lint", str(project), "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)
+    findings = findings["findings"] if isinstance(findings, dict) else findings
+    assert findings, "both projects have lint findings to look for"
+    for result in results:
+        seen = _open(Path(result["html"]), tmp_path / f"{result['notebook']}.png")
+        assert seen["console_errors"] == [] and seen["page_errors"] == []
+        assert seen["external_requests"] == []
+        assert seen["broken_images"] == []
+        assert seen["title"].startswith(result["notebook"][:2]) and project.name in seen["title"]
+        assert seen["verdicts"] == 1 and seen["needs"] == 0
+        assert seen["headings"][1] == "Verdict" and seen["headings"][-1] == "Provenance"
+        text = seen["text"]
+        assert "Traceback" not in text and "rows ×" not in text  # nothing truncated by pandas
+        if result["notebook"].startswith("01"):
+            for f in findings:
+                assert f["rule"] in text and f["file"] in text and f["message"] in text, f
+    assert (tmp_path / "01_migration_history.png").stat().st_size > 10_000
 
 
 def test_report_on_your_own_project_runs_the_real_notebooks(tmp_path, capsys):

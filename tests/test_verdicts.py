@@ -4,78 +4,20 @@ sample and on a stranger's project (a space and a quote in names, a custom ledge
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import STRANGER_SERVICE as SERVICE
 
 from d1nb import lint_table, load_history
 from d1nb.backfill import plan_backfill
 from d1nb.checks import audit_exports, audit_replay, expect
 from d1nb.display import MISSING, Verdict, table_html, table_text
-from d1nb.engine import D1Engine
 from d1nb.impact import project_impacts, verdict_table
 from d1nb.problems import InputError
 from d1nb.report_inputs import read_settings
 from d1nb.rollback import time_travel_runbook
-from d1nb.snapshots import write_dump
 from d1nb.verdicts import audit_verdict, backfill_verdict, history_verdict, impact_verdict
-
-SERVICE = "app one"
-MIGRATIONS = {
-    "1_init.sql": """-- customers; "quotes" and ; in comments
-CREATE TABLE "Kund's" (id INTEGER PRIMARY KEY, name TEXT NOT NULL, tier TEXT);
-CREATE TABLE orders (id INTEGER PRIMARY KEY,
-  kund INTEGER REFERENCES "Kund's"(id) ON DELETE CASCADE, total REAL);
-""",
-    "2_rebuild.sql": """PRAGMA foreign_keys=OFF;
-CREATE TABLE "Kund's_new" (id INTEGER PRIMARY KEY, name TEXT NOT NULL, tier TEXT);
-INSERT INTO "Kund's_new" SELECT id, name, upper(tier) FROM "Kund's";
-DROP TABLE "Kund's";
-ALTER TABLE "Kund's_new" RENAME TO "Kund's";
-""",
-    "3_totals.sql": "UPDATE orders SET total = round(total * 1.2, 2) -- vat\nWHERE total > 0;\n",
-}
-
-
-@pytest.fixture(scope="module")
-def stranger(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("stranger")
-    folder = root / SERVICE / "db" / "migrations"
-    folder.mkdir(parents=True)
-    (root / SERVICE / "wrangler.jsonc").write_text(
-        """// jsonc with a custom ledger table
-{ "name": "app-one",
-  "d1_databases": [{ "binding": "MAIN", "database_name": "main-dev", "database_id": "x",
-    "migrations_dir": "db/migrations", "migrations_table": "schema_log" }],
-  "env": { "prod": { "d1_databases": [{ "binding": "MAIN", "database_name": "main prod",
-    "database_id": "11111111-2222-4333-8444-555555555555", "migrations_dir": "db/migrations",
-    "migrations_table": "schema_log" }] } } }
-""",
-        encoding="utf-8",
-    )
-    for name, sql in MIGRATIONS.items():
-        (folder / name).write_text(sql, encoding="utf-8")
-    (root / "ledgers").mkdir()
-    (root / "ledgers" / f"{SERVICE}.prod.json").write_text(
-        '[{"results": [{"id": 1, "name": "1_init.sql", "applied_at": "2025-03-01 10:00:00"}]}]',
-        encoding="utf-8",
-    )
-    (root / "exports").mkdir()
-    db = root.parent / f"{root.name}.sqlite"
-    with D1Engine(db) as engine:
-        engine.apply_migration("1_init.sql", MIGRATIONS["1_init.sql"], ledger_table="schema_log")
-        engine.conn.executemany(
-            'INSERT INTO "Kund\'s" VALUES (?, ?, ?)',
-            [(i, f'k"{i}', "abc"[i % 3]) for i in range(1, 301)],
-        )
-        engine.conn.executemany(
-            "INSERT INTO orders VALUES (?, ?, ?)",
-            [(i, 1 + i % 300, i * 1.5) for i in range(1, 2001)],
-        )
-        write_dump(engine.conn, root / "exports" / "before.sql")
-    return root
-
 
 SNAPSHOTS = {SERVICE: "exports/before.sql"}
 
