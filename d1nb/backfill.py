@@ -37,6 +37,9 @@ class Backfill:
     statements: list[FileBatches] = field(default_factory=list)
     folder: Path | None = None
     notes: list[str] = field(default_factory=list)
+    blocked_by: str | None = None
+    """A pending file before this one that fails on the export: `migrations apply` stops
+    there, so this file cannot run until it is fixed (the plan is for the state before it)."""
 
     @property
     def main(self) -> FileBatches | None:
@@ -199,4 +202,5 @@ def plan_backfill(
         statements,
         folder,
         notes,
+        result.stopped_at,
     )

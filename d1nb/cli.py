@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from . import __version__, d1
+from .display import printable
 from .engine import set_default_statement_timeout
 from .history import (
     drift_frame,
@@ -936,14 +937,10 @@ def main(argv: list[str] | None = None) -> int:
         remove_scratch_folders()
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t\r"}
-
-
 def _printable(text: str) -> str:
     """Text with control characters (terminal escape codes in a file name) shown escaped, and
     the bytes of a file name that is not UTF-8 shown as \\x escapes."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return text.translate(_CONTROL)
+    return printable(text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
 class _Printable(io.TextIOBase):

@@ -38,9 +38,23 @@ _BOX = (
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t\r"}
+
+
+def printable(text: str) -> str:
+    """Control characters from a project's names (a file named with a terminal escape) as
+    visible \\xNN: never raw in a report or a terminal."""
+    return text.translate(_CONTROL)
+
+
+def text_html(text: str) -> str:
+    """Text from a project as HTML text: escaped, control characters visible."""
+    return html.escape(printable(text))
+
+
 def _inline(text: str) -> str:
     """Text as HTML, with `code spans` as <code> (what the messages use for commands)."""
-    return _CODE_SPAN.sub(r"<code>\1</code>", html.escape(text))
+    return _CODE_SPAN.sub(r"<code>\1</code>", html.escape(printable(text)))
 
 
 def _cell(value: object) -> str:
@@ -52,7 +66,7 @@ def _cell(value: object) -> str:
         if abs(value) < 1e-4:
             return f"{value:.3g}"
         return f"{value:.6f}".rstrip("0")
-    return str(value)
+    return printable(str(value))
 
 
 def _cells(frame: pd.DataFrame) -> pd.DataFrame:
@@ -93,15 +107,14 @@ class Verdict:
             f'<div class="d1nb-verdict d1nb-{self.level}" role="status" '
             f'style="{_BOX.format(accent=accent, background=background)}">'
             f'<strong style="color:{accent};text-transform:uppercase">{self.level}</strong> '
-            f"<strong>{html.escape(self.headline)}</strong>"
+            f"<strong>{_inline(self.headline)}</strong>"
             + (f'<ul style="margin:0.4em 0 0 0">{items}</ul>' if items else "")
             + "</div>"
         )
 
     def __repr__(self) -> str:
-        return "\n".join(
-            [f"{self.level.upper()}: {self.headline}", *(f"- {x}" for x in self.lines)]
-        )
+        lines = [f"{self.level.upper()}: {self.headline}", *(f"- {x}" for x in self.lines)]
+        return printable("\n".join(lines))
 
 
 @dataclass
@@ -114,7 +127,7 @@ class Note:
         return f'<p class="d1nb-note"><em>{html.escape(self.text)}</em></p>'
 
     def __repr__(self) -> str:
-        return self.text
+        return printable(self.text)
 
 
 _NO_WRAP = "white-space:pre;word-break:normal;overflow-wrap:normal"
@@ -125,7 +138,8 @@ def code_html(text: str, language: str) -> str:
     wraps output anywhere, which splits numbers and names)."""
     return (
         f'<pre class="d1nb-code" style="{_NO_WRAP};overflow-x:auto">'
-        f'<code class="language-{language}" style="{_NO_WRAP}">{html.escape(text)}</code></pre>'
+        f'<code class="language-{language}" style="{_NO_WRAP}">{html.escape(printable(text))}'
+        "</code></pre>"
     )
 
 
@@ -139,7 +153,7 @@ class SQL:
         return code_html(self.text, "sql")
 
     def __repr__(self) -> str:
-        return self.text
+        return printable(self.text)
 
 
 def error_html(kind: str, message: str) -> str:

@@ -14,6 +14,7 @@ What makes it D1 and not plain SQLite:
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -127,14 +128,27 @@ _PROGRESS_STEPS = 20_000
 _TIMEOUT: list[float] = []
 
 
+TIMEOUT_VARIABLE = "D1NB_STATEMENT_TIMEOUT"
+"""How the limit reaches a notebook kernel started by `d1nb report` (a process of its own)."""
+
+
 def default_statement_timeout() -> float:
-    """The limit engines get unless told otherwise: D1's 30 s, or what the CLI was given."""
-    return _TIMEOUT[-1] if _TIMEOUT else d1.QUERY_TIMEOUT_S
+    """The limit engines get unless told otherwise: D1's 30 s, or what the CLI was given (in
+    this process, or in the `d1nb report` that started this kernel)."""
+    if _TIMEOUT:
+        return _TIMEOUT[-1]
+    try:
+        inherited = float(os.environ.get(TIMEOUT_VARIABLE, ""))
+    except ValueError:
+        return d1.QUERY_TIMEOUT_S
+    return inherited if inherited >= 0 else d1.QUERY_TIMEOUT_S
 
 
 def set_default_statement_timeout(seconds: float) -> None:
-    """The statement time limit of every engine opened from now on (`--statement-timeout`)."""
+    """The statement time limit of every engine opened from now on (`--statement-timeout`),
+    here and in the notebook kernels this process starts."""
     _TIMEOUT[:] = [seconds]
+    os.environ[TIMEOUT_VARIABLE] = str(seconds)
 
 
 def cascade_edges(fks: list[tuple], table: str) -> list[tuple[str, str, str, str]]:

@@ -26,7 +26,7 @@ from nbconvert import HTMLExporter
 from traitlets import default
 
 from . import __version__
-from .display import ERROR_PREFIX
+from .display import ERROR_PREFIX, printable
 from .scratch import scratch_folder
 
 REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -131,7 +131,7 @@ def _literal(text: str) -> str:
     """A name from the project as inline code that Markdown and HTML take literally: every
     character Markdown could read as syntax (a link, a code span's end, a table's |) is a
     character reference, so `x`[a](javascript:…)`.txt` stays text."""
-    return "<code>" + text.translate(_MARKDOWN_SYNTAX) + "</code>"
+    return "<code>" + printable(text).translate(_MARKDOWN_SYNTAX) + "</code>"
 
 
 def report_title(notebook: nbformat.NotebookNode, project: str) -> str:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 
 from .config import TOP_LEVEL_ENV, D1Binding
-from .display import code_html
+from .display import code_html, printable, text_html
 from .history import History, load_history, status_frame
 from .impact import Impact, verdict_table
 
@@ -49,16 +48,16 @@ class Runbook:
 
     def _repr_html_(self) -> str:
         steps = "".join(
-            f"<h3>{escape(s.service)} · {escape(s.environment)}</h3><p>{escape(s.covers)}</p>"
+            f"<h3>{text_html(f'{s.service} · {s.environment}')}</h3><p>{text_html(s.covers)}</p>"
             "<p>Before <code>wrangler d1 migrations apply</code>, take a bookmark and keep what "
             f"it prints:</p>{code_html(s.info, 'sh')}<p>To undo, restore it (every write "
             f"since, the application's too, is undone):</p>{code_html(s.restore, 'sh')}"
             for s in self.steps
         )
-        return f'<div class="d1nb-runbook">{steps}<p>{escape(self.note)}</p></div>'
+        return f'<div class="d1nb-runbook">{steps}<p>{text_html(self.note)}</p></div>'
 
     def __repr__(self) -> str:
-        return self.text()
+        return printable(self.text())
 
 
 def _wrangler(command: str, binding: D1Binding, history: History, extra: str = "") -> str:

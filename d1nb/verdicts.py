@@ -106,6 +106,13 @@ def backfill_verdict(backfill: Backfill) -> Verdict:
     plan = main.plan
     p95 = plan.predicted_p95_ms(plan.recommended)
     level = "fail" if errors or p95 > plan.budget_ms else "warn" if len(main.files) > 1 else "pass"
+    if backfill.blocked_by:  # wrangler stops at the failing file: this one never runs
+        level = "fail"
+        errors = [
+            f"{backfill.blocked_by} fails on this export before it: `migrations apply` "
+            "stops there, so this file does not run until that one is fixed",
+            *errors,
+        ]
     headline = (
         f"{backfill.service} {backfill.file} line {main.statement.line}: {plan.rows:,} rows of "
         f"{plan.table} in batches of {plan.recommended:,} ({_count(len(main.files), 'batch file')},"

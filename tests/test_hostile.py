@@ -62,6 +62,13 @@ def _corpus(root: Path) -> dict[str, Path]:
         f"VACUUM INTO '{outside}/ledger_made.db';\n",
         encoding="utf-8",
     )
+    (project / "d1nb.toml").write_text(
+        "[report.expectations]\n"
+        f'"read a file" = "SELECT * FROM read_csv(\'{outside}/secret.txt\')"\n'
+        "[report.replay_expectations]\n"
+        f'"write a file" = "SELECT * FROM (COPY (SELECT 1) TO \'{outside}/copied.csv\')"\n',
+        encoding="utf-8",
+    )
     export = root / "export.sql"
     export.write_text(
         "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (a INTEGER, b TEXT);\n"
@@ -148,10 +155,15 @@ COMMANDS = {
         {0, 1, 2},
     ),
     "diff": (["diff", "{clean}", "{clean}", "--expectations", "{expectations}"], {1}),
-    # report 01 is the one that runs on any project today; 02–04 need #17's defaults
+    # all four reports: the hostile migrations replayed (02, 03), d1nb.toml's expectations
+    # trying to read and write files (04), the time limit reaching the notebook kernels
     "report": (
-        ["report", "{project}", "--notebook", "01", "--out", "{work}/reports", "--quiet"],
-        {0, 1, 2},
+        [
+            *("report", "{project}", "--out", "{work}/reports", "--quiet"),
+            *("--statement-timeout", "1", "--snapshot", "shop={clean}"),
+            *("--before", "{clean}", "--after", "{clean}"),
+        ],
+        {0, 1},
     ),
 }
 
@@ -186,7 +198,9 @@ def test_hostile_input_breaks_no_promise(corpus, tmp_path, command):
     assert not any(corpus["outside"].glob("*made*")) and not any(corpus["outside"].glob("copied*"))
     assert (corpus["outside"] / "canary.sqlite").read_bytes() == b""
     for page in (tmp_path / "work").rglob("*.html"):  # reports: the secret stays out of them
-        assert SECRET not in page.read_text(encoding="utf-8")
+        text = page.read_text(encoding="utf-8")
+        assert SECRET not in text and "\x1b" not in text  # nor a raw terminal escape
+        assert "Traceback" not in text
 
 
 def test_a_workdir_inside_the_inputs_folder_harms_no_input(tmp_path):

@@ -13,10 +13,12 @@ from d1nb import lint_table, load_history
 from d1nb.backfill import plan_backfill
 from d1nb.checks import audit_exports, audit_replay, expect
 from d1nb.display import MISSING, Verdict, table_html, table_text
+from d1nb.engine import D1Engine
 from d1nb.impact import project_impacts, verdict_table
 from d1nb.problems import InputError
 from d1nb.report_inputs import read_settings
 from d1nb.rollback import time_travel_runbook
+from d1nb.snapshots import write_dump
 from d1nb.verdicts import audit_verdict, backfill_verdict, history_verdict, impact_verdict
 
 SNAPSHOTS = {SERVICE: "exports/before.sql"}
@@ -118,3 +120,33 @@ def test_runbook_commands_are_quoted_and_name_the_environment(stranger):
     assert words[7] == f"{SERVICE}/wrangler.jsonc" and words[8:] == ["--env", "prod"]
     assert shlex.split(step.restore)[-1] == "--bookmark=BOOKMARK"
     assert "3_totals" not in step.covers  # it changes no row on this data
+
+
+def test_report_03_fails_when_an_earlier_pending_file_fails(tmp_path, make_tree):
+    root = make_tree(
+        {
+            "svc/wrangler.toml": '[[d1_databases]]\nbinding = "DB"\ndatabase_name = "d"\n',
+            "svc/migrations/0001_init.sql": "CREATE TABLE t (a INTEGER);\n",
+            "svc/migrations/0002_bad.sql": "ALTER TABLE t ADD COLUMN b TEXT NOT NULL;\n",
+            "svc/migrations/0003_fill.sql": "UPDATE t SET a = a + 1 WHERE a > 0;\n",
+        }
+    )
+    with D1Engine(tmp_path / "e.sqlite") as engine:
+        engine.apply_migration("0001_init.sql", "CREATE TABLE t (a INTEGER);\n")
+        engine.conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(1, 50)])
+        write_dump(engine.conn, root / "export.sql")
+    backfill = plan_backfill(root, {"svc": "export.sql"}, "svc/migrations/0003_fill.sql")
+    verdict = backfill_verdict(backfill)
+    assert backfill.blocked_by == "0002_bad.sql" and verdict.level == "fail"
+    assert verdict.lines[0].startswith("0002_bad.sql fails on this export before it")
+    assert backfill.main.plan.rows == 49  # still planned, on the state before the failing file
+
+
+def test_control_characters_in_names_never_reach_a_report_raw():
+    from d1nb.display import table_html
+
+    page = table_html(pd.DataFrame({"file": ["0006_\x1b[31mred.sql"]}))
+    verdict = Verdict("pass", "0006_\x1b[31mred.sql", ["\x07bell"])
+    for text in (page, verdict._repr_html_(), repr(verdict)):
+        assert "\x1b" not in text and "\x07" not in text
+    assert "\\x1b[31mred" in page and "\\x07bell" in repr(verdict)
