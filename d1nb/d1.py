@@ -52,9 +52,10 @@ CONFIG_FILE_NAMES = ("wrangler.toml", "wrangler.json", "wrangler.jsonc")
 
 # -- Internal tables of the local state and of D1 itself (workers-sdk miniflare dumpSql.ts) ------
 INTERNAL_TABLE_PREFIXES = ("_cf_", "sqlite_")
-INTERNAL_SCHEMA_ROWS = 1
-"""Rows D1 keeps in sqlite_master for itself (the `_cf_KV` table; seen here in Miniflare's D1,
-where ALTER TABLE RENAME rewrites it too)."""
+INTERNAL_SCHEMA_ROWS = 0
+"""Rows D1 keeps in sqlite_master for itself, which ALTER TABLE rewrites too. Miniflare's D1 of
+workerd 1.20260426 (wrangler 4.86) kept one (`_cf_KV`); that of workerd 1.20261117 (wrangler
+4.164, the pinned one) keeps none: an empty database's sqlite_schema has no row."""
 
 # -- Guidance for large backfills: Cloudflare docs ------------------------------------------------
 PEER_BATCH_SIZES = {

@@ -297,11 +297,10 @@ class D1Engine:
         return self.conn.changes() if statement.kind in _DML_KINDS else 0
 
     def ensure_ledger(self, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> None:
-        """Create the migrations ledger as wrangler does. wrangler pastes the name from the
-        config as it is; d1nb does too for a plain name (so the schema text is the same) and
-        quotes any other, so a config cannot smuggle SQL in."""
-        name = table if _PLAIN_NAME.fullmatch(table) else quote_ident(table)
-        self.conn.execute(d1.LEDGER_DDL.format(table=name))
+        """Create the migrations ledger as wrangler does: since 4.105 it double-quotes the name
+        from the config (`CREATE TABLE IF NOT EXISTS "d1_migrations"(`), so the schema text
+        sqlite_master keeps is the same as after `wrangler d1 migrations apply`."""
+        self.conn.execute(d1.LEDGER_DDL.format(table=quote_ident(table)))
 
     def applied_migrations(self, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> list[tuple]:
         """Rows of the ledger (id, name, applied_at), or [] if it does not exist."""

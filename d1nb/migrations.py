@@ -8,7 +8,6 @@ target table and flags); this module holds the files and their statements.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import math
 import re
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from wcmatch import glob
 
 from .problems import InputError, Problem
 from .sql import as_wrangler_sends, classify, split_statements, wrangler_splits
@@ -110,32 +110,38 @@ def parse_statements(text: str) -> list[Statement]:
 # -- files ------------------------------------------------------------------------------------
 
 
-_JS_INT = re.compile(r"[ \t\n\r\f\v]*([+-]?)(0[xX])?([0-9A-Za-z]*)")
+_MINIMATCH = glob.GLOBSTAR | glob.BRACE | glob.EXTGLOB
+"""wcmatch flags for minimatch's defaults as wrangler uses them (`*` stops at `/`, `**` spans
+folders, braces, no dot files)."""
+_JS_INT = re.compile(r"[ \t\n\r\f\v]*([+-]?)([0-9]*)")
 
 
 def _js_parse_int(text: str) -> float | None:
-    """JavaScript's `parseInt(text)`, as wrangler orders by it: leading space, a sign, `0x`
-    for hexadecimal, the digits up to the first that is not one; a float (numbers past 2^53
-    round), None for NaN."""
-    match = _JS_INT.match(text)
-    sign, hexadecimal, rest = match.groups()
-    digits = re.match(r"[0-9a-fA-F]*" if hexadecimal else r"[0-9]*", rest).group()
+    """JavaScript's `parseInt(text, 10)`, as wrangler orders by it: leading space, a sign, the
+    digits up to the first that is not one (`0x3` is 0, `1e9` is 1); a float (numbers past
+    2^53 round), None for NaN."""
+    sign, digits = _JS_INT.match(text).groups()
     if not digits:
         return None
     try:
-        value = float(int(digits, 16 if hexadecimal else 10))
+        value = float(int(digits))
     except OverflowError:
         value = math.inf
     return -value if sign == "-" else value
 
 
-def _order_key(f: MigrationFile) -> tuple[int, float, bytes]:
-    """wrangler's order (4.80 on): names in JavaScript's string order (UTF-16 code units),
-    then a stable sort by `parseInt(name.split("_")[0])`. Files whose name gives no number
-    (NaN, which wrangler's comparator cannot place) come last here."""
-    number = _js_parse_int(f.name.split("/")[0].split("_")[0])
-    utf16 = f.name.encode("utf-16-be", "surrogatepass")
+def _segment_key(segment: str) -> tuple[int, float, bytes]:
+    number = _js_parse_int(segment.split("_")[0])
+    utf16 = segment.encode("utf-16-be", "surrogatepass")
     return (0, number, utf16) if number is not None else (1, 0.0, utf16)
+
+
+def _order_key(f: MigrationFile) -> tuple[tuple[int, float, bytes], ...]:
+    """wrangler's order (workers-utils d1-migrations.ts, `compareMigrationPaths`, 4.164): path
+    segment by segment, by `parseInt(segment.split("_")[0], 10)` (a number before no number),
+    then equal numbers by JavaScript's string order (UTF-16 code units); a path that is a
+    prefix of another first."""
+    return tuple(_segment_key(segment) for segment in f.name.split("/"))
 
 
 def read_migration_file(path: Path, name: str) -> MigrationFile:
@@ -218,7 +224,7 @@ def load_migration_dir(
             )
             continue
         if pattern is not None:
-            is_migration = fnmatch.fnmatchcase(rel, pattern)
+            is_migration = glob.globmatch(rel, pattern, flags=_MINIMATCH)
         else:
             is_migration = p.parent == root and p.name.endswith(".sql")
         if is_migration:

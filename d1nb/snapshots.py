@@ -139,7 +139,9 @@ def dump_statements(
             continue
         columns = [r[1] for r in conn.execute(f"PRAGMA table_info={quote_ident(name)}")]
         select = f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM {quote_ident(name)}"
-        prefix = f"INSERT INTO {quote_ident(name)} VALUES("
+        # wrangler 4.94 on names the columns of every INSERT (Miniflare's dumpSql.ts)
+        names = ",".join(quote_ident(c) for c in columns)
+        prefix = f"INSERT INTO {quote_ident(name)} ({names}) VALUES("
         for row in conn.execute(select):
             yield prefix + ",".join(sql_literal(v) for v in row) + ");"
     if not no_schema:
@@ -343,7 +345,8 @@ def _create_schema(
         engine.conn.execute(sql)
 
 
-_LEDGER_ROW = re.compile(r"INSERT INTO \"?(\w+)\"? VALUES\(\d+,'((?:[^']|'')*)',")
+_LEDGER_ROW = re.compile(r"INSERT INTO \"?(\w+)\"?(?: \([^)]*\))? VALUES\(\d+,'((?:[^']|'')*)',")
+"""A ledger row of a dump, with the column list wrangler writes since 4.94 or without it."""
 
 
 def _ledger_in_dump(path: Path, mdir: MigrationDir) -> tuple[str, set[str]] | None:

@@ -203,23 +203,32 @@ def wrangler_splits(text: str) -> bool:
     return at != -1 and at != len(trimmed) - 1
 
 
-_WRANGLER_TRIVIA = re.compile(
-    r"""('[^']*+'|"[^"]*+"|`[^`]*+`)|--[^\n]*+\n?|/\*.*?(?:\*/|$)""", re.S
+_WRANGLER_LINE_ENDS = re.compile(
+    r"""(--[^\n]*+)|(/\*.*?(?:\*/|$))|('[^']*+'|"[^"]*+"|`[^`]*+`|\[[^\]]*+\])|\r\n""", re.S
 )
-"""What wrangler's splitter (src/d1/splitter.ts) steps over: quoted text (kept as it is)
-and comments (dropped). It knows ', " and ` quotes only, so `--` inside [brackets] is a
-comment to it."""
+"""What wrangler's line-end normaliser (workers-utils d1-splitter.ts, 4.124 and later) steps
+over: comments (their CRLF made LF too) and quoted text (kept exactly); any other CRLF is LF."""
+
+
+def _line_end(m: re.Match) -> str:
+    line_comment, block_comment, quoted = m.groups()
+    if quoted is not None:
+        return quoted
+    if line_comment is not None:
+        return line_comment.removesuffix("\r")
+    if block_comment is not None:
+        return block_comment.replace("\r\n", "\n")
+    return "\n"
 
 
 def as_wrangler_sends(sql: str) -> str:
-    """A statement as wrangler's splitter sends it: a `--` comment becomes a newline, a
-    `/* */` comment nothing, the closing `;` dropped, the ends trimmed. SQLite then stores
-    that text as the schema of what the statement creates."""
-    if "--" in sql or "/*" in sql:
-        sql = _WRANGLER_TRIVIA.sub(
-            lambda m: m.group(1) or ("\n" if m.group(0).startswith("--") else ""), sql
-        )
-    return sql.rstrip().removesuffix(";").strip()
+    """A statement as wrangler 4.124 and later sends it: as written, comments and all, CRLF
+    line ends made LF outside quoted text, the closing `;` dropped, the ends trimmed. SQLite
+    then stores that text (from the CREATE on) as the schema of what the statement creates.
+    (Before 4.124 wrangler dropped the comments; see docs/compat.md.)"""
+    if "\r\n" in sql:
+        sql = _WRANGLER_LINE_ENDS.sub(_line_end, sql)
+    return sql.strip().removesuffix(";").strip()
 
 
 # -- classification ---------------------------------------------------------------------------

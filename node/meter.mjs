@@ -5,7 +5,7 @@
 //   setup   batches run first (loading a snapshot), not reported;
 //   batches each run as one D1 batch (one transaction, like a migration file).
 // stdout: {"batches": [[{"rows_read", "rows_written", "changes", "error"}, ...], ...]}
-import { Miniflare } from "miniflare";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 
 const input = JSON.parse(await new Promise((resolve) => {
   let data = "";
@@ -14,11 +14,12 @@ const input = JSON.parse(await new Promise((resolve) => {
   process.stdin.on("end", () => resolve(data));
 }));
 
-const mf = new Miniflare({
+// Miniflare 5 has a new options shape; wrangler itself passes 4.x options through this converter.
+const mf = new Miniflare(convertV4MiniflareOptions({
   modules: true,
   script: "export default { fetch() { return new Response('d1nb'); } }",
   d1Databases: { DB: "d1nb-meter" },
-});
+}));
 
 async function runBatch(db, statements) {
   try {

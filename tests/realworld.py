@@ -92,7 +92,7 @@ FILES = {
     # a pattern-based layout: one folder per migration
     "services/pattern/wrangler.toml": 'name = "pattern"\n[[d1_databases]]\nbinding = "DB"\n'
     'database_name = "p"\ndatabase_id = "p1"\n'
-    'migrations_pattern = "*/migration.sql"\n',
+    'migrations_dir = "migrations"\nmigrations_pattern = "migrations/*/migration.sql"\n',
     "services/pattern/migrations/0001_init/migration.sql": "CREATE TABLE IF NOT EXISTS a (x);\n",
     "services/pattern/migrations/0002_more/migration.sql": "ALTER TABLE a ADD COLUMN y;\n",
     "services/pattern/migrations/0002_more/snapshot.json": "{}",

@@ -120,3 +120,24 @@ def test_missing_explicit_migrations_dir_is_a_warning(make_tree):
 def test_missing_project_folder(tmp_path):
     project = load_project(tmp_path / "absent")
     assert "not found" in project.problems[0].message
+
+
+def test_migrations_pattern_as_current_wrangler_reads_it(make_tree):
+    """4.98: the pattern starts with migrations_dir and is read relative to the config's
+    folder; one that does not, or one without migrations_dir, is named as a problem."""
+    from d1nb.config import pattern_in_dir
+
+    assert pattern_in_dir("migrations/*/migration.sql", "migrations") == ("*/migration.sql", None)
+    assert pattern_in_dir("./db\\m/**/*.sql", "db/m/") == ("**/*.sql", None)
+    assert pattern_in_dir("*.sql", ".") == ("*.sql", None)
+    inside, problem = pattern_in_dir("*/migration.sql", "migrations")
+    assert inside == "*/migration.sql" and "does not start with migrations_dir" in problem
+    root = make_tree(
+        {
+            "w/wrangler.toml": '[[d1_databases]]\nbinding = "DB"\n'
+            'migrations_pattern = "migrations/*/up.sql"\n',
+            "w/migrations/0001_a/up.sql": "SELECT 1;\n",
+        }
+    )
+    project = load_project(root)
+    assert any("without migrations_dir" in p.message for p in project.problems)

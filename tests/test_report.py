@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import nbformat
 import pytest
 
 from d1nb.cli import main
-from d1nb.miniflare import NODE_DIR
+from d1nb.miniflare import NODE_DIR, node_binary
 from d1nb.report import run_report
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -123,8 +122,8 @@ def test_failing_notebook_still_yields_its_report_and_exits_1(notebooks, sample,
 
 
 def _browser_unavailable() -> str | None:
-    if shutil.which("node") is None:
-        return "Node is not installed: the browser test drives Chromium with playwright-core"
+    if node_binary() is None:
+        return "the pinned Node is not installed (`make node`): it drives Chromium with playwright"
     if not CHROMIUM.exists():
         return "Chromium is not installed: `make browser` installs Debian's chromium"
     return None
@@ -132,7 +131,7 @@ def _browser_unavailable() -> str | None:
 
 def _open(html: Path, screenshot: Path) -> dict:
     run = subprocess.run(
-        ["node", str(NODE_DIR / "browser.mjs"), str(html), str(screenshot)],
+        [str(node_binary()), str(NODE_DIR / "browser.mjs"), str(html), str(screenshot)],
         capture_output=True,
         text=True,
         timeout=120,

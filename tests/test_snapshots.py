@@ -57,14 +57,15 @@ def test_dump_order_and_shape():
     statements = list(dump_statements(_db()))
     assert statements[0] == "PRAGMA defer_foreign_keys=TRUE;"
     assert statements[1].startswith("CREATE TABLE d1_migrations(")
-    assert statements[2] == "INSERT INTO \"d1_migrations\" VALUES(1,'0001_a.sql');"
+    assert statements[2] == 'INSERT INTO "d1_migrations" ("id","name") VALUES(1,\'0001_a.sql\');'
     assert statements[3] == 'CREATE TABLE IF NOT EXISTS "Quoted" (a);'
     assert statements[5] == (
-        "INSERT INTO \"t\" VALUES(1,replace('two\\nlines','\\n',char(10)),X'01',2.5,NULL);"
+        'INSERT INTO "t" ("id","s","b","r","n") '
+        "VALUES(1,replace('two\\nlines','\\n',char(10)),X'01',2.5,NULL);"
     )
     tail = statements[-5:]
     assert tail[0] == "DELETE FROM sqlite_sequence;"
-    assert tail[1] == "INSERT INTO \"sqlite_sequence\" VALUES('d1_migrations',1);"
+    assert tail[1] == 'INSERT INTO "sqlite_sequence" ("name","seq") VALUES(\'d1_migrations\',1);'
     assert [s.split()[1] for s in tail[2:]] == ["INDEX", "TRIGGER", "VIEW"]
     no_data = list(dump_statements(_db(), no_data=True))
     assert not any(s.startswith("INSERT") for s in no_data)

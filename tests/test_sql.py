@@ -228,11 +228,17 @@ def test_partial_unique_index_over_two_lines_is_checked_as_partial(tmp_path):
 
 
 def test_statements_as_wrangler_sends_them():
-    """wrangler's splitter (src/d1/splitter.ts) drops comments, so sqlite_master holds the
-    CREATE text without them: `--` leaves its newline, `/* */` nothing."""
+    """wrangler 4.124+ (workers-utils d1-splitter.ts) sends a statement as written, comments
+    kept, so sqlite_master holds the CREATE text with them; CRLF becomes LF outside quotes."""
     sql = "CREATE TABLE b (\n  id INTEGER, /* x */\n  t TEXT -- printed\n) -- end\n;"
-    assert as_wrangler_sends(sql) == "CREATE TABLE b (\n  id INTEGER, \n  t TEXT \n)"
+    assert as_wrangler_sends(sql) == sql.removesuffix(";").strip()
     assert as_wrangler_sends("SELECT '--no', \"/*no*/\";") == "SELECT '--no', \"/*no*/\""
+    crlf = (
+        "CREATE TABLE c (\r\n  t TEXT DEFAULT 'a\r\nb', -- it's\r\n  u /* x\r\n */ TEXT\r\n);\r\n"
+    )
+    assert as_wrangler_sends(crlf) == (
+        "CREATE TABLE c (\n  t TEXT DEFAULT 'a\r\nb', -- it's\n  u /* x\n */ TEXT\n)"
+    )
     assert wrangler_splits("CREATE TABLE a (x);\nCREATE TABLE b (y);")
     assert not wrangler_splits("-- one statement\nCREATE TABLE a (x); \n")
     assert not wrangler_splits("BEGIN TRANSACTION;\nCREATE TABLE a (x);\nCOMMIT;")

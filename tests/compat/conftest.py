@@ -1,7 +1,7 @@
 """The compatibility suite runs the real Cloudflare tools (pinned in node/) against d1nb.
 
-It is skipped, with this message, only when Node is absent; with Node present, a missing
-install is an error (`make node` installs it; `make test` does so itself).
+It is skipped, with this message, only when npm is absent; with npm present, a missing install
+is an error (`make node` installs the pinned Node 22 and tools; `make test` does so itself).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from d1nb.miniflare import miniflare_available
 
 @pytest.fixture(scope="session", autouse=True)
 def node_tools() -> None:
-    if shutil.which("node") is None:
-        pytest.skip("Node is not installed: the compatibility suite needs Node >= 20")
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: the compatibility suite needs the pinned npm packages")
     reason = miniflare_available()
     if reason:
         pytest.fail(reason)

@@ -80,13 +80,14 @@ def test_apply_from_empty_matches_wrangler(tmp_path, kind, folder, service, bind
     run = wrangler(cwd, "d1", "migrations", "apply", binding, "--local", *env_args(env))
     ours, ours_binding = replay_from_empty(root, service, env, tmp_path / "work")
 
-    assert ours.stopped_at == run.failed_migration(), run.text
+    theirs = read_only_copy(local_database(cwd), tmp_path / "theirs")
+    applied = ledger_names(theirs, ours_binding.migrations_table)
+    assert ours.stopped_at == run.failed_migration(applied), run.text
     if ours.stopped_at:
         error = next(o.error for o in ours.outcomes if not o.ok)
-        assert any(error in line for line in run.errors()), (error, run.errors())
+        assert run.reports(error), (error, run.errors())
     else:
         assert run.code == 0, run.text
-    theirs = read_only_copy(local_database(cwd), tmp_path / "theirs")
     with read_only_copy(ours.after.path, tmp_path / "ours") as mine:
         assert user_schema(mine) == user_schema(theirs)
         table = ours_binding.migrations_table
@@ -96,18 +97,45 @@ def test_apply_from_empty_matches_wrangler(tmp_path, kind, folder, service, bind
     theirs.close()
 
 
-def test_pattern_layout_is_not_read_by_this_wrangler(tmp_path):
-    """`migrations_pattern` is newer than the pinned wrangler 4.86: it still reads the plain
-    `migrations/*.sql`, finds none in a one-folder-per-migration layout, and applies nothing.
-    d1nb follows the pattern (docs/compat.md)."""
+def test_pattern_layout_matches_wrangler(tmp_path):
+    """`migrations_pattern` (4.98): a glob from the config's folder starting with
+    `migrations_dir`; files outside it are not migrations; the ledger names each file by its
+    path inside the migrations folder. wrangler lists, applies and records exactly what d1nb
+    reads and replays."""
     root = project_copy("realworld", tmp_path / "project")
-    run = wrangler(root / "services" / "pattern", "d1", "migrations", "list", "DB", "--local")
-    assert "No migrations" in run.text or not PENDING_ROW.findall(run.text), run.text
+    cwd = root / "services" / "pattern"
+    listed = wrangler(cwd, "d1", "migrations", "list", "DB", "--local")
+    assert listed.code == 0, listed.text
     history = load_history(root, use_git=False)
-    assert [f.name for f in history.migration_dirs["pattern"].files] == [
-        "0001_init/migration.sql",
-        "0002_more/migration.sql",
-    ]
+    names = [f.name for f in history.migration_dirs["pattern"].files]
+    assert names == ["0001_init/migration.sql", "0002_more/migration.sql"]
+    assert listed.to_apply() == names, listed.text
+    applied = wrangler(cwd, "d1", "migrations", "apply", "DB", "--local")
+    assert applied.code == 0, applied.text
+    ours, _ = replay_from_empty(root, "pattern", None, tmp_path / "work")
+    with read_only_copy(local_database(cwd), tmp_path / "theirs") as theirs:
+        assert ledger_names(theirs, "d1_migrations") == names
+        with read_only_copy(ours.after.path, tmp_path / "ours") as mine:
+            assert user_schema(mine) == user_schema(theirs)
+            assert ledger_names(mine, "d1_migrations") == names
+
+
+def test_pattern_outside_migrations_dir_is_refused_by_wrangler_and_named_by_d1nb(tmp_path):
+    """A 4.86-era pattern written inside the folder (`*/migration.sql`): wrangler 4.164 stops
+    with an error; d1nb names the config and still reads the files as that pattern meant."""
+    root = project_copy("realworld", tmp_path / "project")
+    config = root / "services" / "pattern" / "wrangler.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            '"migrations/*/migration.sql"', '"*/migration.sql"'
+        ),
+        encoding="utf-8",
+    )
+    run = wrangler(config.parent, "d1", "migrations", "list", "DB", "--local")
+    assert run.code != 0 and "must start with `migrations/`" in run.text, run.text
+    history = load_history(root, use_git=False)
+    assert any("does not start with migrations_dir" in p.message for p in history.problems)
+    assert len(history.migration_dirs["pattern"].files) == 2
 
 
 def test_pending_order_matches_wrangler_list(tmp_path):
@@ -167,8 +195,8 @@ ODD_NUMBERS = [  # every way parseInt(name.split("_")[0]) orders differently fro
 def test_order_of_odd_numbers_matches_wrangler(tmp_path):
     """Mixed widths, hexadecimal, a sign, an exponent and numbers past 2^53 (which round to
     the same float and then keep wrangler's name order): d1nb's order is the order
-    `migrations apply` applies them in (its ledger's ids). `migrations list` shows the same
-    files in plain name order: it does not sort by number (wrangler 4.86)."""
+    `migrations apply` applies them in (its ledger's ids), and since 4.80 `migrations list`
+    shows them in that order too (4.86 listed them in plain name order)."""
     root = tmp_path / "project"
     (root / "migrations").mkdir(parents=True)
     (root / "wrangler.toml").write_text(
@@ -179,7 +207,6 @@ def test_order_of_odd_numbers_matches_wrangler(tmp_path):
     for name in ODD_NUMBERS:
         (root / "migrations" / name).write_text("SELECT 1;\n", encoding="utf-8")
     listed = wrangler(root, "d1", "migrations", "list", "DB", "--local")
-    assert PENDING_ROW.findall(listed.text) == sorted(ODD_NUMBERS), listed.text
     applied = wrangler(root, "d1", "migrations", "apply", "DB", "--local")
     assert applied.code == 0, applied.text
     with read_only_copy(local_database(root), tmp_path / "theirs") as theirs:
@@ -187,6 +214,7 @@ def test_order_of_odd_numbers_matches_wrangler(tmp_path):
     assert sorted(order) == sorted(ODD_NUMBERS)
     history = load_history(root, use_git=False)
     assert [f.name for f in history.migration_dirs["odd"].files] == order
+    assert listed.to_apply() == order, listed.text
 
 
 @pytest.fixture(scope="module")
@@ -297,10 +325,12 @@ def test_pending_migrations_on_real_data_match_wrangler(tmp_path, service, bindi
     history = load_history(root, use_git=False)
     before = load_snapshot(export, tmp_path / "before", schema=history.migration_dirs[service])
     ours = replay(before, history.migration_dirs[service], service=service)
-    assert ours.stopped_at == run.failed_migration() == expect_failure, run.text
+    with read_only_copy(local_database(cwd), tmp_path / "applied") as conn:
+        applied = ledger_names(conn, "d1_migrations")
+    assert ours.stopped_at == run.failed_migration(applied) == expect_failure, run.text
     if expect_failure:
         error = next(o.error for o in ours.outcomes if not o.ok)
-        assert any(error in line for line in run.errors()), (error, run.errors())
+        assert run.reports(error), (error, run.errors())
 
     theirs = load_snapshot(cwd / STATE, tmp_path / "theirs")
     assert ours.after.row_counts == theirs.row_counts

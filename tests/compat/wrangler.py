@@ -11,12 +11,20 @@ from pathlib import Path
 
 import apsw
 
-from d1nb.miniflare import NODE_DIR
+from d1nb.miniflare import NODE_DIR, node_binary
 
-WRANGLER = NODE_DIR / "node_modules" / ".bin" / "wrangler"
+WRANGLER_JS = NODE_DIR / "node_modules" / "wrangler" / "bin" / "wrangler.js"
+
+
+def wrangler_command() -> list[str]:
+    """The pinned wrangler run by the pinned Node 22 (the machine's Node may be older)."""
+    return [str(node_binary()), str(WRANGLER_JS)]
+
+
 STATE = Path(".wrangler") / "state" / "v3" / "d1"
 FAILED = re.compile(r"Migration (\S+) failed with the following errors")
 ERROR_LINE = re.compile(r"✘ \[ERROR\] (.+)")
+TABLE_CELL = re.compile(r"│ (\S+)\s*│")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # wrangler colours errors even with NO_COLOR set
 
 
@@ -32,13 +40,36 @@ class Run:
     def text(self) -> str:
         return ANSI.sub("", self.out + self.err)
 
-    def failed_migration(self) -> str | None:
-        """The file `migrations apply` reported as failing, or None."""
+    def to_apply(self) -> list[str]:
+        """The files `migrations apply` listed under "Migrations to be applied"."""
+        listed = self.text.split("Migrations to be applied:", 1)
+        if len(listed) < 2:
+            return []
+        table = listed[1].split("\n\n", 1)[0]
+        return [n for n in TABLE_CELL.findall(table) if n.lower() != "name"]
+
+    def failed_migration(self, applied: list[str] = ()) -> str | None:
+        """The file `migrations apply` failed on, or None. wrangler 4.86 names it; 4.164 raises
+        a local SQL error without naming it, so it is the first listed file that the ledger
+        (`applied`, read from the state afterwards) does not hold."""
         found = FAILED.search(self.text)
-        return found.group(1) if found else None
+        if found:
+            return found.group(1)
+        if self.code == 0 or not self.errors():
+            return None
+        return next((n for n in self.to_apply() if n not in applied), None)
 
     def errors(self) -> list[str]:
         return ERROR_LINE.findall(self.text)
+
+    def reports(self, error: str) -> bool:
+        """Whether wrangler reported d1nb's `error`. workerd 1.20261117 reports a foreign key
+        broken at commit as an internal error with a reference only (docs/compat.md)."""
+        if any(error in line for line in self.errors()):
+            return True
+        return error == "FOREIGN KEY constraint failed" and any(
+            line.startswith("internal error; reference = ") for line in self.errors()
+        )
 
 
 def _env(cwd: Path) -> dict[str, str]:
@@ -55,7 +86,7 @@ def _env(cwd: Path) -> dict[str, str]:
 def wrangler(cwd: Path, *args: str, timeout: int = 300) -> Run:
     """Run `wrangler ARGS` in `cwd`."""
     result = subprocess.run(
-        [str(WRANGLER), *args],
+        [*wrangler_command(), *args],
         cwd=cwd,
         env=_env(cwd),
         capture_output=True,
@@ -71,7 +102,7 @@ def run_driver(cwd: Path, script: Path, *args: str, timeout: int = 600) -> Run:
     result = subprocess.run(
         ["sh", str(script), *args],
         cwd=cwd,
-        env={**_env(cwd), "WRANGLER": str(WRANGLER)},
+        env={**_env(cwd), "WRANGLER": " ".join(wrangler_command())},
         capture_output=True,
         text=True,
         timeout=timeout,
