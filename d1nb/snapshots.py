@@ -37,7 +37,7 @@ from .engine import D1Engine, D1Error
 from .evolution import schema_evolution
 from .migrations import MigrationDir, Statement
 from .problems import InputError
-from .sql import classify, quote_ident
+from .sql import classify, quote_ident, schema_row
 
 SchemaSource: TypeAlias = MigrationDir | dict[str, str]
 """Where tables come from when an export has no schema: migrations replayed, or CREATE SQL."""
@@ -292,6 +292,21 @@ def _fresh_target(workdir: str | Path, stem: str) -> Path:
     with D1Engine(target) as engine:
         mark_working_copy(engine)
     return target
+
+
+def _shadow_rows(snapshot: Snapshot, table: str) -> int | None:
+    """Rows of a shadow table of a virtual table in the working copy (None if there is none)."""
+    with D1Engine(snapshot.path, statement_limit=0) as engine:
+        found = engine.conn.execute(
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow' "
+            "AND lower(name) = ?",
+            (table,),
+        ).fetchall()
+        if not found:
+            return None
+        return engine.conn.execute(f"SELECT count(*) FROM {quote_ident(found[0][0])}").fetchall()[
+            0
+        ][0]
 
 
 def _virtual_tables(snapshot: Snapshot) -> dict[str, int]:
@@ -573,6 +588,14 @@ def _run_block(engine: D1Engine, work: _Work) -> None:
         raise _BlockRefusedError(work.line, "rows added differ from lines")
 
 
+def _frames_a_cli_dump(kind: str, detail: str) -> bool:
+    """BEGIN TRANSACTION / COMMIT and PRAGMA writable_schema, which sqlite3 .dump wraps its
+    output in; wrangler strips one BEGIN/COMMIT pair the same way."""
+    if kind == "transaction":
+        return detail.upper() in ("BEGIN", "COMMIT", "END")
+    return kind == "pragma" and detail.lower().replace(" ", "").startswith("writable_schema=")
+
+
 class _BlockRefusedError(Exception):
     """A block of one-line INSERTs did not load as one statement; load line by line."""
 
@@ -592,6 +615,7 @@ class _DumpWriter(threading.Thread):
         self.notes: list[str] = []
         self.error: BaseException | None = None
         self.stop = False
+        self.cli_dump = False
 
     def put(self, item: _Work | None) -> None:
         while self.error is None:
@@ -623,6 +647,17 @@ class _DumpWriter(threading.Thread):
                 _run_inserts(self.engine, self.path, sql, work.rows)
             return
         kind, table, flags, detail = classify(sql)
+        if _frames_a_cli_dump(kind, detail):
+            if not self.cli_dump:
+                self.cli_dump = True
+                self.notes.append(
+                    "a sqlite3 .dump (wrangler d1 export --compatibility sqlite3_cli_only): its "
+                    "BEGIN/COMMIT and writable_schema lines are the loader's own work here"
+                )
+            return
+        if kind == "insert" and (table or "").lower() in ("sqlite_schema", "sqlite_master"):
+            self._declare_virtual_table(line, sql)
+            return
         if self.schema is not None and kind.startswith("create_"):
             name = table if kind in ("create_table", "create_view") else detail
             exists = self.engine.conn.execute(
@@ -638,6 +673,35 @@ class _DumpWriter(threading.Thread):
             raise InputError(self.path, line, exc.reason) from exc
         if kind in ("insert", "insert_select"):
             self.expected[table] += changed
+
+    def _declare_virtual_table(self, line: int, sql: str) -> None:
+        """sqlite3 .dump declares a virtual table by writing its sqlite_schema row, then fills
+        its shadow tables row by row. Here the declaration runs as the CREATE VIRTUAL TABLE it
+        holds (through the engine: only modules D1 has), and the shadow tables that creates are
+        emptied, so the dump's rows fill them exactly as they were."""
+        row = schema_row(sql)
+        if row is None or not row.get("sql", "").upper().startswith("CREATE VIRTUAL TABLE"):
+            raise InputError(
+                self.path,
+                line,
+                "writes sqlite_schema directly: only sqlite3 .dump's virtual-table "
+                "declarations are read",
+            )
+        conn = self.engine.conn
+        existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        create = row["sql"]
+        kind, table, flags, detail = classify(create)
+        try:
+            self.engine.run_statement(
+                Statement(0, line, line, create, kind, table, flags, detail), str(self.path)
+            )
+        except D1Error as exc:
+            raise InputError(self.path, line, exc.reason) from exc
+        for (shadow,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        ).fetchall():
+            if shadow not in existing and shadow != row.get("name"):
+                conn.execute(f"DELETE FROM {quote_ident(shadow)}")
 
     def _create_tables(self) -> None:
         """The tables of a --no-schema dump, as the exported database had them: the migrations
@@ -760,6 +824,8 @@ def load_dump(
         if table == "sqlite_sequence":
             continue
         got = loaded.get(table)
+        if got is None:  # a virtual table's shadow table, kept out of the snapshot's tables
+            got = _shadow_rows(snapshot, table)
         if got != n:
             target.unlink(missing_ok=True)
             raise InputError(path, 0, f"table {table}: dump has {n} INSERTs but {got} rows loaded")

@@ -40,6 +40,7 @@ __all__ = [
     "insert_select",
     "quote_ident",
     "quote_literal",
+    "schema_row",
     "split_statements",
     "table_columns",
     "tokenize",
@@ -648,6 +649,28 @@ def index_where(create_index_sql: str) -> str | None:
     toks = tokenize(text)
     where = next((i for i, w in top_level(toks) if w == "WHERE"), None)
     return text[toks[where].end :].strip() if where is not None else None
+
+
+def schema_row(sql: str) -> dict[str, str] | None:
+    """The row an `INSERT INTO sqlite_schema(type,name,tbl_name,rootpage,sql) VALUES(…)` writes,
+    as sqlite3's `.dump` (and `wrangler d1 export --compatibility sqlite3_cli_only`) declares a
+    virtual table: column → value as text; None for any other statement."""
+    try:
+        toks = tokenize(sql)
+    except TokenError:
+        return None
+    words = [t.word for t in toks[:3]]
+    if words[:2] != ["INSERT", "INTO"] or toks[2].text.lower() not in (
+        "sqlite_schema",
+        "sqlite_master",
+    ):
+        return None
+    at = next((i for i, t in enumerate(toks) if t.word == "VALUES"), None)
+    if at is None or toks[3].type != TokenType.L_PAREN:
+        return None
+    columns = [t.text.lower() for t in toks[4 : _group_end(toks, 3)] if t.type != TokenType.COMMA]
+    values = [t.text for t in toks[at + 2 : _group_end(toks, at + 1)] if t.type != TokenType.COMMA]
+    return dict(zip(columns, values, strict=False)) if len(columns) == len(values) else None
 
 
 def in_list_values(sql: str) -> int:

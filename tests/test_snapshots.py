@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import apsw
 import pytest
@@ -458,3 +459,42 @@ def test_fts5_tables_and_generated_columns_are_kept_or_reported(tmp_path):
         (2, "second", 6, "SECOND"),
     ]
     assert any("docs_fts (USING fts5, 2 rows)" in note for note in snapshot.notes)
+
+
+SQLITE3_DUMP = Path(__file__).parent / "fixtures" / "sqlite3_dump_fts5.sql"
+"""`sqlite3 db .dump` of a database with an FTS5 table (written by the sqlite3 shell 3.40; the
+form of `wrangler d1 export --compatibility sqlite3_cli_only`): writable_schema declares the
+virtual table, its shadow tables are filled row by row, all inside BEGIN/COMMIT."""
+
+
+def test_sqlite3_cli_dump_loads_exactly(tmp_path):
+    snapshot = load_dump(SQLITE3_DUMP, tmp_path / "work")
+    assert snapshot.row_counts == {"d1_migrations": 1, "words": 2}
+    assert any("sqlite3 .dump" in n for n in snapshot.notes)
+    assert any("virtual table wf (USING fts5, 2 rows)" in n for n in snapshot.notes)
+    # the same database built directly: every shadow table and the index answer alike
+    direct = apsw.Connection(str(tmp_path / "direct.sqlite"))
+    direct.execute(
+        "CREATE TABLE words(id INTEGER PRIMARY KEY, w TEXT);"
+        "INSERT INTO words VALUES (1, 'it''s'), (2, 'two\\nlines');"
+        "CREATE VIRTUAL TABLE wf USING fts5(w, content='words', content_rowid='id');"
+        "INSERT INTO wf(wf) VALUES('rebuild');"
+    )
+    loaded = apsw.Connection(str(snapshot.path))
+    loaded.execute("INSERT INTO wf(wf) VALUES('integrity-check')")
+    for table in ("wf_data", "wf_idx", "wf_docsize", "wf_config", "words"):
+        query = f"SELECT * FROM {table} ORDER BY 1"
+        assert loaded.execute(query).fetchall() == direct.execute(query).fetchall(), table
+    match = "SELECT rowid FROM wf WHERE wf MATCH 'two'"
+    assert loaded.execute(match).fetchall() == direct.execute(match).fetchall() == [(2,)]
+
+
+def test_a_dump_writing_sqlite_schema_otherwise_is_refused(tmp_path):
+    dump = tmp_path / "evil.sql"
+    dump.write_text(
+        "PRAGMA writable_schema=ON;\nINSERT INTO sqlite_schema(type,name,tbl_name,rootpage,sql)"
+        "VALUES('table','t','t',0,'CREATE TABLE t (a)');\nPRAGMA writable_schema=OFF;\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match=r"evil\.sql:2: .*only sqlite3 \.dump's virtual-table"):
+        load_dump(dump, tmp_path / "work")
