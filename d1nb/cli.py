@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import __version__, d1
 from .display import printable
-from .engine import set_default_statement_timeout
+from .engine import VIA, set_default_statement_timeout
 from .history import (
     drift_frame,
     load_history,
@@ -258,6 +258,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         ledger_table=binding.migrations_table,
         service=args.service,
         keep_going=args.keep_going,
+        via=args.via,
     )
     migrations, cascades = result.migrations(), result.cascades()
     statements = result.statements.drop(columns=["sql", "cascade_deleted", "cascade_updated"])
@@ -367,6 +368,7 @@ def cmd_impact(args: argparse.Namespace) -> int:
         budget_ms=args.budget_ms,
         ledger_table=binding.migrations_table,
         service=args.service,
+        via=args.via,
     )
     if args.format == "json":
         print(
@@ -705,6 +707,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-going", action="store_true", help="continue after a failing file (wrangler stops)"
     )
     p.add_argument(
+        "--via",
+        choices=VIA,
+        default="apply",
+        help="the path the files take to D1: apply (wrangler d1 migrations apply: one "
+        "transaction, PRAGMA foreign_keys=OFF ignored) or execute-file (remote wrangler d1 "
+        "execute --file: the pragma takes effect, no ledger row); default apply",
+    )
+    p.add_argument(
         "--workdir",
         help="folder for working copies (default: a temporary folder, removed when the command "
         "ends)",
@@ -723,6 +733,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot", required=True, help="export to analyse (never modified)")
     p.add_argument("--env", help="analyse what is pending in this environment's ledger")
     p.add_argument("--only", action="append", metavar="FILE", help="analyse just these files")
+    p.add_argument(
+        "--via",
+        choices=VIA,
+        default="apply",
+        help="the path the files take to D1: apply (wrangler d1 migrations apply: one "
+        "transaction, PRAGMA foreign_keys=OFF ignored) or execute-file (remote wrangler d1 "
+        "execute --file: the pragma takes effect, no ledger row); default apply",
+    )
     p.add_argument(
         "--budget-ms",
         type=_budget_ms,

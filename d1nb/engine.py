@@ -128,6 +128,8 @@ _PROGRESS_STEPS = 20_000
 _TIMEOUT: list[float] = []
 
 
+VIA = ("apply", "execute-file")
+"""The paths a migration file can take to D1 (`D1Engine.apply_migration`'s `via`)."""
 TIMEOUT_VARIABLE = "D1NB_STATEMENT_TIMEOUT"
 """How the limit reaches a notebook kernel started by `d1nb report` (a process of its own)."""
 
@@ -166,6 +168,22 @@ def cascade_edges(fks: list[tuple], table: str) -> list[tuple[str, str, str, str
                 reached.add(child)
                 queue.append(child)
     return edges
+
+
+def _pragma_note(s: Statement, keys_off: bool) -> str:
+    """What a `PRAGMA foreign_keys=…` line of a migration does on the path it takes."""
+    if not keys_off:
+        return (
+            f"line {s.line}: PRAGMA {s.detail} has no effect on D1 (runs inside the migration's "
+            "transaction); foreign keys stay ON"
+        )
+    if s.detail.replace(" ", "").lower() == "foreign_keys=off":
+        return (
+            f"line {s.line}: PRAGMA {s.detail} takes effect on the execute --file path (modelled "
+            "for the whole file): no cascade; run PRAGMA foreign_key_check afterwards, since rows "
+            "left pointing at missing parents are not refused"
+        )
+    return f"line {s.line}: PRAGMA {s.detail}: foreign keys on again after the file"
 
 
 class D1Engine:
@@ -319,13 +337,23 @@ class D1Engine:
         applied_at: str | None = None,
         record: bool = True,
         meter: StatementMeter | None = None,
+        via: str = "apply",
     ) -> MigrationOutcome:
         """Apply one migration file and its ledger insert in one transaction, as wrangler does.
 
         `applied_at` fixes the ledger timestamp (wrangler leaves it to CURRENT_TIMESTAMP).
         On error the transaction is rolled back and the outcome names the failing line.
         A `meter` is told before and after each statement (d1nb.replay measures with it).
+
+        `via` is the path the file takes to D1 (docs/compat.md, "Execution paths"): "apply"
+        (`wrangler d1 migrations apply`: one transaction, `PRAGMA foreign_keys=OFF` ignored) or
+        "execute-file" (remote `wrangler d1 execute --file`: D1's import path, atomic through
+        Time Travel, where Cloudflare states the pragma takes effect; modelled with foreign
+        keys off for the whole file when it has one, and no ledger row, which that command
+        does not write).
         """
+        if via not in VIA:
+            raise ValueError(f"via must be one of {', '.join(VIA)}, not {via!r}")
         if isinstance(statements, str):
             statements = parse_statements(statements)
         outcome = MigrationOutcome(name, ok=True)
@@ -334,16 +362,25 @@ class D1Engine:
         except D1Error as exc:
             outcome.ok, outcome.error, outcome.error_line = False, exc.reason, exc.line
             return outcome
+        keys_off = via == "execute-file" and any(
+            s.kind == "pragma" and s.detail.replace(" ", "").lower() == "foreign_keys=off"
+            for s in runnable
+        )
+        if via == "execute-file":
+            record = False
+            outcome.notes.append(
+                "execute --file writes no ledger row: `migrations apply` would run this file "
+                "again unless its row is inserted by hand"
+            )
+        if keys_off:
+            self.conn.execute("PRAGMA foreign_keys=OFF")
         if record:
             self.ensure_ledger(ledger_table)
         self.conn.execute("BEGIN")
         try:
             for s in runnable:
                 if s.kind == "pragma" and s.detail.startswith("foreign_keys="):
-                    outcome.notes.append(
-                        f"line {s.line}: PRAGMA {s.detail} has no effect on D1 (runs inside the "
-                        "migration's transaction); foreign keys stay ON"
-                    )
+                    outcome.notes.append(_pragma_note(s, keys_off))
                 if meter is not None:
                     meter.before(s)
                 try:
@@ -379,6 +416,9 @@ class D1Engine:
                 outcome.error, outcome.error_line = exc.reason, exc.line
             else:  # deferred foreign keys fail at COMMIT
                 outcome.error = str(exc).removeprefix(type(exc).__name__ + ": ")
+        finally:
+            if keys_off:
+                self.conn.execute("PRAGMA foreign_keys=ON")
         return outcome
 
     @staticmethod

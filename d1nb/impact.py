@@ -188,6 +188,7 @@ def analyse_impact(
     ledger_table: str = "d1_migrations",
     workdir: str | Path | None = None,
     service: str = "",
+    via: str = "apply",
 ) -> Impact:
     """Replay `names` (default: what the snapshot's ledger lacks) and judge each migration.
 
@@ -211,6 +212,7 @@ def analyse_impact(
         service=service,
         keep_going=True,
         meter=_Recorder,
+        via=via,
     )
     statements = result.statements.copy()
     changed, transitions = [], []
@@ -320,9 +322,10 @@ def project_impacts(
     env: str | None = None,
     budget_ms: float = DEFAULT_BUDGET_MS,
     workdir: str | Path | None = None,
+    via: str = "apply",
 ) -> dict[str, Impact]:
     """Impact per service: each snapshot (path relative to `project`) replayed with what is
-    pending in `env` (default: what the snapshot's own ledger lacks)."""
+    pending in `env` (default: what the snapshot's own ledger lacks), on the path `via`."""
 
     history = load_history(project, use_git=False)
     status = status_frame(history)
@@ -362,6 +365,7 @@ def project_impacts(
             ledger_table=history.binding(service).migrations_table,
             workdir=workdir / service,
             service=service,
+            via=via,
         )
     return impacts
 

@@ -249,8 +249,10 @@ def _drop_hazards(
     hazards = (
         (
             acting,
-            "deletes its rows first, and D1 keeps foreign keys ON (PRAGMA foreign_keys=OFF is "
-            "ignored), so child rows are deleted or nulled",
+            "deletes its rows first, and under `wrangler d1 migrations apply` D1 keeps foreign "
+            "keys ON (PRAGMA foreign_keys=OFF is ignored in its transaction), so child rows are "
+            "deleted or nulled (remote `wrangler d1 execute --file` honours the pragma; "
+            "`d1nb replay --via execute-file` shows that path)",
         ),
         (
             blocking,

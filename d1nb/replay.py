@@ -467,12 +467,15 @@ def replay(
     keep_going: bool = False,
     applied_at: str | None = None,
     meter: type[Meter] | None = None,
+    via: str = "apply",
 ) -> ReplayResult:
     """Apply migration files to a copy of `snapshot` with D1's semantics, measuring each one.
 
     `names` picks the files (default: those not in the snapshot's own ledger, as `wrangler d1
     migrations apply` would). A failing file is rolled back and stops the replay, as wrangler
-    does, unless `keep_going`. The snapshot itself is never modified.
+    does, unless `keep_going`. The snapshot itself is never modified. `via` is the path the
+    files take to D1: "apply" (`migrations apply`) or "execute-file" (`execute --file`; see
+    `D1Engine.apply_migration`).
     """
     workdir = Path(workdir) if workdir else snapshot.path.parent
     workdir.mkdir(parents=True, exist_ok=True)
@@ -501,6 +504,7 @@ def replay(
                     ledger_table=ledger_table,
                     applied_at=applied_at,
                     meter=file_meter,
+                    via=via,
                 )
             rows += [{"file": name, **r} for r in file_meter.rows]
             result.outcomes.append(outcome)

@@ -101,3 +101,28 @@ def test_a_file_that_is_not_text_never_replays_ok(make_tree, tmp_path, content, 
     assert (bad.name, bad.ok) == ("0002_bad.sql", False) and why in bad.error
     verdicts = analyse_impact(snapshot, mdir).migrations.set_index("file")["verdict"]
     assert verdicts["0002_bad.sql"] == "fails"
+
+
+def test_execute_file_path_honours_foreign_keys_off_and_writes_no_ledger(api):
+    """The same rebuild on the remote `execute --file` path: PRAGMA foreign_keys=OFF takes
+    effect there, so goal_progress keeps its 1,100 rows (all still pointing at goals, whose ids
+    the rebuild keeps), and no ledger row is written."""
+    snapshot, mdir = api
+    result = replay(snapshot, mdir, ["0011_goals_add_category.sql"], via="execute-file")
+    assert result.ok
+    assert result.after.row_counts["goal_progress"] == 1100
+    assert result.after.row_counts["d1_migrations"] == 8  # as it was: execute writes none
+    assert result.cascades().empty
+    notes = result.outcomes[0].notes
+    assert any("writes no ledger row" in n for n in notes)
+    assert any("takes effect on the execute --file path" in n for n in notes)
+    with result.after.connect() as engine:
+        assert engine.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    applied = replay(snapshot, mdir, ["0011_goals_add_category.sql"])
+    assert applied.after.row_counts["goal_progress"] == 0  # the default path: apply
+
+
+def test_via_must_be_a_known_path(api):
+    snapshot, mdir = api
+    with pytest.raises(ValueError, match="via must be one of apply, execute-file"):
+        replay(snapshot, mdir, ["0011_goals_add_category.sql"], via="import")

@@ -441,3 +441,33 @@ def test_driver_batches_rows_added_since_the_export(api_state, tmp_path):
     theirs = load_snapshot(cwd / STATE, tmp_path / "theirs")
     ours = load_snapshot(expected, tmp_path / "ours")
     assert compare_tables(ours, theirs, tables=["sync_data"]).equal
+
+
+def test_local_execute_file_still_cascades_like_apply(tmp_path):
+    """`wrangler d1 execute --file` of the api rebuild (0011, under PRAGMA foreign_keys=OFF) on
+    the local state: Miniflare still deletes goal_progress by cascade, as `migrations apply`
+    does, so locally d1nb's default path (`--via apply`) is what wrangler does. Remotely,
+    Cloudflare states the pragma takes effect (`--via execute-file`; docs/compat.md)."""
+    root = copy_project(SAMPLE, tmp_path / "project")
+    cwd = root / "services" / "api"
+    export = root / "exports" / "api" / "before.sql"
+    env = ["--local", "--env", "production"]
+    assert wrangler(cwd, "d1", "execute", "DB", *env, "--file", str(export)).code == 0
+    migration = cwd / "migrations" / "0011_goals_add_category.sql"
+    for name in ("0009_repertoire_status_v2.sql", "0010_lowercase_sync_moods.sql"):
+        run = wrangler(cwd, "d1", "execute", "DB", *env, "--file", str(cwd / "migrations" / name))
+        assert run.code == 0, run.text
+    run = wrangler(cwd, "d1", "execute", "DB", *env, "--file", str(migration))
+    assert run.code == 0, run.text
+    theirs = load_snapshot(cwd / STATE, tmp_path / "theirs")
+
+    history = load_history(root, use_git=False)
+    mdir = history.migration_dirs["api"]
+    before = load_snapshot(export, tmp_path / "before", schema=mdir)
+    names = [f.name for f in mdir.files if f.name.startswith(("0009", "0010", "0011"))]
+    applied = replay(before, mdir, names, workdir=tmp_path / "apply")
+    remote = replay(before, mdir, names, workdir=tmp_path / "execute", via="execute-file")
+    assert theirs.row_counts["goal_progress"] == applied.after.row_counts["goal_progress"] == 0
+    assert remote.after.row_counts["goal_progress"] == 1100
+    data = sorted(t for t in theirs.row_counts if t != "d1_migrations")
+    assert compare_tables(applied.after, theirs, tables=data).equal
