@@ -7,6 +7,7 @@ by environments), with wrangler's defaults for `migrations_dir` and `migrations_
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import tomllib
@@ -226,6 +227,47 @@ def pattern_in_dir(pattern: str, migrations_dir: str) -> tuple[str, str | None]:
         f"wrangler 4.98 and later refuse to run (write {folder + '/' + glob!r}); d1nb reads "
         "it inside the migrations folder"
     )
+
+
+_VERSION = re.compile(r"^[~^=v]*(\d+)\.(\d+)\.(\d+)")
+
+
+def wrangler_version(root: Path, folder: Path) -> tuple[tuple[int, int, int], str] | None:
+    """The wrangler version a service runs, and where that was read: the version installed
+    per the nearest `package-lock.json` (exact), else the version `package.json` asks for
+    (its lowest, for a range like `^4.86.0`), from the config's folder up to the root."""
+    root = root.resolve()
+    folder = folder.resolve()
+    while True:
+        lock = folder / "package-lock.json"
+        package = folder / "package.json"
+        for path, read in ((lock, _locked_wrangler), (package, _asked_wrangler)):
+            if path.is_file():
+                try:
+                    spec = read(json.loads(path.read_text(encoding="utf-8")))
+                except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+                    spec = None
+                match = _VERSION.match(spec) if isinstance(spec, str) else None
+                if match:
+                    version = tuple(int(x) for x in match.groups())
+                    return version, path.relative_to(root).as_posix()  # type: ignore[return-value]
+        if folder == root or root not in folder.parents:
+            return None
+        folder = folder.parent
+
+
+def _locked_wrangler(data: dict) -> str | None:
+    return (data.get("packages", {}).get("node_modules/wrangler") or {}).get("version") or (
+        data.get("dependencies", {}).get("wrangler") or {}
+    ).get("version")
+
+
+def _asked_wrangler(data: dict) -> str | None:
+    for section in ("devDependencies", "dependencies"):
+        spec = (data.get(section) or {}).get("wrangler")
+        if spec:
+            return spec
+    return None
 
 
 def _service_name(root: Path, path: Path, data: dict) -> str:

@@ -17,10 +17,11 @@ import apsw
 import pandas as pd
 
 from . import d1
+from .config import wrangler_version
 from .engine import D1Engine, cascade_edges
 from .history import History, evolution_of, status_frame
 from .migrations import MigrationFile, Statement
-from .sql import added_column, check_constraints, quote_ident
+from .sql import added_column, check_constraints, lowercase_compound_end, quote_ident
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,13 @@ RULES: dict[str, Rule] = {
             "a config binds a placeholder database id (template or local only)",
         ),
         Rule("D1N022", "number-gap", "info", "the migration numbers skip one or more numbers"),
+        Rule(
+            "D1N023",
+            "old-splitter-skips",
+            "error",
+            "a block closed with a lowercase `end`: wrangler before 4.124 skips the statements "
+            "after it",
+        ),
     ]
 }
 
@@ -266,6 +274,42 @@ def _drop_hazards(
         for children, what in hazards
         if children
     ]
+
+
+FIXED_SPLITTER = (4, 124, 0)
+"""The wrangler release whose splitter closes a block on a lowercase `end` (workers-sdk #15046)."""
+
+
+def old_splitter_skips(
+    f: MigrationFile, wrangler: tuple[tuple[int, int, int], str] | None
+) -> list[tuple[str, int, str, Statement | None]]:
+    """D1N023: a statement whose BEGIN/CASE block ends in a lowercase `end`, with statements
+    after it, when the service's wrangler is older than 4.124 (or unknown): that splitter never
+    closes the block and folds the rest of the file (and the ledger row it appends) into it."""
+    if wrangler is not None and wrangler[0] >= FIXED_SPLITTER:
+        return []
+    for i, s in enumerate(f.statements):
+        later = f.statements[i + 1 :]
+        if later and lowercase_compound_end(s.sql):
+            which = (
+                f"this project's wrangler {'.'.join(map(str, wrangler[0]))} ({wrangler[1]})"
+                if wrangler
+                else "a wrangler older than 4.124 (no package.json or lock file names one)"
+            )
+            lines = ", ".join(str(t.line) for t in later)
+            return [
+                (
+                    "D1N023",
+                    s.line,
+                    f"a block closed with a lowercase `end`: {which} folds the "
+                    f"{len(later)} statement(s) after it (lines {lines}) and the ledger row into "
+                    "this one and sends them as a single statement, which D1 may run only in "
+                    "part, without an error (workers-sdk #15046; locally Miniflare 4.20260426 "
+                    "still ran them); write END, or use wrangler 4.124 or later",
+                    s,
+                )
+            ]
+    return []
 
 
 def lint_file(
@@ -448,6 +492,7 @@ def lint(history: History) -> pd.DataFrame:
         binding = history.binding(service)
         evolution = evolution_of(history, service)
         database = binding.binding
+        wrangler = wrangler_version(project.root, binding.config_path.parent)
         numbers: dict[int, list[str]] = {}
         for f in mdir.files:
             rel = project.relpath(f.path)
@@ -458,7 +503,9 @@ def lint(history: History) -> pd.DataFrame:
                 for (name, index), keys in evolution.foreign_keys_at_drop.items()
                 if name == f.name
             }
-            for code, line, message, s in lint_file(f, fks, schema_before, at_drop):
+            found = lint_file(f, fks, schema_before, at_drop)
+            found += old_splitter_skips(f, wrangler)
+            for code, line, message, s in found:
                 if not _suppressed(f, s, code):
                     findings.append(
                         Finding(code, RULES[code].severity, service, database, rel, line, message)

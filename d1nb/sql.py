@@ -38,6 +38,7 @@ __all__ = [
     "in_list_values",
     "index_where",
     "insert_select",
+    "lowercase_compound_end",
     "quote_ident",
     "quote_literal",
     "schema_row",
@@ -649,6 +650,20 @@ def index_where(create_index_sql: str) -> str | None:
     toks = tokenize(text)
     where = next((i for i, w in top_level(toks) if w == "WHERE"), None)
     return text[toks[where].end :].strip() if where is not None else None
+
+
+def lowercase_compound_end(sql: str) -> bool:
+    """Whether a statement opens a BEGIN … END or CASE … END block and writes an END of it
+    other than in capitals (`end`, `End`). wrangler before 4.124 matched BEGIN and CASE in any
+    case but END only in capitals (workers-sdk #15046), so such a block never closed for it."""
+    try:
+        toks = tokenize(sql)
+    except TokenError:
+        return False
+    words = [t.word for t in toks]
+    if "CASE" not in words and "BEGIN" not in words:
+        return False
+    return any(t.word == "END" and sql[t.start : t.end] != "END" for t in toks)
 
 
 def schema_row(sql: str) -> dict[str, str] | None:

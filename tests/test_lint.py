@@ -186,3 +186,40 @@ def test_drop_of_a_child_earlier_in_the_file_is_no_hazard(make_tree):
         },
     )
     assert [f for f in found if f[0] == "D1N008"] == [("D1N008", "0004_drop_parent.sql", 1)]
+
+
+OLD_SPLITTER_FILE = """CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER);
+CREATE TRIGGER items_guard BEFORE DELETE ON items
+begin
+  SELECT CASE WHEN old.n > 0 THEN RAISE(ABORT, 'in use') end;
+end;
+CREATE TABLE after_the_trigger (id INTEGER PRIMARY KEY);
+INSERT INTO items (n) VALUES (0);
+"""
+
+
+@pytest.mark.parametrize(
+    ("lock", "expect"),
+    [
+        ('{"packages": {"node_modules/wrangler": {"version": "4.86.0"}}}', "wrangler 4.86.0"),
+        ('{"packages": {"node_modules/wrangler": {"version": "4.164.0"}}}', None),
+        (None, "a wrangler older than 4.124"),
+    ],
+)
+def test_old_splitter_skips_what_follows_a_lowercase_end(make_tree, lock, expect):
+    files = {
+        "svc/wrangler.toml": '[[d1_databases]]\nbinding = "DB"\ndatabase_name = "d"\n',
+        "svc/migrations/0001_guard.sql": OLD_SPLITTER_FILE,
+        "svc/migrations/0002_fine.sql": "CREATE TRIGGER t AFTER INSERT ON items BEGIN\n"
+        "  SELECT 1;\nEND;\nCREATE TABLE later (id);\n",
+    }
+    if lock:
+        files["package-lock.json"] = lock
+    findings = lint(load_history(make_tree(files), use_git=False))
+    found = findings[findings["rule"] == "D1N023"]
+    if expect is None:
+        assert found.empty
+        return
+    (message,) = found["message"]
+    assert found["line"].tolist() == [2] and found["file"].str.endswith("0001_guard.sql").all()
+    assert expect in message and "2 statement(s) after it (lines 6, 7)" in message
