@@ -70,6 +70,19 @@ class BatchPlan:
     def predicted_p95_ms(self, size: int) -> float:
         return (self.intercept_ms + self.ms_per_row * size) * self.p95_factor
 
+    def per_day(self, rows_written_per_day: int = d1.FREE_ROWS_WRITTEN_PER_DAY) -> dict:
+        """How the batches fit a daily allowance of rows written (the Free plan's 100,000,
+        enforced since 2026-09-01: past it D1 fails every write until 00:00 UTC)."""
+        written = max(1, self.recommended * self.writes_per_row)
+        batches = -(-self.rows // self.recommended) if self.rows else 0
+        per_day = max(1, rows_written_per_day // written)
+        return {
+            "rows_written_per_batch": written,
+            "batches": batches,
+            "batches_per_day": per_day,
+            "days": -(-batches // per_day) if batches else 0,
+        }
+
     def compare(self) -> pd.DataFrame:
         """The recommendation beside the peers' fixed sizes (Cloudflare's 1,000 and 10,000)."""
         rows = []
@@ -352,6 +365,7 @@ def plan_batches(
     sizes: tuple[int, ...] = CANDIDATE_SIZES,
     repeats: int = REPEATS,
     scale_to: int | None = None,
+    max_rows_written: int | None = None,
 ) -> BatchPlan:
     """Measure `statement` in batches on a working copy (`database`, left unchanged) and
     recommend a batch size. Every measured batch runs in a savepoint that is rolled back.
@@ -359,7 +373,30 @@ def plan_batches(
     `scale_to` (the production table's row count, say) measures on a copy whose table is
     scaled up to that many rows (`scale_table`) when the export holds fewer: the curve then
     reaches the sizes that matter. The batch files are still written from `database`.
+    `max_rows_written` caps one batch's D1 rows written (the Free plan's daily allowance).
     """
+    plan = _plan(database, statement, budget_ms, margin, sizes, repeats, scale_to)
+    if max_rows_written:
+        cap = max(1, max_rows_written // max(1, plan.writes_per_row))
+        if plan.recommended > cap:
+            plan.notes.append(
+                f"batches capped at {cap:,} rows ({plan.recommended:,} fit the time budget): "
+                f"each writes {plan.writes_per_row} D1 row(s) per row and one batch may write "
+                f"at most {max_rows_written:,}"
+            )
+            plan.recommended = cap
+    return plan
+
+
+def _plan(
+    database: str | Path,
+    statement: str | Statement,
+    budget_ms: float,
+    margin: float,
+    sizes: tuple[int, ...],
+    repeats: int,
+    scale_to: int | None,
+) -> BatchPlan:
     s = parse_statements(statement)[0] if isinstance(statement, str) else statement
     if s.kind not in BATCHABLE:
         raise InputError(
@@ -599,7 +636,8 @@ def write_batches(
 
 
 _DRIVER_HEAD = "#!/usr/bin/env sh\n# Runs the batches"
-_HELPERS = ("remaining.sql", "last_rowid.sql", "tail.sql.in", "tail.sql")
+_HELPERS = ("remaining.sql", "last_rowid.sql", "tail.sql.in", "tail.sql", "done.txt")
+"""Files the driver reads or writes beside the batches (done.txt: the batches that ran)."""
 
 
 def clear_batch_folder(out: Path) -> None:
@@ -671,19 +709,29 @@ def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str
         "# Run it where wrangler finds your config (or pass --config):",
         "#   sh path/to/run_batches.sh [--env production] [--remote]",
         '# WRANGLER="npx wrangler" by default; node reads the --json answers.',
+        "# Batch files that ran are listed in done.txt and skipped when it runs again.",
+        "# D1NB_MAX_BATCHES=N stops after N batches (a daily allowance: run it again tomorrow).",
         "set -e",
         'dir="$(dirname "$0")"',
         'WRANGLER="${WRANGLER:-npx wrangler}"',
-        "run() {  # one SQL file",
+        'max="${D1NB_MAX_BATCHES:-0}"; ran=0',
+        'touch "$dir/done.txt"',
+        "run() {  # one SQL file; stops the script when the allowance of this run is used",
+        '  if [ "$max" -gt 0 ] && [ "$ran" -ge "$max" ]; then',
+        '    echo "D1NB_MAX_BATCHES=$max batches ran: run it again (after 00:00 UTC)"; exit 0',
+        "  fi",
         f'  f="$1"; shift; $WRANGLER d1 execute {name} --yes --file "$f" "$@"',
+        "  ran=$((ran + 1))",
         "}",
         "value() {  # the one value a one-row query returns, empty for NULL",
         '  sql="$(cat "$dir/$1")"; shift',
         f'  $WRANGLER d1 execute {name} --json --command "$sql" "$@" | {_VALUE}',
         "}",
         'for f in "$dir"/batch_*.sql; do',
+        '  if grep -qx "${f##*/}" "$dir/done.txt"; then continue; fi',
         '  echo "${f##*/}"',
         '  run "$f" "$@"',
+        '  echo "${f##*/}" >> "$dir/done.txt"',
         "done",
     ]
     if "remaining.sql" in helpers:
@@ -738,6 +786,7 @@ def batch_migration(
     database_name: str = "DB",
     file: str = "",
     scale_to: int | None = None,
+    max_rows_written: int | None = None,
 ) -> list[FileBatches]:
     """Plan and write batches for every UPDATE, DELETE and INSERT … SELECT of a migration file.
 
@@ -762,7 +811,12 @@ def batch_migration(
                 folder = out if len(targets) == 1 else out / f"line_{s.line:04d}"
                 try:
                     entry.plan = plan_batches(
-                        copy, s, budget_ms=budget_ms, margin=margin, scale_to=scale_to
+                        copy,
+                        s,
+                        budget_ms=budget_ms,
+                        margin=margin,
+                        scale_to=scale_to,
+                        max_rows_written=max_rows_written,
                     )
                     entry.files = write_batches(entry.plan, copy, folder, database_name)
                 except InputError as exc:

@@ -431,6 +431,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         database_name=binding.binding,
         file=history.project.relpath(migration.path),
         scale_to=args.scale_to,
+        max_rows_written=d1.FREE_ROWS_WRITTEN_PER_DAY if args.plan == "free" else None,
     )
     summaries = []
     for r in results:
@@ -449,6 +450,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 "compare": _records(plan.compare()),
                 "notes": plan.notes,
             }
+            if args.plan == "free":
+                summary["free_plan"] = plan.per_day()
         summaries.append(summary)
     if args.format == "json":
         print(json.dumps({"migration": migration.name, "statements": summaries}, indent=2))
@@ -464,10 +467,22 @@ def cmd_batch(args: argparse.Namespace) -> int:
             )
             for note in x["notes"]:
                 print(f"  note: {note}")
+            pace = ""
+            if "free_plan" in x:
+                day = x["free_plan"]
+                pace = f"D1NB_MAX_BATCHES={day['batches_per_day']} "
+                print(
+                    f"  Free plan: {day['rows_written_per_batch']:,} D1 rows written a batch, "
+                    f"so {day['batches_per_day']} batches a day within the daily "
+                    f"{d1.FREE_ROWS_WRITTEN_PER_DAY:,}: {day['days']} day(s); run the driver "
+                    "once a day after 00:00 UTC (it skips the batches done.txt lists)"
+                )
             if x["folder"]:
                 driver = (Path(x["folder"]) / "run_batches.sh").resolve()
                 where = shlex.quote(str(binding.config_path.parent))
-                print(f"  run: cd {where} && sh {shlex.quote(str(driver))} --env ENV --remote")
+                print(
+                    f"  run: cd {where} && {pace}sh {shlex.quote(str(driver))} --env ENV --remote"
+                )
     code = EXIT_UNUSABLE if any(x["error"] for x in summaries) else EXIT_CLEAN
     return max(code, _report_problems(history.problems))
 
@@ -771,6 +786,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_budget_ms,
         default=1000.0,
         help="longest one batch may hold the database (default 1000)",
+    )
+    p.add_argument(
+        "--plan",
+        choices=("paid", "free"),
+        default="paid",
+        help="free: no batch writes more than the Free plan's 100,000 D1 rows a day, and the "
+        "driver is paced a day at a time (default paid)",
     )
     p.add_argument(
         "--scale-to",

@@ -311,3 +311,24 @@ def test_a_reused_out_folder_holds_only_the_new_plan(sample, tmp_path):
     with pytest.raises(InputError, match="did not write"):
         write_batches(plan, snapshot.path, out, size=2_000)
     assert (out / "batch_9999.sql").exists()
+
+
+def test_free_plan_caps_a_batch_at_the_daily_writes_and_paces_the_days(sample, tmp_path):
+    """scores 0013 writes two D1 rows per row (the row and its index entry): with a daily
+    allowance of 1,000 rows written, no batch may change more than 500 rows, 2 batches fit a
+    day, and the 2,500 rows take 5 batches over 3 days."""
+    snapshot = load_snapshot(sample / "exports" / "scores" / "before.sql", tmp_path)
+    sql = (sample / "services/scores/migrations/0013_backfill_normalized_id.sql").read_text()
+    plan = plan_batches(snapshot.path, sql, sizes=(100, 500, 1000), repeats=1)
+    assert plan.writes_per_row == 2 and plan.recommended > 500
+    capped = plan_batches(
+        snapshot.path, sql, sizes=(100, 500, 1000), repeats=1, max_rows_written=1_000
+    )
+    assert capped.recommended == 500 and "batches capped at 500 rows" in capped.notes[-1]
+    assert capped.per_day(1_000) == {
+        "rows_written_per_batch": 1_000,
+        "batches": 5,
+        "batches_per_day": 1,
+        "days": 5,
+    }
+    assert capped.per_day(2_500)["batches_per_day"] == 2 and capped.per_day(2_500)["days"] == 3

@@ -443,6 +443,41 @@ def test_driver_batches_rows_added_since_the_export(api_state, tmp_path):
     assert compare_tables(ours, theirs, tables=["sync_data"]).equal
 
 
+def test_driver_paced_a_day_at_a_time(api_state, tmp_path):
+    """The Free plan's pacing: D1NB_MAX_BATCHES=2 stops the driver after two batches; run
+    again, it skips what done.txt lists and goes on, until the data is what the unbatched
+    statement leaves, each batch having run once."""
+    root = tmp_path / "project"
+    shutil.copytree(api_state, root)
+    cwd = root / "services" / "api"
+    env = ["--local", "--env", "production"]
+    export = load_snapshot(cwd / STATE, tmp_path / "export")
+    backfill = (root / "services/api/migrations/0010_lowercase_sync_moods.sql").read_text()
+    plan = plan_batches(export.path, backfill, sizes=(50, 100, 200), repeats=1)
+    files = write_batches(plan, export.path, tmp_path / "paced", size=300)
+    assert len(files) >= 4
+    expected = tmp_path / "expected.sqlite"
+    shutil.copyfile(export.path, expected)
+    with D1Engine(expected) as engine:
+        engine.run_statement(parse_statements(backfill)[0])
+    runs = 0
+    while True:
+        runs += 1
+        run = run_driver(
+            cwd, tmp_path / "paced" / "run_batches.sh", *env, env={"D1NB_MAX_BATCHES": "2"}
+        )
+        assert run.code == 0, run.text
+        done = (tmp_path / "paced" / "done.txt").read_text().split()
+        assert len(done) == min(2 * runs, len(files)) and len(set(done)) == len(done)
+        if "run it again" not in run.out:
+            break
+        assert runs < len(files), run.text
+    theirs = load_snapshot(cwd / STATE, tmp_path / "theirs")
+    assert compare_tables(
+        load_snapshot(expected, tmp_path / "ours"), theirs, tables=["sync_data"]
+    ).equal
+
+
 def test_local_execute_file_still_cascades_like_apply(tmp_path):
     """`wrangler d1 execute --file` of the api rebuild (0011, under PRAGMA foreign_keys=OFF) on
     the local state: Miniflare still deletes goal_progress by cascade, as `migrations apply`

@@ -97,12 +97,15 @@ def wrangler(cwd: Path, *args: str, timeout: int = 300) -> Run:
     return Run(result.returncode, result.stdout, result.stderr)
 
 
-def run_driver(cwd: Path, script: Path, *args: str, timeout: int = 600) -> Run:
-    """Run a run_batches.sh that d1nb wrote with sh in `cwd`, its WRANGLER the pinned one."""
+def run_driver(
+    cwd: Path, script: Path, *args: str, timeout: int = 600, env: dict[str, str] | None = None
+) -> Run:
+    """Run a run_batches.sh that d1nb wrote with sh in `cwd`, its WRANGLER the pinned one
+    (`env`: more variables, such as D1NB_MAX_BATCHES)."""
     result = subprocess.run(
         ["sh", str(script), *args],
         cwd=cwd,
-        env={**_env(cwd), "WRANGLER": " ".join(wrangler_command())},
+        env={**_env(cwd), "WRANGLER": " ".join(wrangler_command()), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
