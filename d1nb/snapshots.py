@@ -588,12 +588,15 @@ def _run_block(engine: D1Engine, work: _Work) -> None:
         raise _BlockRefusedError(work.line, "rows added differ from lines")
 
 
-def _frames_a_cli_dump(kind: str, detail: str) -> bool:
-    """BEGIN TRANSACTION / COMMIT and PRAGMA writable_schema, which sqlite3 .dump wraps its
-    output in; wrangler strips one BEGIN/COMMIT pair the same way."""
-    if kind == "transaction":
-        return detail.upper() in ("BEGIN", "COMMIT", "END")
-    return kind == "pragma" and detail.lower().replace(" ", "").startswith("writable_schema=")
+def _frames_a_cli_dump(kind: str, detail: str) -> str | None:
+    """ "BEGIN" or "COMMIT" for a transaction line (END is COMMIT), "writable_schema" for that
+    PRAGMA: the frame sqlite3 .dump wraps its output in. wrangler strips one BEGIN/COMMIT
+    pair; a second one runs, and fails, as on D1."""
+    if kind == "transaction" and detail.upper() in ("BEGIN", "COMMIT", "END"):
+        return "COMMIT" if detail.upper() == "END" else detail.upper()
+    if kind == "pragma" and detail.lower().replace(" ", "").startswith("writable_schema="):
+        return "writable_schema"
+    return None
 
 
 class _BlockRefusedError(Exception):
@@ -616,6 +619,7 @@ class _DumpWriter(threading.Thread):
         self.error: BaseException | None = None
         self.stop = False
         self.cli_dump = False
+        self.frame = {"BEGIN", "COMMIT", "writable_schema"}  # what a load may strip, once each
 
     def put(self, item: _Work | None) -> None:
         while self.error is None:
@@ -647,7 +651,10 @@ class _DumpWriter(threading.Thread):
                 _run_inserts(self.engine, self.path, sql, work.rows)
             return
         kind, table, flags, detail = classify(sql)
-        if _frames_a_cli_dump(kind, detail):
+        frame = _frames_a_cli_dump(kind, detail)
+        if frame and frame in self.frame:
+            if frame != "writable_schema":  # one BEGIN and one COMMIT, as wrangler strips
+                self.frame.discard(frame)
             if not self.cli_dump:
                 self.cli_dump = True
                 self.notes.append(
@@ -655,6 +662,13 @@ class _DumpWriter(threading.Thread):
                     "BEGIN/COMMIT and writable_schema lines are the loader's own work here"
                 )
             return
+        if kind == "transaction":
+            raise InputError(
+                self.path,
+                line,
+                f"{detail} beyond the one BEGIN/COMMIT pair wrangler strips: D1 runs the file "
+                "as one transaction and refuses it",
+            )
         if kind == "insert" and (table or "").lower() in ("sqlite_schema", "sqlite_master"):
             self._declare_virtual_table(line, sql)
             return

@@ -498,3 +498,20 @@ def test_a_dump_writing_sqlite_schema_otherwise_is_refused(tmp_path):
     )
     with pytest.raises(InputError, match=r"evil\.sql:2: .*only sqlite3 \.dump's virtual-table"):
         load_dump(dump, tmp_path / "work")
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("BEGIN TRANSACTION;\nCREATE TABLE t(a);\nCOMMIT;\nCOMMIT;\n", 4),
+        ("CREATE TABLE t(a);\nINSERT INTO t VALUES (1);\nROLLBACK;\n", 3),
+        ("BEGIN TRANSACTION;\nBEGIN TRANSACTION;\nCREATE TABLE t(a);\n", 2),
+    ],
+)
+def test_transaction_lines_beyond_one_pair_are_refused(tmp_path, text, line):
+    """A dump may not end or undo the loader's own transaction: past the one BEGIN/COMMIT pair
+    wrangler strips, any transaction line is refused with its line."""
+    dump = tmp_path / "tx.sql"
+    dump.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=rf"tx\.sql:{line}: .*beyond the one BEGIN/COMMIT pair"):
+        load_dump(dump, tmp_path / "work")
