@@ -8,6 +8,7 @@ Every subcommand shares one convention: `--format text|json`, and exit codes 0 (
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import math
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+import apsw
 import duckdb
 import pandas as pd
 
@@ -233,12 +235,17 @@ def _write_duckdb(snapshot, out: Path) -> None:
     partial = out.with_name(f".{out.name}.d1nb-partial-{os.getpid()}")
     for leftover in (partial, Path(f"{partial}.wal")):
         leftover.unlink(missing_ok=True)
-    con = duckdb.connect(str(partial))
     try:
-        snapshot.duckdb(con, progress=False)
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
+        con = duckdb.connect(str(partial))
+        try:
+            snapshot.duckdb(con, progress=False)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+    except duckdb.Error as exc:  # a full disk, an unwritable folder: nothing half-written stays
+        for leftover in (partial, Path(f"{partial}.wal")):
+            leftover.unlink(missing_ok=True)
+        raise OSError(errno.EIO, f"could not write the DuckDB snapshot: {exc}", str(out)) from exc
     partial.replace(out)
     Path(f"{out}.wal").unlink(missing_ok=True)  # an earlier file's log would replay into it
 
@@ -961,6 +968,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNUSABLE
     except duckdb.IOException as exc:  # DuckDB's own file errors: an unwritable --out
         print(f"d1nb {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except (apsw.FullError, apsw.IOError) as exc:  # SQLite's: a full disk, a failing device
+        print(f"d1nb {args.command}: error: {exc} (is the disk full?)", file=sys.stderr)
         return EXIT_UNUSABLE
     except Exception as exc:
         if os.environ.get("D1NB_DEBUG"):

@@ -14,6 +14,7 @@ What makes it D1 and not plain SQLite:
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -208,7 +209,13 @@ class D1Engine:
         self._deadline: float | None = None
         self.path = str(path)
         self.refusals: list[str] = []
-        self.conn = apsw.Connection(self.path)
+        try:
+            self.conn = apsw.Connection(self.path)
+            self.conn.execute("PRAGMA schema_version").fetchall()  # SQLite opens lazily
+        except apsw.CantOpenError as exc:  # an unwritable or missing folder, even for root
+            raise OSError(
+                errno.EACCES, f"cannot open or create a database here ({exc})", self.path
+            ) from exc
         limits = {
             apsw.SQLITE_LIMIT_SQL_LENGTH: self.statement_limit or 1_000_000_000,
             apsw.SQLITE_LIMIT_COLUMN: d1.MAX_COLUMNS,

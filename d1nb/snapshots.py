@@ -10,7 +10,9 @@ INSERTs name their columns are read too.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import itertools
 import json
 import math
@@ -822,6 +824,10 @@ def load_dump(
         except _BlockRefusedError:  # unusual lines: again line by line, naming any failing one
             bar.reset()
             snapshot, writer, oversized = _run_dump(path, target, schema, bar, blocks=False)
+    except (apsw.FullError, apsw.IOError) as exc:  # the working copy's folder, not the dump
+        with contextlib.suppress(InputError, OSError):
+            remove_working_copy(target)
+        raise OSError(errno.ENOSPC, f"cannot write the working copy: {exc}", str(target)) from exc
     finally:
         bar.close()
     if oversized:

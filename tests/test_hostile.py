@@ -331,3 +331,60 @@ def test_bad_input_ends_in_a_message_not_a_traceback(tmp_path, capsys):
         if code not in (0, 1, 2) or "internal error" in err or "Traceback" in out + err:
             failures.append(f"{label}: exit {code}: {err.strip().splitlines()[-1:]}")
     assert not failures, "\n".join(failures)
+
+
+@pytest.fixture
+def unwritable(tmp_path):
+    """A folder even root cannot write to (chattr +i), and a full disk (a 64 KiB tmpfs): real
+    PermissionError and ENOSPC, where permission bits mean nothing to root."""
+    locked, full = tmp_path / "locked", tmp_path / "full"
+    locked.mkdir()
+    full.mkdir()
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True, check=False).returncode:
+        pytest.skip("chattr +i is not available here: no folder is unwritable for this user")
+    mounted = not subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)],
+        capture_output=True,
+        check=False,
+    ).returncode
+    try:
+        yield locked, (full if mounted else None)
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=False)
+        if mounted:
+            subprocess.run(["umount", str(full)], check=False)
+
+
+def test_unwritable_and_full_outputs_end_in_a_message(unwritable, sample, tmp_path):
+    """Permission denied and disk full on --out and --workdir: exit 2 with the path, no
+    traceback, nothing half-written left behind."""
+    locked, full = unwritable
+    export = str(sample / "exports" / "api" / "before.sql")
+    cases = [
+        ["load", export, "--out", str(locked / "x.duckdb")],
+        ["load", export, "--workdir", str(locked)],
+        ["report", str(sample), "--out", str(locked), "--notebook", "01", "--quiet"],
+        ["batch", str(sample), "--service", "api", "--snapshot", export,
+         "--migration", "0010_lowercase_sync_moods.sql", "--out", str(locked / "b")],
+    ]  # fmt: skip
+    if full is not None:
+        cases += [
+            ["load", export, "--out", str(full / "x.duckdb")],
+            ["load", export, "--workdir", str(full)],
+        ]
+    for argv in cases:
+        result = subprocess.run(
+            [sys.executable, "-m", "d1nb", *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode == 2, (argv, output)
+        assert "Traceback" not in output and "internal error" not in output, (argv, output)
+        assert str(locked) in output or (full is not None and str(full) in output), output
+    assert not any(locked.iterdir())
+    if full is not None:
+        assert not [p for p in full.iterdir() if p.suffix in (".duckdb", ".sqlite")]
