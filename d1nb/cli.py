@@ -360,6 +360,42 @@ def _service_snapshot(args: argparse.Namespace):
     return history, binding, snapshot, names
 
 
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from .rollback import rollback_table, verify_rollbacks
+
+    args.env = getattr(args, "env", None)
+    try:
+        history, _binding, snapshot, names = _service_snapshot(args)
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_UNUSABLE
+    checks = verify_rollbacks(args.project, args.service, snapshot, names, workdir=_workdir(args))
+    if args.format == "json":
+        print(
+            json.dumps(
+                {"service": args.service, "migrations": [c.to_dict() for c in checks]},
+                indent=2,
+                ensure_ascii=False,
+                default=str,
+            )
+        )
+    else:
+        _print_frame(
+            "Compensating migrations, replayed after each migration", rollback_table(checks)
+        )
+        for c in checks:
+            if c.verdict in ("loses data", "schema differs"):
+                lost = c.tables[(c.tables[["lost", "added", "changed"]].sum(axis=1) > 0)]
+                _print_frame(f"{c.file}: rows not as they were after {c.rollback}", lost)
+                _print_frame(f"{c.file}: values not restored", c.columns)
+                if not c.schema.empty:
+                    _print_frame(
+                        f"{c.file}: schema left changed", c.schema[["object", "name", "change"]]
+                    )
+    good = bool(checks) and all(c.verdict == "restores everything" for c in checks)
+    return max(EXIT_CLEAN if good else EXIT_FINDINGS, _report_problems(history.problems))
+
+
 def cmd_impact(args: argparse.Namespace) -> int:
     from .impact import analyse_impact
 
@@ -775,6 +811,24 @@ def build_parser() -> argparse.ArgumentParser:
         "ends)",
     )
     p.set_defaults(func=cmd_impact)
+
+    p = add(
+        "rollback",
+        "Verify each pending migration's compensating migration on an export: what comes back, "
+        "what is gone for good.",
+        "d1nb rollback data/sample --service dictionary --snapshot EXPORT",
+    )
+    p.add_argument("project")
+    p.add_argument("--service", help="the service whose migrations to use (needed with several)")
+    p.add_argument("--snapshot", required=True, help="export to verify on (never modified)")
+    p.add_argument("--env", help="verify what is pending in this environment's ledger")
+    p.add_argument("--only", action="append", metavar="FILE", help="verify just these files")
+    p.add_argument(
+        "--workdir",
+        help="folder for working copies (default: a temporary folder, removed when the command "
+        "ends)",
+    )
+    p.set_defaults(func=cmd_rollback)
 
     p = add(
         "batch",
