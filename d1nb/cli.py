@@ -369,7 +369,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_UNUSABLE
-    checks = verify_rollbacks(args.project, args.service, snapshot, names, workdir=_workdir(args))
+    checks = verify_rollbacks(
+        args.project, args.service, snapshot, names, workdir=_workdir(args), draft_to=args.out
+    )
     if args.format == "json":
         print(
             json.dumps(
@@ -392,6 +394,19 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                     _print_frame(
                         f"{c.file}: schema left changed", c.schema[["object", "name", "change"]]
                     )
+        if args.out:
+            drafts = pd.DataFrame(
+                [
+                    {
+                        "file": c.file,
+                        "draft": ", ".join(p.name for p in c.draft) or "(nothing to undo)",
+                        "verdict": c.draft_verdict,
+                        "reason": c.draft_reason,
+                    }
+                    for c in checks
+                ]
+            )
+            _print_frame(f"Drafted from the export into {args.out}, replayed the same way", drafts)
     good = bool(checks) and all(c.verdict == "restores everything" for c in checks)
     return max(EXIT_CLEAN if good else EXIT_FINDINGS, _report_problems(history.problems))
 
@@ -823,6 +838,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot", required=True, help="export to verify on (never modified)")
     p.add_argument("--env", help="verify what is pending in this environment's ledger")
     p.add_argument("--only", action="append", metavar="FILE", help="verify just these files")
+    p.add_argument(
+        "--out",
+        help="also draft a compensating migration for each file from the export into this "
+        "folder (one folder per migration) and verify it the same way",
+    )
     p.add_argument(
         "--workdir",
         help="folder for working copies (default: a temporary folder, removed when the command "

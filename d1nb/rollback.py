@@ -33,6 +33,7 @@ from .snapshots import (
     mark_working_copy,
     remove_working_copy,
 )
+from .sql import is_constant_default, quote_ident, quote_literal
 
 
 @dataclass
@@ -185,6 +186,9 @@ class RollbackCheck:
     tables: pd.DataFrame = field(default_factory=pd.DataFrame)
     columns: pd.DataFrame = field(default_factory=pd.DataFrame)
     schema: pd.DataFrame = field(default_factory=pd.DataFrame)
+    draft: list[Path] = field(default_factory=list)
+    draft_verdict: str = ""
+    draft_reason: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -192,26 +196,61 @@ class RollbackCheck:
             "rollback": self.rollback,
             "verdict": self.verdict,
             "reason": self.reason,
+            "draft": [str(p) for p in self.draft],
+            "draft_verdict": self.draft_verdict,
+            "draft_reason": self.draft_reason,
             "tables": records(self.tables),
             "columns": records(self.columns),
             "schema": records(self.schema),
         }
 
 
-def _apply_file(snapshot: Snapshot, path: Path, workdir: Path) -> tuple[Snapshot, str | None]:
-    """A copy of `snapshot` with the SQL file at `path` run on it as a migration (foreign keys
-    on, one transaction, no ledger row): the snapshot after, or the error."""
+def _apply_files(
+    snapshot: Snapshot, paths: list[Path], workdir: Path
+) -> tuple[Snapshot, str | None]:
+    """A copy of `snapshot` with the SQL files at `paths` run on it one after another, each as
+    D1 runs a file (foreign keys on, one transaction, no ledger row): the snapshot after, or
+    the first error with its file and line."""
     workdir.mkdir(parents=True, exist_ok=True)
     copy = workdir / f"rolled-back{WORKING_SUFFIX}"
     remove_working_copy(copy)
     shutil.copyfile(snapshot.path, copy)
     with D1Engine(copy) as engine:
         mark_working_copy(engine)
-        text = path.read_text(encoding="utf-8", errors="replace")
-        outcome = engine.apply_migration(path.name, text, record=False)
-    if not outcome.ok:
-        return snapshot, f"line {outcome.error_line}: {outcome.error}"
+        for path in paths:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            outcome = engine.apply_migration(path.name, text, record=False)
+            if not outcome.ok:
+                return snapshot, f"{path.name} line {outcome.error_line}: {outcome.error}"
     return load_sqlite(copy, workdir / "after"), None
+
+
+def _judge(
+    state: Snapshot, restored: Snapshot, ledger: str
+) -> tuple[str, str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Verdict and reason of `restored` against `state`, with the figures behind them."""
+    tables, columns, schema = compare_restored(state, restored, ledger)
+    values = int(columns["values_not_restored"].sum()) if not columns.empty else 0
+    lost, changed, extra = (int(tables[c].sum()) for c in ("lost", "changed", "added"))
+    if lost or changed or values or extra:
+        return (
+            "loses data",
+            f"{lost:,} rows not restored, {changed:,} rows left changed, {values:,} values not "
+            f"restored, {extra:,} rows left over",
+            tables,
+            columns,
+            schema,
+        )
+    if not schema.empty:
+        return (
+            "schema differs",
+            "every row and value is back, but the schema is not: "
+            + "; ".join(f"{r.object} {r.name} {r.change}" for r in schema.itertuples()),
+            tables,
+            columns,
+            schema,
+        )
+    return "restores everything", "every row, value and object is back", tables, columns, schema
 
 
 def compare_restored(
@@ -265,13 +304,16 @@ def verify_rollbacks(
     snapshot: str | Path | Snapshot,
     names: list[str] | None = None,
     workdir: str | Path | None = None,
+    draft_to: str | Path | None = None,
 ) -> list[RollbackCheck]:
     """For each file of `names` (default: what the export's own ledger lacks; `snapshot` is a
     path relative to `project` or a loaded Snapshot), in order: the
     export brought to the state just before it, the file applied, then its compensating
     migration; the result compared with that state. Verdict per file: restores everything,
     schema differs (every row and value back), loses data (rows or values not back), fails
-    (the migration or its rollback errors on this data), no rollback (none found)."""
+    (the migration or its rollback errors on this data), no rollback (none found). With
+    `draft_to`, a compensating migration is also drafted from the export for each file (a
+    folder per file) and verified the same way (`draft_verdict`)."""
     project = Path(project)
     history = load_history(project, use_git=False)
     mdir = history.migration_dirs[service]
@@ -318,38 +360,25 @@ def verify_rollbacks(
                 )
             )
         else:
-            restored, error = _apply_file(applied_run.after, found, step / "rollback")
+            restored, error = _apply_files(applied_run.after, [found], step / "rollback")
             if error:
                 checks.append(RollbackCheck(name, shown, "fails", f"the rollback fails: {error}"))
             else:
-                tables, columns, schema = compare_restored(state, restored, ledger)
-                lost = int(tables["lost"].sum() + tables["changed"].sum())
-                values = int(columns["values_not_restored"].sum()) if not columns.empty else 0
-                if lost or values or tables["added"].sum():
-                    verdict = "loses data"
-                    reason = (
-                        f"{int(tables['lost'].sum()):,} rows not restored, "
-                        f"{int(tables['changed'].sum()):,} rows left changed, "
-                        f"{values:,} values not restored, {int(tables['added'].sum()):,} rows "
-                        "left over"
-                    )
-                elif not schema.empty:
-                    verdict, reason = (
-                        "schema differs",
-                        (
-                            "every row and value is back, but the schema is not: "
-                            + "; ".join(
-                                f"{r.object} {r.name} {r.change}" for r in schema.itertuples()
-                            )
-                        ),
-                    )
-                else:
-                    verdict, reason = "restores everything", "every row, value and object is back"
+                verdict, reason, tables, columns, schema = _judge(state, restored, ledger)
                 reason += (
                     f" (the ledger still lists {name}: delete its row, or `migrations apply` "
                     "considers it applied)"
                 )
                 checks.append(RollbackCheck(name, shown, verdict, reason, tables, columns, schema))
+        if draft_to is not None:
+            check = checks[-1]
+            folder = Path(draft_to) / name.replace("/", "_").removesuffix(".sql")
+            check.draft = draft_rollback(state, applied_run.after, ledger, folder)
+            restored, error = _apply_files(applied_run.after, check.draft, step / "draft")
+            if error:
+                check.draft_verdict, check.draft_reason = "fails", f"the draft fails: {error}"
+            else:
+                check.draft_verdict, check.draft_reason, *_ = _judge(state, restored, ledger)
         state = applied_run.after
         done.append(name)
     return checks
@@ -364,3 +393,169 @@ def rollback_table(checks: list[RollbackCheck]) -> pd.DataFrame:
         ],
         columns=["file", "rollback", "verdict", "reason"],
     )
+
+
+# -- drafting a compensating migration from the export --------------------------------------
+
+DRAFT_STATEMENTS_PER_FILE = 500
+"""Statements per drafted data file: each file is one `wrangler d1 execute --file` (one
+transaction on D1), small enough to stay well inside D1's 30 s per query."""
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "9e999" if value > 0 else "-9e999"
+    return quote_literal(bytes(value) if isinstance(value, memoryview) else value)
+
+
+def _objects(conn) -> dict[tuple[str, str], tuple[str, str]]:
+    """(type, name) → (table it belongs to, its SQL) of every user object."""
+    return {
+        (t, n): (tbl, sql)
+        for t, n, tbl, sql in conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'"
+        )
+    }
+
+
+def _parents_first(engine: D1Engine, tables: list[str]) -> list[str]:
+    """`tables` ordered so that a table comes after the tables its foreign keys point at."""
+    parents = {t: set() for t in tables}
+    for child, _col, parent, _pcol, _action in engine.foreign_keys():
+        if child in parents and parent in parents and parent != child:
+            parents[child].add(parent)
+    ordered: list[str] = []
+    while parents:
+        ready = sorted(t for t, ps in parents.items() if not ps - set(ordered))
+        ready = ready or sorted(parents)[:1]  # a cycle: break it by name
+        for t in ready:
+            ordered.append(t)
+            del parents[t]
+    return ordered
+
+
+def draft_rollback(before: Snapshot, after: Snapshot, ledger: str, out: Path) -> list[Path]:
+    """SQL files that bring `after` back to `before`: first the schema (tables, columns,
+    indexes, triggers and views the migration added are dropped, those it removed are created
+    again from the export's own SQL), then the data, table by table, parents first: rows the
+    migration added deleted, rows it removed inserted, rows it changed updated back, all by
+    primary key (or rowid) and read from the export. Every data statement can run again."""
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("rollback_*.sql"):
+        old.unlink()
+    with D1Engine(before.path) as b, D1Engine(after.path) as a:
+        was, now = _objects(b.conn), _objects(a.conn)
+        schema: list[str] = []
+        for (kind, name), (_tbl, _sql) in sorted(now.items()):
+            if kind in ("trigger", "view", "index") and now[(kind, name)] != was.get((kind, name)):
+                schema.append(f"DROP {kind.upper()} IF EXISTS {quote_ident(name)};")
+        tables = sorted(n for k, n in was if k == "table" and n != ledger)
+        for name in sorted(n for k, n in now if k == "table" and (k, n) not in was):
+            schema.append(f"DROP TABLE IF EXISTS {quote_ident(name)};")
+        for name in tables:
+            if ("table", name) not in now:
+                schema.append(was[("table", name)][1] + ";")
+                continue
+            old_cols = {c[1]: c for c in b.columns(name)}
+            new_cols = {c[1]: c for c in a.columns(name)}
+            for col in new_cols.keys() - old_cols.keys():
+                schema.append(f"ALTER TABLE {quote_ident(name)} DROP COLUMN {quote_ident(col)};")
+            for col in [c for c in old_cols if c not in new_cols]:
+                _cid, _n, type_, notnull, default, _pk = old_cols[col]
+                # ADD COLUMN takes only a constant default, and NOT NULL only with one: any
+                # other is left out (the values come back from the export; the schema differs)
+                constant = default is not None and is_constant_default(default)
+                clause = f" {type_}" if type_ else ""
+                clause += f" DEFAULT {default}" if constant else ""
+                clause += " NOT NULL" if notnull and constant else ""
+                schema.append(
+                    f"ALTER TABLE {quote_ident(name)} ADD COLUMN {quote_ident(col)}{clause};"
+                )
+        for (kind, name), (_tbl, sql) in sorted(was.items()):
+            if kind in ("index", "trigger", "view") and now.get((kind, name)) != was[(kind, name)]:
+                schema.append(sql + ";")
+        data: list[str] = []
+        for table in _parents_first(b, tables):
+            data += _restore_rows(b, a, table)
+    files = []
+    if schema:
+        path = out / "rollback_000_schema.sql"
+        path.write_text(
+            "-- d1nb rollback draft: the schema, as the export had it. Run it once, first.\n"
+            + "\n".join(schema)
+            + "\n",
+            "utf-8",
+        )
+        files.append(path)
+    for i in range(0, len(data), DRAFT_STATEMENTS_PER_FILE):
+        path = out / f"rollback_{len(files) + (0 if schema else 1):03d}_data.sql"
+        chunk = data[i : i + DRAFT_STATEMENTS_PER_FILE]
+        path.write_text(
+            "-- d1nb rollback draft: rows as the export holds them, by key; safe to run again.\n"
+            "-- Not restored by any SQL here: rows production wrote after the export (rows\n"
+            "-- added since stay; changes since to these rows are overwritten).\n"
+            + "\n".join(chunk)
+            + "\n",
+            encoding="utf-8",
+        )
+        files.append(path)
+    return files
+
+
+def _column_names(engine: D1Engine, table: str) -> list[str]:
+    return [c[1] for c in engine.columns(table)]
+
+
+def _order(key: tuple) -> tuple:
+    """Keys of mixed types in one order: by type name, then value (NULL first)."""
+    return tuple(("", 0) if v is None else (type(v).__name__, v) for v in key)
+
+
+def _restore_rows(b: D1Engine, a: D1Engine, table: str) -> list[str]:
+    """Statements that make `table` in `a` hold exactly the rows it holds in `b`."""
+    cols = _column_names(b, table)
+    pk = [c[1] for c in sorted(b.columns(table), key=lambda c: c[5]) if c[5]]
+    key = pk or ["rowid"]
+    select = ", ".join(quote_ident(c) if c != "rowid" else "rowid" for c in [*key, *cols])
+    t = quote_ident(table)
+    old = {r[: len(key)]: r[len(key) :] for r in b.conn.execute(f"SELECT {select} FROM {t}")}
+    have = set(_column_names(a, table)) if a.conn.table_exists(None, table) else set()
+    kept = [c for c in cols if c in have]
+    now_select = ", ".join(quote_ident(c) if c != "rowid" else "rowid" for c in [*key, *kept])
+    now = (
+        {r[: len(key)]: r[len(key) :] for r in a.conn.execute(f"SELECT {now_select} FROM {t}")}
+        if have
+        else {}
+    )
+
+    def where(k: tuple) -> str:
+        return " AND ".join(
+            f"{quote_ident(c) if c != 'rowid' else 'rowid'} = {_literal(v)}"
+            for c, v in zip(key, k, strict=True)
+        )
+
+    out = [
+        f"DELETE FROM {t} WHERE {where(k)};" for k in sorted(now.keys() - old.keys(), key=_order)
+    ]
+    insert_cols = cols if pk else ["rowid", *cols]
+    names = ", ".join(c if c == "rowid" else quote_ident(c) for c in insert_cols)
+    for k in sorted(old, key=_order):
+        values = old[k]
+        if k not in now:
+            row = list(values) if pk else [*k, *values]
+            out.append(
+                f"INSERT OR IGNORE INTO {t} ({names}) "
+                f"VALUES ({', '.join(_literal(v) for v in row)});"
+            )
+            continue
+        current = dict(zip(kept, now[k], strict=True))
+        changed = [
+            (c, v)
+            for c, v in zip(cols, values, strict=True)
+            if c not in current or current[c] != v or type(current[c]) is not type(v)
+        ]
+        if changed:
+            sets = ", ".join(f"{quote_ident(c)} = {_literal(v)}" for c, v in changed)
+            out.append(f"UPDATE {t} SET {sets} WHERE {where(k)};")
+    return out

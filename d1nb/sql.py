@@ -38,6 +38,7 @@ __all__ = [
     "in_list_values",
     "index_where",
     "insert_select",
+    "is_constant_default",
     "lowercase_compound_end",
     "quote_ident",
     "quote_literal",
@@ -251,6 +252,15 @@ def _skip_if(toks: list[Token], i: int, *words: str) -> tuple[bool, int]:
     if [t.word for t in toks[i : i + n]] == list(words):
         return True, i + n
     return False, i
+
+
+def is_constant_default(text: str) -> bool:
+    """Whether a column default (as PRAGMA table_info gives it) is one ADD COLUMN accepts on a
+    populated table: a literal, a signed number, or a literal in parentheses."""
+    try:
+        return _is_constant_default(tokenize(text))
+    except TokenError:
+        return False
 
 
 def _is_constant_default(toks: list[Token]) -> bool:

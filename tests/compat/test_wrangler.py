@@ -506,3 +506,30 @@ def test_local_execute_file_still_cascades_like_apply(tmp_path):
     assert remote.after.row_counts["goal_progress"] == 1100
     data = sorted(t for t in theirs.row_counts if t != "d1_migrations")
     assert compare_tables(applied.after, theirs, tables=data).equal
+
+
+def test_drafted_rollback_restores_the_data_through_wrangler(tmp_path):
+    """api 0011's rebuild applied by `migrations apply` on the local state (its cascade empties
+    goal_progress), then d1nb's drafted compensating files run with `execute --file`: every
+    table but the ledger holds what the export held, as in d1nb's own round trip."""
+    from d1nb.rollback import verify_rollbacks
+
+    root = copy_project(SAMPLE, tmp_path / "project")
+    cwd = root / "services" / "api"
+    export = root / "exports" / "api" / "before.sql"
+    env = ["--local", "--env", "production"]
+    assert wrangler(cwd, "d1", "execute", "DB", *env, "--file", str(export)).code == 0
+    applied = wrangler(cwd, "d1", "migrations", "apply", "DB", *env)
+    assert applied.code == 0, applied.text
+    checks = verify_rollbacks(root, "api", "exports/api/before.sql", draft_to=tmp_path / "drafts")
+    assert [c.draft_verdict for c in checks][-1] in ("restores everything", "schema differs")
+    for check in reversed(checks):  # undo 0011, then 0010, then 0009
+        for path in check.draft:
+            run = wrangler(cwd, "d1", "execute", "DB", *env, "--yes", "--file", str(path))
+            assert run.code == 0, (path.name, run.text)
+    theirs = load_snapshot(cwd / STATE, tmp_path / "theirs")
+    before = load_snapshot(export, tmp_path / "before")
+    data = sorted(t for t in before.row_counts if t != "d1_migrations")
+    assert theirs.row_counts["goal_progress"] == before.row_counts["goal_progress"] == 1100
+    diff = compare_tables(before, theirs, tables=data)
+    assert all(t.equal for t in diff.tables.values()), diff.summary()  # every row and value
