@@ -33,7 +33,14 @@ from .migrations import (
 from .problems import InputError, Problem, problems_frame
 from .replay import ReplayResult, replay
 from .report_inputs import MissingInputError, ReportInputs, report_inputs
-from .rollback import Runbook, time_travel_runbook
+from .rollback import (
+    RollbackCheck,
+    Runbook,
+    draft_rollback,
+    project_rollbacks,
+    time_travel_runbook,
+    verify_rollbacks,
+)
 from .scratch import scratch_folder
 from .snapshots import Snapshot, load_dump, load_snapshot, write_dump
 
@@ -61,6 +68,7 @@ __all__ = [
     "Project",
     "ReplayResult",
     "ReportInputs",
+    "RollbackCheck",
     "Rules",
     "Runbook",
     "SchemaEvolution",
@@ -72,6 +80,7 @@ __all__ = [
     "bindings_frame",
     "check_snapshot",
     "compare_tables",
+    "draft_rollback",
     "expect",
     "lint",
     "lint_table",
@@ -85,6 +94,7 @@ __all__ = [
     "plan_backfill",
     "plan_batches",
     "problems_frame",
+    "project_rollbacks",
     "read_ledger",
     "replay",
     "report_inputs",
@@ -96,6 +106,7 @@ __all__ = [
     "summary_frame",
     "time_travel_runbook",
     "to_duckdb",
+    "verify_rollbacks",
     "write_batches",
     "write_dump",
     "write_lock",

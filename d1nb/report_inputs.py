@@ -46,7 +46,7 @@ PARAMETERS: dict[str, Parameter] = {
             "snapshots",
             "text map",
             {},
-            "02, 03: service → export of its database (`wrangler d1 export`, .sql/.sqlite)",
+            "02, 03, 05: service → export of its database (`wrangler d1 export`, .sql/.sqlite)",
             "--snapshot SERVICE=EXPORT",
             path=True,
         ),
@@ -54,8 +54,8 @@ PARAMETERS: dict[str, Parameter] = {
             "env",
             "text",
             None,
-            "02: replay what is pending in this environment (default: what each export's own "
-            "ledger lacks)",
+            "02, 05: replay what is pending in this environment (default: what each export's "
+            "own ledger lacks)",
             "-p env=ENV",
         ),
         Parameter(

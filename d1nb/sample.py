@@ -453,6 +453,9 @@ def write_sample(out: str | Path, n_scores: int = DEFAULT_SCORES, seed: int = SE
             _write(services / service / folder / name, text)
     for name, text in sm.DICTIONARY_OTHER_FILES.items():
         _write(services / "dictionary" / "db" / "migrations" / name, text)
+    for service, files in sm.ROLLBACK_FILES.items():
+        for name, text in files.items():
+            _write(services / service / "migrations" / name, text)
 
     ledgers = {
         "api": _api_ledgers(),
@@ -704,7 +707,12 @@ The dictionary database has an FTS5 table, which `wrangler d1 export` refuses, s
     production two days before staging.
 14. **Services sharing one database** — `reports-cron` binds `scores-production` (owned by
     `scores`) and has no migrations.
-15. **Lint** — `CREATE TABLE` / `CREATE INDEX` without `IF NOT EXISTS` in scores 0000–0003 and
+15. **Compensating migrations that look right and lose data** — api
+    `migrations/rollback/0011_goals_add_category.sql` drops the new column but cannot bring back
+    the goal_progress rows 0011's rebuild cascaded away; scores
+    `0015_drop_analytics_payload.sql.rollback` re-adds `payload` empty, so every value it held is
+    gone. `d1nb rollback` (and notebook 05) counts both, and drafts rollbacks that restore them.
+16. **Lint** — `CREATE TABLE` / `CREATE INDEX` without `IF NOT EXISTS` in scores 0000–0003 and
     0007; `RENAME COLUMN` in scores 0014; `DROP COLUMN` in scores 0015 and dictionary 0009;
     `PRAGMA foreign_keys` (no effect on D1) twice in api 0011; a placeholder database id in
     `services/api/wrangler.example.toml`.

@@ -466,3 +466,16 @@ DICTIONARY_OTHER_FILES: dict[str, str] = {
     "CREATE TABLE term_senses (term_id INTEGER, sense TEXT);\n",
     "README.md": "# Dictionary migrations\n\nApplied with `wrangler d1 migrations apply DICT --env <env>`.\n",
 }
+
+ROLLBACK_FILES: dict[str, dict[str, str]] = {
+    "api": {
+        "rollback/0011_goals_add_category.sql": "-- Undo 0011: drop the new column again.\n"
+        "ALTER TABLE goals DROP COLUMN category;\n",
+    },
+    "scores": {
+        "0015_drop_analytics_payload.sql.rollback": "-- Undo 0015: bring the payload column back.\n"
+        "ALTER TABLE analytics_events ADD COLUMN payload TEXT;\n",
+    },
+}
+"""Hand-written compensating migrations, as teams keep them: each looks right and loses data
+(notebook 05 and `d1nb rollback` count what)."""

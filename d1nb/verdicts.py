@@ -15,6 +15,7 @@ from .display import Verdict
 from .history import History, status_frame, summary_frame
 from .impact import Impact, verdict_table
 from .lint import lint
+from .rollback import RollbackCheck
 
 
 def _count(n: int, what: str) -> str:
@@ -156,3 +157,44 @@ def audit_verdict(result: Audit, pending: Audit | None = None) -> Verdict:
         else "every expectation and invariant holds"
     )
     return Verdict("fail" if failed else "pass", headline, lines)
+
+
+def rollback_verdict(checks: dict[str, list[RollbackCheck]]) -> Verdict:
+    """05: fail when a hand-written rollback loses data or fails (or a draft cannot restore);
+    warn when a migration has none (the draft is then the plan); pass when every one restores."""
+    every = [(s, c) for s, found in checks.items() for c in found]
+    if not every:
+        return Verdict("pass", "nothing pending on the exports given: nothing to roll back")
+    bad = [(s, c) for s, c in every if c.verdict in ("loses data", "fails")]
+    missing = [(s, c) for s, c in every if c.verdict == "no rollback"]
+    drafts_bad = [
+        (s, c)
+        for s, c in every
+        if c.draft_verdict not in ("", "restores everything", "schema differs")
+    ]
+    lines = [f"{s} {c.file}: {c.verdict} — {c.reason}" for s, c in bad]
+    lines += [
+        f"{s} {c.file}: drafted rollback: {c.draft_verdict} — {c.draft_reason}"
+        for s, c in drafts_bad
+    ]
+    lines += [
+        f"{s} {c.file}: no rollback of its own; the drafted one {c.draft_verdict or 'was not made'}"
+        for s, c in missing
+    ]
+    lines += [f"{s} {c.file}: {c.reason}" for s, c in every if c.verdict == "migration fails"]
+    if bad or drafts_bad:
+        level = "fail"
+        own = sum(1 for _s, c in every if c.rollback)
+        headline = (
+            f"{len(bad)} of the {own} compensating migrations do not bring everything back"
+            if bad
+            else "a drafted rollback does not bring everything back"
+        )
+    elif missing:
+        level = "warn"
+        headline = (
+            f"{len(missing)} of {len(every)} pending migrations have no rollback of their own"
+        )
+    else:
+        level, headline = "pass", "every rollback brings every row and value back"
+    return Verdict(level, headline, lines)

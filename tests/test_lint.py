@@ -38,6 +38,8 @@ def test_sample_findings(sample):
         ("D1N020", "0004_drop_legacy_terms.sql.rollback", 0),
         ("D1N020", "0010_split_terms.sql.future", 0),
         ("D1N020", "README.md", 0),
+        ("D1N020", "0011_goals_add_category.sql", 0),  # rollback/ beside api's migrations
+        ("D1N020", "0015_drop_analytics_payload.sql.rollback", 0),
         ("D1N005", "0009_drop_queue_legacy_source.sql", 1),
         ("D1N022", "0005_create_terms_fts.sql", 0),
         ("D1N001", "0000_create_scores.sql", 1),

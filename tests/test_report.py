@@ -143,7 +143,7 @@ def _open(html: Path, screenshot: Path) -> dict:
 
 @pytest.mark.parametrize("which", ["sample", "stranger"])
 def test_reports_in_a_real_browser(which, sample, stranger, tmp_path, capsys):
-    """All four reports of the sample and of a project unlike it, opened in headless Chromium:
+    """All five reports of the sample and of a project unlike it, opened in headless Chromium:
     no console errors, nothing fetched from outside the file, every image drawn, a verdict
     first, and every finding of `d1nb lint` on the page a reader sees."""
     reason = _browser_unavailable()
@@ -162,7 +162,7 @@ def test_reports_in_a_real_browser(which, sample, stranger, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["report", str(project), "--out", str(out), "--quiet", "--format", "json", *inputs])
     results = json.loads(capsys.readouterr().out)
-    assert code == 0 and len(results) == 4 and all(r["ok"] and not r["needs"] for r in results)
+    assert code == 0 and len(results) == 5 and all(r["ok"] and not r["needs"] for r in results)
     main(["lint", str(project), "--format", "json"])
     findings = json.loads(capsys.readouterr().out)
     findings = findings["findings"] if isinstance(findings, dict) else findings
@@ -249,6 +249,7 @@ def test_report_on_your_own_project_runs_the_real_notebooks(tmp_path, capsys):
         "02": "--snapshot SERVICE=EXPORT",
         "03": "--snapshot SERVICE=EXPORT",
         "04": "--before",
+        "05": "--snapshot SERVICE=EXPORT",
     }
     for name, result in results.items():
         if name.startswith("01"):

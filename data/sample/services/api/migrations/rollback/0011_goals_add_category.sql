@@ -1,0 +1,2 @@
+-- Undo 0011: drop the new column again.
+ALTER TABLE goals DROP COLUMN category;
