@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import d1
 from .config import TOP_LEVEL_ENV, D1Binding
 from .diff import compare_tables, records
 from .display import SQL, Note, code_html, printable, text_html
@@ -388,6 +389,8 @@ def verify_rollbacks(
                 check.draft_verdict, check.draft_reason = "fails", f"the draft fails: {error}"
             else:
                 check.draft_verdict, check.draft_reason, *_ = _judge(state, restored, ledger)
+            if (folder / "TOO_LARGE.txt").is_file():
+                check.draft_reason += "; " + (folder / "TOO_LARGE.txt").read_text().strip()
         state = applied_run.after
         done.append(name)
     return checks
@@ -451,8 +454,8 @@ def draft_rollback(before: Snapshot, after: Snapshot, ledger: str, out: Path) ->
     migration added deleted, rows it removed inserted, rows it changed updated back, all by
     primary key (or rowid) and read from the export. Every data statement can run again."""
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("rollback_*.sql"):
-        old.unlink()
+    for old in [*out.glob("rollback_*.sql"), out / "TOO_LARGE.txt"]:
+        old.unlink(missing_ok=True)
     with D1Engine(before.path) as b, D1Engine(after.path) as a:
         was, now = _objects(b.conn), _objects(a.conn)
         schema: list[str] = []
@@ -488,6 +491,15 @@ def draft_rollback(before: Snapshot, after: Snapshot, ledger: str, out: Path) ->
         for table in _parents_first(b, tables):
             data += _restore_rows(b, a, table)
     files = []
+    too_big = [st for st in data if len(st.encode("utf-8")) > d1.MAX_STATEMENT_BYTES]
+    if too_big:  # a value D1 accepts only as a bound parameter: no SQL file can carry it
+        (out / "TOO_LARGE.txt").write_text(
+            f"{len(too_big)} statement(s) of this draft exceed D1's "
+            f"{d1.MAX_STATEMENT_BYTES:,}-byte statement limit: `wrangler d1 execute --file` "
+            "refuses them, and their rows can only come back through bound parameters (a "
+            "Worker's prepare().bind()) or a Time Travel restore.\n",
+            encoding="utf-8",
+        )
     if schema:
         path = out / "rollback_000_schema.sql"
         path.write_text(

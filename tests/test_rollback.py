@@ -173,3 +173,26 @@ def test_drafts_restore_the_samples_pending_migrations(sample, tmp_path):
                 c.file,
                 c.draft_reason,
             )
+
+
+def test_a_row_over_d1s_statement_limit_is_said_plainly(tmp_path):
+    """A value of 150 kB fits a D1 row (2 MB) but not a SQL statement (100 kB): the draft fails
+    on it as D1 would, and says that no file can bring that row back."""
+    root = tmp_path / "big"
+    (root / "svc" / "migrations").mkdir(parents=True)
+    (root / "svc" / "wrangler.toml").write_text(
+        '[[d1_databases]]\nbinding = "DB"\ndatabase_name = "big"\n', encoding="utf-8"
+    )
+    init = "CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT);\n"
+    (root / "svc" / "migrations" / "0001_init.sql").write_text(init, encoding="utf-8")
+    (root / "svc" / "migrations" / "0002_purge.sql").write_text(
+        "DELETE FROM docs WHERE id = 2;\n", encoding="utf-8"
+    )
+    with D1Engine(tmp_path / "big.sqlite", statement_limit=0) as engine:
+        engine.apply_migration("0001_init.sql", init)
+        engine.conn.execute("INSERT INTO docs VALUES (1, 'small'), (2, ?)", ("x" * 150_000,))
+        write_dump(engine.conn, root / "export.sql")
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.draft_verdict == "fails"  # as on D1: the engine holds the same limit
+    assert "exceed D1's 100,000-byte statement limit" in check.draft_reason
+    assert (tmp_path / "drafts" / "0002_purge" / "TOO_LARGE.txt").is_file()
