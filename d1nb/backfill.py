@@ -15,12 +15,11 @@ import pandas as pd
 
 from .batching import BATCHABLE, FileBatches, batch_migration
 from .display import SQL, Note
-from .engine import D1Engine
 from .history import History, load_history
 from .impact import DEFAULT_BUDGET_MS, project_impacts
 from .migrations import MigrationFile
 from .problems import InputError
-from .replay import replay
+from .replay import pending_on, replay
 from .report_inputs import missing_input
 from .scratch import scratch_folder
 from .snapshots import load_snapshot
@@ -162,12 +161,10 @@ def plan_backfill(
     binding = history.binding(service)
     workdir = scratch_folder("d1nb-backfill-")
     snapshot = load_snapshot(project / export, workdir / "export", schema=mdir)
-    with D1Engine(snapshot.path) as engine:
-        applied = {r[1] for r in engine.applied_migrations(binding.migrations_table)}
-    if f.name in applied:
+    pending = pending_on(snapshot, mdir, binding.migrations_table)
+    if f.name not in pending:
         raise InputError(export, 0, f"the export already has {f.name}: give one from before it")
-    before = [x.name for x in mdir.files if x.name not in applied]
-    before = before[: before.index(f.name)]
+    before = pending[: pending.index(f.name)]
     result = replay(
         snapshot,
         mdir,

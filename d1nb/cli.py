@@ -29,6 +29,7 @@ from .history import (
     drift_frame,
     load_history,
     pending_frame,
+    pending_in,
     status_frame,
     summary_frame,
     write_lock,
@@ -348,22 +349,13 @@ def _service_snapshot(args: argparse.Namespace):
             args.project, 0, f"not a migration of {args.service}: {', '.join(unknown)}"
         )
     if names is None and args.env:
-        if (args.service, args.env) not in history.ledgers:
-            raise InputError(args.project, 0, f"no ledger for {args.service}:{args.env}")
-        status = status_frame(history)
-        pending = status[
-            (status.service == args.service)
-            & (status.environment == args.env)
-            & (status.status == "pending")
-        ].sort_values("order")
-        names = pending["name"].tolist()
+        names = pending_in(history, args.service, args.env, args.project)
     return history, binding, snapshot, names
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     from .rollback import rollback_table, verify_rollbacks
 
-    args.env = getattr(args, "env", None)
     try:
         history, _binding, snapshot, names = _service_snapshot(args)
     except InputError as exc:
@@ -672,6 +664,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_CLEAN if all(r.ok for r in results) else EXIT_FINDINGS
 
 
+def _add_via(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--via",
+        choices=VIA,
+        default="apply",
+        help="the path the files take to D1: apply (wrangler d1 migrations apply: one "
+        "transaction, PRAGMA foreign_keys=OFF ignored) or execute-file (remote wrangler d1 "
+        "execute --file: the pragma takes effect, no ledger row); default apply",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="d1nb",
@@ -779,14 +782,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--keep-going", action="store_true", help="continue after a failing file (wrangler stops)"
     )
-    p.add_argument(
-        "--via",
-        choices=VIA,
-        default="apply",
-        help="the path the files take to D1: apply (wrangler d1 migrations apply: one "
-        "transaction, PRAGMA foreign_keys=OFF ignored) or execute-file (remote wrangler d1 "
-        "execute --file: the pragma takes effect, no ledger row); default apply",
-    )
+    _add_via(p)
     p.add_argument(
         "--workdir",
         help="folder for working copies (default: a temporary folder, removed when the command "
@@ -806,14 +802,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot", required=True, help="export to analyse (never modified)")
     p.add_argument("--env", help="analyse what is pending in this environment's ledger")
     p.add_argument("--only", action="append", metavar="FILE", help="analyse just these files")
-    p.add_argument(
-        "--via",
-        choices=VIA,
-        default="apply",
-        help="the path the files take to D1: apply (wrangler d1 migrations apply: one "
-        "transaction, PRAGMA foreign_keys=OFF ignored) or execute-file (remote wrangler d1 "
-        "execute --file: the pragma takes effect, no ledger row); default apply",
-    )
+    _add_via(p)
     p.add_argument(
         "--budget-ms",
         type=_budget_ms,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import d1
 from .evolution import schema_evolution
-from .history import load_history, status_frame
+from .history import load_history, pending_in, status_frame
 from .migrations import MigrationDir, Statement
 from .problems import InputError
 from .replay import Meter, ReplayResult, replay
@@ -328,7 +328,7 @@ def project_impacts(
     pending in `env` (default: what the snapshot's own ledger lacks), on the path `via`."""
 
     history = load_history(project, use_git=False)
-    status = status_frame(history)
+    status = status_frame(history) if env is not None else None
     workdir = Path(workdir or scratch_folder("d1nb-impact-"))
     impacts = {}
     for service, rel in snapshots.items():
@@ -342,21 +342,7 @@ def project_impacts(
         snapshot = load_snapshot(
             Path(project) / rel, workdir / service, schema=history.migration_dirs[service]
         )
-        names = None
-        if env is not None:
-            if not ((status.service == service) & (status.environment == env)).any():
-                raise InputError(
-                    rel,
-                    0,
-                    f"no ledger of service {service} in environment {env!r}: what is pending "
-                    "there is unknown (without env: what the export's own ledger lacks)",
-                )
-            pending = status[
-                (status.service == service)
-                & (status.environment == env)
-                & (status.status == "pending")
-            ].sort_values("order")
-            names = pending["name"].tolist()
+        names = None if env is None else pending_in(history, service, env, rel, status)
         impacts[service] = analyse_impact(
             snapshot,
             history.migration_dirs[service],

@@ -456,6 +456,18 @@ class ReplayResult:
         return all(o.ok for o in self.outcomes)
 
 
+def _not_in_ledger(engine: D1Engine, mdir: MigrationDir, ledger_table: str) -> list[str]:
+    applied = {r[1] for r in engine.applied_migrations(ledger_table)}
+    return [f.name for f in mdir.files if f.name not in applied]
+
+
+def pending_on(snapshot: Snapshot, mdir: MigrationDir, ledger_table: str) -> list[str]:
+    """The files of `mdir` the snapshot's own ledger lacks, in wrangler's order: what
+    `migrations apply` would run on that database."""
+    with D1Engine(snapshot.path) as engine:
+        return _not_in_ledger(engine, mdir, ledger_table)
+
+
 def replay(
     snapshot: Snapshot,
     mdir: MigrationDir,
@@ -489,8 +501,7 @@ def replay(
     with D1Engine(copy) as engine:
         mark_working_copy(engine)
         if names is None:
-            applied = {r[1] for r in engine.applied_migrations(ledger_table)}
-            names = [f.name for f in mdir.files if f.name not in applied]
+            names = _not_in_ledger(engine, mdir, ledger_table)
         # a bar on a terminal only (disable=None): a replay of a large export can take minutes
         for name in tqdm(names, desc="replaying", unit="file", disable=None, leave=False):
             f = files[name]

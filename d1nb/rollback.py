@@ -21,10 +21,10 @@ from .config import TOP_LEVEL_ENV, D1Binding
 from .diff import compare_tables, records
 from .display import SQL, Note, code_html, printable, text_html
 from .engine import D1Engine
-from .history import History, load_history, status_frame
+from .history import History, load_history, pending_in, status_frame
 from .impact import Impact, verdict_table
 from .migrations import MigrationDir, MigrationFile
-from .replay import replay
+from .replay import pending_on, replay
 from .scratch import scratch_folder
 from .snapshots import (
     WORKING_SUFFIX,
@@ -334,10 +334,7 @@ def verify_rollbacks(
         if isinstance(snapshot, Snapshot)
         else load_snapshot(project / snapshot, workdir / "export", schema=mdir)
     )
-    with D1Engine(export.path) as engine:
-        applied = {r[1] for r in engine.applied_migrations(ledger)}
-    pending = [f.name for f in mdir.files if f.name not in applied]
-    names = pending if names is None else names
+    names = pending_on(export, mdir, ledger) if names is None else names
     files = {f.name: f for f in mdir.files}
     checks = []
     state = export
@@ -595,18 +592,11 @@ def project_rollbacks(
     `env`, or what the export's ledger lacks), each with its compensating migration verified
     and one drafted from the export (into `draft_to`, default a scratch folder) and verified."""
     history = load_history(project, use_git=False)
-    status = status_frame(history)
+    status = status_frame(history) if env is not None else None
     folder = Path(draft_to or scratch_folder("d1nb-drafts-"))
     checks = {}
     for service, rel in snapshots.items():
-        names = None
-        if env is not None:
-            pending = status[
-                (status.service == service)
-                & (status.environment == env)
-                & (status.status == "pending")
-            ].sort_values("order")
-            names = pending["name"].tolist()
+        names = None if env is None else pending_in(history, service, env, rel, status)
         checks[service] = verify_rollbacks(project, service, rel, names, draft_to=folder / service)
     return checks
 
