@@ -66,13 +66,13 @@ lab: setup  ## JupyterLab on notebooks/, on 127.0.0.1 only (as root too)
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks
 
 notebooks: setup  ## re-execute the committed notebooks in place
-	$(PY) -m d1nb.report --refresh
+	$(PY) -m d1nb.presentation.report --refresh
 
 sample: setup  ## regenerate data/sample (a test checks it is unchanged)
 	$(PY) -m d1nb.sample --out data/sample
 
 docs: setup  ## docs/cli.md from the parser (a test checks it is current)
-	$(PY) -c "from d1nb.cli import help_markdown; print(help_markdown(), end='')" > docs/cli.md
+	$(PY) -c "from d1nb.presentation.cli import help_markdown; print(help_markdown(), end='')" > docs/cli.md
 
 clean:
 	rm -rf reports benchmarks/work .pytest_cache

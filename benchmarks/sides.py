@@ -41,7 +41,7 @@ def sqlglot_parse(root: str, _n_files: str) -> None:
 
 
 def d1nb_load(dump: str, work: str, rows: str) -> None:
-    from d1nb.snapshots import load_snapshot
+    from d1nb.inputs.snapshots import load_snapshot
 
     start = time.perf_counter()
     snapshot = load_snapshot(dump, work)
@@ -52,9 +52,9 @@ def d1nb_load(dump: str, work: str, rows: str) -> None:
 
 
 def d1nb_replay(db: str, work: str, rows: str) -> None:
-    from d1nb.migrations import load_migration_dir
-    from d1nb.replay import replay
-    from d1nb.snapshots import Snapshot
+    from d1nb.analyses.replay import replay
+    from d1nb.formats.migrations import load_migration_dir
+    from d1nb.inputs.snapshots import Snapshot
 
     mdir = load_migration_dir(BACKFILL.parent)
     snapshot = Snapshot(Path(db), Path(db), {})
@@ -86,8 +86,8 @@ def apsw_replay(db: str, work: str, rows: str) -> None:
 
 def d1nb_diff(before: str, after: str, rows: str) -> None:
     """Both Parquet files into DuckDB, then the whole diff: summary, columns, samples."""
-    from d1nb.diff import compare_duckdb
-    from d1nb.snapshots import connect_duckdb
+    from d1nb.analyses.diff import compare_duckdb
+    from d1nb.inputs.snapshots import connect_duckdb
 
     start = time.perf_counter()
     con = connect_duckdb()
@@ -165,8 +165,8 @@ def run_batches(db: str, work: str, size: str) -> None:
 
     import apsw
 
-    from d1nb.batching import batch_sql
-    from d1nb.migrations import parse_statements
+    from d1nb.analyses.batching import batch_sql
+    from d1nb.formats.migrations import parse_statements
 
     statement = parse_statements(BACKFILL.read_text(encoding="utf-8"))[0]
     sql = batch_sql(statement, int(size), "limit")

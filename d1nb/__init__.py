@@ -5,14 +5,39 @@ The public API is what `__all__` lists; everything else may change.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .backfill import Backfill, plan_backfill
-from .batching import BatchPlan, batch_migration, plan_batches, scale_table, write_batches
-from .checks import Audit, Expectation, Rules, audit, check_snapshot, expect
-from .config import Project, bindings_frame, load_project
-from .diff import Diff, compare_tables
-from .engine import D1Engine, D1Error, MigrationOutcome
-from .evolution import SchemaEvolution, schema_evolution
-from .history import (
+from d1nb.analyses.backfill import Backfill, plan_backfill
+from d1nb.analyses.batching import (
+    BatchPlan,
+    batch_migration,
+    plan_batches,
+    scale_table,
+    write_batches,
+)
+from d1nb.analyses.checks import Audit, Expectation, Rules, audit, check_snapshot, expect
+from d1nb.analyses.diff import Diff, compare_tables
+from d1nb.analyses.impact import Impact, analyse_impact
+from d1nb.analyses.lint import RULES, lint, lint_table
+from d1nb.analyses.replay import ReplayResult, replay
+from d1nb.analyses.rollback import (
+    RollbackCheck,
+    Runbook,
+    draft_rollback,
+    project_rollbacks,
+    time_travel_runbook,
+    verify_rollbacks,
+)
+from d1nb.engine.d1engine import D1Engine, D1Error, MigrationOutcome
+from d1nb.engine.evolution import SchemaEvolution, schema_evolution
+from d1nb.engine.scratch import scratch_folder
+from d1nb.formats.config import Project, bindings_frame, load_project
+from d1nb.formats.migrations import (
+    MigrationDir,
+    load_migration_dir,
+    migrations_frame,
+    parse_statements,
+    statements_frame,
+)
+from d1nb.inputs.history import (
     History,
     load_history,
     read_ledger,
@@ -21,28 +46,9 @@ from .history import (
     to_duckdb,
     write_lock,
 )
-from .impact import Impact, analyse_impact
-from .lint import RULES, lint, lint_table
-from .migrations import (
-    MigrationDir,
-    load_migration_dir,
-    migrations_frame,
-    parse_statements,
-    statements_frame,
-)
-from .problems import InputError, Problem, problems_frame
-from .replay import ReplayResult, replay
-from .report_inputs import MissingInputError, ReportInputs, report_inputs
-from .rollback import (
-    RollbackCheck,
-    Runbook,
-    draft_rollback,
-    project_rollbacks,
-    time_travel_runbook,
-    verify_rollbacks,
-)
-from .scratch import scratch_folder
-from .snapshots import Snapshot, load_dump, load_snapshot, write_dump
+from d1nb.inputs.snapshots import Snapshot, load_dump, load_snapshot, write_dump
+from d1nb.presentation.report_inputs import MissingInputError, ReportInputs, report_inputs
+from d1nb.problems import InputError, Problem, problems_frame
 
 try:
     __version__ = version("d1nb")

@@ -1,5 +1,5 @@
 """`python -m d1nb` runs the d1nb command."""
 
-from .cli import main
+from d1nb.presentation.cli import main
 
 raise SystemExit(main())

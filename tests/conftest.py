@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from d1nb.engine import D1Engine
-from d1nb.snapshots import write_dump
+from d1nb.engine.d1engine import D1Engine
+from d1nb.inputs.snapshots import write_dump
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"

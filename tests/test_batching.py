@@ -7,10 +7,10 @@ import shutil
 import apsw
 import pytest
 
-from d1nb.batching import batch_migration, plan_batches, scale_table, write_batches
-from d1nb.migrations import load_migration_dir
+from d1nb.analyses.batching import batch_migration, plan_batches, scale_table, write_batches
+from d1nb.formats.migrations import load_migration_dir
+from d1nb.inputs.snapshots import load_snapshot
 from d1nb.problems import InputError
-from d1nb.snapshots import load_snapshot
 
 SIZES = (100, 200, 400, 800)
 
@@ -274,7 +274,7 @@ def test_driver_quotes_the_database_name(tmp_path):
     """The binding comes from someone's config: `DB; touch pwned #` must stay one argument."""
     import subprocess
 
-    from d1nb.batching import _driver
+    from d1nb.analyses.batching import _driver
 
     hostile = "DB; touch pwned #$(touch pwned2)`touch pwned3`"
     script = tmp_path / "run_batches.sh"

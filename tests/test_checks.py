@@ -8,10 +8,10 @@ import apsw
 import duckdb
 import pytest
 
-from d1nb.checks import Rules, audit, check_snapshot, expect, read_expectations
-from d1nb.cli import main
+from d1nb.analyses.checks import Rules, audit, check_snapshot, expect, read_expectations
+from d1nb.inputs.snapshots import load_snapshot
+from d1nb.presentation.cli import main
 from d1nb.problems import InputError
-from d1nb.snapshots import load_snapshot
 
 SCHEMA = """
 CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, plan TEXT NOT NULL,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from d1nb.cli import help_markdown, main
+from d1nb.presentation.cli import help_markdown, main
 from tests.conftest import EMPTY_EXPORT
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from d1nb.config import bindings_frame, load_project
+from d1nb.formats.config import bindings_frame, load_project
 
 JSONC = """// worker
 {
@@ -125,7 +125,7 @@ def test_missing_project_folder(tmp_path):
 def test_migrations_pattern_as_current_wrangler_reads_it(make_tree):
     """4.98: the pattern starts with migrations_dir and is read relative to the config's
     folder; one that does not, or one without migrations_dir, is named as a problem."""
-    from d1nb.config import pattern_in_dir
+    from d1nb.formats.config import pattern_in_dir
 
     assert pattern_in_dir("migrations/*/migration.sql", "migrations") == ("*/migration.sql", None)
     assert pattern_in_dir("./db\\m/**/*.sql", "db/m/") == ("**/*.sql", None)

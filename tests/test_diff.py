@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import apsw
 
-from d1nb.diff import compare_tables
-from d1nb.snapshots import load_snapshot
+from d1nb.analyses.diff import compare_tables
+from d1nb.inputs.snapshots import load_snapshot
 
 
 def _db(path, rows, extra=""):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from d1nb.engine import D1Engine, D1Error
-from d1nb.migrations import parse_statements
-from d1nb.snapshots import load_dump
+from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.formats.migrations import parse_statements
+from d1nb.inputs.snapshots import load_dump
 from tests.conftest import EMPTY_EXPORT
 
 PARENT_CHILD = (
@@ -126,9 +126,9 @@ ENDLESS = (
 def test_a_statement_that_never_ends_is_stopped_like_d1_stops_it(make_tree, tmp_path, capsys):
     """An endless recursive CTE in a migration or a dump: stopped at the statement time limit
     with file and line, in replay, lint and load; the CLI takes --statement-timeout."""
-    from d1nb.cli import main
+    from d1nb.inputs.snapshots import load_snapshot
+    from d1nb.presentation.cli import main
     from d1nb.problems import InputError
-    from d1nb.snapshots import load_snapshot
 
     with D1Engine(statement_timeout=0.5) as engine:
         outcome = engine.apply_migration("0002_loop.sql", "CREATE TABLE t (a);\n" + ENDLESS)
@@ -153,12 +153,12 @@ def test_a_statement_that_never_ends_is_stopped_like_d1_stops_it(make_tree, tmp_
     assert "0002_loop.sql:1: warning D1N018" in capsys.readouterr().out
     with D1Engine() as engine:
         assert engine.statement_timeout == 30  # the CLI's limit ends with its command
-    import d1nb.engine
+    import d1nb.engine.d1engine
 
-    d1nb.engine.set_default_statement_timeout(0.5)
+    d1nb.engine.d1engine.set_default_statement_timeout(0.5)
     try:
         with pytest.raises(InputError, match=r"exceeded the 0\.5 s limit") as info:
             load_snapshot(root / "dump.sql", tmp_path / "work")
         assert info.value.problem.line == 2
     finally:
-        d1nb.engine.set_default_statement_timeout(30.0)
+        d1nb.engine.d1engine.set_default_statement_timeout(30.0)

@@ -11,7 +11,7 @@ import subprocess
 import apsw
 import pytest
 
-from d1nb.history import (
+from d1nb.inputs.history import (
     drift_frame,
     load_history,
     pending_frame,
@@ -248,7 +248,7 @@ def test_bad_ledger_is_a_problem_and_the_rest_still_loads(make_tree):
 
 
 def test_history_as_duckdb_tables(sample):
-    from d1nb.history import to_duckdb
+    from d1nb.inputs.history import to_duckdb
 
     con = to_duckdb(load_history(sample, use_git=False))
     kinds = dict(
@@ -267,7 +267,7 @@ def test_history_as_duckdb_tables(sample):
 def test_an_empty_ledger_means_everything_pending(make_tree, kind):
     import apsw
 
-    from d1nb.history import pending_frame
+    from d1nb.inputs.history import pending_frame
 
     root = make_tree(
         {
@@ -296,7 +296,7 @@ def test_an_empty_ledger_means_everything_pending(make_tree, kind):
 
 
 def test_template_only_repository_is_analysed(make_tree):
-    from d1nb.lint import lint
+    from d1nb.analyses.lint import lint
 
     root = make_tree(
         {
@@ -316,7 +316,7 @@ def test_template_only_repository_is_analysed(make_tree):
 def test_a_ledger_dump_cannot_touch_files(tmp_path):
     """A ledger given as a dump is untrusted SQL: it runs in the sandboxed engine, one statement
     at a time, so ATTACH and VACUUM INTO cannot create or change files anywhere."""
-    from d1nb.history import read_ledger
+    from d1nb.inputs.history import read_ledger
     from d1nb.problems import InputError
 
     victim = tmp_path / "victim.sqlite"

@@ -322,7 +322,7 @@ def _bad_input_cases(root: Path) -> list[tuple[str, list[str]]]:
 
 def test_bad_input_ends_in_a_message_not_a_traceback(tmp_path, capsys):
     """Each case ends with exit 0, 1 or 2 and a message; none is reported as a d1nb bug."""
-    from d1nb.cli import main
+    from d1nb.presentation.cli import main
 
     failures = []
     for label, argv in _bad_input_cases(tmp_path):

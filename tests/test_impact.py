@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from d1nb.impact import analyse_impact
-from d1nb.migrations import load_migration_dir
-from d1nb.sample import write_sample
-from d1nb.snapshots import load_snapshot
+from d1nb.analyses.impact import analyse_impact
+from d1nb.formats.migrations import load_migration_dir
+from d1nb.inputs.snapshots import load_snapshot
+from d1nb.sample.generate import write_sample
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_budget_turns_a_slow_statement_into_needs_batching(sample, tmp_path):
 def test_a_backfill_past_the_free_plans_daily_rows_says_so(make_tree, tmp_path):
     """Since 2026-09-01 the Free plan stops writes past 100,000 rows a day: an UPDATE of
     120,000 rows fails part-way there, and the verdict's reason says so."""
-    from d1nb.impact import analyse_impact
+    from d1nb.analyses.impact import analyse_impact
 
     root = make_tree(
         {

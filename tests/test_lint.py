@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from d1nb.history import load_history
-from d1nb.lint import RULES, lint
+from d1nb.analyses.lint import RULES, lint
+from d1nb.inputs.history import load_history
 from tests.conftest import REPO
 
 TOML = (

@@ -7,9 +7,9 @@ import hashlib
 import apsw
 import pytest
 
-from d1nb.migrations import load_migration_dir, parse_statements
+from d1nb.formats.migrations import load_migration_dir, parse_statements
+from d1nb.formats.sql import classify
 from d1nb.problems import InputError
-from d1nb.sql import classify
 
 
 def kinds(text: str) -> list[tuple[str, str | None, int]]:

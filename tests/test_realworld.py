@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from realworld import write_realworld
 
-from d1nb.config import bindings_frame, load_project
-from d1nb.evolution import schema_evolution
-from d1nb.history import load_history, status_frame
-from d1nb.lint import lint
-from d1nb.migrations import load_migration_dir, parse_statements
+from d1nb.analyses.lint import lint
+from d1nb.engine.evolution import schema_evolution
+from d1nb.formats.config import bindings_frame, load_project
+from d1nb.formats.migrations import load_migration_dir, parse_statements
+from d1nb.inputs.history import load_history, status_frame
 from tests.conftest import EMPTY_EXPORT
 
 
@@ -123,7 +123,7 @@ def test_history_rewritten_after_deployment(repo, tmp_path):
 
 
 def test_failing_statement_stops_the_whole_file():
-    from d1nb.engine import D1Engine
+    from d1nb.engine.d1engine import D1Engine
 
     with D1Engine() as engine:
         outcome = engine.apply_migration(
@@ -141,7 +141,7 @@ def test_statement_breakpoint_after_semicolon_on_same_line():
 
 @pytest.fixture
 def empty_snapshot(tmp_path):
-    from d1nb.snapshots import load_snapshot
+    from d1nb.inputs.snapshots import load_snapshot
 
     empty = tmp_path / "empty.sql"
     empty.write_text(EMPTY_EXPORT, encoding="utf-8")
@@ -151,7 +151,7 @@ def empty_snapshot(tmp_path):
 def test_cascades_are_reported_to_any_depth(repo, empty_snapshot):
     """Checked by hand with the sqlite3 shell: the rebuild of authors deletes all 40 books,
     their 80 reviews, and nulls 10 loans (SET NULL) and 5 awards (SET DEFAULT, default NULL)."""
-    from d1nb.replay import replay
+    from d1nb.analyses.replay import replay
 
     history = load_history(repo, use_git=False)
     result = replay(empty_snapshot, history.migration_dirs["bookshop"])
@@ -189,7 +189,7 @@ def test_lint_on_rebuilds_checks_and_knock_ons(repo):
 
 
 def test_a_failed_rebuild_and_its_knock_on_in_replay(repo, empty_snapshot):
-    from d1nb.replay import replay
+    from d1nb.analyses.replay import replay
 
     history = load_history(repo, use_git=False)
     result = replay(empty_snapshot, history.migration_dirs["library"], keep_going=True)
@@ -232,8 +232,8 @@ def test_comment_before_where_batches_exactly(repo, empty_snapshot, tmp_path):
 
     import apsw
 
-    from d1nb.batching import plan_batches, write_batches
-    from d1nb.replay import replay
+    from d1nb.analyses.batching import plan_batches, write_batches
+    from d1nb.analyses.replay import replay
 
     history = load_history(repo, use_git=False)
     mdir = history.migration_dirs["bookshop"]

@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-from d1nb.migrations import load_migration_dir
-from d1nb.replay import replay
-from d1nb.snapshots import load_snapshot
+from d1nb.analyses.replay import replay
+from d1nb.formats.migrations import load_migration_dir
+from d1nb.inputs.snapshots import load_snapshot
 from tests.conftest import EMPTY_EXPORT
 
 
@@ -90,7 +90,7 @@ def test_backfill_metering_counts_the_index_entry(sample, tmp_path):
     [(b"CREATE TABLE t (a);\x00\n", "NUL byte"), (b"SELECT '\xe9';\n", "not valid UTF-8")],
 )
 def test_a_file_that_is_not_text_never_replays_ok(make_tree, tmp_path, content, why):
-    from d1nb.impact import analyse_impact
+    from d1nb.analyses.impact import analyse_impact
 
     root = make_tree({"m/0001_init.sql": b"CREATE TABLE a (x);\n", "m/0002_bad.sql": content})
     empty = make_tree({"empty.sql": EMPTY_EXPORT}) / "empty.sql"

@@ -12,9 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from d1nb.cli import main
-from d1nb.miniflare import NODE_DIR, node_binary
-from d1nb.report import run_report
+from d1nb.engine.miniflare import NODE_DIR, node_binary
+from d1nb.presentation.cli import main
+from d1nb.presentation.report import run_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -186,8 +186,8 @@ def test_reports_in_a_real_browser(which, sample, stranger, tmp_path, capsys):
 def test_report_on_your_own_project_runs_the_real_notebooks(tmp_path, capsys):
     """Notebooks 02 and 04 against a project that is not the sample: nothing in them may name
     the sample's services, tables or files."""
-    from d1nb.engine import D1Engine
-    from d1nb.snapshots import write_dump
+    from d1nb.engine.d1engine import D1Engine
+    from d1nb.inputs.snapshots import write_dump
 
     root = tmp_path / "shop"
     migrations = root / "svc" / "migrations"
@@ -285,7 +285,7 @@ def test_hostile_file_names_stay_text_in_the_html(tmp_path):
 
     import nbformat
 
-    from d1nb.report import export_html, provenance_markdown
+    from d1nb.presentation.report import export_html, provenance_markdown
 
     names = ["x`[clickme](javascript:alert(1))`.sql", "<img src=x onerror=alert(2)>.sql", "a|b.sql"]
     for name in names:

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from d1nb.problems import InputError
-from d1nb.report_inputs import (
+from d1nb.presentation.report_inputs import (
     PARAMETERS,
     MissingInputError,
     parameters_markdown,
     read_settings,
     report_inputs,
 )
+from d1nb.problems import InputError
 
 
 def _project(tmp_path: Path, settings: str) -> Path:

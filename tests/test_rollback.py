@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from d1nb.cli import main
-from d1nb.engine import D1Engine
-from d1nb.rollback import find_rollback, rollback_table, verify_rollbacks
-from d1nb.snapshots import write_dump
+from d1nb.analyses.rollback import find_rollback, rollback_table, verify_rollbacks
+from d1nb.engine.d1engine import D1Engine
+from d1nb.inputs.snapshots import write_dump
+from d1nb.presentation.cli import main
 
 INIT = """CREATE TABLE shops (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
 CREATE TABLE items (id INTEGER PRIMARY KEY,
@@ -70,7 +70,7 @@ def shop(tmp_path_factory) -> Path:
 
 
 def test_conventions_find_each_rollback(shop):
-    from d1nb.history import load_history
+    from d1nb.inputs.history import load_history
 
     mdir = load_history(shop, use_git=False).migration_dirs["svc"]
     found = {f.name: find_rollback(mdir, f) for f in mdir.files}

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from d1nb import sample_migrations as sm
-from d1nb.engine import D1Engine
-from d1nb.evolution import schema_evolution
-from d1nb.history import read_ledger
-from d1nb.migrations import load_migration_dir
-from d1nb.sample import write_sample
-from d1nb.snapshots import load_dump, write_dump
+from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.evolution import schema_evolution
+from d1nb.formats.migrations import load_migration_dir
+from d1nb.inputs.history import read_ledger
+from d1nb.inputs.snapshots import load_dump, write_dump
+from d1nb.sample import migrations_sql as sm
+from d1nb.sample.generate import write_sample
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 MAKE = (
-    "import sys, time\nfrom d1nb.scratch import scratch_folder\n"
+    "import sys, time\nfrom d1nb.engine.scratch import scratch_folder\n"
     "print(scratch_folder('d1nb-batching-'), flush=True)\n"
     "time.sleep(float(sys.argv[1]))\n"
 )

@@ -9,9 +9,9 @@ from pathlib import Path
 import apsw
 import pytest
 
-from d1nb import snapshots
+from d1nb.inputs import snapshots
+from d1nb.inputs.snapshots import dump_statements, iter_dump, load_dump, sql_literal, write_dump
 from d1nb.problems import InputError
-from d1nb.snapshots import dump_statements, iter_dump, load_dump, sql_literal, write_dump
 
 
 @pytest.mark.parametrize(
@@ -132,8 +132,8 @@ import json  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from d1nb.migrations import load_migration_dir  # noqa: E402
-from d1nb.snapshots import load_snapshot  # noqa: E402
+from d1nb.formats.migrations import load_migration_dir  # noqa: E402
+from d1nb.inputs.snapshots import load_snapshot  # noqa: E402
 
 
 def test_duckdb_types_mixed_columns_and_edge_values(tmp_path):

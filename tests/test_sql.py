@@ -1,4 +1,4 @@
-"""d1nb.sql, the one place SQL text is taken apart; and batches of statements whose comments,
+"""d1nb.formats.sql, one place SQL text is taken apart; and batches of statements whose comments,
 newlines and strings sit in every position, run on a copy against the unbatched statement."""
 
 from __future__ import annotations
@@ -8,12 +8,10 @@ import shutil
 import apsw
 import pytest
 
-from d1nb.batching import plan_batches, write_batches
-from d1nb.checks import check_snapshot
-from d1nb.migrations import parse_statements
-from d1nb.problems import InputError
-from d1nb.snapshots import load_snapshot
-from d1nb.sql import (
+from d1nb.analyses.batching import plan_batches, write_batches
+from d1nb.analyses.checks import check_snapshot
+from d1nb.formats.migrations import parse_statements
+from d1nb.formats.sql import (
     as_wrangler_sends,
     check_constraints,
     dml_condition,
@@ -26,6 +24,8 @@ from d1nb.sql import (
     without_comments,
     wrangler_splits,
 )
+from d1nb.inputs.snapshots import load_snapshot
+from d1nb.problems import InputError
 
 
 def test_comments_never_swallow_what_follows():

@@ -10,16 +10,21 @@ import pytest
 from conftest import STRANGER_SERVICE as SERVICE
 
 from d1nb import lint_table, load_history
-from d1nb.backfill import plan_backfill
-from d1nb.checks import audit_exports, audit_replay, expect
-from d1nb.display import MISSING, Verdict, table_html, table_text
-from d1nb.engine import D1Engine
-from d1nb.impact import project_impacts, verdict_table
+from d1nb.analyses.backfill import plan_backfill
+from d1nb.analyses.checks import audit_exports, audit_replay, expect
+from d1nb.analyses.impact import project_impacts, verdict_table
+from d1nb.analyses.rollback import time_travel_runbook
+from d1nb.engine.d1engine import D1Engine
+from d1nb.inputs.snapshots import write_dump
+from d1nb.presentation.display import MISSING, Verdict, table_html, table_text
+from d1nb.presentation.report_inputs import read_settings
+from d1nb.presentation.verdicts import (
+    audit_verdict,
+    backfill_verdict,
+    history_verdict,
+    impact_verdict,
+)
 from d1nb.problems import InputError
-from d1nb.report_inputs import read_settings
-from d1nb.rollback import time_travel_runbook
-from d1nb.snapshots import write_dump
-from d1nb.verdicts import audit_verdict, backfill_verdict, history_verdict, impact_verdict
 
 SNAPSHOTS = {SERVICE: "exports/before.sql"}
 
@@ -143,7 +148,7 @@ def test_report_03_fails_when_an_earlier_pending_file_fails(tmp_path, make_tree)
 
 
 def test_control_characters_in_names_never_reach_a_report_raw():
-    from d1nb.display import table_html
+    from d1nb.presentation.display import table_html
 
     page = table_html(pd.DataFrame({"file": ["0006_\x1b[31mred.sql"]}))
     verdict = Verdict("pass", "0006_\x1b[31mred.sql", ["\x07bell"])

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from d1nb.miniflare import miniflare_available
+from d1nb.engine.miniflare import miniflare_available
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from d1nb.migrations import load_migration_dir
-from d1nb.replay import replay
-from d1nb.snapshots import load_snapshot
+from d1nb.analyses.replay import replay
+from d1nb.formats.migrations import load_migration_dir
+from d1nb.inputs.snapshots import load_snapshot
 
 # ALTER TABLE RENAME COLUMN / DROP COLUMN rewrite sqlite_master through SQLite's internal SQL;
 # d1nb approximates those few rows (docs/metering.md).

@@ -25,13 +25,13 @@ from compat.wrangler import (
     user_schema,
     wrangler,
 )
-from d1nb.batching import BATCHABLE, batch_migration, plan_batches, write_batches
-from d1nb.diff import compare_tables
-from d1nb.engine import D1Engine
-from d1nb.history import load_history, pending_frame, read_ledger, status_frame
-from d1nb.migrations import parse_statements
-from d1nb.replay import replay
-from d1nb.snapshots import load_snapshot, write_dump
+from d1nb.analyses.batching import BATCHABLE, batch_migration, plan_batches, write_batches
+from d1nb.analyses.diff import compare_tables
+from d1nb.analyses.replay import replay
+from d1nb.engine.d1engine import D1Engine
+from d1nb.formats.migrations import parse_statements
+from d1nb.inputs.history import load_history, pending_frame, read_ledger, status_frame
+from d1nb.inputs.snapshots import load_snapshot, write_dump
 from tests.conftest import EMPTY_EXPORT
 
 SAMPLE = Path(__file__).resolve().parent.parent.parent / "data" / "sample"
@@ -512,7 +512,7 @@ def test_drafted_rollback_restores_the_data_through_wrangler(tmp_path):
     """api 0011's rebuild applied by `migrations apply` on the local state (its cascade empties
     goal_progress), then d1nb's drafted compensating files run with `execute --file`: every
     table but the ledger holds what the export held, as in d1nb's own round trip."""
-    from d1nb.rollback import verify_rollbacks
+    from d1nb.analyses.rollback import verify_rollbacks
 
     root = copy_project(SAMPLE, tmp_path / "project")
     cwd = root / "services" / "api"

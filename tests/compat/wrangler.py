@@ -11,7 +11,7 @@ from pathlib import Path
 
 import apsw
 
-from d1nb.miniflare import NODE_DIR, node_binary
+from d1nb.engine.miniflare import NODE_DIR, node_binary
 
 WRANGLER_JS = NODE_DIR / "node_modules" / "wrangler" / "bin" / "wrangler.js"
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from .engine import D1Engine
-from .snapshots import Snapshot, connect_duckdb
-from .sql import quote_ident, quote_literal
+from d1nb.engine.d1engine import D1Engine
+from d1nb.formats.sql import quote_ident, quote_literal
+from d1nb.inputs.snapshots import Snapshot, connect_duckdb
 
 SAMPLE_ROWS = 5
 MASK = "***"

@@ -34,12 +34,12 @@ import pandas as pd
 import pyarrow as pa
 from tqdm import tqdm
 
-from . import d1
-from .engine import D1Engine, D1Error
-from .evolution import schema_evolution
-from .migrations import MigrationDir, Statement
-from .problems import InputError
-from .sql import classify, quote_ident, schema_row
+from d1nb import d1
+from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.engine.evolution import schema_evolution
+from d1nb.formats.migrations import MigrationDir, Statement
+from d1nb.formats.sql import classify, quote_ident, schema_row
+from d1nb.problems import InputError
 
 SchemaSource: TypeAlias = MigrationDir | dict[str, str]
 """Where tables come from when an export has no schema: migrations replayed, or CREATE SQL."""
@@ -853,7 +853,7 @@ def load_dump(
 
 
 _CONSTRAINT_REPORT = re.compile(r"CHECK constraint failed in |NULL value in ")
-"""quick_check lines about rows breaking CHECK / NOT NULL: d1nb.checks reports those."""
+"""quick_check lines about rows breaking CHECK / NOT NULL: d1nb.analyses.checks reports those."""
 
 
 def local_state_databases(folder: Path) -> list[Path]:

@@ -17,12 +17,12 @@ import apsw
 import duckdb
 import pandas as pd
 
-from .diff import Diff, compare_tables, records
-from .engine import D1Engine
-from .problems import InputError
-from .scratch import scratch_folder
-from .snapshots import Snapshot
-from .sql import check_constraints, index_where, quote_ident, quote_literal
+from d1nb.analyses.diff import Diff, compare_tables, records
+from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.scratch import scratch_folder
+from d1nb.formats.sql import check_constraints, index_where, quote_ident, quote_literal
+from d1nb.inputs.snapshots import Snapshot
+from d1nb.problems import InputError
 
 CHECK_COLUMNS = ["check", "kind", "table", "snapshot", "status", "failing_rows", "sample"]
 SAMPLE_SIZE = 3
@@ -51,8 +51,8 @@ def expect(name: str, sql: str) -> Expectation:
 
 def read_expectations(path: str | Path) -> list[Expectation]:
     """Expectations from a .sql file: each query preceded by a `-- expect: NAME` line."""
-    from .problems import InputError, line_of_offset
-    from .sql import split_statements
+    from d1nb.formats.sql import split_statements
+    from d1nb.problems import InputError, line_of_offset
 
     path = Path(path)
     text = path.read_text(encoding="utf-8")
@@ -540,7 +540,7 @@ def audit_exports(
 ) -> Audit:
     """`audit` of two exports given relative to `project` (the notebook's entry point)."""
 
-    from .snapshots import load_snapshot
+    from d1nb.inputs.snapshots import load_snapshot
 
     workdir = Path(workdir or scratch_folder("d1nb-audit-"))
     return audit(
@@ -565,9 +565,9 @@ def audit_replay(
     `service` None takes the service whose migration files the export's ledger names most.
     """
 
-    from .history import load_history
-    from .replay import replay
-    from .snapshots import load_snapshot
+    from d1nb.analyses.replay import replay
+    from d1nb.inputs.history import load_history
+    from d1nb.inputs.snapshots import load_snapshot
 
     history = load_history(project, use_git=False)
     workdir = Path(workdir or scratch_folder("d1nb-audit-"))

@@ -24,11 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import d1
-from .engine import D1Engine, D1Error
-from .migrations import Statement, parse_statements
-from .problems import InputError
-from .sql import (
+from d1nb import d1
+from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.formats.migrations import Statement, parse_statements
+from d1nb.formats.sql import (
     SqlTokenError,
     dml_condition,
     insert_select,
@@ -36,6 +35,7 @@ from .sql import (
     with_condition,
     written_columns,
 )
+from d1nb.problems import InputError
 
 CANDIDATE_SIZES = (250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 REPEATS = 5
@@ -249,7 +249,7 @@ def _writes_per_row(engine: D1Engine, s: Statement) -> int:
     """D1 rows written per row changed: the row, plus one per index an UPDATE rewrites."""
     if s.kind == "delete":
         return 1
-    from .replay import Meter
+    from d1nb.analyses.replay import Meter
 
     if s.kind == "insert_select":  # a new row writes every index of its table
         return 1 + len(Meter(engine).indexes(s.table or ""))

@@ -1,4 +1,4 @@
-"""The migration files and configs of the bundled sample monorepo (written by `d1nb.sample`).
+"""The migration files and configs of the bundled sample monorepo (written by `d1nb.sample.generate`).
 
 A fictional music-practice product with three services. The files carry, on purpose, the
 hazards real D1 projects have; data/sample/README.md lists them with the expected findings.

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import d1
-from .evolution import schema_evolution
-from .history import load_history, pending_in, status_frame
-from .migrations import MigrationDir, Statement
-from .problems import InputError
-from .replay import Meter, ReplayResult, replay
-from .scratch import scratch_folder
-from .snapshots import Snapshot, load_snapshot
-from .sql import quote_ident, written_columns
+from d1nb import d1
+from d1nb.analyses.replay import Meter, ReplayResult, replay
+from d1nb.engine.evolution import schema_evolution
+from d1nb.engine.scratch import scratch_folder
+from d1nb.formats.migrations import MigrationDir, Statement
+from d1nb.formats.sql import quote_ident, written_columns
+from d1nb.inputs.history import load_history, pending_in, status_frame
+from d1nb.inputs.snapshots import Snapshot, load_snapshot
+from d1nb.problems import InputError
 
 TOP_TRANSITIONS = 10
 """Transitions listed per column (and JSON path); the rest are summed as 'other'."""

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-NODE_DIR = Path(os.environ.get("D1NB_NODE_DIR", Path(__file__).resolve().parent.parent / "node"))
+NODE_DIR = Path(os.environ.get("D1NB_NODE_DIR", Path(__file__).resolve().parents[2] / "node"))
 """Where `make node` installs the pinned npm packages (override with D1NB_NODE_DIR)."""
 
 

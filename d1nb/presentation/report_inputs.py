@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .problems import InputError
+from d1nb.problems import InputError
 
 SETTINGS_FILE = "d1nb.toml"
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .problems import InputError
-from .report_inputs import MissingInputError
+from d1nb.presentation.report_inputs import MissingInputError
+from d1nb.problems import InputError
 
 MISSING = "—"
 """The one representation of a missing value (None, NaN, NA) in every table."""

@@ -1,6 +1,6 @@
 """Replaying pending migration files on a copy of an export with D1's semantics, measuring
 each statement (rows changed, cascades, D1's rows read and written); and the per-project
-tables of the schema evolution (d1nb.evolution) that the notebooks show.
+tables of the schema evolution (d1nb.engine.evolution) that the notebooks show.
 """
 
 from __future__ import annotations
@@ -15,18 +15,18 @@ import apsw
 import pandas as pd
 from tqdm import tqdm
 
-from . import d1
-from .engine import D1Engine, MigrationOutcome, cascade_edges
-from .evolution import (
+from d1nb import d1
+from d1nb.engine.d1engine import D1Engine, MigrationOutcome, cascade_edges
+from d1nb.engine.evolution import (
     CHANGE_COLUMNS,
     SchemaEvolution,
     mark_knock_ons,
     unreadable_outcome,
 )
-from .history import History, evolution_of
-from .migrations import MigrationDir, Statement
-from .snapshots import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
-from .sql import in_list_values, quote_ident, written_columns
+from d1nb.formats.migrations import MigrationDir, Statement
+from d1nb.formats.sql import in_list_values, quote_ident, written_columns
+from d1nb.inputs.history import History, evolution_of
+from d1nb.inputs.snapshots import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
 
 
 def _per_service(history: History, frame_of, columns: list[str]) -> pd.DataFrame:
@@ -419,8 +419,8 @@ class ReplayResult:
     def exact_metering(self) -> pd.DataFrame:
         """The same replay run through Miniflare: D1's own rows_read / rows_written beside the
         estimates, per statement (needs Node and `make node`)."""
-        from .miniflare import run_batches
-        from .snapshots import dump_statements
+        from d1nb.engine.miniflare import run_batches
+        from d1nb.inputs.snapshots import dump_statements
 
         conn = apsw.Connection(str(self.before.path))
         try:

@@ -25,20 +25,25 @@ import apsw
 import duckdb
 import pandas as pd
 
-from . import d1
-from .config import TOP_LEVEL_ENV, D1Binding, Project, load_project
-from .engine import D1Engine, D1Error
-from .evolution import SchemaEvolution, schema_evolution
-from .migrations import (
+from d1nb import d1
+from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.engine.evolution import SchemaEvolution, schema_evolution
+from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding, Project, load_project
+from d1nb.formats.migrations import (
     MigrationDir,
     load_migration_dir,
     migrations_frame,
     parse_statements,
     statements_frame,
 )
-from .problems import InputError, Problem
-from .snapshots import connect_duckdb, iter_dump, local_state_databases, wrangler_json_rows
-from .sql import quote_ident
+from d1nb.formats.sql import quote_ident
+from d1nb.inputs.snapshots import (
+    connect_duckdb,
+    iter_dump,
+    local_state_databases,
+    wrangler_json_rows,
+)
+from d1nb.problems import InputError, Problem
 
 LEDGER_COLUMNS = ["id", "name", "applied_at"]
 ENV_RANK = {

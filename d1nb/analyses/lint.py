@@ -16,12 +16,12 @@ from itertools import pairwise
 import apsw
 import pandas as pd
 
-from . import d1
-from .config import wrangler_version
-from .engine import D1Engine, cascade_edges
-from .history import History, evolution_of, status_frame
-from .migrations import MigrationFile, Statement
-from .sql import added_column, check_constraints, lowercase_compound_end, quote_ident
+from d1nb import d1
+from d1nb.engine.d1engine import D1Engine, cascade_edges
+from d1nb.formats.config import wrangler_version
+from d1nb.formats.migrations import MigrationFile, Statement
+from d1nb.formats.sql import added_column, check_constraints, lowercase_compound_end, quote_ident
+from d1nb.inputs.history import History, evolution_of, status_frame
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from .batching import BATCHABLE, FileBatches, batch_migration
-from .display import SQL, Note
-from .history import History, load_history
-from .impact import DEFAULT_BUDGET_MS, project_impacts
-from .migrations import MigrationFile
-from .problems import InputError
-from .replay import pending_on, replay
-from .report_inputs import missing_input
-from .scratch import scratch_folder
-from .snapshots import load_snapshot
+from d1nb.analyses.batching import BATCHABLE, FileBatches, batch_migration
+from d1nb.analyses.impact import DEFAULT_BUDGET_MS, project_impacts
+from d1nb.analyses.replay import pending_on, replay
+from d1nb.engine.scratch import scratch_folder
+from d1nb.formats.migrations import MigrationFile
+from d1nb.inputs.history import History, load_history
+from d1nb.inputs.snapshots import load_snapshot
+from d1nb.presentation.display import SQL, Note
+from d1nb.presentation.report_inputs import missing_input
+from d1nb.problems import InputError
 
 
 @dataclass

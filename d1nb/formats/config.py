@@ -17,8 +17,8 @@ from pathlib import Path
 import json5
 import pandas as pd
 
-from . import d1
-from .problems import Problem
+from d1nb import d1
+from d1nb.problems import Problem
 
 TOP_LEVEL_ENV = "default"
 """Environment name d1nb gives to top-level bindings (wrangler without `--env`)."""

@@ -25,11 +25,11 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 from traitlets import default
 
-from . import __version__
-from .display import ERROR_PREFIX, printable
-from .scratch import scratch_folder
+from d1nb import __version__
+from d1nb.engine.scratch import scratch_folder
+from d1nb.presentation.display import ERROR_PREFIX, printable
 
-REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+REPO_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 """The notebooks of a source checkout (and of an editable install)."""
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 """nbconvert templates: `d1nb_report` is JupyterLab's without CDN scripts."""
@@ -58,7 +58,7 @@ class ReportResult:
 
 
 def _stopped_by(notebook: nbformat.NotebookNode) -> tuple[str, str] | None:
-    """(kind, message) of the d1nb.display error box that stopped a notebook, if one did."""
+    """(kind, message) of the error box that stopped a notebook, if one did."""
     for cell in notebook.cells:
         for out in cell.get("outputs", []):
             text = out.get("data", {}).get("text/plain", "")
@@ -297,14 +297,14 @@ def refresh_notebook(notebook: Path, timeout: int = 1200) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m d1nb.report --refresh`: re-execute the committed notebooks in place."""
+    """`python -m d1nb.presentation.report --refresh`: re-run the committed notebooks."""
     args = argv if argv is not None else sys.argv[1:]
     if args == ["--refresh"]:
         for nb in notebook_paths():
             print(f"executing {nb.name}", flush=True)
             refresh_notebook(nb)
         return 0
-    print("usage: python -m d1nb.report --refresh", file=sys.stderr)
+    print("usage: python -m d1nb.presentation.report --refresh", file=sys.stderr)
     return 2
 
 

@@ -1,6 +1,6 @@
 """Migration files in wrangler's order, split into statements and classified.
 
-The SQL itself is taken apart by `d1nb.sql` (SQLite's completeness rule for splitting, so
+The SQL itself is taken apart by `d1nb.formats.sql` (SQLite's completeness rule for splitting, so
 trigger bodies, `CASE … END`, semicolons in strings and comments, CRLF and drizzle's
 `--> statement-breakpoint` markers split as SQLite would; sqlglot's tokens for the kind,
 target table and flags); this module holds the files and their statements.
@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 from wcmatch import glob
 
-from .problems import InputError, Problem
-from .sql import as_wrangler_sends, classify, split_statements, wrangler_splits
+from d1nb.formats.sql import as_wrangler_sends, classify, split_statements, wrangler_splits
+from d1nb.problems import InputError, Problem
 
 _NUMBER_PREFIX = re.compile(r"^(\d+)")
 

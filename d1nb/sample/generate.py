@@ -1,7 +1,7 @@
 """Generator of the bundled sample D1 monorepo: `python -m d1nb.sample --out data/sample`.
 
 Deterministic for a given seed and size: the committed data/sample is its output, byte for byte.
-It writes the services' wrangler configs and migration files (d1nb.sample_migrations), the
+It writes the services' wrangler configs and migration files (d1nb.sample.migrations_sql), the
 applied ledger of each environment as `wrangler d1 execute --json` output, table exports in
 `wrangler d1 export` format before and after the risky migrations, a d1nb lock file taken when
 the files were applied, and data/sample/README.md stating each planted hazard with the exact
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from . import sample_migrations as sm
-from .engine import D1Engine
-from .history import lock_text
-from .snapshots import connect_duckdb, write_dump
+from d1nb.engine.d1engine import D1Engine
+from d1nb.inputs.history import lock_text
+from d1nb.inputs.snapshots import connect_duckdb, write_dump
+from d1nb.sample import migrations_sql as sm
 
 SEED = 20250106
 DEFAULT_SCORES = 2500
@@ -732,10 +732,6 @@ def main(argv: list[str] | None = None) -> int:
     write_sample(args.out, args.scores, args.seed)
     print(f"wrote {args.out}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
 
 
 EVENTS_DDL = (

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 from tqdm import tqdm
 
-from .engine import D1Engine, MigrationOutcome
-from .migrations import MigrationDir, MigrationFile, Statement
-from .sql import table_columns
+from d1nb.engine.d1engine import D1Engine, MigrationOutcome
+from d1nb.formats.migrations import MigrationDir, MigrationFile, Statement
+from d1nb.formats.sql import table_columns
 
 SCHEMA_COLUMNS = ["order", "file", "table", "cid", "column", "type", "notnull", "default", "pk"]
 CHANGE_COLUMNS = [

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import d1
-from .config import TOP_LEVEL_ENV, D1Binding
-from .diff import compare_tables, records
-from .display import SQL, Note, code_html, printable, text_html
-from .engine import D1Engine
-from .history import History, load_history, pending_in, status_frame
-from .impact import Impact, verdict_table
-from .migrations import MigrationDir, MigrationFile
-from .replay import pending_on, replay
-from .scratch import scratch_folder
-from .snapshots import (
+from d1nb import d1
+from d1nb.analyses.diff import compare_tables, records
+from d1nb.analyses.impact import Impact, verdict_table
+from d1nb.analyses.replay import pending_on, replay
+from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.scratch import scratch_folder
+from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding
+from d1nb.formats.migrations import MigrationDir, MigrationFile
+from d1nb.formats.sql import is_constant_default, quote_ident, quote_literal
+from d1nb.inputs.history import History, load_history, pending_in, status_frame
+from d1nb.inputs.snapshots import (
     WORKING_SUFFIX,
     Snapshot,
     load_snapshot,
@@ -34,7 +34,7 @@ from .snapshots import (
     mark_working_copy,
     remove_working_copy,
 )
-from .sql import is_constant_default, quote_ident, quote_literal
+from d1nb.presentation.display import SQL, Note, code_html, printable, text_html
 
 
 @dataclass

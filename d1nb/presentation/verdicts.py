@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .backfill import Backfill
-from .checks import Audit
-from .display import Verdict
-from .history import History, status_frame, summary_frame
-from .impact import Impact, verdict_table
-from .lint import lint
-from .rollback import RollbackCheck
+from d1nb.analyses.backfill import Backfill
+from d1nb.analyses.checks import Audit
+from d1nb.analyses.impact import Impact, verdict_table
+from d1nb.analyses.lint import lint
+from d1nb.analyses.rollback import RollbackCheck
+from d1nb.inputs.history import History, status_frame, summary_frame
+from d1nb.presentation.display import Verdict
 
 
 def _count(n: int, what: str) -> str:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .display import Note
-from .history import ENV_RANK, History, status_frame
+from d1nb.inputs.history import ENV_RANK, History, status_frame
+from d1nb.presentation.display import Note
 
 _ENV_MARKERS = {"default": "o", "local": "o", "staging": "s", "production": "D"}
 
@@ -54,7 +54,7 @@ def applied_timeline(history: History) -> Figure | Note:
 
 
 def transitions_bar(transitions: pd.DataFrame, title: str) -> Figure | Note:
-    """Horizontal bars: rows per before → after transition (one d1nb.impact transitions frame)."""
+    """Horizontal bars: rows per before → after transition (a transitions frame)."""
     if transitions.empty:
         return Note("No value changed: nothing to draw.")
     frame = transitions.iloc[::-1]

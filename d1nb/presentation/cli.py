@@ -22,10 +22,11 @@ import apsw
 import duckdb
 import pandas as pd
 
-from . import __version__, d1
-from .display import printable
-from .engine import VIA, set_default_statement_timeout
-from .history import (
+from d1nb import __version__, d1
+from d1nb.analyses.lint import FINDING_COLUMNS, SEVERITY_RANK, lint
+from d1nb.engine.d1engine import VIA, set_default_statement_timeout
+from d1nb.engine.scratch import remove_scratch_folders, scratch_folder
+from d1nb.inputs.history import (
     drift_frame,
     load_history,
     pending_frame,
@@ -34,9 +35,8 @@ from .history import (
     summary_frame,
     write_lock,
 )
-from .lint import FINDING_COLUMNS, SEVERITY_RANK, lint
-from .problems import InputError, Problem
-from .scratch import remove_scratch_folders, scratch_folder
+from d1nb.presentation.display import printable
+from d1nb.problems import InputError, Problem
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE, EXIT_BUG = 0, 1, 2, 3
 
@@ -185,8 +185,8 @@ def _workdir(args: argparse.Namespace) -> Path:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from .migrations import load_migration_dir
-    from .snapshots import load_snapshot
+    from d1nb.formats.migrations import load_migration_dir
+    from d1nb.inputs.snapshots import load_snapshot
 
     try:
         schema = load_migration_dir(args.schema) if args.schema else None
@@ -252,7 +252,7 @@ def _write_duckdb(snapshot, out: Path) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .replay import replay
+    from d1nb.analyses.replay import replay
 
     try:
         history, binding, snapshot, names = _service_snapshot(args)
@@ -314,7 +314,7 @@ def _pick_service(project: str, history, service: str | None) -> str:
 def _check_export_belongs(path: str, snapshot, history, service: str) -> None:
     """Refuse an export whose own migrations ledger lists none of the service's files: it
     is another database's, and replaying this service's files on it would mean nothing."""
-    from .engine import D1Engine
+    from d1nb.engine.d1engine import D1Engine
 
     table = history.binding(service).migrations_table
     with D1Engine(snapshot.path) as engine:
@@ -332,7 +332,7 @@ def _check_export_belongs(path: str, snapshot, history, service: str) -> None:
 
 def _service_snapshot(args: argparse.Namespace):
     """(history, binding, snapshot, names) for the replay-based commands; InputError if unusable."""
-    from .snapshots import load_snapshot
+    from d1nb.inputs.snapshots import load_snapshot
 
     history = load_history(args.project, use_git=False)
     args.service = _pick_service(args.project, history, args.service)
@@ -354,7 +354,7 @@ def _service_snapshot(args: argparse.Namespace):
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from .rollback import rollback_table, verify_rollbacks
+    from d1nb.analyses.rollback import rollback_table, verify_rollbacks
 
     try:
         history, _binding, snapshot, names = _service_snapshot(args)
@@ -404,7 +404,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
-    from .impact import analyse_impact
+    from d1nb.analyses.impact import analyse_impact
 
     try:
         history, binding, snapshot, names = _service_snapshot(args)
@@ -455,7 +455,7 @@ def cmd_impact(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .batching import BATCHABLE, batch_migration
+    from d1nb.analyses.batching import BATCHABLE, batch_migration
 
     args.env, args.only = None, None
     try:
@@ -566,8 +566,8 @@ def _check_columns_exist(before, after, keys: dict[str, list[str]], masks: list[
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .checks import Rules, audit, expect, read_expectations
-    from .snapshots import load_snapshot
+    from d1nb.analyses.checks import Rules, audit, expect, read_expectations
+    from d1nb.inputs.snapshots import load_snapshot
 
     workdir = _workdir(args)
     try:
@@ -608,7 +608,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import REPO_NOTEBOOKS, notebook_paths, run_report
+    from d1nb.presentation.report import REPO_NOTEBOOKS, notebook_paths, run_report
 
     project = Path(args.project)
     if not project.is_dir():

@@ -1,0 +1,1 @@
+"""The deterministic sample monorepo of data/sample and larger generated tables."""
