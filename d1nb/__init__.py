@@ -1,119 +1,169 @@
 """d1nb: analyse Cloudflare D1 migrations in notebooks — histories, replays, impact, checks.
 
-The public API is what `__all__` lists; everything else may change.
+The public API is what `__all__` lists; everything else may change. Names are imported on
+first use (PEP 562), so `d1nb --help` and `import d1nb` load neither pandas nor DuckDB.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from d1nb.analyses.backfill import Backfill, plan_backfill
-from d1nb.analyses.batching import (
-    BatchPlan,
-    batch_migration,
-    plan_batches,
-    scale_table,
-    write_batches,
-)
-from d1nb.analyses.checks import Audit, Expectation, Rules, audit, check_snapshot, expect
-from d1nb.analyses.diff import Diff, compare_tables
-from d1nb.analyses.impact import Impact, analyse_impact
-from d1nb.analyses.lint import RULES, lint, lint_table
-from d1nb.analyses.replay import ReplayResult, replay
-from d1nb.analyses.rollback import (
-    RollbackCheck,
-    Runbook,
-    draft_rollback,
-    project_rollbacks,
-    time_travel_runbook,
-    verify_rollbacks,
-)
-from d1nb.engine.d1engine import D1Engine, D1Error, MigrationOutcome
-from d1nb.engine.evolution import SchemaEvolution, schema_evolution
-from d1nb.engine.scratch import scratch_folder
-from d1nb.formats.config import Project, bindings_frame, load_project
-from d1nb.formats.migrations import (
-    MigrationDir,
-    load_migration_dir,
-    migrations_frame,
-    parse_statements,
-    statements_frame,
-)
-from d1nb.inputs.history import (
-    History,
-    load_history,
-    read_ledger,
-    status_frame,
-    summary_frame,
-    to_duckdb,
-    write_lock,
-)
-from d1nb.inputs.snapshots import Snapshot, load_dump, load_snapshot, write_dump
-from d1nb.presentation.report_inputs import MissingInputError, ReportInputs, report_inputs
-from d1nb.problems import InputError, Problem, problems_frame
+import importlib
 
-try:
-    __version__ = version("d1nb")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0+source"
+from d1nb.version import __version__
 
-__all__ = [
-    "RULES",
-    "Audit",
-    "Backfill",
-    "BatchPlan",
-    "D1Engine",
-    "D1Error",
-    "Diff",
-    "Expectation",
-    "History",
-    "Impact",
-    "InputError",
-    "MigrationDir",
-    "MigrationOutcome",
-    "MissingInputError",
-    "Problem",
-    "Project",
-    "ReplayResult",
-    "ReportInputs",
-    "RollbackCheck",
-    "Rules",
-    "Runbook",
-    "SchemaEvolution",
-    "Snapshot",
-    "__version__",
-    "analyse_impact",
-    "audit",
-    "batch_migration",
-    "bindings_frame",
-    "check_snapshot",
-    "compare_tables",
-    "draft_rollback",
-    "expect",
-    "lint",
-    "lint_table",
-    "load_dump",
-    "load_history",
-    "load_migration_dir",
-    "load_project",
-    "load_snapshot",
-    "migrations_frame",
-    "parse_statements",
-    "plan_backfill",
-    "plan_batches",
-    "problems_frame",
-    "project_rollbacks",
-    "read_ledger",
-    "replay",
-    "report_inputs",
-    "scale_table",
-    "schema_evolution",
-    "scratch_folder",
-    "statements_frame",
-    "status_frame",
-    "summary_frame",
-    "time_travel_runbook",
-    "to_duckdb",
-    "verify_rollbacks",
-    "write_batches",
-    "write_dump",
-    "write_lock",
-]
+_PUBLIC = {
+    "d1nb.problems": (
+        "InputError",
+        "Problem",
+        "problems_frame",
+    ),
+    "d1nb.text": (
+        "Note",
+        "SQL",
+    ),
+    "d1nb.formats.config": (
+        "Project",
+        "bindings_frame",
+        "load_project",
+    ),
+    "d1nb.formats.migrations": (
+        "MigrationDir",
+        "load_migration_dir",
+        "migrations_frame",
+        "parse_statements",
+        "statements_frame",
+    ),
+    "d1nb.engine.d1engine": (
+        "D1Engine",
+        "D1Error",
+        "MigrationOutcome",
+    ),
+    "d1nb.engine.evolution": (
+        "SchemaEvolution",
+        "schema_evolution",
+    ),
+    "d1nb.engine.scratch": (
+        "scratch_folder",
+    ),
+    "d1nb.inputs.snapshots": (
+        "Snapshot",
+        "load_dump",
+        "load_snapshot",
+        "write_dump",
+    ),
+    "d1nb.inputs.history": (
+        "History",
+        "drift_frame",
+        "load_history",
+        "pending_frame",
+        "pending_in",
+        "project_migrations_frame",
+        "project_statements_frame",
+        "read_ledger",
+        "status_frame",
+        "summary_frame",
+        "to_duckdb",
+        "write_lock",
+    ),
+    "d1nb.analyses.replay": (
+        "ReplayResult",
+        "replay",
+    ),
+    "d1nb.analyses.impact": (
+        "Impact",
+        "analyse_impact",
+        "verdict_table",
+    ),
+    "d1nb.analyses.batching": (
+        "BatchPlan",
+        "batch_migration",
+        "plan_batches",
+        "scale_table",
+        "write_batches",
+    ),
+    "d1nb.analyses.diff": (
+        "Diff",
+        "compare_tables",
+    ),
+    "d1nb.analyses.checks": (
+        "Audit",
+        "Expectation",
+        "Rules",
+        "audit",
+        "check_snapshot",
+        "expect",
+    ),
+    "d1nb.analyses.lint": (
+        "RULES",
+        "lint",
+        "lint_table",
+    ),
+    "d1nb.analyses.rollback": (
+        "RollbackCheck",
+        "Runbook",
+        "draft_rollback",
+        "time_travel_runbook",
+        "verify_rollbacks",
+    ),
+    "d1nb.presentation.project": (
+        "Backfill",
+        "audit_exports",
+        "audit_replay",
+        "draft_sql",
+        "plan_backfill",
+        "project_cascades",
+        "project_drafts",
+        "project_durations",
+        "project_failures",
+        "project_failures_from_empty",
+        "project_impacts",
+        "project_rollback_losses",
+        "project_rollback_table",
+        "project_rollback_values",
+        "project_rollbacks",
+        "project_schema_changes",
+        "project_statement_costs",
+        "project_table_columns",
+        "project_transitions",
+    ),
+    "d1nb.presentation.report_inputs": (
+        "MissingInputError",
+        "ReportInputs",
+        "report_inputs",
+    ),
+    "d1nb.presentation.display": (
+        "Verdict",
+        "setup_display",
+    ),
+    "d1nb.presentation.verdicts": (
+        "audit_verdict",
+        "backfill_verdict",
+        "history_verdict",
+        "impact_verdict",
+        "rollback_verdict",
+    ),
+    "d1nb.presentation.plots": (
+        "applied_timeline",
+        "batch_curve",
+        "column_changes_bar",
+        "distribution_bars",
+        "transitions_bar",
+    ),
+}
+"""Each public name, by the module that defines it."""
+
+_MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}
+
+__all__ = ["__version__", *sorted(_MODULE_OF)]
+
+
+def __getattr__(name: str) -> object:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'd1nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -19,7 +19,6 @@ import pandas as pd
 
 from d1nb.analyses.diff import Diff, compare_tables, records
 from d1nb.engine.d1engine import D1Engine
-from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.sql import check_constraints, index_where, quote_ident, quote_literal
 from d1nb.inputs.snapshots import Snapshot
 from d1nb.problems import InputError
@@ -52,7 +51,7 @@ def expect(name: str, sql: str) -> Expectation:
 def read_expectations(path: str | Path) -> list[Expectation]:
     """Expectations from a .sql file: each query preceded by a `-- expect: NAME` line."""
     from d1nb.formats.sql import split_statements
-    from d1nb.problems import InputError, line_of_offset
+    from d1nb.problems import line_of_offset
 
     path = Path(path)
     text = path.read_text(encoding="utf-8")
@@ -528,75 +527,3 @@ def audit(
     frames.append(run_expectations(diff.con, expectations))
     checks = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
     return Audit(diff, checks, expectations)
-
-
-def audit_exports(
-    project: str | Path,
-    before: str,
-    after: str,
-    *,
-    workdir: str | Path | None = None,
-    **options: object,
-) -> Audit:
-    """`audit` of two exports given relative to `project` (the notebook's entry point)."""
-
-    from d1nb.inputs.snapshots import load_snapshot
-
-    workdir = Path(workdir or scratch_folder("d1nb-audit-"))
-    return audit(
-        load_snapshot(Path(project) / before, workdir / "before"),
-        load_snapshot(Path(project) / after, workdir / "after"),
-        **options,
-    )
-
-
-def audit_replay(
-    project: str | Path,
-    service: str | None,
-    snapshot: str,
-    names: list[str] | None = None,
-    *,
-    workdir: str | Path | None = None,
-    **options: object,
-) -> Audit:
-    """`audit` of an export (relative to `project`) against its replay with `names` (default:
-    what its own ledger lacks): what the migrations would do, checked before they run.
-
-    `service` None takes the service whose migration files the export's ledger names most.
-    """
-
-    from d1nb.analyses.replay import replay
-    from d1nb.inputs.history import load_history
-    from d1nb.inputs.snapshots import load_snapshot
-
-    history = load_history(project, use_git=False)
-    workdir = Path(workdir or scratch_folder("d1nb-audit-"))
-    if service is None:
-        service = _service_of(history, load_snapshot(Path(project) / snapshot, workdir / "probe"))
-    mdir = history.migration_dirs[service]
-    before = load_snapshot(Path(project) / snapshot, workdir / "before", schema=mdir)
-    result = replay(
-        before,
-        mdir,
-        names,
-        workdir=workdir / "replay",
-        ledger_table=history.binding(service).migrations_table,
-        service=service,
-    )
-    return audit(before, result.after, **options)
-
-
-def _service_of(history, snapshot: Snapshot) -> str:
-    """The service whose migration files the snapshot's ledger names most."""
-    with snapshot.connect() as engine:
-        counts = {}
-        for service, mdir in history.migration_dirs.items():
-            table = history.binding(service).migrations_table
-            applied = {row[1] for row in engine.applied_migrations(table)}
-            counts[service] = len(applied & {f.name for f in mdir.files})
-    best = max(counts, key=lambda s: (counts[s], s), default=None)
-    if best is None or counts[best] == 0:
-        raise InputError(
-            snapshot.source, 0, "its ledger names no migration of any service: give the service"
-        )
-    return best

@@ -17,12 +17,9 @@ import pandas as pd
 from d1nb import d1
 from d1nb.analyses.replay import Meter, ReplayResult, replay
 from d1nb.engine.evolution import schema_evolution
-from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql import quote_ident, written_columns
-from d1nb.inputs.history import load_history, pending_in, status_frame
-from d1nb.inputs.snapshots import Snapshot, load_snapshot
-from d1nb.problems import InputError
+from d1nb.inputs.snapshots import Snapshot
 
 TOP_TRANSITIONS = 10
 """Transitions listed per column (and JSON path); the rest are summed as 'other'."""
@@ -316,46 +313,6 @@ def free_plan_excess(rows_read: int, rows_written: int) -> str | None:
     return " and ".join(over) + " (it fails part-way; batch it across days)" if over else None
 
 
-def project_impacts(
-    project: str | Path,
-    snapshots: dict[str, str],
-    env: str | None = None,
-    budget_ms: float = DEFAULT_BUDGET_MS,
-    workdir: str | Path | None = None,
-    via: str = "apply",
-) -> dict[str, Impact]:
-    """Impact per service: each snapshot (path relative to `project`) replayed with what is
-    pending in `env` (default: what the snapshot's own ledger lacks), on the path `via`."""
-
-    history = load_history(project, use_git=False)
-    status = status_frame(history) if env is not None else None
-    workdir = Path(workdir or scratch_folder("d1nb-impact-"))
-    impacts = {}
-    for service, rel in snapshots.items():
-        if service not in history.migration_dirs:
-            raise InputError(
-                rel,
-                0,
-                f"no service {service!r} with migrations in the project; services: "
-                + (", ".join(sorted(history.migration_dirs)) or "none"),
-            )
-        snapshot = load_snapshot(
-            Path(project) / rel, workdir / service, schema=history.migration_dirs[service]
-        )
-        names = None if env is None else pending_in(history, service, env, rel, status)
-        impacts[service] = analyse_impact(
-            snapshot,
-            history.migration_dirs[service],
-            names,
-            budget_ms=budget_ms,
-            ledger_table=history.binding(service).migrations_table,
-            workdir=workdir / service,
-            service=service,
-            via=via,
-        )
-    return impacts
-
-
 def verdict_table(impacts: dict[str, Impact]) -> pd.DataFrame:
     """Every migration of every service with its verdict, reason, rows and D1 cost."""
     frames = [i.migrations.assign(service=s) for s, i in impacts.items()]
@@ -401,47 +358,3 @@ def statement_costs(impact: Impact) -> pd.DataFrame:
             "error",
         ]
     ].reset_index(drop=True)
-
-
-def _per_service(impacts: dict[str, Impact], frame_of) -> pd.DataFrame:
-    frames = [frame_of(i).assign(service=s) for s, i in impacts.items()]
-    if not frames:
-        return pd.DataFrame()
-    filled = [f for f in frames if not f.empty]
-    # An empty result keeps its columns, so the cells and plots over it still work.
-    frame = pd.concat(filled, ignore_index=True) if filled else frames[0].reset_index(drop=True)
-    return frame[["service", *[c for c in frame.columns if c != "service"]]]
-
-
-def project_transitions(impacts: dict[str, Impact], path_level: bool | None = None) -> pd.DataFrame:
-    """The value transitions of every migration of every service (JSON paths only, whole
-    values only, or both), most rows first within each statement's column."""
-
-    def of(impact: Impact) -> pd.DataFrame:
-        frame = impact.transitions
-        if path_level is not None:
-            frame = frame[(frame["path"] != "") == path_level]
-        return frame
-
-    return _per_service(impacts, of)
-
-
-def project_cascades(impacts: dict[str, Impact]) -> pd.DataFrame:
-    """Rows deleted or nulled by foreign-key actions, every service."""
-    return _per_service(impacts, lambda i: i.result.cascades())
-
-
-def project_statement_costs(impacts: dict[str, Impact]) -> pd.DataFrame:
-    """Per statement of every service: rows touched, share of the table, D1 rows and price."""
-    return _per_service(impacts, statement_costs)
-
-
-def project_durations(impacts: dict[str, Impact]) -> pd.DataFrame:
-    """How long each statement held the local copy (machine-dependent)."""
-    return _per_service(impacts, lambda i: i.statements[["file", "line", "kind", "duration_ms"]])
-
-
-def project_failures(impacts: dict[str, Impact]) -> pd.DataFrame:
-    """Migrations that fail on their export, and whether they pass on an empty database."""
-    table = verdict_table(impacts)
-    return table[table["verdict"] == "fails"][["service", "file", "reason"]].reset_index(drop=True)

@@ -18,50 +18,12 @@ from tqdm import tqdm
 from d1nb import d1
 from d1nb.engine.d1engine import D1Engine, MigrationOutcome, cascade_edges
 from d1nb.engine.evolution import (
-    CHANGE_COLUMNS,
-    SchemaEvolution,
     mark_knock_ons,
     unreadable_outcome,
 )
 from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql import in_list_values, quote_ident, written_columns
-from d1nb.inputs.history import History, evolution_of
 from d1nb.inputs.snapshots import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
-
-
-def _per_service(history: History, frame_of, columns: list[str]) -> pd.DataFrame:
-    frames = [frame_of(evolution_of(history, s)).assign(service=s) for s in history.migration_dirs]
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame(columns=["service", *columns])
-    frame = pd.concat(frames, ignore_index=True)
-    return frame[["service", *[c for c in frame.columns if c != "service"]]]
-
-
-def project_schema_changes(history: History) -> pd.DataFrame:
-    """Schema changes per file for every service, replayed from empty (one table to read)."""
-    return _per_service(history, SchemaEvolution.changes, CHANGE_COLUMNS)
-
-
-def project_failures_from_empty(history: History) -> pd.DataFrame:
-    """Files that fail when each service's history is replayed from an empty database."""
-    return _per_service(
-        history, lambda e: e.failures().drop(columns="service"), ["file", "line", "error"]
-    )
-
-
-def project_table_columns(history: History) -> pd.DataFrame:
-    """Every table's columns after every migration that changed it, one row per (file, table)."""
-
-    def collapse(evolution: SchemaEvolution) -> pd.DataFrame:
-        cols = evolution.columns.assign(
-            column=lambda f: f["column"] + (" " + f["type"]).where(f["type"] != "", "")
-        )
-        grouped = cols.groupby(["order", "file", "table"], sort=True)["column"]
-        return grouped.agg(", ".join).reset_index().rename(columns={"column": "columns"})
-
-    return _per_service(history, collapse, ["order", "file", "table", "columns"])
-
 
 # -- replaying on a snapshot, with D1 metering ---------------------------------------------------
 

@@ -25,7 +25,7 @@ from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding
 from d1nb.formats.migrations import MigrationDir, MigrationFile
 from d1nb.formats.sql import is_constant_default, quote_ident, quote_literal
-from d1nb.inputs.history import History, load_history, pending_in, status_frame
+from d1nb.inputs.history import History, load_history, status_frame
 from d1nb.inputs.snapshots import (
     WORKING_SUFFIX,
     Snapshot,
@@ -34,7 +34,7 @@ from d1nb.inputs.snapshots import (
     mark_working_copy,
     remove_working_copy,
 )
-from d1nb.presentation.display import SQL, Note, code_html, printable, text_html
+from d1nb.text import code_html, printable, text_html
 
 
 @dataclass
@@ -580,118 +580,3 @@ def _restore_rows(b: D1Engine, a: D1Engine, table: str) -> list[str]:
 
 
 # -- the project's view (report 05) -------------------------------------------------------------
-
-
-def project_rollbacks(
-    project: str | Path,
-    snapshots: dict[str, str],
-    env: str | None = None,
-    draft_to: str | Path | None = None,
-) -> dict[str, list[RollbackCheck]]:
-    """Per service with an export (path relative to `project`): its pending migrations (in
-    `env`, or what the export's ledger lacks), each with its compensating migration verified
-    and one drafted from the export (into `draft_to`, default a scratch folder) and verified."""
-    history = load_history(project, use_git=False)
-    status = status_frame(history) if env is not None else None
-    folder = Path(draft_to or scratch_folder("d1nb-drafts-"))
-    checks = {}
-    for service, rel in snapshots.items():
-        names = None if env is None else pending_in(history, service, env, rel, status)
-        checks[service] = verify_rollbacks(project, service, rel, names, draft_to=folder / service)
-    return checks
-
-
-def _each(checks: dict[str, list[RollbackCheck]]):
-    for service, found in checks.items():
-        for check in found:
-            yield service, check
-
-
-def project_rollback_table(checks: dict[str, list[RollbackCheck]]) -> pd.DataFrame:
-    """One row per pending migration: its compensating migration and what it brings back, and
-    the drafted one's verdict."""
-    return pd.DataFrame(
-        [
-            {
-                "service": service,
-                "file": c.file,
-                "rollback": c.rollback,
-                "verdict": c.verdict,
-                "reason": c.reason,
-                "drafted": c.draft_verdict or None,
-            }
-            for service, c in _each(checks)
-        ],
-        columns=["service", "file", "rollback", "verdict", "reason", "drafted"],
-    )
-
-
-def project_rollback_losses(checks: dict[str, list[RollbackCheck]]) -> pd.DataFrame:
-    """Per table where a hand-written rollback does not bring the rows back: rows not
-    restored, left changed and left over."""
-    frames = [
-        c.tables[c.tables[["lost", "changed", "added"]].sum(axis=1) > 0].assign(
-            service=service, file=c.file
-        )
-        for service, c in _each(checks)
-        if not c.tables.empty
-    ]
-    columns = ["service", "file", "table", "rows", "restored", "lost", "changed", "added"]
-    return (
-        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
-    )
-
-
-def project_rollback_values(checks: dict[str, list[RollbackCheck]]) -> pd.DataFrame:
-    """Per column whose values a hand-written rollback does not bring back: how many."""
-    frames = [
-        c.columns.assign(service=service, file=c.file)
-        for service, c in _each(checks)
-        if not c.columns.empty
-    ]
-    columns = ["service", "file", "table", "column", "present", "values_not_restored"]
-    return (
-        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
-    )
-
-
-def project_drafts(checks: dict[str, list[RollbackCheck]]) -> pd.DataFrame:
-    """The drafted compensating migrations: files, statements, and what their replay showed."""
-    rows = []
-    for service, c in _each(checks):
-        statements = sum(
-            sum(1 for line in p.read_text(encoding="utf-8").splitlines() if line.endswith(";"))
-            for p in c.draft
-        )
-        rows.append(
-            {
-                "service": service,
-                "file": c.file,
-                "draft_files": ", ".join(p.name for p in c.draft) or None,
-                "statements": statements,
-                "verdict": c.draft_verdict or None,
-                "reason": c.draft_reason or None,
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=["service", "file", "draft_files", "statements", "verdict", "reason"]
-    )
-
-
-def draft_sql(checks: dict[str, list[RollbackCheck]], lines: int = 12) -> SQL | Note:
-    """The start of each drafted file of the migration whose own rollback loses the most rows
-    (or the first that has none), as SQL."""
-    candidates = [
-        (int(c.tables[["lost", "changed"]].to_numpy().sum()) if not c.tables.empty else 0, s, c)
-        for s, c in _each(checks)
-        if c.draft
-    ]
-    if not candidates:
-        return Note("No migration needed a drafted rollback.")
-    _lost, service, check = max(candidates, key=lambda x: x[0])
-    parts = [f"-- {service} {check.file}: the drafted compensating migration"]
-    for path in check.draft:
-        text = path.read_text(encoding="utf-8").splitlines()
-        more = f"\n-- … {len(text) - lines} more lines" if len(text) > lines else ""
-        parts.append(f"-- {path.name}\n" + "\n".join(text[:lines]) + more)
-    return SQL("\n\n".join(parts))

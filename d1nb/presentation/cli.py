@@ -22,7 +22,7 @@ import apsw
 import duckdb
 import pandas as pd
 
-from d1nb import __version__, d1
+from d1nb import d1
 from d1nb.analyses.lint import FINDING_COLUMNS, SEVERITY_RANK, lint
 from d1nb.engine.d1engine import VIA, set_default_statement_timeout
 from d1nb.engine.scratch import remove_scratch_folders, scratch_folder
@@ -35,8 +35,9 @@ from d1nb.inputs.history import (
     summary_frame,
     write_lock,
 )
-from d1nb.presentation.display import printable
 from d1nb.problems import InputError, Problem
+from d1nb.text import printable
+from d1nb.version import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE, EXIT_BUG = 0, 1, 2, 3
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from d1nb.presentation.report_inputs import MissingInputError
 from d1nb.problems import InputError
+from d1nb.text import printable
 
 MISSING = "—"
 """The one representation of a missing value (None, NaN, NA) in every table."""
@@ -36,20 +37,6 @@ _BOX = (
 
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")
-
-
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t\r"}
-
-
-def printable(text: str) -> str:
-    """Control characters from a project's names (a file named with a terminal escape) as
-    visible \\xNN: never raw in a report or a terminal."""
-    return text.translate(_CONTROL)
-
-
-def text_html(text: str) -> str:
-    """Text from a project as HTML text: escaped, control characters visible."""
-    return html.escape(printable(text))
 
 
 def _inline(text: str) -> str:
@@ -117,45 +104,6 @@ class Verdict:
         return printable("\n".join(lines))
 
 
-@dataclass
-class Note:
-    """A sentence shown in place of a result that has nothing to show (an empty chart)."""
-
-    text: str
-
-    def _repr_html_(self) -> str:
-        return f'<p class="d1nb-note"><em>{html.escape(self.text)}</em></p>'
-
-    def __repr__(self) -> str:
-        return printable(self.text)
-
-
-_NO_WRAP = "white-space:pre;word-break:normal;overflow-wrap:normal"
-
-
-def code_html(text: str, language: str) -> str:
-    """A block of code that scrolls sideways instead of wrapping mid-token (the report theme
-    wraps output anywhere, which splits numbers and names)."""
-    return (
-        f'<pre class="d1nb-code" style="{_NO_WRAP};overflow-x:auto">'
-        f'<code class="language-{language}" style="{_NO_WRAP}">{html.escape(printable(text))}'
-        "</code></pre>"
-    )
-
-
-@dataclass
-class SQL:
-    """SQL text shown as a code block."""
-
-    text: str
-
-    def _repr_html_(self) -> str:
-        return code_html(self.text, "sql")
-
-    def __repr__(self) -> str:
-        return printable(self.text)
-
-
 def error_html(kind: str, message: str) -> str:
     """A d1nb error or missing input as a box: the message (file and line), no traceback."""
     level = "needs" if kind == "needs" else "fail"
@@ -192,7 +140,7 @@ def _show_input_error(shell, etype, value, tb, tb_offset=None) -> None:
     display(ErrorBox("needs" if issubclass(etype, MissingInputError) else "error", str(value)))
 
 
-def setup() -> None:
+def setup_display() -> None:
     """In a notebook: whole tables for every DataFrame, d1nb's input errors as message boxes."""
     from IPython import get_ipython
 

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from d1nb.inputs.history import ENV_RANK, History, status_frame
-from d1nb.presentation.display import Note
+from d1nb.text import Note
 
 _ENV_MARKERS = {"default": "o", "local": "o", "staging": "s", "production": "D"}
 

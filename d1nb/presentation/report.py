@@ -25,9 +25,10 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 from traitlets import default
 
-from d1nb import __version__
 from d1nb.engine.scratch import scratch_folder
-from d1nb.presentation.display import ERROR_PREFIX, printable
+from d1nb.presentation.display import ERROR_PREFIX
+from d1nb.text import printable
+from d1nb.version import __version__
 
 REPO_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 """The notebooks of a source checkout (and of an editable install)."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from d1nb.analyses.backfill import Backfill
 from d1nb.analyses.checks import Audit
 from d1nb.analyses.impact import Impact, verdict_table
 from d1nb.analyses.lint import lint
 from d1nb.analyses.rollback import RollbackCheck
 from d1nb.inputs.history import History, status_frame, summary_frame
 from d1nb.presentation.display import Verdict
+from d1nb.presentation.project import Backfill
 
 
 def _count(n: int, what: str) -> str:

@@ -1,0 +1,518 @@
+"""What the notebooks and the CLI ask of a whole project: one entry point per question, each
+taking the project (its history, exports or earlier results) and returning a table or a result
+the analyses defined. Every name here is in `d1nb.__all__`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from d1nb.analyses.batching import BATCHABLE, FileBatches, batch_migration
+from d1nb.analyses.checks import Audit, audit
+from d1nb.analyses.impact import (
+    DEFAULT_BUDGET_MS,
+    Impact,
+    analyse_impact,
+    statement_costs,
+    verdict_table,
+)
+from d1nb.analyses.replay import pending_on, replay
+from d1nb.analyses.rollback import RollbackCheck, verify_rollbacks
+from d1nb.engine.evolution import (
+    CHANGE_COLUMNS,
+    SchemaEvolution,
+)
+from d1nb.engine.scratch import scratch_folder
+from d1nb.formats.migrations import MigrationFile
+from d1nb.inputs.history import History, evolution_of, load_history, pending_in, status_frame
+from d1nb.inputs.snapshots import (
+    Snapshot,
+    load_snapshot,
+)
+from d1nb.presentation.report_inputs import missing_input
+from d1nb.problems import InputError
+from d1nb.text import SQL, Note
+
+
+def project_impacts(
+    project: str | Path,
+    snapshots: dict[str, str],
+    env: str | None = None,
+    budget_ms: float = DEFAULT_BUDGET_MS,
+    workdir: str | Path | None = None,
+    via: str = "apply",
+) -> dict[str, Impact]:
+    """Impact per service: each snapshot (path relative to `project`) replayed with what is
+    pending in `env` (default: what the snapshot's own ledger lacks), on the path `via`."""
+
+    history = load_history(project, use_git=False)
+    status = status_frame(history) if env is not None else None
+    workdir = Path(workdir or scratch_folder("d1nb-impact-"))
+    impacts = {}
+    for service, rel in snapshots.items():
+        if service not in history.migration_dirs:
+            raise InputError(
+                rel,
+                0,
+                f"no service {service!r} with migrations in the project; services: "
+                + (", ".join(sorted(history.migration_dirs)) or "none"),
+            )
+        snapshot = load_snapshot(
+            Path(project) / rel, workdir / service, schema=history.migration_dirs[service]
+        )
+        names = None if env is None else pending_in(history, service, env, rel, status)
+        impacts[service] = analyse_impact(
+            snapshot,
+            history.migration_dirs[service],
+            names,
+            budget_ms=budget_ms,
+            ledger_table=history.binding(service).migrations_table,
+            workdir=workdir / service,
+            service=service,
+            via=via,
+        )
+    return impacts
+
+
+def _per_impact(impacts: dict[str, Impact], frame_of) -> pd.DataFrame:
+    frames = [frame_of(i).assign(service=s) for s, i in impacts.items()]
+    if not frames:
+        return pd.DataFrame()
+    filled = [f for f in frames if not f.empty]
+    # An empty result keeps its columns, so the cells and plots over it still work.
+    frame = pd.concat(filled, ignore_index=True) if filled else frames[0].reset_index(drop=True)
+    return frame[["service", *[c for c in frame.columns if c != "service"]]]
+
+
+def project_transitions(impacts: dict[str, Impact], path_level: bool | None = None) -> pd.DataFrame:
+    """The value transitions of every migration of every service (JSON paths only, whole
+    values only, or both), most rows first within each statement's column."""
+
+    def of(impact: Impact) -> pd.DataFrame:
+        frame = impact.transitions
+        if path_level is not None:
+            frame = frame[(frame["path"] != "") == path_level]
+        return frame
+
+    return _per_impact(impacts, of)
+
+
+def project_cascades(impacts: dict[str, Impact]) -> pd.DataFrame:
+    """Rows deleted or nulled by foreign-key actions, every service."""
+    return _per_impact(impacts, lambda i: i.result.cascades())
+
+
+def project_statement_costs(impacts: dict[str, Impact]) -> pd.DataFrame:
+    """Per statement of every service: rows touched, share of the table, D1 rows and price."""
+    return _per_impact(impacts, statement_costs)
+
+
+def project_durations(impacts: dict[str, Impact]) -> pd.DataFrame:
+    """How long each statement held the local copy (machine-dependent)."""
+    return _per_impact(impacts, lambda i: i.statements[["file", "line", "kind", "duration_ms"]])
+
+
+def project_failures(impacts: dict[str, Impact]) -> pd.DataFrame:
+    """Migrations that fail on their export, and whether they pass on an empty database."""
+    table = verdict_table(impacts)
+    return table[table["verdict"] == "fails"][["service", "file", "reason"]].reset_index(drop=True)
+
+
+def _per_evolution(history: History, frame_of, columns: list[str]) -> pd.DataFrame:
+    frames = [frame_of(evolution_of(history, s)).assign(service=s) for s in history.migration_dirs]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=["service", *columns])
+    frame = pd.concat(frames, ignore_index=True)
+    return frame[["service", *[c for c in frame.columns if c != "service"]]]
+
+
+def project_schema_changes(history: History) -> pd.DataFrame:
+    """Schema changes per file for every service, replayed from empty (one table to read)."""
+    return _per_evolution(history, SchemaEvolution.changes, CHANGE_COLUMNS)
+
+
+def project_failures_from_empty(history: History) -> pd.DataFrame:
+    """Files that fail when each service's history is replayed from an empty database."""
+    return _per_evolution(
+        history, lambda e: e.failures().drop(columns="service"), ["file", "line", "error"]
+    )
+
+
+def project_table_columns(history: History) -> pd.DataFrame:
+    """Every table's columns after every migration that changed it, one row per (file, table)."""
+
+    def collapse(evolution: SchemaEvolution) -> pd.DataFrame:
+        cols = evolution.columns.assign(
+            column=lambda f: f["column"] + (" " + f["type"]).where(f["type"] != "", "")
+        )
+        grouped = cols.groupby(["order", "file", "table"], sort=True)["column"]
+        return grouped.agg(", ".join).reset_index().rename(columns={"column": "columns"})
+
+    return _per_evolution(history, collapse, ["order", "file", "table", "columns"])
+
+
+def project_rollbacks(
+    project: str | Path,
+    snapshots: dict[str, str],
+    env: str | None = None,
+    draft_to: str | Path | None = None,
+) -> dict[str, list[RollbackCheck]]:
+    """Per service with an export (path relative to `project`): its pending migrations (in
+    `env`, or what the export's ledger lacks), each with its compensating migration verified
+    and one drafted from the export (into `draft_to`, default a scratch folder) and verified."""
+    history = load_history(project, use_git=False)
+    status = status_frame(history) if env is not None else None
+    folder = Path(draft_to or scratch_folder("d1nb-drafts-"))
+    checks = {}
+    for service, rel in snapshots.items():
+        names = None if env is None else pending_in(history, service, env, rel, status)
+        checks[service] = verify_rollbacks(project, service, rel, names, draft_to=folder / service)
+    return checks
+
+
+def _each(checks: dict[str, list[RollbackCheck]]):
+    for service, found in checks.items():
+        for check in found:
+            yield service, check
+
+
+def project_rollback_table(checks: dict[str, list[RollbackCheck]]) -> pd.DataFrame:
+    """One row per pending migration: its compensating migration and what it brings back, and
+    the drafted one's verdict."""
+    return pd.DataFrame(
+        [
+            {
+                "service": service,
+                "file": c.file,
+                "rollback": c.rollback,
+                "verdict": c.verdict,
+                "reason": c.reason,
+                "drafted": c.draft_verdict or None,
+            }
+            for service, c in _each(checks)
+        ],
+        columns=["service", "file", "rollback", "verdict", "reason", "drafted"],
+    )
+
+
+def project_rollback_losses(checks: dict[str, list[RollbackCheck]]) -> pd.DataFrame:
+    """Per table where a hand-written rollback does not bring the rows back: rows not
+    restored, left changed and left over."""
+    frames = [
+        c.tables[c.tables[["lost", "changed", "added"]].sum(axis=1) > 0].assign(
+            service=service, file=c.file
+        )
+        for service, c in _each(checks)
+        if not c.tables.empty
+    ]
+    columns = ["service", "file", "table", "rows", "restored", "lost", "changed", "added"]
+    return (
+        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    )
+
+
+def project_rollback_values(checks: dict[str, list[RollbackCheck]]) -> pd.DataFrame:
+    """Per column whose values a hand-written rollback does not bring back: how many."""
+    frames = [
+        c.columns.assign(service=service, file=c.file)
+        for service, c in _each(checks)
+        if not c.columns.empty
+    ]
+    columns = ["service", "file", "table", "column", "present", "values_not_restored"]
+    return (
+        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    )
+
+
+def project_drafts(checks: dict[str, list[RollbackCheck]]) -> pd.DataFrame:
+    """The drafted compensating migrations: files, statements, and what their replay showed."""
+    rows = []
+    for service, c in _each(checks):
+        statements = sum(
+            sum(1 for line in p.read_text(encoding="utf-8").splitlines() if line.endswith(";"))
+            for p in c.draft
+        )
+        rows.append(
+            {
+                "service": service,
+                "file": c.file,
+                "draft_files": ", ".join(p.name for p in c.draft) or None,
+                "statements": statements,
+                "verdict": c.draft_verdict or None,
+                "reason": c.draft_reason or None,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["service", "file", "draft_files", "statements", "verdict", "reason"]
+    )
+
+
+def draft_sql(checks: dict[str, list[RollbackCheck]], lines: int = 12) -> SQL | Note:
+    """The start of each drafted file of the migration whose own rollback loses the most rows
+    (or the first that has none), as SQL."""
+    candidates = [
+        (int(c.tables[["lost", "changed"]].to_numpy().sum()) if not c.tables.empty else 0, s, c)
+        for s, c in _each(checks)
+        if c.draft
+    ]
+    if not candidates:
+        return Note("No migration needed a drafted rollback.")
+    _lost, service, check = max(candidates, key=lambda x: x[0])
+    parts = [f"-- {service} {check.file}: the drafted compensating migration"]
+    for path in check.draft:
+        text = path.read_text(encoding="utf-8").splitlines()
+        more = f"\n-- … {len(text) - lines} more lines" if len(text) > lines else ""
+        parts.append(f"-- {path.name}\n" + "\n".join(text[:lines]) + more)
+    return SQL("\n\n".join(parts))
+
+
+def audit_exports(
+    project: str | Path,
+    before: str,
+    after: str,
+    *,
+    workdir: str | Path | None = None,
+    **options: object,
+) -> Audit:
+    """`audit` of two exports given relative to `project` (the notebook's entry point)."""
+
+    from d1nb.inputs.snapshots import load_snapshot
+
+    workdir = Path(workdir or scratch_folder("d1nb-audit-"))
+    return audit(
+        load_snapshot(Path(project) / before, workdir / "before"),
+        load_snapshot(Path(project) / after, workdir / "after"),
+        **options,
+    )
+
+
+def audit_replay(
+    project: str | Path,
+    service: str | None,
+    snapshot: str,
+    names: list[str] | None = None,
+    *,
+    workdir: str | Path | None = None,
+    **options: object,
+) -> Audit:
+    """`audit` of an export (relative to `project`) against its replay with `names` (default:
+    what its own ledger lacks): what the migrations would do, checked before they run.
+
+    `service` None takes the service whose migration files the export's ledger names most.
+    """
+
+    from d1nb.inputs.history import load_history
+    from d1nb.inputs.snapshots import load_snapshot
+
+    history = load_history(project, use_git=False)
+    workdir = Path(workdir or scratch_folder("d1nb-audit-"))
+    if service is None:
+        service = _service_of(history, load_snapshot(Path(project) / snapshot, workdir / "probe"))
+    mdir = history.migration_dirs[service]
+    before = load_snapshot(Path(project) / snapshot, workdir / "before", schema=mdir)
+    result = replay(
+        before,
+        mdir,
+        names,
+        workdir=workdir / "replay",
+        ledger_table=history.binding(service).migrations_table,
+        service=service,
+    )
+    return audit(before, result.after, **options)
+
+
+def _service_of(history, snapshot: Snapshot) -> str:
+    """The service whose migration files the snapshot's ledger names most."""
+    with snapshot.connect() as engine:
+        counts = {}
+        for service, mdir in history.migration_dirs.items():
+            table = history.binding(service).migrations_table
+            applied = {row[1] for row in engine.applied_migrations(table)}
+            counts[service] = len(applied & {f.name for f in mdir.files})
+    best = max(counts, key=lambda s: (counts[s], s), default=None)
+    if best is None or counts[best] == 0:
+        raise InputError(
+            snapshot.source, 0, "its ledger names no migration of any service: give the service"
+        )
+    return best
+
+
+@dataclass
+class Backfill:
+    """The batches planned for one migration file on its service's export."""
+
+    service: str
+    file: str
+    export: str
+    binding: str
+    statements: list[FileBatches] = field(default_factory=list)
+    folder: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    blocked_by: str | None = None
+    """A pending file before this one that fails on the export: `migrations apply` stops
+    there, so this file cannot run until it is fixed (the plan is for the state before it)."""
+
+    @property
+    def main(self) -> FileBatches | None:
+        """The planned statement with the most rows (the one the report draws)."""
+        planned = [s for s in self.statements if s.plan is not None]
+        return max(planned, key=lambda s: s.plan.rows, default=None)
+
+    def table(self) -> pd.DataFrame:
+        """Per batchable statement of the file: rows, how it is batched, or why it is not."""
+        rows = []
+        for s in self.statements:
+            plan = s.plan
+            rows.append(
+                {
+                    "line": s.statement.line,
+                    "kind": s.statement.kind,
+                    "table": plan.table if plan else s.statement.table,
+                    "rows": plan.rows if plan else None,
+                    "mode": plan.mode if plan else None,
+                    "batch_size": plan.recommended if plan else None,
+                    "batches": len(s.files) if s.files else None,
+                    "predicted_p95_ms": round(plan.predicted_p95_ms(plan.recommended), 1)
+                    if plan
+                    else None,
+                    "error": s.error or None,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def compare(self) -> pd.DataFrame:
+        """The main statement's recommendation beside Cloudflare's fixed sizes."""
+        return self.main.plan.compare() if self.main else pd.DataFrame()
+
+    def statement_sql(self) -> SQL | Note:
+        """The statement the report draws, as SQL."""
+        if self.main is None:
+            return Note("No statement was planned.")
+        return SQL(self.main.statement.sql)
+
+    def first_batch(self) -> SQL | Note:
+        """The first batch file and the driver that runs them all, as the files hold them."""
+        if self.main is None or not self.main.files:
+            return Note("No batch file was written.")
+        driver = self.main.files[0].parent / "run_batches.sh"
+        parts = [f"-- {self.main.files[0].name}", self.main.files[0].read_text(encoding="utf-8")]
+        if driver.is_file():
+            parts += [f"# {driver.name}", driver.read_text(encoding="utf-8")]
+        return SQL("\n".join(parts))
+
+
+def _find_file(history: History, migration: str) -> tuple[str, MigrationFile]:
+    target = (history.project.root / migration).resolve()
+    for service, mdir in history.migration_dirs.items():
+        for f in mdir.files:
+            if f.path.resolve() == target:
+                return service, f
+    raise InputError(migration, 0, "not a migration file of any service of the project")
+
+
+def _largest_pending(
+    project: Path, snapshots: dict[str, str], budget_ms: float
+) -> tuple[str, str] | None:
+    """(service, file name) of the pending batchable statement writing the most rows."""
+    impacts = project_impacts(project, snapshots, None, budget_ms)
+    best = None
+    for service, impact in impacts.items():
+        part = impact.statements[impact.statements["kind"].isin(BATCHABLE)]
+        for r in part.itertuples():
+            key = (int(r.rows_written or 0), int(r.changes or 0))
+            if key > (0, 0) and (best is None or key > best[0]):
+                best = (key, service, r.file)
+    return (best[1], best[2]) if best else None
+
+
+def plan_backfill(
+    project: str | Path,
+    snapshots: dict[str, str],
+    migration: str | None = None,
+    *,
+    scale_rows: int | None = None,
+    budget_ms: float = DEFAULT_BUDGET_MS,
+    margin: float = 0.5,
+    out: str | Path | None = None,
+) -> Backfill:
+    """Plan batches for `migration` (a file relative to `project`) or, by default, for the
+    pending file whose data statement writes the most rows on `snapshots` (service → export).
+    With nothing pending that writes a row, a Backfill without statements says so. Batch files
+    go to `out` (default: a scratch folder).
+    """
+    project = Path(project)
+    history = load_history(project, use_git=False)
+    if migration:
+        service, f = _find_file(history, migration)
+    else:
+        if not snapshots:
+            raise missing_input(
+                project,
+                "Batches are sized on real data: an export of each service's database.",
+                "snapshots",
+            )
+        found = _largest_pending(project, snapshots, budget_ms)
+        if found is None:
+            return Backfill(
+                "",
+                "",
+                "",
+                "",
+                notes=["no pending UPDATE, DELETE or INSERT … SELECT writes a row on the exports"],
+            )
+        service = found[0]
+        f = next(x for x in history.migration_dirs[service].files if x.name == found[1])
+    export = snapshots.get(service)
+    if not export:
+        raise missing_input(
+            project,
+            f"{f.name} is sized on an export of service {service}'s database, and none is given.",
+            "snapshots",
+        )
+    mdir = history.migration_dirs[service]
+    binding = history.binding(service)
+    workdir = scratch_folder("d1nb-backfill-")
+    snapshot = load_snapshot(project / export, workdir / "export", schema=mdir)
+    pending = pending_on(snapshot, mdir, binding.migrations_table)
+    if f.name not in pending:
+        raise InputError(export, 0, f"the export already has {f.name}: give one from before it")
+    before = pending[: pending.index(f.name)]
+    result = replay(
+        snapshot,
+        mdir,
+        before,
+        workdir=workdir / "replay",
+        ledger_table=binding.migrations_table,
+        service=service,
+    )
+    notes = [f"{len(before)} pending file(s) before it replayed first: {', '.join(before)}"] * bool(
+        before
+    )
+    if result.stopped_at:
+        notes.append(f"the replay stopped at {result.stopped_at}: planned on the state before it")
+    folder = Path(out) if out else workdir / "batches"
+    statements = batch_migration(
+        result.after.path,
+        f.statements,
+        folder,
+        budget_ms=budget_ms,
+        margin=margin,
+        database_name=binding.binding,
+        file=history.project.relpath(f.path),
+        scale_to=scale_rows,
+    )
+    if not statements:
+        notes.append("the file has no UPDATE, DELETE or INSERT … SELECT to batch")
+    return Backfill(
+        service,
+        history.project.relpath(f.path),
+        export,
+        binding.binding,
+        statements,
+        folder,
+        notes,
+        result.stopped_at,
+    )

@@ -1,0 +1,63 @@
+"""Text from a project shown safely: control characters visible, HTML escaped, code that
+never wraps mid-token, and the two small values a result can be shown as (SQL, a Note).
+
+Every name, statement and message that reaches a report or a terminal passes through
+`printable` here: a file named with a terminal escape is shown as \\x1b, never run.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t\r"}
+
+
+def printable(text: str) -> str:
+    """Control characters from a project's names (a file named with a terminal escape) as
+    visible \\xNN: never raw in a report or a terminal."""
+    return text.translate(_CONTROL)
+
+
+def text_html(text: str) -> str:
+    """Text from a project as HTML text: escaped, control characters visible."""
+    return html.escape(printable(text))
+
+
+@dataclass
+class Note:
+    """A sentence shown in place of a result that has nothing to show (an empty chart)."""
+
+    text: str
+
+    def _repr_html_(self) -> str:
+        return f'<p class="d1nb-note"><em>{html.escape(self.text)}</em></p>'
+
+    def __repr__(self) -> str:
+        return printable(self.text)
+
+
+_NO_WRAP = "white-space:pre;word-break:normal;overflow-wrap:normal"
+
+
+def code_html(text: str, language: str) -> str:
+    """A block of code that scrolls sideways instead of wrapping mid-token (the report theme
+    wraps output anywhere, which splits numbers and names)."""
+    return (
+        f'<pre class="d1nb-code" style="{_NO_WRAP};overflow-x:auto">'
+        f'<code class="language-{language}" style="{_NO_WRAP}">{html.escape(printable(text))}'
+        "</code></pre>"
+    )
+
+
+@dataclass
+class SQL:
+    """SQL text shown as a code block."""
+
+    text: str
+
+    def _repr_html_(self) -> str:
+        return code_html(self.text, "sql")
+
+    def __repr__(self) -> str:
+        return printable(self.text)
