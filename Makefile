@@ -71,8 +71,9 @@ notebooks: setup  ## re-execute the committed notebooks in place
 sample: setup  ## regenerate data/sample (a test checks it is unchanged)
 	$(PY) -m d1nb.sample --out data/sample
 
-docs: setup  ## docs/cli.md from the parser (a test checks it is current)
+docs: setup  ## docs/cli.md from the parser, docs/rules.md from the lint rules (tests check both)
 	$(PY) -c "from d1nb.presentation.cli import help_markdown; print(help_markdown(), end='')" > docs/cli.md
+	$(PY) -c "from d1nb.analyses.lint import rules_markdown; print(rules_markdown(), end='')" > docs/rules.md
 
 clean:
 	rm -rf reports benchmarks/work .pytest_cache

@@ -14,7 +14,6 @@ _PUBLIC = {
     "d1nb.problems": (
         "InputError",
         "Problem",
-        "problems_frame",
     ),
     "d1nb.text": (
         "Note",
@@ -41,9 +40,7 @@ _PUBLIC = {
         "SchemaEvolution",
         "schema_evolution",
     ),
-    "d1nb.engine.scratch": (
-        "scratch_folder",
-    ),
+    "d1nb.engine.scratch": ("scratch_folder",),
     "d1nb.inputs.snapshots": (
         "Snapshot",
         "load_dump",
@@ -105,6 +102,7 @@ _PUBLIC = {
         "verify_rollbacks",
     ),
     "d1nb.presentation.project": (
+        "problems_frame",
         "Backfill",
         "audit_exports",
         "audit_replay",

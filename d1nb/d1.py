@@ -50,6 +50,11 @@ LEDGER_DDL = (
 """The ledger wrangler creates (workers-sdk d1/migrations/helpers.ts)."""
 CONFIG_FILE_NAMES = ("wrangler.toml", "wrangler.json", "wrangler.jsonc")
 
+VIA = ("apply", "execute-file")
+"""The paths a migration file takes to D1: `wrangler d1 migrations apply` (one transaction,
+PRAGMA foreign_keys=OFF ignored, a ledger row) or remote `wrangler d1 execute --file` (the
+pragma takes effect, no ledger row)."""
+
 # -- Internal tables of the local state and of D1 itself (workers-sdk miniflare dumpSql.ts) ------
 INTERNAL_TABLE_PREFIXES = ("_cf_", "sqlite_")
 INTERNAL_SCHEMA_ROWS = 0

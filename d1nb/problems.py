@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -28,13 +26,6 @@ class InputError(ValueError):
     def __init__(self, path: str | Path, line: int, message: str):
         self.problem = Problem(str(path), line, message)
         super().__init__(str(self.problem))
-
-
-def problems_frame(problems: list[Problem]) -> pd.DataFrame:
-    """Problems as a DataFrame with stable columns, empty or not."""
-    return pd.DataFrame(
-        [asdict(p) for p in problems], columns=["path", "line", "severity", "message"]
-    )
 
 
 def line_of_offset(text: str, offset: int) -> int:

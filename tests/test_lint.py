@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from d1nb.analyses.lint import RULES, lint
+from d1nb.analyses.lint import RULES, SEVERITY_RANK, lint, rules_markdown
+from d1nb.analyses.lint.registry import SCOPES
 from d1nb.inputs.history import load_history
 from tests.conftest import REPO
 
@@ -120,6 +121,17 @@ def test_every_rule_is_documented():
     for section in docs.split("\n## ")[1:]:
         for part in ("**What**", "**Why on D1**", "**Fix**", "**Example**"):
             assert part in section, section.splitlines()[0]
+
+
+def test_rules_page_is_generated_from_the_rules():
+    written = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert written == rules_markdown(), "docs/rules.md is out of date: run `make docs`"
+
+
+def test_a_rule_is_declared_once_with_a_known_scope_and_severity():
+    assert list(RULES) == sorted(RULES)
+    for r in RULES.values():
+        assert r.scope in SCOPES and r.severity in SEVERITY_RANK and r.doc.startswith("- **What**")
 
 
 @pytest.mark.parametrize("code", sorted(RULES))

@@ -112,7 +112,7 @@ def test_failing_notebook_still_yields_its_report_and_exits_1(notebooks, sample,
         ]
     )
     assert code == 1
-    results = {r["notebook"]: r for r in json.loads(capsys.readouterr().out)}
+    results = {r["notebook"]: r for r in json.loads(capsys.readouterr().out)["reports"]}
     assert results["01_counts"]["ok"]
     assert not results["02_broken"]["ok"]
     assert "no such export: exports/x.sql" in results["02_broken"]["error"]
@@ -161,11 +161,11 @@ def test_reports_in_a_real_browser(which, sample, stranger, tmp_path, capsys):
     )
     out = tmp_path / "out"
     code = main(["report", str(project), "--out", str(out), "--quiet", "--format", "json", *inputs])
-    results = json.loads(capsys.readouterr().out)
+    results = json.loads(capsys.readouterr().out)["reports"]
     assert code == 0 and len(results) == 5 and all(r["ok"] and not r["needs"] for r in results)
     main(["lint", str(project), "--format", "json"])
     findings = json.loads(capsys.readouterr().out)
-    findings = findings["findings"] if isinstance(findings, dict) else findings
+    findings = findings["findings"]
     assert findings, "both projects have lint findings to look for"
     for result in results:
         seen = _open(Path(result["html"]), tmp_path / f"{result['notebook']}.png")
@@ -242,7 +242,7 @@ def test_report_on_your_own_project_runs_the_real_notebooks(tmp_path, capsys):
     code = main(
         ["report", str(root), "--out", str(tmp_path / "bare"), "--quiet", "--format", "json"]
     )
-    results = {r["notebook"]: r for r in json.loads(capsys.readouterr().out)}
+    results = {r["notebook"]: r for r in json.loads(capsys.readouterr().out)["reports"]}
     assert code == 0, results
     assert results["01_migration_history"]["ok"] and not results["01_migration_history"]["needs"]
     options = {
@@ -271,7 +271,7 @@ def test_unusable_input_is_a_message_box_not_a_traceback(sample, tmp_path, capsy
         ]
     )
     assert code == 1
-    (result,) = json.loads(capsys.readouterr().out)
+    (result,) = json.loads(capsys.readouterr().out)["reports"]
     assert not result["ok"] and "nowhere.sql" in result["error"]
     page = (tmp_path / "04_before_after_checks.html").read_text(encoding="utf-8")
     assert "d1nb could not use an input" in page and "nowhere.sql: error: export not found" in page

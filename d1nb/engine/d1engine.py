@@ -129,8 +129,6 @@ _PROGRESS_STEPS = 20_000
 _TIMEOUT: list[float] = []
 
 
-VIA = ("apply", "execute-file")
-"""The paths a migration file can take to D1 (`D1Engine.apply_migration`'s `via`)."""
 TIMEOUT_VARIABLE = "D1NB_STATEMENT_TIMEOUT"
 """How the limit reaches a notebook kernel started by `d1nb report` (a process of its own)."""
 
@@ -359,8 +357,8 @@ class D1Engine:
         keys off for the whole file when it has one, and no ledger row, which that command
         does not write).
         """
-        if via not in VIA:
-            raise ValueError(f"via must be one of {', '.join(VIA)}, not {via!r}")
+        if via not in d1.VIA:
+            raise ValueError(f"via must be one of {', '.join(d1.VIA)}, not {via!r}")
         if isinstance(statements, str):
             statements = parse_statements(statements)
         outcome = MigrationOutcome(name, ok=True)

@@ -4,7 +4,7 @@ the analyses defined. Every name here is in `d1nb.__all__`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +32,7 @@ from d1nb.inputs.snapshots import (
     load_snapshot,
 )
 from d1nb.presentation.report_inputs import missing_input
-from d1nb.problems import InputError
+from d1nb.problems import InputError, Problem
 from d1nb.text import SQL, Note
 
 
@@ -515,4 +515,11 @@ def plan_backfill(
         folder,
         notes,
         result.stopped_at,
+    )
+
+
+def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    """Problems as a DataFrame with stable columns, empty or not."""
+    return pd.DataFrame(
+        [asdict(p) for p in problems], columns=["path", "line", "severity", "message"]
     )

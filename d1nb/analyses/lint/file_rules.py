@@ -1,0 +1,272 @@
+"""Lint rules that judge a whole migration file (scope "file"): its name, its text, its
+transactions, the rebuilds and drops in it, and how wrangler's splitter cuts it.
+
+Each check takes the file and its context and yields (line, message, statement or None); the
+registry adds the rule's severity and the suppression comments.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from d1nb.analyses.lint.registry import FileContext, rule
+from d1nb.engine.d1engine import cascade_edges
+from d1nb.formats.migrations import MigrationFile, Statement
+from d1nb.formats.sql import check_constraints, lowercase_compound_end
+
+Hit = tuple[int, str, Statement | None]
+
+_GOOD_NAME = re.compile(r"^\d{4,}_[a-z0-9]+(?:_[a-z0-9]+)*\.sql$")
+_VAGUE = {
+    "fix",
+    "update",
+    "changes",
+    "migration",
+    "misc",
+    "temp",
+    "test",
+    "wip",
+    "new",
+    "stuff",
+    "patch",
+    "init2",
+}
+FIXED_SPLITTER = (4, 124, 0)
+"""The wrangler release whose splitter closes a block on a lowercase `end` (workers-sdk #15046)."""
+
+
+@rule(
+    "D1N008",
+    "rebuild-cascades",
+    "error",
+    "dropping a table that others still reference: cascades, or fails once they hold rows",
+    "file",
+)
+def rebuild_cascades(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
+    """
+    - **What**: `DROP TABLE x` while other tables still reference `x` (a child dropped earlier in
+      the same file no longer counts) — typically the drop-and-rename rebuild that SQLite needs to
+      change a constraint.
+    - **Why on D1**: D1 keeps foreign keys ON and ignores `PRAGMA foreign_keys=OFF` inside the
+      migration's transaction. `DROP TABLE` first deletes every row. Children with `ON DELETE
+      CASCADE` are deleted, and so are their own `CASCADE` children, to any depth; `SET NULL` and
+      `SET DEFAULT` children lose their reference. The migration reports success; the children are
+      empty. Children with `NO ACTION` (the default) or `RESTRICT` make the statement fail with
+      `FOREIGN KEY constraint failed` as soon as one of their rows references a parent row; `PRAGMA
+      defer_foreign_keys=ON` only moves that failure to the commit.
+    - **Fix**: avoid the rebuild (add a column instead); or copy the children aside in the same
+      migration and restore them after the rename; `PRAGMA defer_foreign_keys=ON` does not stop
+      cascades.
+    - **Example**: api `0011_goals_add_category.sql` in the sample empties `goal_progress`.
+    """
+    dropped_earlier: set[str | None] = set()
+    for s in f.statements:
+        if s.kind == "drop_table":
+            yield from _drop_hazards(s, ctx, dropped_earlier)
+            dropped_earlier.add(s.table)
+
+
+def _drop_hazards(s: Statement, ctx: FileContext, dropped_earlier: set[str | None]) -> list[Hit]:
+    """D1N008 for a DROP TABLE whose table other tables still reference: D1 keeps foreign keys
+    on, so the implicit DELETE cascades (CASCADE, SET NULL, SET DEFAULT) or fails (NO ACTION,
+    RESTRICT) as soon as a child row points at a parent row. The foreign keys are those just
+    before the statement (from the replay from empty) or, when it never got there, those
+    before the file less the tables dropped earlier in it."""
+    fks = ctx.foreign_keys_at_drop.get(s.index)
+    if fks is None:
+        fks = [fk for fk in ctx.foreign_keys_before if fk[0] not in dropped_earlier]
+    acting, blocking = [], []
+    for parent, child, col, action in cascade_edges(fks, s.table or ""):
+        if child == s.table:
+            continue
+        how = action if parent == s.table else f"{action} via {parent}"
+        (blocking if action in ("NO ACTION", "RESTRICT") else acting).append(
+            f"{child}.{col} (ON DELETE {how})"
+        )
+    hazards = (
+        (
+            acting,
+            "deletes its rows first, and under `wrangler d1 migrations apply` D1 keeps foreign "
+            "keys ON (PRAGMA foreign_keys=OFF is ignored in its transaction), so child rows are "
+            "deleted or nulled (remote `wrangler d1 execute --file` honours the pragma; "
+            "`d1nb replay --via execute-file` shows that path)",
+        ),
+        (
+            blocking,
+            "fails with 'FOREIGN KEY constraint failed' as soon as a child row references it "
+            "(D1 keeps foreign keys ON; PRAGMA defer_foreign_keys only moves the failure to the "
+            "commit)",
+        ),
+    )
+    return [
+        (s.line, f"DROP TABLE {s.table} {what}: {', '.join(children)}", s)
+        for children, what in hazards
+        if children
+    ]
+
+
+@rule(
+    "D1N010",
+    "multiple-transactions",
+    "error",
+    "more than one BEGIN/COMMIT pair (or SAVEPOINT) in one file",
+    "file",
+)
+def multiple_transactions(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
+    """
+    - **What**: more than one `BEGIN`/`COMMIT` pair, or `SAVEPOINT` / `ROLLBACK`, in one file.
+    - **Why on D1**: D1 runs each migration in a transaction of its own; wrangler strips one `BEGIN
+      TRANSACTION;`/`COMMIT;` pair and the rest fails.
+    - **Fix**: remove the transaction statements; split the file if parts must commit separately.
+    - **Example**: two `BEGIN; … COMMIT;` blocks in one file.
+    """
+    transactions = [s for s in f.statements if s.kind == "transaction"]
+    if len(transactions) > 2 or any(
+        s.detail not in ("BEGIN", "COMMIT", "END") for s in transactions
+    ):
+        yield (
+            transactions[0].line,
+            f"{len(transactions)} transaction statements; D1 strips one BEGIN/COMMIT "
+            "pair and fails on more",
+            transactions[0],
+        )
+
+
+@rule(
+    "D1N012",
+    "naming",
+    "warning",
+    "migration file name not NNNN_snake_case, or not descriptive",
+    "file",
+)
+def naming(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
+    """
+    - **What**: a migration file name that is not `NNNN_descriptive_snake_case.sql`, or whose
+      description says nothing (`fix`, `update`, `wip`, …).
+    - **Why on D1**: wrangler orders by the number and the ledger stores only the name: a name is
+      the only record of what a file was for, and renaming it later breaks the ledger.
+    - **Fix**: `wrangler d1 migrations create DB "add scores normalized id"`.
+    - **Example**: `0012_fix.sql`, `0013-AddIndex.sql`.
+    """
+    if "/" in f.name:  # a migrations_pattern layout: the folder carries the name
+        return
+    if not _GOOD_NAME.match(f.name):
+        yield 0, f"name '{f.name}' is not NNNN_snake_case.sql", None
+    elif f.description.lower() in _VAGUE or len(f.description) < 4:
+        yield (
+            0,
+            f"name '{f.name}' does not say what the migration does "
+            f"('{f.description}' is too short or too vague)",
+            None,
+        )
+
+
+@rule(
+    "D1N016",
+    "enum-check-one-step",
+    "warning",
+    "a CHECK enum changed in the same migration that rebuilds the table",
+    "file",
+)
+def enum_check_one_step(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
+    """
+    - **What**: a table rebuilt in one migration with a changed `CHECK` (an enum gains or loses a
+      value).
+    - **Why on D1**: rows copied across with old values make the `INSERT … SELECT` fail, and code
+      deployed before or after writes values the other side refuses; combined with D1N008, the
+      rebuild also cascades.
+    - **Fix**: add a new column with the new enum, backfill, switch the code, retire the old column.
+    - **Example**: `CHECK (status IN ('active','done'))` → `('active','paused','done')` by rebuild.
+    """
+    for table in sorted(ctx.rebuilt):
+        old_sql = ctx.tables_before.get(table)
+        renamed = ctx.renamed_into.get(table)
+        new = ctx.created.get(table) or ctx.created.get(renamed.table if renamed else None)
+        if not old_sql or new is None or _checks(old_sql) == _checks(new.sql):
+            continue
+        added = sorted(_checks(new.sql) - _checks(old_sql))
+        removed = sorted(_checks(old_sql) - _checks(new.sql))
+        change = "; ".join(
+            [f"CHECK ({c}) added" for c in added] + [f"CHECK ({c}) removed" for c in removed]
+        )
+        yield (
+            new.line,
+            f"table {table} is rebuilt with its CHECKs changed ({change}): old code writing old "
+            "values and rows copied across fail in one step; add a new column, backfill, then "
+            "switch",
+            new,
+        )
+
+
+def _checks(sql: str) -> set[str]:
+    """Normalised text of each CHECK constraint of a CREATE TABLE statement."""
+    return {" ".join(expr.split()).lower() for _column, expr in check_constraints(sql)}
+
+
+@rule(
+    "D1N019",
+    "unreadable-file",
+    "error",
+    "the file is not UTF-8 text, or its last statement has no closing ';'",
+    "file",
+)
+def unreadable_file(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
+    """
+    - **What**: a migration that is not UTF-8 text, contains NUL bytes, or ends with a statement
+      without its closing `;`.
+    - **Why on D1**: wrangler sends the text as is; the file fails or, worse, runs partly.
+    - **Fix**: save as UTF-8; close the last statement.
+    - **Example**: a file saved as Latin-1 with `é` in a comment.
+    """
+    if f.text is None or any(not s.complete for s in f.statements):
+        line = next((s.line for s in f.statements if not s.complete), 0)
+        yield line, "; ".join(p.message for p in f.problems), None
+
+
+@rule(
+    "D1N023",
+    "old-splitter-skips",
+    "error",
+    "a block closed with a lowercase `end`: wrangler before 4.124 skips the statements after it",
+    "file",
+)
+def old_splitter_skips(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
+    """
+    - **What**: a statement with a `BEGIN … end` (a trigger body) or `CASE … end` written with a
+      lowercase (or mixed-case) `end`, followed by more statements in the file, in a service whose
+      wrangler is older than 4.124 — read from the nearest `package-lock.json` (exact) or
+      `package.json` (the lowest version its range allows), up to the project root; with neither,
+      the rule assumes an old one and says so.
+    - **Why on D1**: wrangler's splitter before 4.124 matched `BEGIN`/`CASE` in any case but `END`
+      only in capitals (workers-sdk #15046), so the block never closed: every later statement of the
+      file, and the ledger row `migrations apply` appends, went to D1 folded into one statement,
+      reported as success. Separately, D1's own server-side splitter has been reported to refuse a
+      lowercase `begin` trigger body on remote `migrations apply` ("incomplete input", workers-sdk
+      #15314, open in Nov 2026): writing `BEGIN … END` in capitals avoids both.
+    - **Fix**: write `END` (and `BEGIN`) in capitals, or upgrade wrangler to 4.124 or later.
+    - **Example**: `CREATE TRIGGER g BEFORE DELETE ON t begin SELECT RAISE(ABORT, 'no'); end;`
+      followed by `CREATE TABLE after_the_trigger (…);`.
+    """
+    wrangler = ctx.wrangler
+    if wrangler is not None and wrangler[0] >= FIXED_SPLITTER:
+        return
+    for i, s in enumerate(f.statements):
+        later = f.statements[i + 1 :]
+        if later and lowercase_compound_end(s.sql):
+            which = (
+                f"this project's wrangler {'.'.join(map(str, wrangler[0]))} ({wrangler[1]})"
+                if wrangler
+                else "a wrangler older than 4.124 (no package.json or lock file names one)"
+            )
+            lines = ", ".join(str(t.line) for t in later)
+            yield (
+                s.line,
+                f"a block closed with a lowercase `end`: {which} folds the "
+                f"{len(later)} statement(s) after it (lines {lines}) and the ledger row into "
+                "this one and sends them as a single statement, which D1 may run only in "
+                "part, without an error (workers-sdk #15046; locally Miniflare 4.20260426 "
+                "still ran them); write END, or use wrangler 4.124 or later",
+                s,
+            )
+            return

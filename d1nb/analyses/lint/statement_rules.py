@@ -1,0 +1,285 @@
+"""Lint rules that judge one statement at a time (scope "statement").
+
+Each check takes the statement and its file's context and yields the messages it finds; the
+registry adds the rule's severity, the statement's line and the suppression comments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import apsw
+
+from d1nb import d1
+from d1nb.analyses.lint.registry import FileContext, rule
+from d1nb.engine.d1engine import D1Engine
+from d1nb.formats.migrations import Statement
+from d1nb.formats.sql import added_column, quote_ident
+
+_CREATE_KINDS = {
+    "create_table",
+    "create_index",
+    "create_view",
+    "create_trigger",
+    "create_virtual_table",
+}
+
+
+@rule(
+    "D1N001",
+    "create-without-if-not-exists",
+    "warning",
+    "CREATE TABLE / INDEX / VIEW / TRIGGER without IF NOT EXISTS",
+    "statement",
+)
+def create_without_if_not_exists(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: `CREATE TABLE`, `INDEX`, `VIEW`, `TRIGGER` or `VIRTUAL TABLE` without `IF NOT
+      EXISTS`.
+    - **Why on D1**: when a remote apply half-fails or the ledger and the schema disagree (a
+      hand-run `schema.sql`, a restored bookmark), re-running the file fails at the first object
+      that exists. The temporary table of a rebuild (created, then renamed in the same file) is
+      exempt.
+    - **Fix**: add `IF NOT EXISTS`.
+    - **Example**: `CREATE INDEX idx_scores_user ON scores(user_id);` → `CREATE INDEX IF NOT EXISTS
+      idx_scores_user ON scores(user_id);`
+    """
+    temporary = s.kind == "create_table" and s.table in ctx.rebuild_temps
+    if s.kind in _CREATE_KINDS and "if_not_exists" not in s.flags and not temporary:
+        what = s.kind.removeprefix("create_").replace("_", " ").upper()
+        yield f"CREATE {what} {s.detail or s.table} without IF NOT EXISTS: re-running fails"
+
+
+@rule(
+    "D1N002",
+    "add-column-not-null-without-default",
+    "error",
+    "ADD COLUMN NOT NULL without a default fails on a populated table",
+    "statement",
+)
+def add_column_not_null(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: `ALTER TABLE … ADD COLUMN … NOT NULL` with no `DEFAULT`.
+    - **Why on D1**: SQLite accepts it on an empty table and refuses it on a populated one (`Cannot
+      add a NOT NULL column with default value NULL`): it passes on a fresh local or preview
+      database and fails in production.
+    - **Fix**: give a constant default (`NOT NULL DEFAULT ''`), or add the column nullable,
+      backfill, and enforce in code.
+    - **Example**: `ALTER TABLE goals ADD COLUMN priority INTEGER NOT NULL;` → `ALTER TABLE goals
+      ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;`
+    """
+    if s.kind == "add_column" and "not_null" in s.flags and "default" not in s.flags:
+        yield (
+            f"ADD COLUMN {s.detail} NOT NULL without default fails on a populated table "
+            "('Cannot add a NOT NULL column with default value NULL')"
+        )
+
+
+@rule(
+    "D1N003",
+    "add-column-non-constant-default",
+    "error",
+    "ADD COLUMN with a non-constant default fails on a populated table",
+    "statement",
+)
+def add_column_non_constant_default(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: `ADD COLUMN` whose default is not a literal: `CURRENT_TIMESTAMP`, `(strftime(…))`,
+      `(json_object())`, even `(1+2)`.
+    - **Why on D1**: fails on a populated table with `Cannot add a column with non-constant
+      default`, passes on an empty one.
+    - **Fix**: add the column with a constant default (or NULL) and backfill it with an `UPDATE`.
+    - **Example**: `ADD COLUMN updated_at TEXT DEFAULT (strftime('%s','now'))` → `ADD COLUMN
+      updated_at TEXT;` then `UPDATE scores SET updated_at = strftime('%s','now') WHERE updated_at
+      IS NULL;`
+    """
+    if s.kind == "add_column" and "non_constant_default" in s.flags:
+        yield (
+            f"ADD COLUMN {s.detail} with a non-constant default fails on a populated table "
+            "('Cannot add a column with non-constant default')"
+        )
+
+
+@rule("D1N004", "drop-table", "warning", "DROP TABLE loses data; D1 has no rollback", "statement")
+def drop_table(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: `DROP TABLE` of a table that is not rebuilt in the same file.
+    - **Why on D1**: there is no rollback; only a Time Travel restore (whole database, to a minute)
+      brings the rows back.
+    - **Fix**: take a bookmark (`wrangler d1 time-travel info`) and export the table first; make
+      sure nothing reads it.
+    - **Example**: `DROP TABLE legacy_terms;`
+    """
+    if s.kind == "drop_table" and s.table not in ctx.rebuilt:
+        yield f"DROP TABLE {s.table}: its rows are gone for good"
+
+
+@rule(
+    "D1N005",
+    "drop-column",
+    "warning",
+    "DROP COLUMN loses data and breaks running code",
+    "statement",
+)
+def drop_column(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: `ALTER TABLE … DROP COLUMN`.
+    - **Why on D1**: the data is gone, and Workers still deployed with the old code fail on the
+      missing column until they are redeployed.
+    - **Fix**: stop reading and writing the column first, deploy, then drop it in a later migration.
+    - **Example**: `ALTER TABLE analytics_events DROP COLUMN payload;`
+    """
+    if s.kind == "drop_column":
+        yield f"DROP COLUMN {s.table}.{s.detail}"
+
+
+@rule(
+    "D1N006",
+    "update-without-where",
+    "warning",
+    "UPDATE without WHERE rewrites every row",
+    "statement",
+)
+def update_without_where(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: `UPDATE` without `WHERE`.
+    - **Why on D1**: every row is written and billed (plus one write per index entry touched), in
+      one statement that must finish within 30 s while the database serves nothing else.
+    - **Fix**: add the `WHERE` that selects only rows that need the change (it also makes the
+      statement idempotent), and batch it (`d1nb batch`).
+    - **Example**: `UPDATE repertoire SET status_v2 = …;` → `… WHERE status_v2 IS NULL;`
+    """
+    if s.kind == "update" and "where" not in s.flags:
+        yield f"UPDATE {s.table} without WHERE rewrites every row (and bills every row written)"
+
+
+@rule(
+    "D1N007",
+    "delete-without-where",
+    "warning",
+    "DELETE without WHERE empties the table",
+    "statement",
+)
+def delete_without_where(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: `DELETE FROM t` without `WHERE`.
+    - **Why on D1**: empties the table and fires `ON DELETE CASCADE` into every child table.
+    - **Fix**: say which rows; batch large deletes.
+    - **Example**: `DELETE FROM lookup_queue;` → `DELETE FROM lookup_queue WHERE status = 'done';`
+    """
+    if s.kind == "delete" and "where" not in s.flags:
+        yield f"DELETE FROM {s.table} without WHERE"
+
+
+@rule(
+    "D1N009",
+    "pragma-foreign-keys",
+    "warning",
+    "PRAGMA foreign_keys in a migration has no effect on D1",
+    "statement",
+)
+def pragma_foreign_keys(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: `PRAGMA foreign_keys=…` in a migration.
+    - **Why on D1**: no effect — the file runs in a transaction, where SQLite ignores the pragma,
+      and D1 enforces foreign keys regardless. It signals an author who expects the opposite.
+    - **Fix**: remove it; use `PRAGMA defer_foreign_keys=ON` if constraint checks must wait for the
+      end of the migration (cascades still fire).
+    - **Example**: `PRAGMA foreign_keys=OFF;`
+    """
+    if s.kind == "pragma" and s.detail.split("=")[0] == "foreign_keys":
+        yield (
+            f"PRAGMA {s.detail} has no effect inside D1's migration transaction; use PRAGMA "
+            "defer_foreign_keys=ON, which still does not stop ON DELETE CASCADE"
+        )
+
+
+@rule(
+    "D1N011",
+    "statement-too-large",
+    "error",
+    "statement over D1's 100,000-byte limit",
+    "statement",
+)
+def statement_too_large(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: a statement over 100,000 bytes.
+    - **Why on D1**: D1 refuses statements over 100 KB (`SQLITE_TOOBIG`).
+    - **Fix**: split large `INSERT … VALUES` lists into several statements.
+    - **Example**: a seed file with 5,000 rows in one `INSERT`.
+    """
+    if s.bytes > d1.MAX_STATEMENT_BYTES:
+        yield f"statement of {s.bytes} bytes; D1's limit is {d1.MAX_STATEMENT_BYTES}"
+
+
+@rule("D1N015", "rename", "warning", "RENAME TABLE / COLUMN breaks code still running", "statement")
+def rename(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: `ALTER TABLE … RENAME TO` or `RENAME COLUMN` (not the rename of a rebuild).
+    - **Why on D1**: Workers still running the previous deployment query the old name and fail until
+      they are redeployed; migrations and deploys are not atomic together.
+    - **Fix**: expand and contract — add the new name, write both, switch reads, drop the old.
+    - **Example**: `ALTER TABLE scores RENAME COLUMN instrument TO instrumentation;`
+    """
+    if s.kind == "rename_column":
+        yield (
+            f"RENAME COLUMN {s.table}.{s.detail}: deployed code still uses the old name until "
+            "it is redeployed"
+        )
+    if s.kind == "rename_table" and s.detail not in ctx.rebuilt:
+        yield f"RENAME TABLE {s.table} TO {s.detail}"
+
+
+@rule(
+    "D1N017",
+    "add-column-fails-when-populated",
+    "error",
+    "ADD COLUMN with a STORED generated column or a CHECK fails on a populated table",
+    "statement",
+)
+def add_column_fails_when_populated(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: `ADD COLUMN` of a `STORED` generated column, or with a `CHECK` that the value
+      existing rows receive (the default, or NULL without one) does not satisfy. d1nb evaluates the
+      `CHECK` on that value; a `CHECK` that reads other columns cannot be judged without rows and is
+      reported.
+    - **Why on D1**: SQLite refuses `STORED` columns on a populated table, and checks every existing
+      row against the new `CHECK`: both pass on an empty database only.
+    - **Fix**: use a `VIRTUAL` generated column; make the default satisfy the check.
+    - **Example**: `ADD COLUMN total INTEGER AS (a + b) STORED`; `ADD COLUMN s TEXT NOT NULL DEFAULT
+      'x' CHECK (s IN ('on', 'off'))`. Not flagged: `DEFAULT 'on'` with the same `CHECK`.
+    """
+    if s.kind != "add_column":
+        return
+    if "stored" in s.flags:
+        yield f"ADD COLUMN {s.detail} as a STORED generated column fails on a populated table"
+    elif "check" in s.flags:
+        failing = _default_fails_check(s.sql)
+        if failing:
+            yield (
+                f"ADD COLUMN {s.detail}: {failing}, so the statement fails on a populated table "
+                "('CHECK constraint failed')"
+            )
+
+
+def _default_fails_check(sql: str) -> str | None:
+    """Why an ADD COLUMN's CHECK refuses the value existing rows get (its default, else NULL),
+    or None when it accepts it. SQLite checks every existing row against the CHECK; a CHECK
+    that is NULL passes. A CHECK that reads other columns cannot be judged without rows and
+    is reported as such."""
+    column = added_column(sql)
+    if column is None or not column.checks:
+        return None
+    default = column.default or "NULL"
+    with D1Engine(":memory:") as engine:
+        for check in column.checks:
+            try:
+                refused = engine.conn.execute(
+                    f"SELECT coalesce(NOT ({check}), 0) FROM (SELECT {default} AS "
+                    f"{quote_ident(column.name)})"
+                ).fetchall()[0][0]
+            except apsw.Error as exc:
+                return f"its CHECK ({check}) cannot be judged on the default alone ({exc})"
+            if refused:
+                return f"its default {default} does not satisfy CHECK ({check})"
+    return None

@@ -1,0 +1,577 @@
+"""Subcommands over exports: load, replay, impact, rollback, batch, diff.
+
+Each handler is registered with its arguments beside it (`command`) and returns an
+`Outcome`; `cli.main` parses, calls, renders and is the one error boundary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import shlex
+from pathlib import Path
+
+from d1nb import d1
+from d1nb.presentation.command import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    EXIT_UNUSABLE,
+    PROJECT,
+    QUIET,
+    SERVICE,
+    VIA,
+    WORKDIR,
+    Arg,
+    Command,
+    Outcome,
+    budget_arg,
+    command,
+    pair,
+    snapshot_arg,
+)
+from d1nb.problems import InputError
+
+COMMANDS: list[Command] = []
+
+
+def _workdir(args: argparse.Namespace) -> Path:
+    """--workdir, or a scratch folder removed when the command ends."""
+    from d1nb.engine.scratch import scratch_folder
+
+    return Path(args.workdir) if args.workdir else scratch_folder()
+
+
+@command(
+    COMMANDS,
+    "load",
+    "Load an export into a SQLite working copy and DuckDB, counts verified.",
+    "d1nb load data/sample/exports/api/before.sql --out api.duckdb",
+    Arg(
+        "export",
+        help="wrangler d1 export dump, .sqlite, local-state folder, --json output, CSV or Parquet",
+    ),
+    Arg("--out", help="write the DuckDB snapshot to this file"),
+    Arg("--table", help="table name for --json, CSV and Parquet inputs"),
+    Arg(
+        "--schema",
+        metavar="MIGRATIONS_DIR",
+        help="migrations that create the tables (for --no-schema dumps, CSV, …)",
+    ),
+    Arg(
+        "--workdir",
+        help="folder for the SQLite working copy (default: a temporary folder, removed when "
+        "the command ends)",
+    ),
+    QUIET,
+)
+def cmd_load(args: argparse.Namespace) -> Outcome:
+    from d1nb.formats.migrations import load_migration_dir
+    from d1nb.inputs.snapshots import load_snapshot
+
+    schema = load_migration_dir(args.schema) if args.schema else None
+    snapshot = load_snapshot(
+        args.export,
+        _workdir(args),
+        table=args.table,
+        schema=schema,
+        progress=not args.quiet and args.format == "text",
+    )
+    if args.out:
+        _write_duckdb(snapshot, Path(args.out))
+    else:
+        snapshot.duckdb(None, progress=False)
+    counts, types = snapshot.counts_frame(), snapshot.types_frame()
+    out = Outcome()
+    out.data = {
+        "export": args.export,
+        "working_copy": str(snapshot.path) if args.workdir else None,
+        "duckdb": args.out,
+        "tables": counts,
+        "type_notes": types,
+        "notes": snapshot.notes,
+    }
+    out.section(f"Tables of {args.export} (row counts verified)", counts)
+    out.section("Columns whose values disagree with their declared type", types)
+    out.text += [f"note: {note}" for note in snapshot.notes]
+    if args.out:
+        out.line(f"\nDuckDB snapshot written to {args.out}")
+    return out
+
+
+def _write_duckdb(snapshot, out: Path) -> None:
+    """The DuckDB snapshot at `out`, whole or not at all: written under a temporary name
+    beside it and renamed when complete, so an earlier file's tables never linger in it and
+    a killed run leaves no half-written file under the real name."""
+    import duckdb
+
+    partial = out.with_name(f".{out.name}.d1nb-partial-{os.getpid()}")
+    for leftover in (partial, Path(f"{partial}.wal")):
+        leftover.unlink(missing_ok=True)
+    try:
+        con = duckdb.connect(str(partial))
+        try:
+            snapshot.duckdb(con, progress=False)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+    except duckdb.Error as exc:  # a full disk, an unwritable folder: nothing half-written stays
+        for leftover in (partial, Path(f"{partial}.wal")):
+            leftover.unlink(missing_ok=True)
+        raise OSError(errno.EIO, f"could not write the DuckDB snapshot: {exc}", str(out)) from exc
+    partial.replace(out)
+    Path(f"{out}.wal").unlink(missing_ok=True)  # an earlier file's log would replay into it
+
+
+def _pick_service(project: str, history, service: str | None) -> str:
+    """The service asked for, or the only one; InputError naming the choices otherwise."""
+    services = list(history.migration_dirs)
+    if service is None and len(services) == 1:
+        return services[0]
+    if service in services:
+        return service
+    have = ", ".join(services) or "none: no wrangler config with a D1 binding was found"
+    why = "name one with --service" if service is None else f"no service {service!r}"
+    raise InputError(project, 0, f"{why} (services with migrations: {have})")
+
+
+def _check_export_belongs(path: str, snapshot, history, service: str) -> None:
+    """Refuse an export whose own migrations ledger lists none of the service's files: it
+    is another database's, and replaying this service's files on it would mean nothing."""
+    from d1nb.engine.d1engine import D1Engine
+
+    table = history.binding(service).migrations_table
+    with D1Engine(snapshot.path) as engine:
+        applied = [r[1] for r in engine.applied_migrations(table)]
+    files = {f.name for f in history.migration_dirs[service].files}
+    if applied and not files.intersection(applied):
+        raise InputError(
+            path,
+            0,
+            f"its {table} ledger lists {len(applied)} migrations ({', '.join(applied[:3])}"
+            f"{', …' if len(applied) > 3 else ''}), none of them a file of service {service!r}: "
+            "is this export another database's?",
+        )
+
+
+def _service_snapshot(args: argparse.Namespace):
+    """(history, binding, snapshot, names) for the replay-based commands; InputError if unusable."""
+    from d1nb.inputs.history import load_history, pending_in
+    from d1nb.inputs.snapshots import load_snapshot
+
+    history = load_history(args.project, use_git=False)
+    args.service = _pick_service(args.project, history, args.service)
+    binding = history.binding(args.service)
+    snapshot = load_snapshot(
+        args.snapshot, _workdir(args), schema=history.migration_dirs[args.service]
+    )
+    _check_export_belongs(args.snapshot, snapshot, history, args.service)
+    names = getattr(args, "only", None) or None
+    known = {f.name for f in history.migration_dirs[args.service].files}
+    unknown = [n for n in names or [] if n not in known]
+    if unknown:
+        raise InputError(
+            args.project, 0, f"not a migration of {args.service}: {', '.join(unknown)}"
+        )
+    if names is None and getattr(args, "env", None):
+        names = pending_in(history, args.service, args.env, args.project)
+    return history, binding, snapshot, names
+
+
+def _env_arg(what: str) -> Arg:
+    return Arg("--env", help=f"{what} what is pending in this environment's ledger")
+
+
+def _only_arg(what: str) -> Arg:
+    return Arg("--only", action="append", metavar="FILE", help=f"{what} just these files")
+
+
+@command(
+    COMMANDS,
+    "replay",
+    "Replay migrations on an export with D1's semantics: outcome, cascades, "
+    "D1 rows read/written per statement.",
+    "d1nb replay data/sample --service api --snapshot "
+    "data/sample/exports/api/before.sql --env production",
+    PROJECT,
+    SERVICE,
+    snapshot_arg("replay on"),
+    Arg(
+        "--env",
+        help="apply what is pending in this environment's ledger "
+        "(default: what the snapshot's own ledger lacks)",
+    ),
+    _only_arg("apply"),
+    Arg("--keep-going", action="store_true", help="continue after a failing file (wrangler stops)"),
+    VIA,
+    WORKDIR,
+)
+def cmd_replay(args: argparse.Namespace) -> Outcome:
+    from d1nb.analyses.replay import replay
+
+    history, binding, snapshot, names = _service_snapshot(args)
+    result = replay(
+        snapshot,
+        history.migration_dirs[args.service],
+        names,
+        ledger_table=binding.migrations_table,
+        service=args.service,
+        keep_going=args.keep_going,
+        via=args.via,
+    )
+    migrations, cascades = result.migrations(), result.cascades()
+    statements = result.statements.drop(columns=["sql", "cascade_deleted", "cascade_updated"])
+    bad = not result.ok or not cascades.empty
+    out = Outcome(EXIT_FINDINGS if bad else EXIT_CLEAN, problems=history.problems)
+    out.data = {
+        "service": args.service,
+        "snapshot": args.snapshot,
+        "migrations": migrations,
+        "cascades": cascades,
+        "statements": statements,
+        "stopped_at": result.stopped_at,
+    }
+    out.section("Per migration", migrations.drop(columns=["notes"]))
+    out.section("Rows deleted or nulled by foreign-key cascades", cascades)
+    out.section("Per statement", statements.drop(columns=["plan", "error"]))
+    for o in result.outcomes:
+        out.text += [f"note: {o.name}: {note}" for note in o.notes]
+        if not o.ok:
+            out.line(f"FAILED {o.name}:{o.error_line}: {o.error}")
+    if result.stopped_at:
+        out.line(f"stopped at {result.stopped_at}, as wrangler would (--keep-going to go on)")
+    return out
+
+
+@command(
+    COMMANDS,
+    "impact",
+    "What pending migrations do to an export: rows touched, value "
+    "transitions, cascades, D1 cost, verdict.",
+    "d1nb impact data/sample --service api --snapshot "
+    "data/sample/exports/api/before.sql --env production",
+    PROJECT,
+    SERVICE,
+    snapshot_arg("analyse"),
+    _env_arg("analyse"),
+    _only_arg("analyse"),
+    VIA,
+    budget_arg("a statement"),
+    WORKDIR,
+)
+def cmd_impact(args: argparse.Namespace) -> Outcome:
+    from d1nb.analyses.impact import analyse_impact
+
+    history, binding, snapshot, names = _service_snapshot(args)
+    impact = analyse_impact(
+        snapshot,
+        history.migration_dirs[args.service],
+        names,
+        budget_ms=args.budget_ms,
+        ledger_table=binding.migrations_table,
+        service=args.service,
+        via=args.via,
+    )
+    bad = impact.migrations["verdict"].isin(["fails", "loses data"]).any()
+    out = Outcome(EXIT_FINDINGS if bad else EXIT_CLEAN, problems=history.problems)
+    out.data = {
+        "service": args.service,
+        "snapshot": args.snapshot,
+        "migrations": impact.migrations,
+        "transitions": impact.transitions,
+    }
+    shown = ["file", "verdict", "rows_changed", "cascaded", "rows_written", "cost_usd"]
+    out.section("Verdict per migration", impact.migrations[[*shown, "duration_ms"]])
+    out.text += [
+        f"{r.verdict.upper()}: {r.file}: {r.reason}" for r in impact.migrations.itertuples()
+    ]
+    out.section("Value transitions (top per column and JSON path)", impact.transitions)
+    return out
+
+
+@command(
+    COMMANDS,
+    "rollback",
+    "Verify each pending migration's compensating migration on an export: what comes back, "
+    "what is gone for good.",
+    "d1nb rollback data/sample --service dictionary --snapshot EXPORT",
+    PROJECT,
+    SERVICE,
+    snapshot_arg("verify on"),
+    _env_arg("verify"),
+    _only_arg("verify"),
+    Arg(
+        "--out",
+        help="also draft a compensating migration for each file from the export into this "
+        "folder (one folder per migration) and verify it the same way",
+    ),
+    WORKDIR,
+)
+def cmd_rollback(args: argparse.Namespace) -> Outcome:
+    import pandas as pd
+
+    from d1nb.analyses.rollback import rollback_table, verify_rollbacks
+
+    history, _binding, snapshot, names = _service_snapshot(args)
+    checks = verify_rollbacks(
+        args.project, args.service, snapshot, names, workdir=_workdir(args), draft_to=args.out
+    )
+    good = bool(checks) and all(c.verdict == "restores everything" for c in checks)
+    out = Outcome(EXIT_CLEAN if good else EXIT_FINDINGS, problems=history.problems)
+    out.data = {"service": args.service, "migrations": [c.to_dict() for c in checks]}
+    out.section("Compensating migrations, replayed after each migration", rollback_table(checks))
+    for c in checks:
+        if c.verdict in ("loses data", "schema differs"):
+            lost = c.tables[(c.tables[["lost", "added", "changed"]].sum(axis=1) > 0)]
+            out.section(f"{c.file}: rows not as they were after {c.rollback}", lost)
+            out.section(f"{c.file}: values not restored", c.columns)
+            if not c.schema.empty:
+                out.section(
+                    f"{c.file}: schema left changed", c.schema[["object", "name", "change"]]
+                )
+    if args.out:
+        drafts = pd.DataFrame(
+            [
+                {
+                    "file": c.file,
+                    "draft": ", ".join(p.name for p in c.draft) or "(nothing to undo)",
+                    "verdict": c.draft_verdict,
+                    "reason": c.draft_reason,
+                }
+                for c in checks
+            ]
+        )
+        out.section(f"Drafted from the export into {args.out}, replayed the same way", drafts)
+    return out
+
+
+@command(
+    COMMANDS,
+    "batch",
+    "Size the batches of a large UPDATE, DELETE or INSERT … SELECT and write them as SQL "
+    "files (each planned after the file's earlier statements).",
+    "d1nb batch data/sample --service scores --snapshot "
+    "data/sample/exports/scores/before.sql --migration "
+    "0013_backfill_normalized_id.sql --out batches",
+    PROJECT,
+    SERVICE,
+    snapshot_arg("measure on"),
+    Arg("--migration", required=True, help="file name of the migration to batch"),
+    budget_arg("one batch"),
+    Arg(
+        "--plan",
+        choices=("paid", "free"),
+        default="paid",
+        help="free: no batch writes more than the Free plan's 100,000 D1 rows a day, and the "
+        "driver is paced a day at a time (default paid)",
+    ),
+    Arg(
+        "--scale-to",
+        type=int,
+        metavar="ROWS",
+        help="measure on a copy whose table is scaled up to ROWS (production's row count) "
+        "when the export holds fewer",
+    ),
+    Arg(
+        "--out",
+        required=True,
+        help="folder for the batch files and run_batches.sh (which then batches the rows added "
+        "since the export)",
+    ),
+    WORKDIR,
+)
+def cmd_batch(args: argparse.Namespace) -> Outcome:
+    from d1nb.analyses.batching import BATCHABLE, batch_migration
+
+    args.env, args.only = None, None
+    history, binding, snapshot, _ = _service_snapshot(args)
+    mdir = history.migration_dirs[args.service]
+    migration = next((f for f in mdir.files if f.name == Path(args.migration).name), None)
+    if migration is None:
+        raise InputError(args.migration, 0, f"not a migration of {args.service}")
+    if not any(s.kind in BATCHABLE for s in migration.statements):
+        raise InputError(
+            history.project.relpath(migration.path),
+            0,
+            "no UPDATE, DELETE or INSERT … SELECT to batch in this file",
+        )
+    results = batch_migration(
+        snapshot.path,
+        migration.statements,
+        Path(args.out),
+        budget_ms=args.budget_ms,
+        database_name=binding.binding,
+        file=history.project.relpath(migration.path),
+        scale_to=args.scale_to,
+        max_rows_written=d1.FREE_ROWS_WRITTEN_PER_DAY if args.plan == "free" else None,
+    )
+    summaries = [_batch_summary(r, args.plan) for r in results]
+    failed = any(x["error"] for x in summaries)
+    out = Outcome(EXIT_UNUSABLE if failed else EXIT_CLEAN, problems=history.problems)
+    out.data = {"migration": migration.name, "statements": summaries}
+    out.notes = [x["error"] for x in summaries if x["error"]]
+    for x in summaries:
+        if not x["error"]:
+            out.text += _batch_lines(x, shlex.quote(str(binding.config_path.parent)))
+    return out
+
+
+def _batch_summary(result, plan_kind: str) -> dict:
+    """One planned statement as the JSON output and the text lines read it."""
+    summary: dict = {
+        "line": result.statement.line,
+        "kind": result.statement.kind,
+        "error": result.error,
+    }
+    plan = result.plan
+    if plan is not None:
+        summary |= {
+            "table": plan.table,
+            "rows": plan.rows,
+            "mode": plan.mode,
+            "recommended": plan.recommended,
+            "batches": len(result.files),
+            "r_squared": round(plan.r_squared, 4),
+            "predicted_p95_ms": round(plan.predicted_p95_ms(plan.recommended), 1),
+            "folder": str(result.files[0].parent) if result.files else "",
+            "compare": plan.compare(),
+            "notes": plan.notes,
+        }
+        if plan_kind == "free":
+            summary["free_plan"] = plan.per_day()
+    return summary
+
+
+def _batch_lines(x: dict, config_folder: str) -> list[str]:
+    lines = [
+        f"line {x['line']}: {x['rows']:,} rows of {x['table']} in batches of "
+        f"{x['recommended']:,} ({x['batches']} files in {x['folder']}, predicted p95 "
+        f"{x['predicted_p95_ms']} ms, fit R² {x['r_squared']})"
+    ]
+    lines += [f"  note: {note}" for note in x["notes"]]
+    pace = ""
+    if "free_plan" in x:
+        day = x["free_plan"]
+        pace = f"D1NB_MAX_BATCHES={day['batches_per_day']} "
+        lines.append(
+            f"  Free plan: {day['rows_written_per_batch']:,} D1 rows written a batch, "
+            f"so {day['batches_per_day']} batches a day within the daily "
+            f"{d1.FREE_ROWS_WRITTEN_PER_DAY:,}: {day['days']} day(s); run the driver "
+            "once a day after 00:00 UTC (it skips the batches done.txt lists)"
+        )
+    if x["folder"]:
+        driver = shlex.quote(str((Path(x["folder"]) / "run_batches.sh").resolve()))
+        lines.append(f"  run: cd {config_folder} && {pace}sh {driver} --env ENV --remote")
+    return lines
+
+
+def _check_columns_exist(before, after, keys: dict[str, list[str]], masks: list[str]) -> None:
+    """Every --key table and column, and every --mask column, names something in an export;
+    a misspelt name would otherwise silently diff on another key or show what it should hide."""
+    columns: dict[str, set[str]] = {}
+    for snapshot in (before, after):
+        with snapshot.connect() as engine:
+            for table in snapshot.row_counts:
+                columns.setdefault(table, set()).update(c[1] for c in engine.columns(table))
+    for table, cols in keys.items():
+        if table not in columns:
+            raise InputError("--key", 0, f"no table {table!r} in either export")
+        missing = [c for c in cols if c not in columns[table]]
+        if missing:
+            raise InputError("--key", 0, f"no column {', '.join(missing)} in table {table!r}")
+    for mask in masks:
+        table, _, column = mask.rpartition(".")
+        known = columns.get(table, set()) if table else set().union(*columns.values())
+        if column not in known:
+            raise InputError("--mask", 0, f"no column {mask!r} in either export")
+
+
+def _tolerance(item: str) -> tuple[str, float]:
+    column, value = pair(item, "TABLE.COL=X")
+    try:
+        return column, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {item!r}") from None
+
+
+@command(
+    COMMANDS,
+    "diff",
+    "Compare two exports (schema, rows, columns) and check invariants and expectations; "
+    "exit 0 when equal or every expectation holds.",
+    "d1nb diff data/sample/exports/api/before.sql data/sample/exports/api/after.sql "
+    '--expect "no entry lost=SELECT id FROM before.sync_data EXCEPT '
+    'SELECT id FROM after.sync_data"',
+    Arg("before", help="export before the migration (any format `d1nb load` reads)"),
+    Arg("after", help="export after it, or a replay's result"),
+    Arg(
+        "--key",
+        action="append",
+        metavar="TABLE=COL[,COL]",
+        help="key to match rows on (default: primary key, else the whole row)",
+    ),
+    Arg("--mask", action="append", metavar="[TABLE.]COL", help="hide this column in samples"),
+    Arg(
+        "--tolerance",
+        action="append",
+        metavar="[TABLE.]COL=X",
+        help="absolute tolerance for a REAL column",
+    ),
+    Arg(
+        "--expect",
+        action="append",
+        metavar="NAME=SQL",
+        help="a query over before.T / after.T returning the rows that break it",
+    ),
+    Arg(
+        "--expectations",
+        action="append",
+        metavar="FILE.sql",
+        help="expectations, each query preceded by a '-- expect: NAME' line",
+    ),
+    Arg("--not-null", action="append", metavar="TABLE.COL", help="must have no NULL"),
+    Arg("--unique", action="append", metavar="TABLE=COL[,COL]", help="must be unique"),
+    Arg(
+        "--accepted",
+        action="append",
+        metavar="TABLE.COL[$.path]=V1,V2",
+        help="the only values allowed (NULL aside)",
+    ),
+    WORKDIR,
+)
+def cmd_diff(args: argparse.Namespace) -> Outcome:
+    import json
+
+    from d1nb.analyses.checks import Rules, audit, expect, read_expectations
+    from d1nb.inputs.snapshots import load_snapshot
+
+    workdir = _workdir(args)
+    expectations = [expect(*pair(e, "NAME=SQL")) for e in args.expect or []]
+    for path in args.expectations or []:
+        expectations += read_expectations(path)
+    keys = {t: c.split(",") for t, c in (pair(k, "TABLE=COL") for k in args.key or [])}
+    tolerance = dict(_tolerance(item) for item in args.tolerance or [])
+    unique: dict[str, list[list[str]]] = {}
+    for item in args.unique or []:
+        table, cols = pair(item, "TABLE=COL[,COL]")
+        unique.setdefault(table, []).append(cols.split(","))
+    accepted = {
+        target: values.split(",")
+        for target, values in (pair(a, "TABLE.COL=V1,V2") for a in args.accepted or [])
+    }
+    rules = Rules(not_null=args.not_null or [], unique=unique, accepted=accepted)
+    before = load_snapshot(args.before, workdir / "before", progress=False)
+    after = load_snapshot(args.after, workdir / "after", progress=False)
+    _check_columns_exist(before, after, keys, args.mask or [])
+    result = audit(
+        before,
+        after,
+        keys=keys,
+        tolerance=tolerance,
+        mask=set(args.mask or []),
+        rules=rules,
+        expectations=expectations,
+    )
+    out = Outcome(EXIT_CLEAN if result.passed else EXIT_FINDINGS, data=json.loads(result.to_json()))
+    out.line(result.text())
+    return out
