@@ -54,7 +54,7 @@ def d1nb_load(dump: str, work: str, rows: str) -> None:
 def d1nb_replay(db: str, work: str, rows: str) -> None:
     from d1nb.analyses.replay import replay
     from d1nb.formats.migrations import load_migration_dir
-    from d1nb.inputs.snapshots import Snapshot
+    from d1nb.inputs.workingcopy import Snapshot
 
     mdir = load_migration_dir(BACKFILL.parent)
     snapshot = Snapshot(Path(db), Path(db), {})
@@ -87,7 +87,7 @@ def apsw_replay(db: str, work: str, rows: str) -> None:
 def d1nb_diff(before: str, after: str, rows: str) -> None:
     """Both Parquet files into DuckDB, then the whole diff: summary, columns, samples."""
     from d1nb.analyses.diff import compare_duckdb
-    from d1nb.inputs.snapshots import connect_duckdb
+    from d1nb.inputs.duckcopy import connect_duckdb
 
     start = time.perf_counter()
     con = connect_duckdb()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from d1nb.engine.d1engine import D1Engine
-from d1nb.inputs.snapshots import write_dump
+from d1nb.formats.dumpformat import write_dump
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"

@@ -8,7 +8,7 @@ import pytest
 
 from d1nb.engine.d1engine import D1Engine, D1Error
 from d1nb.formats.migrations import parse_statements
-from d1nb.inputs.snapshots import load_dump
+from d1nb.inputs.dumploader import load_dump
 from tests.conftest import EMPTY_EXPORT
 
 PARENT_CHILD = (

@@ -15,11 +15,11 @@ from d1nb.inputs.history import (
     drift_frame,
     load_history,
     pending_frame,
-    read_ledger,
     status_frame,
     summary_frame,
     write_lock,
 )
+from d1nb.inputs.ledgers import read_ledger
 from d1nb.problems import InputError
 
 LIST_TEXT = """
@@ -248,9 +248,9 @@ def test_bad_ledger_is_a_problem_and_the_rest_still_loads(make_tree):
 
 
 def test_history_as_duckdb_tables(sample):
-    from d1nb.inputs.history import to_duckdb
+    from d1nb.inputs.history import history_to_duckdb
 
-    con = to_duckdb(load_history(sample, use_git=False))
+    con = history_to_duckdb(load_history(sample, use_git=False))
     kinds = dict(
         con.execute(
             "SELECT kind, count(*) FROM statements WHERE service = 'scores' GROUP BY kind"
@@ -316,7 +316,7 @@ def test_template_only_repository_is_analysed(make_tree):
 def test_a_ledger_dump_cannot_touch_files(tmp_path):
     """A ledger given as a dump is untrusted SQL: it runs in the sandboxed engine, one statement
     at a time, so ATTACH and VACUUM INTO cannot create or change files anywhere."""
-    from d1nb.inputs.history import read_ledger
+    from d1nb.inputs.ledgers import read_ledger
     from d1nb.problems import InputError
 
     victim = tmp_path / "victim.sqlite"

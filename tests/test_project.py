@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+import subprocess
+import sys
 import tomllib
 
 import nbformat
@@ -35,6 +38,22 @@ def test_environment_yml_matches_pyproject():
 def test_public_api_is_importable():
     for name in d1nb.__all__:
         assert hasattr(d1nb, name), name
+
+
+def test_each_public_name_is_listed_under_the_module_that_defines_it():
+    for module, names in d1nb._PUBLIC.items():
+        for name in names:
+            value = getattr(importlib.import_module(module), name)
+            assert getattr(value, "__module__", module).startswith(module), (module, name)
+
+
+def test_help_loads_neither_pandas_nor_duckdb():
+    code = (
+        "import sys; from d1nb.presentation.cli import build_parser; build_parser(); "
+        "print(sorted({'pandas', 'duckdb', 'sqlglot', 'apsw'} & set(sys.modules)))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
 
 
 def test_notebooks_are_committed_executed_without_machine_paths():

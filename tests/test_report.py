@@ -187,7 +187,7 @@ def test_report_on_your_own_project_runs_the_real_notebooks(tmp_path, capsys):
     """Notebooks 02 and 04 against a project that is not the sample: nothing in them may name
     the sample's services, tables or files."""
     from d1nb.engine.d1engine import D1Engine
-    from d1nb.inputs.snapshots import write_dump
+    from d1nb.formats.dumpformat import write_dump
 
     root = tmp_path / "shop"
     migrations = root / "svc" / "migrations"

@@ -11,7 +11,7 @@ import pytest
 
 from d1nb.analyses.rollback import find_rollback, rollback_table, verify_rollbacks
 from d1nb.engine.d1engine import D1Engine
-from d1nb.inputs.snapshots import write_dump
+from d1nb.formats.dumpformat import write_dump
 from d1nb.presentation.cli import main
 
 INIT = """CREATE TABLE shops (id INTEGER PRIMARY KEY, name TEXT NOT NULL);

@@ -11,9 +11,10 @@ import pytest
 
 from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.evolution import schema_evolution
+from d1nb.formats.dumpformat import write_dump
 from d1nb.formats.migrations import load_migration_dir
-from d1nb.inputs.history import read_ledger
-from d1nb.inputs.snapshots import load_dump, write_dump
+from d1nb.inputs.dumploader import load_dump
+from d1nb.inputs.ledgers import read_ledger
 from d1nb.sample import migrations_sql as sm
 from d1nb.sample.generate import write_sample
 

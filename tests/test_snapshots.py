@@ -9,8 +9,9 @@ from pathlib import Path
 import apsw
 import pytest
 
-from d1nb.inputs import snapshots
-from d1nb.inputs.snapshots import dump_statements, iter_dump, load_dump, sql_literal, write_dump
+from d1nb.formats.dumpformat import dump_statements, iter_dump, sql_literal, write_dump
+from d1nb.inputs import duckcopy, dumploader
+from d1nb.inputs.dumploader import load_dump
 from d1nb.problems import InputError
 
 
@@ -322,17 +323,17 @@ def _contents(path) -> dict[str, list[tuple]]:
 def _line_by_line(monkeypatch, dump, workdir):
     """The same dump loaded without the block path, as the reference."""
     with monkeypatch.context() as patch:
-        patch.setattr(snapshots, "_insert_block", lambda first, text: None)
+        patch.setattr(dumploader, "_insert_block", lambda first, text: None)
         return load_dump(dump, workdir)
 
 
 @pytest.mark.parametrize("chunk", [64, 4096, 1 << 20])
 def test_block_path_loads_what_line_by_line_loads(sample, tmp_path, monkeypatch, chunk):
     blocks = []
-    real = snapshots._insert_block
-    monkeypatch.setattr(snapshots, "_CHUNK_BYTES", chunk)
+    real = dumploader._insert_block
+    monkeypatch.setattr(dumploader, "_CHUNK_BYTES", chunk)
     monkeypatch.setattr(
-        snapshots, "_insert_block", lambda f, t: blocks.append(r := real(f, t)) or r
+        dumploader, "_insert_block", lambda f, t: blocks.append(r := real(f, t)) or r
     )
     for dump in sorted((sample / "exports").glob("*/*.sql")):
         fast = load_dump(dump, tmp_path / "fast" / dump.parent.name)
@@ -355,7 +356,7 @@ def _one_table_dump(path, lines: list[str]):
 def test_block_with_a_newline_in_a_value_is_loaded_line_by_line(tmp_path, monkeypatch):
     """A raw newline followed by the next line's prefix would be joined into the wrong value;
     the row count of the block gives it away and the dump is read again line by line."""
-    monkeypatch.setattr(snapshots, "_CHUNK_BYTES", 1 << 16)
+    monkeypatch.setattr(dumploader, "_CHUNK_BYTES", 1 << 16)
     rows = [f"INSERT INTO \"t\" VALUES({i},'row {i}');" for i in range(1, 400)]
     rows[200] = 'INSERT INTO "t" VALUES(201,\'first);'
     rows[201] = 'INSERT INTO "t" VALUES(202, not a row\');'
@@ -369,7 +370,7 @@ def test_block_with_a_newline_in_a_value_is_loaded_line_by_line(tmp_path, monkey
 
 
 def test_block_error_names_the_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(snapshots, "_CHUNK_BYTES", 256)
+    monkeypatch.setattr(dumploader, "_CHUNK_BYTES", 256)
     rows = [f"INSERT INTO \"t\" VALUES({i},'r');" for i in range(1, 100)]
     rows[70] = "INSERT INTO \"t\" VALUES(5,'duplicate key');"
     dump = _one_table_dump(tmp_path / "dup.sql", rows)
@@ -379,7 +380,7 @@ def test_block_error_names_the_line(tmp_path, monkeypatch):
 
 
 def test_block_of_two_statements_on_a_line_is_not_run_as_one(tmp_path, monkeypatch):
-    monkeypatch.setattr(snapshots, "_CHUNK_BYTES", 1 << 12)
+    monkeypatch.setattr(dumploader, "_CHUNK_BYTES", 1 << 12)
     rows = [f"INSERT INTO \"t\" VALUES({i},'r');" for i in range(1, 300)]
     rows[150] = 'INSERT INTO "t" VALUES(151,\'r\'); DROP TABLE keep; INSERT INTO "t" VALUES(-1);'
     dump = _one_table_dump(tmp_path / "two.sql", ["CREATE TABLE keep (a);", *rows])
@@ -388,7 +389,7 @@ def test_block_of_two_statements_on_a_line_is_not_run_as_one(tmp_path, monkeypat
 
 
 def test_reload_into_the_same_folder_replaces_an_on_disk_duckdb_snapshot(tmp_path, monkeypatch):
-    monkeypatch.setattr(snapshots, "IN_MEMORY_DUCKDB_BYTES", 0)  # every snapshot on disk
+    monkeypatch.setattr(duckcopy, "IN_MEMORY_DUCKDB_BYTES", 0)  # every snapshot on disk
     dump = _one_table_dump(tmp_path / "t.sql", ["INSERT INTO \"t\" VALUES(1,'a');"])
     con = load_dump(dump, tmp_path / "w").duckdb()
     con.execute("CREATE TABLE leftover AS SELECT 1")
@@ -420,7 +421,7 @@ VALID_DUMPS = {
 def test_valid_dumps_load_exactly(tmp_path, monkeypatch, chunk, case):
     """Row counts alone prove nothing: the loaded values equal those of the sqlite3 shell
     reading the same dump (SQLite itself, when the shell is not installed)."""
-    monkeypatch.setattr(snapshots, "_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(dumploader, "_CHUNK_BYTES", chunk)
     text = "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT);\n"
     text += VALID_DUMPS[case]
     dump = tmp_path / "d.sql"

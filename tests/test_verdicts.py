@@ -14,7 +14,7 @@ from d1nb.analyses.checks import expect
 from d1nb.analyses.impact import verdict_table
 from d1nb.analyses.rollback import time_travel_runbook
 from d1nb.engine.d1engine import D1Engine
-from d1nb.inputs.snapshots import write_dump
+from d1nb.formats.dumpformat import write_dump
 from d1nb.presentation.display import MISSING, Verdict, table_html, table_text
 from d1nb.presentation.project import audit_exports, audit_replay, plan_backfill, project_impacts
 from d1nb.presentation.report_inputs import read_settings

@@ -20,7 +20,7 @@ import pandas as pd
 from d1nb.analyses.diff import Diff, compare_tables, records
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.sql import check_constraints, index_where, quote_ident, quote_literal
-from d1nb.inputs.snapshots import Snapshot
+from d1nb.inputs.workingcopy import Snapshot
 from d1nb.problems import InputError
 
 CHECK_COLUMNS = ["check", "kind", "table", "snapshot", "status", "failing_rows", "sample"]

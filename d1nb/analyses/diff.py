@@ -18,7 +18,8 @@ import pandas as pd
 
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.sql import quote_ident, quote_literal
-from d1nb.inputs.snapshots import Snapshot, connect_duckdb
+from d1nb.inputs.duckcopy import connect_duckdb
+from d1nb.inputs.workingcopy import Snapshot
 
 SAMPLE_ROWS = 5
 MASK = "***"

@@ -19,7 +19,7 @@ from d1nb.analyses.replay import Meter, ReplayResult, replay
 from d1nb.engine.evolution import schema_evolution
 from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql import quote_ident, written_columns
-from d1nb.inputs.snapshots import Snapshot
+from d1nb.inputs.workingcopy import Snapshot
 
 TOP_TRANSITIONS = 10
 """Transitions listed per column (and JSON path); the rest are summed as 'other'."""

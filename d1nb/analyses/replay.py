@@ -23,7 +23,7 @@ from d1nb.engine.evolution import (
 )
 from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql import in_list_values, quote_ident, written_columns
-from d1nb.inputs.snapshots import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
+from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
 
 # -- replaying on a snapshot, with D1 metering ---------------------------------------------------
 
@@ -382,7 +382,7 @@ class ReplayResult:
         """The same replay run through Miniflare: D1's own rows_read / rows_written beside the
         estimates, per statement (needs Node and `make node`)."""
         from d1nb.engine.miniflare import run_batches
-        from d1nb.inputs.snapshots import dump_statements
+        from d1nb.formats.dumpformat import dump_statements
 
         conn = apsw.Connection(str(self.before.path))
         try:

@@ -26,14 +26,8 @@ from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding
 from d1nb.formats.migrations import MigrationDir, MigrationFile
 from d1nb.formats.sql import is_constant_default, quote_ident, quote_literal
 from d1nb.inputs.history import History, load_history, status_frame
-from d1nb.inputs.snapshots import (
-    WORKING_SUFFIX,
-    Snapshot,
-    load_snapshot,
-    load_sqlite,
-    mark_working_copy,
-    remove_working_copy,
-)
+from d1nb.inputs.snapshots import load_snapshot, load_sqlite
+from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
 from d1nb.text import code_html, printable, text_html
 
 

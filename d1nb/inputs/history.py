@@ -8,44 +8,29 @@ order, ahead of an earlier environment, or edited after it was applied.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import os
-import re
-import shutil
 import subprocess
-import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
-import apsw
 import duckdb
 import pandas as pd
 
-from d1nb import d1
-from d1nb.engine.d1engine import D1Engine, D1Error
 from d1nb.engine.evolution import SchemaEvolution, schema_evolution
 from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding, Project, load_project
+from d1nb.formats.lockfile import LOCK_FILE, lock_text, read_lock
 from d1nb.formats.migrations import (
     MigrationDir,
     load_migration_dir,
     migrations_frame,
-    parse_statements,
     statements_frame,
 )
-from d1nb.formats.sql import quote_ident
-from d1nb.inputs.snapshots import (
-    connect_duckdb,
-    iter_dump,
-    local_state_databases,
-    wrangler_json_rows,
-)
+from d1nb.inputs.duckcopy import connect_duckdb
+from d1nb.inputs.ledgers import Ledger, find_ledgers, read_ledger
 from d1nb.problems import InputError, Problem
 
-LEDGER_COLUMNS = ["id", "name", "applied_at"]
 ENV_RANK = {
     "local": 0,
     "default": 0,
@@ -60,198 +45,9 @@ ENV_RANK = {
     "prod": 4,
 }
 """Where an environment sits on the way to production (unknown names rank with staging)."""
-LOCK_FILE = "d1nb.lock"
-_LEDGER_FILE = re.compile(
-    r"^(?P<service>[^.]+)\.(?P<env>[^.]+)\.(?P<ext>json|txt|csv|sql|sqlite3?|db)$"
-)
-
-
-@dataclass
-class Ledger:
-    """One environment's ledger: applied rows, or only pending names (`migrations list`)."""
-
-    source: Path
-    applied: pd.DataFrame | None = None
-    pending: list[str] | None = None
 
 
 # -- reading ledgers --------------------------------------------------------------------------
-
-
-def _frame(rows: list[dict], path: Path) -> pd.DataFrame:
-    for i, row in enumerate(rows, 1):
-        if "name" not in row:
-            raise InputError(path, 0, f"ledger row {i} has no 'name' column")
-        if not isinstance(row["name"], str):
-            raise InputError(path, 0, f"ledger row {i}: name {row['name']!r} is not text")
-        ident = row.get("id")
-        if ident is not None and not (
-            isinstance(ident, int) and not isinstance(ident, bool) and 0 <= ident < 2**63
-        ):
-            raise InputError(path, 0, f"ledger row {i}: id {ident!r} is not a row id")
-    if not rows:  # a new environment, or a first migration that failed: everything pending
-        return pd.DataFrame(
-            {"id": pd.Series(dtype="int64"), "name": pd.Series(dtype=object)}
-            | {"applied_at": pd.Series(dtype=object)}
-        )[LEDGER_COLUMNS]
-    frame = pd.DataFrame(rows)
-    if "id" not in frame:
-        frame["id"] = range(1, len(frame) + 1)
-    if "applied_at" not in frame:
-        frame["applied_at"] = None
-    return frame[LEDGER_COLUMNS].sort_values("id", kind="stable").reset_index(drop=True)
-
-
-def _read_json(path: Path) -> Ledger:
-    rows = wrangler_json_rows(path)
-    return Ledger(path, applied=_frame(rows, path))
-
-
-_LIST_OUTPUT = re.compile(r"Migrations to be applied|No migrations to apply|[│|]\s*Name\s*[│|]")
-"""What only `wrangler d1 migrations list` output holds near its top."""
-_BOX_ROW = re.compile(r"^[│|]\s*(?P<name>[^│|]+?)\s*[│|]\s*$")
-
-
-def _read_list_text(path: Path) -> Ledger:
-    """`wrangler d1 migrations list` output: a box-drawn table of pending names."""
-    text = path.read_text(encoding="utf-8-sig")
-    if "No migrations to apply" in text:
-        return Ledger(path, pending=[])
-    names = []
-    for line in text.splitlines():
-        match = _BOX_ROW.match(line.strip())
-        if match and match.group("name").strip().lower() not in ("name", "migrations"):
-            names.append(match.group("name").strip())
-    if not names:
-        raise InputError(path, 1, "not `wrangler d1 migrations list` output (no table of names)")
-    return Ledger(path, pending=names)
-
-
-def _read_csv(path: Path) -> Ledger:
-    text = path.read_text(encoding="utf-8-sig")
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "name" not in reader.fieldnames:
-        raise InputError(path, 1, "CSV ledger needs a 'name' column (and id, applied_at)")
-    rows = []
-    for row in reader:
-        if row.get("id"):
-            try:
-                row["id"] = int(row["id"])
-            except ValueError as exc:
-                raise InputError(
-                    path, reader.line_num, f"id is not a number: {row['id']!r}"
-                ) from exc
-        rows.append(row)
-    return Ledger(path, applied=_frame(rows, path))
-
-
-def _read_sqlite(path: Path, table: str) -> Ledger:
-    """Read the ledger from a copy of a SQLite file (and its WAL), never the file itself."""
-    with tempfile.TemporaryDirectory(prefix="d1nb-ledger-") as tmp:
-        copy = Path(tmp) / "db.sqlite"
-        shutil.copyfile(path, copy)
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists():
-            shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
-        conn = apsw.Connection(str(copy))
-        try:
-            if not conn.table_exists(None, table):
-                raise InputError(path, 0, f"no ledger table '{table}' in this database")
-            names = [r[0] for r in conn.execute("SELECT name FROM pragma_table_info(?)", (table,))]
-            cursor = conn.execute(f"SELECT * FROM {quote_ident(table)} ORDER BY id")
-            rows = [dict(zip(names, r, strict=True)) for r in cursor]  # none: all pending
-        finally:
-            conn.close()
-    return Ledger(path, applied=_frame(rows, path))
-
-
-def _read_dump(path: Path, table: str) -> Ledger:
-    engine = D1Engine(":memory:", statement_limit=0)  # a dump is untrusted: the sandbox
-    pattern = re.compile(
-        rf'^(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|INSERT\s+INTO\s+)["`\[]?{re.escape(table)}["`\]]?[\s(]',
-        re.I,
-    )
-    found = False
-    with engine:
-        for line, text in iter_dump(path):
-            if not pattern.match(text):
-                continue
-            for statement in parse_statements(text):
-                try:
-                    engine.run_statement(replace(statement, line=line + statement.line - 1))
-                except D1Error as exc:
-                    raise InputError(
-                        path, exc.line, f"ledger statement fails: {exc.reason}"
-                    ) from exc
-            found = True
-        if not found:
-            raise InputError(path, 0, f"the dump has no ledger table '{table}'")
-        rows = engine.conn.execute(
-            f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id"
-        ).fetchall()
-    return Ledger(
-        path, applied=_frame([dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in rows], path)
-    )
-
-
-def read_ledger(path: str | Path, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> Ledger:
-    """Read a ledger from any supported source, chosen by what the path is. Whatever the
-    source holds, the result is a ledger or an InputError naming the file."""
-    path = Path(path)
-    try:
-        return _read_any_ledger(path, table)
-    except InputError:
-        raise
-    except (ValueError, UnicodeError, RecursionError, apsw.Error, OverflowError) as exc:
-        # ValueError covers malformed text, numbers and Arrow's casts
-        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(path, 0, f"unreadable ledger ({type(exc).__name__}: {why})") from exc
-
-
-def _read_any_ledger(path: Path, table: str) -> Ledger:
-    if not path.exists():
-        raise InputError(path, 0, "ledger file not found")
-    if path.is_dir():
-        candidates = []
-        for db in local_state_databases(path):
-            try:
-                candidates.append(_read_sqlite(db, table))
-            except InputError:
-                continue
-        if len(candidates) != 1:
-            raise InputError(
-                path,
-                0,
-                f"{len(candidates)} databases in this folder have a "
-                f"'{table}' table; name the .sqlite file instead",
-            )
-        return candidates[0]
-    with path.open("rb") as f:
-        head = f.read(4096)
-    if head.startswith(b"SQLite format 3"):
-        return _read_sqlite(path, table)
-    if _LIST_OUTPUT.search(head.decode("utf-8", "replace")):  # saved under any name
-        return _read_list_text(path)
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        return _read_json(path)
-    if suffix == ".csv":
-        return _read_csv(path)
-    if suffix == ".sql":
-        return _read_dump(path, table)
-    return _read_list_text(path)
-
-
-def find_ledgers(project: Project) -> dict[tuple[str, str], Path]:
-    """Ledger files by convention: `ledgers/SERVICE.ENV.(json|txt|csv|sql|sqlite)` at the root."""
-    folder = project.root / "ledgers"
-    found = {}
-    if folder.is_dir():
-        for path in sorted(folder.iterdir()):
-            match = _LEDGER_FILE.match(path.name)
-            if match:
-                found[(match.group("service"), match.group("env"))] = path
-    return found
 
 
 # -- lock file --------------------------------------------------------------------------------
@@ -266,46 +62,11 @@ def lock_entries(history: History) -> list[tuple[str, str]]:
     ]
 
 
-def lock_text(entries: list[tuple[str, str]]) -> str:
-    """A d1nb lock file: each file's sha256 and a chained sum over all of them (as atlas.sum)."""
-    chain = hashlib.sha256()
-    for rel, digest in entries:
-        chain.update(f"{rel}\0{digest}\n".encode())
-    body = "".join(f"{rel} {digest}\n" for rel, digest in entries)
-    head = "# d1nb lock: sha256 of each migration file when it was applied\n"
-    return f"{head}sum {chain.hexdigest()}\n{body}"
-
-
 def write_lock(history: History) -> Path:
     """Write `d1nb.lock`: sha256 per migration file, chained like atlas.sum."""
     path = history.project.root / LOCK_FILE
     path.write_text(lock_text(lock_entries(history)), encoding="utf-8")
     return path
-
-
-def read_lock(path: Path) -> tuple[dict[str, str], list[Problem]]:
-    """The file hashes of a lock, and a problem if its chained sum does not match its lines."""
-    entries: dict[str, str] = {}
-    declared = ""
-    problems = []
-    chain = hashlib.sha256()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        if line.startswith("sum "):
-            declared = line[4:].strip()
-            continue
-        rel, _, digest = line.rpartition(" ")
-        if not rel or len(digest) != 64:
-            problems.append(Problem(str(path), lineno, "malformed lock line"))
-            continue
-        entries[rel] = digest
-        chain.update(f"{rel}\0{digest}\n".encode())
-    if declared and declared != chain.hexdigest():
-        problems.append(
-            Problem(str(path), 0, "lock file's sum does not match its lines (edited by hand?)")
-        )
-    return entries, problems
 
 
 # -- history ----------------------------------------------------------------------------------
@@ -323,6 +84,8 @@ class History:
     use_git: bool = True
     evolutions: dict = field(default_factory=dict)
     """Schema evolutions by service, filled lazily by `evolution_of`."""
+    status: pd.DataFrame | None = field(default=None, repr=False)
+    """The status of every file, filled lazily by `status_frame`."""
 
     def binding(self, service: str, environment: str | None = None) -> D1Binding:
         """The binding that owns the migrations of a service (in an environment, if given)."""
@@ -456,6 +219,7 @@ def load_history(
         history.problems += [Problem(LOCK_FILE, p.line, p.message) for p in lock_problems]
     history.use_git = use_git
     history.evolutions.clear()
+    history.status = None
     return history
 
 
@@ -476,7 +240,14 @@ STATUS_COLUMNS = [
 
 
 def status_frame(history: History) -> pd.DataFrame:
-    """One row per (service, environment, migration): status and every drift finding."""
+    """One row per (service, environment, migration): status and every drift finding.
+    Computed once per History (git is asked once per applied file), then copied out."""
+    if history.status is None:
+        history.status = _status(history)
+    return history.status.copy()
+
+
+def _status(history: History) -> pd.DataFrame:
     rows = []
     applied_at: dict[tuple[str, str, str], str] = {}
     for (service, env), ledger in history.ledgers.items():
@@ -671,7 +442,7 @@ def project_statements_frame(history: History) -> pd.DataFrame:
     )
 
 
-def to_duckdb(
+def history_to_duckdb(
     history: History, con: duckdb.DuckDBPyConnection | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Tables `migrations`, `statements` and `status` in DuckDB, for SQL over the history."""

@@ -27,10 +27,8 @@ from d1nb.engine.evolution import (
 from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.migrations import MigrationFile
 from d1nb.inputs.history import History, evolution_of, load_history, pending_in, status_frame
-from d1nb.inputs.snapshots import (
-    Snapshot,
-    load_snapshot,
-)
+from d1nb.inputs.snapshots import load_snapshot
+from d1nb.inputs.workingcopy import Snapshot
 from d1nb.presentation.report_inputs import missing_input
 from d1nb.problems import InputError, Problem
 from d1nb.text import SQL, Note

@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from d1nb.engine.d1engine import D1Engine
-from d1nb.inputs.history import lock_text
-from d1nb.inputs.snapshots import connect_duckdb, write_dump
+from d1nb.formats.dumpformat import write_dump
+from d1nb.formats.lockfile import lock_text
+from d1nb.inputs.duckcopy import connect_duckdb
 from d1nb.sample import migrations_sql as sm
 
 SEED = 20250106

@@ -29,9 +29,11 @@ from d1nb.analyses.batching import BATCHABLE, batch_migration, plan_batches, wri
 from d1nb.analyses.diff import compare_tables
 from d1nb.analyses.replay import replay
 from d1nb.engine.d1engine import D1Engine
+from d1nb.formats.dumpformat import write_dump
 from d1nb.formats.migrations import parse_statements
-from d1nb.inputs.history import load_history, pending_frame, read_ledger, status_frame
-from d1nb.inputs.snapshots import load_snapshot, write_dump
+from d1nb.inputs.history import load_history, pending_frame, status_frame
+from d1nb.inputs.ledgers import read_ledger
+from d1nb.inputs.snapshots import load_snapshot
 from tests.conftest import EMPTY_EXPORT
 
 SAMPLE = Path(__file__).resolve().parent.parent.parent / "data" / "sample"

@@ -1,0 +1,36 @@
+"""What wrangler writes besides dumps: `--json` output of `d1 execute`, and the local state's
+SQLite files under `.wrangler/state/v3/d1`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from d1nb.problems import InputError
+
+
+def local_state_databases(folder: Path) -> list[Path]:
+    """SQLite files of a wrangler local-state folder (`.wrangler/state/v3/d1/...`)."""
+    return sorted(
+        p for p in folder.rglob("*.sqlite") if p.name != "metadata.sqlite" and p.is_file()
+    )
+
+
+def wrangler_json_rows(path: Path) -> list[dict]:
+    """The result rows of `wrangler d1 execute --json` output, every statement's in order."""
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            path, exc.lineno, f"malformed JSON: {exc.msg} (column {exc.colno})"
+        ) from exc
+    results = data if isinstance(data, list) else [data]
+    for result in results:
+        if isinstance(result, dict) and "error" in result:
+            raise InputError(path, 0, f"wrangler reported an error: {result['error']}")
+        if isinstance(result, dict) and result.get("success") is False:
+            raise InputError(path, 0, "wrangler reported success: false")
+    if not all(isinstance(r, dict) and "results" in r for r in results):
+        raise InputError(path, 1, "not `wrangler d1 execute --json` output (no 'results')")
+    return [row for r in results for row in r["results"] or []]

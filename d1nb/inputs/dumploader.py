@@ -1,0 +1,519 @@
+"""Loading a `wrangler d1 export` dump into a working copy, fast and exact: runs of one-line
+INSERTs joined into multi-row INSERTs on a writer thread, every line's row checked, and the
+whole dump loaded again line by line (the path that names the failing line) at anything
+unusual."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import queue
+import re
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import apsw
+from tqdm import tqdm
+
+from d1nb import d1
+from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.formats.migrations import MigrationDir, Statement
+from d1nb.formats.sql import classify, quote_ident, schema_row
+from d1nb.inputs.workingcopy import (
+    SchemaSource,
+    Snapshot,
+    count_rows,
+    create_schema,
+    fresh_working_copy,
+    mark_working_copy,
+    remove_working_copy,
+    shadow_rows,
+    virtual_tables,
+)
+from d1nb.problems import InputError
+
+_BATCH_STATEMENTS = 500
+
+
+_LEDGER_ROW = re.compile(r"INSERT INTO \"?(\w+)\"?(?: \([^)]*\))? VALUES\(\d+,'((?:[^']|'')*)',")
+"""A ledger row of a dump, with the column list wrangler writes since 4.94 or without it."""
+
+
+def _ledger_in_dump(path: Path, mdir: MigrationDir) -> tuple[str, set[str]] | None:
+    """(ledger table, names it lists) of a dump, found as the table whose rows name the most
+    files of `mdir` (the ledger may have any name); None when no table does."""
+    known = {f.name for f in mdir.files}
+    found: dict[str, set[str]] = {}
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.startswith(b"INSERT INTO "):
+                continue
+            match = _LEDGER_ROW.match(raw.decode("utf-8", "replace"))
+            if match and match.group(2).replace("''", "'") in known:
+                found.setdefault(match.group(1), set()).add(match.group(2).replace("''", "'"))
+    if not found:
+        return None
+    return max(found.items(), key=lambda item: len(item[1]))
+
+
+_FAST_INSERT = re.compile(r'INSERT INTO (?:"((?:[^"]|"")+)"|(\w+))(?: \([^)]*\))? VALUES(?=\()')
+
+
+def _insert_table(match: re.Match) -> str:
+    """The table an INSERT matched by _FAST_INSERT fills."""
+    return (match.group(1) or "").replace('""', '"') or match.group(2)
+
+
+_CHUNK_BYTES = 1 << 20
+
+
+def _dump_chunks(path: Path, bar: tqdm) -> Iterator[tuple[int, str]]:
+    """(number of its first line, text) of about 1 MB of whole lines at a time."""
+    lineno, tail = 1, b""
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(_CHUNK_BYTES)
+            bar.update(len(block))
+            data = tail + block
+            if not data:
+                return
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            chunk, tail = data[:cut], data[cut:]
+            if not chunk:
+                continue
+            try:
+                text = chunk.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                at = lineno + chunk.count(b"\n", 0, exc.start)
+                column = exc.start - (chunk.rfind(b"\n", 0, exc.start) + 1) + 1
+                raise InputError(
+                    path, at, f"not valid UTF-8 (byte 0x{chunk[exc.start]:02x} at column {column})"
+                ) from exc
+            yield lineno, text.removeprefix("\ufeff") if lineno == 1 else text
+            lineno += chunk.count(b"\n")
+            if not block:
+                return
+
+
+class _Work(NamedTuple):
+    """One unit of a dump for the writer thread.
+
+    kind "sql": one statement; "rows": single-line INSERTs into one table, `rows` their
+    (line, "(values)"); "block": whole lines of such INSERTs, `sql` already joined into one
+    multi-row INSERT of `count` rows and `text` the lines themselves (to measure them).
+    """
+
+    kind: str
+    line: int
+    sql: str
+    table: str = ""
+    rows: tuple[tuple[int, str], ...] | list[tuple[int, str]] = ()
+    count: int = 0
+    text: str = ""
+
+
+_ROW_SEPARATOR = re.compile(r"\)\s*,\s*\(")
+"""What separates the rows of a multi-row INSERT (or stands inside a string): where it
+appears, a line is not known to be one row, and the line goes the exact way, statement by
+statement, counted by the rows SQLite inserted."""
+
+
+def _insert_block(first: int, text: str) -> _Work | None:
+    """`text` as one multi-row INSERT when each of its lines is a one-line INSERT into the
+    same table (wrangler's format); None otherwise.
+
+    A string value holding a newline and the next line's prefix would be joined wrongly, but
+    then the INSERT adds fewer rows than `text` has lines, which _run_block checks.
+    """
+    match = _FAST_INSERT.match(text)
+    if match is None or not text.endswith(");\n") or _ROW_SEPARATOR.search(text):
+        return None  # a line may hold several rows: counting lines would prove nothing
+    prefix = match.group(0)
+    joint = ");\n" + prefix + "("
+    lines = text.count("\n")
+    if text.count(joint) != lines - 1:
+        return None
+    table = _insert_table(match)
+    sql = prefix + text[len(prefix) : -2].replace(joint, "),(") + ";"
+    return _Work("block", first, sql, table, count=lines, text=text)
+
+
+def _scan_dump(path: Path, bar: tqdm, blocks: bool = True) -> Iterator[_Work]:
+    """The dump as work for the writer: blocks of wrangler's one-line INSERTs where a whole
+    chunk is made of them, runs of one-line INSERTs into one table, and other statements
+    split by SQLite's completeness rule as in iter_dump.
+    """
+    prefix, table, rows, size, pending, start = "", "", [], 0, [], 0
+    complete = apsw.complete
+    for first, chunk in _dump_chunks(path, bar):
+        if blocks and not pending and (block := _insert_block(first, chunk)) is not None:
+            if rows:
+                yield _Work("rows", rows[0][0], prefix, table, rows)
+                prefix, rows, size = "", [], 0
+            yield block
+            continue
+        lines = chunk.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        for lineno, line in enumerate(lines, start=first):
+            text = line.rstrip("\r")
+            if not pending and text.endswith(");"):
+                if prefix and text.startswith(prefix) and text[len(prefix)] == "(":
+                    head_end = len(prefix)
+                else:
+                    match = _FAST_INSERT.match(text)
+                    head_end = match.end() if match else 0
+                if head_end and complete(text) and not _ROW_SEPARATOR.search(text, head_end):
+                    head = text[:head_end]
+                    if head != prefix or len(rows) >= _BATCH_STATEMENTS or size > 4_000_000:
+                        if rows:
+                            yield _Work("rows", rows[0][0], prefix, table, rows)
+                        if head != prefix:
+                            table = _insert_table(_FAST_INSERT.match(text))
+                        prefix, rows, size = head, [], 0
+                    values = text[head_end:-1]
+                    rows.append((lineno, values))
+                    size += len(values)
+                    continue
+            if rows:
+                yield _Work("rows", rows[0][0], prefix, table, rows)
+                prefix, rows, size = "", [], 0
+            if not pending:
+                if not text.strip():
+                    continue
+                start = lineno
+            pending.append(line)
+            if text.rstrip().endswith(";"):
+                sql = "\n".join(pending)
+                if complete(sql):
+                    yield _Work("sql", start, sql.strip())
+                    pending = []
+    if rows:
+        yield _Work("rows", rows[0][0], prefix, table, rows)
+    if pending and not re.fullmatch(r"(?:--[^\n]*\n?|\s)*", "\n".join(pending)):
+        raise InputError(path, start, "truncated dump: the last statement has no closing ';'")
+
+
+def _oversized(work: _Work) -> int:
+    """How many of the dump's INSERT statements in `work` exceed D1's statement size."""
+    limit = d1.MAX_STATEMENT_BYTES
+    if work.kind == "rows":
+        return sum(len(work.sql) + len(v) > limit for _, v in work.rows)
+    if work.kind == "block" and len(work.text) > limit:
+        return sum(len(line) > limit for line in work.text.split("\n"))
+    return 0
+
+
+def _run_inserts(engine: D1Engine, path: Path, prefix: str, rows: list[tuple[int, str]]) -> None:
+    """Run a run of single-row INSERTs as one multi-row INSERT; on error, name the failing line."""
+    engine.conn.execute("SAVEPOINT d1nb_batch")
+    try:
+        with engine.time_limit():
+            engine.conn.execute(prefix + ",".join(v for _, v in rows) + ";")
+    except apsw.InterruptError as exc:  # SQLite has rolled the whole load back
+        first, last = rows[0][0], rows[-1][0]
+        where = f"line {first}" if first == last else f"lines {first}–{last}"
+        raise InputError(path, first, f"{engine.timeout_message()} ({where})") from exc
+    except apsw.Error:
+        engine.conn.execute("ROLLBACK TO d1nb_batch")
+        for index, (line, values) in enumerate(rows):
+            sql = f"{prefix}{values};"
+            try:
+                engine.run_statement(Statement(index, line, line, sql, "insert", None), str(path))
+            except D1Error as exc:
+                raise InputError(path, line, exc.reason) from exc
+        raise
+    engine.conn.execute("RELEASE d1nb_batch")
+
+
+def _run_block(engine: D1Engine, work: _Work) -> None:
+    """Run a block as its one multi-row INSERT, or raise _BlockRefusedError.
+
+    Refused when SQLite raises, when the text holds more than one statement, or when it adds
+    other than one row per line (a value holding a newline): the caller then loads the dump
+    again line by line, which names the line of an error.
+    """
+    statements = 0
+
+    def one_statement(_cursor: apsw.Cursor, _sql: str, _bindings: object) -> bool:
+        nonlocal statements
+        statements += 1
+        return statements == 1
+
+    before = engine.conn.total_changes()
+    cursor = engine.conn.cursor()
+    cursor.exec_trace = one_statement
+    try:
+        with engine.time_limit():
+            cursor.execute(work.sql)
+    except (apsw.Error, apsw.ExecTraceAbort) as exc:
+        raise _BlockRefusedError(work.line, str(exc)) from exc
+    finally:
+        cursor.close()
+    if engine.conn.total_changes() - before != work.count:
+        raise _BlockRefusedError(work.line, "rows added differ from lines")
+
+
+def _frames_a_cli_dump(kind: str, detail: str) -> str | None:
+    """ "BEGIN" or "COMMIT" for a transaction line (END is COMMIT), "writable_schema" for that
+    PRAGMA: the frame sqlite3 .dump wraps its output in. wrangler strips one BEGIN/COMMIT
+    pair; a second one runs, and fails, as on D1."""
+    if kind == "transaction" and detail.upper() in ("BEGIN", "COMMIT", "END"):
+        return "COMMIT" if detail.upper() == "END" else detail.upper()
+    if kind == "pragma" and detail.lower().replace(" ", "").startswith("writable_schema="):
+        return "writable_schema"
+    return None
+
+
+class _BlockRefusedError(Exception):
+    """A block of one-line INSERTs did not load as one statement; load line by line."""
+
+
+class _DumpWriter(threading.Thread):
+    """Runs a dump's statements on the working copy in a thread of its own.
+
+    APSW releases the GIL while SQLite works, so parsing the next batch (Python, in the
+    caller's thread) overlaps with inserting this one. The queue is bounded, so memory is.
+    """
+
+    def __init__(self, engine: D1Engine, path: Path, schema: SchemaSource | None):
+        super().__init__(daemon=True)
+        self.engine, self.path, self.schema = engine, path, schema
+        self.work: queue.Queue = queue.Queue(maxsize=8)
+        self.expected: Counter[str] = Counter()
+        self.notes: list[str] = []
+        self.error: BaseException | None = None
+        self.stop = False
+        self.cli_dump = False
+        self.frame = {"BEGIN", "COMMIT", "writable_schema"}  # what a load may strip, once each
+
+    def put(self, item: _Work | None) -> None:
+        while self.error is None:
+            try:
+                self.work.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise self.error
+
+    def run(self) -> None:
+        try:
+            while (item := self.work.get()) is not None:
+                if not self.stop:
+                    self._apply(item)
+        except BaseException as exc:  # handed to the caller's thread by put() and finish()
+            self.error = exc
+
+    def _apply(self, work: _Work) -> None:
+        line, sql = work.line, work.sql
+        if work.kind in ("rows", "block"):
+            if self.schema is not None and not self.engine.conn.table_exists(None, work.table):
+                self._create_tables()  # a --no-schema dump: tables first
+            if work.kind == "block":
+                self.expected[work.table] += work.count
+                _run_block(self.engine, work)
+            else:
+                self.expected[work.table] += len(work.rows)
+                _run_inserts(self.engine, self.path, sql, work.rows)
+            return
+        kind, table, flags, detail = classify(sql)
+        frame = _frames_a_cli_dump(kind, detail)
+        if frame and frame in self.frame:
+            if frame != "writable_schema":  # one BEGIN and one COMMIT, as wrangler strips
+                self.frame.discard(frame)
+            if not self.cli_dump:
+                self.cli_dump = True
+                self.notes.append(
+                    "a sqlite3 .dump (wrangler d1 export --compatibility sqlite3_cli_only): its "
+                    "BEGIN/COMMIT and writable_schema lines are the loader's own work here"
+                )
+            return
+        if kind == "transaction":
+            raise InputError(
+                self.path,
+                line,
+                f"{detail} beyond the one BEGIN/COMMIT pair wrangler strips: D1 runs the file "
+                "as one transaction and refuses it",
+            )
+        if kind == "insert" and (table or "").lower() in ("sqlite_schema", "sqlite_master"):
+            self._declare_virtual_table(line, sql)
+            return
+        if self.schema is not None and kind.startswith("create_"):
+            name = table if kind in ("create_table", "create_view") else detail
+            exists = self.engine.conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name = ?", (name,)
+            ).fetchall()[0][0]
+            if exists:
+                return  # the migrations created it already
+        try:
+            changed = self.engine.run_statement(
+                Statement(0, line, line, sql, kind, table, flags, detail), str(self.path)
+            )
+        except D1Error as exc:
+            raise InputError(self.path, line, exc.reason) from exc
+        if kind in ("insert", "insert_select"):
+            self.expected[table] += changed
+
+    def _declare_virtual_table(self, line: int, sql: str) -> None:
+        """sqlite3 .dump declares a virtual table by writing its sqlite_schema row, then fills
+        its shadow tables row by row. Here the declaration runs as the CREATE VIRTUAL TABLE it
+        holds (through the engine: only modules D1 has), and the shadow tables that creates are
+        emptied, so the dump's rows fill them exactly as they were."""
+        row = schema_row(sql)
+        if row is None or not row.get("sql", "").upper().startswith("CREATE VIRTUAL TABLE"):
+            raise InputError(
+                self.path,
+                line,
+                "writes sqlite_schema directly: only sqlite3 .dump's virtual-table "
+                "declarations are read",
+            )
+        conn = self.engine.conn
+        existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        create = row["sql"]
+        kind, table, flags, detail = classify(create)
+        try:
+            self.engine.run_statement(
+                Statement(0, line, line, create, kind, table, flags, detail), str(self.path)
+            )
+        except D1Error as exc:
+            raise InputError(self.path, line, exc.reason) from exc
+        for (shadow,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        ).fetchall():
+            if shadow not in existing and shadow != row.get("name"):
+                conn.execute(f"DELETE FROM {quote_ident(shadow)}")
+
+    def _create_tables(self) -> None:
+        """The tables of a --no-schema dump, as the exported database had them: the migrations
+        its own ledger lists, replayed from empty (all of them when it has no ledger)."""
+        applied = None
+        if isinstance(self.schema, MigrationDir):
+            ledger = _ledger_in_dump(self.path, self.schema)
+            if ledger is None:
+                self.notes.append(
+                    "no schema and no ledger rows in the dump: tables from every migration file"
+                )
+            else:
+                applied = ledger[1]
+                self.notes.append(
+                    f"no schema in the dump: tables from the {len(applied)} migration file(s) "
+                    f"its {ledger[0]} table lists"
+                )
+        create_schema(self.engine, self.schema, applied)
+        self.schema = None
+
+    def abandon(self) -> None:
+        """Stop after the current item: the caller is rolling back."""
+        self.stop = True
+        self.work.put(None)
+        self.join()
+
+    def finish(self) -> None:
+        self.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _run_dump(
+    path: Path, target: Path, schema: SchemaSource | None, bar: tqdm, blocks: bool
+) -> tuple[Snapshot, _DumpWriter, int]:
+    """Run a dump into a fresh working copy in one transaction; remove it on any error."""
+    engine = D1Engine(target, statement_limit=0)
+    mark_working_copy(engine)  # made again after a first attempt's copy was removed
+    writer = _DumpWriter(engine, path, schema)
+    oversized = 0
+    try:
+        # A scratch copy: journal in memory (new pages need none), no fsync, a large page cache.
+        engine.internal("PRAGMA journal_mode=MEMORY")
+        engine.internal("PRAGMA synchronous=OFF")
+        engine.internal("PRAGMA cache_size=-262144")
+        # A snapshot is data as it was, not a migration: partial (--table) exports name parents
+        # they do not contain, and old rows may predate enforcement. Replays turn keys back on.
+        engine.internal("PRAGMA foreign_keys=OFF")
+        engine.conn.execute("BEGIN")
+        writer.start()
+        for work in _scan_dump(path, bar, blocks):
+            oversized += _oversized(work)
+            writer.put(work)
+        writer.finish()
+        engine.conn.execute("COMMIT")
+        snapshot = Snapshot(path, target, count_rows(engine), notes=writer.notes)
+    except BaseException:
+        if writer.is_alive():
+            writer.abandon()
+        if not engine.conn.get_autocommit():
+            engine.conn.execute("ROLLBACK")
+        engine.close()
+        remove_working_copy(target)
+        raise
+    engine.close()
+    return snapshot, writer, oversized
+
+
+def load_dump(
+    path: str | Path,
+    workdir: str | Path,
+    name: str | None = None,
+    schema: SchemaSource | None = None,
+    progress: bool = False,
+) -> Snapshot:
+    """Load a `wrangler d1 export` dump into a new SQLite working copy under `workdir`.
+
+    Handles whole exports and `--table`, `--no-data` and `--no-schema` ones (give `schema`, the
+    service's migrations, to create the tables a `--no-schema` dump fills). The dump runs
+    through the D1 engine (hostile SQL is refused) in one transaction; rows per table are
+    checked against the INSERT statements the dump holds. Nothing is left behind on error.
+    """
+    path = Path(path)
+    with path.open("rb") as f:
+        if not f.read(1 << 16).strip():
+            raise InputError(
+                path,
+                0,
+                "empty file: not a wrangler d1 export (an empty database exports as "
+                "'PRAGMA defer_foreign_keys=TRUE;')",
+            )
+    target = fresh_working_copy(workdir, name or path.stem)
+    bar = tqdm(
+        total=path.stat().st_size,
+        unit="B",
+        unit_scale=True,
+        disable=not progress,
+        desc=f"loading {path.name}",
+    )
+    try:
+        try:
+            snapshot, writer, oversized = _run_dump(path, target, schema, bar, blocks=True)
+        except _BlockRefusedError:  # unusual lines: again line by line, naming any failing one
+            bar.reset()
+            snapshot, writer, oversized = _run_dump(path, target, schema, bar, blocks=False)
+    except (apsw.FullError, apsw.IOError) as exc:  # the working copy's folder, not the dump
+        with contextlib.suppress(InputError, OSError):
+            remove_working_copy(target)
+        raise OSError(errno.ENOSPC, f"cannot write the working copy: {exc}", str(target)) from exc
+    finally:
+        bar.close()
+    if oversized:
+        snapshot.notes.append(
+            f"{oversized} INSERT statement(s) over D1's {d1.MAX_STATEMENT_BYTES}-byte limit: "
+            "`wrangler d1 execute --file` would refuse this dump"
+        )
+    expected: dict[str, int] = defaultdict(int)
+    for table, n in writer.expected.items():  # SQLite's names are case-insensitive
+        expected[table.lower()] += n
+    virtual = virtual_tables(snapshot)
+    loaded = {t.lower(): n for t, n in {**snapshot.row_counts, **virtual}.items()}
+    for table, n in expected.items():
+        if table == "sqlite_sequence":
+            continue
+        got = loaded.get(table)
+        if got is None:  # a virtual table's shadow table, kept out of the snapshot's tables
+            got = shadow_rows(snapshot, table)
+        if got != n:
+            target.unlink(missing_ok=True)
+            raise InputError(path, 0, f"table {table}: dump has {n} INSERTs but {got} rows loaded")
+    return snapshot

@@ -1,0 +1,222 @@
+"""Applied ledgers (`d1_migrations`) from every source wrangler users have: `wrangler d1
+execute --json` output, `wrangler d1 migrations list` text (which names the pending files
+only), a SQL dump (run in the engine), a local-state folder or SQLite file (read from a copy),
+or CSV; and the ledgers a project keeps by convention in `ledgers/SERVICE.ENV.*`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import apsw
+import pandas as pd
+
+from d1nb import d1
+from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.formats.config import Project
+from d1nb.formats.dumpformat import iter_dump
+from d1nb.formats.migrations import (
+    parse_statements,
+)
+from d1nb.formats.sql import quote_ident
+from d1nb.formats.wrangler_output import local_state_databases, wrangler_json_rows
+from d1nb.problems import InputError
+
+LEDGER_COLUMNS = ["id", "name", "applied_at"]
+
+
+_LEDGER_FILE = re.compile(
+    r"^(?P<service>[^.]+)\.(?P<env>[^.]+)\.(?P<ext>json|txt|csv|sql|sqlite3?|db)$"
+)
+
+
+@dataclass
+class Ledger:
+    """One environment's ledger: applied rows, or only pending names (`migrations list`)."""
+
+    source: Path
+    applied: pd.DataFrame | None = None
+    pending: list[str] | None = None
+
+
+def _frame(rows: list[dict], path: Path) -> pd.DataFrame:
+    for i, row in enumerate(rows, 1):
+        if "name" not in row:
+            raise InputError(path, 0, f"ledger row {i} has no 'name' column")
+        if not isinstance(row["name"], str):
+            raise InputError(path, 0, f"ledger row {i}: name {row['name']!r} is not text")
+        ident = row.get("id")
+        if ident is not None and not (
+            isinstance(ident, int) and not isinstance(ident, bool) and 0 <= ident < 2**63
+        ):
+            raise InputError(path, 0, f"ledger row {i}: id {ident!r} is not a row id")
+    if not rows:  # a new environment, or a first migration that failed: everything pending
+        return pd.DataFrame(
+            {"id": pd.Series(dtype="int64"), "name": pd.Series(dtype=object)}
+            | {"applied_at": pd.Series(dtype=object)}
+        )[LEDGER_COLUMNS]
+    frame = pd.DataFrame(rows)
+    if "id" not in frame:
+        frame["id"] = range(1, len(frame) + 1)
+    if "applied_at" not in frame:
+        frame["applied_at"] = None
+    return frame[LEDGER_COLUMNS].sort_values("id", kind="stable").reset_index(drop=True)
+
+
+def _read_json(path: Path) -> Ledger:
+    rows = wrangler_json_rows(path)
+    return Ledger(path, applied=_frame(rows, path))
+
+
+_LIST_OUTPUT = re.compile(r"Migrations to be applied|No migrations to apply|[│|]\s*Name\s*[│|]")
+"""What only `wrangler d1 migrations list` output holds near its top."""
+
+
+_BOX_ROW = re.compile(r"^[│|]\s*(?P<name>[^│|]+?)\s*[│|]\s*$")
+
+
+def _read_list_text(path: Path) -> Ledger:
+    """`wrangler d1 migrations list` output: a box-drawn table of pending names."""
+    text = path.read_text(encoding="utf-8-sig")
+    if "No migrations to apply" in text:
+        return Ledger(path, pending=[])
+    names = []
+    for line in text.splitlines():
+        match = _BOX_ROW.match(line.strip())
+        if match and match.group("name").strip().lower() not in ("name", "migrations"):
+            names.append(match.group("name").strip())
+    if not names:
+        raise InputError(path, 1, "not `wrangler d1 migrations list` output (no table of names)")
+    return Ledger(path, pending=names)
+
+
+def _read_csv(path: Path) -> Ledger:
+    text = path.read_text(encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "name" not in reader.fieldnames:
+        raise InputError(path, 1, "CSV ledger needs a 'name' column (and id, applied_at)")
+    rows = []
+    for row in reader:
+        if row.get("id"):
+            try:
+                row["id"] = int(row["id"])
+            except ValueError as exc:
+                raise InputError(
+                    path, reader.line_num, f"id is not a number: {row['id']!r}"
+                ) from exc
+        rows.append(row)
+    return Ledger(path, applied=_frame(rows, path))
+
+
+def _read_sqlite(path: Path, table: str) -> Ledger:
+    """Read the ledger from a copy of a SQLite file (and its WAL), never the file itself."""
+    with tempfile.TemporaryDirectory(prefix="d1nb-ledger-") as tmp:
+        copy = Path(tmp) / "db.sqlite"
+        shutil.copyfile(path, copy)
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists():
+            shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+        conn = apsw.Connection(str(copy))
+        try:
+            if not conn.table_exists(None, table):
+                raise InputError(path, 0, f"no ledger table '{table}' in this database")
+            names = [r[0] for r in conn.execute("SELECT name FROM pragma_table_info(?)", (table,))]
+            cursor = conn.execute(f"SELECT * FROM {quote_ident(table)} ORDER BY id")
+            rows = [dict(zip(names, r, strict=True)) for r in cursor]  # none: all pending
+        finally:
+            conn.close()
+    return Ledger(path, applied=_frame(rows, path))
+
+
+def _read_dump(path: Path, table: str) -> Ledger:
+    engine = D1Engine(":memory:", statement_limit=0)  # a dump is untrusted: the sandbox
+    pattern = re.compile(
+        rf'^(?:CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?|INSERT\s+INTO\s+)["`\[]?{re.escape(table)}["`\]]?[\s(]',
+        re.I,
+    )
+    found = False
+    with engine:
+        for line, text in iter_dump(path):
+            if not pattern.match(text):
+                continue
+            for statement in parse_statements(text):
+                try:
+                    engine.run_statement(replace(statement, line=line + statement.line - 1))
+                except D1Error as exc:
+                    raise InputError(
+                        path, exc.line, f"ledger statement fails: {exc.reason}"
+                    ) from exc
+            found = True
+        if not found:
+            raise InputError(path, 0, f"the dump has no ledger table '{table}'")
+        rows = engine.conn.execute(
+            f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id"
+        ).fetchall()
+    return Ledger(
+        path, applied=_frame([dict(zip(LEDGER_COLUMNS, r, strict=True)) for r in rows], path)
+    )
+
+
+def read_ledger(path: str | Path, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> Ledger:
+    """Read a ledger from any supported source, chosen by what the path is. Whatever the
+    source holds, the result is a ledger or an InputError naming the file."""
+    path = Path(path)
+    try:
+        return _read_any_ledger(path, table)
+    except InputError:
+        raise
+    except (ValueError, UnicodeError, RecursionError, apsw.Error, OverflowError) as exc:
+        # ValueError covers malformed text, numbers and Arrow's casts
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(path, 0, f"unreadable ledger ({type(exc).__name__}: {why})") from exc
+
+
+def _read_any_ledger(path: Path, table: str) -> Ledger:
+    if not path.exists():
+        raise InputError(path, 0, "ledger file not found")
+    if path.is_dir():
+        candidates = []
+        for db in local_state_databases(path):
+            try:
+                candidates.append(_read_sqlite(db, table))
+            except InputError:
+                continue
+        if len(candidates) != 1:
+            raise InputError(
+                path,
+                0,
+                f"{len(candidates)} databases in this folder have a "
+                f"'{table}' table; name the .sqlite file instead",
+            )
+        return candidates[0]
+    with path.open("rb") as f:
+        head = f.read(4096)
+    if head.startswith(b"SQLite format 3"):
+        return _read_sqlite(path, table)
+    if _LIST_OUTPUT.search(head.decode("utf-8", "replace")):  # saved under any name
+        return _read_list_text(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return _read_json(path)
+    if suffix == ".csv":
+        return _read_csv(path)
+    if suffix == ".sql":
+        return _read_dump(path, table)
+    return _read_list_text(path)
+
+
+def find_ledgers(project: Project) -> dict[tuple[str, str], Path]:
+    """Ledger files by convention: `ledgers/SERVICE.ENV.(json|txt|csv|sql|sqlite)` at the root."""
+    folder = project.root / "ledgers"
+    found = {}
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            match = _LEDGER_FILE.match(path.name)
+            if match:
+                found[(match.group("service"), match.group("env"))] = path
+    return found

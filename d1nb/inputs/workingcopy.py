@@ -1,0 +1,180 @@
+"""Working copies: the SQLite file d1nb loads an export into (never the input itself), marked
+as d1nb's own, and the `Snapshot` that records what was verified about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeAlias
+
+import apsw
+import duckdb
+import pandas as pd
+
+from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.evolution import schema_evolution
+from d1nb.formats.migrations import MigrationDir
+from d1nb.formats.sql import classify, quote_ident
+from d1nb.inputs.duckcopy import copy_to_duckdb
+from d1nb.problems import InputError
+
+SchemaSource: TypeAlias = MigrationDir | dict[str, str]
+"""Where tables come from when an export has no schema: migrations replayed, or CREATE SQL."""
+
+
+@dataclass
+class Snapshot:
+    """A loaded export: a SQLite working copy on disk and what was verified about it.
+
+    The working copy is d1nb's own file, never the input; `duckdb()` copies its tables into
+    DuckDB with types from the declared SQLite types.
+    """
+
+    source: Path
+    path: Path
+    row_counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    type_notes: list[dict] = field(default_factory=list)
+
+    def connect(self) -> D1Engine:
+        """A D1 engine on the working copy."""
+        return D1Engine(self.path)
+
+    def counts_frame(self) -> pd.DataFrame:
+        """Tables and their row counts (verified at load)."""
+        return pd.DataFrame(sorted(self.row_counts.items()), columns=["table", "rows"])
+
+    def types_frame(self) -> pd.DataFrame:
+        """Columns whose stored values disagree with their declared type, or mix types."""
+        return pd.DataFrame(
+            self.type_notes, columns=["table", "column", "declared", "duckdb", "storage", "note"]
+        )
+
+    def duckdb(
+        self,
+        con: duckdb.DuckDBPyConnection | None = None,
+        schema: str = "main",
+        progress: bool = False,
+    ) -> duckdb.DuckDBPyConnection:
+        """Copy every table into DuckDB (schema `schema`), row counts verified."""
+        con, self.type_notes = copy_to_duckdb(
+            self.path, self.row_counts, self.source, con, schema, progress
+        )
+        return con
+
+
+WORKING_COPY_ID = 0x64316E62
+"""SQLite `application_id` of every working copy d1nb makes ("d1nb"): the mark that lets it
+replace a copy of its own, and refuse to remove any file it did not create."""
+
+
+WORKING_SUFFIX = ".d1nb.sqlite"
+"""Working copies are `<stem>.d1nb.sqlite`: a name no export or local state has."""
+
+
+def is_working_copy(path: Path) -> bool:
+    """Whether `path` is a SQLite file d1nb made (its application_id says so)."""
+    try:
+        with path.open("rb") as f:
+            header = f.read(72)
+    except OSError:
+        return False
+    return header.startswith(b"SQLite format 3") and header[68:72] == WORKING_COPY_ID.to_bytes(
+        4, "big"
+    )
+
+
+def mark_working_copy(engine: D1Engine) -> None:
+    engine.internal(f"PRAGMA application_id = {WORKING_COPY_ID}")
+
+
+def remove_working_copy(target: Path) -> None:
+    """Remove a working copy and its journal files; refuse any file d1nb did not make."""
+    if target.exists() and not is_working_copy(target):
+        raise InputError(
+            target,
+            0,
+            "not a working copy of d1nb's: refusing to replace it (choose another --workdir)",
+        )
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+
+
+def fresh_working_copy(workdir: str | Path, stem: str) -> Path:
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    target = workdir / f"{stem}{WORKING_SUFFIX}"
+    remove_working_copy(target)
+    # A DuckDB snapshot left from an earlier load would be opened and grown, not replaced;
+    # it is removed only beside a working copy of d1nb's (just checked, or absent).
+    for stale in (target.with_suffix(".duckdb"), target.with_suffix(".duckdb.wal")):
+        stale.unlink(missing_ok=True)
+    with D1Engine(target) as engine:
+        mark_working_copy(engine)
+    return target
+
+
+def shadow_rows(snapshot: Snapshot, table: str) -> int | None:
+    """Rows of a shadow table of a virtual table in the working copy (None if there is none)."""
+    with D1Engine(snapshot.path, statement_limit=0) as engine:
+        found = engine.conn.execute(
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow' "
+            "AND lower(name) = ?",
+            (table,),
+        ).fetchall()
+        if not found:
+            return None
+        return engine.conn.execute(f"SELECT count(*) FROM {quote_ident(found[0][0])}").fetchall()[
+            0
+        ][0]
+
+
+def virtual_tables(snapshot: Snapshot) -> dict[str, int]:
+    """Rows of each virtual table (FTS5, R*Tree) of the working copy, with a note on the
+    snapshot for each: they stay in the SQLite copy, where replays use them, and are not
+    copied to DuckDB, where their rows (derived from other tables) mean nothing."""
+    found = {}
+    with D1Engine(snapshot.path, statement_limit=0) as engine:
+        rows = engine.conn.execute(
+            "SELECT l.name, m.sql FROM pragma_table_list AS l JOIN sqlite_master AS m "
+            "ON m.name = l.name WHERE l.schema = 'main' AND l.type = 'virtual' ORDER BY 1"
+        ).fetchall()
+        for name, sql in rows:
+            try:
+                found[name] = engine.conn.execute(
+                    f"SELECT count(*) FROM {quote_ident(name)}"
+                ).fetchall()[0][0]
+            except apsw.Error as exc:
+                snapshot.notes.append(f"virtual table {name} cannot be read here: {exc}")
+                continue
+            module = (classify(sql)[3] or "?") if sql else "?"
+            snapshot.notes.append(
+                f"virtual table {name} (USING {module}, {found[name]} rows) is kept in the "
+                "SQLite working copy, not in DuckDB"
+            )
+    return found
+
+
+def count_rows(engine: D1Engine) -> dict[str, int]:
+    return {
+        t: engine.conn.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchall()[0][0]
+        for t in engine.tables()
+    }
+
+
+def create_schema(
+    engine: D1Engine, schema: SchemaSource | None, applied: set[str] | None = None
+) -> None:
+    """Create the tables of `schema`: CREATE SQL, or a migrations folder replayed from empty
+    (only the files in `applied`, when given: the schema the exported database had)."""
+    if schema is None:
+        return
+    if isinstance(schema, dict):
+        statements = list(schema.values())
+    else:
+        if applied is not None:
+            schema = replace(schema, files=[f for f in schema.files if f.name in applied])
+        final = schema_evolution(schema)
+        statements = [sql for _name, sql in final.final_sql]
+    for sql in statements:
+        engine.conn.execute(sql)
