@@ -122,7 +122,7 @@ def bench_parse_big_file(quick: bool) -> Result:
 
 
 def bench_dump_load(quick: bool) -> Result:
-    from d1nb.sample.generate import write_events_dump
+    from d1nb.sample.large import write_events_dump
 
     if shutil.which("sqlite3") is None:
         raise SystemExit("dump_to_duckdb needs the sqlite3 shell: apt-get install sqlite3")
@@ -154,7 +154,7 @@ def bench_dump_load(quick: bool) -> Result:
 def bench_load_memory(quick: bool) -> Result:
     """Bounded memory: loads past the size at which the DuckDB snapshot goes to disk
     (IN_MEMORY_DUCKDB_BYTES) must not need more memory than the largest load kept in RAM."""
-    from d1nb.sample.generate import write_events_dump
+    from d1nb.sample.large import write_events_dump
 
     sizes = (100_000, 500_000, 1_000_000) if quick else (1_000_000, 5_000_000, 10_000_000)
     sides = {}
@@ -181,7 +181,7 @@ def bench_load_memory(quick: bool) -> Result:
 
 
 def bench_metered_replay(quick: bool) -> Result:
-    from d1nb.sample.generate import build_scores_database
+    from d1nb.sample.large import build_scores_database
 
     rows = 100_000 if quick else 1_000_000
     db = WORK / f"scores_{rows}.sqlite"
@@ -205,7 +205,7 @@ def bench_metered_replay(quick: bool) -> Result:
 
 def bench_batch_budget(quick: bool) -> Result:
     from d1nb.analyses.batching import plan_batches
-    from d1nb.sample.generate import build_scores_database
+    from d1nb.sample.large import build_scores_database
 
     rows = 100_000 if quick else 1_000_000
     db = WORK / f"scores_{rows}.sqlite"
@@ -249,7 +249,7 @@ def bench_batch_budget(quick: bool) -> Result:
 
 
 def bench_diff(quick: bool) -> list[Result]:
-    from d1nb.sample.generate import write_diff_pair
+    from d1nb.sample.large import write_diff_pair
 
     results = []
     for rows in (100_000,) if quick else (1_000_000, 10_000_000):

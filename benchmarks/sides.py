@@ -165,7 +165,7 @@ def run_batches(db: str, work: str, size: str) -> None:
 
     import apsw
 
-    from d1nb.analyses.batching import batch_sql
+    from d1nb.analyses.batch_sql import batch_sql
     from d1nb.formats.migrations import parse_statements
 
     statement = parse_statements(BACKFILL.read_text(encoding="utf-8"))[0]

@@ -68,12 +68,11 @@ _PUBLIC = {
         "analyse_impact",
         "verdict_table",
     ),
+    "d1nb.analyses.batch_files": ("batch_migration", "write_batches"),
     "d1nb.analyses.batching": (
         "BatchPlan",
-        "batch_migration",
         "plan_batches",
         "scale_table",
-        "write_batches",
     ),
     "d1nb.analyses.diff": (
         "Diff",

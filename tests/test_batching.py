@@ -7,7 +7,8 @@ import shutil
 import apsw
 import pytest
 
-from d1nb.analyses.batching import batch_migration, plan_batches, scale_table, write_batches
+from d1nb.analyses.batch_files import batch_migration, write_batches
+from d1nb.analyses.batching import plan_batches, scale_table
 from d1nb.formats.migrations import load_migration_dir
 from d1nb.inputs.snapshots import load_snapshot
 from d1nb.problems import InputError
@@ -274,7 +275,7 @@ def test_driver_quotes_the_database_name(tmp_path):
     """The binding comes from someone's config: `DB; touch pwned #` must stay one argument."""
     import subprocess
 
-    from d1nb.analyses.batching import _driver
+    from d1nb.analyses.batch_files import _driver
 
     hostile = "DB; touch pwned #$(touch pwned2)`touch pwned3`"
     script = tmp_path / "run_batches.sh"

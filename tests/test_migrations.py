@@ -8,7 +8,7 @@ import apsw
 import pytest
 
 from d1nb.formats.migrations import load_migration_dir, parse_statements
-from d1nb.formats.sql import classify
+from d1nb.formats.sql.shapes import classify
 from d1nb.problems import InputError
 
 

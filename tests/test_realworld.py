@@ -232,7 +232,8 @@ def test_comment_before_where_batches_exactly(repo, empty_snapshot, tmp_path):
 
     import apsw
 
-    from d1nb.analyses.batching import plan_batches, write_batches
+    from d1nb.analyses.batch_files import write_batches
+    from d1nb.analyses.batching import plan_batches
     from d1nb.analyses.replay import replay
 
     history = load_history(repo, use_git=False)

@@ -8,19 +8,22 @@ import shutil
 import apsw
 import pytest
 
-from d1nb.analyses.batching import plan_batches, write_batches
+from d1nb.analyses.batch_files import write_batches
+from d1nb.analyses.batching import plan_batches
 from d1nb.analyses.checks import check_snapshot
 from d1nb.formats.migrations import parse_statements
-from d1nb.formats.sql import (
-    as_wrangler_sends,
+from d1nb.formats.sql.shapes import (
     check_constraints,
     dml_condition,
     in_list_values,
     index_where,
+    with_condition,
+)
+from d1nb.formats.sql.text import (
+    as_wrangler_sends,
     quote_ident,
     quote_literal,
     split_statements,
-    with_condition,
     without_comments,
     wrangler_splits,
 )

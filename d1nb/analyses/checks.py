@@ -17,9 +17,11 @@ import apsw
 import duckdb
 import pandas as pd
 
-from d1nb.analyses.diff import Diff, compare_tables, records
+from d1nb.analyses.diff import Diff, compare_tables
+from d1nb.analyses.diff_tables import records
 from d1nb.engine.d1engine import D1Engine
-from d1nb.formats.sql import check_constraints, index_where, quote_ident, quote_literal
+from d1nb.formats.sql.shapes import check_constraints, index_where
+from d1nb.formats.sql.text import quote_ident, quote_literal
 from d1nb.inputs.workingcopy import Snapshot
 from d1nb.problems import InputError
 
@@ -50,7 +52,7 @@ def expect(name: str, sql: str) -> Expectation:
 
 def read_expectations(path: str | Path) -> list[Expectation]:
     """Expectations from a .sql file: each query preceded by a `-- expect: NAME` line."""
-    from d1nb.formats.sql import split_statements
+    from d1nb.formats.sql.text import split_statements
     from d1nb.problems import line_of_offset
 
     path = Path(path)

@@ -18,7 +18,8 @@ from d1nb import d1
 from d1nb.analyses.replay import Meter, ReplayResult, replay
 from d1nb.engine.evolution import schema_evolution
 from d1nb.formats.migrations import MigrationDir, Statement
-from d1nb.formats.sql import quote_ident, written_columns
+from d1nb.formats.sql.shapes import written_columns
+from d1nb.formats.sql.text import quote_ident
 from d1nb.inputs.workingcopy import Snapshot
 
 TOP_TRANSITIONS = 10

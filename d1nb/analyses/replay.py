@@ -22,7 +22,8 @@ from d1nb.engine.evolution import (
     unreadable_outcome,
 )
 from d1nb.formats.migrations import MigrationDir, Statement
-from d1nb.formats.sql import in_list_values, quote_ident, written_columns
+from d1nb.formats.sql.shapes import in_list_values, written_columns
+from d1nb.formats.sql.text import quote_ident
 from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
 
 # -- replaying on a snapshot, with D1 metering ---------------------------------------------------

@@ -17,14 +17,16 @@ from pathlib import Path
 import pandas as pd
 
 from d1nb import d1
-from d1nb.analyses.diff import compare_tables, records
+from d1nb.analyses.diff import compare_tables
+from d1nb.analyses.diff_tables import records
 from d1nb.analyses.impact import Impact, verdict_table
 from d1nb.analyses.replay import pending_on, replay
 from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding
 from d1nb.formats.migrations import MigrationDir, MigrationFile
-from d1nb.formats.sql import is_constant_default, quote_ident, quote_literal
+from d1nb.formats.sql.shapes import is_constant_default
+from d1nb.formats.sql.text import quote_ident, quote_literal
 from d1nb.inputs.history import History, load_history, status_frame
 from d1nb.inputs.snapshots import load_snapshot, load_sqlite
 from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy

@@ -28,7 +28,7 @@ import apsw
 
 from d1nb import d1
 from d1nb.formats.migrations import Statement, parse_statements
-from d1nb.formats.sql import quote_ident
+from d1nb.formats.sql.text import quote_ident
 
 ALLOWED_PRAGMAS = frozenset(
     {

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from d1nb.engine.d1engine import D1Engine, MigrationOutcome
 from d1nb.formats.migrations import MigrationDir, MigrationFile, Statement
-from d1nb.formats.sql import table_columns
+from d1nb.formats.sql.shapes import table_columns
 
 SCHEMA_COLUMNS = ["order", "file", "table", "cid", "column", "type", "notnull", "default", "pk"]
 CHANGE_COLUMNS = [

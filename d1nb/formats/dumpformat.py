@@ -18,7 +18,7 @@ from pathlib import Path
 import apsw
 
 from d1nb import d1
-from d1nb.formats.sql import quote_ident
+from d1nb.formats.sql.text import quote_ident
 from d1nb.problems import InputError
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 from wcmatch import glob
 
-from d1nb.formats.sql import as_wrangler_sends, classify, split_statements, wrangler_splits
+from d1nb.formats.sql.shapes import classify
+from d1nb.formats.sql.text import as_wrangler_sends, split_statements, wrangler_splits
 from d1nb.problems import InputError, Problem
 
 _NUMBER_PREFIX = re.compile(r"^(\d+)")

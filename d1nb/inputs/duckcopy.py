@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.dumpformat import sql_literal
-from d1nb.formats.sql import quote_ident
+from d1nb.formats.sql.text import quote_ident
 from d1nb.problems import InputError
 
 _BATCH_ROWS = 100_000

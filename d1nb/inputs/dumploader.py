@@ -21,7 +21,8 @@ from tqdm import tqdm
 from d1nb import d1
 from d1nb.engine.d1engine import D1Engine, D1Error
 from d1nb.formats.migrations import MigrationDir, Statement
-from d1nb.formats.sql import classify, quote_ident, schema_row
+from d1nb.formats.sql.shapes import classify, schema_row
+from d1nb.formats.sql.text import quote_ident
 from d1nb.inputs.workingcopy import (
     SchemaSource,
     Snapshot,

@@ -23,7 +23,7 @@ from d1nb.formats.dumpformat import iter_dump
 from d1nb.formats.migrations import (
     parse_statements,
 )
-from d1nb.formats.sql import quote_ident
+from d1nb.formats.sql.text import quote_ident
 from d1nb.formats.wrangler_output import local_state_databases, wrangler_json_rows
 from d1nb.problems import InputError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import apsw
 
 from d1nb.engine.d1engine import D1Engine
-from d1nb.formats.sql import quote_ident
+from d1nb.formats.sql.text import quote_ident
 from d1nb.formats.wrangler_output import local_state_databases, wrangler_json_rows
 from d1nb.inputs.dumploader import load_dump
 from d1nb.inputs.workingcopy import (

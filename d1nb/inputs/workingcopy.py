@@ -14,7 +14,8 @@ import pandas as pd
 from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.evolution import schema_evolution
 from d1nb.formats.migrations import MigrationDir
-from d1nb.formats.sql import classify, quote_ident
+from d1nb.formats.sql.shapes import classify
+from d1nb.formats.sql.text import quote_ident
 from d1nb.inputs.duckcopy import copy_to_duckdb
 from d1nb.problems import InputError
 

@@ -381,7 +381,8 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
     WORKDIR,
 )
 def cmd_batch(args: argparse.Namespace) -> Outcome:
-    from d1nb.analyses.batching import BATCHABLE, batch_migration
+    from d1nb.analyses.batch_files import batch_migration
+    from d1nb.analyses.batching import BATCHABLE
 
     args.env, args.only = None, None
     history, binding, snapshot, _ = _service_snapshot(args)

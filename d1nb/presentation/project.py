@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from d1nb.analyses.batching import BATCHABLE, FileBatches, batch_migration
+from d1nb.analyses.batch_files import FileBatches, batch_migration
+from d1nb.analyses.batching import BATCHABLE
 from d1nb.analyses.checks import Audit, audit
 from d1nb.analyses.impact import (
     DEFAULT_BUDGET_MS,

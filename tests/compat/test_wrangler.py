@@ -25,7 +25,8 @@ from compat.wrangler import (
     user_schema,
     wrangler,
 )
-from d1nb.analyses.batching import BATCHABLE, batch_migration, plan_batches, write_batches
+from d1nb.analyses.batch_files import batch_migration, write_batches
+from d1nb.analyses.batching import BATCHABLE, plan_batches
 from d1nb.analyses.diff import compare_tables
 from d1nb.analyses.replay import replay
 from d1nb.engine.d1engine import D1Engine

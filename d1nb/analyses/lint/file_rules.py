@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from d1nb.analyses.lint.registry import FileContext, rule
 from d1nb.engine.d1engine import cascade_edges
 from d1nb.formats.migrations import MigrationFile, Statement
-from d1nb.formats.sql import check_constraints, lowercase_compound_end
+from d1nb.formats.sql.shapes import check_constraints, lowercase_compound_end
 
 Hit = tuple[int, str, Statement | None]
 

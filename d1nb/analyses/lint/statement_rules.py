@@ -14,7 +14,8 @@ from d1nb import d1
 from d1nb.analyses.lint.registry import FileContext, rule
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.migrations import Statement
-from d1nb.formats.sql import added_column, quote_ident
+from d1nb.formats.sql.shapes import added_column
+from d1nb.formats.sql.text import quote_ident
 
 _CREATE_KINDS = {
     "create_table",

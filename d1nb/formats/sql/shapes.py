@@ -1,237 +1,26 @@
-"""SQL text taken apart: the one place where d1nb reads the structure of SQL it did not write.
-
-Structure comes from sqlglot's SQLite tokens (comments are not tokens; a string, blob or quoted
-name is one token) and, for an INSERT … SELECT, sqlglot's parser. Where a whole file must be
-read at C speed, a regex that steps over strings, quoted names and comments does the scanning:
-splitting (SQLite's own `apsw.complete` decides inside trigger bodies) and the text wrangler's
-splitter sends. Other modules ask this one for statements, their kind and target, the spans of
-their clauses, CHECK constraints, IN-lists and quoted names and literals; none of them looks
-at SQL characters itself.
-"""
+"""The structure of one statement, from its tokens: its kind, target and flags (classify), the
+columns it writes, its WHERE and the condition a batch adds to it, CHECK constraints, the
+column an ADD COLUMN adds, a CREATE TABLE's columns, IN-lists, an INSERT … SELECT's parts."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import pairwise
-from typing import NamedTuple
 
-import apsw
 import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
-__all__ = [
-    "AddedColumn",
-    "DmlCondition",
-    "InsertSelectParts",
-    "SqlTokenError",
-    "Token",
-    "added_column",
-    "as_wrangler_sends",
-    "check_constraints",
-    "classify",
-    "dml_condition",
-    "in_list_values",
-    "index_where",
-    "insert_select",
-    "is_constant_default",
-    "lowercase_compound_end",
-    "quote_ident",
-    "quote_literal",
-    "schema_row",
-    "split_statements",
-    "table_columns",
-    "tokenize",
-    "top_level",
-    "top_level_offset",
-    "with_condition",
-    "without_comments",
-    "wrangler_splits",
-    "written_columns",
-]
+from d1nb.formats.sql.text import (
+    TOKENIZER,
+    Token,
+    tokenize,
+    top_level,
+    without_comments,
+)
 
-_DIALECT = SQLite()
-_TOKENIZER = _DIALECT.tokenizer()
-"""One tokenizer, reused: building one costs more than tokenizing a short statement."""
 _LEADING_REPLACE = re.compile(r"^\s*REPLACE\s+INTO\b", re.I)
-SqlTokenError = TokenError
-
-
-# -- quoting ----------------------------------------------------------------------------------
-
-
-def quote_ident(name: str) -> str:
-    """`name` as a double-quoted SQLite identifier (any `"` doubled)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(value: object) -> str:
-    """`value` as an SQLite literal: NULL, an integer, a real, or a single-quoted string."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, bytes):
-        return "X'" + value.hex().upper() + "'"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-# -- tokens -----------------------------------------------------------------------------------
-
-
-class Token(NamedTuple):
-    """One token of a statement, with its place in the text it came from."""
-
-    word: str
-    """Upper-cased text of a bare word, keyword or symbol ("ORDER BY", "PRIMARY KEY" are one
-    token each); "" for quoted names and literals."""
-    text: str
-    """The token's value: a quoted name or string without its quotes."""
-    type: TokenType
-    start: int
-    """Offset of the token's first character in the SQL."""
-    end: int
-    """Offset just past its last character (closing quote included)."""
-
-
-_LITERAL = {TokenType.STRING, TokenType.IDENTIFIER, TokenType.HEX_STRING, TokenType.NUMBER}
-
-
-def tokenize(sql: str) -> list[Token]:
-    """SQLite tokens of `sql`, comments left out; raises SqlTokenError on an unclosed string."""
-    return [
-        Token(
-            "" if t.token_type in _LITERAL else t.text.upper(),
-            t.text,
-            t.token_type,
-            t.start,
-            t.end + 1,
-        )
-        for t in _TOKENIZER.tokenize(sql)
-    ]
-
-
-def top_level(toks: list[Token], start: int = 0) -> Iterator[tuple[int, str]]:
-    """(index, word) of the tokens from `start` on that are outside any parentheses."""
-    depth = 0
-    for i in range(start, len(toks)):
-        t = toks[i]
-        if t.type == TokenType.L_PAREN:
-            depth += 1
-        elif t.type == TokenType.R_PAREN:
-            depth -= 1
-        elif depth == 0:
-            yield i, t.word
-
-
-def without_comments(sql: str) -> str:
-    """`sql` with every comment removed: a comment becomes a space, or a newline where it
-    held one, so that text appended after any token can never end up inside a comment."""
-    toks = tokenize(sql)
-    if not toks:
-        return ""
-    parts = [sql[toks[0].start : toks[0].end]]
-    for before, after in pairwise(toks):
-        gap = sql[before.end : after.start]
-        if gap.strip():
-            gap = "\n" if "\n" in gap else " "
-        parts += [gap, sql[after.start : after.end]]
-    return "".join(parts)
-
-
-# -- splitting --------------------------------------------------------------------------------
-
-_LEADING_TRIVIA = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*", re.S)
-_UP_TO_SEMICOLON = re.compile(
-    r"""(?:[^;'"`\[\-/]++|'(?:[^']|'')*+'|"(?:[^"]|"")*+"|`[^`]*+`|\[[^\]]*+\]"""
-    r"""|--[^\n]*+|/\*.*?\*/|-(?!-)|/(?!\*))*+;""",
-    re.S,
-)
-"""Text up to the first `;` outside strings, quoted names and comments: where a statement
-ends by SQLite's rule, unless it holds a trigger body (BEGIN … END with `;` inside)."""
-_TRIGGER = re.compile(r"trigger", re.I)
-
-
-def _skip_trivia(text: str, start: int) -> int:
-    """Offset of the first character after whitespace and comments."""
-    return _LEADING_TRIVIA.match(text, start).end()
-
-
-def _statement_end(text: str, start: int) -> int | None:
-    """Offset just past the `;` that completes the statement starting at `start`, or None."""
-    match = _UP_TO_SEMICOLON.match(text, start)
-    if match is None:
-        return None
-    end = match.end()
-    if not _TRIGGER.search(text, start, end):
-        return end
-    semicolon = end - 1  # a trigger: SQLite's own rule decides which `;` ends it
-    while semicolon != -1:
-        if apsw.complete(text[start : semicolon + 1]):
-            return semicolon + 1
-        semicolon = text.find(";", semicolon + 1)
-    return None
-
-
-def split_statements(text: str) -> Iterator[tuple[int, int, str, bool]]:
-    """Yield (start offset, end offset, statement text, complete) by SQLite's rule.
-
-    The statement text starts at its first token (leading comments dropped) and ends with its
-    `;`. Text after the last complete statement that is not only comments is yielded as
-    incomplete. Linear in the length of the text, except inside trigger bodies.
-    """
-    start = 0
-    while (end := _statement_end(text, start)) is not None:
-        first = _skip_trivia(text, start)
-        if first < end - 1:
-            yield first, end, text[first:end], True
-        start = end
-    first = _skip_trivia(text, start)
-    if first < len(text):
-        yield first, len(text), text[first:].rstrip(), False
-
-
-def wrangler_splits(text: str) -> bool:
-    """Whether wrangler splits a migration file into statements before sending it: when a
-    `;` stands anywhere but at its end (after removing one BEGIN TRANSACTION / COMMIT pair).
-    A file it does not split goes to D1 as written."""
-    trimmed = text.replace("BEGIN TRANSACTION;", "", 1).replace("COMMIT;", "", 1).rstrip()
-    at = trimmed.find(";")
-    return at != -1 and at != len(trimmed) - 1
-
-
-_WRANGLER_LINE_ENDS = re.compile(
-    r"""(--[^\n]*+)|(/\*.*?(?:\*/|$))|('[^']*+'|"[^"]*+"|`[^`]*+`|\[[^\]]*+\])|\r\n""", re.S
-)
-"""What wrangler's line-end normaliser (workers-utils d1-splitter.ts, 4.124 and later) steps
-over: comments (their CRLF made LF too) and quoted text (kept exactly); any other CRLF is LF."""
-
-
-def _line_end(m: re.Match) -> str:
-    line_comment, block_comment, quoted = m.groups()
-    if quoted is not None:
-        return quoted
-    if line_comment is not None:
-        return line_comment.removesuffix("\r")
-    if block_comment is not None:
-        return block_comment.replace("\r\n", "\n")
-    return "\n"
-
-
-def as_wrangler_sends(sql: str) -> str:
-    """A statement as wrangler 4.124 and later sends it: as written, comments and all, CRLF
-    line ends made LF outside quoted text, the closing `;` dropped, the ends trimmed. SQLite
-    then stores that text (from the CREATE on) as the schema of what the statement creates.
-    (Before 4.124 wrangler dropped the comments; see docs/compat.md.)"""
-    if "\r\n" in sql:
-        sql = _WRANGLER_LINE_ENDS.sub(_line_end, sql)
-    return sql.strip().removesuffix(";").strip()
 
 
 # -- classification ---------------------------------------------------------------------------
@@ -318,6 +107,8 @@ def _where_at_top(toks: list[Token], start: int) -> bool:
 
 
 _INSERT = re.compile(r"\s*(?:INSERT|REPLACE)\b", re.I)
+
+
 _VALUES = re.compile(r"\bVALUES\b", re.I)
 
 
@@ -550,7 +341,7 @@ def check_constraints(create_sql: str) -> list[tuple[str | None, str]]:
     expression's text as written), so they can be re-evaluated against stored data."""
     try:
         create_sql = without_comments(create_sql)
-        raw = _TOKENIZER.tokenize(create_sql)
+        raw = TOKENIZER.tokenize(create_sql)
     except TokenError:
         return []
     start = next((i for i, t in enumerate(raw) if t.token_type == TokenType.L_PAREN), None)
@@ -593,9 +384,6 @@ def check_constraints(create_sql: str) -> list[tuple[str | None, str]]:
 
 
 _TABLE_CONSTRAINT_WORDS = {"CONSTRAINT", "CHECK", "PRIMARY KEY", "UNIQUE", "FOREIGN KEY"}
-
-
-# -- clauses ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,279 @@
+"""Batch files on disk: the numbered SQL files of a plan, the `run_batches.sh` driver that runs
+them with wrangler and then batches what production added since the export, and a migration
+file's batchable statements each planned and written in turn."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from d1nb import d1
+from d1nb.analyses.batch_sql import (
+    _where_and_head,
+    batch_sql,
+)
+from d1nb.analyses.batching import BATCHABLE, DEFAULT_MARGIN, BatchPlan, plan_batches, rowid_after
+from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.formats.migrations import Statement
+from d1nb.formats.sql.text import quote_ident
+from d1nb.problems import InputError
+
+_LOW, _HIGH = "__d1nb_low__", "__d1nb_high__"
+"""Placeholders of tail.sql.in, filled in by the driver for each range past the export."""
+
+
+def write_batches(
+    plan: BatchPlan,
+    database: str | Path,
+    out: str | Path,
+    database_name: str = "DB",
+    size: int | None = None,
+) -> list[Path]:
+    """Write the batches as numbered SQL files and a driver script; return the batch files.
+
+    LIMIT batches are identical files, one per expected batch (each ends when no row
+    matches, so extra runs change nothing); range batches cover consecutive rowid ranges of
+    the snapshot up to its last rowid. Production has often grown since the export, so the
+    driver then asks D1 what is left and goes on in batches of the same bound: the LIMIT
+    batch again while a row still matches, rowid ranges `size` wide up to the table's last
+    rowid (a range that wide cannot hold more than `size` rows). An INSERT … SELECT into its
+    own table stops at the export's last rowid, past which its own copies land.
+    """
+    size = size or plan.recommended
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    clear_batch_folder(out)
+    s, insert = plan.statement, plan.insert
+    helpers: dict[str, str] = {}
+    if plan.mode == "limit":
+        count = max(1, -(-plan.rows // size))
+        statements = [batch_sql(s, size, "limit")] * count
+        _, condition = _where_and_head(s)
+        table = quote_ident(s.table or "")
+        helpers["remaining.sql"] = f"SELECT min(rowid) AS r FROM {table} WHERE {condition};"
+        end = None
+    else:
+        table = insert.source if insert is not None else s.table or ""
+        statements, end = _range_batches(plan, database, size, table)
+        if insert is None or not insert.into_itself:
+            helpers["last_rowid.sql"] = f"SELECT max(rowid) AS r FROM {quote_ident(table)};"
+            helpers["tail.sql.in"] = batch_sql(s, size, "range", _LOW, _HIGH, insert)
+    width = len(str(len(statements)))
+    files = []
+    for i, sql in enumerate(statements, 1):
+        if len(sql.encode()) > d1.MAX_STATEMENT_BYTES:
+            raise InputError(out, 0, "a batch statement exceeds D1's 100 KB limit")
+        path = out / f"batch_{i:0{width}d}.sql"
+        path.write_text(
+            f"-- batch {i} of {len(statements)}: up to {size} rows; safe to re-run\n{sql}\n",
+            encoding="utf-8",
+        )
+        files.append(path)
+    for name, sql in helpers.items():
+        (out / name).write_text(sql + "\n", encoding="utf-8")
+    first = files[0].name if files else ""
+    driver = out / "run_batches.sh"
+    driver.write_text(_driver(database_name, first, size, end, helpers), encoding="utf-8")
+    return files
+
+
+_DRIVER_HEAD = "#!/usr/bin/env sh\n# Runs the batches"
+
+
+_HELPERS = ("remaining.sql", "last_rowid.sql", "tail.sql.in", "tail.sql", "done.txt")
+"""Files the driver reads or writes beside the batches (done.txt: the batches that ran)."""
+
+
+def clear_batch_folder(out: Path) -> None:
+    """Remove the files an earlier `write_batches` left in `out` (and in its `line_NNNN`
+    folders), so that the new run_batches.sh, which runs every batch_*.sql beside it, runs
+    only the new plan's. A batch_*.sql that d1nb did not write is refused, never removed."""
+    for folder in [out, *sorted(out.glob("line_[0-9][0-9][0-9][0-9]"))]:
+        if not folder.is_dir():
+            continue
+        for f in sorted(folder.glob("batch_*.sql")):
+            if not f.read_text(encoding="utf-8", errors="replace").startswith("-- batch "):
+                raise InputError(
+                    f,
+                    0,
+                    "a batch_*.sql that d1nb did not write: run_batches.sh would run it; "
+                    "choose an empty --out",
+                )
+            f.unlink()
+        driver = folder / "run_batches.sh"
+        if driver.is_file() and driver.read_text(encoding="utf-8").startswith(_DRIVER_HEAD):
+            driver.unlink()
+            for name in _HELPERS:
+                (folder / name).unlink(missing_ok=True)
+        if folder != out and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _range_batches(
+    plan: BatchPlan, database: str | Path, size: int, table: str
+) -> tuple[list[str], int]:
+    """Range batches of `size` matching (or source) rows over the snapshot, the last one ending
+    at the last rowid of `table` (the one the ranges cut); and that rowid (0 when empty)."""
+    s, insert = plan.statement, plan.insert
+    statements: list[str] = []
+    low = None
+    with D1Engine(database) as engine:
+        end = engine.conn.execute(f"SELECT max(rowid) FROM {quote_ident(table)}").fetchall()[0][0]
+        while True:
+            high = rowid_after(engine, s, size, low or 0, insert)
+            if high is None:
+                if end is not None and (low is None or end > low):
+                    statements.append(batch_sql(s, size, "range", low, end, insert))
+                break
+            statements.append(batch_sql(s, size, "range", low, high, insert))
+            low = high
+    return statements, end or 0
+
+
+_VALUE = (
+    'node -e \'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{'
+    "const v=Object.values(JSON.parse(s)[0].results[0]||{})[0];"
+    'process.stdout.write(v===null||v===undefined?"":String(v))})\''
+)
+
+
+def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str, str]) -> str:
+    """run_batches.sh: the batch files in order, then the rows the export did not have.
+    The database name comes from a config: it is quoted for the shell, never pasted."""
+    name = shlex.quote(name)
+    lines = [
+        "#!/usr/bin/env sh",
+        "# Runs the batches one after another (--yes: no prompt per file); stops at the first",
+        "# failure. Re-running is safe.",
+        "# Then asks D1 which rows the export did not have and batches them the same way.",
+        "# Run it where wrangler finds your config (or pass --config):",
+        "#   sh path/to/run_batches.sh [--env production] [--remote]",
+        '# WRANGLER="npx wrangler" by default; node reads the --json answers.',
+        "# Batch files that ran are listed in done.txt and skipped when it runs again.",
+        "# D1NB_MAX_BATCHES=N stops after N batches (a daily allowance: run it again tomorrow).",
+        "set -e",
+        'dir="$(dirname "$0")"',
+        'WRANGLER="${WRANGLER:-npx wrangler}"',
+        'max="${D1NB_MAX_BATCHES:-0}"; ran=0',
+        'touch "$dir/done.txt"',
+        "run() {  # one SQL file; stops the script when the allowance of this run is used",
+        '  if [ "$max" -gt 0 ] && [ "$ran" -ge "$max" ]; then',
+        '    echo "D1NB_MAX_BATCHES=$max batches ran: run it again (after 00:00 UTC)"; exit 0',
+        "  fi",
+        f'  f="$1"; shift; $WRANGLER d1 execute {name} --yes --file "$f" "$@"',
+        "  ran=$((ran + 1))",
+        "}",
+        "value() {  # the one value a one-row query returns, empty for NULL",
+        '  sql="$(cat "$dir/$1")"; shift',
+        f'  $WRANGLER d1 execute {name} --json --command "$sql" "$@" | {_VALUE}',
+        "}",
+        'for f in "$dir"/batch_*.sql; do',
+        '  if grep -qx "${f##*/}" "$dir/done.txt"; then continue; fi',
+        '  echo "${f##*/}"',
+        '  run "$f" "$@"',
+        '  echo "${f##*/}" >> "$dir/done.txt"',
+        "done",
+    ]
+    if "remaining.sql" in helpers:
+        lines += [
+            'last=""',
+            "while :; do",
+            '  next="$(value remaining.sql "$@")"',
+            '  [ -n "$next" ] || break',
+            '  if [ "$next" = "$last" ]; then',
+            '    echo "rowid $next still matches after a batch: stopping" >&2; exit 1',
+            "  fi",
+            f'  echo "{first} again: rows from rowid $next on still match"',
+            f'  run "$dir/{first}" "$@"',
+            '  last="$next"',
+            "done",
+        ]
+    elif "tail.sql.in" in helpers:
+        lines += [
+            f"low={end}  # the export's last rowid: the files above end there",
+            'high="$(value last_rowid.sql "$@")"',
+            'while [ -n "$high" ] && [ "$high" -gt "$low" ]; do',
+            f"  next=$((low + {size}))",
+            f'  sed -e "s/{_LOW}/$low/g" -e "s/{_HIGH}/$next/g" \\',
+            '    "$dir/tail.sql.in" > "$dir/tail.sql"',
+            '  echo "$low < rowid <= $next (added since the export)"',
+            '  run "$dir/tail.sql" "$@"',
+            '  low="$next"',
+            "done",
+        ]
+    else:
+        lines.append("# It inserts into its own table: past the export's last rowid are its copies")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class FileBatches:
+    """One batchable statement of a migration file: its plan and files, or why not."""
+
+    statement: Statement
+    plan: BatchPlan | None = None
+    files: list[Path] = field(default_factory=list)
+    error: str = ""
+
+
+def batch_migration(
+    database: str | Path,
+    statements: list[Statement],
+    out: str | Path,
+    *,
+    budget_ms: float = 1000.0,
+    margin: float = DEFAULT_MARGIN,
+    database_name: str = "DB",
+    file: str = "",
+    scale_to: int | None = None,
+    max_rows_written: int | None = None,
+) -> list[FileBatches]:
+    """Plan and write batches for every UPDATE, DELETE and INSERT … SELECT of a migration file.
+
+    Each is planned on a working copy of `database` to which the file's earlier statements have
+    been applied, so a statement sees the tables and columns it runs against (an UPDATE of a
+    column the file adds, the copy into a rebuilt table). `database` itself is not changed.
+    A statement that cannot be batched is reported and the others still are. `scale_to`
+    measures each on a copy scaled up to that many rows (see `plan_batches`).
+    """
+    out = Path(out)
+    if out.is_dir():
+        clear_batch_folder(out)
+    targets = [s for s in statements if s.kind in BATCHABLE]
+    results: list[FileBatches] = []
+    with tempfile.TemporaryDirectory(prefix="d1nb-batch-") as tmp:
+        copy = Path(tmp) / "working.sqlite"
+        shutil.copyfile(database, copy)
+        for s in statements:
+            if s.kind in BATCHABLE:
+                entry = FileBatches(s)
+                results.append(entry)
+                folder = out if len(targets) == 1 else out / f"line_{s.line:04d}"
+                try:
+                    entry.plan = plan_batches(
+                        copy,
+                        s,
+                        budget_ms=budget_ms,
+                        margin=margin,
+                        scale_to=scale_to,
+                        max_rows_written=max_rows_written,
+                    )
+                    entry.files = write_batches(entry.plan, copy, folder, database_name)
+                except InputError as exc:
+                    entry.error = f"{file}:{s.line}: {exc.problem.message}"
+            with D1Engine(copy) as engine:
+                try:
+                    engine.run_statement(s, file)
+                except D1Error as exc:
+                    if s.kind in BATCHABLE and not results[-1].error:
+                        results[-1].error = str(exc)
+                    results += [
+                        FileBatches(t, error=f"{file}:{t.line}: not planned: {exc}")
+                        for t in targets
+                        if t.index > s.index
+                    ]
+                    break
+    return results
