@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
+
+from d1nb.engine.scratch import scratch_scope
 
 MAKE = (
     "import sys, time\nfrom d1nb.engine.scratch import scratch_folder\n"
@@ -35,3 +40,13 @@ def test_removed_at_exit_and_after_a_kill():
     fresh, newer = _make(0)  # the next d1nb process sweeps what the dead one left
     fresh.wait(timeout=60)
     assert not folder.exists() and not newer.exists()
+
+
+def test_a_scoped_scratch_folder_is_removed_when_its_block_ends():
+    with scratch_scope("d1nb-test-") as folder:
+        (folder / "copy.sqlite").write_bytes(b"x")
+        assert folder.is_dir() and folder.name.startswith(f"d1nb-test-p{os.getpid()}-")
+    assert not folder.exists()
+    with pytest.raises(RuntimeError), scratch_scope("d1nb-test-") as failing:
+        raise RuntimeError("a replay that fails part-way")
+    assert not failing.exists()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from d1nb.analyses.batch_sql import (
 )
 from d1nb.analyses.batching import BATCHABLE, DEFAULT_MARGIN, BatchPlan, plan_batches, rowid_after
 from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.engine.scratch import scratch_scope
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.text import quote_ident
 from d1nb.problems import InputError
@@ -244,7 +244,7 @@ def batch_migration(
         clear_batch_folder(out)
     targets = [s for s in statements if s.kind in BATCHABLE]
     results: list[FileBatches] = []
-    with tempfile.TemporaryDirectory(prefix="d1nb-batch-") as tmp:
+    with scratch_scope("d1nb-batch-") as tmp:
         copy = Path(tmp) / "working.sqlite"
         shutil.copyfile(database, copy)
         for s in statements:

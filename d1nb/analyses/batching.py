@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import shutil
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from d1nb.analyses.batch_sql import (
     parse_insert_select,
 )
 from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.engine.scratch import scratch_scope
 from d1nb.formats.migrations import Statement, parse_statements
 from d1nb.formats.sql.text import quote_ident
 from d1nb.problems import InputError
@@ -260,7 +260,7 @@ def _plan(
         ][0]
     if have >= scale_to:
         return _plan_on(database, s, budget_ms, margin, sizes, repeats)
-    with tempfile.TemporaryDirectory(prefix="d1nb-scale-") as tmp:
+    with scratch_scope("d1nb-scale-") as tmp:
         scaled = scale_table(database, table or "", scale_to, Path(tmp) / "scaled.sqlite")
         plan = _plan_on(scaled, s, budget_ms, margin, sizes, repeats)
     plan.notes.insert(
@@ -376,7 +376,7 @@ def _committed_run(
     """Milliseconds of up to `batches` full batches of `size`, each committed, run one after
     another from the start of the table on a throwaway copy, as the batch files will run."""
     times = []
-    with tempfile.TemporaryDirectory(prefix="d1nb-calibrate-") as tmp:
+    with scratch_scope("d1nb-calibrate-") as tmp:
         copy = Path(tmp) / "probe.sqlite"
         shutil.copyfile(database, copy)
         with D1Engine(copy) as engine:

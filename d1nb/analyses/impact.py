@@ -333,14 +333,6 @@ def verdict_table(impacts: dict[str, Impact]) -> pd.DataFrame:
     ]
 
 
-def transitions_of(impact: Impact, file: str, path_level: bool | None = None) -> pd.DataFrame:
-    """The value transitions of one migration (JSON paths only, or whole values only)."""
-    frame = impact.transitions[impact.transitions["file"] == file]
-    if path_level is not None:
-        frame = frame[(frame["path"] != "") == path_level]
-    return frame.drop(columns=["file"]).reset_index(drop=True)
-
-
 def statement_costs(impact: Impact) -> pd.DataFrame:
     """Per statement: rows touched, share of the table, cascades, D1 rows and price."""
     s = impact.statements

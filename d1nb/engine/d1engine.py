@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -123,7 +122,6 @@ class MigrationOutcome:
     would have created), or None."""
 
 
-_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PROGRESS_STEPS = 20_000
 """SQLite VM steps between two looks at the clock (well under a millisecond)."""
 _TIMEOUT: list[float] = []

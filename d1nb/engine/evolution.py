@@ -79,10 +79,6 @@ class SchemaEvolution:
         """Per file: tables created and dropped, columns added and removed."""
         return pd.DataFrame(self.change_rows, columns=CHANGE_COLUMNS)
 
-    def final_tables(self) -> pd.DataFrame:
-        """Columns of every table after the last file, one row per column."""
-        return self.final.drop(columns=["order", "file"])
-
 
 def _touched_tables(statements: list) -> set[str]:
     touched = set()

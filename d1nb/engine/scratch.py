@@ -10,6 +10,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _MADE: list[Path] = []
@@ -26,6 +28,18 @@ def scratch_folder(prefix: str = "d1nb-") -> Path:
     folder = Path(tempfile.mkdtemp(prefix=f"{prefix}p{os.getpid()}-"))
     _MADE.append(folder)
     return folder
+
+
+@contextmanager
+def scratch_scope(prefix: str = "d1nb-") -> Iterator[Path]:
+    """A scratch folder for one block: removed when the block ends, else (a kill) as above."""
+    folder = scratch_folder(prefix)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if folder in _MADE:
+            _MADE.remove(folder)
 
 
 def remove_scratch_folders() -> None:

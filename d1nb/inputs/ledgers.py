@@ -9,7 +9,6 @@ import csv
 import io
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pandas as pd
 
 from d1nb import d1
 from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.engine.scratch import scratch_scope
 from d1nb.formats.config import Project
 from d1nb.formats.dumpformat import iter_dump
 from d1nb.formats.migrations import (
@@ -115,7 +115,7 @@ def _read_csv(path: Path) -> Ledger:
 
 def _read_sqlite(path: Path, table: str) -> Ledger:
     """Read the ledger from a copy of a SQLite file (and its WAL), never the file itself."""
-    with tempfile.TemporaryDirectory(prefix="d1nb-ledger-") as tmp:
+    with scratch_scope("d1nb-ledger-") as tmp:
         copy = Path(tmp) / "db.sqlite"
         shutil.copyfile(path, copy)
         wal = path.with_name(path.name + "-wal")
