@@ -435,3 +435,28 @@ def test_temporary_working_folders_are_removed(capsys, sample, tmp_path, monkeyp
     code, _, err = run(capsys, "load", str(sample / "exports" / "api" / "before.sql"))
     assert code == 0, err
     assert not list(tmp_path.glob("d1nb-*"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "{sample}"),
+        ("lint", "{sample}"),
+        ("load", "{sample}/exports/api/before.sql"),
+        ("replay", "{sample}", "--service", "api", "--snapshot", "{sample}/exports/api/before.sql"),
+        ("diff", "{sample}/exports/api/before.sql", "{sample}/exports/api/after.sql"),
+        ("load", "{sample}/exports/api/nowhere.sql"),
+        ("replay", "{sample}", "--snapshot", "{sample}/exports/api/before.sql"),
+    ],
+)
+def test_every_command_prints_the_same_json_envelope(capsys, sample, args):
+    """command, exit_code and problems first, whatever the command and however it ends; an
+    unusable input is in the envelope's problems as well as on stderr."""
+    argv = [a.format(sample=sample) for a in args]
+    code, out, err = run(capsys, *argv, "--format", "json")
+    payload = json.loads(out)
+    assert list(payload)[:3] == ["command", "exit_code", "problems"]
+    assert payload["command"] == argv[0] and payload["exit_code"] == code
+    if code == 2:
+        (problem,) = payload["problems"]
+        assert problem["message"] and problem["message"] in err
