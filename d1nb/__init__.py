@@ -81,7 +81,7 @@ _PUBLIC = {
     "d1nb.analyses.checks": (
         "Audit",
         "Expectation",
-        "Rules",
+        "Invariants",
         "audit",
         "check_snapshot",
         "expect",

@@ -8,7 +8,7 @@ import apsw
 import duckdb
 import pytest
 
-from d1nb.analyses.checks import Rules, audit, check_snapshot, expect, read_expectations
+from d1nb.analyses.checks import Invariants, audit, check_snapshot, expect, read_expectations
 from d1nb.inputs.snapshots import load_snapshot
 from d1nb.presentation.cli import main
 from d1nb.problems import InputError
@@ -73,7 +73,7 @@ def test_declared_invariants(planted):
 
 
 def test_rules_given(planted):
-    rules = Rules(
+    rules = Invariants(
         not_null=["posts.slug"],
         unique={"posts": [["slug"]]},
         accepted={"users.plan": ["free", "pro"], "users.prefs$.a": [1]},
@@ -84,7 +84,7 @@ def test_rules_given(planted):
     plan = checks["users.plan in (free, pro)"]
     assert (plan.failing_rows, plan.sample) == (6, "'PRO' ×6")
     assert checks["users.prefs$.a in (1)"].failing_rows == 0
-    missing = check_snapshot(planted, Rules(not_null=["posts.nope"]))
+    missing = check_snapshot(planted, Invariants(not_null=["posts.nope"]))
     assert missing[missing["check"] == "posts.nope"]["status"].tolist() == ["error"]
 
 
@@ -117,8 +117,8 @@ def test_audit_verdict_and_expectations(tmp_path, planted):
 
 
 def test_equal_snapshots_pass(planted):
-    fixed = Rules()
-    result = audit(planted, planted, rules=fixed, check_before=False)
+    fixed = Invariants()
+    result = audit(planted, planted, invariants=fixed, check_before=False)
     assert result.diff.equal
     assert result.verdict().set_index("item").loc["data", "status"] == "equal"
 

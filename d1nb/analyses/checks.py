@@ -76,7 +76,7 @@ def read_expectations(path: str | Path) -> list[Expectation]:
 
 
 @dataclass
-class Rules:
+class Invariants:
     """Invariants beyond the declared ones, keyed by `table.column` (or `table` for unique).
 
     `accepted` maps `table.column` or `table.column$.json.path` to the values allowed (NULL is
@@ -344,19 +344,19 @@ def _show(value: object) -> str:
 
 
 def check_snapshot(
-    snapshot: Snapshot, rules: Rules | None = None, label: str = "snapshot"
+    snapshot: Snapshot, invariants: Invariants | None = None, label: str = "snapshot"
 ) -> pd.DataFrame:
     """Every invariant on one snapshot: foreign-key orphans (data may predate enforcement),
     uniqueness, NOT NULL, CHECK constraints re-evaluated, accepted values, JSON validity."""
-    rules = rules or Rules()
+    invariants = invariants or Invariants()
     checker = _Checker(snapshot, label)
     try:
         checker.foreign_keys()
-        checker.unique(rules.unique)
-        checker.not_null(rules.not_null)
+        checker.unique(invariants.unique)
+        checker.not_null(invariants.not_null)
         checker.checks()
-        checker.accepted(rules.accepted)
-        checker.json(rules.json)
+        checker.accepted(invariants.accepted)
+        checker.json(invariants.json)
     finally:
         checker.engine.close()
     return pd.DataFrame(checker.rows, columns=CHECK_COLUMNS).astype({"failing_rows": "Int64"})
@@ -516,15 +516,15 @@ def audit(
     keys: dict[str, list[str]] | None = None,
     tolerance: dict[str, float] | None = None,
     mask: set[str] | None = None,
-    rules: Rules | None = None,
+    invariants: Invariants | None = None,
     expectations: list[Expectation] | None = None,
     check_before: bool = True,
 ) -> Audit:
     """Diff two snapshots, check the invariants on both (or only after), run the expectations."""
     diff = compare_tables(before, after, keys=keys, tolerance=tolerance, mask=mask)
-    frames = [check_snapshot(after, rules, "after")]
+    frames = [check_snapshot(after, invariants, "after")]
     if check_before:
-        frames.insert(0, check_snapshot(before, rules, "before"))
+        frames.insert(0, check_snapshot(before, invariants, "before"))
     expectations = list(expectations or [])
     frames.append(run_expectations(diff.con, expectations))
     checks = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)

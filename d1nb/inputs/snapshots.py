@@ -267,6 +267,3 @@ def load_snapshot(
         "unknown export format (expected .sql, .sqlite, .json, .csv, "
         ".parquet or a local-state folder)",
     )
-
-
-

@@ -123,26 +123,26 @@ def render(name: str, fmt: str, outcome: Outcome) -> int:
 # Argument types: each refuses a bad value with a message argparse prints.
 
 
-def seconds(value: str) -> float:
-    """A time limit in seconds: a finite number, 0 or above."""
+def _number(value: str, unit: str, positive: bool) -> float:
+    """A finite number of `unit`, above zero (`positive`) or 0 and above."""
     try:
         number = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
-    if not math.isfinite(number) or number < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more: {value!r}")
+        raise argparse.ArgumentTypeError(f"not a number of {unit}: {value!r}") from None
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        bound = "above 0" if positive else "0 or more"
+        raise argparse.ArgumentTypeError(f"must be a number of {unit} {bound}: {value!r}")
     return number
+
+
+def seconds(value: str) -> float:
+    """A time limit in seconds: a finite number, 0 or above."""
+    return _number(value, "seconds", positive=False)
 
 
 def budget_ms(value: str) -> float:
     """A time budget in milliseconds: a finite number above zero."""
-    try:
-        budget = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {value!r}") from None
-    if not math.isfinite(budget) or budget <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number of milliseconds above 0: {value!r}")
-    return budget
+    return _number(value, "milliseconds", positive=True)
 
 
 def pair(value: str, what: str) -> tuple[str, str]:

@@ -543,7 +543,7 @@ def _tolerance(item: str) -> tuple[str, float]:
 def cmd_diff(args: argparse.Namespace) -> Outcome:
     import json
 
-    from d1nb.analyses.checks import Rules, audit, expect, read_expectations
+    from d1nb.analyses.checks import Invariants, audit, expect, read_expectations
     from d1nb.inputs.snapshots import load_snapshot
 
     workdir = _workdir(args)
@@ -560,7 +560,7 @@ def cmd_diff(args: argparse.Namespace) -> Outcome:
         target: values.split(",")
         for target, values in (pair(a, "TABLE.COL=V1,V2") for a in args.accepted or [])
     }
-    rules = Rules(not_null=args.not_null or [], unique=unique, accepted=accepted)
+    invariants = Invariants(not_null=args.not_null or [], unique=unique, accepted=accepted)
     before = load_snapshot(args.before, workdir / "before", progress=False)
     after = load_snapshot(args.after, workdir / "after", progress=False)
     _check_columns_exist(before, after, keys, args.mask or [])
@@ -570,7 +570,7 @@ def cmd_diff(args: argparse.Namespace) -> Outcome:
         keys=keys,
         tolerance=tolerance,
         mask=set(args.mask or []),
-        rules=rules,
+        invariants=invariants,
         expectations=expectations,
     )
     out = Outcome(EXIT_CLEAN if result.passed else EXIT_FINDINGS, data=json.loads(result.to_json()))
