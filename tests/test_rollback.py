@@ -106,6 +106,10 @@ def test_each_rollback_is_judged_with_exact_counts(shop):
     assert rebuild.loc["items", "lost"] == 120 and rebuild.loc["shops", "lost"] == 0
     assert rebuild.loc["shops", "restored"] == 40
     assert "the ledger still lists" in checks["0004_add_sku.sql"].reason
+    # where it looked, in this file's own names (a stranger's report showed "{stem}")
+    purge = checks["0006_purge_archived.sql"].reason
+    assert "0006_purge_archived.sql.rollback" in purge and "down/0006_purge_archived.sql" in purge
+    assert "{" not in purge
 
 
 def test_cli_exits_1_unless_everything_comes_back(shop, capsys):

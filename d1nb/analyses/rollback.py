@@ -163,13 +163,17 @@ VERDICTS = (
 )
 
 
+def rollback_candidates(f: MigrationFile) -> list[str]:
+    """Where the compensating migration of `f` may be, by the conventions above, relative to
+    its migrations folder."""
+    name = f.name.split("/")[-1]
+    return [p.format(name=name, stem=name.removesuffix(".sql")) for p in ROLLBACK_CONVENTIONS]
+
+
 def find_rollback(mdir: MigrationDir, f: MigrationFile) -> Path | None:
     """The compensating migration of `f` by the conventions above, or None."""
-    name = f.name.split("/")[-1]
-    stem = name.removesuffix(".sql")
     folder = f.path.parent
-    for pattern in ROLLBACK_CONVENTIONS:
-        rel = pattern.format(name=name, stem=stem)
+    for rel in rollback_candidates(f):
         for base in (folder, folder.parent) if "/" in rel else (folder,):
             candidate = base / rel
             if candidate.is_file() and candidate.resolve().is_relative_to(
@@ -359,7 +363,9 @@ def verify_rollbacks(
                     name,
                     None,
                     "no rollback",
-                    "no compensating migration found (" + ", ".join(ROLLBACK_CONVENTIONS) + ")",
+                    "no compensating migration found (looked for "
+                    + ", ".join(rollback_candidates(f))
+                    + ")",
                 )
             )
         else:
