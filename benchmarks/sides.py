@@ -187,6 +187,82 @@ def run_batches(db: str, work: str, size: str) -> None:
     conn.close()
 
 
+def duckdb_dump_floor(*dumps: str) -> None:
+    """A lower bound for reading a dump at all: DuckDB counting its lines (one parallel read
+    of the text, nothing parsed)."""
+    import duckdb
+
+    con = duckdb.connect()
+    start = time.perf_counter()
+    for dump in dumps:
+        con.execute(
+            "SELECT count(*) FROM read_csv(?, columns = {'line': 'VARCHAR'}, delim = '\x01', "
+            "quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n', "
+            "strict_mode = false)",
+            [dump],
+        ).fetchall()
+    print("ELAPSED", time.perf_counter() - start)
+
+
+def d1nb_diff_dumps(before: str, after: str, rows: str) -> None:
+    """What `d1nb diff` does with two exports: both loaded (counts verified), then compared."""
+    import tempfile
+
+    from d1nb.analyses.diff import compare_tables
+    from d1nb.inputs.snapshots import load_snapshot
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="d1nb-bench-") as work:
+        old = load_snapshot(before, Path(work) / "before")
+        new = load_snapshot(after, Path(work) / "after")
+        diff = compare_tables(old, new, keys={"scores": ["id"]}, tolerance={"score": 1e-9})
+        summary, columns, samples = diff.summary(), diff.column_summary(), diff.samples()
+        elapsed = time.perf_counter() - start
+    row = summary.set_index("table").loc["scores"]
+    _check_diff_counts(int(rows), row["added"], row["removed"], row["changed"])
+    assert columns.set_index("column").loc["composer", "changed"] == _changed(int(rows))
+    assert not samples.empty
+    print("ELAPSED", elapsed)
+
+
+def datacompy_diff_dumps(before: str, after: str, rows: str) -> None:
+    """The same from the same exports the usual way: the sqlite3 shell loads each (one
+    transaction), pandas reads the table, datacompy's PandasCompare compares, with its report."""
+    import sqlite3
+    import subprocess
+    import tempfile
+
+    import datacompy
+    import pandas as pd
+
+    start = time.perf_counter()
+    frames = []
+    with tempfile.TemporaryDirectory(prefix="d1nb-bench-") as work:
+        for name, dump in (("before", before), ("after", after)):
+            db = Path(work) / f"{name}.sqlite"
+            subprocess.run(
+                [
+                    "sqlite3",
+                    str(db),
+                    "PRAGMA journal_mode=OFF;",
+                    "BEGIN;",
+                    f".read {dump}",
+                    "COMMIT;",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            with sqlite3.connect(db) as conn:
+                frames.append(pd.read_sql("SELECT * FROM scores", conn))
+    compare = datacompy.PandasCompare(*frames, join_columns="id", abs_tol=1e-9)
+    compare.report()
+    elapsed = time.perf_counter() - start
+    _check_diff_counts(
+        int(rows), len(compare.df2_unq_rows), len(compare.df1_unq_rows), len(compare.all_mismatch())
+    )
+    print("ELAPSED", elapsed)
+
+
 SIDES = {
     f.__name__: f
     for f in (
@@ -199,6 +275,9 @@ SIDES = {
         d1nb_diff,
         datacompy_diff,
         duckdb_floor,
+        duckdb_dump_floor,
+        d1nb_diff_dumps,
+        datacompy_diff_dumps,
     )
 }
 
