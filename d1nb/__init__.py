@@ -99,12 +99,13 @@ _PUBLIC = {
         "verify_rollbacks",
     ),
     "d1nb.presentation.project": (
-        "problems_frame",
         "Backfill",
         "audit_exports",
         "audit_replay",
         "draft_sql",
+        "pick_service",
         "plan_backfill",
+        "problems_frame",
         "project_cascades",
         "project_drafts",
         "project_durations",
@@ -119,6 +120,7 @@ _PUBLIC = {
         "project_statement_costs",
         "project_table_columns",
         "project_transitions",
+        "service_export",
     ),
     "d1nb.presentation.report_inputs": (
         "MissingInputError",

@@ -48,7 +48,6 @@ LEDGER_DDL = (
     ")"
 )
 """The ledger wrangler creates (workers-sdk d1/migrations/helpers.ts)."""
-CONFIG_FILE_NAMES = ("wrangler.toml", "wrangler.json", "wrangler.jsonc")
 
 VIA = ("apply", "execute-file")
 """The paths a migration file takes to D1: `wrangler d1 migrations apply` (one transaction,

@@ -7,6 +7,8 @@ import pytest
 from d1nb.analyses.impact import analyse_impact
 from d1nb.formats.migrations import load_migration_dir
 from d1nb.inputs.snapshots import load_snapshot
+from d1nb.presentation.project import project_impacts
+from d1nb.problems import InputError
 from d1nb.sample.generate import write_sample
 
 
@@ -108,3 +110,12 @@ def test_a_backfill_past_the_free_plans_daily_rows_says_so(make_tree, tmp_path):
         in reasons["0002_backfill.sql"]
     )
     assert "Free plan" not in reasons["0003_small.sql"]
+
+
+def test_the_notebooks_refuse_another_services_export_as_the_cli_does(sample, tmp_path):
+    """project_impacts (report 02) and `d1nb impact` share service_export: an export whose
+    ledger names none of the service's files is another database's, and says so."""
+    with pytest.raises(InputError, match="another database's"):
+        project_impacts(sample, {"api": "exports/scores/before.sql"}, workdir=tmp_path)
+    with pytest.raises(InputError, match="no service 'nope'"):
+        project_impacts(sample, {"nope": "exports/api/before.sql"}, workdir=tmp_path)

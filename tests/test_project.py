@@ -66,3 +66,13 @@ def test_notebooks_are_committed_executed_without_machine_paths():
         text = path.read_text(encoding="utf-8")
         assert str(REPO) not in text and "/root/" not in text and "/home/" not in text
         assert any("parameters" in c.metadata.get("tags", []) for c in code), path.name
+
+
+def test_sql_text_is_taken_apart_in_one_place():
+    """Only d1nb/formats/sql/ reads SQL's structure (sqlglot); the rest asks it."""
+    readers = sorted(
+        str(path.relative_to(REPO))
+        for path in (REPO / "d1nb").rglob("*.py")
+        if re.search(r"^\s*(import sqlglot|from sqlglot)", path.read_text(encoding="utf-8"), re.M)
+    )
+    assert readers == ["d1nb/formats/sql/shapes.py", "d1nb/formats/sql/text.py"]

@@ -396,9 +396,7 @@ def drift_frame(history: History) -> pd.DataFrame:
     return status[flagged].reset_index(drop=True)
 
 
-def pending_in(
-    history: History, service: str, env: str, where: str | Path, status: pd.DataFrame | None = None
-) -> list[str]:
+def pending_in(history: History, service: str, env: str, where: str | Path) -> list[str]:
     """The files pending for `service` in `env`, in the order wrangler applies them; an
     InputError (at `where`) when no ledger of that environment says what is applied."""
     if (service, env) not in history.ledgers:
@@ -408,7 +406,7 @@ def pending_in(
             f"no ledger of service {service} in environment {env!r}: what is pending there is "
             "unknown (without env: what the export's own ledger lacks)",
         )
-    status = status_frame(history) if status is None else status
+    status = status_frame(history)
     mine = status[(status.service == service) & (status.environment == env)]
     return mine[mine.status == "pending"].sort_values("order")["name"].tolist()
 

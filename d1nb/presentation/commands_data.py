@@ -123,59 +123,23 @@ def _write_duckdb(snapshot, out: Path) -> None:
     Path(f"{out}.wal").unlink(missing_ok=True)  # an earlier file's log would replay into it
 
 
-def _pick_service(project: str, history, service: str | None) -> str:
-    """The service asked for, or the only one; InputError naming the choices otherwise."""
-    services = list(history.migration_dirs)
-    if service is None and len(services) == 1:
-        return services[0]
-    if service in services:
-        return service
-    have = ", ".join(services) or "none: no wrangler config with a D1 binding was found"
-    why = "name one with --service" if service is None else f"no service {service!r}"
-    raise InputError(project, 0, f"{why} (services with migrations: {have})")
-
-
-def _check_export_belongs(path: str, snapshot, history, service: str) -> None:
-    """Refuse an export whose own migrations ledger lists none of the service's files: it
-    is another database's, and replaying this service's files on it would mean nothing."""
-    from d1nb.engine.d1engine import D1Engine
-
-    table = history.binding(service).migrations_table
-    with D1Engine(snapshot.path) as engine:
-        applied = [r[1] for r in engine.applied_migrations(table)]
-    files = {f.name for f in history.migration_dirs[service].files}
-    if applied and not files.intersection(applied):
-        raise InputError(
-            path,
-            0,
-            f"its {table} ledger lists {len(applied)} migrations ({', '.join(applied[:3])}"
-            f"{', …' if len(applied) > 3 else ''}), none of them a file of service {service!r}: "
-            "is this export another database's?",
-        )
-
-
 def _service_snapshot(args: argparse.Namespace):
     """(history, binding, snapshot, names) for the replay-based commands; InputError if unusable."""
-    from d1nb.inputs.history import load_history, pending_in
-    from d1nb.inputs.snapshots import load_snapshot
+    from d1nb.inputs.history import load_history
+    from d1nb.presentation.project import pick_service, service_export
 
     history = load_history(args.project, use_git=False)
-    args.service = _pick_service(args.project, history, args.service)
-    binding = history.binding(args.service)
-    snapshot = load_snapshot(
-        args.snapshot, _workdir(args), schema=history.migration_dirs[args.service]
+    args.service = pick_service(args.project, history, args.service)
+    snapshot, names = service_export(
+        history,
+        args.service,
+        Path(args.snapshot),
+        _workdir(args),
+        env=getattr(args, "env", None),
+        only=getattr(args, "only", None),
+        shown=args.snapshot,
     )
-    _check_export_belongs(args.snapshot, snapshot, history, args.service)
-    names = getattr(args, "only", None) or None
-    known = {f.name for f in history.migration_dirs[args.service].files}
-    unknown = [n for n in names or [] if n not in known]
-    if unknown:
-        raise InputError(
-            args.project, 0, f"not a migration of {args.service}: {', '.join(unknown)}"
-        )
-    if names is None and getattr(args, "env", None):
-        names = pending_in(history, args.service, args.env, args.project)
-    return history, binding, snapshot, names
+    return history, history.binding(args.service), snapshot, names
 
 
 def _env_arg(what: str) -> Arg:

@@ -21,18 +21,67 @@ from d1nb.analyses.impact import (
 )
 from d1nb.analyses.replay import pending_on, replay
 from d1nb.analyses.rollback import RollbackCheck, verify_rollbacks
+from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.evolution import (
     CHANGE_COLUMNS,
     SchemaEvolution,
 )
 from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.migrations import MigrationFile
-from d1nb.inputs.history import History, evolution_of, load_history, pending_in, status_frame
+from d1nb.inputs.history import History, evolution_of, load_history, pending_in
 from d1nb.inputs.snapshots import load_snapshot
 from d1nb.inputs.workingcopy import Snapshot
 from d1nb.presentation.report_inputs import missing_input
 from d1nb.problems import InputError, Problem
 from d1nb.text import SQL, Note
+
+
+def pick_service(project: str | Path, history: History, service: str | None) -> str:
+    """The service asked for, or the only one; InputError naming the choices otherwise."""
+    services = list(history.migration_dirs)
+    if service is None and len(services) == 1:
+        return services[0]
+    if service in services:
+        return service
+    have = ", ".join(services) or "none: no wrangler config with a D1 binding was found"
+    why = "name one with --service" if service is None else f"no service {service!r}"
+    raise InputError(project, 0, f"{why} (services with migrations: {have})")
+
+
+def service_export(
+    history: History,
+    service: str,
+    export: Path,
+    workdir: Path,
+    *,
+    env: str | None = None,
+    only: list[str] | None = None,
+    shown: str | None = None,
+) -> tuple[Snapshot, list[str] | None]:
+    """One service's export loaded for a replay, and the files to replay: `only`, else what
+    `env` has pending, else None (what the export's own ledger lacks). An export whose
+    ledger lists none of the service's files is refused: it is another database's."""
+    shown = shown or str(export)
+    mdir = history.migration_dirs[service]
+    snapshot = load_snapshot(export, workdir, schema=mdir)
+    table = history.binding(service).migrations_table
+    with D1Engine(snapshot.path) as engine:
+        applied = [r[1] for r in engine.applied_migrations(table)]
+    files = {f.name for f in mdir.files}
+    if applied and not files.intersection(applied):
+        raise InputError(
+            shown,
+            0,
+            f"its {table} ledger lists {len(applied)} migrations ({', '.join(applied[:3])}"
+            f"{', …' if len(applied) > 3 else ''}), none of them a file of service {service!r}: "
+            "is this export another database's?",
+        )
+    unknown = [n for n in only or [] if n not in files]
+    if unknown:
+        raise InputError(shown, 0, f"not a migration of {service}: {', '.join(unknown)}")
+    if only:
+        return snapshot, list(only)
+    return snapshot, pending_in(history, service, env, shown) if env else None
 
 
 def project_impacts(
@@ -47,21 +96,13 @@ def project_impacts(
     pending in `env` (default: what the snapshot's own ledger lacks), on the path `via`."""
 
     history = load_history(project, use_git=False)
-    status = status_frame(history) if env is not None else None
     workdir = Path(workdir or scratch_folder("d1nb-impact-"))
     impacts = {}
     for service, rel in snapshots.items():
-        if service not in history.migration_dirs:
-            raise InputError(
-                rel,
-                0,
-                f"no service {service!r} with migrations in the project; services: "
-                + (", ".join(sorted(history.migration_dirs)) or "none"),
-            )
-        snapshot = load_snapshot(
-            Path(project) / rel, workdir / service, schema=history.migration_dirs[service]
+        pick_service(rel, history, service)
+        snapshot, names = service_export(
+            history, service, Path(project) / rel, workdir / service, env=env, shown=rel
         )
-        names = None if env is None else pending_in(history, service, env, rel, status)
         impacts[service] = analyse_impact(
             snapshot,
             history.migration_dirs[service],
@@ -163,11 +204,10 @@ def project_rollbacks(
     `env`, or what the export's ledger lacks), each with its compensating migration verified
     and one drafted from the export (into `draft_to`, default a scratch folder) and verified."""
     history = load_history(project, use_git=False)
-    status = status_frame(history) if env is not None else None
     folder = Path(draft_to or scratch_folder("d1nb-drafts-"))
     checks = {}
     for service, rel in snapshots.items():
-        names = None if env is None else pending_in(history, service, env, rel, status)
+        names = pending_in(history, service, env, rel) if env else None
         checks[service] = verify_rollbacks(project, service, rel, names, draft_to=folder / service)
     return checks
 
@@ -278,8 +318,6 @@ def audit_exports(
 ) -> Audit:
     """`audit` of two exports given relative to `project` (the notebook's entry point)."""
 
-    from d1nb.inputs.snapshots import load_snapshot
-
     workdir = Path(workdir or scratch_folder("d1nb-audit-"))
     return audit(
         load_snapshot(Path(project) / before, workdir / "before"),
@@ -302,9 +340,6 @@ def audit_replay(
 
     `service` None takes the service whose migration files the export's ledger names most.
     """
-
-    from d1nb.inputs.history import load_history
-    from d1nb.inputs.snapshots import load_snapshot
 
     history = load_history(project, use_git=False)
     workdir = Path(workdir or scratch_folder("d1nb-audit-"))
