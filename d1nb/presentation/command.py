@@ -1,8 +1,9 @@
 """The shape every `d1nb` subcommand shares: its arguments declared beside its handler, and
 an `Outcome` the one renderer prints as text or as the JSON envelope.
 
-A handler takes the parsed arguments and returns an `Outcome`; it never prints, never picks
-the output format and never catches d1nb's input errors (`cli.main` is the one boundary).
+A handler takes the parsed arguments and returns an `Outcome`; it never prints its result
+(progress goes to stderr), never picks the output format and never catches d1nb's input
+errors (`cli.main` is the one boundary).
 Heavy modules (pandas, DuckDB, the analyses) are imported inside handlers, so that building
 the parser, and `d1nb --help`, loads none of them.
 """
