@@ -51,21 +51,38 @@ class Result:
         return self.d1nb.peak_mb / self.other.peak_mb if self.other.peak_mb else float("nan")
 
 
+LAUNCH = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[1:])\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "print('PEAK_MB', usage.ru_maxrss / 1024, flush=True)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+"""Runs a side from a fresh, small process and prints its peak RSS. Linux carries a process's
+high-water mark across fork and exec, so a side started straight from this runner (grown
+by generating inputs) would report the runner's peak, not its own."""
+
+
 def measure(command: list[str], repeat: int = 3) -> Side:
     """Best time (as printed `ELAPSED <s>`, else wall time) and its peak RSS over `repeat` runs."""
     best: Side | None = None
     for _ in range(repeat):
         start = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=HERE.parent, stdout=subprocess.PIPE, text=True)
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"benchmark side failed: {' '.join(command)}")
-        reported = [float(x.split()[1]) for x in out.splitlines() if x.startswith("ELAPSED ")]
-        side = Side(
-            round(reported[-1] if reported else elapsed, 3), round(usage.ru_maxrss / 1024, 1)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", LAUNCH, *command],
+            cwd=HERE.parent,
+            stdout=subprocess.PIPE,
+            text=True,
         )
+        out = proc.stdout.read()
+        proc.wait()
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"benchmark side failed: {' '.join(command)}")
+        lines = out.splitlines()
+        reported = [float(x.split()[1]) for x in lines if x.startswith("ELAPSED ")]
+        peak = [float(x.split()[1]) for x in lines if x.startswith("PEAK_MB ")][-1]
+        side = Side(round(reported[-1] if reported else elapsed, 3), round(peak, 1))
         if best is None or side.seconds < best.seconds:
             best = side
     return best
