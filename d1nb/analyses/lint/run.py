@@ -14,6 +14,7 @@ from d1nb.analyses.lint import file_rules, history_rules, statement_rules
 from d1nb.analyses.lint.registry import (
     FINDING_COLUMNS,
     RULES,
+    SCOPES,
     FileContext,
     Finding,
     ServiceContext,
@@ -50,8 +51,8 @@ for _code in sorted(RULES):  # code order, whichever module registered a rule fi
     RULES[_code] = RULES.pop(_code)
 
 
-def _rules(scope: str) -> list:
-    return [r for r in RULES.values() if r.scope == scope]
+_BY_SCOPE = {scope: [r for r in RULES.values() if r.scope == scope] for scope in SCOPES}
+"""The rules of each scope, in code order, gathered once (lint asks for them per statement)."""
 
 
 def lint(history: History) -> pd.DataFrame:
@@ -76,12 +77,12 @@ def lint(history: History) -> pd.DataFrame:
                 },
                 wrangler,
             )
-            for r in _rules("file"):
+            for r in _BY_SCOPE["file"]:
                 hits += [(r.code, f, *hit) for hit in r.check(f, ctx)]
             for s in f.statements:
-                for r in _rules("statement"):
+                for r in _BY_SCOPE["statement"]:
                     hits += [(r.code, f, s.line, message, s) for message in r.check(s, ctx)]
-        for r in _rules("service"):
+        for r in _BY_SCOPE["service"]:
             hits += [(r.code, *hit) for hit in r.check(ServiceContext(service, mdir, evolution))]
         for code, target, line, message, s in hits:
             if isinstance(target, MigrationFile):
@@ -90,7 +91,7 @@ def lint(history: History) -> pd.DataFrame:
                 target = target.path
             severity, rel = RULES[code].severity, project.relpath(target)
             findings.append(Finding(code, severity, service, binding.binding, rel, line, message))
-    for r in _rules("project"):
+    for r in _BY_SCOPE["project"]:
         for service, database, path, line, message in r.check(history):
             rel = project.relpath(path)
             findings.append(Finding(r.code, r.severity, service, database, rel, line, message))
