@@ -59,7 +59,7 @@ _ARROW_BY_DUCK = {
 MIXED_TYPE = 'UNION("integer" BIGINT, "real" DOUBLE, "text" VARCHAR, "blob" BLOB)'
 
 
-_CLASS_OF_AFFINITY = {"INTEGER": "integer", "TEXT": "text", "REAL": "real"}
+CLASS_OF_AFFINITY = {"INTEGER": "integer", "TEXT": "text", "REAL": "real"}
 
 
 def _storage_classes(
@@ -73,7 +73,7 @@ def _storage_classes(
     """
     if not columns:
         return []
-    expected = [_CLASS_OF_AFFINITY.get(affinity(d)) for d in declared]
+    expected = [CLASS_OF_AFFINITY.get(affinity(d)) for d in declared]
     checks = [
         f"max(typeof({quote_ident(c)}) NOT IN ('null', '{k}'))"
         for c, k in zip(columns, expected, strict=True)
@@ -107,7 +107,7 @@ def _storage_classes(
     return result
 
 
-def _duck_type(declared: str, classes: dict[str, int]) -> tuple[str, str]:
+def duck_type(declared: str, classes: dict[str, int]) -> tuple[str, str]:
     """(DuckDB type, note) for a column from its declared type and the values it holds."""
     present = [k for k, n in classes.items() if n]
     by_affinity = _DUCK_BY_AFFINITY[affinity(declared)]
@@ -317,7 +317,7 @@ def _expected_classes(
     untyped columns, which convert nothing) from its first non-NULL value."""
     classes = []
     for name, decl in zip(names, declared, strict=True):
-        cls = _CLASS_OF_AFFINITY.get(affinity(decl))
+        cls = CLASS_OF_AFFINITY.get(affinity(decl))
         if cls is None:
             first = engine.conn.execute(
                 f"SELECT typeof({quote_ident(name)}) FROM {quote_ident(table)} "
@@ -402,8 +402,8 @@ def copy_to_duckdb(
             target = f"{quote_ident(schema)}.{quote_ident(table)}"
             expected_rows = row_counts.get(table)
             classes = _expected_classes(engine, table, names, declared)
-            types = [_duck_type(d, {k: 1})[0] for d, k in zip(declared, classes, strict=True)]
-            notes = [_duck_type(d, {k: 1})[1] for d, k in zip(declared, classes, strict=True)]
+            types = [duck_type(d, {k: 1})[0] for d, k in zip(declared, classes, strict=True)]
+            notes = [duck_type(d, {k: 1})[1] for d, k in zip(declared, classes, strict=True)]
             _create_duck_table(con, target, names, types)
             try:
                 ranges = _rowid_ranges(engine, table, names, expected_rows or 0, row_bytes)
@@ -413,7 +413,7 @@ def copy_to_duckdb(
                 complete = False
             if not complete:  # some value is of another class: count them all, copy exactly
                 cls_counts = _storage_classes(engine, table, names, declared)
-                planned = [_duck_type(d, c) for d, c in zip(declared, cls_counts, strict=True)]
+                planned = [duck_type(d, c) for d, c in zip(declared, cls_counts, strict=True)]
                 types, notes = [t for t, _ in planned], [n for _, n in planned]
                 _create_duck_table(con, target, names, types)
                 _copy_table_python(engine, con, table, target, names, types)
@@ -447,3 +447,29 @@ def copy_to_duckdb(
         bar.close()
         engine.close()
     return con, type_notes
+
+
+def copy_between(
+    source: duckdb.DuckDBPyConnection,
+    source_schema: str,
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    tables: list[str],
+    row_counts: dict[str, int],
+) -> None:
+    """Copy tables from one DuckDB database to another through Arrow batches, types kept and
+    row counts checked."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    for table in tables:
+        origin = f"{quote_ident(source_schema)}.{quote_ident(table)}"
+        target = f"{quote_ident(schema)}.{quote_ident(table)}"
+        columns = source.execute(f"DESCRIBE {origin}").fetchall()
+        _create_duck_table(con, target, [c[0] for c in columns], [c[1] for c in columns])
+        reader = source.sql(f"SELECT * FROM {origin}").to_arrow_reader(_BATCH_ROWS)
+        con.register("_d1nb_copy", reader)
+        try:
+            con.execute(f"INSERT INTO {target} SELECT * FROM _d1nb_copy")
+        finally:
+            con.unregister("_d1nb_copy")
+        if _duck_count(con, target) != row_counts.get(table):
+            raise InputError(target, 0, f"table {table}: rows lost copying between DuckDBs")

@@ -461,8 +461,13 @@ def load_dump(
     name: str | None = None,
     schema: SchemaSource | None = None,
     progress: bool = False,
+    reader: str = "auto",
 ) -> Snapshot:
     """Load a `wrangler d1 export` dump into a new SQLite working copy under `workdir`.
+
+    `reader` "auto" first tries the direct path (`dumpduck`: rows straight into DuckDB, the
+    working copy built only when asked for), which takes only dumps it proves it reads
+    exactly; "exact" goes through SQLite at once; "direct" raises NotProvable instead.
 
     Handles whole exports and `--table`, `--no-data` and `--no-schema` ones (give `schema`, the
     service's migrations, to create the tables a `--no-schema` dump fills). The dump runs
@@ -478,6 +483,22 @@ def load_dump(
                 "empty file: not a wrangler d1 export (an empty database exports as "
                 "'PRAGMA defer_foreign_keys=TRUE;')",
             )
+    how = "exact"
+    if reader != "exact":
+        if schema is not None:
+            how = "exact (tables from the migrations: a --no-schema dump)"
+        else:
+            try:
+                from d1nb.inputs.dumpduck import NotProvable, load_direct
+            except ImportError as exc:  # the native split was not built
+                how = f"exact (no native split: {exc})"
+            else:
+                try:
+                    return load_direct(path, Path(workdir), name or path.stem, progress)
+                except NotProvable as exc:
+                    if reader == "direct":
+                        raise
+                    how = f"exact ({exc})"
     target = fresh_working_copy(workdir, name or path.stem)
     bar = tqdm(
         total=path.stat().st_size,
@@ -517,4 +538,5 @@ def load_dump(
         if got != n:
             target.unlink(missing_ok=True)
             raise InputError(path, 0, f"table {table}: dump has {n} INSERTs but {got} rows loaded")
+    snapshot.reader = how
     return snapshot

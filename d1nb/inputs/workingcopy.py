@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import apsw
 import duckdb
@@ -16,8 +16,11 @@ from d1nb.engine.evolution import schema_evolution
 from d1nb.formats.migrations import MigrationDir
 from d1nb.formats.sql.shapes import classify
 from d1nb.formats.sql.text import quote_ident
-from d1nb.inputs.duckcopy import copy_to_duckdb
+from d1nb.inputs.duckcopy import connect_duckdb, copy_between, copy_to_duckdb
 from d1nb.problems import InputError
+
+if TYPE_CHECKING:
+    from d1nb.inputs.dumpduck import DirectRows
 
 SchemaSource: TypeAlias = MigrationDir | dict[str, str]
 """Where tables come from when an export has no schema: migrations replayed, or CREATE SQL."""
@@ -28,18 +31,53 @@ class Snapshot:
     """A loaded export: a SQLite working copy on disk and what was verified about it.
 
     The working copy is d1nb's own file, never the input; `duckdb()` copies its tables into
-    DuckDB with types from the declared SQLite types.
+    DuckDB with types from the declared SQLite types. A dump read straight into DuckDB
+    (`direct`) gets its working copy only when something asks for `path`.
     """
 
     source: Path
-    path: Path
+    working_copy: Path
     row_counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     type_notes: list[dict] = field(default_factory=list)
+    direct: DirectRows | None = None
+    """The rows already in DuckDB, for a dump the direct path proved it reads exactly."""
+    reader: str = "exact"
+    """How the export was read: "exact" (through SQLite), "direct", or "exact (why)"."""
+
+    @property
+    def path(self) -> Path:
+        """The SQLite working copy; built from the loaded rows first for a direct load."""
+        if self.direct is not None and not is_working_copy(self.working_copy):
+            self._build_working_copy()
+        return self.working_copy
+
+    def _build_working_copy(self) -> None:
+        assert self.direct is not None
+        target = fresh_working_copy(
+            self.working_copy.parent, self.working_copy.name.removesuffix(WORKING_SUFFIX)
+        )
+        try:
+            counts = self.direct.build_working_copy(target)
+        except BaseException:
+            remove_working_copy(target)
+            raise
+        if counts != self.row_counts:
+            remove_working_copy(target)
+            raise InputError(
+                self.source, 0, f"the working copy holds {counts}, the load {self.row_counts}"
+            )
 
     def connect(self) -> D1Engine:
         """A D1 engine on the working copy."""
         return D1Engine(self.path)
+
+    def schema_engine(self) -> D1Engine:
+        """A D1 engine with the snapshot's schema, for questions about tables and columns
+        (no working copy is built for them)."""
+        if self.direct is not None and not is_working_copy(self.working_copy):
+            return self.direct.schema_engine()
+        return D1Engine(self.path, statement_limit=0)
 
     def counts_frame(self) -> pd.DataFrame:
         """Tables and their row counts (verified at load)."""
@@ -57,7 +95,15 @@ class Snapshot:
         schema: str = "main",
         progress: bool = False,
     ) -> duckdb.DuckDBPyConnection:
-        """Copy every table into DuckDB (schema `schema`), row counts verified."""
+        """Every table in DuckDB (schema `schema`), row counts verified: the direct load's own
+        connection when it already holds them there, else copied into `con`."""
+        if self.direct is not None:
+            home = self.direct
+            if (con is None or con is home.con) and schema == home.schema:
+                return home.con
+            con = con if con is not None else connect_duckdb()
+            copy_between(home.con, home.schema, con, schema, home.tables, self.row_counts)
+            return con
         con, self.type_notes = copy_to_duckdb(
             self.path, self.row_counts, self.source, con, schema, progress
         )

@@ -1,0 +1,795 @@
+"""A `wrangler d1 export` dump read straight into DuckDB, for the dumps whose every value it can
+prove it reads as SQLite would; any other dump is left to the exact path (a SQLite working
+copy first), which names the line that fails.
+
+The rows are split natively (`formats/_insertrows.c`, two chunks at a time without the GIL)
+into a storage-class tag and a value per field; the other statements (the schema) run in an
+in-memory D1 engine, which refuses what the exact path refuses and gives each column its
+declared type. SQLite's type affinity is then applied to the tags, column by column: where the
+conversion is not plainly exact (a REAL into a TEXT column, a quoted number into a numeric
+one, values of several storage classes, an integer beyond 64 bits) the dump goes the exact
+way. So do constraints SQLite enforces on load and DuckDB does not: a NULL in a NOT NULL
+column or an INTEGER PRIMARY KEY, a repeated key, a broken CHECK (evaluated in SQLite over the
+distinct values it reads). Rows are counted per table against the dump's INSERT rows.
+
+The SQLite working copy that replays and invariant checks need is built from the loaded rows
+only when asked for (`DirectRows.build_working_copy`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import re
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import apsw
+import duckdb
+import numpy as np
+import pyarrow as pa
+from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from d1nb.inputs.workingcopy import Snapshot
+
+from d1nb import d1
+from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.formats import _insertrows as native
+from d1nb.formats.dumpformat import sql_literal
+from d1nb.formats.migrations import Statement
+from d1nb.formats.sql.shapes import check_constraints, classify
+from d1nb.formats.sql.text import quote_ident, quote_literal, split_statements, tokenize
+from d1nb.inputs.duckcopy import (
+    CLASS_OF_AFFINITY,
+    IN_MEMORY_DUCKDB_BYTES,
+    MIXED_TYPE,
+    ON_DISK_DUCKDB_MEMORY,
+    affinity,
+    connect_duckdb,
+    duck_type,
+)
+
+CHUNK_BYTES = 16 * 1024**2
+"""About how much of the dump one native split reads at a time (whole lines)."""
+
+CHECK_TUPLES_LIMIT = 200_000
+"""Distinct value tuples a CHECK is evaluated on in SQLite, at most; beyond, the exact path."""
+
+_SCHEMA_KINDS = {
+    "pragma",
+    "create_table",
+    "create_index",
+    "create_view",
+    "create_trigger",
+    "delete",
+}
+"""Statements besides the rows the direct path reads (DELETE only of sqlite_sequence, PRAGMA
+only defer_foreign_keys); anything else goes to the exact path."""
+
+_AFTER_ROWS_ONLY = {"create_trigger", "delete"}
+"""Statements that change what later rows become (a trigger fires, sqlite_sequence is reset):
+the direct path reads them only after the last row of a table."""
+
+_CLASSES = ("integer", "real", "text", "blob")
+"""Storage classes in the order copy_to_duckdb counts them."""
+
+
+_NAME = re.compile(r'"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_]*')
+_HEAD = re.compile(rf"INSERT INTO ({_NAME.pattern})(?: \(((?:(?:{_NAME.pattern}),?)+)\))? VALUES\(")
+"""An INSERT head as the native split accepts it: the table and its column list, if any."""
+
+
+def _identifier(text: str) -> str:
+    return text[1:-1].replace('""', '"') if text.startswith('"') else text
+
+
+class NotProvable(Exception):  # noqa: N818 (a verdict, not an error: the exact path follows)
+    """The direct path cannot prove it reads this dump as SQLite would; the reason says why."""
+
+
+@dataclass
+class _Column:
+    name: str
+    declared: str
+    affinity: str
+    not_null: bool
+    rowid_alias: bool
+    strict: str | None = None
+    """In a STRICT table, the storage class every value must have ("" for ANY)."""
+
+
+_STRICT_CLASS = {"INT": "integer", "INTEGER": "integer", "REAL": "real", "TEXT": "text"}
+"""The storage class a STRICT table's column type demands (BLOB: "blob", ANY: any)."""
+
+
+@dataclass
+class _Table:
+    """A table being filled: its columns, the DuckDB types chosen so far, what was seen."""
+
+    name: str
+    columns: list[_Column]
+    target: str
+    types: list[str] = field(default_factory=list)
+    counts: list[dict[str, int]] = field(default_factory=list)
+    first_class: list[str | None] = field(default_factory=list)
+    nulls: list[int] = field(default_factory=list)
+    big: list[bool] = field(default_factory=list)
+    """Per column: an integer beyond 2^53 seen (a DOUBLE column would not hold it exactly)."""
+    rows: int = 0
+    head: bytes = b""
+
+
+@dataclass
+class DirectRows:
+    """What the direct path loaded into DuckDB (schema `schema` of `con`): row counts checked
+    against the dump's rows, type notes as copy_to_duckdb gives them, notes, and the dump's
+    other statements in order with the sqlite_sequence rows, to build a SQLite copy from."""
+
+    con: duckdb.DuckDBPyConnection
+    schema: str
+    row_counts: dict[str, int] = field(default_factory=dict)
+    type_notes: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    statements: list[tuple[int, str]] = field(default_factory=list)
+    """(line, SQL) of the statements besides user-table rows, sqlite_sequence rows included."""
+    tables: list[str] = field(default_factory=list)
+    """User tables in the order the dump creates them."""
+
+    def schema_engine(self) -> D1Engine:
+        """An in-memory D1 engine holding the dump's schema and no rows."""
+        engine = D1Engine(":memory:", statement_limit=0)
+        for _line, sql in self.statements:
+            if classify(sql)[0] != "insert":
+                engine.conn.execute(sql)
+        return engine
+
+    def build_working_copy(self, target: Path) -> dict[str, int]:
+        """The SQLite working copy at `target` (made by fresh_working_copy), as the exact path
+        would have made it: tables created, rows appended in dump order through ADBC (rowids
+        as the dump's INSERTs give them), then the statements after the rows. Row counts."""
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+        engine = D1Engine(target, statement_limit=0)
+        try:
+            engine.internal("PRAGMA foreign_keys=OFF")
+            for _line, sql in self.statements:
+                if classify(sql)[0] == "create_table":
+                    engine.conn.execute(sql)
+        finally:
+            engine.close()
+        with adbc_sqlite.connect(str(target)) as conn:
+            cursor = conn.cursor()
+            try:
+                for table in self.tables:
+                    reader = self.con.sql(
+                        f"SELECT * FROM {quote_ident(self.schema)}.{quote_ident(table)}"
+                    ).to_arrow_reader(100_000)
+                    cursor.adbc_ingest(table, reader, mode="append")
+            finally:
+                cursor.close()
+            conn.commit()
+        engine = D1Engine(target, statement_limit=0)
+        try:
+            engine.internal("PRAGMA foreign_keys=OFF")
+            engine.conn.execute("BEGIN")
+            for _line, sql in self.statements:
+                if classify(sql)[0] != "create_table":
+                    engine.conn.execute(sql)
+            engine.conn.execute("COMMIT")
+            return {
+                t: engine.conn.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchall()[0][0]
+                for t in engine.tables()
+            }
+        finally:
+            engine.close()
+
+
+# -- reading the dump -------------------------------------------------------------------------
+
+
+def _chunks(path: Path, bar: tqdm) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, bytes) of about CHUNK_BYTES of whole lines at a time."""
+    lineno, tail = 1, b""
+    with path.open("rb") as fh:
+        first = True
+        while True:
+            block = fh.read(CHUNK_BYTES)
+            bar.update(len(block))
+            if first:
+                block = block.removeprefix(b"\xef\xbb\xbf")
+                first = False
+            data = tail + block
+            if not block:
+                if data:
+                    yield lineno, data
+                return
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                tail = data
+                continue
+            chunk, tail = data[:cut], data[cut:]
+            yield lineno, chunk
+            lineno += chunk.count(b"\n")
+
+
+def _splits(path: Path, bar: tqdm) -> Iterator[tuple]:
+    """The native split of each chunk, in order; two chunks are split at once."""
+    limit = d1.MAX_STATEMENT_BYTES
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        pending: list[Future] = []
+        for first, chunk in _chunks(path, bar):
+            pending.append(pool.submit(native.split, chunk, first, limit))
+            if len(pending) > 2:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
+
+
+# -- the schema -------------------------------------------------------------------------------
+
+
+class _Schema:
+    """The dump's statements besides its rows, run in an in-memory D1 engine in order."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.engine = D1Engine(":memory:", statement_limit=0)
+        self.statements: list[tuple[int, str]] = []
+        self.created_at: dict[str, int] = {}
+        self.after_rows_only: int | None = None  # line of the first trigger or DELETE
+        self.pending: tuple[int, int, bytes] | None = None
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def add_runs(self, runs: list[tuple[int, int, bytes]], chunk_last_line: int) -> None:
+        """Run the complete runs of other lines; keep a run that reaches the chunk's end open
+        (the next chunk may go on with it)."""
+        if self.pending is not None and not (runs and runs[0][0] == self.pending[1] + 1):
+            self._run(*self.pending)
+            self.pending = None
+        for first, last, text in runs:
+            if self.pending is not None:
+                p_first, p_last, p_text = self.pending
+                if p_last + 1 == first:
+                    first, text = p_first, p_text + b"\n" + text
+                else:
+                    self._run(*self.pending)
+                self.pending = None
+            if last >= chunk_last_line:
+                self.pending = (first, last, text)
+            else:
+                self._run(first, last, text)
+
+    def finish(self) -> None:
+        if self.pending is not None:
+            self._run(*self.pending)
+            self.pending = None
+
+    def _run(self, first: int, _last: int, raw: bytes) -> None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NotProvable("a line that is not valid UTF-8") from exc
+        offsets = [n for n, ch in enumerate(text) if ch == "\n"]
+        for start, _end, sql, complete in split_statements(text):
+            line = first + bisect.bisect_left(offsets, start)
+            if not complete:
+                raise NotProvable(f"line {line}: a statement that does not end before a row")
+            self._execute(line, sql)
+
+    def _execute(self, line: int, sql: str) -> None:
+        kind, table, flags, detail = classify(sql)
+        if kind not in _SCHEMA_KINDS:
+            raise NotProvable(f"line {line}: a {kind} statement besides the rows")
+        if kind == "delete" and (table or "").lower() != "sqlite_sequence":
+            raise NotProvable(f"line {line}: a DELETE of {table} besides the rows")
+        if kind == "pragma" and not detail.lower().replace(" ", "").startswith(
+            "defer_foreign_keys"
+        ):
+            raise NotProvable(f"line {line}: PRAGMA {detail} besides the rows")
+        try:
+            self.engine.run_statement(
+                Statement(0, line, line, sql, kind, table, flags, detail), str(self.path)
+            )
+        except (apsw.Error, D1Error) as exc:
+            raise NotProvable(f"line {line}: {exc}") from exc
+        if kind == "create_table":
+            self.created_at.setdefault((table or "").lower(), line)
+        if kind in _AFTER_ROWS_ONLY and self.after_rows_only is None:
+            self.after_rows_only = line
+        self.statements.append((line, sql))
+
+    def columns(self, table: str) -> list[_Column]:
+        conn = self.engine.conn
+        rows = conn.execute(f"SELECT * FROM pragma_table_xinfo({quote_literal(table)})").fetchall()
+        if any(r[6] for r in rows):  # hidden: generated columns, whose values no dump holds
+            raise NotProvable(f"table {table} has generated columns")
+        listed = conn.execute(
+            "SELECT wr, strict FROM pragma_table_list WHERE schema = 'main' AND name = ?",
+            (table,),
+        ).fetchall()
+        without_rowid, strict = listed[0]
+        pk = [r for r in rows if r[5]]
+        alias = len(pk) == 1 and pk[0][2].upper() == "INTEGER" and not without_rowid
+        columns = []
+        for r in rows:
+            declared = r[2].upper()
+            column = _Column(r[1], r[2], affinity(r[2]), bool(r[3]), alias and r is pk[0])
+            if strict:  # ANY keeps every value as written: no affinity at all
+                column.strict = "" if declared == "ANY" else _STRICT_CLASS.get(declared, "blob")
+                if declared == "ANY":
+                    column.affinity = "BLOB"
+            columns.append(column)
+        return columns
+
+
+# -- the rows ---------------------------------------------------------------------------------
+
+
+def _bitmap(valid: np.ndarray) -> pa.Buffer:
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def _convert(col: _Column, tags: np.ndarray, nums: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Tags and 8-byte values after SQLite's affinity for `col`, NotProvable where that
+    conversion is not plainly exact."""
+    seen = np.bincount(tags, minlength=6)
+    ints = np.frombuffer(nums, np.int64)
+    where = f"column {col.name}"
+    if seen[native.NUMERIC_TEXT] and col.affinity in ("INTEGER", "NUMERIC", "REAL"):
+        raise NotProvable(f"{where}: quoted numbers into a numeric column")
+    if col.affinity == "TEXT" and (seen[native.INTEGER] or seen[native.REAL]):
+        raise NotProvable(f"{where}: numbers into a TEXT column")
+    if col.affinity in ("INTEGER", "NUMERIC") and seen[native.REAL]:
+        reals = ints.view(np.float64)
+        is_real = tags == native.REAL
+        whole = is_real & (reals == np.floor(reals)) & (reals > -(2.0**63)) & (reals < 2.0**63)
+        if whole.any():  # SQLite stores a whole REAL as an INTEGER under these affinities
+            tags = np.where(whole, np.uint8(native.INTEGER), tags)
+            ints = np.where(whole, reals.astype(np.int64), ints)
+    if col.affinity == "REAL" and seen[native.INTEGER]:
+        is_int = tags == native.INTEGER
+        ints = np.where(is_int, ints.astype(np.float64).view(np.int64), ints)
+        tags = np.where(is_int, np.uint8(native.REAL), tags)
+    return tags, ints
+
+
+def _class_counts(tags: np.ndarray) -> dict[str, int]:
+    seen = np.bincount(tags, minlength=6)
+    return {
+        "integer": int(seen[native.INTEGER]),
+        "real": int(seen[native.REAL]),
+        "text": int(seen[native.TEXT] + seen[native.NUMERIC_TEXT]),
+        "blob": int(seen[native.BLOB]),
+    }
+
+
+def _first_class(tags: np.ndarray) -> str | None:
+    present = np.flatnonzero(tags != native.NULL)
+    if not len(present):
+        return None
+    tag = int(tags[present[0]])
+    return {
+        native.INTEGER: "integer",
+        native.REAL: "real",
+        native.TEXT: "text",
+        native.NUMERIC_TEXT: "text",
+        native.BLOB: "blob",
+    }[tag]
+
+
+def column_type(declared: str, counts: dict[str, int], first: str | None) -> tuple[str, str, str]:
+    """(DuckDB type, note, storage) of a column as copy_to_duckdb decides them: the class of
+    its affinity (or of its first value) when every value has it, else from all the counts."""
+    expected = CLASS_OF_AFFINITY.get(affinity(declared)) or first
+    if expected is None:
+        expected = "blob" if affinity(declared) == "BLOB" else "real"
+    if all(n == 0 for k, n in counts.items() if k != expected):
+        duck, note = duck_type(declared, {expected: 1})
+        return duck, note, expected
+    duck, note = duck_type(declared, {k: counts.get(k, 0) for k in _CLASSES})
+    return duck, note, ", ".join(f"{k} {counts[k]}" for k in _CLASSES if counts.get(k))
+
+
+def _array(duck: str, n: int, tags: np.ndarray, ints: np.ndarray, offsets: bytes, data: bytes):
+    """The Arrow array of one column's values in DuckDB type `duck`."""
+    valid = tags != native.NULL
+    nulls = int(n - valid.sum())
+    validity = _bitmap(valid) if nulls else None
+    if duck == "BIGINT":
+        return pa.Array.from_buffers(pa.int64(), n, [validity, pa.py_buffer(ints)], nulls)
+    if duck == "DOUBLE":
+        values = np.where(tags == native.INTEGER, ints.astype(np.float64), ints.view(np.float64))
+        return pa.Array.from_buffers(pa.float64(), n, [validity, pa.py_buffer(values)], nulls)
+    kind = pa.string() if duck == "VARCHAR" else pa.binary()
+    return pa.Array.from_buffers(
+        kind, n, [validity, pa.py_buffer(offsets), pa.py_buffer(data)], nulls
+    )
+
+
+_FITS = {
+    "BIGINT": {"integer"},
+    "DOUBLE": {"integer", "real"},
+    "VARCHAR": {"text"},
+    "BLOB": {"blob"},
+}
+
+
+class _Loader:
+    """Appends each chunk's rows to their DuckDB tables, choosing column types as it goes."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, schema: str, dump: _Schema):
+        self.con, self.schema, self.dump = con, schema, dump
+        self.tables: dict[str, _Table] = {}
+        self.heads: dict[bytes, _Table | None] = {}
+        self.sequence: list[tuple[int, str]] = []
+        self.last_row_line = 0
+
+    def table_for(self, head: bytes, first_line: int) -> _Table | None:
+        """The table an INSERT head fills (None for sqlite_sequence), checked once per head."""
+        if head in self.heads:
+            return self.heads[head]
+        match = _HEAD.fullmatch(head.decode("utf-8", "replace"))
+        if match is None:
+            raise NotProvable(f"line {first_line}: an INSERT head not read here")
+        name = _identifier(match.group(1))
+        if name.lower() == "sqlite_sequence":
+            self.heads[head] = None
+            return None
+        tables = {t.lower(): t for t in self.dump.engine.tables()}
+        key = name.lower()
+        if key not in tables:
+            raise NotProvable(f"line {first_line}: rows for {name}, not a table of the dump")
+        if self.dump.created_at.get(key, first_line) >= first_line:
+            raise NotProvable(f"line {first_line}: rows for {name} before its CREATE TABLE")
+        table_name = tables[key]
+        columns = self.dump.columns(table_name)
+        if match.group(2) is not None:
+            listed = [_identifier(m.group(0)) for m in _NAME.finditer(match.group(2))]
+            if listed != [c.name for c in columns]:
+                raise NotProvable(
+                    f"table {table_name}: INSERTs that do not give every column in order"
+                )
+        table = self.tables.get(table_name)
+        if table is not None and table.head != head:
+            raise NotProvable(f"table {table_name}: INSERTs written two ways")
+        if table is None:
+            table = _Table(
+                table_name,
+                columns,
+                f"{quote_ident(self.schema)}.{quote_ident(table_name)}",
+                types=["" for _ in columns],
+                counts=[dict.fromkeys(_CLASSES, 0) for _ in columns],
+                first_class=[None for _ in columns],
+                nulls=[0 for _ in columns],
+                big=[False for _ in columns],
+                head=head,
+            )
+            self.tables[table_name] = table
+        self.heads[head] = table
+        return table
+
+    def add(self, group: tuple) -> None:
+        head, first_line, last_line, rows, cols = group
+        table = self.table_for(head, first_line)
+        after_only = self.dump.after_rows_only
+        if table is not None and after_only is not None and after_only < last_line:
+            raise NotProvable(f"line {self.dump.after_rows_only}: a trigger or DELETE before rows")
+        if table is None:
+            self._sequence_rows(last_line, cols, rows)
+            return
+        if len(cols) != len(table.columns):
+            raise NotProvable(f"table {table.name}: rows of {len(cols)} values")
+        self.last_row_line = max(self.last_row_line, last_line)
+        arrays = []
+        for i, (col, (tags_raw, nums, offsets, data)) in enumerate(
+            zip(table.columns, cols, strict=True)
+        ):
+            tags, ints = _convert(col, np.frombuffer(tags_raw, np.uint8), nums)
+            counts = _class_counts(tags)
+            nulls = rows - sum(counts.values())
+            if nulls and (col.not_null or col.rowid_alias):
+                raise NotProvable(f"{table.name}.{col.name}: NULL into a NOT NULL column")
+            if col.strict and any(n for k, n in counts.items() if k != col.strict):
+                raise NotProvable(f"{table.name}.{col.name}: a value its STRICT type refuses")
+            if col.rowid_alias and counts["integer"] != rows:
+                raise NotProvable(f"{table.name}.{col.name}: a non-integer INTEGER PRIMARY KEY")
+            had_values = any(table.counts[i].values())
+            for k, n in counts.items():
+                table.counts[i][k] += n
+            if counts["integer"] and not table.big[i]:
+                table.big[i] = bool((np.abs(ints[tags == native.INTEGER]) > 2**53).any())
+            table.nulls[i] += nulls
+            if table.first_class[i] is None:
+                table.first_class[i] = _first_class(tags)
+            duck, _note, _storage = column_type(col.declared, table.counts[i], table.first_class[i])
+            if duck == MIXED_TYPE:
+                raise NotProvable(f"{table.name}.{col.name}: values of several storage classes")
+            self._retype(table, i, duck, had_values)
+            present = {k for k, n in counts.items() if n}
+            if not present <= _FITS[duck]:
+                raise NotProvable(f"{table.name}.{col.name}: values of several storage classes")
+            arrays.append(_array(duck, rows, tags, ints, offsets, data))
+        batch = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
+        self.con.register("_d1nb_rows", batch)
+        try:
+            self.con.execute(f"INSERT INTO {table.target} SELECT * FROM _d1nb_rows")
+        finally:
+            self.con.unregister("_d1nb_rows")
+        table.rows += rows
+
+    def _retype(self, table: _Table, i: int, duck: str, had_values: bool) -> None:
+        """Create the table at its first rows; widen a column whose values now need another
+        type: BIGINT to DOUBLE (exact for what SQLite holds as REAL), or any type while it
+        holds only NULLs. Anything else goes the exact way."""
+        if not table.types[i]:
+            table.types[i] = duck
+            if all(table.types):
+                self._create(table)
+            return
+        old = table.types[i]
+        if old == duck:
+            return
+        if (old == "BIGINT" and duck == "DOUBLE") or not had_values:
+            name = quote_ident(table.columns[i].name)
+            self.con.execute(f"ALTER TABLE {table.target} ALTER {name} TYPE {duck}")
+            table.types[i] = duck
+            return
+        raise NotProvable(f"{table.name}.{table.columns[i].name}: {old} values, then {duck}")
+
+    def _create(self, table: _Table) -> None:
+        defs = ", ".join(
+            f"{quote_ident(c.name)} {t}" for c, t in zip(table.columns, table.types, strict=True)
+        )
+        self.con.execute(f"CREATE TABLE {table.target} ({defs})")
+
+    def _sequence_rows(self, line: int, cols: list, rows: int) -> None:
+        values = []
+        for tags_raw, nums, offsets, data in cols:
+            tags = np.frombuffer(tags_raw, np.uint8)
+            ints = np.frombuffer(nums, np.int64)
+            ends = np.frombuffer(offsets, np.int32)
+            column = []
+            for r in range(rows):
+                tag = int(tags[r])
+                if tag == native.NULL:
+                    column.append(None)
+                elif tag == native.INTEGER:
+                    column.append(int(ints[r]))
+                elif tag == native.REAL:
+                    column.append(float(ints[r : r + 1].view(np.float64)[0]))
+                else:
+                    raw = data[ends[r] : ends[r + 1]]
+                    column.append(raw if tag == native.BLOB else raw.decode("utf-8"))
+            values.append(column)
+        for row in zip(*values, strict=True):
+            literal = ",".join(sql_literal(v) for v in row)
+            self.sequence.append((line, f"INSERT INTO sqlite_sequence VALUES({literal});"))
+
+
+# -- checks the exact path gets from SQLite on load --------------------------------------------
+
+
+def _unique_keys(engine: D1Engine, table: str, columns: list[_Column]) -> list[list[str]]:
+    """Column sets SQLite keeps unique in `table`: the rowid alias and every unique index;
+    NotProvable for one DuckDB cannot check the same way (partial, on expressions, or under
+    a collation other than BINARY)."""
+    keys = [[c.name] for c in columns if c.rowid_alias]
+    for _seq, name, unique, _origin, partial in engine.conn.execute(
+        f"SELECT * FROM pragma_index_list({quote_literal(table)})"
+    ).fetchall():
+        if not unique:
+            continue
+        info = engine.conn.execute(
+            f"SELECT name, coll FROM pragma_index_xinfo({quote_literal(name)}) WHERE key"
+        ).fetchall()
+        if partial or any(n is None or (coll or "BINARY") != "BINARY" for n, coll in info):
+            raise NotProvable(f"table {table}: a unique index DuckDB cannot check as SQLite does")
+        keys.append([n for n, _coll in info])
+    return keys
+
+
+def _check_unique(con: duckdb.DuckDBPyConnection, table: _Table, keys: list[list[str]]) -> None:
+    for key in keys:
+        cols = ", ".join(quote_ident(k) for k in key)
+        present = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k in key)
+        (repeated,) = con.execute(
+            f"SELECT count(*) - count(DISTINCT ({cols})) FROM {table.target} WHERE {present}"
+        ).fetchall()[0]
+        if repeated:
+            raise NotProvable(f"table {table.name}: a key repeated on {cols}")
+
+
+def _check_checks(engine: D1Engine, con: duckdb.DuckDBPyConnection, table: _Table) -> None:
+    """Every CHECK of the table holds for the rows loaded: each is evaluated in SQLite on the
+    distinct values of the columns it names, in a table of the same declared types."""
+    create_sql = engine.table_sql({table.name}).get(table.name, "")
+    checks = check_constraints(create_sql)
+    if not checks:
+        return
+    if "COLLATE" in create_sql.upper():
+        raise NotProvable(f"table {table.name}: CHECKs over columns with a collation")
+    by_lower = {c.name.lower(): c for c in table.columns}
+    for _column, expr in checks:
+        named: list[_Column] = []
+        for tok in tokenize(expr):
+            word = tok.text.lower()
+            if word in by_lower and by_lower[word] not in named:
+                named.append(by_lower[word])
+        cols = named or table.columns
+        select = ", ".join(quote_ident(c.name) for c in cols)
+        (count,) = con.execute(
+            f"SELECT count(*) FROM (SELECT DISTINCT {select} FROM {table.target})"
+        ).fetchall()[0]
+        if count > CHECK_TUPLES_LIMIT:
+            raise NotProvable(f"table {table.name}: too many distinct values to check its CHECKs")
+        rows = con.execute(f"SELECT DISTINCT {select} FROM {table.target}").fetchall()
+        defs = ", ".join(f"{quote_ident(c.name)} {c.declared}" for c in cols)
+        engine.conn.execute(f"CREATE TEMP TABLE d1nb_check ({defs})")
+        try:
+            marks = ", ".join("?" * len(cols))
+            engine.conn.executemany(f"INSERT INTO d1nb_check VALUES ({marks})", rows)
+            (broken,) = engine.conn.execute(
+                f"SELECT count(*) FROM d1nb_check WHERE coalesce(NOT ({expr}), 0)"
+            ).fetchall()[0]
+        except apsw.Error as exc:
+            raise NotProvable(f"table {table.name}: CHECK ({expr}) cannot be judged here") from exc
+        finally:
+            engine.conn.execute("DROP TABLE IF EXISTS temp.d1nb_check")
+        if broken:
+            raise NotProvable(f"table {table.name}: a row breaks CHECK ({expr})")
+
+
+# -- the whole load ---------------------------------------------------------------------------
+
+
+def duckdb_for_dump(path: Path, workdir: Path, stem: str) -> duckdb.DuckDBPyConnection:
+    """DuckDB in memory for a dump up to IN_MEMORY_DUCKDB_BYTES, else a file in `workdir`
+    with a memory limit (bounded memory at D1's 10 GB)."""
+    if path.stat().st_size <= IN_MEMORY_DUCKDB_BYTES:
+        return connect_duckdb()
+    _remove_duckdb_file(workdir, stem)
+    file = _duckdb_file(workdir, stem)
+    con = connect_duckdb(str(file))
+    con.execute(f"SET memory_limit = '{ON_DISK_DUCKDB_MEMORY}'")
+    return con
+
+
+def dump_to_duckdb(
+    path: str | Path,
+    con: duckdb.DuckDBPyConnection,
+    schema: str = "main",
+    progress: bool = False,
+) -> DirectRows:
+    """Load the dump at `path` into DuckDB schema `schema` without SQLite, or raise
+    NotProvable (nothing is left in `schema` then) for the exact path to load it."""
+    path = Path(path)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    dump = _Schema(path)
+    loader = _Loader(con, schema, dump)
+    oversized = 0
+    bar = tqdm(
+        total=path.stat().st_size,
+        unit="B",
+        unit_scale=True,
+        disable=not progress,
+        desc=f"loading {path.name}",
+    )
+    try:
+        for groups, runs, over, problem in _splits(path, bar):
+            if problem is not None:
+                raise NotProvable(f"line {problem[0]}: {problem[1]}")
+            oversized += over
+            last_line = max([g[2] for g in groups] + [r[1] for r in runs], default=0)
+            dump.add_runs(runs, last_line)
+            for group in groups:
+                loader.add(group)
+        dump.finish()
+        if dump.after_rows_only is not None and dump.after_rows_only < loader.last_row_line:
+            raise NotProvable(f"line {dump.after_rows_only}: a trigger or DELETE before rows")
+        result = _finish(path, con, schema, dump, loader)
+    except BaseException:
+        for table in loader.tables.values():
+            con.execute(f"DROP TABLE IF EXISTS {table.target}")
+        raise
+    finally:
+        bar.close()
+        dump.close()
+    if oversized:
+        result.notes.append(
+            f"{oversized} INSERT statement(s) over D1's {d1.MAX_STATEMENT_BYTES}-byte limit: "
+            "`wrangler d1 execute --file` would refuse this dump"
+        )
+    return result
+
+
+def _finish(
+    path: Path, con: duckdb.DuckDBPyConnection, schema: str, dump: _Schema, loader: _Loader
+) -> DirectRows:
+    """Tables without rows created, final types and notes, keys and CHECKs proved, counts."""
+    result = DirectRows(con, schema)
+    engine = dump.engine
+    order = sorted(dump.created_at.items(), key=lambda item: item[1])
+    names = {t.lower(): t for t in engine.tables()}
+    result.tables = [names[k] for k, _line in order if k in names]
+    for name in engine.tables():
+        table = loader.tables.get(name)
+        if table is None:
+            columns = dump.columns(name)
+            table = _Table(
+                name,
+                columns,
+                f"{quote_ident(schema)}.{quote_ident(name)}",
+                types=[column_type(c.declared, {}, None)[0] for c in columns],
+                counts=[dict.fromkeys(_CLASSES, 0) for _ in columns],
+                first_class=[None for _ in columns],
+                big=[False for _ in columns],
+            )
+            loader.tables[name] = table
+            loader._create(table)
+        for i, col in enumerate(table.columns):
+            duck, note, storage = column_type(col.declared, table.counts[i], table.first_class[i])
+            if duck != table.types[i]:
+                raise NotProvable(f"{name}.{col.name}: {table.types[i]} loaded, {duck} planned")
+            if duck == "DOUBLE" and table.big[i] and col.affinity != "REAL":
+                raise NotProvable(f"{name}.{col.name}: integers beyond 2^53 beside REALs")
+            if note:
+                result.type_notes.append(
+                    {
+                        "table": name,
+                        "column": col.name,
+                        "declared": col.declared,
+                        "duckdb": duck,
+                        "storage": storage,
+                        "note": note,
+                    }
+                )
+        (loaded,) = con.execute(f"SELECT count(*) FROM {table.target}").fetchall()[0]
+        if loaded != table.rows:
+            raise NotProvable(f"table {name}: {table.rows} rows read but {loaded} in DuckDB")
+        _check_unique(con, table, _unique_keys(engine, name, table.columns))
+        _check_checks(engine, con, table)
+        result.row_counts[name] = loaded
+    result.statements = sorted(dump.statements + loader.sequence)
+    return result
+
+
+def load_direct(path: Path, workdir: Path, stem: str, progress: bool = False) -> Snapshot:
+    """A Snapshot of the dump read the direct way (its working copy not yet built), or
+    NotProvable with nothing left behind."""
+    from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, remove_working_copy
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    target = workdir / f"{stem}{WORKING_SUFFIX}"
+    remove_working_copy(target)  # a stale copy of d1nb's goes; any other file is refused
+    con = duckdb_for_dump(path, workdir, stem)
+    try:
+        rows = dump_to_duckdb(path, con, "main", progress)
+    except BaseException:
+        con.close()
+        _remove_duckdb_file(workdir, stem)
+        raise
+    return Snapshot(
+        path,
+        target,
+        rows.row_counts,
+        notes=rows.notes,
+        type_notes=rows.type_notes,
+        direct=rows,
+        reader="direct",
+    )
+
+
+def _duckdb_file(workdir: Path, stem: str) -> Path:
+    return workdir / f"{stem}.d1nb-rows.duckdb"
+
+
+def _remove_duckdb_file(workdir: Path, stem: str) -> None:
+    file = _duckdb_file(workdir, stem)
+    for stale in (file, Path(f"{file}.wal")):
+        stale.unlink(missing_ok=True)
