@@ -201,14 +201,16 @@ def test_typical_databases_take_the_direct_path(tmp_path, seed):
 HAND_WRITTEN = {
     "multi-row": "INSERT INTO \"t\" VALUES(1,'a'),(2,'b');\nINSERT INTO \"t\" VALUES(3,'c');\n",
     "sqlite3 shell style": "INSERT INTO t VALUES(1,'a');\nINSERT INTO t VALUES(2,3.0);\n",
-    "whole REAL into INTEGER": 'INSERT INTO "t" VALUES(1,\'a\');\nINSERT INTO "n" VALUES(3.0,2.5);\n',
+    "whole REAL into INTEGER": (
+        'INSERT INTO "t" VALUES(1,\'a\');\nINSERT INTO "n" VALUES(3.0,2.5);\n'
+    ),
     "nested replace": (
         "INSERT INTO \"t\" VALUES(1,replace(replace('a\\rb\\nc','\\r',char(13)),'\\n',char(10)));\n"
     ),
     "replace with an empty marker": "INSERT INTO \"t\" VALUES(1,replace('a\\nb','',char(10)));\n",
     "unusual char": "INSERT INTO \"t\" VALUES(1,replace('a#b','#',char(9)));\n",
     "a function": "INSERT INTO \"t\" VALUES(1,upper('a'));\n",
-    "hex integer": 'INSERT INTO "t" VALUES(0x10,\'a\');\n',
+    "hex integer": "INSERT INTO \"t\" VALUES(0x10,'a');\n",
     "spaces": "INSERT INTO \"t\" VALUES(1, 'a');\n",
     "point without digits": 'INSERT INTO "n" VALUES(1.,2);\n',
     "lower-case null": 'INSERT INTO "t" VALUES(1,null);\n',
@@ -228,17 +230,19 @@ HAND_WRITTEN = {
         "INSERT INTO \"t\" VALUES(1,'a');\n"
     ),
     "trigger body with a row-like line": (
-        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN\nINSERT INTO \"n\" VALUES(5,6);\nEND;\n"
+        'CREATE TRIGGER tr AFTER INSERT ON t BEGIN\nINSERT INTO "n" VALUES(5,6);\nEND;\n'
         "INSERT INTO \"t\" VALUES(1,'a');\n"
     ),
     "rows for an unknown table": "INSERT INTO \"nope\" VALUES(1,'a');\n",
     "too few values": 'INSERT INTO "t" VALUES(1);\n',
-    "invalid UTF-8 escape-free": "INSERT INTO \"t\" VALUES(1,'caf\u00e9');\n",
-    "a comment line": "-- a comment\nINSERT INTO \"t\" VALUES(1,'a');\n-- INSERT INTO \"t\" VALUES(2,'b');\n",
-    "blob and NUL-free text": "INSERT INTO \"t\" VALUES(1,X'00FF');\nINSERT INTO \"t\" VALUES(2,x'');\n",
-    "check broken": "INSERT INTO \"c\" VALUES(1,-5);\n",
-    "check kept": "INSERT INTO \"c\" VALUES(1,5);\n",
-    "not null broken": "INSERT INTO \"c\" VALUES(2,NULL);\n",
+    "non-ASCII text": "INSERT INTO \"t\" VALUES(1,'caf\u00e9');\n",
+    "a comment line": (
+        "-- a comment\nINSERT INTO \"t\" VALUES(1,'a');\n-- INSERT INTO \"t\" VALUES(2,'b');\n"
+    ),
+    "blobs": "INSERT INTO \"t\" VALUES(1,X'00FF');\nINSERT INTO \"t\" VALUES(2,x'');\n",
+    "check broken": 'INSERT INTO "c" VALUES(1,-5);\n',
+    "check kept": 'INSERT INTO "c" VALUES(1,5);\n',
+    "not null broken": 'INSERT INTO "c" VALUES(2,NULL);\n',
 }
 
 
