@@ -121,7 +121,14 @@ def _random_database(path: Path, seed: int, typical: bool = False) -> None:
         declared = rnd.sample(DECLARED, rnd.randint(1, 5))
         name = rnd.choice([f"t{t}", f'q"t{t}', f"t {t}", f"T'{t}"])
         cols = [f'"c{i}{rnd.choice(["", " x", "é"])}" {d}' for i, d in enumerate(declared)]
-        key = rnd.choice(["id INTEGER PRIMARY KEY", "id INTEGER", "id TEXT PRIMARY KEY"])
+        key = rnd.choice(
+            [
+                "id INTEGER PRIMARY KEY",
+                "id INTEGER PRIMARY KEY AUTOINCREMENT",
+                "id INTEGER",
+                "id TEXT PRIMARY KEY",
+            ]
+        )
         quoted = quote_ident(name)
         conn.execute(f"CREATE TABLE {quoted} ({key}, {', '.join(cols)})")
         marks = ", ".join("?" * (len(declared) + 1))
@@ -169,6 +176,9 @@ def compare_readers(dump: Path, work: Path) -> str:
         for table in exact.row_counts:
             assert _rows(built, table) == _rows(reference, table), table
         schema = "SELECT type, name, sql FROM sqlite_master ORDER BY 1, 2"
+        if "sqlite_sequence" in {r[1] for r in reference.execute(schema)}:
+            sequence = "SELECT rowid, * FROM sqlite_sequence ORDER BY rowid"
+            assert built.execute(sequence).fetchall() == reference.execute(sequence).fetchall()
         assert built.execute(schema).fetchall() == reference.execute(schema).fetchall()
     return direct.reader
 

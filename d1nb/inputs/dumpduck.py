@@ -755,7 +755,7 @@ def _finish(
         _check_unique(con, table, _unique_keys(engine, name, table.columns))
         _check_checks(engine, con, table)
         result.row_counts[name] = loaded
-    result.statements = sorted(dump.statements + loader.sequence)
+    result.statements = sorted(dump.statements + loader.sequence, key=lambda s: s[0])
     return result
 
 

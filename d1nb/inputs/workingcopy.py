@@ -3,6 +3,8 @@ as d1nb's own, and the `Snapshot` that records what was verified about it."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
@@ -59,8 +61,14 @@ class Snapshot:
         )
         try:
             counts = self.direct.build_working_copy(target)
-        except BaseException:
-            remove_working_copy(target)
+        except BaseException as exc:
+            with contextlib.suppress(OSError, InputError):
+                remove_working_copy(target)
+            if isinstance(exc, Exception) and not isinstance(exc, OSError | InputError):
+                # apsw's and ADBC's errors here are about the folder (full, unwritable)
+                raise OSError(
+                    errno.EIO, f"cannot write the working copy: {exc}", str(target)
+                ) from exc
             raise
         if counts != self.row_counts:
             remove_working_copy(target)

@@ -81,6 +81,8 @@ def cmd_load(args: argparse.Namespace) -> Outcome:
         _write_duckdb(snapshot, Path(args.out))
     else:
         snapshot.duckdb(None, progress=False)
+    if args.workdir:  # asked for by name: the working copy is made even for a direct load
+        snapshot.path  # noqa: B018 (building it is the point)
     counts, types = snapshot.counts_frame(), snapshot.types_frame()
     out = Outcome()
     out.data = {
@@ -90,6 +92,7 @@ def cmd_load(args: argparse.Namespace) -> Outcome:
         "tables": counts,
         "type_notes": types,
         "notes": snapshot.notes,
+        "reader": snapshot.reader,
     }
     out.section(f"Tables of {args.export} (row counts verified)", counts)
     out.section("Columns whose values disagree with their declared type", types)
