@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import importlib
 
-from d1nb.version import __version__
-
 _PUBLIC = {
+    "d1nb.version": ("__version__",),
     "d1nb.problems": (
         "InputError",
         "Problem",
@@ -150,7 +149,7 @@ _PUBLIC = {
 
 _MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}
 
-__all__ = ["__version__", *sorted(_MODULE_OF)]
+__all__ = sorted(_MODULE_OF)
 
 
 def __getattr__(name: str) -> object:

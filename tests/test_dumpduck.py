@@ -329,7 +329,7 @@ def test_numeric_looking_text_is_exactly_what_sqlite_converts():
         conn.execute("INSERT INTO t VALUES (?)", (text,))
         converted = conn.execute("SELECT typeof(a) FROM t").fetchall()[0][0] != "text"
         line = f"INSERT INTO t VALUES({sql_literal(text)});".encode()
-        groups, _runs, _over, problem = native.split(line, 1, 10**6)
+        groups, _runs, _over, problem, _lines = native.split(line, 1, 10**6)
         assert problem is None
         marked = groups[0][4][0][0][0] == native.NUMERIC_TEXT
         assert marked == converted, repr(text)

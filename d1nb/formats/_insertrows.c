@@ -99,6 +99,14 @@ static void split_free(Split *s) {
 static int valid_utf8(const unsigned char *p, size_t n) {
     size_t i = 0;
     while (i < n) {
+        while (i + 8 <= n) { /* eight ASCII bytes, none of them NUL, at a time */
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if ((w & 0x8080808080808080ull) || ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull))
+                break;
+            i += 8;
+        }
+        if (i >= n) break;
         unsigned char c = p[i];
         if (c < 0x80) {
             if (c == 0) return 0; /* a NUL ends SQL text early in SQLite */
@@ -247,13 +255,18 @@ static int hexval(char ch) {
 
 static int put_value(Column *col, unsigned char tag, const void *num8, const char *bytes,
                      size_t len) {
-    int64_t zero = 0;
-    if (buf_put(&col->tags, &tag, 1)) return -1;
-    if (buf_put(&col->nums, num8 ? num8 : &zero, 8)) return -1;
+    if (buf_reserve(&col->tags, 1) || buf_reserve(&col->nums, 8) || buf_reserve(&col->offsets, 4))
+        return -1;
     if (bytes && buf_put(&col->data, bytes, len)) return -1;
     if (col->data.n > INT32_MAX) return -1;
+    col->tags.p[col->tags.n++] = (char)tag;
+    if (num8) memcpy(col->nums.p + col->nums.n, num8, 8);
+    else memset(col->nums.p + col->nums.n, 0, 8);
+    col->nums.n += 8;
     int32_t off = (int32_t)col->data.n;
-    return buf_put(&col->offsets, &off, 4);
+    memcpy(col->offsets.p + col->offsets.n, &off, 4);
+    col->offsets.n += 4;
+    return 0;
 }
 
 /* An integer literal beyond 64 bits, which SQLite reads as a REAL: taken only when it is a
@@ -278,6 +291,39 @@ static int read_big_integer(Cursor *c, const char *start, const char *digits, in
     return 0;
 }
 
+/* A decimal whose digits fit 2^53 and whose power of ten is at most 22: m * 10^e or m / 10^e
+ * is then one correctly rounded operation on exact doubles (Clinger's fast path), the value
+ * strtod gives. Returns 0 for any other form (strtod then reads it). */
+static int exact_decimal(const char *p, const char *end, double *out) {
+    static const double powers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    int negative = *p == '-';
+    if (negative) p++;
+    uint64_t m = 0;
+    int digits = 0, scale = 0, point = 0;
+    for (; p < end && (is_digit(*p) || *p == '.'); p++) {
+        if (*p == '.') { point = 1; continue; }
+        if (m == 0 && *p == '0') { if (point) scale--; continue; }
+        if (++digits > 15) return 0;
+        m = m * 10 + (uint64_t)(*p - '0');
+        if (point) scale--;
+    }
+    if (p < end) { /* an exponent */
+        p++;
+        int sign = 1, e = 0;
+        if (*p == '+' || *p == '-') { sign = *p == '-' ? -1 : 1; p++; }
+        for (; p < end; p++) e = e * 10 + (*p - '0');
+        scale += sign * e;
+    }
+    if (m == 0) return 0; /* zero and its sign: strtod decides */
+    if (scale < -22 || scale > 22) return 0;
+    double v = (double)m;
+    v = scale < 0 ? v / powers[-scale] : v * powers[scale];
+    *out = negative ? -v : v;
+    return 1;
+}
+
 static int read_value(Cursor *c, Column *col) {
     if (c->p >= c->end) return fail(c, "a row that does not end on its line");
     char ch = *c->p;
@@ -288,20 +334,19 @@ static int read_value(Cursor *c, Column *col) {
         return 0;
     }
     if (ch == '\'' || ch == 'r') {
-        Buf *text = &c->s->scratch;
-        text->n = 0;
+        Buf *data = &col->data;
+        size_t at = data->n; /* the text goes straight into the column's data */
         if (ch == '\'') {
-            if (read_string(c, text)) return -1;
+            if (read_string(c, data)) return -1;
         } else {
             if (!starts(c, "replace(")) return fail(c, "a value that is not a literal");
-            if (read_replace(c, text, 0)) return -1;
+            if (read_replace(c, data, 0)) return -1;
         }
-        if (!valid_utf8((const unsigned char *)text->p, text->n))
-            return fail(c, "text that is not valid UTF-8, or holds a NUL");
-        unsigned char tag = numeric_looking((const unsigned char *)text->p, text->n)
-                                ? TAG_NUMERIC_TEXT
-                                : TAG_TEXT;
-        if (put_value(col, tag, NULL, text->p, text->n)) return fail(c, "out of memory");
+        const unsigned char *text = (const unsigned char *)data->p + at;
+        size_t len = data->n - at;
+        if (!valid_utf8(text, len)) return fail(c, "text that is not valid UTF-8, or holds a NUL");
+        unsigned char tag = numeric_looking(text, len) ? TAG_NUMERIC_TEXT : TAG_TEXT;
+        if (put_value(col, tag, NULL, NULL, 0)) return fail(c, "out of memory");
         return 0;
     }
     if ((ch == 'X' || ch == 'x') && c->p + 1 < c->end && c->p[1] == '\'') {
@@ -371,6 +416,11 @@ static int read_value(Cursor *c, Column *col) {
             significant++;
         }
         if (significant > 17) return fail(c, "a number of more than 17 significant digits");
+        double fast;
+        if (exact_decimal(start, c->p, &fast)) {
+            if (put_value(col, TAG_REAL, &fast, NULL, 0)) return fail(c, "out of memory");
+            return 0;
+        }
         char tmp[64];
         size_t len = c->p - start;
         if (len >= sizeof tmp) return fail(c, "a number too long to read exactly");
@@ -496,7 +546,8 @@ static int add_run(Split *s, Py_ssize_t line, size_t start, size_t end) {
     return 0;
 }
 
-static void run_split(Split *s, const char *buf, size_t n, Py_ssize_t first_line, Py_ssize_t limit) {
+static Py_ssize_t run_split(Split *s, const char *buf, size_t n, Py_ssize_t first_line,
+                            Py_ssize_t limit) {
     size_t pos = 0;
     Py_ssize_t lineno = first_line;
     while (pos < n) {
@@ -508,16 +559,17 @@ static void run_split(Split *s, const char *buf, size_t n, Py_ssize_t first_line
             if ((Py_ssize_t)(text_end - pos) > limit) s->oversized++;
             if (read_insert(s, buf + pos, buf + text_end, lineno)) {
                 s->problem_line = lineno;
-                return;
+                return lineno;
             }
         } else if (add_run(s, lineno, pos, stop)) {
             s->problem = "out of memory";
             s->problem_line = lineno;
-            return;
+            return lineno;
         }
         pos = stop + 1;
         lineno++;
     }
+    return lineno - first_line;
 }
 
 static PyObject *bytes_of(Buf *b) { return PyBytes_FromStringAndSize(b->p ? b->p : "", b->n); }
@@ -528,8 +580,9 @@ static PyObject *split(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*nn", &view, &first_line, &limit)) return NULL;
     Split s;
     memset(&s, 0, sizeof s);
+    Py_ssize_t lines;
     Py_BEGIN_ALLOW_THREADS
-    run_split(&s, view.buf, (size_t)view.len, first_line, limit);
+    lines = run_split(&s, view.buf, (size_t)view.len, first_line, limit);
     Py_END_ALLOW_THREADS
     PyObject *result = NULL, *groups = NULL, *runs = NULL, *problem = NULL;
     if (s.problem) {
@@ -567,7 +620,7 @@ static PyObject *split(PyObject *self, PyObject *args) {
         }
     }
     if (groups && runs && problem)
-        result = Py_BuildValue("(OOnO)", groups, runs, s.oversized, problem);
+        result = Py_BuildValue("(OOnOn)", groups, runs, s.oversized, problem, lines);
 done:
     Py_XDECREF(groups);
     Py_XDECREF(runs);
@@ -579,10 +632,11 @@ done:
 
 static PyMethodDef methods[] = {
     {"split", split, METH_VARARGS,
-     "split(chunk, first_line, statement_limit) -> (groups, runs, oversized, problem)\n\n"
+     "split(chunk, first_line, statement_limit) -> (groups, runs, oversized, problem, lines)\n\n"
      "groups: (head, first line, last line, rows, [(tags, nums, offsets, data)] per column);\n"
      "runs: (first line, last line, text) of the other lines; oversized: INSERT lines longer\n"
-     "than statement_limit bytes; problem: None, or (line, reason) where the split stopped."},
+     "than statement_limit bytes; problem: None, or (line, reason) where the split stopped;\n"
+     "lines: how many lines the chunk holds (a last line without a newline counted)."},
     {NULL, NULL, 0, NULL},
 };
 

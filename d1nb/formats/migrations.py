@@ -13,13 +13,16 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from wcmatch import glob
 
 from d1nb.formats.sql.shapes import classify
 from d1nb.formats.sql.text import as_wrangler_sends, split_statements, wrangler_splits
 from d1nb.problems import InputError, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _NUMBER_PREFIX = re.compile(r"^(\d+)")
 
@@ -239,6 +242,8 @@ def load_migration_dir(
 
 def migrations_frame(mdir: MigrationDir, **labels: str) -> pd.DataFrame:
     """One row per migration file: order, number, name, sha256, bytes, statements."""
+    import pandas as pd
+
     rows = [
         {
             **labels,
@@ -273,6 +278,8 @@ def migrations_frame(mdir: MigrationDir, **labels: str) -> pd.DataFrame:
 
 def statements_frame(mdir: MigrationDir, **labels: str) -> pd.DataFrame:
     """One row per statement: file, index, line, kind, table, flags, detail, bytes, sql."""
+    import pandas as pd
+
     columns = [
         *labels,
         "file",

@@ -56,6 +56,10 @@ from d1nb.inputs.duckcopy import (
 CHUNK_BYTES = 16 * 1024**2
 """About how much of the dump one native split reads at a time (whole lines)."""
 
+FLUSH_BYTES = 256 * 1024**2
+"""Arrow batches kept before they are appended to DuckDB: bounds the memory a load needs
+beyond DuckDB's own (which a file-backed load limits)."""
+
 CHECK_TUPLES_LIMIT = 200_000
 """Distinct value tuples a CHECK is evaluated on in SQLite, at most; beyond, the exact path."""
 
@@ -121,6 +125,9 @@ class _Table:
     """Per column: an integer beyond 2^53 seen (a DOUBLE column would not hold it exactly)."""
     rows: int = 0
     head: bytes = b""
+    pending: list[pa.RecordBatch] = field(default_factory=list)
+    """Batches read but not yet appended to DuckDB (see _Loader.flush)."""
+    pending_bytes: int = 0
 
 
 @dataclass
@@ -191,42 +198,56 @@ class DirectRows:
 # -- reading the dump -------------------------------------------------------------------------
 
 
-def _chunks(path: Path, bar: tqdm) -> Iterator[tuple[int, bytes]]:
-    """(number of its first line, bytes) of about CHUNK_BYTES of whole lines at a time."""
-    lineno, tail = 1, b""
-    with path.open("rb") as fh:
-        first = True
+def _chunks(path: Path, bar: tqdm) -> Iterator[memoryview]:
+    """About CHUNK_BYTES of whole lines at a time, read into a buffer of their own (a split
+    may still be reading the one before); a UTF-8 byte order mark left out."""
+    tail = b""
+    start = 0
+    with path.open("rb", buffering=0) as fh:
         while True:
-            block = fh.read(CHUNK_BYTES)
-            bar.update(len(block))
-            if first:
-                block = block.removeprefix(b"\xef\xbb\xbf")
-                first = False
-            data = tail + block
-            if not block:
-                if data:
-                    yield lineno, data
+            buf = bytearray(len(tail) + CHUNK_BYTES)
+            buf[: len(tail)] = tail
+            got = fh.readinto(memoryview(buf)[len(tail) :])
+            bar.update(got)
+            end = len(tail) + got
+            if start == 0 and buf.startswith(b"\xef\xbb\xbf") and bar.n == got:
+                start = 3
+            if not got:
+                if end > start:
+                    yield memoryview(buf)[start:end]
                 return
-            cut = data.rfind(b"\n") + 1
+            cut = buf.rfind(b"\n", start, end) + 1
             if not cut:
-                tail = data
+                tail, start = bytes(buf[start:end]), 0
                 continue
-            chunk, tail = data[:cut], data[cut:]
-            yield lineno, chunk
-            lineno += chunk.count(b"\n")
+            yield memoryview(buf)[start:cut]
+            tail, start = bytes(buf[cut:end]), 0
 
 
 def _splits(path: Path, bar: tqdm) -> Iterator[tuple]:
-    """The native split of each chunk, in order; two chunks are split at once."""
+    """The native split of each chunk, in order, with the file's line numbers; two chunks
+    are split at once."""
     limit = d1.MAX_STATEMENT_BYTES
+    base = 0
+
+    def numbered(result: tuple) -> tuple:
+        nonlocal base
+        groups, runs, oversized, problem, lines = result
+        shift, base = base, base + lines
+        if problem is not None:
+            problem = (problem[0] + shift, problem[1])
+        groups = [(h, f + shift, last + shift, n, c) for h, f, last, n, c in groups]
+        runs = [(f + shift, last + shift, text) for f, last, text in runs]
+        return groups, runs, oversized, problem
+
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
         pending: list[Future] = []
-        for first, chunk in _chunks(path, bar):
-            pending.append(pool.submit(native.split, chunk, first, limit))
+        for chunk in _chunks(path, bar):
+            pending.append(pool.submit(native.split, chunk, 1, limit))
             if len(pending) > 2:
-                yield pending.pop(0).result()
+                yield numbered(pending.pop(0).result())
         for future in pending:
-            yield future.result()
+            yield numbered(future.result())
 
 
 # -- the schema -------------------------------------------------------------------------------
@@ -423,12 +444,16 @@ _FITS = {
 class _Loader:
     """Appends each chunk's rows to their DuckDB tables, choosing column types as it goes."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, schema: str, dump: _Schema):
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, schema: str, dump: _Schema, flush_bytes: int
+    ):
         self.con, self.schema, self.dump = con, schema, dump
         self.tables: dict[str, _Table] = {}
         self.heads: dict[bytes, _Table | None] = {}
         self.sequence: list[tuple[int, str]] = []
         self.last_row_line = 0
+        self.pending_bytes = 0
+        self.flush_bytes = flush_bytes
 
     def table_for(self, head: bytes, first_line: int) -> _Table | None:
         """The table an INSERT head fills (None for sqlite_sequence), checked once per head."""
@@ -515,13 +540,28 @@ class _Loader:
             if not present <= _FITS[duck]:
                 raise NotProvable(f"{table.name}.{col.name}: values of several storage classes")
             arrays.append(_array(duck, rows, tags, ints, offsets, data))
-        batch = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
-        self.con.register("_d1nb_rows", batch)
-        try:
-            self.con.execute(f"INSERT INTO {table.target} SELECT * FROM _d1nb_rows")
-        finally:
-            self.con.unregister("_d1nb_rows")
+        batch = pa.RecordBatch.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
+        table.pending.append(batch)
+        table.pending_bytes += batch.nbytes
+        self.pending_bytes += batch.nbytes
         table.rows += rows
+        if self.pending_bytes > self.flush_bytes:
+            self.flush()
+
+    def flush(self, only: _Table | None = None) -> None:
+        """Append the batches kept so far to DuckDB, one INSERT per table (DuckDB inserts
+        one large Arrow table faster, in parallel, than many small ones)."""
+        for table in [only] if only is not None else self.tables.values():
+            if not table.pending:
+                continue
+            rows = pa.Table.from_batches(table.pending)
+            self.con.register("_d1nb_rows", rows)
+            try:
+                self.con.execute(f"INSERT INTO {table.target} SELECT * FROM _d1nb_rows")
+            finally:
+                self.con.unregister("_d1nb_rows")
+            self.pending_bytes -= table.pending_bytes
+            table.pending, table.pending_bytes = [], 0
 
     def _retype(self, table: _Table, i: int, duck: str, had_values: bool) -> None:
         """Create the table at its first rows; widen a column whose values now need another
@@ -536,6 +576,7 @@ class _Loader:
         if old == duck:
             return
         if (old == "BIGINT" and duck == "DOUBLE") or not had_values:
+            self.flush(table)  # batches built for the old type go in first
             name = quote_ident(table.columns[i].name)
             self.con.execute(f"ALTER TABLE {table.target} ALTER {name} TYPE {duck}")
             table.types[i] = duck
@@ -671,7 +712,7 @@ def dump_to_duckdb(
     path = Path(path)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
     dump = _Schema(path)
-    loader = _Loader(con, schema, dump)
+    loader = _Loader(con, schema, dump, FLUSH_BYTES)
     oversized = 0
     bar = tqdm(
         total=path.stat().st_size,
@@ -690,6 +731,7 @@ def dump_to_duckdb(
             for group in groups:
                 loader.add(group)
         dump.finish()
+        loader.flush()
         if dump.after_rows_only is not None and dump.after_rows_only < loader.last_row_line:
             raise NotProvable(f"line {dump.after_rows_only}: a trigger or DELETE before rows")
         result = _finish(path, con, schema, dump, loader)

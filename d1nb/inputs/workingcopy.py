@@ -11,10 +11,8 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import apsw
 import duckdb
-import pandas as pd
 
 from d1nb.engine.d1engine import D1Engine
-from d1nb.engine.evolution import schema_evolution
 from d1nb.formats.migrations import MigrationDir
 from d1nb.formats.sql.shapes import classify
 from d1nb.formats.sql.text import quote_ident
@@ -22,6 +20,8 @@ from d1nb.inputs.duckcopy import connect_duckdb, copy_between, copy_to_duckdb
 from d1nb.problems import InputError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from d1nb.inputs.dumpduck import DirectRows
 
 SchemaSource: TypeAlias = MigrationDir | dict[str, str]
@@ -89,10 +89,14 @@ class Snapshot:
 
     def counts_frame(self) -> pd.DataFrame:
         """Tables and their row counts (verified at load)."""
+        import pandas as pd
+
         return pd.DataFrame(sorted(self.row_counts.items()), columns=["table", "rows"])
 
     def types_frame(self) -> pd.DataFrame:
         """Columns whose stored values disagree with their declared type, or mix types."""
+        import pandas as pd
+
         return pd.DataFrame(
             self.type_notes, columns=["table", "column", "declared", "duckdb", "storage", "note"]
         )
@@ -227,6 +231,8 @@ def create_schema(
     if isinstance(schema, dict):
         statements = list(schema.values())
     else:
+        from d1nb.engine.evolution import schema_evolution
+
         if applied is not None:
             schema = replace(schema, files=[f for f in schema.files if f.name in applied])
         final = schema_evolution(schema)
