@@ -296,14 +296,18 @@ def test_floats_as_javascript_prints_them_parse_as_sqlite_does(tmp_path):
     while len(values) < 3000:
         bits = rnd.getrandbits(64)
         v = struct.unpack("<d", struct.pack("<Q", bits))[0]
-        if math.isfinite(v) and v != 0:
+        if math.isfinite(v) and abs(v) >= 2.3e-308:  # no subnormals: they step aside
             values.append(v)
+    # short decimals, the ones read without strtod: up to 15 digits, powers of ten to 22
+    values += [rnd.randrange(1, 10**15) / 10 ** rnd.randint(0, 22) for _ in range(3000)]
+    values += [round(rnd.uniform(-1e6, 1e6), rnd.randint(0, 10)) for _ in range(3000)]
+    values += [rnd.randrange(1, 10**6) * 10.0 ** rnd.randint(-22, 22) for _ in range(3000)]
     conn = apsw.Connection(str(tmp_path / "f.sqlite"))
     conn.execute("CREATE TABLE f (id INTEGER PRIMARY KEY, v REAL)")
     conn.executemany("INSERT INTO f (v) VALUES (?)", [(v,) for v in values])
     dump = write_dump(conn, tmp_path / "f.sql")
     conn.close()
-    assert compare_readers(dump, tmp_path).startswith(("direct", "exact (line"))
+    assert compare_readers(dump, tmp_path) == "direct"
 
 
 def test_sample_exports_take_the_direct_path(tmp_path):
