@@ -337,3 +337,42 @@ def test_numeric_looking_text_is_exactly_what_sqlite_converts():
         assert problem is None
         marked = groups[0][4][0][0][0] == native.NUMERIC_TEXT
         assert marked == converted, repr(text)
+
+
+def test_checks_judged_in_duckdb_equal_sqlites(tmp_path):
+    """check_snapshot on a dump read the direct way (judged in DuckDB where it can be) gives
+    the rows SQLite's checker gives on the same dump read the exact way, failing or not."""
+    from d1nb.analyses.checks import Invariants, _passing_in_duckdb, check_snapshot
+
+    dump = tmp_path / "d.sql"
+    dump.write_text(
+        "PRAGMA defer_foreign_keys=TRUE;\n"
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, code TEXT UNIQUE, n INTEGER NOT NULL);\n"
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id), "
+        "note TEXT CHECK (length(note) < 20), tag TEXT);\n"
+        "INSERT INTO \"p\" VALUES(1,'a',1);\nINSERT INTO \"p\" VALUES(2,'b',1);\n"
+        "INSERT INTO \"c\" VALUES(1,1,'x','t');\nINSERT INTO \"c\" VALUES(2,NULL,'y','t');\n"
+        "INSERT INTO \"c\" VALUES(3,7,'z',NULL);\n",
+        encoding="utf-8",
+    )
+    direct = load_dump(dump, tmp_path / "d")
+    exact = load_dump(dump, tmp_path / "e", reader="exact")
+    assert direct.reader == "direct"
+    cases = [
+        Invariants(),
+        Invariants(not_null=["p.code"], unique={"p": [["n"]]}),
+        Invariants(not_null=["c.tag"], unique={"c": [["tag"]]}),
+        Invariants(unique={"p": [["code", "n"]]}),
+    ]
+    for invariants in cases:
+        got = check_snapshot(direct, invariants, "after")
+        want = check_snapshot(exact, invariants, "after")
+        assert got.equals(want), (invariants, got, want)
+    # the orphan (c.p_id = 7) sends the first case to SQLite; without it DuckDB judges
+    passing = tmp_path / "passing.sql"
+    passing.write_text(dump.read_text().replace("VALUES(3,7,", "VALUES(3,2,"), encoding="utf-8")
+    direct = load_dump(passing, tmp_path / "d2")
+    exact = load_dump(passing, tmp_path / "e2", reader="exact")
+    judged = _passing_in_duckdb(direct, Invariants(unique={"p": [["code", "n"]]}), "after")
+    assert judged is not None and not direct.working_copy.exists()
+    assert judged.equals(check_snapshot(exact, Invariants(unique={"p": [["code", "n"]]}), "after"))

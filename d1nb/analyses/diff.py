@@ -16,7 +16,6 @@ import duckdb
 import pandas as pd
 
 from d1nb.analyses.diff_tables import TableDiff, column_types, compare_table, records
-from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.sql.text import quote_ident, quote_literal
 from d1nb.inputs.duckcopy import connect_duckdb
 from d1nb.inputs.workingcopy import Snapshot
@@ -194,8 +193,18 @@ def _one_line(sql: object, width: int = 70) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
+def _shared_duckdb(before: Snapshot, after: Snapshot) -> duckdb.DuckDBPyConnection | None:
+    """The one DuckDB connection both snapshots were read into, as schemas `before` and
+    `after` (`load_snapshot(into=…)`), so nothing is copied; None otherwise."""
+    if before.direct is None or after.direct is None or before.direct.con is not after.direct.con:
+        return None
+    if (before.direct.schema, after.direct.schema) != ("before", "after"):
+        return None
+    return before.direct.con
+
+
 def _schema_objects(snapshot: Snapshot) -> dict[tuple[str, str], str]:
-    with D1Engine(snapshot.path, statement_limit=0) as engine:
+    with snapshot.schema_engine() as engine:
         objects = {
             (t, name): sql for t, name, _tbl, sql in engine.schema() if not name.startswith("_cf_")
         }
@@ -236,7 +245,7 @@ def schema_diff(before: Snapshot, after: Snapshot) -> pd.DataFrame:
 
 
 def _primary_key(snapshot: Snapshot, table: str) -> list[str]:
-    with D1Engine(snapshot.path, statement_limit=0) as engine:
+    with snapshot.schema_engine() as engine:
         cols = sorted((c for c in engine.columns(table) if c[5]), key=lambda c: c[5])
     return [c[1] for c in cols]
 
@@ -255,7 +264,7 @@ def compare_tables(
     `tolerance` an absolute tolerance per REAL column (`table.column` or `column`);
     `mask` columns whose values samples replace with ***.
     """
-    con = connect_duckdb()
+    con = _shared_duckdb(before, after) or connect_duckdb()
     before.duckdb(con, "before")
     after.duckdb(con, "after")
     common = sorted(set(before.row_counts) & set(after.row_counts))

@@ -690,13 +690,21 @@ def _check_checks(engine: D1Engine, con: duckdb.DuckDBPyConnection, table: _Tabl
 
 
 def duckdb_for_dump(path: Path, workdir: Path, stem: str) -> duckdb.DuckDBPyConnection:
-    """DuckDB in memory for a dump up to IN_MEMORY_DUCKDB_BYTES, else a file in `workdir`
-    with a memory limit (bounded memory at D1's 10 GB)."""
-    if path.stat().st_size <= IN_MEMORY_DUCKDB_BYTES:
+    """DuckDB in memory for dumps up to IN_MEMORY_DUCKDB_BYTES in all, else a file in
+    `workdir` with a memory limit (bounded memory at D1's 10 GB)."""
+    return duckdb_for_dumps([path], workdir, stem)
+
+
+def duckdb_for_dumps(
+    paths: list[Path], workdir: Path, stem: str = "dumps"
+) -> duckdb.DuckDBPyConnection:
+    """One DuckDB for the direct reads of several dumps: in memory up to
+    IN_MEMORY_DUCKDB_BYTES of dumps in all, else a file in `workdir` with a memory limit."""
+    if sum(p.stat().st_size for p in paths) <= IN_MEMORY_DUCKDB_BYTES:
         return connect_duckdb()
+    workdir.mkdir(parents=True, exist_ok=True)
     _remove_duckdb_file(workdir, stem)
-    file = _duckdb_file(workdir, stem)
-    con = connect_duckdb(str(file))
+    con = connect_duckdb(str(_duckdb_file(workdir, stem)))
     con.execute(f"SET memory_limit = '{ON_DISK_DUCKDB_MEMORY}'")
     return con
 
@@ -801,20 +809,28 @@ def _finish(
     return result
 
 
-def load_direct(path: Path, workdir: Path, stem: str, progress: bool = False) -> Snapshot:
-    """A Snapshot of the dump read the direct way (its working copy not yet built), or
-    NotProvable with nothing left behind."""
+def load_direct(
+    path: Path,
+    workdir: Path,
+    stem: str,
+    progress: bool = False,
+    into: tuple[duckdb.DuckDBPyConnection, str] | None = None,
+) -> Snapshot:
+    """A Snapshot of the dump read the direct way into `into` (a connection and schema; by
+    default a DuckDB of its own), its working copy not yet built; or NotProvable with
+    nothing left behind."""
     from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, remove_working_copy
 
     workdir.mkdir(parents=True, exist_ok=True)
     target = workdir / f"{stem}{WORKING_SUFFIX}"
     remove_working_copy(target)  # a stale copy of d1nb's goes; any other file is refused
-    con = duckdb_for_dump(path, workdir, stem)
+    con, schema = into if into is not None else (duckdb_for_dump(path, workdir, stem), "main")
     try:
-        rows = dump_to_duckdb(path, con, "main", progress)
+        rows = dump_to_duckdb(path, con, schema, progress)
     except BaseException:
-        con.close()
-        _remove_duckdb_file(workdir, stem)
+        if into is None:
+            con.close()
+            _remove_duckdb_file(workdir, stem)
         raise
     return Snapshot(
         path,

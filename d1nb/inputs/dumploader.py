@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import apsw
+import duckdb
 from tqdm import tqdm
 
 from d1nb import d1
@@ -462,12 +463,14 @@ def load_dump(
     schema: SchemaSource | None = None,
     progress: bool = False,
     reader: str = "auto",
+    into: tuple[duckdb.DuckDBPyConnection, str] | None = None,
 ) -> Snapshot:
     """Load a `wrangler d1 export` dump into a new SQLite working copy under `workdir`.
 
     `reader` "auto" first tries the direct path (`dumpduck`: rows straight into DuckDB, the
     working copy built only when asked for), which takes only dumps it proves it reads
     exactly; "exact" goes through SQLite at once; "direct" raises NotProvable instead.
+    `into` (a DuckDB connection and schema) is where the direct path puts the tables.
 
     Handles whole exports and `--table`, `--no-data` and `--no-schema` ones (give `schema`, the
     service's migrations, to create the tables a `--no-schema` dump fills). The dump runs
@@ -494,7 +497,7 @@ def load_dump(
                 how = f"exact (no native split: {exc})"
             else:
                 try:
-                    return load_direct(path, Path(workdir), name or path.stem, progress)
+                    return load_direct(path, Path(workdir), name or path.stem, progress, into)
                 except NotProvable as exc:
                     if reader == "direct":
                         raise

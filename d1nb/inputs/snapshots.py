@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import apsw
+import duckdb
 
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.sql.text import quote_ident
@@ -235,11 +236,14 @@ def load_snapshot(
     schema: SchemaSource | None = None,
     name: str | None = None,
     progress: bool = False,
+    into: tuple[duckdb.DuckDBPyConnection, str] | None = None,
 ) -> Snapshot:
     """Load any export d1nb reads, chosen by what `source` is.
 
     A SQL dump, a SQLite file or wrangler local-state folder, `--json` output (needs `table`),
-    CSV or Parquet (table named by `table` or the file name; typed by `schema`).
+    CSV or Parquet (table named by `table` or the file name; typed by `schema`). `into`, a
+    DuckDB connection and schema, is where a dump read the direct way puts its tables (two
+    exports loaded into one connection are compared without a copy).
     """
     source = Path(source)
     if not source.exists():
@@ -252,7 +256,7 @@ def load_snapshot(
     if head.startswith(b"SQLite format 3"):
         return load_sqlite(source, workdir, name)
     if suffix == ".sql":
-        return load_dump(source, workdir, name, schema, progress)
+        return load_dump(source, workdir, name, schema, progress, into=into)
     if suffix == ".json":
         if not table:
             raise InputError(source, 0, "--json output does not name its table: give table=")

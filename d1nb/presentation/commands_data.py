@@ -438,7 +438,7 @@ def _check_columns_exist(before, after, keys: dict[str, list[str]], masks: list[
     a misspelt name would otherwise silently diff on another key or show what it should hide."""
     columns: dict[str, set[str]] = {}
     for snapshot in (before, after):
-        with snapshot.connect() as engine:
+        with snapshot.schema_engine() as engine:
             for table in snapshot.row_counts:
                 columns.setdefault(table, set()).update(c[1] for c in engine.columns(table))
     for table, cols in keys.items():
@@ -528,8 +528,15 @@ def cmd_diff(args: argparse.Namespace) -> Outcome:
         for target, values in (pair(a, "TABLE.COL=V1,V2") for a in args.accepted or [])
     }
     invariants = Invariants(not_null=args.not_null or [], unique=unique, accepted=accepted)
-    before = load_snapshot(args.before, workdir / "before", progress=False)
-    after = load_snapshot(args.after, workdir / "after", progress=False)
+    into = {}
+    dumps = [Path(args.before), Path(args.after)]
+    if all(p.suffix.lower() == ".sql" and p.is_file() for p in dumps):
+        from d1nb.inputs.dumpduck import duckdb_for_dumps
+
+        con = duckdb_for_dumps(dumps, workdir)  # both read into one DuckDB: no copy to diff
+        into = {"before": (con, "before"), "after": (con, "after")}
+    before = load_snapshot(args.before, workdir / "before", into=into.get("before"))
+    after = load_snapshot(args.after, workdir / "after", into=into.get("after"))
     _check_columns_exist(before, after, keys, args.mask or [])
     result = audit(
         before,
