@@ -79,10 +79,12 @@ _PUBLIC = {
     ),
     "d1nb.analyses.checks": (
         "Audit",
-        "Expectation",
-        "Invariants",
         "audit",
         "check_snapshot",
+    ),
+    "d1nb.analyses.expectations": (
+        "Expectation",
+        "Invariants",
         "expect",
     ),
     "d1nb.analyses.lint": (
