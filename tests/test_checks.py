@@ -8,7 +8,8 @@ import apsw
 import duckdb
 import pytest
 
-from d1nb.analyses.checks import Invariants, audit, check_snapshot, expect, read_expectations
+from d1nb.analyses.checks import audit, check_snapshot
+from d1nb.analyses.expectations import Invariants, expect, read_expectations
 from d1nb.inputs.snapshots import load_snapshot
 from d1nb.presentation.cli import main
 from d1nb.problems import InputError

@@ -107,6 +107,15 @@ def _storage_classes(
     return result
 
 
+def storage_text(classes: dict[str, int]) -> str:
+    """The storage classes a column holds, as type notes show them: the class alone when
+    there is one, with counts when there are several."""
+    present = [(k, n) for k, n in classes.items() if n]
+    if len(present) == 1:
+        return present[0][0]
+    return ", ".join(f"{k} {n}" for k, n in present)
+
+
 def duck_type(declared: str, classes: dict[str, int]) -> tuple[str, str]:
     """(DuckDB type, note) for a column from its declared type and the values it holds."""
     present = [k for k, n in classes.items() if n]
@@ -423,7 +432,7 @@ def copy_to_duckdb(
                 names, declared, types, notes, cls_counts, strict=True
             ):
                 if note:
-                    storage = ", ".join(k if complete else f"{k} {n}" for k, n in cls.items() if n)
+                    storage = storage_text(cls)
                     type_notes.append(
                         {
                             "table": table,

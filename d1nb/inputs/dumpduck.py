@@ -43,14 +43,15 @@ from d1nb.formats.dumpformat import sql_literal
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import check_constraints, classify
 from d1nb.formats.sql.text import quote_ident, quote_literal, split_statements, tokenize
+from d1nb.inputs import duckcopy
 from d1nb.inputs.duckcopy import (
     CLASS_OF_AFFINITY,
-    IN_MEMORY_DUCKDB_BYTES,
     MIXED_TYPE,
     ON_DISK_DUCKDB_MEMORY,
     affinity,
     connect_duckdb,
     duck_type,
+    storage_text,
 )
 
 CHUNK_BYTES = 16 * 1024**2
@@ -413,8 +414,9 @@ def column_type(declared: str, counts: dict[str, int], first: str | None) -> tup
     if all(n == 0 for k, n in counts.items() if k != expected):
         duck, note = duck_type(declared, {expected: 1})
         return duck, note, expected
-    duck, note = duck_type(declared, {k: counts.get(k, 0) for k in _CLASSES})
-    return duck, note, ", ".join(f"{k} {counts[k]}" for k in _CLASSES if counts.get(k))
+    ordered = {k: counts.get(k, 0) for k in _CLASSES}
+    duck, note = duck_type(declared, ordered)
+    return duck, note, storage_text(ordered)
 
 
 def _array(duck: str, n: int, tags: np.ndarray, ints: np.ndarray, offsets: bytes, data: bytes):
@@ -454,6 +456,9 @@ class _Loader:
         self.last_row_line = 0
         self.pending_bytes = 0
         self.flush_bytes = flush_bytes
+        self.in_memory = flush_bytes == 0
+        """Keep every batch in Arrow and publish each table as a view over it at the end
+        (no copy into DuckDB at all); otherwise append to DuckDB tables as batches pile up."""
 
     def table_for(self, head: bytes, first_line: int) -> _Table | None:
         """The table an INSERT head fills (None for sqlite_sequence), checked once per head."""
@@ -545,12 +550,15 @@ class _Loader:
         table.pending_bytes += batch.nbytes
         self.pending_bytes += batch.nbytes
         table.rows += rows
-        if self.pending_bytes > self.flush_bytes:
+        if not self.in_memory and self.pending_bytes > self.flush_bytes:
             self.flush()
 
     def flush(self, only: _Table | None = None) -> None:
         """Append the batches kept so far to DuckDB, one INSERT per table (DuckDB inserts
-        one large Arrow table faster, in parallel, than many small ones)."""
+        one large Arrow table faster, in parallel, than many small ones). In memory, the
+        batches wait for `publish`."""
+        if self.in_memory:
+            return
         for table in [only] if only is not None else self.tables.values():
             if not table.pending:
                 continue
@@ -569,11 +577,14 @@ class _Loader:
         holds only NULLs. Anything else goes the exact way."""
         if not table.types[i]:
             table.types[i] = duck
-            if all(table.types):
+            if all(table.types) and not self.in_memory:
                 self._create(table)
             return
         old = table.types[i]
         if old == duck:
+            return
+        if ((old == "BIGINT" and duck == "DOUBLE") or not had_values) and self.in_memory:
+            table.types[i] = duck  # the batches kept are cast when the table is published
             return
         if (old == "BIGINT" and duck == "DOUBLE") or not had_values:
             self.flush(table)  # batches built for the old type go in first
@@ -582,6 +593,26 @@ class _Loader:
             table.types[i] = duck
             return
         raise NotProvable(f"{table.name}.{table.columns[i].name}: {old} values, then {duck}")
+
+    def publish(self, table: _Table) -> None:
+        """The kept batches of a table as one Arrow table, cast to the column types chosen
+        in the end (exact: see _retype), registered with DuckDB and shown as the table's view.
+        A table without rows becomes an ordinary empty table."""
+        if not table.pending:
+            self._create(table)
+            return
+        arrow_types = {"BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string()}
+        wanted = pa.schema(
+            [(f"c{i}", arrow_types.get(t, pa.binary())) for i, t in enumerate(table.types)]
+        )
+        batches = [b if b.schema == wanted else b.cast(wanted, safe=False) for b in table.pending]
+        rows = pa.Table.from_batches(batches, schema=wanted).rename_columns(
+            [c.name for c in table.columns]
+        )
+        hidden = f"_d1nb_rows_{self.schema}_{table.name}"
+        self.con.register(hidden, rows)
+        self.con.execute(f"CREATE VIEW {table.target} AS SELECT * FROM {quote_ident(hidden)}")
+        table.pending, table.pending_bytes = [], 0
 
     def _create(self, table: _Table) -> None:
         defs = ", ".join(
@@ -700,7 +731,7 @@ def duckdb_for_dumps(
 ) -> duckdb.DuckDBPyConnection:
     """One DuckDB for the direct reads of several dumps: in memory up to
     IN_MEMORY_DUCKDB_BYTES of dumps in all, else a file in `workdir` with a memory limit."""
-    if sum(p.stat().st_size for p in paths) <= IN_MEMORY_DUCKDB_BYTES:
+    if sum(p.stat().st_size for p in paths) <= duckcopy.IN_MEMORY_DUCKDB_BYTES:
         return connect_duckdb()
     workdir.mkdir(parents=True, exist_ok=True)
     _remove_duckdb_file(workdir, stem)
@@ -720,7 +751,12 @@ def dump_to_duckdb(
     path = Path(path)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
     dump = _Schema(path)
-    loader = _Loader(con, schema, dump, FLUSH_BYTES)
+    on_disk = con.execute(
+        "SELECT path IS NOT NULL FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()[0][0]
+    # in memory, the Arrow batches are the tables (views over them); on disk, bounded batches
+    # are appended to DuckDB's file as they come
+    loader = _Loader(con, schema, dump, FLUSH_BYTES if on_disk else 0)
     oversized = 0
     bar = tqdm(
         total=path.stat().st_size,
@@ -745,7 +781,13 @@ def dump_to_duckdb(
         result = _finish(path, con, schema, dump, loader)
     except BaseException:
         for table in loader.tables.values():
-            con.execute(f"DROP TABLE IF EXISTS {table.target}")
+            kind = con.execute(
+                "SELECT table_type FROM information_schema.tables "
+                "WHERE table_schema = ? AND table_name = ?",
+                [schema, table.name],
+            ).fetchall()
+            if kind:
+                con.execute(f"DROP {'VIEW' if kind[0][0] == 'VIEW' else 'TABLE'} {table.target}")
         raise
     finally:
         bar.close()
@@ -782,6 +824,8 @@ def _finish(
             )
             loader.tables[name] = table
             loader._create(table)
+        elif loader.in_memory:
+            loader.publish(table)
         for i, col in enumerate(table.columns):
             duck, note, storage = column_type(col.declared, table.counts[i], table.first_class[i])
             if duck != table.types[i]:
