@@ -419,16 +419,39 @@ def _passing_in_duckdb(
             sql = engine.table_sql({table}).get(table, "")
             for _column, expr in check_constraints(sql):
                 checker.add(f"{table} CHECK ({expr})", "check", table, 0)
-        for table in tables:  # JSON: any text that may be JSON goes to SQLite's judgement
-            for _cid, column, declared, *_ in engine.columns(table):
+        for table in tables:  # JSON columns (found as _Checker finds them) go to SQLite
+            info = engine.columns(table)
+            alias = [c[1] for c in info if c[5]] if _has_rowid_alias(engine, table) else []
+            for _cid, column, declared, *_ in info:
                 if "JSON" in (declared or "").upper():
                     return None
-                if types[table].get(column) == "VARCHAR" and count(
-                    f"SELECT count(*) FROM {target(table)} WHERE contains({quote_ident(column)}, "
-                    f"'{{') OR contains({quote_ident(column)}, '[')"
+                if types[table].get(column) != "VARCHAR":
+                    continue
+                c = quote_ident(column)
+                if alias:  # the first text values in rowid order, exactly as SQLite probes
+                    probe = (
+                        f"SELECT count(*), count(*) FILTER (WHERE substr(ltrim(v, ' '), 1, 1) "
+                        f"IN ('{{', '[')) FROM (SELECT {c} AS v FROM {target(table)} WHERE "
+                        f"{c} IS NOT NULL ORDER BY {quote_ident(alias[0])} LIMIT {_JSON_PROBE})"
+                    )
+                    total, looks = con.execute(probe).fetchall()[0]
+                    if total and looks == total:
+                        return None
+                elif count(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {target(table)} "
+                    f"WHERE contains({c}, '{{') OR contains({c}, '[') LIMIT 1)"
                 ):
                     return None
     return pd.DataFrame(checker.rows, columns=CHECK_COLUMNS).astype({"failing_rows": "Int64"})
+
+
+def _has_rowid_alias(engine: D1Engine, table: str) -> bool:
+    """Whether `table` has an INTEGER PRIMARY KEY, its rowid's other name."""
+    pk = [c for c in engine.columns(table) if c[5]]
+    without_rowid = engine.conn.execute(
+        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
+    ).fetchall()
+    return len(pk) == 1 and pk[0][2].upper() == "INTEGER" and not without_rowid[0][0]
 
 
 def check_snapshot(
