@@ -71,6 +71,7 @@ typedef struct {
     int ngroups, cap_groups;
     Run *runs;
     size_t nruns, cap_runs;
+    int last_group; /* the group of the last INSERT read */
     Py_ssize_t oversized;
     Py_ssize_t problem_line;
     const char *problem;
@@ -408,6 +409,11 @@ static int read_value(Cursor *c, Column *col) {
         }
         /* significant digits: strtod and SQLite agree on the shortest forms JavaScript
          * prints (17 digits at most); beyond, the exact path decides */
+        double fast;
+        if (exact_decimal(start, c->p, &fast)) {
+            if (put_value(col, TAG_REAL, &fast, NULL, 0)) return fail(c, "out of memory");
+            return 0;
+        }
         int significant = 0, leading = 1;
         for (const char *d = digits; d < c->p && *d != 'e' && *d != 'E'; d++) {
             if (*d == '.') continue;
@@ -416,11 +422,6 @@ static int read_value(Cursor *c, Column *col) {
             significant++;
         }
         if (significant > 17) return fail(c, "a number of more than 17 significant digits");
-        double fast;
-        if (exact_decimal(start, c->p, &fast)) {
-            if (put_value(col, TAG_REAL, &fast, NULL, 0)) return fail(c, "out of memory");
-            return 0;
-        }
         char tmp[64];
         size_t len = c->p - start;
         if (len >= sizeof tmp) return fail(c, "a number too long to read exactly");
@@ -486,8 +487,17 @@ static Group *group_for(Split *s, const char *head, size_t len, Py_ssize_t line)
     return gr;
 }
 
+static int read_rows(Split *s, Cursor *cursor, Group *gr);
+
 static int read_insert(Split *s, const char *line, const char *end, Py_ssize_t lineno) {
     Cursor c = {line + 12, end, s};
+    Group *gr = s->ngroups ? &s->groups[s->last_group] : NULL;
+    if (gr && gr->ncols >= 0 && (size_t)(end - line) > gr->head_len &&
+        memcmp(line, gr->head, gr->head_len) == 0) { /* the head of the line before */
+        gr->last_line = lineno;
+        c.p = line + gr->head_len;
+        return read_rows(s, &c, gr);
+    }
     if (read_identifier(&c)) return -1;
     if (starts(&c, " (")) {
         c.p += 2;
@@ -500,8 +510,15 @@ static int read_insert(Split *s, const char *line, const char *end, Py_ssize_t l
     }
     if (!starts(&c, " VALUES(")) return fail(&c, "an INSERT that is not of literal rows");
     c.p += 8;
-    Group *gr = group_for(s, line, c.p - line, lineno);
+    gr = group_for(s, line, c.p - line, lineno);
     if (!gr) return fail(&c, "out of memory");
+    s->last_group = (int)(gr - s->groups);
+    return read_rows(s, &c, gr);
+}
+
+/* The rows after an INSERT's head: "(v,…)" separated by ",", then ";" at the line's end. */
+static int read_rows(Split *s, Cursor *cursor, Group *gr) {
+    Cursor c = *cursor;
     for (;;) {
         int n = 0;
         for (;;) {
