@@ -152,23 +152,29 @@ def bench_dump_load(quick: bool) -> Result:
     ours = measure(side("d1nb_load", dump, work, rows))
     peer_db = work / "peer.sqlite"
     peer = measure(
-        ["sh", "-c", f"rm -f '{peer_db}' && sqlite3 '{peer_db}' 'BEGIN;' '.read {dump}' 'COMMIT;'"]
+        [
+            "sh",
+            "-c",
+            f"rm -f '{peer_db}' && sqlite3 '{peer_db}' 'PRAGMA journal_mode=OFF;' 'BEGIN;' "
+            f"'.read {dump}' 'COMMIT;'",
+        ]
     )
     floor = measure(side("duckdb_dump_floor", dump))
     mb = dump.stat().st_size / 1e6
     return Result(
         name="dump_to_duckdb",
-        what=f"wrangler-format dump, {rows:,} rows x 8 columns ({mb:.0f} MB), into a SQLite "
-        "working copy and a queryable DuckDB snapshot, row counts verified. Floor (DuckDB "
-        f"counting the dump's lines, nothing parsed): {floor.seconds:.2f} s, so d1nb takes "
+        what=f"`d1nb load` of a wrangler-format dump, {rows:,} rows x 8 columns ({mb:.0f} MB), "
+        "whole process: start, rows into DuckDB (the direct path: a native split, affinity "
+        "proved, counts verified), exit. Floor (DuckDB counting the dump's lines, nothing "
+        f"parsed, imports not counted): {floor.seconds:.2f} s, so d1nb takes "
         f"{ours.seconds / floor.seconds:.0f}x the floor and the shell "
         f"{peer.seconds / floor.seconds:.0f}x",
-        peer="the sqlite3 shell reading the same dump into a database file inside one "
-        "BEGIN/COMMIT (the plain `sqlite3 db < dump.sql` commits every INSERT: far slower)",
+        peer="the sqlite3 shell reading the same dump into a database file, journal off, inside "
+        "one BEGIN/COMMIT (the plain `sqlite3 db < dump.sql` commits every INSERT: far slower)",
         d1nb=ours,
         other=peer,
-        target="d1nb at least 2x faster",
-        met=peer.seconds / ours.seconds >= 2.0,
+        target="d1nb at least 5x faster (#18)",
+        met=peer.seconds / ours.seconds >= 5.0,
     )
 
 

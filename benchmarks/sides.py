@@ -1,7 +1,9 @@
 """One side of a benchmark, run in a fresh process by benchmarks/run.py.
 
 `python benchmarks/sides.py NAME ARG…` does the work and prints `ELAPSED <seconds>` for the
-work alone (without the interpreter's start and imports, which the peers do not pay).
+work alone (without the interpreter's start and imports, which the peers do not pay). The
+sides of #18's benchmarks print nothing: they are timed whole, process start to exit, as a
+user meets them (`d1nb load`, `d1nb diff`, the sqlite3 shell, a datacompy script).
 """
 
 from __future__ import annotations
@@ -40,15 +42,27 @@ def sqlglot_parse(root: str, _n_files: str) -> None:
     print("ELAPSED", time.perf_counter() - start)
 
 
-def d1nb_load(dump: str, work: str, rows: str) -> None:
-    from d1nb.inputs.snapshots import load_snapshot
+def _cli_json(*argv: str) -> dict:
+    """Run the d1nb command in this process as a user would, its JSON output parsed."""
+    import contextlib
+    import io
+    import json
 
-    start = time.perf_counter()
-    snapshot = load_snapshot(dump, work)
-    con = snapshot.duckdb()
-    elapsed = time.perf_counter() - start
-    assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == int(rows)
-    print("ELAPSED", elapsed)
+    from d1nb.presentation.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main([*argv, "--format", "json"])
+    if code not in (0, 1):
+        raise SystemExit(f"d1nb {argv[0]} exited {code}: {out.getvalue()[-2000:]}")
+    return json.loads(out.getvalue())
+
+
+def d1nb_load(dump: str, work: str, rows: str) -> None:
+    """`d1nb load dump.sql`, whole: start, load (counts verified), DuckDB snapshot, exit."""
+    result = _cli_json("load", dump, "--quiet")
+    tables = {t["table"]: t["rows"] for t in result["tables"]}
+    assert tables["events"] == int(rows), tables
 
 
 def d1nb_replay(db: str, work: str, rows: str) -> None:
@@ -205,24 +219,14 @@ def duckdb_dump_floor(*dumps: str) -> None:
 
 
 def d1nb_diff_dumps(before: str, after: str, rows: str) -> None:
-    """What `d1nb diff` does with two exports: both loaded (counts verified), then compared."""
-    import tempfile
-
-    from d1nb.analyses.diff import compare_tables
-    from d1nb.inputs.snapshots import load_snapshot
-
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="d1nb-bench-") as work:
-        old = load_snapshot(before, Path(work) / "before")
-        new = load_snapshot(after, Path(work) / "after")
-        diff = compare_tables(old, new, keys={"scores": ["id"]}, tolerance={"score": 1e-9})
-        summary, columns, samples = diff.summary(), diff.column_summary(), diff.samples()
-        elapsed = time.perf_counter() - start
-    row = summary.set_index("table").loc["scores"]
-    _check_diff_counts(int(rows), row["added"], row["removed"], row["changed"])
-    assert columns.set_index("column").loc["composer", "changed"] == _changed(int(rows))
-    assert not samples.empty
-    print("ELAPSED", elapsed)
+    """`d1nb diff before.sql after.sql`, whole: both exports loaded (counts verified),
+    compared (counts per table and column, samples), invariants checked, exit."""
+    result = _cli_json("diff", before, after, "--key", "scores=id", "--tolerance", "score=1e-9")
+    summary = {t["table"]: t for t in result["diff"]["summary"]}["scores"]
+    _check_diff_counts(int(rows), summary["added"], summary["removed"], summary["changed"])
+    columns = {c["column"]: c for c in result["diff"]["column_summary"]}
+    assert columns["composer"]["changed"] == _changed(int(rows))
+    assert result["diff"]["samples"]
 
 
 def datacompy_diff_dumps(before: str, after: str, rows: str) -> None:
@@ -235,7 +239,6 @@ def datacompy_diff_dumps(before: str, after: str, rows: str) -> None:
     import datacompy
     import pandas as pd
 
-    start = time.perf_counter()
     frames = []
     with tempfile.TemporaryDirectory(prefix="d1nb-bench-") as work:
         for name, dump in (("before", before), ("after", after)):
@@ -256,11 +259,9 @@ def datacompy_diff_dumps(before: str, after: str, rows: str) -> None:
                 frames.append(pd.read_sql("SELECT * FROM scores", conn))
     compare = datacompy.PandasCompare(*frames, join_columns="id", abs_tol=1e-9)
     compare.report()
-    elapsed = time.perf_counter() - start
     _check_diff_counts(
         int(rows), len(compare.df2_unq_rows), len(compare.df1_unq_rows), len(compare.all_mismatch())
     )
-    print("ELAPSED", elapsed)
 
 
 SIDES = {
