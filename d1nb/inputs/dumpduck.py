@@ -54,7 +54,7 @@ from d1nb.inputs.duckcopy import (
     storage_text,
 )
 
-CHUNK_BYTES = 16 * 1024**2
+CHUNK_BYTES = 8 * 1024**2
 """About how much of the dump one native split reads at a time (whole lines)."""
 
 FLUSH_BYTES = 256 * 1024**2
