@@ -14,7 +14,7 @@ CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup node browser screenshot report test lint bench lab notebooks sample docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml d1nb/formats/_insertrows.c
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "d1nb needs Python >= 3.11; set PYTHON=python3.11")'
 	@echo "== setting up $(VENV): d1nb and its dependencies (first run only; a few minutes)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

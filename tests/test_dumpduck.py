@@ -342,7 +342,8 @@ def test_numeric_looking_text_is_exactly_what_sqlite_converts():
 def test_checks_judged_in_duckdb_equal_sqlites(tmp_path):
     """check_snapshot on a dump read the direct way (judged in DuckDB where it can be) gives
     the rows SQLite's checker gives on the same dump read the exact way, failing or not."""
-    from d1nb.analyses.checks import Invariants, _passing_in_duckdb, check_snapshot
+    from d1nb.analyses.checks import _passing_in_duckdb, check_snapshot
+    from d1nb.analyses.expectations import Invariants
 
     dump = tmp_path / "d.sql"
     dump.write_text(

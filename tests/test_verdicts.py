@@ -10,7 +10,7 @@ import pytest
 from conftest import STRANGER_SERVICE as SERVICE
 
 from d1nb import lint_table, load_history
-from d1nb.analyses.checks import expect
+from d1nb.analyses.expectations import expect
 from d1nb.analyses.impact import verdict_table
 from d1nb.analyses.rollback import time_travel_runbook
 from d1nb.engine.d1engine import D1Engine
