@@ -15,6 +15,12 @@ EMPTY_EXPORT = "PRAGMA defer_foreign_keys=TRUE;\n"
 """What `wrangler d1 export` writes for an empty database."""
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Every test keeps its working copies in a cache of its own, never the user's."""
+    monkeypatch.setenv("D1NB_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="session")
 def sample() -> Path:
     return SAMPLE

@@ -432,3 +432,46 @@ def test_json_columns_are_found_as_sqlites_checker_finds_them(tmp_path, docs, de
     exact = load_dump(dump, tmp_path / "e", reader="exact")
     assert direct.reader == "direct"
     assert check_snapshot(direct).equals(check_snapshot(exact))
+
+
+def test_working_copies_are_kept_between_commands(tmp_path, monkeypatch):
+    """The second command on the same export copies the working copy the first one built;
+    a changed export, or a kept copy whose counts do not match, is built again."""
+    from d1nb.inputs import copycache
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("D1NB_CACHE", str(cache))
+    dump = tmp_path / "d.sql"
+    dump.write_text(
+        "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT);\n"
+        + "".join(f"INSERT INTO \"t\" VALUES({i},'r{i}');\n" for i in range(1, 50)),
+        encoding="utf-8",
+    )
+    built = []
+    real = dumpduck.DirectRows.build_working_copy
+    monkeypatch.setattr(
+        dumpduck.DirectRows,
+        "build_working_copy",
+        lambda self, target: built.append(target) or real(self, target),
+    )
+    first = load_dump(dump, tmp_path / "one")
+    first.path  # noqa: B018
+    second = load_dump(dump, tmp_path / "two")
+    assert apsw.Connection(str(second.path)).execute("SELECT count(*) FROM t").fetchall() == [(49,)]
+    assert len(built) == 1 and len(list(cache.glob("*.sqlite"))) == 1
+    # a kept copy that no longer matches is not used
+    kept = next(cache.glob("*.sqlite"))
+    conn = apsw.Connection(str(kept))
+    conn.execute("DELETE FROM t WHERE id = 1")
+    conn.close()
+    third = load_dump(dump, tmp_path / "three")
+    assert apsw.Connection(str(third.path)).execute("SELECT count(*) FROM t").fetchall() == [(49,)]
+    assert len(built) == 2
+    # another export, another key; the cache off builds every time
+    dump.write_text(dump.read_text() + "INSERT INTO \"t\" VALUES(99,'x');\n", encoding="utf-8")
+    load_dump(dump, tmp_path / "four").path  # noqa: B018
+    assert len(built) == 3 and len(list(cache.glob("*.sqlite"))) == 2
+    monkeypatch.setenv("D1NB_CACHE", "off")
+    assert copycache.cache_folder() is None
+    load_dump(dump, tmp_path / "five").path  # noqa: B018
+    assert len(built) == 4

@@ -57,7 +57,7 @@ from d1nb.inputs.duckcopy import (
 CHUNK_BYTES = 8 * 1024**2
 """About how much of the dump one native split reads at a time (whole lines)."""
 
-FLUSH_BYTES = 256 * 1024**2
+FLUSH_BYTES = 64 * 1024**2
 """Arrow batches kept before they are appended to DuckDB: bounds the memory a load needs
 beyond DuckDB's own (which a file-backed load limits)."""
 
@@ -670,8 +670,9 @@ def _check_unique(con: duckdb.DuckDBPyConnection, table: _Table, keys: list[list
     for key in keys:
         cols = ", ".join(quote_ident(k) for k in key)
         present = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k in key)
-        (repeated,) = con.execute(
-            f"SELECT count(*) - count(DISTINCT ({cols})) FROM {table.target} WHERE {present}"
+        (repeated,) = con.execute(  # a GROUP BY spills to disk where count(DISTINCT) cannot
+            f"SELECT count(*) FROM (SELECT 1 FROM {table.target} WHERE {present} "
+            f"GROUP BY {cols} HAVING count(*) > 1 LIMIT 1)"
         ).fetchall()[0]
         if repeated:
             raise NotProvable(f"table {table.name}: a key repeated on {cols}")

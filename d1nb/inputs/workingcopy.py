@@ -55,7 +55,19 @@ class Snapshot:
         return self.working_copy
 
     def _build_working_copy(self) -> None:
+        """Copied from the cache of working copies when this export's was built before (its
+        counts checked again), else built from the loaded rows and kept there."""
+        from d1nb.inputs import copycache
+
         assert self.direct is not None
+        target = fresh_working_copy(
+            self.working_copy.parent, self.working_copy.name.removesuffix(WORKING_SUFFIX)
+        )
+        key = copycache.cache_key(self.source) if copycache.cache_folder() else None
+        if key and copycache.fetch(key, target) and is_working_copy(target):
+            with D1Engine(target, statement_limit=0) as engine:
+                if count_rows(engine) == self.row_counts:
+                    return
         target = fresh_working_copy(
             self.working_copy.parent, self.working_copy.name.removesuffix(WORKING_SUFFIX)
         )
@@ -75,6 +87,8 @@ class Snapshot:
             raise InputError(
                 self.source, 0, f"the working copy holds {counts}, the load {self.row_counts}"
             )
+        if key:
+            copycache.keep(key, target)
 
     def connect(self) -> D1Engine:
         """A D1 engine on the working copy."""
