@@ -493,8 +493,8 @@ def load_dump(
         else:
             try:
                 from d1nb.inputs.dumpduck import NotProvable, load_direct
-            except ImportError as exc:  # the native split was not built
-                how = f"exact (no native split: {exc})"
+            except ImportError:  # built without a C compiler
+                how = "exact (the native split, d1nb/formats/_insertrows.c, was not built)"
             else:
                 try:
                     return load_direct(path, Path(workdir), name or path.stem, progress, into)
