@@ -25,16 +25,12 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import apsw
 import duckdb
 import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
-
-if TYPE_CHECKING:
-    from d1nb.inputs.workingcopy import Snapshot
 
 from d1nb import d1
 from d1nb.engine.d1engine import D1Engine, D1Error
@@ -735,7 +731,7 @@ def duckdb_for_dumps(
     if sum(p.stat().st_size for p in paths) <= duckcopy.IN_MEMORY_DUCKDB_BYTES:
         return connect_duckdb()
     workdir.mkdir(parents=True, exist_ok=True)
-    _remove_duckdb_file(workdir, stem)
+    remove_duckdb_file(workdir, stem)
     con = connect_duckdb(str(_duckdb_file(workdir, stem)))
     con.execute(f"SET memory_limit = '{ON_DISK_DUCKDB_MEMORY}'")
     return con
@@ -854,45 +850,11 @@ def _finish(
     return result
 
 
-def load_direct(
-    path: Path,
-    workdir: Path,
-    stem: str,
-    progress: bool = False,
-    into: tuple[duckdb.DuckDBPyConnection, str] | None = None,
-) -> Snapshot:
-    """A Snapshot of the dump read the direct way into `into` (a connection and schema; by
-    default a DuckDB of its own), its working copy not yet built; or NotProvable with
-    nothing left behind."""
-    from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, remove_working_copy
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    target = workdir / f"{stem}{WORKING_SUFFIX}"
-    remove_working_copy(target)  # a stale copy of d1nb's goes; any other file is refused
-    con, schema = into if into is not None else (duckdb_for_dump(path, workdir, stem), "main")
-    try:
-        rows = dump_to_duckdb(path, con, schema, progress)
-    except BaseException:
-        if into is None:
-            con.close()
-            _remove_duckdb_file(workdir, stem)
-        raise
-    return Snapshot(
-        path,
-        target,
-        rows.row_counts,
-        notes=rows.notes,
-        type_notes=rows.type_notes,
-        direct=rows,
-        reader="direct",
-    )
-
-
 def _duckdb_file(workdir: Path, stem: str) -> Path:
     return workdir / f"{stem}.d1nb-rows.duckdb"
 
 
-def _remove_duckdb_file(workdir: Path, stem: str) -> None:
+def remove_duckdb_file(workdir: Path, stem: str) -> None:
     file = _duckdb_file(workdir, stem)
     for stale in (file, Path(f"{file}.wal")):
         stale.unlink(missing_ok=True)

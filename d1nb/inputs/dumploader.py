@@ -25,6 +25,7 @@ from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql.shapes import classify, schema_row
 from d1nb.formats.sql.text import quote_ident
 from d1nb.inputs.workingcopy import (
+    WORKING_SUFFIX,
     SchemaSource,
     Snapshot,
     count_rows,
@@ -456,6 +457,40 @@ def _run_dump(
     return snapshot, writer, oversized
 
 
+def _load_direct(
+    path: Path,
+    workdir: Path,
+    stem: str,
+    progress: bool = False,
+    into: tuple[duckdb.DuckDBPyConnection, str] | None = None,
+) -> Snapshot:
+    """A Snapshot of the dump read the direct way into `into` (a connection and schema; by
+    default a DuckDB of its own), its working copy not yet built; or NotProvable with
+    nothing left behind."""
+    from d1nb.inputs.dumpduck import duckdb_for_dump, dump_to_duckdb, remove_duckdb_file
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    target = workdir / f"{stem}{WORKING_SUFFIX}"
+    remove_working_copy(target)  # a stale copy of d1nb's goes; any other file is refused
+    con, schema = into if into is not None else (duckdb_for_dump(path, workdir, stem), "main")
+    try:
+        rows = dump_to_duckdb(path, con, schema, progress)
+    except BaseException:
+        if into is None:
+            con.close()
+            remove_duckdb_file(workdir, stem)
+        raise
+    return Snapshot(
+        path,
+        target,
+        rows.row_counts,
+        notes=rows.notes,
+        type_notes=rows.type_notes,
+        direct=rows,
+        reader="direct",
+    )
+
+
 def load_dump(
     path: str | Path,
     workdir: str | Path,
@@ -492,12 +527,12 @@ def load_dump(
             how = "exact (tables from the migrations: a --no-schema dump)"
         else:
             try:
-                from d1nb.inputs.dumpduck import NotProvable, load_direct
+                from d1nb.inputs.dumpduck import NotProvable
             except ImportError:  # built without a C compiler
                 how = "exact (the native split, d1nb/formats/_insertrows.c, was not built)"
             else:
                 try:
-                    return load_direct(path, Path(workdir), name or path.stem, progress, into)
+                    return _load_direct(path, Path(workdir), name or path.stem, progress, into)
                 except NotProvable as exc:
                     if reader == "direct":
                         raise
