@@ -5,7 +5,8 @@ batch on the same export copies it instead of building it again.
 The cache is d1nb's own folder: `$D1NB_CACHE`, else `$XDG_CACHE_HOME/d1nb/working-copies`,
 else `~/.cache/d1nb/working-copies`; `D1NB_CACHE=off` turns it off. A copy is only ever read
 from it (each command works on its own copy), written whole under a temporary name and
-renamed, and the least recently used ones go beyond `D1NB_CACHE_BYTES` (2 GB by default).
+renamed, and the least recently used ones go beyond `D1NB_CACHE_BYTES` (2 GB by default); a
+copy larger than that is not kept at all.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def keep(key: str, built: Path) -> None:
     """File a just-built working copy under `key` (best effort: a cache that cannot be
     written is no reason to fail the command)."""
     folder = cache_folder()
-    if folder is None:
+    if folder is None or built.stat().st_size > _limit():
         return
     partial = folder / f".{key}.{os.getpid()}.partial"
     try:
@@ -76,8 +77,12 @@ def keep(key: str, built: Path) -> None:
             partial.unlink(missing_ok=True)
 
 
+def _limit() -> int:
+    return int(os.environ.get("D1NB_CACHE_BYTES", DEFAULT_BYTES))
+
+
 def _evict(folder: Path) -> None:
-    limit = int(os.environ.get("D1NB_CACHE_BYTES", DEFAULT_BYTES))
+    limit = _limit()
     kept = sorted(folder.glob("*.sqlite"), key=lambda p: p.stat().st_mtime, reverse=True)
     total = 0
     for path in kept:
