@@ -396,8 +396,10 @@ def test_reload_into_the_same_folder_replaces_an_on_disk_duckdb_snapshot(tmp_pat
     con.close()
     dump.write_text(dump.read_text() + "\nINSERT INTO \"t\" VALUES(2,'b');")
     con = load_dump(dump, tmp_path / "w").duckdb()
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    assert tables == {"t"}
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    assert tables == {"t"}  # a table, or a view over the rows a direct load wrote
     assert con.execute("SELECT count(*) FROM t").fetchall() == [(2,)]
 
 

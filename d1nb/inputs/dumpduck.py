@@ -19,6 +19,7 @@ only when asked for (`DirectRows.build_working_copy`).
 from __future__ import annotations
 
 import bisect
+import glob
 import os
 import re
 from collections.abc import Iterator
@@ -439,22 +440,39 @@ _FITS = {
 }
 
 
+def _arrow_schema(types: list[str]) -> pa.Schema:
+    """The Arrow schema of a table's batches (`c0`, `c1`, …) for its DuckDB column types."""
+    arrow = {"BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string()}
+    return pa.schema([(f"c{i}", arrow.get(t, pa.binary())) for i, t in enumerate(types)])
+
+
 class _Loader:
     """Appends each chunk's rows to their DuckDB tables, choosing column types as it goes."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, schema: str, dump: _Schema, flush_bytes: int
+        self,
+        con: duckdb.DuckDBPyConnection,
+        schema: str,
+        dump: _Schema,
+        flush_bytes: int,
+        spill: Path | None = None,
     ):
         self.con, self.schema, self.dump = con, schema, dump
+        self.spill = spill
+        """For a large dump: the Parquet files its batches are written to as they pile up
+        start with this path (`<spill>.<table>.<part>.parquet`); the tables are views over
+        them. Parquet, not DuckDB's own tables: written at Arrow's speed, read in parallel."""
+        self.parts: dict[str, list[tuple[Path, list[str]]]] = {}
+        self.writers: dict[str, object] = {}
         self.tables: dict[str, _Table] = {}
         self.heads: dict[bytes, _Table | None] = {}
         self.sequence: list[tuple[int, str]] = []
         self.last_row_line = 0
         self.pending_bytes = 0
         self.flush_bytes = flush_bytes
-        self.in_memory = flush_bytes == 0
+        self.in_memory = spill is None
         """Keep every batch in Arrow and publish each table as a view over it at the end
-        (no copy into DuckDB at all); otherwise append to DuckDB tables as batches pile up."""
+        (no copy into DuckDB at all); otherwise write them to Parquet as they pile up."""
 
     def table_for(self, head: bytes, first_line: int) -> _Table | None:
         """The table an INSERT head fills (None for sqlite_sequence), checked once per head."""
@@ -550,22 +568,41 @@ class _Loader:
             self.flush()
 
     def flush(self, only: _Table | None = None) -> None:
-        """Append the batches kept so far to DuckDB, one INSERT per table (DuckDB inserts
-        one large Arrow table faster, in parallel, than many small ones). In memory, the
-        batches wait for `publish`."""
+        """Write the batches kept so far to each table's Parquet file, cast to the column
+        types chosen so far; a type widened since the file was opened starts a new part.
+        In memory, the batches wait for `publish`."""
         if self.in_memory:
             return
+        import pyarrow.parquet as pq
+
         for table in [only] if only is not None else self.tables.values():
             if not table.pending:
                 continue
-            rows = pa.Table.from_batches(table.pending)
-            self.con.register("_d1nb_rows", rows)
-            try:
-                self.con.execute(f"INSERT INTO {table.target} SELECT * FROM _d1nb_rows")
-            finally:
-                self.con.unregister("_d1nb_rows")
+            parts = self.parts.setdefault(table.name, [])
+            if not parts or parts[-1][1] != table.types:
+                self._close_writer(table)
+                file = Path(f"{self.spill}.{len(self.parts)}.{len(parts)}.parquet")
+                parts.append((file, list(table.types)))
+                self.writers[table.name] = pq.ParquetWriter(
+                    file, _arrow_schema(table.types), compression="snappy"
+                )
+            wanted = _arrow_schema(table.types)
+            for batch in table.pending:
+                self.writers[table.name].write_batch(
+                    batch if batch.schema == wanted else batch.cast(wanted, safe=False)
+                )
             self.pending_bytes -= table.pending_bytes
             table.pending, table.pending_bytes = [], 0
+
+    def _close_writer(self, table: _Table) -> None:
+        writer = self.writers.pop(table.name, None)
+        if writer is not None:
+            writer.close()
+
+    def close(self) -> None:
+        """Close every Parquet file still open (after an error too)."""
+        for name in list(self.writers):
+            self.writers.pop(name).close()
 
     def _retype(self, table: _Table, i: int, duck: str, had_values: bool) -> None:
         """Create the table at its first rows; widen a column whose values now need another
@@ -573,34 +610,44 @@ class _Loader:
         holds only NULLs. Anything else goes the exact way."""
         if not table.types[i]:
             table.types[i] = duck
-            if all(table.types) and not self.in_memory:
-                self._create(table)
             return
         old = table.types[i]
         if old == duck:
             return
-        if ((old == "BIGINT" and duck == "DOUBLE") or not had_values) and self.in_memory:
-            table.types[i] = duck  # the batches kept are cast when the table is published
-            return
         if (old == "BIGINT" and duck == "DOUBLE") or not had_values:
-            self.flush(table)  # batches built for the old type go in first
-            name = quote_ident(table.columns[i].name)
-            self.con.execute(f"ALTER TABLE {table.target} ALTER {name} TYPE {duck}")
+            # batches kept are cast when published (in memory) or written; batches written
+            # already are cast by the view over their part
             table.types[i] = duck
             return
         raise NotProvable(f"{table.name}.{table.columns[i].name}: {old} values, then {duck}")
 
     def publish(self, table: _Table) -> None:
-        """The kept batches of a table as one Arrow table, cast to the column types chosen
-        in the end (exact: see _retype), registered with DuckDB and shown as the table's view.
-        A table without rows becomes an ordinary empty table."""
+        """A table's rows as its view: in memory, over its kept batches as one Arrow table
+        registered with DuckDB; on disk, over its Parquet parts, each column cast to the type
+        chosen in the end (exact: see _retype). A table without rows becomes an ordinary
+        empty table."""
+        if not self.in_memory:
+            self.flush(table)
+            self._close_writer(table)
+            parts = self.parts.get(table.name, [])
+            if not parts:
+                self._create(table)
+                return
+            select = " UNION ALL ".join(
+                "SELECT "
+                + ", ".join(
+                    f"CAST(c{i} AS {t}) AS {quote_ident(c.name)}"
+                    for i, (c, t) in enumerate(zip(table.columns, table.types, strict=True))
+                )
+                + f" FROM read_parquet({quote_literal(str(file))})"
+                for file, _types in parts
+            )
+            self.con.execute(f"CREATE VIEW {table.target} AS {select}")
+            return
         if not table.pending:
             self._create(table)
             return
-        arrow_types = {"BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string()}
-        wanted = pa.schema(
-            [(f"c{i}", arrow_types.get(t, pa.binary())) for i, t in enumerate(table.types)]
-        )
+        wanted = _arrow_schema(table.types)
         batches = [b if b.schema == wanted else b.cast(wanted, safe=False) for b in table.pending]
         rows = pa.Table.from_batches(batches, schema=wanted).rename_columns(
             [c.name for c in table.columns]
@@ -748,12 +795,13 @@ def dump_to_duckdb(
     path = Path(path)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
     dump = _Schema(path)
-    on_disk = con.execute(
-        "SELECT path IS NOT NULL FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()[0][0]
+    (file,) = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()[0]
+    spill = Path(f"{file}.{schema}") if file else None
     # in memory, the Arrow batches are the tables (views over them); on disk, bounded batches
     # are appended to DuckDB's file as they come
-    loader = _Loader(con, schema, dump, FLUSH_BYTES if on_disk else 0)
+    loader = _Loader(con, schema, dump, FLUSH_BYTES, spill)
     oversized = 0
     bar = tqdm(
         total=path.stat().st_size,
@@ -785,10 +833,15 @@ def dump_to_duckdb(
             ).fetchall()
             if kind:
                 con.execute(f"DROP {'VIEW' if kind[0][0] == 'VIEW' else 'TABLE'} {table.target}")
+        loader.close()
+        for parts in loader.parts.values():
+            for file, _types in parts:
+                file.unlink(missing_ok=True)
         raise
     finally:
         bar.close()
         dump.close()
+        loader.close()
     if oversized:
         result.notes.append(
             f"{oversized} INSERT statement(s) over D1's {d1.MAX_STATEMENT_BYTES}-byte limit: "
@@ -821,7 +874,7 @@ def _finish(
             )
             loader.tables[name] = table
             loader._create(table)
-        elif loader.in_memory:
+        else:
             loader.publish(table)
         for i, col in enumerate(table.columns):
             duck, note, storage = column_type(col.declared, table.counts[i], table.first_class[i])
@@ -855,6 +908,7 @@ def _duckdb_file(workdir: Path, stem: str) -> Path:
 
 
 def remove_duckdb_file(workdir: Path, stem: str) -> None:
+    """The DuckDB file of a direct load, its log and its Parquet parts."""
     file = _duckdb_file(workdir, stem)
-    for stale in (file, Path(f"{file}.wal")):
+    for stale in (file, Path(f"{file}.wal"), *workdir.glob(f"{glob.escape(file.name)}.*.parquet")):
         stale.unlink(missing_ok=True)
