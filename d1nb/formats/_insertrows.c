@@ -43,6 +43,7 @@ static int buf_reserve(Buf *b, size_t extra) {
 }
 
 static int buf_put(Buf *b, const void *src, size_t len) {
+    if (len == 0) return 0; /* an empty string into a buffer not yet allocated */
     if (buf_reserve(b, len)) return -1;
     memcpy(b->p + b->n, src, len);
     b->n += len;
