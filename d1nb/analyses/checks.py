@@ -41,13 +41,11 @@ def _split_target(target: str) -> tuple[str, str, str | None]:
     return table, column, path
 
 
-class _Checker:
-    """The checks of one snapshot, in SQLite on its working copy."""
+class _CheckRows:
+    """The rows of a snapshot's check table, as `check_snapshot` returns them."""
 
-    def __init__(self, snapshot: Snapshot, label: str):
+    def __init__(self, label: str):
         self.label = label
-        self.engine = D1Engine(snapshot.path, statement_limit=0)
-        self.tables = set(self.engine.tables())
         self.rows: list[dict] = []
 
     def add(self, check: str, kind: str, table: str, failing: int, sample: str = "") -> None:
@@ -75,6 +73,18 @@ class _Checker:
                 "sample": message,
             }
         )
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=CHECK_COLUMNS).astype({"failing_rows": "Int64"})
+
+
+class _Checker(_CheckRows):
+    """The checks of one snapshot, in SQLite on its working copy."""
+
+    def __init__(self, snapshot: Snapshot, label: str):
+        super().__init__(label)
+        self.engine = D1Engine(snapshot.path, statement_limit=0)
+        self.tables = set(self.engine.tables())
 
     def query(self, sql: str) -> list[tuple]:
         return self.engine.conn.execute(sql).fetchall()
@@ -297,8 +307,7 @@ def _passing_in_duckdb(
     if direct is None or invariants.accepted or invariants.json:
         return None
     con, schema = direct.con, direct.schema
-    checker = _Checker.__new__(_Checker)
-    checker.label, checker.rows = label, []
+    checker = _CheckRows(label)
 
     def target(table: str) -> str:
         return f"{quote_ident(schema)}.{quote_ident(table)}"
@@ -421,7 +430,7 @@ def _passing_in_duckdb(
                 checker.add(f"{table} CHECK ({expr})", "check", table, 0)
         for table in tables:  # JSON columns (found as _Checker finds them) go to SQLite
             info = engine.columns(table)
-            alias = [c[1] for c in info if c[5]] if _has_rowid_alias(engine, table) else []
+            alias = engine.rowid_alias(table)
             for _cid, column, declared, *_ in info:
                 if "JSON" in (declared or "").upper():
                     return None
@@ -432,7 +441,7 @@ def _passing_in_duckdb(
                     probe = (
                         f"SELECT count(*), count(*) FILTER (WHERE substr(ltrim(v, ' '), 1, 1) "
                         f"IN ('{{', '[')) FROM (SELECT {c} AS v FROM {target(table)} WHERE "
-                        f"{c} IS NOT NULL ORDER BY {quote_ident(alias[0])} LIMIT {_JSON_PROBE})"
+                        f"{c} IS NOT NULL ORDER BY {quote_ident(alias)} LIMIT {_JSON_PROBE})"
                     )
                     total, looks = con.execute(probe).fetchall()[0]
                     if total and looks == total:
@@ -442,16 +451,7 @@ def _passing_in_duckdb(
                     f"WHERE contains({c}, '{{') OR contains({c}, '[') LIMIT 1)"
                 ):
                     return None
-    return pd.DataFrame(checker.rows, columns=CHECK_COLUMNS).astype({"failing_rows": "Int64"})
-
-
-def _has_rowid_alias(engine: D1Engine, table: str) -> bool:
-    """Whether `table` has an INTEGER PRIMARY KEY, its rowid's other name."""
-    pk = [c for c in engine.columns(table) if c[5]]
-    without_rowid = engine.conn.execute(
-        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
-    ).fetchall()
-    return len(pk) == 1 and pk[0][2].upper() == "INTEGER" and not without_rowid[0][0]
+    return checker.frame()
 
 
 def check_snapshot(
@@ -473,7 +473,7 @@ def check_snapshot(
         checker.json(invariants.json)
     finally:
         checker.engine.close()
-    return pd.DataFrame(checker.rows, columns=CHECK_COLUMNS).astype({"failing_rows": "Int64"})
+    return checker.frame()
 
 
 def run_expectations(

@@ -506,6 +506,17 @@ class D1Engine:
             )
         )
 
+    def rowid_alias(self, table: str) -> str | None:
+        """The column that is `table`'s rowid under another name (its INTEGER PRIMARY KEY),
+        or None (no such key, or a WITHOUT ROWID table)."""
+        pk = [c for c in self.columns(table) if c[5]]
+        without_rowid = self.conn.execute(
+            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
+        ).fetchall()
+        if len(pk) == 1 and pk[0][2].upper() == "INTEGER" and not without_rowid[0][0]:
+            return pk[0][1]
+        return None
+
     def foreign_keys(self) -> list[tuple[str, str, str, str, str]]:
         """(child table, child column, parent table, parent column, on_delete) of every FK."""
         rows = []

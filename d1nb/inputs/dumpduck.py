@@ -331,17 +331,14 @@ class _Schema:
         rows = conn.execute(f"SELECT * FROM pragma_table_xinfo({quote_literal(table)})").fetchall()
         if any(r[6] for r in rows):  # hidden: generated columns, whose values no dump holds
             raise NotProvable(f"table {table} has generated columns")
-        listed = conn.execute(
-            "SELECT wr, strict FROM pragma_table_list WHERE schema = 'main' AND name = ?",
-            (table,),
-        ).fetchall()
-        without_rowid, strict = listed[0]
-        pk = [r for r in rows if r[5]]
-        alias = len(pk) == 1 and pk[0][2].upper() == "INTEGER" and not without_rowid
+        (strict,) = conn.execute(
+            "SELECT strict FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
+        ).fetchall()[0]
+        alias = self.engine.rowid_alias(table)
         columns = []
         for r in rows:
             declared = r[2].upper()
-            column = _Column(r[1], r[2], affinity(r[2]), bool(r[3]), alias and r is pk[0])
+            column = _Column(r[1], r[2], affinity(r[2]), bool(r[3]), r[1] == alias)
             if strict:  # ANY keeps every value as written: no affinity at all
                 column.strict = "" if declared == "ANY" else _STRICT_CLASS.get(declared, "blob")
                 if declared == "ANY":
@@ -450,7 +447,8 @@ def _arrow_schema(types: list[str]) -> pa.Schema:
 
 
 class _Loader:
-    """Appends each chunk's rows to their DuckDB tables, choosing column types as it goes."""
+    """Turns each chunk's rows into Arrow batches per table, choosing column types as it
+    goes, and publishes every table as a DuckDB view over them (or their Parquet parts)."""
 
     def __init__(
         self,
@@ -808,7 +806,7 @@ def dump_to_duckdb(
     path: str | Path,
     con: duckdb.DuckDBPyConnection,
     schema: str = "main",
-    progress: bool = False,
+    bar: tqdm | None = None,
 ) -> DirectRows:
     """Load the dump at `path` into DuckDB schema `schema` without SQLite, or raise
     NotProvable (nothing is left in `schema` then) for the exact path to load it."""
@@ -819,17 +817,11 @@ def dump_to_duckdb(
         "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchall()[0]
     spill = Path(f"{file}.{schema}") if file else None
-    # in memory, the Arrow batches are the tables (views over them); on disk, bounded batches
-    # are appended to DuckDB's file as they come
+    # in memory, the Arrow batches are the tables (views over them); for a file-backed
+    # DuckDB (a large dump), bounded batches go to Parquet parts beside its file
     loader = _Loader(con, schema, dump, FLUSH_BYTES, spill)
     oversized = 0
-    bar = tqdm(
-        total=path.stat().st_size,
-        unit="B",
-        unit_scale=True,
-        disable=not progress,
-        desc=f"loading {path.name}",
-    )
+    bar = bar if bar is not None else tqdm(disable=True)
     try:
         for groups, runs, over, problem in _splits(path, bar):
             if problem is not None:
@@ -859,7 +851,6 @@ def dump_to_duckdb(
                 file.unlink(missing_ok=True)
         raise
     finally:
-        bar.close()
         dump.close()
         loader.close()
     if oversized:

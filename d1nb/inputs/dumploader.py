@@ -461,7 +461,7 @@ def _load_direct(
     path: Path,
     workdir: Path,
     stem: str,
-    progress: bool = False,
+    bar: tqdm,
     into: tuple[duckdb.DuckDBPyConnection, str] | None = None,
 ) -> Snapshot:
     """A Snapshot of the dump read the direct way into `into` (a connection and schema; by
@@ -474,7 +474,7 @@ def _load_direct(
     remove_working_copy(target)  # a stale copy of d1nb's goes; any other file is refused
     con, schema = into if into is not None else (duckdb_for_dump(path, workdir, stem), "main")
     try:
-        rows = dump_to_duckdb(path, con, schema, progress)
+        rows = dump_to_duckdb(path, con, schema, bar)
     except BaseException:
         if into is None:
             con.close()
@@ -521,6 +521,27 @@ def load_dump(
                 "empty file: not a wrangler d1 export (an empty database exports as "
                 "'PRAGMA defer_foreign_keys=TRUE;')",
             )
+    bar = tqdm(
+        total=path.stat().st_size,
+        unit="B",
+        unit_scale=True,
+        disable=not progress,
+        desc=f"loading {path.name}",
+    )
+    with bar:
+        return _load(path, Path(workdir), name or path.stem, schema, bar, reader, into)
+
+
+def _load(
+    path: Path,
+    workdir: Path,
+    stem: str,
+    schema: SchemaSource | None,
+    bar: tqdm,
+    reader: str,
+    into: tuple[duckdb.DuckDBPyConnection, str] | None,
+) -> Snapshot:
+    """load_dump's work, one progress bar throughout (reset when the exact path starts)."""
     how = "exact"
     if reader != "exact":
         if schema is not None:
@@ -532,19 +553,13 @@ def load_dump(
                 how = "exact (the native split, d1nb/formats/_insertrows.c, was not built)"
             else:
                 try:
-                    return _load_direct(path, Path(workdir), name or path.stem, progress, into)
+                    return _load_direct(path, workdir, stem, bar, into)
                 except NotProvable as exc:
                     if reader == "direct":
                         raise
                     how = f"exact ({exc})"
-    target = fresh_working_copy(workdir, name or path.stem)
-    bar = tqdm(
-        total=path.stat().st_size,
-        unit="B",
-        unit_scale=True,
-        disable=not progress,
-        desc=f"loading {path.name}",
-    )
+                    bar.reset()
+    target = fresh_working_copy(workdir, stem)
     try:
         try:
             snapshot, writer, oversized = _run_dump(path, target, schema, bar, blocks=True)
@@ -555,8 +570,6 @@ def load_dump(
         with contextlib.suppress(InputError, OSError):
             remove_working_copy(target)
         raise OSError(errno.ENOSPC, f"cannot write the working copy: {exc}", str(target)) from exc
-    finally:
-        bar.close()
     if oversized:
         snapshot.notes.append(
             f"{oversized} INSERT statement(s) over D1's {d1.MAX_STATEMENT_BYTES}-byte limit: "

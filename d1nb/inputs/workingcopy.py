@@ -60,17 +60,15 @@ class Snapshot:
         from d1nb.inputs import copycache
 
         assert self.direct is not None
-        target = fresh_working_copy(
-            self.working_copy.parent, self.working_copy.name.removesuffix(WORKING_SUFFIX)
-        )
+        folder, stem = self.working_copy.parent, self.working_copy.name.removesuffix(WORKING_SUFFIX)
+        target = fresh_working_copy(folder, stem)
         key = copycache.cache_key(self.source) if copycache.cache_folder() else None
-        if key and copycache.fetch(key, target) and is_working_copy(target):
-            with D1Engine(target, statement_limit=0) as engine:
-                if count_rows(engine) == self.row_counts:
-                    return
-        target = fresh_working_copy(
-            self.working_copy.parent, self.working_copy.name.removesuffix(WORKING_SUFFIX)
-        )
+        if key and copycache.fetch(key, target):
+            if is_working_copy(target):
+                with D1Engine(target, statement_limit=0) as engine:
+                    if count_rows(engine) == self.row_counts:
+                        return
+            target = fresh_working_copy(folder, stem)  # the kept copy does not match
         try:
             counts = self.direct.build_working_copy(target)
         except BaseException as exc:
