@@ -50,3 +50,26 @@ def test_a_scoped_scratch_folder_is_removed_when_its_block_ends():
     with pytest.raises(RuntimeError), scratch_scope("d1nb-test-") as failing:
         raise RuntimeError("a replay that fails part-way")
     assert not failing.exists()
+
+
+def test_an_in_memory_duckdb_spills_into_a_scratch_folder_not_the_current_one(
+    tmp_path, monkeypatch
+):
+    """Under memory pressure an in-memory DuckDB writes temporary files; by default into `.tmp`
+    under the current directory, which is the user's repository (or a read-only folder)."""
+    from d1nb.inputs.duckcopy import connect_duckdb
+
+    here = tmp_path / "repository"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    con = connect_duckdb()
+    con.execute("SET memory_limit = '40MB'")
+    con.execute("CREATE TABLE t AS SELECT repeat('x', 20) || range AS s FROM range(3000000)")
+    spilled = [
+        Path(p) for (p,) in con.execute("SELECT path FROM duckdb_temporary_files()").fetchall()
+    ]
+    assert spilled, "nothing spilled: the test proves nothing"
+    assert all(p.parent.name.startswith("d1nb-duckdb-p") for p in spilled)
+    assert con.execute("SELECT count(DISTINCT s) FROM t").fetchall()[0][0] == 3000000
+    assert list(here.iterdir()) == []
+    con.close()

@@ -15,8 +15,9 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.dumpformat import sql_literal
-from d1nb.formats.sql.text import quote_ident
+from d1nb.formats.sql.text import quote_ident, quote_literal
 from d1nb.problems import InputError
 
 _BATCH_ROWS = 100_000
@@ -370,8 +371,13 @@ def _duck_count(con: duckdb.DuckDBPyConnection, target: str) -> int:
 
 
 def connect_duckdb(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection without the progress bar (it would write to a notebook's stderr)."""
+    """A DuckDB connection without the progress bar (it would write to a notebook's stderr)
+    that spills only into a folder of d1nb's own: an in-memory DuckDB would otherwise spill
+    into `.tmp` under the current directory (a user's repository, or a read-only folder)."""
     con = duckdb.connect(database)
+    if database == ":memory:":
+        spill = quote_literal(str(scratch_folder("d1nb-duckdb-")))
+        con.execute(f"SET temp_directory = {spill}")
     # Inside Jupyter without ipywidgets DuckDB starts with the bar off and refuses any change.
     if con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]:
         con.execute("SET enable_progress_bar = false")
