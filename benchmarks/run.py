@@ -381,6 +381,7 @@ def bench_diff_dumps(quick: bool) -> list[Result]:
         ours = measure(side("d1nb_diff_dumps", before, after, rows), repeat)
         peer = measure(side("datacompy_diff_dumps", before, after, rows), repeat)
         floor = measure(side("duckdb_dump_floor", before, after), repeat)
+        imports = measure(side("d1nb_diff_memory_floor"), 1)
         mb = (before.stat().st_size + after.stat().st_size) / 1e6
         label = f"{rows // 1_000_000}M" if rows >= 1_000_000 else str(rows)
         results.append(
@@ -391,7 +392,9 @@ def bench_diff_dumps(quick: bool) -> list[Result]:
                 "direct path, counts verified), compared (counts per table and column, "
                 "samples), invariants checked. Floor (DuckDB counting both dumps' lines, "
                 f"imports not counted): {floor.seconds:.2f} s, so d1nb takes "
-                f"{ours.seconds / floor.seconds:.0f}x the floor",
+                f"{ours.seconds / floor.seconds:.0f}x the floor. Memory floor (d1nb's imports "
+                f"and an empty DuckDB, nothing read): {imports.peak_mb:.0f} MB, "
+                f"{imports.peak_mb / peer.peak_mb:.2f} of the peer's peak",
                 peer="a script: the sqlite3 shell loading each export (one transaction, "
                 "journal off), pandas reading the table, datacompy 1.1.0 PandasCompare with "
                 "its report",

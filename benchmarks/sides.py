@@ -218,6 +218,19 @@ def duckdb_dump_floor(*dumps: str) -> None:
     print("ELAPSED", time.perf_counter() - start)
 
 
+def d1nb_diff_memory_floor() -> None:
+    """A lower bound for `d1nb diff`'s peak memory: the modules it imports and an empty
+    DuckDB, no data read."""
+    import importlib
+
+    from d1nb.inputs.duckcopy import connect_duckdb
+
+    for module in ("d1nb.analyses.checks", "d1nb.inputs.dumpduck", "d1nb.inputs.snapshots"):
+        importlib.import_module(module)
+
+    connect_duckdb().execute("SELECT 1").fetchall()
+
+
 def d1nb_diff_dumps(before: str, after: str, rows: str) -> None:
     """`d1nb diff before.sql after.sql`, whole: both exports loaded (counts verified),
     compared (counts per table and column, samples), invariants checked, exit."""
@@ -277,6 +290,7 @@ SIDES = {
         datacompy_diff,
         duckdb_floor,
         duckdb_dump_floor,
+        d1nb_diff_memory_floor,
         d1nb_diff_dumps,
         datacompy_diff_dumps,
     )
