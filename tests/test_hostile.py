@@ -299,6 +299,11 @@ def _bad_input_cases(root: Path) -> list[tuple[str, list[str]]]:
             "commit.sql": "BEGIN TRANSACTION;\nCREATE TABLE t(a);\nCOMMIT;\nCOMMIT;\n",
             "odd.csv": b"a,b\n1\n\xff,2,3\n",
             "odd.json": '{"a": [1, {"b": 2}]}',
+            "byte 300.json": '[{"results":[{"a":[300]}],"success":true}]',
+            "object value.json": '[{"results":[{"a":{"b":1}}],"success":true}]',
+            "mixed list.json": '[{"results":[{"a":[1,"x"]}],"success":true}]',
+            "row not an object.json": '[{"results":[1,2],"success":true}]',
+            "past 2^64.json": '[{"results":[{"a":99999999999999999999999}],"success":true}]',
             "odd.parquet": b"PAR1garbagePAR1",
         },
     )
@@ -313,6 +318,8 @@ def _bad_input_cases(root: Path) -> list[tuple[str, list[str]]]:
         ("dump with two COMMITs", ["load", str(files / "commit.sql")]),
         ("odd CSV", ["load", str(files / "odd.csv")]),
         ("odd --json", ["load", str(files / "odd.json"), "--table", "t"]),
+        *((f"--json: {n}", ["load", str(files / f"{n}.json"), "--table", "t"])
+          for n in ("byte 300", "object value", "mixed list", "row not an object", "past 2^64")),
         ("odd Parquet", ["load", str(files / "odd.parquet")]),
         ("unwritable --out", ["load", str(files / "a.sql"), "--out", "/proc/nope/x.duckdb"]),
         ("missing export", ["load", str(files / "nope.sql")]),

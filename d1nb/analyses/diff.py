@@ -10,7 +10,7 @@ follows datacompy's sections: summary, column summary, row summary, column compa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
@@ -28,6 +28,9 @@ class Diff:
     schema: pd.DataFrame
     tables: dict[str, TableDiff]
     con: duckdb.DuckDBPyConnection
+    notes: list[str] = field(default_factory=list)
+    """What loading either snapshot noted (a rounded export, a refused statement …),
+    "before: " or "after: " first: what the comparison's figures rest on."""
 
     @property
     def equal(self) -> bool:
@@ -166,6 +169,7 @@ class Diff:
             "summary": records(self.summary()),
             "column_summary": records(self.column_summary()),
             "samples": records(self.samples()),
+            "notes": self.notes,
         }
 
     def text(self) -> str:
@@ -183,6 +187,8 @@ class Diff:
         changed = self.changed_columns()
         if not changed.empty:
             parts += ["", "Columns with changes", changed.to_string(index=False)]
+        if self.notes:
+            parts += ["", "Notes from loading", *(f"  {n}" for n in self.notes)]
         return "\n".join(parts)
 
 
@@ -277,6 +283,7 @@ def compare_tables(
                 keys[table] = primary
     diff = compare_duckdb(con, keys, tolerance, mask, tables or common, given=given)
     diff.schema = schema_diff(before, after)
+    diff.notes = [f"before: {n}" for n in before.notes] + [f"after: {n}" for n in after.notes]
     return diff
 
 

@@ -41,7 +41,7 @@ from d1nb.formats.dumpformat import sql_literal
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import check_constraints, classify
 from d1nb.formats.sql.text import quote_ident, quote_literal, split_statements, tokenize
-from d1nb.inputs import duckcopy
+from d1nb.inputs import duckcopy, jsrounding
 from d1nb.inputs.duckcopy import (
     CLASS_OF_AFFINITY,
     MIXED_TYPE,
@@ -559,7 +559,8 @@ class _Loader:
             for k, n in counts.items():
                 table.counts[i][k] += n
             if counts["integer"] and not table.big[i]:
-                table.big[i] = bool((np.abs(ints[tags == native.INTEGER]) > 2**53).any())
+                integers = ints[tags == native.INTEGER]  # np.abs(-2^63) would stay negative
+                table.big[i] = bool(((integers > 2**53) | (integers < -(2**53))).any())
             table.nulls[i] += nulls
             if table.first_class[i] is None:
                 table.first_class[i] = _first_class(tags)
@@ -924,6 +925,16 @@ def _finish(
         _check_checks(engine, con, table)
         result.row_counts[name] = loaded
     result.statements = sorted(dump.statements + loader.sequence, key=lambda s: s[0])
+    big = {
+        t.name: [c.name for c, duck, b in zip(t.columns, t.types, t.big, strict=True) if b]
+        for t in loader.tables.values()
+        if any(t.big)
+    }
+    rounded = jsrounding.rounded_integers_note(
+        jsrounding.gather(lambda sql: con.execute(sql).fetchall(), big, lambda _c: "true", schema)
+    )
+    if rounded:
+        result.notes.append(rounded)
     return result
 
 

@@ -24,6 +24,7 @@ from d1nb.engine.d1engine import D1Engine, D1Error
 from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql.shapes import classify, schema_row
 from d1nb.formats.sql.text import quote_ident
+from d1nb.inputs import jsrounding
 from d1nb.inputs.workingcopy import (
     WORKING_SUFFIX,
     SchemaSource,
@@ -445,6 +446,9 @@ def _run_dump(
         writer.finish()
         engine.conn.execute("COMMIT")
         snapshot = Snapshot(path, target, count_rows(engine), notes=writer.notes)
+        rounded = jsrounding.note_for_working_copy(engine)
+        if rounded:
+            snapshot.notes.append(rounded)
     except BaseException:
         if writer.is_alive():
             writer.abandon()

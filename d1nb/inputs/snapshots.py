@@ -16,6 +16,7 @@ import duckdb
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.sql.text import quote_ident
 from d1nb.formats.wrangler_output import local_state_databases, wrangler_json_rows
+from d1nb.inputs import jsrounding
 from d1nb.inputs.dumploader import load_dump
 from d1nb.inputs.workingcopy import (
     SchemaSource,
@@ -123,8 +124,12 @@ def _load_rows(
     schema: SchemaSource | None,
     read: Callable[[], tuple[list[str], list[tuple]]],
     name: str | None,
+    through_javascript: bool = False,
 ) -> Snapshot:
+    """A working copy of one table's rows; `through_javascript` for rows whose numbers a
+    JavaScript program wrote (its integers past 2^53 rounded: a note says so)."""
     target = fresh_working_copy(workdir, name or path.stem)
+    notes = []
     with D1Engine(target, statement_limit=0) as engine:
         engine.internal("PRAGMA foreign_keys=OFF")  # one table of many: parents may be absent
         engine.conn.execute("BEGIN")
@@ -133,11 +138,13 @@ def _load_rows(
         _insert_rows(engine, path, table, columns, rows, schema)
         engine.conn.execute("COMMIT")
         counts = count_rows(engine)
+        rounded = jsrounding.note_for_working_copy(engine) if through_javascript else None
+        notes += [rounded] if rounded else []
     if counts.get(table) != len(rows):
         raise InputError(
             path, 0, f"table {table}: {len(rows)} rows read, {counts.get(table)} loaded"
         )
-    return Snapshot(path, target, counts)
+    return Snapshot(path, target, counts, notes=notes)
 
 
 def load_json(
@@ -152,13 +159,32 @@ def load_json(
 
     def read() -> tuple[list[str], list[tuple]]:
         rows = wrangler_json_rows(path)
+        for n, row in enumerate(rows, 1):
+            if not isinstance(row, dict):
+                raise InputError(path, 0, f"result row {n} is {type(row).__name__}, not an object")
         columns = list(dict.fromkeys(k for row in rows for k in row))
-        convert = [lambda v: bytes(v) if isinstance(v, list) else v for _ in columns]
         return columns, [
-            tuple(f(row.get(c)) for f, c in zip(convert, columns, strict=True)) for row in rows
+            tuple(_json_value(path, n, c, row.get(c)) for c in columns)
+            for n, row in enumerate(rows, 1)
         ]
 
-    return _load_rows(path, workdir, table, schema, read, name)
+    return _load_rows(path, workdir, table, schema, read, name, through_javascript=True)
+
+
+def _json_value(path: Path, row: int, column: str, value: object) -> object:
+    """A value of `--json` output as SQLite would read the same literal: a blob's byte list
+    as bytes, an integer past 64 bits (JavaScript writes 2^63 - 1 as 9223372036854776000) as
+    the REAL it would be. What D1 never returns (an object, a list of non-bytes) is refused."""
+    if isinstance(value, list):
+        if all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in value):
+            return bytes(value)
+    elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float(value)
+    elif value is None or isinstance(value, int | float | str):
+        return value
+    raise InputError(
+        path, 0, f"result row {row}, column {column}: {str(value)[:40]} is not a value D1 returns"
+    )
 
 
 def load_csv(

@@ -32,6 +32,7 @@ from d1nb.analyses.replay import replay
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.dumpformat import write_dump
 from d1nb.formats.migrations import parse_statements
+from d1nb.inputs.dumploader import load_dump
 from d1nb.inputs.history import load_history, pending_frame, status_frame
 from d1nb.inputs.ledgers import read_ledger
 from d1nb.inputs.snapshots import load_snapshot
@@ -536,3 +537,43 @@ def test_drafted_rollback_restores_the_data_through_wrangler(tmp_path):
     assert theirs.row_counts["goal_progress"] == before.row_counts["goal_progress"] == 1100
     diff = compare_tables(before, theirs, tables=data)
     assert all(t.equal for t in diff.tables.values()), diff.summary()  # every row and value
+
+
+def test_wrangler_export_rounds_integers_past_2_53_and_d1nb_says_so(tmp_path):
+    """`wrangler d1 export` writes numbers through JavaScript: 2^62 leaves as
+    4611686018427388000, 2^53 + 1 as 2^53, 2^63 - 1 as a REAL. d1nb's load of that export
+    says so (both readers, and `--json` output alike); the local state and d1nb's own export
+    of it hold the exact integers and say nothing."""
+    cwd = tmp_path / "svc"
+    (cwd / "migrations").mkdir(parents=True)
+    (cwd / "wrangler.toml").write_text(
+        'name = "svc"\ncompatibility_date = "2025-06-01"\n[[d1_databases]]\nbinding = "DB"\n'
+        'database_name = "svc"\ndatabase_id = "00000000-0000-0000-0000-00000000d1d1"\n',
+        encoding="utf-8",
+    )
+    (cwd / "migrations" / "0001_init.sql").write_text(
+        "CREATE TABLE members (id INTEGER PRIMARY KEY, discord_id INTEGER NOT NULL);\n"
+        f"INSERT INTO members VALUES (1, {2**62}), (2, {2**53 + 1}), (3, {2**63 - 1}), (4, 7);\n",
+        encoding="utf-8",
+    )
+    assert wrangler(cwd, "d1", "migrations", "apply", "DB", "--local").code == 0
+    out = tmp_path / "export.sql"
+    run = wrangler(cwd, "d1", "export", "DB", "--local", "--output", str(out))
+    assert run.code == 0, run.text
+    assert "VALUES(1,4611686018427388000)" in out.read_text(encoding="utf-8")
+    for reader in ("auto", "exact"):
+        notes = load_dump(out, tmp_path / reader, reader=reader).notes
+        assert any("1 integer(s) past ±2^53 in members.discord_id (1)" in n for n in notes), notes
+    with read_only_copy(local_database(cwd), tmp_path / "copy") as conn:
+        assert conn.execute("SELECT discord_id FROM members WHERE id = 1").fetchall() == [(2**62,)]
+        ours = write_dump(conn, tmp_path / "ours.sql")
+    assert not load_snapshot(ours, tmp_path / "ours").notes
+    assert not load_snapshot(cwd / STATE, tmp_path / "state").notes
+    json_out = tmp_path / "rows.json"
+    run = wrangler(
+        cwd, "d1", "execute", "DB", "--local", "--json", "--command", "SELECT * FROM members"
+    )
+    assert run.code == 0, run.text
+    json_out.write_text(run.out, encoding="utf-8")
+    notes = load_snapshot(json_out, tmp_path / "json", table="members").notes
+    assert any("integer(s) past ±2^53 in members.discord_id" in n for n in notes)

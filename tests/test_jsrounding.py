@@ -1,0 +1,121 @@
+"""Integers an export wrote through JavaScript numbers (as `wrangler d1 export` does): both
+readers say so, and neither says so of an exact dump (the sqlite3 shell's, d1nb's own)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import apsw
+import pytest
+
+from d1nb.formats.dumpformat import write_dump
+from d1nb.inputs.dumploader import load_dump
+from d1nb.inputs.jsrounding import javascript_shaped
+
+BIG = [2**62, 2**53 + 1, -(2**62) - 12345, 2**63 - 1, 10**18 + 7, 1234567890123456789]
+
+
+@pytest.mark.parametrize(
+    ("value", "shaped"),
+    [
+        (2**62, False),
+        (4611686018427388000, True),
+        (2**53, True),
+        (2**53 + 1, False),
+        (9007199254740992, True),
+        (-(2**63), False),
+        (-4611686018427388000, True),
+        (10**18, True),
+        (10**18 + 7, False),
+        (1152921504606847000, True),
+    ],
+)
+def test_javascript_shaped(value, shaped):
+    assert javascript_shaped(value) is shaped
+
+
+def _database(path, values):
+    conn = apsw.Connection(str(path))
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, snowflake INTEGER, label TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?)", [(i, v, f"r{i}") for i, v in values])
+    return conn
+
+
+def _as_wrangler_writes(text: str, values: list[int]) -> str:
+    """The dump with each integer printed as JavaScript prints a number (Miniflare's dumpSql):
+    the double nearest it, shortest round trip, no exponent below 1e21."""
+    from decimal import Decimal
+
+    for v in sorted(values, key=lambda v: -len(str(v))):
+        text = text.replace(f",{v},", f",{int(Decimal(repr(float(v))))},")
+    return text
+
+
+@pytest.mark.parametrize("reader", ["auto", "exact"])
+def test_an_export_written_through_javascript_numbers_is_named(tmp_path, reader):
+    from decimal import Decimal
+
+    rows = [(i, BIG[i % len(BIG)] - (i if i % 3 else 0)) for i in range(1, 40)]
+    rows += [(100, 5), (101, None)]
+    exact = write_dump(_database(tmp_path / "db.sqlite", rows), tmp_path / "exact.sql")
+    values = [v for _i, v in rows if v is not None and abs(v) > 2**53]
+    rounded = tmp_path / "rounded.sql"
+    rounded.write_text(_as_wrangler_writes(exact.read_text(encoding="utf-8"), values), "utf-8")
+
+    snap = load_dump(rounded, tmp_path / "r", reader=reader)
+    (note,) = [n for n in snap.notes if "JavaScript" in n]
+    written = [int(Decimal(repr(float(v)))) for v in values]
+    past = sum(1 for v in written if v < 2**63)  # the others load as REAL
+    assert 0 < past < len(values)
+    assert f"{past} integer(s) past ±2^53 in t.snowflake ({past})" in note
+    assert not [n for n in load_dump(exact, tmp_path / "e", reader=reader).notes if "Java" in n]
+
+
+@pytest.mark.parametrize("reader", ["auto", "exact"])
+def test_one_exact_integer_clears_the_export(tmp_path, reader):
+    """An exact writer is known by any integer past 2^53 that JavaScript could not print."""
+    rows = [(1, 4611686018427388000), (2, 1152921504606847000), (3, 2**62 + 1)]
+    dump = write_dump(_database(tmp_path / "db.sqlite", rows), tmp_path / "d.sql")
+    assert not [n for n in load_dump(dump, tmp_path / "w", reader=reader).notes if "Java" in n]
+    rows[2] = (3, 2**53)  # not past 2^53: nothing to tell by
+    dump = write_dump(_database(tmp_path / "db2.sqlite", rows), tmp_path / "d2.sql")
+    (note,) = [n for n in load_dump(dump, tmp_path / "w2", reader=reader).notes if "Java" in n]
+    assert "2 integer(s) past ±2^53 in t.snowflake (2), e.g. 4611686018427388000" in note
+
+
+def test_small_integers_say_nothing(tmp_path):
+    rows = [(i, i * 1000) for i in range(1, 50)]
+    dump = write_dump(_database(tmp_path / "db.sqlite", rows), tmp_path / "d.sql")
+    for reader in ("auto", "exact"):
+        assert not [n for n in load_dump(dump, tmp_path / reader, reader=reader).notes if "J" in n]
+
+
+def test_the_cli_prints_the_note_for_both_sides_of_a_diff(tmp_path):
+    rows = [(1, 4611686018427388000), (2, 5)]
+    dump = write_dump(_database(tmp_path / "db.sqlite", rows), tmp_path / "before.sql")
+    after = tmp_path / "after.sql"
+    after.write_text(dump.read_text(encoding="utf-8").replace(",5,", ",6,"), "utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "d1nb", "diff", str(dump), str(after)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 1, run.stderr
+    text = run.stdout + run.stderr
+    assert "before: 1 integer(s) past ±2^53" in text and "after: 1 integer(s) past" in text
+
+
+def test_json_output_names_its_rounded_integers(tmp_path):
+    """`wrangler d1 execute --json` is JSON.stringify's: the same rounding, the same note."""
+    from d1nb.inputs.snapshots import load_json
+
+    out = tmp_path / "rows.json"
+    out.write_text(
+        '[{"results": [{"id": 1, "snowflake": 4611686018427388000}, {"id": 2, "snowflake": 3}],'
+        ' "success": true, "meta": {}}]',
+        encoding="utf-8",
+    )
+    (note,) = load_json(out, tmp_path / "w", "t").notes
+    assert "1 integer(s) past ±2^53 in t.snowflake (1)" in note
