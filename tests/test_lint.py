@@ -237,3 +237,27 @@ def test_old_splitter_skips_what_follows_a_lowercase_end(make_tree, lock, expect
     (message,) = found["message"]
     assert found["line"].tolist() == [2] and found["file"].str.endswith("0001_guard.sql").all()
     assert expect in message and "2 statement(s) after it (lines 6, 7)" in message
+
+
+def test_create_without_if_not_exists_names_the_object(make_tree):
+    """The message names what is created: the table, view or virtual table (not its module),
+    the index or trigger (not its table)."""
+    root = make_tree(
+        {
+            "svc/wrangler.toml": TOML,
+            "svc/migrations/0001_init.sql": 'CREATE TABLE "a b" (x);\n'
+            "CREATE VIRTUAL TABLE memo_fts USING fts5(x);\n"
+            'CREATE INDEX "idx a" ON "a b"(x);\n'
+            "CREATE VIEW v AS SELECT 1;\n"
+            'CREATE TRIGGER t AFTER INSERT ON "a b" BEGIN SELECT 1; END;\n',
+        }
+    )
+    frame = lint(load_history(root, use_git=False))
+    messages = list(frame[frame["rule"] == "D1N001"]["message"])
+    assert [m.split(" without")[0] for m in messages] == [
+        "CREATE TABLE a b",
+        "CREATE VIRTUAL TABLE memo_fts",
+        "CREATE INDEX idx a",
+        "CREATE VIEW v",
+        "CREATE TRIGGER t",
+    ]

@@ -213,6 +213,19 @@ def load_history(
         except InputError as exc:
             p = exc.problem
             history.problems.append(Problem(project.relpath(Path(p.path)), p.line, p.message))
+    for service, mdir in history.migration_dirs.items():
+        if mdir.files and not any(s == service for s, _env in sources):
+            history.problems.append(
+                Problem(
+                    project.relpath(mdir.path),
+                    0,
+                    f"no ledger for any environment of {service}: what is applied or pending "
+                    "is unknown, not none. Give one with --history ENV=FILE (`wrangler d1 "
+                    "execute --json` output of its migrations table, a dump, or the local "
+                    f"state folder .wrangler/state), or keep it as ledgers/{service}.ENV.json",
+                    "warning",
+                )
+            )
     lock_path = project.root / LOCK_FILE
     if lock_path.exists():
         history.lock, lock_problems = read_lock(lock_path)

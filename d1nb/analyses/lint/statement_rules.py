@@ -48,7 +48,8 @@ def create_without_if_not_exists(s: Statement, ctx: FileContext) -> Iterator[str
     temporary = s.kind == "create_table" and s.table in ctx.rebuild_temps
     if s.kind in _CREATE_KINDS and "if_not_exists" not in s.flags and not temporary:
         what = s.kind.removeprefix("create_").replace("_", " ").upper()
-        yield f"CREATE {what} {s.detail or s.table} without IF NOT EXISTS: re-running fails"
+        named = s.detail if s.kind in ("create_index", "create_trigger") else s.table
+        yield f"CREATE {what} {named or s.table} without IF NOT EXISTS: re-running fails"
 
 
 @rule(
