@@ -200,3 +200,75 @@ def test_a_row_over_d1s_statement_limit_is_said_plainly(tmp_path):
     assert check.draft_verdict == "fails"  # as on D1: the engine holds the same limit
     assert "exceed D1's 100,000-byte statement limit" in check.draft_reason
     assert (tmp_path / "drafts" / "0002_purge" / "TOO_LARGE.txt").is_file()
+
+
+def _project(root: Path, init: str, files: dict[str, str], rows: str) -> Path:
+    """A one-service project whose export holds `init` and `rows` (0001 applied)."""
+    (root / "svc" / "migrations").mkdir(parents=True)
+    (root / "svc" / "wrangler.toml").write_text(
+        '[[d1_databases]]\nbinding = "DB"\ndatabase_name = "x"\n', encoding="utf-8"
+    )
+    (root / "svc" / "migrations" / "0001_init.sql").write_text(init, encoding="utf-8")
+    for name, text in files.items():
+        (root / "svc" / "migrations" / name).write_bytes(text.encode("utf-8"))
+    with D1Engine(root / "db.sqlite", statement_limit=0) as engine:
+        engine.apply_migration("0001_init.sql", init)
+        engine.conn.execute(rows)
+        write_dump(engine.conn, root / "export.sql")
+    return root
+
+
+def test_drafts_restore_rows_a_trigger_changed_again(tmp_path):
+    """Putting deleted children back fires the export's AFTER INSERT trigger, which counts
+    them into their parent again; a further round sets the parents back: everything is back."""
+    init = (
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, entries INTEGER NOT NULL DEFAULT 0);\n"
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY,\n"
+        "  account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE, memo TEXT);\n"
+        "CREATE TRIGGER count_entries AFTER INSERT ON entries BEGIN\n"
+        "  UPDATE accounts SET entries = entries + 1 WHERE id = NEW.account; END;\n"
+    )
+    rows = (
+        "INSERT INTO accounts (id) VALUES (1), (2), (3);"
+        "INSERT INTO entries (account, memo) VALUES (1, ''), (1, 'a'), (2, ''), (3, 'b');"
+    )
+    root = _project(
+        tmp_path / "p",
+        init,
+        {
+            "0002_purge.sql": "DELETE FROM entries WHERE memo = '';\n"
+            "DELETE FROM accounts WHERE id = 3;\n"
+        },
+        rows,
+    )
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    assert [p.name for p in check.draft] == [
+        "rollback_001_data.sql",
+        "rollback_002_data.sql",
+    ]
+    assert 'SET "entries" = 2 WHERE "id" = 1' in check.draft[1].read_text(encoding="utf-8")
+
+
+def test_line_breaks_in_text_come_back_and_a_crlf_rollback_is_read_as_wrangler_reads_it(
+    tmp_path,
+):
+    """Text with CR, LF and CRLF: the draft writes them as char(13)/char(10), never raw (a raw
+    CR does not survive every editor, git or the sqlite3 shell), and comes back exactly; a
+    user's rollback whose literal holds a raw CRLF is replayed with it, as wrangler sends it."""
+    init = "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n"
+    root = _project(
+        tmp_path / "p",
+        init,
+        {
+            "0002_clear.sql": "UPDATE notes SET body = 'x';\n",
+            "0002_clear.sql.rollback": "UPDATE notes SET body = 'a\r\nb' WHERE id = 1;\n"
+            "UPDATE notes SET body = 'c\rd' WHERE id = 2;\n",
+        },
+        "INSERT INTO notes VALUES (1, 'a' || char(13, 10) || 'b'), (2, 'c' || char(13) || 'd');",
+    )
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.verdict == "restores everything", check.reason
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    drafted = b"".join(p.read_bytes() for p in check.draft)
+    assert b"\r" not in drafted and b"char(13)" in drafted

@@ -24,6 +24,7 @@ from d1nb.analyses.replay import pending_on, replay
 from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding
+from d1nb.formats.dumpformat import quote_text
 from d1nb.formats.migrations import MigrationDir, MigrationFile
 from d1nb.formats.sql.shapes import is_constant_default
 from d1nb.formats.sql.text import quote_ident, quote_literal
@@ -226,7 +227,8 @@ def _apply_files(
     with D1Engine(copy) as engine:
         mark_working_copy(engine)
         for path in paths:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            # as wrangler reads a file: no newline translation (a CRLF inside a literal stays)
+            text = path.read_bytes().decode("utf-8-sig", errors="replace")
             outcome = engine.apply_migration(path.name, text, record=False)
             if not outcome.ok:
                 return snapshot, f"{path.name} line {outcome.error_line}: {outcome.error}"
@@ -382,17 +384,43 @@ def verify_rollbacks(
         if draft_to is not None:
             check = checks[-1]
             folder = Path(draft_to) / name.replace("/", "_").removesuffix(".sql")
-            check.draft = draft_rollback(state, applied_run.after, ledger, folder)
-            restored, error = _apply_files(applied_run.after, check.draft, step / "draft")
-            if error:
-                check.draft_verdict, check.draft_reason = "fails", f"the draft fails: {error}"
-            else:
-                check.draft_verdict, check.draft_reason, *_ = _judge(state, restored, ledger)
+            check.draft_verdict, check.draft_reason = _draft_and_verify(
+                check, state, applied_run.after, ledger, folder, step
+            )
             if (folder / "TOO_LARGE.txt").is_file():
                 check.draft_reason += "; " + (folder / "TOO_LARGE.txt").read_text().strip()
         state = applied_run.after
         done.append(name)
     return checks
+
+
+DRAFT_ROUNDS = 3
+"""Rounds of drafting: restoring rows fires the export's triggers, which may change rows
+already restored (an AFTER INSERT that counts children into the parent); each further round
+drafts what is still not back, from the state the earlier files leave."""
+
+
+def _draft_and_verify(
+    check: RollbackCheck, state: Snapshot, after: Snapshot, ledger: str, folder: Path, step: Path
+) -> tuple[str, str]:
+    """Draft the compensating files into `folder` (check.draft), replaying each round on the
+    state the earlier ones leave, until the data is back or DRAFT_ROUNDS; verdict and reason."""
+    check.draft = draft_rollback(state, after, ledger, folder)
+    current, new = after, check.draft
+    for round_ in range(DRAFT_ROUNDS):
+        restored, error = _apply_files(current, new, step / f"draft{round_}")
+        if error:
+            return "fails", f"the draft fails: {error}"
+        verdict, reason, *_ = _judge(state, restored, ledger)
+        if verdict != "loses data" or round_ == DRAFT_ROUNDS - 1:
+            break
+        start = int(check.draft[-1].name.split("_")[1]) + 1 if check.draft else 1
+        new = draft_rollback(state, restored, ledger, folder, start=start)
+        if not new:
+            break
+        check.draft += new
+        current = restored
+    return verdict, reason
 
 
 def rollback_table(checks: list[RollbackCheck]) -> pd.DataFrame:
@@ -414,8 +442,12 @@ transaction on D1), small enough to stay well inside D1's 30 s per query."""
 
 
 def _literal(value: object) -> str:
+    """A value as SQL that gives it back exactly: text with a line break as replace(…,
+    char(13)) (a raw CR inside a literal does not survive every editor, git or reader)."""
     if isinstance(value, float) and value in (float("inf"), float("-inf")):
         return "9e999" if value > 0 else "-9e999"
+    if isinstance(value, str):
+        return quote_text(value)
     return quote_literal(bytes(value) if isinstance(value, memoryview) else value)
 
 
@@ -446,15 +478,20 @@ def _parents_first(engine: D1Engine, tables: list[str]) -> list[str]:
     return ordered
 
 
-def draft_rollback(before: Snapshot, after: Snapshot, ledger: str, out: Path) -> list[Path]:
+def draft_rollback(
+    before: Snapshot, after: Snapshot, ledger: str, out: Path, start: int = 0
+) -> list[Path]:
     """SQL files that bring `after` back to `before`: first the schema (tables, columns,
     indexes, triggers and views the migration added are dropped, those it removed are created
     again from the export's own SQL), then the data, table by table, parents first: rows the
     migration added deleted, rows it removed inserted, rows it changed updated back, all by
-    primary key (or rowid) and read from the export. Every data statement can run again."""
+    primary key (or rowid) and read from the export. Every data statement can run again.
+    With `start`, the data alone, in files numbered from `start` beside the earlier ones: a
+    further round for what the first one's triggers changed again."""
     out.mkdir(parents=True, exist_ok=True)
-    for old in [*out.glob("rollback_*.sql"), out / "TOO_LARGE.txt"]:
-        old.unlink(missing_ok=True)
+    if not start:
+        for old in [*out.glob("rollback_*.sql"), out / "TOO_LARGE.txt"]:
+            old.unlink(missing_ok=True)
     with D1Engine(before.path) as b, D1Engine(after.path) as a:
         was, now = _objects(b.conn), _objects(a.conn)
         schema: list[str] = []
@@ -490,6 +527,8 @@ def draft_rollback(before: Snapshot, after: Snapshot, ledger: str, out: Path) ->
         for table in _parents_first(b, tables):
             data += _restore_rows(b, a, table)
     files = []
+    if start:
+        schema = []
     too_big = [st for st in data if len(st.encode("utf-8")) > d1.MAX_STATEMENT_BYTES]
     if too_big:  # a value D1 accepts only as a bound parameter: no SQL file can carry it
         (out / "TOO_LARGE.txt").write_text(
@@ -508,8 +547,9 @@ def draft_rollback(before: Snapshot, after: Snapshot, ledger: str, out: Path) ->
             "utf-8",
         )
         files.append(path)
+    first = start or (0 if schema else 1)
     for i in range(0, len(data), DRAFT_STATEMENTS_PER_FILE):
-        path = out / f"rollback_{len(files) + (0 if schema else 1):03d}_data.sql"
+        path = out / f"rollback_{first + len(files):03d}_data.sql"
         chunk = data[i : i + DRAFT_STATEMENTS_PER_FILE]
         path.write_text(
             "-- d1nb rollback draft: rows as the export holds them, by key; safe to run again.\n"

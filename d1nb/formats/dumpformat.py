@@ -51,7 +51,7 @@ def _unused(value: str, primary: str, secondary: str) -> str:
     return f"({primary}{suffix})"
 
 
-def _quote_text(value: str) -> str:
+def quote_text(value: str) -> str:
     """SQLite shell's quoted string, with newlines written as replace(…, char(10))."""
     has_nl, has_cr = "\n" in value, "\r" in value
     if not has_nl and not has_cr:
@@ -75,7 +75,7 @@ def sql_literal(value: object) -> str:
     if isinstance(value, int | float):
         return _js_number(value)
     if isinstance(value, str):
-        return _quote_text(value)
+        return quote_text(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return "X'" + bytes(value).hex() + "'"
     raise TypeError(f"unexpected value type {type(value).__name__}")

@@ -219,10 +219,12 @@ def load_history(
                 Problem(
                     project.relpath(mdir.path),
                     0,
-                    f"no ledger for any environment of {service}: what is applied or pending "
-                    "is unknown, not none. Give one with --history ENV=FILE (`wrangler d1 "
-                    "execute --json` output of its migrations table, a dump, or the local "
-                    f"state folder .wrangler/state), or keep it as ledgers/{service}.ENV.json",
+                    f"no ledger for any environment of {service}: the status of its "
+                    "migrations is unknown, not 'none pending' (an export given to replay, "
+                    "impact or rollback brings its own ledger). Give one with --history "
+                    "ENV=FILE (`wrangler d1 execute --json` output of its migrations table, "
+                    "a dump, or the local state folder .wrangler/state), or keep it as "
+                    f"ledgers/{service}.ENV.json",
                     "warning",
                 )
             )
