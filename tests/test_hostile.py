@@ -395,3 +395,28 @@ def test_unwritable_and_full_outputs_end_in_a_message(unwritable, sample, tmp_pa
     assert not any(locked.iterdir())
     if full is not None:
         assert not [p for p in full.iterdir() if p.suffix in (".duckdb", ".sqlite")]
+
+
+def test_an_export_whose_ledger_lacks_columns(tmp_path, capsys):
+    """wrangler reads a ledger by its `name` alone (and inserts names alone): one without
+    `applied_at` or `id` is read; one without `name` is an input error naming the export."""
+    from d1nb.presentation.cli import main
+
+    root = _tree(tmp_path / "p", {"s/wrangler.toml": TOML, "s/migrations/0001_init.sql":
+                                  "CREATE TABLE t (a);\n", "s/migrations/0002_more.sql":
+                                  "INSERT INTO t VALUES (2);\n"})  # fmt: skip
+    head = "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (a);\n"
+    for ledger, code in (
+        ("CREATE TABLE d1_migrations (name TEXT);\n"
+         "INSERT INTO d1_migrations VALUES ('0001_init.sql');\n", 0),
+        ("CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY, label TEXT);\n"
+         "INSERT INTO d1_migrations VALUES (1, '0001_init.sql');\n", 2),
+    ):  # fmt: skip
+        export = tmp_path / "export.sql"
+        export.write_text(head + ledger, encoding="utf-8")
+        assert main(["replay", str(root), "--snapshot", str(export)]) == code
+        out, err = capsys.readouterr()
+        if code == 0:
+            assert "0002_more.sql" in out and "0001_init.sql" not in out
+        else:
+            assert "export.sql: error: its d1_migrations table has no name column" in err

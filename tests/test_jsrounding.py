@@ -119,3 +119,36 @@ def test_json_output_names_its_rounded_integers(tmp_path):
     )
     (note,) = load_json(out, tmp_path / "w", "t").notes
     assert "1 integer(s) past ±2^53 in t.snowflake (1)" in note
+
+
+@pytest.mark.parametrize("command", ["replay", "impact", "rollback", "batch"])
+def test_commands_on_an_export_pass_its_notes_on(tmp_path, command):
+    """What the load noted (here: integers JavaScript rounded, which a drafted rollback would
+    write back as rounded) reaches the user of every command that takes an export."""
+    init = "CREATE TABLE t (id INTEGER PRIMARY KEY, snowflake INTEGER, label TEXT);\n"
+    (tmp_path / "svc" / "migrations").mkdir(parents=True)
+    (tmp_path / "svc" / "wrangler.toml").write_text(
+        '[[d1_databases]]\nbinding = "DB"\ndatabase_name = "x"\n', encoding="utf-8"
+    )
+    (tmp_path / "svc" / "migrations" / "0001_init.sql").write_text(init, encoding="utf-8")
+    (tmp_path / "svc" / "migrations" / "0002_clear.sql").write_text(
+        "UPDATE t SET label = NULL;\n", encoding="utf-8"
+    )
+    conn = _database(tmp_path / "db.sqlite", [(1, 4611686018427388000), (2, 5)])
+    conn.execute("CREATE TABLE d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)")
+    conn.execute("INSERT INTO d1_migrations (name) VALUES ('0001_init.sql')")
+    write_dump(conn, tmp_path / "export.sql")
+    extra = (
+        ["--migration", "0002_clear.sql", "--out", str(tmp_path / "batches")]
+        if command == "batch"
+        else []
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "d1nb", command, str(tmp_path), "--snapshot",
+         str(tmp_path / "export.sql"), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "export.sql: 1 integer(s) past ±2^53 in t.snowflake (1)" in run.stderr, run.stderr

@@ -419,8 +419,10 @@ class ReplayResult:
         return all(o.ok for o in self.outcomes)
 
 
-def _not_in_ledger(engine: D1Engine, mdir: MigrationDir, ledger_table: str) -> list[str]:
-    applied = {r[1] for r in engine.applied_migrations(ledger_table)}
+def _not_in_ledger(
+    engine: D1Engine, mdir: MigrationDir, ledger_table: str, source: Path | None = None
+) -> list[str]:
+    applied = {r[1] for r in engine.applied_migrations(ledger_table, source)}
     return [f.name for f in mdir.files if f.name not in applied]
 
 
@@ -428,7 +430,7 @@ def pending_on(snapshot: Snapshot, mdir: MigrationDir, ledger_table: str) -> lis
     """The files of `mdir` the snapshot's own ledger lacks, in wrangler's order: what
     `migrations apply` would run on that database."""
     with D1Engine(snapshot.path) as engine:
-        return _not_in_ledger(engine, mdir, ledger_table)
+        return _not_in_ledger(engine, mdir, ledger_table, snapshot.source)
 
 
 def replay(
@@ -464,7 +466,7 @@ def replay(
     with D1Engine(copy) as engine:
         mark_working_copy(engine)
         if names is None:
-            names = _not_in_ledger(engine, mdir, ledger_table)
+            names = _not_in_ledger(engine, mdir, ledger_table, snapshot.source)
         # a bar on a terminal only (disable=None): a replay of a large export can take minutes
         for name in tqdm(names, desc="replaying", unit="file", disable=None, leave=False):
             f = files[name]

@@ -28,6 +28,7 @@ import apsw
 from d1nb import d1
 from d1nb.formats.migrations import Statement, parse_statements
 from d1nb.formats.sql.text import quote_ident
+from d1nb.problems import InputError
 
 ALLOWED_PRAGMAS = frozenset(
     {
@@ -323,12 +324,28 @@ class D1Engine:
         sqlite_master keeps is the same as after `wrangler d1 migrations apply`."""
         self.conn.execute(d1.LEDGER_DDL.format(table=quote_ident(table)))
 
-    def applied_migrations(self, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> list[tuple]:
-        """Rows of the ledger (id, name, applied_at), or [] if it does not exist."""
+    def applied_migrations(
+        self, table: str = d1.DEFAULT_MIGRATIONS_TABLE, source: str | Path | None = None
+    ) -> list[tuple]:
+        """Rows of the ledger (id, name, applied_at), or [] if it does not exist. wrangler
+        needs only its `name` column (it inserts names alone); a ledger without `id` is read
+        in rowid order, one without `applied_at` gives None. An InputError naming `source`
+        when there is no `name` to read."""
         if not self.conn.table_exists(None, table):
             return []
+        columns = {c[1].lower() for c in self.columns(table)}
+        if "name" not in columns:
+            raise InputError(
+                source or self.path,
+                0,
+                f"its {table} table has no name column: not a migrations ledger wrangler can read",
+            )
+        ident = "id" if "id" in columns else "rowid"
+        at = "applied_at" if "applied_at" in columns else "NULL"
         return list(
-            self.conn.execute(f"SELECT id, name, applied_at FROM {quote_ident(table)} ORDER BY id")
+            self.conn.execute(
+                f"SELECT {ident}, name, {at} FROM {quote_ident(table)} ORDER BY {ident}"
+            )
         )
 
     def apply_migration(

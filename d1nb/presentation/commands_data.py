@@ -207,6 +207,7 @@ def cmd_replay(args: argparse.Namespace) -> Outcome:
     statements = result.statements.drop(columns=["sql", "cascade_deleted", "cascade_updated"])
     bad = not result.ok or not cascades.empty
     out = Outcome(EXIT_FINDINGS if bad else EXIT_CLEAN, problems=history.problems)
+    out.notes += [f"{args.snapshot}: {note}" for note in snapshot.notes]
     out.data = {
         "service": args.service,
         "snapshot": args.snapshot,
@@ -258,6 +259,7 @@ def cmd_impact(args: argparse.Namespace) -> Outcome:
     )
     bad = impact.migrations["verdict"].isin(["fails", "loses data"]).any()
     out = Outcome(EXIT_FINDINGS if bad else EXIT_CLEAN, problems=history.problems)
+    out.notes += [f"{args.snapshot}: {note}" for note in snapshot.notes]
     out.data = {
         "service": args.service,
         "snapshot": args.snapshot,
@@ -302,6 +304,7 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
     )
     good = bool(checks) and all(c.verdict == "restores everything" for c in checks)
     out = Outcome(EXIT_CLEAN if good else EXIT_FINDINGS, problems=history.problems)
+    out.notes += [f"{args.snapshot}: {note}" for note in snapshot.notes]
     out.data = {"service": args.service, "migrations": [c.to_dict() for c in checks]}
     out.section("Compensating migrations, replayed after each migration", rollback_table(checks))
     for c in checks:
@@ -395,6 +398,7 @@ def cmd_batch(args: argparse.Namespace) -> Outcome:
     out = Outcome(EXIT_UNUSABLE if failed else EXIT_CLEAN, problems=history.problems)
     out.data = {"migration": migration.name, "statements": summaries}
     out.notes = [x["error"] for x in summaries if x["error"]]
+    out.notes += [f"{args.snapshot}: {note}" for note in snapshot.notes]
     for x in summaries:
         if not x["error"]:
             out.text += _batch_lines(x, shlex.quote(str(binding.config_path.parent)))

@@ -66,7 +66,7 @@ def service_export(
     snapshot = load_snapshot(export, workdir, schema=mdir)
     table = history.binding(service).migrations_table
     with D1Engine(snapshot.path) as engine:
-        applied = [r[1] for r in engine.applied_migrations(table)]
+        applied = [r[1] for r in engine.applied_migrations(table, shown)]
     files = {f.name for f in mdir.files}
     if applied and not files.intersection(applied):
         raise InputError(
@@ -364,7 +364,7 @@ def _service_of(history, snapshot: Snapshot) -> str:
         counts = {}
         for service, mdir in history.migration_dirs.items():
             table = history.binding(service).migrations_table
-            applied = {row[1] for row in engine.applied_migrations(table)}
+            applied = {row[1] for row in engine.applied_migrations(table, snapshot.source)}
             counts[service] = len(applied & {f.name for f in mdir.files})
     best = max(counts, key=lambda s: (counts[s], s), default=None)
     if best is None or counts[best] == 0:
