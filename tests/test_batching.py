@@ -333,3 +333,21 @@ def test_free_plan_caps_a_batch_at_the_daily_writes_and_paces_the_days(sample, t
         "days": 5,
     }
     assert capped.per_day(2_500)["batches_per_day"] == 2 and capped.per_day(2_500)["days"] == 3
+
+
+@pytest.mark.parametrize(
+    "sql", ["UPDATE lines SET qty = qty + 1", "DELETE FROM lines WHERE qty > 2"]
+)
+def test_a_without_rowid_table_is_refused_with_a_reason(tmp_path, sql):
+    """Batches are rowid ranges; a WITHOUT ROWID table has none: a message, not an error
+    deep in SQLite (it was 'no such column: rowid', reported as a bug in d1nb)."""
+    db = tmp_path / "db.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute(
+        'CREATE TABLE lines ("order id" TEXT, n INTEGER, qty INTEGER, '
+        'PRIMARY KEY ("order id", n)) WITHOUT ROWID'
+    )
+    conn.executemany("INSERT INTO lines VALUES (?, ?, ?)", [(f"o{i}", i, i % 5) for i in range(50)])
+    conn.close()
+    with pytest.raises(InputError, match="lines is a WITHOUT ROWID table"):
+        plan_batches(db, sql)

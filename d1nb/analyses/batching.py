@@ -281,6 +281,14 @@ def _plan_on(
 ) -> BatchPlan:
     insert = None
     with D1Engine(database) as engine:
+        if s.kind != "insert_select" and s.table and not _has_rowid(engine, s.table):
+            raise InputError(
+                "",
+                s.line,
+                f"cannot batch this {s.kind.upper()}: {s.table} is a WITHOUT ROWID table, and "
+                "batches are rowid ranges (d1nb does not batch by a composite key yet); split "
+                "it by hand on ranges of its primary key",
+            )
         engine.conn.execute("BEGIN")
         try:
             if s.kind == "insert_select":
@@ -397,6 +405,14 @@ def _committed_run(
                     break
                 times.append(elapsed)
     return times
+
+
+def _has_rowid(engine: D1Engine, table: str) -> bool:
+    (found,) = engine.conn.execute(
+        "SELECT count(*) FROM pragma_table_list WHERE schema = 'main' AND name = ? AND NOT wr",
+        (table,),
+    ).fetchall()[0]
+    return bool(found) or not engine.conn.table_exists(None, table)
 
 
 def rowid_after(
