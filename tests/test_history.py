@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import apsw
 import pytest
@@ -267,6 +268,7 @@ def test_history_as_duckdb_tables(sample):
 def test_an_empty_ledger_means_everything_pending(make_tree, kind):
     import apsw
 
+    from d1nb.formats.wrangler_output import local_state_file
     from d1nb.inputs.history import pending_frame
 
     root = make_tree(
@@ -281,9 +283,9 @@ def test_an_empty_ledger_means_everything_pending(make_tree, kind):
     )
     source = {"json": root / "empty.json", "csv": root / "empty.csv"}.get(kind)
     if source is None:
-        folder = root / "state" / "v3" / "d1" / "miniflare-D1DatabaseObject"
-        folder.mkdir(parents=True)
-        conn = apsw.Connection(str(folder / "x.sqlite"))
+        file = local_state_file(root / "state", "1")  # database_id 1's local copy
+        file.parent.mkdir(parents=True)
+        conn = apsw.Connection(str(file))
         conn.execute(
             "CREATE TABLE d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
             "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
@@ -338,3 +340,105 @@ def test_a_ledger_dump_cannot_touch_files(tmp_path):
         assert victim.read_bytes() == b""
     dump.write_text(f"{ledger_ddl}\nINSERT INTO d1_migrations VALUES(1,'0001_a.sql','x');\n")
     assert read_ledger(dump).applied["name"].tolist() == ["0001_a.sql"]
+
+
+def _ledger_table(path, rows, table="d1_migrations"):
+    import apsw
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = apsw.Connection(str(path))
+    conn.execute(
+        f"CREATE TABLE {table}(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
+    )
+    for name in rows:
+        conn.execute(f"INSERT INTO {table}(name) VALUES (?)", (name,))
+    conn.close()
+
+
+TWO_DATABASES = {
+    "wrangler.json": """{"name": "helpdesk", "d1_databases": [
+        {"binding": "TICKETS", "database_name": "t", "database_id": "aaaa-1",
+         "migrations_dir": "sql/tickets"},
+        {"binding": "AUDIT", "database_name": "a", "database_id": "bbbb-2",
+         "preview_database_id": "bbbb-preview", "migrations_dir": "sql/audit"}],
+      "env": {"production": {"d1_databases": [
+        {"binding": "TICKETS", "database_name": "t-prod", "database_id": "aaaa-9",
+         "migrations_dir": "sql/tickets"},
+        {"binding": "AUDIT", "database_name": "a-prod", "database_id": "bbbb-9",
+         "migrations_dir": "sql/audit"}]}}}""",
+    "sql/tickets/0001_init.sql": "CREATE TABLE tickets (id TEXT PRIMARY KEY);\n",
+    "sql/tickets/0002_more.sql": "ALTER TABLE tickets ADD COLUMN state TEXT;\n",
+    "sql/audit/0001_events.sql": "CREATE TABLE events (seq INTEGER PRIMARY KEY);\n",
+    "ledgers/helpdesk.AUDIT.production.json": '[{"results": [{"id": 1, "name": '
+    '"0001_events.sql", "applied_at": "2025-11-01 10:00:00"}], "success": true}]',
+}
+
+
+def test_a_worker_with_two_databases_is_one_service_per_database(make_tree):
+    """Each database of a worker has its own folder and ledger; neither hides the other (the
+    second was skipped without a word)."""
+    from d1nb.inputs.history import status_frame
+
+    root = make_tree(TWO_DATABASES)
+    history = load_history(root, use_git=False)
+    assert sorted(history.migration_dirs) == ["helpdesk.AUDIT", "helpdesk.TICKETS"]
+    assert history.binding("helpdesk.AUDIT", "production").database_name == "a-prod"
+    status = status_frame(history)
+    audit = status[status["service"] == "helpdesk.AUDIT"]
+    assert audit[["environment", "name", "status"]].values.tolist() == [
+        ["production", "0001_events.sql", "applied"]
+    ]
+    (warning,) = [p for p in history.problems if "no ledger" in p.message]
+    assert "helpdesk.TICKETS" in warning.message and "helpdesk.TICKETS:ENV=FILE" in warning.message
+
+
+def test_local_state_is_read_per_database_as_wrangler_names_it(make_tree):
+    """`.wrangler/state` beside the config is the `local` ledger, each database from its own
+    file (named from preview_database_id, else database_id); both use d1_migrations, so the
+    folder alone cannot tell them apart."""
+    from d1nb.formats.wrangler_output import local_state_file
+    from d1nb.inputs.history import pending_frame
+
+    root = make_tree(TWO_DATABASES)
+    state = root / ".wrangler" / "state"
+    _ledger_table(local_state_file(state, "aaaa-1"), ["0001_init.sql"])
+    _ledger_table(local_state_file(state, "bbbb-preview"), [])
+    _ledger_table(local_state_file(state, "bbbb-2"), ["0001_events.sql", "9999_other.sql"])
+    history = load_history(root, use_git=False)
+    assert not [p for p in history.problems if p.severity == "error"]
+    assert sorted(history.ledgers) == [
+        ("helpdesk.AUDIT", "local"),
+        ("helpdesk.AUDIT", "production"),
+        ("helpdesk.TICKETS", "local"),
+    ]
+    pending = pending_frame(history)
+    local = pending[pending["environment"] == "local"]
+    assert local[["service", "name"]].values.tolist() == [
+        ["helpdesk.AUDIT", "0001_events.sql"],
+        ["helpdesk.TICKETS", "0002_more.sql"],
+    ]
+
+
+def test_local_state_without_the_databases_file_is_nothing_applied(make_tree):
+    """A state folder given for a database it holds no copy of: everything pending, said."""
+    from d1nb.formats.wrangler_output import local_state_file
+
+    root = make_tree(TWO_DATABASES)
+    other = root / "elsewhere" / "state"
+    _ledger_table(local_state_file(other, "someone-else"), ["0001_init.sql"])
+    history = load_history(root, {("helpdesk.TICKETS", "local"): other}, use_git=False)
+    assert history.ledgers[("helpdesk.TICKETS", "local")].applied.empty
+    (note,) = [p for p in history.problems if "no local copy" in p.message]
+    assert note.severity == "warning" and "aaaa-1" in note.message
+
+
+def test_local_state_file_is_named_as_miniflare_names_it():
+    """Seen in a state folder written by wrangler 4.164 for database_id 3333…3333."""
+    from d1nb.formats.wrangler_output import local_state_file
+
+    file = local_state_file(Path(".wrangler/state"), "33333333-3333-3333-3333-333333333333")
+    assert file.as_posix() == (
+        ".wrangler/state/v3/d1/miniflare-D1DatabaseObject/"
+        "3f3255f2e2bb01fbd9933552ed5d6b605513f968630bb30e663bfeb94341e991.sqlite"
+    )

@@ -21,6 +21,8 @@ from d1nb import d1
 from d1nb.problems import Problem
 
 TOP_LEVEL_ENV = "default"
+LOCAL_ENV = "local"
+"""The environment name of the ledger in wrangler's local state (`--local`)."""
 """Environment name d1nb gives to top-level bindings (wrangler without `--env`)."""
 
 _SKIP_DIRS = {"node_modules", ".git", ".wrangler", ".venv", "dist", "build", "__pycache__"}
@@ -39,6 +41,7 @@ class D1Binding:
     binding: str
     database_name: str
     database_id: str | None
+    preview_database_id: str | None
     migrations_dir: Path
     migrations_dir_setting: str | None
     migrations_table: str
@@ -49,6 +52,11 @@ class D1Binding:
     @property
     def has_migrations(self) -> bool:
         return self.migrations_dir.is_dir()
+
+    @property
+    def local_id(self) -> str:
+        """The id `wrangler ... --local` gives this database's local copy."""
+        return self.preview_database_id or self.database_id or self.binding
 
 
 @dataclass
@@ -138,6 +146,7 @@ _TEXT_SETTINGS = (
     "binding",
     "database_name",
     "database_id",
+    "preview_database_id",
     "migrations_dir",
     "migrations_table",
     "migrations_pattern",
@@ -195,6 +204,7 @@ def _bindings_of(
                 binding=str(entry["binding"]),
                 database_name=str(entry.get("database_name") or entry["binding"]),
                 database_id=db_id,
+                preview_database_id=entry.get("preview_database_id"),
                 migrations_dir=mdir,
                 migrations_dir_setting=setting,
                 migrations_table=entry.get("migrations_table") or d1.DEFAULT_MIGRATIONS_TABLE,
@@ -348,6 +358,7 @@ def load_project(root: str | Path) -> Project:
                 "such as wrangler.example.toml) in this folder or below",
             )
         )
+    _one_key_per_database(project)
     real = {b.service for b in project.bindings if not b.is_template}
     for service in sorted({b.service for b in project.databases()} - real):
         config = next(b.config_path for b in project.bindings if b.service == service)
@@ -372,6 +383,19 @@ def load_project(root: str | Path) -> Project:
                 )
             )
     return project
+
+
+def _one_key_per_database(project: Project) -> None:
+    """A worker whose config binds several D1 databases with migrations (`DB` and `AUDIT`,
+    each with its own folder and ledger) is one service per database, named
+    `SERVICE.BINDING`; a binding name is the same database in every environment."""
+    names: dict[str, set[str]] = {}
+    for b in project.bindings:
+        if b.has_migrations:
+            names.setdefault(b.service, set()).add(b.binding)
+    for b in project.bindings:
+        if len(names.get(b.service, ())) > 1:
+            b.service = f"{b.service}.{b.binding}"
 
 
 def bindings_frame(project: Project) -> pd.DataFrame:

@@ -3,6 +3,8 @@ SQLite files under `.wrangler/state/v3/d1`."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from pathlib import Path
 
@@ -14,6 +16,19 @@ def local_state_databases(folder: Path) -> list[Path]:
     return sorted(
         p for p in folder.rglob("*.sqlite") if p.name != "metadata.sqlite" and p.is_file()
     )
+
+
+def local_state_file(folder: Path, local_id: str) -> Path:
+    """Where Miniflare keeps the local database whose id is `local_id` (what wrangler binds:
+    preview_database_id, else database_id, else the binding name): the file is named by the
+    Durable Object id Miniflare derives from that name, two HMAC-SHA256 halves. `folder` is
+    `.wrangler/state` or any folder of it down to `miniflare-D1DatabaseObject`."""
+    key = hashlib.sha256(b"miniflare-D1DatabaseObject").digest()
+    name_mac = hmac.new(key, local_id.encode("utf-8"), hashlib.sha256).digest()[:16]
+    check = hmac.new(key, name_mac, hashlib.sha256).digest()[:16]
+    layout = ("v3", "d1", "miniflare-D1DatabaseObject")
+    inside = layout.index(folder.name) + 1 if folder.name in layout else 0
+    return folder.joinpath(*layout[inside:], f"{(name_mac + check).hex()}.sqlite")
 
 
 def wrangler_json_rows(path: Path) -> list[dict]:

@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from d1nb.engine.evolution import SchemaEvolution, schema_evolution
-from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding, Project, load_project
+from d1nb.formats.config import LOCAL_ENV, TOP_LEVEL_ENV, D1Binding, Project, load_project
 from d1nb.formats.lockfile import LOCK_FILE, lock_text, read_lock
 from d1nb.formats.migrations import (
     MigrationDir,
@@ -27,6 +27,7 @@ from d1nb.formats.migrations import (
     migrations_frame,
     statements_frame,
 )
+from d1nb.formats.wrangler_output import local_state_file
 from d1nb.inputs.duckcopy import connect_duckdb
 from d1nb.inputs.ledgers import Ledger, find_ledgers, read_ledger
 from d1nb.problems import InputError, Problem
@@ -185,11 +186,12 @@ def load_history(
         if not service and len(services) == 1:  # `--history ENV=FILE` for a one-service project
             service = services[0]
         sources[(service, env)] = Path(path)
+    sources |= _local_states(history, sources)
     for (service, env), path in sorted(sources.items()):
         try:
             binding = history.binding(service, env)
             table = binding.migrations_table
-            if binding.environment != env and env != TOP_LEVEL_ENV:
+            if binding.environment != env and env != TOP_LEVEL_ENV and not path.is_dir():
                 history.problems.append(
                     Problem(
                         project.relpath(binding.config_path),
@@ -209,10 +211,18 @@ def load_history(
             history.problems.append(Problem(project.relpath(path), 0, why))
             continue
         try:
-            history.ledgers[(service, env)] = read_ledger(path, table)
+            ledger = read_ledger(path, table, local_id=binding.local_id)
         except InputError as exc:
             p = exc.problem
             history.problems.append(Problem(project.relpath(Path(p.path)), p.line, p.message))
+            continue
+        history.ledgers[(service, env)] = ledger
+        if ledger.note:
+            history.problems.append(
+                Problem(
+                    project.relpath(ledger.source), 0, f"{service}:{env}: {ledger.note}", "warning"
+                )
+            )
     for service, mdir in history.migration_dirs.items():
         if mdir.files and not any(s == service for s, _env in sources):
             history.problems.append(
@@ -222,7 +232,8 @@ def load_history(
                     f"no ledger for any environment of {service}: the status of its "
                     "migrations is unknown, not 'none pending' (an export given to replay, "
                     "impact or rollback brings its own ledger). Give one with --history "
-                    "ENV=FILE (`wrangler d1 execute --json` output of its migrations table, "
+                    f"{'' if len(services) == 1 else service + ':'}ENV=FILE (`wrangler d1 "
+                    "execute --json` output of its migrations table, "
                     "a dump, or the local state folder .wrangler/state), or keep it as "
                     f"ledgers/{service}.ENV.json",
                     "warning",
@@ -236,6 +247,26 @@ def load_history(
     history.evolutions.clear()
     history.status = None
     return history
+
+
+def _local_states(
+    history: History, sources: dict[tuple[str, str], Path]
+) -> dict[tuple[str, str], Path]:
+    """The `local` ledger of every service whose database wrangler has a local copy of
+    (`wrangler d1 migrations apply --local` leaves it in `.wrangler/state` beside the config),
+    unless a `local` ledger was given."""
+    found = {}
+    for service in history.migration_dirs:
+        if (service, LOCAL_ENV) in sources:
+            continue
+        try:
+            binding = history.binding(service, LOCAL_ENV)
+        except KeyError:  # no top-level binding: `--local` needs an --env
+            continue
+        folder = binding.config_path.parent / ".wrangler" / "state"
+        if local_state_file(folder, binding.local_id).is_file():
+            found[(service, LOCAL_ENV)] = folder
+    return found
 
 
 STATUS_COLUMNS = [

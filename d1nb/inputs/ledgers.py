@@ -24,14 +24,18 @@ from d1nb.formats.migrations import (
     parse_statements,
 )
 from d1nb.formats.sql.text import quote_ident
-from d1nb.formats.wrangler_output import local_state_databases, wrangler_json_rows
+from d1nb.formats.wrangler_output import (
+    local_state_databases,
+    local_state_file,
+    wrangler_json_rows,
+)
 from d1nb.problems import InputError
 
 LEDGER_COLUMNS = ["id", "name", "applied_at"]
 
 
 _LEDGER_FILE = re.compile(
-    r"^(?P<service>[^.]+)\.(?P<env>[^.]+)\.(?P<ext>json|txt|csv|sql|sqlite3?|db)$"
+    r"^(?P<service>.+)\.(?P<env>[^.]+)\.(?P<ext>json|txt|csv|sql|sqlite3?|db)$"
 )
 
 
@@ -42,6 +46,7 @@ class Ledger:
     source: Path
     applied: pd.DataFrame | None = None
     pending: list[str] | None = None
+    note: str | None = None
 
 
 def _frame(rows: list[dict], path: Path) -> pd.DataFrame:
@@ -162,11 +167,17 @@ def _read_dump(path: Path, table: str) -> Ledger:
     )
 
 
-def read_ledger(path: str | Path, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> Ledger:
-    """Read a ledger from any supported source, chosen by what the path is. Whatever the
-    source holds, the result is a ledger or an InputError naming the file."""
+def read_ledger(
+    path: str | Path, table: str = d1.DEFAULT_MIGRATIONS_TABLE, local_id: str | None = None
+) -> Ledger:
+    """Read a ledger from any supported source, chosen by what the path is. A wrangler state
+    folder with `local_id` (the binding's, see D1Binding.local_id) is read from that
+    database's own file. Whatever the source holds, the result is a ledger or an InputError
+    naming the file."""
     path = Path(path)
     try:
+        if local_id is not None and path.is_dir():
+            return _read_local_state(path, table, local_id)
         return _read_any_ledger(path, table)
     except InputError:
         raise
@@ -174,6 +185,31 @@ def read_ledger(path: str | Path, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> L
         # ValueError covers malformed text, numbers and Arrow's casts
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(path, 0, f"unreadable ledger ({type(exc).__name__}: {why})") from exc
+
+
+def _read_local_state(folder: Path, table: str, local_id: str) -> Ledger:
+    """The ledger of one database in a wrangler state folder, found by the name Miniflare
+    gives its file; none there (or no ledger table in it) means nothing applied locally,
+    which is what `wrangler d1 migrations apply --local` would find."""
+    if not local_state_databases(folder):
+        raise InputError(folder, 0, "no wrangler local state here (no .sqlite files)")
+    file = local_state_file(folder, local_id)
+    if not file.is_file():
+        return Ledger(
+            folder,
+            applied=_frame([], folder),
+            note=f"no local copy of database {local_id} in this folder (no {file.name}): "
+            "nothing applied locally",
+        )
+    with file.open("rb") as fh:
+        if not fh.read(16).startswith(b"SQLite format 3"):
+            raise InputError(file, 0, "not a SQLite database file")
+    try:
+        return _read_sqlite(file, table)
+    except InputError as exc:
+        if "no ledger table" not in exc.problem.message:
+            raise
+        return Ledger(file, applied=_frame([], file), note=f"no '{table}' table yet in {file.name}")
 
 
 def _read_any_ledger(path: Path, table: str) -> Ledger:
