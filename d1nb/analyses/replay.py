@@ -171,6 +171,7 @@ class Meter:
         self.child_rows: dict[str, int] = {}
         self.edges: list[tuple[str, str, str, str]] = []
         self.table_rows = 0
+        self.had_sequence = self._has_sequence()
         if s.table and conn.table_exists(None, s.table):
             if s.kind in ("delete", "drop_table", "update", "insert", "insert_select"):
                 self.edges = self.descendants(s.table)
@@ -180,6 +181,9 @@ class Meter:
             if s.kind in ("drop_table", "create_index", "drop_column"):
                 self.table_rows = self._count(s.table)
         self.t0 = time.perf_counter()
+
+    def _has_sequence(self) -> bool:
+        return self.engine.conn.table_exists(None, "sqlite_sequence")
 
     def _child_state(self, child: str, col: str, action: str = "") -> tuple[int, int]:
         """(rows of `child`, rows whose `col` still points somewhere: not NULL, and for ON
@@ -213,6 +217,11 @@ class Meter:
                 elif set0 - set1 > 0:
                     nulled[child] = nulled.get(child, 0) + set0 - set1
         reads, writes = (0, 0) if error else self._estimate(s, changes, deleted, nulled)
+        if error is None and s.kind in _DML:
+            # rows its triggers (and ON UPDATE actions) inserted, updated or deleted: one write
+            # each, their indexes not counted
+            others = self.engine.conn.total_changes() - self.total_before - changes
+            writes += max(0, others - sum(deleted.values()) - sum(nulled.values()))
         self.rows.append(
             {
                 "index": s.index,
@@ -278,7 +287,19 @@ class Meter:
             writes += self.table_rows
             reads += self.table_rows + (3 if self.children(table) else 0)
         elif s.kind == "create_table":
+            # its sqlite_master row twice, one row per automatic index (UNIQUE, a PRIMARY KEY
+            # that is not the rowid), and sqlite_sequence's own when this creates it
+            autoindexes = self.engine.conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                "AND sql IS NULL",
+                (table,),
+            ).fetchall()[0][0]
+            created_sequence = not self.had_sequence and self._has_sequence()
+            reads, writes = 1 + created_sequence, 2 + autoindexes + 2 * created_sequence
+        elif s.kind == "create_view":
             reads, writes = 1, 2
+        elif s.kind == "create_trigger":
+            writes = 1
         elif s.kind == "create_index":
             reads, writes = 2 * self.table_rows + 2, self.table_rows + 1
         elif s.kind in ("add_column", "rename_column", "rename_table", "drop_column"):
