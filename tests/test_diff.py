@@ -133,3 +133,28 @@ def test_composite_key_and_repeated_composite_keys(tmp_path):
         ("removed", "x, 2"),
     ]
     assert set(t.samples["after"].dropna()) == {"***"}
+
+
+def test_a_rebuilt_table_says_which_definitions_changed(tmp_path):
+    """A rebuild that drops a collation (found on a stranger's project: the text showed two
+    identical truncated CREATE TABLEs) names the definition that went and the one that came,
+    and the column's own row shows the collation."""
+    from d1nb.analyses.diff import schema_diff
+
+    before, after = tmp_path / "before.sql", tmp_path / "after.sql"
+    before.write_text(
+        'CREATE TABLE "Customer" ("cust-id" INTEGER PRIMARY KEY, -- the id\n'
+        "  email TEXT NOT NULL UNIQUE COLLATE NOCASE, note TEXT DEFAULT 'a, b');\n"
+    )
+    after.write_text(
+        'CREATE TABLE "Customer" ("cust-id" INTEGER PRIMARY KEY,\n'
+        "  email TEXT NOT NULL UNIQUE, note TEXT DEFAULT 'a, b') STRICT;\n"
+    )
+    frame = schema_diff(load_snapshot(before, tmp_path / "b"), load_snapshot(after, tmp_path / "a"))
+    rows = {(r.object, r.name): r for r in frame.itertuples()}
+    assert rows[("table", "Customer")].detail == (
+        "− email TEXT NOT NULL UNIQUE COLLATE NOCASE; + email TEXT NOT NULL UNIQUE; + STRICT"
+    )
+    email = rows[("column", "Customer.email")]
+    assert (email.before, email.after) == ("TEXT NOT NULL COLLATE NOCASE", "TEXT NOT NULL")
+    assert ("column", "Customer.note") not in rows

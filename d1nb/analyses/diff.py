@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from d1nb.analyses.diff_tables import TableDiff, column_types, compare_table, records
+from d1nb.formats.sql.shapes import table_parts
 from d1nb.formats.sql.text import quote_ident, quote_literal
 from d1nb.inputs.duckcopy import connect_duckdb
 from d1nb.inputs.workingcopy import Snapshot
@@ -174,8 +175,10 @@ class Diff:
 
     def text(self) -> str:
         """The report as plain text (for the CLI and logs)."""
+        detailed = self.schema["detail"] != ""  # its definitions that changed say enough
         schema = self.schema.assign(
-            before=self.schema["before"].map(_one_line), after=self.schema["after"].map(_one_line)
+            before=self.schema["before"].map(_one_line).mask(detailed, ""),
+            after=self.schema["after"].map(_one_line).mask(detailed, ""),
         )
         parts = [
             "Schema changes",
@@ -216,10 +219,12 @@ def _schema_objects(snapshot: Snapshot) -> dict[tuple[str, str], str]:
         }
         for table in engine.tables():
             for _cid, col, type_, notnull, default, pk in engine.columns(table):
+                collation = engine.conn.column_metadata("main", table, col)[1]
                 objects[("column", f"{table}.{col}")] = (
                     f"{type_}{' NOT NULL' if notnull else ''}"
                     f"{f' DEFAULT {default}' if default is not None else ''}"
                     f"{' PRIMARY KEY' if pk else ''}"
+                    f"{f' COLLATE {collation.upper()}' if collation.upper() != 'BINARY' else ''}"
                 )
     return objects
 
@@ -243,11 +248,22 @@ def schema_diff(before: Snapshot, after: Snapshot) -> pd.DataFrame:
                 "object": key[0],
                 "name": key[1],
                 "change": change,
+                "detail": _what_changed(key[0], a.get(key), b.get(key)),
                 "before": a.get(key),
                 "after": b.get(key),
             }
         )
-    return pd.DataFrame(rows, columns=["object", "name", "change", "before", "after"])
+    return pd.DataFrame(rows, columns=["object", "name", "change", "detail", "before", "after"])
+
+
+def _what_changed(kind: str, before: str | None, after: str | None) -> str:
+    """For a table whose CREATE TABLE changed: its definitions that went (−) and came (+)."""
+    if kind != "table" or before is None or after is None:
+        return ""
+    old, new = table_parts(before), table_parts(after)
+    return "; ".join(
+        [f"− {p}" for p in old if p not in new] + [f"+ {p}" for p in new if p not in old]
+    )
 
 
 def _primary_key(snapshot: Snapshot, table: str) -> list[str]:

@@ -4,6 +4,7 @@ column an ADD COLUMN adds, a CREATE TABLE's columns, IN-lists, an INSERT … SEL
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -575,6 +576,27 @@ def table_columns(create_sql: str) -> list[str]:
             columns.append(toks[i].text)
         first = word == ","
     return columns
+
+
+def table_parts(create_sql: str) -> list[str]:
+    """The column definitions and table constraints of a CREATE TABLE (…), each on one line,
+    then its options after the closing parenthesis (STRICT, WITHOUT ROWID); [] for anything
+    else. What two versions of a table differ in."""
+    text = without_comments(create_sql).rstrip().rstrip(";")
+    try:
+        toks = tokenize(text)
+    except TokenError:
+        return []
+    start = next((i for i, t in enumerate(toks) if t.type == TokenType.L_PAREN), None)
+    if start is None:
+        return []
+    end = _group_end(toks, start)
+    cuts = [start] + [i for i, word in top_level(toks[:end], start + 1) if word == ","] + [end]
+    parts = [
+        " ".join(text[toks[a].end : toks[b].start].split()) for a, b in itertools.pairwise(cuts)
+    ]
+    options = " ".join(text[toks[end].end :].split())
+    return parts + ([options] if options else [])
 
 
 @dataclass(frozen=True)
