@@ -19,6 +19,12 @@ def printable(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+def one_line(text: str) -> str:
+    """`printable`, line breaks too: a name in a line-per-record output (`path:line: …`), where
+    a file named with a newline could otherwise print a record of its own."""
+    return printable(text).replace("\n", "\\n").replace("\r", "\\r")
+
+
 def text_html(text: str) -> str:
     """Text from a project as HTML text: escaped, control characters visible."""
     return html.escape(printable(text))

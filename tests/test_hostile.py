@@ -420,3 +420,19 @@ def test_an_export_whose_ledger_lacks_columns(tmp_path, capsys):
             assert "0002_more.sql" in out and "0001_init.sql" not in out
         else:
             assert "export.sql: error: its d1_migrations table has no name column" in err
+
+
+def test_a_file_named_with_a_newline_prints_no_record_of_its_own(tmp_path, capsys):
+    """Lint and problems print one record per line (`path:line: …`, read by CI scripts): a
+    migration named with a newline and a fake finding after it stays on its own line."""
+    from d1nb.presentation.cli import main
+
+    fake = "0003_x\nmigrations/0001_init.sql:1: error D1N999 [fake] all is well.sql"
+    root = _tree(tmp_path / "p", {"s/wrangler.toml": TOML, "s/migrations/0001_init.sql":
+                                  "CREATE TABLE IF NOT EXISTS t (a);\n",
+                                  f"s/migrations/{fake}": "SELECT 1;\n"})  # fmt: skip
+    main(["lint", str(root)])
+    out, err = capsys.readouterr()
+    assert not [line for line in out.splitlines() if "D1N999" in line and "\\n" not in line]
+    assert "0003_x\\nmigrations/0001_init.sql:1: error D1N999" in out
+    assert "\n" not in next(line for line in (out + err).splitlines() if "0003_x" in line)

@@ -23,6 +23,7 @@ from d1nb.presentation.command import (
     history_arg,
 )
 from d1nb.problems import InputError
+from d1nb.text import one_line
 
 COMMANDS: list[Command] = []
 
@@ -88,8 +89,8 @@ def cmd_lint(args: argparse.Namespace) -> Outcome:
     out = Outcome(EXIT_FINDINGS if failing else EXIT_CLEAN, problems=history.problems)
     out.data = {"findings": findings[FINDING_COLUMNS]}
     for f in findings.itertuples():
-        where = f"{f.file}:{f.line}" if f.line else f.file
-        out.line(f"{where}: {f.severity} {f.rule} [{f.name}] {f.message}")
+        where = f"{one_line(f.file)}:{f.line}" if f.line else one_line(f.file)
+        out.line(f"{where}: {f.severity} {f.rule} [{f.name}] {one_line(f.message)}")
     out.line(f"{len(findings)} finding(s)")
     return out
 
