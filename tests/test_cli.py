@@ -460,3 +460,53 @@ def test_every_command_prints_the_same_json_envelope(capsys, sample, args):
     if code == 2:
         (problem,) = payload["problems"]
         assert problem["message"] and problem["message"] in err
+
+
+HELPDESK = {
+    "wrangler.json": '{"name": "helpdesk", "d1_databases": ['
+    '{"binding": "TICKETS", "database_name": "t", "database_id": "aaaa-1",'
+    ' "migrations_dir": "sql/tickets"},'
+    '{"binding": "AUDIT", "database_name": "a", "database_id": "bbbb-2",'
+    ' "migrations_dir": "sql/audit"}]}',
+    "sql/tickets/0001_init.sql": "CREATE TABLE tickets (id TEXT PRIMARY KEY);\n",
+    "sql/tickets/0002_more.sql": "INSERT INTO tickets VALUES ('T1');\n",
+    "sql/audit/0001_events.sql": "CREATE TABLE events (seq INTEGER PRIMARY KEY);\n",
+}
+
+
+def _applied_locally(root: Path, local_id: str, folder: str) -> None:
+    """What `wrangler d1 migrations apply --local` leaves: the database's own state file."""
+    import apsw
+
+    from d1nb.formats.wrangler_output import local_state_file
+
+    file = local_state_file(root / ".wrangler" / "state", local_id)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    conn = apsw.Connection(str(file))
+    conn.execute(
+        "CREATE TABLE d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
+    )
+    first = sorted((root / folder).iterdir())[0]
+    conn.execute(first.read_text())
+    conn.execute("INSERT INTO d1_migrations(name) VALUES (?)", (first.name,))
+    conn.close()
+
+
+@pytest.mark.parametrize("command", ["impact", "replay", "rollback"])
+def test_a_local_state_snapshot_is_the_services_own_database(capsys, make_tree, command):
+    """`--snapshot .wrangler/state` of a worker with two databases loads the one of --service
+    (it said '2 databases in this folder'); with nothing pending the command passes and says
+    so (impact failed with an internal error, rollback exited 1)."""
+    root = make_tree(HELPDESK)
+    _applied_locally(root, "aaaa-1", "sql/tickets")
+    _applied_locally(root, "bbbb-2", "sql/audit")
+    state = str(root / ".wrangler" / "state")
+    code, out, err = run(capsys, command, str(root), "--service", "helpdesk.TICKETS",
+                         "--snapshot", state)  # fmt: skip
+    assert "0002_more.sql" in out and "error" not in err
+    assert code in (0, 1)  # rollback: no compensating migration of its own
+    code, out, err = run(capsys, command, str(root), "--service", "helpdesk.AUDIT",
+                         "--snapshot", state)  # fmt: skip
+    assert code == 0, err
+    assert "nothing pending on the export for helpdesk.AUDIT" in out

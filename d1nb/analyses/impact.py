@@ -152,6 +152,20 @@ class ImpactMeter(Meter):
             )
 
 
+MIGRATION_COLUMNS = [
+    "file",
+    "verdict",
+    "reason",
+    "rows_changed",
+    "cascaded",
+    "rows_read",
+    "rows_written",
+    "cost_usd",
+    "duration_ms",
+    "fails_only_on_data",
+]
+
+
 @dataclass
 class Impact:
     """What pending migrations do to a snapshot: per statement, transitions, verdicts."""
@@ -290,7 +304,7 @@ def analyse_impact(
                 "fails_only_on_data": o.name in only_on_data and not o.knock_on_of,
             }
         )
-    migrations = pd.DataFrame(rows)
+    migrations = pd.DataFrame(rows, columns=MIGRATION_COLUMNS)  # columns even with none pending
     return Impact(
         result,
         statements,

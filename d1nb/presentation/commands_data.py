@@ -225,7 +225,14 @@ def cmd_replay(args: argparse.Namespace) -> Outcome:
             out.line(f"FAILED {o.name}:{o.error_line}: {o.error}")
     if result.stopped_at:
         out.line(f"stopped at {result.stopped_at}, as wrangler would (--keep-going to go on)")
+    if not result.outcomes:
+        out.line(_nothing_pending(args, "nothing to replay"))
     return out
+
+
+def _nothing_pending(args: argparse.Namespace, what: str) -> str:
+    where = f"in {args.env}'s ledger" if getattr(args, "env", None) else "on the export"
+    return f"nothing pending {where} for {args.service}: {what}"
 
 
 @command(
@@ -272,6 +279,8 @@ def cmd_impact(args: argparse.Namespace) -> Outcome:
         f"{r.verdict.upper()}: {r.file}: {r.reason}" for r in impact.migrations.itertuples()
     ]
     out.section("Value transitions (top per column and JSON path)", impact.transitions)
+    if impact.migrations.empty:
+        out.line(_nothing_pending(args, "no migration to analyse"))
     return out
 
 
@@ -302,11 +311,13 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
     checks = verify_rollbacks(
         args.project, args.service, snapshot, names, workdir=_workdir(args), draft_to=args.out
     )
-    good = bool(checks) and all(c.verdict == "restores everything" for c in checks)
+    good = all(c.verdict == "restores everything" for c in checks)  # none pending: nothing to undo
     out = Outcome(EXIT_CLEAN if good else EXIT_FINDINGS, problems=history.problems)
     out.notes += [f"{args.snapshot}: {note}" for note in snapshot.notes]
     out.data = {"service": args.service, "migrations": [c.to_dict() for c in checks]}
     out.section("Compensating migrations, replayed after each migration", rollback_table(checks))
+    if not checks:
+        out.line(_nothing_pending(args, "nothing to roll back"))
     for c in checks:
         if c.verdict in ("loses data", "schema differs"):
             lost = c.tables[(c.tables[["lost", "added", "changed"]].sum(axis=1) > 0)]

@@ -27,7 +27,9 @@ from d1nb.engine.evolution import (
     SchemaEvolution,
 )
 from d1nb.engine.scratch import scratch_folder
+from d1nb.formats.config import LOCAL_ENV
 from d1nb.formats.migrations import MigrationFile
+from d1nb.formats.wrangler_output import local_state_file
 from d1nb.inputs.history import History, evolution_of, load_history, pending_in
 from d1nb.inputs.snapshots import load_snapshot
 from d1nb.inputs.workingcopy import Snapshot
@@ -63,6 +65,9 @@ def service_export(
     ledger lists none of the service's files is refused: it is another database's."""
     shown = shown or str(export)
     mdir = history.migration_dirs[service]
+    if Path(export).is_dir():  # wrangler's local state: this database's own file, if there
+        own = local_state_file(Path(export), history.binding(service, LOCAL_ENV).local_id)
+        export = own if own.is_file() else export
     snapshot = load_snapshot(export, workdir, schema=mdir)
     table = history.binding(service).migrations_table
     with D1Engine(snapshot.path) as engine:
