@@ -398,7 +398,7 @@ def test_local_state_is_read_per_database_as_wrangler_names_it(make_tree):
     file (named from preview_database_id, else database_id); both use d1_migrations, so the
     folder alone cannot tell them apart."""
     from d1nb.formats.wrangler_output import local_state_file
-    from d1nb.inputs.history import pending_frame
+    from d1nb.inputs.history import pending_frame, status_frame
 
     root = make_tree(TWO_DATABASES)
     state = root / ".wrangler" / "state"
@@ -418,6 +418,10 @@ def test_local_state_is_read_per_database_as_wrangler_names_it(make_tree):
         ["helpdesk.AUDIT", "0001_events.sql"],
         ["helpdesk.TICKETS", "0002_more.sql"],
     ]
+    # production applied what the developer's local copy has not: not drift ("local" ranks
+    # first, so this read 'not applied in local' before local copies were set apart)
+    status = status_frame(history)
+    assert (status["progression"] == "").all()
 
 
 def test_local_state_without_the_databases_file_is_nothing_applied(make_tree):

@@ -155,3 +155,25 @@ def test_control_characters_in_names_never_reach_a_report_raw():
     for text in (page, verdict._repr_html_(), repr(verdict)):
         assert "\x1b" not in text and "\x07" not in text
     assert "\\x1b[31mred" in page and "\\x07bell" in repr(verdict)
+
+
+def test_runbook_skips_the_local_copy(stranger, tmp_path):
+    """wrangler's local state beside the config is the `local` ledger; Time Travel restores
+    remote databases only, so the runbook names prod alone (it gave a step for 'local')."""
+    import shutil
+
+    import apsw
+
+    from d1nb.formats.wrangler_output import local_state_file
+
+    root = tmp_path / "copy"
+    shutil.copytree(stranger, root)
+    file = local_state_file(root / SERVICE / ".wrangler" / "state", "x")  # top-level id
+    file.parent.mkdir(parents=True)
+    conn = apsw.Connection(str(file))
+    conn.execute("CREATE TABLE schema_log (id INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
+    conn.execute("INSERT INTO schema_log VALUES (1, '1_init.sql', '2025-01-01 00:00:00')")
+    conn.close()
+    assert (SERVICE, "local") in load_history(root, use_git=False).ledgers
+    runbook = time_travel_runbook(root, project_impacts(root, SNAPSHOTS))
+    assert [s.environment for s in runbook.steps] == ["prod"]

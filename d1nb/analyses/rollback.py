@@ -112,8 +112,12 @@ def time_travel_runbook(
             & (status["status"] == "pending")
             & status["name"].isin(part["file"])
         ]
-        envs = [env] if env else sorted(set(pending["environment"])) or ["production"]
+        local = {e for (s, e), ledger in history.ledgers.items() if s == service and ledger.local}
+        remote = set(pending["environment"]) - local  # Time Travel restores remote databases
+        envs = [env] if env else sorted(remote) or ["production"]
         for e in envs:
+            if e in local:
+                continue
             here = part[part["file"].isin(pending[pending["environment"] == e]["name"])]
             here = part if here.empty else here
             files = ", ".join(f"{r.file} ({_what(r)})" for r in here.itertuples())

@@ -320,10 +320,10 @@ def _status(history: History) -> pd.DataFrame:
             ]
         applied_names = {r.name for r in applied}
         highest = 0
-        earlier_envs = [
+        earlier_envs = [  # a local copy is a developer's, not a stage the others follow
             e
-            for (s, e) in history.ledgers
-            if s == service and ENV_RANK.get(e, 3) < ENV_RANK.get(env, 3)
+            for (s, e), earlier in history.ledgers.items()
+            if s == service and ENV_RANK.get(e, 3) < ENV_RANK.get(env, 3) and not earlier.local
         ]
         for r in applied:
             rank = order.get(r.name)

@@ -47,6 +47,9 @@ class Ledger:
     applied: pd.DataFrame | None = None
     pending: list[str] | None = None
     note: str | None = None
+    local: bool = False
+    """Read from wrangler's local state (`--local`): a developer's copy, not a stage that
+    later environments follow, and not one Time Travel can restore."""
 
 
 def _frame(rows: list[dict], path: Path) -> pd.DataFrame:
@@ -177,8 +180,11 @@ def read_ledger(
     path = Path(path)
     try:
         if local_id is not None and path.is_dir():
-            return _read_local_state(path, table, local_id)
-        return _read_any_ledger(path, table)
+            ledger = _read_local_state(path, table, local_id)
+        else:
+            ledger = _read_any_ledger(path, table)
+        ledger.local = path.is_dir() or "miniflare-D1DatabaseObject" in path.resolve().parts
+        return ledger
     except InputError:
         raise
     except (ValueError, UnicodeError, RecursionError, apsw.Error, OverflowError) as exc:
