@@ -119,3 +119,61 @@ def test_the_notebooks_refuse_another_services_export_as_the_cli_does(sample, tm
         project_impacts(sample, {"api": "exports/scores/before.sql"}, workdir=tmp_path)
     with pytest.raises(InputError, match="no service 'nope'"):
         project_impacts(sample, {"nope": "exports/api/before.sql"}, workdir=tmp_path)
+
+
+IN_PLACE = {
+    "m/0001_seed.sql": "CREATE TABLE vendor (id INTEGER PRIMARY KEY, code TEXT UNIQUE, "
+    "name TEXT);\n"
+    "CREATE TABLE [item] ([sku] TEXT PRIMARY KEY, vendor INTEGER NOT NULL REFERENCES vendor(id) "
+    "ON DELETE CASCADE, qty INTEGER);\n"
+    "CREATE TABLE level (sku TEXT PRIMARY KEY, level TEXT NOT NULL) WITHOUT ROWID;\n"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30) "
+    "INSERT INTO vendor SELECT i, char(65 + i % 4) || i, 'vendor ' || i FROM n;\n"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+    "INSERT INTO item SELECT 'S' || i, 1 + i % 30, i % 17 FROM n;\n"
+    "INSERT INTO level SELECT sku, 'stale' FROM item WHERE qty % 3 = 0;\n",
+    "m/0002_upsert.sql": "INSERT INTO level (sku, level) SELECT sku, CASE WHEN qty < 5 "
+    "THEN 'low' ELSE 'ok' END FROM item WHERE true\n"
+    "ON CONFLICT (sku) DO UPDATE SET level = excluded.level;\n",
+    "m/0003_replace.sql": "INSERT OR REPLACE INTO vendor (id, code, name)\n"
+    "SELECT id, code, upper(name) FROM vendor WHERE code LIKE 'A%';\n",
+    "m/0004_upper.sql": "UPDATE level SET level = upper(level) WHERE level <> 'ok';\n",
+}
+
+
+def test_in_place_changes_upsert_replace_and_without_rowid(make_tree, tmp_path):
+    """An UPDATE of a WITHOUT ROWID table is safe, not "fails: no such column: rowid" (found on
+    a stranger's project); an upsert's DO UPDATE and an INSERT OR REPLACE show their value
+    transitions, and the REPLACE's cascade is lost data. Figures are checked against the
+    sqlite3 module running the same files."""
+    import sqlite3
+
+    root = make_tree({**IN_PLACE, "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n"})
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.executescript(IN_PLACE["m/0001_seed.sql"])
+    levels_before = dict(db.execute("SELECT sku, level FROM level"))
+    db.executescript(IN_PLACE["m/0002_upsert.sql"])
+    upserted = sum(
+        1
+        for sku, level in db.execute("SELECT sku, level FROM level")
+        if sku in levels_before and levels_before[sku] != level
+    )
+    items = db.execute("SELECT count(*) FROM item").fetchone()[0]
+    renamed = db.execute("SELECT count(*) FROM vendor WHERE code LIKE 'A%'").fetchone()[0]
+    db.executescript(IN_PLACE["m/0003_replace.sql"])
+    lost_items = items - db.execute("SELECT count(*) FROM item").fetchone()[0]
+    upper = dict(db.execute("SELECT level, count(*) FROM level WHERE level <> 'ok' GROUP BY 1"))
+
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    impact = analyse_impact(snapshot, load_migration_dir(root / "m"))
+    by_file = impact.migrations.set_index("file")
+    assert by_file.loc["0004_upper.sql", "verdict"] == "safe"
+    assert by_file.loc["0003_replace.sql", "verdict"] == "loses data"
+    assert f"{lost_items} item rows deleted by cascade" in by_file.loc["0003_replace.sql", "reason"]
+    moves = impact.transitions.groupby(["file", "column"])["rows"].sum()
+    assert moves[("0002_upsert.sql", "level")] == upserted
+    assert moves[("0003_replace.sql", "name")] == renamed
+    fourth = impact.transitions[impact.transitions["file"] == "0004_upper.sql"]
+    assert dict(zip(fourth["before"], fourth["rows"], strict=True)) == upper
+    assert lost_items and upserted and renamed  # the test data exercises each case

@@ -126,3 +126,19 @@ def test_via_must_be_a_known_path(api):
     snapshot, mdir = api
     with pytest.raises(ValueError, match="via must be one of apply, execute-file"):
         replay(snapshot, mdir, ["0011_goals_add_category.sql"], via="import")
+
+
+def test_a_meter_that_fails_is_d1nbs_error_not_the_migrations(api):
+    """A SQLite error inside the measuring (not the statement) raises MeasurementError: it
+    must never become a "fails" verdict on a migration that D1 would apply (a WITHOUT ROWID
+    table once made the impact meter ask for a rowid and call the migration failing)."""
+    from d1nb.analyses.replay import Meter
+    from d1nb.engine.d1engine import MeasurementError
+
+    class Broken(Meter):
+        def before(self, s):
+            self.engine.conn.execute("SELECT no_such_column FROM sqlite_master")
+
+    snapshot, mdir = api
+    with pytest.raises(MeasurementError, match="measuring the statement failed"):
+        replay(snapshot, mdir, meter=Broken)

@@ -14,10 +14,13 @@ from d1nb.analyses.checks import check_snapshot
 from d1nb.formats.migrations import parse_statements
 from d1nb.formats.sql.shapes import (
     check_constraints,
+    classify,
+    conflict_update_columns,
     dml_condition,
     in_list_values,
     index_where,
     with_condition,
+    written_columns,
 )
 from d1nb.formats.sql.text import (
     as_wrangler_sends,
@@ -245,3 +248,39 @@ def test_statements_as_wrangler_sends_them():
     assert wrangler_splits("CREATE TABLE a (x);\nCREATE TABLE b (y);")
     assert not wrangler_splits("-- one statement\nCREATE TABLE a (x); \n")
     assert not wrangler_splits("BEGIN TRANSACTION;\nCREATE TABLE a (x);\nCOMMIT;")
+
+
+@pytest.mark.parametrize(
+    "sql, written, on_conflict, flags",
+    [
+        ("UPDATE t SET a = 1, (b, c) = (2, 3) WHERE x", ["a", "b", "c"], [], ("where",)),
+        (
+            "INSERT INTO t (k, v) SELECT k, v FROM s WHERE true ON CONFLICT (k) DO UPDATE "
+            "SET v = excluded.v WHERE t.v IS NOT excluded.v",
+            ["k", "v"],
+            ["v"],
+            ("upsert",),
+        ),
+        (
+            "WITH n(x) AS (SELECT 1) INSERT INTO t (k) SELECT x FROM n WHERE true "
+            "ON CONFLICT (k) DO NOTHING",
+            ["k"],
+            [],
+            ("with",),
+        ),
+        ("REPLACE INTO t (a, b) VALUES (1, 2)", ["a", "b"], [], ("or_replace",)),
+        (
+            "INSERT INTO t (a) VALUES " + ", ".join(["(1)"] * 80) + " ON CONFLICT (a) "
+            'DO UPDATE SET "b c" = 1 ON CONFLICT DO UPDATE SET d = 2',
+            ["a"],
+            ["b c", "d"],
+            ("upsert",),
+        ),
+    ],
+)
+def test_written_and_conflict_update_columns(sql, written, on_conflict, flags):
+    """An upsert's INSERT names its columns and its DO UPDATE sets others (each is asked for
+    separately); a leading REPLACE and a long VALUES list keep their tails."""
+    assert written_columns(sql) == written
+    assert conflict_update_columns(sql) == on_conflict
+    assert classify(sql)[2] == flags

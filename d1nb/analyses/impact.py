@@ -18,7 +18,7 @@ from d1nb import d1
 from d1nb.analyses.replay import Meter, ReplayResult, replay
 from d1nb.engine.evolution import schema_evolution
 from d1nb.formats.migrations import MigrationDir, Statement
-from d1nb.formats.sql.shapes import written_columns
+from d1nb.formats.sql.shapes import conflict_update_columns, written_columns
 from d1nb.formats.sql.text import quote_ident
 from d1nb.inputs.workingcopy import Snapshot
 
@@ -63,26 +63,50 @@ def _json_leaf(value: object) -> str:
 
 
 class ImpactMeter(Meter):
-    """A Meter that also records the value transitions of every UPDATE."""
+    """A Meter that also records the value transitions of every statement that changes rows
+    in place: UPDATEs, upserts and INSERT OR REPLACE."""
 
     def __init__(self, engine):
         super().__init__(engine)
         self.transitions: list[dict] = []
         self.changed_rows: dict[int, int] = {}
 
-    def _set_columns(self, s: Statement) -> list[str]:
-        if s.kind != "update" or not s.table or not self.engine.conn.table_exists(None, s.table):
-            return []
-        existing = {c[1] for c in self.engine.columns(s.table)}
-        return [c for c in (written_columns(s.sql) or []) if c in existing]
+    def _watched(self, s: Statement) -> tuple[list[str], list[str]]:
+        """(columns whose values a statement may change, columns that identify a row).
+
+        An UPDATE's SET list, an upsert's DO UPDATE SET list, or what an INSERT OR REPLACE
+        writes (a replaced row that keeps its identity shows its old and new values). A row is
+        its rowid, or a WITHOUT ROWID table's primary key (a row whose key changes is not
+        followed)."""
+        conn = self.engine.conn
+        if not s.table or not conn.table_exists(None, s.table):
+            return [], []
+        if s.kind == "update":
+            named = written_columns(s.sql) or []
+        elif "upsert" in s.flags:
+            named = conflict_update_columns(s.sql)
+        elif "or_replace" in s.flags:
+            named = written_columns(s.sql) or [c[1] for c in self.engine.columns(s.table)]
+        else:
+            return [], []
+        columns = self.engine.columns(s.table)
+        by_name = {c[1].lower(): c[1] for c in columns}
+        if self._without_rowid(s.table):
+            identity = [c[1] for c in sorted(columns, key=lambda c: c[5]) if c[5]]
+        else:
+            identity = ["rowid"]
+        keys = {k.lower() for k in identity}
+        watch = [by_name[c.lower()] for c in named if c.lower() in by_name]
+        return [c for c in dict.fromkeys(watch) if c.lower() not in keys], identity
 
     def before(self, s: Statement) -> None:
-        self.watch = self._set_columns(s)
+        self.watch, self.identity = self._watched(s)
         if self.watch:
+            ids = ", ".join(f"{quote_ident(k)} AS _k{i}" for i, k in enumerate(self.identity))
             cols = ", ".join(f"{quote_ident(c)}" for c in self.watch)
             self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_before")
             self.engine.conn.execute(
-                f"CREATE TEMP TABLE _d1nb_before AS SELECT rowid AS _rid, {cols} "
+                f"CREATE TEMP TABLE _d1nb_before AS SELECT {ids}, {cols} "
                 f"FROM main.{quote_ident(s.table)}"
             )
         super().before(s)
@@ -97,7 +121,10 @@ class ImpactMeter(Meter):
 
     def _record(self, s: Statement) -> None:
         conn = self.engine.conn
-        join = f"FROM temp._d1nb_before b JOIN main.{quote_ident(s.table)} a ON a.rowid = b._rid"
+        same_row = " AND ".join(
+            f"a.{quote_ident(k)} = b._k{i}" for i, k in enumerate(self.identity)
+        )
+        join = f"FROM temp._d1nb_before b JOIN main.{quote_ident(s.table)} a ON {same_row}"
         differs = " OR ".join(f"b.{quote_ident(c)} IS NOT a.{quote_ident(c)}" for c in self.watch)
         self.changed_rows[s.index] = conn.execute(
             f"SELECT count(*) {join} WHERE {differs}"

@@ -22,7 +22,12 @@ from d1nb.engine.evolution import (
     unreadable_outcome,
 )
 from d1nb.formats.migrations import MigrationDir, Statement
-from d1nb.formats.sql.shapes import in_list_values, written_columns
+from d1nb.formats.sql.shapes import (
+    conflict_update_columns,
+    in_list_values,
+    index_where,
+    written_columns,
+)
 from d1nb.formats.sql.text import quote_ident
 from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
 
@@ -71,12 +76,16 @@ class Meter:
         ]
 
     def indexes(self, table: str) -> list[tuple[frozenset[str] | None, bool]]:
-        """(columns, partial) of each index of `table`; None for an expression index."""
+        """(columns, partial) of each index of `table`; None for an expression index. The
+        PRIMARY KEY of a WITHOUT ROWID table is the table itself, not an index."""
         if table not in self._indexes:
             found = []
-            for name, partial in self.engine.conn.execute(
-                "SELECT name, partial FROM pragma_index_list(?)", (table,)
+            without_rowid = self._without_rowid(table)
+            for name, partial, origin in self.engine.conn.execute(
+                "SELECT name, partial, origin FROM pragma_index_list(?)", (table,)
             ).fetchall():
+                if without_rowid and origin == "pk":
+                    continue
                 cols = [
                     r[0]
                     for r in self.engine.conn.execute(
@@ -86,6 +95,12 @@ class Meter:
                 found.append((None if None in cols else frozenset(cols), bool(partial)))
             self._indexes[table] = found
         return self._indexes[table]
+
+    def _without_rowid(self, table: str) -> bool:
+        rows = self.engine.conn.execute(
+            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
+        ).fetchall()
+        return bool(rows and rows[0][0])
 
     def _foreign_keys(self) -> list[tuple]:
         if self._fks is None:
@@ -180,10 +195,56 @@ class Meter:
                     self.child_rows[child] = self.children_before[(child, col)][0]
             if s.kind in ("drop_table", "create_index", "drop_column"):
                 self.table_rows = self._count(s.table)
+            if {"upsert", "or_replace"} & set(s.flags):  # rows updated, or deleted, in place
+                self.rows_before = self._count(s.table)
+        self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
         self.t0 = time.perf_counter()
 
     def _has_sequence(self) -> bool:
         return self.engine.conn.table_exists(None, "sqlite_sequence")
+
+    def _stat_rows(self, tables: list[str]) -> int:
+        """Rows of sqlite_stat1 about `tables`; -1 when there is no sqlite_stat1."""
+        if not self.engine.conn.table_exists(None, "sqlite_stat1"):
+            return -1
+        marks = ", ".join("?" * len(tables))
+        return self.engine.conn.execute(
+            f"SELECT count(*) FROM sqlite_stat1 WHERE tbl IN ({marks})", tables
+        ).fetchall()[0][0]
+
+    def _analyzed(self, s: Statement) -> list[str]:
+        """The tables an ANALYZE statement analyses: all, or the one it names."""
+        if s.table and self.engine.conn.table_exists(None, s.table):
+            return [s.table]
+        return self.engine.tables()
+
+    def _analyze_cost(self, s: Statement) -> tuple[int, int]:
+        """ANALYZE reads every index entry twice and counts the rows of each table with no
+        full index; it writes each sqlite_stat1 row it makes, and 2 when it creates
+        sqlite_stat1 (calibrated on Miniflare; reads approximate)."""
+        conn = self.engine.conn
+        tables = self._analyzed(s)
+        reads = 2 + (self.stats_before < 0)
+        for table in tables:
+            entries, full = 0, False
+            for name, partial in conn.execute(
+                "SELECT name, partial FROM pragma_index_list(?)", (table,)
+            ).fetchall():
+                if partial:
+                    where = index_where(
+                        conn.execute(
+                            "SELECT sql FROM sqlite_master WHERE name = ?", (name,)
+                        ).fetchall()[0][0]
+                        or ""
+                    )
+                    entries += conn.execute(
+                        f"SELECT count(*) FROM {quote_ident(table)} WHERE {where}"
+                    ).fetchall()[0][0]
+                else:
+                    entries += self._count(table)
+                    full = True
+            reads += 2 * entries + (0 if full else self._count(table))
+        return reads, self._stat_rows(tables) + (2 if self.stats_before < 0 else 0)
 
     def _child_state(self, child: str, col: str, action: str = "") -> tuple[int, int]:
         """(rows of `child`, rows whose `col` still points somewhere: not NULL, and for ON
@@ -268,6 +329,11 @@ class Meter:
         if s.kind in ("insert", "insert_select"):
             indexes = self.indexes(table)
             writes += changes * (1 + len(indexes))
+            if "upsert" in s.flags:  # the rows it updated rewrite only the indexes they touch
+                inserted = max(0, self._count(table) - self.rows_before)
+                updated = set(conflict_update_columns(s.sql))
+                touched = [i for i in indexes if i[0] is None or i[0] & updated]
+                writes -= (changes - inserted) * (len(indexes) - len(touched))
             columns = written_columns(s.sql)
             rowid = self._rowid_column(table)
             if rowid and (columns is None or rowid in columns):
@@ -301,10 +367,22 @@ class Meter:
         elif s.kind == "create_trigger":
             writes = 1
         elif s.kind == "create_index":
-            reads, writes = 2 * self.table_rows + 2, self.table_rows + 1
+            entries = self.table_rows
+            where = index_where(s.sql) if "partial" in s.flags else None
+            if where is not None:
+                entries = self.engine.conn.execute(
+                    f"SELECT count(*) FROM {quote_ident(table)} WHERE {where}"
+                ).fetchall()[0][0]
+            reads = self.table_rows + (entries + 2 if entries or where is None else 1)
+            writes = entries + 1
+        elif s.kind == "other" and s.detail == "ANALYZE":
+            reads, writes = self._analyze_cost(s)
         elif s.kind in ("add_column", "rename_column", "rename_table", "drop_column"):
             reads, writes = self._alter_cost(s, table)
         own_deleted = changes if s.kind == "delete" else self.table_rows
+        if "or_replace" in s.flags and s.kind in ("insert", "insert_select"):
+            # each row it replaces is deleted first, with its foreign-key actions
+            own_deleted = max(0, self.rows_before + changes - self._count(table))
         for child, n in deleted.items():
             writes += n
             parent, col = next((p, c) for p, ch, c, _ in self.edges if ch == child)

@@ -94,6 +94,20 @@ class D1Error(Exception):
         super().__init__(f"{where}{message}")
 
 
+class MeasurementError(RuntimeError):
+    """A meter failed on a statement: d1nb's fault, never a verdict on the migration."""
+
+
+def _measuring(step, s, name: str, *args) -> None:
+    """Run a meter's step; its SQLite errors are d1nb's, not the migration's."""
+    try:
+        step(s, *args)
+    except apsw.Error as exc:
+        raise MeasurementError(
+            f"{name} line {s.line}: measuring the statement failed: {exc}"
+        ) from exc
+
+
 @dataclass
 class StatementOutcome:
     """What one statement did."""
@@ -402,7 +416,7 @@ class D1Engine:
                 if s.kind == "pragma" and s.detail.startswith("foreign_keys="):
                     outcome.notes.append(_pragma_note(s, keys_off))
                 if meter is not None:
-                    meter.before(s)
+                    _measuring(meter.before, s, name)
                 try:
                     changes = self.run_statement(s, name)
                 except D1Error as exc:
@@ -410,10 +424,10 @@ class D1Engine:
                         StatementOutcome(name, s.index, s.line, s.kind, s.table, 0, exc.reason)
                     )
                     if meter is not None:
-                        meter.after(s, 0, exc.reason)
+                        _measuring(meter.after, s, name, 0, exc.reason)
                     raise
                 if meter is not None:
-                    meter.after(s, changes, None)
+                    _measuring(meter.after, s, name, changes, None)
                 outcome.statements.append(
                     StatementOutcome(name, s.index, s.line, s.kind, s.table, changes)
                 )
@@ -428,9 +442,11 @@ class D1Engine:
                         (name, applied_at),
                     )
             self.conn.execute("COMMIT")
-        except (D1Error, apsw.Error) as exc:
+        except Exception as exc:
             if not self.conn.get_autocommit():
                 self.conn.execute("ROLLBACK")
+            if not isinstance(exc, D1Error | apsw.Error):
+                raise
             outcome.ok = False
             if isinstance(exc, D1Error):
                 outcome.error, outcome.error_line = exc.reason, exc.line

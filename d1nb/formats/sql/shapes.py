@@ -22,6 +22,7 @@ from d1nb.formats.sql.text import (
 )
 
 _LEADING_REPLACE = re.compile(r"^\s*REPLACE\s+INTO\b", re.I)
+_DO_UPDATE = re.compile(r"\bDO\s+UPDATE\b", re.I)  # an upsert: its tail matters too
 
 
 # -- classification ---------------------------------------------------------------------------
@@ -117,8 +118,11 @@ def _statement_tokens(sql: str) -> list[Token]:
     """The tokens of a statement, without its `;`. For an INSERT … VALUES (seed data), only
     the tokens up to VALUES: kind, target and columns are all in its head, and the tokens of
     its values are most of the work of tokenizing (so a file of seed data costs time in
-    proportion to its statements, not its bytes)."""
-    if len(sql) > 256 and _INSERT.match(sql):
+    proportion to its statements, not its bytes). A leading REPLACE reads as INSERT OR
+    REPLACE (sqlglot takes it for an opaque command); token offsets then count from that."""
+    if _LEADING_REPLACE.match(sql):
+        sql = "INSERT OR " + sql.lstrip()
+    if len(sql) > 256 and _INSERT.match(sql) and not _DO_UPDATE.search(sql):
         values = _VALUES.search(sql)
         if values is not None:
             try:  # the head ends at that VALUES only if it is the statement's own keyword
@@ -133,8 +137,6 @@ def _statement_tokens(sql: str) -> list[Token]:
 
 def classify(sql: str) -> tuple[str, str | None, tuple[str, ...], str]:
     """(kind, target table, flags, detail) of one statement."""
-    if _LEADING_REPLACE.match(sql):  # sqlglot reads a leading REPLACE as an opaque command
-        sql = "INSERT OR " + sql.lstrip()
     try:
         toks = _statement_tokens(sql)
     except TokenError:
@@ -251,6 +253,8 @@ def classify(sql: str) -> tuple[str, str | None, tuple[str, ...], str]:
         kind = "insert_select" if "SELECT" in words and "VALUES" not in words else "insert"
         if "DEFAULT" in words and "VALUES" in words:
             kind = "insert"
+        if ("DO", "UPDATE") in itertools.pairwise(words):
+            flags.append("upsert")
         return kind, table, tuple(flags), ""
 
     if head == "UPDATE":
@@ -279,48 +283,62 @@ def classify(sql: str) -> tuple[str, str | None, tuple[str, ...], str]:
         return "transaction", None, (), head
     if head in ("SELECT", "VALUES"):
         return "select", None, tuple(flags), ""
-    if head in ("ATTACH", "DETACH", "VACUUM", "ANALYZE", "REINDEX"):
+    if head == "ANALYZE":  # of the whole database, or of one table (or schema, or index)
+        return "other", _name_at(toks, 1)[0] if len(toks) > 1 else None, (), head
+    if head in ("ATTACH", "DETACH", "VACUUM", "REINDEX"):
         return "other", None, (), head
     return "other", None, tuple(flags), head
+
+
+def _set_targets(toks: list[Token], after_set: int) -> list[str]:
+    """The columns a SET list (its tokens from `after_set` on) assigns, as written."""
+    segments: list[list[Token]] = [[]]
+    depth = 0
+    for t in toks[after_set:]:
+        if depth == 0 and t.word in ("WHERE", "FROM", "RETURNING", "ORDER BY", "LIMIT"):
+            break
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(t.type, 0)
+        if depth == 0 and t.type == TokenType.COMMA:
+            segments.append([])
+        else:
+            segments[-1].append(t)
+    columns = []
+    for segment in segments:
+        target = []
+        for t in segment:
+            if t.type == TokenType.EQ:
+                break
+            target.append(t)
+        columns += [
+            t.text
+            for t in target
+            if t.type not in (TokenType.L_PAREN, TokenType.R_PAREN, TokenType.COMMA)
+        ]
+    return columns
+
+
+def _dml_head(words: list[tuple[int, str]]) -> str | None:
+    """INSERT, REPLACE or UPDATE: what a statement (after its CTEs) does, else None."""
+    return next((w for _, w in words if w in ("INSERT", "REPLACE", "UPDATE")), None)
 
 
 def written_columns(sql: str) -> list[str] | None:
     """Columns an UPDATE sets, or an INSERT names; None when an INSERT names none (all).
 
     The D1 meter uses them: an UPDATE rewrites the index entries of the columns it sets, and
-    an INSERT that names the rowid column seeks it first.
+    an INSERT that names the rowid column seeks it first. An upsert's DO UPDATE SET list is
+    `conflict_update_columns`.
     """
     try:
         toks = _statement_tokens(sql)
     except TokenError:
         return []
     words = list(top_level(toks))
-    heads = [w for _, w in words]
-    if "UPDATE" in heads and "SET" in heads:
-        segments: list[list[Token]] = [[]]
-        depth = 0
-        for t in toks[words[heads.index("SET")][0] + 1 :]:
-            if depth == 0 and t.word in ("WHERE", "FROM", "RETURNING", "ORDER BY", "LIMIT"):
-                break
-            depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(t.type, 0)
-            if depth == 0 and t.type == TokenType.COMMA:
-                segments.append([])
-            else:
-                segments[-1].append(t)
-        columns = []
-        for segment in segments:
-            target = []
-            for t in segment:
-                if t.type == TokenType.EQ:
-                    break
-                target.append(t)
-            columns += [
-                t.text
-                for t in target
-                if t.type not in (TokenType.L_PAREN, TokenType.R_PAREN, TokenType.COMMA)
-            ]
-        return columns
-    if heads and heads[0] in ("INSERT", "REPLACE", "WITH"):
+    head = _dml_head(words)
+    if head == "UPDATE":
+        at_set = next((i for i, w in words if w == "SET"), None)
+        return _set_targets(toks, at_set + 1) if at_set is not None else []
+    if head in ("INSERT", "REPLACE"):
         into = next((i for i, w in words if w == "INTO"), None)
         if into is None:
             return None
@@ -335,6 +353,23 @@ def written_columns(sql: str) -> list[str] | None:
             return columns
         return None
     return []
+
+
+def conflict_update_columns(sql: str) -> list[str]:
+    """The columns an INSERT's `ON CONFLICT … DO UPDATE SET` clauses assign; [] for any
+    other statement."""
+    try:
+        toks = _statement_tokens(sql)
+    except TokenError:
+        return []
+    words = list(top_level(toks))
+    if _dml_head(words) not in ("INSERT", "REPLACE"):
+        return []
+    columns: list[str] = []
+    for (_, a), (_, b), (k, c) in zip(words, words[1:], words[2:], strict=False):
+        if (a, b, c) == ("DO", "UPDATE", "SET"):
+            columns += [col for col in _set_targets(toks, k + 1) if col not in columns]
+    return columns
 
 
 def check_constraints(create_sql: str) -> list[tuple[str | None, str]]:
