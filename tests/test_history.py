@@ -446,3 +446,51 @@ def test_local_state_file_is_named_as_miniflare_names_it():
         ".wrangler/state/v3/d1/miniflare-D1DatabaseObject/"
         "3f3255f2e2bb01fbd9933552ed5d6b605513f968630bb30e663bfeb94341e991.sqlite"
     )
+
+
+ENV_ONLY = {
+    "wrangler.toml": "name = 'stockroom'\n"
+    "[env.staging]\n[[env.staging.d1_databases]]\nbinding = 'STOCK'\n"
+    "database_name = 's'\ndatabase_id = '<STAGING_DATABASE_ID>'\nmigrations_dir = 'db'\n"
+    "[env.production]\n[[env.production.d1_databases]]\nbinding = 'STOCK'\n"
+    "database_name = 'p'\ndatabase_id = '5b1c'\nmigrations_dir = 'db'\n",
+    "db/0001_init.sql": "CREATE TABLE items (sku TEXT PRIMARY KEY);\n",
+    "db/0002_more.sql": "ALTER TABLE items ADD COLUMN qty INTEGER;\n",
+}
+
+
+def test_local_copies_of_an_env_only_config_are_read_per_environment(make_tree, tmp_path):
+    """With bindings under [env.X] only, `--local --env X` keeps a copy per environment (named
+    from X's id): each is read as `local.X`, as `wrangler d1 migrations list --local --env X`
+    reads it (found on a stranger's project: no local ledger at all, and "no ledger for any
+    environment"). An impact on the folder must say which copy it means."""
+    from d1nb.formats.wrangler_output import local_state_file
+    from d1nb.inputs.history import pending_frame
+    from d1nb.presentation.project import service_export
+    from d1nb.problems import InputError
+
+    root = make_tree(ENV_ONLY)
+    state = root / ".wrangler" / "state"
+    _ledger_table(local_state_file(state, "5b1c"), ["0001_init.sql"])
+    history = load_history(root, use_git=False)
+    assert sorted(history.ledgers) == [("stockroom", "local.production")]
+    assert history.ledgers[("stockroom", "local.production")].local
+    assert not [
+        p for p in history.problems if "no ledger" in p.message or "no environment" in p.message
+    ]
+    pending = pending_frame(history)
+    assert pending[["environment", "name"]].values.tolist() == [
+        ["local.production", "0002_more.sql"]
+    ]
+
+    _ledger_table(local_state_file(state, "<STAGING_DATABASE_ID>"), [])
+    history = load_history(root, use_git=False)
+    assert sorted(e for _s, e in history.ledgers) == ["local.production", "local.staging"]
+    with pytest.raises(
+        InputError, match=r"several environments \(local.production, local.staging\): give --env"
+    ):
+        service_export(history, "stockroom", state, tmp_path / "w")
+    _snapshot, names = service_export(
+        history, "stockroom", state, tmp_path / "w", env="local.production"
+    )
+    assert names == ["0002_more.sql"]

@@ -89,7 +89,17 @@ class History:
     """The status of every file, filled lazily by `status_frame`."""
 
     def binding(self, service: str, environment: str | None = None) -> D1Binding:
-        """The binding that owns the migrations of a service (in an environment, if given)."""
+        """The binding that owns the migrations of a service (in an environment, if given;
+        `local.ENV` is ENV's binding, whose local copy `--local --env ENV` uses)."""
+        if (
+            environment
+            and environment.startswith(LOCAL_PREFIX)
+            and not any(
+                b.service == service and b.environment == environment
+                for b in self.project.databases()
+            )
+        ):
+            environment = environment.removeprefix(LOCAL_PREFIX)
         for b in self.project.databases():
             if b.service == service and (environment is None or b.environment == environment):
                 return b
@@ -191,7 +201,13 @@ def load_history(
         try:
             binding = history.binding(service, env)
             table = binding.migrations_table
-            if binding.environment != env and env != TOP_LEVEL_ENV and not path.is_dir():
+            if (
+                binding.environment != env
+                and env != TOP_LEVEL_ENV
+                and not path.is_dir()
+                and env != LOCAL_ENV
+                and not env.startswith(LOCAL_PREFIX)
+            ):
                 history.problems.append(
                     Problem(
                         project.relpath(binding.config_path),
@@ -249,23 +265,45 @@ def load_history(
     return history
 
 
+LOCAL_PREFIX = LOCAL_ENV + "."
+"""`local.ENV`: the local copy `wrangler … --local --env ENV` keeps of ENV's database."""
+
+
+def local_copies(history: History, service: str, folder: Path | None = None) -> dict[str, Path]:
+    """The local copies wrangler keeps of a service's database, by environment label:
+    `local` for the top-level binding's (or an environment named local), `local.ENV` for an
+    environment's binding with a local id of its own (`--local --env ENV`). Each path is the
+    copy's file in `folder` (default: `.wrangler/state` beside the config); only copies that
+    exist are listed."""
+    found: dict[str, Path] = {}
+    seen: set[str] = set()
+    bindings = [b for b in history.project.databases() if b.service == service]
+    bindings.sort(key=lambda b: b.environment not in (TOP_LEVEL_ENV, LOCAL_ENV))
+    for b in bindings:
+        if b.local_id in seen:
+            continue
+        seen.add(b.local_id)
+        state = folder or b.config_path.parent / ".wrangler" / "state"
+        file = local_state_file(state, b.local_id)
+        if file.is_file():
+            top = b.environment in (TOP_LEVEL_ENV, LOCAL_ENV)
+            found[LOCAL_ENV if top else LOCAL_PREFIX + b.environment] = file
+    return found
+
+
 def _local_states(
     history: History, sources: dict[tuple[str, str], Path]
 ) -> dict[tuple[str, str], Path]:
-    """The `local` ledger of every service whose database wrangler has a local copy of
+    """The local ledgers of every service whose database wrangler has a local copy of
     (`wrangler d1 migrations apply --local` leaves it in `.wrangler/state` beside the config),
-    unless a `local` ledger was given."""
+    unless that ledger was given (`local_copies`)."""
     found = {}
     for service in history.migration_dirs:
-        if (service, LOCAL_ENV) in sources:
-            continue
-        try:
-            binding = history.binding(service, LOCAL_ENV)
-        except KeyError:  # no top-level binding: `--local` needs an --env
-            continue
-        folder = binding.config_path.parent / ".wrangler" / "state"
-        if local_state_file(folder, binding.local_id).is_file():
-            found[(service, LOCAL_ENV)] = folder
+        for label, file in local_copies(history, service).items():
+            if (service, label) not in sources and not (
+                label.startswith(LOCAL_PREFIX) and (service, LOCAL_ENV) in sources
+            ):
+                found[(service, label)] = file
     return found
 
 

@@ -27,10 +27,10 @@ from d1nb.engine.evolution import (
     SchemaEvolution,
 )
 from d1nb.engine.scratch import scratch_folder
-from d1nb.formats.config import LOCAL_ENV
+from d1nb.formats.config import LOCAL_ENV, TOP_LEVEL_ENV
 from d1nb.formats.migrations import MigrationFile
 from d1nb.formats.wrangler_output import local_state_file
-from d1nb.inputs.history import History, evolution_of, load_history, pending_in
+from d1nb.inputs.history import History, evolution_of, load_history, local_copies, pending_in
 from d1nb.inputs.snapshots import load_snapshot
 from d1nb.inputs.workingcopy import Snapshot
 from d1nb.presentation.report_inputs import missing_input
@@ -50,6 +50,30 @@ def pick_service(project: str | Path, history: History, service: str | None) -> 
     raise InputError(project, 0, f"{why} (services with migrations: {have})")
 
 
+def _own_local_copy(
+    history: History, service: str, folder: Path, env: str | None, shown: str
+) -> Path:
+    """The file of `service`'s database in a wrangler local-state folder: the one `--local`
+    (with `--env ENV`, that environment's binding's) uses; the folder itself when there is
+    none, so that the loader says what the folder holds."""
+    try:
+        binding = history.binding(service, env or LOCAL_ENV)
+    except KeyError:
+        binding = None
+    if binding is not None and (env or binding.environment in (TOP_LEVEL_ENV, LOCAL_ENV)):
+        own = local_state_file(folder, binding.local_id)
+        return own if own.is_file() else folder
+    copies = local_copies(history, service, folder)
+    if len(copies) > 1:
+        raise InputError(
+            shown,
+            0,
+            f"holds local copies of {service} for several environments "
+            f"({', '.join(sorted(copies))}): give --env",
+        )
+    return next(iter(copies.values()), folder)
+
+
 def service_export(
     history: History,
     service: str,
@@ -66,8 +90,7 @@ def service_export(
     shown = shown or str(export)
     mdir = history.migration_dirs[service]
     if Path(export).is_dir():  # wrangler's local state: this database's own file, if there
-        own = local_state_file(Path(export), history.binding(service, LOCAL_ENV).local_id)
-        export = own if own.is_file() else export
+        export = _own_local_copy(history, service, Path(export), env, shown)
     snapshot = load_snapshot(export, workdir, schema=mdir)
     table = history.binding(service).migrations_table
     with D1Engine(snapshot.path) as engine:
