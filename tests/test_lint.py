@@ -261,3 +261,43 @@ def test_create_without_if_not_exists_names_the_object(make_tree):
         "CREATE VIEW v",
         "CREATE TRIGGER t",
     ]
+
+
+def test_replace_into_a_referenced_table_names_the_children_it_reaches(make_tree):
+    """REPLACE deletes the row it replaces, so a parent's children lose their rows (CASCADE,
+    to any depth) or the statement fails (NO ACTION); an upsert, a plain INSERT and a REPLACE
+    into an unreferenced table are no hazard (found on a stranger's project: an INSERT OR
+    REPLACE meant as an update in place deleted 229 items and 598 of their movements)."""
+    init = (
+        "CREATE TABLE IF NOT EXISTS p (id INTEGER PRIMARY KEY, name TEXT);\n"
+        "CREATE TABLE IF NOT EXISTS c (id TEXT PRIMARY KEY, p_id INTEGER REFERENCES p(id) "
+        "ON DELETE CASCADE);\n"
+        "CREATE TABLE IF NOT EXISTS g (c_id TEXT REFERENCES c(id) ON DELETE CASCADE);\n"
+        "CREATE TABLE IF NOT EXISTS n (p_id INTEGER REFERENCES c(id));\n"
+        "CREATE TABLE IF NOT EXISTS lone (k TEXT PRIMARY KEY, v TEXT);\n"
+    )
+    root = make_tree(
+        {
+            "svc/wrangler.toml": TOML,
+            "svc/migrations/0001_init.sql": init,
+            "svc/migrations/0002_rename_parents.sql": "INSERT OR REPLACE INTO p (id, name)\n"
+            "SELECT id, upper(name) FROM p;\n"
+            "INSERT INTO p (id, name) SELECT id, name FROM p WHERE true\n"
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name;\n"
+            "REPLACE INTO lone VALUES ('a', 'b');\n",
+            "svc/migrations/0003_children.sql": "UPDATE OR REPLACE c SET id = 'x'\n"
+            "WHERE id = 'y';\n",
+        }
+    )
+    frame = lint(load_history(root, use_git=False))
+    hits = frame[frame["rule"] == "D1N024"]
+    where = zip(hits["file"], hits["line"], strict=True)
+    assert [(f.rsplit("/", 1)[-1], line) for f, line in where] == [
+        ("0002_rename_parents.sql", 1),
+        ("0003_children.sql", 1),
+    ]
+    first, second = hits["message"]
+    assert "c.p_id (ON DELETE CASCADE)" in first and "g.c_id (ON DELETE CASCADE via c)" in first
+    assert "n.p_id (ON DELETE NO ACTION via c)" in first
+    assert "g.c_id (ON DELETE CASCADE)" in second and "n.p_id (ON DELETE NO ACTION)" in second
+    assert "FOREIGN KEY constraint failed" in second

@@ -137,7 +137,8 @@ def schema_evolution(
                      unit="file", disable=None, leave=False)  # fmt: skip
         for order, f in enumerate(files, 1):
             touched = _touched_tables(f.statements)
-            if any(s.kind == "drop_table" for s in f.statements):
+            if any(s.kind == "drop_table" or "or_replace" in s.flags for s in f.statements):
+                # rows these delete run their children's ON DELETE actions (lint D1N008, D1N024)
                 evolution.foreign_keys_before[f.name] = engine.foreign_keys()
             evolution.tables_before[f.name] = engine.table_sql(touched)
             before = _columns_of(engine, touched)

@@ -270,3 +270,52 @@ def old_splitter_skips(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
                 s,
             )
             return
+
+
+@rule(
+    "D1N024",
+    "replace-deletes-children",
+    "warning",
+    "INSERT OR REPLACE (or REPLACE, UPDATE OR REPLACE) into a table other tables reference",
+    "file",
+)
+def replace_deletes_children(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
+    """
+    - **What**: `INSERT OR REPLACE`, `REPLACE INTO` or `UPDATE OR REPLACE` writing a table that
+      other tables reference with a foreign key.
+    - **Why on D1**: REPLACE resolves a conflict by deleting the existing row and inserting a new
+      one, and D1 keeps foreign keys on: the delete runs each child's ON DELETE action, so
+      children are deleted (CASCADE) or nulled (SET NULL), or the statement fails (NO ACTION,
+      RESTRICT) — even when the new row has the same key. The author usually meant "update in
+      place".
+    - **Fix**: `INSERT … ON CONFLICT (key) DO UPDATE SET …` (an upsert updates the row and leaves
+      its children alone), or an `UPDATE`.
+    - **Example**: `INSERT OR REPLACE INTO suppliers (id, code, name) SELECT id, code, upper(name)
+      FROM suppliers` when `items.supplier_id` references `suppliers(id) ON DELETE CASCADE`:
+      every item of those suppliers, and their own children, are deleted.
+    """
+    for s in f.statements:
+        if s.kind not in ("insert", "insert_select", "update") or "or_replace" not in s.flags:
+            continue
+        fks = [fk for fk in ctx.foreign_keys_before if fk[0] not in ctx.dropped]
+        acting, blocking = [], []
+        for parent, child, col, action in cascade_edges(fks, s.table or ""):
+            how = action if parent == s.table else f"{action} via {parent}"
+            (blocking if action in ("NO ACTION", "RESTRICT") else acting).append(
+                f"{child}.{col} (ON DELETE {how})"
+            )
+        if acting or blocking:
+            reaches = f"and the delete reaches {', '.join(acting)}" if acting else ""
+            fails = (
+                f"which fails with 'FOREIGN KEY constraint failed' while "
+                f"{', '.join(blocking)} point at it"
+                if blocking
+                else ""
+            )
+            yield (
+                s.line,
+                f"REPLACE into {s.table} deletes each row it replaces, "
+                f"{'; '.join(p for p in (reaches, fails) if p)}: "
+                "use INSERT … ON CONFLICT DO UPDATE (or UPDATE) to keep them",
+                s,
+            )
