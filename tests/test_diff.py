@@ -158,3 +158,20 @@ def test_a_rebuilt_table_says_which_definitions_changed(tmp_path):
     email = rows[("column", "Customer.email")]
     assert (email.before, email.after) == ("TEXT NOT NULL COLLATE NOCASE", "TEXT NOT NULL")
     assert ("column", "Customer.note") not in rows
+
+
+def test_a_table_written_differently_is_the_same_table_unless_its_definitions_differ(tmp_path):
+    """Line breaks and comments in a CREATE TABLE (ALTER TABLE rewrites the text on one line)
+    are no schema change; the same definitions in another order are."""
+    from d1nb.analyses.diff import schema_diff
+
+    before, same, reordered = (tmp_path / f"{n}.sql" for n in ("b", "s", "r"))
+    before.write_text("CREATE TABLE t (a INTEGER, -- the key\n  b TEXT DEFAULT 'x,  y');\n")
+    same.write_text("CREATE TABLE t (a INTEGER, b TEXT DEFAULT 'x,  y');\n")
+    reordered.write_text("CREATE TABLE t (b TEXT DEFAULT 'x,  y', a INTEGER);\n")
+    load = load_snapshot
+    assert schema_diff(load(before, tmp_path / "1"), load(same, tmp_path / "2")).empty
+    moved = schema_diff(load(before, tmp_path / "3"), load(reordered, tmp_path / "4"))
+    assert moved[["object", "name", "change", "detail"]].values.tolist() == [
+        ["table", "t", "changed", "the same definitions in another order"]
+    ]

@@ -272,3 +272,38 @@ def test_line_breaks_in_text_come_back_and_a_crlf_rollback_is_read_as_wrangler_r
     assert check.draft_verdict == "restores everything", check.draft_reason
     drafted = b"".join(p.read_bytes() for p in check.draft)
     assert b"\r" not in drafted and b"char(13)" in drafted
+
+
+def test_drafts_drop_and_add_back_generated_columns(tmp_path):
+    """A migration that adds a generated column (indexed) or drops one: the draft drops the
+    index, then the column, or adds the VIRTUAL column back as declared (found on a stranger's
+    project: the check failed with an internal error on the added column, and the draft left
+    it in place)."""
+    init = (
+        "CREATE TABLE items (sku TEXT PRIMARY KEY, qty INTEGER, cents INTEGER,\n"
+        "  doubled INTEGER GENERATED ALWAYS AS (qty * 2) VIRTUAL);\n"
+    )
+    rows = "INSERT INTO items (sku, qty, cents) VALUES ('a', 1, 100), ('b', 0, NULL);"
+    root = _project(
+        tmp_path / "p",
+        init,
+        {
+            "0002_no_doubled.sql": "ALTER TABLE items DROP COLUMN doubled;\n",
+            "0003_value.sql": "ALTER TABLE items ADD COLUMN value INTEGER "
+            "GENERATED ALWAYS AS (qty * cents) VIRTUAL;\n"
+            "CREATE INDEX items_value ON items (value) WHERE value > 0;\n",
+        },
+        rows,
+    )
+    checks = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert [c.draft_verdict for c in checks] == ["restores everything"] * 2, [
+        c.draft_reason for c in checks
+    ]
+    dropped, added = (c.draft[0].read_text(encoding="utf-8") for c in checks)
+    assert added.index('DROP INDEX IF EXISTS "items_value"') < added.index(
+        'ALTER TABLE "items" DROP COLUMN "value"'
+    )
+    assert (
+        'ALTER TABLE "items" ADD COLUMN doubled INTEGER GENERATED ALWAYS AS (qty * 2) VIRTUAL'
+        in dropped
+    )

@@ -239,7 +239,7 @@ def schema_diff(before: Snapshot, after: Snapshot) -> pd.DataFrame:
             change = "removed"
         elif key not in a:
             change = "added"
-        elif a[key] != b[key]:
+        elif not _same_definition(key[0], a[key], b[key]):
             change = "changed"
         else:
             continue
@@ -256,14 +256,27 @@ def schema_diff(before: Snapshot, after: Snapshot) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["object", "name", "change", "detail", "before", "after"])
 
 
+def _same_definition(kind: str, before: str | None, after: str | None) -> bool:
+    """Whether two definitions are the same: a table's are when its column definitions,
+    constraints and options are, in order (SQLite keeps the CREATE TABLE text as written or
+    as ALTER TABLE rewrote it: line breaks and comments are no schema)."""
+    if before == after:
+        return True
+    if kind != "table" or before is None or after is None:
+        return False
+    old, new = table_parts(before), table_parts(after)
+    return bool(old) and old == new
+
+
 def _what_changed(kind: str, before: str | None, after: str | None) -> str:
     """For a table whose CREATE TABLE changed: its definitions that went (−) and came (+)."""
     if kind != "table" or before is None or after is None:
         return ""
     old, new = table_parts(before), table_parts(after)
-    return "; ".join(
-        [f"− {p}" for p in old if p not in new] + [f"+ {p}" for p in new if p not in old]
-    )
+    changes = [f"− {p}" for p in old if p not in new] + [f"+ {p}" for p in new if p not in old]
+    if not changes and old and sorted(old) == sorted(new):
+        return "the same definitions in another order"
+    return "; ".join(changes)
 
 
 def _primary_key(snapshot: Snapshot, table: str) -> list[str]:

@@ -26,7 +26,7 @@ from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding
 from d1nb.formats.dumpformat import quote_text
 from d1nb.formats.migrations import MigrationDir, MigrationFile
-from d1nb.formats.sql.shapes import is_constant_default
+from d1nb.formats.sql.shapes import addable_generated_column, is_constant_default
 from d1nb.formats.sql.text import quote_ident, quote_literal
 from d1nb.inputs.history import History, load_history, status_frame
 from d1nb.inputs.snapshots import load_snapshot, load_sqlite
@@ -267,6 +267,10 @@ def _judge(
     return "restores everything", "every row, value and object is back", tables, columns, schema
 
 
+def _or_zero(count: object) -> int:
+    return 0 if count is None or pd.isna(count) else int(count)
+
+
 def compare_restored(
     before: Snapshot, restored: Snapshot, ledger: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -301,7 +305,9 @@ def compare_restored(
             values_not_restored=[
                 int(before.row_counts.get(r.table, 0))
                 if r.present == "before only"
-                else int(r.changed if pd.notna(r.changed) else (r.nulls_gained or 0))
+                else 0  # a column only the restored state has: the schema frame says so
+                if r.present == "after only"
+                else int(r.changed if pd.notna(r.changed) else _or_zero(r.nulls_gained))
                 for r in columns.itertuples()
             ]
         )[["table", "column", "present", "values_not_restored"]]
@@ -509,12 +515,18 @@ def draft_rollback(
             if ("table", name) not in now:
                 schema.append(was[("table", name)][1] + ";")
                 continue
-            old_cols = {c[1]: c for c in b.columns(name)}
-            new_cols = {c[1]: c for c in a.columns(name)}
-            for col in new_cols.keys() - old_cols.keys():
+            old_cols = {c[1]: c for c in b.columns(name, generated=True)}
+            new_cols = {c[1]: c for c in a.columns(name, generated=True)}
+            ordinary = {c[1] for c in b.columns(name)}
+            for col in sorted(new_cols.keys() - old_cols.keys()):
                 schema.append(f"ALTER TABLE {quote_ident(name)} DROP COLUMN {quote_ident(col)};")
             for col in [c for c in old_cols if c not in new_cols]:
-                _cid, _n, type_, notnull, default, _pk = old_cols[col]
+                cid, _n, type_, notnull, default, _pk = old_cols[col]
+                if col not in ordinary:  # generated: back as declared, if ADD COLUMN can add it
+                    definition = addable_generated_column(was[("table", name)][1], cid)
+                    if definition:
+                        schema.append(f"ALTER TABLE {quote_ident(name)} ADD COLUMN {definition};")
+                    continue
                 # ADD COLUMN takes only a constant default, and NOT NULL only with one: any
                 # other is left out (the values come back from the export; the schema differs)
                 constant = default is not None and is_constant_default(default)

@@ -634,6 +634,19 @@ def table_parts(create_sql: str) -> list[str]:
     return parts + ([options] if options else [])
 
 
+def addable_generated_column(create_sql: str, position: int) -> str | None:
+    """The definition of the column declared at `position` of a CREATE TABLE when it is a
+    VIRTUAL generated column (which ALTER TABLE ADD COLUMN can add back), else None."""
+    parts = table_parts(create_sql)
+    if position >= len(parts):
+        return None
+    toks = tokenize(parts[position])
+    words = [w for _, w in top_level(toks)]
+    if "AS" not in words or "STORED" in words:
+        return None
+    return parts[position]
+
+
 @dataclass(frozen=True)
 class InsertSelectParts:
     """An INSERT … SELECT from one table, comments removed: what batching by ranges of the
