@@ -176,9 +176,10 @@ def compare_readers(dump: Path, work: Path) -> str:
         for table in exact.row_counts:
             assert _rows(built, table) == _rows(reference, table), table
         schema = "SELECT type, name, sql FROM sqlite_master ORDER BY 1, 2"
-        if "sqlite_sequence" in {r[1] for r in reference.execute(schema)}:
-            sequence = "SELECT rowid, * FROM sqlite_sequence ORDER BY rowid"
-            assert built.execute(sequence).fetchall() == reference.execute(sequence).fetchall()
+        for kept in ("sqlite_sequence", "sqlite_stat1"):
+            if kept in {r[1] for r in reference.execute(schema)}:
+                rows = f"SELECT rowid, * FROM {kept} ORDER BY rowid"
+                assert built.execute(rows).fetchall() == reference.execute(rows).fetchall()
         assert built.execute(schema).fetchall() == reference.execute(schema).fetchall()
     return direct.reader
 
@@ -505,3 +506,33 @@ def test_the_native_split_survives_mutated_lines():
         groups, runs, _over, problem, lines = native.split(bytes(line), 1, 100)
         assert lines >= 0 and isinstance(groups, list) and isinstance(runs, list)
         assert problem is None or (problem[0] >= 1 and problem[1])
+
+
+def test_an_export_of_a_database_that_ran_analyze_loads_both_ways(tmp_path):
+    """After ANALYZE (or PRAGMA optimize), wrangler's export writes `ANALYZE sqlite_schema;` and
+    the sqlite_stat1 rows (found on a stranger's project: load and diff failed with "table
+    sqlite_stat1: dump has 6 INSERTs but None rows loaded"). Both readers load it, the direct
+    one still direct, and the SQLite copy keeps the statistics row for row."""
+    db = tmp_path / "db.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v REAL);"
+        "CREATE INDEX t_v ON t(v);"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
+        "INSERT INTO t SELECT i, 'k' || i, i % 7 FROM n;"
+        "CREATE TABLE plain (x);INSERT INTO plain VALUES (1), (2);ANALYZE;"
+        "DROP TABLE IF EXISTS sqlite_stat4;"  # D1's SQLite (wrangler 4.164's export) keeps none
+    )
+    dump = write_dump(conn, tmp_path / "dump.sql")
+    conn.close()
+    text = dump.read_text(encoding="utf-8")
+    assert "ANALYZE sqlite_schema;" in text and 'INSERT INTO "sqlite_stat1"' in text
+    assert compare_readers(dump, tmp_path) == "direct"
+    shell = shutil.which("sqlite3")
+    if shell:  # the statistics as the sqlite3 shell reads the same dump
+        ref = tmp_path / "ref.sqlite"
+        subprocess.run([shell, str(ref)], input=text, text=True, check=True)
+        built = apsw.Connection(str(load_dump(dump, tmp_path / "again").path))
+        stats = "SELECT tbl, idx, stat FROM sqlite_stat1 ORDER BY 1, 2"
+        reference = apsw.Connection(str(ref)).execute(stats).fetchall()
+        assert built.execute(stats).fetchall() == reference and len(reference) == 3

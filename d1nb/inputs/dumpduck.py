@@ -73,6 +73,9 @@ _SCHEMA_KINDS = {
 """Statements besides the rows the direct path reads (DELETE only of sqlite_sequence, PRAGMA
 only defer_foreign_keys); anything else goes to the exact path."""
 
+_SQLITE_TABLES_KEPT = ("sqlite_sequence", "sqlite_stat1", "sqlite_stat4")
+"""SQLite's own tables a dump may fill: their rows go to the SQLite copy only."""
+
 _AFTER_ROWS_ONLY = {"create_trigger", "delete"}
 """Statements that change what later rows become (a trigger fires, sqlite_sequence is reset):
 the direct path reads them only after the last row of a table."""
@@ -307,7 +310,16 @@ class _Schema:
 
     def _execute(self, line: int, sql: str) -> None:
         kind, table, flags, detail = classify(sql)
-        if kind not in _SCHEMA_KINDS:
+        statistics = (
+            kind == "other"
+            and detail == "ANALYZE"
+            and (table or "").lower()
+            in (
+                "sqlite_schema",
+                "sqlite_master",
+            )
+        )  # how wrangler's export creates sqlite_stat1 before its rows
+        if kind not in _SCHEMA_KINDS and not statistics:
             raise NotProvable(f"line {line}: a {kind} statement besides the rows")
         if kind == "delete" and (table or "").lower() != "sqlite_sequence":
             raise NotProvable(f"line {line}: a DELETE of {table} besides the rows")
@@ -477,14 +489,15 @@ class _Loader:
         (no copy into DuckDB at all); otherwise write them to Parquet as they pile up."""
 
     def table_for(self, head: bytes, first_line: int) -> _Table | None:
-        """The table an INSERT head fills (None for sqlite_sequence), checked once per head."""
+        """The table an INSERT head fills (None for SQLite's own sqlite_sequence and
+        sqlite_stat tables, whose rows only the SQLite copy keeps), checked once per head."""
         if head in self.heads:
             return self.heads[head]
         match = _HEAD.fullmatch(head.decode("utf-8", "replace"))
         if match is None:
             raise NotProvable(f"line {first_line}: an INSERT head not read here")
         name = _identifier(match.group(1))
-        if name.lower() == "sqlite_sequence":
+        if name.lower() in _SQLITE_TABLES_KEPT:
             self.heads[head] = None
             return None
         tables = {t.lower(): t for t in self.dump.engine.tables()}
@@ -527,7 +540,7 @@ class _Loader:
         if table is not None and after_only is not None and after_only < last_line:
             raise NotProvable(f"line {self.dump.after_rows_only}: a trigger or DELETE before rows")
         if table is None:
-            self._sequence_rows(last_line, cols, rows)
+            self._internal_rows(head, last_line, cols, rows)
             return
         if len(cols) != len(table.columns):
             raise NotProvable(f"table {table.name}: rows of {len(cols)} values")
@@ -680,7 +693,8 @@ class _Loader:
         )
         self.con.execute(f"CREATE TABLE {table.target} ({defs})")
 
-    def _sequence_rows(self, line: int, cols: list, rows: int) -> None:
+    def _internal_rows(self, head: bytes, line: int, cols: list, rows: int) -> None:
+        """Rows of sqlite_sequence or sqlite_stat1, kept as INSERTs for the SQLite copy."""
         values = []
         for tags_raw, nums, offsets, data in cols:
             tags = np.frombuffer(tags_raw, np.uint8)
@@ -699,9 +713,10 @@ class _Loader:
                     raw = data[ends[r] : ends[r + 1]]
                     column.append(raw if tag == native.BLOB else raw.decode("utf-8"))
             values.append(column)
+        insert = head.decode("utf-8")
         for row in zip(*values, strict=True):
             literal = ",".join(sql_literal(v) for v in row)
-            self.sequence.append((line, f"INSERT INTO sqlite_sequence VALUES({literal});"))
+            self.sequence.append((line, f"{insert}{literal});"))
 
 
 # -- checks the exact path gets from SQLite on load --------------------------------------------

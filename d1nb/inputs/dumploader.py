@@ -34,7 +34,7 @@ from d1nb.inputs.workingcopy import (
     fresh_working_copy,
     mark_working_copy,
     remove_working_copy,
-    shadow_rows,
+    unlisted_rows,
     virtual_tables,
 )
 from d1nb.problems import InputError
@@ -588,8 +588,8 @@ def _load(
         if table == "sqlite_sequence":
             continue
         got = loaded.get(table)
-        if got is None:  # a virtual table's shadow table, kept out of the snapshot's tables
-            got = shadow_rows(snapshot, table)
+        if got is None:  # a shadow table or sqlite_stat1, kept out of the snapshot's tables
+            got = unlisted_rows(snapshot, table)
         if got != n:
             target.unlink(missing_ok=True)
             raise InputError(path, 0, f"table {table}: dump has {n} INSERTs but {got} rows loaded")

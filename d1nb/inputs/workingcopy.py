@@ -185,12 +185,14 @@ def fresh_working_copy(workdir: str | Path, stem: str) -> Path:
     return target
 
 
-def shadow_rows(snapshot: Snapshot, table: str) -> int | None:
-    """Rows of a shadow table of a virtual table in the working copy (None if there is none)."""
+def unlisted_rows(snapshot: Snapshot, table: str) -> int | None:
+    """Rows of a table the working copy holds but the snapshot does not list as data: a shadow
+    table of a virtual table, or SQLite's statistics (`sqlite_stat1`, which a dump of a
+    database that ran ANALYZE or PRAGMA optimize fills). None if there is no such table."""
     with D1Engine(snapshot.path, statement_limit=0) as engine:
         found = engine.conn.execute(
-            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow' "
-            "AND lower(name) = ?",
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND lower(name) = ? "
+            "AND (type = 'shadow' OR lower(name) LIKE 'sqlite\\_stat%' ESCAPE '\\')",
             (table,),
         ).fetchall()
         if not found:
