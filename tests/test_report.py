@@ -218,7 +218,8 @@ def test_report_on_your_own_project_runs_the_real_notebooks(tmp_path, capsys):
     code = main(
         [
             *("report", str(root), "--out", str(tmp_path / "out"), "--quiet"),
-            *("--snapshot", "svc=before.sql", "--before", "before.sql", "--after", "after.sql"),
+            # EXPORT alone: the project's one service's (it was read as a service named so)
+            *("--snapshot", "before.sql", "--before", "before.sql", "--after", "after.sql"),
             *("--notebook", "02", "--notebook", "04", "-p", "env=null"),
         ]
     )
@@ -296,3 +297,16 @@ def test_hostile_file_names_stay_text_in_the_html(tmp_path):
     assert 'href="javascript' not in page and "<img src=x" not in page
     assert "<a href" not in page.split("Provenance", 1)[1]
     assert page.count("<tr>") >= len(names) + 1  # one row each: no | broke the table
+
+
+def test_an_export_for_an_unknown_service_is_named_in_report_05(sample, tmp_path, capsys):
+    """Report 05 checks the service as 02 and 03 do (it failed with KeyError: 'before.sql')."""
+    code = main(
+        [
+            *("report", str(sample), "--out", str(tmp_path), "--quiet", "--format", "json"),
+            *("--notebook", "05", "--snapshot", "nope=exports/api/before.sql"),
+        ]
+    )
+    assert code == 1
+    (result,) = json.loads(capsys.readouterr().out)["reports"]
+    assert "no service 'nope'" in result["error"] and "KeyError" not in result["error"]

@@ -149,7 +149,8 @@ def cmd_lock(args: argparse.Namespace) -> Outcome:
         "--snapshot",
         action="append",
         metavar="SERVICE=EXPORT",
-        help="export of a service's database (reports 02, 03), relative to the project",
+        help="export of a service's database (reports 02, 03, 05), relative to the project; "
+        "EXPORT alone when the project has one service",
     ),
     Arg("--before", metavar="EXPORT", help="export before the migration (report 04)"),
     Arg("--after", metavar="EXPORT", help="export after the migration (report 04)"),
@@ -172,7 +173,13 @@ def cmd_report(args: argparse.Namespace) -> Outcome:
         except json.JSONDecodeError:
             parameters[key] = value
     for item in args.snapshot or []:
-        service, _, export = item.partition("=")
+        service, given, export = item.partition("=")
+        if not given:  # EXPORT alone: the project's only service's
+            from d1nb.inputs.history import load_history
+            from d1nb.presentation.project import pick_service
+
+            export = item
+            service = pick_service(project, load_history(project, use_git=False), None)
         parameters.setdefault("snapshots", {})[service] = export
     for name in ("before", "after"):
         if getattr(args, name):

@@ -55,8 +55,8 @@ def applied_timeline(history: History) -> Figure | Note:
 
 def transitions_bar(transitions: pd.DataFrame, title: str) -> Figure | Note:
     """Horizontal bars: rows per before → after transition (a transitions frame)."""
-    if transitions.empty:
-        return Note("No value changed: nothing to draw.")
+    if transitions.empty:  # say which: a figure of JSON paths is empty when only whole values moved
+        return Note(f"No transition for “{title}”: nothing to draw.")
     frame = transitions.iloc[::-1]
     labels = [
         f"{p + ': ' if p else ''}{b} → {a}"

@@ -235,6 +235,7 @@ def project_rollbacks(
     folder = Path(draft_to or scratch_folder("d1nb-drafts-"))
     checks = {}
     for service, rel in snapshots.items():
+        pick_service(rel, history, service)
         names = pending_in(history, service, env, rel) if env else None
         checks[service] = verify_rollbacks(project, service, rel, names, draft_to=folder / service)
     return checks
