@@ -166,8 +166,41 @@ class Meter:
         return self.table_rows + 8 * master, self.table_rows + rewritten + 1
 
     # measurement
+    def _update_actions(self, s: Statement) -> list[tuple[str, str, str]]:
+        """(child, column, action) of each foreign key whose ON UPDATE action (CASCADE, SET
+        NULL, SET DEFAULT, RESTRICT) an UPDATE of `s.table` runs: it sets the parent column
+        the key refers to."""
+        if s.kind != "update" or not s.table or not self.engine.conn.table_exists(None, s.table):
+            return []
+        sets = {c.lower() for c in written_columns(s.sql) or []}
+        pk = [c[1] for c in sorted(self.engine.columns(s.table), key=lambda c: c[5]) if c[5]]
+        found = []
+        for child in self.engine.tables():
+            for _id, seq, parent, col, to, on_update, *_ in self.engine.conn.execute(
+                "SELECT * FROM pragma_foreign_key_list(?)", (child,)
+            ).fetchall():
+                refers = to or (pk[seq] if seq < len(pk) else "")
+                if (
+                    parent.lower() == s.table.lower()
+                    and refers.lower() in sets
+                    and on_update.upper() != "NO ACTION"
+                ):
+                    found.append((child, col, on_update.upper()))
+        return found
+
     def before(self, s: Statement) -> None:
         conn = self.engine.conn
+        self.update_actions = self._update_actions(s)
+        self.cascaded_updates = [
+            (child, col)
+            for child, col, action in self.update_actions
+            if action == "CASCADE" and not self._without_rowid(child)
+        ]
+        for i, (child, col) in enumerate(self.cascaded_updates):
+            conn.execute(
+                f"CREATE TEMP TABLE _d1nb_keys{i} AS SELECT rowid AS r, {quote_ident(col)} AS v "
+                f"FROM main.{quote_ident(child)}"
+            )
         self.total_before = conn.total_changes()
         self.plan: list[str] = []
         self.scanned: dict[str, int] = {}
@@ -283,6 +316,9 @@ class Meter:
             # each, their indexes not counted
             others = self.engine.conn.total_changes() - self.total_before - changes
             writes += max(0, others - sum(deleted.values()) - sum(nulled.values()))
+            writes += self._cascaded_index_writes()
+        for i in range(len(self.cascaded_updates)):
+            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_keys{i}")
         self.rows.append(
             {
                 "index": s.index,
@@ -304,6 +340,20 @@ class Meter:
         if s.kind not in _DML and s.kind not in ("select", "pragma"):
             self._indexes.clear()
             self._fks = None
+
+    def _cascaded_index_writes(self) -> int:
+        """The index entries ON UPDATE CASCADE rewrites: per child row whose key it changed,
+        one per index of the child holding the key column (the row itself is among the
+        trigger-made changes)."""
+        writes = 0
+        for i, (child, col) in enumerate(self.cascaded_updates):
+            c = quote_ident(col)
+            moved = self.engine.conn.execute(
+                f"SELECT count(*) FROM temp._d1nb_keys{i} k JOIN main.{quote_ident(child)} t "
+                f"ON t.rowid = k.r WHERE t.{c} IS NOT k.v"
+            ).fetchall()[0][0]
+            writes += moved * sum(1 for cols, _p in self.indexes(child) if cols and col in cols)
+        return writes
 
     def _estimate(
         self, s: Statement, changes: int, deleted: dict[str, int], nulled: dict[str, int]
@@ -346,6 +396,8 @@ class Meter:
         elif s.kind == "update":
             columns = set(written_columns(s.sql) or [])
             affected = [i for i in self.indexes(table) if i[0] is None or i[0] & columns]
+            if self.update_actions:  # SQLite then rewrites every index of the parent
+                affected = self.indexes(table)
             writes += changes * (1 + len(affected))
         elif s.kind == "delete":
             writes += changes
