@@ -518,3 +518,31 @@ def test_transaction_lines_beyond_one_pair_are_refused(tmp_path, text, line):
     dump.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=rf"tx\.sql:{line}: .*beyond the one BEGIN/COMMIT pair"):
         load_dump(dump, tmp_path / "work")
+
+
+def test_a_state_folder_of_two_databases_says_which_file_is_which_binding(make_tree, tmp_path):
+    """The files of `.wrangler/state` are named by a hash of each database's id: asked to
+    load the folder, d1nb names each file's binding from the config beside it."""
+    import apsw
+
+    from d1nb.formats.wrangler_output import local_state_file
+    from d1nb.inputs.snapshots import load_snapshot
+    from d1nb.problems import InputError
+
+    root = make_tree(
+        {
+            "wrangler.toml": 'name = "w"\n[[d1_databases]]\nbinding = "MAIN"\n'
+            'database_id = "m-1"\nmigrations_dir = "a"\n[[d1_databases]]\nbinding = "LOGS"\n'
+            'database_id = "l-1"\npreview_database_id = "l-preview"\nmigrations_dir = "b"\n',
+        }
+    )
+    state = root / ".wrangler" / "state"
+    for local_id in ("m-1", "l-preview"):
+        file = local_state_file(state, local_id)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        apsw.Connection(str(file)).execute("CREATE TABLE t (x)")
+    with pytest.raises(InputError) as caught:
+        load_snapshot(state, tmp_path / "w")
+    message = caught.value.problem.message
+    assert f"{local_state_file(state, 'm-1').name} is MAIN" in message
+    assert f"{local_state_file(state, 'l-preview').name} is LOGS" in message

@@ -14,8 +14,13 @@ import apsw
 import duckdb
 
 from d1nb.engine.d1engine import D1Engine
+from d1nb.formats.config import TOP_LEVEL_ENV, load_project
 from d1nb.formats.sql.text import quote_ident
-from d1nb.formats.wrangler_output import local_state_databases, wrangler_json_rows
+from d1nb.formats.wrangler_output import (
+    local_state_databases,
+    local_state_file,
+    wrangler_json_rows,
+)
 from d1nb.inputs import jsrounding
 from d1nb.inputs.dumploader import load_dump
 from d1nb.inputs.workingcopy import (
@@ -42,6 +47,22 @@ _CONSTRAINT_REPORT = re.compile(r"CHECK constraint failed in |NULL value in ")
 """quick_check lines about rows breaking CHECK / NOT NULL: d1nb.analyses.checks reports those."""
 
 
+def _whose(folder: Path, files: list[Path]) -> str:
+    """Which binding of the wrangler config beside `.wrangler` each local database is: the
+    files are named by a hash of the database's id, so the folder alone cannot say."""
+    home = next((p.parent for p in [folder, *folder.parents] if p.name == ".wrangler"), None)
+    if home is None:
+        return ""
+    named = {}
+    for b in load_project(home).bindings:  # with migrations or not: any binding's copy
+        if b.config_path.parent == home and not b.is_template:
+            named.setdefault(local_state_file(folder, b.local_id), []).append(
+                b.binding + (f" (--env {b.environment})" if b.environment != TOP_LEVEL_ENV else "")
+            )
+    found = [f"{f.name} is {' or '.join(named[f])}" for f in files if f in named]
+    return f" ({'; '.join(found)})" if found else ""
+
+
 def load_sqlite(path: str | Path, workdir: str | Path, name: str | None = None) -> Snapshot:
     """Load a SQLite file, or the one database of a wrangler local-state folder, WAL included.
 
@@ -55,7 +76,8 @@ def load_sqlite(path: str | Path, workdir: str | Path, name: str | None = None) 
             raise InputError(
                 path,
                 0,
-                f"{len(found)} databases in this folder; name the .sqlite file of the one to load",
+                f"{len(found)} databases in this folder; name the .sqlite file of the one to "
+                f"load{_whose(path, found)}",
             )
         path = found[0]
     with path.open("rb") as fh:
