@@ -91,7 +91,7 @@ class ImpactMeter(Meter):
             return [], []
         columns = self.engine.columns(s.table)
         by_name = {c[1].lower(): c[1] for c in columns}
-        if self._without_rowid(s.table):
+        if self.engine.without_rowid(s.table):
             identity = [c[1] for c in sorted(columns, key=lambda c: c[5]) if c[5]]
         else:
             identity = ["rowid"]

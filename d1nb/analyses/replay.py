@@ -68,6 +68,7 @@ class Meter:
         self.rows: list[dict] = []
         self._indexes: dict[str, list[tuple[frozenset[str] | None, bool]]] = {}
         self._fks: list[tuple] | None = None
+        self._on_update: list[tuple[str, str, str, str, str]] | None = None
 
     # schema facts, cached until DDL runs
     def _count(self, table: str) -> int:
@@ -80,7 +81,7 @@ class Meter:
         PRIMARY KEY of a WITHOUT ROWID table is the table itself, not an index."""
         if table not in self._indexes:
             found = []
-            without_rowid = self._without_rowid(table)
+            without_rowid = self.engine.without_rowid(table)
             for name, partial, origin in self.engine.conn.execute(
                 "SELECT name, partial, origin FROM pragma_index_list(?)", (table,)
             ).fetchall():
@@ -95,12 +96,6 @@ class Meter:
                 found.append((None if None in cols else frozenset(cols), bool(partial)))
             self._indexes[table] = found
         return self._indexes[table]
-
-    def _without_rowid(self, table: str) -> bool:
-        rows = self.engine.conn.execute(
-            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
-        ).fetchall()
-        return bool(rows and rows[0][0])
 
     def _foreign_keys(self) -> list[tuple]:
         if self._fks is None:
@@ -172,21 +167,30 @@ class Meter:
         the key refers to."""
         if s.kind != "update" or not s.table or not self.engine.conn.table_exists(None, s.table):
             return []
+        keys = [fk for fk in self._update_fks() if fk[2].lower() == s.table.lower()]
+        if not keys:
+            return []
         sets = {c.lower() for c in written_columns(s.sql) or []}
         pk = [c[1] for c in sorted(self.engine.columns(s.table), key=lambda c: c[5]) if c[5]]
-        found = []
-        for child in self.engine.tables():
-            for _id, seq, parent, col, to, on_update, *_ in self.engine.conn.execute(
-                "SELECT * FROM pragma_foreign_key_list(?)", (child,)
-            ).fetchall():
-                refers = to or (pk[seq] if seq < len(pk) else "")
-                if (
-                    parent.lower() == s.table.lower()
-                    and refers.lower() in sets
-                    and on_update.upper() != "NO ACTION"
-                ):
-                    found.append((child, col, on_update.upper()))
-        return found
+        return [
+            (child, col, action)
+            for child, col, _parent, refers, action, seq in keys
+            if (refers or (pk[seq] if seq < len(pk) else "")).lower() in sets
+        ]
+
+    def _update_fks(self) -> list[tuple]:
+        """(child, column, parent, parent column or None, ON UPDATE action, position in the
+        key) of every foreign key with an ON UPDATE action; cached until DDL runs."""
+        if self._on_update is None:
+            self._on_update = [
+                (child, col, parent, to, on_update.upper(), seq)
+                for child in self.engine.tables()
+                for _id, seq, parent, col, to, on_update, *_ in self.engine.conn.execute(
+                    "SELECT * FROM pragma_foreign_key_list(?)", (child,)
+                ).fetchall()
+                if on_update.upper() != "NO ACTION"
+            ]
+        return self._on_update
 
     def before(self, s: Statement) -> None:
         conn = self.engine.conn
@@ -194,7 +198,7 @@ class Meter:
         self.cascaded_updates = [
             (child, col)
             for child, col, action in self.update_actions
-            if action == "CASCADE" and not self._without_rowid(child)
+            if action == "CASCADE" and not self.engine.without_rowid(child)
         ]
         for i, (child, col) in enumerate(self.cascaded_updates):
             conn.execute(
@@ -233,6 +237,13 @@ class Meter:
         self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
         self.t0 = time.perf_counter()
 
+    def _rows_where(self, table: str, where: str | None) -> int:
+        """Rows of `table` a partial index's WHERE keeps (all of them without one)."""
+        condition = f" WHERE {where}" if where else ""
+        return self.engine.conn.execute(
+            f"SELECT count(*) FROM {quote_ident(table)}{condition}"
+        ).fetchall()[0][0]
+
     def _has_sequence(self) -> bool:
         return self.engine.conn.table_exists(None, "sqlite_sequence")
 
@@ -264,15 +275,10 @@ class Meter:
                 "SELECT name, partial FROM pragma_index_list(?)", (table,)
             ).fetchall():
                 if partial:
-                    where = index_where(
-                        conn.execute(
-                            "SELECT sql FROM sqlite_master WHERE name = ?", (name,)
-                        ).fetchall()[0][0]
-                        or ""
-                    )
-                    entries += conn.execute(
-                        f"SELECT count(*) FROM {quote_ident(table)} WHERE {where}"
+                    sql = conn.execute(
+                        "SELECT sql FROM sqlite_master WHERE name = ?", (name,)
                     ).fetchall()[0][0]
+                    entries += self._rows_where(table, index_where(sql or ""))
                 else:
                     entries += self._count(table)
                     full = True
@@ -340,6 +346,7 @@ class Meter:
         if s.kind not in _DML and s.kind not in ("select", "pragma"):
             self._indexes.clear()
             self._fks = None
+            self._on_update = None
 
     def _cascaded_index_writes(self) -> int:
         """The index entries ON UPDATE CASCADE rewrites: per child row whose key it changed,
@@ -422,9 +429,7 @@ class Meter:
             entries = self.table_rows
             where = index_where(s.sql) if "partial" in s.flags else None
             if where is not None:
-                entries = self.engine.conn.execute(
-                    f"SELECT count(*) FROM {quote_ident(table)} WHERE {where}"
-                ).fetchall()[0][0]
+                entries = self._rows_where(table, where)
             reads = self.table_rows + (entries + 2 if entries or where is None else 1)
             writes = entries + 1
         elif s.kind == "other" and s.detail == "ANALYZE":

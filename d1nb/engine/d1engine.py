@@ -539,14 +539,18 @@ class D1Engine:
             )
         )
 
+    def without_rowid(self, table: str) -> bool:
+        """Whether `table` is a WITHOUT ROWID table (its PRIMARY KEY is the table itself)."""
+        rows = self.conn.execute(
+            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
+        ).fetchall()
+        return bool(rows and rows[0][0])
+
     def rowid_alias(self, table: str) -> str | None:
         """The column that is `table`'s rowid under another name (its INTEGER PRIMARY KEY),
         or None (no such key, or a WITHOUT ROWID table)."""
         pk = [c for c in self.columns(table) if c[5]]
-        without_rowid = self.conn.execute(
-            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
-        ).fetchall()
-        if len(pk) == 1 and pk[0][2].upper() == "INTEGER" and not without_rowid[0][0]:
+        if len(pk) == 1 and pk[0][2].upper() == "INTEGER" and not self.without_rowid(table):
             return pk[0][1]
         return None
 
