@@ -198,11 +198,22 @@ def test_replay_exit_codes(capsys, sample, tmp_path):
         "--snapshot",
         scores,
         "--env",
-        "staging",
+        "production",
         "--workdir",
         str(tmp_path),
     )
     assert code == 1 and "FAILED 0016_add_scores_updated_at.sql:2" in out
+    # the export is production's: staging has applied two files it lacks, and replaying only
+    # staging's pending files on it would skip them
+    code, out, err = run(
+        capsys, "replay", str(sample), "--service", "scores", "--snapshot", scores,
+        "--env", "staging", "--workdir", str(tmp_path),
+    )  # fmt: skip
+    assert code == 2 and not out.strip()
+    assert (
+        "lacks 0012_canonicalise_composers.sql, 0013_backfill_normalized_id.sql, applied in "
+        "staging" in err
+    )
     code, _, err = run(capsys, "replay", str(sample), "--service", "nope", "--snapshot", api)
     assert code == 2 and "no service 'nope'" in err
 

@@ -494,3 +494,50 @@ def test_local_copies_of_an_env_only_config_are_read_per_environment(make_tree, 
         history, "stockroom", state, tmp_path / "w", env="local.production"
     )
     assert names == ["0002_more.sql"]
+
+
+def test_an_export_whose_ledger_disagrees_with_the_env_is_refused(make_tree, tmp_path):
+    """`--env ENV` replays ENV's pending files; on an export older or newer than ENV's ledger
+    that skips a migration the export never had, or applies one twice (found on a stranger's
+    project: a state copied before its environment applied one more file was judged without
+    that file). The export is refused, naming the files; without a ledger it cannot be told."""
+    from d1nb.formats.wrangler_output import local_state_file
+    from d1nb.presentation.project import service_export
+    from d1nb.problems import InputError
+
+    root = make_tree(ENV_ONLY)
+    _ledger_table(local_state_file(root / ".wrangler" / "state", "5b1c"), ["0001_init.sql"])
+    history = load_history(root, use_git=False)
+    env = "local.production"
+
+    def export(name, applied, ledger=True):
+        path = tmp_path / f"{name}.sqlite"
+        if ledger:
+            _ledger_table(path, applied)
+        import apsw
+
+        conn = apsw.Connection(str(path))
+        conn.execute("CREATE TABLE items (sku TEXT PRIMARY KEY)")
+        conn.close()
+        return path
+
+    _snapshot, names = service_export(
+        history, "stockroom", export("level", ["0001_init.sql"]), tmp_path / "w", env=env
+    )
+    assert names == ["0002_more.sql"]
+    with pytest.raises(
+        InputError, match=r"lacks 0001_init.sql, applied in local.production: it is not a copy"
+    ):
+        service_export(history, "stockroom", export("older", []), tmp_path / "w", env=env)
+    with pytest.raises(InputError, match=r"already has 0002_more.sql, pending in local.production"):
+        service_export(
+            history,
+            "stockroom",
+            export("newer", ["0001_init.sql", "0002_more.sql"]),
+            tmp_path / "w",
+            env=env,
+        )
+    _snapshot, names = service_export(
+        history, "stockroom", export("bare", [], ledger=False), tmp_path / "w", env=env
+    )
+    assert names == ["0002_more.sql"]

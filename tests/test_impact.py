@@ -177,3 +177,28 @@ def test_in_place_changes_upsert_replace_and_without_rowid(make_tree, tmp_path):
     fourth = impact.transitions[impact.transitions["file"] == "0004_upper.sql"]
     assert dict(zip(fourth["before"], fourth["rows"], strict=True)) == upper
     assert lost_items and upserted and renamed  # the test data exercises each case
+
+
+def test_files_after_a_failing_one_are_said_not_to_be_reached(make_tree, tmp_path):
+    """wrangler stops at the first failing file; the files after it are still judged (on the
+    export without the failing one), and their reasons say they are not reached (found on a
+    stranger's project: a file that drops a column the failing rebuild before it removes was
+    called "loses data" with no word of that)."""
+    root = make_tree(
+        {
+            "m/0001_t.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, old TEXT);\n"
+            "INSERT INTO t VALUES (1, 'a', 'x'), (2, 'a', 'y');\n",
+            "m/0002_unique.sql": "CREATE UNIQUE INDEX t_v ON t(v);\n",
+            "m/0003_drop_old.sql": "ALTER TABLE t DROP COLUMN old;\n",
+            "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n",
+        }
+    )
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    impact = analyse_impact(snapshot, load_migration_dir(root / "m"))
+    rows = impact.migrations.set_index("file")
+    assert rows.loc["0002_unique.sql", "verdict"] == "fails"
+    assert "not reached" not in rows.loc["0002_unique.sql", "reason"]
+    assert rows.loc["0003_drop_old.sql", "reason"].endswith(
+        "(not reached: wrangler stops at 0002_unique.sql; judged on the export without it)"
+    )
+    assert "not reached" not in rows.loc["0001_t.sql", "reason"]

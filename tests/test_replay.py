@@ -142,3 +142,38 @@ def test_a_meter_that_fails_is_d1nbs_error_not_the_migrations(api):
     snapshot, mdir = api
     with pytest.raises(MeasurementError, match="measuring the statement failed"):
         replay(snapshot, mdir, meter=Broken)
+
+
+BLOBS_AND_FTS = {
+    "0001_schema.sql": "CREATE TABLE books (id INTEGER PRIMARY KEY);\n"
+    "CREATE TABLE notes (id INTEGER PRIMARY KEY, book_id INTEGER REFERENCES books(id) "
+    "ON DELETE CASCADE, body TEXT, raw BLOB);\n"
+    "CREATE TABLE photos (note_id INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE, "
+    "n INTEGER NOT NULL, PRIMARY KEY (note_id, n)) WITHOUT ROWID;\n"
+    "CREATE VIRTUAL TABLE notes_fts USING fts5(body, content='notes', content_rowid='id');\n"
+    "CREATE TRIGGER notes_ad AFTER DELETE ON notes BEGIN INSERT INTO notes_fts(notes_fts, "
+    "rowid, body) VALUES ('delete', old.id, old.body); END;\n",
+    # a BLOB literal that is not UTF-8 (found on a stranger's project: the replay stopped)
+    "0002_rows.sql": "INSERT INTO books VALUES (7);\n"
+    "INSERT INTO notes VALUES (1, 7, 'owl at dusk', x'b9ff00'), (2, 7, 'fox', x'');\n"
+    "INSERT INTO notes_fts(notes_fts) VALUES ('rebuild');\n"
+    "INSERT INTO photos VALUES (1, 1), (1, 2), (2, 1);\n",
+    # its own rows fire no trigger, but the rows it deletes by cascade do
+    "0003_drop.sql": "DROP TABLE books;\n",
+}
+
+
+def test_blob_literals_and_virtual_table_writes_are_metered(make_tree, tmp_path):
+    """A BLOB literal that is not UTF-8 replays; a DROP TABLE whose rows' trigger writes to
+    an FTS5 table counts one write per virtual-table update, as D1 does, not the rows FTS5
+    writes to its own shadow tables (Miniflare: tests/compat/test_metering.py)."""
+    root = make_tree({f"m/{name}": sql for name, sql in BLOBS_AND_FTS.items()})
+    empty = tmp_path / "empty.sql"
+    empty.write_text(EMPTY_EXPORT)
+    snapshot = load_snapshot(empty, tmp_path / "w2")
+    result = replay(snapshot, load_migration_dir(root / "m"), list(BLOBS_AND_FTS))
+    assert result.ok, [o.error for o in result.outcomes]
+    drop = result.statements[result.statements["kind"] == "drop_table"].iloc[0]
+    assert drop["cascade_deleted"] == {"notes": 2, "photos": 3}
+    # its book, 2 notes and 3 photos by cascade, 2 FTS5 'delete' commands by the trigger
+    assert drop["rows_written"] == 1 + 2 + 3 + 2

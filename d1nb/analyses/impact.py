@@ -275,6 +275,7 @@ def analyse_impact(
     statements["over_budget"] = statements["duration_ms"] > budget_ms
     statements["risks_timeout"] = statements["duration_ms"] > 0.5 * d1.QUERY_TIMEOUT_S * 1000
     only_on_data = _failing_only_on_data(mdir, result)
+    stopped_at = None  # the first failing file: wrangler applies nothing after it
     rows = []
     for o in result.outcomes:
         part = statements[statements["file"] == o.name]
@@ -317,6 +318,12 @@ def analyse_impact(
         over = free_plan_excess(int(part["rows_read"].sum()), int(part["rows_written"].sum()))
         if over:
             reason += f"; on the Free plan {over}"
+        if stopped_at:
+            reason += (
+                f" (not reached: wrangler stops at {stopped_at}; judged on the export without it)"
+            )
+        elif not o.ok:
+            stopped_at = o.name
         rows.append(
             {
                 "file": o.name,

@@ -28,7 +28,7 @@ from d1nb.formats.sql.shapes import (
     index_where,
     written_columns,
 )
-from d1nb.formats.sql.text import quote_ident
+from d1nb.formats.sql.text import blobs_emptied, quote_ident
 from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
 
 # -- replaying on a snapshot, with D1 metering ---------------------------------------------------
@@ -54,6 +54,32 @@ STATEMENT_COLUMNS = [
 ]
 
 
+class _VirtualTableWrites:
+    """Rows written by the statements a virtual table runs on its own shadow tables (FTS5's
+    `_data`, `_idx`, `_docsize` …): SQLite's `total_changes()` counts them, D1 counts the
+    virtual-table update alone. A trace: the changes up to the end of each statement that is
+    not the migration's own (nor one of its triggers')."""
+
+    def __init__(self, conn: apsw.Connection):
+        self.conn = conn
+        self.own: set[int] = set()
+        self.last = conn.total_changes()
+        self.rows = 0
+        conn.trace_v2(apsw.SQLITE_TRACE_STMT | apsw.SQLITE_TRACE_PROFILE, self._event)
+
+    def _event(self, event: dict) -> None:
+        total = event["total_changes"]
+        if event["code"] == apsw.SQLITE_TRACE_STMT and not event["trigger"]:
+            self.own.add(event["id"])
+        elif event["code"] == apsw.SQLITE_TRACE_PROFILE and event["id"] not in self.own:
+            self.rows += total - self.last
+        self.last = total
+
+    def stop(self) -> int:
+        self.conn.trace_v2(0, None)
+        return self.rows
+
+
 class Meter:
     """Measures each statement of a replay: rows changed, cascades, D1's rows read and written.
 
@@ -69,6 +95,8 @@ class Meter:
         self._indexes: dict[str, list[tuple[frozenset[str] | None, bool]]] = {}
         self._fks: list[tuple] | None = None
         self._on_update: list[tuple[str, str, str, str, str]] | None = None
+        self._lookups: dict[tuple[str, str], str | None] = {}
+        self._virtual: bool | None = None
 
     # schema facts, cached until DDL runs
     def _count(self, table: str) -> int:
@@ -212,17 +240,24 @@ class Meter:
         if s.kind in _DML or s.kind == "select":
             try:
                 self.plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + s.sql).fetchall()]
-                self.opcodes = {r[1] for r in conn.execute("EXPLAIN " + s.sql).fetchall()}
+                listing = conn.execute("EXPLAIN " + blobs_emptied(s.sql)).fetchall()
+                # the statement's own program: the listing goes on with those of its
+                # foreign-key actions and triggers, each numbered from 0 again
+                ends = [i for i in range(1, len(listing)) if listing[i][0] < listing[i - 1][0]]
+                self.opcodes = {r[1] for r in listing[: ends[0] if ends else len(listing)]}
             except apsw.Error:
                 self.plan = []
             for line in self.plan:
                 match = _PLAN_TABLE.match(line)
                 if match and conn.table_exists(None, match.group(2)):
                     self.scanned[match.group(2)] = self._count(match.group(2))
-        self.children_before: dict[tuple[str, str], tuple[int, int]] = {}
+        self.children_before: dict[tuple[str, str], tuple[int, int, int]] = {}
+        self.holders: dict[str, int] = {}
+        """Per child: the parents its deleted or nulled rows pointed at."""
         self.child_rows: dict[str, int] = {}
         self.edges: list[tuple[str, str, str, str]] = []
         self.table_rows = 0
+        self.master_rows = 0
         self.had_sequence = self._has_sequence()
         if s.table and conn.table_exists(None, s.table):
             if s.kind in ("delete", "drop_table", "update", "insert", "insert_select"):
@@ -232,9 +267,14 @@ class Meter:
                     self.child_rows[child] = self.children_before[(child, col)][0]
             if s.kind in ("drop_table", "create_index", "drop_column"):
                 self.table_rows = self._count(s.table)
+            if s.kind == "drop_table":  # it scans the schema for what goes with the table
+                self.master_rows = self._count("sqlite_master") + d1.INTERNAL_SCHEMA_ROWS
             if {"upsert", "or_replace"} & set(s.flags):  # rows updated, or deleted, in place
                 self.rows_before = self._count(s.table)
         self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
+        self.shadow = None
+        if self._has_virtual_tables() and (s.kind in _DML or s.kind == "drop_table"):
+            self.shadow = _VirtualTableWrites(conn)
         self.t0 = time.perf_counter()
 
     def _rows_where(self, table: str, where: str | None) -> int:
@@ -285,9 +325,9 @@ class Meter:
             reads += 2 * entries + (0 if full else self._count(table))
         return reads, self._stat_rows(tables) + (2 if self.stats_before < 0 else 0)
 
-    def _child_state(self, child: str, col: str, action: str = "") -> tuple[int, int]:
+    def _child_state(self, child: str, col: str, action: str = "") -> tuple[int, int, int]:
         """(rows of `child`, rows whose `col` still points somewhere: not NULL, and for ON
-        DELETE SET DEFAULT not the column's default either)."""
+        DELETE SET DEFAULT not the column's default either, and the parents they point at)."""
         c = quote_ident(col)
         pointing = f"count({c})"
         if action == "SET DEFAULT":  # the only action that needs the column's default
@@ -295,20 +335,32 @@ class Meter:
             if default is not None:
                 pointing = f"count(*) FILTER (WHERE {c} IS NOT NULL AND {c} IS NOT ({default}))"
         row = self.engine.conn.execute(
-            f"SELECT count(*), {pointing} FROM {quote_ident(child)}"
+            f"SELECT count(*), {pointing}, count(DISTINCT {c}) FROM {quote_ident(child)}"
         ).fetchall()[0]
-        return row[0], row[1]
+        return row[0], row[1], row[2]
+
+    def _has_virtual_tables(self) -> bool:
+        if self._virtual is None:
+            self._virtual = bool(
+                self.engine.conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                    "AND sql LIKE 'CREATE VIRTUAL TABLE%' LIMIT 1"
+                ).fetchall()
+            )
+        return self._virtual
 
     def after(self, s: Statement, changes: int, error: str | None) -> None:
         duration = (time.perf_counter() - self.t0) * 1000
+        shadow_rows = self.shadow.stop() if self.shadow is not None else 0
         deleted: dict[str, int] = {}
         nulled: dict[str, int] = {}
         if error is None:
-            for (child, col), (rows0, set0) in self.children_before.items():
+            for (child, col), (rows0, set0, parents0) in self.children_before.items():
                 if not self.engine.conn.table_exists(None, child):
                     continue
                 action = next(a for _p, ch, c, a in self.edges if (ch, c) == (child, col))
-                rows1, set1 = self._child_state(child, col, action)
+                rows1, set1, parents1 = self._child_state(child, col, action)
+                self.holders[child] = max(0, parents0 - parents1)
                 gone = rows0 - rows1
                 if child == s.table and s.kind == "delete":
                     gone -= changes  # the statement's own rows are not a cascade
@@ -317,10 +369,12 @@ class Meter:
                 elif set0 - set1 > 0:
                     nulled[child] = nulled.get(child, 0) + set0 - set1
         reads, writes = (0, 0) if error else self._estimate(s, changes, deleted, nulled)
-        if error is None and s.kind in _DML:
+        if error is None and (s.kind in _DML or s.kind == "drop_table"):
             # rows its triggers (and ON UPDATE actions) inserted, updated or deleted: one write
-            # each, their indexes not counted
-            others = self.engine.conn.total_changes() - self.total_before - changes
+            # each, their indexes not counted (a DROP TABLE deletes its rows first: their
+            # cascades fire triggers too)
+            own = self.table_rows if s.kind == "drop_table" else changes
+            others = self.engine.conn.total_changes() - self.total_before - own - shadow_rows
             writes += max(0, others - sum(deleted.values()) - sum(nulled.values()))
             writes += self._cascaded_index_writes()
         for i in range(len(self.cascaded_updates)):
@@ -345,6 +399,8 @@ class Meter:
         )
         if s.kind not in _DML and s.kind not in ("select", "pragma"):
             self._indexes.clear()
+            self._lookups.clear()
+            self._virtual = None
             self._fks = None
             self._on_update = None
 
@@ -361,6 +417,59 @@ class Meter:
             ).fetchall()[0][0]
             writes += moved * sum(1 for cols, _p in self.indexes(child) if cols and col in cols)
         return writes
+
+    def _key_lookup(self, child: str, col: str) -> str | None:
+        """How SQLite finds the rows of `child` whose `col` points at a parent row: by rowid
+        ("rowid"), by a WITHOUT ROWID table's own key ("key"), by an index led by `col`
+        ("index"), else None (a scan of the child)."""
+        if (child, col) not in self._lookups:
+            found = None
+            if self._rowid_column(child) == col and not self.engine.without_rowid(child):
+                found = "rowid"
+            for name, partial, origin in self.engine.conn.execute(
+                "SELECT name, partial, origin FROM pragma_index_list(?)", (child,)
+            ).fetchall():
+                first = self.engine.conn.execute(
+                    "SELECT name FROM pragma_index_info(?) WHERE seqno = 0", (name,)
+                ).fetchall()
+                if found is None and not partial and first and first[0][0] == col:
+                    own_key = origin == "pk" and self.engine.without_rowid(child)
+                    found = "key" if own_key else "index"
+            self._lookups[(child, col)] = found
+        return self._lookups[(child, col)]
+
+    def _cascade_reads(
+        self, s: Statement, own_deleted: int, deleted: dict[str, int], nulled: dict[str, int]
+    ) -> int:
+        """Rows read by the foreign keys of the rows a statement deletes, to any depth. Per
+        parent row deleted and foreign key to it, the child is looked up (directly from the
+        statement: 1 by index, 2 by a WITHOUT ROWID key, 3 by rowid; from a cascade: 1), or
+        scanned without an index; per child row deleted, 4 (1 by rowid); per parent that had
+        children, 2 more by index, 1 by key; per child row nulled, 2 more (fitted on Miniflare:
+        docs/metering.md)."""
+        reads = 0
+        for parent, child, col, action in self.edges:
+            top = parent == s.table
+            parents = own_deleted if top else deleted.get(parent, 0)
+            if not parents:
+                continue
+            n = deleted.get(child, 0) if action == "CASCADE" else 0
+            if action in ("SET NULL", "SET DEFAULT"):
+                n = nulled.get(child, 0)
+                reads += 2 * n
+            how = self._key_lookup(child, col)
+            if how is None:
+                reads += parents * self.child_rows[child] + 4 * n
+                continue
+            per_parent = 1
+            if top:  # the action's own lookup comes on top of the constraint's
+                per_parent = {"index": 1, "key": 1, "rowid": 2}[how]
+                per_parent += how != "index" and action == "CASCADE"
+            per_child, per_holder = {"index": (4, 2), "key": (4, 1), "rowid": (1, 0)}[how]
+            reads += per_parent * parents + per_child * n + per_holder * self.holders.get(child, 0)
+            if n and top and s.kind == "delete" and how != "rowid":
+                reads -= 2
+        return reads
 
     def _estimate(
         self, s: Statement, changes: int, deleted: dict[str, int], nulled: dict[str, int]
@@ -410,7 +519,7 @@ class Meter:
             writes += changes
         elif s.kind == "drop_table":
             writes += self.table_rows
-            reads += self.table_rows + (3 if self.children(table) else 0)
+            reads += self.table_rows + self.master_rows
         elif s.kind == "create_table":
             # its sqlite_master row twice, one row per automatic index (UNIQUE, a PRIMARY KEY
             # that is not the rowid), and sqlite_sequence's own when this creates it
@@ -440,15 +549,8 @@ class Meter:
         if "or_replace" in s.flags and s.kind in ("insert", "insert_select"):
             # each row it replaces is deleted first, with its foreign-key actions
             own_deleted = max(0, self.rows_before + changes - self._count(table))
-        for child, n in deleted.items():
-            writes += n
-            parent, col = next((p, c) for p, ch, c, _ in self.edges if ch == child)
-            parents_deleted = own_deleted if parent == table else deleted.get(parent, 0)
-            indexed = any(i[0] and col in i[0] for i in self.indexes(child))
-            # each parent row: the action and the constraint check look its children up; each
-            # child row: deleted, counted, its own parent looked up (calibrated on Miniflare)
-            lookups = 3 * parents_deleted if indexed else parents_deleted * self.child_rows[child]
-            reads += lookups + 4 * n - (2 if s.kind == "delete" and parent == table else 0)
+        writes += sum(deleted.values())
+        reads += self._cascade_reads(s, own_deleted, deleted, nulled)
         for child, n in nulled.items():
             col = next((c for _p, ch, c, _ in self.edges if ch == child), "")
             writes += n * (1 + sum(1 for i in self.indexes(child) if i[0] and col in i[0]))

@@ -30,7 +30,14 @@ from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.config import LOCAL_ENV, TOP_LEVEL_ENV
 from d1nb.formats.migrations import MigrationFile
 from d1nb.formats.wrangler_output import local_state_file
-from d1nb.inputs.history import History, evolution_of, load_history, local_copies, pending_in
+from d1nb.inputs.history import (
+    History,
+    evolution_of,
+    load_history,
+    local_copies,
+    pending_in,
+    status_frame,
+)
 from d1nb.inputs.snapshots import load_snapshot
 from d1nb.inputs.workingcopy import Snapshot
 from d1nb.presentation.report_inputs import missing_input
@@ -89,11 +96,20 @@ def service_export(
     ledger lists none of the service's files is refused: it is another database's."""
     shown = shown or str(export)
     mdir = history.migration_dirs[service]
+    copies: dict[str, Path] = {}
     if Path(export).is_dir():  # wrangler's local state: this database's own file, if there
+        copies = local_copies(history, service, Path(export))
         export = _own_local_copy(history, service, Path(export), env, shown)
     snapshot = load_snapshot(export, workdir, schema=mdir)
+    if len(copies) > 1:
+        label = next((k for k, v in copies.items() if v == export), "?")
+        snapshot.notes.append(
+            f"holds local copies of {service} for {', '.join(sorted(copies))}: {label}'s is "
+            "read (--env picks another, as with `wrangler … --local --env`)"
+        )
     table = history.binding(service).migrations_table
     with D1Engine(snapshot.path) as engine:
+        has_ledger = engine.conn.table_exists(None, table)
         applied = [r[1] for r in engine.applied_migrations(table, shown)]
     files = {f.name for f in mdir.files}
     if applied and not files.intersection(applied):
@@ -109,7 +125,44 @@ def service_export(
         raise InputError(shown, 0, f"not a migration of {service}: {', '.join(unknown)}")
     if only:
         return snapshot, list(only)
-    return snapshot, pending_in(history, service, env, shown) if env else None
+    if not env:
+        return snapshot, None
+    if copies and (service, env) not in history.ledgers:
+        # a local state chosen by --env, as `wrangler … --local --env ENV` reads it
+        snapshot.notes.append(
+            f"no ledger of {env} was given: its copy's own ledger says what is pending"
+        )
+        return snapshot, None
+    pending = pending_in(history, service, env, shown)
+    if has_ledger:
+        _same_ledger(history, service, env, applied, pending, shown)
+    return snapshot, pending
+
+
+def _same_ledger(
+    history: History, service: str, env: str, applied: list[str], pending: list[str], shown: str
+) -> None:
+    """Refuse an export whose own ledger disagrees with `env`'s: replaying `env`'s pending
+    files on it would skip a migration it never had, or apply one twice."""
+    status = status_frame(history)
+    mine = status[(status.service == service) & (status.environment == env)]
+    done = set(applied)
+    lacking = [n for n in mine[mine.status == "applied"]["name"] if n not in done]
+    twice = [n for n in pending if n in done]
+    if not lacking and not twice:
+        return
+    table = history.binding(service).migrations_table
+    why = []
+    if lacking:
+        why.append(f"lacks {', '.join(lacking)}, applied in {env}")
+    if twice:
+        why.append(f"already has {', '.join(twice)}, pending in {env}")
+    raise InputError(
+        shown,
+        0,
+        f"its {table} ledger {' and '.join(why)}: it is not a copy of {env} as its ledger "
+        f"stands; export {env} again, or leave out --env to replay what the export lacks",
+    )
 
 
 def project_impacts(
@@ -233,11 +286,16 @@ def project_rollbacks(
     and one drafted from the export (into `draft_to`, default a scratch folder) and verified."""
     history = load_history(project, use_git=False)
     folder = Path(draft_to or scratch_folder("d1nb-drafts-"))
+    exports = scratch_folder("d1nb-exports-")
     checks = {}
     for service, rel in snapshots.items():
         pick_service(rel, history, service)
-        names = pending_in(history, service, env, rel) if env else None
-        checks[service] = verify_rollbacks(project, service, rel, names, draft_to=folder / service)
+        export, names = service_export(
+            history, service, Path(project) / rel, exports / service, env=env, shown=rel
+        )
+        checks[service] = verify_rollbacks(
+            project, service, export, names, draft_to=folder / service
+        )
     return checks
 
 

@@ -100,3 +100,66 @@ def test_writes_by_triggers_actions_and_automatic_indexes_match_miniflare(tmp_pa
     compared = result.exact_metering()
     assert compared["d1_error"].isna().all()
     assert compared["rows_written"].tolist() == compared["d1_rows_written"].tolist()
+
+
+CASCADES = {
+    "0001_schema.sql": "CREATE TABLE observers (id INTEGER PRIMARY KEY, handle TEXT);\n"
+    "CREATE TABLE sightings (id INTEGER PRIMARY KEY AUTOINCREMENT, observer_id INTEGER "
+    "REFERENCES observers(id) ON DELETE CASCADE, species TEXT);\n"
+    "CREATE INDEX sightings_observer ON sightings(observer_id);\n"
+    "CREATE TABLE photos (sighting_id INTEGER NOT NULL REFERENCES sightings(id) ON DELETE "
+    "CASCADE, n INTEGER NOT NULL, bytes BLOB, PRIMARY KEY (sighting_id, n)) WITHOUT ROWID;\n"
+    "CREATE TABLE flagged (sighting_id INTEGER PRIMARY KEY REFERENCES sightings(id), why TEXT);\n"
+    "CREATE VIRTUAL TABLE sightings_fts USING fts5(species, content='sightings', "
+    "content_rowid='id');\n"
+    "CREATE TRIGGER sightings_ad AFTER DELETE ON sightings BEGIN INSERT INTO "
+    "sightings_fts(sightings_fts, rowid, species) VALUES ('delete', old.id, old.species); END;\n",
+    "0002_rows.sql": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) "
+    "INSERT INTO observers SELECT i, 'o' || i FROM n;\n"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) "
+    "INSERT INTO sightings (observer_id, species) SELECT 1 + i % 50, 'owl ' || i FROM n;\n"
+    "INSERT INTO sightings_fts(sightings_fts) VALUES ('rebuild');\n"
+    "INSERT INTO photos SELECT id, 1, x'b9ff00' FROM sightings WHERE id % 3 = 0;\n"
+    "INSERT INTO photos SELECT id, 2, NULL FROM sightings WHERE id % 6 = 0;\n",
+    "0003_cascades.sql": "DELETE FROM observers WHERE id > 40;\n"
+    "INSERT INTO photos VALUES (1, 9, x'00ff');\n"
+    "DELETE FROM sightings WHERE id > 300;\n"
+    "DROP TABLE flagged;\n"
+    "DROP TABLE observers;\n",
+}
+
+
+def test_cascade_reads_and_virtual_table_writes_match_miniflare(tmp_path):
+    """Deletes that cascade to a child keyed by its index, to a WITHOUT ROWID child found by
+    its own key and past a NO ACTION child found by rowid, with an FTS5 trigger on the way
+    (found on a stranger's project: a DROP TABLE read 2,005,187 rows by the model and 17,686
+    in D1, its trigger's 2,000 writes uncounted; a BLOB literal stopped the replay). Writes
+    are equal; reads within 1% but for the DELETE past two children, 17% over (docs/metering.md).
+    FTS5's own shadow-table rows are not D1's."""
+    from d1nb.engine.miniflare import run_batches
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for name, sql in CASCADES.items():
+        (folder / name).write_text(sql)
+    empty = tmp_path / "empty.sql"
+    empty.write_text("CREATE TABLE seq (id INTEGER PRIMARY KEY AUTOINCREMENT);\n")
+    mdir = load_migration_dir(folder)
+    result = replay(load_snapshot(empty, tmp_path / "work"), mdir, list(CASCADES))
+    assert result.ok
+    *setup, target = mdir.files
+    exact = run_batches(
+        [["CREATE TABLE seq (id INTEGER PRIMARY KEY AUTOINCREMENT)"]]
+        + [[s.sql for s in f.statements] for f in setup],
+        [[s.sql for s in target.statements]],
+    )[0]
+    mine = result.statements[result.statements["file"] == target.name]
+    assert len(mine) == len(exact) == 5
+    for est, d1_row in zip(mine.itertuples(), exact, strict=True):
+        assert d1_row["error"] is None
+        assert est.rows_written == d1_row["rows_written"], est.sql
+        assert abs(est.rows_read - d1_row["rows_read"]) <= 0.2 * d1_row["rows_read"] + 2, (
+            est.sql,
+            est.rows_read,
+            d1_row["rows_read"],
+        )

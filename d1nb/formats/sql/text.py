@@ -103,6 +103,17 @@ def without_comments(sql: str) -> str:
     return "".join(parts)
 
 
+def blobs_emptied(sql: str) -> str:
+    """`sql` with every BLOB literal made `x''`: the same program for EXPLAIN, whose listing
+    would otherwise hold the blob's bytes as text (not UTF-8: the listing cannot be read)."""
+    parts, at = [], 0
+    for t in tokenize(sql):
+        if t.type == TokenType.HEX_STRING:
+            parts += [sql[at : t.start], "x''"]
+            at = t.end
+    return "".join(parts) + sql[at:]
+
+
 # -- splitting --------------------------------------------------------------------------------
 
 _LEADING_TRIVIA = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*", re.S)
