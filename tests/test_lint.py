@@ -43,6 +43,7 @@ def test_sample_findings(sample):
         ("D1N020", "0015_drop_analytics_payload.sql.rollback", 0),
         ("D1N005", "0009_drop_queue_legacy_source.sql", 1),
         ("D1N022", "0005_create_terms_fts.sql", 0),
+        ("D1N025", "0005_create_terms_fts.sql", 3),
         ("D1N001", "0000_create_scores.sql", 1),
         ("D1N001", "0001_create_collections.sql", 1),
         ("D1N001", "0002_create_collection_scores.sql", 1),

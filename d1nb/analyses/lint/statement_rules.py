@@ -285,3 +285,30 @@ def _default_fails_check(sql: str) -> str | None:
             if refused:
                 return f"its default {default} does not satisfy CHECK ({check})"
     return None
+
+
+@rule(
+    "D1N025",
+    "virtual-table-blocks-export",
+    "warning",
+    "CREATE VIRTUAL TABLE: `wrangler d1 export` refuses the whole database from then on",
+    "statement",
+)
+def virtual_table_blocks_export(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: `CREATE VIRTUAL TABLE` (FTS5, and any other module).
+    - **Why on D1**: `wrangler d1 export` stops with `D1 Export error: cannot export databases
+      with Virtual Tables (fts5)` once the database holds one, local or remote: the export you
+      would take before a risky migration, and d1nb's own input, is gone. Exports of named
+      tables (`--table T`, repeated) still work.
+    - **Fix**: export with `--table` for each real table, or read the local copy
+      (`.wrangler/state`, which d1nb loads directly); keep the search index rebuildable
+      (`INSERT INTO t_fts(t_fts) VALUES ('rebuild')`) rather than the only copy of anything.
+    - **Example**: `CREATE VIRTUAL TABLE notes_fts USING fts5(body, content='notes');` →
+      `npx wrangler d1 export DB --remote --table notes --table users --output before.sql`
+    """
+    if s.kind == "create_virtual_table":
+        yield (
+            f"CREATE VIRTUAL TABLE {s.table}: `wrangler d1 export` refuses the database from now "
+            "on ('cannot export databases with Virtual Tables'); export with --table per table"
+        )
