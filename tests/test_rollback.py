@@ -307,3 +307,45 @@ def test_drafts_drop_and_add_back_generated_columns(tmp_path):
         'ALTER TABLE "items" ADD COLUMN doubled INTEGER GENERATED ALWAYS AS (qty * 2) VIRTUAL'
         in dropped
     )
+
+
+def test_drafts_leave_fts5_shadow_tables_to_fts5(tmp_path):
+    """An FTS5 index of another table comes back by 'rebuild' once that table's rows are
+    back; an FTS5 table that keeps its own rows gets them back through the virtual table;
+    no statement writes a shadow table, which D1 refuses (found on a stranger's project: the
+    draft wrote FTS5's `_data` and `_idx` rows and failed on its own replay)."""
+    init = (
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n"
+        "CREATE VIRTUAL TABLE notes_fts USING fts5(body, content='notes', content_rowid='id');\n"
+        "CREATE TRIGGER notes_ad AFTER DELETE ON notes BEGIN INSERT INTO notes_fts(notes_fts, "
+        "rowid, body) VALUES ('delete', old.id, old.body); END;\n"
+        "CREATE TRIGGER notes_ai AFTER INSERT ON notes BEGIN INSERT INTO notes_fts(rowid, body) "
+        "VALUES (new.id, new.body); END;\n"
+        "CREATE VIRTUAL TABLE tags USING fts5(tag);\n"
+    )
+    rows = (
+        "INSERT INTO notes (body) VALUES ('owl at dusk'), ('fox at dawn'), ('owl pellet');"
+        "INSERT INTO tags (rowid, tag) VALUES (1, 'night'), (2, 'nest');"
+    )
+    root = _project(tmp_path / "p", "", {"0001_init.sql": init}, "")  # export: a local copy
+    with D1Engine(root / "export.sqlite") as engine:
+        engine.apply_migration("0001_init.sql", init)
+        engine.conn.execute(rows)
+    (root / "svc" / "migrations" / "0002_purge.sql").write_text(
+        "DELETE FROM notes WHERE body LIKE 'owl%';\nDELETE FROM tags WHERE rowid = 2;\n"
+    )
+    (check,) = verify_rollbacks(root, "svc", "export.sqlite", draft_to=tmp_path / "drafts")
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    text = "\n".join(p.read_text(encoding="utf-8") for p in check.draft)
+    assert "notes_fts_" not in text and "tags_" not in text
+    assert text.rstrip().endswith("""INSERT INTO "notes_fts"("notes_fts") VALUES ('rebuild');""")
+    assert """INSERT OR IGNORE INTO "tags" (rowid, "tag") VALUES (2, 'nest');""" in text
+
+
+def test_a_migration_that_writes_a_shadow_table_fails_as_on_d1(tmp_path):
+    """D1 keeps the shadow tables of virtual tables read-only (checked in Miniflare:
+    `table f_data may not be modified`); so does the replay."""
+    with D1Engine(tmp_path / "db.sqlite") as engine:
+        engine.apply_migration("0001.sql", "CREATE VIRTUAL TABLE f USING fts5(a);\n")
+        outcome = engine.apply_migration("0002.sql", "DELETE FROM f_data WHERE id = 10;\n")
+    assert not outcome.ok and "table f_data may not be modified" in outcome.error

@@ -26,7 +26,11 @@ from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding
 from d1nb.formats.dumpformat import quote_text
 from d1nb.formats.migrations import MigrationDir, MigrationFile
-from d1nb.formats.sql.shapes import addable_generated_column, is_constant_default
+from d1nb.formats.sql.shapes import (
+    addable_generated_column,
+    is_constant_default,
+    virtual_table_content,
+)
 from d1nb.formats.sql.text import quote_ident, quote_literal
 from d1nb.inputs.history import History, load_history, status_frame
 from d1nb.inputs.snapshots import load_snapshot, load_sqlite
@@ -462,13 +466,19 @@ def _literal(value: object) -> str:
 
 
 def _objects(conn) -> dict[tuple[str, str], tuple[str, str]]:
-    """(type, name) → (table it belongs to, its SQL) of every user object."""
+    """(type, name) → (table it belongs to, its SQL) of every user object; the shadow tables
+    of virtual tables (FTS5's `_data` …) are the virtual table's, which creates and drops them
+    (D1 refuses SQL that writes them)."""
+    shadows = {
+        r[0] for r in conn.execute("SELECT name FROM pragma_table_list WHERE type = 'shadow'")
+    }
     return {
         (t, n): (tbl, sql)
         for t, n, tbl, sql in conn.execute(
             "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'"
         )
+        if n not in shadows
     }
 
 
@@ -540,8 +550,16 @@ def draft_rollback(
             if kind in ("index", "trigger", "view") and now.get((kind, name)) != was[(kind, name)]:
                 schema.append(sql + ";")
         data: list[str] = []
+        rebuilt = []
         for table in _parents_first(b, tables):
-            data += _restore_rows(b, a, table)
+            content = virtual_table_content(was[("table", table)][1])
+            if content is None:  # a table, or a virtual table that keeps its own rows
+                data += _restore_rows(b, a, table)
+            elif content:  # an index of another table's rows: rebuilt once they are back
+                rebuilt.append(
+                    f"INSERT INTO {quote_ident(table)}({quote_ident(table)}) VALUES ('rebuild');"
+                )
+        data += rebuilt
     files = []
     if start:
         schema = []

@@ -237,6 +237,8 @@ class D1Engine:
         for limit, value in limits.items():
             self.conn.limit(limit, value)
         self.conn.execute("PRAGMA foreign_keys=ON")
+        # as D1: the shadow tables of virtual tables (FTS5's `_data` …) are read-only to SQL
+        self.conn.config(apsw.SQLITE_DBCONFIG_DEFENSIVE, 1)
         self.conn.authorizer = self._authorize
         self.conn.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
 

@@ -384,6 +384,9 @@ class _DumpWriter(threading.Thread):
             )
         except D1Error as exc:
             raise InputError(self.path, line, exc.reason) from exc
+        # the dump's own rows for the shadow tables follow: writable while loading only (D1,
+        # and every replay's engine, keep them read-only)
+        conn.config(apsw.SQLITE_DBCONFIG_DEFENSIVE, 0)
         for (shadow,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'"
         ).fetchall():

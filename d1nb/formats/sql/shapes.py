@@ -701,3 +701,21 @@ def insert_select(sql: str) -> InsertSelectParts | str:
     return InsertSelectParts(
         text[:at].rstrip(), text[at:], target.name, columns, source.name, source.alias_or_name
     )
+
+
+def virtual_table_content(sql: str) -> str | None:
+    """The table an FTS (external-content) virtual table indexes, from its `content=` option:
+    "" for a contentless one, None when the virtual table keeps its own rows (or is not FTS).
+    Its rows are then the content table's, and `INSERT INTO t(t) VALUES ('rebuild')` is how
+    its index comes back."""
+    try:
+        toks = tokenize(sql)
+    except TokenError:
+        return None
+    words = [t.word for t in toks]
+    if "VIRTUAL" not in words or "USING" not in words:
+        return None
+    for i in range(words.index("USING") + 2, len(toks) - 2):
+        if toks[i].text.lower() == "content" and toks[i + 1].type == TokenType.EQ:
+            return toks[i + 2].text
+    return None
