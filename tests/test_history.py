@@ -541,3 +541,28 @@ def test_an_export_whose_ledger_disagrees_with_the_env_is_refused(make_tree, tmp
         history, "stockroom", export("bare", [], ledger=False), tmp_path / "w", env=env
     )
     assert names == ["0002_more.sql"]
+
+
+def test_batch_planning_reads_a_state_folder_as_the_other_reports_do(make_tree):
+    """Report 03 on a local-state folder holding two environments' copies took neither
+    ("2 databases in this folder"), while reports 02 and 05 read `--env`'s (found on a
+    stranger's project); now it reads the same copy, after the same pending files."""
+    from d1nb.formats.wrangler_output import local_state_file
+    from d1nb.presentation.project import plan_backfill
+
+    root = make_tree(ENV_ONLY)
+    state = root / ".wrangler" / "state"
+    _ledger_table(local_state_file(state, "5b1c"), ["0001_init.sql"])
+    _ledger_table(local_state_file(state, "<STAGING_DATABASE_ID>"), [])
+    import apsw
+
+    for file in (local_state_file(state, "5b1c"), local_state_file(state, "<STAGING_DATABASE_ID>")):
+        conn = apsw.Connection(str(file))
+        conn.execute("CREATE TABLE IF NOT EXISTS items (sku TEXT PRIMARY KEY)")
+        conn.close()
+    backfill = plan_backfill(
+        root, {"stockroom": ".wrangler/state"}, "db/0002_more.sql", env="local.production"
+    )
+    assert backfill.notes == ["the file has no UPDATE, DELETE or INSERT … SELECT to batch"]
+    with pytest.raises(InputError, match=r"several environments"):
+        plan_backfill(root, {"stockroom": ".wrangler/state"}, "db/0002_more.sql")

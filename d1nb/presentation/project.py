@@ -433,7 +433,9 @@ def audit_replay(
     if service is None:
         service = _service_of(history, load_snapshot(Path(project) / snapshot, workdir / "probe"))
     mdir = history.migration_dirs[service]
-    before = load_snapshot(Path(project) / snapshot, workdir / "before", schema=mdir)
+    before, _names = service_export(
+        history, service, Path(project) / snapshot, workdir / "before", shown=snapshot
+    )
     result = replay(
         before,
         mdir,
@@ -535,10 +537,10 @@ def _find_file(history: History, migration: str) -> tuple[str, MigrationFile]:
 
 
 def _largest_pending(
-    project: Path, snapshots: dict[str, str], budget_ms: float
+    project: Path, snapshots: dict[str, str], budget_ms: float, env: str | None = None
 ) -> tuple[str, str] | None:
     """(service, file name) of the pending batchable statement writing the most rows."""
-    impacts = project_impacts(project, snapshots, None, budget_ms)
+    impacts = project_impacts(project, snapshots, env, budget_ms)
     best = None
     for service, impact in impacts.items():
         part = impact.statements[impact.statements["kind"].isin(BATCHABLE)]
@@ -554,15 +556,17 @@ def plan_backfill(
     snapshots: dict[str, str],
     migration: str | None = None,
     *,
+    env: str | None = None,
     scale_rows: int | None = None,
     budget_ms: float = DEFAULT_BUDGET_MS,
     margin: float = 0.5,
     out: str | Path | None = None,
 ) -> Backfill:
     """Plan batches for `migration` (a file relative to `project`) or, by default, for the
-    pending file whose data statement writes the most rows on `snapshots` (service → export).
-    With nothing pending that writes a row, a Backfill without statements says so. Batch files
-    go to `out` (default: a scratch folder).
+    pending file whose data statement writes the most rows on `snapshots` (service → export),
+    after the files pending before it (in `env`, or what the export's ledger lacks). With
+    nothing pending that writes a row, a Backfill without statements says so. Batch files go
+    to `out` (default: a scratch folder).
     """
     project = Path(project)
     history = load_history(project, use_git=False)
@@ -575,7 +579,7 @@ def plan_backfill(
                 "Batches are sized on real data: an export of each service's database.",
                 "snapshots",
             )
-        found = _largest_pending(project, snapshots, budget_ms)
+        found = _largest_pending(project, snapshots, budget_ms, env)
         if found is None:
             return Backfill(
                 "",
@@ -596,8 +600,10 @@ def plan_backfill(
     mdir = history.migration_dirs[service]
     binding = history.binding(service)
     workdir = scratch_folder("d1nb-backfill-")
-    snapshot = load_snapshot(project / export, workdir / "export", schema=mdir)
-    pending = pending_on(snapshot, mdir, binding.migrations_table)
+    snapshot, names = service_export(
+        history, service, project / export, workdir / "export", env=env, shown=export
+    )
+    pending = names if names is not None else pending_on(snapshot, mdir, binding.migrations_table)
     if f.name not in pending:
         raise InputError(export, 0, f"the export already has {f.name}: give one from before it")
     before = pending[: pending.index(f.name)]
