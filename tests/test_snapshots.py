@@ -546,3 +546,36 @@ def test_a_state_folder_of_two_databases_says_which_file_is_which_binding(make_t
     message = caught.value.problem.message
     assert f"{local_state_file(state, 'm-1').name} is MAIN" in message
     assert f"{local_state_file(state, 'l-preview').name} is LOGS" in message
+
+
+def test_a_template_configs_state_folder_says_which_file_is_which_environment(make_tree, tmp_path):
+    """A project that commits only a template config still gets local copies (`wrangler -c
+    wrangler.example.jsonc … --local [--env preview]`, placeholder ids and all): the folder's
+    files are named from the template when no real config stands beside it (found on a
+    stranger's project: the message named no file)."""
+    import apsw
+
+    from d1nb.formats.wrangler_output import local_state_file
+    from d1nb.inputs.snapshots import load_snapshot
+    from d1nb.problems import InputError
+
+    root = make_tree(
+        {
+            "wrangler.example.jsonc": '// copy me\n{"d1_databases": [{"binding": "NOTES", '
+            '"database_id": "<YOUR_DATABASE_ID>", "migrations_dir": "m"}],\n'
+            '"env": {"preview": {"d1_databases": [{"binding": "NOTES", '
+            '"database_id": "<PREVIEW_DATABASE_ID>", "migrations_dir": "m"},],},},}\n',
+        }
+    )
+    state = root / ".wrangler" / "state"
+    for local_id in ("<YOUR_DATABASE_ID>", "<PREVIEW_DATABASE_ID>"):
+        file = local_state_file(state, local_id)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        apsw.Connection(str(file)).execute("CREATE TABLE t (x)")
+    with pytest.raises(InputError) as caught:
+        load_snapshot(state, tmp_path / "w")
+    message = caught.value.problem.message
+    top = local_state_file(state, "<YOUR_DATABASE_ID>").name
+    assert f"{top} is NOTES;" in message or f"{top} is NOTES)" in message
+    preview = local_state_file(state, "<PREVIEW_DATABASE_ID>").name
+    assert f"{preview} is NOTES (--env preview)" in message

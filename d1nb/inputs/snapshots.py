@@ -54,11 +54,16 @@ def _whose(folder: Path, files: list[Path]) -> str:
     if home is None:
         return ""
     named = {}
-    for b in load_project(home).bindings:  # with migrations or not: any binding's copy
-        if b.config_path.parent == home and not b.is_template:
-            named.setdefault(local_state_file(folder, b.local_id), []).append(
-                b.binding + (f" (--env {b.environment})" if b.environment != TOP_LEVEL_ENV else "")
+    bindings = load_project(home).bindings  # with migrations or not: any binding's copy
+    real = any(not b.is_template for b in bindings if b.config_path.parent == home)
+    for b in bindings:  # a template config only when it is the only one (wrangler -c …)
+        if b.config_path.parent == home and not (b.is_template and real):
+            label = b.binding + (
+                f" (--env {b.environment})" if b.environment != TOP_LEVEL_ENV else ""
             )
+            labels = named.setdefault(local_state_file(folder, b.local_id), [])
+            if label not in labels:
+                labels.append(label)
     found = [f"{f.name} is {' or '.join(named[f])}" for f in files if f in named]
     return f" ({'; '.join(found)})" if found else ""
 
