@@ -188,6 +188,36 @@ def test_lock_detects_edits_and_tampering(make_tree):
     assert any("sum does not match" in p.message for p in problems)
 
 
+def test_a_comment_added_after_apply_is_not_an_edit(make_tree):
+    """The lock keeps a second hash, of the file's SQL without comments and spacing: a
+    comment or re-indentation added after the file was applied is noted, not drift (found on
+    a stranger's project, commented everywhere: a reviewer's comment made D1N014 an error);
+    a changed literal is drift. A lock of two columns (before the second hash) still reads."""
+    root = _project(make_tree, {"staging": [("0001_a.sql", "2025-01-01 00:00:00")]})
+    write_lock(load_history(root, use_git=False))
+    sql = root / "svc/migrations/0001_a.sql"
+    original = sql.read_text(encoding="utf-8")
+    sql.write_text("-- reviewed\n" + original.replace(" ", "  ") + "/* ok */\n", encoding="utf-8")
+    row = status_frame(load_history(root, use_git=False)).set_index("name").loc["0001_a.sql"]
+    assert not row["modified_after_apply"]
+    assert row["note"] == "only comments or spacing differ from d1nb.lock"
+    sql.write_text(original.replace("(x)", '("x ")'), encoding="utf-8")
+    assert original != sql.read_text(encoding="utf-8")
+    row = status_frame(load_history(root, use_git=False)).set_index("name").loc["0001_a.sql"]
+    assert row["modified_after_apply"]
+    # a lock written before the SQL hash: every byte counts, and its sum still checks
+    lock = root / "d1nb.lock"
+    from d1nb.formats.lockfile import Locked, lock_text, read_lock
+
+    old_style = [(rel, Locked(entry.sha256, None)) for rel, entry in read_lock(lock)[0].items()]
+    lock.write_text(lock_text(old_style), encoding="utf-8")
+    assert all(len(line.split(" ")) == 2 for line in lock.read_text().splitlines()[2:])
+    sql.write_text("-- reviewed\n" + original, encoding="utf-8")
+    history = load_history(root, use_git=False)
+    assert not history.problems
+    assert status_frame(history).set_index("name").loc["0001_a.sql", "modified_after_apply"]
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_git_history_detects_commits_after_apply(make_tree):
     root = _project(

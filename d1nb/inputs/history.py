@@ -20,13 +20,14 @@ import pandas as pd
 
 from d1nb.engine.evolution import SchemaEvolution, schema_evolution
 from d1nb.formats.config import LOCAL_ENV, TOP_LEVEL_ENV, D1Binding, Project, load_project
-from d1nb.formats.lockfile import LOCK_FILE, lock_text, read_lock
+from d1nb.formats.lockfile import LOCK_FILE, Locked, lock_text, read_lock
 from d1nb.formats.migrations import (
     MigrationDir,
     load_migration_dir,
     migrations_frame,
     statements_frame,
 )
+from d1nb.formats.sql.text import sql_fingerprint
 from d1nb.formats.wrangler_output import local_state_file
 from d1nb.inputs.duckcopy import connect_duckdb
 from d1nb.inputs.ledgers import Ledger, find_ledgers, read_ledger
@@ -54,10 +55,13 @@ ENV_RANK = {
 # -- lock file --------------------------------------------------------------------------------
 
 
-def lock_entries(history: History) -> list[tuple[str, str]]:
-    """(path relative to the root, sha256) of every migration file of the project."""
+def lock_entries(history: History) -> list[tuple[str, Locked]]:
+    """(path relative to the root, its hashes) of every migration file of the project."""
     return [
-        (history.project.relpath(f.path), f.sha256)
+        (
+            history.project.relpath(f.path),
+            Locked(f.sha256, sql_fingerprint(f.text) if f.text is not None else None),
+        )
         for mdir in history.migration_dirs.values()
         for f in mdir.files
     ]
@@ -81,7 +85,7 @@ class History:
     migration_dirs: dict[str, MigrationDir] = field(default_factory=dict)
     ledgers: dict[tuple[str, str], Ledger] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    lock: dict[str, str] | None = None
+    lock: dict[str, Locked] | None = None
     use_git: bool = True
     evolutions: dict = field(default_factory=dict)
     """Schema evolutions by service, filled lazily by `evolution_of`."""
@@ -393,13 +397,18 @@ def _status(history: History) -> pd.DataFrame:
             f = files.get(r.name)
             if f is not None:
                 rel = history.project.relpath(f.path)
-                if (
-                    history.lock is not None
-                    and rel in history.lock
-                    and history.lock[rel] != f.sha256
-                ):
-                    row["modified_after_apply"] = True
-                    row["note"] = "sha256 differs from d1nb.lock"
+                locked = history.lock.get(rel) if history.lock is not None else None
+                if locked is not None and locked.sha256 != f.sha256:
+                    same_sql = (
+                        locked.sql_sha256 is not None
+                        and f.text is not None
+                        and locked.sql_sha256 == sql_fingerprint(f.text)
+                    )
+                    if same_sql:
+                        row["note"] = "only comments or spacing differ from d1nb.lock"
+                    else:
+                        row["modified_after_apply"] = True
+                        row["note"] = "sha256 differs from d1nb.lock"
                 elif history.use_git and r.applied_at is not None:
                     if f.path not in git_times:
                         git_times[f.path] = _git_commit_times(f.path)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.dumpformat import write_dump
-from d1nb.formats.lockfile import lock_text
+from d1nb.formats.lockfile import Locked, lock_text
+from d1nb.formats.sql.text import sql_fingerprint
 from d1nb.sample import migrations_sql as sm
 from d1nb.sample.documents import REPORT_SETTINGS, file_facts, readme_text
 
@@ -467,7 +468,12 @@ def write_sample(out: str | Path, n_scores: int = DEFAULT_SCORES, seed: int = SE
                 else text
             )
             rel = f"services/{service}/{folder}/{name}"
-            lock_lines.append((rel, hashlib.sha256(content.encode()).hexdigest()))
+            lock_lines.append(
+                (
+                    rel,
+                    Locked(hashlib.sha256(content.encode()).hexdigest(), sql_fingerprint(content)),
+                )
+            )
     _write(out / "d1nb.lock", lock_text(lock_lines))
 
     _build_api(out, ledgers["api"]["staging"], seed, facts)

@@ -142,8 +142,9 @@ def number_gap(ctx: ServiceContext) -> Iterator[ServiceHit]:
 )
 def modified_after_apply(history: History) -> Iterator[ProjectHit]:
     """
-    - **What**: an applied file whose content changed since it was applied — its sha256 differs from
-      `d1nb.lock`, or git has a commit touching it after its `applied_at`.
+    - **What**: an applied file whose SQL changed since it was applied — its hashes differ from
+      `d1nb.lock` (an added comment or re-indentation alone is not an edit), or git has a commit
+      touching it after its `applied_at`.
     - **Why on D1**: the ledger stores names only; the edit never runs on databases that already
       applied the file, so they differ from a database built from the files.
     - **Fix**: revert the edit and put the change in a new migration.

@@ -3,6 +3,7 @@ SQLite's own `apsw.complete` inside trigger bodies) and the text wrangler's spli
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from itertools import pairwise
@@ -101,6 +102,18 @@ def without_comments(sql: str) -> str:
             gap = "\n" if "\n" in gap else " "
         parts += [gap, sql[after.start : after.end]]
     return "".join(parts)
+
+
+def sql_fingerprint(text: str) -> str:
+    """sha256 of the SQL a file holds, comments and the whitespace between tokens left out:
+    equal for two texts that differ only in those (a comment added after the file was
+    applied). Literals and quoted names count as written. An untokenizable text hashes as is."""
+    try:
+        text = text.removeprefix("\ufeff")
+        spans = " ".join(text[t.start : t.end] for t in tokenize(text))
+    except SqlTokenError:
+        spans = text
+    return hashlib.sha256(spans.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def blobs_emptied(sql: str) -> str:
