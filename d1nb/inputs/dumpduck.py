@@ -573,7 +573,7 @@ class _Loader:
                 table.counts[i][k] += n
             if counts["integer"] and not table.big[i]:
                 integers = ints[tags == native.INTEGER]  # np.abs(-2^63) would stay negative
-                table.big[i] = bool(((integers > 2**53) | (integers < -(2**53))).any())
+                table.big[i] = bool(((integers >= 2**53) | (integers <= -(2**53))).any())
             table.nulls[i] += nulls
             if table.first_class[i] is None:
                 table.first_class[i] = _first_class(tags)

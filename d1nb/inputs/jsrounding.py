@@ -20,7 +20,9 @@ from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.sql.text import quote_ident
 
 JS_EXACT_LIMIT = 2**53
-"""Every integer up to ±2^53 is a JavaScript number; past it, they skip."""
+"""Every integer below ±2^53 is a JavaScript number; from it on they skip, and 2^53 itself is
+ambiguous: 2^53 + 1 is written 2^53 (found on a stranger's project: 59 values of 2^53 + 1,
+exported as 2^53, loaded without a word)."""
 
 CHECKED_PER_COLUMN = 10_000
 """How many integers past 2^53 are checked per column (each is a Python float formatting)."""
@@ -48,7 +50,7 @@ def gather(
     is_integer: Callable[[str], str],
     schema: str | None = None,
 ) -> list[BigIntegers]:
-    """The columns (`tables`: table → columns) holding integers past 2^53, by two queries per
+    """The columns (`tables`: table → columns) holding integers of ±2^53 or more, by two queries per
     table at most: one scan counting them, one fetching the first CHECKED_PER_COLUMN of the
     columns that have any. `is_integer(column SQL)` says, in the engine's SQL, that a value
     is an integer (SQLite: by its storage class; DuckDB: a BIGINT column needs nothing);
@@ -58,8 +60,8 @@ def gather(
         if not columns:
             continue
         beyond = {
-            c: f"{is_integer(quote_ident(c))} AND ({quote_ident(c)} > {JS_EXACT_LIMIT} "
-            f"OR {quote_ident(c)} < -{JS_EXACT_LIMIT})"
+            c: f"{is_integer(quote_ident(c))} AND ({quote_ident(c)} >= {JS_EXACT_LIMIT} "
+            f"OR {quote_ident(c)} <= -{JS_EXACT_LIMIT})"
             for c in columns
         }
         source = (
@@ -93,7 +95,7 @@ def rounded_integers_note(found: list[BigIntegers]) -> str | None:
     where = ", ".join(f"{c.table}.{c.column} ({c.count:,})" for c in found)
     example = found[0].first[0]
     return (
-        f"{total:,} integer(s) past ±2^53 in {where}, e.g. {example}, are all "
+        f"{total:,} integer(s) of ±2^53 or more in {where}, e.g. {example}, are all "
         f"{'' if checked == total else f'(the {checked:,} checked) '}as JavaScript prints a "
         "double: this export was written through JavaScript numbers, as `wrangler d1 export` "
         "writes them, which round integers past 2^53 (2^62 is written 4611686018427388000; "

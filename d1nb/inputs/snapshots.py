@@ -312,7 +312,9 @@ def load_snapshot(
         return load_dump(source, workdir, name, schema, progress, into=into)
     if suffix == ".json":
         if not table:
-            raise InputError(source, 0, "--json output does not name its table: give table=")
+            raise InputError(
+                source, 0, "--json output does not name its table: give it (--table T, or table=T)"
+            )
         return load_json(source, workdir, table, schema, name)
     if suffix == ".csv":
         return load_csv(source, workdir, table, schema, name)
