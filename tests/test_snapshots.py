@@ -304,7 +304,7 @@ def test_unknown_and_missing_exports(tmp_path):
     with pytest.raises(InputError, match="not found"):
         load_snapshot(tmp_path / "nope.sql", tmp_path / "w")
     (tmp_path / "r.json").write_text("[{}]", encoding="utf-8")
-    with pytest.raises(InputError, match="give table="):
+    with pytest.raises(InputError, match=r"give it \(--table T, or table=T\)"):
         load_snapshot(tmp_path / "r.json", tmp_path / "w")
 
 
