@@ -61,18 +61,23 @@ class _CheckRows:
             }
         )
 
-    def error(self, check: str, kind: str, table: str, message: str) -> None:
+    def error(self, check: str, kind: str, table: str, message: str, status: str = "error") -> None:
         self.rows.append(
             {
                 "check": check,
                 "kind": kind,
                 "table": table,
                 "snapshot": self.label,
-                "status": "error",
+                "status": status,
                 "failing_rows": None,
                 "sample": message,
             }
         )
+
+    def unknown(self, check: str, kind: str, table: str, why: str) -> None:
+        """A check this snapshot cannot judge (its parent table is not in a --table export):
+        neither held nor failed."""
+        self.error(check, kind, table, why, status="unknown")
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=CHECK_COLUMNS).astype({"failing_rows": "Int64"})
@@ -85,6 +90,7 @@ class _Checker(_CheckRows):
         super().__init__(label)
         self.engine = D1Engine(snapshot.path, statement_limit=0)
         self.tables = set(self.engine.tables())
+        self.lowered = {t.lower() for t in self.tables}
 
     def query(self, sql: str) -> list[tuple]:
         return self.engine.conn.execute(sql).fetchall()
@@ -132,6 +138,15 @@ class _Checker(_CheckRows):
                 name = f"{table}({', '.join(child_cols)}) → {parent}({', '.join(parent_cols)})"
                 if problem:
                     self.error(name, "foreign key", table, problem)
+                    continue
+                if parent not in self.tables and parent.lower() not in self.lowered:
+                    self.unknown(
+                        name,
+                        "foreign key",
+                        table,
+                        f"{parent} is not in this export (exported with --table?): its rows "
+                        "cannot be checked against it",
+                    )
                     continue
                 rowids = sorted(r[1] for r in orphans if r[3] == fkid)
                 where = f"rowid IN ({', '.join(map(str, rowids[:SAMPLE_SIZE]))})"
@@ -524,7 +539,7 @@ class Audit:
         """Checks that fail on the after snapshot or across both; what held or failed only
         before is shown, not judged (the migration may be what fixes it)."""
         decisive = self.checks["snapshot"] != "before"
-        return self.checks[decisive & (self.checks["status"] != "pass")]
+        return self.checks[decisive & self.checks["status"].isin(["fail", "error"])]
 
     @property
     def passed(self) -> bool:
@@ -536,7 +551,7 @@ class Audit:
 
     def check_table(self) -> pd.DataFrame:
         """Every check, failing and erroring ones first."""
-        order = self.checks["status"].map({"error": 0, "fail": 1, "pass": 2})
+        order = self.checks["status"].map({"error": 0, "fail": 1, "unknown": 2, "pass": 3})
         return (
             self.checks.assign(_order=order)
             .sort_values(["_order", "snapshot", "kind", "check"], kind="stable")
@@ -551,8 +566,10 @@ class Audit:
         failed = self.failed_checks
         decisive = self.checks[self.checks["snapshot"] != "before"]
         before_failed = self.checks[
-            (self.checks["snapshot"] == "before") & (self.checks["status"] != "pass")
+            (self.checks["snapshot"] == "before") & self.checks["status"].isin(["fail", "error"])
         ]
+        unknown = self.checks[self.checks["status"] == "unknown"]
+        held = int((decisive["status"] == "pass").sum())
         tables = ", ".join(
             f"{r.table} (+{r.added} −{r.removed} ~{r.changed})" for r in changed.itertuples()
         )
@@ -573,11 +590,17 @@ class Audit:
             {
                 "item": "checks",
                 "status": "pass" if failed.empty else "fail",
-                "detail": f"{len(decisive) - len(failed)} of {len(decisive)} hold after"
+                "detail": f"{held} of {len(decisive)} hold after"
                 + (f"; failing: {', '.join(failed['check'])}" if not failed.empty else "")
                 + (
                     f"; failing before only: {', '.join(before_failed['check'])}"
                     if not before_failed.empty
+                    else ""
+                )
+                + (
+                    f"; cannot be judged: {', '.join(sorted(set(unknown['check'])))} (a table it "
+                    "needs is not in the export)"
+                    if not unknown.empty
                     else ""
                 ),
             },
