@@ -596,3 +596,25 @@ def test_batch_planning_reads_a_state_folder_as_the_other_reports_do(make_tree):
     assert backfill.notes == ["the file has no UPDATE, DELETE or INSERT … SELECT to batch"]
     with pytest.raises(InputError, match=r"several environments"):
         plan_backfill(root, {"stockroom": ".wrangler/state"}, "db/0002_more.sql")
+
+
+def test_a_local_copy_is_not_a_stage_of_the_progression(make_tree):
+    """`local.ENV` copies are a developer's: files applied there are not 'applied before' any
+    remote environment (found on a stranger's project: an empty preview ledger made the
+    four files of the local preview copy progression drift)."""
+    from d1nb.formats.wrangler_output import local_state_file
+
+    root = make_tree(
+        {
+            **ENV_ONLY,
+            "wrangler.toml": ENV_ONLY["wrangler.toml"]
+            + "[env.preview]\n[[env.preview.d1_databases]]\nbinding = 'STOCK'\n"
+            "database_name = 'v'\ndatabase_id = '<PREVIEW_ID>'\nmigrations_dir = 'db'\n",
+            "ledgers/stockroom.preview.json": '[{"results": [], "success": true, "meta": {}}]',
+        }
+    )
+    _ledger_table(local_state_file(root / ".wrangler" / "state", "5b1c"), ["0001_init.sql"])
+    status = status_frame(load_history(root, use_git=False))
+    local = status[status["environment"] == "local.production"]
+    assert local["status"].tolist() == ["applied", "pending"]
+    assert not local["progression"].fillna("").astype(bool).any()

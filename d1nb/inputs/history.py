@@ -362,10 +362,13 @@ def _status(history: History) -> pd.DataFrame:
             ]
         applied_names = {r.name for r in applied}
         highest = 0
-        earlier_envs = [  # a local copy is a developer's, not a stage the others follow
+        earlier_envs = [  # a local copy is a developer's: it neither leads nor follows
             e
             for (s, e), earlier in history.ledgers.items()
-            if s == service and ENV_RANK.get(e, 3) < ENV_RANK.get(env, 3) and not earlier.local
+            if s == service
+            and ENV_RANK.get(e, 3) < ENV_RANK.get(env, 3)
+            and not earlier.local
+            and not ledger.local
         ]
         for r in applied:
             rank = order.get(r.name)
