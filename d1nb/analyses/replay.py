@@ -60,24 +60,54 @@ class _VirtualTableWrites:
     virtual-table update alone. A trace: the changes up to the end of each statement that is
     not the migration's own (nor one of its triggers')."""
 
-    def __init__(self, conn: apsw.Connection):
-        self.conn = conn
-        self.own: set[int] = set()
+    def __init__(self, conn: apsw.Connection, sql: str):
+        self.sql = sql.strip()
+        self.own: int | None = None
+        """The measured statement's id, known by its text: a virtual table's own statements
+        run at the top level too (FTS5 reads its config while the statement is prepared),
+        and ids are addresses, reused once a statement is finalized."""
         self.last = conn.total_changes()
         self.rows = 0
-        conn.trace_v2(apsw.SQLITE_TRACE_STMT | apsw.SQLITE_TRACE_PROFILE, self._event)
 
-    def _event(self, event: dict) -> None:
+    def event(self, event: dict) -> None:
         total = event["total_changes"]
-        if event["code"] == apsw.SQLITE_TRACE_STMT and not event["trigger"]:
-            self.own.add(event["id"])
-        elif event["code"] == apsw.SQLITE_TRACE_PROFILE and event["id"] not in self.own:
+        if (
+            event["code"] == apsw.SQLITE_TRACE_STMT
+            and not event["trigger"]
+            and event["sql"].strip() == self.sql
+        ):
+            self.own = event["id"]
+        elif event["code"] == apsw.SQLITE_TRACE_PROFILE and event["id"] != self.own:
             self.rows += total - self.last
         self.last = total
 
-    def stop(self) -> int:
-        self.conn.trace_v2(0, None)
-        return self.rows
+
+def flush_virtual_tables(conn: apsw.Connection) -> None:
+    """Make FTS5 write the terms it holds in memory (it does at each savepoint): done on both
+    sides of a measured statement on a database with virtual tables, its shadow-table writes
+    all fall inside the measurement, whenever FTS5 would have made them."""
+    conn.execute("SAVEPOINT d1nb_flush; RELEASE d1nb_flush")
+
+
+def shadow_table_rows(engine: D1Engine, sql: str) -> int:
+    """The rows `sql` would write to shadow tables, from a run under the trace that is then
+    undone: a trace slows a statement tenfold, and the run D1's timings come from must not
+    carry it. 0 when the trial run fails (the measured run fails the same way)."""
+    conn = engine.conn
+    conn.execute("SAVEPOINT d1nb_shadow")
+    counter = _VirtualTableWrites(conn, sql)
+    conn.trace_v2(apsw.SQLITE_TRACE_STMT | apsw.SQLITE_TRACE_PROFILE, counter.event)
+    try:
+        with engine.time_limit():
+            conn.execute(sql).fetchall()
+        flush_virtual_tables(conn)
+    except apsw.Error:
+        counter.rows = 0
+    finally:
+        conn.trace_v2(0, None)
+        conn.execute("ROLLBACK TO d1nb_shadow")
+        conn.execute("RELEASE d1nb_shadow")
+    return counter.rows
 
 
 class Meter:
@@ -233,6 +263,11 @@ class Meter:
                 f"CREATE TEMP TABLE _d1nb_keys{i} AS SELECT rowid AS r, {quote_ident(col)} AS v "
                 f"FROM main.{quote_ident(child)}"
             )
+        self.shadow_rows = 0
+        self.flushing = self._has_virtual_tables() and (s.kind in _DML or s.kind == "drop_table")
+        if self.flushing:
+            flush_virtual_tables(conn)
+            self.shadow_rows = shadow_table_rows(self.engine, s.sql)
         self.total_before = conn.total_changes()
         self.plan: list[str] = []
         self.scanned: dict[str, int] = {}
@@ -272,9 +307,6 @@ class Meter:
             if {"upsert", "or_replace"} & set(s.flags):  # rows updated, or deleted, in place
                 self.rows_before = self._count(s.table)
         self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
-        self.shadow = None
-        if self._has_virtual_tables() and (s.kind in _DML or s.kind == "drop_table"):
-            self.shadow = _VirtualTableWrites(conn)
         self.t0 = time.perf_counter()
 
     def _rows_where(self, table: str, where: str | None) -> int:
@@ -351,7 +383,8 @@ class Meter:
 
     def after(self, s: Statement, changes: int, error: str | None) -> None:
         duration = (time.perf_counter() - self.t0) * 1000
-        shadow_rows = self.shadow.stop() if self.shadow is not None else 0
+        if self.flushing and error is None:
+            flush_virtual_tables(self.engine.conn)
         deleted: dict[str, int] = {}
         nulled: dict[str, int] = {}
         if error is None:
@@ -374,7 +407,7 @@ class Meter:
             # each, their indexes not counted (a DROP TABLE deletes its rows first: their
             # cascades fire triggers too)
             own = self.table_rows if s.kind == "drop_table" else changes
-            others = self.engine.conn.total_changes() - self.total_before - own - shadow_rows
+            others = self.engine.conn.total_changes() - self.total_before - own - self.shadow_rows
             writes += max(0, others - sum(deleted.values()) - sum(nulled.values()))
             writes += self._cascaded_index_writes()
         for i in range(len(self.cascaded_updates)):
