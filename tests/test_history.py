@@ -251,6 +251,14 @@ def test_git_history_detects_commits_after_apply(make_tree):
     assert status.loc["0001_a.sql", "modified_after_apply"]
     assert "git history" in status.loc["0001_a.sql", "note"]
     assert not status.loc["0002_b.sql", "modified_after_apply"]
+    # a comment and new spacing committed after 0002 was applied: the same SQL, not an edit
+    b = root / "svc/migrations/0002_b.sql"
+    b.write_text("-- reviewed: fine\n" + b.read_text(encoding="utf-8").replace(" ", "   "))
+    git("commit", "-qam", "comment", when="2025-03-02T00:00:00Z")
+    status = status_frame(load_history(root)).set_index("name")
+    assert not status.loc["0002_b.sql", "modified_after_apply"]
+    assert status.loc["0002_b.sql", "note"] == "only comments or spacing changed in git since"
+    assert status.loc["0001_a.sql", "modified_after_apply"]
 
 
 def test_progression_not_applied_in_earlier_env(make_tree):

@@ -116,10 +116,11 @@ class History:
         )
 
 
-def _git_commit_times(path: Path) -> list[int] | None:
+def _git_commits(path: Path) -> list[tuple[int, str]] | None:
+    """(commit time, commit) of every commit touching `path`, oldest first; None without git."""
     try:
         out = subprocess.run(
-            ["git", "log", "--follow", "--format=%ct", "--", path.name],
+            ["git", "log", "--follow", "--format=%ct %H", "--", path.name],
             cwd=path.parent,
             capture_output=True,
             text=True,
@@ -129,7 +130,22 @@ def _git_commit_times(path: Path) -> list[int] | None:
         return None
     if out.returncode != 0:
         return None
-    return sorted(int(t) for t in out.stdout.split())
+    commits = [line.split() for line in out.stdout.splitlines() if line.strip()]
+    return sorted((int(t), h) for t, h in commits)
+
+
+def _git_text_at(path: Path, commit: str) -> str | None:
+    """The text of `path` as `commit` holds it; None when git cannot say (renamed since …)."""
+    try:
+        out = subprocess.run(
+            ["git", "show", f"{commit}:./{path.name}"],
+            cwd=path.parent,
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else None
 
 
 def _epoch(applied_at: object) -> int | None:
@@ -342,7 +358,7 @@ def _status(history: History) -> pd.DataFrame:
         if ledger.applied is not None:
             for r in ledger.applied.itertuples():
                 applied_at[(service, env, r.name)] = r.applied_at
-    git_times: dict[Path, list[int] | None] = {}
+    git_commits: dict[Path, list[tuple[int, str]] | None] = {}
     for (service, env), ledger in sorted(
         history.ledgers.items(), key=lambda kv: (kv[0][0], ENV_RANK.get(kv[0][1], 3))
     ):
@@ -413,12 +429,21 @@ def _status(history: History) -> pd.DataFrame:
                         row["modified_after_apply"] = True
                         row["note"] = "sha256 differs from d1nb.lock"
                 elif history.use_git and r.applied_at is not None:
-                    if f.path not in git_times:
-                        git_times[f.path] = _git_commit_times(f.path)
-                    times, when = git_times[f.path], _epoch(r.applied_at)
-                    if times and when is not None and times[0] <= when < times[-1]:
-                        row["modified_after_apply"] = True
-                        row["note"] = "committed again after it was applied (git history)"
+                    if f.path not in git_commits:
+                        git_commits[f.path] = _git_commits(f.path)
+                    commits, when = git_commits[f.path] or [], _epoch(r.applied_at)
+                    if commits and when is not None and commits[0][0] <= when < commits[-1][0]:
+                        applied = [h for t, h in commits if t <= when][-1]
+                        old = _git_text_at(f.path, applied)
+                        if (
+                            old is not None
+                            and f.text is not None
+                            and (sql_fingerprint(old) == sql_fingerprint(f.text))
+                        ):
+                            row["note"] = "only comments or spacing changed in git since"
+                        else:
+                            row["modified_after_apply"] = True
+                            row["note"] = "committed again after it was applied (git history)"
             rows.append(row)
         for f in mdir.files:
             if f.name in applied_names:
