@@ -162,3 +162,25 @@ def test_a_statement_that_never_ends_is_stopped_like_d1_stops_it(make_tree, tmp_
         assert info.value.problem.line == 2
     finally:
         d1nb.engine.d1engine.set_default_statement_timeout(30.0)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE TABLE _cf_x (a);",
+        'CREATE TABLE "_CF_Y" (a);',
+        "CREATE TABLE t (a);\nCREATE INDEX _cf_i ON t(a);",
+        "CREATE VIEW _cf_v AS SELECT 1;",
+        "CREATE TABLE t (a);\nALTER TABLE t RENAME TO _cf_t;",
+    ],
+)
+def test_names_d1_keeps_for_itself_are_refused_to_migrations(sql, tmp_path):
+    """D1 answers `not authorized` to any object named `_cf_…`, in any case, and to a
+    rename to one (checked in Miniflare 5.20261117); a column may be so named, and an
+    export that holds such a table (an older D1's `_cf_KV`) still loads."""
+    with D1Engine(tmp_path / "db.sqlite") as engine:
+        outcome = engine.apply_migration("0001.sql", sql)
+        assert not outcome.ok and outcome.error.startswith("not authorized")
+        assert engine.apply_migration("0002.sql", "CREATE TABLE t2 (_cf_col INTEGER);\n").ok
+    with D1Engine(tmp_path / "load.sqlite", statement_limit=0) as engine:
+        assert engine.apply_migration("0001.sql", sql).ok

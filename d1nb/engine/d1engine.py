@@ -158,6 +158,25 @@ def default_statement_timeout() -> float:
     return inherited if inherited >= 0 else d1.QUERY_TIMEOUT_S
 
 
+RESERVED_NOTE = "names beginning _cf_ are D1's own (it refuses to create them)"
+_CREATES = {
+    apsw.SQLITE_CREATE_TABLE,
+    apsw.SQLITE_CREATE_INDEX,
+    apsw.SQLITE_CREATE_VIEW,
+    apsw.SQLITE_CREATE_TRIGGER,
+    apsw.SQLITE_CREATE_VTABLE,
+    apsw.SQLITE_CREATE_TEMP_TABLE,
+    apsw.SQLITE_CREATE_TEMP_INDEX,
+    apsw.SQLITE_CREATE_TEMP_VIEW,
+    apsw.SQLITE_CREATE_TEMP_TRIGGER,
+}
+
+
+def _reserved(name: str) -> bool:
+    """D1 (workerd) refuses objects named `_cf_…`, any case (checked in Miniflare)."""
+    return name.lower().startswith("_cf_")
+
+
 def set_default_statement_timeout(seconds: float) -> None:
     """The statement time limit of every engine opened from now on (`--statement-timeout`),
     here and in the notebook kernels this process starts."""
@@ -218,6 +237,9 @@ class D1Engine:
             default_statement_timeout() if statement_timeout is None else statement_timeout
         )
         self._deadline: float | None = None
+        # an export may hold what D1 made itself (`_cf_KV`): only statements run as D1 would
+        # run them (D1's statement limit in force) are refused the names it keeps
+        self.refuse_reserved = self.statement_limit != 0
         self.path = str(path)
         self.refusals: list[str] = []
         try:
@@ -275,6 +297,9 @@ class D1Engine:
         ):
             self.refusals.append(f"function {p2}() refused: not available on D1")
             return apsw.SQLITE_DENY
+        if op in _CREATES and self.refuse_reserved and _reserved(p1 or ""):
+            self.refusals.append(f"{p1}: {RESERVED_NOTE}")
+            return apsw.SQLITE_DENY
         if op == apsw.SQLITE_PRAGMA and p1 and p1.lower() not in ALLOWED_PRAGMAS:
             self.refusals.append(f"PRAGMA {p1} refused: not on D1's allow-list")
             return apsw.SQLITE_DENY
@@ -303,6 +328,12 @@ class D1Engine:
         head = statement.detail if statement.kind == "other" else ""
         if head in _REFUSED_STATEMENTS:
             return _REFUSED_STATEMENTS[head]
+        if (
+            statement.kind == "rename_table"
+            and self.refuse_reserved
+            and _reserved(statement.detail or "")
+        ):
+            return f"not authorized: {RESERVED_NOTE} (RENAME TO {statement.detail})"
         return None
 
     def run_statement(self, statement: Statement, file: str = "") -> int:
