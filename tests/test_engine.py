@@ -184,3 +184,31 @@ def test_names_d1_keeps_for_itself_are_refused_to_migrations(sql, tmp_path):
         assert engine.apply_migration("0002.sql", "CREATE TABLE t2 (_cf_col INTEGER);\n").ok
     with D1Engine(tmp_path / "load.sqlite", statement_limit=0) as engine:
         assert engine.apply_migration("0001.sql", sql).ok
+
+
+@pytest.mark.parametrize(
+    ("sql", "says"),
+    [
+        ("CREATE TEMP TABLE t (a);", "temporary"),
+        ("CREATE TEMPORARY VIEW v AS SELECT 1;", "temporary"),
+        ("CREATE VIRTUAL TABLE f USING fts4(a);", "FTS3/FTS4"),
+        ("CREATE VIRTUAL TABLE f USING fts3(a);", "FTS3/FTS4"),
+        (
+            "CREATE TABLE t (a TEXT DEFAULT 'x');\nINSERT INTO t VALUES (sqlite_version());",
+            "sqlite_version",
+        ),
+        ("CREATE TABLE t (a);\nINSERT INTO t SELECT median(1);", "median"),
+        ("CREATE TABLE t (a);\nINSERT INTO t SELECT count(*) FROM dbstat;", "dbstat"),
+    ],
+)
+def test_what_workerd_refuses_a_migration_fails_on(sql, says, tmp_path):
+    """Each was run in Miniflare 5.20261117 (workerd's D1), which refuses it: 'not authorized',
+    'not authorized to use function', 'no such function' or 'no such table'; the replay used
+    to let it pass, calling a migration D1 refuses safe. FTS5 and R*Tree stay available."""
+    with D1Engine(tmp_path / "db.sqlite") as engine:
+        outcome = engine.apply_migration("0001.sql", sql)
+        assert not outcome.ok and says in outcome.error, outcome.error
+        assert engine.apply_migration(
+            "0002.sql",
+            "CREATE VIRTUAL TABLE s USING fts5(a);\nCREATE VIRTUAL TABLE r USING rtree(id, x, y);\n",
+        ).ok

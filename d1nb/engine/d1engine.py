@@ -158,6 +158,28 @@ def default_statement_timeout() -> float:
     return inherited if inherited >= 0 else d1.QUERY_TIMEOUT_S
 
 
+_REFUSED_FUNCTIONS = frozenset(
+    {
+        # reach outside the database
+        "load_extension",
+        "readfile",
+        "writefile",
+        "edit",
+        "fts3_tokenizer",
+        # refused by workerd ('not authorized to use function'; Miniflare 5.20261117)
+        "sqlite_version",
+        "sqlite_source_id",
+        "sqlite_compileoption_used",
+        "sqlite_compileoption_get",
+        "fts5",
+        # not compiled into D1's SQLite ('no such function')
+        "median",
+        "percentile",
+        "percentile_cont",
+        "percentile_disc",
+    }
+)
+
 RESERVED_NOTE = "names beginning _cf_ are D1's own (it refuses to create them)"
 _CREATES = {
     apsw.SQLITE_CREATE_TABLE,
@@ -237,9 +259,10 @@ class D1Engine:
             default_statement_timeout() if statement_timeout is None else statement_timeout
         )
         self._deadline: float | None = None
-        # an export may hold what D1 made itself (`_cf_KV`): only statements run as D1 would
-        # run them (D1's statement limit in force) are refused the names it keeps
-        self.refuse_reserved = self.statement_limit != 0
+        # an export may hold what D1 made itself (`_cf_KV`) or refuses to make: only
+        # statements run as D1 would run them (D1's statement limit in force) are refused
+        # what workerd refuses (reserved names, temporary objects, FTS3/4)
+        self.as_d1 = self.statement_limit != 0
         self.path = str(path)
         self.refusals: list[str] = []
         try:
@@ -290,14 +313,20 @@ class D1Engine:
         if op in (apsw.SQLITE_ATTACH, apsw.SQLITE_DETACH):
             self.refusals.append("ATTACH/DETACH refused: D1 has one database and no files")
             return apsw.SQLITE_DENY
-        if (
-            op == apsw.SQLITE_FUNCTION
-            and p2
-            and p2.lower() in ("load_extension", "readfile", "writefile", "edit", "fts3_tokenizer")
-        ):
+        if op == apsw.SQLITE_FUNCTION and p2 and p2.lower() in _REFUSED_FUNCTIONS:
             self.refusals.append(f"function {p2}() refused: not available on D1")
             return apsw.SQLITE_DENY
-        if op in _CREATES and self.refuse_reserved and _reserved(p1 or ""):
+        if op == apsw.SQLITE_READ and p1 and p1.lower() == "dbstat":
+            self.refusals.append("dbstat refused: not available on D1 (no such table)")
+            return apsw.SQLITE_DENY
+        if (
+            op == apsw.SQLITE_CREATE_VTABLE
+            and self.as_d1
+            and (p2 or "").lower() in ("fts3", "fts4")
+        ):
+            self.refusals.append(f"USING {p2} refused: D1 offers FTS5, not FTS3/FTS4")
+            return apsw.SQLITE_DENY
+        if op in _CREATES and self.as_d1 and _reserved(p1 or ""):
             self.refusals.append(f"{p1}: {RESERVED_NOTE}")
             return apsw.SQLITE_DENY
         if op == apsw.SQLITE_PRAGMA and p1 and p1.lower() not in ALLOWED_PRAGMAS:
@@ -328,11 +357,9 @@ class D1Engine:
         head = statement.detail if statement.kind == "other" else ""
         if head in _REFUSED_STATEMENTS:
             return _REFUSED_STATEMENTS[head]
-        if (
-            statement.kind == "rename_table"
-            and self.refuse_reserved
-            and _reserved(statement.detail or "")
-        ):
+        if self.as_d1 and "temp" in statement.flags and statement.kind.startswith("create_"):
+            return "not authorized: D1 refuses temporary tables, views and triggers"
+        if statement.kind == "rename_table" and self.as_d1 and _reserved(statement.detail or ""):
             return f"not authorized: {RESERVED_NOTE} (RENAME TO {statement.detail})"
         return None
 

@@ -298,17 +298,19 @@ def virtual_table_blocks_export(s: Statement, ctx: FileContext) -> Iterator[str]
     """
     - **What**: `CREATE VIRTUAL TABLE` (FTS5, and any other module).
     - **Why on D1**: `wrangler d1 export` stops with `D1 Export error: cannot export databases
-      with Virtual Tables (fts5)` once the database holds one, local or remote: the export you
-      would take before a risky migration, and d1nb's own input, is gone. Exports of named
-      tables (`--table T`, repeated) still work.
-    - **Fix**: export with `--table` for each real table, or read the local copy
-      (`.wrangler/state`, which d1nb loads directly); keep the search index rebuildable
-      (`INSERT INTO t_fts(t_fts) VALUES ('rebuild')`) rather than the only copy of anything.
+      with Virtual Tables (fts5)` once the database holds one (seen with 4.164): the export you
+      would take before a risky migration, and d1nb's usual input, needs another way.
+    - **Fix**: remotely, `--compatibility sqlite3_cli_only` (wrangler 4.159 and later, `--remote`
+      only) writes an sqlite3-style dump that d1nb reads, though D1 cannot import it again;
+      `--table T` (repeated) exports the real tables; locally, d1nb reads `.wrangler/state`
+      itself. Keep the search index rebuildable (`INSERT INTO t_fts(t_fts) VALUES
+      ('rebuild')`) rather than the only copy of anything.
     - **Example**: `CREATE VIRTUAL TABLE notes_fts USING fts5(body, content='notes');` →
-      `npx wrangler d1 export DB --remote --table notes --table users --output before.sql`
+      `npx wrangler d1 export DB --remote --compatibility sqlite3_cli_only --output before.sql`
     """
     if s.kind == "create_virtual_table":
         yield (
-            f"CREATE VIRTUAL TABLE {s.table}: `wrangler d1 export` refuses the database from now "
-            "on ('cannot export databases with Virtual Tables'); export with --table per table"
+            f"CREATE VIRTUAL TABLE {s.table}: a plain `wrangler d1 export` refuses the database "
+            "from now on; export with --remote --compatibility sqlite3_cli_only (or --table per "
+            "table; locally, d1nb reads .wrangler/state)"
         )
