@@ -18,6 +18,16 @@ MAX_VALUE_BYTES = 2_000_000
 """Largest string, BLOB or row."""
 MAX_COLUMNS = 100
 """Columns per table."""
+# workerd's own SQLite limits, not in the docs: each measured in Miniflare 5.20261117 at the
+# boundary (docs/compat.md), and each makes a statement SQLite itself would run fail on D1
+MAX_COMPOUND_SELECT_TERMS = 5
+"""SELECTs joined by UNION / UNION ALL / … ("too many terms in compound SELECT" from 6)."""
+MAX_LIKE_PATTERN_BYTES = 50
+"""Longest LIKE or GLOB pattern ("LIKE or GLOB pattern too complex" from 51)."""
+MAX_EXPRESSION_DEPTH = 100
+"""Deepest expression tree ("Expression tree is too large (maximum depth 100)")."""
+MAX_FUNCTION_ARGUMENTS = 127
+"""Arguments of one function call ("too many arguments on function" from 128)."""
 QUERY_TIMEOUT_S = 30.0
 """Longest query; for a batch, the whole batch."""
 MAX_QUERIES_PER_INVOCATION = 1000

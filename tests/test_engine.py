@@ -212,3 +212,32 @@ def test_what_workerd_refuses_a_migration_fails_on(sql, says, tmp_path):
             "CREATE VIRTUAL TABLE s USING fts5(a);\nCREATE VIRTUAL TABLE r USING rtree(id, x, y);\n"
         )
         assert engine.apply_migration("0002.sql", kept).ok
+
+
+@pytest.mark.parametrize(
+    ("sql", "says"),
+    [
+        (" UNION ALL ".join(["SELECT 1"] * 6), "too many terms in compound SELECT"),
+        ("SELECT 1 WHERE 'a' LIKE '" + "a" * 51 + "'", "LIKE or GLOB pattern too complex"),
+        ("SELECT " + "+".join(["1"] * 101), "Expression tree is too large"),
+        ("SELECT max(" + ",".join(["1"] * 128) + ")", "too many arguments on function max"),
+    ],
+)
+def test_workerds_own_limits_hold_in_the_replay(sql, says, tmp_path):
+    """Limits workerd sets below SQLite's defaults, measured at the boundary in Miniflare
+    5.20261117: 5 compound terms, 50-byte LIKE patterns, expression depth 100, 127 function
+    arguments. One past each fails there and here (a migration seeding with six UNION ALL
+    terms passed here and failed on D1); at each limit both run. Loads keep SQLite's."""
+    at_limit = (
+        sql.replace("SELECT 1 UNION ALL ", "", 1)
+        .replace("a" * 51, "a" * 50)
+        .replace("+".join(["1"] * 101), "+".join(["1"] * 100))
+        .replace(",".join(["1"] * 128), ",".join(["1"] * 127))
+    )
+    with D1Engine(tmp_path / "db.sqlite") as engine:
+        engine.apply_migration("0001.sql", "CREATE TABLE t (a);\n")
+        outcome = engine.apply_migration("0002.sql", f"INSERT INTO t {sql};\n")
+        assert not outcome.ok and says in outcome.error, outcome.error
+        assert engine.apply_migration("0003.sql", f"INSERT INTO t {at_limit};\n").ok
+    with D1Engine(tmp_path / "load.sqlite", statement_limit=0) as engine:
+        engine.conn.execute(sql).fetchall()  # runs: no error

@@ -279,6 +279,13 @@ class D1Engine:
             apsw.SQLITE_LIMIT_VARIABLE_NUMBER: d1.MAX_BOUND_PARAMETERS,
             apsw.SQLITE_LIMIT_ATTACHED: 0,
         }
+        if self.as_d1:  # workerd's own, measured in Miniflare 5.20261117 (docs/compat.md)
+            limits |= {
+                apsw.SQLITE_LIMIT_COMPOUND_SELECT: d1.MAX_COMPOUND_SELECT_TERMS,
+                apsw.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: d1.MAX_LIKE_PATTERN_BYTES,
+                apsw.SQLITE_LIMIT_EXPR_DEPTH: d1.MAX_EXPRESSION_DEPTH,
+                apsw.SQLITE_LIMIT_FUNCTION_ARG: d1.MAX_FUNCTION_ARGUMENTS,
+            }
         for limit, value in limits.items():
             self.conn.limit(limit, value)
         self.conn.execute("PRAGMA foreign_keys=ON")
