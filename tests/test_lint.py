@@ -302,3 +302,24 @@ def test_replace_into_a_referenced_table_names_the_children_it_reaches(make_tree
     assert "n.p_id (ON DELETE NO ACTION via c)" in first
     assert "g.c_id (ON DELETE CASCADE)" in second and "n.p_id (ON DELETE NO ACTION)" in second
     assert "FOREIGN KEY constraint failed" in second
+
+
+def test_past_workerd_limits(make_tree):
+    """D1N026: six UNION ALL terms and a 51-byte LIKE pattern fail on D1 (Miniflare), five
+    terms, a 50-byte pattern and a VALUES list of any length do not."""
+    long_prefix = "https://example.com/" + "p" * 30 + "%"  # 51 bytes
+    got = findings_for(
+        make_tree,
+        {
+            "0001_a.sql": "CREATE TABLE IF NOT EXISTS k (v TEXT);\n"
+            "INSERT INTO k " + " UNION ALL ".join(f"SELECT '{i}'" for i in range(6)) + ";\n"
+            "INSERT INTO k " + " UNION ALL ".join(f"SELECT '{i}'" for i in range(5)) + ";\n"
+            "INSERT INTO k VALUES " + ", ".join(f"('{i}')" for i in range(50)) + ";\n"
+            f"DELETE FROM k WHERE v LIKE '{long_prefix}';\n"
+            f"DELETE FROM k WHERE v LIKE '{long_prefix[1:]}';\n",
+        },
+    )
+    assert [f for f in got if f[0] == "D1N026"] == [
+        ("D1N026", "0001_a.sql", 2),
+        ("D1N026", "0001_a.sql", 5),
+    ]

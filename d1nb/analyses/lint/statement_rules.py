@@ -14,7 +14,7 @@ from d1nb import d1
 from d1nb.analyses.lint.registry import FileContext, rule
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.migrations import Statement
-from d1nb.formats.sql.shapes import added_column
+from d1nb.formats.sql.shapes import added_column, compound_terms, like_patterns
 from d1nb.formats.sql.text import quote_ident
 
 _CREATE_KINDS = {
@@ -314,3 +314,38 @@ def virtual_table_blocks_export(s: Statement, ctx: FileContext) -> Iterator[str]
             "from now on; export with --remote --compatibility sqlite3_cli_only (or --table per "
             "table; locally, d1nb reads .wrangler/state)"
         )
+
+
+@rule(
+    "D1N026",
+    "past-workerd-limits",
+    "error",
+    "a compound SELECT of more than 5 terms, or a LIKE/GLOB pattern over 50 bytes: D1 refuses",
+    "statement",
+)
+def past_workerd_limits(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: more than 5 SELECTs joined by `UNION [ALL]`, `INTERSECT` or `EXCEPT`, or a
+      `LIKE` / `GLOB` pattern longer than 50 bytes.
+    - **Why on D1**: workerd holds SQLite to lower limits than SQLite's own (measured in
+      Miniflare; not on Cloudflare's limits page): `too many terms in compound SELECT` from the
+      sixth term, `LIKE or GLOB pattern too complex` from the 51st byte. The statement runs in
+      a local SQLite and fails on D1, stopping the migration.
+    - **Fix**: a multi-row `VALUES` list instead of `SELECT … UNION ALL SELECT …` (it has no
+      such limit); `substr(col, 1, n) = 'prefix'` or `instr` instead of a long `LIKE` prefix.
+    - **Example**: `INSERT INTO kinds SELECT 'a' UNION ALL SELECT 'b' … (6 terms)` →
+      `INSERT INTO kinds VALUES ('a'), ('b'), …`
+    """
+    terms = compound_terms(s.sql)
+    if terms > d1.MAX_COMPOUND_SELECT_TERMS:
+        yield (
+            f"a compound SELECT of {terms} terms: D1 allows {d1.MAX_COMPOUND_SELECT_TERMS} "
+            "('too many terms in compound SELECT'); use a VALUES list"
+        )
+    for pattern in like_patterns(s.sql):
+        size = len(pattern.encode("utf-8"))
+        if size > d1.MAX_LIKE_PATTERN_BYTES:
+            yield (
+                f"a LIKE/GLOB pattern of {size} bytes: D1 allows {d1.MAX_LIKE_PATTERN_BYTES} "
+                "('LIKE or GLOB pattern too complex' once a row is compared)"
+            )

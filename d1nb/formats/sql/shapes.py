@@ -719,3 +719,34 @@ def virtual_table_content(sql: str) -> str | None:
         if toks[i].text.lower() == "content" and toks[i + 1].type == TokenType.EQ:
             return toks[i + 2].text
     return None
+
+
+def compound_terms(sql: str) -> int:
+    """The most SELECTs one compound of `sql` joins (UNION [ALL], INTERSECT, EXCEPT at the same
+    depth of parentheses); 1 for a statement without a compound."""
+    try:
+        toks = tokenize(sql)
+    except TokenError:
+        return 1
+    joins, most = [0], 0
+    for t in toks:
+        if t.type == TokenType.L_PAREN:
+            joins.append(0)
+        elif t.type == TokenType.R_PAREN and len(joins) > 1:
+            most = max(most, joins.pop())
+        elif t.word in ("UNION", "INTERSECT", "EXCEPT"):
+            joins[-1] += 1
+    return max([most, *joins]) + 1
+
+
+def like_patterns(sql: str) -> list[str]:
+    """The literal patterns of `sql`'s LIKE and GLOB operators, as written."""
+    try:
+        toks = tokenize(sql)
+    except TokenError:
+        return []
+    return [
+        toks[i + 1].text
+        for i, t in enumerate(toks[:-1])
+        if t.word in ("LIKE", "GLOB") and toks[i + 1].type == TokenType.STRING
+    ]
