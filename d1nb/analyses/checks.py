@@ -139,7 +139,7 @@ class _Checker(_CheckRows):
                 if problem:
                     self.error(name, "foreign key", table, problem)
                     continue
-                if parent not in self.tables and parent.lower() not in self.lowered:
+                if parent.lower() not in self.lowered:
                     self.unknown(
                         name,
                         "foreign key",

@@ -359,7 +359,9 @@ class Meter:
 
     def _child_state(self, child: str, col: str, action: str = "") -> tuple[int, int, int]:
         """(rows of `child`, rows whose `col` still points somewhere: not NULL, and for ON
-        DELETE SET DEFAULT not the column's default either, and the parents they point at)."""
+        DELETE SET DEFAULT not the column's default either, and the parents they point at,
+        counted only where an index leads with `col`: there it is cheap, and only there do
+        `_cascade_reads` use it)."""
         c = quote_ident(col)
         pointing = f"count({c})"
         if action == "SET DEFAULT":  # the only action that needs the column's default
@@ -367,7 +369,9 @@ class Meter:
             if default is not None:
                 pointing = f"count(*) FILTER (WHERE {c} IS NOT NULL AND {c} IS NOT ({default}))"
         row = self.engine.conn.execute(
-            f"SELECT count(*), {pointing}, count(DISTINCT {c}) FROM {quote_ident(child)}"
+            f"SELECT count(*), {pointing}, "
+            + (f"count(DISTINCT {c})" if self._key_lookup(child, col) in ("index", "key") else "0")
+            + f" FROM {quote_ident(child)}"
         ).fetchall()[0]
         return row[0], row[1], row[2]
 
@@ -375,8 +379,8 @@ class Meter:
         if self._virtual is None:
             self._virtual = bool(
                 self.engine.conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                    "AND sql LIKE 'CREATE VIRTUAL TABLE%' LIMIT 1"
+                    "SELECT 1 FROM pragma_table_list WHERE schema = 'main' AND type = 'virtual' "
+                    "LIMIT 1"
                 ).fetchall()
             )
         return self._virtual
@@ -456,18 +460,18 @@ class Meter:
         ("rowid"), by a WITHOUT ROWID table's own key ("key"), by an index led by `col`
         ("index"), else None (a scan of the child)."""
         if (child, col) not in self._lookups:
-            found = None
-            if self._rowid_column(child) == col and not self.engine.without_rowid(child):
-                found = "rowid"
-            for name, partial, origin in self.engine.conn.execute(
+            without_rowid = self.engine.without_rowid(child)
+            found = "rowid" if self._rowid_column(child) == col and not without_rowid else None
+            indexes = self.engine.conn.execute(
                 "SELECT name, partial, origin FROM pragma_index_list(?)", (child,)
-            ).fetchall():
+            ).fetchall()
+            for name, partial, origin in indexes if found is None else []:
                 first = self.engine.conn.execute(
                     "SELECT name FROM pragma_index_info(?) WHERE seqno = 0", (name,)
                 ).fetchall()
-                if found is None and not partial and first and first[0][0] == col:
-                    own_key = origin == "pk" and self.engine.without_rowid(child)
-                    found = "key" if own_key else "index"
+                if not partial and first and first[0][0] == col:
+                    found = "key" if origin == "pk" and without_rowid else "index"
+                    break
             self._lookups[(child, col)] = found
         return self._lookups[(child, col)]
 
@@ -476,10 +480,10 @@ class Meter:
     ) -> int:
         """Rows read by the foreign keys of the rows a statement deletes, to any depth. Per
         parent row deleted and foreign key to it, the child is looked up (directly from the
-        statement: 1 by index, 2 by a WITHOUT ROWID key, 3 by rowid; from a cascade: 1), or
-        scanned without an index; per child row deleted, 4 (1 by rowid); per parent that had
-        children, 2 more by index, 1 by key; per child row nulled, 2 more (fitted on Miniflare:
-        docs/metering.md)."""
+        statement: 1 by index or by a WITHOUT ROWID key, 2 by rowid, 1 more by key or rowid
+        for ON DELETE CASCADE; from a cascade: 1), or scanned without an index; per child row
+        deleted, 4 (1 by rowid); per parent that had children, 2 more by index, 1 by key; per
+        child row nulled, 2 more (fitted on Miniflare: docs/metering.md)."""
         reads = 0
         for parent, child, col, action in self.edges:
             top = parent == s.table

@@ -180,7 +180,7 @@ _REFUSED_FUNCTIONS = frozenset(
     }
 )
 
-RESERVED_NOTE = "names beginning _cf_ are D1's own (it refuses to create them)"
+_RESERVED_NOTE = "names beginning _cf_ are D1's own (it refuses to create them)"
 _CREATES = {
     apsw.SQLITE_CREATE_TABLE,
     apsw.SQLITE_CREATE_INDEX,
@@ -334,7 +334,7 @@ class D1Engine:
             self.refusals.append(f"USING {p2} refused: D1 offers FTS5, not FTS3/FTS4")
             return apsw.SQLITE_DENY
         if op in _CREATES and self.as_d1 and _reserved(p1 or ""):
-            self.refusals.append(f"{p1}: {RESERVED_NOTE}")
+            self.refusals.append(f"{p1}: {_RESERVED_NOTE}")
             return apsw.SQLITE_DENY
         if op == apsw.SQLITE_PRAGMA and p1 and p1.lower() not in ALLOWED_PRAGMAS:
             self.refusals.append(f"PRAGMA {p1} refused: not on D1's allow-list")
@@ -367,7 +367,7 @@ class D1Engine:
         if self.as_d1 and "temp" in statement.flags and statement.kind.startswith("create_"):
             return "not authorized: D1 refuses temporary tables, views and triggers"
         if statement.kind == "rename_table" and self.as_d1 and _reserved(statement.detail or ""):
-            return f"not authorized: {RESERVED_NOTE} (RENAME TO {statement.detail})"
+            return f"not authorized: {_RESERVED_NOTE} (RENAME TO {statement.detail})"
         return None
 
     def run_statement(self, statement: Statement, file: str = "") -> int:

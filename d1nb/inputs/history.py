@@ -23,6 +23,7 @@ from d1nb.formats.config import LOCAL_ENV, TOP_LEVEL_ENV, D1Binding, Project, lo
 from d1nb.formats.lockfile import LOCK_FILE, Locked, lock_text, read_lock
 from d1nb.formats.migrations import (
     MigrationDir,
+    MigrationFile,
     load_migration_dir,
     migrations_frame,
     statements_frame,
@@ -359,6 +360,15 @@ def _status(history: History) -> pd.DataFrame:
             for r in ledger.applied.itertuples():
                 applied_at[(service, env, r.name)] = r.applied_at
     git_commits: dict[Path, list[tuple[int, str]] | None] = {}
+    git_texts: dict[tuple[Path, str], str | None] = {}  # (file, commit) → its SQL fingerprint
+    fingerprints: dict[Path, str | None] = {}  # a file is judged once per environment
+
+    def same_sql(f: MigrationFile, fingerprint: str | None) -> bool:
+        """Whether `f` holds the SQL `fingerprint` (of the file as applied) stands for."""
+        if f.path not in fingerprints:
+            fingerprints[f.path] = sql_fingerprint(f.text) if f.text is not None else None
+        return fingerprint is not None and fingerprints[f.path] == fingerprint
+
     for (service, env), ledger in sorted(
         history.ledgers.items(), key=lambda kv: (kv[0][0], ENV_RANK.get(kv[0][1], 3))
     ):
@@ -418,12 +428,7 @@ def _status(history: History) -> pd.DataFrame:
                 rel = history.project.relpath(f.path)
                 locked = history.lock.get(rel) if history.lock is not None else None
                 if locked is not None and locked.sha256 != f.sha256:
-                    same_sql = (
-                        locked.sql_sha256 is not None
-                        and f.text is not None
-                        and locked.sql_sha256 == sql_fingerprint(f.text)
-                    )
-                    if same_sql:
+                    if same_sql(f, locked.sql_sha256):
                         row["note"] = "only comments or spacing differ from d1nb.lock"
                     else:
                         row["modified_after_apply"] = True
@@ -434,12 +439,12 @@ def _status(history: History) -> pd.DataFrame:
                     commits, when = git_commits[f.path] or [], _epoch(r.applied_at)
                     if commits and when is not None and commits[0][0] <= when < commits[-1][0]:
                         applied = [h for t, h in commits if t <= when][-1]
-                        old = _git_text_at(f.path, applied)
-                        if (
-                            old is not None
-                            and f.text is not None
-                            and (sql_fingerprint(old) == sql_fingerprint(f.text))
-                        ):
+                        if (f.path, applied) not in git_texts:
+                            old = _git_text_at(f.path, applied)
+                            git_texts[(f.path, applied)] = (
+                                old if old is None else sql_fingerprint(old)
+                            )
+                        if same_sql(f, git_texts[(f.path, applied)]):
                             row["note"] = "only comments or spacing changed in git since"
                         else:
                             row["modified_after_apply"] = True
