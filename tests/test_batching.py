@@ -204,6 +204,17 @@ def test_insert_select_into_its_own_table(tmp_path):
         ("INSERT INTO totals SELECT status, count(*) FROM jobs;", "aggregates"),
         ("INSERT INTO totals SELECT 'a', 1 UNION SELECT 'b', 2;", "compound"),
         ("INSERT INTO totals (status, n) SELECT status, 1 FROM jobs;", "UNIQUE constraint"),
+        # sqlglot 30 keeps a WITH as `with_`: it was read as a SELECT from the CTE's name
+        (
+            "WITH one AS (SELECT id, status FROM jobs WHERE id = 1) "
+            "INSERT INTO totals SELECT status, 1 FROM one;",
+            "starts with WITH",
+        ),
+        (
+            "INSERT INTO totals WITH one AS (SELECT id, status FROM jobs WHERE id = 1) "
+            "SELECT status, 1 FROM one;",
+            "starts with WITH",
+        ),
     ],
 )
 def test_insert_select_that_cannot_be_batched_says_why(tmp_path, sql, why):

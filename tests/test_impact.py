@@ -112,6 +112,46 @@ def test_a_backfill_past_the_free_plans_daily_rows_says_so(make_tree, tmp_path):
     assert "Free plan" not in reasons["0003_small.sql"]
 
 
+def test_a_failing_rebuild_past_the_free_plans_reads_gives_the_figure_not_advice(
+    make_tree, tmp_path
+):
+    """A prisma-style rebuild whose DROP TABLE scans an unindexed SET NULL child twice per
+    parent row (D1 read 12,055,909 rows on a stranger's project; the model said half) and
+    then fails at its RENAME (a view names the table): the reads are given as a figure, with
+    no advice to batch a migration that fails anyway."""
+    from d1nb.analyses.impact import analyse_impact
+
+    root = make_tree(
+        {
+            "m/0001_seed.sql": "CREATE TABLE p (id INTEGER PRIMARY KEY, v TEXT);\n"
+            "CREATE TABLE c (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id) "
+            "ON DELETE SET NULL);\n"
+            "CREATE VIEW pv AS SELECT id FROM p;\n"
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1300) "
+            "INSERT INTO p SELECT i, 'x' FROM n;\n"
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+            "INSERT INTO c (pid) SELECT 1 + i % 1300 FROM n;\n",
+            "m/0002_rebuild.sql": "PRAGMA defer_foreign_keys=ON;\n"
+            "CREATE TABLE new_p (id INTEGER PRIMARY KEY, v TEXT NOT NULL);\n"
+            "INSERT INTO new_p SELECT id, v FROM p;\n"
+            "DROP TABLE p;\n"
+            "ALTER TABLE new_p RENAME TO p;\n",
+            "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n",
+        }
+    )
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    impact = analyse_impact(
+        snapshot, load_migration_dir(root / "m"), ["0001_seed.sql", "0002_rebuild.sql"]
+    )
+    rebuild = impact.migrations.set_index("file").loc["0002_rebuild.sql"]
+    assert rebuild.verdict == "fails" and "error in view pv" in rebuild.reason
+    drop = impact.statements[impact.statements["kind"] == "drop_table"].iloc[0]
+    # two scans of 2,000 children per parent row: 1,300 x 4,000 and a little more
+    assert 5_200_000 <= drop.rows_read <= 5_300_000
+    assert "before it fails, on the Free plan" in rebuild.reason
+    assert "batch it across days" not in rebuild.reason
+
+
 def test_the_notebooks_refuse_another_services_export_as_the_cli_does(sample, tmp_path):
     """project_impacts (report 02) and `d1nb impact` share service_export: an export whose
     ledger names none of the service's files is another database's, and says so."""

@@ -19,6 +19,8 @@ from d1nb.formats.sql.shapes import (
     dml_condition,
     in_list_values,
     index_where,
+    names_in,
+    rows_fed_query,
     with_condition,
     written_columns,
 )
@@ -284,3 +286,32 @@ def test_written_and_conflict_update_columns(sql, written, on_conflict, flags):
     assert written_columns(sql) == written
     assert conflict_update_columns(sql) == on_conflict
     assert classify(sql)[2] == flags
+
+
+def test_rows_fed_counts_what_a_select_yields_before_grouping():
+    """The rows an INSERT … SELECT's sorter is fed and its searches find: its FROM, joins and
+    WHERE, counted with the same data; a WITH before INSERT or inside it is kept."""
+    conn = apsw.Connection(":memory:")
+    conn.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, u INTEGER); CREATE TABLE c (tid INTEGER);"
+        "INSERT INTO t (u) VALUES (1), (1), (2), (3); INSERT INTO c VALUES (1), (1), (2), (9);"
+    )
+    cases = {
+        "INSERT INTO s SELECT u, count(*) FROM t WHERE id > 1 GROUP BY u ORDER BY 1 LIMIT 1": 3,
+        "INSERT INTO s SELECT DISTINCT t.u FROM t JOIN c ON c.tid = t.id -- one\n": 3,
+        'WITH "q q" AS (SELECT u FROM t) INSERT INTO s SELECT u, 1 FROM "q q" GROUP BY u': 4,
+        "INSERT INTO s WITH q AS (SELECT u FROM t WHERE u = 1) SELECT u FROM q GROUP BY u": 2,
+    }
+    for sql, rows in cases.items():
+        query = rows_fed_query(sql)
+        assert query is not None, sql
+        assert conn.execute(query).fetchall() == [(rows,)], (sql, query)
+    for sql in ("INSERT INTO s VALUES (1)", "INSERT INTO s SELECT 1 UNION SELECT 2", "INSERT 'x"):
+        assert rows_fed_query(sql) is None
+
+
+def test_names_in_a_statement_are_its_words_and_quoted_names():
+    names = names_in('DELETE FROM "Invoice Line" WHERE `it\'s` IN (SELECT id FROM p) -- c')
+    assert {"invoice line", "it's", "id", "p"} <= names
+    assert "c" not in names  # a comment names nothing
+    assert names_in("SELECT 'unclosed") == set()

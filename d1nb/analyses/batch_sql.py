@@ -161,5 +161,4 @@ def _writes_per_row(engine: D1Engine, s: Statement) -> int:
     if s.kind == "insert_select":  # a new row writes every index of its table
         return 1 + len(Meter(engine).indexes(s.table or ""))
     columns = set(written_columns(s.sql) or [])
-    affected = [i for i in Meter(engine).indexes(s.table or "") if i[0] is None or i[0] & columns]
-    return 1 + len(affected)
+    return 1 + len(Meter(engine).updated_indexes(s.table or "", columns))

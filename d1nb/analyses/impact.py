@@ -315,9 +315,11 @@ def analyse_impact(
             )
         else:
             verdict, reason = "safe", f"{int(part['changes'].sum())} rows changed, no cascade"
-        over = free_plan_excess(int(part["rows_read"].sum()), int(part["rows_written"].sum()))
+        over = free_plan_excess(
+            int(part["rows_read"].sum()), int(part["rows_written"].sum()), fails=not o.ok
+        )
         if over:
-            reason += f"; on the Free plan {over}"
+            reason += f"; {over}"
         if stopped_at:
             reason += (
                 f" (not reached: wrangler stops at {stopped_at}; judged on the export without it)"
@@ -348,9 +350,10 @@ def analyse_impact(
     )
 
 
-def free_plan_excess(rows_read: int, rows_written: int) -> str | None:
+def free_plan_excess(rows_read: int, rows_written: int, fails: bool = False) -> str | None:
     """What a migration's rows exceed of the Free plan's daily allowance, or None. Since
-    2026-09-01 D1 fails the queries past it until midnight UTC: the migration fails part-way."""
+    2026-09-01 D1 fails the queries past it until midnight UTC: the migration fails part-way.
+    For a migration that `fails` anyway, only the figure (its statements before the failure)."""
     over = [
         f"{n:,} rows {what} exceed the daily {limit:,}"
         for n, what, limit in (
@@ -359,7 +362,11 @@ def free_plan_excess(rows_read: int, rows_written: int) -> str | None:
         )
         if n > limit
     ]
-    return " and ".join(over) + " (it fails part-way; batch it across days)" if over else None
+    if not over:
+        return None
+    if fails:
+        return "before it fails, on the Free plan " + " and ".join(over)
+    return "on the Free plan " + " and ".join(over) + " (it fails part-way; batch it across days)"
 
 
 def verdict_table(impacts: dict[str, Impact]) -> pd.DataFrame:

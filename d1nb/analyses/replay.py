@@ -5,6 +5,7 @@ tables of the schema evolution (d1nb.engine.evolution) that the notebooks show.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import time
@@ -24,16 +25,20 @@ from d1nb.engine.evolution import (
 from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql.shapes import (
     conflict_update_columns,
+    dml_condition,
     in_list_values,
     index_where,
+    names_in,
+    rows_fed_query,
     written_columns,
 )
-from d1nb.formats.sql.text import blobs_emptied, quote_ident
+from d1nb.formats.sql.text import SqlTokenError, blobs_emptied, quote_ident
 from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
 
 # -- replaying on a snapshot, with D1 metering ---------------------------------------------------
 
 _DML = {"insert", "insert_select", "update", "delete"}
+_SORTED = re.compile(r"^USE TEMP B-TREE FOR (GROUP BY|ORDER BY|RIGHT PART OF ORDER BY)")
 _PLAN_TABLE = re.compile(r"^(SCAN|SEARCH) (\S+)(?: AS \S+)?(?: USING (.*))?$")
 STATEMENT_COLUMNS = [
     "file",
@@ -134,9 +139,10 @@ class Meter:
             0
         ]
 
-    def indexes(self, table: str) -> list[tuple[frozenset[str] | None, bool]]:
-        """(columns, partial) of each index of `table`; None for an expression index. The
-        PRIMARY KEY of a WITHOUT ROWID table is the table itself, not an index."""
+    def indexes(self, table: str) -> list[tuple[frozenset[str] | None, str | None]]:
+        """(columns, WHERE) of each index of `table`: columns None for an expression index,
+        WHERE the condition of a partial index, else None. The PRIMARY KEY of a WITHOUT ROWID
+        table is the table itself, not an index."""
         if table not in self._indexes:
             found = []
             without_rowid = self.engine.without_rowid(table)
@@ -151,9 +157,27 @@ class Meter:
                         "SELECT name FROM pragma_index_info(?)", (name,)
                     ).fetchall()
                 ]
-                found.append((None if None in cols else frozenset(cols), bool(partial)))
+                where = None
+                if partial:
+                    (sql,) = self.engine.conn.execute(
+                        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+                    ).fetchall()[0]
+                    where = index_where(sql or "") or "1"
+                found.append((None if None in cols else frozenset(cols), where))
             self._indexes[table] = found
         return self._indexes[table]
+
+    def updated_indexes(
+        self, table: str, columns: set[str]
+    ) -> list[tuple[frozenset[str] | None, str | None]]:
+        """The indexes SQLite maintains when an UPDATE sets `columns`: those holding one of
+        them, expression indexes, and partial indexes whose WHERE reads one of them."""
+        named = {c.lower() for c in columns}
+        return [
+            i
+            for i in self.indexes(table)
+            if i[0] is None or i[0] & columns or (i[1] is not None and names_in(i[1]) & named)
+        ]
 
     def _foreign_keys(self) -> list[tuple]:
         if self._fks is None:
@@ -174,6 +198,14 @@ class Meter:
         if len(pks) == 1 and pks[0][2].upper() == "INTEGER":
             return pks[0][1]
         return None
+
+    def _parent_is_rowid(self, parent: str, column: str | None) -> bool:
+        """Whether a foreign key's parent key is the parent table's rowid (its INTEGER PRIMARY
+        KEY, named or implied by a REFERENCES clause without a column)."""
+        if not self.engine.conn.table_exists(None, parent) or self.engine.without_rowid(parent):
+            return False
+        rowid = self._rowid_column(parent)
+        return rowid is not None and (column is None or column == rowid)
 
     def _autoincrement(self, table: str) -> bool:
         rows = self.engine.conn.execute(
@@ -286,6 +318,7 @@ class Meter:
                 match = _PLAN_TABLE.match(line)
                 if match and conn.table_exists(None, match.group(2)):
                     self.scanned[match.group(2)] = self._count(match.group(2))
+        self.fed = self._rows_fed(s)
         self.children_before: dict[tuple[str, str], tuple[int, int, int]] = {}
         self.holders: dict[str, int] = {}
         """Per child: the parents its deleted or nulled rows pointed at."""
@@ -306,8 +339,30 @@ class Meter:
                 self.master_rows = self._count("sqlite_master") + d1.INTERNAL_SCHEMA_ROWS
             if {"upsert", "or_replace"} & set(s.flags):  # rows updated, or deleted, in place
                 self.rows_before = self._count(s.table)
+        self.rank_probes = self._probe_scanned_cascades(s)
+        self.partial_before = self._probe_partial_entries(s)
+        self.total_before = conn.total_changes()  # the probes' own rows are not the statement's
         self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
         self.t0 = time.perf_counter()
+
+    def _rows_fed(self, s: Statement) -> int | None:
+        """For an INSERT … SELECT that searches a table or sorts: the rows its SELECT's FROM
+        and WHERE yield (what its searches find and its sorter is fed); else None."""
+        if s.kind != "insert_select":
+            return None
+        searches = any(
+            (m := _PLAN_TABLE.match(line)) and m.group(1) == "SEARCH" and m.group(2) != s.table
+            for line in self.plan
+        )
+        if not searches and not any(_SORTED.match(line) for line in self.plan):
+            return None
+        query = rows_fed_query(s.sql)
+        if query is None:
+            return None
+        try:
+            return self.engine.conn.execute(query).fetchall()[0][0]
+        except apsw.Error:
+            return None
 
     def _rows_where(self, table: str, where: str | None) -> int:
         """Rows of `table` a partial index's WHERE keeps (all of them without one)."""
@@ -370,10 +425,139 @@ class Meter:
                 pointing = f"count(*) FILTER (WHERE {c} IS NOT NULL AND {c} IS NOT ({default}))"
         row = self.engine.conn.execute(
             f"SELECT count(*), {pointing}, "
-            + (f"count(DISTINCT {c})" if self._key_lookup(child, col) in ("index", "key") else "0")
+            + (f"count(DISTINCT {c})" if self._holders_count(child, col, action) else "0")
             + f" FROM {quote_ident(child)}"
         ).fetchall()[0]
         return row[0], row[1], row[2]
+
+    def _probe_partial_entries(self, s: Statement) -> list[tuple[str, int]]:
+        """Before an INSERT or UPDATE into a table with partial indexes: each one's entries
+        (an INSERT's new entries are the difference), and for an UPDATE the rowids it will
+        set aside in a temp table (its new entries are those rows the WHERE keeps after)."""
+        if s.kind not in ("insert", "insert_select", "update") or not s.table:
+            return []
+        table = s.table
+        if not self.engine.conn.table_exists(None, table):
+            return []
+        partial = [w for _c, w in self.indexes(table) if w is not None]
+        if not partial:
+            return []
+        counts = [(w, self._rows_where(table, w)) for w in partial]
+        if s.kind == "update" and not self.engine.without_rowid(table):
+            try:
+                cut = dml_condition(s.sql)
+            except SqlTokenError:
+                cut = None
+            if cut is not None and not cut.trailing and " FROM " not in f" {cut.head.upper()} ":
+                where = f" WHERE {cut.condition}" if cut.condition else ""
+                # a WHERE that cannot run alone (a correlated name) leaves the difference
+                with contextlib.suppress(apsw.Error):
+                    self.engine.conn.execute(
+                        "CREATE TEMP TABLE _d1nb_updated AS SELECT rowid AS r FROM "
+                        f"main.{quote_ident(table)}{where}"
+                    )
+        return counts
+
+    def _rows_left_out(
+        self, table: str, changes: int, written: list[tuple[frozenset[str] | None, str | None]]
+    ) -> int:
+        """Index entries an INSERT or UPDATE did not write: per partial index among those it
+        `written`, its rows that the index's WHERE leaves out (a row is an entry only if the
+        WHERE keeps it)."""
+        wheres = [w for _c, w in written if w is not None]
+        if not changes or not wheres:
+            return 0
+        conn = self.engine.conn
+        updated = conn.table_exists("temp", "_d1nb_updated")
+        left_out = 0
+        for where, before in self.partial_before:
+            if where not in wheres:
+                continue
+            wheres.remove(where)
+            if updated:
+                kept = conn.execute(
+                    f"SELECT count(*) FROM main.{quote_ident(table)} WHERE rowid IN "
+                    f"(SELECT r FROM temp._d1nb_updated) AND ({where})"
+                ).fetchall()[0][0]
+            else:
+                kept = self._rows_where(table, where) - before
+            left_out += changes - min(changes, max(0, kept))
+        return left_out
+
+    def _holders_count(self, child: str, col: str, action: str) -> bool:
+        """Whether `_cascade_reads` uses the parents a child's rows point at: through an index
+        or key, and for SET NULL / SET DEFAULT past a scan (the statement scans the child per
+        parent row anyway)."""
+        how = self._key_lookup(child, col)
+        return how in ("index", "key") or (how is None and action in ("SET NULL", "SET DEFAULT"))
+
+    def _probe_scanned_cascades(self, s: Statement) -> list[tuple[str, str, str]]:
+        """For each ON DELETE CASCADE child the statement's own deletes reach by a scan (no
+        index on the key): the parent's keys in the order it deletes them (rowid order) and the
+        child's rows per key, kept aside so that `_rank_sums` can tell how much each scan still
+        finds (D1 reads the child twice per parent row, the child shrinking as it goes)."""
+        probes: list[tuple[str, str, str]] = []
+        if s.kind not in ("delete", "drop_table") or not s.table:
+            return probes
+        conn = self.engine.conn
+        for parent, child, col, action in self.edges:
+            if parent != s.table or child == parent or action != "CASCADE":
+                continue
+            if self._key_lookup(child, col) is not None:
+                continue
+            key = self._parent_column(parent, child, col)
+            if key is None:
+                continue
+            i = len(probes)
+            order = "rowid" if not self.engine.without_rowid(parent) else quote_ident(key)
+            conn.execute(
+                f"CREATE TEMP TABLE _d1nb_parents{i} AS SELECT {order} AS r, "
+                f"{quote_ident(key)} AS k FROM main.{quote_ident(parent)}"
+            )
+            conn.execute(
+                f"CREATE TEMP TABLE _d1nb_children{i} AS SELECT {quote_ident(col)} AS k, "
+                f"count(*) AS n FROM main.{quote_ident(child)} WHERE {quote_ident(col)} "
+                "IS NOT NULL GROUP BY 1"
+            )
+            probes.append((parent, child, col))
+        return probes
+
+    def _parent_column(self, parent: str, child: str, col: str) -> str | None:
+        """The parent column a child's foreign key column points at (its PRIMARY KEY when the
+        REFERENCES clause names none); None for a composite or rowid-only key."""
+        for c, from_col, p, to_col, _action in self._foreign_keys():
+            if (c, from_col, p) == (child, col, parent):
+                if to_col:
+                    return to_col
+                pks = [r[1] for r in self.engine.columns(parent) if r[5]]
+                return pks[0] if len(pks) == 1 else None
+        return None
+
+    def _rank_sums(self) -> dict[tuple[str, str, str], tuple[int, int]]:
+        """Per probed edge: the sum, over the child rows the cascade deleted, of their parent's
+        place among the parents deleted (1 for the first): how far into the deletes each child
+        row was still there to be scanned; and the place of the last parent with such rows."""
+        sums = {}
+        conn = self.engine.conn
+        for i, (parent, child, col) in enumerate(self.rank_probes):
+            gone = ""
+            if conn.table_exists(None, parent):
+                rcol = (
+                    "rowid"
+                    if not self.engine.without_rowid(parent)
+                    else quote_ident(self._parent_column(parent, child, col) or "rowid")
+                )
+                gone = (
+                    f"WHERE NOT EXISTS (SELECT 1 FROM main.{quote_ident(parent)} t "
+                    f"WHERE t.{rcol} = p.r)"
+                )
+            total, last = conn.execute(
+                "SELECT coalesce(sum(d.place * c.n), 0), coalesce(max(d.place), 0) FROM (SELECT "
+                f"k, row_number() OVER (ORDER BY r) AS place FROM temp._d1nb_parents{i} p "
+                f"{gone}) d JOIN temp._d1nb_children{i} c ON c.k = d.k"
+            ).fetchall()[0]
+            sums[(parent, child, col)] = (int(total), int(last))
+        return sums
 
     def _has_virtual_tables(self) -> bool:
         if self._virtual is None:
@@ -405,6 +589,7 @@ class Meter:
                     deleted[child] = gone
                 elif set0 - set1 > 0:
                     nulled[child] = nulled.get(child, 0) + set0 - set1
+        self.rank_sums = {} if error else self._rank_sums()
         reads, writes = (0, 0) if error else self._estimate(s, changes, deleted, nulled)
         if error is None and (s.kind in _DML or s.kind == "drop_table"):
             # rows its triggers (and ON UPDATE actions) inserted, updated or deleted: one write
@@ -416,6 +601,10 @@ class Meter:
             writes += self._cascaded_index_writes()
         for i in range(len(self.cascaded_updates)):
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_keys{i}")
+        self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_updated")
+        for i in range(len(self.rank_probes)):
+            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_parents{i}")
+            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_children{i}")
         self.rows.append(
             {
                 "index": s.index,
@@ -491,13 +680,15 @@ class Meter:
             if not parents:
                 continue
             n = deleted.get(child, 0) if action == "CASCADE" else 0
-            if action in ("SET NULL", "SET DEFAULT"):
+            setting = action in ("SET NULL", "SET DEFAULT")
+            if setting:
                 n = nulled.get(child, 0)
-                reads += 2 * n
             how = self._key_lookup(child, col)
             if how is None:
-                reads += parents * self.child_rows[child] + 4 * n
+                reads += self._scan_reads(parent, child, col, action, top, parents, n)
                 continue
+            if setting:
+                reads += 2 * n
             per_parent = 1
             if top:  # the action's own lookup comes on top of the constraint's
                 per_parent = {"index": 1, "key": 1, "rowid": 2}[how]
@@ -508,23 +699,65 @@ class Meter:
                 reads -= 2
         return reads
 
+    def _scan_reads(
+        self, parent: str, child: str, col: str, action: str, top: bool, parents: int, n: int
+    ) -> int:
+        """Reads of a foreign key with no index on the child's column, per parent row deleted:
+        one scan of the child for the constraint, and a second for an action (CASCADE, SET
+        NULL, SET DEFAULT); a CASCADE's child shrinks as it goes (how much comes from the
+        rank probe, else even spreading is assumed); 1 more per parent from the statement
+        itself, 1 more for a SET action; per child row deleted 2, per row nulled 3 but 1 less
+        per parent that had some (fitted on Miniflare: docs/metering.md)."""
+        rows = self.child_rows[child]
+        if rows == 0:
+            seen = parents  # a scan of an empty table reads 1
+        elif action == "CASCADE" and n:
+            places, last = self.rank_sums.get((parent, child, col), (None, parents))
+            if places is None or not top:
+                places, last = n * (parents + 1) // 2, parents
+            seen = parents * (rows - n) + places
+            if n >= rows:  # emptied by the last parent with children; later scans read 1
+                seen += parents - last
+        else:
+            seen = parents * rows
+        scans = 2 if action in ("CASCADE", "SET NULL", "SET DEFAULT") else 1
+        reads = scans * seen + top * parents
+        if action == "CASCADE":
+            reads += 2 * n
+        elif action in ("SET NULL", "SET DEFAULT"):
+            reads += parents + 3 * n - self.holders.get(child, 0)
+        return reads
+
     def _estimate(
         self, s: Statement, changes: int, deleted: dict[str, int], nulled: dict[str, int]
     ) -> tuple[int, int]:
         """(rows_read, rows_written) by D1's counting rules (docs/metering.md)."""
         table = s.table or ""
         reads = writes = 0
+        named = names_in(s.sql) if self.child_rows else set()
+        scanned_rows = 0
         for line in self.plan:
             match = _PLAN_TABLE.match(line)
             if not match or match.group(2) not in self.scanned:
                 continue
             how, name, _using = match.groups()
+            if how == "SCAN" and name in self.child_rows and name.lower() not in named:
+                continue  # a foreign key's scan of a child: `_scan_reads` counts it
             if how == "SCAN":
                 reads += self.scanned[name]
+                scanned_rows += self.scanned[name]
             elif name == table:
                 reads += changes + 2 * in_list_values(s.sql)
+            elif self.fed is not None:  # a SELECT's search finds the rows it yields
+                reads += self.fed + ("INDEX" in (_using or ""))
             else:
                 reads += 1
+        if s.kind == "insert_select":
+            if any(_SORTED.match(line) for line in self.plan):
+                # the sorter's rows are read back once each
+                reads += scanned_rows if self.fed is None else self.fed
+            if "OpenEphemeral" in self.opcodes and table in self.scanned:
+                reads += changes  # from its own table: the rows are kept aside, then read
         if s.kind in ("update", "delete") and "OpenEphemeral" in self.opcodes:
             # two passes: the rows found are kept aside, then read again (and re-sought when
             # only their rowids were kept)
@@ -532,6 +765,8 @@ class Meter:
         if s.kind in ("insert", "insert_select"):
             indexes = self.indexes(table)
             writes += changes * (1 + len(indexes))
+            if not {"upsert", "or_replace"} & set(s.flags):
+                writes -= self._rows_left_out(table, changes, indexes)
             if "upsert" in s.flags:  # the rows it updated rewrite only the indexes they touch
                 inserted = max(0, self._count(table) - self.rows_before)
                 updated = set(conflict_update_columns(s.sql))
@@ -541,17 +776,23 @@ class Meter:
             rowid = self._rowid_column(table)
             if rowid and (columns is None or rowid in columns):
                 reads += changes  # the rowid is looked up before the insert
-            fks = [fk for fk in self.engine.foreign_keys() if fk[0] == table]
-            reads += changes * len(fks)
+            # the parent of each foreign key is sought by rowid (1 read); through an index,
+            # SQLite's probe is not among D1's counted reads
+            by_rowid = [
+                fk
+                for fk in self._foreign_keys()
+                if fk[0] == table and self._parent_is_rowid(fk[2], fk[3])
+            ]
+            reads += changes * len(by_rowid)
             if changes and self._autoincrement(table):
                 reads += 1
                 writes += 1
         elif s.kind == "update":
             columns = set(written_columns(s.sql) or [])
-            affected = [i for i in self.indexes(table) if i[0] is None or i[0] & columns]
+            affected = self.updated_indexes(table, columns)
             if self.update_actions:  # SQLite then rewrites every index of the parent
                 affected = self.indexes(table)
-            writes += changes * (1 + len(affected))
+            writes += changes * (1 + len(affected)) - self._rows_left_out(table, changes, affected)
         elif s.kind == "delete":
             writes += changes
         elif s.kind == "drop_table":

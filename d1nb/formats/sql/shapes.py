@@ -522,6 +522,21 @@ def schema_row(sql: str) -> dict[str, str] | None:
     return dict(zip(columns, values, strict=False)) if len(columns) == len(values) else None
 
 
+def names_in(sql: str) -> set[str]:
+    """Every bare word and quoted name of a statement, lower-cased: the tables it can name
+    (an EXPLAIN QUERY PLAN line on a table the statement does not name comes from a
+    foreign-key check)."""
+    try:
+        toks = tokenize(sql)
+    except TokenError:
+        return set()
+    return {
+        t.text.lower()
+        for t in toks
+        if t.type in (TokenType.IDENTIFIER, TokenType.VAR) or (t.word and t.word.isidentifier())
+    }
+
+
 def in_list_values(sql: str) -> int:
     """How many values the IN (…) lists of a statement hold (each is one index probe); IN with
     a subquery counts none."""
@@ -663,6 +678,12 @@ class InsertSelectParts:
     """How the SELECT names its source (alias or name), to qualify `rowid`."""
 
 
+def _arg(node: exp.Expression, name: str) -> object:
+    """A node's argument by its name in any sqlglot version (30 renamed `with`, `from` to
+    `with_`, `from_`)."""
+    return node.args.get(f"{name}_", node.args.get(name))
+
+
 def insert_select(sql: str) -> InsertSelectParts | str:
     """Take an INSERT … SELECT apart (sqlglot's parser), or say why it cannot be cut into
     ranges of source rows (a reason, as text)."""
@@ -679,16 +700,16 @@ def insert_select(sql: str) -> InsertSelectParts | str:
         ("conflict", "it has an ON CONFLICT clause"),
         ("returning", "it has RETURNING"),
     ):
-        if tree.args.get(part) or (part == "with" and select.args.get("with")):
+        if _arg(tree, part) or (part == "with" and _arg(select, "with")):
             return why
     for part in ("group", "having", "distinct", "order", "limit", "offset"):
-        if select.args.get(part):
+        if _arg(select, part):
             return f"its SELECT has {part.upper()}, which ranges of rows would split"
     for e in select.expressions:
         for agg in e.find_all(exp.AggFunc):
             if agg.find_ancestor(exp.Select) is select:
                 return "its SELECT aggregates, which ranges of rows would split"
-    source = (select.args.get("from_") or select.args.get("from")).this
+    source = _arg(select, "from").this
     if not isinstance(source, exp.Table):
         return "it selects from a subquery, not a table"
     target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
@@ -701,6 +722,28 @@ def insert_select(sql: str) -> InsertSelectParts | str:
     return InsertSelectParts(
         text[:at].rstrip(), text[at:], target.name, columns, source.name, source.alias_or_name
     )
+
+
+def rows_fed_query(sql: str) -> str | None:
+    """For an INSERT … SELECT: a query counting the rows its SELECT's FROM and WHERE yield,
+    before any GROUP BY, DISTINCT, ORDER BY or LIMIT (the rows a sorter is fed, the rows its
+    searches find); None for a compound SELECT, VALUES, or text sqlglot cannot read."""
+    try:
+        text = without_comments(sql).rstrip().rstrip(";").rstrip()
+        tree = sqlglot.parse_one(text, read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return None
+    select = tree.expression if isinstance(tree, exp.Insert) else None
+    if not isinstance(select, exp.Select) or not _arg(select, "from"):
+        return None
+    counted = select.copy()
+    for part in ("group", "having", "distinct", "order", "limit", "offset", "windows"):
+        counted.set(part, None)
+    counted.set("expressions", [exp.Count(this=exp.Star())])
+    with_ = _arg(tree, "with")
+    if with_ is not None and not _arg(counted, "with"):
+        counted.set("with_" if "with_" in counted.arg_types else "with", with_.copy())
+    return counted.sql(dialect="sqlite")
 
 
 def virtual_table_content(sql: str) -> str | None:
