@@ -171,3 +171,36 @@ def test_two_to_the_53_plus_one_exported_as_two_to_the_53_is_named(tmp_path):
     )
     (note,) = load_json(out, tmp_path / "w", "t").notes
     assert "1 integer(s) of ±2^53 or more in t.snowflake (1), e.g. 9007199254740992" in note
+
+
+@pytest.mark.parametrize("reader", ["auto", "exact"])
+def test_a_diff_of_an_export_against_the_exact_database_sees_no_rounding_as_change(
+    tmp_path, reader
+):
+    """A stranger's export (2^53 + 1 written 2^53, 30 such rows) diffed against the local
+    state it came from: the 30 rows that differ only by JavaScript's rounding are no changes;
+    a real change in the same column still is, and the note says what cannot be seen."""
+    from d1nb.analyses.diff import compare_tables
+    from d1nb.inputs.snapshots import load_snapshot
+
+    rows = [(1, 2**53 + 1), (2, 2**62 + 1), (3, 2**53 + 1), (4, 7)]
+    database = tmp_path / "state.sqlite"
+    _database(database, rows).close()
+    exact = write_dump(apsw.Connection(str(database)), tmp_path / "exact.sql")
+    values = [v for _i, v in rows if v > 2**53]
+    export = tmp_path / "export.sql"
+    export.write_text(_as_wrangler_writes(exact.read_text(encoding="utf-8"), values), "utf-8")
+    state = apsw.Connection(str(database))
+    state.execute("UPDATE t SET snowflake = ? WHERE id = 3", (2**53 + 5,))  # a real change
+    state.close()
+
+    before = load_dump(export, tmp_path / "b", reader=reader)
+    after = load_snapshot(database, tmp_path / "a")
+    diff = compare_tables(before, after)
+    summary = diff.summary().set_index("table").loc["t"]
+    assert (summary.changed, summary.unchanged) == (1, 3)
+    assert any("t.snowflake compared as doubles: the before side" in n for n in diff.notes)
+    # two exports rounded alike compare as they are, with no such note
+    twice = compare_tables(before, load_dump(export, tmp_path / "b2", reader=reader))
+    assert twice.summary().set_index("table").loc["t"].changed == 0
+    assert not any("compared as doubles" in n for n in twice.notes)

@@ -296,12 +296,14 @@ def compare_tables(
     """Compare two snapshots table by table in DuckDB.
 
     `keys` gives a key per table (default: its primary key, else a whole-row hash);
-    `tolerance` an absolute tolerance per REAL column (`table.column` or `column`);
+    `tolerance` an absolute tolerance per numeric column (`table.column` or `column`), compared
+    as doubles (a column one side holds JavaScript-rounded gets 0);
     `mask` columns whose values samples replace with ***.
     """
     con = _shared_duckdb(before, after) or connect_duckdb()
     before.duckdb(con, "before")
     after.duckdb(con, "after")
+    tolerance, rounding = _javascript_rounding(before, after, tolerance or {})
     common = sorted(set(before.row_counts) & set(after.row_counts))
     given = set(keys or {})
     keys = dict(keys or {})
@@ -313,7 +315,30 @@ def compare_tables(
     diff = compare_duckdb(con, keys, tolerance, mask, tables or common, given=given)
     diff.schema = schema_diff(before, after)
     diff.notes = [f"before: {n}" for n in before.notes] + [f"after: {n}" for n in after.notes]
+    diff.notes += rounding
     return diff
+
+
+def _javascript_rounding(
+    before: Snapshot, after: Snapshot, tolerance: dict[str, float]
+) -> tuple[dict[str, float], list[str]]:
+    """A column one side holds JavaScript-rounded (a `wrangler d1 export`) and the other
+    exactly is compared as doubles (a tolerance of 0 unless one is given): 2^53 + 1 against
+    its export's 2^53 is no change. With a note per column saying what that cannot see."""
+    tolerance = dict(tolerance)
+    notes = []
+    for side, rounded, exact in (("before", before, after), ("after", after, before)):
+        for table, column in rounded.rounded_columns:
+            if (table, column) in exact.rounded_columns:
+                continue  # both rounded alike: equal text is equal
+            if tolerance.setdefault(f"{table}.{column}", tolerance.get(column, 0.0)) == 0.0:
+                notes.append(
+                    f"{table}.{column} compared as doubles: the {side} side holds its "
+                    "integers past 2^53 as JavaScript rounded them, so rows that differ only "
+                    "there are not changes, and a change smaller than the rounding (1 near "
+                    "2^53, 512 near 2^62) is not seen"
+                )
+    return tolerance, notes
 
 
 def compare_duckdb(

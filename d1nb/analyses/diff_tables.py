@@ -169,11 +169,7 @@ def _join_pass(
     first = quote_ident(key[0])
     differs = []
     for i, c in enumerate(values):
-        tol = _tol(tolerance, table, c)
-        if tol is not None and types.get(c) == "DOUBLE":
-            differs.append(f"((b{i} IS NULL) <> (a{i} IS NULL) OR abs(b{i} - a{i}) > {float(tol)})")
-        else:
-            differs.append(f"b{i} IS DISTINCT FROM a{i}")
+        differs.append(_differs_by(f"b{i}", f"a{i}", _tol(tolerance, table, c), types.get(c)))
     keys = ", ".join(
         f"coalesce(x.{quote_ident(c)}, y.{quote_ident(c)}) AS k{j}" for j, c in enumerate(key)
     )
@@ -293,13 +289,20 @@ def _tol(tolerance: dict[str, float], table: str, column: str) -> float | None:
 
 
 def _differs(c: str, tolerance: dict[str, float], table: str, types: dict[str, str]) -> str:
-    tol = _tol(tolerance, table, c)
-    if tol is not None and types.get(c) == "DOUBLE":
+    return _differs_by(
+        f"kb.{quote_ident(c)}", f"ka.{quote_ident(c)}", _tol(tolerance, table, c), types.get(c)
+    )
+
+
+def _differs_by(b: str, a: str, tol: float | None, duck_type: str | None) -> str:
+    """Whether two values of a column differ: numbers with a tolerance as doubles, past it;
+    anything else when not identical."""
+    if tol is not None and duck_type in _NUMERIC and duck_type != "BOOLEAN":
         return (
-            f"((kb.{quote_ident(c)} IS NULL) <> (ka.{quote_ident(c)} IS NULL) "
-            f"OR abs(kb.{quote_ident(c)} - ka.{quote_ident(c)}) > {float(tol)})"
+            f"(({b} IS NULL) <> ({a} IS NULL) "
+            f"OR abs(CAST({b} AS DOUBLE) - CAST({a} AS DOUBLE)) > {float(tol)})"
         )
-    return f"kb.{quote_ident(c)} IS DISTINCT FROM ka.{quote_ident(c)}"
+    return f"{b} IS DISTINCT FROM {a}"
 
 
 def _side_stats(

@@ -146,6 +146,8 @@ class DirectRows:
     row_counts: dict[str, int] = field(default_factory=dict)
     type_notes: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    rounded_columns: list[tuple[str, str]] = field(default_factory=list)
+    """(table, column) whose integers past 2^53 are all JavaScript-rounded."""
     statements: list[tuple[int, str]] = field(default_factory=list)
     """(line, SQL) of the statements besides user-table rows, sqlite_sequence rows included."""
     tables: list[str] = field(default_factory=list)
@@ -945,11 +947,13 @@ def _finish(
         for t in loader.tables.values()
         if any(t.big)
     }
-    rounded = jsrounding.rounded_integers_note(
-        jsrounding.gather(lambda sql: con.execute(sql).fetchall(), big, lambda _c: "true", schema)
+    found = jsrounding.gather(
+        lambda sql: con.execute(sql).fetchall(), big, lambda _c: "true", schema
     )
+    rounded = jsrounding.rounded_integers_note(found)
     if rounded:
         result.notes.append(rounded)
+        result.rounded_columns = jsrounding.rounded_columns(found)
     return result
 
 

@@ -449,7 +449,7 @@ def _run_dump(
         writer.finish()
         engine.conn.execute("COMMIT")
         snapshot = Snapshot(path, target, count_rows(engine), notes=writer.notes)
-        rounded = jsrounding.note_for_working_copy(engine)
+        rounded, snapshot.rounded_columns = jsrounding.rounding_in_working_copy(engine)
         if rounded:
             snapshot.notes.append(rounded)
     except BaseException:
@@ -493,6 +493,7 @@ def _load_direct(
         rows.row_counts,
         notes=rows.notes,
         type_notes=rows.type_notes,
+        rounded_columns=rows.rounded_columns,
         direct=rows,
         reader="direct",
     )

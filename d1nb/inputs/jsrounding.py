@@ -105,13 +105,21 @@ def rounded_integers_note(found: list[BigIntegers]) -> str | None:
     )
 
 
-def note_for_working_copy(engine: D1Engine) -> str | None:
-    """rounded_integers_note for the rows of a SQLite working copy (generated columns, which
-    are computed, aside)."""
+def rounded_columns(found: list[BigIntegers]) -> list[tuple[str, str]]:
+    """(table, column) of each column `rounded_integers_note` speaks of: a diff compares them
+    as doubles against an exact side."""
+    if rounded_integers_note(found) is None:
+        return []
+    return [(c.table, c.column) for c in found]
+
+
+def rounding_in_working_copy(engine: D1Engine) -> tuple[str | None, list[tuple[str, str]]]:
+    """rounded_integers_note and rounded_columns for the rows of a SQLite working copy
+    (generated columns, which are computed, aside)."""
     columns = {table: [c[1] for c in engine.columns(table)] for table in engine.tables()}
     found = gather(
         lambda sql: engine.conn.execute(sql).fetchall(),
         columns,
         lambda c: f"typeof({c}) = 'integer'",
     )
-    return rounded_integers_note(found)
+    return rounded_integers_note(found), rounded_columns(found)

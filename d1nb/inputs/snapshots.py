@@ -165,13 +165,15 @@ def _load_rows(
         _insert_rows(engine, path, table, columns, rows, schema)
         engine.conn.execute("COMMIT")
         counts = count_rows(engine)
-        rounded = jsrounding.note_for_working_copy(engine) if through_javascript else None
+        rounded, rounded_columns = (
+            jsrounding.rounding_in_working_copy(engine) if through_javascript else (None, [])
+        )
         notes += [rounded] if rounded else []
     if counts.get(table) != len(rows):
         raise InputError(
             path, 0, f"table {table}: {len(rows)} rows read, {counts.get(table)} loaded"
         )
-    return Snapshot(path, target, counts, notes=notes)
+    return Snapshot(path, target, counts, notes=notes, rounded_columns=rounded_columns)
 
 
 def load_json(

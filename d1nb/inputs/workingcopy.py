@@ -42,6 +42,9 @@ class Snapshot:
     row_counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     type_notes: list[dict] = field(default_factory=list)
+    rounded_columns: list[tuple[str, str]] = field(default_factory=list)
+    """(table, column) whose integers past 2^53 are all as JavaScript prints them (a
+    `wrangler d1 export`): a diff against an exact side compares them as doubles."""
     direct: DirectRows | None = None
     """The rows already in DuckDB, for a dump the direct path proved it reads exactly."""
     reader: str = "exact"
