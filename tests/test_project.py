@@ -76,3 +76,38 @@ def test_sql_text_is_taken_apart_in_one_place():
         if re.search(r"^\s*(import sqlglot|from sqlglot)", path.read_text(encoding="utf-8"), re.M)
     )
     assert readers == ["d1nb/formats/sql/shapes.py", "d1nb/formats/sql/text.py"]
+
+
+def test_a_migration_is_named_by_its_ledger_name_its_path_or_a_unique_file_name(
+    tmp_path, monkeypatch
+):
+    """`d1nb batch --migration 0002_x/migration.sql` on a folder-per-migration project was
+    "not a migration" (the folder was cut off the name); a path to the file works too, and a
+    bare file name only when one migration has it."""
+    from d1nb.formats.migrations import load_migration_dir
+    from d1nb.presentation.project import migration_named
+
+    for name in ("0001_a/migration.sql", "0002_b/migration.sql", "0003_c/other.sql"):
+        (tmp_path / "m" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "m" / name).write_text("SELECT 1;\n", encoding="utf-8")
+    mdir = load_migration_dir(tmp_path / "m", "*/*.sql")
+    monkeypatch.chdir(tmp_path)
+    named = {
+        g: getattr(migration_named(mdir, g), "name", None)
+        for g in (
+            "0002_b/migration.sql",
+            "m/0002_b/migration.sql",
+            "0002_b\\migration.sql",
+            "other.sql",
+            "migration.sql",
+            "0004_d/migration.sql",
+        )
+    }
+    assert named == {
+        "0002_b/migration.sql": "0002_b/migration.sql",
+        "m/0002_b/migration.sql": "0002_b/migration.sql",
+        "0002_b\\migration.sql": "0002_b/migration.sql",
+        "other.sql": "0003_c/other.sql",
+        "migration.sql": None,  # two migrations have that file name
+        "0004_d/migration.sql": None,
+    }

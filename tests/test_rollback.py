@@ -85,6 +85,42 @@ def test_conventions_find_each_rollback(shop):
     assert found["0003_double_prices.sql"].parent.name == "rollback"
 
 
+@pytest.mark.parametrize("pattern", ["migrations/*/migration.sql", "migrations/**/*.sql"])
+def test_a_migration_in_a_folder_of_its_own_is_known_by_its_folder(tmp_path, pattern):
+    """Prisma and drizzle keep each migration as `NNNN_name/migration.sql`: the rollback of
+    one is found by its folder's name (stranger's project #7 found `rollback/migration.sql`
+    would have been taken for every migration's), and a file wrangler applies as a migration
+    (a `down.sql` matched by `**/*.sql`) is never taken for a rollback."""
+    from d1nb.formats.migrations import load_migration_dir
+
+    root = tmp_path / "svc"
+    files = {
+        "migrations/0001_init/migration.sql": INIT,
+        "migrations/0002_note/migration.sql": "ALTER TABLE items DROP COLUMN note;\n",
+        "migrations/0002_note/down.sql": "ALTER TABLE items ADD COLUMN note TEXT;\n",
+        "migrations/0003_sku/migration.sql": "ALTER TABLE items ADD COLUMN sku TEXT;\n",
+        "rollback/0003_sku.sql": "ALTER TABLE items DROP COLUMN sku;\n",
+        "migrations/rollback/migration.sql": "SELECT 'no one's rollback';\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    mdir = load_migration_dir(root / "migrations", pattern.removeprefix("migrations/"))
+    found = {f.name: find_rollback(mdir, f) for f in mdir.files}
+    rel = {n: p.relative_to(root).as_posix() if p else None for n, p in found.items()}
+    if pattern.endswith("migration.sql"):
+        assert rel == {
+            "0001_init/migration.sql": None,
+            "0002_note/migration.sql": "migrations/0002_note/down.sql",
+            "0003_sku/migration.sql": "rollback/0003_sku.sql",
+            "rollback/migration.sql": None,
+        }
+    else:  # every .sql is a migration: down.sql runs right after 0002, it is no rollback
+        assert rel["0002_note/migration.sql"] is None
+        assert "0002_note/down.sql" in rel and rel["0002_note/down.sql"] is None
+        assert rel["0003_sku/migration.sql"] == "rollback/0003_sku.sql"
+
+
 def test_each_rollback_is_judged_with_exact_counts(shop):
     checks = {c.file: c for c in verify_rollbacks(shop, "svc", "export.sql")}
     table = rollback_table(list(checks.values())).set_index("file")["verdict"].to_dict()

@@ -160,7 +160,13 @@ ROLLBACK_CONVENTIONS = (
 """Where teams keep the compensating migration of `NAME.sql` (stem `NAME`), relative to the
 migrations folder and, for the two subfolders, to the folder above it too. A `NAME.down.sql`
 beside the migrations is not one: wrangler applies every `*.sql` there as a migration, so it
-runs right after `NAME.sql` (d1nb replays it as the migration it is)."""
+runs right after `NAME.sql` (d1nb replays it as the migration it is).
+
+A migration in a folder of its own (`migrations_pattern`: `0003_x/migration.sql`) is known by
+its folder: the stem is `0003_x`, and the folder itself may hold `migration.sql.rollback`,
+`down.sql`, `rollback.sql` or `migration.down.sql`."""
+
+BESIDE_IN_OWN_FOLDER = ("{name}.rollback", "down.sql", "rollback.sql", "{stem}.down.sql")
 
 VERDICTS = (
     "restores everything",
@@ -175,18 +181,27 @@ VERDICTS = (
 def rollback_candidates(f: MigrationFile) -> list[str]:
     """Where the compensating migration of `f` may be, by the conventions above, relative to
     its migrations folder."""
-    name = f.name.split("/")[-1]
-    return [p.format(name=name, stem=name.removesuffix(".sql")) for p in ROLLBACK_CONVENTIONS]
+    *folders, name = f.name.split("/")
+    stem = name.removesuffix(".sql")
+    if not folders:
+        return [p.format(name=name, stem=stem) for p in ROLLBACK_CONVENTIONS]
+    own = "/".join(folders)
+    beside = [f"{own}/{p.format(name=name, stem=stem)}" for p in BESIDE_IN_OWN_FOLDER]
+    return beside + [p.format(stem=folders[-1]) for p in ROLLBACK_CONVENTIONS[1:]]
 
 
 def find_rollback(mdir: MigrationDir, f: MigrationFile) -> Path | None:
-    """The compensating migration of `f` by the conventions above, or None."""
-    folder = f.path.parent
+    """The compensating migration of `f` by the conventions above, or None; never a file
+    wrangler applies as a migration itself."""
+    migrations = {m.path.resolve() for m in mdir.files}
     for rel in rollback_candidates(f):
-        for base in (folder, folder.parent) if "/" in rel else (folder,):
+        shared = rel.startswith(("rollback/", "down/"))
+        for base in (mdir.path, mdir.path.parent) if shared else (mdir.path,):
             candidate = base / rel
-            if candidate.is_file() and candidate.resolve().is_relative_to(
-                mdir.path.resolve().parent
+            if (
+                candidate.is_file()
+                and candidate.resolve() not in migrations
+                and candidate.resolve().is_relative_to(mdir.path.resolve().parent)
             ):
                 return candidate
     return None

@@ -381,11 +381,12 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
 def cmd_batch(args: argparse.Namespace) -> Outcome:
     from d1nb.analyses.batch_files import batch_migration
     from d1nb.analyses.batching import BATCHABLE
+    from d1nb.presentation.project import migration_named
 
     args.env, args.only = None, None
     history, binding, snapshot, _ = _service_snapshot(args)
     mdir = history.migration_dirs[args.service]
-    migration = next((f for f in mdir.files if f.name == Path(args.migration).name), None)
+    migration = migration_named(mdir, args.migration)
     if migration is None:
         raise InputError(args.migration, 0, f"not a migration of {args.service}")
     if not any(s.kind in BATCHABLE for s in migration.statements):
@@ -515,7 +516,7 @@ def _tolerance(item: str) -> tuple[str, float]:
         "--tolerance",
         action="append",
         metavar="[TABLE.]COL=X",
-        help="absolute tolerance for a REAL column",
+        help="absolute tolerance for a numeric column (compared as doubles)",
     ),
     Arg(
         "--expect",

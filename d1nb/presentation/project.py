@@ -28,7 +28,7 @@ from d1nb.engine.evolution import (
 )
 from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.config import LOCAL_ENV, TOP_LEVEL_ENV
-from d1nb.formats.migrations import MigrationFile
+from d1nb.formats.migrations import MigrationDir, MigrationFile
 from d1nb.formats.wrangler_output import local_state_file
 from d1nb.inputs.history import (
     History,
@@ -81,6 +81,21 @@ def _own_local_copy(
     return next(iter(copies.values()), folder)
 
 
+def migration_named(mdir: MigrationDir, given: str) -> MigrationFile | None:
+    """The migration a user names: by its ledger name (`0003_x.sql`, `0003_x/migration.sql`),
+    by a path to its file (from here), or by a file name only one migration has."""
+    for f in mdir.files:
+        if f.name == given.replace("\\", "/"):
+            return f
+    path = Path(given)
+    if path.is_file():
+        found = next((f for f in mdir.files if f.path.resolve() == path.resolve()), None)
+        if found is not None:
+            return found
+    by_tail = [f for f in mdir.files if f.name.endswith("/" + given) or f.path.name == given]
+    return by_tail[0] if len(by_tail) == 1 else None
+
+
 def service_export(
     history: History,
     service: str,
@@ -120,11 +135,12 @@ def service_export(
             f"{', …' if len(applied) > 3 else ''}), none of them a file of service {service!r}: "
             "is this export another database's?",
         )
-    unknown = [n for n in only or [] if n not in files]
+    named = {n: migration_named(mdir, n) for n in only or []}
+    unknown = [n for n, f in named.items() if f is None]
     if unknown:
         raise InputError(shown, 0, f"not a migration of {service}: {', '.join(unknown)}")
     if only:
-        return snapshot, list(only)
+        return snapshot, [f.name for f in named.values() if f is not None]
     if not env:
         return snapshot, None
     if copies and (service, env) not in history.ledgers:
