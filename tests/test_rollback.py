@@ -254,15 +254,21 @@ def _project(root: Path, init: str, files: dict[str, str], rows: str) -> Path:
     return root
 
 
-def test_drafts_restore_rows_a_trigger_changed_again(tmp_path):
-    """Putting deleted children back fires the export's AFTER INSERT trigger, which counts
-    them into their parent again; a further round sets the parents back: everything is back."""
+def test_drafts_fire_no_trigger_and_keep_rows_written_since(tmp_path):
+    """Putting deleted children back would fire the export's AFTER INSERT trigger, which
+    counts them into their parent again, and an audit trigger would write rows; a later round
+    deleted those by key (stranger's project #7: `DELETE FROM audit_log WHERE id = 2`, which on
+    production is a row written after the export). Each data file now drops the triggers
+    first and creates them again last, in its one transaction: one round, nothing fired, and
+    rows production wrote since stay."""
     init = (
         "CREATE TABLE accounts (id INTEGER PRIMARY KEY, entries INTEGER NOT NULL DEFAULT 0);\n"
         "CREATE TABLE entries (id INTEGER PRIMARY KEY,\n"
         "  account INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE, memo TEXT);\n"
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY, what TEXT);\n"
         "CREATE TRIGGER count_entries AFTER INSERT ON entries BEGIN\n"
-        "  UPDATE accounts SET entries = entries + 1 WHERE id = NEW.account; END;\n"
+        "  UPDATE accounts SET entries = entries + 1 WHERE id = NEW.account;\n"
+        "  INSERT INTO audit (what) VALUES ('entry ' || NEW.id); END;\n"
     )
     rows = (
         "INSERT INTO accounts (id) VALUES (1), (2), (3);"
@@ -279,11 +285,29 @@ def test_drafts_restore_rows_a_trigger_changed_again(tmp_path):
     )
     (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
     assert check.draft_verdict == "restores everything", check.draft_reason
-    assert [p.name for p in check.draft] == [
-        "rollback_001_data.sql",
-        "rollback_002_data.sql",
-    ]
-    assert 'SET "entries" = 2 WHERE "id" = 1' in check.draft[1].read_text(encoding="utf-8")
+    (draft,) = check.draft
+    lines = draft.read_text(encoding="utf-8").splitlines()
+    body = [line for line in lines if not line.startswith("--")]
+    assert body[0] == 'DROP TRIGGER IF EXISTS "count_entries";'
+    assert body[-3].startswith("CREATE TRIGGER count_entries") and body[-1].endswith("END;")
+    assert not any("audit" in line and "DELETE" in line for line in body)
+    # on production, after the migration, with a row written since: the draft keeps it
+    with D1Engine(root / "after.sqlite") as engine:
+        engine.apply_migration("0001_init.sql", init)
+        engine.conn.execute(rows)
+        engine.conn.execute(
+            "DELETE FROM entries WHERE memo = ''; DELETE FROM accounts WHERE id = 3"
+        )
+        engine.conn.execute("INSERT INTO entries (id, account, memo) VALUES (10, 2, 'since')")
+        engine.conn.execute(draft.read_text(encoding="utf-8"))
+        audit = engine.conn.execute("SELECT what FROM audit ORDER BY id").fetchall()
+        assert audit == [("entry 1",), ("entry 2",), ("entry 3",), ("entry 4",), ("entry 10",)]
+        # account 2 counts production's new entry (a row the migration left alone stays as
+        # production has it); 1 and 3 are as the export holds them
+        counts = engine.conn.execute("SELECT id, entries FROM accounts").fetchall()
+        assert counts == [(1, 2), (2, 2), (3, 1)]
+        triggers = engine.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        assert triggers.fetchall() == [("count_entries",)]
 
 
 def test_line_breaks_in_text_come_back_and_a_crlf_rollback_is_read_as_wrangler_reads_it(
@@ -374,7 +398,12 @@ def test_drafts_leave_fts5_shadow_tables_to_fts5(tmp_path):
     assert check.draft_verdict == "restores everything", check.draft_reason
     text = "\n".join(p.read_text(encoding="utf-8") for p in check.draft)
     assert "notes_fts_" not in text and "tags_" not in text
-    assert text.rstrip().endswith("""INSERT INTO "notes_fts"("notes_fts") VALUES ('rebuild');""")
+    statements = text.rstrip().splitlines()
+    assert statements[-3] == """INSERT INTO "notes_fts"("notes_fts") VALUES ('rebuild');"""
+    assert [s.split(" ON ")[0] for s in statements[-2:]] == [
+        "CREATE TRIGGER notes_ad AFTER DELETE",
+        "CREATE TRIGGER notes_ai AFTER INSERT",
+    ]
     assert """INSERT OR IGNORE INTO "tags" (rowid, "tag") VALUES (2, 'nest');""" in text
 
 

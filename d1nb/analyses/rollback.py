@@ -575,6 +575,12 @@ def draft_rollback(
                     f"INSERT INTO {quote_ident(table)}({quote_ident(table)}) VALUES ('rebuild');"
                 )
         data += rebuilt
+        triggers = [sql for (kind, _n), (_tbl, sql) in sorted(was.items()) if kind == "trigger"]
+        quiet = [
+            f"DROP TRIGGER IF EXISTS {quote_ident(n)};"
+            for (kind, n) in sorted(was)
+            if kind == "trigger"
+        ]
     files = []
     if start:
         schema = []
@@ -600,10 +606,20 @@ def draft_rollback(
     for i in range(0, len(data), DRAFT_STATEMENTS_PER_FILE):
         path = out / f"rollback_{first + len(files):03d}_data.sql"
         chunk = data[i : i + DRAFT_STATEMENTS_PER_FILE]
+        if triggers:
+            chunk = [*quiet, *chunk, *(f"{sql};" for sql in triggers)]
         path.write_text(
             "-- d1nb rollback draft: rows as the export holds them, by key; safe to run again.\n"
             "-- Not restored by any SQL here: rows production wrote after the export (rows\n"
-            "-- added since stay; changes since to these rows are overwritten).\n"
+            "-- added since stay; changes since to these rows are overwritten; a row put back\n"
+            "-- whose key production has given to a new row since stays that new row).\n"
+            + (
+                "-- The triggers are dropped first and created again last, in this file's one\n"
+                "-- transaction: restoring a row fires none of them (every table the export\n"
+                "-- holds is restored as it was, what a trigger would write included).\n"
+                if triggers
+                else ""
+            )
             + "\n".join(chunk)
             + "\n",
             encoding="utf-8",
