@@ -263,7 +263,8 @@ def old_splitter_skips(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
             yield (
                 s.line,
                 f"a block closed with a lowercase `end`: {which} folds the "
-                f"{len(later)} statement(s) after it (lines {lines}) and the ledger row into "
+                f"{len(later)} statement(s) after it ({'line' if len(later) == 1 else 'lines'} "
+                f"{lines}) and the ledger row into "
                 "this one and sends them as a single statement, which D1 may run only in "
                 "part, without an error (workers-sdk #15046; locally Miniflare 4.20260426 "
                 "still ran them); write END, or use wrangler 4.124 or later",
