@@ -817,7 +817,7 @@ class Meter:
             where = index_where(s.sql) if "partial" in s.flags else None
             if where is not None:
                 entries = self._rows_where(table, where)
-            reads = self.table_rows + (entries + 2 if entries or where is None else 1)
+            reads = self.table_rows + (entries + 2 if entries or not self.table_rows else 1)
             writes = entries + 1
         elif s.kind == "other" and s.detail == "ANALYZE":
             reads, writes = self._analyze_cost(s)
