@@ -18,9 +18,11 @@ from d1nb.formats.sql.shapes import (
     conflict_update_columns,
     dml_condition,
     in_list_values,
+    in_lists,
     index_where,
     names_in,
     rows_fed_query,
+    table_aliases,
     with_condition,
     written_columns,
 )
@@ -315,3 +317,17 @@ def test_names_in_a_statement_are_its_words_and_quoted_names():
     assert {"invoice line", "it's", "id", "p"} <= names
     assert "c" not in names  # a comment names nothing
     assert names_in("SELECT 'unclosed") == set()
+
+
+def test_in_lists_and_table_aliases():
+    """What the metering reads off a statement: each IN list's values (a subquery is none),
+    and the tables behind the aliases EXPLAIN QUERY PLAN writes."""
+    sql = (
+        "UPDATE users SET note = 'x' WHERE id IN (1, 2, 3) AND plan IN ('a') "
+        "AND id IN (SELECT user_id FROM posts) AND EXISTS (SELECT 1 FROM \"post s\" AS p "
+        "JOIN comments c ON c.post_id = p.id WHERE p.user_id = users.id)"
+    )
+    assert in_lists(sql) == [3, 1]
+    assert table_aliases(sql) == {"p": "post s", "c": "comments"}
+    assert in_lists("DELETE FROM t WHERE a IN ()") == [0]
+    assert table_aliases("UPDATE t SET a = 'unclosed") == {}

@@ -27,9 +27,11 @@ from d1nb.formats.sql.shapes import (
     conflict_update_columns,
     dml_condition,
     in_list_values,
+    in_lists,
     index_where,
     names_in,
     rows_fed_query,
+    table_aliases,
     written_columns,
 )
 from d1nb.formats.sql.text import SqlTokenError, blobs_emptied, quote_ident
@@ -38,6 +40,25 @@ from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, mark_working_copy,
 # -- replaying on a snapshot, with D1 metering ---------------------------------------------------
 
 _DML = {"insert", "insert_select", "update", "delete"}
+_EQUAL_KEYS = re.compile(r"USING (?:COVERING )?INDEX \S+ \(((?:\w+=\?)(?: AND \w+=\?)*)\)$")
+"""A search by index on equal keys only, as EXPLAIN QUERY PLAN writes it: `(a=? AND b=?)`."""
+
+
+def _correlated_lines(tree: list[tuple]) -> list[bool]:
+    """Per EXPLAIN QUERY PLAN row (id, parent, _, detail): whether it lies inside a
+    CORRELATED subquery, which runs once per row of the loop around it."""
+    detail = {r[0]: r[3] for r in tree}
+    parent = {r[0]: r[1] for r in tree}
+    inside = []
+    for r in tree:
+        node, found = r[1], False
+        while node in detail and not found:
+            found = detail[node].startswith("CORRELATED ")
+            node = parent[node]
+        inside.append(found)
+    return inside
+
+
 _SORTED = re.compile(r"^USE TEMP B-TREE FOR (GROUP BY|ORDER BY|RIGHT PART OF ORDER BY)")
 _PLAN_TABLE = re.compile(r"^(SCAN|SEARCH) (\S+)(?: AS \S+)?(?: USING (.*))?$")
 STATEMENT_COLUMNS = [
@@ -304,21 +325,42 @@ class Meter:
         self.plan: list[str] = []
         self.scanned: dict[str, int] = {}
         self.opcodes: set[str] = set()
+        self.ephemerals = 0
+        self.correlated: list[bool] = []
+        self.per_key: dict[str, float] = {}
+        self.aliased: dict[str, str] = {}
         if s.kind in _DML or s.kind == "select":
             try:
-                self.plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + s.sql).fetchall()]
+                tree = conn.execute("EXPLAIN QUERY PLAN " + s.sql).fetchall()
+                self.plan = [r[3] for r in tree]
+                self.correlated = _correlated_lines(tree)
                 listing = conn.execute("EXPLAIN " + blobs_emptied(s.sql)).fetchall()
                 # the statement's own program: the listing goes on with those of its
                 # foreign-key actions and triggers, each numbered from 0 again
                 ends = [i for i in range(1, len(listing)) if listing[i][0] < listing[i - 1][0]]
-                self.opcodes = {r[1] for r in listing[: ends[0] if ends else len(listing)]}
+                own = [r[1] for r in listing[: ends[0] if ends else len(listing)]]
+                self.opcodes = set(own)
+                # an IN list or subquery keeps its values in an ephemeral table too
+                self.ephemerals = own.count("OpenEphemeral")
             except apsw.Error:
                 self.plan = []
+            aliases = table_aliases(s.sql) if any(self.correlated) else {}
             for line in self.plan:
                 match = _PLAN_TABLE.match(line)
-                if match and conn.table_exists(None, match.group(2)):
-                    self.scanned[match.group(2)] = self._count(match.group(2))
+                if not match:
+                    continue
+                name = match.group(2)
+                real = name if conn.table_exists(None, name) else aliases.get(name.lower())
+                if real and conn.table_exists(None, real):
+                    self.scanned[name] = self._count(real)
+                    self.aliased[name] = real
         self.fed = self._rows_fed(s)
+        for line, inside in zip(self.plan, self.correlated, strict=False):
+            match = _PLAN_TABLE.match(line)
+            keys = _EQUAL_KEYS.search(line) if match and inside else None
+            if keys and match.group(1) == "SEARCH" and match.group(2) in self.aliased:
+                real = self.aliased[match.group(2)]
+                self.per_key[line] = self._rows_per_key(real, keys.group(1))
         self.children_before: dict[tuple[str, str], tuple[int, int, int]] = {}
         self.holders: dict[str, int] = {}
         """Per child: the parents its deleted or nulled rows pointed at."""
@@ -344,6 +386,45 @@ class Meter:
         self.total_before = conn.total_changes()  # the probes' own rows are not the statement's
         self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
         self.t0 = time.perf_counter()
+
+    def _rows_per_key(self, table: str, columns: str) -> float:
+        """Rows of `table` per distinct value of `columns` (`a=? AND b=?` as a plan writes
+        them): what a search by those keys finds on average."""
+        cols = [c.split("=")[0].strip() for c in columns.split(" AND ")]
+        if not all(c.isidentifier() or c == "rowid" for c in cols):
+            return 1.0
+        listed = ", ".join(c if c == "rowid" else quote_ident(c) for c in cols)
+        rows, keys = self.engine.conn.execute(
+            f"SELECT (SELECT count(*) FROM {quote_ident(table)}), (SELECT count(*) FROM "
+            f"(SELECT DISTINCT {listed} FROM {quote_ident(table)}))"
+        ).fetchall()[0]
+        return rows / keys if keys else 0.0
+
+    def _outer_rows(self, table: str, changes: int) -> int:
+        """How many times a correlated subquery runs: once per row the statement's own loop
+        visits (its table scanned whole, else the rows it changes or an INSERT's SELECT
+        yields)."""
+        own = [
+            m.group(1)
+            for line, inside in zip(self.plan, self.correlated, strict=False)
+            if not inside and (m := _PLAN_TABLE.match(line)) and m.group(2) == table
+        ]
+        if own == ["SCAN"]:
+            return self.scanned.get(table, changes)
+        return self.fed if self.fed is not None else changes
+
+    def _correlated_reads(
+        self, line: str, how: str, name: str, using: str | None, runs: int
+    ) -> int:
+        """Reads of one loop of a correlated subquery over all its runs: a scan reads its
+        table each time (an empty one 1); a search by rowid 1; a search by index keys the
+        rows they find plus 1, the rows found at most the table's (fitted on Miniflare)."""
+        rows = self.scanned[name]
+        if how == "SCAN":
+            return runs * max(rows, 1)
+        if line in self.per_key:
+            return min(rows, round(runs * self.per_key[line])) + runs
+        return runs
 
     def _rows_fed(self, s: Statement) -> int | None:
         """For an INSERT … SELECT that searches a table or sorts: the rows its SELECT's FROM
@@ -736,20 +817,26 @@ class Meter:
         reads = writes = 0
         named = names_in(s.sql) if self.child_rows else set()
         scanned_rows = 0
-        for line in self.plan:
+        runs = self._outer_rows(table, changes)
+        correlated = self.correlated or [False] * len(self.plan)
+        for line, inside in zip(self.plan, correlated, strict=True):
             match = _PLAN_TABLE.match(line)
             if not match or match.group(2) not in self.scanned:
                 continue
-            how, name, _using = match.groups()
+            how, name, using = match.groups()
             if how == "SCAN" and name in self.child_rows and name.lower() not in named:
                 continue  # a foreign key's scan of a child: `_scan_reads` counts it
-            if how == "SCAN":
+            if inside:  # a correlated subquery runs once per row of the statement's own loop
+                reads += self._correlated_reads(line, how, name, using, runs)
+            elif how == "SCAN":
                 reads += self.scanned[name]
                 scanned_rows += self.scanned[name]
             elif name == table:
-                reads += changes + 2 * in_list_values(s.sql)
+                values = in_list_values(s.sql)
+                by_rowid = "(rowid=?)" in (using or "")
+                reads += 2 * values if by_rowid and values else changes + 2 * values
             elif self.fed is not None:  # a SELECT's search finds the rows it yields
-                reads += self.fed + ("INDEX" in (_using or ""))
+                reads += self.fed + ("INDEX" in (using or ""))
             else:
                 reads += 1
         if s.kind == "insert_select":
@@ -758,10 +845,17 @@ class Meter:
                 reads += scanned_rows if self.fed is None else self.fed
             if "OpenEphemeral" in self.opcodes and table in self.scanned:
                 reads += changes  # from its own table: the rows are kept aside, then read
-        if s.kind in ("update", "delete") and "OpenEphemeral" in self.opcodes:
+        lists = len(in_lists(s.sql)) + sum(1 for line in self.plan if "LIST SUBQUERY" in line)
+        if s.kind == "update" and self.ephemerals > lists:
             # two passes: the rows found are kept aside, then read again (and re-sought when
             # only their rowids were kept)
             reads += changes * (2 if {"NotExists", "SeekRowid"} & self.opcodes else 1)
+        if (
+            s.kind == "delete"
+            and not any(e[0] == table for e in self.edges)
+            and any(fk[0] == table for fk in self._foreign_keys())
+        ):
+            reads += changes  # a child's row: 1 more each, in one pass or two (Miniflare)
         if s.kind in ("insert", "insert_select"):
             indexes = self.indexes(table)
             writes += changes * (1 + len(indexes))
@@ -796,8 +890,13 @@ class Meter:
         elif s.kind == "delete":
             writes += changes
         elif s.kind == "drop_table":
-            writes += self.table_rows
-            reads += self.table_rows + self.master_rows
+            # SQLite deletes the rows first only from a table a foreign key points at (its
+            # actions must fire); any other table goes with its pages, no row read or written
+            if any(e[0] == table for e in self.edges):
+                writes += self.table_rows
+                reads += self.table_rows + self.master_rows
+            else:
+                reads += max(0, self.master_rows - 1)
         elif s.kind == "create_table":
             # its sqlite_master row twice, one row per automatic index (UNIQUE, a PRIMARY KEY
             # that is not the rowid), and sqlite_sequence's own when this creates it

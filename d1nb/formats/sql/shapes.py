@@ -540,11 +540,17 @@ def names_in(sql: str) -> set[str]:
 def in_list_values(sql: str) -> int:
     """How many values the IN (…) lists of a statement hold (each is one index probe); IN with
     a subquery counts none."""
+    return sum(in_lists(sql))
+
+
+def in_lists(sql: str) -> list[int]:
+    """The values of each IN (…) list of a statement, in order; IN with a subquery is none of
+    them."""
     try:
         toks = tokenize(sql)
     except TokenError:
-        return 0
-    total = 0
+        return []
+    lists = []
     for i, t in enumerate(toks[:-1]):
         if t.word != "IN" or toks[i + 1].type != TokenType.L_PAREN:
             continue
@@ -558,8 +564,8 @@ def in_list_values(sql: str) -> int:
             if depth == 1 and u.type == TokenType.COMMA:
                 values += 1
         empty = toks[i + 2].type == TokenType.R_PAREN if i + 2 < len(toks) else True
-        total += 0 if empty else values + 1
-    return total
+        lists.append(0 if empty else values + 1)
+    return lists
 
 
 def _group_end(toks: list[Token], i: int) -> int:
@@ -722,6 +728,18 @@ def insert_select(sql: str) -> InsertSelectParts | str:
     return InsertSelectParts(
         text[:at].rstrip(), text[at:], target.name, columns, source.name, source.alias_or_name
     )
+
+
+def table_aliases(sql: str) -> dict[str, str]:
+    """alias → table of every aliased table a statement reads (`FROM posts p`), lower-cased
+    aliases: EXPLAIN QUERY PLAN names a table by its alias."""
+    try:
+        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return {}
+    if tree is None:
+        return {}
+    return {t.alias.lower(): t.name for t in tree.find_all(exp.Table) if t.alias and t.name}
 
 
 def rows_fed_query(sql: str) -> str | None:
