@@ -20,6 +20,7 @@ from d1nb.formats.sql.shapes import (
     in_list_values,
     in_lists,
     index_where,
+    json_each_sources,
     names_in,
     rows_fed_query,
     table_aliases,
@@ -324,10 +325,21 @@ def test_in_lists_and_table_aliases():
     and the tables behind the aliases EXPLAIN QUERY PLAN writes."""
     sql = (
         "UPDATE users SET note = 'x' WHERE id IN (1, 2, 3) AND plan IN ('a') "
-        "AND id IN (SELECT user_id FROM posts) AND EXISTS (SELECT 1 FROM \"post s\" AS p "
+        'AND id IN (SELECT user_id FROM posts) AND EXISTS (SELECT 1 FROM "post s" AS p '
         "JOIN comments c ON c.post_id = p.id WHERE p.user_id = users.id)"
     )
     assert in_lists(sql) == [3, 1]
     assert table_aliases(sql) == {"p": "post s", "c": "comments"}
     assert in_lists("DELETE FROM t WHERE a IN ()") == [0]
     assert table_aliases("UPDATE t SET a = 'unclosed") == {}
+
+
+def test_json_each_sources_name_the_loop_the_plan_shows():
+    sql = (
+        "UPDATE posts SET tags = (SELECT json_group_array(value) FROM json_each(posts.tags)), "
+        "n = (SELECT count(*) FROM json_tree(json_extract(meta, '$.a'), '$.b') AS t)"
+    )
+    assert json_each_sources(sql) == {
+        "json_each": ("json_each", "posts.tags", "posts"),
+        "t": ("json_tree", "JSON_EXTRACT(meta, '$.a'), '$.b'", None),
+    }

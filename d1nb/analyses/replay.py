@@ -29,6 +29,7 @@ from d1nb.formats.sql.shapes import (
     in_list_values,
     in_lists,
     index_where,
+    json_each_sources,
     names_in,
     rows_fed_query,
     table_aliases,
@@ -40,6 +41,7 @@ from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, mark_working_copy,
 # -- replaying on a snapshot, with D1 metering ---------------------------------------------------
 
 _DML = {"insert", "insert_select", "update", "delete"}
+_PLAN_VIRTUAL = re.compile(r"^(?:SCAN|SEARCH) (\S+) VIRTUAL TABLE")
 _EQUAL_KEYS = re.compile(r"USING (?:COVERING )?INDEX \S+ \(((?:\w+=\?)(?: AND \w+=\?)*)\)$")
 """A search by index on equal keys only, as EXPLAIN QUERY PLAN writes it: `(a=? AND b=?)`."""
 
@@ -329,6 +331,7 @@ class Meter:
         self.correlated: list[bool] = []
         self.per_key: dict[str, float] = {}
         self.aliased: dict[str, str] = {}
+        self.json_elements: dict[str, float] = {}
         if s.kind in _DML or s.kind == "select":
             try:
                 tree = conn.execute("EXPLAIN QUERY PLAN " + s.sql).fetchall()
@@ -355,7 +358,17 @@ class Meter:
                     self.scanned[name] = self._count(real)
                     self.aliased[name] = real
         self.fed = self._rows_fed(s)
+        json_sources = (
+            json_each_sources(s.sql)
+            if any(self.correlated) and "VIRTUAL TABLE" in str(self.plan)
+            else {}
+        )
         for line, inside in zip(self.plan, self.correlated, strict=False):
+            virtual = _PLAN_VIRTUAL.match(line)
+            if virtual and inside and virtual.group(1).lower() in json_sources and s.table:
+                found = self._json_elements(s.table, json_sources[virtual.group(1).lower()])
+                if found is not None:
+                    self.json_elements[line] = found
             match = _PLAN_TABLE.match(line)
             keys = _EQUAL_KEYS.search(line) if match and inside else None
             if keys and match.group(1) == "SEARCH" and match.group(2) in self.aliased:
@@ -386,6 +399,22 @@ class Meter:
         self.total_before = conn.total_changes()  # the probes' own rows are not the statement's
         self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
         self.t0 = time.perf_counter()
+
+    def _json_elements(self, table: str, source: tuple[str, str, str | None]) -> float | None:
+        """The elements a json_each (json_tree) over a column of `table` steps through per
+        row, on average over the table; None when its argument is not `table`'s."""
+        function, argument, qualifier = source
+        alias = ""
+        if qualifier and qualifier.lower() != table.lower():
+            alias = f" AS {quote_ident(qualifier)}"
+        try:
+            (avg,) = self.engine.conn.execute(
+                f"SELECT avg((SELECT count(*) FROM {function}({argument}))) "
+                f"FROM main.{quote_ident(table)}{alias}"
+            ).fetchall()[0]
+        except apsw.Error:
+            return None
+        return float(avg or 0.0)
 
     def _rows_per_key(self, table: str, columns: str) -> float:
         """Rows of `table` per distinct value of `columns` (`a=? AND b=?` as a plan writes
@@ -820,6 +849,9 @@ class Meter:
         runs = self._outer_rows(table, changes)
         correlated = self.correlated or [False] * len(self.plan)
         for line, inside in zip(self.plan, correlated, strict=True):
+            if inside and line in self.json_elements:  # each run steps through its elements
+                reads += round(runs * self.json_elements[line])
+                continue
             match = _PLAN_TABLE.match(line)
             if not match or match.group(2) not in self.scanned:
                 continue

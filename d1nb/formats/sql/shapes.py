@@ -742,6 +742,32 @@ def table_aliases(sql: str) -> dict[str, str]:
     return {t.alias.lower(): t.name for t in tree.find_all(exp.Table) if t.alias and t.name}
 
 
+def json_each_sources(sql: str) -> dict[str, tuple[str, str, str | None]]:
+    """Each `json_each(…)` / `json_tree(…)` a statement reads from, by the name EXPLAIN QUERY
+    PLAN gives its loop (its alias, else the function's name), lower-cased: (the function,
+    its arguments' SQL, the table or alias its JSON argument's column is qualified with)."""
+    try:
+        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return {}
+    found: dict[str, tuple[str, str, str | None]] = {}
+    for table in tree.find_all(exp.Table) if tree is not None else []:
+        call = table.this
+        if not isinstance(call, exp.Anonymous):
+            continue
+        if call.name.lower() not in ("json_each", "json_tree"):
+            continue
+        if not call.expressions:
+            continue
+        argument = call.expressions[0]
+        column = argument if isinstance(argument, exp.Column) else argument.find(exp.Column)
+        qualifier = column.table or None if column is not None else None
+        name = (table.alias or call.name).lower()
+        arguments = ", ".join(a.sql(dialect="sqlite") for a in call.expressions)
+        found[name] = (call.name.lower(), arguments, qualifier)
+    return found
+
+
 def rows_fed_query(sql: str) -> str | None:
     """For an INSERT … SELECT: a query counting the rows its SELECT's FROM and WHERE yield,
     before any GROUP BY, DISTINCT, ORDER BY or LIMIT (the rows a sorter is fed, the rows its
