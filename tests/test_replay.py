@@ -132,7 +132,7 @@ def test_a_meter_that_fails_is_d1nbs_error_not_the_migrations(api):
     """A SQLite error inside the measuring (not the statement) raises MeasurementError: it
     must never become a "fails" verdict on a migration that D1 would apply (a WITHOUT ROWID
     table once made the impact meter ask for a rowid and call the migration failing)."""
-    from d1nb.analyses.replay import Meter
+    from d1nb.analyses.metering import Meter
     from d1nb.engine.d1engine import MeasurementError
 
     class Broken(Meter):

@@ -156,7 +156,7 @@ def _writes_per_row(engine: D1Engine, s: Statement) -> int:
     """D1 rows written per row changed: the row, plus one per index an UPDATE rewrites."""
     if s.kind == "delete":
         return 1
-    from d1nb.analyses.replay import Meter
+    from d1nb.analyses.metering import Meter
 
     if s.kind == "insert_select":  # a new row writes every index of its table
         return 1 + len(Meter(engine).indexes(s.table or ""))

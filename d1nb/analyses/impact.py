@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from d1nb import d1
-from d1nb.analyses.replay import Meter, ReplayResult, replay
+from d1nb.analyses.metering import Meter
+from d1nb.analyses.replay import ReplayResult, replay
 from d1nb.engine.evolution import schema_evolution
 from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql.shapes import conflict_update_columns, written_columns

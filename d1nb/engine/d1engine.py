@@ -78,7 +78,7 @@ _DML_KINDS = frozenset({"insert", "insert_select", "update", "delete"})
 
 
 class StatementMeter(Protocol):
-    """Told about every statement of a migration as it runs (see d1nb.analyses.replay.Meter)."""
+    """Told about every statement of a migration as it runs (see d1nb.analyses.metering.Meter)."""
 
     def before(self, statement: Statement) -> None: ...
 
@@ -444,7 +444,7 @@ class D1Engine:
 
         `applied_at` fixes the ledger timestamp (wrangler leaves it to CURRENT_TIMESTAMP).
         On error the transaction is rolled back and the outcome names the failing line.
-        A `meter` is told before and after each statement (d1nb.analyses.replay measures with it).
+        A `meter` is told before and after each statement (d1nb.analyses.metering measures with it).
 
         `via` is the path the file takes to D1 (docs/compat.md, "Execution paths"): "apply"
         (`wrangler d1 migrations apply`: one transaction, `PRAGMA foreign_keys=OFF` ignored) or

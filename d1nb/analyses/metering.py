@@ -1,0 +1,937 @@
+"""D1's metering of one statement, estimated on a SQLite copy: the rows it reads and writes
+by the counters of workerd's SQLite patch (docs/metering.md), from what a replay can observe
+(rows changed, the query plan and bytecode, table and child sizes before and after).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+
+import apsw
+
+from d1nb import d1
+from d1nb.engine.d1engine import D1Engine, cascade_edges
+from d1nb.formats.migrations import Statement
+from d1nb.formats.sql.shapes import (
+    conflict_update_columns,
+    dml_condition,
+    in_list_values,
+    in_lists,
+    index_where,
+    json_each_sources,
+    names_in,
+    rows_fed_query,
+    table_aliases,
+    written_columns,
+)
+from d1nb.formats.sql.text import SqlTokenError, blobs_emptied, quote_ident
+
+_DML = {"insert", "insert_select", "update", "delete"}
+_PLAN_VIRTUAL = re.compile(r"^(?:SCAN|SEARCH) (\S+) VIRTUAL TABLE")
+_EQUAL_KEYS = re.compile(r"USING (?:COVERING )?INDEX \S+ \(((?:\w+=\?)(?: AND \w+=\?)*)\)$")
+"""A search by index on equal keys only, as EXPLAIN QUERY PLAN writes it: `(a=? AND b=?)`."""
+
+
+def _correlated_lines(tree: list[tuple]) -> list[bool]:
+    """Per EXPLAIN QUERY PLAN row (id, parent, _, detail): whether it lies inside a
+    CORRELATED subquery, which runs once per row of the loop around it."""
+    detail = {r[0]: r[3] for r in tree}
+    parent = {r[0]: r[1] for r in tree}
+    inside = []
+    for r in tree:
+        node, found = r[1], False
+        while node in detail and not found:
+            found = detail[node].startswith("CORRELATED ")
+            node = parent[node]
+        inside.append(found)
+    return inside
+
+
+_SORTED = re.compile(r"^USE TEMP B-TREE FOR (GROUP BY|ORDER BY|RIGHT PART OF ORDER BY)")
+_PLAN_TABLE = re.compile(r"^(SCAN|SEARCH) (\S+)(?: AS \S+)?(?: USING (.*))?$")
+
+
+class _VirtualTableWrites:
+    """Rows written by the statements a virtual table runs on its own shadow tables (FTS5's
+    `_data`, `_idx`, `_docsize` …): SQLite's `total_changes()` counts them, D1 counts the
+    virtual-table update alone. A trace: the changes up to the end of each statement that is
+    not the migration's own (nor one of its triggers')."""
+
+    def __init__(self, conn: apsw.Connection, sql: str):
+        self.sql = sql.strip()
+        self.own: int | None = None
+        """The measured statement's id, known by its text: a virtual table's own statements
+        run at the top level too (FTS5 reads its config while the statement is prepared),
+        and ids are addresses, reused once a statement is finalized."""
+        self.last = conn.total_changes()
+        self.rows = 0
+
+    def event(self, event: dict) -> None:
+        total = event["total_changes"]
+        if (
+            event["code"] == apsw.SQLITE_TRACE_STMT
+            and not event["trigger"]
+            and event["sql"].strip() == self.sql
+        ):
+            self.own = event["id"]
+        elif event["code"] == apsw.SQLITE_TRACE_PROFILE and event["id"] != self.own:
+            self.rows += total - self.last
+        self.last = total
+
+
+def flush_virtual_tables(conn: apsw.Connection) -> None:
+    """Make FTS5 write the terms it holds in memory (it does at each savepoint): done on both
+    sides of a measured statement on a database with virtual tables, its shadow-table writes
+    all fall inside the measurement, whenever FTS5 would have made them."""
+    conn.execute("SAVEPOINT d1nb_flush; RELEASE d1nb_flush")
+
+
+def shadow_table_rows(engine: D1Engine, sql: str) -> int:
+    """The rows `sql` would write to shadow tables, from a run under the trace that is then
+    undone: a trace slows a statement tenfold, and the run D1's timings come from must not
+    carry it. 0 when the trial run fails (the measured run fails the same way)."""
+    conn = engine.conn
+    conn.execute("SAVEPOINT d1nb_shadow")
+    counter = _VirtualTableWrites(conn, sql)
+    conn.trace_v2(apsw.SQLITE_TRACE_STMT | apsw.SQLITE_TRACE_PROFILE, counter.event)
+    try:
+        with engine.time_limit():
+            conn.execute(sql).fetchall()
+        flush_virtual_tables(conn)
+    except apsw.Error:
+        counter.rows = 0
+    finally:
+        conn.trace_v2(0, None)
+        conn.execute("ROLLBACK TO d1nb_shadow")
+        conn.execute("RELEASE d1nb_shadow")
+    return counter.rows
+
+
+class Meter:
+    """Measures each statement of a replay: rows changed, cascades, D1's rows read and written.
+
+    rows_written follows the counters of workerd's SQLite patch (one per table row inserted,
+    updated or deleted, one per index entry inserted; see docs/metering.md); rows_read is an
+    estimate from the query plan and table sizes. Both are checked against Miniflare's exact
+    counts by the tests.
+    """
+
+    def __init__(self, engine: D1Engine):
+        self.engine = engine
+        self.rows: list[dict] = []
+        self._indexes: dict[str, list[tuple[frozenset[str] | None, bool]]] = {}
+        self._fks: list[tuple] | None = None
+        self._on_update: list[tuple[str, str, str, str, str]] | None = None
+        self._lookups: dict[tuple[str, str], str | None] = {}
+        self._virtual: bool | None = None
+
+    # schema facts, cached until DDL runs
+    def _count(self, table: str) -> int:
+        return self.engine.conn.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchall()[0][
+            0
+        ]
+
+    def indexes(self, table: str) -> list[tuple[frozenset[str] | None, str | None]]:
+        """(columns, WHERE) of each index of `table`: columns None for an expression index,
+        WHERE the condition of a partial index, else None. The PRIMARY KEY of a WITHOUT ROWID
+        table is the table itself, not an index."""
+        if table not in self._indexes:
+            found = []
+            without_rowid = self.engine.without_rowid(table)
+            for name, partial, origin in self.engine.conn.execute(
+                "SELECT name, partial, origin FROM pragma_index_list(?)", (table,)
+            ).fetchall():
+                if without_rowid and origin == "pk":
+                    continue
+                cols = [
+                    r[0]
+                    for r in self.engine.conn.execute(
+                        "SELECT name FROM pragma_index_info(?)", (name,)
+                    ).fetchall()
+                ]
+                where = None
+                if partial:
+                    (sql,) = self.engine.conn.execute(
+                        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+                    ).fetchall()[0]
+                    where = index_where(sql or "") or "1"
+                found.append((None if None in cols else frozenset(cols), where))
+            self._indexes[table] = found
+        return self._indexes[table]
+
+    def updated_indexes(
+        self, table: str, columns: set[str]
+    ) -> list[tuple[frozenset[str] | None, str | None]]:
+        """The indexes SQLite maintains when an UPDATE sets `columns`: those holding one of
+        them, expression indexes, and partial indexes whose WHERE reads one of them."""
+        named = {c.lower() for c in columns}
+        return [
+            i
+            for i in self.indexes(table)
+            if i[0] is None or i[0] & columns or (i[1] is not None and names_in(i[1]) & named)
+        ]
+
+    def _foreign_keys(self) -> list[tuple]:
+        if self._fks is None:
+            self._fks = self.engine.foreign_keys()
+        return self._fks
+
+    def children(self, table: str) -> list[tuple[str, str, str]]:
+        """(child table, child column, ON DELETE action) of foreign keys to `table`."""
+        return [(c, col, a.upper()) for c, col, p, _pc, a in self._foreign_keys() if p == table]
+
+    def descendants(self, table: str) -> list[tuple[str, str, str, str]]:
+        """(parent, child, child column, ON DELETE action) of every foreign key a delete in
+        `table` reaches through cascades (`cascade_edges`)."""
+        return cascade_edges(self._foreign_keys(), table)
+
+    def _rowid_column(self, table: str) -> str | None:
+        pks = [c for c in self.engine.columns(table) if c[5]]
+        if len(pks) == 1 and pks[0][2].upper() == "INTEGER":
+            return pks[0][1]
+        return None
+
+    def _parent_is_rowid(self, parent: str, column: str | None) -> bool:
+        """Whether a foreign key's parent key is the parent table's rowid (its INTEGER PRIMARY
+        KEY, named or implied by a REFERENCES clause without a column)."""
+        if not self.engine.conn.table_exists(None, parent) or self.engine.without_rowid(parent):
+            return False
+        rowid = self._rowid_column(parent)
+        return rowid is not None and (column is None or column == rowid)
+
+    def _autoincrement(self, table: str) -> bool:
+        rows = self.engine.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchall()
+        return bool(rows) and "AUTOINCREMENT" in (rows[0][0] or "").upper()
+
+    def _alter_cost(self, s: Statement, table: str) -> tuple[int, int]:
+        """ALTER TABLE rewrites rows of sqlite_master (and, for DROP COLUMN, the table).
+
+        Mirrors the UPDATEs SQLite's alter.c runs; D1 databases hold one internal table of
+        their own (`_cf_KV`) that these statements also rewrite. Reads are approximate.
+        """
+        master = (
+            self.engine.conn.execute("SELECT count(*) FROM sqlite_master").fetchall()[0][0]
+            + d1.INTERNAL_SCHEMA_ROWS
+        )
+        if s.kind == "add_column":
+            return master + 2, 1
+        rewritten = self.engine.conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+            "AND (type != 'index' OR tbl_name = ?)",
+            (table,),
+        ).fetchall()[0][0]
+        rewritten += d1.INTERNAL_SCHEMA_ROWS
+        if s.kind == "rename_table":
+            own = self.engine.conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE tbl_name = ? AND type IN "
+                "('table', 'index', 'trigger')",
+                (s.detail,),
+            ).fetchall()[0][0]
+            sequence = (
+                self.engine.conn.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"
+                ).fetchall()[0][0]
+                and self.engine.conn.execute(
+                    "SELECT count(*) FROM sqlite_sequence WHERE name = ?", (s.detail,)
+                ).fetchall()[0][0]
+            )
+            return 4 * master, rewritten + own + sequence
+        if s.kind == "rename_column":
+            return 7 * master, 2 * rewritten
+        return self.table_rows + 8 * master, self.table_rows + rewritten + 1
+
+    # measurement
+    def _update_actions(self, s: Statement) -> list[tuple[str, str, str]]:
+        """(child, column, action) of each foreign key whose ON UPDATE action (CASCADE, SET
+        NULL, SET DEFAULT, RESTRICT) an UPDATE of `s.table` runs: it sets the parent column
+        the key refers to."""
+        if s.kind != "update" or not s.table or not self.engine.conn.table_exists(None, s.table):
+            return []
+        keys = [fk for fk in self._update_fks() if fk[2].lower() == s.table.lower()]
+        if not keys:
+            return []
+        sets = {c.lower() for c in written_columns(s.sql) or []}
+        pk = [c[1] for c in sorted(self.engine.columns(s.table), key=lambda c: c[5]) if c[5]]
+        return [
+            (child, col, action)
+            for child, col, _parent, refers, action, seq in keys
+            if (refers or (pk[seq] if seq < len(pk) else "")).lower() in sets
+        ]
+
+    def _update_fks(self) -> list[tuple]:
+        """(child, column, parent, parent column or None, ON UPDATE action, position in the
+        key) of every foreign key with an ON UPDATE action; cached until DDL runs."""
+        if self._on_update is None:
+            self._on_update = [
+                (child, col, parent, to, on_update.upper(), seq)
+                for child in self.engine.tables()
+                for _id, seq, parent, col, to, on_update, *_ in self.engine.conn.execute(
+                    "SELECT * FROM pragma_foreign_key_list(?)", (child,)
+                ).fetchall()
+                if on_update.upper() != "NO ACTION"
+            ]
+        return self._on_update
+
+    def before(self, s: Statement) -> None:
+        conn = self.engine.conn
+        self.update_actions = self._update_actions(s)
+        self.cascaded_updates = [
+            (child, col)
+            for child, col, action in self.update_actions
+            if action == "CASCADE" and not self.engine.without_rowid(child)
+        ]
+        for i, (child, col) in enumerate(self.cascaded_updates):
+            conn.execute(
+                f"CREATE TEMP TABLE _d1nb_keys{i} AS SELECT rowid AS r, {quote_ident(col)} AS v "
+                f"FROM main.{quote_ident(child)}"
+            )
+        self.shadow_rows = 0
+        self.flushing = self._has_virtual_tables() and (s.kind in _DML or s.kind == "drop_table")
+        if self.flushing:
+            flush_virtual_tables(conn)
+            self.shadow_rows = shadow_table_rows(self.engine, s.sql)
+        self.total_before = conn.total_changes()
+        self.plan: list[str] = []
+        self.scanned: dict[str, int] = {}
+        self.opcodes: set[str] = set()
+        self.ephemerals = 0
+        self.correlated: list[bool] = []
+        self.per_key: dict[str, float] = {}
+        self.aliased: dict[str, str] = {}
+        self.json_elements: dict[str, float] = {}
+        if s.kind in _DML or s.kind == "select":
+            try:
+                tree = conn.execute("EXPLAIN QUERY PLAN " + s.sql).fetchall()
+                self.plan = [r[3] for r in tree]
+                self.correlated = _correlated_lines(tree)
+                listing = conn.execute("EXPLAIN " + blobs_emptied(s.sql)).fetchall()
+                # the statement's own program: the listing goes on with those of its
+                # foreign-key actions and triggers, each numbered from 0 again
+                ends = [i for i in range(1, len(listing)) if listing[i][0] < listing[i - 1][0]]
+                own = [r[1] for r in listing[: ends[0] if ends else len(listing)]]
+                self.opcodes = set(own)
+                # an IN list or subquery keeps its values in an ephemeral table too
+                self.ephemerals = own.count("OpenEphemeral")
+            except apsw.Error:
+                self.plan = []
+            aliases = table_aliases(s.sql) if any(self.correlated) else {}
+            for line in self.plan:
+                match = _PLAN_TABLE.match(line)
+                if not match:
+                    continue
+                name = match.group(2)
+                real = name if conn.table_exists(None, name) else aliases.get(name.lower())
+                if real and conn.table_exists(None, real):
+                    self.scanned[name] = self._count(real)
+                    self.aliased[name] = real
+        self.fed = self._rows_fed(s)
+        json_sources = (
+            json_each_sources(s.sql)
+            if any(self.correlated) and "VIRTUAL TABLE" in str(self.plan)
+            else {}
+        )
+        for line, inside in zip(self.plan, self.correlated, strict=False):
+            virtual = _PLAN_VIRTUAL.match(line)
+            if virtual and inside and virtual.group(1).lower() in json_sources and s.table:
+                found = self._json_elements(s.table, json_sources[virtual.group(1).lower()])
+                if found is not None:
+                    self.json_elements[line] = found
+            match = _PLAN_TABLE.match(line)
+            keys = _EQUAL_KEYS.search(line) if match and inside else None
+            if keys and match.group(1) == "SEARCH" and match.group(2) in self.aliased:
+                real = self.aliased[match.group(2)]
+                self.per_key[line] = self._rows_per_key(real, keys.group(1))
+        self.children_before: dict[tuple[str, str], tuple[int, int, int]] = {}
+        self.holders: dict[str, int] = {}
+        """Per child: the parents its deleted or nulled rows pointed at."""
+        self.child_rows: dict[str, int] = {}
+        self.edges: list[tuple[str, str, str, str]] = []
+        self.table_rows = 0
+        self.master_rows = 0
+        self.had_sequence = self._has_sequence()
+        if s.table and conn.table_exists(None, s.table):
+            if s.kind in ("delete", "drop_table", "update", "insert", "insert_select"):
+                self.edges = self.descendants(s.table)
+                for _parent, child, col, action in self.edges:
+                    self.children_before[(child, col)] = self._child_state(child, col, action)
+                    self.child_rows[child] = self.children_before[(child, col)][0]
+            if s.kind in ("drop_table", "create_index", "drop_column"):
+                self.table_rows = self._count(s.table)
+            if s.kind == "drop_table":  # it scans the schema for what goes with the table
+                self.master_rows = self._count("sqlite_master") + d1.INTERNAL_SCHEMA_ROWS
+            if {"upsert", "or_replace"} & set(s.flags):  # rows updated, or deleted, in place
+                self.rows_before = self._count(s.table)
+        self.rank_probes = self._probe_scanned_cascades(s)
+        self.partial_before = self._probe_partial_entries(s)
+        self.total_before = conn.total_changes()  # the probes' own rows are not the statement's
+        self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
+        self.t0 = time.perf_counter()
+
+    def _json_elements(self, table: str, source: tuple[str, str, str | None]) -> float | None:
+        """The elements a json_each (json_tree) over a column of `table` steps through per
+        row, on average over the table; None when its argument is not `table`'s."""
+        function, argument, qualifier = source
+        alias = ""
+        if qualifier and qualifier.lower() != table.lower():
+            alias = f" AS {quote_ident(qualifier)}"
+        try:
+            (avg,) = self.engine.conn.execute(
+                f"SELECT avg((SELECT count(*) FROM {function}({argument}))) "
+                f"FROM main.{quote_ident(table)}{alias}"
+            ).fetchall()[0]
+        except apsw.Error:
+            return None
+        return float(avg or 0.0)
+
+    def _rows_per_key(self, table: str, columns: str) -> float:
+        """Rows of `table` per distinct value of `columns` (`a=? AND b=?` as a plan writes
+        them): what a search by those keys finds on average."""
+        cols = [c.split("=")[0].strip() for c in columns.split(" AND ")]
+        if not all(c.isidentifier() or c == "rowid" for c in cols):
+            return 1.0
+        listed = ", ".join(c if c == "rowid" else quote_ident(c) for c in cols)
+        rows, keys = self.engine.conn.execute(
+            f"SELECT (SELECT count(*) FROM {quote_ident(table)}), (SELECT count(*) FROM "
+            f"(SELECT DISTINCT {listed} FROM {quote_ident(table)}))"
+        ).fetchall()[0]
+        return rows / keys if keys else 0.0
+
+    def _outer_rows(self, table: str, changes: int) -> int:
+        """How many times a correlated subquery runs: once per row the statement's own loop
+        visits (its table scanned whole, else the rows it changes or an INSERT's SELECT
+        yields)."""
+        own = [
+            m.group(1)
+            for line, inside in zip(self.plan, self.correlated, strict=False)
+            if not inside and (m := _PLAN_TABLE.match(line)) and m.group(2) == table
+        ]
+        if own == ["SCAN"]:
+            return self.scanned.get(table, changes)
+        return self.fed if self.fed is not None else changes
+
+    def _correlated_reads(
+        self, line: str, how: str, name: str, using: str | None, runs: int
+    ) -> int:
+        """Reads of one loop of a correlated subquery over all its runs: a scan reads its
+        table each time (an empty one 1); a search by rowid 1; a search by index keys the
+        rows they find plus 1, the rows found at most the table's (fitted on Miniflare)."""
+        rows = self.scanned[name]
+        if how == "SCAN":
+            return runs * max(rows, 1)
+        if line in self.per_key:
+            return min(rows, round(runs * self.per_key[line])) + runs
+        return runs
+
+    def _rows_fed(self, s: Statement) -> int | None:
+        """For an INSERT … SELECT that searches a table or sorts: the rows its SELECT's FROM
+        and WHERE yield (what its searches find and its sorter is fed); else None."""
+        if s.kind != "insert_select":
+            return None
+        searches = any(
+            (m := _PLAN_TABLE.match(line)) and m.group(1) == "SEARCH" and m.group(2) != s.table
+            for line in self.plan
+        )
+        if not searches and not any(_SORTED.match(line) for line in self.plan):
+            return None
+        query = rows_fed_query(s.sql)
+        if query is None:
+            return None
+        try:
+            return self.engine.conn.execute(query).fetchall()[0][0]
+        except apsw.Error:
+            return None
+
+    def _rows_where(self, table: str, where: str | None) -> int:
+        """Rows of `table` a partial index's WHERE keeps (all of them without one)."""
+        condition = f" WHERE {where}" if where else ""
+        return self.engine.conn.execute(
+            f"SELECT count(*) FROM {quote_ident(table)}{condition}"
+        ).fetchall()[0][0]
+
+    def _has_sequence(self) -> bool:
+        return self.engine.conn.table_exists(None, "sqlite_sequence")
+
+    def _stat_rows(self, tables: list[str]) -> int:
+        """Rows of sqlite_stat1 about `tables`; -1 when there is no sqlite_stat1."""
+        if not self.engine.conn.table_exists(None, "sqlite_stat1"):
+            return -1
+        marks = ", ".join("?" * len(tables))
+        return self.engine.conn.execute(
+            f"SELECT count(*) FROM sqlite_stat1 WHERE tbl IN ({marks})", tables
+        ).fetchall()[0][0]
+
+    def _analyzed(self, s: Statement) -> list[str]:
+        """The tables an ANALYZE statement analyses: all, or the one it names."""
+        if s.table and self.engine.conn.table_exists(None, s.table):
+            return [s.table]
+        return self.engine.tables()
+
+    def _analyze_cost(self, s: Statement) -> tuple[int, int]:
+        """ANALYZE reads every index entry twice and counts the rows of each table with no
+        full index; it writes each sqlite_stat1 row it makes, and 2 when it creates
+        sqlite_stat1 (calibrated on Miniflare; reads approximate)."""
+        conn = self.engine.conn
+        tables = self._analyzed(s)
+        reads = 2 + (self.stats_before < 0)
+        for table in tables:
+            entries, full = 0, False
+            for name, partial in conn.execute(
+                "SELECT name, partial FROM pragma_index_list(?)", (table,)
+            ).fetchall():
+                if partial:
+                    sql = conn.execute(
+                        "SELECT sql FROM sqlite_master WHERE name = ?", (name,)
+                    ).fetchall()[0][0]
+                    entries += self._rows_where(table, index_where(sql or ""))
+                else:
+                    entries += self._count(table)
+                    full = True
+            reads += 2 * entries + (0 if full else self._count(table))
+        return reads, self._stat_rows(tables) + (2 if self.stats_before < 0 else 0)
+
+    def _child_state(self, child: str, col: str, action: str = "") -> tuple[int, int, int]:
+        """(rows of `child`, rows whose `col` still points somewhere: not NULL, and for ON
+        DELETE SET DEFAULT not the column's default either, and the parents they point at,
+        counted only where an index leads with `col`: there it is cheap, and only there do
+        `_cascade_reads` use it)."""
+        c = quote_ident(col)
+        pointing = f"count({c})"
+        if action == "SET DEFAULT":  # the only action that needs the column's default
+            default = next((d[4] for d in self.engine.columns(child) if d[1] == col), None)
+            if default is not None:
+                pointing = f"count(*) FILTER (WHERE {c} IS NOT NULL AND {c} IS NOT ({default}))"
+        row = self.engine.conn.execute(
+            f"SELECT count(*), {pointing}, "
+            + (f"count(DISTINCT {c})" if self._holders_count(child, col, action) else "0")
+            + f" FROM {quote_ident(child)}"
+        ).fetchall()[0]
+        return row[0], row[1], row[2]
+
+    def _probe_partial_entries(self, s: Statement) -> list[tuple[str, int]]:
+        """Before an INSERT or UPDATE into a table with partial indexes: each one's entries
+        (an INSERT's new entries are the difference), and for an UPDATE the rowids it will
+        set aside in a temp table (its new entries are those rows the WHERE keeps after)."""
+        if s.kind not in ("insert", "insert_select", "update") or not s.table:
+            return []
+        table = s.table
+        if not self.engine.conn.table_exists(None, table):
+            return []
+        partial = [w for _c, w in self.indexes(table) if w is not None]
+        if not partial:
+            return []
+        counts = [(w, self._rows_where(table, w)) for w in partial]
+        if s.kind == "update" and not self.engine.without_rowid(table):
+            try:
+                cut = dml_condition(s.sql)
+            except SqlTokenError:
+                cut = None
+            if cut is not None and not cut.trailing and " FROM " not in f" {cut.head.upper()} ":
+                where = f" WHERE {cut.condition}" if cut.condition else ""
+                # a WHERE that cannot run alone (a correlated name) leaves the difference
+                with contextlib.suppress(apsw.Error):
+                    self.engine.conn.execute(
+                        "CREATE TEMP TABLE _d1nb_updated AS SELECT rowid AS r FROM "
+                        f"main.{quote_ident(table)}{where}"
+                    )
+        return counts
+
+    def _rows_left_out(
+        self, table: str, changes: int, written: list[tuple[frozenset[str] | None, str | None]]
+    ) -> int:
+        """Index entries an INSERT or UPDATE did not write: per partial index among those it
+        `written`, its rows that the index's WHERE leaves out (a row is an entry only if the
+        WHERE keeps it)."""
+        wheres = [w for _c, w in written if w is not None]
+        if not changes or not wheres:
+            return 0
+        conn = self.engine.conn
+        updated = conn.table_exists("temp", "_d1nb_updated")
+        left_out = 0
+        for where, before in self.partial_before:
+            if where not in wheres:
+                continue
+            wheres.remove(where)
+            if updated:
+                kept = conn.execute(
+                    f"SELECT count(*) FROM main.{quote_ident(table)} WHERE rowid IN "
+                    f"(SELECT r FROM temp._d1nb_updated) AND ({where})"
+                ).fetchall()[0][0]
+            else:
+                kept = self._rows_where(table, where) - before
+            left_out += changes - min(changes, max(0, kept))
+        return left_out
+
+    def _holders_count(self, child: str, col: str, action: str) -> bool:
+        """Whether `_cascade_reads` uses the parents a child's rows point at: through an index
+        or key, and for SET NULL / SET DEFAULT past a scan (the statement scans the child per
+        parent row anyway)."""
+        how = self._key_lookup(child, col)
+        return how in ("index", "key") or (how is None and action in ("SET NULL", "SET DEFAULT"))
+
+    def _probe_scanned_cascades(self, s: Statement) -> list[tuple[str, str, str]]:
+        """For each ON DELETE CASCADE child the statement's own deletes reach by a scan (no
+        index on the key): the parent's keys in the order it deletes them (rowid order) and the
+        child's rows per key, kept aside so that `_rank_sums` can tell how much each scan still
+        finds (D1 reads the child twice per parent row, the child shrinking as it goes)."""
+        probes: list[tuple[str, str, str]] = []
+        if s.kind not in ("delete", "drop_table") or not s.table:
+            return probes
+        conn = self.engine.conn
+        for parent, child, col, action in self.edges:
+            if parent != s.table or child == parent or action != "CASCADE":
+                continue
+            if self._key_lookup(child, col) is not None:
+                continue
+            key = self._parent_column(parent, child, col)
+            if key is None:
+                continue
+            i = len(probes)
+            order = "rowid" if not self.engine.without_rowid(parent) else quote_ident(key)
+            conn.execute(
+                f"CREATE TEMP TABLE _d1nb_parents{i} AS SELECT {order} AS r, "
+                f"{quote_ident(key)} AS k FROM main.{quote_ident(parent)}"
+            )
+            conn.execute(
+                f"CREATE TEMP TABLE _d1nb_children{i} AS SELECT {quote_ident(col)} AS k, "
+                f"count(*) AS n FROM main.{quote_ident(child)} WHERE {quote_ident(col)} "
+                "IS NOT NULL GROUP BY 1"
+            )
+            probes.append((parent, child, col))
+        return probes
+
+    def _parent_column(self, parent: str, child: str, col: str) -> str | None:
+        """The parent column a child's foreign key column points at (its PRIMARY KEY when the
+        REFERENCES clause names none); None for a composite or rowid-only key."""
+        for c, from_col, p, to_col, _action in self._foreign_keys():
+            if (c, from_col, p) == (child, col, parent):
+                if to_col:
+                    return to_col
+                pks = [r[1] for r in self.engine.columns(parent) if r[5]]
+                return pks[0] if len(pks) == 1 else None
+        return None
+
+    def _rank_sums(self) -> dict[tuple[str, str, str], tuple[int, int]]:
+        """Per probed edge: the sum, over the child rows the cascade deleted, of their parent's
+        place among the parents deleted (1 for the first): how far into the deletes each child
+        row was still there to be scanned; and the place of the last parent with such rows."""
+        sums = {}
+        conn = self.engine.conn
+        for i, (parent, child, col) in enumerate(self.rank_probes):
+            gone = ""
+            if conn.table_exists(None, parent):
+                rcol = (
+                    "rowid"
+                    if not self.engine.without_rowid(parent)
+                    else quote_ident(self._parent_column(parent, child, col) or "rowid")
+                )
+                gone = (
+                    f"WHERE NOT EXISTS (SELECT 1 FROM main.{quote_ident(parent)} t "
+                    f"WHERE t.{rcol} = p.r)"
+                )
+            total, last = conn.execute(
+                "SELECT coalesce(sum(d.place * c.n), 0), coalesce(max(d.place), 0) FROM (SELECT "
+                f"k, row_number() OVER (ORDER BY r) AS place FROM temp._d1nb_parents{i} p "
+                f"{gone}) d JOIN temp._d1nb_children{i} c ON c.k = d.k"
+            ).fetchall()[0]
+            sums[(parent, child, col)] = (int(total), int(last))
+        return sums
+
+    def _has_virtual_tables(self) -> bool:
+        if self._virtual is None:
+            self._virtual = bool(
+                self.engine.conn.execute(
+                    "SELECT 1 FROM pragma_table_list WHERE schema = 'main' AND type = 'virtual' "
+                    "LIMIT 1"
+                ).fetchall()
+            )
+        return self._virtual
+
+    def after(self, s: Statement, changes: int, error: str | None) -> None:
+        duration = (time.perf_counter() - self.t0) * 1000
+        if self.flushing and error is None:
+            flush_virtual_tables(self.engine.conn)
+        deleted: dict[str, int] = {}
+        nulled: dict[str, int] = {}
+        if error is None:
+            for (child, col), (rows0, set0, parents0) in self.children_before.items():
+                if not self.engine.conn.table_exists(None, child):
+                    continue
+                action = next(a for _p, ch, c, a in self.edges if (ch, c) == (child, col))
+                rows1, set1, parents1 = self._child_state(child, col, action)
+                self.holders[child] = max(0, parents0 - parents1)
+                gone = rows0 - rows1
+                if child == s.table and s.kind == "delete":
+                    gone -= changes  # the statement's own rows are not a cascade
+                if gone > 0:
+                    deleted[child] = gone
+                elif set0 - set1 > 0:
+                    nulled[child] = nulled.get(child, 0) + set0 - set1
+        self.rank_sums = {} if error else self._rank_sums()
+        reads, writes = (0, 0) if error else self._estimate(s, changes, deleted, nulled)
+        if error is None and (s.kind in _DML or s.kind == "drop_table"):
+            # rows its triggers (and ON UPDATE actions) inserted, updated or deleted: one write
+            # each, their indexes not counted (a DROP TABLE deletes its rows first: their
+            # cascades fire triggers too)
+            own = self.table_rows if s.kind == "drop_table" else changes
+            others = self.engine.conn.total_changes() - self.total_before - own - self.shadow_rows
+            writes += max(0, others - sum(deleted.values()) - sum(nulled.values()))
+            writes += self._cascaded_index_writes()
+        for i in range(len(self.cascaded_updates)):
+            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_keys{i}")
+        self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_updated")
+        for i in range(len(self.rank_probes)):
+            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_parents{i}")
+            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_children{i}")
+        self.rows.append(
+            {
+                "index": s.index,
+                "line": s.line,
+                "kind": s.kind,
+                "table": s.table,
+                "ok": error is None,
+                "error": error,
+                "changes": changes,
+                "cascade_deleted": deleted,
+                "cascade_updated": nulled,
+                "rows_read": reads,
+                "rows_written": writes,
+                "duration_ms": round(duration, 3),
+                "plan": "; ".join(self.plan),
+                "sql": s.sql,
+            }
+        )
+        if s.kind not in _DML and s.kind not in ("select", "pragma"):
+            self._indexes.clear()
+            self._lookups.clear()
+            self._virtual = None
+            self._fks = None
+            self._on_update = None
+
+    def _cascaded_index_writes(self) -> int:
+        """The index entries ON UPDATE CASCADE rewrites: per child row whose key it changed,
+        one per index of the child holding the key column (the row itself is among the
+        trigger-made changes)."""
+        writes = 0
+        for i, (child, col) in enumerate(self.cascaded_updates):
+            c = quote_ident(col)
+            moved = self.engine.conn.execute(
+                f"SELECT count(*) FROM temp._d1nb_keys{i} k JOIN main.{quote_ident(child)} t "
+                f"ON t.rowid = k.r WHERE t.{c} IS NOT k.v"
+            ).fetchall()[0][0]
+            writes += moved * sum(1 for cols, _p in self.indexes(child) if cols and col in cols)
+        return writes
+
+    def _key_lookup(self, child: str, col: str) -> str | None:
+        """How SQLite finds the rows of `child` whose `col` points at a parent row: by rowid
+        ("rowid"), by a WITHOUT ROWID table's own key ("key"), by an index led by `col`
+        ("index"), else None (a scan of the child)."""
+        if (child, col) not in self._lookups:
+            without_rowid = self.engine.without_rowid(child)
+            found = "rowid" if self._rowid_column(child) == col and not without_rowid else None
+            indexes = self.engine.conn.execute(
+                "SELECT name, partial, origin FROM pragma_index_list(?)", (child,)
+            ).fetchall()
+            for name, partial, origin in indexes if found is None else []:
+                first = self.engine.conn.execute(
+                    "SELECT name FROM pragma_index_info(?) WHERE seqno = 0", (name,)
+                ).fetchall()
+                if not partial and first and first[0][0] == col:
+                    found = "key" if origin == "pk" and without_rowid else "index"
+                    break
+            self._lookups[(child, col)] = found
+        return self._lookups[(child, col)]
+
+    def _cascade_reads(
+        self, s: Statement, own_deleted: int, deleted: dict[str, int], nulled: dict[str, int]
+    ) -> int:
+        """Rows read by the foreign keys of the rows a statement deletes, to any depth. Per
+        parent row deleted and foreign key to it, the child is looked up (directly from the
+        statement: 1 by index or by a WITHOUT ROWID key, 2 by rowid, 1 more by key or rowid
+        for ON DELETE CASCADE; from a cascade: 1), or scanned without an index; per child row
+        deleted, 4 (1 by rowid); per parent that had children, 2 more by index, 1 by key; per
+        child row nulled, 2 more (fitted on Miniflare: docs/metering.md)."""
+        reads = 0
+        for parent, child, col, action in self.edges:
+            top = parent == s.table
+            parents = own_deleted if top else deleted.get(parent, 0)
+            if not parents:
+                continue
+            n = deleted.get(child, 0) if action == "CASCADE" else 0
+            setting = action in ("SET NULL", "SET DEFAULT")
+            if setting:
+                n = nulled.get(child, 0)
+            how = self._key_lookup(child, col)
+            if how is None:
+                reads += self._scan_reads(parent, child, col, action, top, parents, n)
+                continue
+            if setting:
+                reads += 2 * n
+            per_parent = 1
+            if top:  # the action's own lookup comes on top of the constraint's
+                per_parent = {"index": 1, "key": 1, "rowid": 2}[how]
+                per_parent += how != "index" and action == "CASCADE"
+            per_child, per_holder = {"index": (4, 2), "key": (4, 1), "rowid": (1, 0)}[how]
+            reads += per_parent * parents + per_child * n + per_holder * self.holders.get(child, 0)
+            if n and top and s.kind == "delete" and how != "rowid":
+                reads -= 2
+        return reads
+
+    def _scan_reads(
+        self, parent: str, child: str, col: str, action: str, top: bool, parents: int, n: int
+    ) -> int:
+        """Reads of a foreign key with no index on the child's column, per parent row deleted:
+        one scan of the child for the constraint, and a second for an action (CASCADE, SET
+        NULL, SET DEFAULT); a CASCADE's child shrinks as it goes (how much comes from the
+        rank probe, else even spreading is assumed); 1 more per parent from the statement
+        itself, 1 more for a SET action; per child row deleted 2, per row nulled 3 but 1 less
+        per parent that had some (fitted on Miniflare: docs/metering.md)."""
+        rows = self.child_rows[child]
+        if rows == 0:
+            seen = parents  # a scan of an empty table reads 1
+        elif action == "CASCADE" and n:
+            places, last = self.rank_sums.get((parent, child, col), (None, parents))
+            if places is None or not top:
+                places, last = n * (parents + 1) // 2, parents
+            seen = parents * (rows - n) + places
+            if n >= rows:  # emptied by the last parent with children; later scans read 1
+                seen += parents - last
+        else:
+            seen = parents * rows
+        scans = 2 if action in ("CASCADE", "SET NULL", "SET DEFAULT") else 1
+        reads = scans * seen + top * parents
+        if action == "CASCADE":
+            reads += 2 * n
+        elif action in ("SET NULL", "SET DEFAULT"):
+            reads += parents + 3 * n - self.holders.get(child, 0)
+        return reads
+
+    def _estimate(
+        self, s: Statement, changes: int, deleted: dict[str, int], nulled: dict[str, int]
+    ) -> tuple[int, int]:
+        """(rows_read, rows_written) by D1's counting rules (docs/metering.md)."""
+        table = s.table or ""
+        reads = writes = 0
+        named = names_in(s.sql) if self.child_rows else set()
+        scanned_rows = 0
+        runs = self._outer_rows(table, changes)
+        correlated = self.correlated or [False] * len(self.plan)
+        for line, inside in zip(self.plan, correlated, strict=True):
+            if inside and line in self.json_elements:  # each run steps through its elements
+                reads += round(runs * self.json_elements[line])
+                continue
+            match = _PLAN_TABLE.match(line)
+            if not match or match.group(2) not in self.scanned:
+                continue
+            how, name, using = match.groups()
+            if how == "SCAN" and name in self.child_rows and name.lower() not in named:
+                continue  # a foreign key's scan of a child: `_scan_reads` counts it
+            if inside:  # a correlated subquery runs once per row of the statement's own loop
+                reads += self._correlated_reads(line, how, name, using, runs)
+            elif how == "SCAN":
+                reads += self.scanned[name]
+                scanned_rows += self.scanned[name]
+            elif name == table:
+                values = in_list_values(s.sql)
+                by_rowid = "(rowid=?)" in (using or "")
+                reads += 2 * values if by_rowid and values else changes + 2 * values
+            elif self.fed is not None:  # a SELECT's search finds the rows it yields
+                reads += self.fed + ("INDEX" in (using or ""))
+            else:
+                reads += 1
+        if s.kind == "insert_select":
+            if any(_SORTED.match(line) for line in self.plan):
+                # the sorter's rows are read back once each
+                reads += scanned_rows if self.fed is None else self.fed
+            if "OpenEphemeral" in self.opcodes and table in self.scanned:
+                reads += changes  # from its own table: the rows are kept aside, then read
+        lists = len(in_lists(s.sql)) + sum(1 for line in self.plan if "LIST SUBQUERY" in line)
+        if s.kind == "update" and self.ephemerals > lists:
+            # two passes: the rows found are kept aside, then read again (and re-sought when
+            # only their rowids were kept)
+            reads += changes * (2 if {"NotExists", "SeekRowid"} & self.opcodes else 1)
+        if (
+            s.kind == "delete"
+            and not any(e[0] == table for e in self.edges)
+            and any(fk[0] == table for fk in self._foreign_keys())
+        ):
+            reads += changes  # a child's row: 1 more each, in one pass or two (Miniflare)
+        if s.kind in ("insert", "insert_select"):
+            indexes = self.indexes(table)
+            writes += changes * (1 + len(indexes))
+            if not {"upsert", "or_replace"} & set(s.flags):
+                writes -= self._rows_left_out(table, changes, indexes)
+            if "upsert" in s.flags:  # the rows it updated rewrite only the indexes they touch
+                inserted = max(0, self._count(table) - self.rows_before)
+                updated = set(conflict_update_columns(s.sql))
+                touched = [i for i in indexes if i[0] is None or i[0] & updated]
+                writes -= (changes - inserted) * (len(indexes) - len(touched))
+            columns = written_columns(s.sql)
+            rowid = self._rowid_column(table)
+            if rowid and (columns is None or rowid in columns):
+                reads += changes  # the rowid is looked up before the insert
+            # the parent of each foreign key is sought by rowid (1 read); through an index,
+            # SQLite's probe is not among D1's counted reads
+            by_rowid = [
+                fk
+                for fk in self._foreign_keys()
+                if fk[0] == table and self._parent_is_rowid(fk[2], fk[3])
+            ]
+            reads += changes * len(by_rowid)
+            if changes and self._autoincrement(table):
+                reads += 1
+                writes += 1
+        elif s.kind == "update":
+            columns = set(written_columns(s.sql) or [])
+            affected = self.updated_indexes(table, columns)
+            if self.update_actions:  # SQLite then rewrites every index of the parent
+                affected = self.indexes(table)
+            writes += changes * (1 + len(affected)) - self._rows_left_out(table, changes, affected)
+        elif s.kind == "delete":
+            writes += changes
+        elif s.kind == "drop_table":
+            # SQLite deletes the rows first only from a table a foreign key points at (its
+            # actions must fire); any other table goes with its pages, no row read or written
+            if any(e[0] == table for e in self.edges):
+                writes += self.table_rows
+                reads += self.table_rows + self.master_rows
+            else:
+                reads += max(0, self.master_rows - 1)
+        elif s.kind == "create_table":
+            # its sqlite_master row twice, one row per automatic index (UNIQUE, a PRIMARY KEY
+            # that is not the rowid), and sqlite_sequence's own when this creates it
+            autoindexes = self.engine.conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                "AND sql IS NULL",
+                (table,),
+            ).fetchall()[0][0]
+            created_sequence = not self.had_sequence and self._has_sequence()
+            reads, writes = 1 + created_sequence, 2 + autoindexes + 2 * created_sequence
+        elif s.kind == "create_view":
+            reads, writes = 1, 2
+        elif s.kind == "create_trigger":
+            writes = 1
+        elif s.kind == "create_index":
+            entries = self.table_rows
+            where = index_where(s.sql) if "partial" in s.flags else None
+            if where is not None:
+                entries = self._rows_where(table, where)
+            reads = self.table_rows + (entries + 2 if entries or not self.table_rows else 1)
+            writes = entries + 1
+        elif s.kind == "other" and s.detail == "ANALYZE":
+            reads, writes = self._analyze_cost(s)
+        elif s.kind in ("add_column", "rename_column", "rename_table", "drop_column"):
+            reads, writes = self._alter_cost(s, table)
+        own_deleted = changes if s.kind == "delete" else self.table_rows
+        if "or_replace" in s.flags and s.kind in ("insert", "insert_select"):
+            # each row it replaces is deleted first, with its foreign-key actions
+            own_deleted = max(0, self.rows_before + changes - self._count(table))
+        writes += sum(deleted.values())
+        reads += self._cascade_reads(s, own_deleted, deleted, nulled)
+        for child, n in nulled.items():
+            col = next((c for _p, ch, c, _ in self.edges if ch == child), "")
+            writes += n * (1 + sum(1 for i in self.indexes(child) if i[0] and col in i[0]))
+        return reads, writes
