@@ -5,7 +5,6 @@ by the counters of workerd's SQLite patch (docs/metering.md), from what a replay
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 
@@ -431,8 +430,13 @@ class Meter:
         and WHERE yield (what its searches find and its sorter is fed); else None."""
         if s.kind != "insert_select":
             return None
+        named = names_in(s.sql)
+        children = {c for c, _col, _a in self.children(s.table or "")}
         searches = any(
-            (m := _PLAN_TABLE.match(line)) and m.group(1) == "SEARCH" and m.group(2) != s.table
+            (m := _PLAN_TABLE.match(line))
+            and m.group(1) == "SEARCH"
+            and m.group(2) != s.table
+            and not (m.group(2) in children and m.group(2).lower() not in named)
             for line in self.plan
         )
         if not searches and not any(_SORTED.match(line) for line in self.plan):
@@ -511,58 +515,70 @@ class Meter:
         ).fetchall()[0]
         return row[0], row[1], row[2]
 
-    def _probe_partial_entries(self, s: Statement) -> list[tuple[str, int]]:
-        """Before an INSERT or UPDATE into a table with partial indexes: each one's entries
-        (an INSERT's new entries are the difference), and for an UPDATE the rowids it will
-        set aside in a temp table (its new entries are those rows the WHERE keeps after)."""
+    def _probe_partial_entries(self, s: Statement) -> list[str]:
+        """Before an INSERT or UPDATE into a rowid table with partial indexes: their WHEREs,
+        and what tells the rows it writes apart afterwards, both by rowid and cheap on a large
+        table: for an INSERT the largest rowid (new rows lie past it), for an UPDATE the rowids
+        its WHERE finds, set aside in a temp table. Without that (a WITHOUT ROWID table, a
+        WHERE that cannot run alone) every row counts as an entry (an upper bound)."""
+        self.last_rowid: int | None = None
         if s.kind not in ("insert", "insert_select", "update") or not s.table:
             return []
         table = s.table
-        if not self.engine.conn.table_exists(None, table):
+        conn = self.engine.conn
+        if not conn.table_exists(None, table) or self.engine.without_rowid(table):
             return []
         partial = [w for _c, w in self.indexes(table) if w is not None]
         if not partial:
             return []
-        counts = [(w, self._rows_where(table, w)) for w in partial]
-        if s.kind == "update" and not self.engine.without_rowid(table):
-            try:
-                cut = dml_condition(s.sql)
-            except SqlTokenError:
-                cut = None
-            if cut is not None and not cut.trailing and " FROM " not in f" {cut.head.upper()} ":
-                where = f" WHERE {cut.condition}" if cut.condition else ""
-                # a WHERE that cannot run alone (a correlated name) leaves the difference
-                with contextlib.suppress(apsw.Error):
-                    self.engine.conn.execute(
-                        "CREATE TEMP TABLE _d1nb_updated AS SELECT rowid AS r FROM "
-                        f"main.{quote_ident(table)}{where}"
-                    )
-        return counts
+        if s.kind != "update":
+            (last,) = conn.execute(f"SELECT max(rowid) FROM main.{quote_ident(table)}").fetchall()[
+                0
+            ]
+            self.last_rowid = last or 0
+            return partial
+        try:
+            cut = dml_condition(s.sql)
+        except SqlTokenError:
+            return []
+        if cut.trailing or " FROM " in f" {cut.head.upper()} ":
+            return []
+        where = f" WHERE {cut.condition}" if cut.condition else ""
+        try:
+            conn.execute(
+                "CREATE TEMP TABLE _d1nb_updated AS SELECT rowid AS r FROM "
+                f"main.{quote_ident(table)}{where}"
+            )
+        except apsw.Error:  # a WHERE that cannot run alone (a correlated name)
+            return []
+        return partial
 
     def _rows_left_out(
         self, table: str, changes: int, written: list[tuple[frozenset[str] | None, str | None]]
     ) -> int:
         """Index entries an INSERT or UPDATE did not write: per partial index among those it
-        `written`, its rows that the index's WHERE leaves out (a row is an entry only if the
-        WHERE keeps it)."""
-        wheres = [w for _c, w in written if w is not None]
+        `written`, its new or updated rows that the index's WHERE leaves out (a row is an
+        entry only if the WHERE keeps it)."""
+        wheres = [w for _c, w in written if w is not None and w in self.partial_before]
         if not changes or not wheres:
             return 0
         conn = self.engine.conn
-        updated = conn.table_exists("temp", "_d1nb_updated")
+        t = f"main.{quote_ident(table)}"
+        if conn.table_exists("temp", "_d1nb_updated"):
+            rows = "rowid IN (SELECT r FROM temp._d1nb_updated)"
+        elif self.last_rowid is not None:
+            rows = f"rowid > {int(self.last_rowid)}"
+            (new,) = conn.execute(f"SELECT count(*) FROM {t} WHERE {rows}").fetchall()[0]
+            if new != changes:  # rows put below the largest rowid, or replaced: unknown
+                return 0
+        else:
+            return 0
         left_out = 0
-        for where, before in self.partial_before:
-            if where not in wheres:
-                continue
-            wheres.remove(where)
-            if updated:
-                kept = conn.execute(
-                    f"SELECT count(*) FROM main.{quote_ident(table)} WHERE rowid IN "
-                    f"(SELECT r FROM temp._d1nb_updated) AND ({where})"
-                ).fetchall()[0][0]
-            else:
-                kept = self._rows_where(table, where) - before
-            left_out += changes - min(changes, max(0, kept))
+        for where in wheres:
+            (kept,) = conn.execute(
+                f"SELECT count(*) FROM {t} WHERE {rows} AND ({where})"
+            ).fetchall()[0]
+            left_out += changes - min(changes, kept)
         return left_out
 
     def _holders_count(self, child: str, col: str, action: str) -> bool:
@@ -827,8 +843,11 @@ class Meter:
             if not match or match.group(2) not in self.scanned:
                 continue
             how, name, using = match.groups()
-            if how == "SCAN" and name in self.child_rows and name.lower() not in named:
-                continue  # a foreign key's scan of a child: `_scan_reads` counts it
+            checked = name in self.child_rows and name.lower() not in named
+            if checked and (how == "SCAN" or s.kind in ("insert", "insert_select")):
+                # a foreign key's look at a child: `_scan_reads` counts a delete's scans; an
+                # insert's checks are skipped while no deferred violation is pending
+                continue
             if inside:  # a correlated subquery runs once per row of the statement's own loop
                 reads += self._correlated_reads(line, how, name, using, runs)
             elif how == "SCAN":
