@@ -120,11 +120,15 @@ class Meter:
     def __init__(self, engine: D1Engine):
         self.engine = engine
         self.rows: list[dict] = []
-        self._indexes: dict[str, list[tuple[frozenset[str] | None, bool]]] = {}
+        self._indexes: dict[str, list[tuple[frozenset[str] | None, str | None]]] = {}
         self._fks: list[tuple] | None = None
         self._on_update: list[tuple[str, str, str, str, str]] | None = None
         self._lookups: dict[tuple[str, str], str | None] = {}
         self._virtual: bool | None = None
+        self._averages: dict[tuple[str, str], float | None] = {}
+        """(table, what) → a per-row mean a probe took (rows per key, JSON elements), kept
+        until rows come into or leave that table or the schema changes: a file of many small
+        statements probes once."""
 
     # schema facts, cached until DDL runs
     def _count(self, table: str) -> int:
@@ -336,14 +340,19 @@ class Meter:
         for line, inside in zip(self.plan, self.correlated, strict=False):
             virtual = _PLAN_VIRTUAL.match(line)
             if virtual and inside and virtual.group(1).lower() in json_sources and s.table:
-                found = self._json_elements(s.table, json_sources[virtual.group(1).lower()])
+                source = json_sources[virtual.group(1).lower()]
+                if (s.table, repr(source)) not in self._averages:
+                    self._averages[(s.table, repr(source))] = self._json_elements(s.table, source)
+                found = self._averages[(s.table, repr(source))]
                 if found is not None:
                     self.json_elements[line] = found
             match = _PLAN_TABLE.match(line)
             keys = _EQUAL_KEYS.search(line) if match and inside else None
             if keys and match.group(1) == "SEARCH" and match.group(2) in self.aliased:
                 real = self.aliased[match.group(2)]
-                self.per_key[line] = self._rows_per_key(real, keys.group(1))
+                if (real, keys.group(1)) not in self._averages:
+                    self._averages[(real, keys.group(1))] = self._rows_per_key(real, keys.group(1))
+                self.per_key[line] = self._averages[(real, keys.group(1))] or 0.0
         self.children_before: dict[tuple[str, str], tuple[int, int, int]] = {}
         self.holders: dict[str, int] = {}
         """Per child: the parents its deleted or nulled rows pointed at."""
@@ -720,9 +729,12 @@ class Meter:
                 "sql": s.sql,
             }
         )
+        if s.table and s.kind in ("insert", "insert_select", "delete"):  # rows came or went
+            self._averages = {k: v for k, v in self._averages.items() if k[0] != s.table}
         if s.kind not in _DML and s.kind not in ("select", "pragma"):
             self._indexes.clear()
             self._lookups.clear()
+            self._averages.clear()
             self._virtual = None
             self._fks = None
             self._on_update = None
