@@ -19,6 +19,7 @@ from d1nb.formats.sql.shapes import (
     dml_condition,
     in_list_values,
     in_lists,
+    in_subquery_counts,
     index_where,
     json_each_sources,
     names_in,
@@ -343,3 +344,15 @@ def test_json_each_sources_name_the_loop_the_plan_shows():
         "json_each": ("json_each", "posts.tags", "posts"),
         "t": ("json_tree", "JSON_EXTRACT(meta, '$.a'), '$.b'", None),
     }
+
+
+def test_in_subquery_counts_count_each_lists_rows():
+    conn = apsw.Connection(":memory:")
+    conn.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, plan TEXT);")
+    conn.execute("INSERT INTO u (plan) VALUES ('a'), ('b'), ('a');")
+    sql = (
+        "UPDATE p SET x = 1 WHERE uid IN (SELECT id FROM u WHERE plan = 'a') "
+        "AND k NOT IN (SELECT 1 UNION SELECT 2) AND z IN (1, 2)"
+    )
+    counts = [conn.execute(q).fetchall()[0][0] for q in in_subquery_counts(sql)]
+    assert counts == [2, 2]

@@ -5,6 +5,7 @@ by the counters of workerd's SQLite patch (docs/metering.md), from what a replay
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 
@@ -18,6 +19,7 @@ from d1nb.formats.sql.shapes import (
     dml_condition,
     in_list_values,
     in_lists,
+    in_subquery_counts,
     index_where,
     json_each_sources,
     names_in,
@@ -33,16 +35,17 @@ _EQUAL_KEYS = re.compile(r"USING (?:COVERING )?INDEX \S+ \(((?:\w+=\?)(?: AND \w
 """A search by index on equal keys only, as EXPLAIN QUERY PLAN writes it: `(a=? AND b=?)`."""
 
 
-def _correlated_lines(tree: list[tuple]) -> list[bool]:
-    """Per EXPLAIN QUERY PLAN row (id, parent, _, detail): whether it lies inside a
-    CORRELATED subquery, which runs once per row of the loop around it."""
+def _lines_under(tree: list[tuple], opening: str) -> list[bool]:
+    """Per EXPLAIN QUERY PLAN row (id, parent, _, detail): whether it lies inside a loop whose
+    line starts with `opening` ("CORRELATED ": a subquery run once per row of the loop
+    around it; "LIST SUBQUERY": the values of an IN list, found once)."""
     detail = {r[0]: r[3] for r in tree}
     parent = {r[0]: r[1] for r in tree}
     inside = []
     for r in tree:
         node, found = r[1], False
         while node in detail and not found:
-            found = detail[node].startswith("CORRELATED ")
+            found = detail[node].startswith(opening)
             node = parent[node]
         inside.append(found)
     return inside
@@ -303,6 +306,8 @@ class Meter:
         self.opcodes: set[str] = set()
         self.ephemerals = 0
         self.correlated: list[bool] = []
+        self.listed: list[bool] = []
+        self.list_rows = 0
         self.per_key: dict[str, float] = {}
         self.aliased: dict[str, str] = {}
         self.json_elements: dict[str, float] = {}
@@ -310,7 +315,8 @@ class Meter:
             try:
                 tree = conn.execute("EXPLAIN QUERY PLAN " + s.sql).fetchall()
                 self.plan = [r[3] for r in tree]
-                self.correlated = _correlated_lines(tree)
+                self.correlated = _lines_under(tree, "CORRELATED ")
+                self.listed = _lines_under(tree, "LIST SUBQUERY")
                 listing = conn.execute("EXPLAIN " + blobs_emptied(s.sql)).fetchall()
                 # the statement's own program: the listing goes on with those of its
                 # foreign-key actions and triggers, each numbered from 0 again
@@ -332,6 +338,10 @@ class Meter:
                     self.scanned[name] = self._count(real)
                     self.aliased[name] = real
         self.fed = self._rows_fed(s)
+        if any(self.listed):  # the values IN (SELECT …) lists hold
+            for query in in_subquery_counts(s.sql):
+                with contextlib.suppress(apsw.Error):  # a correlated one does not run alone
+                    self.list_rows += conn.execute(query).fetchall()[0][0]
         json_sources = (
             json_each_sources(s.sql)
             if any(self.correlated) and "VIRTUAL TABLE" in str(self.plan)
@@ -847,7 +857,8 @@ class Meter:
         scanned_rows = 0
         runs = self._outer_rows(table, changes)
         correlated = self.correlated or [False] * len(self.plan)
-        for line, inside in zip(self.plan, correlated, strict=True):
+        listed = self.listed or [False] * len(self.plan)
+        for i, (line, inside) in enumerate(zip(self.plan, correlated, strict=True)):
             if inside and line in self.json_elements:  # each run steps through its elements
                 reads += round(runs * self.json_elements[line])
                 continue
@@ -865,8 +876,10 @@ class Meter:
             elif how == "SCAN":
                 reads += self.scanned[name]
                 scanned_rows += self.scanned[name]
+            elif listed[i] and how == "SEARCH":  # an IN (SELECT …) list's rows, found once
+                reads += self.list_rows + 1
             elif name == table:
-                values = in_list_values(s.sql)
+                values = in_list_values(s.sql) + self.list_rows
                 by_rowid = "(rowid=?)" in (using or "")
                 reads += 2 * values if by_rowid and values else changes + 2 * values
             elif self.fed is not None:  # a SELECT's search finds the rows it yields

@@ -768,6 +768,20 @@ def json_each_sources(sql: str) -> dict[str, tuple[str, str, str | None]]:
     return found
 
 
+def in_subquery_counts(sql: str) -> list[str]:
+    """A query counting the rows of each `IN (SELECT …)` of a statement (the values an IN
+    list built from a subquery holds); a correlated one fails when run alone."""
+    try:
+        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return []
+    return [
+        f"SELECT count(*) FROM ({node.args['query'].this.sql(dialect='sqlite')})"
+        for node in (tree.find_all(exp.In) if tree is not None else [])
+        if isinstance(node.args.get("query"), exp.Subquery)
+    ]
+
+
 def rows_fed_query(sql: str) -> str | None:
     """For an INSERT … SELECT: a query counting the rows its SELECT's FROM and WHERE yield,
     before any GROUP BY, DISTINCT, ORDER BY or LIMIT (the rows a sorter is fed, the rows its
