@@ -15,6 +15,7 @@ from d1nb import d1
 from d1nb.engine.d1engine import D1Engine, cascade_edges
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
+    check_constraints,
     conflict_update_columns,
     dml_condition,
     in_list_values,
@@ -129,6 +130,7 @@ class Meter:
         self._lookups: dict[tuple[str, str], str | None] = {}
         self._virtual: bool | None = None
         self._averages: dict[tuple[str, str], float | None] = {}
+        self._checks: dict[str, list[set[str]]] = {}
         """(table, what) → a per-row mean a probe took (rows per key, JSON elements), kept
         until rows come into or leave that table or the schema changes: a file of many small
         statements probes once."""
@@ -404,6 +406,21 @@ class Meter:
         except apsw.Error:
             return None
         return float(avg or 0.0)
+
+    def _check_lists(self, table: str) -> list[set[str]]:
+        """The names each CHECK of `table` with an IN list of 3 or more values reads (SQLite
+        keeps such a list in an ephemeral index and probes it)."""
+        if table not in self._checks:
+            rows = self.engine.conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchall()
+            found = []
+            for column, expr in check_constraints(rows[0][0] or "") if rows else []:
+                for values in in_lists(expr):
+                    if values >= 3:
+                        found.append(names_in(expr) | ({column.lower()} if column else set()))
+            self._checks[table] = found
+        return self._checks[table]
 
     def _rows_per_key(self, table: str, columns: str) -> float:
         """Rows of `table` per distinct value of `columns` (`a=? AND b=?` as a plan writes
@@ -745,6 +762,7 @@ class Meter:
             self._indexes.clear()
             self._lookups.clear()
             self._averages.clear()
+            self._checks.clear()
             self._virtual = None
             self._fks = None
             self._on_update = None
@@ -892,7 +910,17 @@ class Meter:
                 reads += scanned_rows if self.fed is None else self.fed
             if "OpenEphemeral" in self.opcodes and table in self.scanned:
                 reads += changes  # from its own table: the rows are kept aside, then read
+        # a CHECK's IN list of 3 or more values is probed once per row it checks: every row
+        # an INSERT writes, the rows of an UPDATE that sets a column it names
+        written = {c.lower() for c in written_columns(s.sql) or []}
+        checking = [
+            names
+            for names in self._check_lists(table)
+            if s.kind in ("insert", "insert_select") or (s.kind == "update" and names & written)
+        ]
+        reads += changes * len(checking)
         lists = len(in_lists(s.sql)) + sum(1 for line in self.plan if "LIST SUBQUERY" in line)
+        lists += len(checking) if s.kind == "update" else 0
         if s.kind == "update" and self.ephemerals > lists:
             # two passes: the rows found are kept aside, then read again (and re-sought when
             # only their rowids were kept)
