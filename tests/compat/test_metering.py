@@ -11,6 +11,7 @@ from d1nb.inputs.snapshots import load_snapshot
 # ALTER TABLE RENAME COLUMN / DROP COLUMN rewrite sqlite_master through SQLite's internal SQL;
 # d1nb approximates those few rows (docs/metering.md).
 APPROXIMATE_WRITES = {"rename_column", "drop_column"}
+APPROXIMATE_READS = {"rename_column", "drop_column", "rename_table"}
 
 
 @pytest.mark.parametrize(
@@ -47,9 +48,16 @@ def test_estimates_match_miniflare(sample, tmp_path, service, names):
     approx = compared[compared["kind"].isin(APPROXIMATE_WRITES)]
     for est, real in zip(approx["rows_written"], approx["d1_rows_written"], strict=True):
         assert abs(est - real) <= max(5, 0.1 * real)
-    per_file = compared.groupby("file")[["rows_read", "d1_rows_read"]].sum()
-    for name, row in per_file.iterrows():
-        assert abs(row.rows_read - row.d1_rows_read) <= 0.1 * row.d1_rows_read, name
+    # reads per statement, not per file: a file's 10% hid a 250-read miss on one statement
+    # (a CHECK's IN list); ALTER TABLE's schema rewrites stay approximate (docs/metering.md)
+    for row in compared.itertuples():
+        tolerance = 0.2 if row.kind in APPROXIMATE_READS else 0.01
+        assert abs(row.rows_read - row.d1_rows_read) <= tolerance * row.d1_rows_read + 2, (
+            row.file,
+            row.line,
+            row.rows_read,
+            row.d1_rows_read,
+        )
 
 
 WRITES_ELSEWHERE = {
