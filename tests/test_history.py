@@ -261,6 +261,41 @@ def test_git_history_detects_commits_after_apply(make_tree):
     assert status.loc["0001_a.sql", "modified_after_apply"]
 
 
+def test_an_applied_file_renamed_since_is_named_by_git_or_the_lock(make_tree):
+    """History rewritten after deployment: an applied file renamed (stranger's project #7: a
+    prisma folder 0001_audit → 0001_audit_log). wrangler knows files by name and applies the
+    renamed one again; status says which file it was, by git's last copy of the old name, or
+    by d1nb.lock without git. A new file with other SQL is not taken for it."""
+    from d1nb.inputs.history import write_lock
+
+    root = _project(make_tree, {"production": [("0001_a.sql", "2025-02-01 00:00:00")]})
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+    migrations = root / "svc/migrations"
+    write_lock(load_history(root, use_git=False))  # d1nb.lock holds 0001_a.sql's SQL
+    (migrations / "0001_a.sql").rename(migrations / "0001_a_renamed.sql")
+    (migrations / "0003_c.sql").write_text("CREATE TABLE c (x);\n", encoding="utf-8")
+    subprocess.run(["git", "add", "-A"], cwd=root, env=env, check=True, capture_output=True)
+    subprocess.run(["git", "commit", "-qm", "mv"], cwd=root, env=env, check=True)
+    lock = (root / "d1nb.lock").read_text(encoding="utf-8")
+    for use_git in (True, False):
+        if use_git:  # git alone tells
+            (root / "d1nb.lock").unlink()
+        else:  # the lock alone tells
+            (root / "d1nb.lock").write_text(lock, encoding="utf-8")
+        status = status_frame(load_history(root, use_git=use_git)).set_index("name")
+        assert status.loc["0001_a.sql", "status"] == "applied, file missing"
+        assert status.loc["0001_a.sql", "note"] == (
+            "renamed to 0001_a_renamed.sql (the same SQL): wrangler applies that again"
+        )
+        assert status.loc["0001_a_renamed.sql", "note"] == (
+            "the SQL of applied 0001_a.sql, renamed: wrangler applies it again"
+        )
+        assert status.loc["0003_c.sql", "note"] == ""
+
+
 def test_progression_not_applied_in_earlier_env(make_tree):
     root = _project(
         make_tree,

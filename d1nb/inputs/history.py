@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,6 +148,30 @@ def _git_text_at(path: Path, commit: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else None
+
+
+def _git_last_text(folder: Path, rel: str) -> str | None:
+    """The last text git holds of `rel` (a path under `folder`, which exists) though the file
+    is gone from the work tree: as the last commit touching it left it, or just before that
+    commit deleted or renamed it; None without git or such a commit."""
+
+    def git(*args: str) -> subprocess.CompletedProcess | None:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=folder, capture_output=True, timeout=30, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+    last = git("log", "-1", "--format=%H", "--", rel)
+    if last is None or last.returncode != 0 or not last.stdout.strip():
+        return None
+    commit = last.stdout.decode().strip()
+    for revision in (commit, f"{commit}^"):
+        shown = git("show", f"{revision}:./{rel}")
+        if shown is not None and shown.returncode == 0:
+            return shown.stdout.decode("utf-8", "replace")
+    return None
 
 
 def _epoch(applied_at: object) -> int | None:
@@ -352,6 +377,39 @@ def status_frame(history: History) -> pd.DataFrame:
     return history.status.copy()
 
 
+def _renamed_since_applied(
+    history: History,
+    service: str,
+    mdir: MigrationDir,
+    rows: list[dict],
+    applied_names: set[str],
+    same_sql: Callable[[MigrationFile, str | None], bool],
+) -> dict[str, str]:
+    """Applied files gone from the folder whose SQL a pending file holds (by d1nb.lock, else
+    by git's last copy): each such applied row gets a note, and the pending file's note is
+    returned by its name. wrangler knows files by name only: it applies the renamed file
+    again."""
+    notes: dict[str, str] = {}
+    pending = [f for f in mdir.files if f.name not in applied_names]
+    for row in rows:
+        if row["status"] != "applied, file missing" or row["service"] != service:
+            continue
+        gone = mdir.path / row["name"]
+        rel = history.project.relpath(gone)
+        locked = history.lock.get(rel) if history.lock is not None else None
+        fingerprint = locked.sql_sha256 if locked is not None else None
+        if fingerprint is None and history.use_git:
+            text = _git_last_text(mdir.path, row["name"])
+            fingerprint = sql_fingerprint(text) if text is not None else None
+        twin = next((f for f in pending if same_sql(f, fingerprint)), None)
+        if twin is not None:
+            row["note"] = f"renamed to {twin.name} (the same SQL): wrangler applies that again"
+            notes[twin.name] = (
+                f"the SQL of applied {row['name']}, renamed: wrangler applies it again"
+            )
+    return notes
+
+
 def _status(history: History) -> pd.DataFrame:
     rows = []
     applied_at: dict[tuple[str, str, str], str] = {}
@@ -450,6 +508,8 @@ def _status(history: History) -> pd.DataFrame:
                             row["modified_after_apply"] = True
                             row["note"] = "committed again after it was applied (git history)"
             rows.append(row)
+        env_rows = [r for r in rows if r["environment"] == env]
+        renamed = _renamed_since_applied(history, service, mdir, env_rows, applied_names, same_sql)
         for f in mdir.files:
             if f.name in applied_names:
                 continue
@@ -468,7 +528,7 @@ def _status(history: History) -> pd.DataFrame:
                     "modified_after_apply": False,
                     "note": "numbered before applied files: will run out of order"
                     if order[f.name] < highest
-                    else "",
+                    else renamed.get(f.name, ""),
                 }
             )
     frame = pd.DataFrame(rows, columns=STATUS_COLUMNS)
