@@ -23,8 +23,10 @@ from d1nb.formats.sql.shapes import (
     index_where,
     json_each_sources,
     names_in,
+    row_values,
     rows_fed_query,
     table_aliases,
+    trigger_parts,
     with_condition,
     written_columns,
 )
@@ -356,3 +358,25 @@ def test_in_subquery_counts_count_each_lists_rows():
     )
     counts = [conn.execute(q).fetchall()[0][0] for q in in_subquery_counts(sql)]
     assert counts == [2, 2]
+
+
+def test_trigger_parts_and_row_values():
+    """A trigger taken apart as the metering needs it (#7's: lowercase `begin`/`end`, a `;`
+    and the word end inside a string, UPDATE OF two columns, a WHEN on NEW and OLD)."""
+    sql = (
+        'CREATE TRIGGER invoice_paid AFTER UPDATE OF "status", meta ON "Invoice"\n'
+        "WHEN new.\"status\" = 'PAID' AND old.\"status\" <> 'PAID'\nbegin\n"
+        "  insert into audit_log (what) values ('paid; ' || new.\"id\" || ' end');\n"
+        '  update "Invoice" set meta = json_set(meta, \'$.seen\', 1) where "id" = new."id";\nend'
+    )
+    parts = trigger_parts(sql)
+    assert parts is not None
+    assert (parts.event, parts.columns) == ("UPDATE", ("status", "meta"))
+    assert parts.when == "new.\"status\" = 'PAID' AND old.\"status\" <> 'PAID'"
+    assert len(parts.body) == 2 and parts.body[0].endswith("' end')")
+    assert row_values(parts.when, new_as_columns=True) == (
+        "\"status\" = 'PAID' AND NULL <> 'PAID'",
+        True,
+    )
+    assert row_values(parts.body[1])[0].endswith('where "id" = NULL')
+    assert trigger_parts("CREATE TABLE t (a)") is None

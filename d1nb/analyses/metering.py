@@ -15,7 +15,9 @@ from d1nb import d1
 from d1nb.engine.d1engine import D1Engine, cascade_edges
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
+    TriggerParts,
     check_constraints,
+    classify,
     conflict_update_columns,
     dml_condition,
     in_list_values,
@@ -24,8 +26,10 @@ from d1nb.formats.sql.shapes import (
     index_where,
     json_each_sources,
     names_in,
+    row_values,
     rows_fed_query,
     table_aliases,
+    trigger_parts,
     written_columns,
 )
 from d1nb.formats.sql.text import SqlTokenError, blobs_emptied, quote_ident
@@ -386,7 +390,9 @@ class Meter:
             if {"upsert", "or_replace"} & set(s.flags):  # rows updated, or deleted, in place
                 self.rows_before = self._count(s.table)
         self.rank_probes = self._probe_scanned_cascades(s)
+        self.last_rowid: int | None = None
         self.partial_before = self._probe_partial_entries(s)
+        self.triggers = self._triggers_fired(s) if s.kind in _DML else []
         self.total_before = conn.total_changes()  # the probes' own rows are not the statement's
         self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
         self.t0 = time.perf_counter()
@@ -551,34 +557,28 @@ class Meter:
         ).fetchall()[0]
         return row[0], row[1], row[2]
 
-    def _probe_partial_entries(self, s: Statement) -> list[str]:
-        """Before an INSERT or UPDATE into a rowid table with partial indexes: their WHEREs,
-        and what tells the rows it writes apart afterwards, both by rowid and cheap on a large
-        table: for an INSERT the largest rowid (new rows lie past it), for an UPDATE the rowids
-        its WHERE finds, set aside in a temp table. Without that (a WITHOUT ROWID table, a
-        WHERE that cannot run alone) every row counts as an entry (an upper bound)."""
-        self.last_rowid: int | None = None
-        if s.kind not in ("insert", "insert_select", "update") or not s.table:
-            return []
-        table = s.table
-        conn = self.engine.conn
+    def _mark_written_rows(self, s: Statement) -> bool:
+        """Make the rows an INSERT or UPDATE of a rowid table writes tell-apart afterwards, by
+        rowid and cheap on a large table: for an INSERT the largest rowid before it (new rows
+        lie past it), for an UPDATE the rowids its WHERE finds, set aside in a temp table.
+        False when it cannot (a WITHOUT ROWID table, a WHERE that does not run alone)."""
+        table, conn = s.table, self.engine.conn
+        if self.last_rowid is not None or conn.table_exists("temp", "_d1nb_updated"):
+            return True
+        if s.kind not in ("insert", "insert_select", "update") or not table:
+            return False
         if not conn.table_exists(None, table) or self.engine.without_rowid(table):
-            return []
-        partial = [w for _c, w in self.indexes(table) if w is not None]
-        if not partial:
-            return []
+            return False
         if s.kind != "update":
-            (last,) = conn.execute(f"SELECT max(rowid) FROM main.{quote_ident(table)}").fetchall()[
-                0
-            ]
-            self.last_rowid = last or 0
-            return partial
+            last = conn.execute(f"SELECT max(rowid) FROM main.{quote_ident(table)}").fetchall()
+            self.last_rowid = last[0][0] or 0
+            return True
         try:
             cut = dml_condition(s.sql)
         except SqlTokenError:
-            return []
+            return False
         if cut.trailing or " FROM " in f" {cut.head.upper()} ":
-            return []
+            return False
         where = f" WHERE {cut.condition}" if cut.condition else ""
         try:
             conn.execute(
@@ -586,8 +586,32 @@ class Meter:
                 f"main.{quote_ident(table)}{where}"
             )
         except apsw.Error:  # a WHERE that cannot run alone (a correlated name)
+            return False
+        return True
+
+    def _written_rows(self, table: str, changes: int) -> str | None:
+        """A condition on `table` naming the rows the statement wrote (`_mark_written_rows`),
+        or None when they cannot be told apart."""
+        conn = self.engine.conn
+        if conn.table_exists("temp", "_d1nb_updated"):
+            return "rowid IN (SELECT r FROM temp._d1nb_updated)"
+        if self.last_rowid is None:
+            return None
+        rows = f"rowid > {int(self.last_rowid)}"
+        t = f"main.{quote_ident(table)}"
+        (new,) = conn.execute(f"SELECT count(*) FROM {t} WHERE {rows}").fetchall()[0]
+        return rows if new == changes else None  # rows put below the largest rowid: unknown
+
+    def _probe_partial_entries(self, s: Statement) -> list[str]:
+        """The WHEREs of the partial indexes of the table an INSERT or UPDATE writes, when
+        its rows can be told apart afterwards; else none, and every row counts as an entry
+        (an upper bound)."""
+        if s.kind not in ("insert", "insert_select", "update") or not s.table:
             return []
-        return partial
+        if not self.engine.conn.table_exists(None, s.table):
+            return []
+        partial = [w for _c, w in self.indexes(s.table) if w is not None]
+        return partial if partial and self._mark_written_rows(s) else []
 
     def _rows_left_out(
         self, table: str, changes: int, written: list[tuple[frozenset[str] | None, str | None]]
@@ -598,24 +622,91 @@ class Meter:
         wheres = [w for _c, w in written if w is not None and w in self.partial_before]
         if not changes or not wheres:
             return 0
-        conn = self.engine.conn
-        t = f"main.{quote_ident(table)}"
-        if conn.table_exists("temp", "_d1nb_updated"):
-            rows = "rowid IN (SELECT r FROM temp._d1nb_updated)"
-        elif self.last_rowid is not None:
-            rows = f"rowid > {int(self.last_rowid)}"
-            (new,) = conn.execute(f"SELECT count(*) FROM {t} WHERE {rows}").fetchall()[0]
-            if new != changes:  # rows put below the largest rowid, or replaced: unknown
-                return 0
-        else:
+        rows = self._written_rows(table, changes)
+        if rows is None:
             return 0
         left_out = 0
         for where in wheres:
-            (kept,) = conn.execute(
-                f"SELECT count(*) FROM {t} WHERE {rows} AND ({where})"
-            ).fetchall()[0]
+            query = f"SELECT count(*) FROM main.{quote_ident(table)} WHERE {rows} AND ({where})"
+            (kept,) = self.engine.conn.execute(query).fetchall()[0]
             left_out += changes - min(changes, kept)
         return left_out
+
+    def _triggers_fired(self, s: Statement) -> list[tuple[TriggerParts, int]]:
+        """The triggers a DML statement fires on its own table, each with the rows one firing
+        reads: its body's statements planned outside the trigger (NEW and OLD read as NULL): a
+        search by rowid 1, through an index the rows per key + 1, a scan the table; an
+        INSERT … VALUES none, an upsert 1. Those with a WHEN get their rows marked."""
+        event = {"insert": "INSERT", "insert_select": "INSERT", "update": "UPDATE"}.get(
+            s.kind, "DELETE" if s.kind == "delete" else None
+        )
+        if event is None or not s.table:
+            return []
+        conn = self.engine.conn
+        written = {c.lower() for c in written_columns(s.sql) or []}
+        fired = []
+        for (sql,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (s.table,)
+        ).fetchall():
+            parts = trigger_parts(sql or "")
+            if parts is None or parts.event != event:
+                continue
+            if parts.columns and not {c.lower() for c in parts.columns} & written:
+                continue
+            per_firing = sum(self._trigger_statement_reads(stmt) for stmt in parts.body)
+            if parts.when is not None:
+                self._mark_written_rows(s)
+            fired.append((parts, per_firing))
+        return fired
+
+    def _trigger_statement_reads(self, stmt: str) -> int:
+        kind, _table, flags, _detail = classify(stmt)
+        if kind == "insert":
+            return 1 if "upsert" in flags else 0
+        if kind not in ("update", "delete", "insert_select", "select"):
+            return 0
+        planned, _old = row_values(stmt)
+        try:
+            lines = [r[3] for r in self.engine.conn.execute("EXPLAIN QUERY PLAN " + planned)]
+        except apsw.Error:
+            return 1
+        reads = 0
+        for line in lines:
+            match = _PLAN_TABLE.match(line)
+            if not match or not self.engine.conn.table_exists(None, match.group(2)):
+                continue
+            how, name, _using = match.groups()
+            keys = _EQUAL_KEYS.search(line)
+            if how == "SCAN":
+                reads += max(self._count(name), 1)
+            elif keys:
+                if (name, keys.group(1)) not in self._averages:
+                    self._averages[(name, keys.group(1))] = self._rows_per_key(name, keys.group(1))
+                reads += round(self._averages[(name, keys.group(1))] or 0) + 1
+            else:
+                reads += 1
+        return reads
+
+    def _trigger_reads(self, s: Statement, changes: int) -> int:
+        """Rows the statement's triggers read: per trigger, its firings (the rows written,
+        those its WHEN keeps when it reads only NEW and the rows can be told apart) times a
+        firing's reads (`_triggers_fired`)."""
+        reads = 0
+        table = s.table or ""
+        for parts, per_firing in self.triggers:
+            if not per_firing or not changes:
+                continue
+            firings = changes
+            rows = self._written_rows(table, changes) if parts.when is not None else None
+            condition, old = row_values(parts.when or "", new_as_columns=True)
+            if rows is not None and not old:
+                query = (
+                    f"SELECT count(*) FROM main.{quote_ident(table)} WHERE {rows} AND ({condition})"
+                )
+                with contextlib.suppress(apsw.Error):
+                    firings = self.engine.conn.execute(query).fetchall()[0][0]
+            reads += firings * per_firing
+        return reads
 
     def _holders_count(self, child: str, col: str, action: str) -> bool:
         """Whether `_cascade_reads` uses the parents a child's rows point at: through an index
@@ -910,6 +1001,7 @@ class Meter:
                 reads += scanned_rows if self.fed is None else self.fed
             if "OpenEphemeral" in self.opcodes and table in self.scanned:
                 reads += changes  # from its own table: the rows are kept aside, then read
+        reads += self._trigger_reads(s, changes)
         # a CHECK's IN list of 3 or more values is probed once per row it checks: every row
         # an INSERT writes, the rows of an UPDATE that sets a column it names
         written = {c.lower() for c in written_columns(s.sql) or []}

@@ -16,6 +16,8 @@ from sqlglot.tokens import TokenType
 from d1nb.formats.sql.text import (
     TOKENIZER,
     Token,
+    quote_ident,
+    split_statements,
     tokenize,
     top_level,
     without_comments,
@@ -780,6 +782,77 @@ def in_subquery_counts(sql: str) -> list[str]:
         for node in (tree.find_all(exp.In) if tree is not None else [])
         if isinstance(node.args.get("query"), exp.Subquery)
     ]
+
+
+@dataclass
+class TriggerParts:
+    """A CREATE TRIGGER taken apart: when it fires and what it runs."""
+
+    event: str
+    """INSERT, UPDATE or DELETE."""
+    columns: tuple[str, ...]
+    """UPDATE OF these columns only; () for any."""
+    when: str | None
+    """The WHEN condition, as written (it reads NEW. and OLD.)."""
+    body: tuple[str, ...]
+    """Its statements, each without the `;`."""
+
+
+def trigger_parts(sql: str) -> TriggerParts | None:
+    """The event, columns, WHEN and body statements of a CREATE TRIGGER; None for text that
+    is not one (or that does not tokenize)."""
+    try:
+        toks = tokenize(without_comments(sql))
+    except TokenError:
+        return None
+    words = [t.word for t in toks]
+    if "TRIGGER" not in words[:4]:
+        return None
+    i = words.index("TRIGGER") + 1
+    event = next(
+        (j for j in range(i, len(toks)) if words[j] in ("INSERT", "UPDATE", "DELETE")), None
+    )
+    on = next((j for j in range(event or i, len(toks)) if words[j] == "ON"), None)
+    begin = next((j for j in range(on or i, len(toks)) if words[j] == "BEGIN"), None)
+    if event is None or on is None or begin is None:
+        return None
+    columns: tuple[str, ...] = ()
+    if words[event] == "UPDATE" and event + 1 < on and words[event + 1] == "OF":
+        columns = tuple(t.text for t in toks[event + 2 : on] if t.type != TokenType.COMMA)
+    when_at = next((j for j in range(on, begin) if words[j] == "WHEN"), None)
+    text = without_comments(sql)
+    when = text[toks[when_at].end : toks[begin].start].strip() if when_at is not None else None
+    end = max(j for j in range(len(toks)) if words[j] == "END")
+    inner = text[toks[begin].end : toks[end].start]
+    body = tuple(
+        stmt.strip().rstrip(";").strip()
+        for _s, _e, stmt, _complete in split_statements(inner)
+        if stmt.strip().rstrip(";").strip()
+    )
+    return TriggerParts(words[event], columns, when, body)
+
+
+def row_values(sql: str, new_as_columns: bool = False) -> tuple[str, bool]:
+    """A trigger's text with its NEW.x and OLD.x replaced, and whether it reads OLD: NEW.x
+    becomes NULL, or the column x itself (`new_as_columns`: evaluated over the rows written,
+    afterwards), OLD.x NULL. Text SQLite can then plan or run outside the trigger."""
+    try:
+        toks = tokenize(sql)
+    except TokenError:
+        return sql, False
+    out, last, i, old = [], 0, 0, False
+    while i < len(toks):
+        t = toks[i]
+        if t.word in ("NEW", "OLD") and i + 2 < len(toks) and toks[i + 1].type == TokenType.DOT:
+            old = old or t.word == "OLD"
+            column = toks[i + 2].text
+            value = quote_ident(column) if new_as_columns and t.word == "NEW" else "NULL"
+            out += [sql[last : t.start], value]
+            last = toks[i + 2].end
+            i += 3
+            continue
+        i += 1
+    return "".join(out) + sql[last:], old
 
 
 def rows_fed_query(sql: str) -> str | None:
