@@ -13,6 +13,7 @@ from d1nb.analyses.batching import plan_batches
 from d1nb.analyses.checks import check_snapshot
 from d1nb.formats.migrations import parse_statements
 from d1nb.formats.sql.shapes import (
+    and_terms,
     check_constraints,
     classify,
     conflict_update_columns,
@@ -380,3 +381,12 @@ def test_trigger_parts_and_row_values():
     )
     assert row_values(parts.body[1])[0].endswith('where "id" = NULL')
     assert trigger_parts("CREATE TABLE t (a)") is None
+
+
+def test_and_terms_split_at_the_top_level_only():
+    assert and_terms("new.a = 1 AND old.b <> 2") == ["new.a = 1", "old.b <> 2"]
+    assert and_terms("x BETWEEN 1 AND 2 AND (y OR z AND w)") == [
+        "x BETWEEN 1 AND 2",
+        "(y OR z AND w)",
+    ]
+    assert and_terms("'a AND b'") == ["'a AND b'"]

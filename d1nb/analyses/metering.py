@@ -16,6 +16,7 @@ from d1nb.engine.d1engine import D1Engine, cascade_edges
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
     TriggerParts,
+    and_terms,
     check_constraints,
     classify,
     conflict_update_columns,
@@ -689,8 +690,8 @@ class Meter:
 
     def _trigger_reads(self, s: Statement, changes: int) -> int:
         """Rows the statement's triggers read: per trigger, its firings (the rows written,
-        those its WHEN keeps when it reads only NEW and the rows can be told apart) times a
-        firing's reads (`_triggers_fired`)."""
+        those its WHEN's terms on NEW keep when the rows can be told apart) times a firing's
+        reads (`_triggers_fired`)."""
         reads = 0
         table = s.table or ""
         for parts, per_firing in self.triggers:
@@ -698,8 +699,11 @@ class Meter:
                 continue
             firings = changes
             rows = self._written_rows(table, changes) if parts.when is not None else None
-            condition, old = row_values(parts.when or "", new_as_columns=True)
-            if rows is not None and not old:
+            # the terms that read only NEW can be counted over the rows written; those that
+            # read OLD are taken as true (an upper bound)
+            terms = [row_values(t, new_as_columns=True) for t in and_terms(parts.when or "")]
+            condition = " AND ".join(f"({t})" for t, old in terms if not old)
+            if rows is not None and condition:
                 query = (
                     f"SELECT count(*) FROM main.{quote_ident(table)} WHERE {rows} AND ({condition})"
                 )

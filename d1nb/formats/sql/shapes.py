@@ -855,6 +855,30 @@ def row_values(sql: str, new_as_columns: bool = False) -> tuple[str, bool]:
     return "".join(out) + sql[last:], old
 
 
+def and_terms(expr: str) -> list[str]:
+    """The terms of a condition joined by AND at its top level (the AND of a BETWEEN is not
+    one); the whole condition when there is none, or when it does not tokenize."""
+    try:
+        toks = tokenize(expr)
+    except TokenError:
+        return [expr]
+    cuts, between = [], 0
+    for i, word in top_level(toks):
+        if word == "BETWEEN":
+            between += 1
+        elif word == "AND":
+            if between:
+                between -= 1
+            else:
+                cuts.append(i)
+    terms, start = [], 0
+    for i in cuts:
+        terms.append(expr[start : toks[i].start].strip())
+        start = toks[i].end
+    terms.append(expr[start:].strip())
+    return [t for t in terms if t]
+
+
 def rows_fed_query(sql: str) -> str | None:
     """For an INSERT … SELECT: a query counting the rows its SELECT's FROM and WHERE yield,
     before any GROUP BY, DISTINCT, ORDER BY or LIMIT (the rows a sorter is fed, the rows its
