@@ -378,6 +378,7 @@ class Meter:
         self.table_rows = 0
         self.master_rows = 0
         self.had_sequence = self._has_sequence()
+        self.deletes = s.kind in ("delete", "drop_table") or "or_replace" in s.flags
         if s.table and conn.table_exists(None, s.table):
             if s.kind in ("delete", "drop_table", "update", "insert", "insert_select"):
                 self.edges = self.descendants(s.table)
@@ -543,8 +544,7 @@ class Meter:
     def _child_state(self, child: str, col: str, action: str = "") -> tuple[int, int, int]:
         """(rows of `child`, rows whose `col` still points somewhere: not NULL, and for ON
         DELETE SET DEFAULT not the column's default either, and the parents they point at,
-        counted only where an index leads with `col`: there it is cheap, and only there do
-        `_cascade_reads` use it)."""
+        counted only for a statement that deletes parents, where `_cascade_reads` uses it)."""
         c = quote_ident(col)
         pointing = f"count({c})"
         if action == "SET DEFAULT":  # the only action that needs the column's default
@@ -553,7 +553,11 @@ class Meter:
                 pointing = f"count(*) FILTER (WHERE {c} IS NOT NULL AND {c} IS NOT ({default}))"
         row = self.engine.conn.execute(
             f"SELECT count(*), {pointing}, "
-            + (f"count(DISTINCT {c})" if self._holders_count(child, col, action) else "0")
+            + (
+                f"count(DISTINCT {c})"
+                if self.deletes and self._holders_count(child, col, action)
+                else "0"
+            )
             + f" FROM {quote_ident(child)}"
         ).fetchall()[0]
         return row[0], row[1], row[2]
