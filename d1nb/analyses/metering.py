@@ -12,6 +12,7 @@ import time
 import apsw
 
 from d1nb import d1
+from d1nb.analyses.cascade_reads import CascadeReads
 from d1nb.engine.d1engine import D1Engine, cascade_edges
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
@@ -117,7 +118,7 @@ def shadow_table_rows(engine: D1Engine, sql: str) -> int:
     return counter.rows
 
 
-class Meter:
+class Meter(CascadeReads):
     """Measures each statement of a replay: rows changed, cascades, D1's rows read and written.
 
     rows_written follows the counters of workerd's SQLite patch (one per table row inserted,
@@ -541,27 +542,6 @@ class Meter:
             reads += 2 * entries + (0 if full else self._count(table))
         return reads, self._stat_rows(tables) + (2 if self.stats_before < 0 else 0)
 
-    def _child_state(self, child: str, col: str, action: str = "") -> tuple[int, int, int]:
-        """(rows of `child`, rows whose `col` still points somewhere: not NULL, and for ON
-        DELETE SET DEFAULT not the column's default either, and the parents they point at,
-        counted only for a statement that deletes parents, where `_cascade_reads` uses it)."""
-        c = quote_ident(col)
-        pointing = f"count({c})"
-        if action == "SET DEFAULT":  # the only action that needs the column's default
-            default = next((d[4] for d in self.engine.columns(child) if d[1] == col), None)
-            if default is not None:
-                pointing = f"count(*) FILTER (WHERE {c} IS NOT NULL AND {c} IS NOT ({default}))"
-        row = self.engine.conn.execute(
-            f"SELECT count(*), {pointing}, "
-            + (
-                f"count(DISTINCT {c})"
-                if self.deletes and self._holders_count(child, col, action)
-                else "0"
-            )
-            + f" FROM {quote_ident(child)}"
-        ).fetchall()[0]
-        return row[0], row[1], row[2]
-
     def _mark_written_rows(self, s: Statement) -> bool:
         """Make the rows an INSERT or UPDATE of a rowid table writes tell-apart afterwards, by
         rowid and cheap on a large table: for an INSERT the largest rowid before it (new rows
@@ -716,81 +696,6 @@ class Meter:
             reads += firings * per_firing
         return reads
 
-    def _holders_count(self, child: str, col: str, action: str) -> bool:
-        """Whether `_cascade_reads` uses the parents a child's rows point at: through an index
-        or key, and for SET NULL / SET DEFAULT past a scan (the statement scans the child per
-        parent row anyway)."""
-        how = self._key_lookup(child, col)
-        return how in ("index", "key") or (how is None and action in ("SET NULL", "SET DEFAULT"))
-
-    def _probe_scanned_cascades(self, s: Statement) -> list[tuple[str, str, str]]:
-        """For each ON DELETE CASCADE child the statement's own deletes reach by a scan (no
-        index on the key): the parent's keys in the order it deletes them (rowid order) and the
-        child's rows per key, kept aside so that `_rank_sums` can tell how much each scan still
-        finds (D1 reads the child twice per parent row, the child shrinking as it goes)."""
-        probes: list[tuple[str, str, str]] = []
-        if s.kind not in ("delete", "drop_table") or not s.table:
-            return probes
-        conn = self.engine.conn
-        for parent, child, col, action in self.edges:
-            if parent != s.table or child == parent or action != "CASCADE":
-                continue
-            if self._key_lookup(child, col) is not None:
-                continue
-            key = self._parent_column(parent, child, col)
-            if key is None:
-                continue
-            i = len(probes)
-            order = "rowid" if not self.engine.without_rowid(parent) else quote_ident(key)
-            conn.execute(
-                f"CREATE TEMP TABLE _d1nb_parents{i} AS SELECT {order} AS r, "
-                f"{quote_ident(key)} AS k FROM main.{quote_ident(parent)}"
-            )
-            conn.execute(
-                f"CREATE TEMP TABLE _d1nb_children{i} AS SELECT {quote_ident(col)} AS k, "
-                f"count(*) AS n FROM main.{quote_ident(child)} WHERE {quote_ident(col)} "
-                "IS NOT NULL GROUP BY 1"
-            )
-            probes.append((parent, child, col))
-        return probes
-
-    def _parent_column(self, parent: str, child: str, col: str) -> str | None:
-        """The parent column a child's foreign key column points at (its PRIMARY KEY when the
-        REFERENCES clause names none); None for a composite or rowid-only key."""
-        for c, from_col, p, to_col, _action in self._foreign_keys():
-            if (c, from_col, p) == (child, col, parent):
-                if to_col:
-                    return to_col
-                pks = [r[1] for r in self.engine.columns(parent) if r[5]]
-                return pks[0] if len(pks) == 1 else None
-        return None
-
-    def _rank_sums(self) -> dict[tuple[str, str, str], tuple[int, int]]:
-        """Per probed edge: the sum, over the child rows the cascade deleted, of their parent's
-        place among the parents deleted (1 for the first): how far into the deletes each child
-        row was still there to be scanned; and the place of the last parent with such rows."""
-        sums = {}
-        conn = self.engine.conn
-        for i, (parent, child, col) in enumerate(self.rank_probes):
-            gone = ""
-            if conn.table_exists(None, parent):
-                rcol = (
-                    "rowid"
-                    if not self.engine.without_rowid(parent)
-                    else quote_ident(self._parent_column(parent, child, col) or "rowid")
-                )
-                gone = (
-                    f"WHERE NOT EXISTS (SELECT 1 FROM main.{quote_ident(parent)} t "
-                    f"WHERE t.{rcol} = p.r)"
-                )
-            total, last = conn.execute(
-                "SELECT coalesce(sum(d.place * c.n), 0), coalesce(max(d.place), 0) FROM (SELECT "
-                f"k, row_number() OVER (ORDER BY r) AS place FROM temp._d1nb_parents{i} p "
-                f"{gone}) d JOIN temp._d1nb_children{i} c ON c.k = d.k"
-            ).fetchall()[0]
-            sums[(parent, child, col)] = (int(total), int(last))
-        return sums
-
     def _has_virtual_tables(self) -> bool:
         if self._virtual is None:
             self._virtual = bool(
@@ -879,90 +784,6 @@ class Meter:
             ).fetchall()[0][0]
             writes += moved * sum(1 for cols, _p in self.indexes(child) if cols and col in cols)
         return writes
-
-    def _key_lookup(self, child: str, col: str) -> str | None:
-        """How SQLite finds the rows of `child` whose `col` points at a parent row: by rowid
-        ("rowid"), by a WITHOUT ROWID table's own key ("key"), by an index led by `col`
-        ("index"), else None (a scan of the child)."""
-        if (child, col) not in self._lookups:
-            without_rowid = self.engine.without_rowid(child)
-            found = "rowid" if self._rowid_column(child) == col and not without_rowid else None
-            indexes = self.engine.conn.execute(
-                "SELECT name, partial, origin FROM pragma_index_list(?)", (child,)
-            ).fetchall()
-            for name, partial, origin in indexes if found is None else []:
-                first = self.engine.conn.execute(
-                    "SELECT name FROM pragma_index_info(?) WHERE seqno = 0", (name,)
-                ).fetchall()
-                if not partial and first and first[0][0] == col:
-                    found = "key" if origin == "pk" and without_rowid else "index"
-                    break
-            self._lookups[(child, col)] = found
-        return self._lookups[(child, col)]
-
-    def _cascade_reads(
-        self, s: Statement, own_deleted: int, deleted: dict[str, int], nulled: dict[str, int]
-    ) -> int:
-        """Rows read by the foreign keys of the rows a statement deletes, to any depth. Per
-        parent row deleted and foreign key to it, the child is looked up (directly from the
-        statement: 1 by index or by a WITHOUT ROWID key, 2 by rowid, 1 more by key or rowid
-        for ON DELETE CASCADE; from a cascade: 1), or scanned without an index; per child row
-        deleted, 4 (1 by rowid); per parent that had children, 2 more by index, 1 by key; per
-        child row nulled, 2 more (fitted on Miniflare: docs/metering.md)."""
-        reads = 0
-        for parent, child, col, action in self.edges:
-            top = parent == s.table
-            parents = own_deleted if top else deleted.get(parent, 0)
-            if not parents:
-                continue
-            n = deleted.get(child, 0) if action == "CASCADE" else 0
-            setting = action in ("SET NULL", "SET DEFAULT")
-            if setting:
-                n = nulled.get(child, 0)
-            how = self._key_lookup(child, col)
-            if how is None:
-                reads += self._scan_reads(parent, child, col, action, top, parents, n)
-                continue
-            if setting:
-                reads += 2 * n
-            per_parent = 1
-            if top:  # the action's own lookup comes on top of the constraint's
-                per_parent = {"index": 1, "key": 1, "rowid": 2}[how]
-                per_parent += how != "index" and action == "CASCADE"
-            per_child, per_holder = {"index": (4, 2), "key": (4, 1), "rowid": (1, 0)}[how]
-            reads += per_parent * parents + per_child * n + per_holder * self.holders.get(child, 0)
-            if n and top and s.kind == "delete" and how != "rowid":
-                reads -= 2
-        return reads
-
-    def _scan_reads(
-        self, parent: str, child: str, col: str, action: str, top: bool, parents: int, n: int
-    ) -> int:
-        """Reads of a foreign key with no index on the child's column, per parent row deleted:
-        one scan of the child for the constraint, and a second for an action (CASCADE, SET
-        NULL, SET DEFAULT); a CASCADE's child shrinks as it goes (how much comes from the
-        rank probe, else even spreading is assumed); 1 more per parent from the statement
-        itself, 1 more for a SET action; per child row deleted 2, per row nulled 3 but 1 less
-        per parent that had some (fitted on Miniflare: docs/metering.md)."""
-        rows = self.child_rows[child]
-        if rows == 0:
-            seen = parents  # a scan of an empty table reads 1
-        elif action == "CASCADE" and n:
-            places, last = self.rank_sums.get((parent, child, col), (None, parents))
-            if places is None or not top:
-                places, last = n * (parents + 1) // 2, parents
-            seen = parents * (rows - n) + places
-            if n >= rows:  # emptied by the last parent with children; later scans read 1
-                seen += parents - last
-        else:
-            seen = parents * rows
-        scans = 2 if action in ("CASCADE", "SET NULL", "SET DEFAULT") else 1
-        reads = scans * seen + top * parents
-        if action == "CASCADE":
-            reads += 2 * n
-        elif action in ("SET NULL", "SET DEFAULT"):
-            reads += parents + 3 * n - self.holders.get(child, 0)
-        return reads
 
     def _estimate(
         self, s: Statement, changes: int, deleted: dict[str, int], nulled: dict[str, int]
