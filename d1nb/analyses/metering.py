@@ -824,13 +824,6 @@ class Meter(CascadeReads):
                 reads += self.fed + ("INDEX" in (using or ""))
             else:
                 reads += 1
-        if s.kind == "insert_select":
-            if any(_SORTED.match(line) for line in self.plan):
-                # the sorter's rows are read back once each
-                reads += scanned_rows if self.fed is None else self.fed
-            if "OpenEphemeral" in self.opcodes and table in self.scanned:
-                reads += changes  # from its own table: the rows are kept aside, then read
-        reads += self._trigger_reads(s, changes)
         # a CHECK's IN list of 3 or more values is probed once per row it checks: every row
         # an INSERT writes, the rows of an UPDATE that sets a column it names
         written = {c.lower() for c in written_columns(s.sql) or []}
@@ -840,8 +833,19 @@ class Meter(CascadeReads):
             if s.kind in ("insert", "insert_select") or (s.kind == "update" and names & written)
         ]
         reads += changes * len(checking)
+        # the ephemeral tables of IN lists, IN subqueries and those CHECKs
         lists = len(in_lists(s.sql)) + sum(1 for line in self.plan if "LIST SUBQUERY" in line)
-        lists += len(checking) if s.kind == "update" else 0
+        lists += len(checking)
+        if s.kind == "insert_select":
+            if any(_SORTED.match(line) for line in self.plan):
+                # the sorter's rows are read back once each
+                reads += scanned_rows if self.fed is None else self.fed
+            # the SELECT's rows kept aside first, then read (it reads its own table, or the
+            # target has triggers): an ephemeral table besides those of lists and DISTINCT
+            distinct = sum(1 for line in self.plan if "FOR DISTINCT" in line)
+            if self.ephemerals - lists - distinct > 0:
+                reads += changes
+        reads += self._trigger_reads(s, changes)
         if s.kind == "update" and self.ephemerals > lists:
             # two passes: the rows found are kept aside, then read again (and re-sought when
             # only their rowids were kept)

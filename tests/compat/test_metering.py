@@ -260,7 +260,8 @@ BACKFILL_SHAPES = {
     "ON DELETE CASCADE, user_id INTEGER REFERENCES users(id) ON DELETE SET NULL, body TEXT);\n"
     "CREATE TABLE likes (user_id INTEGER NOT NULL, post_id INTEGER NOT NULL, "
     "PRIMARY KEY (user_id, post_id)) WITHOUT ROWID;\n"
-    "CREATE TABLE touched (post_id INTEGER, at TEXT);\n",
+    "CREATE TABLE touched (post_id INTEGER, at TEXT);\n"
+    "CREATE TABLE counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0) STRICT;\n",
     "0002_rows.sql": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
     "WHERE i < 400) INSERT INTO users (email, plan, score) SELECT 'u' || i, "
     "CASE i % 3 WHEN 0 THEN 'free' WHEN 1 THEN 'pro' ELSE 'team' END, i FROM n;\n"
@@ -271,9 +272,14 @@ BACKFILL_SHAPES = {
     "INSERT INTO comments (post_id, user_id, body) SELECT 1 + i % 1200, 1 + i % 400, 'c' FROM n;\n"
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) "
     "INSERT OR IGNORE INTO likes SELECT 1 + i % 400, 1 + (i * 7) % 1200 FROM n;\n"
+    # the trigger's upsert then only updates (a row a trigger inserts writes its indexes,
+    # which the model leaves out: docs/metering.md)
+    "INSERT INTO counts VALUES ('posts', 0);\n"
     "CREATE TRIGGER posts_touched AFTER UPDATE OF title ON posts BEGIN "
     "UPDATE posts SET tags = tags WHERE id = NEW.id; INSERT INTO touched VALUES (NEW.id, 'now'); "
     "END;\n"
+    "CREATE TRIGGER posts_counted AFTER INSERT ON posts BEGIN INSERT INTO counts (name, n) "
+    "VALUES ('posts', 1) ON CONFLICT (name) DO UPDATE SET n = n + 1; END;\n"
     "CREATE TRIGGER users_upgraded AFTER UPDATE OF plan ON users WHEN NEW.plan = 'pro' AND "
     "OLD.plan <> 'pro' BEGIN "
     "UPDATE users SET note = 'upgraded' WHERE id = NEW.id; END;\n",
@@ -285,6 +291,7 @@ BACKFILL_SHAPES = {
     "UPDATE posts SET tags = (SELECT json_group_array(upper(value)) FROM json_each(posts.tags)) "
     "WHERE id <= 300;\n"
     "INSERT INTO users (email, plan) SELECT email || 'x', plan FROM users WHERE id <= 100;\n"
+    "INSERT INTO posts (user_id, title) SELECT id, 'welcome' FROM users WHERE plan = 'team';\n"
     "UPDATE users SET plan = 'pro' WHERE plan = 'free' AND id > 390;\n"
     "UPDATE users SET plan = 'team' WHERE id BETWEEN 100 AND 160;\n"
     "UPDATE posts SET title = 'x' WHERE id IN (1, 2, 3, 4, 5);\n"
@@ -312,7 +319,8 @@ def test_correlated_subqueries_in_lists_and_plain_deletes_match_miniflare(tmp_pa
     is probed once per row it checks (found on #7: a prisma rebuild's copy read 9,002 in D1, the
     model's 9,001 by a wrong reason); a trigger's statements read per firing (an UPDATE by
     rowid 1), its WHEN's terms on NEW counted over the rows written (#7's WHEN new.status =
-    'PAID' AND old.status <> 'PAID' fired on none). Writes equal, reads within
+    'PAID' AND old.status <> 'PAID' fired on none); an INSERT … SELECT into a table with
+    triggers keeps its rows aside first (268 by the model against 533). Writes equal, reads within
     1% (the IN (SELECT …) within 2.5%: 1,696 against 1,662)."""
     folder = tmp_path / "migrations"
     folder.mkdir()
@@ -324,7 +332,7 @@ def test_correlated_subqueries_in_lists_and_plain_deletes_match_miniflare(tmp_pa
     assert result.ok
     compared = result.exact_metering()
     target = compared[compared["file"] == "0003_target.sql"]
-    assert len(target) == 16
+    assert len(target) == 17
     assert target["d1_error"].isna().all()
     assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
     for row in target.itertuples():
