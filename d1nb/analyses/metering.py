@@ -136,10 +136,13 @@ class Meter(CascadeReads):
         self._lookups: dict[tuple[str, str], str | None] = {}
         self._virtual: bool | None = None
         self._averages: dict[tuple[str, str], float | None] = {}
-        self._checks: dict[str, list[set[str]]] = {}
         """(table, what) → a per-row mean a probe took (rows per key, JSON elements), kept
         until rows come into or leave that table or the schema changes: a file of many small
         statements probes once."""
+        self._checks: dict[str, list[set[str]]] = {}
+        self._triggers: dict[str, list[TriggerParts]] = {}
+        """Per table, its CHECK IN lists and its triggers taken apart, until the schema
+        changes."""
 
     # schema facts, cached until DDL runs
     def _count(self, table: str) -> int:
@@ -367,10 +370,7 @@ class Meter(CascadeReads):
             match = _PLAN_TABLE.match(line)
             keys = _EQUAL_KEYS.search(line) if match and inside else None
             if keys and match.group(1) == "SEARCH" and match.group(2) in self.aliased:
-                real = self.aliased[match.group(2)]
-                if (real, keys.group(1)) not in self._averages:
-                    self._averages[(real, keys.group(1))] = self._rows_per_key(real, keys.group(1))
-                self.per_key[line] = self._averages[(real, keys.group(1))] or 0.0
+                self.per_key[line] = self._rows_per_key(self.aliased[match.group(2)], keys.group(1))
         self.children_before: dict[tuple[str, str], tuple[int, int, int]] = {}
         self.holders: dict[str, int] = {}
         """Per child: the parents its deleted or nulled rows pointed at."""
@@ -433,16 +433,18 @@ class Meter(CascadeReads):
 
     def _rows_per_key(self, table: str, columns: str) -> float:
         """Rows of `table` per distinct value of `columns` (`a=? AND b=?` as a plan writes
-        them): what a search by those keys finds on average."""
-        cols = [c.split("=")[0].strip() for c in columns.split(" AND ")]
-        if not all(c.isidentifier() or c == "rowid" for c in cols):
-            return 1.0
-        listed = ", ".join(c if c == "rowid" else quote_ident(c) for c in cols)
-        rows, keys = self.engine.conn.execute(
-            f"SELECT (SELECT count(*) FROM {quote_ident(table)}), (SELECT count(*) FROM "
-            f"(SELECT DISTINCT {listed} FROM {quote_ident(table)}))"
-        ).fetchall()[0]
-        return rows / keys if keys else 0.0
+        them): what a search by those keys finds on average (kept in `_averages`)."""
+        if (table, columns) not in self._averages:
+            cols = [c.split("=")[0].strip() for c in columns.split(" AND ")]
+            if not all(c.isidentifier() or c == "rowid" for c in cols):
+                return 1.0
+            listed = ", ".join(c if c == "rowid" else quote_ident(c) for c in cols)
+            rows, keys = self.engine.conn.execute(
+                f"SELECT (SELECT count(*) FROM {quote_ident(table)}), (SELECT count(*) FROM "
+                f"(SELECT DISTINCT {listed} FROM {quote_ident(table)}))"
+            ).fetchall()[0]
+            self._averages[(table, columns)] = rows / keys if keys else 0.0
+        return self._averages[(table, columns)] or 0.0
 
     def _outer_rows(self, table: str, changes: int) -> int:
         """How many times a correlated subquery runs: once per row the statement's own loop
@@ -629,12 +631,14 @@ class Meter(CascadeReads):
             return []
         conn = self.engine.conn
         written = {c.lower() for c in written_columns(s.sql) or []}
+        if s.table not in self._triggers:
+            rows = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (s.table,)
+            ).fetchall()
+            self._triggers[s.table] = [p for (sql,) in rows if (p := trigger_parts(sql or ""))]
         fired = []
-        for (sql,) in conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (s.table,)
-        ).fetchall():
-            parts = trigger_parts(sql or "")
-            if parts is None or parts.event != event:
+        for parts in self._triggers[s.table]:
+            if parts.event != event:
                 continue
             if parts.columns and not {c.lower() for c in parts.columns} & written:
                 continue
@@ -665,9 +669,7 @@ class Meter(CascadeReads):
             if how == "SCAN":
                 reads += max(self._count(name), 1)
             elif keys:
-                if (name, keys.group(1)) not in self._averages:
-                    self._averages[(name, keys.group(1))] = self._rows_per_key(name, keys.group(1))
-                reads += round(self._averages[(name, keys.group(1))] or 0) + 1
+                reads += round(self._rows_per_key(name, keys.group(1))) + 1
             else:
                 reads += 1
         return reads
@@ -767,6 +769,7 @@ class Meter(CascadeReads):
             self._lookups.clear()
             self._averages.clear()
             self._checks.clear()
+            self._triggers.clear()
             self._virtual = None
             self._fks = None
             self._on_update = None
@@ -791,7 +794,8 @@ class Meter(CascadeReads):
         """(rows_read, rows_written) by D1's counting rules (docs/metering.md)."""
         table = s.table or ""
         reads = writes = 0
-        named = names_in(s.sql) if self.child_rows else set()
+        text = s.sql.lower()
+        named: set[str] | None = None  # the statement's names, tokenized only if need be
         scanned_rows = 0
         runs = self._outer_rows(table, changes)
         correlated = self.correlated or [False] * len(self.plan)
@@ -804,7 +808,11 @@ class Meter(CascadeReads):
             if not match or match.group(2) not in self.scanned:
                 continue
             how, name, using = match.groups()
-            checked = name in self.child_rows and name.lower() not in named
+            written_as = {name.lower(), name.lower().replace('"', '""')}
+            checked = name in self.child_rows and not any(w in text for w in written_as)
+            if name in self.child_rows and not checked:  # its text is there: named, or a word
+                named = names_in(s.sql) if named is None else named
+                checked = name.lower() not in named
             if checked and (how == "SCAN" or s.kind in ("insert", "insert_select")):
                 # a foreign key's look at a child: `_scan_reads` counts a delete's scans; an
                 # insert's checks are skipped while no deferred violation is pending
@@ -833,9 +841,13 @@ class Meter(CascadeReads):
             if s.kind in ("insert", "insert_select") or (s.kind == "update" and names & written)
         ]
         reads += changes * len(checking)
-        # the ephemeral tables of IN lists, IN subqueries and those CHECKs
-        lists = len(in_lists(s.sql)) + sum(1 for line in self.plan if "LIST SUBQUERY" in line)
-        lists += len(checking)
+        # the ephemeral tables of IN lists, IN subqueries and those CHECKs (what is left is a
+        # second pass); read only for the kinds that use it: tokenizing a seed INSERT's VALUES
+        # costs more than its replay
+        lists = 0
+        if s.kind in ("update", "insert_select"):
+            lists = len(in_lists(s.sql)) + len(checking)
+            lists += sum(1 for line in self.plan if "LIST SUBQUERY" in line)
         if s.kind == "insert_select":
             if any(_SORTED.match(line) for line in self.plan):
                 # the sorter's rows are read back once each
