@@ -25,6 +25,17 @@ def one_line(text: str) -> str:
     return printable(text).replace("\n", "\\n").replace("\r", "\\r")
 
 
+def cell_text(value: str) -> str:
+    """A text value as a table cell shows it: on one line, tabs visible, and quoted as SQL
+    writes it when its edges would vanish in a table (leading or trailing spaces, or a
+    leading quote that would pass for this quoting): ' Retail ' is not Retail. An empty
+    string stays blank (a missing value has a mark of its own)."""
+    shown = one_line(value).replace("\t", "\\t")
+    if shown != shown.strip() or shown.startswith("'"):
+        return "'" + shown.replace("'", "''") + "'"
+    return shown
+
+
 def text_html(text: str) -> str:
     """Text from a project as HTML text: escaped, control characters visible."""
     return html.escape(printable(text))

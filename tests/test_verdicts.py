@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 
+import apsw
 import pandas as pd
 import pytest
 from conftest import STRANGER_SERVICE as SERVICE
@@ -157,12 +158,35 @@ def test_control_characters_in_names_never_reach_a_report_raw():
     assert "\\x1b[31mred" in page and "\\x07bell" in repr(verdict)
 
 
+def test_a_value_whose_edges_are_spaces_is_shown_quoted(tmp_path, capsys):
+    """A transition ' Retail ' → 'retail' printed as `Retail  retail` looked like a change of
+    case alone (stranger's project #8, a drizzle-kit backfill of lower(trim(group)))."""
+    from d1nb.presentation.cli import main
+
+    frame = pd.DataFrame({"v": [" Retail ", "B2B ", "it's", "'q'", "", "a\tb\nc", None]})
+    cells = [c.strip() for c in table_text(frame).splitlines()[1:]]
+    assert cells == ["' Retail '", "'B2B '", "it's", "'''q'''", "", "a\\tb\\nc", MISSING]
+    assert "<td>' Retail '</td>" in table_html(frame)
+    project = tmp_path / "p"
+    (project / "migrations").mkdir(parents=True)
+    (project / "wrangler.toml").write_text(
+        'name = "w"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "w"\ndatabase_id = "x"\n'
+    )
+    (project / "migrations/0001_trim.sql").write_text("UPDATE t SET g = lower(trim(g));\n")
+    conn = apsw.Connection(str(tmp_path / "e.db"))
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, g TEXT)")
+    conn.execute("INSERT INTO t (g) VALUES (' Retail '), ('Retail'), ('B2B ')")
+    conn.close()
+    assert main(["impact", str(project), "--snapshot", str(tmp_path / "e.db")]) == 0
+    rows = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    for transition in ("g ' Retail ' retail 1", "g 'B2B ' b2b 1", "g Retail retail 1"):
+        assert any(r.endswith(transition) for r in rows), transition
+
+
 def test_runbook_skips_the_local_copy(stranger, tmp_path):
     """wrangler's local state beside the config is the `local` ledger; Time Travel restores
     remote databases only, so the runbook names prod alone (it gave a step for 'local')."""
     import shutil
-
-    import apsw
 
     from d1nb.formats.wrangler_output import local_state_file
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from d1nb import d1
 from d1nb.problems import Problem
+from d1nb.text import cell_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,7 +118,8 @@ def render(name: str, fmt: str, outcome: Outcome) -> int:
             continue
         title, frame = item
         print(f"\n{title}")
-        print("  (none)" if frame.empty else frame.to_string(index=False))
+        shown = frame.map(lambda v: cell_text(v) if isinstance(v, str) else v)
+        print("  (none)" if frame.empty else shown.to_string(index=False))
     return code
 
 

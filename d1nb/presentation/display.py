@@ -17,7 +17,7 @@ import pandas as pd
 
 from d1nb.presentation.report_inputs import MissingInputError
 from d1nb.problems import InputError
-from d1nb.text import printable
+from d1nb.text import cell_text, printable
 
 MISSING = "—"
 """The one representation of a missing value (None, NaN, NA) in every table."""
@@ -53,7 +53,7 @@ def _cell(value: object) -> str:
         if abs(value) < 1e-4:
             return f"{value:.3g}"
         return f"{value:.6f}".rstrip("0")
-    return printable(str(value))
+    return cell_text(value) if isinstance(value, str) else printable(str(value))
 
 
 def _cells(frame: pd.DataFrame) -> pd.DataFrame:
