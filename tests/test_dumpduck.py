@@ -17,6 +17,7 @@ from d1nb.formats.dumpformat import sql_literal, write_dump
 from d1nb.formats.sql.text import quote_ident
 from d1nb.inputs import dumpduck
 from d1nb.inputs.dumploader import load_dump
+from d1nb.problems import InputError
 
 INTS = [0, 1, -1, 7, 2**31, 2**53, 2**53 + 1, -(2**53) - 1, 2**62, 2**63 - 1, -(2**63), 10**17]
 REALS = [
@@ -536,3 +537,49 @@ def test_an_export_of_a_database_that_ran_analyze_loads_both_ways(tmp_path):
         stats = "SELECT tbl, idx, stat FROM sqlite_stat1 ORDER BY 1, 2"
         reference = apsw.Connection(str(ref)).execute(stats).fetchall()
         assert built.execute(stats).fetchall() == reference and len(reference) == 3
+
+
+def test_an_instead_of_trigger_written_before_its_view_loads_both_ways(tmp_path):
+    """wrangler's export writes triggers before views, so a database with an INSTEAD OF
+    trigger exports a file the sqlite3 shell and `wrangler d1 execute --file` cannot read back
+    (stranger's project #8: `d1nb load` failed with "no such table: main.order_totals"). Both
+    readers create the trigger right after its view, with a note naming both lines."""
+    db = tmp_path / "db.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute(
+        'CREATE TABLE "order" (id INTEGER PRIMARY KEY, "group" TEXT NOT NULL, qty INTEGER);'
+        "INSERT INTO \"order\" VALUES (1, 'a', 2), (2, 'b', 3);"
+        'CREATE VIEW "Totals" AS SELECT "group", sum(qty) AS n FROM "order" GROUP BY 1;'
+        "CREATE TRIGGER totals_ins INSTEAD OF INSERT ON totals BEGIN "
+        'INSERT INTO "order" ("group", qty) VALUES (NEW."group", NEW.n); END;'
+    )
+    dump = write_dump(conn, tmp_path / "dump.sql")
+    conn.close()
+    lines = dump.read_text(encoding="utf-8").splitlines()
+    trigger = next(n for n, line in enumerate(lines, 1) if line.startswith("CREATE TRIGGER"))
+    view = next(n for n, line in enumerate(lines, 1) if line.startswith("CREATE VIEW"))
+    assert trigger < view
+    shell = shutil.which("sqlite3")
+    if shell:  # the export as wrangler writes it does not read back
+        failed = subprocess.run(
+            [shell, str(tmp_path / "ref.sqlite")],
+            input="\n".join(lines),
+            text=True,
+            capture_output=True,
+        )
+        assert f"line {trigger}: no such table: main.totals" in failed.stderr
+    assert compare_readers(dump, tmp_path) == "direct"
+    loaded = load_dump(dump, tmp_path / "again")
+    assert loaded.notes == [
+        f"line {trigger}: trigger totals_ins is on view Totals, which the export creates later "
+        f"(line {view}); created after it here. `wrangler d1 execute --file` of this export "
+        f"fails at line {trigger} (no such table: main.totals): wrangler writes triggers before "
+        "views, so drop the trigger before exporting or move it below the view"
+    ]
+    built = apsw.Connection(str(loaded.path))
+    built.execute("INSERT INTO totals VALUES ('c', 5)")  # the trigger works in the copy
+    assert built.execute('SELECT qty FROM "order" WHERE "group" = \'c\'').fetchall() == [(5,)]
+    orphan = tmp_path / "orphan.sql"
+    orphan.write_text("\n".join(line for line in lines if not line.startswith("CREATE VIEW")))
+    with pytest.raises(InputError, match=rf"orphan.sql:{trigger}: .*no such table: main.totals"):
+        load_dump(orphan, tmp_path / "orphan")

@@ -182,3 +182,38 @@ def decode_line(path: Path, lineno: int, raw: bytes) -> str:
         raise InputError(
             path, lineno, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
         ) from exc
+
+
+class TriggersBeforeViews:
+    """INSTEAD OF triggers a dump writes before the view they are on, held until it exists.
+
+    `wrangler d1 export` writes every trigger before every view, so a database with an INSTEAD
+    OF trigger exports a file that neither `wrangler d1 execute --file` nor the sqlite3 shell
+    can read back (`no such table: main.<view>` at the trigger). A load creates such a trigger
+    right after its view, and says so."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, list[tuple[int, str, str, str]]] = {}
+        self.notes: list[str] = []
+
+    def hold(self, line: int, sql: str, trigger: str, view: str) -> None:
+        self.waiting.setdefault(view.lower(), []).append((line, sql, trigger, view))
+
+    def released(self, view: str, view_line: int) -> list[tuple[int, str]]:
+        """The held triggers on `view`, just created at `view_line`, to run now."""
+        held = self.waiting.pop(view.lower(), [])
+        for line, _sql, trigger, written in held:
+            self.notes.append(
+                f"line {line}: trigger {trigger} is on view {view}, which the export creates "
+                f"later (line {view_line}); created after it here. `wrangler d1 execute --file` "
+                f"of this export fails at line {line} (no such table: main.{written}): wrangler "
+                "writes triggers before views, so drop the trigger before exporting or move it "
+                "below the view"
+            )
+        return [(line, sql) for line, sql, _trigger, _view in held]
+
+    def check_none_left(self, path: Path) -> None:
+        """A trigger whose view never came: the error the statement itself would have given."""
+        for held in self.waiting.values():
+            line, _sql, _trigger, view = held[0]
+            raise InputError(path, line, f"no such table: main.{view}")

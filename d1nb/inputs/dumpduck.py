@@ -37,7 +37,7 @@ from tqdm import tqdm
 from d1nb import d1
 from d1nb.engine.d1engine import D1Engine, D1Error
 from d1nb.formats import _insertrows as native
-from d1nb.formats.dumpformat import sql_literal
+from d1nb.formats.dumpformat import TriggersBeforeViews, sql_literal
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import check_constraints, classify
 from d1nb.formats.sql.text import quote_ident, quote_literal, split_statements, tokenize
@@ -270,6 +270,7 @@ class _Schema:
         self.created_at: dict[str, int] = {}
         self.after_rows_only: int | None = None  # line of the first trigger or DELETE
         self.pending: tuple[int, int, bytes] | None = None
+        self.held = TriggersBeforeViews()
 
     def close(self) -> None:
         self.engine.close()
@@ -297,6 +298,8 @@ class _Schema:
         if self.pending is not None:
             self._run(*self.pending)
             self.pending = None
+        if self.held.waiting:
+            raise NotProvable("an INSTEAD OF trigger on a view the dump never creates")
 
     def _run(self, first: int, _last: int, raw: bytes) -> None:
         try:
@@ -329,6 +332,13 @@ class _Schema:
             "defer_foreign_keys"
         ):
             raise NotProvable(f"line {line}: PRAGMA {detail} besides the rows")
+        if kind in _AFTER_ROWS_ONLY and self.after_rows_only is None:
+            self.after_rows_only = line
+        if kind == "create_trigger" and "instead_of" in flags:
+            exists = "SELECT count(*) FROM sqlite_master WHERE name = ? COLLATE NOCASE"
+            if not self.engine.conn.execute(exists, (table,)).fetchall()[0][0]:
+                self.held.hold(line, sql, detail, table or "")
+                return
         try:
             self.engine.run_statement(
                 Statement(0, line, line, sql, kind, table, flags, detail), str(self.path)
@@ -337,9 +347,10 @@ class _Schema:
             raise NotProvable(f"line {line}: {exc}") from exc
         if kind == "create_table":
             self.created_at.setdefault((table or "").lower(), line)
-        if kind in _AFTER_ROWS_ONLY and self.after_rows_only is None:
-            self.after_rows_only = line
         self.statements.append((line, sql))
+        if kind == "create_view":  # held triggers listed at the view's line: after it
+            for _held_line, held_sql in self.held.released(table or "", line):
+                self._execute(line, held_sql)
 
     def columns(self, table: str) -> list[_Column]:
         conn = self.engine.conn
@@ -942,6 +953,7 @@ def _finish(
         _check_checks(engine, con, table)
         result.row_counts[name] = loaded
     result.statements = sorted(dump.statements + loader.sequence, key=lambda s: s[0])
+    result.notes += dump.held.notes
     big = {
         t.name: [c.name for c, duck, b in zip(t.columns, t.types, t.big, strict=True) if b]
         for t in loader.tables.values()

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from d1nb import d1
 from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.formats.dumpformat import TriggersBeforeViews
 from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql.shapes import classify, schema_row
 from d1nb.formats.sql.text import quote_ident
@@ -293,6 +294,7 @@ class _DumpWriter(threading.Thread):
         self.stop = False
         self.cli_dump = False
         self.frame = {"BEGIN", "COMMIT", "writable_schema"}  # what a load may strip, once each
+        self.held = TriggersBeforeViews()
 
     def put(self, item: _Work | None) -> None:
         while self.error is None:
@@ -347,11 +349,26 @@ class _DumpWriter(threading.Thread):
             return
         if self.schema is not None and kind.startswith("create_"):
             name = table if kind in ("create_table", "create_view") else detail
-            exists = self.engine.conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE name = ?", (name,)
-            ).fetchall()[0][0]
-            if exists:
+            if self._exists(name):
                 return  # the migrations created it already
+        if kind == "create_trigger" and "instead_of" in flags and not self._exists(table):
+            self.held.hold(line, sql, detail, table or "")
+            return
+        self._run(line, sql, kind, table, flags, detail)
+        if kind == "create_view":
+            for held_line, held_sql in self.held.released(table or "", line):
+                self._run(held_line, held_sql, *classify(held_sql))
+
+    def _exists(self, name: str | None) -> bool:
+        return bool(
+            self.engine.conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)
+            ).fetchall()[0][0]
+        )
+
+    def _run(
+        self, line: int, sql: str, kind: str, table: str | None, flags: tuple, detail: str
+    ) -> None:
         try:
             changed = self.engine.run_statement(
                 Statement(0, line, line, sql, kind, table, flags, detail), str(self.path)
@@ -423,6 +440,8 @@ class _DumpWriter(threading.Thread):
         self.join()
         if self.error is not None:
             raise self.error
+        self.held.check_none_left(self.path)
+        self.notes += self.held.notes
 
 
 def _run_dump(

@@ -197,6 +197,8 @@ def classify(sql: str) -> tuple[str, str | None, tuple[str, ...], str]:
         if what == "TRIGGER":
             on = next((j for j, w in top_level(toks, i) if w == "ON"), None)
             table = _name_at(toks, on + 1)[0] if on is not None else None
+            if on is not None and "INSTEAD" in (w for j, w in top_level(toks, i) if j < on):
+                flags.append("instead_of")
             return "create_trigger", table, tuple(flags), name or ""
         if what == "VIRTUAL TABLE":
             using = next((j for j, w in top_level(toks, i) if w == "USING"), None)
