@@ -27,11 +27,10 @@ def one_line(text: str) -> str:
 
 def cell_text(value: str) -> str:
     """A text value as a table cell shows it: on one line, tabs visible, and quoted as SQL
-    writes it when its edges would vanish in a table (leading or trailing spaces, or a
-    leading quote that would pass for this quoting): ' Retail ' is not Retail. An empty
-    string stays blank (a missing value has a mark of its own)."""
+    writes it when its edges would vanish in a table (leading or trailing spaces): ' Retail '
+    is not Retail. An empty string stays blank (a missing value has a mark of its own)."""
     shown = one_line(value).replace("\t", "\\t")
-    if shown != shown.strip() or shown.startswith("'"):
+    if shown != shown.strip():
         return "'" + shown.replace("'", "''") + "'"
     return shown
 
