@@ -369,6 +369,44 @@ def test_drafts_drop_and_add_back_generated_columns(tmp_path):
     )
 
 
+def test_drafts_add_a_dropped_column_back_as_the_export_declared_it(tmp_path):
+    """Stranger's project #8 (drizzle-kit): `legacy_note` text, dropped, came back as
+    "legacy_note" TEXT, so a draft that restored every row and value was judged "schema
+    differs". A column ADD COLUMN takes as written comes back as written; one it refuses as
+    written (a default that is not a constant) as near as it can, and the schema differs."""
+    columns = {
+        "a": "`legacy_note` text COLLATE NOCASE",
+        "b": "n integer NOT NULL DEFAULT (0) CHECK (n >= 0)",
+        "c": "owner integer REFERENCES owners(id) ON DELETE SET NULL",
+        "d": "made text DEFAULT (datetime('now'))",
+    }
+    init = "CREATE TABLE owners (id INTEGER PRIMARY KEY);\n" + "".join(
+        f"CREATE TABLE {t} (id INTEGER PRIMARY KEY,\n  {c});\n" for t, c in columns.items()
+    )
+    rows = (
+        "INSERT INTO owners VALUES (1), (2);INSERT INTO a VALUES (1, 'Old'), (2, NULL);"
+        "INSERT INTO b VALUES (1, 3), (2, 0);INSERT INTO c VALUES (1, 1), (2, NULL);"
+        "INSERT INTO d VALUES (1, '2025-01-01'), (2, NULL);"
+    )
+    drops = {
+        f"000{i}_{t}.sql": f"ALTER TABLE {t} DROP COLUMN {c.split()[0]};\n"
+        for i, (t, c) in enumerate(columns.items(), start=2)
+    }
+    root = _project(tmp_path / "p", init, drops, rows)
+    checks = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert {c.file: c.draft_verdict for c in checks} == {
+        "0002_a.sql": "restores everything",
+        "0003_b.sql": "restores everything",
+        "0004_c.sql": "restores everything",
+        "0005_d.sql": "schema differs",
+    }, [c.draft_reason for c in checks]
+    for check, (table, column) in zip(checks[:3], columns.items(), strict=False):
+        schema = check.draft[0].read_text(encoding="utf-8")
+        assert f'ALTER TABLE "{table}" ADD COLUMN {column};' in schema
+    made = checks[3].draft[0].read_text(encoding="utf-8")
+    assert 'ALTER TABLE "d" ADD COLUMN "made" TEXT;' in made  # the default left out
+
+
 def test_drafts_leave_fts5_shadow_tables_to_fts5(tmp_path):
     """An FTS5 index of another table comes back by 'rebuild' once that table's rows are
     back; an FTS5 table that keeps its own rows gets them back through the virtual table;

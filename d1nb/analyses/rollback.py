@@ -27,7 +27,7 @@ from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding
 from d1nb.formats.dumpformat import quote_text
 from d1nb.formats.migrations import MigrationDir, MigrationFile
 from d1nb.formats.sql.shapes import (
-    addable_generated_column,
+    addable_column,
     is_constant_default,
     virtual_table_content,
 )
@@ -547,10 +547,11 @@ def draft_rollback(
                 schema.append(f"ALTER TABLE {quote_ident(name)} DROP COLUMN {quote_ident(col)};")
             for col in [c for c in old_cols if c not in new_cols]:
                 cid, _n, type_, notnull, default, _pk = old_cols[col]
-                if col not in ordinary:  # generated: back as declared, if ADD COLUMN can add it
-                    definition = addable_generated_column(was[("table", name)][1], cid)
-                    if definition:
-                        schema.append(f"ALTER TABLE {quote_ident(name)} ADD COLUMN {definition};")
+                definition = addable_column(was[("table", name)][1], cid, default)
+                if definition:  # back as the export declared it
+                    schema.append(f"ALTER TABLE {quote_ident(name)} ADD COLUMN {definition};")
+                    continue
+                if col not in ordinary:  # a STORED generated column: ADD COLUMN refuses it
                     continue
                 # ADD COLUMN takes only a constant default, and NOT NULL only with one: any
                 # other is left out (the values come back from the export; the schema differs)

@@ -659,15 +659,26 @@ def table_parts(create_sql: str) -> list[str]:
     return parts + ([options] if options else [])
 
 
-def addable_generated_column(create_sql: str, position: int) -> str | None:
-    """The definition of the column declared at `position` of a CREATE TABLE when it is a
-    VIRTUAL generated column (which ALTER TABLE ADD COLUMN can add back), else None."""
+def addable_column(create_sql: str, position: int, default: str | None) -> str | None:
+    """The definition of the column declared at `position` of a CREATE TABLE, as written, when
+    ALTER TABLE ADD COLUMN takes it on a populated table, else None: a VIRTUAL generated
+    column, or an ordinary one without PRIMARY KEY or UNIQUE whose `default` (as PRAGMA
+    table_info gives it) is absent or constant, with one when NOT NULL, and NULL when it
+    REFERENCES a table. Written back as written, the table's definition is the export's."""
     parts = table_parts(create_sql)
     if position >= len(parts):
         return None
     toks = tokenize(parts[position])
     words = [w for _, w in top_level(toks)]
-    if "AS" not in words or "STORED" in words:
+    if "AS" in words:
+        return None if "STORED" in words else parts[position]
+    if "PRIMARY" in words or "UNIQUE" in words:
+        return None
+    if default is None:
+        return None if "NOT" in words and "NULL" in words else parts[position]
+    if not is_constant_default(default):
+        return None
+    if "REFERENCES" in words and default.strip("() ").upper() != "NULL":
         return None
     return parts[position]
 
