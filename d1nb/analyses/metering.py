@@ -732,11 +732,12 @@ class Meter(CascadeReads):
         reads, writes = (0, 0) if error else self._estimate(s, changes, deleted, nulled)
         if error is None and (s.kind in _DML or s.kind == "drop_table"):
             # rows its triggers (and ON UPDATE actions) inserted, updated or deleted: one write
-            # each, their indexes not counted (a DROP TABLE deletes its rows first: their
-            # cascades fire triggers too)
+            # each, and the index entries of rows they inserted into one table (a DROP TABLE
+            # deletes its rows first: their cascades fire triggers too)
             own = self.table_rows if s.kind == "drop_table" else changes
             others = self.engine.conn.total_changes() - self.total_before - own - self.shadow_rows
-            writes += max(0, others - sum(deleted.values()) - sum(nulled.values()))
+            made = max(0, others - sum(deleted.values()) - sum(nulled.values()))
+            writes += made + made * self._trigger_insert_indexes()
             writes += self._cascaded_index_writes()
         for i in range(len(self.cascaded_updates)):
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_keys{i}")
@@ -773,6 +774,25 @@ class Meter(CascadeReads):
             self._virtual = None
             self._fks = None
             self._on_update = None
+
+    def _trigger_insert_indexes(self) -> int:
+        """The index entries each row the fired triggers wrote adds, when their statements
+        all insert into one table (an audit log, the table under an INSTEAD OF view): its
+        indexes, partial ones left out (whose entries depend on the row). 0 otherwise: the
+        rows are then counted without their indexes."""
+        targets = set()
+        for parts, _per_firing in self.triggers:
+            for stmt in parts.body:
+                kind, table, flags, _detail = classify(stmt)
+                if kind not in ("insert", "insert_select") or {"upsert", "or_replace"} & set(flags):
+                    return 0
+                targets.add(table)
+        if len(targets) != 1:
+            return 0
+        (table,) = targets
+        if not table or not self.engine.conn.table_exists(None, table):
+            return 0
+        return sum(1 for _cols, where in self.indexes(table) if where is None)
 
     def _cascaded_index_writes(self) -> int:
         """The index entries ON UPDATE CASCADE rewrites: per child row whose key it changed,

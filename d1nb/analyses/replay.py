@@ -132,7 +132,9 @@ class ReplayResult:
 
         conn = apsw.Connection(str(self.before.path))
         try:
-            setup_sql = [s for s in dump_statements(conn) if not s.startswith("PRAGMA")]
+            setup_sql = [
+                s for s in dump_statements(conn, loadable=True) if not s.startswith("PRAGMA")
+            ]
         finally:
             conn.close()
         setup = [setup_sql[i : i + 500] for i in range(0, len(setup_sql), 500)]

@@ -86,8 +86,11 @@ def dump_statements(
     tables: Iterable[str] = (),
     no_schema: bool = False,
     no_data: bool = False,
+    loadable: bool = False,
 ) -> Iterator[str]:
-    """The statements of `wrangler d1 export` for a database, in its order."""
+    """The statements of `wrangler d1 export` for a database, in its order; `loadable` puts
+    triggers after views, so that an INSTEAD OF trigger finds its view (wrangler's own order,
+    triggers first, does not read back: see TriggersBeforeViews)."""
     wanted = set(tables)
     yield "PRAGMA defer_foreign_keys=TRUE;"
     rows = conn.execute(
@@ -124,7 +127,9 @@ def dump_statements(
     if not no_schema:
         rest = conn.execute(
             "SELECT name, sql FROM sqlite_schema AS o WHERE (true) AND sql NOT NULL "
-            "AND type IN ('index', 'trigger', 'view') ORDER BY type COLLATE NOCASE"
+            "AND type IN ('index', 'trigger', 'view') ORDER BY "
+            + ("type = 'trigger', " if loadable else "")
+            + "type COLLATE NOCASE"
         ).fetchall()
         for name, sql in rest:
             if wanted and name not in wanted:
