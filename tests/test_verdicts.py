@@ -89,6 +89,40 @@ def test_audit_verdict_fails_when_the_pending_replay_fails(sample):
     assert audit_verdict(result).level == "pass"
 
 
+def test_a_pending_replay_whose_migration_fails_is_no_pass(tmp_path):
+    """Stranger's project #8: report 04 said "pending replay: pass; data equal; schema equal"
+    of a drizzle rebuild that fails at its RENAME (a view reads the table): the after side was
+    the export itself, since the failing file rolled back. The failure is now the verdict."""
+    project = tmp_path / "p"
+    (project / "migrations").mkdir(parents=True)
+    (project / "wrangler.toml").write_text(
+        'name = "w"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "w"\ndatabase_id = "x"\n'
+    )
+    (project / "migrations/0002_rebuild.sql").write_text(
+        "CREATE TABLE t_new (id INTEGER PRIMARY KEY, v TEXT, extra TEXT);\n"
+        "INSERT INTO t_new (id, v) SELECT id, v FROM t;\n"
+        "DROP TABLE t;\n"
+        "ALTER TABLE t_new RENAME TO t;\n"
+    )
+    conn = apsw.Connection(str(project / "export.sqlite"))
+    conn.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);INSERT INTO t (v) VALUES ('a'), ('b');"
+        "CREATE VIEW tv AS SELECT v FROM t;"
+    )
+    conn.close()
+    before = audit_exports(project, "export.sqlite", "export.sqlite")
+    pending = audit_replay(project, "w", "export.sqlite", ["0002_rebuild.sql"])
+    assert before.passed and not pending.passed
+    summary = pending.diff.summary().set_index("table")
+    assert bool(summary.loc["t", "equal"])  # the failing file rolled back: t as exported
+    first = pending.verdict().iloc[0]
+    assert (first["item"], first["status"]) == ("migration", "fails")
+    assert first["detail"].startswith("0002_rebuild.sql fails at line 4: error in view tv")
+    verdict = audit_verdict(before, pending)
+    assert verdict.level == "fail" and verdict.headline == "a pending migration fails on the export"
+    assert f"pending replay: migration fails: {first['detail']}" in verdict.lines
+
+
 def test_a_replay_keeps_the_projects_own_ledger_table(stranger, tmp_path):
     """The after export replayed with what is pending writes schema_log, not d1_migrations."""
     pending = audit_replay(stranger, SERVICE, "exports/before.sql", ["2_rebuild.sql"])

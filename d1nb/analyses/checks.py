@@ -533,6 +533,9 @@ class Audit:
     diff: Diff
     checks: pd.DataFrame
     expectations: list[Expectation]
+    failure: str | None = None
+    """When the after side is a replay: the migration that fails there (its after state is
+    then the export without that file, not what the migrations make). The audit fails."""
 
     @property
     def failed_checks(self) -> pd.DataFrame:
@@ -544,8 +547,9 @@ class Audit:
     @property
     def passed(self) -> bool:
         """With expectations: all checks hold (differences are what was meant to happen).
-        Without: the snapshots are equal and all checks hold."""
-        if self.failed_checks.shape[0]:
+        Without: the snapshots are equal and all checks hold. Never when a migration
+        replayed for the after side fails."""
+        if self.failed_checks.shape[0] or self.failure:
             return False
         return bool(self.expectations) or self.diff.equal
 
@@ -608,7 +612,9 @@ class Audit:
                 "item": "verdict",
                 "status": "pass" if self.passed else "fail",
                 "detail": (
-                    "all expectations and invariants hold"
+                    "a migration fails: the after side is the export without it"
+                    if self.failure
+                    else "all expectations and invariants hold"
                     if self.passed and self.expectations
                     else "snapshots equal, invariants hold"
                     if self.passed
@@ -618,6 +624,8 @@ class Audit:
                 ),
             },
         ]
+        if self.failure:
+            rows.insert(0, {"item": "migration", "status": "fails", "detail": self.failure})
         return pd.DataFrame(rows)
 
     def text(self) -> str:

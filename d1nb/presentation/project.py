@@ -460,7 +460,12 @@ def audit_replay(
         ledger_table=history.binding(service).migrations_table,
         service=service,
     )
-    return audit(before, result.after, **options)
+    checked = audit(before, result.after, **options)
+    failed = next((o for o in result.outcomes if not o.ok), None)
+    if failed is not None:
+        at = f" at line {failed.error_line}" if failed.error_line else ""
+        checked.failure = f"{failed.name} fails{at}: {failed.error}"
+    return checked
 
 
 def _service_of(history, snapshot: Snapshot) -> str:

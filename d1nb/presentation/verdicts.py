@@ -140,7 +140,7 @@ def audit_verdict(result: Audit, pending: Audit | None = None) -> Verdict:
         lines += [
             f"{label}: {r.item} {r.status}: {r.detail}"
             for r in audit.verdict().itertuples()
-            if r.item in ("data", "schema")
+            if r.item in ("migration", "data", "schema")
         ]
         lines += [
             f"{label}: {r.kind} {r.check!r}"
@@ -149,10 +149,12 @@ def audit_verdict(result: Audit, pending: Audit | None = None) -> Verdict:
             + (f", {int(r.failing_rows):,} rows" if pd.notna(r.failing_rows) else "")
             for r in audit.failed_checks.itertuples()
         ]
-        if not audit.passed and audit.failed_checks.empty:
+        if not audit.passed and audit.failed_checks.empty and not audit.failure:
             lines.append(f"{label}: the exports differ and no expectation says that is intended")
     headline = (
-        "a check fails or data differs without an expectation saying so"
+        "a pending migration fails on the export"
+        if pending is not None and pending.failure
+        else "a check fails or data differs without an expectation saying so"
         if failed
         else "every expectation and invariant holds"
     )
