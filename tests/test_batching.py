@@ -362,3 +362,39 @@ def test_a_without_rowid_table_is_refused_with_a_reason(tmp_path, sql):
     conn.close()
     with pytest.raises(InputError, match="lines is a WITHOUT ROWID table"):
         plan_batches(db, sql)
+
+
+def test_a_file_that_fails_after_its_batched_statement_says_so(tmp_path):
+    """Stranger's project #8: a drizzle-kit rebuild's INSERT … SELECT was sized and report 03
+    said "pass", but the file fails three lines later (its RENAME: a view reads the table),
+    and D1 rolls it back whole. The failing statement is now among the results, with its
+    line and error, and the report's verdict fails."""
+    from d1nb.presentation.project import Backfill
+    from d1nb.presentation.verdicts import backfill_verdict
+
+    db = tmp_path / "db.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) "
+        "INSERT INTO t SELECT i, 'v' || i FROM n;"
+        "CREATE VIEW tv AS SELECT v FROM t;"
+    )
+    conn.close()
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0002_rebuild.sql").write_text(
+        "CREATE TABLE t_new (id INTEGER PRIMARY KEY, v TEXT, extra TEXT);\n"
+        "INSERT INTO t_new (id, v) SELECT id, v FROM t;\n"
+        "DROP TABLE t;\n"
+        "ALTER TABLE t_new RENAME TO t;\n"
+    )
+    (migration,) = load_migration_dir(folder).files
+    results = batch_migration(db, migration.statements, tmp_path / "out", file="0002_rebuild.sql")
+    assert [(r.statement.line, r.plan is not None) for r in results] == [(2, True), (4, False)]
+    assert results[1].error.startswith(
+        "0002_rebuild.sql:4: the file fails here on this export (error in view tv: no such "
+        "table: main.t): D1 rolls the whole file back"
+    )
+    verdict = backfill_verdict(Backfill("svc", "0002_rebuild.sql", "x", "DB", results))
+    assert verdict.level == "fail" and results[1].error in verdict.lines

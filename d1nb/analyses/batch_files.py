@@ -270,6 +270,14 @@ def batch_migration(
                 except D1Error as exc:
                     if s.kind in BATCHABLE and not results[-1].error:
                         results[-1].error = str(exc)
+                    elif s.kind not in BATCHABLE:  # the file fails past its batched statements
+                        results.append(
+                            FileBatches(
+                                s,
+                                error=f"{file}:{s.line}: the file fails here on this export "
+                                f"({exc.reason}): D1 rolls the whole file back",
+                            )
+                        )
                     results += [
                         FileBatches(t, error=f"{file}:{t.line}: not planned: {exc}")
                         for t in targets
