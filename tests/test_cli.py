@@ -218,6 +218,25 @@ def test_replay_exit_codes(capsys, sample, tmp_path):
     assert code == 2 and "no service 'nope'" in err
 
 
+def test_the_export_tells_which_service_it_is(capsys, sample, tmp_path):
+    """Stranger's project #8 (one wrangler.json, two databases): `impact --snapshot` refused
+    without --service although the export's ledger names its migrations. With several
+    services, the one whose files the ledger names is taken, and said; an export whose ledger
+    names none is refused, naming the choices."""
+    for service in ("api", "scores"):
+        export = str(sample / "exports" / service / "before.sql")
+        code, out, err = run(
+            capsys, "impact", str(sample), "--snapshot", export, "--format", "json"
+        )
+        assert code in (0, 1) and json.loads(out)["service"] == service
+        assert f"service {service}: the one whose migration files its ledger names" in err
+    bare = tmp_path / "bare.sql"
+    bare.write_text("PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (a);\n")
+    code, out, err = run(capsys, "impact", str(sample), "--snapshot", str(bare))
+    assert code == 2 and not out.strip()
+    assert "its ledger names no migration of any service: name the service with --service" in err
+
+
 def test_impact_verdicts_and_exit_codes(capsys, sample, tmp_path):
     api = str(sample / "exports" / "api" / "before.sql")
     code, out, _ = run(

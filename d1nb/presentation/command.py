@@ -168,7 +168,11 @@ def history_arg(value: str) -> tuple[tuple[str, str], str]:
 # Arguments several subcommands share, spelt once.
 
 PROJECT = Arg("project", help="project root (folder with the wrangler configs)")
-SERVICE = Arg("--service", help="the service whose migrations to use (needed with several)")
+SERVICE = Arg(
+    "--service",
+    help="the service whose migrations to use (with several, by default the one whose files "
+    "the export's ledger names)",
+)
 VIA = Arg(
     "--via",
     choices=d1.VIA,

@@ -149,6 +149,15 @@ def _service_snapshot(args: argparse.Namespace):
     from d1nb.presentation.project import pick_service, service_export
 
     history = load_history(args.project, use_git=False)
+    if args.service is None and len(history.migration_dirs) > 1:  # the export tells which
+        from d1nb.inputs.snapshots import load_snapshot
+        from d1nb.presentation.project import service_of_export
+
+        probe = load_snapshot(Path(args.snapshot), _workdir(args) / "probe")
+        args.service = service_of_export(history, probe)
+        inferred = f"service {args.service}: the one whose migration files its ledger names"
+    else:
+        inferred = None
     args.service = pick_service(args.project, history, args.service)
     snapshot, names = service_export(
         history,
@@ -159,6 +168,8 @@ def _service_snapshot(args: argparse.Namespace):
         only=getattr(args, "only", None),
         shown=args.snapshot,
     )
+    if inferred:
+        snapshot.notes.insert(0, inferred)
     return history, history.binding(args.service), snapshot, names
 
 

@@ -447,7 +447,8 @@ def audit_replay(
     history = load_history(project, use_git=False)
     workdir = Path(workdir or scratch_folder("d1nb-audit-"))
     if service is None:
-        service = _service_of(history, load_snapshot(Path(project) / snapshot, workdir / "probe"))
+        probe = load_snapshot(Path(project) / snapshot, workdir / "probe")
+        service = service_of_export(history, probe)
     mdir = history.migration_dirs[service]
     before, _names = service_export(
         history, service, Path(project) / snapshot, workdir / "before", shown=snapshot
@@ -468,20 +469,33 @@ def audit_replay(
     return checked
 
 
-def _service_of(history, snapshot: Snapshot) -> str:
-    """The service whose migration files the snapshot's ledger names most."""
+def service_of_export(history: History, snapshot: Snapshot) -> str:
+    """The service whose migration files the export's ledger names most: an export of a
+    project with several databases tells which one it is. InputError when its ledger names
+    none, or as many of two services' files (one folder serving two databases)."""
     with snapshot.connect() as engine:
         counts = {}
         for service, mdir in history.migration_dirs.items():
             table = history.binding(service).migrations_table
             applied = {row[1] for row in engine.applied_migrations(table, snapshot.source)}
             counts[service] = len(applied & {f.name for f in mdir.files})
-    best = max(counts, key=lambda s: (counts[s], s), default=None)
-    if best is None or counts[best] == 0:
+    ranked = sorted(counts, key=lambda s: -counts[s])
+    if not ranked or counts[ranked[0]] == 0:
         raise InputError(
-            snapshot.source, 0, "its ledger names no migration of any service: give the service"
+            snapshot.source,
+            0,
+            "its ledger names no migration of any service: name the service with --service "
+            f"({', '.join(history.migration_dirs)})",
         )
-    return best
+    if len(ranked) > 1 and counts[ranked[1]] == counts[ranked[0]]:
+        tied = [s for s in ranked if counts[s] == counts[ranked[0]]]
+        raise InputError(
+            snapshot.source,
+            0,
+            f"its ledger names as many migrations of {' and '.join(tied)}: name the service "
+            "with --service",
+        )
+    return ranked[0]
 
 
 @dataclass
