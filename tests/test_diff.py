@@ -175,3 +175,46 @@ def test_a_table_written_differently_is_the_same_table_unless_its_definitions_di
     assert moved[["object", "name", "change", "detail"]].values.tolist() == [
         ["table", "t", "changed", "the same definitions in another order"]
     ]
+
+
+def test_columns_named_like_the_diffs_own_and_tables_one_side_lacks(tmp_path):
+    """Stranger's project #8: a table with a column `kind` made the diff fail with "Ambiguous
+    reference to column name kind" (its samples query ordered by its own output named kind).
+    And a table added or dropped with its rows was left out of the data verdict ("every common
+    table has the same rows" beside a dropped table of 40 rows); it is named with its rows."""
+    from d1nb.analyses.checks import audit
+
+    names = '"kind" TEXT, "key" TEXT, "k0" TEXT, "b0" TEXT, "a0" TEXT, "table" TEXT, "column" TEXT'
+    for side, (kinds, kept, made) in {
+        "b": (["x", "y"], 40, 0),
+        "a": (["x", "z"], 0, 3),
+    }.items():
+        conn = apsw.Connection(str(tmp_path / f"{side}.sqlite"))
+        conn.execute(f'CREATE TABLE "event log" ("id" INTEGER PRIMARY KEY, {names})')
+        for i, kind in enumerate(kinds, start=1):
+            conn.execute(
+                'INSERT INTO "event log" VALUES (?, ?, ?, ?, ?, ?, ?, ?)', (i, kind, *"kabctc")
+            )
+        if kept:
+            conn.execute("CREATE TABLE gone (id INTEGER PRIMARY KEY)")
+            conn.executemany("INSERT INTO gone VALUES (?)", [(i,) for i in range(kept)])
+        if made:
+            conn.execute('CREATE TABLE "kind totals" ("kind" TEXT PRIMARY KEY) WITHOUT ROWID')
+            conn.executemany(
+                'INSERT INTO "kind totals" VALUES (?)', [(str(i),) for i in range(made)]
+            )
+        conn.execute("CREATE TABLE empty_new (id INTEGER PRIMARY KEY)" if made else "SELECT 1")
+        conn.close()
+    b = load_snapshot(tmp_path / "b.sqlite", tmp_path / "wb")
+    a = load_snapshot(tmp_path / "a.sqlite", tmp_path / "wa")
+    result = audit(b, a)
+    log = result.diff.tables["event log"]
+    assert (log.added, log.removed, log.changed) == (0, 0, 1)
+    assert log.samples[["kind", "key", "column", "before", "after"]].values.tolist() == [
+        ["changed", "2", "kind", "y", "z"]
+    ]
+    data = result.verdict().set_index("item").loc["data"]
+    assert data["status"] == "differs"
+    assert data["detail"] == (
+        "event log (+0 −0 ~1), gone (40 rows, table removed), kind totals (3 rows, table added)"
+    )

@@ -574,13 +574,21 @@ class Audit:
         ]
         unknown = self.checks[self.checks["status"] == "unknown"]
         held = int((decisive["status"] == "pass").sum())
+        # a table one side lacks holds rows too: its rows came or went with it
+        schema = self.diff.schema
+        whole = schema[
+            (schema["object"] == "table")
+            & schema["change"].isin(["added", "removed"])
+            & ~schema["detail"].isin(["", "0 rows"])
+        ]
         tables = ", ".join(
-            f"{r.table} (+{r.added} −{r.removed} ~{r.changed})" for r in changed.itertuples()
+            [f"{r.table} (+{r.added} −{r.removed} ~{r.changed})" for r in changed.itertuples()]
+            + [f"{r.name} ({r.detail}, table {r.change})" for r in whole.itertuples()]
         )
         rows = [
             {
                 "item": "data",
-                "status": "equal" if changed.empty else "differs",
+                "status": "equal" if changed.empty and whole.empty else "differs",
                 "detail": tables or "every common table has the same rows",
             },
             {

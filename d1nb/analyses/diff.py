@@ -175,7 +175,8 @@ class Diff:
 
     def text(self) -> str:
         """The report as plain text (for the CLI and logs)."""
-        detailed = self.schema["detail"] != ""  # its definitions that changed say enough
+        # a changed table's definitions that changed say enough
+        detailed = (self.schema["detail"] != "") & (self.schema["change"] == "changed")
         schema = self.schema.assign(
             before=self.schema["before"].map(_one_line).mask(detailed, ""),
             after=self.schema["after"].map(_one_line).mask(detailed, ""),
@@ -231,14 +232,19 @@ def _schema_objects(snapshot: Snapshot) -> dict[tuple[str, str], str]:
 
 def schema_diff(before: Snapshot, after: Snapshot) -> pd.DataFrame:
     """Tables, columns (declared type, NOT NULL, default), indexes, triggers, views added,
-    removed or changed."""
+    removed or changed; a table added or removed with its rows (`rows` in its detail)."""
     a, b = _schema_objects(before), _schema_objects(after)
     rows = []
     for key in sorted(a.keys() | b.keys()):
+        detail = _what_changed(key[0], a.get(key), b.get(key))
         if key not in b:
             change = "removed"
+            if key[0] == "table":
+                detail = _rows(before.row_counts.get(key[1]))
         elif key not in a:
             change = "added"
+            if key[0] == "table":
+                detail = _rows(after.row_counts.get(key[1]))
         elif not _same_definition(key[0], a[key], b[key]):
             change = "changed"
         else:
@@ -248,12 +254,16 @@ def schema_diff(before: Snapshot, after: Snapshot) -> pd.DataFrame:
                 "object": key[0],
                 "name": key[1],
                 "change": change,
-                "detail": _what_changed(key[0], a.get(key), b.get(key)),
+                "detail": detail,
                 "before": a.get(key),
                 "after": b.get(key),
             }
         )
     return pd.DataFrame(rows, columns=["object", "name", "change", "detail", "before", "after"])
+
+
+def _rows(count: int | None) -> str:
+    return "" if count is None else f"{count:,} row{'s' if count != 1 else ''}"
 
 
 def _same_definition(kind: str, before: str | None, after: str | None) -> bool:

@@ -485,11 +485,14 @@ def _samples(
         for c in values
     )
     order = ", ".join(f"coalesce(kb.{quote_ident(c)}, ka.{quote_ident(c)})" for c in key)
+    first = quote_ident(key[0])
+    # ordered by expressions, not by the output's names: a table may have a column `kind`
     records = con.execute(
-        f"SELECT CASE WHEN kb.{quote_ident(key[0])} IS NULL THEN 'added' "
-        f"WHEN ka.{quote_ident(key[0])} IS NULL THEN 'removed' ELSE 'changed' END AS kind, "
-        f"{key_expr} AS key{cols} FROM kb FULL OUTER JOIN ka ON {on} "
-        f"ORDER BY CASE kind WHEN 'added' THEN 0 WHEN 'removed' THEN 1 ELSE 2 END, {order}"
+        f"SELECT CASE WHEN kb.{first} IS NULL THEN 'added' "
+        f"WHEN ka.{first} IS NULL THEN 'removed' ELSE 'changed' END, "
+        f"{key_expr}{cols} FROM kb FULL OUTER JOIN ka ON {on} "
+        f"ORDER BY CASE WHEN kb.{first} IS NULL THEN 0 WHEN ka.{first} IS NULL THEN 1 ELSE 2 END, "
+        f"{order}"
     ).fetchall()
     con.execute("DROP TABLE kb; DROP TABLE ka; DROP TABLE picked")
     rows = []
