@@ -797,6 +797,55 @@ def in_subquery_counts(sql: str) -> list[str]:
     ]
 
 
+_PEEKING_WINDOWS = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
+
+
+def window_reads_queries(sql: str) -> list[tuple[str, int, int, list[str]]]:
+    """Per SELECT of a statement that computes window functions: a query counting the rows
+    its FROM, WHERE and GROUP BY feed its windows, its distinct windows (each a buffer the rows
+    are kept in and read back from), its lag(), lead(), first_value() … (each reads other rows
+    of the buffer again), and per window with a PARTITION BY a query counting its partitions
+    (each read once more). [] for none, or for text sqlglot cannot read."""
+    if "OVER" not in sql.upper():
+        return []
+    try:
+        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return []
+    found = []
+    for select in tree.find_all(exp.Select) if tree is not None else []:
+        windows = [
+            w
+            for e in select.expressions
+            for w in e.find_all(exp.Window)
+            if w.find_ancestor(exp.Select) is select
+        ]
+        if not windows or not _arg(select, "from"):
+            continue
+        specs = {
+            (
+                tuple(p.sql() for p in _arg(w, "partition_by") or []),
+                _arg(w, "order").sql() if _arg(w, "order") else "",
+            )
+            for w in windows
+        }
+        peeks = sum(isinstance(w.this, _PEEKING_WINDOWS) for w in windows)
+        fed = select.copy()
+        for part in ("distinct", "order", "limit", "offset", "windows", "qualify"):
+            fed.set(part, None)
+        partitions = []
+        for by, _order in specs:
+            if by:
+                parts = fed.copy()
+                parts.set("expressions", [sqlglot.parse_one(p, read="sqlite") for p in by])
+                parts.set("distinct", exp.Distinct())
+                partitions.append(f"SELECT count(*) FROM ({parts.sql(dialect='sqlite')})")
+        fed.set("expressions", [exp.Literal.number(1)])
+        rows = f"SELECT count(*) FROM ({fed.sql(dialect='sqlite')})"
+        found.append((rows, len(specs), peeks, partitions))
+    return found
+
+
 @dataclass
 class TriggerParts:
     """A CREATE TRIGGER taken apart: when it fires and what it runs."""
