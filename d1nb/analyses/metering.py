@@ -13,13 +13,21 @@ import apsw
 
 from d1nb import d1
 from d1nb.analyses.cascade_reads import CascadeReads
+from d1nb.analyses.query_plan import (
+    EQUAL_KEYS,
+    INDEX_KEYS,
+    PLAN_TABLE,
+    PLAN_VIRTUAL,
+    SORTED,
+    lines_under,
+)
+from d1nb.analyses.trigger_costs import TriggerCosts
 from d1nb.engine.d1engine import D1Engine, cascade_edges
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
     TriggerParts,
     and_terms,
     check_constraints,
-    classify,
     conflict_update_columns,
     dml_condition,
     in_list_values,
@@ -28,47 +36,15 @@ from d1nb.formats.sql.shapes import (
     index_where,
     json_each_sources,
     names_in,
-    row_values,
     rows_fed_query,
     table_aliases,
     table_parts,
-    trigger_parts,
     window_reads_queries,
     written_columns,
 )
 from d1nb.formats.sql.text import SqlTokenError, blobs_emptied, quote_ident
 
 _DML = {"insert", "insert_select", "update", "delete"}
-# EXPLAIN QUERY PLAN writes names as they are, unquoted: `SCAN event log`, `SEARCH event log
-# USING INDEX event log_kind (method group=?)`; a name runs up to the plan's next keyword.
-_PLAN_VIRTUAL = re.compile(r"^(?:SCAN|SEARCH) (.+?) VIRTUAL TABLE")
-_EQUAL_KEYS = re.compile(r"USING (?:COVERING )?INDEX .+? \(((?:[^()=]+=\?)(?: AND [^()=]+=\?)*)\)$")
-"""A search by index on equal keys only, as EXPLAIN QUERY PLAN writes it: `(a=? AND b=?)`."""
-
-
-def _lines_under(tree: list[tuple], opening: str) -> list[bool]:
-    """Per EXPLAIN QUERY PLAN row (id, parent, _, detail): whether it lies inside a loop whose
-    line starts with `opening` ("CORRELATED ": a subquery run once per row of the loop
-    around it; "LIST SUBQUERY": the values of an IN list, found once)."""
-    detail = {r[0]: r[3] for r in tree}
-    parent = {r[0]: r[1] for r in tree}
-    inside = []
-    for r in tree:
-        node, found = r[1], False
-        while node in detail and not found:
-            found = detail[node].startswith(opening)
-            node = parent[node]
-        inside.append(found)
-    return inside
-
-
-_SORTED = re.compile(
-    r"^USE TEMP B-TREE FOR (GROUP BY|ORDER BY|RIGHT PART OF ORDER BY|LAST TERM OF ORDER BY)"
-)
-_INDEX_KEYS = re.compile(r"(?:INDEX .+?|PRIMARY KEY) \(([^()]+)\)$")
-"""The columns a search through an index or a primary key compares, as `kind>? AND at<?`
-(operators kept)."""
-_PLAN_TABLE = re.compile(r"^(SCAN|SEARCH) (.+?)(?: AS .+?)?(?: USING (.*))?$")
 
 
 class _VirtualTableWrites:
@@ -127,7 +103,7 @@ def shadow_table_rows(engine: D1Engine, sql: str) -> int:
     return counter.rows
 
 
-class Meter(CascadeReads):
+class Meter(CascadeReads, TriggerCosts):
     """Measures each statement of a replay: rows changed, cascades, D1's rows read and written.
 
     rows_written follows the counters of workerd's SQLite patch (one per table row inserted,
@@ -336,8 +312,8 @@ class Meter(CascadeReads):
             try:
                 tree = conn.execute("EXPLAIN QUERY PLAN " + s.sql).fetchall()
                 self.plan = [r[3] for r in tree]
-                self.correlated = _lines_under(tree, "CORRELATED ")
-                self.listed = _lines_under(tree, "LIST SUBQUERY")
+                self.correlated = lines_under(tree, "CORRELATED ")
+                self.listed = lines_under(tree, "LIST SUBQUERY")
                 listing = conn.execute("EXPLAIN " + blobs_emptied(s.sql)).fetchall()
                 # the statement's own program: the listing goes on with those of its
                 # foreign-key actions and triggers, each numbered from 0 again
@@ -350,7 +326,7 @@ class Meter(CascadeReads):
                 self.plan = []
             aliases = table_aliases(s.sql) if any(self.correlated) else {}
             for line in self.plan:
-                match = _PLAN_TABLE.match(line)
+                match = PLAN_TABLE.match(line)
                 if not match:
                     continue
                 name = match.group(2)
@@ -381,7 +357,7 @@ class Meter(CascadeReads):
             else {}
         )
         for line, inside in zip(self.plan, self.correlated, strict=False):
-            virtual = _PLAN_VIRTUAL.match(line)
+            virtual = PLAN_VIRTUAL.match(line)
             if virtual and inside and virtual.group(1).lower() in json_sources and s.table:
                 source = json_sources[virtual.group(1).lower()]
                 if (s.table, repr(source)) not in self._averages:
@@ -389,8 +365,8 @@ class Meter(CascadeReads):
                 found = self._averages[(s.table, repr(source))]
                 if found is not None:
                     self.json_elements[line] = found
-            match = _PLAN_TABLE.match(line)
-            keys = _EQUAL_KEYS.search(line) if match and inside else None
+            match = PLAN_TABLE.match(line)
+            keys = EQUAL_KEYS.search(line) if match and inside else None
             if keys and match.group(1) == "SEARCH" and match.group(2) in self.aliased:
                 self.per_key[line] = self._rows_per_key(self.aliased[match.group(2)], keys.group(1))
         self.children_before: dict[tuple[str, str], tuple[int, int, int]] = {}
@@ -498,7 +474,7 @@ class Meter(CascadeReads):
         own = [
             m.group(1)
             for line, inside in zip(self.plan, self.correlated, strict=False)
-            if not inside and (m := _PLAN_TABLE.match(line)) and m.group(2) == table
+            if not inside and (m := PLAN_TABLE.match(line)) and m.group(2) == table
         ]
         if own == ["SCAN"]:
             return self.scanned.get(table, changes)
@@ -531,12 +507,12 @@ class Meter(CascadeReads):
                 self.plan, self.correlated or [False] * len(self.plan), strict=False
             )
             if not inside
-            and (m := _PLAN_TABLE.match(line))
+            and (m := PLAN_TABLE.match(line))
             and m.group(1) == "SEARCH"
             and m.group(2) == s.table
         ]
         using = own[0].group(3) or "" if len(own) == 1 else ""
-        keys = _INDEX_KEYS.search(using) if "INDEX" in using or "PRIMARY KEY" in using else None
+        keys = INDEX_KEYS.search(using) if "INDEX" in using or "PRIMARY KEY" in using else None
         if keys is None:
             return None
         searched = {re.split(r"[=<>]", k)[0].strip().lower() for k in keys.group(1).split(" AND ")}
@@ -572,13 +548,13 @@ class Meter(CascadeReads):
         named = names_in(s.sql)
         children = {c for c, _col, _a in self.children(s.table or "")}
         searches = any(
-            (m := _PLAN_TABLE.match(line))
+            (m := PLAN_TABLE.match(line))
             and m.group(1) == "SEARCH"
             and m.group(2) != s.table
             and not (m.group(2) in children and m.group(2).lower() not in named)
             for line in self.plan
         )
-        if not searches and not any(_SORTED.match(line) for line in self.plan):
+        if not searches and not any(SORTED.match(line) for line in self.plan):
             return None
         query = rows_fed_query(s.sql)
         if query is None:
@@ -711,85 +687,6 @@ class Meter(CascadeReads):
             left_out += changes - min(changes, kept)
         return left_out
 
-    def _triggers_fired(self, s: Statement) -> list[tuple[TriggerParts, int]]:
-        """The triggers a DML statement fires on its own table, each with the rows one firing
-        reads: its body's statements planned outside the trigger (NEW and OLD read as NULL): a
-        search by rowid 1, through an index the rows per key + 1, a scan the table; an
-        INSERT … VALUES none, an upsert 1. Those with a WHEN get their rows marked."""
-        event = {"insert": "INSERT", "insert_select": "INSERT", "update": "UPDATE"}.get(
-            s.kind, "DELETE" if s.kind == "delete" else None
-        )
-        if event is None or not s.table:
-            return []
-        conn = self.engine.conn
-        written = {c.lower() for c in written_columns(s.sql) or []}
-        if s.table not in self._triggers:
-            rows = conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (s.table,)
-            ).fetchall()
-            self._triggers[s.table] = [p for (sql,) in rows if (p := trigger_parts(sql or ""))]
-        fired = []
-        for parts in self._triggers[s.table]:
-            if parts.event != event:
-                continue
-            if parts.columns and not {c.lower() for c in parts.columns} & written:
-                continue
-            per_firing = sum(self._trigger_statement_reads(stmt) for stmt in parts.body)
-            if parts.when is not None:
-                self._mark_written_rows(s)
-            fired.append((parts, per_firing))
-        return fired
-
-    def _trigger_statement_reads(self, stmt: str) -> int:
-        kind, _table, flags, _detail = classify(stmt)
-        if kind == "insert":
-            return 1 if "upsert" in flags else 0
-        if kind not in ("update", "delete", "insert_select", "select"):
-            return 0
-        planned, _old = row_values(stmt)
-        try:
-            lines = [r[3] for r in self.engine.conn.execute("EXPLAIN QUERY PLAN " + planned)]
-        except apsw.Error:
-            return 1
-        reads = 0
-        for line in lines:
-            match = _PLAN_TABLE.match(line)
-            if not match or not self.engine.conn.table_exists(None, match.group(2)):
-                continue
-            how, name, _using = match.groups()
-            keys = _EQUAL_KEYS.search(line)
-            if how == "SCAN":
-                reads += max(self._count(name), 1)
-            elif keys:
-                reads += round(self._rows_per_key(name, keys.group(1))) + 1
-            else:
-                reads += 1
-        return reads
-
-    def _trigger_reads(self, s: Statement, changes: int) -> int:
-        """Rows the statement's triggers read: per trigger, its firings (the rows written,
-        those its WHEN's terms on NEW keep when the rows can be told apart) times a firing's
-        reads (`_triggers_fired`)."""
-        reads = 0
-        table = s.table or ""
-        for parts, per_firing in self.triggers:
-            if not per_firing or not changes:
-                continue
-            firings = changes
-            rows = self._written_rows(table, changes) if parts.when is not None else None
-            # the terms that read only NEW can be counted over the rows written; those that
-            # read OLD are taken as true (an upper bound)
-            terms = [row_values(t, new_as_columns=True) for t in and_terms(parts.when or "")]
-            condition = " AND ".join(f"({t})" for t, old in terms if not old)
-            if rows is not None and condition:
-                query = (
-                    f"SELECT count(*) FROM main.{quote_ident(table)} WHERE {rows} AND ({condition})"
-                )
-                with contextlib.suppress(apsw.Error):
-                    firings = self.engine.conn.execute(query).fetchall()[0][0]
-            reads += firings * per_firing
-        return reads
-
     def _has_virtual_tables(self) -> bool:
         if self._virtual is None:
             self._virtual = bool(
@@ -868,25 +765,6 @@ class Meter(CascadeReads):
             self._fks = None
             self._on_update = None
 
-    def _trigger_insert_indexes(self) -> int:
-        """The index entries each row the fired triggers wrote adds, when their statements
-        all insert into one table (an audit log, the table under an INSTEAD OF view): its
-        indexes, partial ones left out (whose entries depend on the row). 0 otherwise: the
-        rows are then counted without their indexes."""
-        targets = set()
-        for parts, _per_firing in self.triggers:
-            for stmt in parts.body:
-                kind, table, flags, _detail = classify(stmt)
-                if kind not in ("insert", "insert_select") or {"upsert", "or_replace"} & set(flags):
-                    return 0
-                targets.add(table)
-        if len(targets) != 1:
-            return 0
-        (table,) = targets
-        if not table or not self.engine.conn.table_exists(None, table):
-            return 0
-        return sum(1 for _cols, where in self.indexes(table) if where is None)
-
     def _cascaded_index_writes(self) -> int:
         """The index entries ON UPDATE CASCADE rewrites: per child row whose key it changed,
         one per index of the child holding the key column (the row itself is among the
@@ -925,7 +803,7 @@ class Meter(CascadeReads):
                 ):  # the list's values, yielded by the outermost query over a window's
                     reads += self.list_rows + 1
                 continue
-            match = _PLAN_TABLE.match(line)
+            match = PLAN_TABLE.match(line)
             if not match or match.group(2) not in self.scanned:
                 continue
             how, name, using = match.groups()
@@ -973,7 +851,7 @@ class Meter(CascadeReads):
         if s.kind == "insert_select":
             fed = scanned_rows if self.fed is None else self.fed
             # each sorter's rows are read back once each (a window function sorts its own)
-            reads += fed * sum(1 for line in self.plan if _SORTED.match(line))
+            reads += fed * sum(1 for line in self.plan if SORTED.match(line))
             # the SELECT's rows kept aside first, then read (it reads its own table, or the
             # target has triggers): an ephemeral table besides those of lists and DISTINCT
             distinct = sum(1 for line in self.plan if "FOR DISTINCT" in line)
@@ -986,7 +864,7 @@ class Meter(CascadeReads):
         sorted_in_lists = sum(
             1
             for line, inside in zip(self.plan, listed, strict=True)
-            if inside and _SORTED.match(line)
+            if inside and SORTED.match(line)
         )
         if s.kind != "insert_select" and self.window_rows:
             reads += self.window_rows * sorted_in_lists
@@ -999,7 +877,7 @@ class Meter(CascadeReads):
                 reads += sum(
                     self.scanned.get(m.group(2), 0)
                     for line, inside in zip(self.plan, listed, strict=True)
-                    if inside and (m := _PLAN_TABLE.match(line)) and m.group(1) == "SCAN"
+                    if inside and (m := PLAN_TABLE.match(line)) and m.group(1) == "SCAN"
                 )
 
         reads += self._trigger_reads(s, changes)

@@ -1,0 +1,39 @@
+"""EXPLAIN QUERY PLAN lines as the Meter reads them: which table a loop scans or searches,
+through what, on which keys, and which lines lie inside a correlated subquery or an IN list.
+SQLite writes names unquoted there (`SCAN event log`), so a name runs up to the line's next
+keyword.
+"""
+
+from __future__ import annotations
+
+import re
+
+PLAN_VIRTUAL = re.compile(r"^(?:SCAN|SEARCH) (.+?) VIRTUAL TABLE")
+"""A loop over a virtual table (json_each, FTS5): its name."""
+EQUAL_KEYS = re.compile(r"USING (?:COVERING )?INDEX .+? \(((?:[^()=]+=\?)(?: AND [^()=]+=\?)*)\)$")
+"""A search by index on equal keys only: `(a=? AND b=?)`."""
+SORTED = re.compile(
+    r"^USE TEMP B-TREE FOR (GROUP BY|ORDER BY|RIGHT PART OF ORDER BY|LAST TERM OF ORDER BY)"
+)
+"""A sorter: its rows are read back once each."""
+INDEX_KEYS = re.compile(r"(?:INDEX .+?|PRIMARY KEY) \(([^()]+)\)$")
+"""The columns a search through an index or a primary key compares, as `kind>? AND at<?`
+(operators kept)."""
+PLAN_TABLE = re.compile(r"^(SCAN|SEARCH) (.+?)(?: AS .+?)?(?: USING (.*))?$")
+"""A loop over a table: SCAN or SEARCH, the table, and what it goes through."""
+
+
+def lines_under(tree: list[tuple], opening: str) -> list[bool]:
+    """Per EXPLAIN QUERY PLAN row (id, parent, _, detail): whether it lies inside a loop whose
+    line starts with `opening` ("CORRELATED ": a subquery run once per row of the loop
+    around it; "LIST SUBQUERY": the values of an IN list, found once)."""
+    detail = {r[0]: r[3] for r in tree}
+    parent = {r[0]: r[1] for r in tree}
+    inside = []
+    for r in tree:
+        node, found = r[1], False
+        while node in detail and not found:
+            found = detail[node].startswith(opening)
+            node = parent[node]
+        inside.append(found)
+    return inside

@@ -1,0 +1,132 @@
+"""What the triggers a statement fires cost in D1: the rows their statements read per firing,
+the firings (the rows written, those a WHEN's terms on NEW keep), and the index entries of the
+rows they insert into one table (fitted on Miniflare, docs/metering.md). A part of the Meter
+(d1nb.analyses.metering), kept apart like its foreign-key reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import apsw
+
+from d1nb.analyses.query_plan import EQUAL_KEYS, PLAN_TABLE
+from d1nb.engine.d1engine import D1Engine
+from d1nb.formats.migrations import Statement
+from d1nb.formats.sql.shapes import (
+    TriggerParts,
+    and_terms,
+    classify,
+    row_values,
+    trigger_parts,
+    written_columns,
+)
+from d1nb.formats.sql.text import quote_ident
+
+
+class TriggerCosts:
+    """The Meter's trigger costs. Expects the Meter's state (the engine, the triggers taken
+    apart per table, those the statement fires) and its lookups `_count`, `indexes`,
+    `_rows_per_key`, `_mark_written_rows` and `_written_rows`."""
+
+    engine: D1Engine
+    triggers: list[tuple[TriggerParts, int]]
+    _triggers: dict[str, list[TriggerParts]]
+
+    def _triggers_fired(self, s: Statement) -> list[tuple[TriggerParts, int]]:
+        """The triggers a DML statement fires on its own table, each with the rows one firing
+        reads: its body's statements planned outside the trigger (NEW and OLD read as NULL): a
+        search by rowid 1, through an index the rows per key + 1, a scan the table; an
+        INSERT … VALUES none, an upsert 1. Those with a WHEN get their rows marked."""
+        event = {"insert": "INSERT", "insert_select": "INSERT", "update": "UPDATE"}.get(
+            s.kind, "DELETE" if s.kind == "delete" else None
+        )
+        if event is None or not s.table:
+            return []
+        conn = self.engine.conn
+        written = {c.lower() for c in written_columns(s.sql) or []}
+        if s.table not in self._triggers:
+            rows = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (s.table,)
+            ).fetchall()
+            self._triggers[s.table] = [p for (sql,) in rows if (p := trigger_parts(sql or ""))]
+        fired = []
+        for parts in self._triggers[s.table]:
+            if parts.event != event:
+                continue
+            if parts.columns and not {c.lower() for c in parts.columns} & written:
+                continue
+            per_firing = sum(self._trigger_statement_reads(stmt) for stmt in parts.body)
+            if parts.when is not None:
+                self._mark_written_rows(s)
+            fired.append((parts, per_firing))
+        return fired
+
+    def _trigger_statement_reads(self, stmt: str) -> int:
+        kind, _table, flags, _detail = classify(stmt)
+        if kind == "insert":
+            return 1 if "upsert" in flags else 0
+        if kind not in ("update", "delete", "insert_select", "select"):
+            return 0
+        planned, _old = row_values(stmt)
+        try:
+            lines = [r[3] for r in self.engine.conn.execute("EXPLAIN QUERY PLAN " + planned)]
+        except apsw.Error:
+            return 1
+        reads = 0
+        for line in lines:
+            match = PLAN_TABLE.match(line)
+            if not match or not self.engine.conn.table_exists(None, match.group(2)):
+                continue
+            how, name, _using = match.groups()
+            keys = EQUAL_KEYS.search(line)
+            if how == "SCAN":
+                reads += max(self._count(name), 1)
+            elif keys:
+                reads += round(self._rows_per_key(name, keys.group(1))) + 1
+            else:
+                reads += 1
+        return reads
+
+    def _trigger_reads(self, s: Statement, changes: int) -> int:
+        """Rows the statement's triggers read: per trigger, its firings (the rows written,
+        those its WHEN's terms on NEW keep when the rows can be told apart) times a firing's
+        reads (`_triggers_fired`)."""
+        reads = 0
+        table = s.table or ""
+        for parts, per_firing in self.triggers:
+            if not per_firing or not changes:
+                continue
+            firings = changes
+            rows = self._written_rows(table, changes) if parts.when is not None else None
+            # the terms that read only NEW can be counted over the rows written; those that
+            # read OLD are taken as true (an upper bound)
+            terms = [row_values(t, new_as_columns=True) for t in and_terms(parts.when or "")]
+            condition = " AND ".join(f"({t})" for t, old in terms if not old)
+            if rows is not None and condition:
+                query = (
+                    f"SELECT count(*) FROM main.{quote_ident(table)} WHERE {rows} AND ({condition})"
+                )
+                with contextlib.suppress(apsw.Error):
+                    firings = self.engine.conn.execute(query).fetchall()[0][0]
+            reads += firings * per_firing
+        return reads
+
+    def _trigger_insert_indexes(self) -> int:
+        """The index entries each row the fired triggers wrote adds, when their statements
+        all insert into one table (an audit log, the table under an INSTEAD OF view): its
+        indexes, partial ones left out (whose entries depend on the row). 0 otherwise: the
+        rows are then counted without their indexes."""
+        targets = set()
+        for parts, _per_firing in self.triggers:
+            for stmt in parts.body:
+                kind, table, flags, _detail = classify(stmt)
+                if kind not in ("insert", "insert_select") or {"upsert", "or_replace"} & set(flags):
+                    return 0
+                targets.add(table)
+        if len(targets) != 1:
+            return 0
+        (table,) = targets
+        if not table or not self.engine.conn.table_exists(None, table):
+            return 0
+        return sum(1 for _cols, where in self.indexes(table) if where is None)
