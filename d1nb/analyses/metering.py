@@ -39,6 +39,7 @@ from d1nb.formats.sql.shapes import (
     rows_fed_query,
     table_aliases,
     table_parts,
+    update_from_names,
     window_reads_queries,
     written_columns,
 )
@@ -324,7 +325,13 @@ class Meter(CascadeReads, TriggerCosts):
                 self.ephemerals = own.count("OpenEphemeral")
             except apsw.Error:
                 self.plan = []
-            aliases = table_aliases(s.sql) if any(self.correlated) else {}
+            named = [m.group(2) for line in self.plan if (m := PLAN_TABLE.match(line))]
+            # a plan names a table by its alias: a correlated subquery's, an UPDATE … FROM's
+            aliases = (
+                table_aliases(s.sql)
+                if any(self.correlated) or not all(conn.table_exists(None, n) for n in named)
+                else {}
+            )
             for line in self.plan:
                 match = PLAN_TABLE.match(line)
                 if not match:
@@ -347,6 +354,7 @@ class Meter(CascadeReads, TriggerCosts):
                 for counted in partitions:
                     self.window_reads += conn.execute(counted).fetchall()[0][0]
         self.index_visits = self._own_index_visits(s)
+        self.joined = self._rows_joined(s)
         if any(self.listed):  # the values IN (SELECT …) lists hold
             for query in in_subquery_counts(s.sql):
                 with contextlib.suppress(apsw.Error):  # a correlated one does not run alone
@@ -534,6 +542,37 @@ class Meter(CascadeReads, TriggerCosts):
             return None
         query = f"SELECT count(*) FROM main.{quote_ident(s.table)} WHERE " + " AND ".join(
             f"({t})" for t in kept
+        )
+        try:
+            return self.engine.conn.execute(query).fetchall()[0][0]
+        except apsw.Error:
+            return None
+
+    def _rows_joined(self, s: Statement) -> int | None:
+        """For an UPDATE … FROM whose own table is scanned first: the rows of it that reach
+        the join, those the WHERE's terms on it alone keep; each seeks its partner (3,396 by
+        the model against 3,996 in D1 before, where a seek counted once). None otherwise."""
+        if s.kind != "update" or not s.table or not self.plan:
+            return None
+        first = PLAN_TABLE.match(self.plan[0])
+        if first is None or first.group(1) != "SCAN" or first.group(2) != s.table:
+            return None
+        others = update_from_names(s.sql) - {s.table.lower()}
+        if not others:
+            return None
+        try:
+            condition = dml_condition(s.sql).condition
+        except SqlTokenError:
+            return None
+        columns = {c[1].lower() for c in self.engine.columns(s.table)}
+        own = quote_ident(s.table)
+        kept = [
+            t
+            for t in and_terms(condition or "")
+            if (named := names_in(t)) & columns and not named & others and "select" not in named
+        ]
+        query = f"SELECT count(*) FROM main.{own} AS {own}" + (
+            " WHERE " + " AND ".join(f"({t})" for t in kept) if kept else ""
         )
         try:
             return self.engine.conn.execute(query).fetchall()[0][0]
@@ -830,6 +869,8 @@ class Meter(CascadeReads, TriggerCosts):
                 reads += 2 * values if by_rowid and values else visited + 2 * values
             elif self.fed is not None:  # a SELECT's search finds the rows it yields
                 reads += self.fed + ("INDEX" in (using or ""))
+            elif self.joined is not None and "(rowid=?)" in (using or ""):
+                reads += self.joined  # UPDATE … FROM: sought once per row reaching it
             else:
                 reads += 1
         # a CHECK's IN list of 3 or more values is probed once per row it checks: every row

@@ -757,6 +757,19 @@ def table_aliases(sql: str) -> dict[str, str]:
     return {t.alias.lower(): t.name for t in tree.find_all(exp.Table) if t.alias and t.name}
 
 
+def update_from_names(sql: str) -> set[str]:
+    """The tables an UPDATE … FROM joins, and their aliases, lower-cased; empty for any other
+    statement or text sqlglot cannot read."""
+    try:
+        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return set()
+    joined = _arg(tree, "from") if isinstance(tree, exp.Update) else None
+    if joined is None:
+        return set()
+    return {n.lower() for t in joined.find_all(exp.Table) for n in (t.name, t.alias) if n}
+
+
 def json_each_sources(sql: str) -> dict[str, tuple[str, str, str | None]]:
     """Each `json_each(…)` / `json_tree(…)` a statement reads from, by the name EXPLAIN QUERY
     PLAN gives its loop (its alias, else the function's name), lower-cased: (the function,
