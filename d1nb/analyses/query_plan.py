@@ -10,13 +10,15 @@ import re
 
 PLAN_VIRTUAL = re.compile(r"^(?:SCAN|SEARCH) (.+?) VIRTUAL TABLE")
 """A loop over a virtual table (json_each, FTS5): its name."""
-EQUAL_KEYS = re.compile(r"USING (?:COVERING )?INDEX .+? \(((?:[^()=]+=\?)(?: AND [^()=]+=\?)*)\)$")
+EQUAL_KEYS = re.compile(
+    r"USING (?:COVERING )?INDEX .+? \(((?:[^()=]+=\?)(?: AND [^()=]+=\?)*)\)(?: LEFT-JOIN)?$"
+)
 """A search by index on equal keys only: `(a=? AND b=?)`."""
 SORTED = re.compile(
     r"^USE TEMP B-TREE FOR (GROUP BY|ORDER BY|RIGHT PART OF ORDER BY|LAST TERM OF ORDER BY)"
 )
 """A sorter: its rows are read back once each."""
-INDEX_KEYS = re.compile(r"(?:INDEX .+?|PRIMARY KEY) \(([^()]+)\)$")
+INDEX_KEYS = re.compile(r"(?:INDEX .+?|PRIMARY KEY) \(([^()]+)\)(?: LEFT-JOIN)?$")
 """The columns a search through an index or a primary key compares, as `kind>? AND at<?`
 (operators kept)."""
 PLAN_TABLE = re.compile(r"^(SCAN|SEARCH) (.+?)(?: AS .+?)?(?: USING (.*))?$")

@@ -757,6 +757,30 @@ def table_aliases(sql: str) -> dict[str, str]:
     return {t.alias.lower(): t.name for t in tree.find_all(exp.Table) if t.alias and t.name}
 
 
+def select_join_terms(sql: str) -> list[tuple[str, set[str], set[str]]] | None:
+    """For an INSERT … SELECT joining tables: each term joined by AND at the top of its
+    SELECT's WHERE and JOIN … ON conditions, with the table qualifiers its columns use and its
+    unqualified column names (lower-cased); None for a SELECT that joins nothing, anything
+    else, or text sqlglot cannot read."""
+    try:
+        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return None
+    select = tree.expression if isinstance(tree, exp.Insert) else None
+    if not isinstance(select, exp.Select) or not _arg(select, "joins"):
+        return None
+    conditions = [w.this for w in [_arg(select, "where")] if w is not None]
+    conditions += [j.args["on"] for j in _arg(select, "joins") if j.args.get("on") is not None]
+    terms = []
+    for condition in conditions:
+        for term in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+            columns = list(term.find_all(exp.Column))
+            qualifiers = {c.table.lower() for c in columns if c.table}
+            bare = {c.name.lower() for c in columns if not c.table}
+            terms.append((term.sql(dialect="sqlite"), qualifiers, bare))
+    return terms
+
+
 def update_from_names(sql: str) -> set[str]:
     """The tables an UPDATE … FROM joins, and their aliases, lower-cased; empty for any other
     statement or text sqlglot cannot read."""
