@@ -38,6 +38,7 @@ from d1nb.formats.sql.shapes import (
     names_in,
     rows_fed_query,
     select_join_terms,
+    subquery_counts,
     table_aliases,
     table_parts,
     update_from_names,
@@ -342,6 +343,15 @@ class Meter(CascadeReads, TriggerCosts):
                 if real and conn.table_exists(None, real):
                     self.scanned[name] = self._count(real)
                     self.aliased[name] = real
+            if any(line.startswith("MATERIALIZE ") for line in self.plan):
+                # a subquery in FROM, materialized: a scan of it reads its rows
+                counts = subquery_counts(s.sql)
+                for line in self.plan:
+                    match = PLAN_TABLE.match(line)
+                    name = match.group(2) if match else ""
+                    if name.lower() in counts and name not in self.scanned:
+                        with contextlib.suppress(apsw.Error):
+                            self.scanned[name] = conn.execute(counts[name.lower()]).fetchall()[0][0]
         self.fed = self._rows_fed(s)
         self.window_rows, self.window_buffers, self.window_reads = 0, 0, 0
         for query, windows, peeks, partitions in (
@@ -978,7 +988,12 @@ class Meter(CascadeReads, TriggerCosts):
         if s.kind == "update" and self.ephemerals - self.window_buffers > lists:
             # two passes: the rows found are kept aside, then read again (and re-sought when
             # only their rowids were kept)
-            reads += changes * (2 if {"NotExists", "SeekRowid"} & self.opcodes else 1)
+            # (an UPDATE … FROM's SeekRowid is its partner's seek: a WITHOUT ROWID target is
+            # re-sought by key, not counted)
+            resought = "NotExists" in self.opcodes or (
+                "SeekRowid" in self.opcodes and self.joined is None
+            )
+            reads += changes * (2 if resought else 1)
         if s.kind == "delete" and not_in:
             reads += 2 * changes  # each row found is kept aside by rowid, then read and sought
         elif (

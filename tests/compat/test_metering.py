@@ -469,7 +469,11 @@ WINDOWS = {
     "UPDATE orders SET total = accounts.balance FROM accounts WHERE accounts.id = "
     "orders.account_id AND orders.total > 90;\n"
     "UPDATE accounts SET region = 'x' FROM orders o WHERE o.account_id = accounts.id "
-    "AND o.total = 3;\n",
+    "AND o.total = 3;\n"
+    "UPDATE prefs SET v = a.tier FROM accounts a WHERE a.id = prefs.account_id AND "
+    "prefs.k = 'k1';\n"
+    "UPDATE accounts SET balance = t.s FROM (SELECT account_id, sum(total) AS s FROM orders "
+    "GROUP BY account_id) AS t WHERE t.account_id = accounts.id;\n",
 }
 
 
@@ -488,5 +492,7 @@ def test_windows_joins_dedupes_and_generated_columns_match_miniflare(tmp_path):
     against 3,093: the alias's scan was not counted); an INSERT … SELECT's join runs each inner
     loop once per row reaching it (1 by the model against 1,670 before aliases were read, then
     668: a join's search counted as finding the rows the SELECT yields). Writes equal, reads
-    within 1%."""
-    _target_matches_miniflare(tmp_path, WINDOWS, statements=19, reads_within=0.01)
+    within 1%. A WITHOUT ROWID target is not sought again in its second pass (2,002 by the
+    model against 1,668), and a subquery in FROM that SQLite materializes is read when scanned
+    (4,500 against 5,000)."""
+    _target_matches_miniflare(tmp_path, WINDOWS, statements=21, reads_within=0.01)

@@ -781,6 +781,21 @@ def select_join_terms(sql: str) -> list[tuple[str, set[str], set[str]]] | None:
     return terms
 
 
+def subquery_counts(sql: str) -> dict[str, str]:
+    """Per aliased subquery in a statement's FROM (`FROM (SELECT … GROUP BY …) AS t`): a query
+    counting its rows, keyed by its alias lower-cased (the rows a plan's `SCAN t` reads once
+    SQLite has materialized it); {} for text sqlglot cannot read."""
+    try:
+        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return {}
+    return {
+        node.alias.lower(): f"SELECT count(*) FROM ({node.this.sql(dialect='sqlite')})"
+        for node in (tree.find_all(exp.Subquery) if tree is not None else [])
+        if node.alias and isinstance(node.this, exp.Select)
+    }
+
+
 def update_from_names(sql: str) -> set[str]:
     """The tables an UPDATE … FROM joins, and their aliases, lower-cased; empty for any other
     statement or text sqlglot cannot read."""
