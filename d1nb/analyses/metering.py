@@ -367,6 +367,21 @@ class Meter(CascadeReads, TriggerCosts):
         self.index_visits = self._own_index_visits(s)
         self.joined = self._rows_joined(s)
         self.loop_rows = self._inner_loop_rows(s)
+        self.offered: int | None = None  # rows an INSERT OR IGNORE … SELECT offers
+        if s.kind == "insert_select" and "or_ignore" in s.flags:
+            self.offered = self.fed
+            query = rows_fed_query(s.sql) if self.offered is None else None
+            if query:
+                with contextlib.suppress(apsw.Error):
+                    self.offered = conn.execute(query).fetchall()[0][0]
+        self.sequence_row = (
+            s.kind in ("insert", "insert_select")
+            and self._has_sequence()
+            and self._autoincrement(s.table or "")
+            and bool(
+                conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = ?", (s.table,)).fetchall()
+            )
+        )
         if any(self.listed):  # the values IN (SELECT …) lists hold
             for query in in_subquery_counts(s.sql):
                 with contextlib.suppress(apsw.Error):  # a correlated one does not run alone
@@ -1016,7 +1031,8 @@ class Meter(CascadeReads, TriggerCosts):
             columns = written_columns(s.sql)
             rowid = self._rowid_column(table)
             if rowid and (columns is None or rowid in columns):
-                reads += changes  # the rowid is looked up before the insert
+                # the rowid is looked up before each row is inserted, or ignored
+                reads += changes if self.offered is None else self.offered
             # the parent of each foreign key is sought by rowid (1 read); through an index,
             # SQLite's probe is not among D1's counted reads
             by_rowid = [
@@ -1025,9 +1041,11 @@ class Meter(CascadeReads, TriggerCosts):
                 if fk[0] == table and self._parent_is_rowid(fk[2], fk[3])
             ]
             reads += changes * len(by_rowid)
-            if changes and self._autoincrement(table):
+            if self._autoincrement(table):
+                # sqlite_sequence is read at every insert, written when rows came or its row
+                # for the table is new (an INSERT … SELECT of no row writes it the first time)
                 reads += 1
-                writes += 1
+                writes += 1 if changes or not self.sequence_row else 0
         elif s.kind == "update":
             columns = self._with_generated(table, set(written_columns(s.sql) or []))
             affected = self.updated_indexes(table, columns)
