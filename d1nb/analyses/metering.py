@@ -989,9 +989,13 @@ class Meter(CascadeReads, TriggerCosts):
             reads += self.window_rows * sorted_in_lists
         not_in = s.kind in ("update", "delete") and any(listed) and " NOT IN " in text.upper()
         if not_in:
-            # NOT IN (SELECT …), a dedupe's `rowid NOT IN (SELECT min(rowid) … GROUP BY …)`: the
-            # list's values are read once, and its sorter, if any, is fed its scan's rows
-            reads += self.list_rows
+            # NOT IN (SELECT …), a dedupe's `rowid NOT IN (SELECT min(rowid) … GROUP BY …)`: an
+            # aggregated list's values are read once, and its sorter, if any, is fed its scan's
+            # rows; an UPDATE reads each row it changes once more than its two passes
+            if " GROUP BY " in text.upper():
+                reads += self.list_rows
+            if s.kind == "update":
+                reads += changes
             if sorted_in_lists:
                 reads += sum(
                     self.scanned.get(m.group(2), 0)
@@ -999,6 +1003,8 @@ class Meter(CascadeReads, TriggerCosts):
                     if inside and (m := PLAN_TABLE.match(line)) and m.group(1) == "SCAN"
                 )
 
+        if s.kind in ("update", "delete") and not any(listed) and " NOT IN (" in text.upper():
+            reads += self.scanned.get(table, 0)  # NOT IN (1, 2, 3): each row scanned, again
         reads += self._trigger_reads(s, changes)
         if s.kind == "update" and self.ephemerals - self.window_buffers > lists:
             # two passes: the rows found are kept aside, then read again (and re-sought when

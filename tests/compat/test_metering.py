@@ -478,7 +478,13 @@ WINDOWS = {
     "UPDATE prefs SET v = a.tier FROM accounts a WHERE a.id = prefs.account_id AND "
     "prefs.k = 'k1';\n"
     "UPDATE accounts SET balance = t.s FROM (SELECT account_id, sum(total) AS s FROM orders "
-    "GROUP BY account_id) AS t WHERE t.account_id = accounts.id;\n",
+    "GROUP BY account_id) AS t WHERE t.account_id = accounts.id;\n"
+    "UPDATE accounts SET balance = 1 WHERE id NOT IN (SELECT account_id FROM orders "
+    "WHERE total > 90);\n"
+    "UPDATE orders SET total = 0 WHERE id NOT IN (SELECT max(id) FROM orders "
+    "GROUP BY account_id);\n"
+    "DELETE FROM ledger WHERE id NOT IN (1, 2, 3, 4) AND delta > 50;\n"
+    "UPDATE items SET qty = 0 WHERE id NOT IN (1, 2, 3);\n",
 }
 
 
@@ -501,5 +507,8 @@ def test_windows_joins_dedupes_and_generated_columns_match_miniflare(tmp_path):
     model against 1,668), and a subquery in FROM that SQLite materializes is read when scanned
     (4,500 against 5,000). An insert into an AUTOINCREMENT table reads sqlite_sequence even
     when it inserts nothing, and the first one writes its row (0 by the model against 1), and
-    an INSERT OR IGNORE looks up every rowid it is offered (1 against 3)."""
-    _target_matches_miniflare(tmp_path, WINDOWS, statements=25, reads_within=0.01)
+    an INSERT OR IGNORE looks up every rowid it is offered (1 against 3). An UPDATE … WHERE
+    id NOT IN (SELECT …) reads each row it changes three times (11,500 against 14,000; 7,663
+    against 9,494 on a plain list, whose values are not read again), and a NOT IN list of
+    literals makes a statement read its table twice (3,000 against 6,000)."""
+    _target_matches_miniflare(tmp_path, WINDOWS, statements=29, reads_within=0.01)
