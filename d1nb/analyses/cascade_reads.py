@@ -15,7 +15,7 @@ class CascadeReads:
     """The Meter's reads of foreign keys. Expects the Meter's state (the engine, the cascade
     edges of the statement: parent, child, column, action; the children's rows before, the
     parents their deleted or nulled rows pointed at, the rank probes) and its schema lookups
-    `_foreign_keys` and `_rowid_column`."""
+    `_foreign_keys`, `_rowid_column` and `_parent_is_rowid`."""
 
     engine: D1Engine
     edges: list[tuple[str, str, str, str]]
@@ -149,8 +149,9 @@ class CascadeReads:
         parent row deleted and foreign key to it, the child is looked up (directly from the
         statement: 1 by index or by a WITHOUT ROWID key, 2 by rowid, 1 more by key or rowid
         for ON DELETE CASCADE; from a cascade: 1), or scanned without an index; per child row
-        deleted, 4 (1 by rowid); per parent that had children, 2 more by index, 1 by key; per
-        child row nulled, 2 more (fitted on Miniflare: docs/metering.md)."""
+        deleted, 4 (1 by rowid), and 1 per other foreign key of its whose parent is sought by
+        rowid; per parent that had children, 2 more by index, 1 by key; per child row nulled, 2
+        more (fitted on Miniflare: docs/metering.md)."""
         reads = 0
         for parent, child, col, action in self.edges:
             top = parent == s.table
@@ -161,6 +162,14 @@ class CascadeReads:
             setting = action in ("SET NULL", "SET DEFAULT")
             if setting:
                 n = nulled.get(child, 0)
+            if action == "CASCADE" and n:  # each row gone looks up its other parents by rowid
+                reads += n * sum(
+                    1
+                    for fk in self._foreign_keys()
+                    if fk[0] == child
+                    and (fk[1], fk[2]) != (col, parent)
+                    and self._parent_is_rowid(fk[2], fk[3])
+                )
             how = self._key_lookup(child, col)
             if how is None:
                 reads += self._scan_reads(parent, child, col, action, top, parents, n)

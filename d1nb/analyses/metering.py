@@ -425,6 +425,14 @@ class Meter(CascadeReads, TriggerCosts):
                 self.master_rows = self._count("sqlite_master") + d1.INTERNAL_SCHEMA_ROWS
             if {"upsert", "or_replace"} & set(s.flags):  # rows updated, or deleted, in place
                 self.rows_before = self._count(s.table)
+        name = s.table if s.kind == "drop_view" else s.detail
+        if (
+            s.kind in ("drop_view", "drop_index", "drop_trigger")
+            and conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)
+            ).fetchall()
+        ):  # it scans the schema for the object (none when IF EXISTS finds none)
+            self.master_rows = self._count("sqlite_master") + d1.INTERNAL_SCHEMA_ROWS
         self.rank_probes = self._probe_scanned_cascades(s)
         self.last_rowid: int | None = None
         self.partial_before = self._probe_partial_entries(s)
@@ -1078,6 +1086,10 @@ class Meter(CascadeReads, TriggerCosts):
             ).fetchall()[0][0]
             created_sequence = not self.had_sequence and self._has_sequence()
             reads, writes = 1 + created_sequence, 2 + autoindexes + 2 * created_sequence
+        elif s.kind in ("drop_view", "drop_trigger"):  # fitted as DROP TABLE's below
+            reads = max(0, self.master_rows - 2)
+        elif s.kind == "drop_index":
+            reads = max(0, self.master_rows - 1)
         elif s.kind == "create_view":
             reads, writes = 1, 2
         elif s.kind == "create_trigger":
