@@ -33,6 +33,7 @@ from d1nb.formats.sql.shapes import (
     in_list_values,
     in_lists,
     in_subquery_counts,
+    in_subquery_fed_counts,
     index_where,
     json_each_sources,
     names_in,
@@ -353,6 +354,11 @@ class Meter(CascadeReads, TriggerCosts):
                         with contextlib.suppress(apsw.Error):
                             self.scanned[name] = conn.execute(counts[name.lower()]).fetchall()[0][0]
         self.fed = self._rows_fed(s)
+        self.list_fed = 0  # the rows IN (SELECT …) lists read before their GROUP BY
+        if s.kind in ("update", "delete") and any(self.listed):
+            for query in in_subquery_fed_counts(s.sql):
+                with contextlib.suppress(apsw.Error):  # a correlated one does not run alone
+                    self.list_fed += conn.execute(query).fetchall()[0][0]
         self.window_rows, self.window_buffers, self.window_reads = 0, 0, 0
         for query, windows, peeks, partitions in (
             window_reads_queries(s.sql) if s.kind in _DML else []
@@ -995,6 +1001,8 @@ class Meter(CascadeReads, TriggerCosts):
         )
         if s.kind != "insert_select" and self.window_rows:
             reads += self.window_rows * sorted_in_lists
+        elif s.kind in ("update", "delete") and sorted_in_lists:
+            reads += self.list_fed  # an IN (SELECT … GROUP BY …) list's sorter is fed these
         not_in = s.kind in ("update", "delete") and any(listed) and " NOT IN " in text.upper()
         if not_in:
             # NOT IN (SELECT …), a dedupe's `rowid NOT IN (SELECT min(rowid) … GROUP BY …)`: an
@@ -1004,12 +1012,6 @@ class Meter(CascadeReads, TriggerCosts):
                 reads += self.list_rows
             if s.kind == "update":
                 reads += changes
-            if sorted_in_lists:
-                reads += sum(
-                    self.scanned.get(m.group(2), 0)
-                    for line, inside in zip(self.plan, listed, strict=True)
-                    if inside and (m := PLAN_TABLE.match(line)) and m.group(1) == "SCAN"
-                )
 
         if s.kind in ("update", "delete") and not any(listed) and " NOT IN (" in text.upper():
             reads += self.scanned.get(table, 0)  # NOT IN (1, 2, 3): each row scanned, again

@@ -544,6 +544,8 @@ BLOG = {
     "INSERT OR IGNORE INTO post_tags SELECT 1 + (i * 7) % 2000, 1 + i % 30 FROM n;\n",
     "0003_target.sql": "UPDATE posts SET meta = json_set(meta, '$.lang', lower(json_extract(meta, "
     "'$.lang'))) WHERE json_extract(meta, '$.lang') <> lower(json_extract(meta, '$.lang'));\n"
+    "UPDATE authors SET name = upper(name) WHERE status = 'banned' OR id IN (SELECT author_id FROM "
+    "posts WHERE deleted_at IS NOT NULL GROUP BY author_id HAVING count(*) > 1);\n"
     "DELETE FROM posts WHERE deleted_at IS NOT NULL;\n"
     "DELETE FROM post_tags WHERE tag_id IN (SELECT id FROM tags WHERE name LIKE 'tag2%');\n"
     "DELETE FROM authors WHERE status = 'banned';\n"
@@ -560,5 +562,6 @@ def test_a_blog_cascades_to_rows_with_other_parents_and_drops_objects_as_d1_does
     partial index, a NOCASE unique, a many-to-many WITHOUT ROWID join table, a counter
     trigger): a cascaded row of post_tags looks up its other parent (tags, by rowid), one read
     each (4,535 by the model against 4,989 in D1); DROP VIEW, DROP TRIGGER and DROP INDEX read
-    the schema (0 against 12). Writes equal, reads within 1%."""
-    _target_matches_miniflare(tmp_path, BLOG, statements=9, reads_within=0.01)
+    the schema (0 against 12); an IN (SELECT … GROUP BY …) list's sorter is fed the rows its
+    FROM and WHERE yield (2,200 against 2,382). Writes equal, reads within 1%."""
+    _target_matches_miniflare(tmp_path, BLOG, statements=10, reads_within=0.01)

@@ -898,6 +898,27 @@ def window_reads_queries(sql: str) -> list[tuple[str, int, int, list[str]]]:
     return found
 
 
+def in_subquery_fed_counts(sql: str) -> list[str]:
+    """A query counting the rows each `IN (SELECT …)` of a statement reads before its GROUP BY,
+    DISTINCT, ORDER BY or LIMIT (what a sorter building the list is fed)."""
+    try:
+        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return []
+    found = []
+    for node in tree.find_all(exp.In) if tree is not None else []:
+        query = node.args.get("query")
+        select = query.this if isinstance(query, exp.Subquery) else None
+        if not isinstance(select, exp.Select) or not _arg(select, "from"):
+            continue
+        fed = select.copy()
+        for part in ("group", "having", "distinct", "order", "limit", "offset"):
+            fed.set(part, None)
+        fed.set("expressions", [exp.Count(this=exp.Star())])
+        found.append(fed.sql(dialect="sqlite"))
+    return found
+
+
 @dataclass
 class TriggerParts:
     """A CREATE TRIGGER taken apart: when it fires and what it runs."""
