@@ -130,6 +130,7 @@ class Meter(CascadeReads, TriggerCosts):
         statements probes once."""
         self._checks: dict[str, list[set[str]]] = {}
         self._generated: dict[str, dict[str, set[str]]] = {}
+        self._autoincrements: dict[str, bool] = {}
         self._triggers: dict[str, list[TriggerParts]] = {}
         """Per table, its CHECK IN lists and its triggers taken apart, until the schema
         changes."""
@@ -209,10 +210,14 @@ class Meter(CascadeReads, TriggerCosts):
         return rowid is not None and (column is None or column == rowid)
 
     def _autoincrement(self, table: str) -> bool:
-        rows = self.engine.conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-        ).fetchall()
-        return bool(rows) and "AUTOINCREMENT" in (rows[0][0] or "").upper()
+        if table not in self._autoincrements:  # asked twice per insert: kept per schema
+            rows = self.engine.conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchall()
+            self._autoincrements[table] = (
+                bool(rows) and "AUTOINCREMENT" in (rows[0][0] or "").upper()
+            )
+        return self._autoincrements[table]
 
     def _alter_cost(self, s: Statement, table: str) -> tuple[int, int]:
         """ALTER TABLE rewrites rows of sqlite_master (and, for DROP COLUMN, the table).
@@ -432,11 +437,8 @@ class Meter(CascadeReads, TriggerCosts):
             if {"upsert", "or_replace"} & set(s.flags):  # rows updated, or deleted, in place
                 self.rows_before = self._count(s.table)
         name = s.table if s.kind == "drop_view" else s.detail
-        if (
-            s.kind in ("drop_view", "drop_index", "drop_trigger")
-            and conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)
-            ).fetchall()
+        if s.kind in ("drop_view", "drop_index", "drop_trigger") and self.engine.has_object(
+            name
         ):  # it scans the schema for the object (none when IF EXISTS finds none)
             self.master_rows = self._count("sqlite_master") + d1.INTERNAL_SCHEMA_ROWS
         self.rank_probes = self._probe_scanned_cascades(s)
@@ -542,6 +544,28 @@ class Meter(CascadeReads, TriggerCosts):
             return min(rows, round(runs * self.per_key[line])) + runs
         return runs
 
+    def _own_loops(self) -> list[tuple[int, re.Match]]:
+        """The plan's loops over tables outside correlated subqueries and IN lists: the
+        statement's own, in join order (plan line, match of PLAN_TABLE)."""
+        correlated = self.correlated or [False] * len(self.plan)
+        listed = self.listed or [False] * len(self.plan)
+        return [
+            (i, m)
+            for i, line in enumerate(self.plan)
+            if not correlated[i] and not listed[i] and (m := PLAN_TABLE.match(line))
+        ]
+
+    def _count_where(self, source: str, terms: list[str]) -> int | None:
+        """count(*) of `source` (a FROM list) under the AND of `terms`; None when SQLite
+        cannot run it."""
+        where = " WHERE " + " AND ".join(f"({t})" for t in terms) if terms else ""
+        try:
+            return self.engine.conn.execute(f"SELECT count(*) FROM {source}{where}").fetchall()[0][
+                0
+            ]
+        except apsw.Error:
+            return None
+
     def _own_index_visits(self, s: Statement) -> int | None:
         """For an UPDATE or DELETE that searches its own table through an index (or its
         primary key) and filters further (`kind IS NOT NULL AND json_valid(payload)`): the rows
@@ -550,16 +574,7 @@ class Meter(CascadeReads, TriggerCosts):
         otherwise: the rows visited are the rows changed."""
         if s.kind not in ("update", "delete") or not s.table:
             return None
-        own = [
-            m
-            for line, inside in zip(
-                self.plan, self.correlated or [False] * len(self.plan), strict=False
-            )
-            if not inside
-            and (m := PLAN_TABLE.match(line))
-            and m.group(1) == "SEARCH"
-            and m.group(2) == s.table
-        ]
+        own = [m for _i, m in self._own_loops() if m.group(1) == "SEARCH" and m.group(2) == s.table]
         using = own[0].group(3) or "" if len(own) == 1 else ""
         keys = INDEX_KEYS.search(using) if "INDEX" in using or "PRIMARY KEY" in using else None
         if keys is None:
@@ -581,23 +596,15 @@ class Meter(CascadeReads, TriggerCosts):
                 kept.append(term)
         if not kept or len(kept) == len(terms):
             return None
-        query = f"SELECT count(*) FROM main.{quote_ident(s.table)} WHERE " + " AND ".join(
-            f"({t})" for t in kept
-        )
-        try:
-            return self.engine.conn.execute(query).fetchall()[0][0]
-        except apsw.Error:
-            return None
+        return self._count_where(f"main.{quote_ident(s.table)}", kept)
 
     def _rows_joined(self, s: Statement) -> int | None:
         """For an UPDATE … FROM whose own table is scanned first: the rows of it that reach
         the join, those the WHERE's terms on it alone keep; each seeks its partner (3,396 by
         the model against 3,996 in D1 before, where a seek counted once). None otherwise."""
-        if s.kind != "update" or not s.table or not self.plan:
-            return None
-        first = PLAN_TABLE.match(self.plan[0])
-        if first is None or first.group(1) != "SCAN" or first.group(2) != s.table:
-            return None
+        loops = self._own_loops() if s.kind == "update" and s.table else []
+        if len(loops) < 2 or loops[0][1].group(1) != "SCAN" or loops[0][1].group(2) != s.table:
+            return None  # no join, or not its own table first (no sqlglot parse for those)
         others = update_from_names(s.sql) - {s.table.lower()}
         if not others:
             return None
@@ -612,13 +619,7 @@ class Meter(CascadeReads, TriggerCosts):
             for t in and_terms(condition or "")
             if (named := names_in(t)) & columns and not named & others and "select" not in named
         ]
-        query = f"SELECT count(*) FROM main.{own} AS {own}" + (
-            " WHERE " + " AND ".join(f"({t})" for t in kept) if kept else ""
-        )
-        try:
-            return self.engine.conn.execute(query).fetchall()[0][0]
-        except apsw.Error:
-            return None
+        return self._count_where(f"main.{own} AS {own}", kept)
 
     def _inner_loop_rows(self, s: Statement) -> dict[int, int]:
         """For an INSERT … SELECT that joins: per plan line of an inner loop, the rows that
@@ -627,14 +628,7 @@ class Meter(CascadeReads, TriggerCosts):
         a join's search counted as finding the rows the SELECT yields). {} otherwise."""
         if s.kind != "insert_select":
             return {}
-        listed = self.listed or [False] * len(self.plan)
-        loops = [
-            (i, m.group(2))
-            for i, (line, inside) in enumerate(
-                zip(self.plan, self.correlated or [False] * len(self.plan), strict=False)
-            )
-            if not inside and not listed[i] and (m := PLAN_TABLE.match(line))
-        ]
+        loops = [(i, m.group(2)) for i, m in self._own_loops()]
         if len(loops) < 2 or any(name not in self.aliased for _i, name in loops):
             return {}
         terms = select_join_terms(s.sql)
@@ -654,15 +648,13 @@ class Meter(CascadeReads, TriggerCosts):
                 for term, qualifiers, bare in terms
                 if (qualifiers or bare) and qualifiers <= names and bare <= own - later
             ]
-            query = "SELECT count(*) FROM " + ", ".join(
+            source = ", ".join(
                 f"main.{quote_ident(self.aliased[n])} AS {quote_ident(n)}" for n in before
             )
-            if kept:
-                query += " WHERE " + " AND ".join(f"({t})" for t in kept)
-            try:
-                reaching[loops[k][0]] = self.engine.conn.execute(query).fetchall()[0][0]
-            except apsw.Error:
+            rows = self._count_where(source, kept)
+            if rows is None:
                 return {}
+            reaching[loops[k][0]] = rows
         return reaching
 
     def _rows_fed(self, s: Statement) -> int | None:
@@ -885,6 +877,7 @@ class Meter(CascadeReads, TriggerCosts):
             self._averages.clear()
             self._checks.clear()
             self._generated.clear()
+            self._autoincrements.clear()
             self._triggers.clear()
             self._virtual = None
             self._fks = None
@@ -1003,17 +996,16 @@ class Meter(CascadeReads, TriggerCosts):
             reads += self.window_rows * sorted_in_lists
         elif s.kind in ("update", "delete") and sorted_in_lists:
             reads += self.list_fed  # an IN (SELECT … GROUP BY …) list's sorter is fed these
-        not_in = s.kind in ("update", "delete") and any(listed) and " NOT IN " in text.upper()
+        not_in = s.kind in ("update", "delete") and any(listed) and " not in " in text
         if not_in:
             # NOT IN (SELECT …), a dedupe's `rowid NOT IN (SELECT min(rowid) … GROUP BY …)`: an
             # aggregated list's values are read once, and its sorter, if any, is fed its scan's
             # rows; an UPDATE reads each row it changes once more than its two passes
-            if " GROUP BY " in text.upper():
+            if " group by " in text:
                 reads += self.list_rows
             if s.kind == "update":
                 reads += changes
-
-        if s.kind in ("update", "delete") and not any(listed) and " NOT IN (" in text.upper():
+        if s.kind in ("update", "delete") and not any(listed) and " not in (" in text:
             reads += self.scanned.get(table, 0)  # NOT IN (1, 2, 3): each row scanned, again
         reads += self._trigger_reads(s, changes)
         if s.kind == "update" and self.ephemerals - self.window_buffers > lists:

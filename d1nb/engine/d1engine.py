@@ -606,6 +606,15 @@ class D1Engine:
             )
         )
 
+    def has_object(self, name: str | None) -> bool:
+        """Whether the schema holds a table, view, index or trigger named `name` (SQLite's
+        names are case-insensitive)."""
+        return bool(
+            self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE LIMIT 1", (name,)
+            ).fetchall()
+        )
+
     def without_rowid(self, table: str) -> bool:
         """Whether `table` is a WITHOUT ROWID table (its PRIMARY KEY is the table itself)."""
         rows = self.conn.execute(

@@ -334,11 +334,9 @@ class _Schema:
             raise NotProvable(f"line {line}: PRAGMA {detail} besides the rows")
         if kind in _AFTER_ROWS_ONLY and self.after_rows_only is None:
             self.after_rows_only = line
-        if kind == "create_trigger" and "instead_of" in flags:
-            exists = "SELECT count(*) FROM sqlite_master WHERE name = ? COLLATE NOCASE"
-            if not self.engine.conn.execute(exists, (table,)).fetchall()[0][0]:
-                self.held.hold(line, sql, detail, table or "")
-                return
+        if kind == "create_trigger" and "instead_of" in flags and not self.engine.has_object(table):
+            self.held.hold(line, sql, detail, table or "")
+            return
         try:
             self.engine.run_statement(
                 Statement(0, line, line, sql, kind, table, flags, detail), str(self.path)

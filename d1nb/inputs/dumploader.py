@@ -349,22 +349,15 @@ class _DumpWriter(threading.Thread):
             return
         if self.schema is not None and kind.startswith("create_"):
             name = table if kind in ("create_table", "create_view") else detail
-            if self._exists(name):
+            if self.engine.has_object(name):
                 return  # the migrations created it already
-        if kind == "create_trigger" and "instead_of" in flags and not self._exists(table):
+        if kind == "create_trigger" and "instead_of" in flags and not self.engine.has_object(table):
             self.held.hold(line, sql, detail, table or "")
             return
         self._run(line, sql, kind, table, flags, detail)
         if kind == "create_view":
             for held_line, held_sql in self.held.released(table or "", line):
                 self._run(held_line, held_sql, *classify(held_sql))
-
-    def _exists(self, name: str | None) -> bool:
-        return bool(
-            self.engine.conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)
-            ).fetchall()[0][0]
-        )
 
     def _run(
         self, line: int, sql: str, kind: str, table: str | None, flags: tuple, detail: str

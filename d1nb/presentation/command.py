@@ -118,8 +118,10 @@ def render(name: str, fmt: str, outcome: Outcome) -> int:
             continue
         title, frame = item
         print(f"\n{title}")
-        shown = frame.map(lambda v: cell_text(v) if isinstance(v, str) else v)
-        print("  (none)" if frame.empty else shown.to_string(index=False))
+        if frame.empty:
+            print("  (none)")
+            continue
+        print(frame.map(lambda v: cell_text(v) if isinstance(v, str) else v).to_string(index=False))
     return code
 
 

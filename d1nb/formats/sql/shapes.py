@@ -745,13 +745,19 @@ def insert_select(sql: str) -> InsertSelectParts | str:
     )
 
 
+def _tree(sql: str) -> exp.Expression | None:
+    """The statement as sqlglot reads it (SQLite's dialect, comments removed); None for text
+    it cannot read."""
+    try:
+        return sqlglot.parse_one(without_comments(sql), read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return None
+
+
 def table_aliases(sql: str) -> dict[str, str]:
     """alias → table of every aliased table a statement reads (`FROM posts p`), lower-cased
     aliases: EXPLAIN QUERY PLAN names a table by its alias."""
-    try:
-        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
-    except (sqlglot.errors.ParseError, TokenError):
-        return {}
+    tree = _tree(sql)
     if tree is None:
         return {}
     return {t.alias.lower(): t.name for t in tree.find_all(exp.Table) if t.alias and t.name}
@@ -762,9 +768,8 @@ def select_join_terms(sql: str) -> list[tuple[str, set[str], set[str]]] | None:
     SELECT's WHERE and JOIN … ON conditions, with the table qualifiers its columns use and its
     unqualified column names (lower-cased); None for a SELECT that joins nothing, anything
     else, or text sqlglot cannot read."""
-    try:
-        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
-    except (sqlglot.errors.ParseError, TokenError):
+    tree = _tree(sql)
+    if tree is None:
         return None
     select = tree.expression if isinstance(tree, exp.Insert) else None
     if not isinstance(select, exp.Select) or not _arg(select, "joins"):
@@ -785,13 +790,12 @@ def subquery_counts(sql: str) -> dict[str, str]:
     """Per aliased subquery in a statement's FROM (`FROM (SELECT … GROUP BY …) AS t`): a query
     counting its rows, keyed by its alias lower-cased (the rows a plan's `SCAN t` reads once
     SQLite has materialized it); {} for text sqlglot cannot read."""
-    try:
-        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
-    except (sqlglot.errors.ParseError, TokenError):
+    tree = _tree(sql)
+    if tree is None:
         return {}
     return {
         node.alias.lower(): f"SELECT count(*) FROM ({node.this.sql(dialect='sqlite')})"
-        for node in (tree.find_all(exp.Subquery) if tree is not None else [])
+        for node in tree.find_all(exp.Subquery)
         if node.alias and isinstance(node.this, exp.Select)
     }
 
@@ -799,9 +803,8 @@ def subquery_counts(sql: str) -> dict[str, str]:
 def update_from_names(sql: str) -> set[str]:
     """The tables an UPDATE … FROM joins, and their aliases, lower-cased; empty for any other
     statement or text sqlglot cannot read."""
-    try:
-        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
-    except (sqlglot.errors.ParseError, TokenError):
+    tree = _tree(sql)
+    if tree is None:
         return set()
     joined = _arg(tree, "from") if isinstance(tree, exp.Update) else None
     if joined is None:
@@ -813,12 +816,11 @@ def json_each_sources(sql: str) -> dict[str, tuple[str, str, str | None]]:
     """Each `json_each(…)` / `json_tree(…)` a statement reads from, by the name EXPLAIN QUERY
     PLAN gives its loop (its alias, else the function's name), lower-cased: (the function,
     its arguments' SQL, the table or alias its JSON argument's column is qualified with)."""
-    try:
-        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
-    except (sqlglot.errors.ParseError, TokenError):
+    tree = _tree(sql)
+    if tree is None:
         return {}
     found: dict[str, tuple[str, str, str | None]] = {}
-    for table in tree.find_all(exp.Table) if tree is not None else []:
+    for table in tree.find_all(exp.Table):
         call = table.this
         if not isinstance(call, exp.Anonymous):
             continue
@@ -838,13 +840,12 @@ def json_each_sources(sql: str) -> dict[str, tuple[str, str, str | None]]:
 def in_subquery_counts(sql: str) -> list[str]:
     """A query counting the rows of each `IN (SELECT …)` of a statement (the values an IN
     list built from a subquery holds); a correlated one fails when run alone."""
-    try:
-        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
-    except (sqlglot.errors.ParseError, TokenError):
+    tree = _tree(sql)
+    if tree is None:
         return []
     return [
         f"SELECT count(*) FROM ({node.args['query'].this.sql(dialect='sqlite')})"
-        for node in (tree.find_all(exp.In) if tree is not None else [])
+        for node in tree.find_all(exp.In)
         if isinstance(node.args.get("query"), exp.Subquery)
     ]
 
@@ -860,12 +861,11 @@ def window_reads_queries(sql: str) -> list[tuple[str, int, int, list[str]]]:
     (each read once more). [] for none, or for text sqlglot cannot read."""
     if "OVER" not in sql.upper():
         return []
-    try:
-        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
-    except (sqlglot.errors.ParseError, TokenError):
+    tree = _tree(sql)
+    if tree is None:
         return []
     found = []
-    for select in tree.find_all(exp.Select) if tree is not None else []:
+    for select in tree.find_all(exp.Select):
         windows = [
             w
             for e in select.expressions
@@ -901,12 +901,11 @@ def window_reads_queries(sql: str) -> list[tuple[str, int, int, list[str]]]:
 def in_subquery_fed_counts(sql: str) -> list[str]:
     """A query counting the rows each `IN (SELECT …)` of a statement reads before its GROUP BY,
     DISTINCT, ORDER BY or LIMIT (what a sorter building the list is fed)."""
-    try:
-        tree = sqlglot.parse_one(without_comments(sql), read="sqlite")
-    except (sqlglot.errors.ParseError, TokenError):
+    tree = _tree(sql)
+    if tree is None:
         return []
     found = []
-    for node in tree.find_all(exp.In) if tree is not None else []:
+    for node in tree.find_all(exp.In):
         query = node.args.get("query")
         select = query.this if isinstance(query, exp.Subquery) else None
         if not isinstance(select, exp.Select) or not _arg(select, "from"):
