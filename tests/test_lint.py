@@ -203,6 +203,29 @@ def test_drop_of_a_child_earlier_in_the_file_is_no_hazard(make_tree):
     assert [f for f in found if f[0] == "D1N008"] == [("D1N008", "0004_drop_parent.sql", 1)]
 
 
+def test_a_rebuild_cascades_into_children_that_name_the_parent_in_another_case(make_tree):
+    """Stranger's project #9: `REFERENCES plants(sku)` for table `Plants` (and a grandchild
+    naming `[Plant Stock]`) hid both children, so the rebuild of Plants got no D1N008 at all."""
+    found = findings_for(
+        make_tree,
+        {
+            "0001_init.sql": "CREATE TABLE IF NOT EXISTS Plants (sku TEXT PRIMARY KEY);\n"
+            "CREATE TABLE IF NOT EXISTS [plant stock] (id INTEGER PRIMARY KEY, sku TEXT "
+            "REFERENCES plants(SKU) ON DELETE CASCADE);\n"
+            "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, stock_id INTEGER "
+            "REFERENCES [Plant Stock](id));\n",
+            "0002_rebuild.sql": "CREATE TABLE plants_new (sku TEXT PRIMARY KEY, price REAL);\n"
+            "INSERT INTO plants_new (sku) SELECT sku FROM Plants;\n"
+            "DROP TABLE Plants;\n"
+            "ALTER TABLE plants_new RENAME TO Plants;\n",
+        },
+    )
+    assert [f for f in found if f[0] == "D1N008"] == [
+        ("D1N008", "0002_rebuild.sql", 3),
+        ("D1N008", "0002_rebuild.sql", 3),
+    ]
+
+
 OLD_SPLITTER_FILE = """CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER);
 CREATE TRIGGER items_guard BEFORE DELETE ON items
 begin

@@ -54,6 +54,41 @@ def test_cascade_and_metering_per_statement(api):
     )
 
 
+def test_cascades_follow_references_written_in_another_case(tmp_path):
+    """Stranger's project #9: `REFERENCES plants(SKU)` names table `Plants` (SQLite's names
+    are case-insensitive), and the cascade report stopped at Plants: the 4 stock rows the
+    DELETE also removed were missing, and so was the scan of their unindexed NO ACTION child
+    (orders) for each of them, 4,126,652 rows read in D1 on the project's export."""
+    export = tmp_path / "export.sql"
+    export.write_text(
+        "CREATE TABLE [Growers] ([grower id] INTEGER PRIMARY KEY, name TEXT);\n"
+        "INSERT INTO Growers VALUES (1, 'open'), (2, 'closed');\n"
+        "CREATE TABLE Plants (sku TEXT PRIMARY KEY, [grower id] INTEGER REFERENCES "
+        "growers([GROWER ID]) ON DELETE CASCADE) WITHOUT ROWID;\n"
+        "INSERT INTO Plants VALUES ('a', 1), ('b', 2), ('c', 2);\n"
+        "CREATE TABLE [plant stock] (id INTEGER PRIMARY KEY, sku TEXT REFERENCES plants(SKU) "
+        "ON DELETE CASCADE);\n"
+        "CREATE INDEX stock_sku ON [plant stock](sku);\n"
+        "INSERT INTO [plant stock] VALUES (1, 'a'), (2, 'b'), (3, 'b'), (4, 'c'), (5, 'c');\n"
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, stock_id INTEGER REFERENCES "
+        "[Plant Stock](id));\n"
+        "INSERT INTO orders VALUES (1, 1), (2, 1), (3, 1);\n"
+    )
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_close.sql").write_text("DELETE FROM growers WHERE name = 'closed';\n")
+    result = replay(load_snapshot(export, tmp_path / "work"), load_migration_dir(folder))
+    assert result.ok
+    cascades = result.cascades()
+    assert cascades[["table", "child", "action", "rows"]].values.tolist() == [
+        ["Growers", "Plants", "deleted", 2],
+        ["Growers", "plant stock", "deleted", 4],
+    ]
+    (statement,) = result.statements.itertuples()
+    # each stock row deleted scans orders (3 rows) for a row still pointing at it
+    assert statement.rows_read >= 4 * 3
+
+
 def test_failure_stops_the_replay_unless_keep_going(sample, tmp_path):
     snapshot = load_snapshot(sample / "exports" / "scores" / "before.sql", tmp_path)
     mdir = load_migration_dir(sample / "services" / "scores" / "migrations")

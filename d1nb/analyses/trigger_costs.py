@@ -91,9 +91,17 @@ class TriggerCosts:
     def _trigger_reads(self, s: Statement, changes: int) -> int:
         """Rows the statement's triggers read: per trigger, its firings (the rows written,
         those its WHEN's terms on NEW keep when the rows can be told apart) times a firing's
-        reads (`_triggers_fired`)."""
+        reads (`_triggers_fired`); and, with any BEFORE trigger, each row sought again."""
         reads = 0
         table = s.table or ""
+        if (
+            s.kind in ("update", "delete")
+            and any(parts.timing == "BEFORE" for parts, _per_firing in self.triggers)
+            and not self.engine.without_rowid(table)
+        ):
+            # after its BEFORE triggers ran, SQLite seeks each row again (they may have
+            # changed or deleted it): once per row however many there are, a WHEN false or not
+            reads += changes
         for parts, per_firing in self.triggers:
             if not per_firing or not changes:
                 continue

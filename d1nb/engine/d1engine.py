@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -206,6 +206,10 @@ def set_default_statement_timeout(seconds: float) -> None:
     os.environ[TIMEOUT_VARIABLE] = str(seconds)
 
 
+_ROWS_ONLY = {"insert", "insert_select", "update", "delete", "select"}
+"""Statements that change no table's name: the spellings looked up stay good after them."""
+
+
 def cascade_edges(fks: list[tuple], table: str) -> list[tuple[str, str, str, str]]:
     """(parent, child, child column, ON DELETE action) of every foreign key whose parent loses
     rows when `table` does: `table`'s own, then, to any depth, those of the tables its CASCADE
@@ -259,6 +263,7 @@ class D1Engine:
             default_statement_timeout() if statement_timeout is None else statement_timeout
         )
         self._deadline: float | None = None
+        self._spellings: dict[str, str] = {}
         # an export may hold what D1 made itself (`_cf_KV`) or refuses to make: only
         # statements run as D1 would run them (D1's statement limit in force) are refused
         # what workerd refuses (reserved names, temporary objects, FTS3/4)
@@ -480,6 +485,7 @@ class D1Engine:
         self.conn.execute("BEGIN")
         try:
             for s in runnable:
+                s = self.spelled(s)  # the same statement, its table named as created
                 if s.kind == "pragma" and s.detail.startswith("foreign_keys="):
                     outcome.notes.append(_pragma_note(s, keys_off))
                 if meter is not None:
@@ -495,6 +501,8 @@ class D1Engine:
                     raise
                 if meter is not None:
                     _measuring(meter.after, s, name, changes, None)
+                if s.kind not in _ROWS_ONLY:
+                    self._spellings.clear()
                 outcome.statements.append(
                     StatementOutcome(name, s.index, s.line, s.kind, s.table, changes)
                 )
@@ -510,6 +518,7 @@ class D1Engine:
                     )
             self.conn.execute("COMMIT")
         except Exception as exc:
+            self._spellings.clear()
             if not self.conn.get_autocommit():
                 self.conn.execute("ROLLBACK")
             if not isinstance(exc, D1Error | apsw.Error):
@@ -606,6 +615,22 @@ class D1Engine:
             )
         )
 
+    def spelled(self, s: Statement) -> Statement:
+        """`s` with its table named as the schema spells it: SQLite's names are
+        case-insensitive, so `DELETE FROM growers` deletes from `Growers`, and whatever
+        compares names as strings (foreign keys, cascades, metering) must see `Growers`."""
+        if not s.table:
+            return s
+        name = self._spellings.get(s.table)
+        if name is None:
+            rows = self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name = ? COLLATE NOCASE",
+                (s.table,),
+            ).fetchall()
+            name = self._spellings[s.table] = rows[0][0] if rows else s.table
+        return s if name == s.table else replace(s, table=name)
+
     def has_object(self, name: str | None) -> bool:
         """Whether the schema holds a table, view, index or trigger named `name` (SQLite's
         names are case-insensitive)."""
@@ -631,11 +656,20 @@ class D1Engine:
         return None
 
     def foreign_keys(self) -> list[tuple[str, str, str, str, str]]:
-        """(child table, child column, parent table, parent column, on_delete) of every FK."""
+        """(child table, child column, parent table, parent column, on_delete) of every FK,
+        the parent and its column named as their own definitions spell them: a REFERENCES
+        clause may write `plants(SKU)` for table `Plants`, column `sku` (names are
+        case-insensitive in SQLite), and every caller compares names as strings."""
+        tables = self.tables()
+        spelled = {t.lower(): t for t in tables}
         rows = []
-        for table in self.tables():
-            for fk in self.conn.execute(
+        for table in tables:
+            for parent, col, pcol, action in self.conn.execute(
                 'SELECT "table", "from", "to", on_delete FROM pragma_foreign_key_list(?)', (table,)
             ):
-                rows.append((table, fk[1], fk[0], fk[2], fk[3]))
+                parent = spelled.get(parent.lower(), parent)
+                if pcol is not None and parent in tables:
+                    names = {c[1].lower(): c[1] for c in self.columns(parent)}
+                    pcol = names.get(pcol.lower(), pcol)
+                rows.append((table, col, parent, pcol, action))
         return rows

@@ -764,14 +764,29 @@ def table_aliases(sql: str) -> dict[str, str]:
 
 
 def select_join_terms(sql: str) -> list[tuple[str, set[str], set[str]]] | None:
-    """For an INSERT … SELECT joining tables: each term joined by AND at the top of its
-    SELECT's WHERE and JOIN … ON conditions, with the table qualifiers its columns use and its
-    unqualified column names (lower-cased); None for a SELECT that joins nothing, anything
-    else, or text sqlglot cannot read."""
+    """For an INSERT … SELECT or a SELECT joining tables, or an UPDATE or DELETE whose one IN
+    (SELECT …) list joins them: each term joined by AND at the top of that SELECT's WHERE and
+    JOIN … ON conditions, with the table qualifiers its columns use and its unqualified column
+    names (lower-cased); None for a SELECT that joins nothing, anything else, or text sqlglot
+    cannot read."""
     tree = _tree(sql)
     if tree is None:
         return None
-    select = tree.expression if isinstance(tree, exp.Insert) else None
+    if isinstance(tree, exp.Insert):
+        selects = [tree.expression]
+    elif isinstance(tree, exp.Select) and _arg(tree, "joins"):
+        selects = [tree]
+    elif isinstance(tree, exp.Update | exp.Delete | exp.Select):
+        selects = [
+            query.this
+            for node in tree.find_all(exp.In)
+            if isinstance(query := node.args.get("query"), exp.Subquery)
+        ]
+    else:
+        selects = []
+    if len(selects) != 1:
+        return None
+    (select,) = selects
     if not isinstance(select, exp.Select) or not _arg(select, "joins"):
         return None
     conditions = [w.this for w in [_arg(select, "where")] if w is not None]
@@ -930,6 +945,8 @@ class TriggerParts:
     """The WHEN condition, as written (it reads NEW. and OLD.)."""
     body: tuple[str, ...]
     """Its statements, each without the `;`."""
+    timing: str = "BEFORE"
+    """BEFORE (SQLite's default when none is written), AFTER or INSTEAD OF."""
 
 
 def trigger_parts(sql: str) -> TriggerParts | None:
@@ -963,7 +980,9 @@ def trigger_parts(sql: str) -> TriggerParts | None:
         for _s, _e, stmt, _complete in split_statements(inner)
         if stmt.strip().rstrip(";").strip()
     )
-    return TriggerParts(words[event], columns, when, body)
+    timing = next((w for w in words[i:event] if w in ("BEFORE", "AFTER", "INSTEAD")), "BEFORE")
+    timing = "INSTEAD OF" if timing == "INSTEAD" else timing
+    return TriggerParts(words[event], columns, when, body, timing)
 
 
 def row_values(sql: str, new_as_columns: bool = False) -> tuple[str, bool]:
