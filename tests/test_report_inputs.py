@@ -79,3 +79,22 @@ def test_the_readme_lists_every_input():
 def test_the_sample_settings_are_valid(sample):
     settings = read_settings(sample)
     assert set(settings["snapshots"]) == {"api", "scores"}
+
+
+def test_report_exports_are_read_from_the_current_folder_when_the_project_has_none(
+    tmp_path, monkeypatch
+):
+    """Stranger's project #9: `d1nb report tidepool --snapshot api=prod.sql`, run beside
+    prod.sql as every other command takes it, failed with "tidepool/prod.sql: export not
+    found". A path the project holds is kept as given; else the current folder's file is named
+    relative to the project (no absolute path reaches a report)."""
+    from d1nb.presentation.commands_project import _export_path
+
+    project = tmp_path / "tidepool"
+    (project / "exports").mkdir(parents=True)
+    (project / "exports" / "prod.sql").write_text("")
+    (tmp_path / "prod.sql").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert _export_path(project, "exports/prod.sql") == "exports/prod.sql"
+    assert _export_path(project, "prod.sql") == "../prod.sql"
+    assert _export_path(project, "missing.sql") == "missing.sql"  # the report says what is missing

@@ -13,7 +13,7 @@ from conftest import STRANGER_SERVICE as SERVICE
 from d1nb import lint_table, load_history
 from d1nb.analyses.expectations import expect
 from d1nb.analyses.impact import verdict_table
-from d1nb.analyses.rollback import time_travel_runbook
+from d1nb.analyses.rollback import RollbackCheck, time_travel_runbook
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.dumpformat import write_dump
 from d1nb.presentation.display import MISSING, Verdict, table_html, table_text
@@ -24,6 +24,7 @@ from d1nb.presentation.verdicts import (
     backfill_verdict,
     history_verdict,
     impact_verdict,
+    rollback_verdict,
 )
 from d1nb.problems import InputError
 
@@ -121,6 +122,39 @@ def test_a_pending_replay_whose_migration_fails_is_no_pass(tmp_path):
     verdict = audit_verdict(before, pending)
     assert verdict.level == "fail" and verdict.headline == "a pending migration fails on the export"
     assert f"pending replay: migration fails: {first['detail']}" in verdict.lines
+
+
+def test_nothing_pending_after_is_said_so_and_a_failing_migration_is_no_rollback_pass(tmp_path):
+    """Stranger's project #9: with every file in the after export's ledger, report 04 said
+    "pending replay: pass; data equal: every common table has the same rows" of a replay of
+    nothing; and report 05 said "PASS: every rollback brings every row and value back" when
+    the only pending migration fails on the export (the CLI exited 1 on the same checks)."""
+    project = tmp_path / "p"
+    (project / "migrations").mkdir(parents=True)
+    (project / "wrangler.toml").write_text(
+        'name = "w"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "w"\ndatabase_id = "x"\n'
+    )
+    (project / "migrations/0001_t.sql").write_text("CREATE TABLE t (id INTEGER PRIMARY KEY);\n")
+    conn = apsw.Connection(str(project / "export.sqlite"))
+    conn.execute(
+        "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL);"
+        "INSERT INTO d1_migrations (name) VALUES ('0001_t.sql');"
+        "CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1);"
+    )
+    conn.close()
+    before = audit_exports(project, "export.sqlite", "export.sqlite")
+    pending = audit_replay(project, "w", "export.sqlite")
+    assert pending.replayed == []
+    verdict = audit_verdict(before, pending)
+    assert "pending replay: nothing pending on the after export (its ledger has every file)" in (
+        verdict.lines
+    )
+    assert not any(line.startswith("pending replay: data") for line in verdict.lines)
+    fails = RollbackCheck("0002_x.sql", None, "migration fails", "the migration itself fails")
+    rollback = rollback_verdict({"w": [fails]})
+    assert rollback.level == "warn"
+    assert rollback.headline.startswith("1 of 1 pending migrations fail on the export")
 
 
 def test_a_replay_keeps_the_projects_own_ledger_table(stranger, tmp_path):

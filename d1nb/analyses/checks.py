@@ -536,6 +536,8 @@ class Audit:
     failure: str | None = None
     """When the after side is a replay: the migration that fails there (its after state is
     then the export without that file, not what the migrations make). The audit fails."""
+    replayed: list[str] | None = None
+    """When the after side is a replay: the files replayed ([] when nothing was pending)."""
 
     @property
     def failed_checks(self) -> pd.DataFrame:

@@ -418,7 +418,11 @@ def cmd_batch(args: argparse.Namespace) -> Outcome:
     )
     summaries = [_batch_summary(r, args.plan) for r in results]
     failed = any(x["error"] for x in summaries)
-    out = Outcome(EXIT_UNUSABLE if failed else EXIT_CLEAN, problems=history.problems)
+    over = any(not x.get("within_budget", True) for x in summaries)
+    out = Outcome(
+        EXIT_UNUSABLE if failed else EXIT_FINDINGS if over else EXIT_CLEAN,
+        problems=history.problems,
+    )
     out.data = {"migration": migration.name, "statements": summaries}
     out.notes = [x["error"] for x in summaries if x["error"]]
     out.notes += [f"{args.snapshot}: {note}" for note in snapshot.notes]
@@ -445,6 +449,8 @@ def _batch_summary(result, plan_kind: str) -> dict:
             "batches": len(result.files),
             "r_squared": round(plan.r_squared, 4),
             "predicted_p95_ms": round(plan.predicted_p95_ms(plan.recommended), 1),
+            "budget_ms": plan.budget_ms,
+            "within_budget": plan.predicted_p95_ms(plan.recommended) <= plan.budget_ms,
             "folder": str(result.files[0].parent) if result.files else "",
             "compare": plan.compare(),
             "notes": plan.notes,
@@ -460,6 +466,12 @@ def _batch_lines(x: dict, config_folder: str) -> list[str]:
         f"{x['recommended']:,} ({x['batches']} files in {x['folder']}, predicted p95 "
         f"{x['predicted_p95_ms']} ms, fit R² {x['r_squared']})"
     ]
+    if not x["within_budget"]:
+        lines.append(
+            f"  over budget: batches of {x['recommended']:,} row(s) are predicted at "
+            f"{x['predicted_p95_ms']} ms p95 against a budget of {x['budget_ms']:g} ms; "
+            "each batch still blocks D1's other queries that long"
+        )
     lines += [f"  note: {note}" for note in x["notes"]]
     pace = ""
     if "free_plan" in x:

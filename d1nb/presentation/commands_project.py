@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -130,6 +131,15 @@ def cmd_lock(args: argparse.Namespace) -> Outcome:
     return out
 
 
+def _export_path(project: Path, export: str) -> str:
+    """An export named on the command line, relative to the project as the notebooks take it:
+    as given when the project holds it, else the file the current folder holds (every other
+    command reads `--snapshot` from there)."""
+    if (project / export).exists() or not Path(export).exists():
+        return export
+    return os.path.relpath(Path(export).resolve(), project.resolve())
+
+
 @command(
     COMMANDS,
     "report",
@@ -149,11 +159,14 @@ def cmd_lock(args: argparse.Namespace) -> Outcome:
         "--snapshot",
         action="append",
         metavar="SERVICE=EXPORT",
-        help="export of a service's database (reports 02, 03, 05), relative to the project; "
-        "EXPORT alone when the project has one service",
+        help="export of a service's database (reports 02, 03, 05), relative to the project (or "
+        "to the current folder when not found there); EXPORT alone when the project has one "
+        "service",
     ),
-    Arg("--before", metavar="EXPORT", help="export before the migration (report 04)"),
-    Arg("--after", metavar="EXPORT", help="export after the migration (report 04)"),
+    Arg(
+        "--before", metavar="EXPORT", help="export before the migration (report 04): as --snapshot"
+    ),
+    Arg("--after", metavar="EXPORT", help="export after the migration (report 04): as --snapshot"),
     Arg("--notebook", action="append", help="run only notebooks starting with this"),
     Arg("--notebooks", help="folder of notebooks (default: the d1nb checkout's)"),
     Arg("--show-code", action="store_true", help="include the code cells"),
@@ -180,10 +193,10 @@ def cmd_report(args: argparse.Namespace) -> Outcome:
 
             export = item
             service = pick_service(project, load_history(project, use_git=False), None)
-        parameters.setdefault("snapshots", {})[service] = export
+        parameters.setdefault("snapshots", {})[service] = _export_path(project, export)
     for name in ("before", "after"):
         if getattr(args, name):
-            parameters[name] = getattr(args, name)
+            parameters[name] = _export_path(project, getattr(args, name))
     notebooks = notebook_paths(Path(args.notebooks) if args.notebooks else REPO_NOTEBOOKS)
     if args.notebook:
         notebooks = [n for n in notebooks if any(n.stem.startswith(k) for k in args.notebook)]

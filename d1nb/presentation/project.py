@@ -462,6 +462,7 @@ def audit_replay(
         service=service,
     )
     checked = audit(before, result.after, **options)
+    checked.replayed = [o.name for o in result.outcomes]
     failed = next((o for o in result.outcomes if not o.ok), None)
     if failed is not None:
         at = f" at line {failed.error_line}" if failed.error_line else ""

@@ -131,6 +131,11 @@ def audit_verdict(result: Audit, pending: Audit | None = None) -> Verdict:
         if audit is None:
             continue
         failed |= not audit.passed
+        if audit.replayed == []:
+            lines.append(
+                f"{label}: nothing pending on the after export (its ledger has every file)"
+            )
+            continue
         summary = audit.diff.summary()
         lost = summary[summary["removed"] > 0] if not summary.empty else summary
         lines.append(
@@ -196,6 +201,12 @@ def rollback_verdict(checks: dict[str, list[RollbackCheck]]) -> Verdict:
         level = "warn"
         headline = (
             f"{len(missing)} of {len(every)} pending migrations have no rollback of their own"
+        )
+    elif failing := [c for _s, c in every if c.verdict == "migration fails"]:
+        level = "warn"  # not a rollback's fault, but no rollback of it was verified
+        headline = (
+            f"{len(failing)} of {len(every)} pending migrations fail on the export: nothing of "
+            "theirs is rolled back or verified (report 02 says why they fail)"
         )
     else:
         level, headline = "pass", "every rollback brings every row and value back"
