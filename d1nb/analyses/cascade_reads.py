@@ -14,11 +14,13 @@ from d1nb.formats.sql.text import quote_ident
 class CascadeReads:
     """The Meter's reads of foreign keys. Expects the Meter's state (the engine, the cascade
     edges of the statement: parent, child, column, action; the children's rows before, the
-    parents their deleted or nulled rows pointed at, the rank probes) and its schema lookups
-    `_foreign_keys`, `_rowid_column` and `_parent_is_rowid`."""
+    parents their deleted or nulled rows pointed at, the rank probes, the edges keyed by the
+    parent's rowid) and its schema lookups `_foreign_keys`, `_rowid_column` and
+    `_parent_is_rowid`."""
 
     engine: D1Engine
     edges: list[tuple[str, str, str, str]]
+    rowid_keyed: set[tuple[str, str, str]]
     child_rows: dict[str, int]
     holders: dict[str, int]
     rank_probes: list[tuple[str, str, str]]
@@ -181,6 +183,8 @@ class CascadeReads:
                 per_parent = {"index": 1, "key": 1, "rowid": 2}[how]
                 per_parent += how != "index" and action == "CASCADE"
             per_child, per_holder = {"index": (4, 2), "key": (4, 1), "rowid": (1, 0)}[how]
+            if how != "rowid" and (parent, child, col) not in self.rowid_keyed:
+                per_child -= 1  # the row gone looks its parent up again: free through an index
             reads += per_parent * parents + per_child * n + per_holder * self.holders.get(child, 0)
             if n and top and s.kind == "delete" and how != "rowid":
                 reads -= 2

@@ -18,6 +18,7 @@ from d1nb.analyses.query_plan import (
     INDEX_KEYS,
     PLAN_TABLE,
     PLAN_VIRTUAL,
+    ROWID_IN_OPERATOR,
     SORTED,
     lines_under,
 )
@@ -376,6 +377,7 @@ class Meter(CascadeReads, TriggerCosts):
                 for counted in partitions:
                     self.window_reads += conn.execute(counted).fetchall()[0][0]
         self.index_visits = self._own_index_visits(s)
+        self.in_operator_probes = self._in_operator_probes(s)
         self.joined = self._rows_joined(s)
         self.list_joins = False
         """Whether `loop_rows` are those of an IN (SELECT …) list's join."""
@@ -422,6 +424,8 @@ class Meter(CascadeReads, TriggerCosts):
         """Per child: the parents its deleted or nulled rows pointed at."""
         self.child_rows: dict[str, int] = {}
         self.edges: list[tuple[str, str, str, str]] = []
+        self.rowid_keyed: set[tuple[str, str, str]] = set()
+        """The edges whose parent key is the parent's rowid (told before a DROP TABLE)."""
         self.table_rows = 0
         self.master_rows = 0
         self.had_sequence = self._has_sequence()
@@ -429,9 +433,11 @@ class Meter(CascadeReads, TriggerCosts):
         if s.table and conn.table_exists(None, s.table):
             if s.kind in ("delete", "drop_table", "update", "insert", "insert_select"):
                 self.edges = self.descendants(s.table)
-                for _parent, child, col, action in self.edges:
+                for parent, child, col, action in self.edges:
                     self.children_before[(child, col)] = self._child_state(child, col, action)
                     self.child_rows[child] = self.children_before[(child, col)][0]
+                    if self._parent_is_rowid(parent, self._parent_column(parent, child, col)):
+                        self.rowid_keyed.add((parent, child, col))
             if s.kind in ("drop_table", "create_index", "drop_column"):
                 self.table_rows = self._count(s.table)
             if s.kind == "drop_table":  # it scans the schema for what goes with the table
@@ -531,7 +537,29 @@ class Meter(CascadeReads, TriggerCosts):
         ]
         if own == ["SCAN"]:
             return self.scanned.get(table, changes)
+        if own == ["SEARCH"] and self.index_visits is not None:
+            return self.index_visits  # a search that filters further: every row it visits
         return self.fed if self.fed is not None else changes
+
+    def _in_operator_probes(self, s: Statement) -> int | None:
+        """Before the statement runs: the rowid lookups of an IN (SELECT rowid …) sought in
+        place (ROWID_IN_OPERATOR), one per row of the statement's own scan that the WHERE's
+        other AND terms keep (SQLite tests the IN last; a search's own terms are among them).
+        None when there is none, or no one loop of its own (then `_outer_rows`)."""
+        table = s.table or ""
+        if s.kind not in ("update", "delete") or not any(
+            ROWID_IN_OPERATOR.match(line) for line in self.plan
+        ):
+            return None
+        own = [m.group(1) for _i, m in self._own_loops() if m.group(2) == table]
+        if len(own) != 1:
+            return None
+        try:
+            condition = dml_condition(s.sql).condition
+        except SqlTokenError:
+            return None
+        kept = [t for t in and_terms(condition or "") if "select" not in names_in(t)]
+        return self._count_where(f"main.{quote_ident(table)}", kept)
 
     def _correlated_reads(
         self, line: str, how: str, name: str, using: str | None, runs: int
@@ -940,6 +968,10 @@ class Meter(CascadeReads, TriggerCosts):
                 ):  # the list's values, yielded by the outermost query over a window's
                     reads += self.list_rows + 1
                 continue
+            if not inside and ROWID_IN_OPERATOR.match(line):
+                probes = self.in_operator_probes
+                reads += self._outer_rows(table, changes) if probes is None else probes
+                continue
             match = PLAN_TABLE.match(line)
             if not match or match.group(2) not in self.scanned:
                 continue
@@ -968,7 +1000,10 @@ class Meter(CascadeReads, TriggerCosts):
             elif listed[i] and how == "SEARCH":  # an IN (SELECT …) list's rows, found once
                 reads += self.list_rows + 1
             elif name == table:
-                values = in_list_values(s.sql) + self.list_rows
+                # an IN list's values are sought one by one when the search is on equal keys;
+                # a range search only filters by them
+                equal = "(rowid=?)" in (using or "") or EQUAL_KEYS.search(line) is not None
+                values = in_list_values(s.sql) + self.list_rows if equal else 0
                 by_rowid = "(rowid=?)" in (using or "")
                 visited = changes if self.index_visits is None else self.index_visits
                 reads += 2 * values if by_rowid and values else visited + 2 * values
@@ -1025,7 +1060,12 @@ class Meter(CascadeReads, TriggerCosts):
                 reads += self.list_rows
             if s.kind == "update":
                 reads += changes
-        if s.kind in ("update", "delete") and not any(listed) and " not in (" in text:
+        if (
+            s.kind in ("update", "delete")
+            and not any(listed)
+            and " not in (" in text
+            and self.in_operator_probes is None
+        ):
             reads += self.scanned.get(table, 0)  # NOT IN (1, 2, 3): each row scanned, again
         reads += self._trigger_reads(s, changes)
         if s.kind == "update" and self.ephemerals - self.window_buffers > lists:
@@ -1043,9 +1083,12 @@ class Meter(CascadeReads, TriggerCosts):
             s.kind == "delete"
             and not self.window_rows  # fitted: a dedupe by row_number() reads none more
             and not any(e[0] == table for e in self.edges)
-            and any(fk[0] == table for fk in self._foreign_keys())
+            and (any(fk[0] == table for fk in self._foreign_keys()) or "RowSetAdd" in self.opcodes)
         ):
-            reads += changes  # a child's row: 1 more each, in one pass or two (Miniflare)
+            # a child's row: 1 more each, in one pass or two (Miniflare); any other row
+            # deleted in two passes (a subquery in the WHERE, a trigger): kept aside by rowid,
+            # then sought again
+            reads += changes
         if s.kind in ("insert", "insert_select"):
             indexes = self.indexes(table)
             writes += changes * (1 + len(indexes))

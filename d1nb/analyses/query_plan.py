@@ -23,6 +23,9 @@ INDEX_KEYS = re.compile(r"(?:INDEX .+?|PRIMARY KEY) \(([^()]+)\)(?: LEFT-JOIN)?$
 (operators kept)."""
 PLAN_TABLE = re.compile(r"^(SCAN|SEARCH) (.+?)(?: AS .+?)?(?: USING (.*))?$")
 """A loop over a table: SCAN or SEARCH, the table, and what it goes through."""
+ROWID_IN_OPERATOR = re.compile(r"^USING ROWID SEARCH ON TABLE (.+) FOR IN-OPERATOR$")
+"""`x IN (SELECT id FROM t)` with `id` t's rowid and no WHERE: no list is built, t itself is
+sought by rowid for each row that reaches the IN."""
 
 
 def lines_under(tree: list[tuple], opening: str) -> list[bool]:
