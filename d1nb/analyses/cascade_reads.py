@@ -152,8 +152,9 @@ class CascadeReads:
         statement: 1 by index or by a WITHOUT ROWID key, 2 by rowid, 1 more by key or rowid
         for ON DELETE CASCADE; from a cascade: 1), or scanned without an index; per child row
         deleted, 4 (1 by rowid), and 1 per other foreign key of its whose parent is sought by
-        rowid; per parent that had children, 2 more by index, 1 by key; per child row nulled, 2
-        more (fitted on Miniflare: docs/metering.md)."""
+        rowid; per parent that had children, 2 more by index, 1 by key; per child row nulled, 1
+        more; 1 less per child row when the parent key is not the parent's rowid (fitted on
+        Miniflare: docs/metering.md)."""
         reads = 0
         for parent, child, col, action in self.edges:
             top = parent == s.table
@@ -177,7 +178,7 @@ class CascadeReads:
                 reads += self._scan_reads(parent, child, col, action, top, parents, n)
                 continue
             if setting:
-                reads += 2 * n
+                reads += n
             per_parent = 1
             if top:  # the action's own lookup comes on top of the constraint's
                 per_parent = {"index": 1, "key": 1, "rowid": 2}[how]

@@ -14,6 +14,9 @@ EQUAL_KEYS = re.compile(
     r"USING (?:COVERING )?INDEX .+? \(((?:[^()=]+=\?)(?: AND [^()=]+=\?)*)\)(?: LEFT-JOIN)?$"
 )
 """A search by index on equal keys only: `(a=? AND b=?)`."""
+PRIMARY_KEYS = re.compile(r"USING PRIMARY KEY \(((?:[^()=]+=\?)(?: AND [^()=]+=\?)*)\)$")
+"""A search of a WITHOUT ROWID table by its primary key on equal keys only: all of them find
+one row, the first of them a range (`memberships(org_id=?)` of `(org_id, user_id)`)."""
 SORTED = re.compile(
     r"^USE TEMP B-TREE FOR (GROUP BY|ORDER BY|RIGHT PART OF ORDER BY|LAST TERM OF ORDER BY)"
 )

@@ -1054,6 +1054,36 @@ def rows_fed_query(sql: str) -> str | None:
     return counted.sql(dialect="sqlite")
 
 
+def search_visits_query(sql: str, searched: set[str]) -> str | None:
+    """For an INSERT … SELECT from one table whose WHERE filters further than the search
+    through an index on `searched` (lower-cased columns): a query counting the rows that
+    search visits, those the WHERE's AND terms on those columns alone keep (an IN (SELECT …)
+    on one of them included); None otherwise, or for text sqlglot cannot read."""
+    tree = _tree(sql)
+    select = tree.expression if isinstance(tree, exp.Insert) else None
+    if not isinstance(select, exp.Select) or _arg(select, "joins") or not _arg(select, "from"):
+        return None
+    where = _arg(select, "where")
+    if where is None:
+        return None
+    condition = where.this
+    terms = list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
+    kept = []
+    for term in terms:
+        outer = {
+            c.name.lower()
+            for c in term.find_all(exp.Column)
+            if c.find_ancestor(exp.Select) is select
+        }
+        if outer and outer <= searched:
+            kept.append(term)
+    if not kept or len(kept) == len(terms):
+        return None
+    counted = exp.select(exp.Count(this=exp.Star())).from_(_arg(select, "from").this.copy())
+    counted = counted.where(exp.and_(*(t.copy() for t in kept)))
+    return counted.sql(dialect="sqlite")
+
+
 def virtual_table_content(sql: str) -> str | None:
     """The table an FTS (external-content) virtual table indexes, from its `content=` option:
     "" for a contentless one, None when the virtual table keeps its own rows (or is not FTS).
