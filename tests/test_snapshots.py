@@ -284,6 +284,28 @@ def test_dump_variants_no_schema_table_and_no_data(sample, tmp_path):
     assert set(load_dump(tmp_path / "schema.sql", tmp_path / "w").row_counts.values()) == {0}
 
 
+def test_a_partial_or_data_only_export_says_what_it_lacks(tmp_path):
+    """Stranger's project #9 through the real wrangler: `export --table orders --table "plant
+    stock"` loaded without a word although "plant stock" points at Plants, which it does not
+    hold; `export --no-schema` failed with "no such table: d1_migrations" alone."""
+    conn = apsw.Connection(str(tmp_path / "db.sqlite"))
+    conn.execute(
+        "CREATE TABLE Plants (sku TEXT PRIMARY KEY);"
+        "CREATE TABLE [plant stock] (id INTEGER PRIMARY KEY, sku TEXT REFERENCES plants(sku));"
+        "INSERT INTO Plants VALUES ('a'); INSERT INTO [plant stock] VALUES (1, 'a');"
+    )
+    write_dump(conn, tmp_path / "stock.sql", tables=["plant stock"])
+    write_dump(conn, tmp_path / "data.sql", no_schema=True)
+    stock = load_dump(tmp_path / "stock.sql", tmp_path / "w")
+    assert stock.row_counts == {"plant stock": 1}
+    assert any(
+        n.startswith("foreign keys into tables this export does not hold (plant stock.sku → ")
+        for n in stock.notes
+    )
+    with pytest.raises(InputError, match="a `wrangler d1 export --no-schema` dump\\? give"):
+        load_dump(tmp_path / "data.sql", tmp_path / "w2")
+
+
 def test_row_count_mismatch_is_an_error(tmp_path):
     dump = tmp_path / "odd.sql"
     dump.write_text(

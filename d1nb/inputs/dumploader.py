@@ -549,7 +549,37 @@ def load_dump(
         desc=f"loading {path.name}",
     )
     with bar:
-        return _load(path, Path(workdir), name or path.stem, schema, bar, reader, into)
+        snapshot = _load(path, Path(workdir), name or path.stem, schema, bar, reader, into)
+    snapshot.notes += _absent_parents(snapshot)
+    return snapshot
+
+
+def _creates_before(path: Path, line: int) -> bool:
+    """Whether a CREATE TABLE comes before `line` of a dump (read up to it only)."""
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for number, text in enumerate(f, 1):
+            if number >= line:
+                return False
+            if text.lstrip().upper().startswith("CREATE TABLE"):
+                return True
+    return False
+
+
+def _absent_parents(snapshot: Snapshot) -> list[str]:
+    """A note naming the foreign keys whose parent table the export does not hold (a
+    `wrangler d1 export --table` of some tables): nothing checks or cascades through them."""
+    with snapshot.schema_engine() as engine:
+        tables = {t.lower() for t in engine.tables()}
+        absent = sorted(
+            {(c, col, p) for c, col, p, _pc, _a in engine.foreign_keys() if p.lower() not in tables}
+        )
+    if not absent:
+        return []
+    keys = ", ".join(f"{c}.{col} → {p}" for c, col, p in absent)
+    return [
+        f"foreign keys into tables this export does not hold ({keys}; a `--table` export?): "
+        "rows pointing at them are not checked, and what deleting from them cascades is not seen"
+    ]
 
 
 def _load(
@@ -586,6 +616,20 @@ def _load(
         except _BlockRefusedError:  # unusual lines: again line by line, naming any failing one
             bar.reset()
             snapshot, writer, oversized = _run_dump(path, target, schema, bar, blocks=False)
+    except InputError as exc:
+        problem = exc.problem
+        if (
+            schema is None
+            and "no such table" in problem.message
+            and not _creates_before(path, problem.line)
+        ):
+            raise InputError(
+                path,
+                problem.line,
+                f"{problem.message} (no CREATE TABLE before it: a `wrangler d1 export "
+                "--no-schema` dump? give the migrations that create its tables with --schema)",
+            ) from exc
+        raise
     except (apsw.FullError, apsw.IOError) as exc:  # the working copy's folder, not the dump
         with contextlib.suppress(InputError, OSError):
             remove_working_copy(target)
