@@ -306,6 +306,23 @@ def test_a_partial_or_data_only_export_says_what_it_lacks(tmp_path):
         load_dump(tmp_path / "data.sql", tmp_path / "w2")
 
 
+def test_a_nul_byte_in_a_dump_is_named_not_an_internal_error(tmp_path):
+    """A dump with a NUL byte inside a string ended in "internal error, a bug in d1nb:
+    ValueError: String has embedded null bytes" (exit 3): SQLite reads a statement's text
+    only up to a NUL, so no export holds one. Now the file, line and column, exit 2."""
+    from d1nb.formats.dumpformat import iter_dump
+
+    dump = tmp_path / "nul.sql"
+    dump.write_bytes(
+        b"PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE t (a TEXT);\n"
+        b"INSERT INTO \"t\" VALUES('nul\x00here');\nINSERT INTO \"t\" VALUES('x');\n"
+    )
+    with pytest.raises(InputError, match=r"nul.sql:3: error: a NUL byte at column 28"):
+        load_dump(dump, tmp_path / "w")
+    with pytest.raises(InputError, match=r"nul.sql:3: error: a NUL byte at column 28"):
+        list(iter_dump(dump))
+
+
 def test_row_count_mismatch_is_an_error(tmp_path):
     dump = tmp_path / "odd.sql"
     dump.write_text(

@@ -182,11 +182,24 @@ def iter_dump(path: str | Path) -> Iterator[tuple[int, str]]:
 
 def decode_line(path: Path, lineno: int, raw: bytes) -> str:
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(
             path, lineno, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
         ) from exc
+    if (nul := raw.find(b"\0")) >= 0:
+        raise InputError(path, lineno, nul_message(raw, nul))
+    return text
+
+
+def nul_message(raw: bytes, at: int) -> str:
+    """What a NUL byte at `at` of `raw` (whole lines) is: SQLite reads a statement's text up
+    to it, so no dump holds one (wrangler writes text values with char() where need be)."""
+    column = at - (raw.rfind(b"\n", 0, at) + 1) + 1
+    return (
+        f"a NUL byte at column {column}: SQLite reads a statement only up to it, so this is "
+        "not a dump d1nb can read as D1 would (a binary file, or text damaged on the way?)"
+    )
 
 
 class TriggersBeforeViews:

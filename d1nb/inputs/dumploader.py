@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from d1nb import d1
 from d1nb.engine.d1engine import D1Engine, D1Error
-from d1nb.formats.dumpformat import TriggersBeforeViews
+from d1nb.formats.dumpformat import TriggersBeforeViews, nul_message
 from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql.shapes import classify, schema_row
 from d1nb.formats.sql.text import quote_ident
@@ -97,6 +97,9 @@ def _dump_chunks(path: Path, bar: tqdm) -> Iterator[tuple[int, str]]:
                 raise InputError(
                     path, at, f"not valid UTF-8 (byte 0x{chunk[exc.start]:02x} at column {column})"
                 ) from exc
+            if (nul := chunk.find(b"\0")) >= 0:
+                at = lineno + chunk.count(b"\n", 0, nul)
+                raise InputError(path, at, nul_message(chunk, nul))
             yield lineno, text.removeprefix("\ufeff") if lineno == 1 else text
             lineno += chunk.count(b"\n")
             if not block:
