@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from d1nb import d1
+from d1nb import d1, outfiles
 from d1nb.analyses.batch_sql import (
     _where_and_head,
     batch_sql,
@@ -67,16 +67,15 @@ def write_batches(
         if len(sql.encode()) > d1.MAX_STATEMENT_BYTES:
             raise InputError(out, 0, "a batch statement exceeds D1's 100 KB limit")
         path = out / f"batch_{i:0{width}d}.sql"
-        path.write_text(
-            f"-- batch {i} of {len(statements)}: up to {size} rows; safe to re-run\n{sql}\n",
-            encoding="utf-8",
+        outfiles.write_text(
+            path, f"-- batch {i} of {len(statements)}: up to {size} rows; safe to re-run\n{sql}\n"
         )
         files.append(path)
     for name, sql in helpers.items():
-        (out / name).write_text(sql + "\n", encoding="utf-8")
+        outfiles.write_text(out / name, sql + "\n")
     first = files[0].name if files else ""
     driver = out / "run_batches.sh"
-    driver.write_text(_driver(database_name, first, size, end, helpers), encoding="utf-8")
+    outfiles.write_text(driver, _driver(database_name, first, size, end, helpers))
     return files
 
 

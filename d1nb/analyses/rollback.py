@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from d1nb import d1
+from d1nb import d1, outfiles
 from d1nb.analyses.diff import compare_tables
 from d1nb.analyses.diff_tables import records
 from d1nb.analyses.impact import Impact, verdict_table
@@ -587,20 +587,20 @@ def draft_rollback(
         schema = []
     too_big = [st for st in data if len(st.encode("utf-8")) > d1.MAX_STATEMENT_BYTES]
     if too_big:  # a value D1 accepts only as a bound parameter: no SQL file can carry it
-        (out / "TOO_LARGE.txt").write_text(
+        outfiles.write_text(
+            out / "TOO_LARGE.txt",
             f"{len(too_big)} statement(s) of this draft exceed D1's "
             f"{d1.MAX_STATEMENT_BYTES:,}-byte statement limit: `wrangler d1 execute --file` "
             "refuses them, and their rows can only come back through bound parameters (a "
             "Worker's prepare().bind()) or a Time Travel restore.\n",
-            encoding="utf-8",
         )
     if schema:
         path = out / "rollback_000_schema.sql"
-        path.write_text(
+        outfiles.write_text(
+            path,
             "-- d1nb rollback draft: the schema, as the export had it. Run it once, first.\n"
             + "\n".join(schema)
             + "\n",
-            "utf-8",
         )
         files.append(path)
     first = start or (0 if schema else 1)
@@ -609,7 +609,8 @@ def draft_rollback(
         chunk = data[i : i + DRAFT_STATEMENTS_PER_FILE]
         if triggers:
             chunk = [*quiet, *chunk, *(f"{sql};" for sql in triggers)]
-        path.write_text(
+        outfiles.write_text(
+            path,
             "-- d1nb rollback draft: rows as the export holds them, by key; safe to run again.\n"
             "-- Not restored by any SQL here: rows production wrote after the export (rows\n"
             "-- added since stay; changes since to these rows are overwritten; a row put back\n"
@@ -623,7 +624,6 @@ def draft_rollback(
             )
             + "\n".join(chunk)
             + "\n",
-            encoding="utf-8",
         )
         files.append(path)
     return files

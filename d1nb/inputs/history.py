@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import duckdb
 import pandas as pd
 
+from d1nb import outfiles
 from d1nb.engine.evolution import SchemaEvolution, schema_evolution
 from d1nb.formats.config import LOCAL_ENV, TOP_LEVEL_ENV, D1Binding, Project, load_project
 from d1nb.formats.lockfile import LOCK_FILE, Locked, lock_text, read_lock
@@ -72,7 +73,7 @@ def lock_entries(history: History) -> list[tuple[str, Locked]]:
 def write_lock(history: History) -> Path:
     """Write `d1nb.lock`: sha256 per migration file, chained like atlas.sum."""
     path = history.project.root / LOCK_FILE
-    path.write_text(lock_text(lock_entries(history)), encoding="utf-8")
+    outfiles.write_text(path, lock_text(lock_entries(history)))
     return path
 
 

@@ -25,6 +25,7 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 from traitlets import default
 
+from d1nb import outfiles
 from d1nb.engine.scratch import scratch_folder
 from d1nb.presentation.display import ERROR_PREFIX
 from d1nb.text import printable
@@ -241,6 +242,7 @@ def run_report(
     html = out_dir / (notebook.stem + ".html")
     started = datetime.now(UTC)
     ok, error, needs = True, "", ""
+    outfiles.unlink_link(executed)  # papermill writes it: never through a link
     try:
         papermill.execute_notebook(
             str(notebook),
@@ -271,7 +273,7 @@ def run_report(
     if not show_code:  # a hidden cell without output would only leave a gap
         nb.cells = [c for c in nb.cells if c.cell_type != "code" or c.get("outputs")]
     title = report_title(nb, shown["project"])
-    html.write_text(export_html(nb, show_code, title), encoding="utf-8")
+    outfiles.write_text(html, export_html(nb, show_code, title))
     return ReportResult(notebook.stem, html, executed, ok, error, needs)
 
 
@@ -294,7 +296,8 @@ def refresh_notebook(notebook: Path, timeout: int = 1200) -> None:
         "name": "python3",
     }
     nb.metadata["language_info"] = {"name": "python"}
-    nbformat.write(nb, notebook)
+    text = nbformat.writes(nb)
+    outfiles.write_text(notebook, text if text.endswith("\n") else text + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
