@@ -36,6 +36,7 @@ from d1nb.formats.sql.shapes import (
     in_lists,
     in_subquery_counts,
     in_subquery_fed_counts,
+    index_keys,
     index_where,
     json_each_sources,
     names_in,
@@ -45,6 +46,7 @@ from d1nb.formats.sql.shapes import (
     subquery_counts,
     table_aliases,
     table_parts,
+    top_level_offset,
     update_from_names,
     window_reads_queries,
     written_columns,
@@ -110,6 +112,12 @@ def shadow_table_rows(engine: D1Engine, sql: str) -> int:
     return counter.rows
 
 
+def _joined_keys(keys: list[str]) -> str:
+    """An index's key expressions as one comparable value: each quote()d, joined by a unit
+    separator (the expressions name the table's columns bare)."""
+    return " || char(31) || ".join(f"quote({k})" for k in keys)
+
+
 class Meter(CascadeReads, TriggerCosts):
     """Measures each statement of a replay: rows changed, cascades, D1's rows read and written.
 
@@ -136,6 +144,7 @@ class Meter(CascadeReads, TriggerCosts):
         self._generated: dict[str, dict[str, set[str]]] = {}
         self._autoincrements: dict[str, bool] = {}
         self._triggers: dict[str, list[TriggerParts]] = {}
+        self._expressions: dict[str, list[list[str]]] = {}
         """Per table, its CHECK IN lists and its triggers taken apart, until the schema
         changes."""
 
@@ -385,6 +394,12 @@ class Meter(CascadeReads, TriggerCosts):
             with contextlib.suppress(SqlTokenError):
                 condition = dml_condition(s.sql).condition or ""
                 self.set_subqueries_only = "select" not in names_in(condition)
+        self.json_loops = (
+            set(json_each_sources(s.sql))
+            if s.kind == "insert_select" and "VIRTUAL TABLE" in str(self.plan)
+            else set()
+        )
+        """The json_each / json_tree loops an INSERT … SELECT joins, by their plan names."""
         self.index_visits = self._own_index_visits(s)
         self.search_visits = self._source_search_visits(s)
         self.in_operator_probes = self._in_operator_probes(s)
@@ -467,6 +482,7 @@ class Meter(CascadeReads, TriggerCosts):
         self.rank_probes = self._probe_scanned_cascades(s)
         self.last_rowid: int | None = None
         self.partial_before = self._probe_partial_entries(s)
+        self.expression_keys = self._keep_expression_keys(s)
         self.triggers = self._triggers_fired(s) if s.kind in _DML else []
         self.total_before = conn.total_changes()  # the probes' own rows are not the statement's
         self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
@@ -658,10 +674,12 @@ class Meter(CascadeReads, TriggerCosts):
             return None
         line, match = loops[0]
         using = match.group(3) or ""
-        keys = INDEX_KEYS.search(using) if "INDEX" in using else None
-        if keys is None:
+        keys = INDEX_KEYS.search(using) if "INDEX" in using or "PRIMARY KEY" in using else None
+        if keys is None or match.group(2) not in self.aliased:
             return None
         searched = {re.split(r"[=<>]", k)[0].strip().lower() for k in keys.group(1).split(" AND ")}
+        if "rowid" in searched and (alias := self._rowid_column(self.aliased[match.group(2)])):
+            searched.add(alias.lower())  # `(rowid<?)` searches `id < 1500`
         query = search_visits_query(s.sql, searched)
         if query is None:
             return None
@@ -818,6 +836,83 @@ class Meter(CascadeReads, TriggerCosts):
             reads += 2 * entries + (0 if full else self._count(table))
         return reads, self._stat_rows(tables) + (2 if self.stats_before < 0 else 0)
 
+    def _unique_keys(self, table: str) -> int:
+        """How many UNIQUE indexes `table` has besides its rowid (a text PRIMARY KEY's own)."""
+        return self.engine.conn.execute(
+            "SELECT count(*) FROM pragma_index_list(?) WHERE \"unique\" AND origin != 'pk' "
+            "OR (origin = 'pk' AND NOT ?)",
+            (table, self.engine.without_rowid(table)),
+        ).fetchall()[0][0]
+
+    def _expression_indexes(self, table: str) -> list[list[str]]:
+        """The key expressions of each full index of `table` on expressions (`lower(slug)`),
+        kept until the schema changes."""
+        if table not in self._expressions:
+            conn, found = self.engine.conn, []
+            for name, sql in conn.execute(
+                "SELECT m.name, m.sql FROM sqlite_master m JOIN pragma_index_list(?) l "
+                "ON l.name = m.name WHERE m.type = 'index' AND m.sql IS NOT NULL AND NOT l.partial",
+                (table,),
+            ).fetchall():
+                cids = conn.execute("SELECT cid FROM pragma_index_xinfo(?) WHERE key", (name,))
+                if any(cid == -2 for (cid,) in cids) and (keys := index_keys(sql)):
+                    found.append(keys)
+            self._expressions[table] = found
+        return self._expressions[table]
+
+    def _keep_expression_keys(self, s: Statement) -> int:
+        """Before an UPDATE of a rowid table with indexes on expressions: each such index's
+        key of every row its WHERE finds, set aside (SQLite rewrites an expression index's
+        entry only when its key changes: `SET slug = upper(slug)` under `lower(slug)` writes
+        1 a row in D1, not 2). The number of such indexes (0 when none, or it cannot)."""
+        table, conn = s.table, self.engine.conn
+        if s.kind != "update" or not table or not conn.table_exists(None, table):
+            return 0
+        if self.engine.without_rowid(table):
+            return 0
+        indexes = self._expression_indexes(table)
+        if not indexes:
+            return 0
+        try:
+            cut = dml_condition(s.sql)
+            joined = top_level_offset(cut.head, "FROM") is not None  # UPDATE … FROM
+        except SqlTokenError:
+            return 0
+        if cut.trailing or joined:
+            return 0
+        where = f" WHERE {cut.condition}" if cut.condition else ""
+        keys = ", ".join(f"{_joined_keys(k)} AS k{i}" for i, k in enumerate(indexes))
+        try:
+            conn.execute(
+                f"CREATE TEMP TABLE _d1nb_exprkeys AS SELECT rowid AS r, {keys} "
+                f"FROM main.{quote_ident(table)}{where}"
+            )
+        except apsw.Error:  # a WHERE that does not run alone, an expression sqlglot rewrote
+            return 0
+        self._expression_sql = indexes
+        return len(indexes)
+
+    def _unchanged_expression_entries(self, table: str) -> int:
+        """Entries of expression indexes the UPDATE did not rewrite: per index, the rows it
+        wrote whose key is what it was (`_keep_expression_keys`)."""
+        if not self.expression_keys:
+            return 0
+        t = f"main.{quote_ident(table)}"
+        unchanged = " + ".join(  # the keys now, read in a subquery of the table alone
+            f"count(*) FILTER (WHERE k.k{i} IS (SELECT {_joined_keys(k)} FROM {t} "
+            "WHERE rowid = k.r))"
+            for i, k in enumerate(self._expression_sql)
+        )
+        try:
+            return (
+                self.engine.conn.execute(
+                    f"SELECT {unchanged} FROM temp._d1nb_exprkeys k"
+                ).fetchall()[0][0]
+                or 0
+            )
+        except apsw.Error:
+            return 0
+
     def _mark_written_rows(self, s: Statement) -> bool:
         """Make the rows an INSERT or UPDATE of a rowid table writes tell-apart afterwards, by
         rowid and cheap on a large table: for an INSERT the largest rowid before it (new rows
@@ -937,6 +1032,7 @@ class Meter(CascadeReads, TriggerCosts):
         for i in range(len(self.cascaded_updates)):
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_keys{i}")
         self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_updated")
+        self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_exprkeys")
         for i in range(len(self.rank_probes)):
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_parents{i}")
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_children{i}")
@@ -967,6 +1063,7 @@ class Meter(CascadeReads, TriggerCosts):
             self._checks.clear()
             self._generated.clear()
             self._autoincrements.clear()
+            self._expressions.clear()
             self._triggers.clear()
             self._virtual = None
             self._fks = None
@@ -1001,6 +1098,16 @@ class Meter(CascadeReads, TriggerCosts):
         for i, (line, inside) in enumerate(zip(self.plan, correlated, strict=True)):
             if inside and line in self.json_elements:  # each run steps through its elements
                 reads += round(runs * self.json_elements[line])
+                continue
+            if (
+                not inside
+                and not listed[i]
+                and s.kind == "insert_select"
+                and self.fed is not None
+                and (virtual := PLAN_VIRTUAL.match(line))
+                and virtual.group(1).lower() in self.json_loops
+            ):  # FROM t, json_each(t.col): each element a row read (the rows the SELECT meets)
+                reads += self.fed
                 continue
             if self.window_rows and listed[i] and line.startswith("SCAN (subquery-"):
                 if not any(
@@ -1141,6 +1248,10 @@ class Meter(CascadeReads, TriggerCosts):
             writes += changes * (1 + len(indexes))
             if not {"upsert", "or_replace"} & set(s.flags):
                 writes -= self._rows_left_out(table, changes, indexes)
+            if "or_replace" in s.flags and self._unique_keys(table):
+                # a row replaced through a UNIQUE key (not its rowid) is found by the index,
+                # then sought by rowid to be deleted: 1 read each
+                reads += max(0, self.rows_before + changes - self._count(table))
             if "upsert" in s.flags:  # the rows it updated rewrite only the indexes they touch
                 inserted = max(0, self._count(table) - self.rows_before)
                 updated = set(conflict_update_columns(s.sql))
@@ -1170,6 +1281,8 @@ class Meter(CascadeReads, TriggerCosts):
             if self.update_actions:  # SQLite then rewrites every index of the parent
                 affected = self.indexes(table)
             writes += changes * (1 + len(affected)) - self._rows_left_out(table, changes, affected)
+            if not self.update_actions:
+                writes -= self._unchanged_expression_entries(table)
         elif s.kind == "delete":
             writes += changes
         elif s.kind == "drop_table":

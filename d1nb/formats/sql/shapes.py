@@ -482,6 +482,23 @@ def top_level_offset(sql: str, word: str) -> int | None:
     return next((toks[i].start for i, w in top_level(toks) if w == word), None)
 
 
+def index_keys(create_index_sql: str) -> list[str] | None:
+    """The key expressions of a CREATE INDEX, as SQLite can evaluate them over the table's
+    rows (`lower(slug)`; a COLLATE or ASC/DESC left out); None for text sqlglot cannot read."""
+    tree = _tree(create_index_sql)
+    index = tree.this if isinstance(tree, exp.Create) else None
+    params = index.args.get("params") if isinstance(index, exp.Index) else None
+    columns = params.args.get("columns") if params is not None else None
+    if not columns:
+        return None
+    keys = []
+    for column in columns:
+        key = column.this if isinstance(column, exp.Ordered) else column
+        key = key.this if isinstance(key, exp.Collate) else key
+        keys.append(key.sql(dialect="sqlite"))
+    return keys
+
+
 def index_where(create_index_sql: str) -> str | None:
     """The WHERE condition of a partial index, comments removed; None for a full index."""
     text = without_comments(create_index_sql).rstrip().rstrip(";").rstrip()
@@ -1057,8 +1074,9 @@ def rows_fed_query(sql: str) -> str | None:
 def search_visits_query(sql: str, searched: set[str]) -> str | None:
     """For an INSERT … SELECT from one table whose WHERE filters further than the search
     through an index on `searched` (lower-cased columns): a query counting the rows that
-    search visits, those the WHERE's AND terms on those columns alone keep (an IN (SELECT …)
-    on one of them included); None otherwise, or for text sqlglot cannot read."""
+    search visits, those the WHERE's AND terms comparing one of those columns with a value
+    keep (`org_id IN (SELECT …)`, `id < 1500`; not `id % 3 = 0`); None otherwise, or for
+    text sqlglot cannot read."""
     tree = _tree(sql)
     select = tree.expression if isinstance(tree, exp.Insert) else None
     if not isinstance(select, exp.Select) or _arg(select, "joins") or not _arg(select, "from"):
@@ -1068,14 +1086,25 @@ def search_visits_query(sql: str, searched: set[str]) -> str | None:
         return None
     condition = where.this
     terms = list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
-    kept = []
-    for term in terms:
-        outer = {
+
+    def outer(node: exp.Expression) -> set[str]:
+        return {
             c.name.lower()
-            for c in term.find_all(exp.Column)
+            for c in node.find_all(exp.Column)
             if c.find_ancestor(exp.Select) is select
         }
-        if outer and outer <= searched:
+
+    compared = (exp.EQ, exp.LT, exp.GT, exp.LTE, exp.GTE, exp.In, exp.Between)
+    kept = []
+    for term in terms:  # `col = x`, `col < x`, `col IN (…)`, `col BETWEEN a AND b`
+        side = term.this if isinstance(term, compared) else None
+        others = [v for k, v in term.args.items() if k != "this" and isinstance(v, exp.Expression)]
+        others += [item for v in term.args.values() if isinstance(v, list) for item in v]
+        if (
+            isinstance(side, exp.Column)
+            and side.name.lower() in searched
+            and not any(outer(o) for o in others)
+        ):
             kept.append(term)
     if not kept or len(kept) == len(terms):
         return None
