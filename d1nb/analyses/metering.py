@@ -34,6 +34,7 @@ from d1nb.formats.sql.shapes import (
     dml_condition,
     in_list_values,
     in_lists,
+    in_subquery_column,
     in_subquery_counts,
     in_subquery_fed_counts,
     index_keys,
@@ -362,6 +363,12 @@ class Meter(CascadeReads, TriggerCosts):
                 if real and conn.table_exists(None, real):
                     self.scanned[name] = self._count(real)
                     self.aliased[name] = real
+                    if match.group(1) == "SCAN" and (using := match.group(3) or ""):
+                        # a scan of a partial index reads only the rows its WHERE keeps
+                        index = using.split("INDEX ", 1)[1] if "INDEX " in using else ""
+                        where = self._partial_where(index) if index else None
+                        if where is not None:
+                            self.scanned[name] = self._rows_where(real, where)
             if any(line.startswith("MATERIALIZE ") for line in self.plan):
                 # a subquery in FROM, materialized: a scan of it reads its rows
                 counts = subquery_counts(s.sql)
@@ -407,9 +414,9 @@ class Meter(CascadeReads, TriggerCosts):
         self.list_joins = False
         """Whether `loop_rows` are those of an IN (SELECT …) list's join."""
         self.loop_rows = self._inner_loop_rows(s)
-        self.offered: int | None = None  # rows an INSERT OR IGNORE … SELECT offers
-        if s.kind == "insert_select" and "or_ignore" in s.flags:
-            self.offered = self.fed
+        self.offered: int | None = None  # rows an INSERT OR IGNORE or upsert … SELECT offers
+        if s.kind == "insert_select" and {"or_ignore", "upsert"} & set(s.flags):
+            self.offered = self.fed  # each row offered is looked up, inserted or not
             query = rows_fed_query(s.sql) if self.offered is None else None
             if query:
                 with contextlib.suppress(apsw.Error):
@@ -657,6 +664,8 @@ class Meter(CascadeReads, TriggerCosts):
             on = named & columns
             if on and on <= searched and "select" not in named:
                 kept.append(term)
+            elif "select" in named and in_subquery_column(term) in searched:
+                kept.append(term)  # `product_id IN (SELECT …)`: the list drives the search
         if not kept or len(kept) == len(terms):
             return None
         return self._count_where(f"main.{quote_ident(s.table)}", kept)
@@ -836,6 +845,22 @@ class Meter(CascadeReads, TriggerCosts):
             reads += 2 * entries + (0 if full else self._count(table))
         return reads, self._stat_rows(tables) + (2 if self.stats_before < 0 else 0)
 
+    def _partial_where(self, index: str) -> str | None:
+        """The WHERE of a partial index named `index`; None for a full one (or no index)."""
+        rows = self.engine.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (index,)
+        ).fetchall()
+        return index_where(rows[0][0] or "") if rows else None
+
+    def _returns(self, s: Statement) -> bool:
+        """Whether a statement has a RETURNING clause (tokenized only when the word is there)."""
+        if "returning" not in s.sql.lower():
+            return False
+        try:
+            return top_level_offset(s.sql, "RETURNING") is not None
+        except SqlTokenError:
+            return False
+
     def _unique_keys(self, table: str) -> int:
         """How many UNIQUE indexes `table` has besides its rowid (a text PRIMARY KEY's own)."""
         return self.engine.conn.execute(
@@ -845,18 +870,29 @@ class Meter(CascadeReads, TriggerCosts):
         ).fetchall()[0][0]
 
     def _expression_indexes(self, table: str) -> list[list[str]]:
-        """The key expressions of each full index of `table` on expressions (`lower(slug)`),
-        kept until the schema changes."""
+        """The key expressions of each full index of `table` on expressions (`lower(slug)`)
+        or on VIRTUAL generated columns (a STORED one's index is rewritten whenever what it
+        is computed from is set, like a column's), kept until the schema changes."""
         if table not in self._expressions:
             conn, found = self.engine.conn, []
+            generated = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 2", (table,)
+                )
+            }
             for name, sql in conn.execute(
                 "SELECT m.name, m.sql FROM sqlite_master m JOIN pragma_index_list(?) l "
                 "ON l.name = m.name WHERE m.type = 'index' AND m.sql IS NOT NULL AND NOT l.partial",
                 (table,),
             ).fetchall():
-                cids = conn.execute("SELECT cid FROM pragma_index_xinfo(?) WHERE key", (name,))
-                if any(cid == -2 for (cid,) in cids) and (keys := index_keys(sql)):
+                key = conn.execute(
+                    "SELECT cid, name FROM pragma_index_xinfo(?) WHERE key", (name,)
+                ).fetchall()
+                if any(cid == -2 for cid, _name in key) and (keys := index_keys(sql)):
                     found.append(keys)
+                elif generated & {n for _cid, n in key}:  # on a VIRTUAL generated column
+                    found.append([quote_ident(n) for _cid, n in key])
             self._expressions[table] = found
         return self._expressions[table]
 
@@ -1242,6 +1278,8 @@ class Meter(CascadeReads, TriggerCosts):
             # a child's row: 1 more each, in one pass or two (Miniflare); any other row
             # deleted in two passes (a subquery in the WHERE, a trigger): kept aside by rowid,
             # then sought again
+            reads += changes
+        if self._returns(s):  # the rows it returns are kept aside, then read back: 1 each
             reads += changes
         if s.kind in ("insert", "insert_select"):
             indexes = self.indexes(table)

@@ -1071,6 +1071,19 @@ def rows_fed_query(sql: str) -> str | None:
     return counted.sql(dialect="sqlite")
 
 
+def in_subquery_column(term: str) -> str | None:
+    """The column a term `col IN (SELECT …)` tests, lower-cased; None for any other term
+    (or text sqlglot cannot read)."""
+    try:
+        node = sqlglot.parse_one(term, read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return None
+    if isinstance(node, exp.In) and isinstance(node.args.get("query"), exp.Subquery):
+        column = node.this
+        return column.name.lower() if isinstance(column, exp.Column) else None
+    return None
+
+
 def search_visits_query(sql: str, searched: set[str]) -> str | None:
     """For an INSERT … SELECT from one table whose WHERE filters further than the search
     through an index on `searched` (lower-cased columns): a query counting the rows that
