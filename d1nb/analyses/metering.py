@@ -1192,7 +1192,9 @@ class Meter(CascadeReads, TriggerCosts):
             elif name == table:
                 # an IN list's values are sought one by one when the search is on equal keys;
                 # a range search only filters by them
-                equal = "(rowid=?)" in (using or "") or EQUAL_KEYS.search(line) is not None
+                equal = "(rowid=?)" in (using or "") or bool(
+                    EQUAL_KEYS.search(line) or PRIMARY_KEYS.search(line)
+                )
                 values = in_list_values(s.sql) + self.list_rows if equal else 0
                 by_rowid = "(rowid=?)" in (using or "")
                 visited = changes if self.index_visits is None else self.index_visits
