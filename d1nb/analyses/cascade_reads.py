@@ -21,7 +21,7 @@ class CascadeReads:
     engine: D1Engine
     edges: list[tuple[str, str, str, str]]
     rowid_keyed: set[tuple[str, str, str]]
-    mixed: dict[tuple[str, str], int]
+    cascade_mixed: set[tuple[str, str]]
     child_rows: dict[str, int]
     holders: dict[str, int]
     rank_probes: list[tuple[str, str, str]]
@@ -187,7 +187,7 @@ class CascadeReads:
             per_child, per_holder = {"index": (4, 2), "key": (4, 1), "rowid": (1, 0)}[how]
             if how != "rowid" and (parent, child, col) not in self.rowid_keyed:
                 per_child -= 1  # the row gone looks its parent up again: free through an index
-            if parent == child and (child, col) in self.mixed:
+            if parent == child and (child, col) in self.cascade_mixed:
                 per_child, per_holder = 2, 0  # rows nulling each other inside a cascade
             reads += per_parent * parents + per_child * n + per_holder * self.holders.get(child, 0)
             if n and top and s.kind == "delete" and how != "rowid":

@@ -416,6 +416,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self.child_rows: dict[str, int] = {}
         self.edges: list[tuple[str, str, str, str]] = []
         self.rowid_keyed: set[tuple[str, str, str]] = set()
+        self.cascade_mixed: set[tuple[str, str]] = set()
+        """Those of `mixed` whose child a CASCADE reaches (not only its own rows)."""
         self.mixed: dict[tuple[str, str], int] = {}
         """SET NULL / SET DEFAULT edges into a child a CASCADE also deletes from: the temp
         table (`_d1nb_set<i>`) keeping the keys its rows held, to tell nulled from deleted."""
@@ -454,13 +456,14 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self.t0 = time.perf_counter()
 
     def _keep_set_keys(self) -> None:
-        """Before a statement whose cascades both delete from and null rows of one child (a
-        table whose rows reply to each other, say): the keys its SET NULL / SET DEFAULT
-        column held, by rowid, so the rows nulled are counted apart from those deleted."""
+        """Before a statement whose cascades both delete from and null rows of one child, or
+        that deletes from a table whose rows point at each other (posts replying to posts):
+        the keys its SET NULL / SET DEFAULT column held, by rowid, so the rows nulled are
+        counted apart from those deleted (a deleted row's own key is no row nulled)."""
         cascaded = {child for _p, child, _c, action in self.edges if action == "CASCADE"}
         for parent, child, col, action in self.edges:
-            if action not in ("SET NULL", "SET DEFAULT") or child not in cascaded:
-                continue
+            if action not in ("SET NULL", "SET DEFAULT") or child not in cascaded | {parent}:
+                continue  # (a table whose rows point at each other loses rows and nulls some)
             if (child, col) in self.mixed or self.engine.without_rowid(child):
                 continue
             i = len(self.mixed)
@@ -469,7 +472,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 f"FROM main.{quote_ident(child)} WHERE {quote_ident(col)} IS NOT NULL"
             )
             self.mixed[(child, col)] = i
-            del parent
+            if child in cascaded:
+                self.cascade_mixed.add((child, col))
 
     def _json_elements(self, table: str, source: tuple[str, str, str | None]) -> float | None:
         """The elements a json_each (json_tree) over a column of `table` steps through per
@@ -902,7 +906,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 if child == s.table and s.kind == "delete":
                     gone -= changes  # the statement's own rows are not a cascade
                 if (child, col) in self.mixed:  # rows deleted and rows nulled, told apart
-                    deleted[child] = max(gone, deleted.get(child, 0))
+                    if gone > 0:
+                        deleted[child] = max(gone, deleted.get(child, 0))
                     c, i = quote_ident(col), self.mixed[(child, col)]
                     moved = self.engine.conn.execute(
                         f"SELECT count(*) FROM temp._d1nb_set{i} k JOIN main.{quote_ident(child)} "
@@ -1221,7 +1226,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 ((p, c) for p, ch, c, a in self.edges if ch == child and a.startswith("SET ")),
                 ("", ""),
             )
-            if parent == child and (child, col) in self.mixed:
+            if parent == child and (child, col) in self.cascade_mixed:
                 # a table nulling its own rows while a cascade deletes from it rewrites every
                 # index of the rows it nulls (fitted on Miniflare: 3 a row with two indexes)
                 writes += n * (1 + len(self.indexes(child)))
