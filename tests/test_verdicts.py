@@ -68,6 +68,16 @@ def test_impact_verdict_has_a_line_per_migration_worst_first(stranger):
     assert verdict.lines[0].startswith(f"{SERVICE} 2_rebuild.sql: loses data")
 
 
+def _one_database_project(tmp_path):
+    """A project of one service `w` with one database and an empty migrations folder."""
+    project = tmp_path / "p"
+    (project / "migrations").mkdir(parents=True)
+    (project / "wrangler.toml").write_text(
+        'name = "w"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "w"\ndatabase_id = "x"\n'
+    )
+    return project
+
+
 def test_audit_verdict_fails_when_the_pending_replay_fails(sample):
     settings = read_settings(sample)
     result = audit_exports(
@@ -94,11 +104,7 @@ def test_a_pending_replay_whose_migration_fails_is_no_pass(tmp_path):
     """Stranger's project #8: report 04 said "pending replay: pass; data equal; schema equal"
     of a drizzle rebuild that fails at its RENAME (a view reads the table): the after side was
     the export itself, since the failing file rolled back. The failure is now the verdict."""
-    project = tmp_path / "p"
-    (project / "migrations").mkdir(parents=True)
-    (project / "wrangler.toml").write_text(
-        'name = "w"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "w"\ndatabase_id = "x"\n'
-    )
+    project = _one_database_project(tmp_path)
     (project / "migrations/0002_rebuild.sql").write_text(
         "CREATE TABLE t_new (id INTEGER PRIMARY KEY, v TEXT, extra TEXT);\n"
         "INSERT INTO t_new (id, v) SELECT id, v FROM t;\n"
@@ -129,11 +135,7 @@ def test_nothing_pending_after_is_said_so_and_a_failing_migration_is_no_rollback
     "pending replay: pass; data equal: every common table has the same rows" of a replay of
     nothing; and report 05 said "PASS: every rollback brings every row and value back" when
     the only pending migration fails on the export (the CLI exited 1 on the same checks)."""
-    project = tmp_path / "p"
-    (project / "migrations").mkdir(parents=True)
-    (project / "wrangler.toml").write_text(
-        'name = "w"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "w"\ndatabase_id = "x"\n'
-    )
+    project = _one_database_project(tmp_path)
     (project / "migrations/0001_t.sql").write_text("CREATE TABLE t (id INTEGER PRIMARY KEY);\n")
     conn = apsw.Connection(str(project / "export.sqlite"))
     conn.execute(
@@ -235,11 +237,7 @@ def test_a_value_whose_edges_are_spaces_is_shown_quoted(tmp_path, capsys):
     cells = [c.strip() for c in table_text(frame).splitlines()[1:]]
     assert cells == ["' Retail '", "'B2B '", "it's", "'q'", "", "a\\tb\\nc", MISSING]
     assert "<td>' Retail '</td>" in table_html(frame)
-    project = tmp_path / "p"
-    (project / "migrations").mkdir(parents=True)
-    (project / "wrangler.toml").write_text(
-        'name = "w"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "w"\ndatabase_id = "x"\n'
-    )
+    project = _one_database_project(tmp_path)
     (project / "migrations/0001_trim.sql").write_text("UPDATE t SET g = lower(trim(g));\n")
     conn = apsw.Connection(str(tmp_path / "e.db"))
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, g TEXT)")

@@ -30,7 +30,7 @@ def _joined_keys(keys: list[str]) -> str:
 class IndexCosts:
     """The Meter's index costs. Expects the Meter's state (the engine, its caches of indexes
     and expression keys, the partial indexes probed before the statement, the ON UPDATE
-    CASCADE keys kept aside) and its `_mark_written_rows` and `_written_rows`."""
+    CASCADE keys kept aside) and its `_mark_written_rows`, `_written_rows` and `_keys_moved`."""
 
     engine: D1Engine
     _indexes: dict[str, list[tuple[frozenset[str] | None, str | None]]]
@@ -209,10 +209,6 @@ class IndexCosts:
         trigger-made changes)."""
         writes = 0
         for i, (child, col) in enumerate(self.cascaded_updates):
-            c = quote_ident(col)
-            moved = self.engine.conn.execute(
-                f"SELECT count(*) FROM temp._d1nb_keys{i} k JOIN main.{quote_ident(child)} t "
-                f"ON t.rowid = k.r WHERE t.{c} IS NOT k.v"
-            ).fetchall()[0][0]
+            moved = self._keys_moved(f"_d1nb_keys{i}", child, col)
             writes += moved * sum(1 for cols, _p in self.indexes(child) if cols and col in cols)
         return writes

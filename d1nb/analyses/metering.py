@@ -124,7 +124,6 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
 
     def __init__(self, engine: D1Engine):
         self.engine = engine
-        self.set_subqueries_only = False
         self.rows: list[dict] = []
         self._indexes: dict[str, list[tuple[frozenset[str] | None, str | None]]] = {}
         self._fks: list[tuple] | None = None
@@ -265,10 +264,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             if action == "CASCADE" and not self.engine.without_rowid(child)
         ]
         for i, (child, col) in enumerate(self.cascaded_updates):
-            conn.execute(
-                f"CREATE TEMP TABLE _d1nb_keys{i} AS SELECT rowid AS r, {quote_ident(col)} AS v "
-                f"FROM main.{quote_ident(child)}"
-            )
+            self._keep_keys(f"_d1nb_keys{i}", child, col)
         self.shadow_rows = 0
         self.flushing = self._has_virtual_tables() and (s.kind in _DML or s.kind == "drop_table")
         if self.flushing:
@@ -416,12 +412,13 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self.child_rows: dict[str, int] = {}
         self.edges: list[tuple[str, str, str, str]] = []
         self.rowid_keyed: set[tuple[str, str, str]] = set()
+        """The edges whose parent key is the parent's rowid (told before a DROP TABLE)."""
+        self.mixed: dict[tuple[str, str], int] = {}
+        """SET NULL / SET DEFAULT edges into a child the statement also deletes from: the
+        temp table (`_d1nb_set<i>`) keeping the keys its rows held, to tell nulled from
+        deleted."""
         self.cascade_mixed: set[tuple[str, str]] = set()
         """Those of `mixed` whose child a CASCADE reaches (not only its own rows)."""
-        self.mixed: dict[tuple[str, str], int] = {}
-        """SET NULL / SET DEFAULT edges into a child a CASCADE also deletes from: the temp
-        table (`_d1nb_set<i>`) keeping the keys its rows held, to tell nulled from deleted."""
-        """The edges whose parent key is the parent's rowid (told before a DROP TABLE)."""
         self.table_rows = 0
         self.master_rows = 0
         self.had_sequence = self._has_sequence()
@@ -455,6 +452,23 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
         self.t0 = time.perf_counter()
 
+    def _keep_keys(self, name: str, table: str, col: str, set_only: bool = False) -> None:
+        """Keep `col` of every row of `table` (those where it is set, with `set_only`) by
+        rowid in temp table `name`, to count afterwards the rows whose key moved."""
+        c = quote_ident(col)
+        where = f" WHERE {c} IS NOT NULL" if set_only else ""
+        self.engine.conn.execute(
+            f"CREATE TEMP TABLE {name} AS SELECT rowid AS r, {c} AS v "
+            f"FROM main.{quote_ident(table)}{where}"
+        )
+
+    def _keys_moved(self, name: str, table: str, col: str) -> int:
+        """The rows of `table` still there whose `col` is not what `_keep_keys` kept."""
+        return self.engine.conn.execute(
+            f"SELECT count(*) FROM temp.{name} k JOIN main.{quote_ident(table)} t "
+            f"ON t.rowid = k.r WHERE t.{quote_ident(col)} IS NOT k.v"
+        ).fetchall()[0][0]
+
     def _keep_set_keys(self) -> None:
         """Before a statement whose cascades both delete from and null rows of one child, or
         that deletes from a table whose rows point at each other (posts replying to posts):
@@ -467,10 +481,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             if (child, col) in self.mixed or self.engine.without_rowid(child):
                 continue
             i = len(self.mixed)
-            self.engine.conn.execute(
-                f"CREATE TEMP TABLE _d1nb_set{i} AS SELECT rowid AS r, {quote_ident(col)} AS v "
-                f"FROM main.{quote_ident(child)} WHERE {quote_ident(col)} IS NOT NULL"
-            )
+            self._keep_keys(f"_d1nb_set{i}", child, col, set_only=True)
             self.mixed[(child, col)] = i
             if child in cascaded:
                 self.cascade_mixed.add((child, col))
@@ -625,13 +636,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         if s.kind not in ("update", "delete") or not s.table:
             return None
         own = [m for _i, m in self._own_loops() if m.group(1) == "SEARCH" and m.group(2) == s.table]
-        using = own[0].group(3) or "" if len(own) == 1 else ""
-        keys = INDEX_KEYS.search(using) if "INDEX" in using or "PRIMARY KEY" in using else None
-        if keys is None:
+        searched = self._searched_columns(s.table, own[0].group(3)) if len(own) == 1 else None
+        if searched is None:
             return None
-        searched = {re.split(r"[=<>]", k)[0].strip().lower() for k in keys.group(1).split(" AND ")}
-        if "rowid" in searched and (alias := self._rowid_column(s.table)):
-            searched.add(alias.lower())  # an index ends with the rowid: `(plan=? AND rowid>?)`
         try:
             condition = dml_condition(s.sql).condition
         except SqlTokenError:
@@ -650,6 +657,19 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             return None
         return self._count_where(f"main.{quote_ident(s.table)}", kept)
 
+    def _searched_columns(self, table: str, using: str | None) -> set[str] | None:
+        """The columns (lower-cased) a plan's search of `table` through an index or a primary
+        key compares (`(plan=? AND rowid>?)`, `(rowid<?)`: the rowid's alias too); None for a
+        search through neither."""
+        using = using or ""
+        keys = INDEX_KEYS.search(using) if "INDEX" in using or "PRIMARY KEY" in using else None
+        if keys is None:
+            return None
+        searched = {re.split(r"[=<>]", k)[0].strip().lower() for k in keys.group(1).split(" AND ")}
+        if "rowid" in searched and (alias := self._rowid_column(table)):
+            searched.add(alias.lower())
+        return searched
+
     def _source_search_visits(self, s: Statement) -> tuple[int, int] | None:
         """For an INSERT … SELECT from one table that it searches through an index and
         filters further (`kind = 'invite' AND org_id IN (SELECT …)`): (plan line, rows the
@@ -662,14 +682,10 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         if len(loops) != 1 or loops[0][1].group(1) != "SEARCH":
             return None
         line, match = loops[0]
-        using = match.group(3) or ""
-        keys = INDEX_KEYS.search(using) if "INDEX" in using or "PRIMARY KEY" in using else None
-        if keys is None or match.group(2) not in self.aliased:
+        if match.group(2) not in self.aliased:
             return None
-        searched = {re.split(r"[=<>]", k)[0].strip().lower() for k in keys.group(1).split(" AND ")}
-        if "rowid" in searched and (alias := self._rowid_column(self.aliased[match.group(2)])):
-            searched.add(alias.lower())  # `(rowid<?)` searches `id < 1500`
-        query = search_visits_query(s.sql, searched)
+        searched = self._searched_columns(self.aliased[match.group(2)], match.group(3))
+        query = search_visits_query(s.sql, searched) if searched is not None else None
         if query is None:
             return None
         try:
@@ -908,11 +924,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 if (child, col) in self.mixed:  # rows deleted and rows nulled, told apart
                     if gone > 0:
                         deleted[child] = max(gone, deleted.get(child, 0))
-                    c, i = quote_ident(col), self.mixed[(child, col)]
-                    moved = self.engine.conn.execute(
-                        f"SELECT count(*) FROM temp._d1nb_set{i} k JOIN main.{quote_ident(child)} "
-                        f"t ON t.rowid = k.r WHERE t.{c} IS NOT k.v"
-                    ).fetchall()[0][0]
+                    moved = self._keys_moved(f"_d1nb_set{self.mixed[(child, col)]}", child, col)
                     if moved:
                         nulled[child] = nulled.get(child, 0) + moved
                 elif gone > 0:

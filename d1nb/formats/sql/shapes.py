@@ -942,12 +942,18 @@ def in_subquery_fed_counts(sql: str) -> list[str]:
         select = query.this if isinstance(query, exp.Subquery) else None
         if not isinstance(select, exp.Select) or not _arg(select, "from"):
             continue
-        fed = select.copy()
-        for part in ("group", "having", "distinct", "order", "limit", "offset"):
-            fed.set(part, None)
-        fed.set("expressions", [exp.Count(this=exp.Star())])
-        found.append(fed.sql(dialect="sqlite"))
+        found.append(_fed_count(select).sql(dialect="sqlite"))
     return found
+
+
+def _fed_count(select: exp.Select) -> exp.Select:
+    """A copy of `select` counting the rows its FROM and WHERE yield, before any GROUP BY,
+    DISTINCT, ORDER BY or LIMIT: what a sorter building its result is fed."""
+    counted = select.copy()
+    for part in ("group", "having", "distinct", "order", "limit", "offset", "windows"):
+        counted.set(part, None)
+    counted.set("expressions", [exp.Count(this=exp.Star())])
+    return counted
 
 
 @dataclass
@@ -1061,10 +1067,7 @@ def rows_fed_query(sql: str) -> str | None:
     select = tree.expression if isinstance(tree, exp.Insert) else None
     if not isinstance(select, exp.Select) or not _arg(select, "from"):
         return None
-    counted = select.copy()
-    for part in ("group", "having", "distinct", "order", "limit", "offset", "windows"):
-        counted.set(part, None)
-    counted.set("expressions", [exp.Count(this=exp.Star())])
+    counted = _fed_count(select)
     with_ = _arg(tree, "with")
     if with_ is not None and not _arg(counted, "with"):
         counted.set("with_" if "with_" in counted.arg_types else "with", with_.copy())
@@ -1074,10 +1077,7 @@ def rows_fed_query(sql: str) -> str | None:
 def in_subquery_column(term: str) -> str | None:
     """The column a term `col IN (SELECT …)` tests, lower-cased; None for any other term
     (or text sqlglot cannot read)."""
-    try:
-        node = sqlglot.parse_one(term, read="sqlite")
-    except (sqlglot.errors.ParseError, TokenError):
-        return None
+    node = _tree(term)
     if isinstance(node, exp.In) and isinstance(node.args.get("query"), exp.Subquery):
         column = node.this
         return column.name.lower() if isinstance(column, exp.Column) else None
