@@ -214,7 +214,9 @@ def test_a_comment_added_after_apply_is_not_an_edit(make_tree):
     assert all(len(line.split(" ")) == 2 for line in lock.read_text().splitlines()[2:])
     sql.write_text("-- reviewed\n" + original, encoding="utf-8")
     history = load_history(root, use_git=False)
-    assert not history.problems
+    assert [p.message.split(":")[1] for p in history.problems] == [
+        " no ledger for environment 'production' (database p)"
+    ]  # only staging's is given; nothing about the lock
     assert status_frame(history).set_index("name").loc["0001_a.sql", "modified_after_apply"]
 
 
@@ -549,8 +551,14 @@ def test_local_copies_of_an_env_only_config_are_read_per_environment(make_tree, 
     assert sorted(history.ledgers) == [("stockroom", "local.production")]
     assert history.ledgers[("stockroom", "local.production")].local
     assert not [
-        p for p in history.problems if "no ledger" in p.message or "no environment" in p.message
+        p
+        for p in history.problems
+        if "no ledger for any" in p.message or "no environment" in p.message
     ]
+    # the local copy is not production's ledger: what is applied there is unknown
+    unknown = [p.message for p in history.problems if "no ledger for environment" in p.message]
+    assert [m.split("'")[1] for m in unknown] == ["production", "staging"]
+    assert all(p.severity == "warning" for p in history.problems)
     pending = pending_frame(history)
     assert pending[["environment", "name"]].values.tolist() == [
         ["local.production", "0002_more.sql"]

@@ -302,6 +302,7 @@ def load_history(
                     "warning",
                 )
             )
+    history.problems += _environments_without_ledger(history, sources)
     lock_path = project.root / LOCK_FILE
     if lock_path.exists():
         history.lock, lock_problems = read_lock(lock_path)
@@ -310,6 +311,40 @@ def load_history(
     history.evolutions.clear()
     history.status = None
     return history
+
+
+def _environments_without_ledger(
+    history: History, sources: dict[tuple[str, str], Path]
+) -> list[Problem]:
+    """A warning for each named environment (staging, production: where a service deploys) of
+    a service with some ledger but none of its own: its status is unknown, and status and
+    reports leave it out."""
+    found = []
+    seen = set()
+    for b in history.project.databases():
+        key = (b.service, b.environment)
+        if key in seen or key in sources or b.service not in history.migration_dirs:
+            continue
+        if b.environment in (TOP_LEVEL_ENV, LOCAL_ENV):
+            continue  # the development database: its local copy is the one that matters
+        seen.add(key)
+        if not any(s == b.service for s, _env in sources):
+            continue  # the warning for a service with no ledger at all says it
+        one = len(history.migration_dirs) == 1
+        given = b.environment if one else f"{b.service}:{b.environment}"
+        found.append(
+            Problem(
+                history.project.relpath(b.config_path),
+                0,
+                f"{b.service}: no ledger for environment {b.environment!r} (database "
+                f"{b.database_name}): what is applied there is unknown, and it is left out of "
+                f"the status. Give it with --history {given}=FILE (`wrangler d1 execute "
+                f"{b.binding} --env {b.environment} --remote --json --command 'SELECT * FROM "
+                f"{b.migrations_table}'`, or an export)",
+                "warning",
+            )
+        )
+    return found
 
 
 LOCAL_PREFIX = LOCAL_ENV + "."
