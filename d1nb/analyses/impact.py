@@ -283,6 +283,10 @@ def analyse_impact(
         cascaded = sum(sum(d.values()) for d in part["cascade_deleted"]) + sum(
             sum(d.values()) for d in part["cascade_updated"]
         )
+        # rows whose values moved: an UPDATE's rows rewritten with the values they had are
+        # SQLite changes (and D1 rows written), not rows changed
+        changed = int(part["rows_changed"].fillna(part["changes"]).sum())
+        rewritten = int(part["changes"].sum()) - changed
         dropped = part[part["kind"].isin(["drop_table", "drop_column"])]
         lost_drops = [
             f"{r.kind.replace('_', ' ')} {r.table}"
@@ -315,7 +319,9 @@ def analyse_impact(
                 f"(budget {budget_ms:.0f} ms); D1 is not faster"
             )
         else:
-            verdict, reason = "safe", f"{int(part['changes'].sum())} rows changed, no cascade"
+            verdict, reason = "safe", f"{changed} rows changed, no cascade"
+            if rewritten:
+                reason += f" ({rewritten} more rewritten with the values they had)"
         over = free_plan_excess(
             int(part["rows_read"].sum()), int(part["rows_written"].sum()), fails=not o.ok
         )
@@ -332,7 +338,7 @@ def analyse_impact(
                 "file": o.name,
                 "verdict": verdict,
                 "reason": reason,
-                "rows_changed": int(part["changes"].sum()),
+                "rows_changed": changed,
                 "cascaded": int(cascaded),
                 "rows_read": int(part["rows_read"].sum()),
                 "rows_written": int(part["rows_written"].sum()),
