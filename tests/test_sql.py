@@ -390,3 +390,40 @@ def test_and_terms_split_at_the_top_level_only():
         "(y OR z AND w)",
     ]
     assert and_terms("'a AND b'") == ["'a AND b'"]
+
+
+def test_create_table_as_select_is_taken_apart_into_its_insert():
+    """CREATE TABLE … AS SELECT is metered as the INSERT … SELECT it amounts to (D1 bills it
+    so: tests/compat/test_metering.py): its table as written and its SELECT, comments and a
+    schema name kept as SQLite reads them; a column list is not an AS SELECT."""
+    from d1nb.formats.sql.shapes import create_as_parts
+
+    assert create_as_parts(
+        'CREATE TABLE "_keep" -- scratch\n AS\n  SELECT lower("email") k FROM "P" GROUP BY 1;'
+    ) == ('"_keep"', 'SELECT lower("email") k FROM "P" GROUP BY 1')
+    assert create_as_parts("create table if not exists main.[a b] as /* x */ values (1)") == (
+        "main.[a b]",
+        "values (1)",
+    )
+    assert create_as_parts("CREATE TABLE t (a AS (1), b)") is None
+    assert create_as_parts("CREATE VIEW v AS SELECT 1") is None
+    assert create_as_parts("INSERT INTO t SELECT 1") is None
+
+
+def test_not_in_lists_name_their_column_when_they_hold_one():
+    """A NOT IN (SELECT …) list holding one column of one table is looked up only for the
+    rows not in it when that column cannot be NULL (the meter asks the schema); anything
+    else may hold NULL."""
+    from d1nb.formats.sql.shapes import not_in_list_columns
+
+    assert not_in_list_columns(
+        'DELETE FROM o WHERE a NOT IN (SELECT "acct id" FROM [Orders] WHERE t > 9) '
+        "AND b NOT IN (1, 2) AND c IN (SELECT x FROM y)"
+    ) == [("Orders", "acct id")]
+    assert not_in_list_columns(
+        "DELETE FROM q WHERE rowid NOT IN (SELECT min(rowid) FROM q GROUP BY e)"
+    ) == [None]
+    assert not_in_list_columns("UPDATE q SET a = 1 WHERE id NOT IN (SELECT k.r FROM k JOIN j)") == [
+        None
+    ]
+    assert not_in_list_columns("UPDATE q SET a = 1 WHERE id IN (SELECT r FROM k)") == []

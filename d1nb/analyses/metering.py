@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from dataclasses import replace
 
 import apsw
 
@@ -32,6 +33,7 @@ from d1nb.formats.sql.shapes import (
     and_terms,
     check_constraints,
     conflict_update_columns,
+    create_as_parts,
     dml_condition,
     in_list_values,
     in_lists,
@@ -41,6 +43,7 @@ from d1nb.formats.sql.shapes import (
     index_where,
     json_each_sources,
     names_in,
+    not_in_list_columns,
     rows_fed_query,
     search_visits_query,
     select_join_terms,
@@ -257,6 +260,31 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
 
     def before(self, s: Statement) -> None:
         conn = self.engine.conn
+        parts = create_as_parts(s.sql) if "as_select" in s.flags else None
+        if parts and s.table and not conn.table_exists(None, s.table):
+            # CREATE TABLE … AS SELECT is metered as the INSERT … SELECT it amounts to, looked
+            # at with its table there (empty), then taken away again
+            name, select = parts
+            as_insert = replace(
+                s, sql=f"INSERT INTO {name} {select}", kind="insert_select", flags=()
+            )
+            conn.execute("SAVEPOINT d1nb_create_as")
+            try:
+                conn.execute(f"CREATE TABLE {name} AS SELECT * FROM ({select}) LIMIT 0")
+                self.before(as_insert)
+            finally:
+                conn.execute("ROLLBACK TO d1nb_create_as")
+                conn.execute("RELEASE d1nb_create_as")
+            self.as_insert = as_insert
+            return
+        self.as_insert: Statement | None = None
+        created = s.detail if s.kind in ("create_index", "create_trigger") else s.table
+        self.existed = (
+            s.kind.startswith("create_")
+            and "if_not_exists" in s.flags
+            and self.engine.has_object(created)
+        )
+        """CREATE … IF NOT EXISTS of what is there: it does nothing, and D1 counts nothing."""
         self.update_actions = self._update_actions(s)
         self.cascaded_updates = [
             (child, col)
@@ -276,16 +304,23 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self.opcodes: set[str] = set()
         self.ephemerals = 0
         self.correlated: list[bool] = []
+        self.scalar: list[bool] = []
+        """Per plan line: inside a correlated scalar subquery (or EXISTS), which stops at its
+        first row."""
         self.listed: list[bool] = []
         self.list_rows = 0
         self.per_key: dict[str, float] = {}
         self.aliased: dict[str, str] = {}
         self.json_elements: dict[str, float] = {}
+        self.json_sorted: float | None = None
+        """Per run of a correlated subquery over a json_each, its elements or 1 if none: what
+        a sorter in it reads back (SQLite's rewind of an empty sorter is a read too)."""
         if s.kind in _DML or s.kind == "select":
             try:
                 tree = conn.execute("EXPLAIN QUERY PLAN " + s.sql).fetchall()
                 self.plan = [r[3] for r in tree]
                 self.correlated = lines_under(tree, "CORRELATED ")
+                self.scalar = lines_under(tree, "CORRELATED SCALAR SUBQUERY")
                 self.listed = lines_under(tree, "LIST SUBQUERY")
                 listing = conn.execute("EXPLAIN " + blobs_emptied(s.sql)).fetchall()
                 # the statement's own program: the listing goes on with those of its
@@ -392,9 +427,15 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             virtual = PLAN_VIRTUAL.match(line)
             if virtual and inside and virtual.group(1).lower() in json_sources and s.table:
                 source = json_sources[virtual.group(1).lower()]
-                if (s.table, repr(source)) not in self._averages:
-                    self._averages[(s.table, repr(source))] = self._json_elements(s.table, source)
-                found = self._averages[(s.table, repr(source))]
+                where = self._run_condition(s) if self.set_subqueries_only else None
+                key = (s.table, repr((source, where)))
+                if key not in self._averages:
+                    self._averages[key] = self._json_elements(s.table, source, where)
+                    self._averages[(s.table, repr((source, where, "sorted")))] = (
+                        self._json_elements(s.table, source, where, at_least_one=True)
+                    )
+                found = self._averages[key]
+                self.json_sorted = self._averages[(s.table, repr((source, where, "sorted")))]
                 if found is not None:
                     self.json_elements[line] = found
             match = PLAN_TABLE.match(line)
@@ -450,7 +491,39 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self.triggers = self._triggers_fired(s) if s.kind in _DML else []
         self.total_before = conn.total_changes()  # the probes' own rows are not the statement's
         self.stats_before = self._stat_rows(self._analyzed(s)) if s.detail == "ANALYZE" else 0
+        self.early_exit = self._early_exit_scan(s)
+        self.fullscan_steps: list[int] | None = None
+        if self.early_exit is not None:  # SQLite's own count of the steps its scans take
+            steps: list[int] = []
+            self.fullscan_steps = steps
+            conn.trace_v2(
+                apsw.SQLITE_TRACE_PROFILE,
+                lambda event: steps.append(event["stmt_status"]["SQLITE_STMTSTATUS_FULLSCAN_STEP"]),
+            )
         self.t0 = time.perf_counter()
+
+    def _early_exit_scan(self, s: Statement) -> int | None:
+        """The plan line of a scan in a correlated scalar subquery (or EXISTS) that stops at
+        its first row found, when it is the statement's only correlated scan and no trigger or
+        foreign-key action scans anything besides: its reads are then told by SQLite's count
+        of full-scan steps (`after`), not by the table's size per run."""
+        if (
+            s.kind not in ("update", "delete", "insert_select", "select")
+            or self.triggers
+            or self.edges
+        ):
+            return None
+        tree_lines = [
+            i
+            for i, (line, inside) in enumerate(zip(self.plan, self.correlated, strict=False))
+            if inside
+            and line.startswith("SCAN ")
+            and (m := PLAN_TABLE.match(line))
+            and m.group(2) in self.scanned
+        ]
+        if len(tree_lines) != 1 or not self.scalar[tree_lines[0]]:
+            return None
+        return tree_lines[0]
 
     def _keep_keys(self, name: str, table: str, col: str, set_only: bool = False) -> None:
         """Keep `col` of every row of `table` (those where it is set, with `set_only`) by
@@ -486,21 +559,51 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             if child in cascaded:
                 self.cascade_mixed.add((child, col))
 
-    def _json_elements(self, table: str, source: tuple[str, str, str | None]) -> float | None:
+    def _json_elements(
+        self,
+        table: str,
+        source: tuple[str, str, str | None],
+        where: str | None = None,
+        at_least_one: bool = False,
+    ) -> float | None:
         """The elements a json_each (json_tree) over a column of `table` steps through per
-        row, on average over the table; None when its argument is not `table`'s."""
+        row, on average over the table (or the rows `where` keeps; with `at_least_one`, a row
+        without any counts 1); None when its argument is not `table`'s."""
         function, argument, qualifier = source
         alias = ""
         if qualifier and qualifier.lower() != table.lower():
             alias = f" AS {quote_ident(qualifier)}"
+        count = f"(SELECT count(*) FROM {function}({argument}))"
         try:
             (avg,) = self.engine.conn.execute(
-                f"SELECT avg((SELECT count(*) FROM {function}({argument}))) "
-                f"FROM main.{quote_ident(table)}{alias}"
+                f"SELECT avg({f'max({count}, 1)' if at_least_one else count}) "
+                f"FROM main.{quote_ident(table)}{alias}" + (f" WHERE {where}" if where else "")
             ).fetchall()[0]
         except apsw.Error:
             return None
         return float(avg or 0.0)
+
+    def _lists_never_null(self, s: Statement) -> bool:
+        """Whether every NOT IN (SELECT …) list of `s` holds a column that cannot be NULL (NOT
+        NULL, or the rowid): SQLite then reads the list only for the rows not in it."""
+        lists = not_in_list_columns(s.sql)
+        for found in lists:
+            if found is None or not self.engine.conn.table_exists(None, found[0]):
+                return False
+            table, column = found
+            if column.lower() in ("rowid", "oid", "_rowid_") or column == self._rowid_column(table):
+                continue
+            if not any(c[1].lower() == column.lower() and c[3] for c in self.engine.columns(table)):
+                return False
+        return bool(lists)
+
+    @staticmethod
+    def _run_condition(s: Statement) -> str | None:
+        """An UPDATE's WHERE: the rows whose new values its SET subqueries compute."""
+        try:
+            return dml_condition(s.sql).condition
+        except SqlTokenError:
+            return None
 
     def _with_generated(self, table: str, columns: set[str]) -> set[str]:
         """`columns` and the generated columns computed from them, at any depth: an UPDATE
@@ -907,6 +1010,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
 
     def after(self, s: Statement, changes: int, error: str | None) -> None:
         duration = (time.perf_counter() - self.t0) * 1000
+        if self.fullscan_steps is not None:
+            self.engine.conn.trace_v2(0, None)
         if self.flushing and error is None:
             flush_virtual_tables(self.engine.conn)
         deleted: dict[str, int] = {}
@@ -932,7 +1037,13 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 elif set0 - set1 > 0:
                     nulled[child] = nulled.get(child, 0) + set0 - set1
         self.rank_sums = {} if error else self._rank_sums()
-        reads, writes = (0, 0) if error else self._estimate(s, changes, deleted, nulled)
+        if self.as_insert is not None and error is None:  # its CREATE TABLE, then its rows
+            rows = self._count(s.table or "")
+            reads, writes = self._estimate(self.as_insert, rows, {}, {})
+            reads, writes = reads + 1, writes + 2
+        else:
+            nothing = error or self.existed
+            reads, writes = (0, 0) if nothing else self._estimate(s, changes, deleted, nulled)
         if error is None and (s.kind in _DML or s.kind == "drop_table"):
             # rows its triggers (and ON UPDATE actions) inserted, updated or deleted: one write
             # each, and the index entries of rows they inserted into one table (a DROP TABLE
@@ -969,7 +1080,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 "sql": s.sql,
             }
         )
-        if s.table and s.kind in ("insert", "insert_select", "delete"):  # rows came or went
+        if s.table and s.kind in _DML:  # rows came, went or changed: keys and JSON elements
             self._averages = {k: v for k, v in self._averages.items() if k[0] != s.table}
         if s.kind not in _DML and s.kind not in ("select", "pragma"):
             self._indexes.clear()
@@ -999,6 +1110,13 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         for i, (line, inside) in enumerate(zip(self.plan, correlated, strict=True)):
             if inside and line in self.json_elements:  # each run steps through its elements
                 reads += round(runs * self.json_elements[line])
+                continue
+            sorter = SORTED.match(line) or (
+                "FOR DISTINCT" in line and "SorterOpen" in self.opcodes
+            )  # DISTINCT … ORDER BY the same: a GROUP BY's sorter
+            if inside and sorter and self.json_sorted is not None:
+                # a sorter in the subquery is fed its elements and reads them back, each run
+                reads += round(runs * self.json_sorted)
                 continue
             if (
                 not inside
@@ -1035,7 +1153,20 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 # a foreign key's look at a child: `_scan_reads` counts a delete's scans; an
                 # insert's checks are skipped while no deferred violation is pending
                 continue
-            if inside:  # a correlated subquery runs once per row of the statement's own loop
+            if inside and i == self.early_exit and self.fullscan_steps:
+                # the steps SQLite took, less those of the scans that run once; each run
+                # starts the scan again (1 read)
+                once = sum(
+                    max(self.scanned[m.group(2)] - 1, 0)
+                    for j, (other, within) in enumerate(zip(self.plan, correlated, strict=True))
+                    if j != i
+                    and not within
+                    and other.startswith("SCAN ")
+                    and (m := PLAN_TABLE.match(other))
+                    and m.group(2) in self.scanned
+                )
+                reads += max(sum(self.fullscan_steps) - once, 0) + runs
+            elif inside:  # a correlated subquery runs once per row of the statement's own loop
                 reads += self._correlated_reads(line, how, name, using, runs)
             elif how == "SCAN":
                 reads += self.scanned[name]
@@ -1089,7 +1220,10 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         if s.kind == "insert_select":
             fed = scanned_rows if self.fed is None else self.fed
             # each sorter's rows are read back once each (a window function sorts its own)
-            reads += fed * sum(1 for line in self.plan if SORTED.match(line))
+            sorters = sum(1 for line in self.plan if SORTED.match(line))
+            if not sorters and "SorterOpen" in self.opcodes and "FOR DISTINCT" in str(self.plan):
+                sorters = 1  # DISTINCT … ORDER BY the same columns: a GROUP BY's sorter
+            reads += fed * sorters
             # the SELECT's rows kept aside first, then read (it reads its own table, or the
             # target has triggers): an ephemeral table besides those of lists and DISTINCT
             distinct = sum(1 for line in self.plan if "FOR DISTINCT" in line)
@@ -1110,13 +1244,23 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             reads += self.list_fed  # an IN (SELECT … GROUP BY …) list's sorter is fed these
         not_in = s.kind in ("update", "delete") and any(listed) and " not in " in text
         if not_in:
-            # NOT IN (SELECT …), a dedupe's `rowid NOT IN (SELECT min(rowid) … GROUP BY …)`: an
-            # aggregated list's values are read once, and its sorter, if any, is fed its scan's
-            # rows; an UPDATE reads each row it changes once more than its two passes
-            if " group by " in text:
-                reads += self.list_rows
-            if s.kind == "update":
-                reads += changes
+            # NOT IN (SELECT …), a dedupe's `rowid NOT IN (SELECT min(rowid) … GROUP BY …)`:
+            # each row tested looks its value up in the list, 1 read (an IN list's look-ups
+            # are not counted)
+            own = [
+                m.group(1)
+                for line, inside, in_list in zip(self.plan, correlated, listed, strict=True)
+                if not inside
+                and not in_list
+                and (m := PLAN_TABLE.match(line))
+                and m.group(2) == table
+            ]
+            if self._lists_never_null(s):
+                reads += changes  # looked up only where the value is not there (fitted)
+            elif own == ["SCAN"]:
+                reads += self.scanned.get(table, changes)
+            else:
+                reads += changes if self.index_visits is None else self.index_visits
         if (
             s.kind in ("update", "delete")
             and not any(listed)
@@ -1125,7 +1269,12 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         ):
             reads += self.scanned.get(table, 0)  # NOT IN (1, 2, 3): each row scanned, again
         reads += self._trigger_reads(s, changes)
-        if s.kind == "update" and self.ephemerals - self.window_buffers > lists:
+        subquery_distinct = sum(
+            1
+            for line, inside in zip(self.plan, correlated, strict=True)
+            if inside and "FOR DISTINCT" in line
+        )  # a DISTINCT inside a subquery keeps its values in an ephemeral table of its own
+        if s.kind == "update" and self.ephemerals - self.window_buffers - subquery_distinct > lists:
             # two passes: the rows found are kept aside, then read again (and re-sought when
             # only their rowids were kept)
             # (an UPDATE … FROM's SeekRowid is its partner's seek: a WITHOUT ROWID target is
@@ -1135,7 +1284,10 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             )
             reads += changes * (2 if resought else 1)
         if s.kind == "delete" and not_in:
-            reads += 2 * changes  # each row found is kept aside by rowid, then read and sought
+            # each row found is kept aside by rowid, then sought: the look-up of a child, if
+            # the table is a parent, is that read (fitted on Miniflare)
+            if not any(e[0] == table for e in self.edges):
+                reads += changes
         elif (
             s.kind == "delete"
             and not self.window_rows  # fitted: a dedupe by row_number() reads none more

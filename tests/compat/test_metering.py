@@ -957,3 +957,103 @@ def test_posts_replying_to_posts_a_cascade_deletes_are_nulled_and_billed(tmp_pat
     itself a reply (a thread by a recursive CTE), its own key is no row nulled (3 written by
     the model against 1). Writes equal, reads within 1%."""
     _target_matches_miniflare(tmp_path, REPLIES, statements=2, reads_within=0.01)
+
+
+FERRY = {
+    "0001_schema.sql": 'CREATE TABLE "Passenger" ("id" TEXT NOT NULL PRIMARY KEY, "email" TEXT '
+    'NOT NULL, "tier" TEXT NOT NULL);\n'
+    'CREATE UNIQUE INDEX "Passenger_email_key" ON "Passenger"("email");\n'
+    "CREATE TABLE tally (id INTEGER PRIMARY KEY, n INTEGER);\n",
+    "0002_rows.sql": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+    "WHERE i < 1620) INSERT INTO \"Passenger\" SELECT printf('p%05d', i), CASE WHEN i % 13 = 0 "
+    "THEN 'User' || (i % 1500) || '@X.com' ELSE 'user' || i || '@x.com' END, "
+    "CASE i % 3 WHEN 0 THEN 'GOLD' ELSE 'standard' END FROM n;\n",
+    "0003_target.sql": 'CREATE TABLE "_keep" AS SELECT lower("email") AS email_key, '
+    'min(rowid) AS keep_rowid FROM "Passenger" GROUP BY lower("email");\n'
+    'CREATE TABLE IF NOT EXISTS "_keep" AS SELECT 1 AS one;\n'
+    'CREATE TABLE tiers AS SELECT DISTINCT tier FROM "Passenger" ORDER BY tier;\n'
+    "CREATE TABLE gold AS SELECT id, rowid AS r FROM \"Passenger\" WHERE tier = 'GOLD';\n"
+    "CREATE TABLE IF NOT EXISTS tally (id INTEGER PRIMARY KEY, n INTEGER);\n"
+    'CREATE INDEX IF NOT EXISTS "Passenger_email_key" ON "Passenger"("email");\n'
+    'CREATE INDEX IF NOT EXISTS passenger_tier ON "Passenger"(tier);\n'
+    "CREATE VIEW IF NOT EXISTS golden AS SELECT id FROM gold;\n"
+    "CREATE VIEW IF NOT EXISTS golden AS SELECT id FROM gold;\n"
+    'DROP TABLE "_keep";\n',
+}
+
+
+def test_create_table_as_select_and_if_not_exists_match_miniflare(tmp_path):
+    """Stranger's project #10 (a ferry booking service) dedupes passengers through a
+    `CREATE TABLE _keep AS SELECT … GROUP BY`: D1 bills it as the CREATE TABLE (1 read, 2
+    written) and the INSERT … SELECT it amounts to, 3,241 read and 1,502 written here; the
+    model billed 1 and 2. `CREATE … IF NOT EXISTS` of what is there costs nothing in D1; the
+    model billed it as created (an index: the table's rows read twice and written once, 3,242
+    and 1,621). `SELECT DISTINCT x … ORDER BY x` sorts (a GROUP BY's sorter) though its plan
+    only shows the DISTINCT: 1,620 read against 3,240. Writes equal, reads within 1%."""
+    _target_matches_miniflare(tmp_path, FERRY, statements=10, reads_within=0.01)
+
+
+TAGS = {
+    "0001_schema.sql": "CREATE TABLE b (id INTEGER PRIMARY KEY, tags TEXT NOT NULL);\n",
+    "0002_rows.sql": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+    "WHERE i < 1000) INSERT INTO b (tags) SELECT CASE i % 4 WHEN 0 THEN '[]' WHEN 1 THEN "
+    '\'["A"]\' WHEN 2 THEN \'["b","A"]\' ELSE \'["c","C","d"]\' END FROM n;\n',
+    "0003_target.sql": "UPDATE b SET tags = (SELECT json_group_array(lower(value)) FROM "
+    "json_each(b.tags)) WHERE json_array_length(tags) > 0;\n"
+    "UPDATE b SET tags = (SELECT json_group_array(t) FROM (SELECT DISTINCT lower(value) AS t "
+    "FROM json_each(b.tags)));\n"
+    "UPDATE b SET tags = (SELECT json_group_array(t) FROM (SELECT value AS t FROM "
+    "json_each(b.tags) ORDER BY 1));\n"
+    "UPDATE b SET tags = (SELECT coalesce(json_group_array(t), '[]') FROM (SELECT DISTINCT "
+    "upper(value) AS t FROM json_each(b.tags) ORDER BY 1)) WHERE json_array_length(tags) > 0;\n",
+}
+
+
+def test_json_arrays_rewritten_in_set_subqueries_match_miniflare(tmp_path):
+    """Stranger's project #10 sorts and dedupes each booking's JSON tags in a SET subquery
+    over json_each: 25,395 read by the model against 47,800 in D1. Each run steps through the
+    elements of the rows the UPDATE's WHERE keeps (the model took the table's mean: 2,125
+    against 2,500 here); a sorter in the subquery reads its elements back, 1 when it has none;
+    a DISTINCT there keeps an ephemeral table of its own, not a second pass of the UPDATE
+    (3,500 against 2,500); and an UPDATE of the JSON column changes its element counts for
+    the statements after it (the model kept the first count: 4,250 against 3,750). Writes
+    equal, reads within 1%."""
+    _target_matches_miniflare(tmp_path, TAGS, statements=4, reads_within=0.01)
+
+
+LOOKUPS = {
+    "0001_schema.sql": "CREATE TABLE p (id TEXT NOT NULL PRIMARY KEY, email TEXT, name TEXT);\n"
+    "CREATE TABLE b (id INTEGER PRIMARY KEY, pid TEXT NOT NULL REFERENCES p(id) ON DELETE "
+    "RESTRICT ON UPDATE CASCADE, key TEXT, v TEXT);\n"
+    "CREATE INDEX b_pid ON b(pid);\n"
+    "CREATE TABLE k (key TEXT, val TEXT);\n"
+    "CREATE TABLE q (id INTEGER PRIMARY KEY, email TEXT, name TEXT);\n",
+    "0002_rows.sql": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+    "WHERE i < 1000) INSERT INTO p SELECT printf('p%05d', i), 'user' || (i % 900) || '@x.com', "
+    "'name ' || i FROM n;\n"
+    "INSERT INTO q SELECT rowid, email, name FROM p;\n"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+    "INSERT INTO b (pid, key) SELECT printf('p%05d', 1 + (i % 900)), 'K' || (i % 250) FROM n;\n"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) "
+    "INSERT INTO k SELECT 'K' || ((i * 7) % 200), 'v' || i FROM n;\n",
+    "0003_target.sql": "UPDATE b SET v = (SELECT k.val FROM k WHERE k.key = b.key);\n"
+    "UPDATE b SET v = 'x' WHERE id <= 500 AND EXISTS (SELECT 1 FROM k WHERE k.key = b.key);\n"
+    "CREATE TABLE keep AS SELECT email AS e, min(rowid) AS r FROM p GROUP BY email;\n"
+    "UPDATE q SET name = 'x' WHERE rowid NOT IN (SELECT r FROM keep WHERE r <= 500);\n"
+    "DELETE FROM q WHERE email NOT IN (SELECT e FROM keep WHERE r <= 500);\n"
+    "UPDATE p SET name = 'y' WHERE id NOT IN (SELECT pid FROM b WHERE id % 7 = 0);\n"
+    "DELETE FROM p WHERE rowid NOT IN (SELECT r FROM keep);\n"
+    "DELETE FROM b WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.key = b.key);\n",
+}
+
+
+def test_lookups_stopping_at_their_first_row_and_not_in_lists_match_miniflare(tmp_path):
+    """Stranger's project #10 points bookings at a surviving passenger through a scalar
+    subquery that scans an unindexed lookup table: SQLite stops at the first row found, so
+    each run reads about half of it — 654,740 in D1, 1,370,195 by the model, which read it
+    whole; the model now takes the steps SQLite's own counter (FULLSCAN_STEP) gives. A NOT IN
+    (SELECT …) list is looked up once per row tested (a list that cannot hold NULL, only for
+    the rows not in it), and a row deleted in two passes is sought once, the look-up of a
+    child its read if the table is a parent: the project's dedupe read 3,481 by the model
+    against 4,860. Writes equal, reads within 1%."""
+    _target_matches_miniflare(tmp_path, LOOKUPS, statements=8, reads_within=0.01)

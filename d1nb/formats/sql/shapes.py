@@ -476,6 +476,27 @@ def with_condition(select: str, condition: str) -> str:
     return f"{text[: toks[where].start]}WHERE ({existing}) AND {condition}{rest}"
 
 
+def create_as_parts(sql: str) -> tuple[str, str] | None:
+    """For CREATE TABLE … AS SELECT: (the table's name as written, the SELECT's text), the
+    parts of the INSERT … SELECT it amounts to (D1 meters it as one: docs/metering.md);
+    None for any other statement."""
+    try:
+        toks = tokenize(without_comments(sql).rstrip().rstrip(";").rstrip())
+    except TokenError:
+        return None
+    words = [t.word for t in toks[:8]]
+    if len(words) < 4 or words[0] != "CREATE" or "TABLE" not in words[1:3]:
+        return None
+    i = words.index("TABLE") + 1
+    _found, i = _skip_if(toks, i, "IF", "NOT", "EXISTS")
+    start = i
+    _name, i = _name_at(toks, i)
+    if i >= len(toks) or toks[i].word != "AS":
+        return None
+    text = without_comments(sql).rstrip().rstrip(";").rstrip()
+    return text[toks[start].start : toks[i - 1].end], text[toks[i].end :].strip()
+
+
 def top_level_offset(sql: str, word: str) -> int | None:
     """Offset of the first top-level token `word` (upper case) in `sql`, or None."""
     toks = tokenize(sql)
@@ -880,6 +901,35 @@ def in_subquery_counts(sql: str) -> list[str]:
         for node in tree.find_all(exp.In)
         if isinstance(node.args.get("query"), exp.Subquery)
     ]
+
+
+def not_in_list_columns(sql: str) -> list[tuple[str, str] | None]:
+    """Per `NOT IN (SELECT …)` of a statement: (table, column) when the list's values are one
+    column of the one table it reads (whether they can be NULL is then the column's to say),
+    else None (an expression, a join, a compound SELECT: possibly NULL). [] for none, or for
+    text sqlglot cannot read."""
+    tree = _tree(sql)
+    if tree is None:
+        return []
+    found: list[tuple[str, str] | None] = []
+    for node in tree.find_all(exp.Not):
+        inner = node.this
+        query = inner.args.get("query") if isinstance(inner, exp.In) else None
+        if not isinstance(query, exp.Subquery):
+            continue
+        select = query.this
+        source = _arg(select, "from").this if isinstance(select, exp.Select) else None
+        values = select.expressions if isinstance(select, exp.Select) else []
+        if (
+            isinstance(source, exp.Table)
+            and not _arg(select, "joins")
+            and len(values) == 1
+            and isinstance(values[0], exp.Column)
+        ):
+            found.append((source.name, values[0].name))
+        else:
+            found.append(None)
+    return found
 
 
 _PEEKING_WINDOWS = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
