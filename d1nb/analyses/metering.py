@@ -477,6 +477,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 self.table_rows = self._count(s.table)
             if s.kind == "drop_table":  # it scans the schema for what goes with the table
                 self.master_rows = self._count("sqlite_master") + d1.INTERNAL_SCHEMA_ROWS
+                if self._autoincrement(s.table) and self._has_sequence():
+                    # and sqlite_sequence for its row (deleted, not counted as written)
+                    self.master_rows += self._count("sqlite_sequence")
             if {"upsert", "or_replace"} & set(s.flags):  # rows updated, or deleted, in place
                 self.rows_before = self._count(s.table)
         name = s.table if s.kind == "drop_view" else s.detail

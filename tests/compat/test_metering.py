@@ -963,8 +963,12 @@ FERRY = {
     "0001_schema.sql": 'CREATE TABLE "Passenger" ("id" TEXT NOT NULL PRIMARY KEY, "email" TEXT '
     'NOT NULL, "tier" TEXT NOT NULL);\n'
     'CREATE UNIQUE INDEX "Passenger_email_key" ON "Passenger"("email");\n'
-    "CREATE TABLE tally (id INTEGER PRIMARY KEY, n INTEGER);\n",
-    "0002_rows.sql": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+    "CREATE TABLE tally (id INTEGER PRIMARY KEY, n INTEGER);\n"
+    + "".join(
+        f"CREATE TABLE log{i} (id INTEGER PRIMARY KEY AUTOINCREMENT, n TEXT);\n" for i in range(6)
+    ),
+    "0002_rows.sql": "".join(f"INSERT INTO log{i} (n) VALUES ('a');\n" for i in range(6))
+    + "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
     "WHERE i < 1620) INSERT INTO \"Passenger\" SELECT printf('p%05d', i), CASE WHEN i % 13 = 0 "
     "THEN 'User' || (i % 1500) || '@X.com' ELSE 'user' || i || '@x.com' END, "
     "CASE i % 3 WHEN 0 THEN 'GOLD' ELSE 'standard' END FROM n;\n",
@@ -978,7 +982,8 @@ FERRY = {
     'CREATE INDEX IF NOT EXISTS passenger_tier ON "Passenger"(tier);\n'
     "CREATE VIEW IF NOT EXISTS golden AS SELECT id FROM gold;\n"
     "CREATE VIEW IF NOT EXISTS golden AS SELECT id FROM gold;\n"
-    'DROP TABLE "_keep";\n',
+    'DROP TABLE "_keep";\n'
+    "DROP TABLE log0;\n",
 }
 
 
@@ -989,8 +994,10 @@ def test_create_table_as_select_and_if_not_exists_match_miniflare(tmp_path):
     model billed 1 and 2. `CREATE … IF NOT EXISTS` of what is there costs nothing in D1; the
     model billed it as created (an index: the table's rows read twice and written once, 3,242
     and 1,621). `SELECT DISTINCT x … ORDER BY x` sorts (a GROUP BY's sorter) though its plan
-    only shows the DISTINCT: 1,620 read against 3,240. Writes equal, reads within 1%."""
-    _target_matches_miniflare(tmp_path, FERRY, statements=10, reads_within=0.01)
+    only shows the DISTINCT: 1,620 read against 3,240. A DROP TABLE of an AUTOINCREMENT table
+    reads sqlite_sequence for its row too (24 against 21 on the project's rebuild of its
+    bookings). Writes equal, reads within 1%."""
+    _target_matches_miniflare(tmp_path, FERRY, statements=11, reads_within=0.01)
 
 
 TAGS = {
