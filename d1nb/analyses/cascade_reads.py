@@ -157,7 +157,7 @@ class CascadeReads:
         more; 1 less per child row when the parent key is not the parent's rowid (fitted on
         Miniflare: docs/metering.md)."""
         reads = 0
-        checked = False  # a parent row's children checked for the constraint alone: 1 read
+        checked = False  # whether a statement's own foreign key has paid that first look
         for parent, child, col, action in self.edges:
             top = parent == s.table
             # the first look at a deleted row's children costs 1 read for all its foreign

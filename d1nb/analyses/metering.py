@@ -133,9 +133,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self._on_update: list[tuple[str, str, str, str, str]] | None = None
         self._lookups: dict[tuple[str, str], str | None] = {}
         self._virtual: bool | None = None
-        self._averages: dict[tuple[str, str], float | None] = {}
+        self._averages: dict[tuple[str, str], float | tuple[float, float] | None] = {}
         """(table, what) → a per-row mean a probe took (rows per key, JSON elements), kept
-        until rows come into or leave that table or the schema changes: a file of many small
+        until rows of that table come, go or change, or the schema changes: a file of many small
         statements probes once."""
         self._checks: dict[str, list[set[str]]] = {}
         self._generated: dict[str, dict[str, set[str]]] = {}
@@ -431,13 +431,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 key = (s.table, repr((source, where)))
                 if key not in self._averages:
                     self._averages[key] = self._json_elements(s.table, source, where)
-                    self._averages[(s.table, repr((source, where, "sorted")))] = (
-                        self._json_elements(s.table, source, where, at_least_one=True)
-                    )
                 found = self._averages[key]
-                self.json_sorted = self._averages[(s.table, repr((source, where, "sorted")))]
                 if found is not None:
-                    self.json_elements[line] = found
+                    self.json_elements[line], self.json_sorted = found
             match = PLAN_TABLE.match(line)
             keys = EQUAL_KEYS.search(line) if match and inside else None
             prefix = PRIMARY_KEYS.search(line) if match and inside and not keys else None
@@ -516,7 +512,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             or self.edges
         ):
             return None
-        tree_lines = [
+        scans = [
             i
             for i, (line, inside) in enumerate(zip(self.plan, self.correlated, strict=False))
             if inside
@@ -524,9 +520,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             and (m := PLAN_TABLE.match(line))
             and m.group(2) in self.scanned
         ]
-        if len(tree_lines) != 1 or not self.scalar[tree_lines[0]]:
+        if len(scans) != 1 or not self.scalar[scans[0]]:
             return None
-        return tree_lines[0]
+        return scans[0]
 
     def _keep_keys(self, name: str, table: str, col: str, set_only: bool = False) -> None:
         """Keep `col` of every row of `table` (those where it is set, with `set_only`) by
@@ -563,28 +559,25 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 self.cascade_mixed.add((child, col))
 
     def _json_elements(
-        self,
-        table: str,
-        source: tuple[str, str, str | None],
-        where: str | None = None,
-        at_least_one: bool = False,
-    ) -> float | None:
+        self, table: str, source: tuple[str, str, str | None], where: str | None = None
+    ) -> tuple[float, float] | None:
         """The elements a json_each (json_tree) over a column of `table` steps through per
-        row, on average over the table (or the rows `where` keeps; with `at_least_one`, a row
-        without any counts 1); None when its argument is not `table`'s."""
+        row, on average over the table (or the rows `where` keeps), and the same with a row
+        without any counted as 1 (what a sorter fed them reads back); None when its argument
+        is not `table`'s."""
         function, argument, qualifier = source
         alias = ""
         if qualifier and qualifier.lower() != table.lower():
             alias = f" AS {quote_ident(qualifier)}"
-        count = f"(SELECT count(*) FROM {function}({argument}))"
         try:
-            (avg,) = self.engine.conn.execute(
-                f"SELECT avg({f'max({count}, 1)' if at_least_one else count}) "
-                f"FROM main.{quote_ident(table)}{alias}" + (f" WHERE {where}" if where else "")
+            elements, sorted_back = self.engine.conn.execute(
+                f"SELECT avg(n), avg(max(n, 1)) FROM (SELECT (SELECT count(*) FROM "
+                f"{function}({argument})) AS n FROM main.{quote_ident(table)}{alias}"
+                + (f" WHERE {where})" if where else ")")
             ).fetchall()[0]
         except apsw.Error:
             return None
-        return float(avg or 0.0)
+        return float(elements or 0.0), float(sorted_back or 0.0)
 
     def _lists_never_null(self, s: Statement) -> bool:
         """Whether every NOT IN (SELECT …) list of `s` holds a column that cannot be NULL (NOT
@@ -599,6 +592,12 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             if not any(c[1].lower() == column.lower() and c[3] for c in self.engine.columns(table)):
                 return False
         return bool(lists)
+
+    def _sorts(self, line: str) -> bool:
+        """Whether a plan line is a sorter: GROUP BY, ORDER BY, or a DISTINCT with an ORDER BY
+        of the same columns, which SQLite turns into a GROUP BY's sorter (SorterOpen in the
+        program) though its plan still shows the DISTINCT."""
+        return bool(SORTED.match(line)) or ("FOR DISTINCT" in line and "SorterOpen" in self.opcodes)
 
     @staticmethod
     def _run_condition(s: Statement) -> str | None:
@@ -1114,10 +1113,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             if inside and line in self.json_elements:  # each run steps through its elements
                 reads += round(runs * self.json_elements[line])
                 continue
-            sorter = SORTED.match(line) or (
-                "FOR DISTINCT" in line and "SorterOpen" in self.opcodes
-            )  # DISTINCT … ORDER BY the same: a GROUP BY's sorter
-            if inside and sorter and self.json_sorted is not None:
+            if inside and self._sorts(line) and self.json_sorted is not None:
                 # a sorter in the subquery is fed its elements and reads them back, each run
                 reads += round(runs * self.json_sorted)
                 continue
@@ -1223,10 +1219,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         if s.kind == "insert_select":
             fed = scanned_rows if self.fed is None else self.fed
             # each sorter's rows are read back once each (a window function sorts its own)
-            sorters = sum(1 for line in self.plan if SORTED.match(line))
-            if not sorters and "SorterOpen" in self.opcodes and "FOR DISTINCT" in str(self.plan):
-                sorters = 1  # DISTINCT … ORDER BY the same columns: a GROUP BY's sorter
-            reads += fed * sorters
+            reads += fed * sum(1 for line in self.plan if self._sorts(line))
             # the SELECT's rows kept aside first, then read (it reads its own table, or the
             # target has triggers): an ephemeral table besides those of lists and DISTINCT
             distinct = sum(1 for line in self.plan if "FOR DISTINCT" in line)
