@@ -51,6 +51,30 @@ def test_json_ledger_from_sample(sample):
     assert ledger.applied["id"].tolist() == list(range(1, 9))
 
 
+def test_wrangler_error_that_the_ledger_table_is_missing_is_an_empty_ledger(tmp_path):
+    # what `wrangler d1 execute --json --command 'SELECT * FROM schema_history'` prints on a
+    # database nothing was applied to: locally, and remotely (SQLite's message in a note)
+    local = {"error": {"text": "no such table: schema_history: SQLITE_ERROR"}}
+    remote = {
+        "error": {
+            "text": "A request to the Cloudflare API failed.",
+            "notes": [{"text": "no such table: schema_history: SQLITE_ERROR [code: 7500]"}],
+        }
+    }
+    for name, data in (("local.json", local), ("remote.json", remote)):
+        path = tmp_path / name
+        path.write_text(json.dumps(data), encoding="utf-8")
+        ledger = read_ledger(path, "schema_history")
+        assert ledger.applied.empty
+        assert "no 'schema_history' table" in ledger.note
+        with pytest.raises(InputError, match="wrangler reported an error"):
+            read_ledger(path)  # another ledger table: the error stands
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"error": {"text": "Authentication error [code: 10000]"}}))
+    with pytest.raises(InputError, match="Authentication error"):
+        read_ledger(other, "schema_history")
+
+
 def test_list_text_csv_and_dump(tmp_path, sample):
     listing = tmp_path / "list.txt"
     listing.write_text(LIST_TEXT, encoding="utf-8")

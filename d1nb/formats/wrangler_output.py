@@ -31,6 +31,26 @@ def local_state_file(folder: Path, local_id: str) -> Path:
     return folder.joinpath(*layout[inside:], f"{(name_mac + check).hex()}.sqlite")
 
 
+class WranglerError(InputError):
+    """`--json` output holding wrangler's own error instead of results."""
+
+    def __init__(self, path: Path, error: object):
+        super().__init__(path, 0, f"wrangler reported an error: {error}")
+        self.messages = _error_messages(error)
+        """The error's text and its notes' (where a remote error puts SQLite's message)."""
+
+
+def _error_messages(error: object) -> list[str]:
+    if isinstance(error, str):
+        return [error]
+    if not isinstance(error, dict):
+        return []
+    texts = [error["text"]] if isinstance(error.get("text"), str) else []
+    for note in error.get("notes") or []:
+        texts += _error_messages(note)
+    return texts
+
+
 def wrangler_json_rows(path: Path) -> list[dict]:
     """The result rows of `wrangler d1 execute --json` output, every statement's in order."""
     text = path.read_text(encoding="utf-8-sig")
@@ -43,7 +63,7 @@ def wrangler_json_rows(path: Path) -> list[dict]:
     results = data if isinstance(data, list) else [data]
     for result in results:
         if isinstance(result, dict) and "error" in result:
-            raise InputError(path, 0, f"wrangler reported an error: {result['error']}")
+            raise WranglerError(path, result["error"])
         if isinstance(result, dict) and result.get("success") is False:
             raise InputError(path, 0, "wrangler reported success: false")
     if not all(isinstance(r, dict) and "results" in r for r in results):

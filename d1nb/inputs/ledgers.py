@@ -25,6 +25,7 @@ from d1nb.formats.migrations import (
 )
 from d1nb.formats.sql.text import quote_ident
 from d1nb.formats.wrangler_output import (
+    WranglerError,
     local_state_databases,
     local_state_file,
     wrangler_json_rows,
@@ -76,8 +77,21 @@ def _frame(rows: list[dict], path: Path) -> pd.DataFrame:
     return frame[LEDGER_COLUMNS].sort_values("id", kind="stable").reset_index(drop=True)
 
 
-def _read_json(path: Path) -> Ledger:
-    rows = wrangler_json_rows(path)
+def _read_json(path: Path, table: str) -> Ledger:
+    """`wrangler d1 execute --json` output of the ledger; wrangler's error that the ledger
+    table does not exist means nothing was applied there (`migrations apply` creates it)."""
+    try:
+        rows = wrangler_json_rows(path)
+    except WranglerError as exc:
+        missing = re.compile(rf"no such table: (main\.)?{re.escape(table)}\b", re.I)
+        if not any(missing.search(m) for m in exc.messages):
+            raise
+        return Ledger(
+            path,
+            applied=_frame([], path),
+            note=f"wrangler found no '{table}' table: nothing applied there, every migration "
+            "pending (if the ledger lives under another name, migrations_table is wrong)",
+        )
     return Ledger(path, applied=_frame(rows, path))
 
 
@@ -244,7 +258,7 @@ def _read_any_ledger(path: Path, table: str) -> Ledger:
         return _read_list_text(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return _read_json(path)
+        return _read_json(path, table)
     if suffix == ".csv":
         return _read_csv(path)
     if suffix == ".sql":
