@@ -117,7 +117,7 @@ def test_local_state_folder_with_wal_is_read_from_a_copy(tmp_path):
     ("name", "content", "line", "message"),
     [
         ("bad.json", '[\n  {"results": [\n    {"id": 1,}\n  ]}\n]', 3, "malformed JSON"),
-        ("err.json", '[{"error": {"text": "no such table: d1_migrations"}}]', 0, "error"),
+        ("err.json", '[{"error": {"text": "Authentication error [code: 10000]"}}]', 0, "error"),
         ("shape.json", '{"rows": []}', 1, "no 'results'"),
         ("bad.csv", "id,name\nx,0001_a.sql\n", 2, "not a number"),
         ("junk.txt", "hello\n", 1, "migrations list"),
