@@ -452,3 +452,12 @@ def test_a_migration_that_writes_a_shadow_table_fails_as_on_d1(tmp_path):
         engine.apply_migration("0001.sql", "CREATE VIRTUAL TABLE f USING fts5(a);\n")
         outcome = engine.apply_migration("0002.sql", "DELETE FROM f_data WHERE id = 10;\n")
     assert not outcome.ok and "table f_data may not be modified" in outcome.error
+
+
+def test_many_draft_files_are_shown_as_a_span():
+    from d1nb.analyses.rollback import draft_files_text
+
+    files = [Path(f"rollback_{i:03d}_data.sql") for i in range(1, 52)]
+    assert draft_files_text(files) == "rollback_001_data.sql … rollback_051_data.sql (51 files)"
+    assert draft_files_text(files[:2]) == "rollback_001_data.sql, rollback_002_data.sql"
+    assert draft_files_text([]) == ""

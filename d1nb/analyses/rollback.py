@@ -463,6 +463,13 @@ def rollback_table(checks: list[RollbackCheck]) -> pd.DataFrame:
     )
 
 
+def draft_files_text(files: list[Path]) -> str:
+    """A draft's files for a table cell: all of them when few, else the first and the last."""
+    if len(files) <= 3:
+        return ", ".join(p.name for p in files)
+    return f"{files[0].name} … {files[-1].name} ({len(files)} files)"
+
+
 # -- drafting a compensating migration from the export --------------------------------------
 
 DRAFT_STATEMENTS_PER_FILE = 500

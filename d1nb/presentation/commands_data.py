@@ -316,7 +316,7 @@ def cmd_impact(args: argparse.Namespace) -> Outcome:
 def cmd_rollback(args: argparse.Namespace) -> Outcome:
     import pandas as pd
 
-    from d1nb.analyses.rollback import rollback_table, verify_rollbacks
+    from d1nb.analyses.rollback import draft_files_text, rollback_table, verify_rollbacks
 
     history, _binding, snapshot, names = _service_snapshot(args)
     checks = verify_rollbacks(
@@ -343,7 +343,7 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
             [
                 {
                     "file": c.file,
-                    "draft": ", ".join(p.name for p in c.draft) or "(nothing to undo)",
+                    "draft": draft_files_text(c.draft) or "(nothing to undo)",
                     "verdict": c.draft_verdict,
                     "reason": c.draft_reason,
                 }

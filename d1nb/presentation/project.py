@@ -20,7 +20,7 @@ from d1nb.analyses.impact import (
     verdict_table,
 )
 from d1nb.analyses.replay import pending_on, replay
-from d1nb.analyses.rollback import RollbackCheck, verify_rollbacks
+from d1nb.analyses.rollback import RollbackCheck, draft_files_text, verify_rollbacks
 from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.evolution import (
     CHANGE_COLUMNS,
@@ -381,7 +381,7 @@ def project_drafts(checks: dict[str, list[RollbackCheck]]) -> pd.DataFrame:
             {
                 "service": service,
                 "file": c.file,
-                "draft_files": ", ".join(p.name for p in c.draft) or None,
+                "draft_files": draft_files_text(c.draft) or None,
                 "statements": statements,
                 "verdict": c.draft_verdict or None,
                 "reason": c.draft_reason or None,
