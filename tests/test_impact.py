@@ -276,3 +276,69 @@ def test_rows_rewritten_with_the_values_they_had_are_not_rows_changed(make_tree,
         f"{moved} rows changed, no cascade ({matched - moved} more rewritten with the values "
         "they had)"
     )
+
+
+DROPS = {
+    "m/0001_t.sql": """CREATE TABLE "gauge readings" (
+  id INTEGER PRIMARY KEY, level_m REAL,
+  level_cm REAL GENERATED ALWAYS AS (level_m * 100) VIRTUAL,
+  "note (free)" TEXT, legacy TEXT, unused TEXT);
+CREATE TABLE logs (id INTEGER PRIMARY KEY, msg TEXT);
+CREATE TABLE sites (id INTEGER PRIMARY KEY, name TEXT, code TEXT);
+INSERT INTO "gauge readings" (level_m, "note (free)", legacy)
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 57)
+  SELECT i / 10.0, CASE WHEN i % 3 THEN 'n' || i END, 'L' || i FROM n;
+INSERT INTO logs (msg) SELECT 'm' || id FROM "gauge readings" WHERE id % 4 = 0;
+INSERT INTO sites (name, code) SELECT 's' || id, CASE WHEN id % 5 THEN 'c' || id END
+  FROM "gauge readings" WHERE id <= 23;
+""",
+    "m/0002_virtual.sql": 'ALTER TABLE "gauge readings" DROP COLUMN level_cm;\n',
+    "m/0003_notes.sql": 'ALTER TABLE "gauge readings" DROP COLUMN unused;\n'
+    'ALTER TABLE "gauge readings" DROP COLUMN "note (free)";\n',
+    "m/0004_copied.sql": 'ALTER TABLE "gauge readings" ADD COLUMN legacy_v2 TEXT;\n'
+    'UPDATE "gauge readings" SET legacy_v2 = lower(legacy);\n'
+    'ALTER TABLE "gauge readings" DROP COLUMN legacy;\n',
+    "m/0005_logs.sql": "DROP TABLE logs;\n",
+    "m/0006_sites.sql": "CREATE TABLE sites_new (id INTEGER PRIMARY KEY, name TEXT);\n"
+    "INSERT INTO sites_new (id, name) SELECT id, name FROM sites;\n"
+    "DROP TABLE sites;\nALTER TABLE sites_new RENAME TO sites;\n",
+    "m/0007_renamed.sql": 'ALTER TABLE "gauge readings" RENAME TO readings_old;\n'
+    'CREATE TABLE "gauge readings" (id INTEGER PRIMARY KEY, level_m REAL, legacy_v2 TEXT);\n'
+    'INSERT INTO "gauge readings" SELECT * FROM readings_old;\nDROP TABLE readings_old;\n'
+    "CREATE TABLE scratch AS SELECT id FROM sites;\nDROP TABLE scratch;\n",
+    "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n",
+}
+
+
+def test_a_drop_loses_data_only_where_values_go_for_good(make_tree, tmp_path):
+    """Stranger's project #11 dropped a VIRTUAL generated column and was told it "loses data"
+    (with the table's name only), while a DROP TABLE of a populated table and a rebuild that
+    leaves a column out were "safe". A drop now names each table and column whose values no
+    earlier statement copied, with the count of values; figures from the sqlite3 module."""
+    import sqlite3
+
+    root = make_tree(DROPS)
+    db = sqlite3.connect(":memory:")
+    db.executescript(DROPS["m/0001_t.sql"])
+    notes = db.execute('SELECT count("note (free)") FROM "gauge readings"').fetchone()[0]
+    logs = db.execute("SELECT count(*) FROM logs").fetchone()[0]
+    codes = db.execute("SELECT count(code) FROM sites").fetchone()[0]
+    assert 0 < notes < 57 and logs and 0 < codes < 23  # NULLs are not values
+
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    rows = analyse_impact(snapshot, load_migration_dir(root / "m")).migrations.set_index("file")
+    verdicts = rows["verdict"].to_dict()
+    assert verdicts == {
+        "0001_t.sql": "safe",
+        "0002_virtual.sql": "safe",
+        "0003_notes.sql": "loses data",
+        "0004_copied.sql": "safe",
+        "0005_logs.sql": "loses data",
+        "0006_sites.sql": "loses data",
+        "0007_renamed.sql": "safe",
+    }
+    assert rows.loc["0003_notes.sql", "reason"] == (
+        f"drop column gauge readings.note (free) ({notes} values)"
+    )
+    assert rows.loc["0005_logs.sql", "reason"] == f"drop table logs ({logs} rows)"
+    assert rows.loc["0006_sites.sql", "reason"] == f"drop column sites.code ({codes} values)"

@@ -16,6 +16,7 @@ from d1nb.formats.sql.shapes import (
     and_terms,
     check_constraints,
     classify,
+    columns_read,
     conflict_update_columns,
     dml_condition,
     in_list_values,
@@ -427,3 +428,28 @@ def test_not_in_lists_name_their_column_when_they_hold_one():
         None
     ]
     assert not_in_list_columns("UPDATE q SET a = 1 WHERE id IN (SELECT r FROM k)") == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "table", "read"),
+    [
+        (
+            'INSERT INTO n (a, b) SELECT a, upper("B c") FROM "Old" o WHERE o.z > 1',
+            "old",
+            {"a", "b c", "z"},
+        ),
+        ("INSERT INTO n SELECT * FROM old", "old", None),
+        ("INSERT INTO n SELECT o.* FROM old o JOIN p ON p.id = o.pid", "old", None),
+        ("INSERT INTO n SELECT p.*, o.k FROM old o JOIN p ON p.id = o.pid", "old", {"pid", "k"}),
+        ("UPDATE t SET a = b, c = (SELECT x.* FROM x) WHERE d", "t", {"b", "d"}),
+        ("UPDATE t SET a = b", "x", set()),
+        ("UPDATE x SET v = (SELECT count(*) FROM old WHERE old.k = x.k)", "old", {"k"}),
+        ("UPDATE x SET v = o.w FROM old AS o WHERE o.id = x.id", "old", {"id", "w"}),
+        ("INSERT INTO old (a) VALUES (1)", "old", set()),
+        ("CREATE TABLE n AS SELECT a FROM main.old", "old", {"a"}),
+    ],
+)
+def test_columns_read_from_a_table(sql, table, read):
+    """What a statement could copy out of a table before it is dropped: the columns it reads,
+    not those it writes; None for all of them."""
+    assert columns_read(sql, table) == read

@@ -19,7 +19,7 @@ from d1nb.analyses.metering import Meter
 from d1nb.analyses.replay import ReplayResult, replay
 from d1nb.engine.evolution import schema_evolution
 from d1nb.formats.migrations import MigrationDir, Statement
-from d1nb.formats.sql.shapes import conflict_update_columns, written_columns
+from d1nb.formats.sql.shapes import columns_read, conflict_update_columns, written_columns
 from d1nb.formats.sql.text import quote_ident
 from d1nb.inputs.workingcopy import Snapshot
 
@@ -63,6 +63,17 @@ def _json_leaf(value: object) -> str:
     return _MISSING if value is _MISSING else json.dumps(value, ensure_ascii=False)
 
 
+@dataclass
+class Dropped:
+    """What a DROP TABLE or DROP COLUMN found: the table's rows, and per column it takes away
+    (that held data when the file began) its non-NULL values."""
+
+    kind: str
+    table: str
+    rows: int
+    values: dict[str, int]
+
+
 class ImpactMeter(Meter):
     """A Meter that also records the value transitions of every statement that changes rows
     in place: UPDATEs, upserts and INSERT OR REPLACE."""
@@ -71,6 +82,12 @@ class ImpactMeter(Meter):
         super().__init__(engine)
         self.transitions: list[dict] = []
         self.changed_rows: dict[int, int] = {}
+        self.dropped: dict[int, Dropped] = {}
+        self._columns_at_start = {
+            t.lower(): {c[1].lower() for c in engine.columns(t)} for t in engine.tables()
+        }
+        self._renamed: dict[str, str] = {}
+        """A table renamed in this file (lower-cased) → the name it had when the file began."""
 
     def _watched(self, s: Statement) -> tuple[list[str], list[str]]:
         """(columns whose values a statement may change, columns that identify a row).
@@ -100,7 +117,32 @@ class ImpactMeter(Meter):
         watch = [by_name[c.lower()] for c in named if c.lower() in by_name]
         return [c for c in dict.fromkeys(watch) if c.lower() not in keys], identity
 
+    def _record_drop(self, s: Statement) -> None:
+        """Before a DROP TABLE or DROP COLUMN: the values it takes away that were there when
+        the file began (a table or column the file itself made holds nothing of the past)."""
+        if s.kind == "rename_table" and s.detail:
+            self._renamed[s.detail.lower()] = self._renamed.get(s.table.lower(), s.table.lower())
+        if s.kind not in ("drop_table", "drop_column") or not s.table:
+            return
+        if not self.engine.conn.table_exists(None, s.table):
+            return
+        at_start = self._columns_at_start.get(self._renamed.get(s.table.lower(), s.table.lower()))
+        if at_start is None:
+            return
+        dropped = {c[1] for c in self.engine.columns(s.table)}  # ordinary: not generated
+        if s.kind == "drop_column":
+            dropped = {c for c in dropped if c.lower() == s.detail.lower()}
+        dropped = sorted(c for c in dropped if c.lower() in at_start)
+        counts = ", ".join(["count(*)"] + [f"count({quote_ident(c)})" for c in dropped])
+        rows, *values = self.engine.conn.execute(
+            f"SELECT {counts} FROM main.{quote_ident(s.table)}"
+        ).fetchall()[0]
+        self.dropped[s.index] = Dropped(
+            s.kind, s.table, rows, dict(zip(dropped, values, strict=True))
+        )
+
     def before(self, s: Statement) -> None:
+        self._record_drop(s)
         self.watch, self.identity = self._watched(s)
         if self.watch:
             ids = ", ".join(f"{quote_ident(k)} AS _k{i}" for i, k in enumerate(self.identity))
@@ -233,8 +275,9 @@ def analyse_impact(
     """Replay `names` (default: what the snapshot's ledger lacks) and judge each migration.
 
     Verdicts, worst first: **fails** (a statement errors on this data), **loses data** (rows
-    deleted or nulled by cascade, or a populated table or column dropped), **needs batching**
-    (a statement held the database longer than `budget_ms`, or risks D1's 30 s limit), **safe**.
+    deleted or nulled by cascade, or a table or column dropped with values that no earlier
+    statement copied), **needs batching** (a statement held the database longer than
+    `budget_ms`, or risks D1's 30 s limit), **safe**.
     """
     last_meters: list[ImpactMeter] = []
 
@@ -256,6 +299,23 @@ def analyse_impact(
     )
     statements = result.statements.copy()
     changed, transitions = [], []
+    drops = {o.name: m.dropped for o, m in zip(result.outcomes, last_meters, strict=True)}
+    order = {
+        (f, i): n
+        for n, (f, i) in enumerate(zip(statements["file"], statements["index"], strict=True))
+    }
+    applied = [o.name for o in result.outcomes if o.ok]  # a failing file is rolled back whole
+    carriers = statements[statements["kind"].isin(CARRIER_KINDS) & statements["file"].isin(applied)]
+
+    def carriers_before(name: str, index: int) -> list[str]:
+        """The statements replayed before this one that could have copied data elsewhere."""
+        at = order[(name, index)]
+        return [
+            sql
+            for f, i, sql in zip(carriers["file"], carriers["index"], carriers["sql"], strict=True)
+            if order[(f, i)] < at
+        ]
+
     for outcome, meter in zip(result.outcomes, last_meters, strict=True):
         transitions += [{"file": outcome.name, **t} for t in meter.transitions]
         changed += [
@@ -287,11 +347,10 @@ def analyse_impact(
         # SQLite changes (and D1 rows written), not rows changed
         changed = int(part["rows_changed"].fillna(part["changes"]).sum())
         rewritten = int(part["changes"].sum()) - changed
-        dropped = part[part["kind"].isin(["drop_table", "drop_column"])]
         lost_drops = [
-            f"{r.kind.replace('_', ' ')} {r.table}"
-            for r in dropped.itertuples()
-            if r.kind == "drop_column" and (r.table_rows or 0) > 0
+            text
+            for index, drop in drops[o.name].items()
+            for text in _lost(drop, carriers_before(o.name, index))
         ]
         if not o.ok:
             verdict = "fails"
@@ -355,6 +414,29 @@ def analyse_impact(
         migrations,
         budget_ms,
     )
+
+
+CARRIER_KINDS = ("insert_select", "insert", "update", "create_table")
+"""Statements that may copy a table's values somewhere else before it or its column goes."""
+
+
+def _lost(drop: Dropped, carriers: list[str]) -> list[str]:
+    """What a DROP takes for good, in words: the table's rows when no earlier statement of the
+    replay read it, else each column with values that none of them read (a rebuild that leaves
+    a column out, a column dropped that was never copied)."""
+    read: set[str] | None = set()
+    for sql in carriers:
+        columns = columns_read(sql, drop.table)
+        if columns is None:
+            return []
+        read |= columns
+    if drop.kind == "drop_table" and not read and drop.rows:
+        return [f"drop table {drop.table} ({drop.rows} rows)"]
+    return [
+        f"drop column {drop.table}.{column} ({n} values)"
+        for column, n in drop.values.items()
+        if n and column.lower() not in read
+    ]
 
 
 def free_plan_excess(rows_read: int, rows_written: int, fails: bool = False) -> str | None:

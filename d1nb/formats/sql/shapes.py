@@ -1223,3 +1223,39 @@ def like_patterns(sql: str) -> list[str]:
         for i, t in enumerate(toks[:-1])
         if t.word in ("LIKE", "GLOB") and toks[i + 1].type == TokenType.STRING
     ]
+
+
+def columns_read(sql: str, table: str) -> set[str] | None:
+    """The columns of `table` a statement reads, lower-cased: empty when it does not read the
+    table, None when it reads every column (`SELECT *`, `t.*`) or sqlglot cannot read it.
+
+    A column named without a table counts as read whenever the statement reads `table` (it may
+    be the table's). The columns an INSERT or an UPDATE's SET list writes are not read."""
+    tree = _tree(sql)
+    if tree is None:
+        return None if table.lower() in names_in(sql) else set()
+    written = set()
+    if isinstance(tree, exp.Insert):
+        written.add(id(tree.this.this if isinstance(tree.this, exp.Schema) else tree.this))
+    if isinstance(tree, exp.Update):
+        written |= {id(eq.this) for eq in tree.expressions if isinstance(eq, exp.EQ)}
+    names = {
+        n.lower()
+        for t in tree.find_all(exp.Table)
+        if t.name.lower() == table.lower() and id(t) not in written
+        for n in (t.name, t.alias)
+        if n
+    }
+    if not names:
+        return set()
+    read: set[str] = set()
+    for column in tree.find_all(exp.Column):
+        if id(column) in written or (column.table and column.table.lower() not in names):
+            continue
+        if isinstance(column.this, exp.Star):
+            return None
+        read.add(column.name.lower())
+    for star in tree.find_all(exp.Star):
+        if not isinstance(star.parent, exp.Column) and isinstance(star.parent, exp.Select):
+            return None
+    return read
