@@ -6,9 +6,23 @@ Meter (d1nb.analyses.metering), kept apart: the Meter's lifecycle there, the cas
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.text import quote_ident
+
+
+class RankProbe(NamedTuple):
+    """An ON DELETE CASCADE child scanned per parent row deleted, and the tables from the
+    statement's own down to that parent (each kept aside as `_d1nb_parents<i>_<j>`), with
+    the key the top one is ordered and found by when it is a WITHOUT ROWID table."""
+
+    parent: str
+    child: str
+    col: str
+    tables: tuple[str, ...]
+    top_order: str
 
 
 class CascadeReads:
@@ -24,7 +38,7 @@ class CascadeReads:
     cascade_mixed: set[tuple[str, str]]
     child_rows: dict[str, int]
     holders: dict[str, int]
-    rank_probes: list[tuple[str, str, str]]
+    rank_probes: list[RankProbe]
     rank_sums: dict[tuple[str, str, str], tuple[int, int]]
     deletes: bool
     _lookups: dict[tuple[str, str], str | None]
@@ -57,36 +71,66 @@ class CascadeReads:
         how = self._key_lookup(child, col)
         return how in ("index", "key") or (how is None and action in ("SET NULL", "SET DEFAULT"))
 
-    def _probe_scanned_cascades(self, s: Statement) -> list[tuple[str, str, str]]:
-        """For each ON DELETE CASCADE child the statement's own deletes reach by a scan (no
-        index on the key): the parent's keys in the order it deletes them (rowid order) and the
-        child's rows per key, kept aside so that `_rank_sums` can tell how much each scan still
-        finds (D1 reads the child twice per parent row, the child shrinking as it goes)."""
-        probes: list[tuple[str, str, str]] = []
+    def _cascade_path(self, s: Statement, table: str) -> list[tuple[str, str, str]] | None:
+        """The CASCADE edges (parent, child, column) from the statement's table down to
+        `table`, top first, when every table below the top is a rowid table reached by one
+        edge only and refers to none of its own rows; None otherwise (the order its rows go
+        in is then not one rowid order per parent row)."""
+        path: list[tuple[str, str, str]] = []
+        while table != s.table:
+            into = [(p, c, col, a) for p, c, col, a in self.edges if c == table]
+            if len(into) != 1 or len(path) > len(self.edges):
+                return None
+            parent, child, col, action = into[0]
+            if action != "CASCADE" or parent == child or self.engine.without_rowid(child):
+                return None
+            path.append((parent, child, col))
+            table = parent
+        return path[::-1]
+
+    def _probe_scanned_cascades(self, s: Statement) -> list[RankProbe]:
+        """For each ON DELETE CASCADE child the statement's deletes reach by a scan (no index
+        on the key), at any depth: the keys of the tables on the way down in the order their
+        rows go (the parent's place, then rowid) and the child's rows per key, kept aside so
+        that `_rank_sums` can tell how much each scan still finds (D1 reads the child twice
+        per parent row, the child shrinking as it goes)."""
+        probes: list[RankProbe] = []
         if s.kind not in ("delete", "drop_table") or not s.table:
             return probes
         conn = self.engine.conn
         for parent, child, col, action in self.edges:
-            if parent != s.table or child == parent or action != "CASCADE":
+            if child == parent or action != "CASCADE" or self._key_lookup(child, col) is not None:
                 continue
-            if self._key_lookup(child, col) is not None:
-                continue
-            key = self._parent_column(parent, child, col)
-            if key is None:
+            path = self._cascade_path(s, parent)
+            links = [*(path or []), (parent, child, col)]
+            keys = [self._parent_column(p, c, k) for p, c, k in links]
+            if path is None or None in keys:
                 continue
             i = len(probes)
-            order = "rowid" if not self.engine.without_rowid(parent) else quote_ident(key)
-            conn.execute(
-                f"CREATE TEMP TABLE _d1nb_parents{i} AS SELECT {order} AS r, "
-                f"{quote_ident(key)} AS k FROM main.{quote_ident(parent)}"
-            )
+            tables = (s.table, *(c for _, c, _ in path))
+            top_order = "rowid"
+            if self.engine.without_rowid(s.table):
+                top_order = quote_ident(keys[0])
+            for j, (table, key) in enumerate(zip(tables, keys, strict=True)):
+                up = quote_ident(path[j - 1][2]) if j else "NULL"
+                conn.execute(
+                    f"CREATE TEMP TABLE _d1nb_parents{i}_{j} AS SELECT "
+                    f"{top_order if j == 0 else 'rowid'} AS r, {up} AS f, "
+                    f"{quote_ident(key)} AS k FROM main.{quote_ident(table)}"
+                )
             conn.execute(
                 f"CREATE TEMP TABLE _d1nb_children{i} AS SELECT {quote_ident(col)} AS k, "
                 f"count(*) AS n FROM main.{quote_ident(child)} WHERE {quote_ident(col)} "
                 "IS NOT NULL GROUP BY 1"
             )
-            probes.append((parent, child, col))
+            probes.append(RankProbe(parent, child, col, tables, top_order))
         return probes
+
+    def _drop_rank_probes(self) -> None:
+        for i, probe in enumerate(self.rank_probes):
+            for j in range(len(probe.tables)):
+                self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_parents{i}_{j}")
+            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_children{i}")
 
     def _parent_column(self, parent: str, child: str, col: str) -> str | None:
         """The parent column a child's foreign key column points at (its PRIMARY KEY when the
@@ -101,28 +145,38 @@ class CascadeReads:
 
     def _rank_sums(self) -> dict[tuple[str, str, str], tuple[int, int]]:
         """Per probed edge: the sum, over the child rows the cascade deleted, of their parent's
-        place among the parents deleted (1 for the first): how far into the deletes each child
-        row was still there to be scanned; and the place of the last parent with such rows."""
+        place among the parent rows deleted (1 for the first): how far into the deletes each
+        child row was still there to be scanned; and the place of the last parent with such
+        rows. A row below the top goes in its own parent's place, then in rowid order."""
         sums = {}
         conn = self.engine.conn
-        for i, (parent, child, col) in enumerate(self.rank_probes):
-            gone = ""
-            if conn.table_exists(None, parent):
-                rcol = (
-                    "rowid"
-                    if not self.engine.without_rowid(parent)
-                    else quote_ident(self._parent_column(parent, child, col) or "rowid")
-                )
-                gone = (
-                    f"WHERE NOT EXISTS (SELECT 1 FROM main.{quote_ident(parent)} t "
-                    f"WHERE t.{rcol} = p.r)"
-                )
+        for i, probe in enumerate(self.rank_probes):
+            places = []
+            for j, table in enumerate(probe.tables):
+                gone = ""
+                if conn.table_exists(None, table):
+                    rcol = probe.top_order if j == 0 else "rowid"
+                    gone = (
+                        f"WHERE NOT EXISTS (SELECT 1 FROM main.{quote_ident(table)} t "
+                        f"WHERE t.{rcol} = p.r)"
+                    )
+                if j == 0:
+                    places.append(
+                        f"d0 AS (SELECT k, row_number() OVER (ORDER BY r) AS place "
+                        f"FROM temp._d1nb_parents{i}_0 p {gone})"
+                    )
+                else:
+                    places.append(
+                        f"d{j} AS (SELECT p.k, row_number() OVER (ORDER BY u.place, p.r) AS "
+                        f"place FROM temp._d1nb_parents{i}_{j} p JOIN d{j - 1} u ON p.f = u.k "
+                        f"{gone})"
+                    )
             total, last = conn.execute(
-                "SELECT coalesce(sum(d.place * c.n), 0), coalesce(max(d.place), 0) FROM (SELECT "
-                f"k, row_number() OVER (ORDER BY r) AS place FROM temp._d1nb_parents{i} p "
-                f"{gone}) d JOIN temp._d1nb_children{i} c ON c.k = d.k"
+                f"WITH {', '.join(places)} SELECT coalesce(sum(d.place * c.n), 0), "
+                f"coalesce(max(d.place), 0) FROM d{len(probe.tables) - 1} d "
+                f"JOIN temp._d1nb_children{i} c ON c.k = d.k"
             ).fetchall()[0]
-            sums[(parent, child, col)] = (int(total), int(last))
+            sums[(probe.parent, probe.child, probe.col)] = (int(total), int(last))
         return sums
 
     def _key_lookup(self, child: str, col: str) -> str | None:
@@ -216,7 +270,7 @@ class CascadeReads:
             seen = parents  # a scan of an empty table reads 1
         elif action == "CASCADE" and n:
             places, last = self.rank_sums.get((parent, child, col), (None, parents))
-            if places is None or not top:
+            if places is None:
                 places, last = n * (parents + 1) // 2, parents
             seen = parents * (rows - n) + places
             if n >= rows:  # emptied by the last parent with children; later scans read 1

@@ -1061,9 +1061,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_set{i}")
         self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_updated")
         self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_exprkeys")
-        for i in range(len(self.rank_probes)):
-            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_parents{i}")
-            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_children{i}")
+        self._drop_rank_probes()
         self.rows.append(
             {
                 "index": s.index,
