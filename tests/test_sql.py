@@ -25,6 +25,7 @@ from d1nb.formats.sql.shapes import (
     index_where,
     json_each_sources,
     names_in,
+    not_in_tests_query,
     row_values,
     rows_fed_query,
     table_aliases,
@@ -453,3 +454,25 @@ def test_columns_read_from_a_table(sql, table, read):
     """What a statement could copy out of a table before it is dropped: the columns it reads,
     not those it writes; None for all of them."""
     assert columns_read(sql, table) == read
+
+
+@pytest.mark.parametrize(
+    ("where", "reached"),
+    [
+        ("g NOT IN (SELECT l FROM k)", "1"),
+        ("g IS NULL OR g NOT IN (SELECT l FROM k)", "(g IS NULL) IS NOT TRUE"),
+        (  # SQLite evaluates the side without a subquery first
+            "g IS NULL OR g NOT IN (SELECT l FROM k) AND g LIKE '%?%'",
+            "(g LIKE '%?%') IS TRUE AND (g IS NULL) IS NOT TRUE",
+        ),
+        (  # the WHERE's own AND terms: in the order written
+            "id > 5 AND g NOT IN (SELECT l FROM k) AND g LIKE 'a%'",
+            "(id > 5) IS TRUE",
+        ),
+    ],
+)
+def test_where_a_not_in_list_is_tested(where, reached):
+    assert not_in_tests_query(f'DELETE FROM "p\'s" WHERE {where}') == (
+        f'SELECT count(*) + count(*) FILTER (WHERE (g) IS NULL) FROM "p\'s" WHERE {reached}'
+    )
+    assert not_in_tests_query(f"SELECT * FROM p WHERE {where}") is None

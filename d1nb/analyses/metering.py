@@ -44,6 +44,7 @@ from d1nb.formats.sql.shapes import (
     json_each_sources,
     names_in,
     not_in_list_columns,
+    not_in_tests_query,
     rows_fed_query,
     search_visits_query,
     select_join_terms,
@@ -369,6 +370,11 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             for query in in_subquery_fed_counts(s.sql):
                 with contextlib.suppress(apsw.Error):  # a correlated one does not run alone
                     self.list_fed += conn.execute(query).fetchall()[0][0]
+        self.not_in_tests: int | None = None  # look-ups a NOT IN (SELECT …) list makes
+        query = not_in_tests_query(s.sql) if s.kind in ("update", "delete") else None
+        if query and any(self.listed):
+            with contextlib.suppress(apsw.Error):
+                self.not_in_tests = conn.execute(query).fetchall()[0][0]
         self.window_rows, self.window_buffers, self.window_reads = 0, 0, 0
         for query, windows, peeks, partitions in (
             window_reads_queries(s.sql) if s.kind in _DML else []
@@ -1251,6 +1257,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             ]
             if self._lists_never_null(s):
                 reads += changes  # looked up only where the value is not there (fitted)
+            elif own == ["SCAN"] and self.not_in_tests is not None:
+                reads += self.not_in_tests
             elif own == ["SCAN"]:
                 reads += self.scanned.get(table, changes)
             else:

@@ -1132,3 +1132,34 @@ def test_cascades_into_unindexed_grandchildren_follow_the_order_rows_go(tmp_path
     were bunched at the first (302 reads against D1's 198, 1,424 against 1,298). Each level
     now takes the order SQLite deletes in: its parent's place, then rowid. Reads within 1%."""
     _target_matches_miniflare(tmp_path, _nested(index_middle), statements=2, reads_within=0.01)
+
+
+NOT_IN_TESTS = {
+    "0001_schema.sql": "CREATE TABLE kilns (slot INTEGER PRIMARY KEY, label TEXT);\n"
+    'CREATE TABLE "member\'s pieces" (piece_id INTEGER PRIMARY KEY, glaze TEXT, photo BLOB);\n',
+    "0002_rows.sql": "INSERT INTO kilns (label) VALUES ('ash'), ('celadon'), ('shino?'), "
+    "('tenmoku'), ('ash');\n"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 900) "
+    'INSERT INTO "member\'s pieces" (glaze, photo) SELECT CASE i % 8 WHEN 0 THEN NULL '
+    "WHEN 1 THEN 'Ash ' WHEN 2 THEN 'ash' WHEN 3 THEN 'celadon' WHEN 4 THEN 'it''s blue' "
+    "WHEN 5 THEN 'shino?' WHEN 6 THEN 'tenmoku' ELSE 'ümber' END, "
+    "CASE WHEN i % 5 = 0 THEN x'00ff' END FROM n;\n",
+    "0003_target.sql": "UPDATE \"member's pieces\" SET glaze = 'gone' WHERE piece_id % 3 = 0 "
+    "AND glaze NOT IN (SELECT label FROM kilns);\n"
+    "DELETE FROM \"member's pieces\" WHERE glaze LIKE 'a%' AND (glaze NOT IN "
+    "(SELECT label FROM kilns) OR piece_id > 450);\n"
+    'DELETE FROM "member\'s pieces" WHERE glaze IS NULL OR glaze NOT IN '
+    "(SELECT label FROM kilns WHERE label IS NOT NULL) AND glaze LIKE '%?%';\n"
+    'DELETE FROM "member\'s pieces" WHERE glaze IS NULL OR glaze NOT IN '
+    "(SELECT label FROM kilns WHERE slot > 1);\n"
+    'DELETE FROM "member\'s pieces" WHERE glaze NOT IN (SELECT label FROM kilns);\n',
+}
+
+
+def test_a_not_in_list_is_looked_up_only_where_its_test_is_reached(tmp_path):
+    """Stranger's project #12 pruned pieces `WHERE glaze IS NULL OR glaze NOT IN (SELECT …) AND
+    glaze LIKE '%?%'`: 1,914 reads by the model against D1's 1,129, since every row scanned
+    was taken to look its glaze up in the list. SQLite looks it up only where the test is
+    reached (after an OR's first side is not true, an AND's first side true; the side without
+    a subquery first), and once more where the glaze is NULL. Reads within 1%."""
+    _target_matches_miniflare(tmp_path, NOT_IN_TESTS, statements=5, reads_within=0.01)

@@ -1259,3 +1259,65 @@ def columns_read(sql: str, table: str) -> set[str] | None:
         if not isinstance(star.parent, exp.Column) and isinstance(star.parent, exp.Select):
             return None
     return read
+
+
+def _has_subquery(node: exp.Expression) -> bool:
+    return node.find(exp.Subquery, exp.Exists) is not None
+
+
+def not_in_tests_query(sql: str) -> str | None:
+    """For an UPDATE or DELETE of one table whose WHERE holds one `NOT IN (SELECT …)`: a query
+    of the look-ups it makes in the list, 1 per row the test is reached on and 1 more where the
+    value tested is NULL (SQLite then asks whether the list is empty); None for anything else.
+
+    A test is reached where the terms evaluated before it let it be: at the top of the WHERE,
+    the AND terms written before it hold; inside an expression, SQLite evaluates the right
+    side of an AND or OR first when only the left holds a subquery, and the second side of an
+    AND only where the first is true, of an OR where it is not."""
+    tree = _tree(sql)
+    if not isinstance(tree, exp.Update | exp.Delete) or _arg(tree, "from") is not None:
+        return None
+    where = _arg(tree, "where")
+    tests = [
+        n
+        for n in (where.find_all(exp.Not) if where is not None else [])
+        if isinstance(n.this, exp.In) and isinstance(n.this.args.get("query"), exp.Subquery)
+    ]
+    if len(tests) != 1 or not isinstance(tree.this, exp.Table):
+        return None
+    test = tests[0]
+    reached: list[str] = []
+    node: exp.Expression = test
+    while node.parent is not None and node is not where.this:
+        parent = node.parent
+        if isinstance(parent, exp.And | exp.Or):
+            left, right = parent.this, parent.expression
+            rhs_first = _has_subquery(left) and not _has_subquery(right)
+            top_and = isinstance(parent, exp.And) and all(
+                isinstance(p, exp.And) for p in _ancestors(parent, where)
+            )
+            first = right if rhs_first and not top_and else left
+            if node is not first:
+                other = first.sql(dialect="sqlite")
+                reached.append(
+                    f"({other}) IS TRUE"
+                    if isinstance(parent, exp.And)
+                    else f"({other}) IS NOT TRUE"
+                )
+        elif not isinstance(parent, exp.Paren | exp.Not):
+            return None
+        node = parent
+    lhs = test.this.this.sql(dialect="sqlite")
+    table = tree.this.sql(dialect="sqlite")
+    condition = " AND ".join(reached) or "1"
+    return (
+        f"SELECT count(*) + count(*) FILTER (WHERE ({lhs}) IS NULL) FROM {table} WHERE {condition}"
+    )
+
+
+def _ancestors(node: exp.Expression, top: exp.Expression) -> list[exp.Expression]:
+    """The nodes between `node` and `top` (the WHERE), `node` itself included."""
+    chain = [node]
+    while chain[-1].parent is not None and chain[-1].parent is not top:
+        chain.append(chain[-1].parent)
+    return chain
