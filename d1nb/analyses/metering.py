@@ -154,7 +154,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
 
     def _foreign_keys(self) -> list[tuple]:
         if self._fks is None:
-            self._fks = self.engine.foreign_keys()
+            self._fks = self.engine.foreign_keys(whole_keys=True)  # one edge per key
         return self._fks
 
     def children(self, table: str) -> list[tuple[str, str, str]]:

@@ -655,18 +655,28 @@ class D1Engine:
             return pk[0][1]
         return None
 
-    def foreign_keys(self) -> list[tuple[str, str, str, str, str]]:
+    def foreign_keys(self, whole_keys: bool = False) -> list[tuple[str, str, str, str, str]]:
         """(child table, child column, parent table, parent column, on_delete) of every FK,
         the parent and its column named as their own definitions spell them: a REFERENCES
         clause may write `plants(SKU)` for table `Plants`, column `sku` (names are
-        case-insensitive in SQLite), and every caller compares names as strings."""
+        case-insensitive in SQLite), and every caller compares names as strings.
+
+        A key of several columns is a row per column; with `whole_keys`, one row named by its
+        first column, its parent column None (no one column of the parent is its key)."""
         tables = self.tables()
         spelled = {t.lower(): t for t in tables}
         rows = []
         for table in tables:
-            for parent, col, pcol, action in self.conn.execute(
-                'SELECT "table", "from", "to", on_delete FROM pragma_foreign_key_list(?)', (table,)
-            ):
+            listed = self.conn.execute(
+                'SELECT "table", "from", "to", on_delete, id, seq FROM pragma_foreign_key_list(?)',
+                (table,),
+            ).fetchall()
+            composite = {key for *_, key, seq in listed if seq}
+            for parent, col, pcol, action, key, seq in listed:
+                if whole_keys and key in composite:
+                    if seq:
+                        continue
+                    pcol = None
                 parent = spelled.get(parent.lower(), parent)
                 if pcol is not None and parent in tables:
                     names = {c[1].lower(): c[1] for c in self.columns(parent)}

@@ -1163,3 +1163,34 @@ def test_a_not_in_list_is_looked_up_only_where_its_test_is_reached(tmp_path):
     reached (after an OR's first side is not true, an AND's first side true; the side without
     a subquery first), and once more where the glaze is NULL. Reads within 1%."""
     _target_matches_miniflare(tmp_path, NOT_IN_TESTS, statements=5, reads_within=0.01)
+
+
+COMPOSITE_KEYS = {
+    "0001_schema.sql": "CREATE TABLE kilns (studio TEXT NOT NULL, slot INTEGER NOT NULL, "
+    '"temp ""max""" INTEGER, PRIMARY KEY (studio, slot));\n'
+    "CREATE TABLE firings (id INTEGER PRIMARY KEY AUTOINCREMENT, studio TEXT NOT NULL, "
+    "slot INTEGER NOT NULL, status TEXT, FOREIGN KEY (studio, slot) REFERENCES "
+    "kilns(studio, slot) ON DELETE CASCADE);\n"
+    "CREATE INDEX firings_kiln ON firings(studio, slot);\n"
+    "CREATE TABLE pieces (id INTEGER PRIMARY KEY, firing_id INTEGER NOT NULL "
+    "REFERENCES firings(id) ON DELETE CASCADE, glaze TEXT);\n",
+    "0002_rows.sql": "INSERT INTO kilns SELECT s.v, n.v, CASE WHEN (s.r + n.v) % 3 THEN 1305 END "
+    "FROM (SELECT 'north' AS v, 0 AS r UNION ALL SELECT 'south''s', 1 UNION ALL "
+    "SELECT 'east \"annex\"', 2) s, (SELECT 1 AS v UNION ALL SELECT 2 UNION ALL SELECT 3 "
+    "UNION ALL SELECT 4) n;\n"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+    "INSERT INTO firings (studio, slot, status) SELECT CASE i % 3 WHEN 0 THEN 'north' "
+    "WHEN 1 THEN 'south''s' ELSE 'east \"annex\"' END, 1 + i % 4, 'B' FROM n;\n"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 700) "
+    "INSERT INTO pieces (firing_id, glaze) SELECT 1 + (i * 7) % 300, 'ash' FROM n;\n",
+    "0003_target.sql": 'DELETE FROM kilns WHERE "temp ""max""" IS NULL;\n'
+    "DELETE FROM firings WHERE id % 10 = 0;\n",
+}
+
+
+def test_a_foreign_key_of_two_columns_is_one_key(tmp_path):
+    """Stranger's project #12: firings refer to kilns by (studio, slot), under an index on
+    both. The model took the key for two foreign keys, one per column, and scanned firings
+    for `slot` (no index leads by it) per kiln deleted: 86,313 reads against D1's 83,710.
+    A key of several columns is one key now. Reads within 1%."""
+    _target_matches_miniflare(tmp_path, COMPOSITE_KEYS, statements=2, reads_within=0.01)
