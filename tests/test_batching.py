@@ -398,3 +398,68 @@ def test_a_file_that_fails_after_its_batched_statement_says_so(tmp_path):
     )
     verdict = backfill_verdict(Backfill("svc", "0002_rebuild.sql", "x", "DB", results))
     assert verdict.level == "fail" and results[1].error in verdict.lines
+
+
+@pytest.mark.parametrize(
+    ("sql", "idempotent"),
+    [
+        (
+            "UPDATE firings SET status = CASE status WHEN 'B' THEN 'booked' "
+            "WHEN 'F' THEN 'fired' ELSE 'cancelled' END;",
+            False,
+        ),
+        ("UPDATE firings SET status = lower(status), note = trim(note);", True),
+        ("UPDATE firings SET tries = tries + 1 WHERE status <> 'X';", False),
+    ],
+)
+def test_a_range_batch_that_changes_rows_again_is_not_called_safe_to_rerun(
+    tmp_path, sql, idempotent
+):
+    """Stranger's project #12 turned status codes into words with a CASE whose ELSE caught
+    the words too: batched by rowid ranges, each file said "safe to re-run", and a second run
+    turns every 'booked' and 'fired' into 'cancelled'. The statement now runs twice on a copy
+    and the files, the notes and the verdict say what a second run does; the count is the
+    sqlite3 module's, the files run twice show it."""
+    import sqlite3
+
+    db = tmp_path / "studio.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute("CREATE TABLE firings (id INTEGER PRIMARY KEY, status TEXT, note TEXT, tries INT)")
+    conn.executemany(
+        "INSERT INTO firings VALUES (?, ?, ?, ?)",
+        [
+            (i, "BBFX"[i % 4] if i % 7 else "fired", f" n{i} " if i % 2 else None, i % 3)
+            for i in range(1, 901)
+        ],
+    )
+    conn.close()
+    once = sqlite3.connect(":memory:")
+    once.execute("CREATE TABLE firings (id INTEGER PRIMARY KEY, status TEXT, note TEXT, tries INT)")
+    once.executemany("INSERT INTO firings VALUES (?, ?, ?, ?)", _data(db, "firings"))
+    once.execute(sql)
+    after_one = once.execute("SELECT * FROM firings ORDER BY id").fetchall()
+    once.execute(sql)
+    again = sum(
+        a != b
+        for a, b in zip(
+            after_one, once.execute("SELECT * FROM firings ORDER BY id").fetchall(), strict=True
+        )
+    )
+    assert (again == 0) == idempotent
+
+    plan = plan_batches(db, sql, sizes=SIZES, repeats=2)
+    assert plan.mode == "range" and plan.rerun_changes == again
+    files = write_batches(plan, db, tmp_path / "out", size=300)
+    first_line = files[0].read_text(encoding="utf-8").splitlines()[0]
+    if idempotent:
+        assert first_line.endswith("; safe to re-run")
+        assert any("its second run changed no value" in n for n in plan.notes)
+    else:
+        assert first_line.endswith("NOT safe to re-run: a second run changes its rows again")
+        assert any(f"changed {again:,} rows again" in n for n in plan.notes)
+    batched = tmp_path / "batched.sqlite"
+    shutil.copyfile(db, batched)
+    for f in files + files:  # what an interrupted run started again by hand would do
+        _run(batched, f.read_text(encoding="utf-8"))
+    twice = _data(batched, "firings")
+    assert (twice == after_one) == idempotent

@@ -68,7 +68,8 @@ def write_batches(
             raise InputError(out, 0, "a batch statement exceeds D1's 100 KB limit")
         path = out / f"batch_{i:0{width}d}.sql"
         outfiles.write_text(
-            path, f"-- batch {i} of {len(statements)}: up to {size} rows; safe to re-run\n{sql}\n"
+            path,
+            f"-- batch {i} of {len(statements)}: up to {size} rows; {plan.rerun_note}\n{sql}\n",
         )
         files.append(path)
     for name, sql in helpers.items():

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import apsw
 import numpy as np
 import pandas as pd
 
@@ -35,7 +36,8 @@ from d1nb.analyses.batch_sql import (
 from d1nb.engine.d1engine import D1Engine, D1Error
 from d1nb.engine.scratch import scratch_scope
 from d1nb.formats.migrations import Statement, parse_statements
-from d1nb.formats.sql.text import quote_ident
+from d1nb.formats.sql.shapes import written_columns
+from d1nb.formats.sql.text import quote_ident, quote_literal
 from d1nb.problems import InputError
 
 CANDIDATE_SIZES = (250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -67,6 +69,19 @@ class BatchPlan:
     notes: list[str] = field(default_factory=list)
     insert: InsertSelect | None = None
     """The INSERT … SELECT taken apart, when that is what is batched."""
+    rerun_changes: int | None = 0
+    """Rows a second run of the whole statement changes again on a copy (an UPDATE batched
+    by rowid ranges whose SET is not idempotent: a batch must then never run twice); None
+    when that could not be told."""
+
+    @property
+    def rerun_note(self) -> str:
+        """What running a batch file again does, for its first line."""
+        if self.rerun_changes == 0:
+            return "safe to re-run"
+        if self.rerun_changes is None:
+            return "safe to re-run only if its SET is idempotent"
+        return "NOT safe to re-run: a second run changes its rows again"
 
     def predicted_p95_ms(self, size: int) -> float:
         return (self.intercept_ms + self.ms_per_row * size) * self.p95_factor
@@ -297,6 +312,7 @@ def _plan_on(
             rows = _matching(engine, s, insert)
             mode = "limit" if insert is None and _self_excluding(engine, s) else "range"
             writes_per_row = _writes_per_row(engine, s)
+            again = _rerun_changes(engine, s) if mode == "range" and insert is None else (0, "")
             measured = []
             for size in [n for n in sizes if n <= max(rows, sizes[0])]:
                 for _ in range(repeats):
@@ -364,12 +380,61 @@ def _plan_on(
                 "of the snapshot, so rows the batches insert are not selected again"
             )
     elif mode == "range":
-        plan.notes.append(
-            "the statement still matches rows it changed, so batches are rowid "
-            "ranges; re-running a batch is safe only because the SET is "
-            "idempotent — check it is"
-        )
+        plan.rerun_changes, example = again
+        ranges = "the statement still matches rows it changed, so batches are rowid ranges"
+        if plan.rerun_changes == 0:
+            plan.notes.append(
+                f"{ranges}; run twice on a copy, its second run changed no value: re-running a "
+                "batch is safe"
+            )
+        elif plan.rerun_changes is None:
+            plan.notes.append(
+                f"{ranges}; re-running a batch is safe only if the SET is idempotent (d1nb "
+                "could not run it twice to tell) — check it is"
+            )
+        else:
+            plan.notes.append(
+                f"{ranges}, and its SET is not idempotent: run twice on a copy, its second run "
+                f"changed {plan.rerun_changes:,} rows again ({example}). A batch must never "
+                "run twice: run_batches.sh skips the files done.txt lists, so keep done.txt, "
+                "and do not re-run a batch file by hand after an error without checking "
+                "whether it committed"
+            )
     return plan
+
+
+def _rerun_changes(engine: D1Engine, s: Statement) -> tuple[int | None, str]:
+    """Run an UPDATE whole, twice, in a savepoint rolled back: the rows whose values the
+    second run changed again, and one of them in words; (None, "") when it cannot tell."""
+    columns = written_columns(s.sql)
+    if s.kind != "update" or not columns or not s.table:
+        return (0, "") if s.kind != "update" else (None, "")
+    table = quote_ident(s.table)
+    kept = ", ".join(f"{quote_ident(c)} AS _c{i}" for i, c in enumerate(columns))
+    engine.conn.execute("SAVEPOINT d1nb_twice")
+    try:
+        engine.run_statement(s)
+        engine.conn.execute(
+            f"CREATE TEMP TABLE _d1nb_once AS SELECT rowid AS _r, {kept} FROM main.{table}"
+        )
+        engine.run_statement(s)
+        moved = " OR ".join(f"o._c{i} IS NOT t.{quote_ident(c)}" for i, c in enumerate(columns))
+        shown = ", ".join(f"o._c{i}, t.{quote_ident(c)}" for i, c in enumerate(columns))
+        join = f"FROM temp._d1nb_once o JOIN main.{table} t ON t.rowid = o._r WHERE {moved}"
+        count = engine.conn.execute(f"SELECT count(*) {join}").fetchall()[0][0]
+        first = engine.conn.execute(f"SELECT {shown} {join} LIMIT 1").fetchall()
+    except (D1Error, apsw.Error):
+        return None, ""
+    finally:
+        engine.conn.execute("ROLLBACK TO d1nb_twice")
+        engine.conn.execute("RELEASE d1nb_twice")
+    example = ""
+    if first:
+        pairs = zip(columns, first[0][0::2], first[0][1::2], strict=True)
+        example = "; ".join(
+            f"{c} {quote_literal(a)} → {quote_literal(b)}" for c, a, b in pairs if a != b
+        )
+    return count, f"e.g. {example}" if example else ""
 
 
 def _committed_run(

@@ -106,7 +106,13 @@ def backfill_verdict(backfill: Backfill) -> Verdict:
         )
     plan = main.plan
     p95 = plan.predicted_p95_ms(plan.recommended)
-    level = "fail" if errors or p95 > plan.budget_ms else "warn" if len(main.files) > 1 else "pass"
+    level = (
+        "fail"
+        if errors or p95 > plan.budget_ms
+        else "warn"
+        if len(main.files) > 1 or plan.rerun_changes
+        else "pass"
+    )
     if backfill.blocked_by:  # wrangler stops at the failing file: this one never runs
         level = "fail"
         errors = [
