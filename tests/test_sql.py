@@ -26,6 +26,7 @@ from d1nb.formats.sql.shapes import (
     json_each_sources,
     names_in,
     not_in_tests_query,
+    old_columns,
     row_values,
     rows_fed_query,
     table_aliases,
@@ -473,6 +474,12 @@ def test_columns_read_from_a_table(sql, table, read):
 )
 def test_where_a_not_in_list_is_tested(where, reached):
     assert not_in_tests_query(f'DELETE FROM "p\'s" WHERE {where}') == (
-        f'SELECT count(*) + count(*) FILTER (WHERE (g) IS NULL) FROM "p\'s" WHERE {reached}'
+        "SELECT count(*), count(*) FILTER (WHERE (g) IS NULL), count(*) FILTER (WHERE "
+        f'(NOT g IN (SELECT l FROM k)) IS TRUE) FROM "p\'s" WHERE {reached}'
     )
     assert not_in_tests_query(f"SELECT * FROM p WHERE {where}") is None
+
+
+def test_the_columns_a_trigger_reads_as_old():
+    when = "NEW.status = 'X' AND OLD.status = 'B' AND OLD.\"Member Id\" IS NOT NULL -- OLD.x"
+    assert old_columns(when) == {"status", "member id"}

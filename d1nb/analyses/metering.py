@@ -17,6 +17,7 @@ from d1nb.analyses.cascade_reads import CascadeReads
 from d1nb.analyses.index_costs import IndexCosts
 from d1nb.analyses.query_plan import (
     EQUAL_KEYS,
+    INDEX_IN_OPERATOR,
     INDEX_KEYS,
     PLAN_TABLE,
     PLAN_VIRTUAL,
@@ -45,6 +46,7 @@ from d1nb.formats.sql.shapes import (
     names_in,
     not_in_list_columns,
     not_in_tests_query,
+    old_columns,
     rows_fed_query,
     search_visits_query,
     select_join_terms,
@@ -370,11 +372,14 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             for query in in_subquery_fed_counts(s.sql):
                 with contextlib.suppress(apsw.Error):  # a correlated one does not run alone
                     self.list_fed += conn.execute(query).fetchall()[0][0]
-        self.not_in_tests: int | None = None  # look-ups a NOT IN (SELECT …) list makes
+        self.not_in_tests: tuple[int, int, int] | None = None
+        """Of a NOT IN (SELECT …) test: the rows it is reached on, those whose value is NULL,
+        and those whose value the list does not hold (`not_in_tests_query`)."""
         query = not_in_tests_query(s.sql) if s.kind in ("update", "delete") else None
-        if query and any(self.listed):
+        if query:
             with contextlib.suppress(apsw.Error):
-                self.not_in_tests = conn.execute(query).fetchall()[0][0]
+                self.not_in_tests = tuple(conn.execute(query).fetchall()[0])
+        self.in_index = any(INDEX_IN_OPERATOR.match(line) for line in self.plan)
         self.window_rows, self.window_buffers, self.window_reads = 0, 0, 0
         for query, windows, peeks, partitions in (
             window_reads_queries(s.sql) if s.kind in _DML else []
@@ -696,6 +701,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         own = [m.group(1) for _i, m in self._own_loops() if m.group(2) == table]
         if len(own) != 1:
             return None
+        if self.not_in_tests is not None:  # a NOT IN: sought where its test is reached
+            return self.not_in_tests[0]
         try:
             condition = dml_condition(s.sql).condition
         except SqlTokenError:
@@ -984,9 +991,13 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         if cut.trailing or " FROM " in f" {cut.head.upper()} ":
             return False
         where = f" WHERE {cut.condition}" if cut.condition else ""
+        # and the values its triggers' WHEN read as OLD
+        columns = {c[1].lower(): c[1] for c in self.engine.columns(table, generated=True)}
+        read = {c for t in self._table_triggers(table) for c in old_columns(t.when or "")}
+        kept = "".join(f", {quote_ident(columns[c])}" for c in sorted(read) if c in columns)
         try:
             conn.execute(
-                "CREATE TEMP TABLE _d1nb_updated AS SELECT rowid AS r FROM "
+                f"CREATE TEMP TABLE _d1nb_updated AS SELECT rowid AS _d1nb_r{kept} FROM "
                 f"main.{quote_ident(table)}{where}"
             )
         except apsw.Error:  # a WHERE that cannot run alone (a correlated name)
@@ -998,7 +1009,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         or None when they cannot be told apart."""
         conn = self.engine.conn
         if conn.table_exists("temp", "_d1nb_updated"):
-            return "rowid IN (SELECT r FROM temp._d1nb_updated)"
+            return "rowid IN (SELECT _d1nb_r FROM temp._d1nb_updated)"
         if self.last_rowid is None:
             return None
         rows = f"rowid > {int(self.last_rowid)}"
@@ -1255,15 +1266,25 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 and (m := PLAN_TABLE.match(line))
                 and m.group(2) == table
             ]
-            if self._lists_never_null(s):
+            if self._lists_never_null(s) and self.not_in_tests is not None:
+                _, nulls, absent = self.not_in_tests
+                reads += absent + nulls  # looked up only where the value is not there
+            elif self._lists_never_null(s):
                 reads += changes  # looked up only where the value is not there (fitted)
             elif own == ["SCAN"] and self.not_in_tests is not None:
-                reads += self.not_in_tests
+                reached, nulls, _ = self.not_in_tests
+                reads += reached + nulls  # a NULL asks whether the list is empty too
             elif own == ["SCAN"]:
                 reads += self.scanned.get(table, changes)
             else:
                 reads += changes if self.index_visits is None else self.index_visits
-        if (
+        if self.in_index and self.not_in_tests is not None:
+            # NOT IN (SELECT key …) sought in an index in place: a NULL asks whether the index
+            # is empty, 1 read; a value not found, 1 when the key cannot be NULL, else the
+            # index is asked once whether it holds a NULL (fitted on Miniflare)
+            _, nulls, absent = self.not_in_tests
+            reads += nulls + (absent if self._lists_never_null(s) else 1)
+        elif (
             s.kind in ("update", "delete")
             and not any(listed)
             and " not in (" in text

@@ -14,6 +14,8 @@ EQUAL_KEYS = re.compile(
     r"USING (?:COVERING )?INDEX .+? \(((?:[^()=]+=\?)(?: AND [^()=]+=\?)*)\)(?: LEFT-JOIN)?$"
 )
 """A search by index on equal keys only: `(a=? AND b=?)`."""
+INDEX_NAME = re.compile(r"^(?:COVERING )?INDEX (.+?) \(")
+"""The index a loop goes through, from what follows its USING."""
 PRIMARY_KEYS = re.compile(r"USING PRIMARY KEY \(((?:[^()=]+=\?)(?: AND [^()=]+=\?)*)\)$")
 """A search of a WITHOUT ROWID table by its primary key on equal keys only: all of them find
 one row, the first of them a range (`memberships(org_id=?)` of `(org_id, user_id)`)."""
@@ -29,6 +31,9 @@ PLAN_TABLE = re.compile(r"^(SCAN|SEARCH) (.+?)(?: AS .+?)?(?: USING (.*))?$")
 ROWID_IN_OPERATOR = re.compile(r"^USING ROWID SEARCH ON TABLE (.+) FOR IN-OPERATOR$")
 """`x IN (SELECT id FROM t)` with `id` t's rowid and no WHERE: no list is built, t itself is
 sought by rowid for each row that reaches the IN."""
+INDEX_IN_OPERATOR = re.compile(r"^USING (?:COVERING )?INDEX (.+) FOR IN-OPERATOR$")
+"""`x IN (SELECT code FROM t)` with `code` led by an index of t and no WHERE: no list is built,
+the index is sought in place."""
 
 
 def lines_under(tree: list[tuple], opening: str) -> list[bool]:

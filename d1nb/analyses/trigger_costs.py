@@ -10,7 +10,7 @@ import contextlib
 
 import apsw
 
-from d1nb.analyses.query_plan import EQUAL_KEYS, PLAN_TABLE
+from d1nb.analyses.query_plan import EQUAL_KEYS, INDEX_NAME, PLAN_TABLE
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
@@ -43,15 +43,9 @@ class TriggerCosts:
         )
         if event is None or not s.table:
             return []
-        conn = self.engine.conn
         written = {c.lower() for c in written_columns(s.sql) or []}
-        if s.table not in self._triggers:
-            rows = conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (s.table,)
-            ).fetchall()
-            self._triggers[s.table] = [p for (sql,) in rows if (p := trigger_parts(sql or ""))]
         fired = []
-        for parts in self._triggers[s.table]:
+        for parts in self._table_triggers(s.table):
             if parts.event != event:
                 continue
             if parts.columns and not {c.lower() for c in parts.columns} & written:
@@ -61,6 +55,15 @@ class TriggerCosts:
                 self._mark_written_rows(s)
             fired.append((parts, per_firing))
         return fired
+
+    def _table_triggers(self, table: str) -> list[TriggerParts]:
+        """The triggers on `table`, taken apart (kept until the schema changes)."""
+        if table not in self._triggers:
+            rows = self.engine.conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+            ).fetchall()
+            self._triggers[table] = [p for (sql,) in rows if (p := trigger_parts(sql or ""))]
+        return self._triggers[table]
 
     def _trigger_statement_reads(self, stmt: str) -> int:
         kind, _table, flags, _detail = classify(stmt)
@@ -82,15 +85,34 @@ class TriggerCosts:
             keys = EQUAL_KEYS.search(line)
             if how == "SCAN":
                 reads += max(self._count(name), 1)
+            elif keys and self._unique_search(name, _using or "", keys.group(1)):
+                reads += 1  # one row at most: no step past it (fitted on Miniflare)
             elif keys:
                 reads += round(self._rows_per_key(name, keys.group(1))) + 1
             else:
                 reads += 1
         return reads
 
+    def _unique_search(self, table: str, using: str, keys: str) -> bool:
+        """Whether a plan's search through an index (`INDEX name (a=? AND b=?)`) names every
+        column of a UNIQUE index: it finds one row at most."""
+        found = INDEX_NAME.match(using)
+        if not found:
+            return False
+        unique = self.engine.conn.execute(
+            'SELECT "unique" FROM pragma_index_list(?) WHERE name = ?', (table, found.group(1))
+        ).fetchall()
+        if not unique or not unique[0][0]:
+            return False
+        columns = self.engine.conn.execute(
+            "SELECT count(*) FROM pragma_index_info(?)", (found.group(1),)
+        ).fetchall()[0][0]
+        return columns == len(keys.split(" AND "))
+
     def _trigger_reads(self, s: Statement, changes: int) -> int:
         """Rows the statement's triggers read: per trigger, its firings (the rows written,
-        those its WHEN's terms on NEW keep when the rows can be told apart) times a firing's
+        those its WHEN keeps when the rows can be told apart: over an UPDATE's rows kept
+        with their values before, the whole WHEN, else its terms on NEW) times a firing's
         reads (`_triggers_fired`); and, with any BEFORE trigger, each row sought again."""
         reads = 0
         table = s.table or ""
@@ -107,14 +129,25 @@ class TriggerCosts:
                 continue
             firings = changes
             rows = self._written_rows(table, changes) if parts.when is not None else None
-            # the terms that read only NEW can be counted over the rows written; those that
-            # read OLD are taken as true (an upper bound)
-            terms = [row_values(t, new_as_columns=True) for t in and_terms(parts.when or "")]
-            condition = " AND ".join(f"({t})" for t, old in terms if not old)
-            if rows is not None and condition:
+            query = None
+            if parts.when and self.engine.conn.table_exists("temp", "_d1nb_updated"):
+                # an UPDATE's rows kept with their values before: the whole WHEN, OLD too
+                when, _old = row_values(parts.when, aliases=("n", "o"))
                 query = (
-                    f"SELECT count(*) FROM main.{quote_ident(table)} WHERE {rows} AND ({condition})"
+                    f"SELECT count(*) FROM main.{quote_ident(table)} AS n JOIN "
+                    f"temp._d1nb_updated AS o ON o._d1nb_r = n.rowid WHERE ({when})"
                 )
+            elif rows is not None:
+                # the terms that read only NEW can be counted over the rows written; those
+                # that read OLD are taken as true (an upper bound)
+                terms = [row_values(t, new_as_columns=True) for t in and_terms(parts.when or "")]
+                condition = " AND ".join(f"({t})" for t, old in terms if not old)
+                if condition:
+                    query = (
+                        f"SELECT count(*) FROM main.{quote_ident(table)} WHERE {rows} "
+                        f"AND ({condition})"
+                    )
+            if query:
                 with contextlib.suppress(apsw.Error):
                     firings = self.engine.conn.execute(query).fetchall()[0][0]
             reads += firings * per_firing

@@ -1058,10 +1058,27 @@ def trigger_parts(sql: str) -> TriggerParts | None:
     return TriggerParts(words[event], columns, when, body, timing)
 
 
-def row_values(sql: str, new_as_columns: bool = False) -> tuple[str, bool]:
+def old_columns(sql: str) -> set[str]:
+    """The columns a trigger's text reads as OLD.x, lower-cased."""
+    try:
+        toks = tokenize(sql)
+    except TokenError:
+        return set()
+    return {
+        toks[i + 2].text.strip('"`[]').lower()
+        for i, t in enumerate(toks[:-2])
+        if t.word == "OLD" and toks[i + 1].type == TokenType.DOT
+    }
+
+
+def row_values(
+    sql: str, new_as_columns: bool = False, aliases: tuple[str, str] | None = None
+) -> tuple[str, bool]:
     """A trigger's text with its NEW.x and OLD.x replaced, and whether it reads OLD: NEW.x
     becomes NULL, or the column x itself (`new_as_columns`: evaluated over the rows written,
-    afterwards), OLD.x NULL. Text SQLite can then plan or run outside the trigger."""
+    afterwards), OLD.x NULL; with `aliases` (new, old), each becomes that alias's column x
+    (the rows written joined to their values before). Text SQLite can then plan or run
+    outside the trigger."""
     try:
         toks = tokenize(sql)
     except TokenError:
@@ -1073,6 +1090,8 @@ def row_values(sql: str, new_as_columns: bool = False) -> tuple[str, bool]:
             old = old or t.word == "OLD"
             column = toks[i + 2].text
             value = quote_ident(column) if new_as_columns and t.word == "NEW" else "NULL"
+            if aliases:
+                value = f"{aliases[t.word == 'OLD']}.{quote_ident(column)}"
             out += [sql[last : t.start], value]
             last = toks[i + 2].end
             i += 3
@@ -1267,8 +1286,8 @@ def _has_subquery(node: exp.Expression) -> bool:
 
 def not_in_tests_query(sql: str) -> str | None:
     """For an UPDATE or DELETE of one table whose WHERE holds one `NOT IN (SELECT …)`: a query
-    of the look-ups it makes in the list, 1 per row the test is reached on and 1 more where the
-    value tested is NULL (SQLite then asks whether the list is empty); None for anything else.
+    of the rows the test is reached on, those of them whose value tested is NULL, and those
+    whose value the list does not hold; None for anything else.
 
     A test is reached where the terms evaluated before it let it be: at the top of the WHERE,
     the AND terms written before it hold; inside an expression, SQLite evaluates the right
@@ -1311,7 +1330,8 @@ def not_in_tests_query(sql: str) -> str | None:
     table = tree.this.sql(dialect="sqlite")
     condition = " AND ".join(reached) or "1"
     return (
-        f"SELECT count(*) + count(*) FILTER (WHERE ({lhs}) IS NULL) FROM {table} WHERE {condition}"
+        f"SELECT count(*), count(*) FILTER (WHERE ({lhs}) IS NULL), count(*) FILTER (WHERE "
+        f"({test.sql(dialect='sqlite')}) IS TRUE) FROM {table} WHERE {condition}"
     )
 
 
