@@ -342,3 +342,50 @@ def test_a_drop_loses_data_only_where_values_go_for_good(make_tree, tmp_path):
     )
     assert rows.loc["0005_logs.sql", "reason"] == f"drop table logs ({logs} rows)"
     assert rows.loc["0006_sites.sql", "reason"] == f"drop column sites.code ({codes} values)"
+
+
+REBUILDS = {
+    "m/0001_t.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT);\n"
+    "INSERT INTO users (email, name) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+    "FROM n WHERE i < 40) SELECT CASE WHEN i % 7 = 0 THEN upper('u' || (i - 1)) ELSE 'u' || i "
+    "END || '@x', CASE WHEN i % 5 THEN 'n' || i END FROM n;\n",
+    # drizzle's rebuild adding a UNIQUE: OR IGNORE drops the duplicates without a word
+    "m/0002_unique.sql": "PRAGMA foreign_keys=OFF;\n"
+    "CREATE TABLE `__new_users` (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE "
+    "COLLATE NOCASE, name TEXT);\n"
+    'INSERT OR IGNORE INTO `__new_users`("id", "email", "name") SELECT "id", "email", "name" '
+    "FROM `users`;\nDROP TABLE `users`;\nALTER TABLE `__new_users` RENAME TO `users`;\n"
+    "PRAGMA foreign_keys=ON;\n",
+    # a split: every row lands in one table or the other
+    "m/0003_split.sql": "CREATE TABLE users_new (id INTEGER PRIMARY KEY, email TEXT, name TEXT);\n"
+    "CREATE TABLE users_archive (id INTEGER PRIMARY KEY, email TEXT, name TEXT);\n"
+    "INSERT INTO users_new SELECT * FROM users WHERE name IS NOT NULL;\n"
+    "INSERT INTO users_archive SELECT * FROM users WHERE name IS NULL;\n"
+    "DROP TABLE users;\nALTER TABLE users_new RENAME TO users;\n",
+    "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n",
+}
+
+
+def test_a_rebuild_that_leaves_rows_behind_loses_data(make_tree, tmp_path):
+    """A rebuild adding a UNIQUE copied its rows with INSERT OR IGNORE (drizzle writes the
+    copy as INSERT … SELECT; a hand-written OR IGNORE is the common way to get past the new
+    constraint): the duplicates were dropped and the verdict was "safe". Rows of a dropped
+    table whose key no table it was copied into holds are now lost data, counted; a split
+    into two tables loses none. Figures from the sqlite3 module."""
+    import sqlite3
+
+    root = make_tree(REBUILDS)
+    db = sqlite3.connect(":memory:")
+    db.executescript(REBUILDS["m/0001_t.sql"])
+    before = db.execute("SELECT count(*) FROM users").fetchone()[0]
+    db.executescript(REBUILDS["m/0002_unique.sql"])
+    kept = db.execute("SELECT count(*) FROM users").fetchone()[0]
+    assert 0 < kept < before
+
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    rows = analyse_impact(snapshot, load_migration_dir(root / "m")).migrations.set_index("file")
+    assert rows.loc["0002_unique.sql", "verdict"] == "loses data"
+    assert rows.loc["0002_unique.sql", "reason"] == (
+        f"drop table users: {before - kept} of its {before} rows not copied to __new_users"
+    )
+    assert rows.loc["0003_split.sql", "verdict"] == "safe"

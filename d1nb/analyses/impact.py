@@ -72,6 +72,11 @@ class Dropped:
     table: str
     rows: int
     values: dict[str, int]
+    not_copied: int = 0
+    """Of a DROP TABLE whose rows earlier INSERT … SELECTs of the file copied into tables
+    holding its key: the rows whose key none of those tables holds (a rebuild that filtered
+    or ignored some)."""
+    copied_to: tuple[str, ...] = ()
 
 
 class ImpactMeter(Meter):
@@ -87,6 +92,8 @@ class ImpactMeter(Meter):
             t.lower(): {c[1].lower() for c in engine.columns(t)} for t in engine.tables()
         }
         self._renamed: dict[str, str] = {}
+        self._copies: list[tuple[str, str]] = []
+        """(target, text) of the INSERT … SELECTs of this file that ran."""
         """A table renamed in this file (lower-cased) → the name it had when the file began."""
 
     def _watched(self, s: Statement) -> tuple[list[str], list[str]]:
@@ -140,6 +147,38 @@ class ImpactMeter(Meter):
         self.dropped[s.index] = Dropped(
             s.kind, s.table, rows, dict(zip(dropped, values, strict=True))
         )
+        if s.kind == "drop_table" and rows:
+            self._rows_not_copied(self.dropped[s.index])
+
+    def _rows_not_copied(self, drop: Dropped) -> None:
+        """The rows of a table about to be dropped whose key is in none of the tables that
+        earlier INSERT … SELECTs of the file copied it into. Claimed only when some rows are
+        there and some are not: a key that the copy transforms matches none."""
+        conn, table = self.engine.conn, drop.table
+        columns = self.engine.columns(table)
+        key = [c[1] for c in sorted(columns, key=lambda c: c[5]) if c[5]]
+        targets = []
+        for target, sql in self._copies:
+            if target.lower() == table.lower() or not conn.table_exists(None, target):
+                continue
+            if columns_read(sql, table) == set():
+                continue
+            held = {c[1].lower() for c in self.engine.columns(target, generated=True)}
+            if key and all(k.lower() in held for k in key):
+                targets.append(target)
+        if not targets:
+            return
+        absent = " AND ".join(
+            f"NOT EXISTS (SELECT 1 FROM main.{quote_ident(t)} c WHERE "
+            + " AND ".join(f"c.{quote_ident(k)} IS o.{quote_ident(k)}" for k in key)
+            + ")"
+            for t in targets
+        )
+        (missing,) = conn.execute(
+            f"SELECT count(*) FROM main.{quote_ident(table)} o WHERE {absent}"
+        ).fetchall()[0]
+        if 0 < missing < drop.rows:
+            drop.not_copied, drop.copied_to = missing, tuple(targets)
 
     def before(self, s: Statement) -> None:
         self._record_drop(s)
@@ -156,6 +195,8 @@ class ImpactMeter(Meter):
 
     def after(self, s: Statement, changes: int, error: str | None) -> None:
         super().after(s, changes, error)
+        if s.kind == "insert_select" and s.table and error is None:
+            self._copies.append((s.table, s.sql))
         if not self.watch:
             return
         if error is None:
@@ -422,17 +463,24 @@ CARRIER_KINDS = ("insert_select", "insert", "update", "create_table")
 
 def _lost(drop: Dropped, carriers: list[str]) -> list[str]:
     """What a DROP takes for good, in words: the table's rows when no earlier statement of the
-    replay read it, else each column with values that none of them read (a rebuild that leaves
-    a column out, a column dropped that was never copied)."""
-    read: set[str] | None = set()
+    replay read it, else the rows its copies left behind (a rebuild that filtered or ignored
+    some) and each column with values that none of them read (a rebuild that leaves a column
+    out, a column dropped that was never copied)."""
+    left = []
+    if drop.not_copied:
+        left = [
+            f"drop table {drop.table}: {drop.not_copied} of its {drop.rows} rows not copied "
+            f"to {', '.join(drop.copied_to)}"
+        ]
+    read: set[str] = set()
     for sql in carriers:
         columns = columns_read(sql, drop.table)
-        if columns is None:
-            return []
+        if columns is None:  # every column read
+            return left
         read |= columns
     if drop.kind == "drop_table" and not read and drop.rows:
         return [f"drop table {drop.table} ({drop.rows} rows)"]
-    return [
+    return left + [
         f"drop column {drop.table}.{column} ({n} values)"
         for column, n in drop.values.items()
         if n and column.lower() not in read
