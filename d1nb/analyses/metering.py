@@ -41,6 +41,7 @@ from d1nb.formats.sql.shapes import (
     in_subquery_column,
     in_subquery_counts,
     in_subquery_fed_counts,
+    in_subquery_value_counts,
     index_where,
     json_each_sources,
     names_in,
@@ -312,6 +313,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         first row."""
         self.listed: list[bool] = []
         self.list_rows = 0
+        self.list_values = 0
+        """The distinct values, NULL left out, of IN (SELECT …) lists: each is sought once."""
         self.per_key: dict[str, float] = {}
         self.aliased: dict[str, str] = {}
         self.json_elements: dict[str, float] = {}
@@ -425,10 +428,14 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = ?", (s.table,)).fetchall()
             )
         )
-        if any(self.listed):  # the values IN (SELECT …) lists hold
+        if any(self.listed):  # the rows IN (SELECT …) lists are built from, their values
             for query in in_subquery_counts(s.sql):
                 with contextlib.suppress(apsw.Error):  # a correlated one does not run alone
                     self.list_rows += conn.execute(query).fetchall()[0][0]
+            self.list_values = 0
+            for query in in_subquery_value_counts(s.sql):
+                with contextlib.suppress(apsw.Error):
+                    self.list_values += conn.execute(query).fetchall()[0][0]
         json_sources = (
             json_each_sources(s.sql)
             if any(self.correlated) and "VIRTUAL TABLE" in str(self.plan)
@@ -1205,7 +1212,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 equal = "(rowid=?)" in (using or "") or bool(
                     EQUAL_KEYS.search(line) or PRIMARY_KEYS.search(line)
                 )
-                values = in_list_values(s.sql) + self.list_rows if equal else 0
+                values = in_list_values(s.sql) + self.list_values if equal else 0
                 by_rowid = "(rowid=?)" in (using or "")
                 visited = changes if self.index_visits is None else self.index_visits
                 reads += 2 * values if by_rowid and values else visited + 2 * values

@@ -903,6 +903,21 @@ def in_subquery_counts(sql: str) -> list[str]:
     ]
 
 
+def in_subquery_value_counts(sql: str) -> list[str]:
+    """Per `IN (SELECT …)` of a statement: a query counting the distinct values, NULL left
+    out, that its list holds (an IN list is an index of its values: a value listed twice is
+    sought once); a correlated one fails when run alone."""
+    tree = _tree(sql)
+    if tree is None:
+        return []
+    return [
+        f"WITH _d1nb_list(_d1nb_v) AS ({node.args['query'].this.sql(dialect='sqlite')}) "
+        "SELECT count(DISTINCT _d1nb_v) FROM _d1nb_list"
+        for node in tree.find_all(exp.In)
+        if isinstance(node.args.get("query"), exp.Subquery)
+    ]
+
+
 def not_in_list_columns(sql: str) -> list[tuple[str, str] | None]:
     """Per `NOT IN (SELECT …)` of a statement: (table, column) when the list's values are one
     column of the one table it reads (whether they can be NULL is then the column's to say),
