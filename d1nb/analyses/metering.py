@@ -1215,7 +1215,11 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 values = in_list_values(s.sql) + self.list_values if equal else 0
                 by_rowid = "(rowid=?)" in (using or "")
                 visited = changes if self.index_visits is None else self.index_visits
-                reads += 2 * values if by_rowid and values else visited + 2 * values
+                # a value sought in a UNIQUE index on all its columns reads 1 (Miniflare)
+                keys = EQUAL_KEYS.search(line)
+                one_row = keys is not None and self._unique_search(name, using or "", keys.group(1))
+                per_value = 1 if one_row else 2
+                reads += 2 * values if by_rowid and values else visited + per_value * values
             elif self.fed is not None:  # a SELECT's search finds the rows it yields
                 reads += self.fed + ("INDEX" in (using or ""))
             elif self.joined is not None and "(rowid=?)" in (using or ""):
