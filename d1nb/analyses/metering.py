@@ -1219,7 +1219,14 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 keys = EQUAL_KEYS.search(line)
                 one_row = keys is not None and self._unique_search(name, using or "", keys.group(1))
                 per_value = 1 if one_row else 2
-                reads += 2 * values if by_rowid and values else visited + per_value * values
+                if keys is not None and "rowid=?" in keys.group(1) and not by_rowid:
+                    # an index searched on its columns and the rowid: a value not found
+                    # reads 1, one found 2 (each finds one row at most: the rows visited)
+                    reads += visited + values + min(visited, values)
+                elif by_rowid and values:
+                    reads += 2 * values
+                else:
+                    reads += visited + per_value * values
             elif self.fed is not None:  # a SELECT's search finds the rows it yields
                 reads += self.fed + ("INDEX" in (using or ""))
             elif self.joined is not None and "(rowid=?)" in (using or ""):

@@ -1265,11 +1265,14 @@ LISTED_TWICE = {
     "0002_rows.sql": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
     "WHERE i < 400) INSERT INTO firings SELECT i, substr('BBFX', 1 + i % 4, 1), NULL FROM n;\n"
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 900) "
-    "INSERT INTO pieces SELECT i, CASE WHEN i % 17 THEN 1 + (i * i) % 400 END, "
-    "substr('ash celadon', 1 + 4 * (i % 2), 7) FROM n;\n",
+    "INSERT INTO pieces SELECT i, CASE WHEN i % 17 THEN 1 + (i * 7) % 400 END, "
+    "CASE i % 2 WHEN 0 THEN 'ash' ELSE 'celadon' END FROM n;\n",
     "0003_target.sql": "UPDATE firings SET status = 'F' WHERE status = 'B' AND id IN "
     "(SELECT firing_id FROM pieces WHERE glaze = 'ash');\n"
-    "DELETE FROM firings WHERE id IN (SELECT firing_id FROM pieces WHERE glaze <> 'ash');\n",
+    "DELETE FROM firings WHERE id IN (SELECT firing_id FROM pieces WHERE glaze <> 'ash');\n"
+    "CREATE INDEX firings_status ON firings(status);\n"
+    "UPDATE firings SET status = 'B' WHERE status = 'F' AND id IN "
+    "(SELECT firing_id + 1 FROM pieces WHERE glaze = 'ash');\n",
 }
 
 
@@ -1278,8 +1281,10 @@ def test_a_value_listed_twice_is_sought_once(tmp_path):
     firing_id FROM pieces WHERE …)` drives a search by rowid, once per value of the list. Many
     pieces share a firing (126 rows, 100 values): the model sought each row, 1,240 reads
     against D1's 1,188 (a DELETE of the firings of other pieces 2,744 against 1,033); an IN
-    list is an index of its values, NULL left out. Reads within 1%."""
-    _target_matches_miniflare(tmp_path, LISTED_TWICE, statements=2, reads_within=0.01)
+    list is an index of its values, NULL left out. Through an index on (status) the search is
+    on (status=? AND rowid=?): a value not found reads 1, one found 2 (#12: 1,232 against
+    1,176 once the index was there; here 1,300 against 1,102). Reads within 1%."""
+    _target_matches_miniflare(tmp_path, LISTED_TWICE, statements=4, reads_within=0.01)
 
 
 UNIQUE_LISTED = {
