@@ -406,9 +406,11 @@ def _plan_on(
 def _rerun_changes(engine: D1Engine, s: Statement) -> tuple[int | None, str]:
     """Run an UPDATE whole, twice, in a savepoint rolled back: the rows whose values the
     second run changed again, and one of them in words; (None, "") when it cannot tell."""
+    if s.kind != "update":
+        return 0, ""  # a DELETE's rows are gone: a second run finds none
     columns = written_columns(s.sql)
-    if s.kind != "update" or not columns or not s.table:
-        return (0, "") if s.kind != "update" else (None, "")
+    if not columns or not s.table:
+        return None, ""
     table = quote_ident(s.table)
     kept = ", ".join(f"{quote_ident(c)} AS _c{i}" for i, c in enumerate(columns))
     engine.conn.execute("SAVEPOINT d1nb_twice")

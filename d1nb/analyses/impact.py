@@ -92,9 +92,9 @@ class ImpactMeter(Meter):
             t.lower(): {c[1].lower() for c in engine.columns(t)} for t in engine.tables()
         }
         self._renamed: dict[str, str] = {}
+        """A table renamed in this file (lower-cased) → the name it had when the file began."""
         self._copies: list[tuple[str, str]] = []
         """(target, text) of the INSERT … SELECTs of this file that ran."""
-        """A table renamed in this file (lower-cased) → the name it had when the file began."""
 
     def _watched(self, s: Statement) -> tuple[list[str], list[str]]:
         """(columns whose values a statement may change, columns that identify a row).
@@ -127,10 +127,6 @@ class ImpactMeter(Meter):
     def _record_drop(self, s: Statement) -> None:
         """Before a DROP TABLE or DROP COLUMN: the values it takes away that were there when
         the file began (a table or column the file itself made holds nothing of the past)."""
-        if s.kind == "rename_table" and s.detail:
-            self._renamed[s.detail.lower()] = self._renamed.get(s.table.lower(), s.table.lower())
-        if s.kind not in ("drop_table", "drop_column") or not s.table:
-            return
         if not self.engine.conn.table_exists(None, s.table):
             return
         at_start = self._columns_at_start.get(self._renamed.get(s.table.lower(), s.table.lower()))
@@ -181,7 +177,10 @@ class ImpactMeter(Meter):
             drop.not_copied, drop.copied_to = missing, tuple(targets)
 
     def before(self, s: Statement) -> None:
-        self._record_drop(s)
+        if s.kind == "rename_table" and s.table and s.detail:
+            self._renamed[s.detail.lower()] = self._renamed.get(s.table.lower(), s.table.lower())
+        if s.kind in ("drop_table", "drop_column") and s.table:
+            self._record_drop(s)
         self.watch, self.identity = self._watched(s)
         if self.watch:
             ids = ", ".join(f"{quote_ident(k)} AS _k{i}" for i, k in enumerate(self.identity))

@@ -1213,20 +1213,18 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     EQUAL_KEYS.search(line) or PRIMARY_KEYS.search(line)
                 )
                 values = in_list_values(s.sql) + self.list_values if equal else 0
-                by_rowid = "(rowid=?)" in (using or "")
                 visited = changes if self.index_visits is None else self.index_visits
-                # a value sought in a UNIQUE index on all its columns reads 1 (Miniflare)
                 keys = EQUAL_KEYS.search(line)
-                one_row = keys is not None and self._unique_search(name, using or "", keys.group(1))
-                per_value = 1 if one_row else 2
-                if keys is not None and "rowid=?" in keys.group(1) and not by_rowid:
+                if "(rowid=?)" in (using or "") and values:
+                    reads += 2 * values
+                elif keys and "rowid=?" in keys.group(1):
                     # an index searched on its columns and the rowid: a value not found
                     # reads 1, one found 2 (each finds one row at most: the rows visited)
                     reads += visited + values + min(visited, values)
-                elif by_rowid and values:
-                    reads += 2 * values
+                elif keys and self._unique_search(name, using or "", keys.group(1)):
+                    reads += visited + values  # one row at most: no step past it (Miniflare)
                 else:
-                    reads += visited + per_value * values
+                    reads += visited + 2 * values
             elif self.fed is not None:  # a SELECT's search finds the rows it yields
                 reads += self.fed + ("INDEX" in (using or ""))
             elif self.joined is not None and "(rowid=?)" in (using or ""):
@@ -1284,10 +1282,11 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 and (m := PLAN_TABLE.match(line))
                 and m.group(2) == table
             ]
-            if self._lists_never_null(s) and self.not_in_tests is not None:
+            never_null = self._lists_never_null(s)
+            if never_null and self.not_in_tests is not None:
                 _, nulls, absent = self.not_in_tests
                 reads += absent + nulls  # looked up only where the value is not there
-            elif self._lists_never_null(s):
+            elif never_null:
                 reads += changes  # looked up only where the value is not there (fitted)
             elif own == ["SCAN"] and self.not_in_tests is not None:
                 reached, nulls, _ = self.not_in_tests
