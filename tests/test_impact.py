@@ -278,6 +278,47 @@ def test_rows_rewritten_with_the_values_they_had_are_not_rows_changed(make_tree,
     )
 
 
+def test_a_row_changed_twice_is_one_row_and_an_upserts_new_rows_are_changed(make_tree, tmp_path):
+    """Stranger's project #13 normalised sightings in three UPDATEs over one table of 1,200
+    rows: the verdict said "2028 rows changed" (each statement's rows added up; 1,099 rows
+    moved, by the sqlite3 shell), and an upsert filling a new table said "0 rows changed (30
+    more rewritten with the values they had)". A file's rows changed counts each row once;
+    an upsert's rows inserted are rows changed. Figures from the sqlite3 module."""
+    import sqlite3
+
+    files = {
+        "m/0001_t.sql": "CREATE TABLE s (id INTEGER PRIMARY KEY, species TEXT, n INTEGER);\n"
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 90) "
+        "INSERT INTO s SELECT i, substr(' Gull gull Tern', 1 + i % 3 * 5, 5), i % 7 FROM k;\n",
+        "m/0002_norm.sql": "UPDATE s SET species = lower(trim(species));\n"
+        "UPDATE s SET n = n * 2 WHERE species = 'gull';\n"
+        "UPDATE s SET n = n + 1 WHERE n < 3;\n",
+        "m/0003_totals.sql": "CREATE TABLE totals (species TEXT PRIMARY KEY, n INTEGER);\n"
+        "INSERT INTO totals SELECT species, sum(n) FROM s WHERE true GROUP BY species "
+        "ON CONFLICT(species) DO UPDATE SET n = excluded.n;\n"
+        "INSERT INTO totals SELECT species, sum(n) FROM s WHERE species <> 'tern' "
+        "GROUP BY species ON CONFLICT(species) DO UPDATE SET n = excluded.n + 1;\n",
+    }
+    root = make_tree({**files, "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n"})
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(files["m/0001_t.sql"])
+    before = {r[0]: r for r in db.execute("SELECT * FROM s")}
+    norm = files["m/0002_norm.sql"].split(";\n")[:3]
+    statements = [db.execute(sql + ";").rowcount for sql in norm]
+    moved = sum(1 for r in db.execute("SELECT * FROM s") if before[r[0]] != r)
+    db.executescript(files["m/0003_totals.sql"])
+    totals = db.execute("SELECT count(*) FROM totals").fetchone()[0]
+    assert sum(statements) > moved > 0 and totals == 2
+
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    impact = analyse_impact(snapshot, load_migration_dir(root / "m"))
+    rows = impact.migrations.set_index("file")
+    assert rows.loc["0002_norm.sql", "rows_changed"] == moved
+    assert rows.loc["0002_norm.sql", "reason"].startswith(f"{moved} rows changed, no cascade")
+    assert rows.loc["0003_totals.sql", "rows_changed"] == totals
+    assert rows.loc["0003_totals.sql", "reason"] == f"{totals} rows changed, no cascade"
+
+
 DROPS = {
     "m/0001_t.sql": """CREATE TABLE "gauge readings" (
   id INTEGER PRIMARY KEY, level_m REAL,

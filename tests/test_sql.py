@@ -29,8 +29,10 @@ from d1nb.formats.sql.shapes import (
     old_columns,
     row_values,
     rows_fed_query,
+    rows_offered_query,
     table_aliases,
     trigger_parts,
+    update_from_rows_query,
     with_condition,
     written_columns,
 )
@@ -278,7 +280,7 @@ def test_statements_as_wrangler_sends_them():
             "ON CONFLICT (k) DO NOTHING",
             ["k"],
             [],
-            ("with",),
+            ("with", "do_nothing"),
         ),
         ("REPLACE INTO t (a, b) VALUES (1, 2)", ["a", "b"], [], ("or_replace",)),
         (
@@ -483,3 +485,36 @@ def test_where_a_not_in_list_is_tested(where, reached):
 def test_the_columns_a_trigger_reads_as_old():
     when = "NEW.status = 'X' AND OLD.status = 'B' AND OLD.\"Member Id\" IS NOT NULL -- OLD.x"
     assert old_columns(when) == {"status", "member id"}
+
+
+def test_rows_an_insert_select_offers_and_the_rows_an_update_from_updates():
+    """What the meter counts before an upsert … SELECT (the rows its SELECT yields, after
+    GROUP BY) and before an UPDATE … FROM (each target row it joins once, by rowid), run on
+    SQLite against what the statements do."""
+    conn = apsw.Connection(":memory:")
+    conn.execute(
+        "CREATE TABLE s (id INTEGER PRIMARY KEY, site INTEGER, n INTEGER);"
+        'CREATE TABLE "it\'s" (site INTEGER PRIMARY KEY, total INTEGER);'
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 50) "
+        "INSERT INTO s SELECT i, i % 7, i FROM k;"
+    )
+    upsert = (
+        'INSERT INTO "it\'s" SELECT site, sum(n) FROM s WHERE true GROUP BY site '
+        "ON CONFLICT(site) DO UPDATE SET total = excluded.total -- a comment; still\n;"
+    )
+    assert conn.execute(rows_offered_query(upsert)).fetchall() == [(7,)]
+    conn.execute(upsert)
+    update = (
+        'UPDATE s AS "x y" SET n = t.total FROM "it\'s" AS t JOIN s AS o ON o.id = t.site '
+        'WHERE "x y".site = t.site AND o.n > 2'
+    )
+    query = update_from_rows_query(update, ["n"])
+    found = conn.execute(query).fetchall()
+    expected = conn.execute(
+        'SELECT DISTINCT s.id, s.n FROM s JOIN "it\'s" t ON s.site = t.site '
+        "JOIN s AS o ON o.id = t.site WHERE o.n > 2"
+    ).fetchall()
+    assert sorted(found) == sorted(expected) and found
+    conn.execute(update)
+    assert conn.changes() == len(found)
+    assert update_from_rows_query("UPDATE s SET n = 1 WHERE id = 2", []) is None

@@ -87,6 +87,15 @@ class ImpactMeter(Meter):
         super().__init__(engine)
         self.transitions: list[dict] = []
         self.changed_rows: dict[int, int] = {}
+        """Per statement that changes rows in place: the rows whose values moved, and the
+        rows an upsert or INSERT OR REPLACE added."""
+        self.rows_changed = 0
+        """Rows the file changed, each row once however many of its statements changed it
+        (rows a statement changes in place are told apart by their identity)."""
+        engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_changed")
+        engine.conn.execute(
+            "CREATE TEMP TABLE _d1nb_changed (tbl TEXT, k TEXT, PRIMARY KEY (tbl, k)) WITHOUT ROWID"
+        )
         self.dropped: dict[int, Dropped] = {}
         self._columns_at_start = {
             t.lower(): {c[1].lower() for c in engine.columns(t)} for t in engine.tables()
@@ -197,6 +206,8 @@ class ImpactMeter(Meter):
         if s.kind == "insert_select" and s.table and error is None:
             self._copies.append((s.table, s.sql))
         if not self.watch:
+            if error is None:
+                self.rows_changed += changes
             return
         if error is None:
             self._record(s)
@@ -209,9 +220,21 @@ class ImpactMeter(Meter):
         )
         join = f"FROM temp._d1nb_before b JOIN main.{quote_ident(s.table)} a ON {same_row}"
         differs = " OR ".join(f"b.{quote_ident(c)} IS NOT a.{quote_ident(c)}" for c in self.watch)
-        self.changed_rows[s.index] = conn.execute(
-            f"SELECT count(*) {join} WHERE {differs}"
-        ).fetchall()[0][0]
+        identity = " || char(31) || ".join(f"quote(a.{quote_ident(k)})" for k in self.identity)
+        moved = f"SELECT {identity} AS k {join} WHERE {differs}"
+        if s.kind != "update":  # an upsert's or a REPLACE's new rows (a new identity) too
+            moved += (
+                f" UNION ALL SELECT {identity} AS k FROM main.{quote_ident(s.table)} a "
+                f"WHERE NOT EXISTS (SELECT 1 FROM temp._d1nb_before b WHERE {same_row})"
+            )
+        self.changed_rows[s.index] = conn.execute(f"SELECT count(*) FROM ({moved})").fetchall()[0][
+            0
+        ]
+        conn.execute(
+            f"INSERT OR IGNORE INTO temp._d1nb_changed SELECT ?, k FROM ({moved})",
+            (s.table.lower(),),
+        )
+        self.rows_changed += conn.changes()
         for col in self.watch:
             c = quote_ident(col)
             changed = f"WHERE b.{c} IS NOT a.{c}"
@@ -339,7 +362,8 @@ def analyse_impact(
     )
     statements = result.statements.copy()
     changed, transitions = [], []
-    drops = {o.name: m.dropped for o, m in zip(result.outcomes, last_meters, strict=True)}
+    meter_of = {o.name: m for o, m in zip(result.outcomes, last_meters, strict=True)}
+    drops = {name: m.dropped for name, m in meter_of.items()}
     order = {
         (f, i): n
         for n, (f, i) in enumerate(zip(statements["file"], statements["index"], strict=True))
@@ -385,8 +409,8 @@ def analyse_impact(
         )
         # rows whose values moved: an UPDATE's rows rewritten with the values they had are
         # SQLite changes (and D1 rows written), not rows changed
-        changed = int(part["rows_changed"].fillna(part["changes"]).sum())
-        rewritten = int(part["changes"].sum()) - changed
+        changed = meter_of[o.name].rows_changed
+        rewritten = int(part["changes"].sum() - part["rows_changed"].fillna(part["changes"]).sum())
         lost_drops = [
             text
             for index, drop in drops[o.name].items()

@@ -17,6 +17,7 @@ from d1nb.formats.sql.shapes import (
     index_where,
     names_in,
     top_level_offset,
+    update_from_rows_query,
 )
 from d1nb.formats.sql.text import SqlTokenError, quote_ident
 
@@ -138,9 +139,14 @@ class IndexCosts:
             joined = top_level_offset(cut.head, "FROM") is not None  # UPDATE … FROM
         except SqlTokenError:
             return 0
-        if cut.trailing or joined:
+        if cut.trailing:
             return 0
         where = f" WHERE {cut.condition}" if cut.condition else ""
+        if joined:  # UPDATE … FROM: the target rows it joins, by rowid
+            rows = update_from_rows_query(s.sql, [])
+            if rows is None:
+                return 0
+            where = f" WHERE rowid IN (SELECT _d1nb_r FROM ({rows}))"
         keys = ", ".join(f"{_joined_keys(k)} AS k{i}" for i, k in enumerate(indexes))
         try:
             conn.execute(

@@ -49,6 +49,7 @@ from d1nb.formats.sql.shapes import (
     not_in_tests_query,
     old_columns,
     rows_fed_query,
+    rows_offered_query,
     search_visits_query,
     select_join_terms,
     subquery_counts,
@@ -56,6 +57,7 @@ from d1nb.formats.sql.shapes import (
     table_parts,
     top_level_offset,
     update_from_names,
+    update_from_rows_query,
     window_reads_queries,
     written_columns,
 )
@@ -414,12 +416,14 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         """Whether `loop_rows` are those of an IN (SELECT …) list's join."""
         self.loop_rows = self._inner_loop_rows(s)
         self.offered: int | None = None  # rows an INSERT OR IGNORE or upsert … SELECT offers
-        if s.kind == "insert_select" and {"or_ignore", "upsert"} & set(s.flags):
-            self.offered = self.fed  # each row offered is looked up, inserted or not
-            query = rows_fed_query(s.sql) if self.offered is None else None
+        if s.kind == "insert_select" and {"or_ignore", "upsert", "do_nothing"} & set(s.flags):
+            # each row the SELECT yields is looked up, inserted or not
+            query = rows_offered_query(s.sql)
             if query:
                 with contextlib.suppress(apsw.Error):
                     self.offered = conn.execute(query).fetchall()[0][0]
+            if self.offered is None:
+                self.offered = self.fed
         self.sequence_row = (
             s.kind in ("insert", "insert_select")
             and self._has_sequence()
@@ -995,18 +999,24 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             cut = dml_condition(s.sql)
         except SqlTokenError:
             return False
-        if cut.trailing or " FROM " in f" {cut.head.upper()} ":
+        if cut.trailing:
             return False
-        where = f" WHERE {cut.condition}" if cut.condition else ""
         # and the values its triggers' WHEN read as OLD
         columns = {c[1].lower(): c[1] for c in self.engine.columns(table, generated=True)}
         read = {c for t in self._table_triggers(table) for c in old_columns(t.when or "")}
-        kept = "".join(f", {quote_ident(columns[c])}" for c in sorted(read) if c in columns)
-        try:
-            conn.execute(
-                f"CREATE TEMP TABLE _d1nb_updated AS SELECT rowid AS _d1nb_r{kept} FROM "
-                f"main.{quote_ident(table)}{where}"
+        kept = [columns[c] for c in sorted(read) if c in columns]
+        if " FROM " in f" {cut.head.upper()} ":  # UPDATE … FROM: the target rows it joins
+            query = update_from_rows_query(s.sql, kept)
+            if query is None:
+                return False
+        else:
+            where = f" WHERE {cut.condition}" if cut.condition else ""
+            query = (
+                f"SELECT rowid AS _d1nb_r{''.join(f', {quote_ident(c)}' for c in kept)} "
+                f"FROM main.{quote_ident(table)}{where}"
             )
+        try:
+            conn.execute(f"CREATE TEMP TABLE _d1nb_updated AS {query}")
         except apsw.Error:  # a WHERE that cannot run alone (a correlated name)
             return False
         return True
@@ -1366,7 +1376,14 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 for fk in self._foreign_keys()
                 if fk[0] == table and self._parent_is_rowid(fk[2], fk[3])
             ]
-            reads += changes * len(by_rowid)
+            for fk in by_rowid:
+                if "upsert" not in s.flags:
+                    reads += changes
+                    continue
+                # a row DO UPDATE rewrote seeks its parent only when it sets the key
+                inserted = max(0, self._count(table) - self.rows_before)
+                sets = {c.lower() for c in conflict_update_columns(s.sql)}
+                reads += changes if fk[1].lower() in sets else inserted
             if self._autoincrement(table):
                 # sqlite_sequence is read at every insert, written when rows came or its row
                 # for the table is new (an INSERT … SELECT of no row writes it the first time)

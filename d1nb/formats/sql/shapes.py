@@ -259,6 +259,8 @@ def classify(sql: str) -> tuple[str, str | None, tuple[str, ...], str]:
             kind = "insert"
         if ("DO", "UPDATE") in itertools.pairwise(words):
             flags.append("upsert")
+        elif ("DO", "NOTHING") in itertools.pairwise(words):
+            flags.append("do_nothing")  # ON CONFLICT … DO NOTHING: INSERT OR IGNORE's reads
         return kind, table, tuple(flags), ""
 
     if head == "UPDATE":
@@ -697,6 +699,16 @@ def table_parts(create_sql: str) -> list[str]:
     return parts + ([options] if options else [])
 
 
+def column_name_as_written(create_sql: str, position: int) -> str | None:
+    """The name of the column declared at `position` of a CREATE TABLE as its text spells it
+    (quotes and all: a RENAME COLUMN back to it writes the definition as it was)."""
+    parts = table_parts(create_sql)
+    if position >= len(parts):
+        return None
+    toks = tokenize(parts[position])
+    return parts[position][toks[0].start : toks[0].end] if toks else None
+
+
 def addable_column(create_sql: str, position: int, default: str | None) -> str | None:
     """The definition of the column declared at `position` of a CREATE TABLE, as written, when
     ALTER TABLE ADD COLUMN takes it on a populated table, else None: a VIRTUAL generated
@@ -790,6 +802,39 @@ def _tree(sql: str) -> exp.Expression | None:
         return sqlglot.parse_one(without_comments(sql), read="sqlite")
     except (sqlglot.errors.ParseError, TokenError):
         return None
+
+
+def update_from_target(sql: str) -> str | None:
+    """For an UPDATE … FROM: how its WHERE names the target table (its alias, or its name),
+    quoted, to qualify `rowid` beside the FROM tables' own; None for any other statement."""
+    tree = _tree(sql)
+    if not isinstance(tree, exp.Update) or _arg(tree, "from") is None:
+        return None
+    target = tree.this
+    return quote_ident(target.alias or target.name) if isinstance(target, exp.Table) else None
+
+
+def update_from_rows_query(sql: str, columns: list[str]) -> str | None:
+    """For an UPDATE … FROM: a query yielding each target row it updates once, its rowid as
+    `_d1nb_r` and its `columns` as they are before it (SQLite joins the target with the FROM
+    tables and updates every target row some joined row matches); None for another
+    statement, or text sqlglot cannot read."""
+    tree = _tree(sql)
+    if not isinstance(tree, exp.Update) or _arg(tree, "from") is None:
+        return None
+    target = tree.this
+    if not isinstance(target, exp.Table) or _arg(tree, "with") is not None:
+        return None
+    ref = quote_ident(target.alias or target.name)
+    alias = f" AS {quote_ident(target.alias)}" if target.alias else ""
+    picked = "".join(f", {ref}.{quote_ident(c)}" for c in columns)
+    source = _arg(tree, "from").sql(dialect="sqlite")[len("FROM ") :]
+    where = _arg(tree, "where")
+    condition = f" {where.sql(dialect='sqlite')}" if where is not None else ""
+    return (
+        f"SELECT DISTINCT {ref}.rowid AS _d1nb_r{picked} "
+        f"FROM main.{quote_ident(target.name)}{alias}, {source}{condition}"
+    )
 
 
 def table_aliases(sql: str) -> dict[str, str]:
@@ -1009,6 +1054,24 @@ def in_subquery_fed_counts(sql: str) -> list[str]:
             continue
         found.append(_fed_count(select).sql(dialect="sqlite"))
     return found
+
+
+def rows_offered_query(sql: str) -> str | None:
+    """For an INSERT … SELECT: a query counting the rows its SELECT yields (after GROUP BY,
+    DISTINCT and LIMIT: the rows offered to the table); None for text sqlglot cannot read."""
+    try:
+        text = without_comments(sql).rstrip().rstrip(";").rstrip()
+        tree = sqlglot.parse_one(text, read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return None
+    select = tree.expression if isinstance(tree, exp.Insert) else None
+    if not isinstance(select, exp.Query):
+        return None
+    counted = exp.select(exp.Count(this=exp.Star())).from_(select.copy().subquery("_d1nb_offered"))
+    with_ = _arg(tree, "with")
+    if with_ is not None:
+        counted.set("with_" if "with_" in counted.arg_types else "with", with_.copy())
+    return counted.sql(dialect="sqlite")
 
 
 def _fed_count(select: exp.Select) -> exp.Select:
