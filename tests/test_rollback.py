@@ -407,6 +407,38 @@ def test_drafts_add_a_dropped_column_back_as_the_export_declared_it(tmp_path):
     assert 'ALTER TABLE "d" ADD COLUMN "made" TEXT;' in made  # the default left out
 
 
+def test_drafts_rename_a_renamed_column_back(tmp_path):
+    """Stranger's project #13 renamed sightings.count to individuals (`count` unquoted in its
+    CREATE TABLE, under a partial index and a view). The draft dropped individuals, added
+    count back at the end and rewrote 1,200 values from the export ("schema differs"; values
+    production wrote since lost). It renames the column back now, spelled as the export
+    declared it: no data statement, the schema as it was. Checked against the real wrangler on
+    #13: both ways equal, sqlite_master identical."""
+    init = (
+        "CREATE TABLE s (id INTEGER PRIMARY KEY, site TEXT NOT NULL,\n"
+        '  count INTEGER NOT NULL DEFAULT 1, "it\'s" TEXT);\n'
+        "CREATE INDEX s_big ON s(count) WHERE count > 50;\n"
+        "CREATE VIEW daily AS SELECT site, sum(count) AS n FROM s GROUP BY 1;\n"
+    )
+    rows = "INSERT INTO s VALUES (1, 'a', 60, 'x'), (2, 'b', 3, NULL), (3, 'a', 1, 'y');"
+    renames = {
+        "0002_rename.sql": "ALTER TABLE s RENAME COLUMN count TO individuals;\n"
+        'ALTER TABLE s RENAME COLUMN "it\'s" TO "its";\n',
+        "0003_drop.sql": "DROP VIEW daily;\nALTER TABLE s DROP COLUMN its;\n",
+    }
+    root = _project(tmp_path / "p", init, renames, rows)
+    checks = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert [c.draft_verdict for c in checks] == ["restores everything"] * 2, [
+        c.draft_reason for c in checks
+    ]
+    first = checks[0].draft
+    assert [f.name for f in first] == ["rollback_000_schema.sql"]
+    schema = first[0].read_text(encoding="utf-8")
+    assert 'ALTER TABLE "s" RENAME COLUMN "individuals" TO count;' in schema
+    assert 'ALTER TABLE "s" RENAME COLUMN "its" TO "it\'s";' in schema
+    assert "DROP COLUMN" not in schema
+
+
 def test_drafts_leave_fts5_shadow_tables_to_fts5(tmp_path):
     """An FTS5 index of another table comes back by 'rebuild' once that table's rows are
     back; an FTS5 table that keeps its own rows gets them back through the virtual table;

@@ -28,6 +28,7 @@ from d1nb.formats.dumpformat import quote_text
 from d1nb.formats.migrations import MigrationDir, MigrationFile
 from d1nb.formats.sql.shapes import (
     addable_column,
+    column_name_as_written,
     is_constant_default,
     virtual_table_content,
 )
@@ -541,6 +542,7 @@ def draft_rollback(
             if kind in ("trigger", "view", "index") and now[(kind, name)] != was.get((kind, name)):
                 schema.append(f"DROP {kind.upper()} IF EXISTS {quote_ident(name)};")
         tables = sorted(n for k, n in was if k == "table" and n != ledger)
+        renames: dict[str, dict[str, str]] = {}
         for name in sorted(n for k, n in now if k == "table" and (k, n) not in was):
             schema.append(f"DROP TABLE IF EXISTS {quote_ident(name)};")
         for name in tables:
@@ -550,9 +552,18 @@ def draft_rollback(
             old_cols = {c[1]: c for c in b.columns(name, generated=True)}
             new_cols = {c[1]: c for c in a.columns(name, generated=True)}
             ordinary = {c[1] for c in b.columns(name)}
-            for col in sorted(new_cols.keys() - old_cols.keys()):
+            renamed = renames[name] = _renamed_columns(old_cols, new_cols)
+            for new_name, old_name in renamed.items():  # back in place, values kept
+                spelled = column_name_as_written(
+                    was[("table", name)][1], old_cols[old_name][0]
+                ) or quote_ident(old_name)
+                schema.append(
+                    f"ALTER TABLE {quote_ident(name)} RENAME COLUMN {quote_ident(new_name)} "
+                    f"TO {spelled};"
+                )
+            for col in sorted(new_cols.keys() - old_cols.keys() - renamed.keys()):
                 schema.append(f"ALTER TABLE {quote_ident(name)} DROP COLUMN {quote_ident(col)};")
-            for col in [c for c in old_cols if c not in new_cols]:
+            for col in [c for c in old_cols if c not in new_cols and c not in renamed.values()]:
                 cid, _n, type_, notnull, default, _pk = old_cols[col]
                 definition = addable_column(was[("table", name)][1], cid, default)
                 if definition:  # back as the export declared it
@@ -577,7 +588,7 @@ def draft_rollback(
         for table in _parents_first(b, tables):
             content = virtual_table_content(was[("table", table)][1])
             if content is None:  # a table, or a virtual table that keeps its own rows
-                data += _restore_rows(b, a, table)
+                data += _restore_rows(b, a, table, renames.get(table, {}))
             elif content:  # an index of another table's rows: rebuilt once they are back
                 rebuilt.append(
                     f"INSERT INTO {quote_ident(table)}({quote_ident(table)}) VALUES ('rebuild');"
@@ -636,6 +647,18 @@ def draft_rollback(
     return files
 
 
+def _renamed_columns(old_cols: dict[str, tuple], new_cols: dict[str, tuple]) -> dict[str, str]:
+    """Columns the migration renamed, new name → old: one only the after side has, in the
+    place of one only the export has, declared alike (type, NOT NULL, default, key). Put
+    back by RENAME COLUMN, a column keeps the values production wrote since the export."""
+    gone = {c[0]: c for n, c in old_cols.items() if n not in new_cols}
+    return {
+        n: gone[c[0]][1]
+        for n, c in new_cols.items()
+        if n not in old_cols and c[0] in gone and c[2:] == gone[c[0]][2:]
+    }
+
+
 def _column_names(engine: D1Engine, table: str) -> list[str]:
     return [c[1] for c in engine.columns(table)]
 
@@ -645,8 +668,12 @@ def _order(key: tuple) -> tuple:
     return tuple(("", 0) if v is None else (type(v).__name__, v) for v in key)
 
 
-def _restore_rows(b: D1Engine, a: D1Engine, table: str) -> list[str]:
-    """Statements that make `table` in `a` hold exactly the rows it holds in `b`."""
+def _restore_rows(
+    b: D1Engine, a: D1Engine, table: str, renamed: dict[str, str] | None = None
+) -> list[str]:
+    """Statements that make `table` in `a` hold exactly the rows it holds in `b`, once the
+    columns `renamed` in `a` (new name → old) have their old names back."""
+    now_name = {old: new for new, old in (renamed or {}).items()}
     cols = _column_names(b, table)
     pk = [c[1] for c in sorted(b.columns(table), key=lambda c: c[5]) if c[5]]
     key = pk or ["rowid"]
@@ -654,8 +681,13 @@ def _restore_rows(b: D1Engine, a: D1Engine, table: str) -> list[str]:
     t = quote_ident(table)
     old = {r[: len(key)]: r[len(key) :] for r in b.conn.execute(f"SELECT {select} FROM {t}")}
     have = set(_column_names(a, table)) if a.conn.table_exists(None, table) else set()
+    have = {c for c in have if c not in now_name.values()} | {
+        old for old, new in now_name.items() if new in have
+    }
     kept = [c for c in cols if c in have]
-    now_select = ", ".join(quote_ident(c) if c != "rowid" else "rowid" for c in [*key, *kept])
+    now_select = ", ".join(
+        quote_ident(now_name.get(c, c)) if c != "rowid" else "rowid" for c in [*key, *kept]
+    )
     now = (
         {r[: len(key)]: r[len(key) :] for r in a.conn.execute(f"SELECT {now_select} FROM {t}")}
         if have
