@@ -203,3 +203,33 @@ def test_a_foreign_key_to_a_table_the_export_lacks_is_not_judged(tmp_path):
     verdict = result.verdict().set_index("item")
     assert verdict.loc["checks", "status"] == "pass"
     assert "cannot be judged: posts(user_id) → users(id)" in verdict.loc["checks", "detail"]
+
+
+def test_a_not_null_asked_for_samples_the_rows_breaking_it(tmp_path):
+    """Stranger's project #13 asked `--not-null sightings.observer`: the check came out as
+    "error: near FROM: syntax error" (a sample of no column), on both sides, and the verdict
+    still read "failing". Rows breaking it are counted and named by rowid, or by key in a
+    WITHOUT ROWID table (counts from the sqlite3 module)."""
+    import sqlite3
+
+    db = tmp_path / "x.sqlite"
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "CREATE TABLE s (id INTEGER PRIMARY KEY, observer TEXT);"
+        "CREATE TABLE o (handle TEXT PRIMARY KEY COLLATE NOCASE, prefs TEXT) WITHOUT ROWID;"
+        "INSERT INTO s VALUES (3, NULL), (5, 'a'), (9, NULL), (12, NULL), (20, NULL);"
+        "INSERT INTO o VALUES ('b''s', NULL), ('a', '{}'), ('C', NULL);"
+    )
+    nulls = conn.execute("SELECT count(*) FROM s WHERE observer IS NULL").fetchone()[0]
+    conn.commit()
+    conn.close()
+    frame = check_snapshot(
+        load_snapshot(db, tmp_path / "w"),
+        Invariants(not_null=["s.observer", "o.prefs"]),
+    )
+    checks = _by_check(frame)
+    observer, prefs = checks["s.observer NOT NULL"], checks["o.prefs NOT NULL"]
+    assert (observer.status, observer.failing_rows) == ("fail", nulls)
+    assert observer.sample == "rowid 3; rowid 9; rowid 12"
+    assert (prefs.status, prefs.failing_rows) == ("fail", 2)
+    assert prefs.sample == "handle \"b's\"; handle 'C'"

@@ -101,14 +101,23 @@ class _Checker(_CheckRows):
             count = self.query(f"SELECT count(*) FROM {quote_ident(table)} WHERE {where}")[0][0]
             sample = ""
             if count:
-                cols = ", ".join(quote_ident(c) for c in shown)
+                # a row is named by its rowid, or a WITHOUT ROWID table's by its key
+                ids = ["rowid"]
+                if self.engine.without_rowid(table):
+                    columns = sorted(self.engine.columns(table), key=lambda c: c[5])
+                    ids = [quote_ident(c[1]) for c in columns if c[5]]
                 picked = self.query(
-                    f"SELECT rowid, {cols} FROM {quote_ident(table)} WHERE {where} "
-                    f"ORDER BY rowid LIMIT {SAMPLE_SIZE}"
+                    f"SELECT {', '.join(ids + [quote_ident(c) for c in shown])} "
+                    f"FROM {quote_ident(table)} WHERE {where} "
+                    f"ORDER BY {', '.join(ids)} LIMIT {SAMPLE_SIZE}"
                 )
+                named = "rowid" if ids == ["rowid"] else ", ".join(c.strip('"') for c in ids)
                 sample = "; ".join(
-                    f"rowid {r[0]}: "
-                    + ", ".join(f"{c}={_show(v)}" for c, v in zip(shown, r[1:], strict=True))
+                    f"{named} {', '.join(_show(v) for v in r[: len(ids)])}"
+                    + (": " if shown else "")
+                    + ", ".join(
+                        f"{c}={_show(v)}" for c, v in zip(shown, r[len(ids) :], strict=True)
+                    )
                     for r in picked
                 )
             self.add(check, kind, table, count, sample)
