@@ -113,15 +113,76 @@ def test_rows_added_since_the_export_are_batched_too(sample, tmp_path, service, 
         while _value(batched, remaining) is not None:
             _run(batched, files[0].read_text(encoding="utf-8"))
     else:
-        low = _value(snapshot.path, f'SELECT max(rowid) FROM "{table}"')
-        high = _value(batched, (out / "last_rowid.sql").read_text(encoding="utf-8"))
-        assert high == low + 500
-        template = (out / "tail.sql.in").read_text(encoding="utf-8")
-        while high > low:
-            batch = template.replace("__d1nb_low__", str(low))
-            _run(batched, batch.replace("__d1nb_high__", str(low + 300)))
-            low += 300
+        _follow_tail(out, batched, _value(snapshot.path, f'SELECT max(rowid) FROM "{table}"'))
     assert _data(batched, table) == _data(whole, table)
+
+
+def _follow_tail(out, batched, low: int) -> None:
+    """What run_batches.sh does after the files of a range plan: while last_rowid.sql's
+    answer (text) is past `low`, next_rowid.sql ends the next range, tail.sql.in runs it."""
+    high = int(_value(batched, (out / "last_rowid.sql").read_text(encoding="utf-8")))
+    template = (out / "tail.sql.in").read_text(encoding="utf-8")
+    step = (out / "next_rowid.sql.in").read_text(encoding="utf-8")
+    while high > low:
+        nxt = _value(batched, step.replace("__d1nb_low__", str(low)))
+        assert isinstance(nxt, str)  # text: JavaScript would round it past 2^53
+        batch = template.replace("__d1nb_low__", str(low))
+        _run(batched, batch.replace("__d1nb_high__", nxt))
+        low = int(nxt)
+
+
+SNOWFLAKES = """
+CREATE TABLE sites (site_id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE sightings (id INTEGER PRIMARY KEY, site_id INTEGER, species TEXT, n INTEGER);
+INSERT INTO sites VALUES (1, 'a'), (2, 'b');
+WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 400)
+INSERT INTO sightings SELECT 1152921504606846976 + i * 4194304 + i % 3, 1 + i % 2,
+  CASE i % 3 WHEN 0 THEN 'gull' ELSE 'tern' END, i % 7 FROM k;
+"""
+
+
+def test_an_update_from_over_snowflake_ids_is_batched_exactly(tmp_path):
+    """Stranger's project #13 doubled gull counts with `UPDATE … FROM (SELECT …) AS s`: the
+    planner failed ("no such column: s.id", its WHERE run without its FROM). Its rows are the
+    target rows the join meets, its ranges on the target's own rowid. With snowflake ids
+    (past 2^60, millions apart) the driver's follow-up stepped `size` rowids at a time and
+    read D1's answers through JavaScript numbers (rounded past 2^53); it now asks for the
+    next `size` rowids as text. Rows production added since are batched too; the result
+    equals the statement run whole."""
+    db = tmp_path / "x.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute(SNOWFLAKES)
+    conn.close()
+    sql = (
+        "UPDATE sightings AS x SET n = s.total FROM (SELECT id, n * 2 + 1 AS total "
+        "FROM sightings WHERE species = 'gull') AS s JOIN sites ON sites.name = 'a' "
+        "WHERE x.id = s.id AND sites.site_id = x.site_id;"
+    )
+    probe = apsw.Connection(str(db))
+    probe.execute("BEGIN")
+    probe.execute(sql)
+    updated = probe.changes()
+    probe.execute("ROLLBACK")
+    probe.close()
+    plan = plan_batches(db, sql, sizes=SIZES, repeats=1)
+    assert plan.mode == "range" and plan.rows == updated == plan.rerun_changes > 20
+    out = tmp_path / "out"
+    files = write_batches(plan, db, out, size=20)
+    assert len(files) == 4
+    whole, batched = tmp_path / "whole.sqlite", tmp_path / "batched.sqlite"
+    grow = (
+        "INSERT INTO sightings SELECT id + 4611686018427387904 + (id % 5) * 1099511627776, "
+        "site_id, species, n FROM sightings"
+    )
+    for path in (whole, batched):
+        shutil.copyfile(db, path)
+        _run(path, grow)
+    _run(whole, sql)
+    for f in files:
+        _run(batched, f.read_text(encoding="utf-8"))
+    assert _data(batched, "sightings") != _data(whole, "sightings")
+    _follow_tail(out, batched, _value(db, "SELECT max(rowid) FROM sightings"))
+    assert _data(batched, "sightings") == _data(whole, "sightings")
 
 
 def test_recommendation_stays_under_the_budget_and_compares_with_peers(sample, tmp_path):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from d1nb import d1, outfiles
 from d1nb.analyses.batch_sql import (
-    _where_and_head,
     batch_sql,
+    matched_rowids,
 )
 from d1nb.analyses.batching import BATCHABLE, DEFAULT_MARGIN, BatchPlan, plan_batches, rowid_after
 from d1nb.engine.d1engine import D1Engine, D1Error
@@ -38,9 +38,10 @@ def write_batches(
     matches, so extra runs change nothing); range batches cover consecutive rowid ranges of
     the snapshot up to its last rowid. Production has often grown since the export, so the
     driver then asks D1 what is left and goes on in batches of the same bound: the LIMIT
-    batch again while a row still matches, rowid ranges `size` wide up to the table's last
-    rowid (a range that wide cannot hold more than `size` rows). An INSERT … SELECT into its
-    own table stops at the export's last rowid, past which its own copies land.
+    batch again while a row still matches, ranges of the next `size` rowids D1 holds up to
+    the table's last rowid (exact past 2^53, and as sparse as snowflake ids may be). An
+    INSERT … SELECT into its own table stops at the export's last rowid, past which its own
+    copies land.
     """
     size = size or plan.recommended
     out = Path(out)
@@ -51,15 +52,21 @@ def write_batches(
     if plan.mode == "limit":
         count = max(1, -(-plan.rows // size))
         statements = [batch_sql(s, size, "limit")] * count
-        _, condition = _where_and_head(s)
-        table = quote_ident(s.table or "")
-        helpers["remaining.sql"] = f"SELECT min(rowid) AS r FROM {table} WHERE {condition};"
+        # rowids as text: D1's --json answer goes through JavaScript numbers, which round
+        # integers past 2^53 (snowflake ids)
+        helpers["remaining.sql"] = f"SELECT CAST(min(r) AS TEXT) AS r FROM ({matched_rowids(s)});"
         end = None
     else:
         table = insert.source if insert is not None else s.table or ""
         statements, end = _range_batches(plan, database, size, table)
         if insert is None or not insert.into_itself:
-            helpers["last_rowid.sql"] = f"SELECT max(rowid) AS r FROM {quote_ident(table)};"
+            t = quote_ident(table)
+            helpers["last_rowid.sql"] = f"SELECT CAST(max(rowid) AS TEXT) AS r FROM {t};"
+            # where the next range ends: `size` rows on, however sparse the rowids are
+            helpers["next_rowid.sql.in"] = (
+                f"SELECT CAST(max(r) AS TEXT) AS r FROM (SELECT rowid AS r FROM {t} "
+                f"WHERE rowid > {_LOW} ORDER BY rowid LIMIT {size});"
+            )
             helpers["tail.sql.in"] = batch_sql(s, size, "range", _LOW, _HIGH, insert)
     width = len(str(len(statements)))
     files = []
@@ -83,7 +90,15 @@ def write_batches(
 _DRIVER_HEAD = "#!/usr/bin/env sh\n# Runs the batches"
 
 
-_HELPERS = ("remaining.sql", "last_rowid.sql", "tail.sql.in", "tail.sql", "done.txt")
+_HELPERS = (
+    "remaining.sql",
+    "last_rowid.sql",
+    "next_rowid.sql.in",
+    "next_rowid.sql",
+    "tail.sql.in",
+    "tail.sql",
+    "done.txt",
+)
 """Files the driver reads or writes beside the batches (done.txt: the batches that ran)."""
 
 
@@ -196,7 +211,9 @@ def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str
             f"low={end}  # the export's last rowid: the files above end there",
             'high="$(value last_rowid.sql "$@")"',
             'while [ -n "$high" ] && [ "$high" -gt "$low" ]; do',
-            f"  next=$((low + {size}))",
+            f'  sed -e "s/{_LOW}/$low/g" "$dir/next_rowid.sql.in" > "$dir/next_rowid.sql"',
+            '  next="$(value next_rowid.sql "$@")"',
+            '  [ -n "$next" ] || break',
             f'  sed -e "s/{_LOW}/$low/g" -e "s/{_HIGH}/$next/g" \\',
             '    "$dir/tail.sql.in" > "$dir/tail.sql"',
             '  echo "$low < rowid <= $next (added since the export)"',

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.migrations import Statement
-from d1nb.formats.sql.shapes import dml_condition, insert_select, with_condition, written_columns
+from d1nb.formats.sql.shapes import (
+    dml_condition,
+    insert_select,
+    update_from_rows_query,
+    update_from_target,
+    with_condition,
+    written_columns,
+)
 from d1nb.formats.sql.text import SqlTokenError, quote_ident
 from d1nb.problems import InputError
 
@@ -108,6 +115,25 @@ def _insert_key(engine: D1Engine, table: str, columns: list[str]) -> tuple[str, 
     return next((k for k in candidates if k and {c.lower() for c in k} <= wanted), ())
 
 
+def matched_rowids(s: Statement) -> str:
+    """A query yielding, as `r`, the rowid of each row an UPDATE or DELETE matches: its
+    table's rows its WHERE keeps, or for an UPDATE … FROM each target row the join meets."""
+    _head, condition = _where_and_head(s)
+    if s.kind == "update" and update_from_target(s.sql):
+        rows = update_from_rows_query(s.sql, [])
+        if rows is None:
+            raise InputError("", s.line, "cannot batch an UPDATE … FROM d1nb cannot read")
+        return f"SELECT _d1nb_r AS r FROM ({rows})"
+    return f"SELECT rowid AS r FROM {quote_ident(s.table or '')} WHERE {condition}"
+
+
+def _rowid(s: Statement) -> str:
+    """`rowid`, qualified by the target's name or alias in an UPDATE … FROM (whose FROM
+    tables have rowids of their own)."""
+    target = update_from_target(s.sql) if s.kind == "update" else None
+    return f"{target}.rowid" if target else "rowid"
+
+
 def batch_sql(
     s: Statement,
     size: int,
@@ -123,10 +149,16 @@ def batch_sql(
         return insert.batch(low, high)
     head, condition = _where_and_head(s)
     table = quote_ident(s.table or "")
+    rowid = _rowid(s)
+    if mode == "limit" and rowid != "rowid":  # UPDATE … FROM: its join stays in its WHERE
+        return (
+            f"{head} WHERE ({condition}) AND {rowid} IN "
+            f"(SELECT r FROM ({matched_rowids(s)}) LIMIT {size});"
+        )
     if mode == "limit":
         return f"{head} WHERE rowid IN (SELECT rowid FROM {table} WHERE {condition} LIMIT {size});"
-    bounds = [f"rowid > {low}"] if low is not None else []
-    bounds += [f"rowid <= {high}"] if high is not None else []
+    bounds = [f"{rowid} > {low}"] if low is not None else []
+    bounds += [f"{rowid} <= {high}"] if high is not None else []
     return f"{head} WHERE ({condition}) AND {' AND '.join(bounds) or '1'};"
 
 
@@ -136,9 +168,7 @@ def _matching(engine: D1Engine, s: Statement, insert: InsertSelect | None = None
         return engine.conn.execute(f"SELECT count(*) FROM {quote_ident(insert.source)}").fetchall()[
             0
         ][0]
-    _, condition = _where_and_head(s)
-    table = quote_ident(s.table or "")
-    return engine.conn.execute(f"SELECT count(*) FROM {table} WHERE {condition}").fetchall()[0][0]
+    return engine.conn.execute(f"SELECT count(*) FROM ({matched_rowids(s)})").fetchall()[0][0]
 
 
 def _self_excluding(engine: D1Engine, s: Statement) -> bool:

@@ -28,9 +28,9 @@ from d1nb.analyses.batch_sql import (
     InsertSelect,
     _matching,
     _self_excluding,
-    _where_and_head,
     _writes_per_row,
     batch_sql,
+    matched_rowids,
     parse_insert_select,
 )
 from d1nb.engine.d1engine import D1Engine, D1Error
@@ -487,13 +487,13 @@ def rowid_after(
 ) -> int | None:
     """The rowid that ends a range of `size` matching rows (source rows for an INSERT …
     SELECT) starting after `after`."""
-    if insert is not None:
-        table, condition = insert.source, "1"
-    else:
-        (_, condition), table = _where_and_head(s), s.table or ""
+    rows = (
+        f"SELECT rowid AS r FROM {quote_ident(insert.source)}"
+        if insert is not None
+        else matched_rowids(s)
+    )
     row = engine.conn.execute(
-        f"SELECT rowid FROM {quote_ident(table)} WHERE ({condition}) AND rowid > ? ORDER BY rowid "
-        "LIMIT 1 OFFSET ?",
+        f"SELECT r FROM ({rows}) WHERE r > ? ORDER BY r LIMIT 1 OFFSET ?",
         (after, size - 1),
     ).fetchall()
     return row[0][0] if row else None
