@@ -319,6 +319,56 @@ def test_a_row_changed_twice_is_one_row_and_an_upserts_new_rows_are_changed(make
     assert rows.loc["0003_totals.sql", "reason"] == f"{totals} rows changed, no cascade"
 
 
+def test_a_backfill_that_transforms_the_column_it_replaces_says_so(make_tree, tmp_path):
+    """Stranger's project #14 (drizzle) added `summary`, set it to substr(body, 1, 80) and
+    dropped body: "safe", since the backfill read body. A dropped column's values are now
+    checked against the columns the file's UPDATEs filled from it: kept as they were (a
+    rename by copy) is nothing to say; kept only transformed is said; and where fewer
+    distinct values remain than were dropped, some are gone for good. Figures from the
+    sqlite3 module."""
+    import sqlite3
+
+    seed = (
+        "CREATE TABLE n (id INTEGER PRIMARY KEY, body TEXT, tag TEXT, old TEXT);\n"
+        "INSERT INTO n (body, tag, old) VALUES ('short', 'A', 'x'), (NULL, 'b', 'y'), "
+        "('a' || printf('%090d', 1), 'C', NULL), ('a' || printf('%090d', 2), 'C', 'z');\n"
+    )
+    files = {
+        "m/0001_t.sql": seed,
+        "m/0002_body.sql": "ALTER TABLE n ADD COLUMN summary TEXT;\n"
+        "UPDATE n SET summary = substr(body, 1, 80);\nALTER TABLE n DROP COLUMN body;\n",
+        "m/0003_tag.sql": "ALTER TABLE n ADD COLUMN label TEXT;\n"
+        "UPDATE n SET label = lower(tag);\nALTER TABLE n DROP COLUMN tag;\n",
+        "m/0004_old.sql": "ALTER TABLE n ADD COLUMN new TEXT;\n"
+        "UPDATE n SET new = old;\nALTER TABLE n DROP COLUMN old;\n",
+    }
+    root = make_tree({**files, "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n"})
+    db = sqlite3.connect(":memory:")
+    db.executescript(seed)
+    long_bodies, bodies = db.execute(
+        "SELECT count(*) FILTER (WHERE length(body) > 80), count(DISTINCT body) FROM n"
+    ).fetchone()
+    kept = db.execute("SELECT count(DISTINCT substr(body, 1, 80)) FROM n").fetchone()[0]
+    upper = db.execute("SELECT count(*) FROM n WHERE tag <> lower(tag)").fetchone()[0]
+    assert (long_bodies, bodies - kept, upper) == (2, 1, 3)
+
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    impact = analyse_impact(snapshot, load_migration_dir(root / "m"))
+    rows = impact.migrations.set_index("file")
+    assert rows.loc["0002_body.sql", "verdict"] == "loses data"
+    assert rows.loc["0002_body.sql", "reason"] == (
+        f"drop column n.body: {bodies - kept} of its {bodies} distinct values cannot be told "
+        "apart in summary"
+    )
+    assert rows.loc["0003_tag.sql", "verdict"] == "safe"
+    assert rows.loc["0003_tag.sql", "reason"].endswith(
+        f"; drop column n.tag: {upper} values kept only as transformed into label"
+    )
+    assert rows.loc["0004_old.sql", "reason"] == (
+        "3 rows changed, no cascade (1 more rewritten with the values they had)"
+    )
+
+
 DROPS = {
     "m/0001_t.sql": """CREATE TABLE "gauge readings" (
   id INTEGER PRIMARY KEY, level_m REAL,

@@ -77,6 +77,11 @@ class Dropped:
     holding its key: the rows whose key none of those tables holds (a rebuild that filtered
     or ignored some)."""
     copied_to: tuple[str, ...] = ()
+    transformed: dict[str, tuple[int, int, int, tuple[str, ...]]] = field(default_factory=dict)
+    """Per column dropped that earlier UPDATEs of the file read into other columns of its
+    table: (its values none of those columns holds as it was, its distinct values, the
+    distinct values those columns hold for the same rows, the columns). Fewer distinct values
+    kept than dropped: some are gone for good."""
 
 
 class ImpactMeter(Meter):
@@ -103,6 +108,8 @@ class ImpactMeter(Meter):
         self._renamed: dict[str, str] = {}
         """A table renamed in this file (lower-cased) → the name it had when the file began."""
         self._copies: list[tuple[str, str]] = []
+        self._backfills: list[tuple[str, list[str], str]] = []
+        """(table, columns set, text) of the UPDATEs of this file that ran."""
         """(target, text) of the INSERT … SELECTs of this file that ran."""
 
     def _watched(self, s: Statement) -> tuple[list[str], list[str]]:
@@ -154,6 +161,34 @@ class ImpactMeter(Meter):
         )
         if s.kind == "drop_table" and rows:
             self._rows_not_copied(self.dropped[s.index])
+        for column in dropped if s.kind == "drop_column" else []:
+            self._kept_transformed(self.dropped[s.index], column)
+
+    def _kept_transformed(self, drop: Dropped, column: str) -> None:
+        """For a column about to be dropped that earlier UPDATEs of the file read into other
+        columns of its table (add, backfill, drop): how many of its values those columns do
+        not hold as they were, and whether they tell its distinct values apart."""
+        here = {c[1].lower(): c[1] for c in self.engine.columns(drop.table, generated=True)}
+        into = []
+        for table, sets, sql in self._backfills:
+            read = columns_read(sql, table)
+            if table.lower() == drop.table.lower() and (read is None or column.lower() in read):
+                into += [here[c.lower()] for c in sets if c.lower() in here]
+        into = [c for c in dict.fromkeys(into) if c.lower() != column.lower()]
+        if not into:
+            return
+        t, col = f"main.{quote_ident(drop.table)}", quote_ident(column)
+        held = " OR ".join(f"{col} IS {quote_ident(c)}" for c in into)
+        keep = ", ".join(quote_ident(c) for c in into)
+        changed, distinct = self.engine.conn.execute(
+            f"SELECT count(*) FILTER (WHERE NOT ({held})), count(DISTINCT {col}) "
+            f"FROM {t} WHERE {col} IS NOT NULL"
+        ).fetchall()[0]
+        (kept,) = self.engine.conn.execute(
+            f"SELECT count(*) FROM (SELECT DISTINCT {keep} FROM {t} WHERE {col} IS NOT NULL)"
+        ).fetchall()[0]
+        if changed:
+            drop.transformed[column] = (changed, distinct, kept, tuple(into))
 
     def _rows_not_copied(self, drop: Dropped) -> None:
         """The rows of a table about to be dropped whose key is in none of the tables that
@@ -205,6 +240,8 @@ class ImpactMeter(Meter):
         super().after(s, changes, error)
         if s.kind == "insert_select" and s.table and error is None:
             self._copies.append((s.table, s.sql))
+        if s.kind == "update" and s.table and error is None:
+            self._backfills.append((s.table, written_columns(s.sql) or [], s.sql))
         if not self.watch:
             if error is None:
                 self.rows_changed += changes
@@ -445,6 +482,8 @@ def analyse_impact(
             verdict, reason = "safe", f"{changed} rows changed, no cascade"
             if rewritten:
                 reason += f" ({rewritten} more rewritten with the values they had)"
+            for text in [t for drop in drops[o.name].values() for t in _kept_transformed(drop)]:
+                reason += f"; {text}"
         over = free_plan_excess(
             int(part["rows_read"].sum()), int(part["rows_written"].sum()), fails=not o.ok
         )
@@ -503,10 +542,31 @@ def _lost(drop: Dropped, carriers: list[str]) -> list[str]:
         read |= columns
     if drop.kind == "drop_table" and not read and drop.rows:
         return [f"drop table {drop.table} ({drop.rows} rows)"]
-    return left + [
-        f"drop column {drop.table}.{column} ({n} values)"
-        for column, n in drop.values.items()
-        if n and column.lower() not in read
+    merged = [
+        f"drop column {drop.table}.{column}: {distinct - kept} of its {distinct} distinct "
+        f"values cannot be told apart in {', '.join(into)}"
+        for column, (_n, distinct, kept, into) in drop.transformed.items()
+        if kept < distinct
+    ]
+    return (
+        left
+        + [
+            f"drop column {drop.table}.{column} ({n} values)"
+            for column, n in drop.values.items()
+            if n and column.lower() not in read
+        ]
+        + merged
+    )
+
+
+def _kept_transformed(drop: Dropped) -> list[str]:
+    """A dropped column's values that survive only transformed (each distinct value still
+    told apart), in words: not lost, but not kept as they were either."""
+    return [
+        f"drop column {drop.table}.{column}: {changed} values kept only as transformed into "
+        f"{', '.join(into)}"
+        for column, (changed, distinct, kept, into) in drop.transformed.items()
+        if kept >= distinct
     ]
 
 
