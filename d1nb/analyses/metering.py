@@ -853,6 +853,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         as finding the rows the SELECT yields; a DELETE … IN (SELECT … JOIN … JOIN …) of
         stranger's project #9 read 11,762 against 22,440). {} otherwise."""
         self.list_joins = False
+        self.automatic_found: dict[int, int] = {}
+        """Per plan line searching an automatic index: the rows it finds, plus the rows of
+        the loops before it that find one."""
         if s.kind not in ("insert_select", "select", "update", "delete"):
             return {}
         loops = [(i, m.group(2)) for i, m in self._own_loops()]
@@ -879,7 +882,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             n: {c[1].lower() for c in self.engine.columns(self.aliased[n])} for _i, n in loops
         }
         reaching = {}
-        for k in range(1, len(loops)):
+        for k in range(1, len(loops) + 1):
             before = [name for _i, name in loops[:k]]
             names = {n.lower() for n in before} | {self.aliased[n].lower() for n in before}
             own = set().union(*(columns[n] for n in before))
@@ -892,6 +895,21 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             source = ", ".join(
                 f"main.{quote_ident(self.aliased[n])} AS {quote_ident(n)}" for n in before
             )
+            line = loops[k - 1][0]
+            if k > 1 and "AUTOMATIC" in self.plan[line]:
+                # an automatic index is searched: the rows it finds, and the rows of the loops
+                # before it that find one (a search that finds none reads nothing)
+                outer = ", ".join(f"{quote_ident(n)}.rowid" for n in before[:-1])
+                found, matched = self._count_where(source, kept), None
+                where = " WHERE " + " AND ".join(f"({t})" for t in kept) if kept else ""
+                with contextlib.suppress(apsw.Error):  # a WITHOUT ROWID table: no rowid
+                    matched = self.engine.conn.execute(
+                        f"SELECT count(*) FROM (SELECT DISTINCT {outer} FROM {source}{where})"
+                    ).fetchall()[0][0]
+                if found is not None and matched is not None:
+                    self.automatic_found[line] = found + matched
+            if k == len(loops):
+                break
             rows = self._count_where(source, kept)
             if rows is None:
                 return {}
@@ -1199,9 +1217,16 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 reads += max(sum(self.fullscan_steps) - once, 0) + runs
             elif inside:  # a correlated subquery runs once per row of the statement's own loop
                 reads += self._correlated_reads(line, how, name, using, runs)
+            elif how == "SCAN" and i in self.loop_rows:
+                # a join's inner loop without an index: scanned whole once per row reaching it
+                reads += self.loop_rows[i] * self.scanned[name]
+                scanned_rows += self.scanned[name]
             elif how == "SCAN":
                 reads += self.scanned[name]
                 scanned_rows += self.scanned[name]
+            elif i in self.automatic_found:
+                # an automatic index: its table read once to build it, then what it finds
+                reads += self._count(self.aliased[name]) + self.automatic_found[i]
             elif i in self.loop_rows:  # a join's inner loop, once per row reaching it
                 keys = EQUAL_KEYS.search(line)
                 per_key = self._rows_per_key(self.aliased[name], keys.group(1)) if keys else 0
