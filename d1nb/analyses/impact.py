@@ -99,7 +99,7 @@ class ImpactMeter(Meter):
         (rows a statement changes in place are told apart by their identity)."""
         engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_changed")
         engine.conn.execute(
-            "CREATE TEMP TABLE _d1nb_changed (tbl TEXT, k TEXT, PRIMARY KEY (tbl, k)) WITHOUT ROWID"
+            "CREATE TEMP TABLE _d1nb_changed (tbl TEXT, k, PRIMARY KEY (tbl, k)) WITHOUT ROWID"
         )
         self.dropped: dict[int, Dropped] = {}
         self._columns_at_start = {
@@ -257,21 +257,28 @@ class ImpactMeter(Meter):
         )
         join = f"FROM temp._d1nb_before b JOIN main.{quote_ident(s.table)} a ON {same_row}"
         differs = " OR ".join(f"b.{quote_ident(c)} IS NOT a.{quote_ident(c)}" for c in self.watch)
-        identity = " || char(31) || ".join(f"quote(a.{quote_ident(k)})" for k in self.identity)
+        identity = (  # a rowid as it is; a key of several columns as one value
+            "a.rowid"
+            if self.identity == ["rowid"]
+            else " || char(31) || ".join(f"quote(a.{quote_ident(k)})" for k in self.identity)
+        )
         moved = f"SELECT {identity} AS k {join} WHERE {differs}"
         if s.kind != "update":  # an upsert's or a REPLACE's new rows (a new identity) too
             moved += (
                 f" UNION ALL SELECT {identity} AS k FROM main.{quote_ident(s.table)} a "
                 f"WHERE NOT EXISTS (SELECT 1 FROM temp._d1nb_before b WHERE {same_row})"
             )
-        self.changed_rows[s.index] = conn.execute(f"SELECT count(*) FROM ({moved})").fetchall()[0][
-            0
-        ]
+        conn.execute("DROP TABLE IF EXISTS temp._d1nb_moved")
+        conn.execute(f"CREATE TEMP TABLE _d1nb_moved AS {moved}")  # the join once
+        (self.changed_rows[s.index],) = conn.execute(
+            "SELECT count(*) FROM temp._d1nb_moved"
+        ).fetchall()[0]
         conn.execute(
-            f"INSERT OR IGNORE INTO temp._d1nb_changed SELECT ?, k FROM ({moved})",
+            "INSERT OR IGNORE INTO temp._d1nb_changed SELECT ?, k FROM temp._d1nb_moved",
             (s.table.lower(),),
         )
         self.rows_changed += conn.changes()
+        conn.execute("DROP TABLE temp._d1nb_moved")
         for col in self.watch:
             c = quote_ident(col)
             changed = f"WHERE b.{c} IS NOT a.{c}"
