@@ -38,6 +38,8 @@ class CascadeReads:
     cascade_mixed: set[tuple[str, str]]
     child_rows: dict[str, int]
     holders: dict[str, int]
+    edge_kept: dict[tuple[str, str, str], int]
+    edge_deleted: dict[tuple[str, str, str], int]
     rank_probes: list[RankProbe]
     rank_sums: dict[tuple[str, str, str], tuple[int, int]]
     deletes: bool
@@ -143,6 +145,44 @@ class CascadeReads:
                 return pks[0] if len(pks) == 1 else None
         return None
 
+    def _keep_edge_keys(self) -> None:
+        """Before a delete: for a child that several CASCADE edges reach (a link table with
+        two keys to the rows deleted), the keys its rows hold, one temp table per edge."""
+        if not self.deletes:
+            return
+        cascades = [(p, c, k) for p, c, k, a in self.edges if a == "CASCADE"]
+        for i, (parent, child, col) in enumerate(cascades):
+            if sum(1 for _p, c, _k in cascades if c == child) < 2:
+                continue
+            if self._parent_column(parent, child, col) is None:
+                continue
+            c = quote_ident(col)
+            self.engine.conn.execute(
+                f"CREATE TEMP TABLE _d1nb_edge{i} AS SELECT {c} AS v "
+                f"FROM main.{quote_ident(child)} WHERE {c} IS NOT NULL"
+            )
+            self.edge_kept[(parent, child, col)] = i
+
+    def _edge_deleted(self, deleted: dict[str, int]) -> dict[tuple[str, str, str], int]:
+        """After a delete: the child rows each kept edge deleted, those whose parent is gone;
+        a row whose parents are gone by two keys went by one, counted half to each."""
+        found = {}
+        for (parent, child, col), i in self.edge_kept.items():
+            key = quote_ident(self._parent_column(parent, child, col) or "")
+            (found[(parent, child, col)],) = self.engine.conn.execute(
+                f"SELECT count(*) FROM temp._d1nb_edge{i} e WHERE NOT EXISTS "
+                f"(SELECT 1 FROM main.{quote_ident(parent)} p WHERE p.{key} = e.v)"
+            ).fetchall()[0]
+        by_child: dict[str, list[tuple[str, str, str]]] = {}
+        for edge in found:
+            by_child.setdefault(edge[1], []).append(edge)
+        for child, edges in by_child.items():
+            extra = sum(found[e] for e in edges) - deleted.get(child, 0)
+            if extra > 0:
+                for e in edges:
+                    found[e] = max(0, found[e] - extra // len(edges))
+        return found
+
     def _rank_sums(self) -> dict[tuple[str, str, str], tuple[int, int]]:
         """Per probed edge: the sum, over the child rows the cascade deleted, of their parent's
         place among the parent rows deleted (1 for the first): how far into the deletes each
@@ -222,7 +262,8 @@ class CascadeReads:
             parents = own_deleted if top else deleted.get(parent, 0)
             if not parents:
                 continue
-            n = deleted.get(child, 0) if action == "CASCADE" else 0
+            n = gone = deleted.get(child, 0) if action == "CASCADE" else 0
+            n = self.edge_deleted.get((parent, child, col), n)  # a child several keys reach
             setting = action in ("SET NULL", "SET DEFAULT")
             if setting:
                 n = nulled.get(child, 0)
@@ -236,7 +277,7 @@ class CascadeReads:
                 )
             how = self._key_lookup(child, col)
             if how is None:
-                reads += self._scan_reads(parent, child, col, action, top, parents, n)
+                reads += self._scan_reads(parent, child, col, action, top, parents, n, gone)
                 reads -= parents if again else 0
                 continue
             if setting:
@@ -257,7 +298,15 @@ class CascadeReads:
         return reads
 
     def _scan_reads(
-        self, parent: str, child: str, col: str, action: str, top: bool, parents: int, n: int
+        self,
+        parent: str,
+        child: str,
+        col: str,
+        action: str,
+        top: bool,
+        parents: int,
+        n: int,
+        gone: int | None = None,
     ) -> int:
         """Reads of a foreign key with no index on the child's column, per parent row deleted:
         one scan of the child for the constraint, and a second for an action (CASCADE, SET
@@ -266,14 +315,15 @@ class CascadeReads:
         itself, 1 more for a SET action; per child row deleted 2, per row nulled 3 but 1 less
         per parent that had some (fitted on Miniflare: docs/metering.md)."""
         rows = self.child_rows[child]
+        gone = n if gone is None else gone  # what the child loses, by this key and others
         if rows == 0:
             seen = parents  # a scan of an empty table reads 1
-        elif action == "CASCADE" and n:
+        elif action == "CASCADE" and gone:
             places, last = self.rank_sums.get((parent, child, col), (None, parents))
             if places is None:
-                places, last = n * (parents + 1) // 2, parents
-            seen = parents * (rows - n) + places
-            if n >= rows:  # emptied by the last parent with children; later scans read 1
+                places, last = gone * (parents + 1) // 2, parents
+            seen = parents * (rows - gone) + places
+            if gone >= rows:  # emptied by the last parent with children; later scans read 1
                 seen += parents - last
         else:
             seen = parents * rows

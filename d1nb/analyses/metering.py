@@ -467,6 +467,11 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 self.per_key[line] = self._rows_per_key(self.aliased[match.group(2)], keys.group(1))
         self.children_before: dict[tuple[str, str], tuple[int, int, int]] = {}
         self.holders: dict[str, int] = {}
+        self.edge_kept: dict[tuple[str, str, str], int] = {}
+        """CASCADE edges into a child that several of them reach: the temp table
+        (`_d1nb_edge<i>`) keeping the keys its rows held, to tell which key deleted them."""
+        self.edge_deleted: dict[tuple[str, str, str], int] = {}
+        """The rows each of those edges deleted."""
         """Per child: the parents its deleted or nulled rows pointed at."""
         self.child_rows: dict[str, int] = {}
         self.edges: list[tuple[str, str, str, str]] = []
@@ -491,6 +496,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     if self._parent_is_rowid(parent, self._parent_column(parent, child, col)):
                         self.rowid_keyed.add((parent, child, col))
                 self._keep_set_keys()
+                self._keep_edge_keys()
             if s.kind in ("drop_table", "create_index", "drop_column"):
                 self.table_rows = self._count(s.table)
             if s.kind == "drop_table":  # it scans the schema for what goes with the table
@@ -1076,7 +1082,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     continue
                 action = next(a for _p, ch, c, a in self.edges if (ch, c) == (child, col))
                 rows1, set1, parents1 = self._child_state(child, col, action)
-                self.holders[child] = max(0, parents0 - parents1)
+                self.holders[child] = max(0, parents0 - parents1)  # the last edge's (fitted)
                 gone = rows0 - rows1
                 if child == s.table and s.kind == "delete":
                     gone -= changes  # the statement's own rows are not a cascade
@@ -1090,6 +1096,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     deleted[child] = gone
                 elif set0 - set1 > 0:
                     nulled[child] = nulled.get(child, 0) + set0 - set1
+        self.edge_deleted = {} if error else self._edge_deleted(deleted)
         self.rank_sums = {} if error else self._rank_sums()
         if self.as_insert is not None and error is None:  # its CREATE TABLE, then its rows
             rows = self._count(s.table or "")
@@ -1111,6 +1118,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_keys{i}")
         for i in self.mixed.values():
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_set{i}")
+        for i in self.edge_kept.values():
+            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_edge{i}")
         self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_updated")
         self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_exprkeys")
         self._drop_rank_probes()
