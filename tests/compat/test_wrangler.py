@@ -580,3 +580,141 @@ def test_wrangler_export_rounds_integers_past_2_53_and_d1nb_says_so(tmp_path):
     json_out.write_text(run.out, encoding="utf-8")
     notes = load_snapshot(json_out, tmp_path / "json", table="members").notes
     assert any("2 integer(s) of ±2^53 or more in members.discord_id" in n for n in notes), notes
+
+
+def _hostile_rows(seed: int, rows: int) -> str:
+    """INSERTs of values chosen to break a reader: integers at every limit, -0.0 and 1e308,
+    quotes, newlines, CRLF, NUL-free control characters, `);` and `--` inside strings,
+    emoji, U+2028, BLOBs, and values of every storage class in untyped columns."""
+    import random
+
+    rng = random.Random(seed)
+    pieces = ["a", "'", '"', "\n", "\r\n", "\t", "é", "🐦", "\\", ");", "INSERT INTO x VALUES(1);"]
+    pieces += ["--", "/*", "*/", " ", "NULL", "0x10", "1e5", "\u2028", "\x01"]
+    ints = [0, -1, 2**31, -(2**31), 2**53 - 1, 2**53 + 1, 2**62, -(2**63), 2**63 - 1, 12345]
+    reals = [0.0, -0.0, 1.5, 1e308, -1e-308, 0.1 + 0.2, 1e15 + 0.3, 123456789.123456789]
+
+    def value(kind: str) -> str:
+        if rng.random() < 0.08:
+            return "NULL"
+        if kind == "any":
+            kind = rng.choice(["int", "real", "text", "blob"])
+        if kind == "int":
+            return str(rng.choice(ints))
+        if kind == "real":
+            return repr(rng.choice(reals))
+        if kind == "blob":
+            return "X'" + bytes(rng.randrange(256) for _ in range(rng.randint(0, 9))).hex() + "'"
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        return "'" + text.replace("'", "''") + "'"
+
+    kinds = ["int", "real", "text", "blob", "any", "any"]
+    lines = [
+        'CREATE TABLE "we\'ird t" (id INTEGER PRIMARY KEY, c0 INTEGER, c1 REAL, c2 TEXT, '
+        "c3 BLOB, c4 NUMERIC, c5);"
+    ]
+    for i in range(1, rows + 1):
+        values = ", ".join(value(k) for k in kinds)
+        lines.append(f'INSERT INTO "we\'ird t" VALUES ({i}, {values});')
+    return "\n".join(lines) + "\n"
+
+
+HOSTILE_CHANGES = (
+    "UPDATE \"we'ird t\" SET c2 = c2 || 'x' WHERE id % 7 = 0;\n"
+    'UPDATE "we\'ird t" SET c1 = -c1 WHERE id % 11 = 0;\n'
+    'UPDATE "we\'ird t" SET c3 = NULL WHERE id % 13 = 0;\n'
+    'UPDATE "we\'ird t" SET c5 = CAST(c5 AS TEXT) WHERE id % 17 = 0;\n'
+    'DELETE FROM "we\'ird t" WHERE id % 19 = 0;\n'
+    "INSERT INTO \"we'ird t\" (id, c0, c2) VALUES (1001, 5, 'new'), (1002, NULL, NULL);\n"
+)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_hostile_values_through_wrangler_export_load_and_diff_exactly(tmp_path, seed):
+    """Values chosen to break a reader go into a local D1 by `wrangler d1 execute --file`
+    and out by `wrangler d1 export`. `d1nb load` of the export holds, in DuckDB, every value
+    SQLite itself reads from the export (row counts verified; the sqlite3 module as the
+    independent reader), and `d1nb diff` of two exports counts the rows added, removed and
+    changed, and the changes per column, as SQL over the two loaded by SQLite does (a value
+    whose storage class changed is a change)."""
+    import contextlib
+    import io
+    import sqlite3
+    import struct
+
+    import duckdb
+
+    from d1nb.presentation.cli import main
+
+    cwd = tmp_path / "svc"
+    cwd.mkdir()
+    (cwd / "wrangler.toml").write_text(
+        'name = "svc"\ncompatibility_date = "2025-06-01"\n[[d1_databases]]\nbinding = "DB"\n'
+        'database_name = "svc"\ndatabase_id = "00000000-0000-0000-0000-0000000f022d"\n',
+        encoding="utf-8",
+    )
+    dumps = []
+    for step, sql in (("before", _hostile_rows(seed, 150)), ("after", HOSTILE_CHANGES)):
+        (tmp_path / f"{step}_in.sql").write_text(sql, encoding="utf-8")
+        run = wrangler(
+            cwd, "d1", "execute", "DB", "--local", "--file", str(tmp_path / f"{step}_in.sql")
+        )
+        assert run.code == 0, run.text
+        dumps.append(tmp_path / f"{step}.sql")
+        run = wrangler(cwd, "d1", "export", "DB", "--local", "--output", str(dumps[-1]))
+        assert run.code == 0, run.text
+
+    def sqlite_of(dump: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(":memory:")
+        conn.executescript(dump.read_text(encoding="utf-8"))
+        return conn
+
+    def comparable(v: object) -> tuple:
+        if isinstance(v, (bytes, bytearray, memoryview)):
+            return ("blob", bytes(v))
+        if isinstance(v, float):
+            return ("real", struct.pack(">d", v))  # -0.0 is not 0.0
+        return (type(v).__name__, v)
+
+    table = '"we\'ird t"'
+    before = sqlite_of(dumps[0])
+    expected = {r[0]: [comparable(v) for v in r] for r in before.execute(f"SELECT * FROM {table}")}
+    duck = tmp_path / "before.duckdb"
+    assert main(["load", str(dumps[0]), "--out", str(duck), "--quiet"]) == 0
+    with duckdb.connect(str(duck), read_only=True) as con:
+        loaded = {
+            r[0]: [comparable(v) for v in r]
+            for r in con.execute(f"SELECT * FROM {table}").fetchall()
+        }
+    assert loaded == expected and len(expected) == 150
+
+    after = sqlite_of(dumps[1])
+    after.execute("ATTACH ':memory:' AS b")
+    after.execute(f"CREATE TABLE b.t AS SELECT * FROM main.{table} WHERE 0")
+    after.executemany(
+        f"INSERT INTO b.t VALUES ({', '.join('?' * 7)})", before.execute(f"SELECT * FROM {table}")
+    )
+    moved = " OR ".join(
+        f"(o.c{i} IS NOT n.c{i} OR typeof(o.c{i}) <> typeof(n.c{i}))" for i in range(6)
+    )
+    (added, removed, changed) = after.execute(
+        f"SELECT (SELECT count(*) FROM main.{table} WHERE id NOT IN (SELECT id FROM b.t)), "
+        f"(SELECT count(*) FROM b.t WHERE id NOT IN (SELECT id FROM main.{table})), "
+        f"(SELECT count(*) FROM b.t o JOIN main.{table} n USING (id) WHERE {moved})"
+    ).fetchone()
+    per_column = after.execute(
+        "SELECT "
+        + ", ".join(
+            f"sum(o.c{i} IS NOT n.c{i} OR typeof(o.c{i}) <> typeof(n.c{i}))" for i in range(6)
+        )
+        + f" FROM b.t o JOIN main.{table} n USING (id)"
+    ).fetchone()
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        main(["diff", str(dumps[0]), str(dumps[1]), "--format", "json"])
+    result = json.loads(text.getvalue())["diff"]
+    (summary,) = result["summary"]
+    assert (summary["added"], summary["removed"], summary["changed"]) == (added, removed, changed)
+    columns = {c["column"]: c["changed"] for c in result["column_summary"]}
+    assert [columns[f"c{i}"] for i in range(6)] == [int(n or 0) for n in per_column]
+    assert changed and removed and added == 2
