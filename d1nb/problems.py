@@ -16,6 +16,9 @@ class Problem:
     line: int
     message: str
     severity: str = "error"
+    topic: str = ""
+    """What it is about when only some commands need it said ("ledger": what is applied in
+    an environment, which lint, lock and batch do not read)."""
 
     def __str__(self) -> str:
         path = one_line(self.path)

@@ -556,3 +556,22 @@ def test_a_local_state_snapshot_is_the_services_own_database(capsys, make_tree, 
                          "--snapshot", state)  # fmt: skip
     assert code == 0, err
     assert "nothing pending on the export for helpdesk.AUDIT" in out
+
+
+def test_lint_says_nothing_of_ledgers_status_says_it_needs(make_tree, capsys):
+    """Stranger's project #14: `d1nb lint` and `d1nb batch` printed "no ledger for environment
+    'staging' … left out of the status", which is about status, a command they are not.
+    Status still says it."""
+    root = make_tree(
+        {
+            "app/wrangler.toml": 'name = "app"\n[[d1_databases]]\nbinding = "DB"\n'
+            'database_name = "app"\ndatabase_id = "x"\n[env.staging]\n'
+            '[[env.staging.d1_databases]]\nbinding = "DB"\ndatabase_name = "app-staging"\n'
+            'database_id = "y"\n',
+            "app/migrations/0001_t.sql": "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY);\n",
+            "ledgers/app.production.json": "[]\n",
+        }
+    )
+    for command, said in (("status", True), ("lint", False)):
+        main([command, str(root)])
+        assert ("no ledger" in capsys.readouterr().err) is said, command

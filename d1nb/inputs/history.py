@@ -300,6 +300,7 @@ def load_history(
                     "a dump, or the local state folder .wrangler/state), or keep it as "
                     f"ledgers/{service}.ENV.json",
                     "warning",
+                    "ledger",
                 )
             )
     history.problems += _environments_without_ledger(history, sources)
@@ -342,6 +343,7 @@ def _environments_without_ledger(
                 f"{b.binding} --env {b.environment} --remote --json --command 'SELECT * FROM "
                 f"{b.migrations_table}'`, or an export)",
                 "warning",
+                "ledger",
             )
         )
     return found
