@@ -218,3 +218,46 @@ def test_columns_named_like_the_diffs_own_and_tables_one_side_lacks(tmp_path):
     assert data["detail"] == (
         "event log (+0 −0 ~1), gone (40 rows, table removed), kind totals (3 rows, table added)"
     )
+
+
+def test_a_renamed_column_is_said_renamed_only_where_its_values_stayed(tmp_path):
+    """Stranger's project #13 renamed sightings.count to individuals after doubling some
+    counts: the diff said "column sightings.count removed, column sightings.individuals
+    added". A column gone and one come in its place, declared alike, is renamed when most
+    rows kept their value under the new name (those that differ are counted, by key or as a
+    multiset); a last column dropped and one of the same type added is still removed and
+    added. Counts from the sqlite3 module."""
+    import sqlite3
+
+    rows = "".join(f"INSERT INTO {{t}} VALUES ({i}, {i % 7}, 'n{i}');\n" for i in range(1, 41))
+    before = tmp_path / "before.sql"
+    before.write_text(
+        "CREATE TABLE s (id INTEGER PRIMARY KEY, count INTEGER NOT NULL, note TEXT);\n"
+        "CREATE TABLE k (id INTEGER, count INTEGER NOT NULL, note TEXT);\n"
+        + rows.format(t="s")
+        + rows.format(t="k")
+    )
+    db = sqlite3.connect(":memory:")
+    db.executescript(before.read_text())
+    db.executescript(
+        "UPDATE s SET count = count * 2 WHERE id % 5 = 0;\n"
+        "ALTER TABLE s RENAME COLUMN count TO individuals;\n"
+        "ALTER TABLE k RENAME COLUMN count TO n;\n"
+        "ALTER TABLE s DROP COLUMN note;\nALTER TABLE s ADD COLUMN memo TEXT;\n"
+    )
+    doubled = db.execute("SELECT count(*) FROM s WHERE id % 5 = 0 AND individuals <> 0").fetchone()
+    after = tmp_path / "after.sql"
+    after.write_text("\n".join(db.iterdump()))
+    diff = compare_tables(
+        load_snapshot(before, tmp_path / "b"), load_snapshot(after, tmp_path / "a")
+    )
+    changes = {
+        (r.name, r.change): r.detail
+        for r in diff.schema[diff.schema.object == "column"].itertuples()
+    }
+    assert changes == {
+        ("s.count", "renamed"): f"to individuals ({doubled[0]} of 40 values differ)",
+        ("k.count", "renamed"): "to n",
+        ("s.note", "removed"): "",
+        ("s.memo", "added"): "",
+    }

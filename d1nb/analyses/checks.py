@@ -606,7 +606,9 @@ class Audit:
                 "item": "schema",
                 "status": "equal" if self.diff.schema.empty else "differs",
                 "detail": ", ".join(
-                    f"{r.object} {r.name} {r.change}" for r in self.diff.schema.itertuples()
+                    f"{r.object} {r.name} {r.change}"
+                    + (f" {r.detail}" if r.change == "renamed" else "")
+                    for r in self.diff.schema.itertuples()
                 )
                 or "no change",
             },

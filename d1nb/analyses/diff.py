@@ -10,6 +10,7 @@ follows datacompy's sections: summary, column summary, row summary, column compa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -213,13 +214,19 @@ def _shared_duckdb(before: Snapshot, after: Snapshot) -> duckdb.DuckDBPyConnecti
     return before.direct.con
 
 
-def _schema_objects(snapshot: Snapshot) -> dict[tuple[str, str], str]:
+def _schema_objects(
+    snapshot: Snapshot, places: dict[tuple[str, str], tuple[str, str, int]] | None = None
+) -> dict[tuple[str, str], str]:
+    """Every object's SQL, and each column's definition; with `places`, each column's key
+    there → (table, column, position)."""
     with snapshot.schema_engine() as engine:
         objects = {
             (t, name): sql for t, name, _tbl, sql in engine.schema() if not name.startswith("_cf_")
         }
         for table in engine.tables():
-            for _cid, col, type_, notnull, default, pk in engine.columns(table):
+            for cid, col, type_, notnull, default, pk in engine.columns(table):
+                if places is not None:
+                    places[("column", f"{table}.{col}")] = (table, col, cid)
                 collation = engine.conn.column_metadata("main", table, col)[1]
                 objects[("column", f"{table}.{col}")] = (
                     f"{type_}{' NOT NULL' if notnull else ''}"
@@ -230,12 +237,46 @@ def _schema_objects(snapshot: Snapshot) -> dict[tuple[str, str], str]:
     return objects
 
 
-def schema_diff(before: Snapshot, after: Snapshot) -> pd.DataFrame:
+def schema_diff(
+    before: Snapshot,
+    after: Snapshot,
+    values_kept: Callable[[str, str, str], tuple[int, int]] | None = None,
+) -> pd.DataFrame:
     """Tables, columns (declared type, NOT NULL, default), indexes, triggers, views added,
-    removed or changed; a table added or removed with its rows (`rows` in its detail)."""
-    a, b = _schema_objects(before), _schema_objects(after)
+    removed or changed; a table added or removed with its rows (`rows` in its detail). A
+    column gone and one come in its place, declared alike, is renamed when `values_kept`
+    (table, old name, new name → values that differ, values compared) finds most values
+    kept; those that differ are said."""
+    was: dict[tuple[str, str], tuple[str, str, int]] = {}
+    now: dict[tuple[str, str], tuple[str, str, int]] = {}
+    a, b = _schema_objects(before, was), _schema_objects(after, now)
+    renamed, differing = {}, {}
+    for old, new in _renamed_columns(a, b, was, now).items():
+        if values_kept is None:
+            continue
+        differ, compared = values_kept(was[old][0], was[old][1], now[new][1])
+        if compared and 2 * differ < compared:  # most kept: not a column dropped and one added
+            renamed[old], differing[old] = new, (differ, compared)
     rows = []
     for key in sorted(a.keys() | b.keys()):
+        if key in renamed or key in renamed.values():
+            if key in renamed:
+                rows.append(
+                    {
+                        "object": "column",
+                        "name": key[1],
+                        "change": "renamed",
+                        "detail": f"to {now[renamed[key]][1]}"
+                        + (
+                            f" ({differing[key][0]:,} of {differing[key][1]:,} values differ)"
+                            if differing[key][0]
+                            else ""
+                        ),
+                        "before": a[key],
+                        "after": b[renamed[key]],
+                    }
+                )
+            continue
         detail = _what_changed(key[0], a.get(key), b.get(key))
         if key not in b:
             change = "removed"
@@ -260,6 +301,25 @@ def schema_diff(before: Snapshot, after: Snapshot) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["object", "name", "change", "detail", "before", "after"])
+
+
+def _renamed_columns(
+    a: dict[tuple[str, str], str],
+    b: dict[tuple[str, str], str],
+    was: dict[tuple[str, str], tuple[str, str, int]],
+    now: dict[tuple[str, str], tuple[str, str, int]],
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """Columns renamed: one gone and one come in the same place of the same table, declared
+    alike (RENAME COLUMN); key before → key after."""
+    come = {(now[k][0], now[k][2]): k for k in now if k not in a}
+    found = {}
+    for key, (table, _col, place) in was.items():
+        if key in b:
+            continue
+        other = come.get((table, place))
+        if other is not None and a[key] == b[other]:
+            found[key] = other
+    return found
 
 
 def _rows(count: int | None) -> str:
@@ -323,7 +383,26 @@ def compare_tables(
             if primary:
                 keys[table] = primary
     diff = compare_duckdb(con, keys, tolerance, mask, tables or common, given=given)
-    diff.schema = schema_diff(before, after)
+    def values_kept(table: str, old: str, new: str) -> tuple[int, int]:
+        """(values that differ under the new name, values compared): rows matched by key,
+        or the two columns as multisets of values for a table without one."""
+        t, o, n = quote_ident(table), quote_ident(old), quote_ident(new)
+        key = keys.get(table)
+        if key:
+            on = " AND ".join(f"b.{quote_ident(k)} = a.{quote_ident(k)}" for k in key)
+            query = (
+                f"SELECT count(*) FILTER (WHERE b.{o} IS DISTINCT FROM a.{n}), count(*) "
+                f"FROM before.{t} b JOIN after.{t} a ON {on}"
+            )
+        else:
+            query = (
+                f"SELECT (SELECT count(*) FROM (SELECT {o} FROM before.{t} EXCEPT ALL "
+                f"SELECT {n} FROM after.{t})), (SELECT count(*) FROM before.{t})"
+            )
+        differ, compared = con.execute(query).fetchall()[0]
+        return int(differ), int(compared)
+
+    diff.schema = schema_diff(before, after, values_kept)
     diff.notes = [f"before: {n}" for n in before.notes] + [f"after: {n}" for n in after.notes]
     diff.notes += rounding
     return diff
