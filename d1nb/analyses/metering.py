@@ -58,6 +58,8 @@ from d1nb.formats.sql.shapes import (
     top_level_offset,
     update_from_names,
     update_from_rows_query,
+    update_from_source,
+    update_from_target,
     window_reads_queries,
     written_columns,
 )
@@ -327,6 +329,13 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             try:
                 tree = conn.execute("EXPLAIN QUERY PLAN " + s.sql).fetchall()
                 self.plan = [r[3] for r in tree]
+                target = update_from_target(s.sql) if s.kind == "update" else None
+                if target and s.table and target.strip('"') != s.table:
+                    # an UPDATE … FROM's own table under an alias: named by its name here,
+                    # as without one (another alias of the same table stays what it is)
+                    alias = target.strip('"').replace('""', '"')
+                    own = re.compile(rf"^((?:SCAN|SEARCH) ){re.escape(alias)}( |$)")
+                    self.plan = [own.sub(rf"\g<1>{s.table}\2", line) for line in self.plan]
                 self.correlated = lines_under(tree, "CORRELATED ")
                 self.scalar = lines_under(tree, "CORRELATED SCALAR SUBQUERY")
                 self.listed = lines_under(tree, "LIST SUBQUERY")
@@ -832,24 +841,41 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         """For an UPDATE … FROM whose own table is scanned first: the rows of it that reach
         the join, those the WHERE's terms on it alone keep; each seeks its partner (3,396 by
         the model against 3,996 in D1 before, where a seek counted once). None otherwise."""
+        self.own_sought = None
         loops = self._own_loops() if s.kind == "update" and s.table else []
-        if len(loops) < 2 or loops[0][1].group(1) != "SCAN" or loops[0][1].group(2) != s.table:
-            return None  # no join, or not its own table first (no sqlglot parse for those)
+        if len(loops) < 2:
+            return None  # no join
         others = update_from_names(s.sql) - {s.table.lower()}
-        if not others:
-            return None
         try:
             condition = dml_condition(s.sql).condition
         except SqlTokenError:
             return None
-        columns = {c[1].lower() for c in self.engine.columns(s.table)}
         own = quote_ident(s.table)
+        ref = update_from_target(s.sql) or own
+        if loops[0][1].group(1) != "SCAN" or loops[0][1].group(2) != s.table:
+            own_line = next((m for _i, m in loops[1:] if m.group(2) == s.table), None)
+            source = update_from_source(s.sql)
+            if own_line is None or "(rowid=?)" not in (own_line.group(3) or "") or not source:
+                return None
+            # its own table sought by rowid per row of what it joins: those rows, kept by
+            # the WHERE's terms that name neither it nor a subquery
+            target = {ref.strip('"').lower(), s.table.lower()}
+            kept = [
+                t
+                for t in and_terms(condition or "")
+                if not (named := names_in(t)) & target and "select" not in named and named
+            ]
+            self.own_sought = self._count_where(source, kept)
+            return None
+        if not others:
+            return None
+        columns = {c[1].lower() for c in self.engine.columns(s.table)}
         kept = [
             t
             for t in and_terms(condition or "")
             if (named := names_in(t)) & columns and not named & others and "select" not in named
         ]
-        return self._count_where(f"main.{own} AS {own}", kept)
+        return self._count_where(f"main.{own} AS {ref}", kept)
 
     def _inner_loop_rows(self, s: Statement) -> dict[int, int]:
         """For an INSERT … SELECT or a SELECT that joins, or an UPDATE or DELETE whose one IN
@@ -1250,6 +1276,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 # row the search visits; 2 per value of an IN list that drives it
                 driven = any(listed) and EQUAL_KEYS.search(line) is not None
                 reads += self.search_visits[1] + (2 * self.list_rows if driven else 1)
+            elif name == table and self.own_sought is not None and "(rowid=?)" in (using or ""):
+                reads += self.own_sought  # UPDATE … FROM: sought per row of what it joins
             elif name == table:
                 # an IN list's values are sought one by one when the search is on equal keys;
                 # a range search only filters by them

@@ -814,6 +814,15 @@ def update_from_target(sql: str) -> str | None:
     return quote_ident(target.alias or target.name) if isinstance(target, exp.Table) else None
 
 
+def update_from_source(sql: str) -> str | None:
+    """The FROM clause of an UPDATE … FROM, without the word (what it joins its target
+    with); None for any other statement, or text sqlglot cannot read."""
+    tree = _tree(sql)
+    if not isinstance(tree, exp.Update) or _arg(tree, "from") is None:
+        return None
+    return _arg(tree, "from").sql(dialect="sqlite")[len("FROM ") :]
+
+
 def update_from_rows_query(sql: str, columns: list[str]) -> str | None:
     """For an UPDATE … FROM: a query yielding each target row it updates once, its rowid as
     `_d1nb_r` and its `columns` as they are before it (SQLite joins the target with the FROM
@@ -828,7 +837,7 @@ def update_from_rows_query(sql: str, columns: list[str]) -> str | None:
     ref = quote_ident(target.alias or target.name)
     alias = f" AS {quote_ident(target.alias)}" if target.alias else ""
     picked = "".join(f", {ref}.{quote_ident(c)}" for c in columns)
-    source = _arg(tree, "from").sql(dialect="sqlite")[len("FROM ") :]
+    source = update_from_source(sql)
     where = _arg(tree, "where")
     condition = f" {where.sql(dialect='sqlite')}" if where is not None else ""
     return (
