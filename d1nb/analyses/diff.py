@@ -383,6 +383,7 @@ def compare_tables(
             if primary:
                 keys[table] = primary
     diff = compare_duckdb(con, keys, tolerance, mask, tables or common, given=given)
+
     def values_kept(table: str, old: str, new: str) -> tuple[int, int]:
         """(values that differ under the new name, values compared): rows matched by key,
         or the two columns as multisets of values for a table without one."""
