@@ -4,6 +4,7 @@ column an ADD COLUMN adds, a CREATE TABLE's columns, IN-lists, an INSERT … SEL
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -804,9 +805,13 @@ def _tree(sql: str) -> exp.Expression | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)
 def update_from_target(sql: str) -> str | None:
     """For an UPDATE … FROM: how its WHERE names the target table (its alias, or its name),
-    quoted, to qualify `rowid` beside the FROM tables' own; None for any other statement."""
+    quoted, to qualify `rowid` beside the FROM tables' own; None for any other statement.
+    Asked per statement replayed and per batch written: kept."""
+    if "from" not in sql.lower():  # no parse for an UPDATE that cannot be one
+        return None
     tree = _tree(sql)
     if not isinstance(tree, exp.Update) or _arg(tree, "from") is None:
         return None
@@ -828,6 +833,12 @@ def update_from_rows_query(sql: str, columns: list[str]) -> str | None:
     `_d1nb_r` and its `columns` as they are before it (SQLite joins the target with the FROM
     tables and updates every target row some joined row matches); None for another
     statement, or text sqlglot cannot read."""
+    return _update_from_rows_query(sql, tuple(columns))
+
+
+@functools.lru_cache(maxsize=256)
+def _update_from_rows_query(sql: str, columns: tuple[str, ...]) -> str | None:
+    """update_from_rows_query, kept: asked per batch range written."""
     tree = _tree(sql)
     if not isinstance(tree, exp.Update) or _arg(tree, "from") is None:
         return None
