@@ -244,11 +244,36 @@ class ImpactMeter(Meter):
             self._backfills.append((s.table, written_columns(s.sql) or [], s.sql))
         if not self.watch:
             if error is None:
-                self.rows_changed += changes
+                self.rows_changed += changes - self._changed_then_deleted(s)
             return
         if error is None:
             self._record(s)
         self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_before")
+
+    def _changed_then_deleted(self, s: Statement) -> int:
+        """After a DELETE: the rows it deleted that earlier statements of the file changed
+        (counted then), taken off the file's set so that each row counts once."""
+        conn = self.engine.conn
+        if s.kind != "delete" or not s.table or not conn.table_exists(None, s.table):
+            return 0
+        table = s.table.lower()
+        if not conn.execute(
+            "SELECT 1 FROM temp._d1nb_changed WHERE tbl = ? LIMIT 1", (table,)
+        ).fetchall():
+            return 0
+        if self.engine.without_rowid(s.table):
+            columns = sorted(self.engine.columns(s.table), key=lambda c: c[5])
+            identity = " || char(31) || ".join(
+                f"quote({quote_ident(c[1])})" for c in columns if c[5]
+            )
+        else:
+            identity = "rowid"
+        gone = f"tbl = ? AND k NOT IN (SELECT {identity} FROM main.{quote_ident(s.table)})"
+        (count,) = conn.execute(
+            f"SELECT count(*) FROM temp._d1nb_changed WHERE {gone}", (table,)
+        ).fetchall()[0]
+        conn.execute(f"DELETE FROM temp._d1nb_changed WHERE {gone}", (table,))
+        return count
 
     def _record(self, s: Statement) -> None:
         conn = self.engine.conn
