@@ -251,9 +251,8 @@ def schema_diff(
     now: dict[tuple[str, str], tuple[str, str, int]] = {}
     a, b = _schema_objects(before, was), _schema_objects(after, now)
     renamed, differing = {}, {}
-    for old, new in _renamed_columns(a, b, was, now).items():
-        if values_kept is None:
-            continue
+    pairs = _renamed_columns(a, b, was, now) if values_kept is not None else {}
+    for old, new in pairs.items():
         differ, compared = values_kept(was[old][0], was[old][1], now[new][1])
         if compared and 2 * differ < compared:  # most kept: not a column dropped and one added
             renamed[old], differing[old] = new, (differ, compared)

@@ -108,9 +108,9 @@ class ImpactMeter(Meter):
         self._renamed: dict[str, str] = {}
         """A table renamed in this file (lower-cased) → the name it had when the file began."""
         self._copies: list[tuple[str, str]] = []
+        """(target, text) of the INSERT … SELECTs of this file that ran."""
         self._backfills: list[tuple[str, list[str], str]] = []
         """(table, columns set, text) of the UPDATEs of this file that ran."""
-        """(target, text) of the INSERT … SELECTs of this file that ran."""
 
     def _watched(self, s: Statement) -> tuple[list[str], list[str]]:
         """(columns whose values a statement may change, columns that identify a row).
@@ -130,15 +130,27 @@ class ImpactMeter(Meter):
             named = written_columns(s.sql) or [c[1] for c in self.engine.columns(s.table)]
         else:
             return [], []
-        columns = self.engine.columns(s.table)
-        by_name = {c[1].lower(): c[1] for c in columns}
-        if self.engine.without_rowid(s.table):
-            identity = [c[1] for c in sorted(columns, key=lambda c: c[5]) if c[5]]
-        else:
-            identity = ["rowid"]
+        by_name = {c[1].lower(): c[1] for c in self.engine.columns(s.table)}
+        identity = self._identity(s.table)
         keys = {k.lower() for k in identity}
         watch = [by_name[c.lower()] for c in named if c.lower() in by_name]
         return [c for c in dict.fromkeys(watch) if c.lower() not in keys], identity
+
+    def _identity(self, table: str) -> list[str]:
+        """The columns that identify a row of `table`: its rowid, or a WITHOUT ROWID table's
+        primary key."""
+        if not self.engine.without_rowid(table):
+            return ["rowid"]
+        columns = sorted(self.engine.columns(table), key=lambda c: c[5])
+        return [c[1] for c in columns if c[5]]
+
+    @staticmethod
+    def _identity_value(identity: list[str], alias: str = "") -> str:
+        """A row's identity as one value, as the file's set of changed rows keeps it: a rowid
+        as it is, a key of several columns joined."""
+        if identity == ["rowid"]:
+            return f"{alias}rowid"
+        return " || char(31) || ".join(f"quote({alias}{quote_ident(k)})" for k in identity)
 
     def _record_drop(self, s: Statement) -> None:
         """Before a DROP TABLE or DROP COLUMN: the values it takes away that were there when
@@ -261,13 +273,7 @@ class ImpactMeter(Meter):
             "SELECT 1 FROM temp._d1nb_changed WHERE tbl = ? LIMIT 1", (table,)
         ).fetchall():
             return 0
-        if self.engine.without_rowid(s.table):
-            columns = sorted(self.engine.columns(s.table), key=lambda c: c[5])
-            identity = " || char(31) || ".join(
-                f"quote({quote_ident(c[1])})" for c in columns if c[5]
-            )
-        else:
-            identity = "rowid"
+        identity = self._identity_value(self._identity(s.table))
         gone = f"tbl = ? AND k NOT IN (SELECT {identity} FROM main.{quote_ident(s.table)})"
         (count,) = conn.execute(
             f"SELECT count(*) FROM temp._d1nb_changed WHERE {gone}", (table,)
@@ -282,11 +288,7 @@ class ImpactMeter(Meter):
         )
         join = f"FROM temp._d1nb_before b JOIN main.{quote_ident(s.table)} a ON {same_row}"
         differs = " OR ".join(f"b.{quote_ident(c)} IS NOT a.{quote_ident(c)}" for c in self.watch)
-        identity = (  # a rowid as it is; a key of several columns as one value
-            "a.rowid"
-            if self.identity == ["rowid"]
-            else " || char(31) || ".join(f"quote(a.{quote_ident(k)})" for k in self.identity)
-        )
+        identity = self._identity_value(self.identity, "a.")
         moved = f"SELECT {identity} AS k {join} WHERE {differs}"
         if s.kind != "update":  # an upsert's or a REPLACE's new rows (a new identity) too
             moved += (

@@ -1076,22 +1076,34 @@ def in_subquery_fed_counts(sql: str) -> list[str]:
     return found
 
 
-def rows_offered_query(sql: str) -> str | None:
-    """For an INSERT … SELECT: a query counting the rows its SELECT yields (after GROUP BY,
-    DISTINCT and LIMIT: the rows offered to the table); None for text sqlglot cannot read."""
+def _insert_query(sql: str) -> tuple[exp.Insert, exp.Expression | None] | None:
+    """An INSERT as sqlglot reads it (comments and the final `;` removed) and its SELECT;
+    None for text sqlglot cannot read or another statement."""
     try:
         text = without_comments(sql).rstrip().rstrip(";").rstrip()
         tree = sqlglot.parse_one(text, read="sqlite")
     except (sqlglot.errors.ParseError, TokenError):
         return None
-    select = tree.expression if isinstance(tree, exp.Insert) else None
-    if not isinstance(select, exp.Query):
-        return None
-    counted = exp.select(exp.Count(this=exp.Star())).from_(select.copy().subquery("_d1nb_offered"))
+    return (tree, tree.expression) if isinstance(tree, exp.Insert) else None
+
+
+def _counted_with(tree: exp.Insert, counted: exp.Select) -> str:
+    """`counted` as SQL, under the INSERT's WITH clause when it has one of its own."""
     with_ = _arg(tree, "with")
-    if with_ is not None:
+    if with_ is not None and not _arg(counted, "with"):
         counted.set("with_" if "with_" in counted.arg_types else "with", with_.copy())
     return counted.sql(dialect="sqlite")
+
+
+def rows_offered_query(sql: str) -> str | None:
+    """For an INSERT … SELECT: a query counting the rows its SELECT yields (after GROUP BY,
+    DISTINCT and LIMIT: the rows offered to the table); None for text sqlglot cannot read."""
+    parsed = _insert_query(sql)
+    if parsed is None or not isinstance(parsed[1], exp.Query):
+        return None
+    tree, select = parsed
+    counted = exp.select(exp.Count(this=exp.Star())).from_(select.copy().subquery("_d1nb_offered"))
+    return _counted_with(tree, counted)
 
 
 def _fed_count(select: exp.Select) -> exp.Select:
@@ -1226,19 +1238,10 @@ def rows_fed_query(sql: str) -> str | None:
     """For an INSERT … SELECT: a query counting the rows its SELECT's FROM and WHERE yield,
     before any GROUP BY, DISTINCT, ORDER BY or LIMIT (the rows a sorter is fed, the rows its
     searches find); None for a compound SELECT, VALUES, or text sqlglot cannot read."""
-    try:
-        text = without_comments(sql).rstrip().rstrip(";").rstrip()
-        tree = sqlglot.parse_one(text, read="sqlite")
-    except (sqlglot.errors.ParseError, TokenError):
+    parsed = _insert_query(sql)
+    if parsed is None or not isinstance(parsed[1], exp.Select) or not _arg(parsed[1], "from"):
         return None
-    select = tree.expression if isinstance(tree, exp.Insert) else None
-    if not isinstance(select, exp.Select) or not _arg(select, "from"):
-        return None
-    counted = _fed_count(select)
-    with_ = _arg(tree, "with")
-    if with_ is not None and not _arg(counted, "with"):
-        counted.set("with_" if "with_" in counted.arg_types else "with", with_.copy())
-    return counted.sql(dialect="sqlite")
+    return _counted_with(parsed[0], _fed_count(parsed[1]))
 
 
 def in_subquery_column(term: str) -> str | None:
