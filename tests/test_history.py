@@ -693,3 +693,40 @@ def test_a_local_copy_is_not_a_stage_of_the_progression(make_tree):
     local = status[status["environment"] == "local.production"]
     assert local["status"].tolist() == ["applied", "pending"]
     assert not local["progression"].fillna("").astype(bool).any()
+
+
+def test_a_ledger_file_may_name_the_binding_or_the_database(make_tree):
+    """Stranger's project #16 saved its production ledger as `ledgers/DB.production.json`
+    (the binding, as `wrangler d1 execute DB` names it) and d1nb left production out of the
+    status. A binding or database name that only one service (here, a folder) has means that
+    service; one two services share stays unknown, and the problem lists the services."""
+    ledger = (
+        '[{"results":[{"id":1,"name":"0001_a.sql","applied_at":"2025-01-02 00:00:00"}],'
+        '"success":true,"meta":{}}]'
+    )
+    toml = (
+        'name = "{name}"\n[[d1_databases]]\nbinding = "{binding}"\ndatabase_name = "{db}"\n'
+        'database_id = "x"\n[env.production]\n[[env.production.d1_databases]]\n'
+        'binding = "{binding}"\ndatabase_name = "{db}-prod"\ndatabase_id = "y"\n'
+    )
+    root = make_tree(
+        {
+            "harbor/wrangler.toml": toml.format(name="harbor-api", binding="HARBOR", db="harbor"),
+            "harbor/migrations/0001_a.sql": "CREATE TABLE t (a);\n",
+            "yard/wrangler.toml": toml.format(name="yard-api", binding="DB", db="yard"),
+            "yard/migrations/0001_a.sql": "CREATE TABLE t (a);\n",
+            "dock/wrangler.toml": toml.format(name="dock-api", binding="DB", db="dock"),
+            "dock/migrations/0001_a.sql": "CREATE TABLE t (a);\n",
+            "ledgers/HARBOR.production.json": ledger,
+            "ledgers/yard-prod.production.json": ledger,
+            "ledgers/DB.production.json": ledger,
+        }
+    )
+    history = load_history(root, use_git=False)
+    status = summary_frame(history).set_index(["service", "environment"])
+    assert status.loc[("harbor", "production"), "applied"] == 1
+    assert status.loc[("yard", "production"), "applied"] == 1
+    assert ("dock", "production") not in status.index
+    (problem,) = [p for p in history.problems if p.path == "ledgers/DB.production.json"]
+    assert "unknown service/environment DB:production" in problem.message
+    assert "dock" in problem.message

@@ -355,6 +355,129 @@ def test_a_row_changed_then_deleted_is_one_row_changed(make_tree, tmp_path):
     assert statements["changes"].sum() > moved  # the statements' own figures overlap
 
 
+def test_rows_on_update_actions_rewrite_are_rows_changed(make_tree, tmp_path):
+    """Stranger's project #16 renumbered a pier's berths: 41 rows changed, "no cascade",
+    where ON UPDATE CASCADE rewrote 598 boats and bookings (the sqlite3 shell). The rows an
+    UPDATE's ON UPDATE actions rewrite in other tables are rows changed, each once, with
+    their keys' transitions; CASCADE loses nothing, SET NULL / SET DEFAULT lose the link
+    (a composite key, a WITHOUT ROWID child whose key is the one rewritten). Figures from the
+    sqlite3 module."""
+    import sqlite3
+
+    files = {
+        "m/0001_t.sql": "CREATE TABLE b (pier TEXT, slot INTEGER, PRIMARY KEY (pier, slot));\n"
+        "CREATE TABLE boat (id INTEGER PRIMARY KEY, hp TEXT, hs INTEGER, FOREIGN KEY (hp, hs) "
+        "REFERENCES b (pier, slot) ON UPDATE CASCADE ON DELETE SET NULL);\n"
+        "CREATE TABLE stay (pier TEXT, slot INTEGER, night INTEGER, "
+        "PRIMARY KEY (pier, slot, night), FOREIGN KEY (pier, slot) REFERENCES b "
+        "ON UPDATE CASCADE) WITHOUT ROWID;\n"
+        "CREATE TABLE note (id INTEGER PRIMARY KEY, slot INTEGER, pier TEXT DEFAULT 'Z', "
+        "FOREIGN KEY (pier, slot) REFERENCES b ON UPDATE SET DEFAULT);\n"
+        "CREATE TABLE tag (id INTEGER PRIMARY KEY, pier TEXT, slot INTEGER, "
+        "FOREIGN KEY (pier, slot) REFERENCES b ON UPDATE SET NULL);\n"
+        "INSERT INTO b VALUES ('Z', 0);\n"
+        "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 30) "
+        "INSERT INTO b SELECT char(65 + i % 3), i FROM q;\n"
+        "INSERT INTO boat SELECT slot, pier, slot FROM b WHERE slot % 2 = 0;\n"
+        "INSERT INTO stay SELECT pier, slot, n.v FROM b, (SELECT 1 AS v UNION SELECT 2) n "
+        "WHERE slot > 0;\n"
+        "INSERT INTO note SELECT slot, slot, pier FROM b WHERE slot % 3 = 1;\n"
+        "INSERT INTO tag SELECT slot, pier, slot FROM b WHERE slot % 5 = 0;\n",
+        "m/0002_renumber.sql": "UPDATE b SET slot = slot + 100 WHERE pier = 'B';\n",
+    }
+    root = make_tree({**files, "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n"})
+    db = sqlite3.connect(":memory:")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.executescript(files["m/0001_t.sql"])
+    tables = ("b", "boat", "stay", "note", "tag")
+    before = {t: set(db.execute(f"SELECT * FROM {t}")) for t in tables}
+    db.executescript(files["m/0002_renumber.sql"])
+    moved = {t: len(before[t] - set(db.execute(f"SELECT * FROM {t}"))) for t in tables}
+    assert all(moved.values())
+
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    impact = analyse_impact(snapshot, load_migration_dir(root / "m"))
+    row = impact.migrations.set_index("file").loc["0002_renumber.sql"]
+    assert row["rows_changed"] == sum(moved.values())
+    assert row["verdict"] == "loses data"  # links cut by SET NULL and SET DEFAULT
+    assert f"{moved['note']} note rows nulled" in row["reason"]
+    assert f"{moved['tag']} tag rows nulled" in row["reason"]
+    cascades = impact.result.cascades().set_index("child")
+    assert cascades.loc["boat", "action"] == "keys rewritten"
+    assert cascades.loc["boat", "rows"] == moved["boat"]
+    assert cascades.loc["stay", "rows"] == moved["stay"]  # found by their old key no more
+    tr = impact.transitions
+    boat = tr[(tr["table"] == "boat") & (tr["column"] == "hs")]
+    assert boat["rows"].sum() == moved["boat"]
+    assert tr["table"].iloc[0] == "b"  # the statement's own table first
+
+    files["m/0003_safe.sql"] = "UPDATE b SET slot = slot + 1000 WHERE pier = 'A';\n"
+    files["m/0001_t.sql"] = files["m/0001_t.sql"].replace("SET DEFAULT", "CASCADE")
+    files["m/0001_t.sql"] = files["m/0001_t.sql"].replace("SET NULL)", "CASCADE)")
+    root = make_tree({**files, "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n"})
+    impact = analyse_impact(
+        snapshot, load_migration_dir(root / "m"), ["0001_t.sql", "0003_safe.sql"]
+    )
+    row = impact.migrations.set_index("file").loc["0003_safe.sql"]
+    assert row["verdict"] == "safe"
+    assert "by ON UPDATE CASCADE (boat " in row["reason"]
+    assert "none deleted or nulled" in row["reason"]
+
+
+def test_references_broken_under_deferred_keys_are_counted_or_named_at_commit(make_tree, tmp_path):
+    """`PRAGMA defer_foreign_keys = off` forgets the violations deferred since `on`: a parent
+    deleted in between commits its children's references broken (counted by the sqlite3
+    module's foreign_key_check); without the `off` the COMMIT fails, and the failure names the
+    broken references, or says why SQLite counts violations none of which is left."""
+    import sqlite3
+
+    init = (
+        "CREATE TABLE p (id INTEGER PRIMARY KEY);\n"
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p (id));\n"
+        "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 20) "
+        "INSERT INTO p SELECT i FROM q;\n"
+        "INSERT INTO c SELECT id, id FROM p UNION ALL SELECT id + 50, id FROM p;\n"
+    )
+    delete = "DELETE FROM p WHERE id % 4 = 0;\n"
+    files = {
+        "m/0001_t.sql": init,
+        "m/0002_forgotten.sql": f"PRAGMA defer_foreign_keys = on;\n{delete}"
+        "PRAGMA defer_foreign_keys = off;\n",
+        "n/0001_t.sql": init,
+        "n/0002_at_commit.sql": f"PRAGMA defer_foreign_keys = on;\n{delete}",
+        "n/0003_rebuild.sql": "PRAGMA defer_foreign_keys = on;\n"
+        "CREATE TABLE q (id INTEGER PRIMARY KEY);\nINSERT INTO q SELECT id FROM p;\n"
+        "DROP TABLE p;\nALTER TABLE q RENAME TO p;\n",
+        "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n",
+    }
+    root = make_tree(files)
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.executescript(init + "BEGIN;\n" + files["m/0002_forgotten.sql"] + "COMMIT;\n")
+    (broken,) = db.execute("SELECT count(*) FROM pragma_foreign_key_check").fetchone()
+    assert broken == 10
+
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    row = analyse_impact(snapshot, load_migration_dir(root / "m")).migrations.iloc[1]
+    assert row["verdict"] == "loses data"
+    assert row["reason"] == (
+        f"{broken} c rows left pointing at p rows that are gone (PRAGMA defer_foreign_keys = "
+        "off at line 3 forgets the check, unchecked)"
+    )
+    impact = analyse_impact(
+        snapshot, load_migration_dir(root / "n"), ["0001_t.sql", "0002_at_commit.sql"]
+    )
+    row = impact.migrations.iloc[1]
+    assert row["verdict"] == "fails"
+    assert row["reason"].startswith(
+        f"FOREIGN KEY constraint failed at COMMIT: {broken} c rows point at p rows that are gone"
+    )
+    impact = analyse_impact(
+        snapshot, load_migration_dir(root / "n"), ["0001_t.sql", "0003_rebuild.sql"]
+    )
+    assert "though every reference resolves by then" in impact.migrations.iloc[1]["reason"]
+
+
 def test_a_backfill_that_transforms_the_column_it_replaces_says_so(make_tree, tmp_path):
     """Stranger's project #14 (drizzle) added `summary`, set it to substr(body, 1, 80) and
     dropped body: "safe", since the backfill read body. A dropped column's values are now

@@ -203,6 +203,53 @@ def test_drop_of_a_child_earlier_in_the_file_is_no_hazard(make_tree):
     assert [f for f in found if f[0] == "D1N008"] == [("D1N008", "0004_drop_parent.sql", 1)]
 
 
+@pytest.mark.parametrize(
+    ("on", "off", "says"),
+    [
+        ("", "", "fails with 'FOREIGN KEY constraint failed' as soon as"),
+        (
+            "PRAGMA defer_foreign_keys = on;\n",
+            "",
+            "fails with 'FOREIGN KEY constraint failed' at COMMIT",
+        ),
+        ("PRAGMA defer_foreign_keys = on;\n", "PRAGMA defer_foreign_keys = 'off';\n", None),
+    ],
+)
+def test_a_rebuild_under_deferred_keys_is_judged_as_sqlite_judges_it(make_tree, on, off, says):
+    """Stranger's project #16 rebuilt a parent under Cloudflare's recipe (`PRAGMA
+    defer_foreign_keys = on` … rename … `= off`): wrangler applied it; D1N008 said it fails.
+    A NO ACTION child fails the DROP at once without the pragma, fails the COMMIT after `on`
+    (the rename does not uncount the violations), and passes when `off` follows, which D1N027
+    says forgets the violations unchecked (tests/compat: wrangler does each of these)."""
+    init = (
+        "CREATE TABLE IF NOT EXISTS p (id INTEGER PRIMARY KEY);\n"
+        "CREATE TABLE IF NOT EXISTS c (p_id INTEGER REFERENCES p(id));\n"
+    )
+    rebuild = (
+        f"{on}CREATE TABLE IF NOT EXISTS p_new (id INTEGER PRIMARY KEY, x TEXT);\n"
+        "INSERT INTO p_new (id) SELECT id FROM p;\nDROP TABLE p;\n"
+        f"ALTER TABLE p_new RENAME TO p;\n{off}"
+    )
+    root = make_tree(
+        {
+            "svc/wrangler.toml": TOML,
+            "svc/migrations/0001_init.sql": init,
+            "svc/migrations/0002_rebuild.sql": rebuild,
+        }
+    )
+    frame = lint(load_history(root, use_git=False))
+    d1n008 = list(frame[frame["rule"] == "D1N008"]["message"])
+    d1n027 = frame[frame["rule"] == "D1N027"]
+    if says:
+        assert len(d1n008) == 1 and says in d1n008[0]
+        assert d1n027.empty
+    else:
+        assert d1n008 == []
+        assert list(d1n027["line"]) == [6]
+        assert "since line 1" in d1n027["message"].iloc[0]
+        assert "lines 3–4" in d1n027["message"].iloc[0]
+
+
 def test_a_rebuild_cascades_into_children_that_name_the_parent_in_another_case(make_tree):
     """Stranger's project #9: `REFERENCES plants(sku)` for table `Plants` (and a grandchild
     naming `[Plant Stock]`) hid both children, so the rebuild of Plants got no D1N008 at all."""
@@ -325,6 +372,7 @@ def test_replace_into_a_referenced_table_names_the_children_it_reaches(make_tree
     assert "n.p_id (ON DELETE NO ACTION via c)" in first
     assert "g.c_id (ON DELETE CASCADE)" in second and "n.p_id (ON DELETE NO ACTION)" in second
     assert "FOREIGN KEY constraint failed" in second
+    assert "comes back under another key" in second  # under the same key, nothing fails
 
 
 def test_past_workerd_limits(make_tree):

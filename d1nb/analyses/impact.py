@@ -12,14 +12,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import apsw
 import pandas as pd
 
 from d1nb import d1
 from d1nb.analyses.metering import Meter
 from d1nb.analyses.replay import ReplayResult, replay
+from d1nb.analyses.update_actions import UpdateActions
 from d1nb.engine.evolution import schema_evolution
 from d1nb.formats.migrations import MigrationDir, Statement
-from d1nb.formats.sql.shapes import columns_read, conflict_update_columns, written_columns
+from d1nb.formats.sql.shapes import (
+    columns_read,
+    conflict_update_columns,
+    pragma_switch,
+    written_columns,
+)
 from d1nb.formats.sql.text import quote_ident
 from d1nb.inputs.workingcopy import Snapshot
 
@@ -111,6 +118,10 @@ class ImpactMeter(Meter):
         """(target, text) of the INSERT … SELECTs of this file that ran."""
         self._backfills: list[tuple[str, list[str], str]] = []
         """(table, columns set, text) of the UPDATEs of this file that ran."""
+        self._broken_at_on: dict[tuple[str, str], int] | None = None
+        self.forgotten: list[tuple[int, str, str, int]] = []
+        """(line of a `PRAGMA defer_foreign_keys = off`, child, parent, rows): references
+        broken since the pragma was turned on, which turning it off commits unchecked."""
 
     def _watched(self, s: Statement) -> tuple[list[str], list[str]]:
         """(columns whose values a statement may change, columns that identify a row).
@@ -232,7 +243,32 @@ class ImpactMeter(Meter):
         if 0 < missing < drop.rows:
             drop.not_copied, drop.copied_to = missing, tuple(targets)
 
+    def _broken_references(self) -> dict[tuple[str, str], int]:
+        """Rows pointing at a parent row that is not there, per (child, parent); none told
+        while a foreign key names a parent key no index backs (SQLite's "mismatch")."""
+        try:
+            rows = self.engine.conn.execute(
+                'SELECT "table", parent, count(*) FROM pragma_foreign_key_check GROUP BY 1, 2'
+            ).fetchall()
+        except apsw.SQLError:
+            return {}
+        return {(child, parent): n for child, parent, n in rows}
+
+    def _watch_deferral(self, s: Statement) -> None:
+        """At `PRAGMA defer_foreign_keys = on`, the references already broken; at `= off`,
+        those broken since: SQLite forgets them unchecked, and they commit."""
+        switch = pragma_switch(s.detail, "defer_foreign_keys") if s.kind == "pragma" else None
+        if switch and self._broken_at_on is None:
+            self._broken_at_on = self._broken_references()
+        elif switch is False and self._broken_at_on is not None:
+            for (child, parent), n in sorted(self._broken_references().items()):
+                if n > self._broken_at_on.get((child, parent), 0):
+                    new = n - self._broken_at_on.get((child, parent), 0)
+                    self.forgotten.append((s.line, child, parent, new))
+            self._broken_at_on = None
+
     def before(self, s: Statement) -> None:
+        self._watch_deferral(s)
         if s.kind == "rename_table" and s.table and s.detail:
             self._renamed[s.detail.lower()] = self._renamed.get(s.table.lower(), s.table.lower())
         if s.kind in ("drop_table", "drop_column") and s.table:
@@ -249,7 +285,14 @@ class ImpactMeter(Meter):
         super().before(s)
 
     def after(self, s: Statement, changes: int, error: str | None) -> None:
+        self._children_transitions: list[dict] = []
         super().after(s, changes, error)
+        try:
+            self._after_own(s, changes, error)
+        finally:  # the statement's own table first, then the tables its keys reach
+            self.transitions += self._children_transitions
+
+    def _after_own(self, s: Statement, changes: int, error: str | None) -> None:
         if s.kind == "insert_select" and s.table and error is None:
             self._copies.append((s.table, s.sql))
         if s.kind == "update" and s.table and error is None:
@@ -288,25 +331,50 @@ class ImpactMeter(Meter):
         )
         join = f"FROM temp._d1nb_before b JOIN main.{quote_ident(s.table)} a ON {same_row}"
         differs = " OR ".join(f"b.{quote_ident(c)} IS NOT a.{quote_ident(c)}" for c in self.watch)
-        identity = self._identity_value(self.identity, "a.")
-        moved = f"SELECT {identity} AS k {join} WHERE {differs}"
+        moved = self._record_rows(s, s.table, self.identity, self.watch, join, differs)
         if s.kind != "update":  # an upsert's or a REPLACE's new rows (a new identity) too
-            moved += (
-                f" UNION ALL SELECT {identity} AS k FROM main.{quote_ident(s.table)} a "
+            identity = self._identity_value(self.identity, "a.")
+            conn.execute(
+                f"CREATE TEMP TABLE _d1nb_moved AS SELECT {identity} AS k "
+                f"FROM main.{quote_ident(s.table)} a "
                 f"WHERE NOT EXISTS (SELECT 1 FROM temp._d1nb_before b WHERE {same_row})"
             )
-        conn.execute("DROP TABLE IF EXISTS temp._d1nb_moved")
+            moved += self._count_changed(s.table)
+        self.changed_rows[s.index] = moved
+
+    def _after_update_actions(self, s: Statement, kept: UpdateActions) -> None:
+        """The rows of other tables an UPDATE's ON UPDATE actions rewrote are rows the file
+        changed: counted once each, their keys' transitions shown under their own table."""
+        own, self.transitions = self.transitions, []
+        for child in kept.children:
+            self._record_rows(
+                s, child.table, child.identity, list(child.actions), child.join(), child.differs()
+            )
+            if child.identity != ["rowid"]:  # rows found under a new key only
+                identity = self._identity_value(child.identity, "a.")
+                self.engine.conn.execute(
+                    f"CREATE TEMP TABLE _d1nb_moved AS SELECT {identity} AS k {child.arrived()}"
+                )
+                self._count_changed(child.table)
+        self._children_transitions, self.transitions = self.transitions, own
+
+    def _record_rows(
+        self,
+        s: Statement,
+        table: str,
+        identity: list[str],
+        watch: list[str],
+        join: str,
+        differs: str,
+    ) -> int:
+        """The rows of `table` whose `watch` columns moved (kept rows `b` joined to the rows
+        now there `a` by `join`): added to the file's changed rows, their values' transitions
+        recorded; returns how many."""
+        conn = self.engine.conn
+        moved = f"SELECT {self._identity_value(identity, 'a.')} AS k {join} WHERE {differs}"
         conn.execute(f"CREATE TEMP TABLE _d1nb_moved AS {moved}")  # the join once
-        (self.changed_rows[s.index],) = conn.execute(
-            "SELECT count(*) FROM temp._d1nb_moved"
-        ).fetchall()[0]
-        conn.execute(
-            "INSERT OR IGNORE INTO temp._d1nb_changed SELECT ?, k FROM temp._d1nb_moved",
-            (s.table.lower(),),
-        )
-        self.rows_changed += conn.changes()
-        conn.execute("DROP TABLE temp._d1nb_moved")
-        for col in self.watch:
+        count = self._count_changed(table)
+        for col in watch:
             c = quote_ident(col)
             changed = f"WHERE b.{c} IS NOT a.{c}"
             documents = conn.execute(
@@ -316,17 +384,31 @@ class ImpactMeter(Meter):
             ).fetchall()
             total = conn.execute(f"SELECT count(*) {join} {changed}").fetchall()[0][0]
             if documents and len(documents) == total:  # JSON documents: compare by path
-                self._json_paths(s, col, documents)
+                self._json_paths(s, table, col, documents)
                 continue
             pairs = conn.execute(
-                f"SELECT b.{quote_ident(col)}, a.{quote_ident(col)}, count(*) {join} {changed} "
+                f"SELECT b.{c}, a.{c}, count(*) {join} {changed} "
                 "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
             ).fetchall()
-            self._add(s, col, "", [(_show(b), _show(a), n) for b, a, n in pairs])
+            self._add(s, table, col, "", [(_show(b), _show(a), n) for b, a, n in pairs])
             if documents:
-                self._json_paths(s, col, documents)
+                self._json_paths(s, table, col, documents)
+        return count
 
-    def _json_paths(self, s: Statement, col: str, documents: list[tuple]) -> None:
+    def _count_changed(self, table: str) -> int:
+        """The rows in temp `_d1nb_moved` (dropped after): added to the file's set of changed
+        rows (those not there yet counted in `rows_changed`); returns how many there were."""
+        conn = self.engine.conn
+        (count,) = conn.execute("SELECT count(*) FROM temp._d1nb_moved").fetchall()[0]
+        conn.execute(
+            "INSERT OR IGNORE INTO temp._d1nb_changed SELECT ?, k FROM temp._d1nb_moved",
+            (table.lower(),),
+        )
+        self.rows_changed += conn.changes()
+        conn.execute("DROP TABLE temp._d1nb_moved")
+        return count
+
+    def _json_paths(self, s: Statement, table: str, col: str, documents: list[tuple]) -> None:
         by_path: dict[str, Counter] = {}
         for before, after in documents:
             old, new = _flatten(json.loads(before)), _flatten(json.loads(after))
@@ -336,9 +418,11 @@ class ImpactMeter(Meter):
                     by_path.setdefault(path, Counter())[(_json_leaf(a), _json_leaf(b))] += 1
         for path in sorted(by_path):
             pairs = sorted(by_path[path].items(), key=lambda kv: (-kv[1], kv[0]))
-            self._add(s, col, path, [(a, b, n) for (a, b), n in pairs])
+            self._add(s, table, col, path, [(a, b, n) for (a, b), n in pairs])
 
-    def _add(self, s: Statement, col: str, path: str, pairs: list[tuple[str, str, int]]) -> None:
+    def _add(
+        self, s: Statement, table: str, col: str, path: str, pairs: list[tuple[str, str, int]]
+    ) -> None:
         rest = sum(n for _, _, n in pairs[TOP_TRANSITIONS:])
         shown = pairs[:TOP_TRANSITIONS] + ([("other", "other", rest)] if rest else [])
         for before, after, n in shown:
@@ -346,7 +430,7 @@ class ImpactMeter(Meter):
                 {
                     "index": s.index,
                     "line": s.line,
-                    "table": s.table,
+                    "table": table,
                     "column": col,
                     "path": path,
                     "before": before,
@@ -475,9 +559,13 @@ def analyse_impact(
     rows = []
     for o in result.outcomes:
         part = statements[statements["file"] == o.name]
-        cascaded = sum(sum(d.values()) for d in part["cascade_deleted"]) + sum(
+        lost = sum(sum(d.values()) for d in part["cascade_deleted"]) + sum(
             sum(d.values()) for d in part["cascade_updated"]
         )
+        followed = Counter()  # rows whose keys ON UPDATE CASCADE rewrote: nothing lost
+        for d in part["cascade_rewritten"]:
+            followed.update(d)
+        cascaded = lost + sum(followed.values())
         # rows whose values moved: an UPDATE's rows rewritten with the values they had are
         # SQLite changes (and D1 rows written), not rows changed
         changed = meter_of[o.name].rows_changed
@@ -486,17 +574,21 @@ def analyse_impact(
             text
             for index, drop in drops[o.name].items()
             for text in _lost(drop, carriers_before(o.name, index))
+        ] + [
+            f"{n} {child} rows left pointing at {parent} rows that are gone (PRAGMA "
+            f"defer_foreign_keys = off at line {line} forgets the check, unchecked)"
+            for line, child, parent, n in meter_of[o.name].forgotten
         ]
         if not o.ok:
             verdict = "fails"
-            reason = f"line {o.error_line}: {o.error}" + (
+            reason = o.failure + (
                 f" (a knock-on: {o.knock_on_of} failed before it)"
                 if o.knock_on_of
                 else " (passes on an empty database: only real data makes it fail)"
                 if o.name in only_on_data
                 else ""
             )
-        elif cascaded or lost_drops:
+        elif lost or lost_drops:
             verdict = "loses data"
             parts = [
                 f"{n} {child} rows {how} by cascade"
@@ -514,6 +606,12 @@ def analyse_impact(
             )
         else:
             verdict, reason = "safe", f"{changed} rows changed, no cascade"
+            if followed:
+                tables = ", ".join(f"{child} {n}" for child, n in sorted(followed.items()))
+                reason = (
+                    f"{changed} rows changed, {sum(followed.values())} of them by ON UPDATE "
+                    f"CASCADE ({tables}: their keys follow the parent), none deleted or nulled"
+                )
             if rewritten:
                 reason += f" ({rewritten} more rewritten with the values they had)"
             for text in [t for drop in drops[o.name].values() for t in _kept_transformed(drop)]:

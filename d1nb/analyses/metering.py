@@ -27,6 +27,7 @@ from d1nb.analyses.query_plan import (
     lines_under,
 )
 from d1nb.analyses.trigger_costs import TriggerCosts
+from d1nb.analyses.update_actions import UpdateActions
 from d1nb.engine.d1engine import D1Engine, cascade_edges
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
@@ -234,6 +235,10 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             return 7 * master, 2 * rewritten
         return self.table_rows + 8 * master, self.table_rows + rewritten + 1
 
+    def _after_update_actions(self, s: Statement, kept: UpdateActions) -> None:
+        """After an UPDATE whose ON UPDATE actions may have rewritten rows of other tables,
+        while their old keys are still kept: nothing here (the impact meter looks at them)."""
+
     # measurement
     def _update_actions(self, s: Statement) -> list[tuple[str, str, str]]:
         """(child, column, action) of each foreign key whose ON UPDATE action (CASCADE, SET
@@ -301,6 +306,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         ]
         for i, (child, col) in enumerate(self.cascaded_updates):
             self._keep_keys(f"_d1nb_keys{i}", child, col)
+        self.rewrites = UpdateActions(self.engine, self.update_actions)
         self.shadow_rows = 0
         self.flushing = self._has_virtual_tables() and (s.kind in _DML or s.kind == "drop_table")
         if self.flushing:
@@ -1140,6 +1146,13 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             made = max(0, others - sum(deleted.values()) - sum(nulled.values()))
             writes += made + made * self._trigger_insert_indexes()
             writes += self._cascaded_index_writes()
+        rewritten: dict[str, int] = {}
+        if error is None:  # rows ON UPDATE actions rewrote, after their writes are counted
+            rewritten, cut = self.rewrites.moved()
+            for child, n in cut.items():
+                nulled[child] = max(nulled.get(child, 0), n)
+            self._after_update_actions(s, self.rewrites)
+        self.rewrites.drop()
         for i in range(len(self.cascaded_updates)):
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_keys{i}")
         for i in self.mixed.values():
@@ -1160,6 +1173,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 "changes": changes,
                 "cascade_deleted": deleted,
                 "cascade_updated": nulled,
+                "cascade_rewritten": rewritten,
                 "rows_read": reads,
                 "rows_written": writes,
                 "duration_ms": round(duration, 3),

@@ -36,6 +36,7 @@ STATEMENT_COLUMNS = [
     "changes",
     "cascade_deleted",
     "cascade_updated",
+    "cascade_rewritten",
     "rows_read",
     "rows_written",
     "duration_ms",
@@ -97,7 +98,8 @@ class ReplayResult:
         )
 
     def cascades(self) -> pd.DataFrame:
-        """Rows deleted or nulled in other tables by foreign-key actions, per statement."""
+        """Rows deleted, nulled or rewritten in other tables by foreign-key actions (ON DELETE,
+        ON UPDATE), per statement."""
         rows = []
         for r in self.statements.itertuples():
             for child, n in r.cascade_deleted.items():
@@ -111,17 +113,21 @@ class ReplayResult:
                         "rows": n,
                     }
                 )
-            for child, n in r.cascade_updated.items():
-                rows.append(
-                    {
-                        "file": r.file,
-                        "line": r.line,
-                        "table": r.table,
-                        "child": child,
-                        "action": "set null",
-                        "rows": n,
-                    }
-                )
+            for action, counts in (
+                ("set null", r.cascade_updated),
+                ("keys rewritten", r.cascade_rewritten),
+            ):
+                for child, n in counts.items():
+                    rows.append(
+                        {
+                            "file": r.file,
+                            "line": r.line,
+                            "table": r.table,
+                            "child": child,
+                            "action": action,
+                            "rows": n,
+                        }
+                    )
         return pd.DataFrame(rows, columns=["file", "line", "table", "child", "action", "rows"])
 
     def exact_metering(self) -> pd.DataFrame:

@@ -255,7 +255,7 @@ def _apply_files(
             text = path.read_bytes().decode("utf-8-sig", errors="replace")
             outcome = engine.apply_migration(path.name, text, record=False)
             if not outcome.ok:
-                return snapshot, f"{path.name} line {outcome.error_line}: {outcome.error}"
+                return snapshot, f"{path.name} {outcome.failure}"
     return load_sqlite(copy, workdir / "after"), None
 
 
@@ -384,8 +384,8 @@ def verify_rollbacks(
                     name,
                     shown,
                     "migration fails",
-                    f"the migration itself fails on this data (line {outcome.error_line}: "
-                    f"{outcome.error}): nothing to roll back, and wrangler stops here",
+                    f"the migration itself fails on this data ({outcome.failure}): nothing to "
+                    "roll back, and wrangler stops here",
                 )
             )
             break  # wrangler stops here too

@@ -136,6 +136,17 @@ class MigrationOutcome:
     """The earlier failed file this one fails because of (its error names what that file
     would have created), or None."""
 
+    error_detail: str = ""
+    """What d1nb found out about the error besides SQLite's message (at COMMIT: the broken
+    references), to follow it."""
+
+    @property
+    def failure(self) -> str:
+        """Its error after the line it failed at ("line 12: …"), or alone when the file failed
+        as a whole (at COMMIT), with what d1nb found out about it."""
+        at = f"line {self.error_line}: " if self.error_line else ""
+        return f"{at}{self.error or ''}{self.error_detail}"
+
 
 _PROGRESS_STEPS = 20_000
 """SQLite VM steps between two looks at the clock (well under a millisecond)."""
@@ -519,6 +530,8 @@ class D1Engine:
             self.conn.execute("COMMIT")
         except Exception as exc:
             self._spellings.clear()
+            at_commit = isinstance(exc, apsw.ConstraintError) and not self.conn.get_autocommit()
+            broken = self._broken_references() if at_commit else ""
             if not self.conn.get_autocommit():
                 self.conn.execute("ROLLBACK")
             if not isinstance(exc, D1Error | apsw.Error):
@@ -528,10 +541,32 @@ class D1Engine:
                 outcome.error, outcome.error_line = exc.reason, exc.line
             else:  # deferred foreign keys fail at COMMIT
                 outcome.error = str(exc).removeprefix(type(exc).__name__ + ": ")
+                outcome.error_detail = broken
         finally:
             if keys_off:
                 self.conn.execute("PRAGMA foreign_keys=ON")
         return outcome
+
+    def _broken_references(self) -> str:
+        """When a file's COMMIT fails on deferred foreign keys, still inside its transaction:
+        which references are broken, or, when none is, why SQLite still counts some."""
+        try:
+            rows = self.conn.execute(
+                'SELECT "table", parent, count(*) FROM pragma_foreign_key_check '
+                "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
+            ).fetchall()
+        except apsw.SQLError as exc:  # a parent key no index backs any more
+            return f" at COMMIT ({str(exc).removeprefix('SQLError: ')})"
+        if rows:
+            return " at COMMIT: " + "; ".join(
+                f"{n} {child} rows point at {parent} rows that are gone"
+                for child, parent, n in rows
+            )
+        return (
+            " at COMMIT, though every reference resolves by then: SQLite counted the violations "
+            "as they happened (a DROP TABLE's implicit DELETE counts each row referring to the "
+            "table) and a copy renamed into its place does not uncount them"
+        )
 
     @staticmethod
     def _strip_transaction(

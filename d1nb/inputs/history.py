@@ -197,6 +197,19 @@ def _enclosing_project(root: Path, levels: int = 4) -> Path | None:
     return None
 
 
+def _service_named(project, name: str, services: list[str]) -> str:
+    """The service a ledger file's name means: a service, or the binding or database name
+    (of any environment) of exactly one service; else the name as it is."""
+    if name in services:
+        return name
+    meant = {
+        b.service
+        for b in project.databases()
+        if name in (b.binding, b.database_name) and b.service in services
+    }
+    return meant.pop() if len(meant) == 1 else name
+
+
 def load_history(
     root: str | Path, ledgers: dict[tuple[str, str], str | Path] | None = None, use_git: bool = True
 ) -> History:
@@ -237,8 +250,11 @@ def load_history(
             Problem(project.relpath(Path(p.path)), p.line, p.message, p.severity)
             for p in history.migration_dirs[b.service].problems
         ]
-    sources = find_ledgers(project)
     services = list(history.migration_dirs)
+    sources = {
+        (_service_named(project, service, services), env): path
+        for (service, env), path in find_ledgers(project).items()
+    }
     for (service, env), path in (ledgers or {}).items():
         if not service and len(services) == 1:  # `--history ENV=FILE` for a one-service project
             service = services[0]
@@ -266,7 +282,8 @@ def load_history(
                 )
         except KeyError:
             why = (
-                f"ledger for unknown service/environment {service}:{env}"
+                f"ledger for unknown service/environment {service}:{env} (services: "
+                f"{', '.join(services) or 'none'}; a binding or database name of one works too)"
                 if service
                 else f"ledger names no service: give SERVICE:{env}=FILE "
                 f"(services: {', '.join(services) or 'none'})"

@@ -718,3 +718,77 @@ def test_hostile_values_through_wrangler_export_load_and_diff_exactly(tmp_path, 
     columns = {c["column"]: c["changed"] for c in result["column_summary"]}
     assert [columns[f"c{i}"] for i in range(6)] == [int(n or 0) for n in per_column]
     assert changed and removed and added == 2
+
+
+_REBUILD_PARENT = {
+    "no pragma": ("", "", ""),
+    "on, no off": ("PRAGMA defer_foreign_keys = on;\n", "", ""),
+    "on … off": ("PRAGMA defer_foreign_keys = on;\n", "PRAGMA defer_foreign_keys = off;\n", ""),
+    "on … off, copy filtered": (
+        "PRAGMA defer_foreign_keys = on;\n",
+        "PRAGMA defer_foreign_keys = off;\n",
+        " WHERE id % 3 <> 0",
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", list(_REBUILD_PARENT))
+def test_deferred_foreign_keys_in_a_rebuild_as_wrangler(tmp_path, variant):
+    """Stranger's project #16 rebuilt a parent table the way Cloudflare's docs show
+    (`PRAGMA defer_foreign_keys = on`, copy, drop, rename, `= off`): wrangler applied it, where
+    d1nb's lint said it fails. Without the pragma the DROP fails; with `on` and no `off` the
+    COMMIT fails even though the copy holds every key; `off` forgets the violations unchecked,
+    so a copy that filtered rows commits broken references. d1nb's replay, impact and lint say
+    what wrangler's local D1 does, and count the broken references it leaves."""
+    from d1nb.analyses.impact import analyse_impact
+    from d1nb.analyses.lint.run import lint
+
+    on, off, where = _REBUILD_PARENT[variant]
+    root = tmp_path / "project"
+    (root / "migrations").mkdir(parents=True)
+    (root / "wrangler.toml").write_text(
+        'name = "deferred"\n\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "deferred"\n'
+        'database_id = "00000000-0000-4000-8000-000000000027"\n'
+    )
+    (root / "migrations" / "0001_init.sql").write_text(
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT);\n"
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p (id));\n"
+        "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 30) "
+        "INSERT INTO p SELECT i, 'p' || i FROM q;\n"
+        "INSERT INTO c SELECT id, id FROM p UNION ALL SELECT id + 100, id FROM p;\n"
+    )
+    (root / "migrations" / "0002_rebuild.sql").write_text(
+        f"{on}CREATE TABLE p_new (id INTEGER PRIMARY KEY, name TEXT, extra TEXT);\n"
+        f"INSERT INTO p_new (id, name) SELECT id, name FROM p{where};\n"
+        f"DROP TABLE p;\nALTER TABLE p_new RENAME TO p;\n{off}"
+    )
+    run = wrangler(root, "d1", "migrations", "apply", "DB", "--local")
+    conn = read_only_copy(local_database(root), tmp_path / "theirs")
+    failed = run.failed_migration(ledger_names(conn, "d1_migrations"))
+    (broken,) = conn.execute("SELECT count(*) FROM pragma_foreign_key_check").fetchall()[0]
+
+    empty = tmp_path / "empty.sql"
+    empty.write_text(EMPTY_EXPORT)
+    history = load_history(root, use_git=False)
+    impact = analyse_impact(
+        load_snapshot(empty, tmp_path / "w"), history.migration_dirs["deferred"]
+    )
+    row = impact.migrations.set_index("file").loc["0002_rebuild.sql"]
+    findings = lint(history)
+    fails_said = findings[
+        (findings["rule"] == "D1N008") & findings["message"].str.contains("fails with")
+    ]
+    if failed:
+        assert failed == "0002_rebuild.sql" and run.reports("FOREIGN KEY constraint failed")
+        assert row["verdict"] == "fails"
+        assert len(fails_said) == 1
+    else:
+        assert row["verdict"] in ("safe", "loses data")
+        assert fails_said.empty
+    assert (failed is None) == (variant.startswith("on … off"))  # what wrangler did
+    if broken:
+        assert f"{broken} c rows left pointing at p rows that are gone" in row["reason"]
+    else:
+        assert "pointing at" not in row["reason"]
+    assert (broken > 0) == (variant == "on … off, copy filtered")
+    assert ("D1N027" in set(findings["rule"])) == variant.startswith("on … off")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from d1nb.analyses.lint.registry import FileContext, rule
 from d1nb.engine.d1engine import cascade_edges
 from d1nb.formats.migrations import MigrationFile, Statement
-from d1nb.formats.sql.shapes import check_constraints, lowercase_compound_end
+from d1nb.formats.sql.shapes import check_constraints, lowercase_compound_end, pragma_switch
 
 Hit = tuple[int, str, Statement | None]
 
@@ -53,26 +53,57 @@ def rebuild_cascades(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
       CASCADE` are deleted, and so are their own `CASCADE` children, to any depth; `SET NULL` and
       `SET DEFAULT` children lose their reference. The migration reports success; the children are
       empty. Children with `NO ACTION` (the default) or `RESTRICT` make the statement fail with
-      `FOREIGN KEY constraint failed` as soon as one of their rows references a parent row; `PRAGMA
-      defer_foreign_keys=ON` only moves that failure to the commit.
+      `FOREIGN KEY constraint failed` as soon as one of their rows references a parent row. After
+      `PRAGMA defer_foreign_keys = on` it fails at the commit instead, even when the copy renamed
+      into place holds every key: the implicit DELETE counted each child row as a violation and
+      the rename does not uncount them. Only `PRAGMA defer_foreign_keys = off` after the rename
+      (Cloudflare's recipe) lets it pass, by forgetting the count unchecked (D1N027); then no
+      NO ACTION child is reported here.
     - **Fix**: avoid the rebuild (add a column instead); or copy the children aside in the same
       migration and restore them after the rename; `PRAGMA defer_foreign_keys=ON` does not stop
       cascades.
     - **Example**: api `0011_goals_add_category.sql` in the sample empties `goal_progress`.
     """
     dropped_earlier: set[str | None] = set()
+    switches = _defer_switches(f)
     for s in f.statements:
         if s.kind == "drop_table":
-            yield from _drop_hazards(s, ctx, dropped_earlier)
+            yield from _drop_hazards(s, ctx, dropped_earlier, _deferral(switches, s.index))
             dropped_earlier.add(s.table)
 
 
-def _drop_hazards(s: Statement, ctx: FileContext, dropped_earlier: set[str | None]) -> list[Hit]:
+def _defer_switches(f: MigrationFile) -> list[tuple[Statement, bool]]:
+    """The file's `PRAGMA defer_foreign_keys` settings, in order, with the value each sets."""
+    return [
+        (s, on)
+        for s in f.statements
+        if s.kind == "pragma" and (on := pragma_switch(s.detail, "defer_foreign_keys")) is not None
+    ]
+
+
+def _deferral(switches: list[tuple[Statement, bool]], index: int) -> str:
+    """How a foreign-key violation made by statement `index` is judged: "immediate" (the
+    statement fails), "at commit" (deferred, and the COMMIT fails), or "forgotten" (deferred,
+    and a later `PRAGMA defer_foreign_keys = off` forgets it unchecked)."""
+    on = False
+    for s, value in switches:
+        if s.index < index:
+            on = value
+    if not on:
+        return "immediate"
+    later_off = any(s.index > index and not value for s, value in switches)
+    return "forgotten" if later_off else "at commit"
+
+
+def _drop_hazards(
+    s: Statement, ctx: FileContext, dropped_earlier: set[str | None], deferral: str
+) -> list[Hit]:
     """D1N008 for a DROP TABLE whose table other tables still reference: D1 keeps foreign keys
     on, so the implicit DELETE cascades (CASCADE, SET NULL, SET DEFAULT) or fails (NO ACTION,
-    RESTRICT) as soon as a child row points at a parent row. The foreign keys are those just
-    before the statement (from the replay from empty) or, when it never got there, those
-    before the file less the tables dropped earlier in it."""
+    RESTRICT) as soon as a child row points at a parent row — at once, at the commit when
+    deferred, or not at all when `PRAGMA defer_foreign_keys = off` follows (D1N027). The
+    foreign keys are those just before the statement (from the replay from empty) or, when it
+    never got there, those before the file less the tables dropped earlier in it."""
     fks = ctx.foreign_keys_at_drop.get(s.index)
     if fks is None:
         fks = [fk for fk in ctx.foreign_keys_before if fk[0] not in dropped_earlier]
@@ -93,10 +124,18 @@ def _drop_hazards(s: Statement, ctx: FileContext, dropped_earlier: set[str | Non
             "`d1nb replay --via execute-file` shows that path)",
         ),
         (
-            blocking,
+            blocking if deferral == "immediate" else [],
             "fails with 'FOREIGN KEY constraint failed' as soon as a child row references it "
-            "(D1 keeps foreign keys ON; PRAGMA defer_foreign_keys only moves the failure to the "
-            "commit)",
+            "(D1 keeps foreign keys ON; with `PRAGMA defer_foreign_keys = on` before it and "
+            "`= off` after the rename it passes, unchecked: D1N027)",
+        ),
+        (
+            blocking if deferral == "at commit" else [],
+            "fails with 'FOREIGN KEY constraint failed' at COMMIT as soon as a child row "
+            "references it, even when the copy renamed into place holds every key (the implicit "
+            "DELETE counts each child row as a violation; the rename does not uncount it); "
+            "`PRAGMA defer_foreign_keys = off` after the rename forgets the count, unchecked "
+            "(D1N027)",
         ),
     )
     return [
@@ -286,9 +325,10 @@ def replace_deletes_children(f: MigrationFile, ctx: FileContext) -> Iterator[Hit
       other tables reference with a foreign key.
     - **Why on D1**: REPLACE resolves a conflict by deleting the existing row and inserting a new
       one, and D1 keeps foreign keys on: the delete runs each child's ON DELETE action, so
-      children are deleted (CASCADE) or nulled (SET NULL), or the statement fails (NO ACTION,
-      RESTRICT) — even when the new row has the same key. The author usually meant "update in
-      place".
+      children are deleted (CASCADE) or nulled (SET NULL) — even when the new row has the same
+      key. With NO ACTION or RESTRICT the statement fails when a row comes back under another key
+      (its conflict was on another UNIQUE column); a row back under the same key keeps them. The
+      author usually meant "update in place".
     - **Fix**: `INSERT … ON CONFLICT (key) DO UPDATE SET …` (an upsert updates the row and leaves
       its children alone), or an `UPDATE`.
     - **Example**: `INSERT OR REPLACE INTO suppliers (id, code, name) SELECT id, code, upper(name)
@@ -308,8 +348,9 @@ def replace_deletes_children(f: MigrationFile, ctx: FileContext) -> Iterator[Hit
         if acting or blocking:
             reaches = f"and the delete reaches {', '.join(acting)}" if acting else ""
             fails = (
-                f"which fails with 'FOREIGN KEY constraint failed' while "
-                f"{', '.join(blocking)} point at it"
+                f"which fails with 'FOREIGN KEY constraint failed' when a row comes back under "
+                f"another key (a conflict on another UNIQUE column) while "
+                f"{', '.join(blocking)} point at it (under the same key they stay)"
                 if blocking
                 else ""
             )
@@ -320,3 +361,51 @@ def replace_deletes_children(f: MigrationFile, ctx: FileContext) -> Iterator[Hit
                 "use INSERT … ON CONFLICT DO UPDATE (or UPDATE) to keep them",
                 s,
             )
+
+
+_WRITES = ("insert", "insert_select", "update", "delete", "drop_table")
+
+
+@rule(
+    "D1N027",
+    "defer-off-unchecked",
+    "warning",
+    "PRAGMA defer_foreign_keys = off forgets the violations deferred so far, unchecked",
+    "file",
+)
+def defer_off_unchecked(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
+    """
+    - **What**: `PRAGMA defer_foreign_keys = off` after `= on` and statements that write rows
+      (INSERT, UPDATE, DELETE, REPLACE, DROP TABLE), as in Cloudflare's rebuild recipe
+      (`= on`, create the copy, copy, drop, rename, `= off`).
+    - **Why on D1**: turning the pragma off does not check what was deferred: SQLite forgets the
+      violations counted since it was turned on. Every reference the file broke in between — a
+      rebuild whose copy filtered or lost rows, a parent row deleted — commits broken; nothing
+      fails and D1 never checks them again. Without the `off`, a rebuild fails at the commit
+      even when its copy holds every key (D1N008). Seen with wrangler 4.164's local D1 and the
+      sqlite3 shell.
+    - **Fix**: keep the recipe, but know the copy is complete before applying it: `d1nb impact`
+      on an export counts the references the file leaves broken; after applying, `wrangler d1
+      execute DB --command "PRAGMA foreign_key_check"` lists them.
+    - **Example**: a rebuild of `berths` copying `WHERE pier <> 'F'` under the recipe applies
+      "successfully" and leaves the bookings of pier F pointing at berths that are gone.
+    """
+    switches = _defer_switches(f)
+    on_at = None
+    for s, value in switches:
+        if value:
+            on_at = on_at or s
+            continue
+        if on_at is None:
+            continue
+        writes = [w for w in f.statements if on_at.index < w.index < s.index and w.kind in _WRITES]
+        if writes:
+            yield (
+                s.line,
+                f"PRAGMA defer_foreign_keys = off forgets, unchecked, every foreign-key violation "
+                f"deferred since line {on_at.line}: a reference the statements of lines "
+                f"{writes[0].line}–{writes[-1].line} broke commits broken; `d1nb impact` on an "
+                "export counts them",
+                s,
+            )
+        on_at = None

@@ -297,6 +297,21 @@ def classify(sql: str) -> tuple[str, str | None, tuple[str, ...], str]:
     return "other", None, tuple(flags), head
 
 
+_PRAGMA_TRUE = {"1", "on", "true", "yes"}
+_PRAGMA_FALSE = {"0", "off", "false", "no"}
+
+
+def pragma_switch(detail: str, name: str) -> bool | None:
+    """What a PRAGMA statement (its `classify` detail, `name=value`) sets the boolean pragma
+    `name` to, as SQLite reads the value (on/off, true/false, yes/no, 1/0, quoted or not);
+    None when it sets something else or only asks."""
+    key, _, value = detail.partition("=")
+    if key != name.lower():
+        return None
+    value = value.strip().strip("'\"").lower()
+    return True if value in _PRAGMA_TRUE else False if value in _PRAGMA_FALSE else None
+
+
 def _set_targets(toks: list[Token], after_set: int) -> list[str]:
     """The columns a SET list (its tokens from `after_set` on) assigns, as written."""
     segments: list[list[Token]] = [[]]
