@@ -439,6 +439,41 @@ def test_drafts_rename_a_renamed_column_back(tmp_path):
     assert "DROP COLUMN" not in schema
 
 
+def test_drafts_set_a_changed_parent_key_back_so_its_children_follow(tmp_path, monkeypatch):
+    """Stranger's project #16 renumbered a pier's berths (a composite key other tables follow
+    ON UPDATE CASCADE, one child ON DELETE SET NULL, one DEFERRABLE and NO ACTION on delete).
+    The draft deleted the renumbered berths and inserted the old ones: the delete nulled the
+    boats' homes and the deferred child failed the COMMIT ("fails"). A row whose key changed
+    (the same rowid both sides) gets its key set back by an UPDATE, the children follow, and
+    the draft restores everything (checked with the real wrangler on #16: every table equal).
+    #16's draft ran to two files; each file is its own transaction, so a few statements per
+    file here."""
+    init = (
+        "CREATE TABLE b (pier TEXT NOT NULL, slot INTEGER NOT NULL, len REAL,\n"
+        "  PRIMARY KEY (pier, slot));\n"
+        "CREATE TABLE boat (id INTEGER PRIMARY KEY, hp TEXT, hs INTEGER,\n"
+        "  FOREIGN KEY (hp, hs) REFERENCES b (pier, slot) ON UPDATE CASCADE ON DELETE SET NULL);\n"
+        "CREATE TABLE stay (id INTEGER PRIMARY KEY, pier TEXT, slot INTEGER,\n"
+        "  FOREIGN KEY (pier, slot) REFERENCES b (pier, slot)\n"
+        "  ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED);\n"
+    )
+    rows = (
+        "INSERT INTO b VALUES ('A', 1, 9.5), ('A', 2, 7), ('C', 1, 12), ('C', 2, 8), ('C', 3, 6);"
+        "INSERT INTO boat VALUES (1, 'C', 1), (2, 'C', 3), (3, 'A', 2), (4, NULL, NULL);"
+        "INSERT INTO stay VALUES (1, 'C', 1), (2, 'C', 1), (3, 'C', 2), (4, 'A', 1);"
+    )
+    renumber = "UPDATE b SET slot = slot + 100, len = len + 1 WHERE pier = 'C';\n"
+    root = _project(tmp_path / "p", init, {"0002_renumber.sql": renumber}, rows)
+    monkeypatch.setattr("d1nb.analyses.rollback.DRAFT_STATEMENTS_PER_FILE", 3)  # as on #16
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    text = "".join(f.read_text(encoding="utf-8") for f in check.draft)
+    back = """UPDATE "b" SET "pier" = 'C', "slot" = 1, "len" = 12.0 WHERE "pier" = 'C' """
+    back += """AND "slot" = 101;"""
+    assert back in text
+    assert 'DELETE FROM "b"' not in text and 'INSERT OR IGNORE INTO "b"' not in text
+
+
 def test_drafts_leave_fts5_shadow_tables_to_fts5(tmp_path):
     """An FTS5 index of another table comes back by 'rebuild' once that table's rows are
     back; an FTS5 table that keeps its own rows gets them back through the virtual table;

@@ -668,6 +668,23 @@ def _order(key: tuple) -> tuple:
     return tuple(("", 0) if v is None else (type(v).__name__, v) for v in key)
 
 
+def _keys_moved(
+    b: D1Engine, a: D1Engine, table: str, pk: list[str], gone: set[tuple], added: set[tuple]
+) -> dict[tuple, tuple]:
+    """Rows of a table keyed by a PRIMARY KEY that is not its rowid whose key the migration
+    changed (an UPDATE of the key: the same rowid on both sides, as `a` is `b` replayed):
+    key in `b` → key in `a`. Set back by an UPDATE, so that ON UPDATE CASCADE carries the
+    children along, where deleting and inserting the row would run their ON DELETE action.
+    Only keys no row of `a` holds."""
+    if not pk or not gone or not added or b.without_rowid(table) or b.rowid_alias(table):
+        return {}
+    select = f"SELECT rowid, {', '.join(quote_ident(c) for c in pk)} FROM {quote_ident(table)}"
+    was = {r[1:]: r[0] for r in b.conn.execute(select) if r[1:] in gone}
+    now = {r[0]: r[1:] for r in a.conn.execute(select) if r[1:] in added}
+    moved = {k: now[rowid] for k, rowid in was.items() if rowid in now}
+    return moved if len(set(moved.values())) == len(moved) else {}
+
+
 def _restore_rows(
     b: D1Engine, a: D1Engine, table: str, renamed: dict[str, str] | None = None
 ) -> list[str]:
@@ -700,13 +717,24 @@ def _restore_rows(
             for c, v in zip(key, k, strict=True)
         )
 
+    moved = _keys_moved(b, a, table, pk, old.keys() - now.keys(), now.keys() - old.keys())
     out = [
-        f"DELETE FROM {t} WHERE {where(k)};" for k in sorted(now.keys() - old.keys(), key=_order)
+        f"DELETE FROM {t} WHERE {where(k)};"
+        for k in sorted(now.keys() - old.keys() - set(moved.values()), key=_order)
     ]
     insert_cols = cols if pk else ["rowid", *cols]
     names = ", ".join(c if c == "rowid" else quote_ident(c) for c in insert_cols)
     for k in sorted(old, key=_order):
         values = old[k]
+        if k in moved:  # the row is there under another key: its key (and values) set back
+            current = dict(zip(kept, now[moved[k]], strict=True))
+            sets = ", ".join(
+                f"{quote_ident(c)} = {_literal(v)}"
+                for c, v in zip(cols, values, strict=True)
+                if c in pk or c not in current or current[c] != v or type(current[c]) is not type(v)
+            )
+            out.append(f"UPDATE {t} SET {sets} WHERE {where(moved[k])};")
+            continue
         if k not in now:
             row = list(values) if pk else [*k, *values]
             out.append(

@@ -26,53 +26,17 @@ from typing import Protocol
 import apsw
 
 from d1nb import d1
+from d1nb.engine.refusals import (
+    ALLOWED_PRAGMAS,
+    CREATES,
+    REFUSED_FUNCTIONS,
+    REFUSED_STATEMENTS,
+    RESERVED_NOTE,
+    reserved,
+)
 from d1nb.formats.migrations import Statement, parse_statements
 from d1nb.formats.sql.text import quote_ident
 from d1nb.problems import InputError
-
-ALLOWED_PRAGMAS = frozenset(
-    {
-        "foreign_keys",
-        "defer_foreign_keys",
-        "foreign_key_list",
-        "foreign_key_check",
-        "table_info",
-        "table_xinfo",
-        "table_list",
-        "index_list",
-        "index_info",
-        "index_xinfo",
-        "user_version",
-        "quick_check",
-        "integrity_check",
-        "optimize",
-        "case_sensitive_like",
-        "ignore_check_constraints",
-        "recursive_triggers",
-        "reverse_unordered_selects",
-        "legacy_alter_table",
-        "data_version",
-        "page_count",
-        "page_size",
-        "freelist_count",
-        "collation_list",
-        "function_list",
-        "module_list",
-        "pragma_list",
-        "compile_options",
-        "encoding",
-        "schema_version",
-        "application_id",
-    }
-)
-"""PRAGMAs D1 accepts that cannot reach outside the database (Cloudflare docs, "SQL statements")."""
-
-_REFUSED_STATEMENTS = {
-    "VACUUM": "VACUUM (and VACUUM INTO a file) is not available on D1",
-    "ATTACH": "ATTACH is not available on D1",
-    "DETACH": "DETACH is not available on D1",
-}
-
 
 _DML_KINDS = frozenset({"insert", "insert_select", "update", "delete"})
 
@@ -167,47 +131,6 @@ def default_statement_timeout() -> float:
     except ValueError:
         return d1.QUERY_TIMEOUT_S
     return inherited if inherited >= 0 else d1.QUERY_TIMEOUT_S
-
-
-_REFUSED_FUNCTIONS = frozenset(
-    {
-        # reach outside the database
-        "load_extension",
-        "readfile",
-        "writefile",
-        "edit",
-        "fts3_tokenizer",
-        # refused by workerd ('not authorized to use function'; Miniflare 5.20261117)
-        "sqlite_version",
-        "sqlite_source_id",
-        "sqlite_compileoption_used",
-        "sqlite_compileoption_get",
-        "fts5",
-        # not compiled into D1's SQLite ('no such function')
-        "median",
-        "percentile",
-        "percentile_cont",
-        "percentile_disc",
-    }
-)
-
-_RESERVED_NOTE = "names beginning _cf_ are D1's own (it refuses to create them)"
-_CREATES = {
-    apsw.SQLITE_CREATE_TABLE,
-    apsw.SQLITE_CREATE_INDEX,
-    apsw.SQLITE_CREATE_VIEW,
-    apsw.SQLITE_CREATE_TRIGGER,
-    apsw.SQLITE_CREATE_VTABLE,
-    apsw.SQLITE_CREATE_TEMP_TABLE,
-    apsw.SQLITE_CREATE_TEMP_INDEX,
-    apsw.SQLITE_CREATE_TEMP_VIEW,
-    apsw.SQLITE_CREATE_TEMP_TRIGGER,
-}
-
-
-def _reserved(name: str) -> bool:
-    """D1 (workerd) refuses objects named `_cf_…`, any case (checked in Miniflare)."""
-    return name.lower().startswith("_cf_")
 
 
 def set_default_statement_timeout(seconds: float) -> None:
@@ -336,7 +259,7 @@ class D1Engine:
         if op in (apsw.SQLITE_ATTACH, apsw.SQLITE_DETACH):
             self.refusals.append("ATTACH/DETACH refused: D1 has one database and no files")
             return apsw.SQLITE_DENY
-        if op == apsw.SQLITE_FUNCTION and p2 and p2.lower() in _REFUSED_FUNCTIONS:
+        if op == apsw.SQLITE_FUNCTION and p2 and p2.lower() in REFUSED_FUNCTIONS:
             self.refusals.append(f"function {p2}() refused: not available on D1")
             return apsw.SQLITE_DENY
         if op == apsw.SQLITE_READ and p1 and p1.lower() == "dbstat":
@@ -349,8 +272,8 @@ class D1Engine:
         ):
             self.refusals.append(f"USING {p2} refused: D1 offers FTS5, not FTS3/FTS4")
             return apsw.SQLITE_DENY
-        if op in _CREATES and self.as_d1 and _reserved(p1 or ""):
-            self.refusals.append(f"{p1}: {_RESERVED_NOTE}")
+        if op in CREATES and self.as_d1 and reserved(p1 or ""):
+            self.refusals.append(f"{p1}: {RESERVED_NOTE}")
             return apsw.SQLITE_DENY
         if op == apsw.SQLITE_PRAGMA and p1 and p1.lower() not in ALLOWED_PRAGMAS:
             self.refusals.append(f"PRAGMA {p1} refused: not on D1's allow-list")
@@ -378,12 +301,12 @@ class D1Engine:
 
     def _refuse_before_running(self, statement: Statement) -> str | None:
         head = statement.detail if statement.kind == "other" else ""
-        if head in _REFUSED_STATEMENTS:
-            return _REFUSED_STATEMENTS[head]
+        if head in REFUSED_STATEMENTS:
+            return REFUSED_STATEMENTS[head]
         if self.as_d1 and "temp" in statement.flags and statement.kind.startswith("create_"):
             return "not authorized: D1 refuses temporary tables, views and triggers"
-        if statement.kind == "rename_table" and self.as_d1 and _reserved(statement.detail or ""):
-            return f"not authorized: {_RESERVED_NOTE} (RENAME TO {statement.detail})"
+        if statement.kind == "rename_table" and self.as_d1 and reserved(statement.detail or ""):
+            return f"not authorized: {RESERVED_NOTE} (RENAME TO {statement.detail})"
         return None
 
     def run_statement(self, statement: Statement, file: str = "") -> int:

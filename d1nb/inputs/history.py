@@ -33,7 +33,7 @@ from d1nb.formats.migrations import (
 from d1nb.formats.sql.text import sql_fingerprint
 from d1nb.formats.wrangler_output import local_state_file
 from d1nb.inputs.duckcopy import connect_duckdb
-from d1nb.inputs.ledgers import Ledger, find_ledgers, read_ledger
+from d1nb.inputs.ledgers import Ledger, find_ledgers, ledger_service, read_ledger
 from d1nb.problems import InputError, Problem
 
 ENV_RANK = {
@@ -197,19 +197,6 @@ def _enclosing_project(root: Path, levels: int = 4) -> Path | None:
     return None
 
 
-def _service_named(project, name: str, services: list[str]) -> str:
-    """The service a ledger file's name means: a service, or the binding or database name
-    (of any environment) of exactly one service; else the name as it is."""
-    if name in services:
-        return name
-    meant = {
-        b.service
-        for b in project.databases()
-        if name in (b.binding, b.database_name) and b.service in services
-    }
-    return meant.pop() if len(meant) == 1 else name
-
-
 def load_history(
     root: str | Path, ledgers: dict[tuple[str, str], str | Path] | None = None, use_git: bool = True
 ) -> History:
@@ -252,7 +239,7 @@ def load_history(
         ]
     services = list(history.migration_dirs)
     sources = {
-        (_service_named(project, service, services), env): path
+        (ledger_service(project, service, services), env): path
         for (service, env), path in find_ledgers(project).items()
     }
     for (service, env), path in (ledgers or {}).items():

@@ -266,6 +266,19 @@ def _read_any_ledger(path: Path, table: str) -> Ledger:
     return _read_list_text(path)
 
 
+def ledger_service(project: Project, name: str, services: list[str]) -> str:
+    """The service a ledger file's name means: a service, or the binding or database name
+    (of any environment) of exactly one service; else the name as it is."""
+    if name in services:
+        return name
+    meant = {
+        b.service
+        for b in project.databases()
+        if name in (b.binding, b.database_name) and b.service in services
+    }
+    return meant.pop() if len(meant) == 1 else name
+
+
 def find_ledgers(project: Project) -> dict[tuple[str, str], Path]:
     """Ledger files by convention: `ledgers/SERVICE.ENV.(json|txt|csv|sql|sqlite)` at the root."""
     folder = project.root / "ledgers"

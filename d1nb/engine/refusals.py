@@ -1,0 +1,91 @@
+"""What D1 refuses to run, as the engine's authorizer and its checks before a statement runs
+apply it: PRAGMAs off Cloudflare's allow-list, statements and functions that reach outside the
+database or that workerd does not offer, and objects named as D1's own."""
+
+from __future__ import annotations
+
+import apsw
+
+ALLOWED_PRAGMAS = frozenset(
+    {
+        "foreign_keys",
+        "defer_foreign_keys",
+        "foreign_key_list",
+        "foreign_key_check",
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "user_version",
+        "quick_check",
+        "integrity_check",
+        "optimize",
+        "case_sensitive_like",
+        "ignore_check_constraints",
+        "recursive_triggers",
+        "reverse_unordered_selects",
+        "legacy_alter_table",
+        "data_version",
+        "page_count",
+        "page_size",
+        "freelist_count",
+        "collation_list",
+        "function_list",
+        "module_list",
+        "pragma_list",
+        "compile_options",
+        "encoding",
+        "schema_version",
+        "application_id",
+    }
+)
+"""PRAGMAs D1 accepts that cannot reach outside the database (Cloudflare docs, "SQL statements")."""
+
+REFUSED_STATEMENTS = {
+    "VACUUM": "VACUUM (and VACUUM INTO a file) is not available on D1",
+    "ATTACH": "ATTACH is not available on D1",
+    "DETACH": "DETACH is not available on D1",
+}
+
+
+REFUSED_FUNCTIONS = frozenset(
+    {
+        # reach outside the database
+        "load_extension",
+        "readfile",
+        "writefile",
+        "edit",
+        "fts3_tokenizer",
+        # refused by workerd ('not authorized to use function'; Miniflare 5.20261117)
+        "sqlite_version",
+        "sqlite_source_id",
+        "sqlite_compileoption_used",
+        "sqlite_compileoption_get",
+        "fts5",
+        # not compiled into D1's SQLite ('no such function')
+        "median",
+        "percentile",
+        "percentile_cont",
+        "percentile_disc",
+    }
+)
+
+RESERVED_NOTE = "names beginning _cf_ are D1's own (it refuses to create them)"
+CREATES = {
+    apsw.SQLITE_CREATE_TABLE,
+    apsw.SQLITE_CREATE_INDEX,
+    apsw.SQLITE_CREATE_VIEW,
+    apsw.SQLITE_CREATE_TRIGGER,
+    apsw.SQLITE_CREATE_VTABLE,
+    apsw.SQLITE_CREATE_TEMP_TABLE,
+    apsw.SQLITE_CREATE_TEMP_INDEX,
+    apsw.SQLITE_CREATE_TEMP_VIEW,
+    apsw.SQLITE_CREATE_TEMP_TRIGGER,
+}
+
+
+def reserved(name: str) -> bool:
+    """D1 (workerd) refuses objects named `_cf_…`, any case (checked in Miniflare)."""
+    return name.lower().startswith("_cf_")
