@@ -518,3 +518,16 @@ def test_rows_an_insert_select_offers_and_the_rows_an_update_from_updates():
     conn.execute(update)
     assert conn.changes() == len(found)
     assert update_from_rows_query("UPDATE s SET n = 1 WHERE id = 2", []) is None
+
+
+def test_deferred_foreign_keys_are_told_by_their_child_columns():
+    from d1nb.formats.sql.shapes import deferred_foreign_keys
+
+    create = (
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, p INT REFERENCES p(id) DEFERRABLE INITIALLY "
+        "DEFERRED, q INT REFERENCES p(id), r INT, s INT, FOREIGN KEY (r, s) REFERENCES t (a, b) "
+        "ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED, FOREIGN KEY (s) REFERENCES t (b) "
+        "DEFERRABLE INITIALLY IMMEDIATE)"
+    )
+    assert deferred_foreign_keys(create) == {("p",), ("r", "s")}
+    assert deferred_foreign_keys("CREATE TABLE x (a REFERENCES p)") == frozenset()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import apsw
 
+from d1nb.analyses.update_actions import UpdateActions
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
@@ -30,14 +31,14 @@ def _joined_keys(keys: list[str]) -> str:
 
 class IndexCosts:
     """The Meter's index costs. Expects the Meter's state (the engine, its caches of indexes
-    and expression keys, the partial indexes probed before the statement, the ON UPDATE
-    CASCADE keys kept aside) and its `_mark_written_rows`, `_written_rows` and `_keys_moved`."""
+    and expression keys, the partial indexes probed before the statement, the children
+    ON UPDATE actions may rewrite, kept aside) and its `_mark_written_rows` and `_written_rows`."""
 
     engine: D1Engine
     _indexes: dict[str, list[tuple[frozenset[str] | None, str | None]]]
     _expressions: dict[str, list[list[str]]]
     partial_before: list[str]
-    cascaded_updates: list[tuple[str, str]]
+    rewrites: UpdateActions
 
     def indexes(self, table: str) -> list[tuple[frozenset[str] | None, str | None]]:
         """(columns, WHERE) of each index of `table`: columns None for an expression index,
@@ -211,10 +212,15 @@ class IndexCosts:
 
     def _cascaded_index_writes(self) -> int:
         """The index entries ON UPDATE CASCADE rewrites: per child row whose key it changed,
-        one per index of the child holding the key column (the row itself is among the
+        one per index of the child holding a column it changed (the row itself is among the
         trigger-made changes)."""
         writes = 0
-        for i, (child, col) in enumerate(self.cascaded_updates):
-            moved = self._keys_moved(f"_d1nb_keys{i}", child, col)
-            writes += moved * sum(1 for cols, _p in self.indexes(child) if cols and col in cols)
+        for kept in self.rewrites.children:
+            cascaded = {c for c, a in kept.actions.items() if a == "CASCADE"}
+            if not cascaded or self.engine.without_rowid(kept.table):
+                continue
+            for cols, _where in self.indexes(kept.table):
+                held = {c for c in cascaded if cols and c.lower() in {k.lower() for k in cols}}
+                if held:
+                    writes += self.rewrites.rows_moved(kept, held)
         return writes

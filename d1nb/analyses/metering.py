@@ -27,7 +27,7 @@ from d1nb.analyses.query_plan import (
     lines_under,
 )
 from d1nb.analyses.trigger_costs import TriggerCosts
-from d1nb.analyses.update_actions import UpdateActions
+from d1nb.analyses.update_actions import KeyScans, UpdateActions
 from d1nb.engine.d1engine import D1Engine, cascade_edges
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
@@ -299,14 +299,12 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         )
         """CREATE … IF NOT EXISTS of what is there: it does nothing, and D1 counts nothing."""
         self.update_actions = self._update_actions(s)
-        self.cascaded_updates = [
-            (child, col)
-            for child, col, action in self.update_actions
-            if action == "CASCADE" and not self.engine.without_rowid(child)
-        ]
-        for i, (child, col) in enumerate(self.cascaded_updates):
-            self._keep_keys(f"_d1nb_keys{i}", child, col)
         self.rewrites = UpdateActions(self.engine, self.update_actions)
+        self.key_scans = None
+        self.last_rowid: int | None = None
+        if s.kind == "update" and s.table and conn.table_exists(None, s.table):
+            sets = {c.lower() for c in written_columns(s.sql) or []}
+            self.key_scans = KeyScans(self.engine, s.table, sets, lambda: self._updated_rowids(s))
         self.shadow_rows = 0
         self.flushing = self._has_virtual_tables() and (s.kind in _DML or s.kind == "drop_table")
         if self.flushing:
@@ -527,7 +525,6 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         ):  # it scans the schema for the object (none when IF EXISTS finds none)
             self.master_rows = self._count("sqlite_master") + d1.INTERNAL_SCHEMA_ROWS
         self.rank_probes = self._probe_scanned_cascades(s)
-        self.last_rowid: int | None = None
         self.partial_before = self._probe_partial_entries(s)
         self.expression_keys = self._keep_expression_keys(s)
         self.triggers = self._triggers_fired(s) if s.kind in _DML else []
@@ -746,12 +743,17 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self, line: str, how: str, name: str, using: str | None, runs: int
     ) -> int:
         """Reads of one loop of a correlated subquery over all its runs: a scan reads its
-        table each time (an empty one 1); a search by rowid 1; a search by index keys the
-        rows they find plus 1, the rows found at most the table's (fitted on Miniflare)."""
+        table each time (an empty one 1); a search by rowid 1, through a UNIQUE index on all
+        its columns 1; a search by other index keys the rows they find plus 1, the rows found
+        at most the table's (fitted on Miniflare)."""
         rows = self.scanned[name]
         if how == "SCAN":
             return runs * max(rows, 1)
         if line in self.per_key:
+            keys = EQUAL_KEYS.search(line)
+            table = self.aliased.get(name, name)
+            if keys and self._unique_search(table, using or "", keys.group(1)):
+                return runs  # one row at most: no step past it (stranger's project #16)
             return min(rows, round(runs * self.per_key[line])) + runs
         return runs
 
@@ -1077,6 +1079,13 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             return False
         return True
 
+    def _updated_rowids(self, s: Statement) -> str | None:
+        """A query of the rowids an UPDATE is about to write, or None when they cannot be
+        told apart (`_mark_written_rows`)."""
+        if self._mark_written_rows(s) and self.engine.conn.table_exists("temp", "_d1nb_updated"):
+            return "SELECT _d1nb_r FROM temp._d1nb_updated"
+        return None
+
     def _written_rows(self, table: str, changes: int) -> str | None:
         """A condition on `table` naming the rows the statement wrote (`_mark_written_rows`),
         or None when they cannot be told apart."""
@@ -1146,6 +1155,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             made = max(0, others - sum(deleted.values()) - sum(nulled.values()))
             writes += made + made * self._trigger_insert_indexes()
             writes += self._cascaded_index_writes()
+        if self.key_scans is not None:  # the foreign-key searches of an UPDATE of a parent key
+            reads += 0 if error else self.key_scans.reads()
+            self.key_scans.drop()
         rewritten: dict[str, int] = {}
         if error is None:  # rows ON UPDATE actions rewrote, after their writes are counted
             rewritten, cut = self.rewrites.moved()
@@ -1153,8 +1165,6 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 nulled[child] = max(nulled.get(child, 0), n)
             self._after_update_actions(s, self.rewrites)
         self.rewrites.drop()
-        for i in range(len(self.cascaded_updates)):
-            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_keys{i}")
         for i in self.mixed.values():
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_set{i}")
         for i in self.edge_kept.values():
@@ -1247,9 +1257,13 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             if name in self.child_rows and not checked:  # its text is there: named, or a word
                 named = names_in(s.sql) if named is None else named
                 checked = name.lower() not in named
-            if checked and (how == "SCAN" or s.kind in ("insert", "insert_select")):
-                # a foreign key's look at a child: `_scan_reads` counts a delete's scans; an
-                # insert's checks are skipped while no deferred violation is pending
+            searched_keys = self.key_scans.children if self.key_scans else set()
+            if checked and (
+                how == "SCAN" or s.kind in ("insert", "insert_select") or name in searched_keys
+            ):
+                # a foreign key's look at a child: `_scan_reads` counts a delete's scans, the
+                # key scans an UPDATE of a parent key's; an insert's checks are skipped while
+                # no deferred violation is pending
                 continue
             if inside and i == self.early_exit and self.fullscan_steps:
                 # the steps SQLite took, less those of the scans that run once; each run

@@ -821,6 +821,26 @@ def _tree(sql: str) -> exp.Expression | None:
 
 
 @functools.lru_cache(maxsize=256)
+def deferred_foreign_keys(create_sql: str) -> frozenset[tuple[str, ...]]:
+    """The child columns (lower-cased, in order) of each foreign key a CREATE TABLE declares
+    DEFERRABLE INITIALLY DEFERRED: SQLite counts their violations apart from the others."""
+    tree = _tree(create_sql)
+    if tree is None:
+        return frozenset()
+    found = set()
+    for ref in tree.find_all(exp.Reference):
+        options = " ".join(str(o).upper() for o in ref.args.get("options") or [])
+        if "INITIALLY DEFERRED" not in options or "NOT DEFERRABLE" in options:
+            continue
+        parent = ref.parent
+        if isinstance(parent, exp.ForeignKey):
+            found.add(tuple(e.name.lower() for e in parent.expressions))
+        elif isinstance(parent, exp.ColumnConstraint) and isinstance(parent.parent, exp.ColumnDef):
+            found.add((parent.parent.name.lower(),))
+    return frozenset(found)
+
+
+@functools.lru_cache(maxsize=256)
 def update_from_target(sql: str) -> str | None:
     """For an UPDATE … FROM: how its WHERE names the target table (its alias, or its name),
     quoted, to qualify `rowid` beside the FROM tables' own; None for any other statement.
