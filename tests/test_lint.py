@@ -394,3 +394,43 @@ def test_past_workerd_limits(make_tree):
         ("D1N026", "0001_a.sql", 2),
         ("D1N026", "0001_a.sql", 5),
     ]
+
+
+def test_an_update_past_trigger_kept_counters_is_said_to_leave_them_stale(make_tree):
+    """Stranger's project #15 kept boards.post_count by AFTER INSERT and AFTER DELETE
+    triggers on posts, then moved posts between boards with an UPDATE, which fires neither: the
+    counters went stale and nothing said so (the sqlite3 module below shows them stale). An
+    UPDATE of a column such triggers read is a warning, unless an UPDATE trigger follows that
+    column or a later statement of the file writes the table they keep."""
+    import sqlite3
+
+    init = (
+        "CREATE TABLE IF NOT EXISTS boards (id INTEGER PRIMARY KEY, post_count INTEGER "
+        "NOT NULL DEFAULT 0);\n"
+        "CREATE TABLE IF NOT EXISTS posts (id INTEGER PRIMARY KEY, board_id INTEGER, title TEXT);\n"
+        "CREATE TRIGGER IF NOT EXISTS posts_in AFTER INSERT ON posts BEGIN\n"
+        "  UPDATE boards SET post_count = post_count + 1 WHERE id = NEW.board_id; END;\n"
+        "CREATE TRIGGER IF NOT EXISTS posts_out AFTER DELETE ON posts BEGIN\n"
+        "  UPDATE boards SET post_count = post_count - 1 WHERE id = OLD.board_id; END;\n"
+    )
+    move = "UPDATE posts SET board_id = 2 WHERE board_id = 1;\n"
+    files = {
+        "0001_init.sql": init,
+        "0002_move.sql": move,
+        "0003_move_and_recount.sql": move + "UPDATE boards SET post_count = "
+        "(SELECT count(*) FROM posts WHERE board_id = boards.id);\n",
+        "0004_titles.sql": "UPDATE posts SET title = upper(title);\n",
+        "0005_follow.sql": "CREATE TRIGGER IF NOT EXISTS posts_moved AFTER UPDATE OF board_id "
+        "ON posts BEGIN SELECT 1; END;\n",
+        "0006_move_again.sql": move,
+    }
+    hits = [f for f in findings_for(make_tree, files) if f[0] == "D1N028"]
+    assert hits == [("D1N028", "0002_move.sql", 1)]
+
+    db = sqlite3.connect(":memory:")
+    db.executescript(
+        init + "INSERT INTO boards (id) VALUES (1), (2);\n"
+        "INSERT INTO posts (board_id) VALUES (1), (1), (2);\n" + move
+    )
+    counted = db.execute("SELECT id, post_count FROM boards ORDER BY id").fetchall()
+    assert counted == [(1, 2), (2, 1)]  # stale: board 1 holds no post now, board 2 three

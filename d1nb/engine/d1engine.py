@@ -545,6 +545,17 @@ class D1Engine:
         )
         return [(name, sql) for name, table, sql in rows if table in plain]
 
+    def triggers_on(self, tables: set[str]) -> dict[str, list[tuple[str, str]]]:
+        """(name, CREATE TRIGGER) of the triggers on each of `tables` (names in any case)."""
+        wanted = {t.lower() for t in tables}
+        found: dict[str, list[tuple[str, str]]] = {}
+        for name, table, sql in self.conn.execute(
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+        ):
+            if table.lower() in wanted:
+                found.setdefault(table.lower(), []).append((name, sql))
+        return found
+
     def table_sql(self, names: set[str]) -> dict[str, str]:
         """CREATE statements of the named tables that exist."""
         found = {}

@@ -55,6 +55,9 @@ class SchemaEvolution:
     foreign_keys_before: dict[str, list[tuple[str, str, str, str, str]]] = field(
         default_factory=dict
     )
+    triggers_before: dict[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict)
+    """Per file that UPDATEs tables: each such table's triggers (name, CREATE TRIGGER) just
+    before the file."""
     foreign_keys_at_drop: dict[tuple[str, int], list[tuple[str, str, str, str, str]]] = field(
         default_factory=dict
     )
@@ -141,6 +144,9 @@ def schema_evolution(
                 # rows these delete run their children's ON DELETE actions (lint D1N008, D1N024)
                 evolution.foreign_keys_before[f.name] = engine.foreign_keys()
             evolution.tables_before[f.name] = engine.table_sql(touched)
+            updated = {s.table for s in f.statements if s.kind == "update" and s.table}
+            if updated:
+                evolution.triggers_before[f.name] = engine.triggers_on(updated)
             before = _columns_of(engine, touched)
             if f.text is None:
                 outcome = unreadable_outcome(f)

@@ -99,6 +99,8 @@ class FileContext:
     tables_before: dict[str, str]
     foreign_keys_at_drop: dict[int, list[tuple]] = field(default_factory=dict)
     wrangler: tuple[tuple[int, int, int], str] | None = None
+    triggers_before: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    """The triggers on each table the file UPDATEs (lower-cased name → (name, SQL))."""
 
     @cached_property
     def dropped(self) -> set[str | None]:

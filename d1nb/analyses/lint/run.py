@@ -76,6 +76,7 @@ def lint(history: History) -> pd.DataFrame:
                     if name == f.name
                 },
                 wrangler,
+                evolution.triggers_before.get(f.name, {}),
             )
             for r in _BY_SCOPE["file"]:
                 hits += [(r.code, f, *hit) for hit in r.check(f, ctx)]

@@ -14,7 +14,15 @@ from d1nb import d1
 from d1nb.analyses.lint.registry import FileContext, rule
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.migrations import Statement
-from d1nb.formats.sql.shapes import added_column, compound_terms, like_patterns
+from d1nb.formats.sql.shapes import (
+    added_column,
+    classify,
+    compound_terms,
+    like_patterns,
+    row_columns,
+    trigger_parts,
+    written_columns,
+)
 from d1nb.formats.sql.text import quote_ident
 
 _CREATE_KINDS = {
@@ -349,3 +357,61 @@ def past_workerd_limits(s: Statement, ctx: FileContext) -> Iterator[str]:
                 f"a LIKE/GLOB pattern of {size} bytes: D1 allows {d1.MAX_LIKE_PATTERN_BYTES} "
                 "('LIKE or GLOB pattern too complex' once a row is compared)"
             )
+
+
+@rule(
+    "D1N028",
+    "trigger-kept-values-go-stale",
+    "warning",
+    "an UPDATE of a column the table's INSERT or DELETE triggers read, no UPDATE trigger following",
+    "statement",
+)
+def trigger_kept_values_go_stale(s: Statement, ctx: FileContext) -> Iterator[str]:
+    """
+    - **What**: an UPDATE that sets a column the table's INSERT or DELETE triggers read (as
+      `NEW.x` or `OLD.x`: a counter, a total or a copy they keep in another table) when no
+      UPDATE trigger of the table fires for that column, and no later statement of the file
+      writes the tables those triggers keep.
+    - **Why on D1**: an UPDATE fires UPDATE triggers only. What the INSERT and DELETE triggers
+      keep no longer matches the rows it moves: posts moved to another board leave both boards'
+      `post_count` wrong. Nothing fails, and the rows the UPDATE writes look right.
+    - **Fix**: recompute what the triggers keep in the same migration (`UPDATE boards SET
+      post_count = (SELECT count(*) FROM posts WHERE board_id = boards.id)`), or create an
+      `AFTER UPDATE OF x` trigger before the UPDATE.
+    - **Example**: `UPDATE posts SET board_id = 7 WHERE board_id = 3` under `AFTER INSERT ON
+      posts … UPDATE boards SET post_count = post_count + 1 WHERE id = NEW.board_id` and its
+      DELETE twin (stranger's project #15).
+    """
+    triggers = ctx.triggers_before.get((s.table or "").lower(), [])
+    if s.kind != "update" or not triggers:
+        return
+    sets = {c.lower() for c in written_columns(s.sql) or []}
+    keeping: dict[str, set[str]] = {}
+    kept_in: set[str] = set()
+    for name, sql in triggers:
+        parts = trigger_parts(sql)
+        if parts is None:
+            continue
+        if parts.event == "UPDATE":
+            columns = {c.strip('"`[]').lower() for c in parts.columns}
+            if not columns or columns & sets:
+                return  # an UPDATE trigger follows these columns
+            continue
+        read = row_columns(sql, "NEW" if parts.event == "INSERT" else "OLD") & sets
+        if read:
+            keeping[name] = read
+            kept_in |= {(classify(b)[1] or "").lower() for b in parts.body} - {""}
+    later = {
+        (w.table or "").lower()
+        for w in ctx.file.statements
+        if w.index > s.index and w.kind in ("update", "insert", "insert_select", "delete")
+    }
+    if keeping and not kept_in & later:
+        read = sorted(set().union(*keeping.values()))
+        yield (
+            f"UPDATE {s.table} sets {', '.join(read)}, which the INSERT/DELETE trigger(s) "
+            f"{', '.join(sorted(keeping))} read to keep values in "
+            f"{', '.join(sorted(kept_in)) or 'other rows'}; "
+            "no UPDATE trigger follows it and nothing later in the file recomputes them: those "
+            "values go stale for every row this moves"
+        )

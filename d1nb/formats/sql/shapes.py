@@ -1205,6 +1205,11 @@ def trigger_parts(sql: str) -> TriggerParts | None:
 
 def old_columns(sql: str) -> set[str]:
     """The columns a trigger's text reads as OLD.x, lower-cased."""
+    return row_columns(sql, "OLD")
+
+
+def row_columns(sql: str, row: str) -> set[str]:
+    """The columns a trigger's text reads as `row`.x (OLD or NEW), lower-cased."""
     try:
         toks = tokenize(sql)
     except TokenError:
@@ -1212,7 +1217,7 @@ def old_columns(sql: str) -> set[str]:
     return {
         toks[i + 2].text.strip('"`[]').lower()
         for i, t in enumerate(toks[:-2])
-        if t.word == "OLD" and toks[i + 1].type == TokenType.DOT
+        if t.word == row and toks[i + 1].type == TokenType.DOT
     }
 
 
