@@ -95,10 +95,10 @@ _PUBLIC = {
     "d1nb.analyses.rollback": (
         "RollbackCheck",
         "Runbook",
-        "draft_rollback",
         "time_travel_runbook",
         "verify_rollbacks",
     ),
+    "d1nb.analyses.rollback_draft": ("draft_rollback",),
     "d1nb.presentation.project": (
         "Backfill",
         "audit_exports",

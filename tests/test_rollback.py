@@ -464,7 +464,7 @@ def test_drafts_set_a_changed_parent_key_back_so_its_children_follow(tmp_path, m
     )
     renumber = "UPDATE b SET slot = slot + 100, len = len + 1 WHERE pier = 'C';\n"
     root = _project(tmp_path / "p", init, {"0002_renumber.sql": renumber}, rows)
-    monkeypatch.setattr("d1nb.analyses.rollback.DRAFT_STATEMENTS_PER_FILE", 3)  # as on #16
+    monkeypatch.setattr("d1nb.analyses.rollback_draft.DRAFT_STATEMENTS_PER_FILE", 3)  # as on #16
     (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
     assert check.draft_verdict == "restores everything", check.draft_reason
     text = "".join(f.read_text(encoding="utf-8") for f in check.draft)

@@ -1,0 +1,299 @@
+"""Drafting a compensating migration from the export: SQL files that bring the migrated state
+back to what the export holds — the schema first, then the rows, parents first, by key — each
+statement safe to run again. `rollback.py` verifies the drafts by replaying them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from d1nb import d1, outfiles
+from d1nb.engine.d1engine import D1Engine
+from d1nb.formats.dumpformat import quote_text
+from d1nb.formats.sql.shapes import (
+    addable_column,
+    column_name_as_written,
+    is_constant_default,
+    virtual_table_content,
+)
+from d1nb.formats.sql.text import quote_ident, quote_literal
+from d1nb.inputs.workingcopy import Snapshot
+
+DRAFT_STATEMENTS_PER_FILE = 500
+"""Statements per drafted data file: each file is one `wrangler d1 execute --file` (one
+transaction on D1), small enough to stay well inside D1's 30 s per query."""
+
+
+def _literal(value: object) -> str:
+    """A value as SQL that gives it back exactly: text with a line break as replace(…,
+    char(13)) (a raw CR inside a literal does not survive every editor, git or reader)."""
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "9e999" if value > 0 else "-9e999"
+    if isinstance(value, str):
+        return quote_text(value)
+    return quote_literal(bytes(value) if isinstance(value, memoryview) else value)
+
+
+def _objects(conn) -> dict[tuple[str, str], tuple[str, str]]:
+    """(type, name) → (table it belongs to, its SQL) of every user object; the shadow tables
+    of virtual tables (FTS5's `_data` …) are the virtual table's, which creates and drops them
+    (D1 refuses SQL that writes them)."""
+    shadows = {
+        r[0] for r in conn.execute("SELECT name FROM pragma_table_list WHERE type = 'shadow'")
+    }
+    return {
+        (t, n): (tbl, sql)
+        for t, n, tbl, sql in conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'"
+        )
+        if n not in shadows
+    }
+
+
+def _parents_first(engine: D1Engine, tables: list[str]) -> list[str]:
+    """`tables` ordered so that a table comes after the tables its foreign keys point at."""
+    parents = {t: set() for t in tables}
+    for child, _col, parent, _pcol, _action in engine.foreign_keys():
+        if child in parents and parent in parents and parent != child:
+            parents[child].add(parent)
+    ordered: list[str] = []
+    while parents:
+        ready = sorted(t for t, ps in parents.items() if not ps - set(ordered))
+        ready = ready or sorted(parents)[:1]  # a cycle: break it by name
+        for t in ready:
+            ordered.append(t)
+            del parents[t]
+    return ordered
+
+
+def draft_rollback(
+    before: Snapshot, after: Snapshot, ledger: str, out: Path, start: int = 0
+) -> list[Path]:
+    """SQL files that bring `after` back to `before`: first the schema (tables, columns,
+    indexes, triggers and views the migration added are dropped, those it removed are created
+    again from the export's own SQL), then the data, table by table, parents first: rows the
+    migration added deleted, rows it removed inserted, rows it changed updated back, all by
+    primary key (or rowid) and read from the export. Every data statement can run again.
+    With `start`, the data alone, in files numbered from `start` beside the earlier ones: a
+    further round for what the first one's triggers changed again."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not start:
+        for old in [*out.glob("rollback_*.sql"), out / "TOO_LARGE.txt"]:
+            old.unlink(missing_ok=True)
+    with D1Engine(before.path) as b, D1Engine(after.path) as a:
+        was, now = _objects(b.conn), _objects(a.conn)
+        schema: list[str] = []
+        for (kind, name), (_tbl, _sql) in sorted(now.items()):
+            if kind in ("trigger", "view", "index") and now[(kind, name)] != was.get((kind, name)):
+                schema.append(f"DROP {kind.upper()} IF EXISTS {quote_ident(name)};")
+        tables = sorted(n for k, n in was if k == "table" and n != ledger)
+        renames: dict[str, dict[str, str]] = {}
+        for name in sorted(n for k, n in now if k == "table" and (k, n) not in was):
+            schema.append(f"DROP TABLE IF EXISTS {quote_ident(name)};")
+        for name in tables:
+            if ("table", name) not in now:
+                schema.append(was[("table", name)][1] + ";")
+                continue
+            old_cols = {c[1]: c for c in b.columns(name, generated=True)}
+            new_cols = {c[1]: c for c in a.columns(name, generated=True)}
+            ordinary = {c[1] for c in b.columns(name)}
+            renamed = renames[name] = _renamed_columns(old_cols, new_cols)
+            for new_name, old_name in renamed.items():  # back in place, values kept
+                spelled = column_name_as_written(
+                    was[("table", name)][1], old_cols[old_name][0]
+                ) or quote_ident(old_name)
+                schema.append(
+                    f"ALTER TABLE {quote_ident(name)} RENAME COLUMN {quote_ident(new_name)} "
+                    f"TO {spelled};"
+                )
+            for col in sorted(new_cols.keys() - old_cols.keys() - renamed.keys()):
+                schema.append(f"ALTER TABLE {quote_ident(name)} DROP COLUMN {quote_ident(col)};")
+            for col in [c for c in old_cols if c not in new_cols and c not in renamed.values()]:
+                cid, _n, type_, notnull, default, _pk = old_cols[col]
+                definition = addable_column(was[("table", name)][1], cid, default)
+                if definition:  # back as the export declared it
+                    schema.append(f"ALTER TABLE {quote_ident(name)} ADD COLUMN {definition};")
+                    continue
+                if col not in ordinary:  # a STORED generated column: ADD COLUMN refuses it
+                    continue
+                # ADD COLUMN takes only a constant default, and NOT NULL only with one: any
+                # other is left out (the values come back from the export; the schema differs)
+                constant = default is not None and is_constant_default(default)
+                clause = f" {type_}" if type_ else ""
+                clause += f" DEFAULT {default}" if constant else ""
+                clause += " NOT NULL" if notnull and constant else ""
+                schema.append(
+                    f"ALTER TABLE {quote_ident(name)} ADD COLUMN {quote_ident(col)}{clause};"
+                )
+        for (kind, name), (_tbl, sql) in sorted(was.items()):
+            if kind in ("index", "trigger", "view") and now.get((kind, name)) != was[(kind, name)]:
+                schema.append(sql + ";")
+        data: list[str] = []
+        rebuilt = []
+        for table in _parents_first(b, tables):
+            content = virtual_table_content(was[("table", table)][1])
+            if content is None:  # a table, or a virtual table that keeps its own rows
+                data += _restore_rows(b, a, table, renames.get(table, {}))
+            elif content:  # an index of another table's rows: rebuilt once they are back
+                rebuilt.append(
+                    f"INSERT INTO {quote_ident(table)}({quote_ident(table)}) VALUES ('rebuild');"
+                )
+        data += rebuilt
+        triggers = [sql for (kind, _n), (_tbl, sql) in sorted(was.items()) if kind == "trigger"]
+        quiet = [
+            f"DROP TRIGGER IF EXISTS {quote_ident(n)};"
+            for (kind, n) in sorted(was)
+            if kind == "trigger"
+        ]
+    files = []
+    if start:
+        schema = []
+    too_big = [st for st in data if len(st.encode("utf-8")) > d1.MAX_STATEMENT_BYTES]
+    if too_big:  # a value D1 accepts only as a bound parameter: no SQL file can carry it
+        outfiles.write_text(
+            out / "TOO_LARGE.txt",
+            f"{len(too_big)} statement(s) of this draft exceed D1's "
+            f"{d1.MAX_STATEMENT_BYTES:,}-byte statement limit: `wrangler d1 execute --file` "
+            "refuses them, and their rows can only come back through bound parameters (a "
+            "Worker's prepare().bind()) or a Time Travel restore.\n",
+        )
+    if schema:
+        path = out / "rollback_000_schema.sql"
+        outfiles.write_text(
+            path,
+            "-- d1nb rollback draft: the schema, as the export had it. Run it once, first.\n"
+            + "\n".join(schema)
+            + "\n",
+        )
+        files.append(path)
+    first = start or (0 if schema else 1)
+    for i in range(0, len(data), DRAFT_STATEMENTS_PER_FILE):
+        path = out / f"rollback_{first + len(files):03d}_data.sql"
+        chunk = data[i : i + DRAFT_STATEMENTS_PER_FILE]
+        if triggers:
+            chunk = [*quiet, *chunk, *(f"{sql};" for sql in triggers)]
+        outfiles.write_text(
+            path,
+            "-- d1nb rollback draft: rows as the export holds them, by key; safe to run again.\n"
+            "-- Not restored by any SQL here: rows production wrote after the export (rows\n"
+            "-- added since stay; changes since to these rows are overwritten; a row put back\n"
+            "-- whose key production has given to a new row since stays that new row).\n"
+            + (
+                "-- The triggers are dropped first and created again last, in this file's one\n"
+                "-- transaction: restoring a row fires none of them (every table the export\n"
+                "-- holds is restored as it was, what a trigger would write included).\n"
+                if triggers
+                else ""
+            )
+            + "\n".join(chunk)
+            + "\n",
+        )
+        files.append(path)
+    return files
+
+
+def _renamed_columns(old_cols: dict[str, tuple], new_cols: dict[str, tuple]) -> dict[str, str]:
+    """Columns the migration renamed, new name → old: one only the after side has, in the
+    place of one only the export has, declared alike (type, NOT NULL, default, key). Put
+    back by RENAME COLUMN, a column keeps the values production wrote since the export."""
+    gone = {c[0]: c for n, c in old_cols.items() if n not in new_cols}
+    return {
+        n: gone[c[0]][1]
+        for n, c in new_cols.items()
+        if n not in old_cols and c[0] in gone and c[2:] == gone[c[0]][2:]
+    }
+
+
+def _column_names(engine: D1Engine, table: str) -> list[str]:
+    return [c[1] for c in engine.columns(table)]
+
+
+def _order(key: tuple) -> tuple:
+    """Keys of mixed types in one order: by type name, then value (NULL first)."""
+    return tuple(("", 0) if v is None else (type(v).__name__, v) for v in key)
+
+
+def _keys_moved(
+    b: D1Engine, a: D1Engine, table: str, pk: list[str], gone: set[tuple], added: set[tuple]
+) -> dict[tuple, tuple]:
+    """Rows of a table keyed by a PRIMARY KEY that is not its rowid whose key the migration
+    changed (an UPDATE of the key: the same rowid on both sides, as `a` is `b` replayed):
+    key in `b` → key in `a`. Set back by an UPDATE, so that ON UPDATE CASCADE carries the
+    children along, where deleting and inserting the row would run their ON DELETE action.
+    Only keys no row of `a` holds."""
+    if not pk or not gone or not added or b.without_rowid(table) or b.rowid_alias(table):
+        return {}
+    select = f"SELECT rowid, {', '.join(quote_ident(c) for c in pk)} FROM {quote_ident(table)}"
+    was = {r[1:]: r[0] for r in b.conn.execute(select) if r[1:] in gone}
+    now = {r[0]: r[1:] for r in a.conn.execute(select) if r[1:] in added}
+    moved = {k: now[rowid] for k, rowid in was.items() if rowid in now}
+    return moved if len(set(moved.values())) == len(moved) else {}
+
+
+def _restore_rows(
+    b: D1Engine, a: D1Engine, table: str, renamed: dict[str, str] | None = None
+) -> list[str]:
+    """Statements that make `table` in `a` hold exactly the rows it holds in `b`, once the
+    columns `renamed` in `a` (new name → old) have their old names back."""
+    now_name = {old: new for new, old in (renamed or {}).items()}
+    cols = _column_names(b, table)
+    pk = [c[1] for c in sorted(b.columns(table), key=lambda c: c[5]) if c[5]]
+    key = pk or ["rowid"]
+    select = ", ".join(quote_ident(c) if c != "rowid" else "rowid" for c in [*key, *cols])
+    t = quote_ident(table)
+    old = {r[: len(key)]: r[len(key) :] for r in b.conn.execute(f"SELECT {select} FROM {t}")}
+    have = set(_column_names(a, table)) if a.conn.table_exists(None, table) else set()
+    have = {c for c in have if c not in now_name.values()} | {
+        old for old, new in now_name.items() if new in have
+    }
+    kept = [c for c in cols if c in have]
+    now_select = ", ".join(
+        quote_ident(now_name.get(c, c)) if c != "rowid" else "rowid" for c in [*key, *kept]
+    )
+    now = (
+        {r[: len(key)]: r[len(key) :] for r in a.conn.execute(f"SELECT {now_select} FROM {t}")}
+        if have
+        else {}
+    )
+
+    def where(k: tuple) -> str:
+        return " AND ".join(
+            f"{quote_ident(c) if c != 'rowid' else 'rowid'} = {_literal(v)}"
+            for c, v in zip(key, k, strict=True)
+        )
+
+    moved = _keys_moved(b, a, table, pk, old.keys() - now.keys(), now.keys() - old.keys())
+    out = [
+        f"DELETE FROM {t} WHERE {where(k)};"
+        for k in sorted(now.keys() - old.keys() - set(moved.values()), key=_order)
+    ]
+    insert_cols = cols if pk else ["rowid", *cols]
+    names = ", ".join(c if c == "rowid" else quote_ident(c) for c in insert_cols)
+    for k in sorted(old, key=_order):
+        values = old[k]
+        if k in moved:  # the row is there under another key: its key (and values) set back
+            current = dict(zip(kept, now[moved[k]], strict=True))
+            sets = ", ".join(
+                f"{quote_ident(c)} = {_literal(v)}"
+                for c, v in zip(cols, values, strict=True)
+                if c in pk or c not in current or current[c] != v or type(current[c]) is not type(v)
+            )
+            out.append(f"UPDATE {t} SET {sets} WHERE {where(moved[k])};")
+            continue
+        if k not in now:
+            row = list(values) if pk else [*k, *values]
+            out.append(
+                f"INSERT OR IGNORE INTO {t} ({names}) "
+                f"VALUES ({', '.join(_literal(v) for v in row)});"
+            )
+            continue
+        current = dict(zip(kept, now[k], strict=True))
+        changed = [
+            (c, v)
+            for c, v in zip(cols, values, strict=True)
+            if c not in current or current[c] != v or type(current[c]) is not type(v)
+        ]
+        if changed:
+            sets = ", ".join(f"{quote_ident(c)} = {_literal(v)}" for c, v in changed)
+            out.append(f"UPDATE {t} SET {sets} WHERE {where(k)};")
+    return out
