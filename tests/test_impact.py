@@ -478,6 +478,61 @@ def test_references_broken_under_deferred_keys_are_counted_or_named_at_commit(ma
     assert "though every reference resolves by then" in impact.migrations.iloc[1]["reason"]
 
 
+def test_rows_triggers_change_in_other_tables_are_rows_changed(make_tree, tmp_path):
+    """Stranger's project #15 kept boards.post_count and an audit log by triggers on posts;
+    a file hiding and deleting spam said "470 rows changed" and nothing of the counters and
+    the log its triggers rewrote. Rows triggers insert, delete or change in other tables are
+    rows the file changed (each once), with their transitions. Figures from the sqlite3
+    module: every table before and after, row by row."""
+    import sqlite3
+
+    files = {
+        "m/0001_t.sql": "CREATE TABLE boards (id INTEGER PRIMARY KEY, post_count INTEGER "
+        "NOT NULL DEFAULT 0);\n"
+        "CREATE TABLE posts (id INTEGER PRIMARY KEY, board_id INTEGER, spam INTEGER, "
+        "hidden INTEGER DEFAULT 0);\n"
+        "CREATE TABLE log (id INTEGER PRIMARY KEY, what TEXT);\n"
+        "CREATE TRIGGER posts_in AFTER INSERT ON posts BEGIN UPDATE boards SET post_count = "
+        "post_count + 1 WHERE id = NEW.board_id; END;\n"
+        "CREATE TRIGGER posts_out AFTER DELETE ON posts BEGIN UPDATE boards SET post_count = "
+        "post_count - 1 WHERE id = OLD.board_id; INSERT INTO log (what) VALUES "
+        "('deleted ' || OLD.id); END;\n"
+        "CREATE TRIGGER posts_hidden AFTER UPDATE OF hidden ON posts WHEN NEW.hidden = 1 "
+        "BEGIN DELETE FROM log WHERE what = 'seen ' || NEW.id; END;\n"
+        "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 8) "
+        "INSERT INTO boards (id) SELECT i FROM q;\n"
+        "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 90) "
+        "INSERT INTO posts (id, board_id, spam) SELECT i, 1 + i % 8, i % 7 = 0 FROM q;\n"
+        "INSERT INTO log (what) SELECT 'seen ' || id FROM posts WHERE id % 2 = 0;\n",
+        "m/0002_spam.sql": "UPDATE posts SET hidden = 1 WHERE spam;\n"
+        "DELETE FROM posts WHERE hidden = 1 AND id > 40;\n",
+    }
+    root = make_tree({**files, "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n"})
+    db = sqlite3.connect(":memory:")
+    db.executescript(files["m/0001_t.sql"])
+    tables = ("boards", "posts", "log")
+    before = {t: {r[0]: r for r in db.execute(f"SELECT * FROM {t}")} for t in tables}
+    db.executescript(files["m/0002_spam.sql"])
+    moved = 0
+    for t in tables:
+        now = {r[0]: r for r in db.execute(f"SELECT * FROM {t}")}
+        moved += sum(1 for k in before[t].keys() | now.keys() if before[t].get(k) != now.get(k))
+
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    impact = analyse_impact(snapshot, load_migration_dir(root / "m"))
+    row = impact.migrations.set_index("file").loc["0002_spam.sql"]
+    assert row["rows_changed"] == moved
+    tr = impact.transitions[impact.transitions["file"] == "0002_spam.sql"]
+    counts = tr[(tr["table"] == "boards") & (tr["column"] == "post_count")]
+    assert counts["rows"].sum() == len(
+        [
+            k
+            for k, r in before["boards"].items()
+            if db.execute("SELECT post_count FROM boards WHERE id = ?", (k,)).fetchone()[0] != r[1]
+        ]
+    )
+
+
 def test_a_backfill_that_transforms_the_column_it_replaces_says_so(make_tree, tmp_path):
     """Stranger's project #14 (drizzle) added `summary`, set it to substr(body, 1, 80) and
     dropped body: "safe", since the backfill read body. A dropped column's values are now

@@ -19,6 +19,7 @@ from d1nb.analyses.metering import Meter
 from d1nb.analyses.update_actions import UpdateActions
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
+    classify,
     columns_read,
     conflict_update_columns,
     pragma_switch,
@@ -26,6 +27,9 @@ from d1nb.formats.sql.shapes import (
 )
 from d1nb.formats.sql.text import quote_ident
 
+MAX_TRIGGER_TARGET_ROWS = 200_000
+"""Rows of a table that triggers write kept aside to tell which rows they changed; a larger
+table is left out (its rows are still billed in rows_written, not counted as rows changed)."""
 TOP_TRANSITIONS = 10
 """Transitions listed per column (and JSON path); the rest are summed as 'other'."""
 MAX_JSON_ROWS = 200_000
@@ -259,11 +263,13 @@ class ImpactMeter(Meter):
             self._broken_at_on = None
 
     def before(self, s: Statement) -> None:
+        self._current = s
         self._watch_deferral(s)
         if s.kind == "rename_table" and s.table and s.detail:
             self._renamed[s.detail.lower()] = self._renamed.get(s.table.lower(), s.table.lower())
         if s.kind in ("drop_table", "drop_column") and s.table:
             self._record_drop(s)
+        self._keep_trigger_targets(s)
         self.watch, self.identity = self._watched(s)
         if self.watch:
             ids = ", ".join(f"{quote_ident(k)} AS _k{i}" for i, k in enumerate(self.identity))
@@ -282,6 +288,76 @@ class ImpactMeter(Meter):
             self._after_own(s, changes, error)
         finally:  # the statement's own table first, then the tables its keys reach
             self.transitions += self._children_transitions
+            self._record_trigger_targets(error)
+
+    def _keep_trigger_targets(self, s: Statement) -> None:
+        """Before a statement that fires triggers writing other tables (a counter kept in a
+        parent, an audit log): those tables' rows, by identity, in temp tables — up to
+        MAX_TRIGGER_TARGET_ROWS rows each (a larger one is left out: its rows changed are
+        not counted)."""
+        self._trigger_kept: list[tuple[str, list[str], list[str], str]] = []
+        event = {"insert": "INSERT", "insert_select": "INSERT", "update": "UPDATE"}.get(
+            s.kind, "DELETE" if s.kind == "delete" else None
+        )
+        conn = self.engine.conn
+        if event is None or not s.table or not conn.table_exists(None, s.table):
+            return
+        written = {c.lower() for c in written_columns(s.sql) or []}
+        targets: dict[str, None] = {}
+        for parts in self._table_triggers(s.table):
+            columns = {c.strip('"`[]').lower() for c in parts.columns}
+            if parts.event != event or (columns and not columns & written):
+                continue
+            for body in parts.body:
+                kind, table, *_ = classify(body)
+                if kind in ("insert", "insert_select", "update", "delete") and table:
+                    targets[table.lower()] = None
+        tables = {t.lower(): t for t in self.engine.tables()}  # virtual tables left out
+        for table in [tables[t] for t in targets if t in tables and t != s.table.lower()]:
+            if self._count(table) > MAX_TRIGGER_TARGET_ROWS:
+                continue
+            identity = self._identity(table)
+            kept = [c[1] for c in self.engine.columns(table) if c[1] not in identity]
+            temp = f"_d1nb_trig{len(self._trigger_kept)}"
+            ids = ", ".join(f"{quote_ident(k)} AS _k{j}" for j, k in enumerate(identity))
+            cols = "".join(f", {quote_ident(c)}" for c in kept)
+            conn.execute(f"DROP TABLE IF EXISTS temp.{temp}")
+            conn.execute(
+                f"CREATE TEMP TABLE {temp} AS SELECT {ids}{cols} FROM main.{quote_ident(table)}"
+            )
+            self._trigger_kept.append((table, identity, kept, temp))
+
+    def _record_trigger_targets(self, error: str | None) -> None:
+        """After the statement: the rows its triggers inserted, deleted or changed in the tables
+        kept aside are rows the file changed (each once), their values' transitions shown."""
+        conn = self.engine.conn
+        s = self._current
+        for table, identity, kept, temp in self._trigger_kept:
+            if error is None:
+                same = " AND ".join(f"a.{quote_ident(k)} = b._k{j}" for j, k in enumerate(identity))
+                join = f"FROM temp.{temp} b JOIN main.{quote_ident(table)} a ON {same}"
+                differs = (
+                    " OR ".join(f"b.{quote_ident(c)} IS NOT a.{quote_ident(c)}" for c in kept)
+                    or "0"
+                )
+                self._record_rows(s, table, identity, kept, join, differs)
+                ids_a = self._identity_value(identity, "a.")
+                ids_b = (
+                    "b._k0"
+                    if identity == ["rowid"]
+                    else " || char(31) || ".join(f"quote(b._k{j})" for j in range(len(identity)))
+                )
+                t = f"main.{quote_ident(table)}"
+                for moved in (  # rows the triggers inserted, then rows they deleted
+                    f"SELECT {ids_a} AS k FROM {t} a WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM temp.{temp} b WHERE {same})",
+                    f"SELECT {ids_b} AS k FROM temp.{temp} b WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM {t} a WHERE {same})",
+                ):
+                    conn.execute(f"CREATE TEMP TABLE _d1nb_moved AS {moved}")
+                    self._count_changed(table)
+            conn.execute(f"DROP TABLE IF EXISTS temp.{temp}")
+        self._trigger_kept = []
 
     def _after_own(self, s: Statement, changes: int, error: str | None) -> None:
         if s.kind == "insert_select" and s.table and error is None:
