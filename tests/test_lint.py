@@ -417,15 +417,17 @@ def test_an_update_past_trigger_kept_counters_is_said_to_leave_them_stale(make_t
     files = {
         "0001_init.sql": init,
         "0002_move.sql": move,
-        "0003_move_and_recount.sql": move + "UPDATE boards SET post_count = "
+        "0003_merge.sql": "UPDATE posts SET board_id = 3 WHERE board_id = 4;\n"
+        "DELETE FROM boards WHERE id = 4;\n",  # #15's 0003: a DELETE recounts nothing
+        "0004_move_and_recount.sql": move + "UPDATE boards SET post_count = "
         "(SELECT count(*) FROM posts WHERE board_id = boards.id);\n",
-        "0004_titles.sql": "UPDATE posts SET title = upper(title);\n",
-        "0005_follow.sql": "CREATE TRIGGER IF NOT EXISTS posts_moved AFTER UPDATE OF board_id "
+        "0005_titles.sql": "UPDATE posts SET title = upper(title);\n",
+        "0006_follow.sql": "CREATE TRIGGER IF NOT EXISTS posts_moved AFTER UPDATE OF board_id "
         "ON posts BEGIN SELECT 1; END;\n",
-        "0006_move_again.sql": move,
+        "0007_move_again.sql": move,
     }
     hits = [f for f in findings_for(make_tree, files) if f[0] == "D1N028"]
-    assert hits == [("D1N028", "0002_move.sql", 1)]
+    assert hits == [("D1N028", "0002_move.sql", 1), ("D1N028", "0003_merge.sql", 1)]
 
     db = sqlite3.connect(":memory:")
     db.executescript(

@@ -370,8 +370,8 @@ def trigger_kept_values_go_stale(s: Statement, ctx: FileContext) -> Iterator[str
     """
     - **What**: an UPDATE that sets a column the table's INSERT or DELETE triggers read (as
       `NEW.x` or `OLD.x`: a counter, a total or a copy they keep in another table) when no
-      UPDATE trigger of the table fires for that column, and no later statement of the file
-      writes the tables those triggers keep.
+      UPDATE trigger of the table fires for that column, and no later UPDATE, upsert or REPLACE
+      of the file writes the tables those triggers keep.
     - **Why on D1**: an UPDATE fires UPDATE triggers only. What the INSERT and DELETE triggers
       keep no longer matches the rows it moves: posts moved to another board leave both boards'
       `post_count` wrong. Nothing fails, and the rows the UPDATE writes look right.
@@ -401,10 +401,10 @@ def trigger_kept_values_go_stale(s: Statement, ctx: FileContext) -> Iterator[str
         if read:
             keeping[name] = read
             kept_in |= {(classify(b)[1] or "").lower() for b in parts.body} - {""}
-    later = {
+    later = {  # statements that can recompute them: an UPDATE, an upsert, a REPLACE
         (w.table or "").lower()
         for w in ctx.file.statements
-        if w.index > s.index and w.kind in ("update", "insert", "insert_select", "delete")
+        if w.index > s.index and (w.kind == "update" or {"upsert", "or_replace"} & set(w.flags))
     }
     if keeping and not kept_in & later:
         read = sorted(set().union(*keeping.values()))
@@ -412,6 +412,6 @@ def trigger_kept_values_go_stale(s: Statement, ctx: FileContext) -> Iterator[str
             f"UPDATE {s.table} sets {', '.join(read)}, which the INSERT/DELETE trigger(s) "
             f"{', '.join(sorted(keeping))} read to keep values in "
             f"{', '.join(sorted(kept_in)) or 'other rows'}; "
-            "no UPDATE trigger follows it and nothing later in the file recomputes them: those "
+            "no UPDATE trigger follows it and no later UPDATE in the file recomputes them: those "
             "values go stale for every row this moves"
         )
