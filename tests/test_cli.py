@@ -575,3 +575,43 @@ def test_lint_says_nothing_of_ledgers_status_says_it_needs(make_tree, capsys):
     for command, said in (("status", True), ("lint", False)):
         main([command, str(root)])
         assert ("no ledger" in capsys.readouterr().err) is said, command
+
+
+def test_diff_of_json_output_takes_its_table_and_schema(capsys, make_tree):
+    """`d1nb diff a.json b.json` said "--json output does not name its table: give it
+    (--table T …)", and diff had no --table (stranger's project #16: bookings saved with
+    `wrangler d1 execute --json` before and after). Both sides take --table and --schema; the
+    figures are those of a diff of the same rows by SQL."""
+
+    def envelope(rows: list[dict]) -> str:
+        return json.dumps([{"results": rows, "success": True, "meta": {}}])
+
+    before = [{"id": i, "price": i * 1.5, "note": f"n'{i}"} for i in range(1, 21)]
+    after = [dict(r, price=r["price"] * 2) if r["id"] % 4 == 0 else r for r in before[:-3]]
+    root = make_tree(
+        {
+            "before.json": envelope(before),
+            "after.json": envelope(after),
+            "m/0001_t.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, price REAL, note TEXT);\n",
+        }
+    )
+    code, out, err = run(
+        capsys, "diff", str(root / "before.json"), str(root / "after.json"), "--format", "json"
+    )
+    assert code == 2 and "--table" in err
+    code, out, err = run(
+        capsys,
+        "diff",
+        str(root / "before.json"),
+        str(root / "after.json"),
+        "--table",
+        "t",
+        "--schema",
+        str(root / "m"),
+        "--format",
+        "json",
+    )
+    assert code == 1, err
+    (table,) = [r for r in json.loads(out)["diff"]["summary"] if r["table"] == "t"]
+    changed = sum(1 for r in after if r != before[r["id"] - 1])
+    assert (table["key"], table["removed"], table["changed"]) == ("id", 3, changed)

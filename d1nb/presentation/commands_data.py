@@ -53,6 +53,14 @@ def _workdir(args: argparse.Namespace) -> Path:
     return Path(args.workdir) if args.workdir else scratch_folder()
 
 
+TABLE = Arg("--table", help="table name for --json, CSV and Parquet inputs")
+SCHEMA = Arg(
+    "--schema",
+    metavar="MIGRATIONS_DIR",
+    help="migrations that create the tables (for --no-schema dumps, CSV, …)",
+)
+
+
 @command(
     COMMANDS,
     "load",
@@ -63,12 +71,8 @@ def _workdir(args: argparse.Namespace) -> Path:
         help="wrangler d1 export dump, .sqlite, local-state folder, --json output, CSV or Parquet",
     ),
     Arg("--out", help="write the DuckDB snapshot to this file"),
-    Arg("--table", help="table name for --json, CSV and Parquet inputs"),
-    Arg(
-        "--schema",
-        metavar="MIGRATIONS_DIR",
-        help="migrations that create the tables (for --no-schema dumps, CSV, …)",
-    ),
+    TABLE,
+    SCHEMA,
     Arg(
         "--workdir",
         help="folder for the SQLite working copy (default: a temporary folder, removed when "
@@ -567,6 +571,8 @@ def _tolerance(item: str) -> tuple[str, float]:
         metavar="TABLE.COL[$.path]=V1,V2",
         help="the only values allowed (NULL aside)",
     ),
+    TABLE,
+    SCHEMA,
     WORKDIR,
 )
 def cmd_diff(args: argparse.Namespace) -> Outcome:
@@ -601,8 +607,13 @@ def cmd_diff(args: argparse.Namespace) -> Outcome:
 
         con = duckdb_for_dumps(dumps, workdir)  # both read into one DuckDB: no copy to diff
         into = {"before": (con, "before"), "after": (con, "after")}
-    before = load_snapshot(args.before, workdir / "before", into=into.get("before"))
-    after = load_snapshot(args.after, workdir / "after", into=into.get("after"))
+    from d1nb.formats.migrations import load_migration_dir
+
+    schema = load_migration_dir(args.schema) if args.schema else None
+    before, after = (
+        load_snapshot(path, workdir / side, table=args.table, schema=schema, into=into.get(side))
+        for side, path in (("before", args.before), ("after", args.after))
+    )
     _check_columns_exist(before, after, keys, args.mask or [])
     warm.join()
     from d1nb.analyses.checks import audit
