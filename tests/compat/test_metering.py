@@ -1454,3 +1454,34 @@ def test_an_update_of_a_parent_key_reads_its_children_as_d1_does(tmp_path):
     subquery through the parent's full primary key reads 1 a run, not 2 (#16's price
     backfill: 4,135 against 3,895). Writes equal, reads within 1%."""
     _target_matches_miniflare(tmp_path, PIERS, statements=8, reads_within=0.01)
+
+
+KEYS_MOVED = {
+    "0001_schema.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, n TEXT);\n"
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id) "
+    "ON UPDATE CASCADE);\n"
+    "CREATE TABLE plans (code TEXT PRIMARY KEY, v INTEGER);\n"
+    "CREATE TABLE seats (plan TEXT, k INTEGER, PRIMARY KEY (plan, k), FOREIGN KEY (plan) "
+    "REFERENCES plans (code) ON UPDATE CASCADE) WITHOUT ROWID;\n"
+    "CREATE TABLE moves (old INTEGER PRIMARY KEY, new INTEGER);\n",
+    "0002_rows.sql": "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q "
+    "WHERE i < 40) INSERT INTO users SELECT i, 'u' || i FROM q;\n"
+    "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 200) "
+    "INSERT INTO orders SELECT i, 1 + i % 30 FROM q;\n"
+    "INSERT INTO plans SELECT 'p' || id, id FROM users;\n"
+    "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 150) "
+    "INSERT INTO seats SELECT 'p' || (1 + i % 20), i FROM q;\n"
+    "INSERT INTO moves SELECT id, id + 500 FROM users WHERE id % 4 = 0;\n",
+    "0003_target.sql": "UPDATE users SET id = id + 1000 WHERE id <= 10;\n"
+    "UPDATE plans SET code = upper(code) WHERE v <= 12;\n"
+    "UPDATE users SET id = moves.new FROM moves WHERE users.id = moves.old;\n",
+}
+
+
+def test_keys_moved_through_a_rowid_a_without_rowid_child_and_update_from(tmp_path):
+    """More parent keys rewritten, after #16: an INTEGER PRIMARY KEY moved (the rows are no
+    longer found by their old rowid: 30 reads by the model against 6,327 in D1), a WITHOUT
+    ROWID child rewritten (1 read a row, not 2: 280 against 228), an UPDATE … FROM choosing
+    the new keys. Writes equal; reads within 3% (the moved rowid key reads a little more in
+    D1 than modelled: 6,168 against 6,327)."""
+    _target_matches_miniflare(tmp_path, KEYS_MOVED, statements=3, reads_within=0.03)
