@@ -533,6 +533,40 @@ def test_rows_triggers_change_in_other_tables_are_rows_changed(make_tree, tmp_pa
     )
 
 
+def test_rows_moved_to_a_new_key_are_rows_changed(make_tree, tmp_path):
+    """`UPDATE users SET id = id + 1000` moves rows to new rowids: impact said its 10 rows
+    were "rewritten with the values they had" (it followed rows by rowid). An UPDATE setting
+    the rowid's column, or a WITHOUT ROWID table's key, counts each row it writes as changed.
+    Figures from the sqlite3 module."""
+    import sqlite3
+
+    files = {
+        "m/0001_t.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, n TEXT);\n"
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id) "
+        "ON UPDATE CASCADE);\n"
+        "CREATE TABLE tags (k TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID;\n"
+        "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 40) "
+        "INSERT INTO users SELECT i, 'u' || i FROM q;\n"
+        "INSERT INTO orders SELECT id, 1 + id % 30 FROM users;\n"
+        "INSERT INTO tags SELECT 't' || id, id FROM users;\n",
+        "m/0002_move.sql": "UPDATE users SET id = id + 1000 WHERE id <= 10;\n"
+        "UPDATE tags SET k = upper(k) WHERE n <= 5;\n",
+    }
+    root = make_tree({**files, "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n"})
+    db = sqlite3.connect(":memory:")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.executescript(files["m/0001_t.sql"])
+    tables = ("users", "orders", "tags")
+    before = {t: set(db.execute(f"SELECT * FROM {t}")) for t in tables}
+    db.executescript(files["m/0002_move.sql"])
+    moved = sum(len(before[t] - set(db.execute(f"SELECT * FROM {t}"))) for t in tables)
+
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    row = analyse_impact(snapshot, load_migration_dir(root / "m")).migrations.iloc[1]
+    assert row["rows_changed"] == moved
+    assert "with the values they had" not in row["reason"]
+
+
 def test_a_backfill_that_transforms_the_column_it_replaces_says_so(make_tree, tmp_path):
     """Stranger's project #14 (drizzle) added `summary`, set it to substr(body, 1, 80) and
     dropped body: "safe", since the backfill read body. A dropped column's values are now

@@ -123,8 +123,10 @@ class ImpactMeter(Meter):
 
         An UPDATE's SET list, an upsert's DO UPDATE SET list, or what an INSERT OR REPLACE
         writes (a replaced row that keeps its identity shows its old and new values). A row is
-        its rowid, or a WITHOUT ROWID table's primary key (a row whose key changes is not
-        followed)."""
+        its rowid, or a WITHOUT ROWID table's primary key; an UPDATE that sets it (or the
+        INTEGER PRIMARY KEY that is the rowid) moves rows it cannot follow: none watched, each
+        row written counts as changed.
+        """
         conn = self.engine.conn
         if not s.table or not conn.table_exists(None, s.table):
             return [], []
@@ -138,7 +140,9 @@ class ImpactMeter(Meter):
             return [], []
         by_name = {c[1].lower(): c[1] for c in self.engine.columns(s.table)}
         identity = self._identity(s.table)
-        keys = {k.lower() for k in identity}
+        keys = {k.lower() for k in identity} | {(self.engine.rowid_alias(s.table) or "").lower()}
+        if s.kind == "update" and keys & {c.lower() for c in named}:
+            return [], []  # it moves rows to new keys: each row it writes counts as changed
         watch = [by_name[c.lower()] for c in named if c.lower() in by_name]
         return [c for c in dict.fromkeys(watch) if c.lower() not in keys], identity
 
