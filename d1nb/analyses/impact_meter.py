@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import apsw
 
+from d1nb.analyses.kept_rows import KeptRows, identity_value
 from d1nb.analyses.metering import Meter
 from d1nb.analyses.update_actions import UpdateActions
 from d1nb.formats.migrations import Statement
@@ -118,8 +119,8 @@ class ImpactMeter(Meter):
         """(line of a `PRAGMA defer_foreign_keys = off`, child, parent, rows): references
         broken since the pragma was turned on, which turning it off commits unchecked."""
 
-    def _watched(self, s: Statement) -> tuple[list[str], list[str]]:
-        """(columns whose values a statement may change, columns that identify a row).
+    def _watched(self, s: Statement) -> list[str]:
+        """The columns whose values a statement may change, compared row by row.
 
         An UPDATE's SET list, an upsert's DO UPDATE SET list, or what an INSERT OR REPLACE
         writes (a replaced row that keeps its identity shows its old and new values). A row is
@@ -129,7 +130,7 @@ class ImpactMeter(Meter):
         """
         conn = self.engine.conn
         if not s.table or not conn.table_exists(None, s.table):
-            return [], []
+            return []
         if s.kind == "update":
             named = written_columns(s.sql) or []
         elif "upsert" in s.flags:
@@ -137,30 +138,14 @@ class ImpactMeter(Meter):
         elif "or_replace" in s.flags:
             named = written_columns(s.sql) or [c[1] for c in self.engine.columns(s.table)]
         else:
-            return [], []
+            return []
         by_name = {c[1].lower(): c[1] for c in self.engine.columns(s.table)}
-        identity = self._identity(s.table)
+        identity = self.engine.row_identity(s.table)
         keys = {k.lower() for k in identity} | {(self.engine.rowid_alias(s.table) or "").lower()}
         if s.kind == "update" and keys & {c.lower() for c in named}:
-            return [], []  # it moves rows to new keys: each row it writes counts as changed
+            return []  # it moves rows to new keys: each row it writes counts as changed
         watch = [by_name[c.lower()] for c in named if c.lower() in by_name]
-        return [c for c in dict.fromkeys(watch) if c.lower() not in keys], identity
-
-    def _identity(self, table: str) -> list[str]:
-        """The columns that identify a row of `table`: its rowid, or a WITHOUT ROWID table's
-        primary key."""
-        if not self.engine.without_rowid(table):
-            return ["rowid"]
-        columns = sorted(self.engine.columns(table), key=lambda c: c[5])
-        return [c[1] for c in columns if c[5]]
-
-    @staticmethod
-    def _identity_value(identity: list[str], alias: str = "") -> str:
-        """A row's identity as one value, as the file's set of changed rows keeps it: a rowid
-        as it is, a key of several columns joined."""
-        if identity == ["rowid"]:
-            return f"{alias}rowid"
-        return " || char(31) || ".join(f"quote({alias}{quote_ident(k)})" for k in identity)
+        return [c for c in dict.fromkeys(watch) if c.lower() not in keys]
 
     def _record_drop(self, s: Statement) -> None:
         """Before a DROP TABLE or DROP COLUMN: the values it takes away that were there when
@@ -246,12 +231,9 @@ class ImpactMeter(Meter):
         """Rows pointing at a parent row that is not there, per (child, parent); none told
         while a foreign key names a parent key no index backs (SQLite's "mismatch")."""
         try:
-            rows = self.engine.conn.execute(
-                'SELECT "table", parent, count(*) FROM pragma_foreign_key_check GROUP BY 1, 2'
-            ).fetchall()
+            return self.engine.broken_references()
         except apsw.SQLError:
             return {}
-        return {(child, parent): n for child, parent, n in rows}
 
     def _watch_deferral(self, s: Statement) -> None:
         """At `PRAGMA defer_foreign_keys = on`, the references already broken; at `= off`,
@@ -274,15 +256,10 @@ class ImpactMeter(Meter):
         if s.kind in ("drop_table", "drop_column") and s.table:
             self._record_drop(s)
         self._keep_trigger_targets(s)
-        self.watch, self.identity = self._watched(s)
-        if self.watch:
-            ids = ", ".join(f"{quote_ident(k)} AS _k{i}" for i, k in enumerate(self.identity))
-            cols = ", ".join(f"{quote_ident(c)}" for c in self.watch)
-            self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_before")
-            self.engine.conn.execute(
-                f"CREATE TEMP TABLE _d1nb_before AS SELECT {ids}, {cols} "
-                f"FROM main.{quote_ident(s.table)}"
-            )
+        self.watch = self._watched(s)
+        self.before_rows = (
+            KeptRows.keep(self.engine, s.table, self.watch, "_d1nb_before") if self.watch else None
+        )
         super().before(s)
 
     def after(self, s: Statement, changes: int, error: str | None) -> None:
@@ -296,22 +273,13 @@ class ImpactMeter(Meter):
 
     def _keep_trigger_targets(self, s: Statement) -> None:
         """Before a statement that fires triggers writing other tables (a counter kept in a
-        parent, an audit log): those tables' rows, by identity, in temp tables — up to
-        MAX_TRIGGER_TARGET_ROWS rows each (a larger one is left out: its rows changed are
-        not counted)."""
-        self._trigger_kept: list[tuple[str, list[str], list[str], str]] = []
-        event = {"insert": "INSERT", "insert_select": "INSERT", "update": "UPDATE"}.get(
-            s.kind, "DELETE" if s.kind == "delete" else None
-        )
-        conn = self.engine.conn
-        if event is None or not s.table or not conn.table_exists(None, s.table):
+        parent, an audit log): those tables' rows, kept aside — up to MAX_TRIGGER_TARGET_ROWS
+        rows each (a larger one is left out: its rows changed are not counted)."""
+        self._trigger_kept: list[KeptRows] = []
+        if not s.table or not self.engine.conn.table_exists(None, s.table):
             return
-        written = {c.lower() for c in written_columns(s.sql) or []}
         targets: dict[str, None] = {}
-        for parts in self._table_triggers(s.table):
-            columns = {c.strip('"`[]').lower() for c in parts.columns}
-            if parts.event != event or (columns and not columns & written):
-                continue
+        for parts in self._triggers_firing(s):
             for body in parts.body:
                 kind, table, *_ = classify(body)
                 if kind in ("insert", "insert_select", "update", "delete") and table:
@@ -320,47 +288,20 @@ class ImpactMeter(Meter):
         for table in [tables[t] for t in targets if t in tables and t != s.table.lower()]:
             if self._count(table) > MAX_TRIGGER_TARGET_ROWS:
                 continue
-            identity = self._identity(table)
-            kept = [c[1] for c in self.engine.columns(table) if c[1] not in identity]
+            identity = self.engine.row_identity(table)
+            columns = [c[1] for c in self.engine.columns(table) if c[1] not in identity]
             temp = f"_d1nb_trig{len(self._trigger_kept)}"
-            ids = ", ".join(f"{quote_ident(k)} AS _k{j}" for j, k in enumerate(identity))
-            cols = "".join(f", {quote_ident(c)}" for c in kept)
-            conn.execute(f"DROP TABLE IF EXISTS temp.{temp}")
-            conn.execute(
-                f"CREATE TEMP TABLE {temp} AS SELECT {ids}{cols} FROM main.{quote_ident(table)}"
-            )
-            self._trigger_kept.append((table, identity, kept, temp))
+            self._trigger_kept.append(KeptRows.keep(self.engine, table, columns, temp))
 
     def _record_trigger_targets(self, error: str | None) -> None:
         """After the statement: the rows its triggers inserted, deleted or changed in the tables
         kept aside are rows the file changed (each once), their values' transitions shown."""
-        conn = self.engine.conn
-        s = self._current
-        for table, identity, kept, temp in self._trigger_kept:
+        for kept in self._trigger_kept:
             if error is None:
-                same = " AND ".join(f"a.{quote_ident(k)} = b._k{j}" for j, k in enumerate(identity))
-                join = f"FROM temp.{temp} b JOIN main.{quote_ident(table)} a ON {same}"
-                differs = (
-                    " OR ".join(f"b.{quote_ident(c)} IS NOT a.{quote_ident(c)}" for c in kept)
-                    or "0"
-                )
-                self._record_rows(s, table, identity, kept, join, differs)
-                ids_a = self._identity_value(identity, "a.")
-                ids_b = (
-                    "b._k0"
-                    if identity == ["rowid"]
-                    else " || char(31) || ".join(f"quote(b._k{j})" for j in range(len(identity)))
-                )
-                t = f"main.{quote_ident(table)}"
-                for moved in (  # rows the triggers inserted, then rows they deleted
-                    f"SELECT {ids_a} AS k FROM {t} a WHERE NOT EXISTS "
-                    f"(SELECT 1 FROM temp.{temp} b WHERE {same})",
-                    f"SELECT {ids_b} AS k FROM temp.{temp} b WHERE NOT EXISTS "
-                    f"(SELECT 1 FROM {t} a WHERE {same})",
-                ):
-                    conn.execute(f"CREATE TEMP TABLE _d1nb_moved AS {moved}")
-                    self._count_changed(table)
-            conn.execute(f"DROP TABLE IF EXISTS temp.{temp}")
+                self._record_rows(self._current, kept, kept.columns)
+                self._count_changed(kept.table, kept.arrived())  # rows the triggers inserted
+                self._count_changed(kept.table, kept.departed())  # and those they deleted
+            kept.drop(self.engine)
         self._trigger_kept = []
 
     def _after_own(self, s: Statement, changes: int, error: str | None) -> None:
@@ -374,7 +315,7 @@ class ImpactMeter(Meter):
             return
         if error is None:
             self._record(s)
-        self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_before")
+        self.before_rows.drop(self.engine)
 
     def _changed_then_deleted(self, s: Statement) -> int:
         """After a DELETE: the rows it deleted that earlier statements of the file changed
@@ -387,7 +328,7 @@ class ImpactMeter(Meter):
             "SELECT 1 FROM temp._d1nb_changed WHERE tbl = ? LIMIT 1", (table,)
         ).fetchall():
             return 0
-        identity = self._identity_value(self._identity(s.table))
+        identity = identity_value(self.engine.row_identity(s.table))
         gone = f"tbl = ? AND k NOT IN (SELECT {identity} FROM main.{quote_ident(s.table)})"
         (count,) = conn.execute(
             f"SELECT count(*) FROM temp._d1nb_changed WHERE {gone}", (table,)
@@ -396,21 +337,10 @@ class ImpactMeter(Meter):
         return count
 
     def _record(self, s: Statement) -> None:
-        conn = self.engine.conn
-        same_row = " AND ".join(
-            f"a.{quote_ident(k)} = b._k{i}" for i, k in enumerate(self.identity)
-        )
-        join = f"FROM temp._d1nb_before b JOIN main.{quote_ident(s.table)} a ON {same_row}"
-        differs = " OR ".join(f"b.{quote_ident(c)} IS NOT a.{quote_ident(c)}" for c in self.watch)
-        moved = self._record_rows(s, s.table, self.identity, self.watch, join, differs)
+        kept = self.before_rows
+        moved = self._record_rows(s, kept, kept.columns)
         if s.kind != "update":  # an upsert's or a REPLACE's new rows (a new identity) too
-            identity = self._identity_value(self.identity, "a.")
-            conn.execute(
-                f"CREATE TEMP TABLE _d1nb_moved AS SELECT {identity} AS k "
-                f"FROM main.{quote_ident(s.table)} a "
-                f"WHERE NOT EXISTS (SELECT 1 FROM temp._d1nb_before b WHERE {same_row})"
-            )
-            moved += self._count_changed(s.table)
+            moved += self._count_changed(s.table, kept.arrived())
         self.changed_rows[s.index] = moved
 
     def _after_update_actions(self, s: Statement, kept: UpdateActions) -> None:
@@ -418,33 +348,20 @@ class ImpactMeter(Meter):
         changed: counted once each, their keys' transitions shown under their own table."""
         own, self.transitions = self.transitions, []
         for child in kept.children:
-            self._record_rows(
-                s, child.table, child.identity, list(child.actions), child.join(), child.differs()
-            )
+            self._record_rows(s, child, list(child.actions))
             if child.identity != ["rowid"]:  # rows found under a new key only
-                identity = self._identity_value(child.identity, "a.")
-                self.engine.conn.execute(
-                    f"CREATE TEMP TABLE _d1nb_moved AS SELECT {identity} AS k {child.arrived()}"
-                )
-                self._count_changed(child.table)
+                self._count_changed(child.table, child.arrived())
         self._children_transitions, self.transitions = self.transitions, own
 
-    def _record_rows(
-        self,
-        s: Statement,
-        table: str,
-        identity: list[str],
-        watch: list[str],
-        join: str,
-        differs: str,
-    ) -> int:
-        """The rows of `table` whose `watch` columns moved (kept rows `b` joined to the rows
-        now there `a` by `join`): added to the file's changed rows, their values' transitions
-        recorded; returns how many."""
+    def _record_rows(self, s: Statement, kept: KeptRows, watch: list[str]) -> int:
+        """The kept rows whose `watch` columns moved: added to the file's changed rows, their
+        values' transitions recorded; returns how many."""
         conn = self.engine.conn
-        moved = f"SELECT {self._identity_value(identity, 'a.')} AS k {join} WHERE {differs}"
-        conn.execute(f"CREATE TEMP TABLE _d1nb_moved AS {moved}")  # the join once
-        count = self._count_changed(table)
+        table, join = kept.table, kept.join()
+        count = self._count_changed(
+            table,
+            f"SELECT {identity_value(kept.identity, 'a.')} AS k {join} WHERE {kept.differs(watch)}",
+        )
         for col in watch:
             c = quote_ident(col)
             changed = f"WHERE b.{c} IS NOT a.{c}"
@@ -466,10 +383,11 @@ class ImpactMeter(Meter):
                 self._json_paths(s, table, col, documents)
         return count
 
-    def _count_changed(self, table: str) -> int:
-        """The rows in temp `_d1nb_moved` (dropped after): added to the file's set of changed
-        rows (those not there yet counted in `rows_changed`); returns how many there were."""
+    def _count_changed(self, table: str, rows: str) -> int:
+        """The rows `rows` (a SELECT of identities `k`) names, added to the file's set of
+        changed rows (those not there yet counted in `rows_changed`); returns how many."""
         conn = self.engine.conn
+        conn.execute(f"CREATE TEMP TABLE _d1nb_moved AS {rows}")
         (count,) = conn.execute("SELECT count(*) FROM temp._d1nb_moved").fetchall()[0]
         conn.execute(
             "INSERT OR IGNORE INTO temp._d1nb_changed SELECT ?, k FROM temp._d1nb_moved",

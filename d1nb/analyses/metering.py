@@ -302,7 +302,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self.rewrites = UpdateActions(self.engine, self.update_actions)
         self.key_scans = None
         self.last_rowid: int | None = None
-        if s.kind == "update" and s.table and conn.table_exists(None, s.table):
+        referred = {fk[2].lower() for fk in self._foreign_keys()}  # parents, cached until DDL
+        if s.kind == "update" and (s.table or "").lower() in referred:
             sets = {c.lower() for c in written_columns(s.sql) or []}
             self.key_scans = KeyScans(self.engine, s.table, sets, lambda: self._updated_rowids(s))
         self.shadow_rows = 0

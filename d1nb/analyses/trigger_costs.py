@@ -38,23 +38,29 @@ class TriggerCosts:
         reads: its body's statements planned outside the trigger (NEW and OLD read as NULL): a
         search by rowid 1, through an index the rows per key + 1, a scan the table; an
         INSERT … VALUES none, an upsert 1. Those with a WHEN get their rows marked."""
+        fired = []
+        for parts in self._triggers_firing(s):
+            per_firing = sum(self._trigger_statement_reads(stmt) for stmt in parts.body)
+            if parts.when is not None:
+                self._mark_written_rows(s)
+            fired.append((parts, per_firing))
+        return fired
+
+    def _triggers_firing(self, s: Statement) -> list[TriggerParts]:
+        """The triggers a DML statement fires on its own table: those of its event, and of an
+        UPDATE OF columns only when it sets one of them."""
         event = {"insert": "INSERT", "insert_select": "INSERT", "update": "UPDATE"}.get(
             s.kind, "DELETE" if s.kind == "delete" else None
         )
         if event is None or not s.table:
             return []
         written = {c.lower() for c in written_columns(s.sql) or []}
-        fired = []
-        for parts in self._table_triggers(s.table):
-            if parts.event != event:
-                continue
-            if parts.columns and not {c.lower() for c in parts.columns} & written:
-                continue
-            per_firing = sum(self._trigger_statement_reads(stmt) for stmt in parts.body)
-            if parts.when is not None:
-                self._mark_written_rows(s)
-            fired.append((parts, per_firing))
-        return fired
+        return [
+            parts
+            for parts in self._table_triggers(s.table)
+            if parts.event == event
+            and (not parts.columns or {c.lower() for c in parts.columns} & written)
+        ]
 
     def _table_triggers(self, table: str) -> list[TriggerParts]:
         """The triggers on `table`, taken apart (kept until the schema changes)."""

@@ -9,8 +9,9 @@ children's key columns are kept by row before the statement and compared after.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from d1nb.analyses.kept_rows import KeptRows
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.sql.shapes import deferred_foreign_keys
 from d1nb.formats.sql.text import quote_ident
@@ -20,38 +21,11 @@ ACTIONS = ("CASCADE", "SET NULL", "SET DEFAULT")
 
 
 @dataclass
-class KeptChild:
-    """One child table's key columns as they were, in temp table `temp`, by `identity` (its
-    rowid, or a WITHOUT ROWID table's primary key, aliased `_k0`, `_k1`, …)."""
+class KeptChild(KeptRows):
+    """A child table's key columns as they were (`KeptRows`), with each one's ON UPDATE
+    action."""
 
-    table: str
-    identity: list[str]
-    actions: dict[str, str]
-    """Key column → its ON UPDATE action."""
-    temp: str
-
-    def join(self) -> str:
-        """FROM the kept rows joined to the rows still there (`b` before, `a` after)."""
-        same_row = " AND ".join(
-            f"a.{quote_ident(k)} = b._k{i}" for i, k in enumerate(self.identity)
-        )
-        return f"FROM temp.{self.temp} b JOIN main.{quote_ident(self.table)} a ON {same_row}"
-
-    def arrived(self) -> str:
-        """FROM the rows there now that no kept row is (`a`): a WITHOUT ROWID child's rows
-        whose key the action rewrote, under their new key."""
-        same_row = " AND ".join(
-            f"a.{quote_ident(k)} = b._k{i}" for i, k in enumerate(self.identity)
-        )
-        return (
-            f"FROM main.{quote_ident(self.table)} a "
-            f"WHERE NOT EXISTS (SELECT 1 FROM temp.{self.temp} b WHERE {same_row})"
-        )
-
-    def differs(self, actions: tuple[str, ...] = ACTIONS) -> str:
-        """A kept row whose key columns (those with one of `actions`) are not what they were."""
-        cols = [c for c, a in self.actions.items() if a in actions]
-        return " OR ".join(f"b.{quote_ident(c)} IS NOT a.{quote_ident(c)}" for c in cols) or "0"
+    actions: dict[str, str] = field(default_factory=dict)
 
 
 class UpdateActions:
@@ -63,33 +37,19 @@ class UpdateActions:
         for child, col, action in actions:
             if action in ACTIONS:
                 by_child.setdefault(child, {})[col] = action
-        self.children: list[KeptChild] = []
-        for i, (child, cols) in enumerate(by_child.items()):
-            kept = KeptChild(child, self._identity(child), cols, f"_d1nb_onupdate{i}")
-            ids = ", ".join(f"{quote_ident(k)} AS _k{j}" for j, k in enumerate(kept.identity))
-            keys = ", ".join(quote_ident(c) for c in cols)
-            engine.conn.execute(f"DROP TABLE IF EXISTS temp.{kept.temp}")
-            engine.conn.execute(
-                f"CREATE TEMP TABLE {kept.temp} AS SELECT {ids}, {keys} "
-                f"FROM main.{quote_ident(child)}"
-            )
-            self.children.append(kept)
-
-    def _identity(self, table: str) -> list[str]:
-        if not self.engine.without_rowid(table):
-            return ["rowid"]
-        columns = sorted(self.engine.columns(table), key=lambda c: c[5])
-        return [c[1] for c in columns if c[5]]
+        self.children: list[KeptChild] = [
+            KeptChild.keep(engine, child, list(cols), f"_d1nb_onupdate{i}", actions=cols)
+            for i, (child, cols) in enumerate(by_child.items())
+        ]
 
     def rows_moved(self, kept: KeptChild, columns: set[str]) -> int:
         """After the UPDATE: the rows of a kept child still found by their identity whose
         value in any of `columns` (of its kept key columns) is not what it was."""
-        cols = tuple(c for c in kept.actions if c in columns)
+        cols = [c for c in kept.actions if c in columns]
         if not cols:
             return 0
-        differs = " OR ".join(f"b.{quote_ident(c)} IS NOT a.{quote_ident(c)}" for c in cols)
         return self.engine.conn.execute(
-            f"SELECT count(*) {kept.join()} WHERE {differs}"
+            f"SELECT count(*) {kept.join()} WHERE {kept.differs(cols)}"
         ).fetchall()[0][0]
 
     def moved(self) -> tuple[dict[str, int], dict[str, int]]:
@@ -100,7 +60,7 @@ class UpdateActions:
         followed: dict[str, int] = {}
         cut: dict[str, int] = {}
         for kept in self.children:
-            loose = kept.differs(("SET NULL", "SET DEFAULT"))
+            loose = kept.differs([c for c, a in kept.actions.items() if a != "CASCADE"])
             moved, loosened = conn.execute(
                 f"SELECT count(*), count(*) FILTER (WHERE {loose}) {kept.join()} "
                 f"WHERE {kept.differs()}"
@@ -121,7 +81,7 @@ class UpdateActions:
 
     def drop(self) -> None:
         for kept in self.children:
-            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp.{kept.temp}")
+            kept.drop(self.engine)
         self.children = []
 
 

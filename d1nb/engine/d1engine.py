@@ -454,7 +454,7 @@ class D1Engine:
         except Exception as exc:
             self._spellings.clear()
             at_commit = isinstance(exc, apsw.ConstraintError) and not self.conn.get_autocommit()
-            broken = self._broken_references() if at_commit else ""
+            broken = self._commit_failure() if at_commit else ""
             if not self.conn.get_autocommit():
                 self.conn.execute("ROLLBACK")
             if not isinstance(exc, D1Error | apsw.Error):
@@ -470,20 +470,27 @@ class D1Engine:
                 self.conn.execute("PRAGMA foreign_keys=ON")
         return outcome
 
-    def _broken_references(self) -> str:
+    def broken_references(self) -> dict[tuple[str, str], int]:
+        """Rows pointing at a parent row that is not there, per (child, parent), most first.
+        Raises apsw.SQLError while a foreign key names a parent key no index backs (SQLite's
+        "foreign key mismatch")."""
+        rows = self.conn.execute(
+            'SELECT "table", parent, count(*) FROM pragma_foreign_key_check '
+            "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
+        ).fetchall()
+        return {(child, parent): n for child, parent, n in rows}
+
+    def _commit_failure(self) -> str:
         """When a file's COMMIT fails on deferred foreign keys, still inside its transaction:
         which references are broken, or, when none is, why SQLite still counts some."""
         try:
-            rows = self.conn.execute(
-                'SELECT "table", parent, count(*) FROM pragma_foreign_key_check '
-                "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
-            ).fetchall()
+            broken = self.broken_references()
         except apsw.SQLError as exc:  # a parent key no index backs any more
             return f" at COMMIT ({str(exc).removeprefix('SQLError: ')})"
-        if rows:
+        if broken:
             return " at COMMIT: " + "; ".join(
                 f"{n} {child} rows point at {parent} rows that are gone"
-                for child, parent, n in rows
+                for (child, parent), n in broken.items()
             )
         return (
             " at COMMIT, though every reference resolves by then: SQLite counted the violations "
@@ -615,6 +622,13 @@ class D1Engine:
             "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
         ).fetchall()
         return bool(rows and rows[0][0])
+
+    def row_identity(self, table: str) -> list[str]:
+        """The columns that identify a row of `table`: its rowid, or a WITHOUT ROWID table's
+        primary key."""
+        if not self.without_rowid(table):
+            return ["rowid"]
+        return [c[1] for c in sorted(self.columns(table), key=lambda c: c[5]) if c[5]]
 
     def rowid_alias(self, table: str) -> str | None:
         """The column that is `table`'s rowid under another name (its INTEGER PRIMARY KEY),

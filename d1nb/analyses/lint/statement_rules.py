@@ -393,7 +393,7 @@ def trigger_kept_values_go_stale(s: Statement, ctx: FileContext) -> Iterator[str
         if parts is None:
             continue
         if parts.event == "UPDATE":
-            columns = {c.strip('"`[]').lower() for c in parts.columns}
+            columns = {c.lower() for c in parts.columns}
             if not columns or columns & sets:
                 return  # an UPDATE trigger follows these columns
             continue
