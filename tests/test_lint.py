@@ -436,3 +436,42 @@ def test_an_update_past_trigger_kept_counters_is_said_to_leave_them_stale(make_t
     )
     counted = db.execute("SELECT id, post_count FROM boards ORDER BY id").fetchall()
     assert counted == [(1, 2), (2, 1)]  # stale: board 1 holds no post now, board 2 three
+
+
+def test_rebuild_that_forgets_triggers_and_indexes(make_tree):
+    """Stranger's project #17 rebuilt `recipes` to rename a column: the triggers keeping its
+    FTS5 index went with DROP TABLE, and nothing said so (D1N029). A rebuild that creates them
+    again, by name or (an index) on the same columns, is not flagged."""
+    init = (
+        'CREATE TABLE recipes (id INTEGER PRIMARY KEY, title TEXT, "from" TEXT);\n'
+        "CREATE TABLE log (id INTEGER PRIMARY KEY, recipe INTEGER);\n"
+        "CREATE INDEX recipes_by_title ON recipes (title);\n"
+        "CREATE TRIGGER recipes_ai AFTER INSERT ON recipes BEGIN\n"
+        "  INSERT INTO log (recipe) VALUES (new.id);\nEND;\n"
+    )
+    rebuild = (
+        "CREATE TABLE recipes_new (id INTEGER PRIMARY KEY, title TEXT, origin TEXT);\n"
+        "INSERT INTO recipes_new SELECT * FROM recipes;\n"
+        "DROP TABLE recipes;\n"
+        "ALTER TABLE recipes_new RENAME TO recipes;\n"
+    )
+    again = (
+        "CREATE INDEX recipes_title ON recipes (title);\n"  # another name, the same column
+        "CREATE TRIGGER recipes_ai AFTER INSERT ON recipes BEGIN\n"
+        "  INSERT INTO log (recipe) VALUES (new.id);\nEND;\n"
+    )
+    files = {
+        "0001_init.sql": init,
+        "0002_rename.sql": rebuild,
+        "0003_init_again.sql": "DROP TABLE recipes; DROP TABLE log;\n" + init,
+        "0004_rename_whole.sql": rebuild + again,
+    }
+    hits = [f for f in findings_for(make_tree, files) if f[0] == "D1N029"]
+    assert hits == [("D1N029", "0002_rename.sql", 3)]
+
+    import sqlite3
+
+    db = sqlite3.connect(":memory:")
+    db.executescript(init + rebuild + "INSERT INTO recipes (title) VALUES ('soup');")
+    assert db.execute("SELECT count(*) FROM log").fetchall() == [(0,)]  # nothing logged now
+    assert db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall() == []

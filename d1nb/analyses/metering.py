@@ -1189,7 +1189,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 "rows_written": writes,
                 "duration_ms": round(duration, 3),
                 "plan": "; ".join(self.plan),
-                "sql": s.sql,
+                "sql": s.written or s.sql,
             }
         )
         if s.table and s.kind in _DML:  # rows came, went or changed: keys and JSON elements

@@ -35,6 +35,7 @@ from d1nb.engine.refusals import (
     reserved,
 )
 from d1nb.formats.migrations import Statement, parse_statements
+from d1nb.formats.sql.d1_build import as_d1_runs, differences
 from d1nb.formats.sql.text import quote_ident
 from d1nb.problems import InputError
 
@@ -309,8 +310,27 @@ class D1Engine:
             return f"not authorized: {RESERVED_NOTE} (RENAME TO {statement.detail})"
         return None
 
+    def as_d1_runs(self, s: Statement) -> Statement:
+        """`s` as d1nb's SQLite must run it to do what D1's build of SQLite does with it
+        (`DELETE … LIMIT`, JSON through a scalar subquery: formats.sql.d1_build); `s` itself
+        when nothing differs."""
+        if s.written is not None or s.kind not in _ROWS_ONLY:
+            return s
+        runs = as_d1_runs(s.runs, self._row_identity_if_table)
+        if runs == s.runs:
+            return s
+        return replace(s, sql=runs, sent=None, written=s.sql)
+
+    def _row_identity_if_table(self, name: str) -> list[str] | None:
+        rows = self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+            (name,),
+        ).fetchall()
+        return self.row_identity(rows[0][0]) if rows else None
+
     def run_statement(self, statement: Statement, file: str = "") -> int:
         """Run one statement; return rows changed. Raises D1Error naming file and line."""
+        statement = self.as_d1_runs(statement)
         refusal = self._refuse_before_running(statement)
         if refusal:
             raise D1Error(refusal, file=file, line=statement.line, sql=statement.sql)
@@ -419,7 +439,9 @@ class D1Engine:
         self.conn.execute("BEGIN")
         try:
             for s in runnable:
-                s = self.spelled(s)  # the same statement, its table named as created
+                s = self.as_d1_runs(self.spelled(s))  # its table named as created
+                if s.written is not None:
+                    outcome.notes += [f"line {s.line}: {n}" for n in differences(s.written)]
                 if s.kind == "pragma" and s.detail.startswith("foreign_keys="):
                     outcome.notes.append(_pragma_note(s, keys_off))
                 if meter is not None:
@@ -552,12 +574,17 @@ class D1Engine:
         )
         return [(name, sql) for name, table, sql in rows if table in plain]
 
-    def triggers_on(self, tables: set[str]) -> dict[str, list[tuple[str, str]]]:
-        """(name, CREATE TRIGGER) of the triggers on each of `tables` (names in any case)."""
+    def triggers_on(
+        self, tables: set[str], kind: str = "trigger"
+    ) -> dict[str, list[tuple[str, str]]]:
+        """(name, CREATE statement) of the triggers (or, with `kind="index"`, the indexes
+        created by CREATE INDEX) on each of `tables`, by lower-cased table name."""
         wanted = {t.lower() for t in tables}
         found: dict[str, list[tuple[str, str]]] = {}
         for name, table, sql in self.conn.execute(
-            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = ? AND sql IS NOT NULL "
+            "ORDER BY name",
+            (kind,),
         ):
             if table.lower() in wanted:
                 found.setdefault(table.lower(), []).append((name, sql))

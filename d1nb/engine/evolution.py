@@ -58,6 +58,9 @@ class SchemaEvolution:
     triggers_before: dict[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict)
     """Per file that UPDATEs tables: each such table's triggers (name, CREATE TRIGGER) just
     before the file."""
+    kept_by_rebuilt: dict[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict)
+    """Per file that drops tables: the triggers and indexes on each such table (name, CREATE
+    statement) just before the file; DROP TABLE takes them along."""
     foreign_keys_at_drop: dict[tuple[str, int], list[tuple[str, str, str, str, str]]] = field(
         default_factory=dict
     )
@@ -147,6 +150,12 @@ def schema_evolution(
             updated = {s.table for s in f.statements if s.kind == "update" and s.table}
             if updated:
                 evolution.triggers_before[f.name] = engine.triggers_on(updated)
+            dropped = {s.table for s in f.statements if s.kind == "drop_table" and s.table}
+            if dropped:
+                kept = engine.triggers_on(dropped)
+                for table, indexes in engine.triggers_on(dropped, "index").items():
+                    kept.setdefault(table, []).extend(indexes)
+                evolution.kept_by_rebuilt[f.name] = kept
             before = _columns_of(engine, touched)
             if f.text is None:
                 outcome = unreadable_outcome(f)

@@ -43,10 +43,13 @@ class Statement:
     sent: str | None = None
     """The text wrangler sends to D1 for it, where that differs from `sql` (comments removed
     by wrangler's splitter); SQLite stores this text in sqlite_master."""
+    written: str | None = None
+    """The statement as its file has it, where `sql` is the text d1nb's SQLite runs instead to
+    do what D1's build of SQLite does with it (`D1Engine.as_d1_runs`)."""
 
     @property
     def bytes(self) -> int:
-        return len(self.sql.encode("utf-8"))
+        return len((self.written or self.sql).encode("utf-8"))
 
     @property
     def runs(self) -> str:

@@ -792,3 +792,68 @@ def test_deferred_foreign_keys_in_a_rebuild_as_wrangler(tmp_path, variant):
         assert "pointing at" not in row["reason"]
     assert (broken > 0) == (variant == "on … off, copy filtered")
     assert ("D1N027" in set(findings["rule"])) == variant.startswith("on … off")
+
+
+_D1_BUILD_SETUP = """\
+CREATE TABLE recipes (id INTEGER PRIMARY KEY, slug TEXT, meta TEXT, "order" INTEGER);
+CREATE INDEX recipes_by_order ON recipes ("order");
+CREATE TABLE steps (recipe TEXT, n INTEGER, body TEXT, PRIMARY KEY (recipe, n)) WITHOUT ROWID;
+WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 60)
+  INSERT INTO recipes SELECT i, 'r-' || i,
+    json_object('tags', json_array('Quick', 'quick', 'Dinner'), 'n', i), i % 7 FROM q;
+WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 40)
+  INSERT INTO steps SELECT 'r-' || (i % 4), i, 'step ' || i FROM q;
+"""
+_D1_BUILD_MIGRATION = """\
+-- rows chosen by ORDER BY … LIMIT, as D1 allows
+DELETE FROM recipes WHERE "order" > 4 ORDER BY slug DESC LIMIT 5;
+DELETE FROM steps WHERE recipe = 'r-1' ORDER BY n DESC LIMIT 3 OFFSET 1;
+UPDATE recipes SET slug = slug || '!' WHERE "order" = 2 ORDER BY id LIMIT 4;
+UPDATE steps SET body = upper(body) WHERE n > 30 LIMIT 2;
+-- JSON built in a scalar subquery: kept as JSON
+UPDATE recipes SET meta = json_set(meta, '$.tags', (
+    SELECT json_group_array(DISTINCT lower(value)) FROM json_each(recipes.meta, '$.tags')))
+  WHERE id <= 30;
+UPDATE recipes SET meta = json_set(meta, '$.first', (SELECT json_object('n', min(n)) FROM steps))
+  WHERE id > 50;
+UPDATE recipes SET meta = json_insert(meta, '$.copy',
+    (SELECT slug FROM recipes AS r WHERE r.id = 1)) WHERE id = 2;
+"""
+
+
+def test_statements_d1s_build_runs_differently_as_wrangler(tmp_path):
+    """Stranger's project #17: D1's SQLite (workerd's build) runs `DELETE … ORDER BY … LIMIT`,
+    which d1nb's said was a syntax error, and keeps the JSON subtype of a value passed through
+    a scalar subquery, where d1nb's stored the tags array as a string. d1nb's replay leaves
+    every table as wrangler's local D1 does."""
+    root = tmp_path / "project"
+    (root / "migrations").mkdir(parents=True)
+    (root / "wrangler.toml").write_text(
+        'name = "larder"\n\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "larder"\n'
+        'database_id = "00000000-0000-4000-8000-000000000017"\n'
+    )
+    (root / "migrations" / "0001_init.sql").write_text(_D1_BUILD_SETUP)
+    (root / "migrations" / "0002_build.sql").write_text(_D1_BUILD_MIGRATION)
+    run = wrangler(root, "d1", "migrations", "apply", "DB", "--local")
+    theirs = read_only_copy(local_database(root), tmp_path / "theirs")
+    assert run.failed_migration(ledger_names(theirs, "d1_migrations")) is None
+
+    with D1Engine(tmp_path / "ours.sqlite") as engine:
+        for name in ("0001_init.sql", "0002_build.sql"):
+            outcome = engine.apply_migration(name, (root / "migrations" / name).read_text())
+            assert outcome.ok, outcome.error
+        notes = " ".join(outcome.notes)
+        assert "line 2:" in notes and "UPDATE/DELETE … LIMIT" in notes
+        assert "line 7:" in notes and "line 10:" in notes and "line 12:" not in notes
+        for table, order in (("recipes", "id"), ("steps", "recipe, n")):
+            query = f"SELECT * FROM {table} ORDER BY {order}"
+            ours = engine.conn.execute(query).fetchall()
+            assert ours == theirs.execute(query).fetchall(), table
+        (tags,) = engine.conn.execute(
+            "SELECT json_type(meta, '$.tags') FROM recipes WHERE id = 3"
+        ).fetchall()[0]
+        assert tags == "array"
+        (copied,) = engine.conn.execute(
+            "SELECT json_type(meta, '$.copy') FROM recipes WHERE id = 2"
+        ).fetchall()[0]
+        assert copied == "text"  # a plain value from a subquery stays a string

@@ -13,7 +13,13 @@ from collections.abc import Iterator
 from d1nb.analyses.lint.registry import FileContext, rule
 from d1nb.engine.d1engine import cascade_edges
 from d1nb.formats.migrations import MigrationFile, Statement
-from d1nb.formats.sql.shapes import check_constraints, lowercase_compound_end, pragma_switch
+from d1nb.formats.sql.shapes import (
+    check_constraints,
+    classify,
+    index_keys,
+    lowercase_compound_end,
+    pragma_switch,
+)
 
 Hit = tuple[int, str, Statement | None]
 
@@ -236,6 +242,85 @@ def enum_check_one_step(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
             "switch",
             new,
         )
+
+
+@rule(
+    "D1N029",
+    "rebuild-drops-triggers-indexes",
+    "warning",
+    "a table rebuilt without creating its triggers and indexes again",
+    "file",
+)
+def rebuild_drops_triggers_indexes(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
+    """
+    - **What**: a table rebuilt (dropped, then created again or renamed into) whose triggers or
+      indexes (CREATE TRIGGER, CREATE INDEX) the file does not create again, by name or, for
+      an index, on the same columns of the new table.
+    - **Why on D1**: DROP TABLE takes the table's triggers and indexes with it, and the copy
+      gets only what its CREATE TABLE declares. Nothing fails: afterwards nothing keeps what
+      the triggers kept (an FTS5 index, counters, an audit log), and every query that used an
+      index scans the whole table, each row read billed.
+    - **Fix**: after the rename, repeat each CREATE TRIGGER and CREATE INDEX of the old table
+      (`SELECT sql FROM sqlite_master WHERE tbl_name = 'x' AND type IN ('index', 'trigger')`
+      lists them).
+    - **Example**: `recipes` rebuilt to rename a column, its `recipes_ai`/`_au`/`_ad` triggers
+      keeping `recipes_fts` gone with it (stranger's project #17).
+    """
+    for table in sorted(t for t in ctx.rebuilt if t):
+        kept = ctx.kept_by_dropped.get(table.lower(), [])
+        if not kept:
+            continue
+        drop = next(s for s in f.statements if s.kind == "drop_table" and s.table == table)
+        renamed = ctx.renamed_into.get(table)
+        new_names = {table.lower(), (renamed.table or "").lower() if renamed else ""} - {""}
+        created = [
+            s
+            for s in f.statements
+            if s.kind in ("create_index", "create_trigger")
+            and ((s.table or "").lower() in new_names or s.index > drop.index)
+        ]
+        names = {s.detail.lower() for s in created}
+        columns = {
+            tuple(keys)
+            for s in created
+            if s.kind == "create_index" and (keys := index_keys(s.sql)) is not None
+        }
+        lost = [
+            name
+            for name, sql in kept
+            if name.lower() not in names
+            and not (sql.upper().lstrip().startswith("CREATE") and _same_index(sql, columns))
+        ]
+        if not lost:
+            continue
+        kinds = {name: "trigger" if _is_trigger(sql) else "index" for name, sql in kept}
+        triggers = [n for n in lost if kinds[n] == "trigger"]
+        indexes = [n for n in lost if kinds[n] == "index"]
+        parts = []
+        if triggers:
+            parts.append(
+                f"trigger(s) {', '.join(triggers)} (nothing keeps what they kept from now on)"
+            )
+        if indexes:
+            parts.append(
+                f"index(es) {', '.join(indexes)} (queries that used them scan the whole table, "
+                "every row read billed)"
+            )
+        yield (
+            drop.line,
+            f"DROP TABLE {table} takes its {' and '.join(parts)} with it, and this file does "
+            f"not create them again on the rebuilt {table}",
+            drop,
+        )
+
+
+def _is_trigger(sql: str) -> bool:
+    return classify(sql)[0] == "create_trigger"
+
+
+def _same_index(sql: str, columns: set[tuple[str, ...]]) -> bool:
+    keys = index_keys(sql) if not _is_trigger(sql) else None
+    return keys is not None and tuple(keys) in columns
 
 
 def _checks(sql: str) -> set[str]:

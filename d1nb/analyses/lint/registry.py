@@ -101,6 +101,8 @@ class FileContext:
     wrangler: tuple[tuple[int, int, int], str] | None = None
     triggers_before: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     """The triggers on each table the file UPDATEs (lower-cased name → (name, SQL))."""
+    kept_by_dropped: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    """The triggers and indexes on each table the file drops (lower-cased name → (name, SQL))."""
 
     @cached_property
     def dropped(self) -> set[str | None]:

@@ -77,6 +77,7 @@ def lint(history: History) -> pd.DataFrame:
                 },
                 wrangler,
                 evolution.triggers_before.get(f.name, {}),
+                evolution.kept_by_rebuilt.get(f.name, {}),
             )
             for r in _BY_SCOPE["file"]:
                 hits += [(r.code, f, *hit) for hit in r.check(f, ctx)]

@@ -1,0 +1,264 @@
+"""Statements D1's build of SQLite runs differently from d1nb's, rewritten so d1nb's gives D1's
+result.
+
+workerd and APSW ship the same SQLite release built with other options, and two of them change
+what a migration does (docs/compat.md, "Where d1nb's SQLite is not D1's"):
+
+- workerd is built with SQLITE_ENABLE_UPDATE_DELETE_LIMIT: D1 runs `DELETE … ORDER BY … LIMIT n`
+  and `UPDATE … LIMIT n`, which APSW's SQLite refuses as a syntax error. SQLite itself runs such
+  a statement as `… WHERE <row> IN (SELECT <row> FROM <table> WHERE … ORDER BY … LIMIT n)`, so
+  that is the text d1nb runs: same rows, same plan.
+- workerd keeps a JSON value's subtype through a scalar subquery; APSW's SQLite clears it. So
+  `json_set(meta, '$.tags', (SELECT json_group_array(…) FROM json_each(…)))` stores an array
+  in D1 and a string holding an array here. Wrapping such a subquery in `json(…)` (it returns
+  JSON text already) gives the subtype back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from d1nb.formats.sql.text import (
+    SqlTokenError,
+    Token,
+    TokenType,
+    quote_ident,
+    tokenize,
+    top_level,
+)
+
+JSON_RESULT_FUNCTIONS = frozenset(
+    {
+        "json",
+        "json_array",
+        "json_object",
+        "json_group_array",
+        "json_group_object",
+        "json_set",
+        "json_insert",
+        "json_replace",
+        "json_remove",
+        "json_patch",
+        "json_quote",
+        "json_array_insert",
+    }
+)
+"""Functions whose result is always JSON text carrying the JSON subtype (json_extract and
+`->>` are left out: their result is JSON only for an array or an object)."""
+
+_AFTER_RESULT = {"FROM", "WHERE", "GROUP BY", "HAVING", "WINDOW", "ORDER BY", "LIMIT"}
+_NOT_A_CALL = {"IN", "EXISTS", "FROM", "JOIN", "AS", "ON", "USING", "VALUES", "SELECT", "NOT"}
+
+
+@dataclass(frozen=True)
+class LimitedDml:
+    """An UPDATE or DELETE with ORDER BY / LIMIT taken apart (offsets into its text)."""
+
+    target: str
+    """The table as written after FROM or UPDATE [OR …], with its alias and INDEXED BY."""
+    head_end: int
+    """Where the statement's WHERE (or, without one, its ORDER BY / LIMIT) begins."""
+    where: str | None
+    order_limit: str
+    returning: str
+
+
+def limited_dml(sql: str) -> LimitedDml | None:
+    """The parts of `DELETE … [ORDER BY …] LIMIT …` or `UPDATE … [ORDER BY …] LIMIT …` (no
+    FROM clause) that the rewrite needs; None for any other statement."""
+    text = sql.rstrip().rstrip(";").rstrip()
+    try:
+        toks = [t for t in tokenize(text) if t.type != TokenType.SEMICOLON]
+    except SqlTokenError:
+        return None
+    words = list(top_level(toks))
+    verb = next(((i, w) for i, w in words if w in ("DELETE", "UPDATE", "SELECT")), None)
+    if verb is None or verb[1] == "SELECT":
+        return None
+    at = {w: i for i, w in words if i > verb[0] and w in ("WHERE", "RETURNING", "ORDER BY")}
+    limit = next((i for i, w in words if i > verb[0] and w == "LIMIT"), None)
+    if limit is None:
+        return None
+    if "RETURNING" in at and at["RETURNING"] > min(at.get("ORDER BY", limit), limit):
+        return None  # D1's grammar wants RETURNING before ORDER BY and LIMIT: its error stays
+    if verb[1] == "DELETE":
+        start = verb[0] + 1
+        if toks[start].word != "FROM":
+            return None
+        start += 1
+        end_words = ("WHERE", "RETURNING", "ORDER BY", "LIMIT")
+    else:
+        if any(w == "FROM" for i, w in words if i > verb[0]):
+            return None  # UPDATE … FROM … LIMIT: SQLite limits the joined rows; not rewritten
+        start = verb[0] + 1
+        if toks[start].word == "OR":
+            start += 2
+        end_words = ("SET",)
+    stop = next(i for i, w in words if i >= start and w in end_words)
+    target = text[toks[start].start : toks[stop - 1].end]
+    clause_starts = sorted(i for i in (*at.values(), limit))
+    head_end = toks[clause_starts[0]].start
+
+    def clause(i: int | None) -> str:
+        if i is None:
+            return ""
+        later = [j for j in clause_starts if j > i]
+        end = toks[later[0]].start if later else len(text)
+        return text[toks[i].start : end].strip()
+
+    where = clause(at.get("WHERE"))
+    order = clause(at.get("ORDER BY"))
+    return LimitedDml(
+        target=target,
+        head_end=head_end,
+        where=where[len("WHERE") :].strip() if where else None,
+        order_limit=f"{order} {clause(limit)}".strip(),
+        returning=clause(at.get("RETURNING")),
+    )
+
+
+def limit_as_subquery(sql: str, identity: list[str]) -> str | None:
+    """`sql` (an UPDATE or DELETE with LIMIT) as SQLite runs it inside: its rows chosen by a
+    subquery on `identity` (["rowid"], or a WITHOUT ROWID table's primary key); None when
+    `sql` is no such statement."""
+    parts = limited_dml(sql)
+    if parts is None:
+        return None
+    row = ", ".join(c if c == "rowid" else quote_ident(c) for c in identity)
+    key = row if len(identity) == 1 else f"({row})"
+    where = f" WHERE {parts.where}" if parts.where is not None else ""
+    text = sql.rstrip().rstrip(";").rstrip()
+    rewritten = (
+        f"{text[: parts.head_end].rstrip()} WHERE {key} IN "
+        f"(SELECT {row} FROM {parts.target}{where} {parts.order_limit})"
+    )
+    return f"{rewritten} {parts.returning}".rstrip()
+
+
+def json_subqueries_wrapped(sql: str) -> str:
+    """`sql` with each scalar subquery that is a function's argument and returns a JSON
+    function's result wrapped in `json(…)`, so the value keeps its JSON subtype as in D1."""
+    try:
+        toks = tokenize(sql)
+    except SqlTokenError:
+        return sql
+    spans = []
+    for i, t in enumerate(toks):
+        if t.word != "SELECT" or i < 2 or toks[i - 1].type != TokenType.L_PAREN:
+            continue
+        opening = i - 1
+        if not _is_argument(toks, opening):
+            continue
+        closing = _matching(toks, opening)
+        if closing is not None and _returns_json(toks, i + 1, closing):
+            spans.append((toks[opening].start, toks[closing].end))
+    for start, end in reversed(spans):
+        sql = f"{sql[:start]}json({sql[start:end]}){sql[end:]}"
+    return sql
+
+
+def _is_argument(toks: list[Token], opening: int) -> bool:
+    """Whether the parenthesis at `opening` stands as an argument of a function call."""
+    before = toks[opening - 1]
+    if before.type == TokenType.COMMA or before.type == TokenType.L_PAREN:
+        enclosing = _enclosing(toks, opening)
+        return enclosing is not None and _is_call(toks, enclosing)
+    return False
+
+
+def _enclosing(toks: list[Token], i: int) -> int | None:
+    depth = 0
+    for j in range(i - 1, -1, -1):
+        if toks[j].type == TokenType.R_PAREN:
+            depth += 1
+        elif toks[j].type == TokenType.L_PAREN:
+            if depth == 0:
+                return j
+            depth -= 1
+    return None
+
+
+def _is_call(toks: list[Token], opening: int) -> bool:
+    if opening == 0:
+        return False
+    name = toks[opening - 1]
+    return bool(name.word) and name.word not in _NOT_A_CALL and name.type not in _PUNCTUATION
+
+
+_PUNCTUATION = {TokenType.COMMA, TokenType.L_PAREN, TokenType.R_PAREN, TokenType.EQ}
+
+
+def _matching(toks: list[Token], opening: int) -> int | None:
+    depth = 0
+    for j in range(opening, len(toks)):
+        if toks[j].type == TokenType.L_PAREN:
+            depth += 1
+        elif toks[j].type == TokenType.R_PAREN:
+            depth -= 1
+            if depth == 0:
+                return j
+    return None
+
+
+def _returns_json(toks: list[Token], first: int, closing: int) -> bool:
+    """Whether the subquery's tokens from `first` (after SELECT) to `closing` select exactly
+    one call of a JSON-returning function."""
+    i = first
+    if toks[i].word in ("DISTINCT", "ALL"):
+        i += 1
+    if toks[i].text.lower() not in JSON_RESULT_FUNCTIONS or not toks[i].word:
+        return False
+    if i + 1 >= closing or toks[i + 1].type != TokenType.L_PAREN:
+        return False
+    end = _matching(toks, i + 1)
+    if end is None or end >= closing:
+        return False
+    after = toks[end + 1]
+    return end + 1 == closing or after.word in _AFTER_RESULT
+
+
+def as_d1_runs(sql: str, identity: Callable[[str], list[str] | None]) -> str:
+    """`sql` rewritten so that d1nb's SQLite does what D1's does with it (the same text when
+    nothing differs). `identity(table)` gives the columns naming a row of `table` (None when
+    there is no such table: the statement is left to fail as it would)."""
+    wrapped = json_subqueries_wrapped(sql) if "select" in sql.lower() else sql
+    parts = limited_dml(wrapped)
+    if parts is None:
+        return wrapped
+    name = _table_name(parts.target)
+    row = identity(name) if name else None
+    if not row:
+        return wrapped
+    return limit_as_subquery(wrapped, row) or wrapped
+
+
+def _table_name(target: str) -> str | None:
+    toks = tokenize(target)
+    if not toks:
+        return None
+    if len(toks) >= 3 and toks[1].type == TokenType.DOT:
+        return toks[2].text
+    return toks[0].text
+
+
+LIMIT_NOTE = (
+    "D1's SQLite is built with UPDATE/DELETE … LIMIT; d1nb's runs the statement as SQLite does "
+    "inside (its rows chosen by a subquery with that ORDER BY and LIMIT): the rows changed are "
+    "D1's, the rows read an estimate that can be well over D1's (`exact_metering` measures them)"
+)
+JSON_NOTE = (
+    "a JSON function's result passed through a scalar subquery keeps its JSON subtype in D1 "
+    "(stored as JSON, not as a string); d1nb's SQLite would drop it, so d1nb runs the subquery "
+    "wrapped in json(…)"
+)
+
+
+def differences(written: str) -> list[str]:
+    """What D1's build does differently with `written`, for a note beside its outcome."""
+    notes = []
+    if limited_dml(written) is not None:
+        notes.append(LIMIT_NOTE)
+    if "select" in written.lower() and json_subqueries_wrapped(written) != written:
+        notes.append(JSON_NOTE)
+    return notes

@@ -1,0 +1,132 @@
+"""What D1's build of SQLite runs differently from d1nb's (d1nb.formats.sql.d1_build): the
+rewrites and the rows they leave. The same statements against wrangler's local D1 are in
+tests/compat/test_wrangler.py (`test_statements_d1s_build_runs_differently_as_wrangler`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from d1nb.engine.d1engine import D1Engine
+from d1nb.formats.sql.d1_build import (
+    JSON_NOTE,
+    LIMIT_NOTE,
+    differences,
+    json_subqueries_wrapped,
+    limit_as_subquery,
+)
+
+
+@pytest.mark.parametrize(
+    ("sql", "identity", "expected"),
+    [
+        (
+            "DELETE FROM t WHERE a > 1 ORDER BY b DESC LIMIT 5;",
+            ["rowid"],
+            "DELETE FROM t WHERE rowid IN "
+            "(SELECT rowid FROM t WHERE a > 1 ORDER BY b DESC LIMIT 5)",
+        ),
+        (
+            "DELETE FROM t LIMIT 2 OFFSET 3",
+            ["rowid"],
+            "DELETE FROM t WHERE rowid IN (SELECT rowid FROM t LIMIT 2 OFFSET 3)",
+        ),
+        (
+            "DELETE FROM \"it's\" AS x WHERE x.a = 'LIMIT' RETURNING a ORDER BY a LIMIT 1",
+            ["rowid"],
+            'DELETE FROM "it\'s" AS x WHERE rowid IN (SELECT rowid FROM "it\'s" AS x '
+            "WHERE x.a = 'LIMIT' ORDER BY a LIMIT 1) RETURNING a",
+        ),
+        (
+            "UPDATE OR IGNORE main.w SET v = (SELECT 1 LIMIT 1) WHERE n > 3 LIMIT 2",
+            ["k", 'n "2"'],
+            'UPDATE OR IGNORE main.w SET v = (SELECT 1 LIMIT 1) WHERE ("k", "n ""2""") IN '
+            '(SELECT "k", "n ""2""" FROM main.w WHERE n > 3 LIMIT 2)',
+        ),
+        (
+            "WITH z(v) AS (SELECT 1) DELETE FROM t WHERE a IN z LIMIT 2",
+            ["rowid"],
+            "WITH z(v) AS (SELECT 1) DELETE FROM t WHERE rowid IN "
+            "(SELECT rowid FROM t WHERE a IN z LIMIT 2)",
+        ),
+    ],
+)
+def test_limited_update_and_delete_choose_rows_by_subquery(sql, identity, expected):
+    assert limit_as_subquery(sql, identity) == expected
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM t WHERE a IN (SELECT a FROM u LIMIT 3)",  # the LIMIT is the subquery's
+        "UPDATE t SET a = u.a FROM u WHERE u.id = t.id LIMIT 3",  # UPDATE … FROM: left alone
+        "DELETE FROM t ORDER BY a LIMIT 1 RETURNING a",  # D1 refuses RETURNING after LIMIT
+        "SELECT * FROM t LIMIT 3",
+        "INSERT INTO t SELECT * FROM u LIMIT 3",
+    ],
+)
+def test_other_statements_keep_their_limit(sql):
+    assert limit_as_subquery(sql, ["rowid"]) is None
+
+
+def test_json_subqueries_as_arguments_are_wrapped():
+    sql = (
+        "UPDATE r SET meta = json_set(meta, '$.tags', (SELECT json_group_array(lower(value)) "
+        "FROM json_each(r.meta, '$.tags')), '$.o', (SELECT json_object('a', 1)))"
+    )
+    assert json_subqueries_wrapped(sql) == (
+        "UPDATE r SET meta = json_set(meta, '$.tags', json((SELECT json_group_array(lower(value)) "
+        "FROM json_each(r.meta, '$.tags'))), '$.o', json((SELECT json_object('a', 1))))"
+    )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE r SET meta = json_set(meta, '$.a', (SELECT slug FROM s))",  # not JSON: a string
+        "UPDATE r SET meta = (SELECT json_group_array(v) FROM s)",  # stored: no subtype to keep
+        "SELECT json_set('{}', '$.a', (SELECT json_extract(m, '$.x') FROM s))",  # JSON or not
+        "SELECT * FROM (SELECT json_array(1))",
+        "SELECT 1 WHERE 2 IN (SELECT json_array(1))",
+        "SELECT json_set('{}', '$.a', (SELECT json_array(1) || 'x'))",
+    ],
+)
+def test_other_subqueries_are_left_alone(sql):
+    assert json_subqueries_wrapped(sql) == sql
+
+
+def test_the_engine_runs_them_as_d1_does(tmp_path):
+    with D1Engine(tmp_path / "db.sqlite") as engine:
+        outcome = engine.apply_migration(
+            "0001_x.sql",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, meta TEXT);\n"
+            "CREATE TABLE w (k TEXT, n INTEGER, PRIMARY KEY (k, n)) WITHOUT ROWID;\n"
+            "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 20)"
+            " INSERT INTO t SELECT i, i % 3, json_object('tags', json_array('A', 'a')) FROM q;\n"
+            "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 10)"
+            " INSERT INTO w SELECT 'k', i FROM q;\n"
+            "DELETE FROM t WHERE a = 0 ORDER BY id DESC LIMIT 2;\n"
+            "DELETE FROM w ORDER BY n LIMIT 3 OFFSET 2;\n"
+            "UPDATE t SET meta = json_set(meta, '$.tags', (SELECT json_group_array(DISTINCT"
+            " lower(value)) FROM json_each(t.meta, '$.tags')));\n",
+        )
+        assert outcome.ok, outcome.error
+        assert [s.changes for s in outcome.statements][-3:] == [2, 3, 18]
+        ids = [r[0] for r in engine.conn.execute("SELECT id FROM t WHERE a = 0")]
+        assert ids == [3, 6, 9, 12]  # 15 and 18 deleted
+        assert [r[0] for r in engine.conn.execute("SELECT n FROM w")] == [1, 2, 6, 7, 8, 9, 10]
+        tags = {r[0] for r in engine.conn.execute("SELECT meta ->> '$.tags' FROM t")}
+        assert tags == {'["a"]'}
+        assert {r[0] for r in engine.conn.execute("SELECT json_type(meta, '$.tags') FROM t")} == {
+            "array"
+        }
+        assert outcome.notes == [
+            f"line 5: {LIMIT_NOTE}",
+            f"line 6: {LIMIT_NOTE}",
+            f"line 7: {JSON_NOTE}",
+        ]
+
+
+def test_differences_name_what_differs():
+    assert differences("DELETE FROM t LIMIT 1") == [LIMIT_NOTE]
+    assert differences("SELECT json_array((SELECT json('[]')))") == [JSON_NOTE]
+    assert differences("DELETE FROM t WHERE a = 1") == []
