@@ -68,6 +68,18 @@ def test_other_statements_keep_their_limit(sql):
     assert limit_as_subquery(sql, ["rowid"]) is None
 
 
+def test_json_subqueries_as_values_are_wrapped():
+    """Through CASE or coalesce the subtype reaches json_set in D1 too (checked: wrangler)."""
+    sql = (
+        "SELECT json_set('{}', '$.a', CASE WHEN 1 THEN (SELECT json_array(1)) END, "
+        "'$.b', coalesce((SELECT DISTINCT json('[2]') FROM t), 'x'))"
+    )
+    assert json_subqueries_wrapped(sql) == (
+        "SELECT json_set('{}', '$.a', CASE WHEN 1 THEN json((SELECT json_array(1))) END, "
+        "'$.b', coalesce(json((SELECT DISTINCT json('[2]') FROM t)), 'x'))"
+    )
+
+
 def test_json_subqueries_as_arguments_are_wrapped():
     sql = (
         "UPDATE r SET meta = json_set(meta, '$.tags', (SELECT json_group_array(lower(value)) "
@@ -83,7 +95,8 @@ def test_json_subqueries_as_arguments_are_wrapped():
     "sql",
     [
         "UPDATE r SET meta = json_set(meta, '$.a', (SELECT slug FROM s))",  # not JSON: a string
-        "UPDATE r SET meta = (SELECT json_group_array(v) FROM s)",  # stored: no subtype to keep
+        "SELECT * FROM a, (SELECT json_array(1)) AS b LEFT JOIN (SELECT json_object()) c",
+        "WITH x AS (SELECT json_array(1)) SELECT json_set('{}', '$.a', (SELECT * FROM x))",
         "SELECT json_set('{}', '$.a', (SELECT json_extract(m, '$.x') FROM s))",  # JSON or not
         "SELECT * FROM (SELECT json_array(1))",
         "SELECT 1 WHERE 2 IN (SELECT json_array(1))",

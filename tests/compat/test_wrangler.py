@@ -816,6 +816,10 @@ UPDATE recipes SET meta = json_set(meta, '$.tags', (
   WHERE id <= 30;
 UPDATE recipes SET meta = json_set(meta, '$.first', (SELECT json_object('n', min(n)) FROM steps))
   WHERE id > 50;
+UPDATE recipes SET meta = json_set(meta, '$.case',
+    CASE WHEN id % 2 THEN (SELECT json_array(id, 'odd')) ELSE (SELECT json('[0]')) END,
+    '$.either', coalesce((SELECT json_group_object(recipe, n) FROM steps WHERE n > 38), '{}'))
+  WHERE id BETWEEN 40 AND 45;
 UPDATE recipes SET meta = json_insert(meta, '$.copy',
     (SELECT slug FROM recipes AS r WHERE r.id = 1)) WHERE id = 2;
 """
@@ -844,7 +848,8 @@ def test_statements_d1s_build_runs_differently_as_wrangler(tmp_path):
             assert outcome.ok, outcome.error
         notes = " ".join(outcome.notes)
         assert "line 2:" in notes and "UPDATE/DELETE … LIMIT" in notes
-        assert "line 7:" in notes and "line 10:" in notes and "line 12:" not in notes
+        assert "line 7:" in notes and "line 10:" in notes and "line 12:" in notes
+        assert "line 16:" not in notes
         for table, order in (("recipes", "id"), ("steps", "recipe, n")):
             query = f"SELECT * FROM {table} ORDER BY {order}"
             ours = engine.conn.execute(query).fetchall()

@@ -10,8 +10,8 @@ what a migration does (docs/compat.md, "Where d1nb's SQLite is not D1's"):
   that is the text d1nb runs: same rows, same plan.
 - workerd keeps a JSON value's subtype through a scalar subquery; APSW's SQLite clears it. So
   `json_set(meta, '$.tags', (SELECT json_group_array(…) FROM json_each(…)))` stores an array
-  in D1 and a string holding an array here. Wrapping such a subquery in `json(…)` (it returns
-  JSON text already) gives the subtype back.
+  in D1 and a string holding an array here (the same through CASE or coalesce). Wrapping such
+  a subquery in `json(…)` (it returns JSON text already) gives the subtype back.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ JSON_RESULT_FUNCTIONS = frozenset(
 `->>` are left out: their result is JSON only for an array or an object)."""
 
 _AFTER_RESULT = {"FROM", "WHERE", "GROUP BY", "HAVING", "WINDOW", "ORDER BY", "LIMIT"}
-_NOT_A_CALL = {"IN", "EXISTS", "FROM", "JOIN", "AS", "ON", "USING", "VALUES", "SELECT", "NOT"}
 
 
 @dataclass(frozen=True)
@@ -137,8 +136,9 @@ def limit_as_subquery(sql: str, identity: list[str]) -> str | None:
 
 
 def json_subqueries_wrapped(sql: str) -> str:
-    """`sql` with each scalar subquery that is a function's argument and returns a JSON
-    function's result wrapped in `json(…)`, so the value keeps its JSON subtype as in D1."""
+    """`sql` with each scalar subquery that returns a JSON function's result wrapped in
+    `json(…)`, so that the value keeps its JSON subtype as in D1 (where the value goes on to
+    a function's argument, a CASE or a coalesce; elsewhere the wrap changes nothing)."""
     try:
         toks = tokenize(sql)
     except SqlTokenError:
@@ -148,7 +148,7 @@ def json_subqueries_wrapped(sql: str) -> str:
         if t.word != "SELECT" or i < 2 or toks[i - 1].type != TokenType.L_PAREN:
             continue
         opening = i - 1
-        if not _is_argument(toks, opening):
+        if not _is_scalar(toks, opening):
             continue
         closing = _matching(toks, opening)
         if closing is not None and _returns_json(toks, i + 1, closing):
@@ -158,35 +158,44 @@ def json_subqueries_wrapped(sql: str) -> str:
     return sql
 
 
-def _is_argument(toks: list[Token], opening: int) -> bool:
-    """Whether the parenthesis at `opening` stands as an argument of a function call."""
+_NOT_SCALAR = {"FROM", "IN", "EXISTS", "AS", "MATERIALIZED", "INTO", "UNION", "INTERSECT", "EXCEPT"}
+_CLAUSES = {
+    "FROM",
+    "SELECT",
+    "SET",
+    "WHERE",
+    "ON",
+    "USING",
+    "GROUP BY",
+    "ORDER BY",
+    "HAVING",
+    "VALUES",
+    "RETURNING",
+    "WINDOW",
+    "LIMIT",
+}
+
+
+def _is_scalar(toks: list[Token], opening: int) -> bool:
+    """Whether the parenthesised SELECT at `opening` is a scalar subquery (a value), not a
+    table (FROM, JOIN, a FROM list), a list (IN, EXISTS) or a CTE's body."""
     before = toks[opening - 1]
-    if before.type == TokenType.COMMA or before.type == TokenType.L_PAREN:
-        enclosing = _enclosing(toks, opening)
-        return enclosing is not None and _is_call(toks, enclosing)
-    return False
-
-
-def _enclosing(toks: list[Token], i: int) -> int | None:
-    depth = 0
-    for j in range(i - 1, -1, -1):
-        if toks[j].type == TokenType.R_PAREN:
-            depth += 1
-        elif toks[j].type == TokenType.L_PAREN:
-            if depth == 0:
-                return j
-            depth -= 1
-    return None
-
-
-def _is_call(toks: list[Token], opening: int) -> bool:
-    if opening == 0:
+    if before.word in _NOT_SCALAR or before.word.endswith("JOIN"):
         return False
-    name = toks[opening - 1]
-    return bool(name.word) and name.word not in _NOT_A_CALL and name.type not in _PUNCTUATION
-
-
-_PUNCTUATION = {TokenType.COMMA, TokenType.L_PAREN, TokenType.R_PAREN, TokenType.EQ}
+    if before.type != TokenType.COMMA:
+        return True
+    depth = 0
+    for j in range(opening - 2, -1, -1):  # the clause this comma's list belongs to
+        t = toks[j]
+        if t.type == TokenType.R_PAREN:
+            depth += 1
+        elif t.type == TokenType.L_PAREN:
+            if depth == 0:
+                return True  # an argument list or a row value
+            depth -= 1
+        elif depth == 0 and (t.word in _CLAUSES or t.word.endswith("JOIN")):
+            return t.word != "FROM" and not t.word.endswith("JOIN")
+    return True
 
 
 def _matching(toks: list[Token], opening: int) -> int | None:
