@@ -27,11 +27,12 @@ import apsw
 
 from d1nb import d1
 from d1nb.engine.refusals import (
+    ALLOWED_MODULES,
     ALLOWED_PRAGMAS,
     CREATES,
-    REFUSED_FUNCTIONS,
     REFUSED_STATEMENTS,
     RESERVED_NOTE,
+    refused_function,
     reserved,
 )
 from d1nb.formats.migrations import Statement, parse_statements
@@ -260,7 +261,7 @@ class D1Engine:
         if op in (apsw.SQLITE_ATTACH, apsw.SQLITE_DETACH):
             self.refusals.append("ATTACH/DETACH refused: D1 has one database and no files")
             return apsw.SQLITE_DENY
-        if op == apsw.SQLITE_FUNCTION and p2 and p2.lower() in REFUSED_FUNCTIONS:
+        if op == apsw.SQLITE_FUNCTION and p2 and refused_function(p2):
             self.refusals.append(f"function {p2}() refused: not available on D1")
             return apsw.SQLITE_DENY
         if op == apsw.SQLITE_READ and p1 and p1.lower() == "dbstat":
@@ -269,9 +270,11 @@ class D1Engine:
         if (
             op == apsw.SQLITE_CREATE_VTABLE
             and self.as_d1
-            and (p2 or "").lower() in ("fts3", "fts4")
+            and (p2 or "").lower() not in ALLOWED_MODULES
         ):
-            self.refusals.append(f"USING {p2} refused: D1 offers FTS5, not FTS3/FTS4")
+            self.refusals.append(
+                f"USING {p2} refused: D1 offers {', '.join(sorted(ALLOWED_MODULES))} only"
+            )
             return apsw.SQLITE_DENY
         if op in CREATES and self.as_d1 and reserved(p1 or ""):
             self.refusals.append(f"{p1}: {RESERVED_NOTE}")

@@ -58,19 +58,54 @@ REFUSED_FUNCTIONS = frozenset(
         "writefile",
         "edit",
         "fts3_tokenizer",
-        # refused by workerd ('not authorized to use function'; Miniflare 5.20261117)
+        # refused by workerd ('not authorized to use function'; Miniflare 5.20261117, every
+        # function APSW's SQLite offers probed: tests/compat/test_differential.py). Its
+        # allow-list goes by name: ceil, log and pow run, ceiling, log10 and power do not.
         "sqlite_version",
         "sqlite_source_id",
         "sqlite_compileoption_used",
         "sqlite_compileoption_get",
+        "sqlite_log",
         "fts5",
+        "fts5_get_locale",
+        "fts5_insttoken",
+        "fts5_locale",
+        "fts5_source_id",
+        "ceiling",
+        "log10",
+        "power",
+        "json_pretty",
+        "json_error_position",
+        "json_array_insert",
+        "jsonb_array_insert",
+        "unistr",
+        "unistr_quote",
+        "subtype",
+        "rtreenode",
+        "rtreedepth",
         # not compiled into D1's SQLite ('no such function')
         "median",
         "percentile",
         "percentile_cont",
         "percentile_disc",
+        "matchinfo",
+        "offsets",
+        "optimize",
     }
 )
+REFUSED_FUNCTION_PREFIXES = ("geopoly_",)
+"""Geopoly is not compiled into D1's SQLite: none of its functions exist there."""
+
+ALLOWED_MODULES = frozenset({"fts5", "fts5vocab", "rtree", "rtree_i32"})
+"""The virtual-table modules D1 lets CREATE VIRTUAL TABLE use (FTS3/4, fts4aux,
+fts3tokenize, geopoly and dbstat are refused: 'not authorized')."""
+
+
+def refused_function(name: str) -> bool:
+    """Whether D1 refuses (or does not have) the SQL function `name`."""
+    lowered = name.lower()
+    return lowered in REFUSED_FUNCTIONS or lowered.startswith(REFUSED_FUNCTION_PREFIXES)
+
 
 RESERVED_NOTE = "names beginning _cf_ are D1's own (it refuses to create them)"
 CREATES = {
