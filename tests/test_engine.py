@@ -244,3 +244,20 @@ def test_workerds_own_limits_hold_in_the_replay(sql, says, tmp_path):
         assert engine.apply_migration("0003.sql", f"INSERT INTO t {at_limit};\n").ok
     with D1Engine(tmp_path / "load.sqlite", statement_limit=0) as engine:
         engine.conn.execute(sql).fetchall()  # runs: no error
+
+
+def test_analyze_leaves_sqlite_stat1_alone_as_on_d1(tmp_path):
+    """APSW's SQLite is built with STAT4: ANALYZE (and PRAGMA optimize, which may run it)
+    made sqlite_stat4 too, a table D1 never has ('no such table' there, checked in
+    Miniflare): the replay's schema showed it, and its plans used it."""
+    with D1Engine(tmp_path / "db.sqlite") as engine:
+        outcome = engine.apply_migration(
+            "0001.sql",
+            "CREATE TABLE p (id INTEGER PRIMARY KEY, a TEXT);\nCREATE INDEX p_a ON p (a);\n"
+            "INSERT INTO p (a) VALUES ('x'), ('y'), ('y');\nANALYZE;\n",
+        )
+        assert outcome.ok, outcome.error
+        stats = "SELECT name FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
+        assert engine.conn.execute(stats).fetchall() == [("sqlite_stat1",)]
+        assert engine.apply_migration("0002.sql", "PRAGMA optimize = 0x10002;\n").ok
+        assert engine.conn.execute(stats).fetchall() == [("sqlite_stat1",)]

@@ -264,8 +264,8 @@ class D1Engine:
         if op == apsw.SQLITE_FUNCTION and p2 and refused_function(p2):
             self.refusals.append(f"function {p2}() refused: not available on D1")
             return apsw.SQLITE_DENY
-        if op == apsw.SQLITE_READ and p1 and p1.lower() == "dbstat":
-            self.refusals.append("dbstat refused: not available on D1 (no such table)")
+        if op == apsw.SQLITE_READ and p1 and p1.lower() in ("dbstat", "carray"):
+            self.refusals.append(f"{p1} refused: not available on D1 (no such table)")
             return apsw.SQLITE_DENY
         if (
             op == apsw.SQLITE_CREATE_VTABLE
@@ -359,7 +359,16 @@ class D1Engine:
             if self.refusals:
                 reason = f"{reason} ({self.refusals[-1]})"
             raise D1Error(reason, file=file, line=statement.line, sql=statement.sql) from exc
-        return self.conn.changes() if statement.kind in _DML_KINDS else 0
+        changes = self.conn.changes() if statement.kind in _DML_KINDS else 0
+        if statement.detail.upper() == "ANALYZE" or statement.detail.startswith("optimize"):
+            self._drop_stat4()
+        return changes
+
+    def _drop_stat4(self) -> None:
+        """ANALYZE made sqlite_stat4 as well as sqlite_stat1: APSW's SQLite is built with
+        STAT4, D1's is not (it has no such table, and plans from sqlite_stat1 alone)."""
+        if self.conn.table_exists("main", "sqlite_stat4"):
+            self.conn.execute("DROP TABLE sqlite_stat4")
 
     def ensure_ledger(self, table: str = d1.DEFAULT_MIGRATIONS_TABLE) -> None:
         """Create the migrations ledger as wrangler does: since 4.105 it double-quotes the name

@@ -27,6 +27,7 @@ STATEMENTS = [
     "SELECT sqlite_compileoption_used('ENABLE_FTS5')",
     "SELECT median(1)",
     "SELECT count(*) FROM dbstat",
+    "SELECT * FROM carray(1)",
     "SELECT load_extension('x')",
     "VACUUM",
     "PRAGMA writable_schema=1",
@@ -36,6 +37,7 @@ STATEMENTS = [
     "PRAGMA integrity_check",
     "PRAGMA schema_version",
     "PRAGMA page_count",
+    "ANALYZE; SELECT count(*) FROM sqlite_stat4",  # D1's SQLite is built without STAT4
     "INSERT INTO sqlite_master VALUES ('table', 'x', 'x', 0, 'CREATE TABLE x(a)')",
     "CREATE TABLE sqlite_t7 (a)",
     " UNION ALL ".join(["SELECT 1"] * 6),
