@@ -270,6 +270,22 @@ def test_impact_verdicts_and_exit_codes(capsys, sample, tmp_path):
         str(tmp_path),
     )
     assert code == 0 and "SAFE: 0010_lowercase_sync_moods.sql" in out
+    # what the replay notes of a file (here: D1 ignores its PRAGMA foreign_keys=OFF) is
+    # printed by impact too; it was by replay only
+    code, out, _ = run(
+        capsys,
+        "impact",
+        str(sample),
+        "--service",
+        "api",
+        "--snapshot",
+        api,
+        "--only",
+        "0011_goals_add_category.sql",
+        "--workdir",
+        str(tmp_path),
+    )
+    assert "note: 0011_goals_add_category.sql: line 4: PRAGMA foreign_keys=OFF" in out
 
 
 def test_batch_writes_files_and_rejects_files_without_dml(capsys, sample, tmp_path):

@@ -298,6 +298,7 @@ def cmd_impact(args: argparse.Namespace) -> Outcome:
         f"{r.verdict.upper()}: {r.file}: {r.reason}" for r in impact.migrations.itertuples()
     ]
     out.section("Value transitions (top per column and JSON path)", impact.transitions)
+    out.text += [f"note: {o.name}: {note}" for o in impact.result.outcomes for note in o.notes]
     if impact.migrations.empty:
         out.line(_nothing_pending(args, "no migration to analyse"))
     return out
