@@ -25,6 +25,11 @@ from d1nb.formats.sql.d1_build import (
             "DELETE FROM t WHERE rowid IN "
             "(SELECT rowid FROM t WHERE a > 1 ORDER BY b DESC LIMIT 5)",
         ),
+        (  # comments everywhere: none may swallow the WHERE put after them
+            "DELETE FROM t -- all?\nWHERE a > 1 -- why\nORDER BY a /* z */ LIMIT 2 -- two\n;",
+            ["rowid"],
+            "DELETE FROM t WHERE rowid IN (SELECT rowid FROM t WHERE a > 1 ORDER BY a LIMIT 2)",
+        ),
         (
             "DELETE FROM t LIMIT 2 OFFSET 3",
             ["rowid"],
@@ -143,3 +148,24 @@ def test_differences_name_what_differs():
     assert differences("DELETE FROM t LIMIT 1") == [LIMIT_NOTE]
     assert differences("SELECT json_array((SELECT json('[]')))") == [JSON_NOTE]
     assert differences("DELETE FROM t WHERE a = 1") == []
+
+
+def test_a_commented_limited_delete_deletes_its_rows_only(tmp_path):
+    """The first rewrite kept a `--` comment before the WHERE it added: `DELETE FROM t --
+    note` + ` WHERE rowid IN (…)` deleted every row. A file of one statement reaches the
+    engine with its comments (wrangler removes them only when a file holds several)."""
+    with D1Engine(tmp_path / "db.sqlite") as engine:
+        assert engine.apply_migration(
+            "0001.sql",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER);\n"
+            "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 20)"
+            " INSERT INTO t SELECT i, i % 2 FROM q;\n",
+        ).ok
+        outcome = engine.apply_migration(
+            "0002.sql",
+            "DELETE FROM t -- the odd ones, two at a time\nWHERE a = 1 -- odd\n"
+            "ORDER BY id DESC -- newest first\nLIMIT 2 -- a batch\n;\n",
+        )
+        assert outcome.ok, outcome.error
+        assert [s.changes for s in outcome.statements] == [2]
+        assert engine.conn.execute("SELECT count(*) FROM t").fetchall() == [(18,)]

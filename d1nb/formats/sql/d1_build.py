@@ -26,6 +26,7 @@ from d1nb.formats.sql.text import (
     quote_ident,
     tokenize,
     top_level,
+    without_comments,
 )
 
 JSON_RESULT_FUNCTIONS = frozenset(
@@ -65,8 +66,9 @@ class LimitedDml:
 
 def limited_dml(sql: str) -> LimitedDml | None:
     """The parts of `DELETE … [ORDER BY …] LIMIT …` or `UPDATE … [ORDER BY …] LIMIT …` (no
-    FROM clause) that the rewrite needs; None for any other statement."""
-    text = sql.rstrip().rstrip(";").rstrip()
+    FROM clause) that the rewrite needs, as offsets into `without_comments(sql)`; None for
+    any other statement."""
+    text = _bare(sql)
     try:
         toks = [t for t in tokenize(text) if t.type != TokenType.SEMICOLON]
     except SqlTokenError:
@@ -127,12 +129,21 @@ def limit_as_subquery(sql: str, identity: list[str]) -> str | None:
     row = ", ".join(c if c == "rowid" else quote_ident(c) for c in identity)
     key = row if len(identity) == 1 else f"({row})"
     where = f" WHERE {parts.where}" if parts.where is not None else ""
-    text = sql.rstrip().rstrip(";").rstrip()
+    text = _bare(sql)
     rewritten = (
         f"{text[: parts.head_end].rstrip()} WHERE {key} IN "
         f"(SELECT {row} FROM {parts.target}{where} {parts.order_limit})"
     )
     return f"{rewritten} {parts.returning}".rstrip()
+
+
+def _bare(sql: str) -> str:
+    """`sql` without comments and its final `;`: clauses cut from it and put back in another
+    order can never end up inside a `--` comment (which would swallow the WHERE that follows)."""
+    try:
+        return without_comments(sql).rstrip().rstrip(";").rstrip()
+    except SqlTokenError:
+        return sql.rstrip().rstrip(";").rstrip()
 
 
 def json_subqueries_wrapped(sql: str) -> str:
