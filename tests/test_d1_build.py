@@ -67,6 +67,7 @@ def test_limited_update_and_delete_choose_rows_by_subquery(sql, identity, expect
         "DELETE FROM t ORDER BY a LIMIT 1 RETURNING a",  # D1 refuses RETURNING after LIMIT
         "SELECT * FROM t LIMIT 3",
         "INSERT INTO t SELECT * FROM u LIMIT 3",
+        "INSERT INTO t VALUES (1) ON CONFLICT DO UPDATE SET a = 2 WHERE (SELECT 1 LIMIT 1)",
     ],
 )
 def test_other_statements_keep_their_limit(sql):

@@ -74,9 +74,12 @@ def limited_dml(sql: str) -> LimitedDml | None:
     except SqlTokenError:
         return None
     words = list(top_level(toks))
-    verb = next(((i, w) for i, w in words if w in ("DELETE", "UPDATE", "SELECT")), None)
-    if verb is None or verb[1] == "SELECT":
-        return None
+    verb = next(
+        ((i, w) for i, w in words if w in ("DELETE", "UPDATE", "SELECT", "INSERT", "REPLACE")),
+        None,
+    )
+    if verb is None or verb[1] not in ("DELETE", "UPDATE"):
+        return None  # an upsert's DO UPDATE is no UPDATE of its own
     at = {w: i for i, w in words if i > verb[0] and w in ("WHERE", "RETURNING", "ORDER BY")}
     limit = next((i for i, w in words if i > verb[0] and w == "LIMIT"), None)
     if limit is None:
