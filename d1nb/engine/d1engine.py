@@ -336,14 +336,16 @@ class D1Engine:
         statement = self.as_d1_runs(statement)
         refusal = self._refuse_before_running(statement)
         if refusal:
-            raise D1Error(refusal, file=file, line=statement.line, sql=statement.sql)
+            raise D1Error(
+                refusal, file=file, line=statement.line, sql=statement.written or statement.sql
+            )
         if self.statement_limit and statement.bytes > self.statement_limit:
             raise D1Error(
                 f"statement of {statement.bytes} bytes exceeds D1's limit of "
                 f"{d1.MAX_STATEMENT_BYTES} (SQLITE_TOOBIG)",
                 file=file,
                 line=statement.line,
-                sql=statement.sql,
+                sql=statement.written or statement.sql,
             )
         self.refusals.clear()
         try:
@@ -352,13 +354,18 @@ class D1Engine:
                     pass
         except apsw.InterruptError as exc:
             raise D1Error(
-                self.timeout_message(), file=file, line=statement.line, sql=statement.sql
+                self.timeout_message(),
+                file=file,
+                line=statement.line,
+                sql=statement.written or statement.sql,
             ) from exc
         except apsw.Error as exc:
             reason = str(exc).removeprefix(type(exc).__name__ + ": ")
             if self.refusals:
                 reason = f"{reason} ({self.refusals[-1]})"
-            raise D1Error(reason, file=file, line=statement.line, sql=statement.sql) from exc
+            raise D1Error(
+                reason, file=file, line=statement.line, sql=statement.written or statement.sql
+            ) from exc
         changes = self.conn.changes() if statement.kind in _DML_KINDS else 0
         if statement.detail.upper() == "ANALYZE" or statement.detail.startswith("optimize"):
             self._drop_stat4()
