@@ -561,7 +561,35 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             and (m := PLAN_TABLE.match(line))
             and m.group(2) in self.scanned
         ]
-        if len(scans) != 1 or not self.scalar[scans[0]]:
+        if len(scans) == 1 and self.scalar[scans[0]]:
+            return scans[0]
+        return self._limited_list_scan(s)
+
+    def _list_ordered(self, listed: list[bool]) -> bool:
+        """Whether an IN (SELECT …) list is sorted for an ORDER BY (Miniflare: its search's
+        rows are read, the sorter's are not read again)."""
+        return any(
+            inside and line.startswith("USE TEMP B-TREE FOR") and "ORDER BY" in line
+            for line, inside in zip(self.plan, listed, strict=True)
+        )
+
+    def _limited_list_scan(self, s: Statement) -> int | None:
+        """The plan line of the one scan of an UPDATE or DELETE when it builds an
+        `IN (SELECT … LIMIT n)` list (as `… LIMIT n` itself runs, `d1_build`) and nothing
+        sorts: it stops once the list is full, so SQLite's count of its steps tells its
+        reads, where the table's size would count every row."""
+        if s.kind not in ("update", "delete") or "LIMIT" not in s.sql.upper():
+            return None
+        if any("TEMP B-TREE" in line for line in self.plan):
+            return None
+        scans = [
+            i
+            for i, line in enumerate(self.plan)
+            if line.startswith("SCAN ")
+            and (m := PLAN_TABLE.match(line))
+            and m.group(2) in self.scanned
+        ]
+        if len(scans) != 1 or not self.listed[scans[0]] or self.correlated[scans[0]]:
             return None
         return scans[0]
 
@@ -1266,6 +1294,11 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 # key scans an UPDATE of a parent key's; an insert's checks are skipped while
                 # no deferred violation is pending
                 continue
+            if listed[i] and not inside and i == self.early_exit and self.fullscan_steps:
+                # a list filled up to its LIMIT: the rows its scan stepped through, and the first
+                reads += sum(self.fullscan_steps) + 1
+                scanned_rows += sum(self.fullscan_steps) + 1
+                continue
             if inside and i == self.early_exit and self.fullscan_steps:
                 # the steps SQLite took, less those of the scans that run once; each run
                 # starts the scan again (1 read)
@@ -1298,6 +1331,12 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             elif self.loop_rows and listed[i] == self.list_joins:
                 # a join's first loop: it finds the rows reaching the next
                 reads += next(iter(self.loop_rows.values())) + ("INDEX" in (using or ""))
+            elif listed[i] and how == "SEARCH" and self._list_ordered(listed):
+                # a list sorted for its ORDER BY … LIMIT: every row the search finds is read
+                # (and its table row, for what the sort needs), sorted, then cut to the LIMIT
+                reads += self.list_fed * (
+                    2 if "INDEX" in (using or "") and "COVERING" not in using else 1
+                )
             elif listed[i] and how == "SEARCH":  # an IN (SELECT …) list's rows, found once
                 reads += self.list_rows + 1
             elif self.search_visits is not None and i == self.search_visits[0]:
@@ -1368,7 +1407,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         )
         if s.kind != "insert_select" and self.window_rows:
             reads += self.window_rows * sorted_in_lists
-        elif s.kind in ("update", "delete") and sorted_in_lists:
+        elif s.kind in ("update", "delete") and sorted_in_lists and not self._list_ordered(listed):
             reads += self.list_fed  # an IN (SELECT … GROUP BY …) list's sorter is fed these
         not_in = s.kind in ("update", "delete") and any(listed) and " not in " in text
         if not_in:

@@ -267,8 +267,8 @@ def _table_name(target: str) -> str | None:
 
 LIMIT_NOTE = (
     "D1's SQLite is built with UPDATE/DELETE … LIMIT; d1nb's runs the statement as SQLite does "
-    "inside (its rows chosen by a subquery with that ORDER BY and LIMIT): the rows changed are "
-    "D1's, the rows read an estimate that can be well over D1's (`exact_metering` measures them)"
+    "inside (its rows chosen by a subquery with that ORDER BY and LIMIT): the rows it changes "
+    "are those D1 changes"
 )
 JSON_NOTE = (
     "a JSON function's result passed through a scalar subquery keeps its JSON subtype in D1 "
