@@ -103,7 +103,9 @@ def test_json_subqueries_as_arguments_are_wrapped():
         "UPDATE r SET meta = json_set(meta, '$.a', (SELECT slug FROM s))",  # not JSON: a string
         "SELECT * FROM a, (SELECT json_array(1)) AS b LEFT JOIN (SELECT json_object()) c",
         "WITH x AS (SELECT json_array(1)) SELECT json_set('{}', '$.a', (SELECT * FROM x))",
-        "SELECT json_set('{}', '$.a', (SELECT json_extract(m, '$.x') FROM s))",  # JSON or not
+        "SELECT json_set('{}', (SELECT json_extract(m, '$.x') FROM s), 1)",  # a path
+        "UPDATE r SET meta = (SELECT json_extract(m, '$.x') FROM s)",  # stored as it comes
+        "SELECT json_set('{}', '$.a', (SELECT m -> '$.x' || '' FROM s))",  # text
         "SELECT * FROM (SELECT json_array(1))",
         "SELECT 1 WHERE 2 IN (SELECT json_array(1))",
         "SELECT json_set('{}', '$.a', (SELECT json_array(1) || 'x'))",
@@ -170,3 +172,45 @@ def test_a_commented_limited_delete_deletes_its_rows_only(tmp_path):
         assert outcome.ok, outcome.error
         assert [s.changes for s in outcome.statements] == [2]
         assert engine.conn.execute("SELECT count(*) FROM t").fetchall() == [(18,)]
+
+
+def test_json_extract_through_a_subquery_is_json_when_d1_says_so():
+    """json_extract is JSON for an array or an object only: as a value json_set inserts, its
+    call is made to return JSON text in every case and the subquery wrapped; `->` and a
+    json_extract of several paths are JSON always."""
+    sql = (
+        "UPDATE t SET m = json_set(m, '$.a', (SELECT json_extract(o.m, '$.p') FROM o), "
+        "'$.b', (SELECT o.m -> '$.p' FROM o), "
+        "'$.c', (SELECT json_extract(o.m, '$.p', '$.q') FROM o))"
+    )
+    assert json_subqueries_wrapped(sql) == (
+        "UPDATE t SET m = json_set(m, '$.a', json((SELECT CASE WHEN json_type(o.m, '$.p') IN "
+        "('array', 'object') THEN json_extract(o.m, '$.p') ELSE json_quote(json_extract(o.m, "
+        "'$.p')) END FROM o)), '$.b', json((SELECT o.m -> '$.p' FROM o)), '$.c', "
+        "json((SELECT json_extract(o.m, '$.p', '$.q') FROM o)))"
+    )
+
+
+def test_a_sub_document_copied_through_a_subquery_keeps_its_type(tmp_path):
+    """An object, a string, a number and a missing path copied from another table by
+    json_set(…, (SELECT json_extract(…))): D1 inserts the object as an object (d1nb's SQLite
+    stored it as a string holding one), the rest as they are (checked: wrangler)."""
+    with D1Engine(tmp_path / "db.sqlite") as engine:
+        outcome = engine.apply_migration(
+            "0001.sql",
+            "CREATE TABLE legacy (id INTEGER PRIMARY KEY, data TEXT);\n"
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, settings TEXT);\n"
+            'INSERT INTO legacy VALUES (1, \'{"prefs": {"dark": true}}\'),'
+            " (2, '{\"prefs\": \"none\"}'), (3, '{\"prefs\": 7}'), (4, '{}');\n"
+            "INSERT INTO users VALUES (1, '{}'), (2, '{}'), (3, '{}'), (4, '{}');\n"
+            "UPDATE users SET settings = json_set(settings, '$.prefs', (SELECT"
+            " json_extract(data, '$.prefs') FROM legacy WHERE legacy.id = users.id));\n",
+        )
+        assert outcome.ok, outcome.error
+        rows = engine.conn.execute("SELECT settings FROM users ORDER BY id").fetchall()
+        assert [r[0] for r in rows] == [
+            '{"prefs":{"dark":true}}',
+            '{"prefs":"none"}',
+            '{"prefs":7}',
+            '{"prefs":null}',
+        ]

@@ -822,6 +822,15 @@ UPDATE recipes SET meta = json_set(meta, '$.case',
   WHERE id BETWEEN 40 AND 45;
 UPDATE recipes SET meta = json_insert(meta, '$.copy',
     (SELECT slug FROM recipes AS r WHERE r.id = 1)) WHERE id = 2;
+UPDATE recipes SET meta = json_set(meta,
+    '$.prev', (SELECT json_extract(r.meta, '$.tags') FROM recipes AS r WHERE r.id = recipes.id - 1),
+    '$.n1', (SELECT json_extract(r.meta, '$.n') FROM recipes AS r WHERE r.id = 1),
+    '$.slug1', (SELECT json_extract(json_object('s', r.slug), '$.s') FROM recipes AS r
+                WHERE r.id = 1),
+    '$.none', (SELECT json_extract(r.meta, '$.nothing') FROM recipes AS r WHERE r.id = 1),
+    '$.arrow', (SELECT r.meta -> '$.tags' FROM recipes AS r WHERE r.id = 2),
+    '$.two', (SELECT json_extract(r.meta, '$.n', '$.tags') FROM recipes AS r WHERE r.id = 3))
+  WHERE id BETWEEN 20 AND 24;
 """
 
 

@@ -48,7 +48,7 @@ JSON_RESULT_FUNCTIONS = frozenset(
 """Functions whose result is always JSON text carrying the JSON subtype (json_extract and
 `->>` are left out: their result is JSON only for an array or an object)."""
 
-_AFTER_RESULT = {"FROM", "WHERE", "GROUP BY", "HAVING", "WINDOW", "ORDER BY", "LIMIT"}
+_AFTER_RESULT = {"FROM", "WHERE", "GROUP BY", "HAVING", "WINDOW", "ORDER BY", "LIMIT", "AS"}
 
 
 @dataclass(frozen=True)
@@ -150,14 +150,17 @@ def _bare(sql: str) -> str:
 
 
 def json_subqueries_wrapped(sql: str) -> str:
-    """`sql` with each scalar subquery that returns a JSON function's result wrapped in
-    `json(…)`, so that the value keeps its JSON subtype as in D1 (where the value goes on to
-    a function's argument, a CASE or a coalesce; elsewhere the wrap changes nothing)."""
+    """`sql` with each scalar subquery whose value is JSON in D1 made JSON here too: wrapped in
+    `json(…)` when it returns a JSON function's result or `->`'s (so that the value keeps its
+    JSON subtype where it goes on to a function's argument, a CASE or a coalesce; elsewhere
+    the wrap changes nothing); when it returns `json_extract(X, P)` (JSON for an array or an
+    object only) and is a value a JSON function inserts, that call is made to return JSON
+    text in every case (`json_quote` for a scalar) and the subquery wrapped."""
     try:
         toks = tokenize(sql)
     except SqlTokenError:
         return sql
-    spans = []
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement), never overlapping
     for i, t in enumerate(toks):
         if t.word != "SELECT" or i < 2 or toks[i - 1].type != TokenType.L_PAREN:
             continue
@@ -165,10 +168,29 @@ def json_subqueries_wrapped(sql: str) -> str:
         if not _is_scalar(toks, opening):
             continue
         closing = _matching(toks, opening)
-        if closing is not None and _returns_json(toks, i + 1, closing):
-            spans.append((toks[opening].start, toks[closing].end))
-    for start, end in reversed(spans):
-        sql = f"{sql[:start]}json({sql[start:end]}){sql[end:]}"
+        if closing is None:
+            continue
+        kind, call = _result_json(toks, i + 1, closing)
+        if kind == "maybe" and _json_value_argument(toks, opening):
+            begin, end = toks[call].start, toks[_matching(toks, call + 1) or call].end
+            extract = sql[begin:end]
+            arguments = sql[toks[call + 1].end : toks[_matching(toks, call + 1) or call].start]
+            inner = (
+                f"CASE WHEN json_type({arguments}) IN ('array', 'object') THEN {extract} "
+                f"ELSE json_quote({extract}) END"
+            )
+            edits += [
+                (toks[opening].start, toks[opening].start, "json("),
+                (begin, end, inner),
+                (toks[closing].end, toks[closing].end, ")"),
+            ]
+        elif kind == "json":
+            edits += [
+                (toks[opening].start, toks[opening].start, "json("),
+                (toks[closing].end, toks[closing].end, ")"),
+            ]
+    for start, end, text in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        sql = f"{sql[:start]}{text}{sql[end:]}"
     return sql
 
 
@@ -224,21 +246,111 @@ def _matching(toks: list[Token], opening: int) -> int | None:
     return None
 
 
-def _returns_json(toks: list[Token], first: int, closing: int) -> bool:
-    """Whether the subquery's tokens from `first` (after SELECT) to `closing` select exactly
-    one call of a JSON-returning function."""
+def _result_json(toks: list[Token], first: int, closing: int) -> tuple[str, int]:
+    """Whether the subquery's tokens from `first` (after SELECT) to `closing` select JSON:
+    ("json", call) for one call of a JSON-returning function, of json_extract with several
+    paths, or one `->`; ("maybe", call) for json_extract with one path (JSON for an array or
+    an object); ("", -1) otherwise."""
     i = first
     if toks[i].word in ("DISTINCT", "ALL"):
         i += 1
-    if toks[i].text.lower() not in JSON_RESULT_FUNCTIONS or not toks[i].word:
+    end = next(
+        (j for j, w in top_level(toks[:closing], i) if w in _AFTER_RESULT or w == ","),
+        closing,
+    )
+    if end < closing and toks[end].word == ",":
+        return "", -1
+    result = range(i, end)
+    depth_zero = [j for j in result if _depth(toks, i, j) == 0]
+    arrows = [j for j in depth_zero if toks[j].type == TokenType.ARROW]
+    if len(arrows) == 1 and all(
+        toks[j].type in _OPERAND_TOKENS for j in depth_zero if j != arrows[0]
+    ):
+        return "json", i
+    name = toks[i].text.lower() if toks[i].word else ""
+    if i + 1 >= end or toks[i + 1].type != TokenType.L_PAREN:
+        return "", -1
+    call_end = _matching(toks, i + 1)
+    if call_end is None or call_end + 1 != end:
+        return "", -1
+    if name in JSON_RESULT_FUNCTIONS:
+        return "json", i
+    if name == "json_extract":
+        commas = sum(
+            1
+            for j in range(i + 2, call_end)
+            if toks[j].type == TokenType.COMMA and _depth(toks, i + 2, j) == 0
+        )
+        return ("json" if commas >= 2 else "maybe"), i
+    return "", -1
+
+
+_OPERAND_TOKENS = {
+    TokenType.VAR,
+    TokenType.IDENTIFIER,
+    TokenType.STRING,
+    TokenType.NUMBER,
+    TokenType.DOT,
+    TokenType.L_PAREN,
+    TokenType.R_PAREN,
+}
+
+
+def _depth(toks: list[Token], start: int, j: int) -> int:
+    depth = 0
+    for k in range(start, j):
+        if toks[k].type == TokenType.L_PAREN:
+            depth += 1
+        elif toks[k].type == TokenType.R_PAREN:
+            depth -= 1
+    return depth
+
+
+_VALUE_ARGUMENTS = {
+    "json_set": "even",
+    "json_insert": "even",
+    "json_replace": "even",
+    "jsonb_set": "even",
+    "jsonb_insert": "even",
+    "jsonb_replace": "even",
+    "json_object": "odd",
+    "jsonb_object": "odd",
+    "json_array": "all",
+    "jsonb_array": "all",
+    "json_group_array": "all",
+    "jsonb_group_array": "all",
+    "json_group_object": "odd",
+    "jsonb_group_object": "odd",
+}
+"""JSON functions that insert a value as JSON when it carries the subtype, and which of their
+arguments (0-based) are such values: json_set's 2, 4, …; json_object's 1, 3, …."""
+
+
+def _json_value_argument(toks: list[Token], opening: int) -> bool:
+    """Whether the parenthesis at `opening` stands as a value a JSON function inserts."""
+    before = toks[opening - 1]
+    if before.type not in (TokenType.COMMA, TokenType.L_PAREN):
         return False
-    if i + 1 >= closing or toks[i + 1].type != TokenType.L_PAREN:
+    depth, position, call = 0, 0, None
+    for j in range(opening - 1, -1, -1):
+        t = toks[j]
+        if t.type == TokenType.R_PAREN:
+            depth += 1
+        elif t.type == TokenType.L_PAREN:
+            if depth == 0:
+                call = j
+                break
+            depth -= 1
+        elif t.type == TokenType.COMMA and depth == 0:
+            position += 1
+    if call is None or call == 0 or not toks[call - 1].word:
         return False
-    end = _matching(toks, i + 1)
-    if end is None or end >= closing:
-        return False
-    after = toks[end + 1]
-    return end + 1 == closing or after.word in _AFTER_RESULT
+    rule = _VALUE_ARGUMENTS.get(toks[call - 1].text.lower())
+    if rule == "all":
+        return True
+    if rule == "even":
+        return position >= 2 and position % 2 == 0
+    return rule == "odd" and position % 2 == 1
 
 
 def as_d1_runs(sql: str, identity: Callable[[str], list[str] | None]) -> str:
