@@ -368,10 +368,10 @@ class D1Engine:
             ) from exc
         changes = self.conn.changes() if statement.kind in _DML_KINDS else 0
         if statement.detail.upper() == "ANALYZE" or statement.detail.startswith("optimize"):
-            self._drop_stat4()
+            self.drop_stat4()
         return changes
 
-    def _drop_stat4(self) -> None:
+    def drop_stat4(self) -> None:
         """ANALYZE made sqlite_stat4 as well as sqlite_stat1: APSW's SQLite is built with
         STAT4, D1's is not (it has no such table, and plans from sqlite_stat1 alone)."""
         if self.conn.table_exists("main", "sqlite_stat4"):

@@ -159,6 +159,7 @@ class DirectRows:
         for _line, sql in self.statements:
             if classify(sql)[0] != "insert":
                 engine.conn.execute(sql)
+        engine.drop_stat4()
         return engine
 
     def build_working_copy(self, target: Path) -> dict[str, int]:
@@ -193,6 +194,7 @@ class DirectRows:
             for _line, sql in self.statements:
                 if classify(sql)[0] != "create_table":
                     engine.conn.execute(sql)
+            engine.drop_stat4()  # an export's `ANALYZE sqlite_schema` makes it here, not on D1
             engine.conn.execute("COMMIT")
             return {
                 t: engine.conn.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchall()[0][0]
