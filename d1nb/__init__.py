@@ -30,8 +30,8 @@ _PUBLIC = {
         "parse_statements",
         "statements_frame",
     ),
-    "d1nb.engine.d1engine": (
-        "D1Engine",
+    "d1nb.engine.d1engine": ("D1Engine",),
+    "d1nb.engine.outcomes": (
         "D1Error",
         "MigrationOutcome",
     ),

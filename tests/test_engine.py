@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.outcomes import D1Error
 from d1nb.formats.migrations import parse_statements
 from d1nb.inputs.dumploader import load_dump
 from tests.conftest import EMPTY_EXPORT

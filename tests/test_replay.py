@@ -168,7 +168,7 @@ def test_a_meter_that_fails_is_d1nbs_error_not_the_migrations(api):
     must never become a "fails" verdict on a migration that D1 would apply (a WITHOUT ROWID
     table once made the impact meter ask for a rowid and call the migration failing)."""
     from d1nb.analyses.metering import Meter
-    from d1nb.engine.d1engine import MeasurementError
+    from d1nb.engine.outcomes import MeasurementError
 
     class Broken(Meter):
         def before(self, s):

@@ -15,7 +15,8 @@ from d1nb.analyses.batch_sql import (
     matched_rowids,
 )
 from d1nb.analyses.batching import BATCHABLE, DEFAULT_MARGIN, BatchPlan, plan_batches, rowid_after
-from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.outcomes import D1Error
 from d1nb.engine.scratch import scratch_scope
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.text import quote_ident

@@ -33,7 +33,8 @@ from d1nb.analyses.batch_sql import (
     matched_rowids,
     parse_insert_select,
 )
-from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.outcomes import D1Error
 from d1nb.engine.scratch import scratch_scope
 from d1nb.formats.migrations import Statement, parse_statements
 from d1nb.formats.sql.shapes import written_columns

@@ -14,11 +14,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from d1nb.analyses.metering import Meter
-from d1nb.engine.d1engine import D1Engine, MigrationOutcome
+from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.evolution import (
     mark_knock_ons,
     unreadable_outcome,
 )
+from d1nb.engine.outcomes import MigrationOutcome
 from d1nb.formats.migrations import MigrationDir
 from d1nb.formats.sql.text import quote_ident
 from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 from tqdm import tqdm
 
-from d1nb.engine.d1engine import D1Engine, MigrationOutcome
+from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.outcomes import MigrationOutcome
 from d1nb.formats.migrations import MigrationDir, MigrationFile, Statement
 from d1nb.formats.sql.shapes import table_columns
 

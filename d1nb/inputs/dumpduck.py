@@ -35,7 +35,8 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from d1nb import d1
-from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.outcomes import D1Error
 from d1nb.formats import _insertrows as native
 from d1nb.formats.dumpformat import TriggersBeforeViews, sql_literal
 from d1nb.formats.migrations import Statement

@@ -20,7 +20,8 @@ import duckdb
 from tqdm import tqdm
 
 from d1nb import d1
-from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.outcomes import D1Error
 from d1nb.formats.dumpformat import TriggersBeforeViews, nul_message
 from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql.shapes import classify, schema_row

@@ -16,7 +16,8 @@ import apsw
 import pandas as pd
 
 from d1nb import d1
-from d1nb.engine.d1engine import D1Engine, D1Error
+from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.outcomes import D1Error
 from d1nb.engine.scratch import scratch_scope
 from d1nb.formats.config import Project
 from d1nb.formats.dumpformat import iter_dump

@@ -11,7 +11,9 @@ what a migration does (docs/compat.md, "Where d1nb's SQLite is not D1's"):
 - workerd keeps a JSON value's subtype through a scalar subquery; APSW's SQLite clears it. So
   `json_set(meta, '$.tags', (SELECT json_group_array(…) FROM json_each(…)))` stores an array
   in D1 and a string holding an array here (the same through CASE or coalesce). Wrapping such
-  a subquery in `json(…)` (it returns JSON text already) gives the subtype back.
+  a subquery in `json(…)` (it returns JSON text already) gives the subtype back; a one-path
+  `json_extract` (JSON for an array or an object only) that a JSON function inserts is first
+  made to return JSON text for a scalar too.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ JSON_RESULT_FUNCTIONS = frozenset(
         "json_array_insert",
     }
 )
-"""Functions whose result is always JSON text carrying the JSON subtype (json_extract and
-`->>` are left out: their result is JSON only for an array or an object)."""
+"""Functions whose result is always JSON text carrying the JSON subtype (a one-path
+json_extract is JSON only for an array or an object; `->>` never)."""
 
 _AFTER_RESULT = {"FROM", "WHERE", "GROUP BY", "HAVING", "WINDOW", "ORDER BY", "LIMIT", "AS"}
 
