@@ -475,3 +475,24 @@ def test_rebuild_that_forgets_triggers_and_indexes(make_tree):
     db.executescript(init + rebuild + "INSERT INTO recipes (title) VALUES ('soup');")
     assert db.execute("SELECT count(*) FROM log").fetchall() == [(0,)]  # nothing logged now
     assert db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall() == []
+
+
+def test_migrations_numbered_by_timestamp_have_no_gaps(make_tree):
+    """Stranger's project #18 numbers its files by timestamp (`20260115090000_backoff.sql`):
+    D1N022 said each file followed a gap of millions ("no migration numbered
+    20260101090001–20260115089999"). Dated numbers skip by design; a counter still counts."""
+    files = {
+        "20260101090000_jobs.sql": "CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY);\n",
+        "20260115090000_more.sql": "CREATE TABLE IF NOT EXISTS more (id INTEGER PRIMARY KEY);\n",
+    }
+    assert not [f for f in findings_for(make_tree, files) if f[0] == "D1N022"]
+
+
+def test_a_counter_that_skips_still_has_a_gap(make_tree):
+    counted = {
+        "0001_jobs.sql": "CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY);\n",
+        "0003_more.sql": "CREATE TABLE IF NOT EXISTS more (id INTEGER PRIMARY KEY);\n",
+    }
+    assert [f for f in findings_for(make_tree, counted) if f[0] == "D1N022"] == [
+        ("D1N022", "0003_more.sql", 0)
+    ]
