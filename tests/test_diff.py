@@ -261,3 +261,37 @@ def test_a_renamed_column_is_said_renamed_only_where_its_values_stayed(tmp_path)
         ("s.note", "removed"): "",
         ("s.memo", "added"): "",
     }
+
+
+def test_columns_named_like_the_diffs_own_counts_and_hashes(tmp_path):
+    """Stranger's project #18 diffed two `wrangler d1 execute --json` outputs of its
+    `attempts (job_id, n, error)`: with no key, rows are counted as a multiset, whose count
+    column was named `n`, so the table's own `n` took its place: 727 removed and 2,945
+    unchanged of 1,556 rows (230 removed, as the sqlite3 module counts). A key column named
+    `h` met the row hash's name the same way."""
+    rows = [(j, n, None if (j + n) % 3 else f"err {j}") for j in range(1, 41) for n in (1, 2, 3)]
+    kept = [r for r in rows if not (r[0] % 5 == 0 or r[1] == 3)]
+    for name, side in (("b", rows), ("a", kept)):
+        conn = apsw.Connection(str(tmp_path / f"{name}.sqlite"))
+        conn.execute("CREATE TABLE attempts (job_id INTEGER, n INTEGER, error TEXT)")
+        conn.execute("CREATE TABLE hashed (h INTEGER PRIMARY KEY, v TEXT)")
+        conn.executemany("INSERT INTO attempts VALUES (?, ?, ?)", side)
+        conn.executemany(
+            "INSERT INTO hashed VALUES (?, ?)",
+            [(i, f"v{i}" if name == "b" or i > 3 else "w") for i in range(1, 11)],
+        )
+        conn.close()
+    b = load_snapshot(tmp_path / "b.sqlite", tmp_path / "wb")
+    a = load_snapshot(tmp_path / "a.sqlite", tmp_path / "wa")
+    diff = compare_tables(b, a)
+    attempts = diff.tables["attempts"]
+    assert attempts.key_kind == "whole row"
+    removed = len(rows) - len(kept)
+    assert (attempts.removed, attempts.added, attempts.unchanged) == (removed, 0, len(kept))
+    hashed = diff.tables["hashed"]
+    assert (hashed.key_kind, hashed.changed, hashed.added, hashed.removed) == (
+        "primary key",
+        3,
+        0,
+        0,
+    )

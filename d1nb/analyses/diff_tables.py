@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from d1nb.formats.sql.text import quote_ident
+from d1nb.formats.sql.text import quote_ident, unused_name
 
 SAMPLE_ROWS = 5
 
@@ -80,12 +80,13 @@ def compare_table(
         compared |= dict.fromkeys(retyped, "VARCHAR")
     if not key:  # no key: multiset of whole rows
         cols = ", ".join(quote_ident(c) for c in columns)
+        n = quote_ident(unused_name("_d1nb_rows", columns))  # the table's own `n` stays its own
         counts = con.execute(
-            f"WITH x AS (SELECT {cols}, count(*) AS n FROM {b} GROUP BY ALL), "
-            f"y AS (SELECT {cols}, count(*) AS n FROM {a} GROUP BY ALL) "
-            "SELECT coalesce(sum(greatest(coalesce(x.n, 0) - coalesce(y.n, 0), 0)), 0), "
-            "coalesce(sum(greatest(coalesce(y.n, 0) - coalesce(x.n, 0), 0)), 0), "
-            "coalesce(sum(least(coalesce(x.n, 0), coalesce(y.n, 0))), 0) "
+            f"WITH x AS (SELECT {cols}, count(*) AS {n} FROM {b} GROUP BY ALL), "
+            f"y AS (SELECT {cols}, count(*) AS {n} FROM {a} GROUP BY ALL) "
+            f"SELECT coalesce(sum(greatest(coalesce(x.{n}, 0) - coalesce(y.{n}, 0), 0)), 0), "
+            f"coalesce(sum(greatest(coalesce(y.{n}, 0) - coalesce(x.{n}, 0), 0)), 0), "
+            f"coalesce(sum(least(coalesce(x.{n}, 0), coalesce(y.{n}, 0))), 0) "
             f"FROM x FULL OUTER JOIN y ON "
             + " AND ".join(
                 f"x.{quote_ident(c)} IS NOT DISTINCT FROM y.{quote_ident(c)}" for c in columns
@@ -120,12 +121,13 @@ def _as_text(relation: str, columns: list[str]) -> str:
     return f"(SELECT * REPLACE ({casts}) FROM {relation})"
 
 
-def _row_hashes(side: str, key: list[str], values: list[str]) -> str:
-    """One side narrowed for the join: the key and one 64-bit hash of all other values."""
-    h = f"hash({', '.join(quote_ident(c) for c in values)})" if values else "0"
+def _row_hashes(side: str, key: list[str], values: list[str], h: str) -> str:
+    """One side narrowed for the join: the key and one 64-bit hash, named `h`, of all other
+    values."""
+    hashed = f"hash({', '.join(quote_ident(c) for c in values)})" if values else "0"
     null_key = " OR ".join(f"{quote_ident(c)} IS NULL" for c in key)
     keys = ", ".join(quote_ident(c) for c in key)
-    return f"SELECT {keys}, {h} AS h FROM {side} WHERE NOT ({null_key})"
+    return f"SELECT {keys}, {hashed} AS {h} FROM {side} WHERE NOT ({null_key})"
 
 
 def _narrowed(alias: str, column: str, types: dict[str, str]) -> str:
@@ -167,6 +169,7 @@ def _join_pass(
         return None
     on = " AND ".join(f"x.{quote_ident(c)} = y.{quote_ident(c)}" for c in key)
     first = quote_ident(key[0])
+    h = quote_ident(unused_name("_d1nb_hash", key))  # a key column named h stays the key
     differs = []
     for i, c in enumerate(values):
         differs.append(_differs_by(f"b{i}", f"a{i}", _tol(tolerance, table, c), types.get(c)))
@@ -180,9 +183,9 @@ def _join_pass(
         f"CREATE OR REPLACE TEMP TABLE touched_keys AS SELECT {keys}, "
         f"CASE WHEN x.{first} IS NULL THEN 'added' WHEN y.{first} IS NULL THEN 'removed' "
         f"ELSE 'changed' END AS kind "
-        f"FROM ({_row_hashes(b, key, values)}) x "
-        f"FULL OUTER JOIN ({_row_hashes(a, key, values)}) y ON {on} "
-        f"WHERE x.{first} IS NULL OR y.{first} IS NULL OR x.h <> y.h"
+        f"FROM ({_row_hashes(b, key, values, h)}) x "
+        f"FULL OUTER JOIN ({_row_hashes(a, key, values, h)}) y ON {on} "
+        f"WHERE x.{first} IS NULL OR y.{first} IS NULL OR x.{h} <> y.{h}"
     )
     payload = "".join(
         f", {_narrowed('x', c, types)} AS b{i}, {_narrowed('y', c, types)} AS a{i}"

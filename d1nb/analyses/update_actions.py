@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from d1nb.analyses.kept_rows import KeptRows
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.sql.shapes import deferred_foreign_keys
-from d1nb.formats.sql.text import quote_ident
+from d1nb.formats.sql.text import quote_ident, unused_name
 
 ACTIONS = ("CASCADE", "SET NULL", "SET DEFAULT")
 """The ON UPDATE actions that write child rows (RESTRICT and NO ACTION only refuse)."""
@@ -149,11 +149,12 @@ class KeyScans:
                 f"g{i}.{quote_ident(c)} = p.{quote_ident(pc)}"
                 for c, pc in zip(k.columns, k.parent_columns, strict=True)
             )
-            joins.append(
-                f"LEFT JOIN (SELECT {cols}, count(*) AS n FROM main.{quote_ident(k.child)} "
+            n = quote_ident(unused_name("_d1nb_n", k.columns))
+            joins.append(  # the count named apart from the key: a key column may be `n`
+                f"LEFT JOIN (SELECT {cols}, count(*) AS {n} FROM main.{quote_ident(k.child)} "
                 f"WHERE {held} GROUP BY {cols}) g{i} ON {on}"
             )
-            counts.append(f"coalesce(g{i}.n, 0) AS _n{i}")
+            counts.append(f"coalesce(g{i}.{n}, 0) AS _n{i}")
         engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_keyscan")
         engine.conn.execute(
             f"CREATE TEMP TABLE _d1nb_keyscan AS SELECT p.rowid AS r, {kept}, "

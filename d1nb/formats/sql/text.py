@@ -28,6 +28,18 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def unused_name(name: str, taken: list[str]) -> str:
+    """`name`, or `name` with a number, so that it is none of `taken` (SQLite's names are
+    case-insensitive): an alias of d1nb's own beside a user's columns, which may be named
+    anything (`n`, `h`, `kind` …)."""
+    lowered = {t.lower() for t in taken}
+    fresh, i = name, 0
+    while fresh.lower() in lowered:
+        i += 1
+        fresh = f"{name}{i}"
+    return fresh
+
+
 def quote_literal(value: object) -> str:
     """`value` as an SQLite literal: NULL, an integer, a real, or a single-quoted string."""
     if value is None:
