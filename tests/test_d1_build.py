@@ -214,3 +214,19 @@ def test_a_sub_document_copied_through_a_subquery_keeps_its_type(tmp_path):
             '{"prefs":7}',
             '{"prefs":null}',
         ]
+
+
+def test_a_limited_delete_goes_by_the_rowid_a_column_named_rowid_hides(tmp_path):
+    """`DELETE … LIMIT 1` on a table with a column named `rowid` (text, repeated): run as
+    `rowid IN (SELECT rowid …)` it would pick rows by that column and delete both 'x' rows;
+    the rowid is reached as `_rowid_` there, and one row goes, as in D1."""
+    with D1Engine(tmp_path / "db.sqlite") as engine:
+        outcome = engine.apply_migration(
+            "0001.sql",
+            'CREATE TABLE t ("rowid" TEXT, a INTEGER);\n'
+            "INSERT INTO t VALUES ('x', 1), ('x', 2), ('y', 3);\n"
+            "DELETE FROM t WHERE a > 0 LIMIT 1;\n",
+        )
+        assert outcome.ok, outcome.error
+        assert [s.changes for s in outcome.statements][-1] == 1
+        assert engine.conn.execute("SELECT a FROM t ORDER BY a").fetchall() == [(2,), (3,)]

@@ -728,3 +728,41 @@ def test_a_rebuild_that_leaves_rows_behind_loses_data(make_tree, tmp_path):
         f"drop table users: {before - kept} of its {before} rows not copied to __new_users"
     )
     assert rows.loc["0003_split.sql", "verdict"] == "safe"
+
+
+def test_tables_whose_columns_hide_the_rowid(tmp_path):
+    """A column named `rowid` hides the rowid behind it: impact compared the rows it kept
+    by that column (here text, NULL, repeated) and said "3 rows changed (-3 more rewritten
+    with the values they had)" for a file that changes 5 (the sqlite3 module: 2 updated and
+    1 deleted in t, 2 updated in u). The rowid is reached as `_rowid_` or `oid` then; a
+    table hiding all three names, with no INTEGER PRIMARY KEY to stand for it, is refused
+    by name."""
+    import apsw
+
+    db = tmp_path / "export.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute(
+        'CREATE TABLE t ("rowid" TEXT, a INTEGER);'
+        "INSERT INTO t VALUES ('x', 1), ('x', 2), ('y', 3), (NULL, 4);"
+        "CREATE TABLE u (oid INTEGER, rowid TEXT, v INTEGER);"
+        "INSERT INTO u VALUES (5, 'b', 1), (5, 'b', 2);"
+    )
+    conn.close()
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "0001_change.sql").write_text(
+        "UPDATE t SET a = a * 10 WHERE \"rowid\" = 'x';\nDELETE FROM t WHERE a = 3;\n"
+        "UPDATE u SET v = v + 1;\n"
+    )
+    impact = analyse_impact(load_snapshot(db, tmp_path / "w"), load_migration_dir(tmp_path / "m"))
+    row = impact.migrations.set_index("file").loc["0001_change.sql"]
+    assert row["rows_changed"] == 5 and "more rewritten" not in row["reason"]
+
+    hidden = tmp_path / "hidden.sqlite"
+    conn = apsw.Connection(str(hidden))
+    conn.execute("CREATE TABLE h (rowid TEXT, _rowid_ TEXT, oid TEXT, v INTEGER);")
+    conn.execute("INSERT INTO h VALUES ('a', 'b', 'c', 1)")
+    conn.close()
+    (tmp_path / "m2").mkdir()
+    (tmp_path / "m2" / "0001_change.sql").write_text("UPDATE h SET v = 2;\n")
+    with pytest.raises(InputError, match="columns named rowid, _rowid_ and oid"):
+        analyse_impact(load_snapshot(hidden, tmp_path / "w2"), load_migration_dir(tmp_path / "m2"))

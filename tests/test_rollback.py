@@ -528,3 +528,27 @@ def test_many_draft_files_are_shown_as_a_span():
     assert draft_files_text(files) == "rollback_001_data.sql … rollback_051_data.sql (51 files)"
     assert draft_files_text(files[:2]) == "rollback_001_data.sql, rollback_002_data.sql"
     assert draft_files_text([]) == ""
+
+
+def test_drafts_reach_a_rowid_a_column_named_rowid_hides(tmp_path):
+    """A table without a primary key is drafted by rowid; with a column named `rowid` (or
+    `oid` too) the draft wrote `WHERE rowid = 'x'` and `INSERT … (rowid, rowid, …)`, keyed by
+    that column (verdict "loses data"). It goes by `_rowid_` there and restores everything
+    (checked on wrangler: the export taken after the draft ran equals the one before)."""
+    init = (
+        'CREATE TABLE t ("rowid" TEXT, a INTEGER);\n'
+        "CREATE TABLE u (oid INTEGER, rowid TEXT, v INTEGER);\n"
+    )
+    rows = (
+        "INSERT INTO t VALUES ('x', 1), ('x', 2), ('y', 3), (NULL, 4);"
+        "INSERT INTO u VALUES (5, 'b', 1), (5, 'b', 2);"
+    )
+    change = (
+        "UPDATE t SET a = a * 10 WHERE \"rowid\" = 'x';\nDELETE FROM t WHERE a = 3;\n"
+        "UPDATE u SET v = v + 1;\n"
+    )
+    root = _project(tmp_path / "p", init, {"0002_change.sql": change}, rows)
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    draft = check.draft[0].read_text(encoding="utf-8")
+    assert "WHERE _rowid_ = 1;" in draft and '(_rowid_, "rowid", "a") VALUES (3,' in draft

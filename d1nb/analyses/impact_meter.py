@@ -349,7 +349,7 @@ class ImpactMeter(Meter):
         own, self.transitions = self.transitions, []
         for child in kept.children:
             self._record_rows(s, child, list(child.actions))
-            if child.identity != ["rowid"]:  # rows found under a new key only
+            if not child.by_rowid:  # rows found under a new key only
                 self._count_changed(child.table, child.arrived())
         self._children_transitions, self.transitions = self.transitions, own
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from d1nb.engine.d1engine import D1Engine
-from d1nb.formats.sql.text import quote_ident
+from d1nb.formats.sql.text import ROWID_NAMES, quote_ident
 
 
 def identity_value(identity: list[str], alias: str = "", kept: bool = False) -> str:
@@ -20,8 +20,8 @@ def identity_value(identity: list[str], alias: str = "", kept: bool = False) -> 
     if kept:
         parts = [f"{alias}_k{i}" for i in range(len(identity))]
     else:
-        parts = [f"{alias}{k if k == 'rowid' else quote_ident(k)}" for k in identity]
-    if identity == ["rowid"]:
+        parts = [f"{alias}{quote_ident(k)}" for k in identity]
+    if len(identity) == 1 and identity[0].lower() in ROWID_NAMES:
         return parts[0]
     return " || char(31) || ".join(f"quote({p})" for p in parts)
 
@@ -47,6 +47,11 @@ class KeptRows:
             f"CREATE TEMP TABLE {temp} AS SELECT {ids}{cols} FROM main.{quote_ident(table)}"
         )
         return cls(table, identity, list(columns), temp, **more)
+
+    @property
+    def by_rowid(self) -> bool:
+        """Whether the rows are known by their rowid (not by a WITHOUT ROWID key)."""
+        return len(self.identity) == 1 and self.identity[0].lower() in ROWID_NAMES
 
     def _same_row(self) -> str:
         return " AND ".join(f"a.{quote_ident(k)} = b._k{i}" for i, k in enumerate(self.identity))

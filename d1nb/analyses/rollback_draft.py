@@ -223,9 +223,12 @@ def _keys_moved(
     Only keys no row of `a` holds."""
     if not pk or not gone or not added or b.without_rowid(table) or b.rowid_alias(table):
         return {}
-    select = f"SELECT rowid, {', '.join(quote_ident(c) for c in pk)} FROM {quote_ident(table)}"
-    was = {r[1:]: r[0] for r in b.conn.execute(select) if r[1:] in gone}
-    now = {r[0]: r[1:] for r in a.conn.execute(select) if r[1:] in added}
+    keys = ", ".join(quote_ident(c) for c in pk)
+    select = "SELECT {}, " + keys + f" FROM {quote_ident(table)}"
+    was = {r[1:]: r[0] for r in b.conn.execute(select.format(b.rowid_name(table))) if r[1:] in gone}
+    now = {
+        r[0]: r[1:] for r in a.conn.execute(select.format(a.rowid_name(table))) if r[1:] in added
+    }
     moved = {k: now[rowid] for k, rowid in was.items() if rowid in now}
     return moved if len(set(moved.values())) == len(moved) else {}
 
@@ -238,8 +241,9 @@ def _restore_rows(
     now_name = {old: new for new, old in (renamed or {}).items()}
     cols = _column_names(b, table)
     pk = [c[1] for c in sorted(b.columns(table), key=lambda c: c[5]) if c[5]]
-    key = pk or ["rowid"]
-    select = ", ".join(quote_ident(c) if c != "rowid" else "rowid" for c in [*key, *cols])
+    rid = b.rowid_name(table) if not pk else ""  # `_rowid_` where a column is named rowid
+    key = pk or [rid]
+    select = ", ".join(quote_ident(c) if c != rid else rid for c in [*key, *cols])
     t = quote_ident(table)
     old = {r[: len(key)]: r[len(key) :] for r in b.conn.execute(f"SELECT {select} FROM {t}")}
     have = set(_column_names(a, table)) if a.conn.table_exists(None, table) else set()
@@ -247,8 +251,9 @@ def _restore_rows(
         old for old, new in now_name.items() if new in have
     }
     kept = [c for c in cols if c in have]
+    rid_now = a.rowid_name(table) if rid and have else rid
     now_select = ", ".join(
-        quote_ident(now_name.get(c, c)) if c != "rowid" else "rowid" for c in [*key, *kept]
+        quote_ident(now_name.get(c, c)) if c != rid else rid_now for c in [*key, *kept]
     )
     now = (
         {r[: len(key)]: r[len(key) :] for r in a.conn.execute(f"SELECT {now_select} FROM {t}")}
@@ -258,7 +263,7 @@ def _restore_rows(
 
     def where(k: tuple) -> str:
         return " AND ".join(
-            f"{quote_ident(c) if c != 'rowid' else 'rowid'} = {_literal(v)}"
+            f"{quote_ident(c) if c != rid else rid} = {_literal(v)}"
             for c, v in zip(key, k, strict=True)
         )
 
@@ -267,8 +272,8 @@ def _restore_rows(
         f"DELETE FROM {t} WHERE {where(k)};"
         for k in sorted(now.keys() - old.keys() - set(moved.values()), key=_order)
     ]
-    insert_cols = cols if pk else ["rowid", *cols]
-    names = ", ".join(c if c == "rowid" else quote_ident(c) for c in insert_cols)
+    insert_cols = cols if pk else [rid, *cols]
+    names = ", ".join(c if c == rid else quote_ident(c) for c in insert_cols)
     for k in sorted(old, key=_order):
         values = old[k]
         if k in moved:  # the row is there under another key: its key (and values) set back

@@ -43,7 +43,7 @@ from d1nb.engine.refusals import (
 )
 from d1nb.formats.migrations import Statement, parse_statements
 from d1nb.formats.sql.d1_build import as_d1_runs, differences
-from d1nb.formats.sql.text import quote_ident
+from d1nb.formats.sql.text import ROWID_NAMES, quote_ident
 from d1nb.problems import InputError
 
 _DML_KINDS = frozenset({"insert", "insert_select", "update", "delete"})
@@ -605,11 +605,29 @@ class D1Engine:
         return bool(rows and rows[0][0])
 
     def row_identity(self, table: str) -> list[str]:
-        """The columns that identify a row of `table`: its rowid, or a WITHOUT ROWID table's
-        primary key."""
+        """The columns that identify a row of `table`: its rowid (by a name no column of it
+        takes: `rowid_name`), or a WITHOUT ROWID table's primary key."""
         if not self.without_rowid(table):
-            return ["rowid"]
+            return [self.rowid_name(table)]
         return [c[1] for c in sorted(self.columns(table), key=lambda c: c[5]) if c[5]]
+
+    def rowid_name(self, table: str) -> str:
+        """The name that reaches `table`'s rowid: `rowid`, or `_rowid_` or `oid` when a column
+        is named `rowid` (a column of that name hides the rowid behind it), or the INTEGER
+        PRIMARY KEY when all three are columns. Raises InputError when nothing reaches it."""
+        names = {c[1].lower() for c in self.columns(table, generated=True)}
+        for name in ROWID_NAMES:
+            if name not in names:
+                return name
+        alias = self.rowid_alias(table)
+        if alias is None:
+            raise InputError(
+                self.path,
+                0,
+                f"table {table} has columns named rowid, _rowid_ and oid and no INTEGER PRIMARY "
+                "KEY: no name reaches its rows' rowid, so d1nb cannot follow them",
+            )
+        return alias
 
     def rowid_alias(self, table: str) -> str | None:
         """The column that is `table`'s rowid under another name (its INTEGER PRIMARY KEY),

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from d1nb.formats.sql.text import (
+    ROWID_NAMES,
     SqlTokenError,
     Token,
     TokenType,
@@ -131,7 +132,7 @@ def limit_as_subquery(sql: str, identity: list[str]) -> str | None:
     parts = limited_dml(sql)
     if parts is None:
         return None
-    row = ", ".join(c if c == "rowid" else quote_ident(c) for c in identity)
+    row = ", ".join(c if c.lower() in ROWID_NAMES else quote_ident(c) for c in identity)
     key = row if len(identity) == 1 else f"({row})"
     where = f" WHERE {parts.where}" if parts.where is not None else ""
     text = _bare(sql)

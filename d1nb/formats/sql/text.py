@@ -28,6 +28,10 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+ROWID_NAMES = ("rowid", "_rowid_", "oid")
+"""SQLite's names for a rowid table's rowid, each hidden by a column of the same name."""
+
+
 def unused_name(name: str, taken: list[str]) -> str:
     """`name`, or `name` with a number, so that it is none of `taken` (SQLite's names are
     case-insensitive): an alias of d1nb's own beside a user's columns, which may be named
