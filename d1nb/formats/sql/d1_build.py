@@ -18,6 +18,7 @@ what a migration does (docs/compat.md, "Where d1nb's SQLite is not D1's"):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -356,11 +357,22 @@ def _json_value_argument(toks: list[Token], opening: int) -> bool:
     return rule == "odd" and position % 2 == 1
 
 
+_MAY_WRAP = re.compile(r"\(\s*select\b", re.IGNORECASE)
+_MAY_LIMIT = re.compile(r"\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(?:with|update|delete)\b", re.I | re.S)
+"""A statement that may be an UPDATE or DELETE (after comments, or a WITH)."""
+
+
 def as_d1_runs(sql: str, identity: Callable[[str], list[str] | None]) -> str:
     """`sql` rewritten so that d1nb's SQLite does what D1's does with it (the same text when
     nothing differs). `identity(table)` gives the columns naming a row of `table` (None when
     there is no such table: the statement is left to fail as it would)."""
-    wrapped = json_subqueries_wrapped(sql) if "select" in sql.lower() else sql
+    # cheap looks first: a file of seed INSERTs (a dump's megabyte runs, too) is tokenized
+    # only when it holds a parenthesised SELECT near a JSON function, or DML with a LIMIT
+    wrapped = (
+        json_subqueries_wrapped(sql) if _MAY_WRAP.search(sql) and "json" in sql.lower() else sql
+    )
+    if not _MAY_LIMIT.match(sql) or "limit" not in sql.lower():
+        return wrapped
     parts = limited_dml(wrapped)
     if parts is None:
         return wrapped
