@@ -113,6 +113,7 @@ _PUBLIC = {
         "project_failures",
         "project_failures_from_empty",
         "project_impacts",
+        "project_notes",
         "project_rollback_losses",
         "project_rollback_table",
         "project_rollback_values",

@@ -257,6 +257,18 @@ def project_failures(impacts: dict[str, Impact]) -> pd.DataFrame:
     return table[table["verdict"] == "fails"][["service", "file", "reason"]].reset_index(drop=True)
 
 
+def project_notes(impacts: dict[str, Impact]) -> pd.DataFrame:
+    """What the replay notes of each file, every service: where D1 does something a plain
+    SQLite would not (PRAGMA foreign_keys=OFF ignored, a statement run as D1's build of
+    SQLite runs it, the references a COMMIT found broken)."""
+
+    def of(impact: Impact) -> pd.DataFrame:
+        rows = [(o.name, n) for o in impact.result.outcomes for n in o.notes]
+        return pd.DataFrame(rows, columns=["file", "note"])
+
+    return _per_impact(impacts, of)
+
+
 def _per_evolution(history: History, frame_of, columns: list[str]) -> pd.DataFrame:
     frames = [frame_of(evolution_of(history, s)).assign(service=s) for s in history.migration_dirs]
     frames = [f for f in frames if not f.empty]
