@@ -268,7 +268,10 @@ class D1Engine:
 
     def run_statement(self, statement: Statement, file: str = "") -> int:
         """Run one statement; return rows changed. Raises D1Error naming file and line."""
-        statement = self.as_d1_runs(statement)
+        return self._run(self.as_d1_runs(statement), file)
+
+    def _run(self, statement: Statement, file: str) -> int:
+        """`run_statement` of a statement already as D1's build runs it."""
         refusal = self._refuse_before_running(statement)
         if refusal:
             raise D1Error(
@@ -401,7 +404,7 @@ class D1Engine:
                 if meter is not None:
                     measuring(meter.before, s, name)
                 try:
-                    changes = self.run_statement(s, name)
+                    changes = self._run(s, name)
                 except D1Error as exc:
                     outcome.statements.append(
                         StatementOutcome(name, s.index, s.line, s.kind, s.table, 0, exc.reason)

@@ -546,10 +546,18 @@ def index_where(create_index_sql: str) -> str | None:
     return text[toks[where].end :].strip() if where is not None else None
 
 
+_END_NOT_IN_CAPITALS = re.compile(r"\b(?!END\b)[eE][nN][dD]\b")
+
+
 def lowercase_compound_end(sql: str) -> bool:
     """Whether a statement opens a BEGIN … END or CASE … END block and writes an END of it
     other than in capitals (`end`, `End`). wrangler before 4.124 matched BEGIN and CASE in any
     case but END only in capitals (workers-sdk #15046), so such a block never closed for it."""
+    if not _END_NOT_IN_CAPITALS.search(sql):
+        return False
+    lowered = sql.lower()
+    if "case" not in lowered and "begin" not in lowered:
+        return False
     try:
         toks = tokenize(sql)
     except TokenError:
@@ -1151,7 +1159,7 @@ def _fed_count(select: exp.Select) -> exp.Select:
     return counted
 
 
-@dataclass
+@dataclass(frozen=True)
 class TriggerParts:
     """A CREATE TRIGGER taken apart: when it fires and what it runs."""
 
@@ -1167,9 +1175,11 @@ class TriggerParts:
     """BEFORE (SQLite's default when none is written), AFTER or INSTEAD OF."""
 
 
+@functools.lru_cache(maxsize=4096)
 def trigger_parts(sql: str) -> TriggerParts | None:
     """The event, columns, WHEN and body statements of a CREATE TRIGGER; None for text that
-    is not one (or that does not tokenize)."""
+    is not one (or that does not tokenize). Kept per text: a lint or a replay asks about the
+    same triggers for every UPDATE of their table."""
     try:
         toks = tokenize(without_comments(sql))
     except TokenError:
@@ -1210,15 +1220,20 @@ def old_columns(sql: str) -> set[str]:
 
 def row_columns(sql: str, row: str) -> set[str]:
     """The columns a trigger's text reads as `row`.x (OLD or NEW), lower-cased."""
+    return set(_row_columns(sql, row))
+
+
+@functools.lru_cache(maxsize=4096)
+def _row_columns(sql: str, row: str) -> frozenset[str]:
     try:
         toks = tokenize(sql)
     except TokenError:
-        return set()
-    return {
+        return frozenset()
+    return frozenset(
         toks[i + 2].text.strip('"`[]').lower()
         for i, t in enumerate(toks[:-2])
         if t.word == row and toks[i + 1].type == TokenType.DOT
-    }
+    )
 
 
 def row_values(
@@ -1357,6 +1372,9 @@ def virtual_table_content(sql: str) -> str | None:
 def compound_terms(sql: str) -> int:
     """The most SELECTs one compound of `sql` joins (UNION [ALL], INTERSECT, EXCEPT at the same
     depth of parentheses); 1 for a statement without a compound."""
+    lowered = sql.lower()
+    if "union" not in lowered and "intersect" not in lowered and "except" not in lowered:
+        return 1
     try:
         toks = tokenize(sql)
     except TokenError:
@@ -1374,6 +1392,9 @@ def compound_terms(sql: str) -> int:
 
 def like_patterns(sql: str) -> list[str]:
     """The literal patterns of `sql`'s LIKE and GLOB operators, as written."""
+    lowered = sql.lower()
+    if "like" not in lowered and "glob" not in lowered:
+        return []
     try:
         toks = tokenize(sql)
     except TokenError:
