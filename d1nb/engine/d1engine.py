@@ -33,6 +33,7 @@ from d1nb.engine.outcomes import (
     measuring,
 )
 from d1nb.engine.refusals import (
+    ALLOWED_INSTEAD,
     ALLOWED_MODULES,
     ALLOWED_PRAGMAS,
     CREATES,
@@ -197,7 +198,9 @@ class D1Engine:
             self.refusals.append("ATTACH/DETACH refused: D1 has one database and no files")
             return apsw.SQLITE_DENY
         if op == apsw.SQLITE_FUNCTION and p2 and refused_function(p2):
-            self.refusals.append(f"function {p2}() refused: not available on D1")
+            instead = ALLOWED_INSTEAD.get(p2.lower())
+            use = f"; D1 runs the same as {instead}()" if instead else ""
+            self.refusals.append(f"function {p2}() refused: not available on D1{use}")
             return apsw.SQLITE_DENY
         if op == apsw.SQLITE_READ and p1 and p1.lower() in ("dbstat", "carray"):
             self.refusals.append(f"{p1} refused: not available on D1 (no such table)")

@@ -84,6 +84,10 @@ REFUSED_FUNCTIONS = frozenset(
         "optimize",
     }
 )
+ALLOWED_INSTEAD = {"power": "pow", "ceiling": "ceil", "log10": "log"}
+"""What D1 runs in place of a refused function: the same function under the name its
+allow-list has (SQLite's log(X) is base 10)."""
+
 REFUSED_FUNCTION_PREFIXES = ("geopoly_",)
 """Geopoly is not compiled into D1's SQLite: none of its functions exist there."""
 
