@@ -524,3 +524,24 @@ def test_a_range_batch_that_changes_rows_again_is_not_called_safe_to_rerun(
         _run(batched, f.read_text(encoding="utf-8"))
     twice = _data(batched, "firings")
     assert (twice == after_one) == idempotent
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE t SET a = a + 1",
+        "DELETE FROM t WHERE a > 2",
+        "INSERT OR IGNORE INTO c (id, a) SELECT a, a FROM t",
+    ],
+)
+def test_a_table_whose_column_hides_the_rowid_is_refused_with_a_reason(tmp_path, sql):
+    """A column named `rowid` hides the rowid the batch SQL ranges on: the planner compared
+    its text values as rowids and failed ('no such column: x', reported as a bug in d1nb);
+    batch files written that way would have split by the column. Refused by name instead."""
+    db = tmp_path / "db.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute('CREATE TABLE t ("rowid" TEXT, a INTEGER); CREATE TABLE c (id PRIMARY KEY, a)')
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [("x" if i % 2 else "y", i) for i in range(50)])
+    conn.close()
+    with pytest.raises(InputError, match="a column of t is named rowid and hides its rowid"):
+        plan_batches(db, sql)

@@ -37,7 +37,7 @@ from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.outcomes import D1Error
 from d1nb.engine.scratch import scratch_scope
 from d1nb.formats.migrations import Statement, parse_statements
-from d1nb.formats.sql.shapes import written_columns
+from d1nb.formats.sql.shapes import insert_select, written_columns
 from d1nb.formats.sql.text import quote_ident, quote_literal
 from d1nb.problems import InputError
 
@@ -305,6 +305,22 @@ def _plan_on(
                 "batches are rowid ranges (d1nb does not batch by a composite key yet); split "
                 "it by hand on ranges of its primary key",
             )
+        hidden = [
+            t
+            for t in (s.table, insert_source(s))
+            if t
+            and engine.conn.table_exists(None, t)
+            and _has_rowid(engine, t)
+            and _rowid_hidden(engine, t)
+        ]
+        if hidden:
+            raise InputError(
+                "",
+                s.line,
+                f"cannot batch this {s.kind.upper().replace('_', ' … ')}: a column of "
+                f"{hidden[0]} is named rowid and hides its rowid, and batches are rowid ranges; "
+                "split it by hand",
+            )
         engine.conn.execute("BEGIN")
         try:
             if s.kind == "insert_select":
@@ -473,6 +489,19 @@ def _committed_run(
                     break
                 times.append(elapsed)
     return times
+
+
+def _rowid_hidden(engine: D1Engine, table: str) -> bool:
+    """Whether a column of `table` is named rowid (the batch SQL names the rowid so)."""
+    return any(c[1].lower() == "rowid" for c in engine.columns(table, generated=True))
+
+
+def insert_source(s: Statement) -> str | None:
+    """The table an INSERT … SELECT reads its rows from, when sqlglot can say."""
+    if s.kind != "insert_select":
+        return None
+    parts = insert_select(s.sql)
+    return None if isinstance(parts, str) else parts.source
 
 
 def _has_rowid(engine: D1Engine, table: str) -> bool:
