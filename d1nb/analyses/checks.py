@@ -656,7 +656,8 @@ class Audit:
             "",
             self.diff.text(),
             "",
-            f"Checks ({(self.checks['status'] == 'pass').sum()} of {len(self.checks)} hold)",
+            f"Checks on both snapshots ({(self.checks['status'] == 'pass').sum()} of "
+            f"{len(self.checks)} hold; the verdict counts those on the after one)",
         ]
         failing = self.checks[self.checks["status"] != "pass"]
         parts.append(failing.to_string(index=False) if not failing.empty else "  (all hold)")
