@@ -47,6 +47,12 @@ from d1nb.formats.sql.d1_build import (
             'UPDATE OR IGNORE main.w SET v = (SELECT 1 LIMIT 1) WHERE ("k", "n ""2""") IN '
             '(SELECT "k", "n ""2""" FROM main.w WHERE n > 3 LIMIT 2)',
         ),
+        (  # UPDATE … FROM: the LIMIT counts joined rows; the join stays for the SET
+            "UPDATE t AS a SET v = u.v FROM u WHERE a.id = u.id ORDER BY u.v LIMIT 3",
+            ["rowid"],
+            'UPDATE t AS a SET v = u.v FROM u WHERE (a.id = u.id) AND "a".rowid IN '
+            '(SELECT "a".rowid FROM t AS a, u WHERE a.id = u.id ORDER BY u.v LIMIT 3)',
+        ),
         (
             "WITH z(v) AS (SELECT 1) DELETE FROM t WHERE a IN z LIMIT 2",
             ["rowid"],
@@ -63,7 +69,6 @@ def test_limited_update_and_delete_choose_rows_by_subquery(sql, identity, expect
     "sql",
     [
         "DELETE FROM t WHERE a IN (SELECT a FROM u LIMIT 3)",  # the LIMIT is the subquery's
-        "UPDATE t SET a = u.a FROM u WHERE u.id = t.id LIMIT 3",  # UPDATE … FROM: left alone
         "DELETE FROM t ORDER BY a LIMIT 1 RETURNING a",  # D1 refuses RETURNING after LIMIT
         "SELECT * FROM t LIMIT 3",
         "INSERT INTO t SELECT * FROM u LIMIT 3",

@@ -810,6 +810,8 @@ DELETE FROM recipes WHERE "order" > 4 ORDER BY slug DESC LIMIT 5;
 DELETE FROM steps WHERE recipe = 'r-1' ORDER BY n DESC LIMIT 3 OFFSET 1;
 UPDATE recipes SET slug = slug || '!' WHERE "order" = 2 ORDER BY id LIMIT 4;
 UPDATE steps SET body = upper(body) WHERE n > 30 LIMIT 2;
+UPDATE recipes SET "order" = s.n FROM (SELECT recipe, max(n) AS n FROM steps GROUP BY recipe) AS s
+  WHERE recipes.slug = s.recipe ORDER BY recipes.id DESC LIMIT 2;
 -- JSON built in a scalar subquery: kept as JSON
 UPDATE recipes SET meta = json_set(meta, '$.tags', (
     SELECT json_group_array(DISTINCT lower(value)) FROM json_each(recipes.meta, '$.tags')))
@@ -857,8 +859,8 @@ def test_statements_d1s_build_runs_differently_as_wrangler(tmp_path):
             assert outcome.ok, outcome.error
         notes = " ".join(outcome.notes)
         assert "line 2:" in notes and "UPDATE/DELETE … LIMIT" in notes
-        assert "line 7:" in notes and "line 10:" in notes and "line 12:" in notes
-        assert "line 16:" not in notes
+        assert "line 6:" in notes and "line 9:" in notes and "line 12:" in notes
+        assert "line 14:" in notes and "line 18:" not in notes and "line 20:" in notes
         for table, order in (("recipes", "id"), ("steps", "recipe, n")):
             query = f"SELECT * FROM {table} ORDER BY {order}"
             ours = engine.conn.execute(query).fetchall()

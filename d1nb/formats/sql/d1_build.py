@@ -66,12 +66,16 @@ class LimitedDml:
     where: str | None
     order_limit: str
     returning: str
+    source: str | None = None
+    """An UPDATE … FROM's FROM clause (its tables and joins), or None."""
+    qualifier: str = ""
+    """How an UPDATE … FROM names its own table (its alias, else its name)."""
 
 
 def limited_dml(sql: str) -> LimitedDml | None:
-    """The parts of `DELETE … [ORDER BY …] LIMIT …` or `UPDATE … [ORDER BY …] LIMIT …` (no
-    FROM clause) that the rewrite needs, as offsets into `without_comments(sql)`; None for
-    any other statement."""
+    """The parts of `DELETE … [ORDER BY …] LIMIT …` or `UPDATE … [FROM …] [ORDER BY …]
+    LIMIT …` that the rewrite needs, as offsets into `without_comments(sql)`; None for any
+    other statement."""
     text = _bare(sql)
     try:
         toks = [t for t in tokenize(text) if t.type != TokenType.SEMICOLON]
@@ -97,8 +101,6 @@ def limited_dml(sql: str) -> LimitedDml | None:
         start += 1
         end_words = ("WHERE", "RETURNING", "ORDER BY", "LIMIT")
     else:
-        if any(w == "FROM" for i, w in words if i > verb[0]):
-            return None  # UPDATE … FROM … LIMIT: SQLite limits the joined rows; not rewritten
         start = verb[0] + 1
         if toks[start].word == "OR":
             start += 2
@@ -107,6 +109,13 @@ def limited_dml(sql: str) -> LimitedDml | None:
     target = text[toks[start].start : toks[stop - 1].end]
     clause_starts = sorted(i for i in (*at.values(), limit))
     head_end = toks[clause_starts[0]].start
+    source, qualifier = None, ""
+    from_at = next((i for i, w in words if i > stop and w == "FROM"), None)
+    if verb[1] == "UPDATE" and from_at is not None and from_at < clause_starts[0]:
+        source = text[toks[from_at].end : head_end].strip()
+        named = toks[start:stop]
+        alias = next((j for j, t in enumerate(named[:-1]) if t.word == "AS"), None)
+        qualifier = named[alias + 1].text if alias is not None else (_table_name(target) or "")
 
     def clause(i: int | None) -> str:
         if i is None:
@@ -123,6 +132,8 @@ def limited_dml(sql: str) -> LimitedDml | None:
         where=where[len("WHERE") :].strip() if where else None,
         order_limit=f"{order} {clause(limit)}".strip(),
         returning=clause(at.get("RETURNING")),
+        source=source,
+        qualifier=qualifier,
     )
 
 
@@ -133,14 +144,22 @@ def limit_as_subquery(sql: str, identity: list[str]) -> str | None:
     parts = limited_dml(sql)
     if parts is None:
         return None
-    row = ", ".join(c if c.lower() in ROWID_NAMES else quote_ident(c) for c in identity)
+    own = f"{quote_ident(parts.qualifier)}." if parts.source is not None else ""
+    row = ", ".join(own + (c if c.lower() in ROWID_NAMES else quote_ident(c)) for c in identity)
     key = row if len(identity) == 1 else f"({row})"
     where = f" WHERE {parts.where}" if parts.where is not None else ""
     text = _bare(sql)
-    rewritten = (
-        f"{text[: parts.head_end].rstrip()} WHERE {key} IN "
-        f"(SELECT {row} FROM {parts.target}{where} {parts.order_limit})"
-    )
+    if parts.source is None:
+        rewritten = (
+            f"{text[: parts.head_end].rstrip()} WHERE {key} IN "
+            f"(SELECT {row} FROM {parts.target}{where} {parts.order_limit})"
+        )
+    else:  # UPDATE … FROM: the LIMIT counts joined rows; the join stays for the SET's values
+        still = f"({parts.where}) AND " if parts.where is not None else ""
+        rewritten = (
+            f"{text[: parts.head_end].rstrip()} WHERE {still}{key} IN "
+            f"(SELECT {row} FROM {parts.target}, {parts.source}{where} {parts.order_limit})"
+        )
     return f"{rewritten} {parts.returning}".rstrip()
 
 
@@ -397,6 +416,10 @@ LIMIT_NOTE = (
     "inside (its rows chosen by a subquery with that ORDER BY and LIMIT): the rows it changes "
     "are those D1 changes"
 )
+LIMIT_FROM_NOTE = (
+    "; for an UPDATE … FROM its rows read are an estimate, well over D1's (SQLite limits the "
+    "joined rows itself; `exact_metering` measures them)"
+)
 JSON_NOTE = (
     "a JSON function's result passed through a scalar subquery keeps its JSON subtype in D1 "
     "(stored as JSON, not as a string); d1nb's SQLite would drop it, so d1nb runs the subquery "
@@ -407,8 +430,9 @@ JSON_NOTE = (
 def differences(written: str) -> list[str]:
     """What D1's build does differently with `written`, for a note beside its outcome."""
     notes = []
-    if limited_dml(written) is not None:
-        notes.append(LIMIT_NOTE)
+    limited = limited_dml(written)
+    if limited is not None:
+        notes.append(LIMIT_NOTE + (LIMIT_FROM_NOTE if limited.source is not None else ""))
     if "select" in written.lower() and json_subqueries_wrapped(written) != written:
         notes.append(JSON_NOTE)
     return notes
