@@ -239,52 +239,21 @@ def test_the_export_tells_which_service_it_is(capsys, sample, tmp_path):
 
 def test_impact_verdicts_and_exit_codes(capsys, sample, tmp_path):
     api = str(sample / "exports" / "api" / "before.sql")
-    code, out, _ = run(
-        capsys,
-        "impact",
-        str(sample),
-        "--service",
-        "api",
-        "--snapshot",
-        api,
-        "--env",
-        "production",
-        "--format",
-        "json",
-        "--workdir",
-        str(tmp_path),
-    )
+
+    def impact(*more: str) -> tuple[int, str, str]:
+        return run(
+            capsys, "impact", str(sample), "--service", "api", "--snapshot", api, *more,
+            "--workdir", str(tmp_path),
+        )  # fmt: skip
+
+    code, out, _ = impact("--env", "production", "--format", "json")
     verdicts = {m["file"]: m["verdict"] for m in json.loads(out)["migrations"]}
     assert code == 1 and verdicts["0011_goals_add_category.sql"] == "loses data"
-    code, out, _ = run(
-        capsys,
-        "impact",
-        str(sample),
-        "--service",
-        "api",
-        "--snapshot",
-        api,
-        "--only",
-        "0010_lowercase_sync_moods.sql",
-        "--workdir",
-        str(tmp_path),
-    )
+    code, out, _ = impact("--only", "0010_lowercase_sync_moods.sql")
     assert code == 0 and "SAFE: 0010_lowercase_sync_moods.sql" in out
     # what the replay notes of a file (here: D1 ignores its PRAGMA foreign_keys=OFF) is
     # printed by impact too; it was by replay only
-    code, out, _ = run(
-        capsys,
-        "impact",
-        str(sample),
-        "--service",
-        "api",
-        "--snapshot",
-        api,
-        "--only",
-        "0011_goals_add_category.sql",
-        "--workdir",
-        str(tmp_path),
-    )
+    code, out, _ = impact("--only", "0011_goals_add_category.sql")
     assert "note: 0011_goals_add_category.sql: line 4: PRAGMA foreign_keys=OFF" in out
 
 

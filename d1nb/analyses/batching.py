@@ -493,7 +493,10 @@ def _committed_run(
 
 def _rowid_hidden(engine: D1Engine, table: str) -> bool:
     """Whether a column of `table` is named rowid (the batch SQL names the rowid so)."""
-    return any(c[1].lower() == "rowid" for c in engine.columns(table, generated=True))
+    try:
+        return engine.rowid_name(table) != "rowid"
+    except InputError:  # no name reaches it at all
+        return True
 
 
 def insert_source(s: Statement) -> str | None:

@@ -308,7 +308,9 @@ class D1Engine:
                 reason, file=file, line=statement.line, sql=statement.written or statement.sql
             ) from exc
         changes = self.conn.changes() if statement.kind in _DML_KINDS else 0
-        if statement.detail.upper() == "ANALYZE" or statement.detail.startswith("optimize"):
+        if (statement.kind == "other" and statement.detail.upper() == "ANALYZE") or (
+            statement.kind == "pragma" and statement.detail.startswith("optimize")
+        ):
             self.drop_stat4()
         return changes
 

@@ -288,8 +288,7 @@ def rebuild_drops_triggers_indexes(f: MigrationFile, ctx: FileContext) -> Iterat
         lost = [
             name
             for name, sql in kept
-            if name.lower() not in names
-            and not (sql.upper().lstrip().startswith("CREATE") and _same_index(sql, columns))
+            if name.lower() not in names and not _same_index(sql, columns)
         ]
         if not lost:
             continue

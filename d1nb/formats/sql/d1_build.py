@@ -142,8 +142,10 @@ def limit_as_subquery(sql: str, identity: list[str]) -> str | None:
     subquery on `identity` (["rowid"], or a WITHOUT ROWID table's primary key); None when
     `sql` is no such statement."""
     parts = limited_dml(sql)
-    if parts is None:
-        return None
+    return None if parts is None else _limited_rewrite(sql, parts, identity)
+
+
+def _limited_rewrite(sql: str, parts: LimitedDml, identity: list[str]) -> str:
     own = f"{quote_ident(parts.qualifier)}." if parts.source is not None else ""
     row = ", ".join(own + (c if c.lower() in ROWID_NAMES else quote_ident(c)) for c in identity)
     key = row if len(identity) == 1 else f"({row})"
@@ -195,9 +197,10 @@ def json_subqueries_wrapped(sql: str) -> str:
             continue
         kind, call = _result_json(toks, i + 1, closing)
         if kind == "maybe" and _json_value_argument(toks, opening):
-            begin, end = toks[call].start, toks[_matching(toks, call + 1) or call].end
+            call_end = _matching(toks, call + 1) or call
+            begin, end = toks[call].start, toks[call_end].end
             extract = sql[begin:end]
-            arguments = sql[toks[call + 1].end : toks[_matching(toks, call + 1) or call].start]
+            arguments = sql[toks[call + 1].end : toks[call_end].start]
             inner = (
                 f"CASE WHEN json_type({arguments}) IN ('array', 'object') THEN {extract} "
                 f"ELSE json_quote({extract}) END"
@@ -283,8 +286,7 @@ def _result_json(toks: list[Token], first: int, closing: int) -> tuple[str, int]
     )
     if end < closing and toks[end].word == ",":
         return "", -1
-    result = range(i, end)
-    depth_zero = [j for j in result if _depth(toks, i, j) == 0]
+    depth_zero = _at_depth_zero(toks, i, end)
     arrows = [j for j in depth_zero if toks[j].type == TokenType.ARROW]
     if len(arrows) == 1 and all(
         toks[j].type in _OPERAND_TOKENS for j in depth_zero if j != arrows[0]
@@ -300,9 +302,7 @@ def _result_json(toks: list[Token], first: int, closing: int) -> tuple[str, int]
         return "json", i
     if name == "json_extract":
         commas = sum(
-            1
-            for j in range(i + 2, call_end)
-            if toks[j].type == TokenType.COMMA and _depth(toks, i + 2, j) == 0
+            1 for j in _at_depth_zero(toks, i + 2, call_end) if toks[j].type == TokenType.COMMA
         )
         return ("json" if commas >= 2 else "maybe"), i
     return "", -1
@@ -319,14 +319,18 @@ _OPERAND_TOKENS = {
 }
 
 
-def _depth(toks: list[Token], start: int, j: int) -> int:
-    depth = 0
-    for k in range(start, j):
-        if toks[k].type == TokenType.L_PAREN:
+def _at_depth_zero(toks: list[Token], start: int, end: int) -> list[int]:
+    """The indexes from `start` to `end` of tokens outside any parenthesis opened from
+    `start` on (an opening parenthesis among them; its closing one is inside)."""
+    found, depth = [], 0
+    for j in range(start, end):
+        if depth == 0:
+            found.append(j)
+        if toks[j].type == TokenType.L_PAREN:
             depth += 1
-        elif toks[k].type == TokenType.R_PAREN:
+        elif toks[j].type == TokenType.R_PAREN:
             depth -= 1
-    return depth
+    return found
 
 
 _VALUE_ARGUMENTS = {
@@ -397,9 +401,7 @@ def as_d1_runs(sql: str, identity: Callable[[str], list[str] | None]) -> str:
         return wrapped
     name = _table_name(parts.target)
     row = identity(name) if name else None
-    if not row:
-        return wrapped
-    return limit_as_subquery(wrapped, row) or wrapped
+    return _limited_rewrite(wrapped, parts, row) if row else wrapped
 
 
 def _table_name(target: str) -> str | None:
