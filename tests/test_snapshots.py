@@ -306,6 +306,109 @@ def test_a_partial_or_data_only_export_says_what_it_lacks(tmp_path):
         load_dump(tmp_path / "data.sql", tmp_path / "w2")
 
 
+def test_a_data_only_export_of_a_renamed_ledger_loads(tmp_path):
+    """Stranger's project #19 through the real wrangler: `export --no-schema` of a database
+    whose config names its ledger (`migrations_table = "audit_log_migrations"`) failed with
+    "no such table: audit_log_migrations": the tables came from the migrations, the ledger
+    under wrangler's default name."""
+    from d1nb.formats.migrations import load_migration_dir
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_events.sql").write_text("CREATE TABLE events (id INTEGER PRIMARY KEY);\n")
+    (folder / "0002_more.sql").write_text("ALTER TABLE events ADD COLUMN at INTEGER;\n")
+    conn = apsw.Connection(str(tmp_path / "db.sqlite"))
+    conn.execute(
+        'CREATE TABLE "audit_log_migrations"(id INTEGER PRIMARY KEY AUTOINCREMENT, '
+        "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL);"
+        "INSERT INTO audit_log_migrations (name) VALUES ('0001_events.sql');"
+        "CREATE TABLE events (id INTEGER PRIMARY KEY); INSERT INTO events VALUES (1), (2);"
+    )
+    write_dump(conn, tmp_path / "data.sql", no_schema=True)
+    data = load_dump(tmp_path / "data.sql", tmp_path / "w", schema=load_migration_dir(folder))
+    assert data.row_counts == {"audit_log_migrations": 1, "events": 2}
+    with data.connect() as engine:
+        assert "d1_migrations" not in engine.tables()
+        assert [c[1] for c in engine.columns("events")] == ["id"]  # 0001 only, as applied
+
+
+def test_tables_from_migrations_keep_their_triggers_and_views(tmp_path):
+    """Stranger's project #19: a snapshot whose tables came from the migrations (a
+    `--no-schema` dump, `--json` output, CSV) had none of their triggers or views, so a
+    pending UPDATE that D1's immutability trigger refuses replayed as safe. They are created
+    after the rows now: an INSERT trigger does not fire on rows loaded as they were."""
+    from d1nb.formats.migrations import load_migration_dir
+    from d1nb.inputs.snapshots import load_snapshot
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_init.sql").write_text(
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount REAL, posted INTEGER);\n"
+        "CREATE TABLE log (entry INTEGER);\n"
+        "CREATE VIEW open_entries AS SELECT * FROM entries WHERE posted = 0;\n"
+        "CREATE TRIGGER immutable BEFORE UPDATE OF amount ON entries WHEN OLD.posted = 1\n"
+        "BEGIN SELECT RAISE(ABORT, 'posted entries are immutable'); END;\n"
+        "CREATE TRIGGER logged AFTER INSERT ON entries BEGIN\n"
+        "  INSERT INTO log VALUES (NEW.id); END;\n"
+    )
+    mdir = load_migration_dir(folder)
+    conn = apsw.Connection(str(tmp_path / "db.sqlite"))
+    for f in mdir.files:
+        conn.execute(f.text)
+    conn.execute("INSERT INTO entries VALUES (1, 2.5, 1), (2, 3.0, 0)")
+    write_dump(conn, tmp_path / "data.sql", no_schema=True)
+    rows = tmp_path / "entries.json"
+    rows.write_text(
+        '[{"results": [{"id": 1, "amount": 2.5, "posted": 1}, '
+        '{"id": 2, "amount": 3.0, "posted": 0}], "success": true, "meta": {}}]'
+    )
+    for snapshot, logged in (
+        (load_dump(tmp_path / "data.sql", tmp_path / "w", schema=mdir), 2),
+        (load_snapshot(rows, tmp_path / "j", table="entries", schema=mdir), 0),
+    ):
+        with snapshot.connect() as engine:
+            names = {n for (n,) in engine.conn.execute("SELECT name FROM sqlite_master")}
+            assert {"immutable", "logged", "open_entries"} <= names
+            # the dump's log rows, and none the loading's INSERTs would have added
+            assert engine.conn.execute("SELECT count(*) FROM log").fetchall() == [(logged,)]
+            with pytest.raises(apsw.ConstraintError, match="posted entries are immutable"):
+                engine.conn.execute("UPDATE entries SET amount = 1")
+
+
+def test_keys_an_export_rounded_into_one_are_explained(tmp_path):
+    """Stranger's project #19: snowflake ids (7300000000000000001, …004, …) exported by
+    `wrangler d1 export` all read 7300000000000000000, so its own export fails to load (and
+    `wrangler d1 execute --file` of it fails alike, checked) with "UNIQUE constraint failed"
+    alone; the message now says why."""
+    dump = tmp_path / "rounded.sql"
+    dump.write_text(
+        "PRAGMA defer_foreign_keys=TRUE;\n"
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY, memo TEXT);\n"
+        'INSERT INTO "entries" ("id","memo") VALUES(7300000000000000000,\'a\');\n'
+        'INSERT INTO "entries" ("id","memo") VALUES(7300000000000000000,\'b\');\n'
+    )
+    with pytest.raises(InputError) as raised:
+        load_dump(dump, tmp_path / "w")
+    problem = raised.value.problem
+    assert problem.line == 4
+    assert "UNIQUE constraint failed: entries.id: the row holds 7300000000000000000" in (
+        problem.message
+    )
+    assert "through JavaScript numbers" in problem.message
+    exact = tmp_path / "exact.sql"  # an exact writer's distinct keys past 2^53 just load
+    exact.write_text(
+        dump.read_text().replace(
+            "VALUES(7300000000000000000,'b')", "VALUES(7300000000000000001,'b')"
+        )
+    )
+    assert load_dump(exact, tmp_path / "w2").row_counts == {"entries": 2}
+    clash = tmp_path / "clash.sql"  # a real duplicate of a small key says nothing more
+    clash.write_text(dump.read_text().replace("7300000000000000000", "7"))
+    with pytest.raises(InputError) as raised:
+        load_dump(clash, tmp_path / "w3")
+    assert raised.value.problem.message == "UNIQUE constraint failed: entries.id"
+
+
 def test_a_nul_byte_in_a_dump_is_named_not_an_internal_error(tmp_path):
     """A dump with a NUL byte inside a string ended in "internal error, a bug in d1nb:
     ValueError: String has embedded null bytes" (exit 3): SQLite reads a statement's text
@@ -618,3 +721,50 @@ def test_a_template_configs_state_folder_says_which_file_is_which_environment(ma
     assert f"{top} is NOTES;" in message or f"{top} is NOTES)" in message
     preview = local_state_file(state, "<PREVIEW_DATABASE_ID>").name
     assert f"{preview} is NOTES (--env preview)" in message
+
+
+def test_blobs_local_json_output_printed_as_text_are_read_back(tmp_path):
+    """Stranger's project #19: local `wrangler d1 execute --json` (4.164's executeLocally)
+    prints a BLOB as the text `[137, 80, 78]`, so receipts loaded as TEXT without a word. A
+    column the schema declares BLOB reads them back as bytes; elsewhere a note says the text
+    may be a BLOB."""
+    from d1nb.formats.migrations import load_migration_dir
+    from d1nb.formats.wrangler_output import printed_blob
+    from d1nb.inputs.snapshots import load_json
+
+    assert printed_blob("[0, 255, 0]") == b"\x00\xff\x00"
+    assert printed_blob("[]") == b""
+    for text in ("[256]", "[1,2]", "[1, 2] ", "x[1]", "[-1]", None, 7):
+        assert printed_blob(text) is None
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001.sql").write_text(
+        "CREATE TABLE r (id INTEGER PRIMARY KEY, receipt BLOB, raw, tags TEXT);\n"
+    )
+    out = tmp_path / "r.json"
+    out.write_text(
+        '[{"results": ['
+        '{"id": 1, "receipt": "[137, 80]", "raw": "[1, 2]", "tags": "[1, 2]"},'
+        '{"id": 2, "receipt": "[]", "raw": "[]", "tags": "[]"},'
+        '{"id": 3, "receipt": null, "raw": "text", "tags": "[\\"a\\"]"}'
+        '], "success": true, "meta": {}}]'
+    )
+    typed = load_json(out, tmp_path / "w", "r", schema=load_migration_dir(folder))
+    with typed.connect() as engine:
+        assert engine.conn.execute("SELECT receipt, raw, tags FROM r ORDER BY id").fetchall() == [
+            (b"\x89P", b"\x01\x02", "[1, 2]"),
+            (b"", b"", "[]"),
+            (None, "text", '["a"]'),
+        ]
+    assert [n.split(",")[0] for n in typed.notes] == [
+        "2 value(s) of r.receipt",
+        "2 value(s) of r.raw",
+        "2 value(s) of r.tags",
+    ]
+    assert "read as BLOBs" in typed.notes[0] and "kept as text" in typed.notes[2]
+    untyped = load_json(out, tmp_path / "u", "r")
+    with untyped.connect() as engine:
+        assert engine.conn.execute("SELECT typeof(receipt) FROM r WHERE id = 1").fetchall() == [
+            ("text",)
+        ]
+    assert all("give the migrations with --schema" in n for n in untyped.notes)

@@ -527,12 +527,17 @@ class D1Engine:
             )
         ]
 
-    def plain_schema_sql(self) -> list[tuple[str, str]]:
-        """(name, sql) of user tables and their indexes, without virtual tables or triggers."""
-        plain = set(self.tables())
+    def plain_schema_sql(
+        self, types: tuple[str, ...] = ("table", "index")
+    ) -> list[tuple[str, str]]:
+        """(name, sql) of user tables and their indexes, without virtual tables or triggers;
+        or of the other `types` ("view", "trigger"), in the order they were created."""
+        views = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")
+        plain = set(self.tables()) | {v for (v,) in views}  # a view's own row names itself
         rows = self.conn.execute(
             "SELECT name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
-            "AND type IN ('table', 'index') ORDER BY type = 'index', rowid"
+            f"AND type IN ({', '.join('?' for _ in types)}) ORDER BY type = 'index', rowid",
+            types,
         )
         return [(name, sql) for name, table, sql in rows if table in plain]
 

@@ -72,6 +72,9 @@ class SchemaEvolution:
     final: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEMA_COLUMNS))
     final_sql: list[tuple[str, str]] = field(default_factory=list)
     """(name, CREATE statement) of the final tables and indexes, to build an empty copy."""
+    final_later_sql: list[tuple[str, str]] = field(default_factory=list)
+    """(name, CREATE statement) of the final views and triggers, for such a copy once its rows
+    are in (a trigger must not fire on them)."""
 
     def failures(self) -> pd.DataFrame:
         """Files that fail from an empty database, with SQLite's message and line."""
@@ -194,6 +197,7 @@ def schema_evolution(
                 ]
         mark_knock_ons({f.name: f for f in mdir.files}, evolution.outcomes)
         evolution.final_sql = engine.plain_schema_sql()
+        evolution.final_later_sql = engine.plain_schema_sql(("view", "trigger"))
         final = [
             (len(mdir.files), "", table, *col)
             for table in engine.tables()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from pathlib import Path
 
 from d1nb.problems import InputError
@@ -69,3 +70,18 @@ def wrangler_json_rows(path: Path) -> list[dict]:
     if not all(isinstance(r, dict) and "results" in r for r in results):
         raise InputError(path, 1, "not `wrangler d1 execute --json` output (no 'results')")
     return [row for r in results for row in r["results"] or []]
+
+
+_PRINTED_BLOB = re.compile(r"\[(?:\d{1,3}(?:, \d{1,3})*)?\]")
+
+
+def printed_blob(value: object) -> bytes | None:
+    """The bytes of a BLOB as local `wrangler d1 execute --json` prints it, else None.
+
+    Wrangler 4.16x (`executeLocally`) turns every array in a result row into the text of its
+    elements, `[0, 255, 0]`, so a BLOB comes out as a string that text could also be (remote
+    output keeps the array). Only the column's declared type can tell them apart."""
+    if not isinstance(value, str) or not _PRINTED_BLOB.fullmatch(value):
+        return None
+    numbers = [int(n) for n in value[1:-1].split(", ")] if len(value) > 2 else []
+    return bytes(numbers) if all(n < 256 for n in numbers) else None

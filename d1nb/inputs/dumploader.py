@@ -32,6 +32,7 @@ from d1nb.inputs.workingcopy import (
     SchemaSource,
     Snapshot,
     count_rows,
+    create_later,
     create_schema,
     fresh_working_copy,
     mark_working_copy,
@@ -299,6 +300,8 @@ class _DumpWriter(threading.Thread):
         self.cli_dump = False
         self.frame = {"BEGIN", "COMMIT", "writable_schema"}  # what a load may strip, once each
         self.held = TriggersBeforeViews()
+        self.later: list[str] = []
+        """A --no-schema dump's views and triggers, created after its rows."""
 
     def put(self, item: _Work | None) -> None:
         while self.error is None:
@@ -410,7 +413,7 @@ class _DumpWriter(threading.Thread):
     def _create_tables(self) -> None:
         """The tables of a --no-schema dump, as the exported database had them: the migrations
         its own ledger lists, replayed from empty (all of them when it has no ledger)."""
-        applied = None
+        applied = ledger = None
         if isinstance(self.schema, MigrationDir):
             ledger = _ledger_in_dump(self.path, self.schema)
             if ledger is None:
@@ -423,7 +426,8 @@ class _DumpWriter(threading.Thread):
                     f"no schema in the dump: tables from the {len(applied)} migration file(s) "
                     f"its {ledger[0]} table lists"
                 )
-        create_schema(self.engine, self.schema, applied)
+        # the ledger under the name the dump's rows give it (a config's migrations_table)
+        self.later = create_schema(self.engine, self.schema, applied, ledger[0] if ledger else None)
         self.schema = None
 
     def abandon(self) -> None:
@@ -437,6 +441,7 @@ class _DumpWriter(threading.Thread):
         self.join()
         if self.error is not None:
             raise self.error
+        create_later(self.engine, self.later)
         self.held.check_none_left(self.path)
         self.notes += self.held.notes
 
@@ -569,6 +574,15 @@ def _creates_before(path: Path, line: int) -> bool:
     return False
 
 
+def _line(path: Path, line: int) -> str:
+    """Line `line` of a dump (read up to it only), "" past its end."""
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for number, text in enumerate(f, 1):
+            if number == line:
+                return text
+    return ""
+
+
 def _absent_parents(snapshot: Snapshot) -> list[str]:
     """A note naming the foreign keys whose parent table the export does not hold (a
     `wrangler d1 export --table` of some tables): nothing checks or cascades through them."""
@@ -633,6 +647,10 @@ def _load(
                 f"{problem.message} (no CREATE TABLE before it: a `wrangler d1 export "
                 "--no-schema` dump? give the migrations that create its tables with --schema)",
             ) from exc
+        if "UNIQUE constraint failed" in problem.message:
+            rounded = jsrounding.collapsed_keys_note(_line(path, problem.line))
+            if rounded:
+                raise InputError(path, problem.line, f"{problem.message}: {rounded}") from exc
         raise
     except (apsw.FullError, apsw.IOError) as exc:  # the working copy's folder, not the dump
         with contextlib.suppress(InputError, OSError):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from d1nb.engine.d1engine import D1Engine
-from d1nb.formats.sql.text import quote_ident
+from d1nb.formats.sql.text import SqlTokenError, TokenType, quote_ident, tokenize
 
 JS_EXACT_LIMIT = 2**53
 """Every integer below ±2^53 is a JavaScript number; from it on they skip, and 2^53 itself is
@@ -103,6 +103,33 @@ def rounded_integers_note(found: list[BigIntegers]) -> str | None:
         "past 2^63 they load as REAL). The database may hold other values in these columns, "
         "and a diff of two such exports cannot see changes there: read them from the local "
         "state (.wrangler/state) or compare them as text in the database itself."
+    )
+
+
+def collapsed_keys_note(statement: str) -> str | None:
+    """Why a dump's row broke a UNIQUE key, when the row holds JavaScript-shaped integers of
+    ±2^53 or more: `wrangler d1 export` rounded distinct keys (snowflake ids, say) into one
+    number, so the export cannot rebuild its database. None when it holds none."""
+    try:
+        tokens = tokenize(statement)
+    except SqlTokenError:
+        return None
+    shaped = [
+        int(t.text)
+        for t in tokens
+        if t.type == TokenType.NUMBER
+        and t.text.isdigit()
+        and int(t.text) >= JS_EXACT_LIMIT
+        and javascript_shaped(int(t.text))
+    ]
+    if not shaped:
+        return None
+    return (
+        f"the row holds {shaped[0]}, an integer past 2^53 as JavaScript prints a double: "
+        "`wrangler d1 export` writes integers through JavaScript numbers, so distinct keys "
+        "near it were all written as this one number, and this export cannot rebuild the "
+        "database (importing it into D1 fails the same way). Read the rows from the local "
+        "state (.wrangler/state) instead, or keep such keys as TEXT"
     )
 
 

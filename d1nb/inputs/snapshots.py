@@ -19,14 +19,17 @@ from d1nb.formats.sql.text import quote_ident
 from d1nb.formats.wrangler_output import (
     local_state_databases,
     local_state_file,
+    printed_blob,
     wrangler_json_rows,
 )
 from d1nb.inputs import jsrounding
+from d1nb.inputs.duckcopy import affinity
 from d1nb.inputs.dumploader import load_dump
 from d1nb.inputs.workingcopy import (
     SchemaSource,
     Snapshot,
     count_rows,
+    create_later,
     create_schema,
     fresh_working_copy,
     mark_working_copy,
@@ -160,9 +163,13 @@ def _load_rows(
     with D1Engine(target, statement_limit=0) as engine:
         engine.internal("PRAGMA foreign_keys=OFF")  # one table of many: parents may be absent
         engine.conn.execute("BEGIN")
-        create_schema(engine, schema)
+        later = create_schema(engine, schema)
         columns, rows = read()
+        if through_javascript:
+            rows, printed = _printed_blobs(engine, table, columns, rows)
+            notes += printed
         _insert_rows(engine, path, table, columns, rows, schema)
+        create_later(engine, later)
         engine.conn.execute("COMMIT")
         counts = count_rows(engine)
         rounded, rounded_columns = (
@@ -174,6 +181,49 @@ def _load_rows(
             path, 0, f"table {table}: {len(rows)} rows read, {counts.get(table)} loaded"
         )
     return Snapshot(path, target, counts, notes=notes, rounded_columns=rounded_columns)
+
+
+def _printed_blobs(
+    engine: D1Engine, table: str, columns: list[str], rows: list[tuple]
+) -> tuple[list[tuple], list[str]]:
+    """Rows of local `--json` output with the BLOBs wrangler printed as text (`[0, 255, 0]`)
+    read back as BLOBs in the columns the schema declares with BLOB affinity (BLOB or no
+    type); elsewhere such text stays text, and a note says which reading was taken."""
+    declared = (
+        {c[1]: c[2] for c in engine.columns(table)} if engine.conn.table_exists(None, table) else {}
+    )
+    notes, converted = [], set()
+    for i, column in enumerate(columns):
+        shaped = [r[i] for r in rows if printed_blob(r[i]) is not None]
+        if not any(len(v) > 2 for v in shaped):  # only "[]": an empty JSON array as often
+            continue
+        example = next(v for v in shaped if len(v) > 2)
+        if column in declared and affinity(declared[column]) == "BLOB":
+            converted.add(i)
+            notes.append(
+                f"{len(shaped):,} value(s) of {table}.{column}, e.g. {example}, read as BLOBs: "
+                "local `wrangler d1 execute --json` prints a BLOB as the text of its bytes, "
+                f"and the column is declared {declared[column] or 'without a type'}"
+            )
+        else:
+            notes.append(
+                f"{len(shaped):,} value(s) of {table}.{column}, e.g. {example}, are text shaped "
+                "as local `wrangler d1 execute --json` prints a BLOB: kept as text, which they "
+                + (
+                    f"may not be (the column is declared {declared[column]})"
+                    if column in declared
+                    else "may not be (give the migrations with --schema: a column declared "
+                    "BLOB reads them as BLOBs)"
+                )
+            )
+    if not converted:
+        return rows, notes
+
+    def value(i: int, v: object) -> object:
+        blob = printed_blob(v) if i in converted else None
+        return v if blob is None else blob
+
+    return [tuple(value(i, v) for i, v in enumerate(row)) for row in rows], notes
 
 
 def load_json(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import apsw
 import duckdb
 
+from d1nb import d1
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.migrations import MigrationDir
 from d1nb.formats.sql.shapes import classify
@@ -239,20 +240,39 @@ def count_rows(engine: D1Engine) -> dict[str, int]:
 
 
 def create_schema(
-    engine: D1Engine, schema: SchemaSource | None, applied: set[str] | None = None
-) -> None:
-    """Create the tables of `schema`: CREATE SQL, or a migrations folder replayed from empty
-    (only the files in `applied`, when given: the schema the exported database had)."""
+    engine: D1Engine,
+    schema: SchemaSource | None,
+    applied: set[str] | None = None,
+    ledger_table: str | None = None,
+) -> list[str]:
+    """Create the tables and indexes of `schema`: CREATE SQL, or a migrations folder replayed
+    from empty (only the files in `applied`, when given: the schema the exported database
+    had), its ledger named `ledger_table` (wrangler's default when None). Returns its views
+    and triggers, for the caller to create once the rows are in (`create_later`): a trigger
+    must not fire on rows loaded as they were."""
     if schema is None:
-        return
+        return []
     if isinstance(schema, dict):
         statements = list(schema.values())
+        later = [sql for sql in statements if classify(sql)[0] in _LATER]
+        statements = [sql for sql in statements if sql not in later]
     else:
         from d1nb.engine.evolution import schema_evolution
 
         if applied is not None:
             schema = replace(schema, files=[f for f in schema.files if f.name in applied])
-        final = schema_evolution(schema)
+        final = schema_evolution(schema, ledger_table=ledger_table or d1.DEFAULT_MIGRATIONS_TABLE)
         statements = [sql for _name, sql in final.final_sql]
+        later = [sql for _name, sql in final.final_later_sql]
     for sql in statements:
+        engine.conn.execute(sql)
+    return later
+
+
+_LATER = ("create_view", "create_trigger")
+
+
+def create_later(engine: D1Engine, later: list[str]) -> None:
+    """The views and triggers `create_schema` left for after the rows."""
+    for sql in later:
         engine.conn.execute(sql)

@@ -36,6 +36,7 @@ from d1nb.inputs.dumploader import load_dump
 from d1nb.inputs.history import load_history, pending_frame, status_frame
 from d1nb.inputs.ledgers import read_ledger
 from d1nb.inputs.snapshots import load_snapshot
+from d1nb.problems import InputError
 from tests.conftest import EMPTY_EXPORT
 
 SAMPLE = Path(__file__).resolve().parent.parent.parent / "data" / "sample"
@@ -580,6 +581,76 @@ def test_wrangler_export_rounds_integers_past_2_53_and_d1nb_says_so(tmp_path):
     json_out.write_text(run.out, encoding="utf-8")
     notes = load_snapshot(json_out, tmp_path / "json", table="members").notes
     assert any("2 integer(s) of ±2^53 or more in members.discord_id" in n for n in notes), notes
+
+
+def test_project_19s_exports_load_as_wrangler_wrote_them(tmp_path):
+    """Stranger's project #19 (a ledger named in the config, snowflake keys, receipts as
+    BLOBs, an immutability trigger), each export wrangler writes of it: `--no-schema` loads
+    with the ledger's own name and the trigger, so a replay fails where wrangler fails;
+    `--json` BLOBs (printed as `[137, 80]`) read back as BLOBs; an export whose snowflake
+    keys JavaScript rounded into one is refused by wrangler itself and explained by d1nb."""
+    cwd = tmp_path / "svc"
+    (cwd / "migrations").mkdir(parents=True)
+    (cwd / "wrangler.toml").write_text(
+        'name = "svc"\ncompatibility_date = "2025-06-01"\n[[d1_databases]]\nbinding = "DB"\n'
+        'database_name = "svc"\ndatabase_id = "00000000-0000-0000-0000-00000000d119"\n'
+        'migrations_table = "__drizzle_migrations"\n',
+        encoding="utf-8",
+    )
+    (cwd / "migrations" / "0001_init.sql").write_text(
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY, amount REAL, posted INTEGER, "
+        "receipt BLOB);\n"
+        "CREATE TRIGGER immutable BEFORE UPDATE OF amount ON entries WHEN OLD.posted = 1\n"
+        "BEGIN SELECT RAISE(ABORT, 'posted entries are immutable'); END;\n"
+        "INSERT INTO entries VALUES (1, 3.14159, 1, X'89504E47'), (2, 2.5, 0, X''), "
+        "(3, 1.005, 0, NULL);\n",
+        encoding="utf-8",
+    )
+    assert wrangler(cwd, "d1", "migrations", "apply", "DB", "--local").code == 0
+    data = tmp_path / "data.sql"
+    assert (
+        wrangler(cwd, "d1", "export", "DB", "--local", "--no-schema", "--output", str(data)).code
+        == 0
+    )
+    rows = tmp_path / "rows.json"
+    run = wrangler(
+        cwd, "d1", "execute", "DB", "--local", "--json", "--command", "SELECT * FROM entries"
+    )
+    assert run.code == 0 and "[137, 80, 78, 71]" in run.out, run.text
+    rows.write_text(run.out, encoding="utf-8")
+    (cwd / "migrations" / "0002_round.sql").write_text(
+        "UPDATE entries SET amount = round(amount, 2);\n", encoding="utf-8"
+    )
+    history = load_history(tmp_path, use_git=False)
+    mdir = history.migration_dirs["svc"]
+    state = load_snapshot(cwd / STATE, tmp_path / "state")
+    from_json = load_snapshot(rows, tmp_path / "json", table="entries", schema=mdir)
+    assert compare_tables(state, from_json, tables=["entries"]).tables["entries"].equal
+    from_data = load_snapshot(data, tmp_path / "data", schema=mdir)
+    assert from_data.row_counts == {"__drizzle_migrations": 1, "entries": 3}
+    ours = replay(from_data, mdir, workdir=tmp_path / "replay", ledger_table="__drizzle_migrations")
+    theirs = wrangler(cwd, "d1", "migrations", "apply", "DB", "--local")
+    assert "posted entries are immutable" in theirs.text
+    (outcome,) = ours.outcomes
+    assert outcome.name == "0002_round.sql" and "posted entries are immutable" in outcome.error
+
+    (cwd / "migrations" / "0002_round.sql").unlink()
+    (cwd / "migrations" / "0003_ids.sql").write_text(
+        f"INSERT INTO entries (id, amount) VALUES ({2**62 + 1}, 1), ({2**62 + 2}, 2);\n",
+        encoding="utf-8",
+    )
+    assert wrangler(cwd, "d1", "migrations", "apply", "DB", "--local").code == 0
+    dump = tmp_path / "all.sql"
+    assert wrangler(cwd, "d1", "export", "DB", "--local", "--output", str(dump)).code == 0
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "wrangler.toml").write_text(
+        (cwd / "wrangler.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    refused = wrangler(fresh, "d1", "execute", "DB", "--local", "--file", str(dump))
+    assert refused.code != 0 and "UNIQUE constraint failed: entries.id" in refused.text
+    with pytest.raises(InputError, match=r"UNIQUE constraint failed: entries\.id: the row holds "):
+        load_snapshot(dump, tmp_path / "rounded")
 
 
 def _hostile_rows(seed: int, rows: int) -> str:
