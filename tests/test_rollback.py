@@ -552,3 +552,44 @@ def test_drafts_reach_a_rowid_a_column_named_rowid_hides(tmp_path):
     assert check.draft_verdict == "restores everything", check.draft_reason
     draft = check.draft[0].read_text(encoding="utf-8")
     assert "WHERE _rowid_ = 1;" in draft and '(_rowid_, "rowid", "a") VALUES (3,' in draft
+
+
+def test_drafts_rebuild_a_table_whose_constraints_changed(tmp_path):
+    """Stranger's project #19: a rebuild added `CHECK (kind IN (…))` and lowercased
+    the kinds on the way; its children point at it with ON DELETE SET NULL (every reference
+    nulled on D1) and NO ACTION. The draft updated the kinds back and failed at once (CHECK
+    constraint failed: kind). It rebuilds the table to the export's own definition first now,
+    foreign keys deferred (the NO ACTION child holds, as it did through the migration's own
+    rebuild): checked through the real wrangler on #19, every row back."""
+    init = (
+        "CREATE TABLE `accounts` (`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n"
+        "  `kind` text DEFAULT 'asset' NOT NULL);\n"
+        "CREATE UNIQUE INDEX accounts_kind_id ON accounts (kind, id);\n"
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY,\n"
+        "  account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL);\n"
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, account_id INTEGER REFERENCES accounts(id));\n"
+        "CREATE TRIGGER no_closed BEFORE UPDATE ON accounts WHEN NEW.kind = 'closed'\n"
+        "BEGIN SELECT RAISE(ABORT, 'closed'); END;\n"
+    )
+    rows = (
+        "INSERT INTO accounts VALUES (1, 'Asset'), (2, 'LIABILITY'), (3, 'asset');"
+        "INSERT INTO entries VALUES (10, 1), (11, 2), (12, NULL);"
+        "INSERT INTO notes VALUES (1, 1);"
+    )
+    rebuild = (  # the order that keeps a NO ACTION child under deferred keys
+        "PRAGMA defer_foreign_keys=ON;\n"
+        "CREATE TABLE old_accounts AS SELECT * FROM accounts;\n"
+        "DROP TABLE `accounts`;\n"
+        "CREATE TABLE `accounts` (`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n"
+        "  `kind` text DEFAULT 'asset' NOT NULL CHECK (`kind` IN ('asset', 'liability')));\n"
+        "INSERT INTO accounts (id, kind) SELECT id, lower(kind) FROM old_accounts;\n"
+        "DROP TABLE old_accounts;\n"
+    )
+    root = _project(tmp_path / "p", init, {"0002_check.sql": rebuild}, rows)
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.verdict == "no rollback", check.reason
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    schema = check.draft[0].read_text(encoding="utf-8")
+    assert schema.index("PRAGMA defer_foreign_keys = ON;") < schema.index('DROP TABLE "accounts"')
+    assert "CREATE TABLE `accounts` (`id` integer PRIMARY KEY AUTOINCREMENT" in schema
+    assert "CREATE UNIQUE INDEX accounts_kind_id" in schema and "no_closed" in schema

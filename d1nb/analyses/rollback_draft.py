@@ -15,7 +15,7 @@ from d1nb.formats.sql.shapes import (
     is_constant_default,
     virtual_table_content,
 )
-from d1nb.formats.sql.text import quote_ident, quote_literal
+from d1nb.formats.sql.text import quote_ident, quote_literal, sql_fingerprint
 from d1nb.inputs.workingcopy import Snapshot
 
 DRAFT_STATEMENTS_PER_FILE = 500
@@ -88,6 +88,7 @@ def draft_rollback(
                 schema.append(f"DROP {kind.upper()} IF EXISTS {quote_ident(name)};")
         tables = sorted(n for k, n in was if k == "table" and n != ledger)
         renames: dict[str, dict[str, str]] = {}
+        rebuilt_tables: set[str] = set()
         for name in sorted(n for k, n in now if k == "table" and (k, n) not in was):
             schema.append(f"DROP TABLE IF EXISTS {quote_ident(name)};")
         for name in tables:
@@ -98,6 +99,15 @@ def draft_rollback(
             new_cols = {c[1]: c for c in a.columns(name, generated=True)}
             ordinary = {c[1] for c in b.columns(name)}
             renamed = renames[name] = _renamed_columns(old_cols, new_cols)
+            if (
+                not renamed
+                and old_cols.keys() == new_cols.keys()
+                and sql_fingerprint(was[("table", name)][1])
+                != sql_fingerprint(now[("table", name)][1])
+            ):  # rebuilt with its columns kept: constraints or types changed
+                schema += _rebuild(name, was[("table", name)][1], sorted(ordinary))
+                rebuilt_tables.add(name)
+                continue
             for new_name, old_name in renamed.items():  # back in place, values kept
                 spelled = column_name_as_written(
                     was[("table", name)][1], old_cols[old_name][0]
@@ -125,9 +135,14 @@ def draft_rollback(
                 schema.append(
                     f"ALTER TABLE {quote_ident(name)} ADD COLUMN {quote_ident(col)}{clause};"
                 )
-        for (kind, name), (_tbl, sql) in sorted(was.items()):
-            if kind in ("index", "trigger", "view") and now.get((kind, name)) != was[(kind, name)]:
+        for (kind, name), (tbl, sql) in sorted(was.items()):
+            if kind in ("index", "trigger", "view") and (
+                now.get((kind, name)) != was[(kind, name)]
+                or (kind != "view" and tbl in rebuilt_tables)  # DROP TABLE took them along
+            ):
                 schema.append(sql + ";")
+        if rebuilt_tables:
+            schema.insert(0, "PRAGMA defer_foreign_keys = ON;")
         data: list[str] = []
         rebuilt = []
         for table in _parents_first(b, tables):
@@ -190,6 +205,24 @@ def draft_rollback(
         )
         files.append(path)
     return files
+
+
+def _rebuild(table: str, create: str, columns: list[str]) -> list[str]:
+    """A table back to the export's definition, its rows as they are now (the data files then
+    put their values back): copied aside, dropped, created from the export's own text, copied
+    back. The file defers foreign keys to its end, so children that point at it with NO
+    ACTION hold; their ON DELETE actions still run on the DROP (what they change is
+    restored by a further round of the draft)."""
+    aside = quote_ident(f"_d1nb_rollback_{table}")
+    cols = ", ".join(quote_ident(c) for c in columns)
+    return [
+        f"DROP TABLE IF EXISTS {aside};",
+        f"CREATE TABLE {aside} AS SELECT {cols} FROM {quote_ident(table)};",
+        f"DROP TABLE {quote_ident(table)};",
+        create + ";",
+        f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM {aside};",
+        f"DROP TABLE {aside};",
+    ]
 
 
 def _renamed_columns(old_cols: dict[str, tuple], new_cols: dict[str, tuple]) -> dict[str, str]:
