@@ -545,3 +545,79 @@ def test_a_table_whose_column_hides_the_rowid_is_refused_with_a_reason(tmp_path,
     conn.close()
     with pytest.raises(InputError, match="a column of t is named rowid and hides its rowid"):
         plan_batches(db, sql)
+
+
+@pytest.mark.parametrize(
+    ("service", "file", "table"),
+    [
+        ("scores", "0013_backfill_normalized_id.sql", "scores"),
+        ("api", "0010_lowercase_sync_moods.sql", "sync_data"),
+    ],
+)
+def test_past_the_most_files_the_driver_goes_on(
+    sample, tmp_path, monkeypatch, service, file, table
+):
+    """Stranger's project #19: batches of one row over 2 M rows were 1,999,065 files (7.8 GB).
+    At most MAX_BATCH_FILES are written; the driver goes on from where they end, as it goes
+    on past the export (the LIMIT batch while a row matches, or ranges of rowids)."""
+    from d1nb.analyses import batch_files
+
+    monkeypatch.setattr(batch_files, "MAX_BATCH_FILES", 3)
+    snapshot = load_snapshot(sample / "exports" / service / "before.sql", tmp_path / "w")
+    sql = (sample / "services" / service / "migrations" / file).read_text(encoding="utf-8")
+    plan = plan_batches(snapshot.path, sql, sizes=SIZES, repeats=1)
+    out = tmp_path / "out"
+    files = write_batches(plan, snapshot.path, out, size=100)
+    assert len(files) == 3 < -(-plan.rows // 100)
+    assert any("the first 3 are files" in n or "more than 3 batches" in n for n in plan.notes)
+    whole, batched = tmp_path / "whole.sqlite", tmp_path / "batched.sqlite"
+    shutil.copyfile(snapshot.path, whole)
+    shutil.copyfile(snapshot.path, batched)
+    _run(whole, sql)
+    for f in files:
+        _run(batched, f.read_text(encoding="utf-8"))
+    assert _data(batched, table) != _data(whole, table)
+    if plan.mode == "limit":
+        remaining = (out / "remaining.sql").read_text(encoding="utf-8")
+        while _value(batched, remaining) is not None:
+            _run(batched, files[0].read_text(encoding="utf-8"))
+    else:
+        driver = (out / "run_batches.sh").read_text(encoding="utf-8")
+        (low,) = [
+            line.split()[0].removeprefix("low=")
+            for line in driver.splitlines()
+            if line.startswith("low=")
+        ]
+        assert int(low) < _value(snapshot.path, f'SELECT max(rowid) FROM "{table}"')
+        _follow_tail(out, batched, int(low))
+    assert _data(batched, table) == _data(whole, table)
+
+
+def test_a_statement_whose_every_batch_is_over_budget_is_not_batched(tmp_path):
+    """Stranger's project #19: `DELETE … WHERE rowid NOT IN (SELECT min(rowid) … GROUP BY …)`
+    runs its subquery over the whole table in every batch, 2.3 s at 2 M rows: the plan was
+    batches of one row, each over the budget. No size meets it now, and no file is written."""
+    db = tmp_path / "db.sqlite"
+    _run(
+        db,
+        "CREATE TABLE tags (name TEXT, entry_id INTEGER);"
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 3000) "
+        "INSERT INTO tags SELECT CASE i % 3 WHEN 0 THEN 'food' ELSE 'Food' END, i % 500 FROM k;",
+    )
+    sql = (
+        "DELETE FROM tags WHERE rowid NOT IN "
+        "(SELECT min(rowid) FROM tags GROUP BY lower(name), entry_id);"
+    )
+    statements = load_migration_dir_text(tmp_path, sql)
+    (result,) = batch_migration(db, statements, tmp_path / "out", budget_ms=0.001)
+    assert not result.error and result.files == [] and not result.plan.batchable
+    assert result.plan.unbatchable_reason.startswith("no batch size meets the 0.001 ms budget")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("batch_*"))
+    assert len(set(result.plan.measurements["batch_size"])) == 2  # two sizes, then it stops
+
+
+def load_migration_dir_text(tmp_path, sql: str):
+    folder = tmp_path / "migrations"
+    folder.mkdir(exist_ok=True)
+    (folder / "0001_dedupe.sql").write_text(sql, encoding="utf-8")
+    return load_migration_dir(folder).files[0].statements

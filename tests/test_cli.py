@@ -303,7 +303,8 @@ def test_batch_writes_files_and_rejects_files_without_dml(capsys, sample, tmp_pa
 def test_batch_says_when_even_one_row_a_batch_is_over_the_budget(capsys, sample, tmp_path):
     """Stranger's project #9: a DELETE whose every row scans an unindexed child was planned
     "in batches of 1 (predicted p95 27.9 ms)" against a 5 ms budget, and the command exited 0
-    saying nothing of the budget (report 03 fails such a plan)."""
+    saying nothing of the budget (report 03 fails such a plan). Since #19 such a plan writes
+    no files: a batch of one row over the budget means no size meets it."""
     code, out, _ = run(
         capsys,
         *("batch", str(sample), "--service", "scores"),
@@ -312,8 +313,9 @@ def test_batch_says_when_even_one_row_a_batch_is_over_the_budget(capsys, sample,
         *("--out", str(tmp_path / "b"), "--workdir", str(tmp_path / "w")),
     )
     assert code == 1
-    assert "over budget: batches of 1 row(s) are predicted at" in out
-    assert "against a budget of 0.0001 ms" in out
+    assert "rows of scores: not batched" in out
+    assert "no batch size meets the 0.0001 ms budget: a batch of one row is predicted at" in out
+    assert not list((tmp_path / "b").glob("batch_*.sql"))  # none of 1 row each (#19)
 
 
 def test_batch_reports_what_it_cannot_batch_and_still_batches_the_rest(capsys, make_tree, tmp_path):

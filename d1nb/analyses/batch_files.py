@@ -26,6 +26,11 @@ _LOW, _HIGH = "__d1nb_low__", "__d1nb_high__"
 """Placeholders of tail.sql.in, filled in by the driver for each range past the export."""
 
 
+MAX_BATCH_FILES = 10_000
+"""Batch files written at most (a file per batch of one row over millions of rows filled 7.8 GB
+on stranger's project #19); the driver goes on past them as it does past the export."""
+
+
 def write_batches(
     plan: BatchPlan,
     database: str | Path,
@@ -52,14 +57,32 @@ def write_batches(
     helpers: dict[str, str] = {}
     if plan.mode == "limit":
         count = max(1, -(-plan.rows // size))
-        statements = [batch_sql(s, size, "limit")] * count
+        if count > MAX_BATCH_FILES:
+            plan.notes.append(
+                f"{count:,} batches: the first {MAX_BATCH_FILES:,} are files, then the driver "
+                "runs the first again while rows still match"
+            )
+        statements = [batch_sql(s, size, "limit")] * min(count, MAX_BATCH_FILES)
         # rowids as text: D1's --json answer goes through JavaScript numbers, which round
         # integers past 2^53 (snowflake ids)
         helpers["remaining.sql"] = f"SELECT CAST(min(r) AS TEXT) AS r FROM ({matched_rowids(s)});"
         end = None
     else:
         table = insert.source if insert is not None else s.table or ""
-        statements, end = _range_batches(plan, database, size, table)
+        statements, end, capped = _range_batches(plan, database, size, table)
+        if capped and insert is not None and insert.into_itself:
+            raise InputError(
+                out,
+                0,
+                f"more than {MAX_BATCH_FILES:,} batches of {size:,} rows, and the statement "
+                "inserts into its own table, so the driver cannot go on past the files: "
+                "raise --budget-ms",
+            )
+        if capped:
+            plan.notes.append(
+                f"more than {MAX_BATCH_FILES:,} batches: the files cover rowids up to {end}, "
+                "and the driver goes on from there in ranges of the same size"
+            )
         if insert is None or not insert.into_itself:
             t = quote_ident(table)
             helpers["last_rowid.sql"] = f"SELECT CAST(max(rowid) AS TEXT) AS r FROM {t};"
@@ -130,15 +153,18 @@ def clear_batch_folder(out: Path) -> None:
 
 def _range_batches(
     plan: BatchPlan, database: str | Path, size: int, table: str
-) -> tuple[list[str], int]:
+) -> tuple[list[str], int, bool]:
     """Range batches of `size` matching (or source) rows over the snapshot, the last one ending
-    at the last rowid of `table` (the one the ranges cut); and that rowid (0 when empty)."""
+    at the last rowid of `table` (the one the ranges cut); the rowid where they end (0 when
+    empty); and whether they stop short of it at MAX_BATCH_FILES."""
     s, insert = plan.statement, plan.insert
     statements: list[str] = []
     low = None
     with D1Engine(database) as engine:
         end = engine.conn.execute(f"SELECT max(rowid) FROM {quote_ident(table)}").fetchall()[0][0]
         while True:
+            if len(statements) == MAX_BATCH_FILES:
+                return statements, low or 0, True
             high = rowid_after(engine, s, size, low or 0, insert)
             if high is None:
                 if end is not None and (low is None or end > low):
@@ -146,7 +172,7 @@ def _range_batches(
                 break
             statements.append(batch_sql(s, size, "range", low, high, insert))
             low = high
-    return statements, end or 0
+    return statements, end or 0, False
 
 
 _VALUE = (
@@ -209,7 +235,7 @@ def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str
         ]
     elif "tail.sql.in" in helpers:
         lines += [
-            f"low={end}  # the export's last rowid: the files above end there",
+            f"low={end}  # where the files above end (the export's last rowid, or the cap)",
             'high="$(value last_rowid.sql "$@")"',
             'while [ -n "$high" ] && [ "$high" -gt "$low" ]; do',
             f'  sed -e "s/{_LOW}/$low/g" "$dir/next_rowid.sql.in" > "$dir/next_rowid.sql"',
@@ -279,7 +305,8 @@ def batch_migration(
                         scale_to=scale_to,
                         max_rows_written=max_rows_written,
                     )
-                    entry.files = write_batches(entry.plan, copy, folder, database_name)
+                    if entry.plan.batchable:
+                        entry.files = write_batches(entry.plan, copy, folder, database_name)
                 except InputError as exc:
                     entry.error = f"{file}:{s.line}: {exc.problem.message}"
             with D1Engine(copy) as engine:

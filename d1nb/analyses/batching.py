@@ -87,6 +87,28 @@ class BatchPlan:
     def predicted_p95_ms(self, size: int) -> float:
         return (self.intercept_ms + self.ms_per_row * size) * self.p95_factor
 
+    @property
+    def batchable(self) -> bool:
+        """Whether some batch size meets the budget. Not when a batch of one row is already
+        predicted over it: the statement's fixed part (a subquery over the whole table,
+        say) runs again in every batch, so batching only repeats that cost."""
+        return self.predicted_p95_ms(1) <= self.budget_ms
+
+    @property
+    def unbatchable_reason(self) -> str:
+        """Why no batch size meets the budget, and what to do instead."""
+        batches = -(-self.rows // self.recommended) if self.rows else 0
+        return (
+            f"no batch size meets the {self.budget_ms:,g} ms budget: a batch of one row is "
+            f"predicted at {self.predicted_p95_ms(1):,.0f} ms p95, the statement's fixed part "
+            f"({self.intercept_ms * self.p95_factor:,.0f} ms), which every batch runs again "
+            f"({batches:,} batches of {self.recommended:,} would hold D1 for "
+            f"{batches * self.predicted_p95_ms(self.recommended) / 3_600_000:,.1f} h in all). "
+            "No batch files written: rewrite the statement so that each batch reads only its "
+            "own rows (collect the keys it matches into a table of their own first, then batch "
+            "over that table), or raise --budget-ms"
+        )
+
     def per_day(self, rows_written_per_day: int = d1.FREE_ROWS_WRITTEN_PER_DAY) -> dict:
         """How the batches fit a daily allowance of rows written (the Free plan's 100,000,
         enforced since 2026-09-01: past it D1 fails every write until 00:00 UTC)."""
@@ -331,7 +353,9 @@ def _plan_on(
             writes_per_row = _writes_per_row(engine, s)
             again = _rerun_changes(engine, s) if mode == "range" and insert is None else (0, "")
             measured = []
-            for size in [n for n in sizes if n <= max(rows, sizes[0])]:
+            for tried, size in enumerate([n for n in sizes if n <= max(rows, sizes[0])]):
+                if tried >= 2 and min(m["ms"] for m in measured[-repeats:]) > budget_ms:
+                    break  # two sizes make the curve; larger ones only take longer still
                 for _ in range(repeats):
                     if mode == "range":
                         high = rowid_after(engine, s, size, insert=insert)
@@ -358,7 +382,10 @@ def _plan_on(
     # batch (journal, sync) and changes the table as it goes. A throwaway run of committed
     # batches at the first recommendation measures both, against what the curve predicts.
     first = largest(noise)
-    observed = _committed_run(database, s, mode, first, rows, insert) if rows else []
+    over_at_one = (intercept + slope) * noise > budget_ms  # calibration only adds to noise
+    observed = (
+        _committed_run(database, s, mode, first, rows, insert) if rows and not over_at_one else []
+    )
     calibration = (
         float(np.percentile(observed, 95)) / (intercept + slope * first) if observed else 1.0
     )

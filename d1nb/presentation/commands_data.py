@@ -460,6 +460,7 @@ def _batch_summary(result, plan_kind: str) -> dict:
             "predicted_p95_ms": round(plan.predicted_p95_ms(plan.recommended), 1),
             "budget_ms": plan.budget_ms,
             "within_budget": plan.predicted_p95_ms(plan.recommended) <= plan.budget_ms,
+            "unbatchable": "" if plan.batchable else plan.unbatchable_reason,
             "rerun_changes": plan.rerun_changes,
             "folder": str(result.files[0].parent) if result.files else "",
             "compare": plan.compare(),
@@ -471,13 +472,20 @@ def _batch_summary(result, plan_kind: str) -> dict:
 
 
 def _batch_lines(x: dict, config_folder: str) -> list[str]:
-    lines = [
-        f"line {x['line']}: {x['rows']:,} rows of {x['table']} in batches of "
-        f"{x['recommended']:,} ({x['batches']} file{'' if x['batches'] == 1 else 's'} in "
-        f"{x['folder']}, predicted p95 "
-        f"{x['predicted_p95_ms']} ms, fit R² {x['r_squared']})"
-    ]
-    if not x["within_budget"]:
+    if x["unbatchable"]:
+        lines = [
+            f"line {x['line']}: {x['rows']:,} rows of {x['table']}: not batched (fit R² "
+            f"{x['r_squared']})",
+            f"  {x['unbatchable']}",
+        ]
+    else:
+        lines = [
+            f"line {x['line']}: {x['rows']:,} rows of {x['table']} in batches of "
+            f"{x['recommended']:,} ({x['batches']} file{'' if x['batches'] == 1 else 's'} in "
+            f"{x['folder']}, predicted p95 "
+            f"{x['predicted_p95_ms']} ms, fit R² {x['r_squared']})"
+        ]
+    if not x["within_budget"] and not x["unbatchable"]:
         lines.append(
             f"  over budget: batches of {x['recommended']:,} row(s) are predicted at "
             f"{x['predicted_p95_ms']} ms p95 against a budget of {x['budget_ms']:g} ms; "

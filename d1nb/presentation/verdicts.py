@@ -125,6 +125,8 @@ def backfill_verdict(backfill: Backfill) -> Verdict:
         f"{plan.table} in batches of {plan.recommended:,} ({_count(len(main.files), 'batch file')},"
         f" predicted p95 {p95:,.0f} ms against a budget of {plan.budget_ms:,.0f} ms)"
     )
+    if not plan.batchable:
+        errors = [plan.unbatchable_reason, *errors]
     return Verdict(level, headline, errors + backfill.notes + plan.notes)
 
 
