@@ -602,3 +602,28 @@ def test_diff_of_json_output_takes_its_table_and_schema(capsys, make_tree):
     (table,) = [r for r in json.loads(out)["diff"]["summary"] if r["table"] == "t"]
     changed = sum(1 for r in after if r != before[r["id"] - 1])
     assert (table["key"], table["removed"], table["changed"]) == ("id", 3, changed)
+
+
+def test_batch_of_a_file_the_export_already_has_says_so(capsys, make_tree, tmp_path):
+    """Stranger's project #19: batching 0001 on an export whose ledger lists it said "the file
+    fails here on this export (duplicate column name: amount_cents)"."""
+    root = make_tree(
+        {
+            "s/wrangler.toml": 'name = "s"\n[[d1_databases]]\nbinding = "DB"\n'
+            'database_name = "d"\nmigrations_table = "__drizzle_migrations"\n',
+            "s/migrations/0001_cents.sql": "ALTER TABLE t ADD COLUMN cents INTEGER;\n"
+            "UPDATE t SET cents = v * 100;\n",
+            "export.sql": 'CREATE TABLE "__drizzle_migrations"(id INTEGER PRIMARY KEY, '
+            "name TEXT UNIQUE, applied_at TIMESTAMP);\n"
+            "INSERT INTO \"__drizzle_migrations\" VALUES(1,'0001_cents.sql','2026-01-01');\n"
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v REAL, cents INTEGER);\n"
+            'INSERT INTO "t" VALUES(1,2.5,250);\n',
+        }
+    )
+    code, _out, err = run(
+        capsys,
+        *("batch", str(root), "--snapshot", str(root / "export.sql")),
+        *("--migration", "0001_cents.sql", "--out", str(tmp_path / "b")),
+    )
+    assert code == 2
+    assert "the export already has 0001_cents.sql (its __drizzle_migrations ledger lists it)" in err

@@ -409,6 +409,16 @@ def cmd_batch(args: argparse.Namespace) -> Outcome:
     migration = migration_named(mdir, args.migration)
     if migration is None:
         raise InputError(args.migration, 0, f"not a migration of {args.service}")
+    table = binding.migrations_table
+    with snapshot.connect() as engine:
+        applied = {r[1] for r in engine.applied_migrations(table, args.snapshot)}
+    if migration.name in applied:
+        raise InputError(
+            args.snapshot,
+            0,
+            f"the export already has {migration.name} (its {table} ledger lists it): batches "
+            "are planned on an export from before the file runs; give one from before it",
+        )
     if not any(s.kind in BATCHABLE for s in migration.statements):
         raise InputError(
             history.project.relpath(migration.path),
