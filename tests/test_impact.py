@@ -730,6 +730,47 @@ def test_a_rebuild_that_leaves_rows_behind_loses_data(make_tree, tmp_path):
     assert rows.loc["0003_split.sql", "verdict"] == "safe"
 
 
+def test_values_a_rebuilds_copy_changes_are_transitions(make_tree, tmp_path):
+    """Stranger's project #19: a drizzle rebuild lowercased `kind` in its INSERT … SELECT
+    (for a new CHECK); impact said "Value transitions: (none)". The copy's changes are shown
+    at the DROP TABLE, under the table's own name, row by row on its key, JSON by path;
+    a column the copy keeps as it was shows none. Figures from the sqlite3 module."""
+    import sqlite3
+
+    files = {
+        "m/0001_t.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY, kind TEXT, doc TEXT, n INT);\n"
+        "INSERT INTO a VALUES (1, 'Asset', '{\"k\":\"X\"}', 1), (2, 'asset', '{\"k\":\"y\"}', 2),"
+        " (3, 'LIABILITY', '{\"k\":\"Z\"}', 3), (4, 'Asset', '{\"k\":\"x\"}', 4);\n",
+        "m/0002_rebuild.sql": "CREATE TABLE `__new_a` (id INTEGER PRIMARY KEY, kind TEXT "
+        "CHECK (kind = lower(kind)), doc TEXT, n INT);\n"
+        "INSERT INTO `__new_a` SELECT id, lower(kind), json_set(doc, '$.k', lower(doc->>'k')), n "
+        "FROM a;\nDROP TABLE a;\nALTER TABLE `__new_a` RENAME TO a;\n",
+        "empty.sql": "PRAGMA defer_foreign_keys=TRUE;\n",
+    }
+    db = sqlite3.connect(":memory:")
+    db.executescript(files["m/0001_t.sql"])
+    before = dict(db.execute("SELECT id, kind FROM a").fetchall())
+    db.executescript(files["m/0002_rebuild.sql"])
+    after = dict(db.execute("SELECT id, kind FROM a").fetchall())
+    moved = {}
+    for key, kind in before.items():
+        if after[key] != kind:
+            moved[(kind, after[key])] = moved.get((kind, after[key]), 0) + 1
+    root = make_tree(files)
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    impact = analyse_impact(snapshot, load_migration_dir(root / "m"))
+    rebuild = impact.transitions[impact.transitions["file"] == "0002_rebuild.sql"]
+    assert set(rebuild["table"]) == {"a"} and set(rebuild["line"]) == {3}
+    kind = rebuild[rebuild["column"] == "kind"]
+    assert {(r.before, r.after): r.rows for r in kind.itertuples()} == moved
+    doc = rebuild[rebuild["column"] == "doc"]
+    assert {(r.path, r.before, r.after, r.rows) for r in doc.itertuples()} == {
+        ("$.k", '"X"', '"x"', 1),
+        ("$.k", '"Z"', '"z"', 1),
+    }
+    assert "n" not in set(rebuild["column"])
+
+
 def test_tables_whose_columns_hide_the_rowid(tmp_path):
     """A column named `rowid` hides the rowid behind it: impact compared the rows it kept
     by that column (here text, NULL, repeated) and said "3 rows changed (-3 more rewritten

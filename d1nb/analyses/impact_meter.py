@@ -167,7 +167,9 @@ class ImpactMeter(Meter):
             s.kind, s.table, rows, dict(zip(dropped, values, strict=True))
         )
         if s.kind == "drop_table" and rows:
-            self._rows_not_copied(self.dropped[s.index])
+            key, targets = self._copies_of(s.table)
+            self._rows_not_copied(self.dropped[s.index], key, targets)
+            self._copied_transitions(s, key, targets)
         for column in dropped if s.kind == "drop_column" else []:
             self._kept_transformed(self.dropped[s.index], column)
 
@@ -197,11 +199,10 @@ class ImpactMeter(Meter):
         if changed:
             drop.transformed[column] = (changed, distinct, kept, tuple(into))
 
-    def _rows_not_copied(self, drop: Dropped) -> None:
-        """The rows of a table about to be dropped whose key is in none of the tables that
-        earlier INSERT … SELECTs of the file copied it into. Claimed only when some rows are
-        there and some are not: a key that the copy transforms matches none."""
-        conn, table = self.engine.conn, drop.table
+    def _copies_of(self, table: str) -> tuple[list[str], list[str]]:
+        """The primary key of a table about to be dropped, and the tables earlier INSERT …
+        SELECTs of the file copied it into that hold that key (a rebuild's new table)."""
+        conn = self.engine.conn
         columns = self.engine.columns(table)
         key = [c[1] for c in sorted(columns, key=lambda c: c[5]) if c[5]]
         targets = []
@@ -213,6 +214,13 @@ class ImpactMeter(Meter):
             held = {c[1].lower() for c in self.engine.columns(target, generated=True)}
             if key and all(k.lower() in held for k in key):
                 targets.append(target)
+        return key, targets
+
+    def _rows_not_copied(self, drop: Dropped, key: list[str], targets: list[str]) -> None:
+        """The rows of a table about to be dropped whose key is in none of the tables that
+        earlier INSERT … SELECTs of the file copied it into. Claimed only when some rows are
+        there and some are not: a key that the copy transforms matches none."""
+        conn, table = self.engine.conn, drop.table
         if not targets:
             return
         absent = " AND ".join(
@@ -226,6 +234,19 @@ class ImpactMeter(Meter):
         ).fetchall()[0]
         if 0 < missing < drop.rows:
             drop.not_copied, drop.copied_to = missing, tuple(targets)
+
+    def _copied_transitions(self, s: Statement, key: list[str], targets: list[str]) -> None:
+        """The values a rebuild's copy changed on the way (`lower(kind)` in its INSERT …
+        SELECT), row by row on the key, shown under the table's own name at its DROP TABLE."""
+        here = {c[1].lower() for c in self.engine.columns(s.table)}
+        for target in targets:
+            held = {c[1].lower(): c[1] for c in self.engine.columns(target)}
+            on = " AND ".join(f"a.{quote_ident(k)} IS b.{quote_ident(k)}" for k in key)
+            join = f"FROM main.{quote_ident(s.table)} b JOIN main.{quote_ident(target)} a ON {on}"
+            keys = {k.lower() for k in key}
+            for col in [c[1] for c in self.engine.columns(s.table)]:
+                if col.lower() in held and col.lower() in here and col.lower() not in keys:
+                    self._column_transitions(s, s.table, held[col.lower()], join)
 
     def _broken_references(self) -> dict[tuple[str, str], int]:
         """Rows pointing at a parent row that is not there, per (child, parent); none told
@@ -356,32 +377,36 @@ class ImpactMeter(Meter):
     def _record_rows(self, s: Statement, kept: KeptRows, watch: list[str]) -> int:
         """The kept rows whose `watch` columns moved: added to the file's changed rows, their
         values' transitions recorded; returns how many."""
-        conn = self.engine.conn
         table, join = kept.table, kept.join()
         count = self._count_changed(
             table,
             f"SELECT {identity_value(kept.identity, 'a.')} AS k {join} WHERE {kept.differs(watch)}",
         )
         for col in watch:
-            c = quote_ident(col)
-            changed = f"WHERE b.{c} IS NOT a.{c}"
-            documents = conn.execute(
-                f"SELECT b.{c}, a.{c} {join} {changed} AND json_valid(b.{c}) "
-                f"AND json_valid(a.{c}) AND json_type(b.{c}) IN ('object', 'array') "
-                f"LIMIT {MAX_JSON_ROWS}"
-            ).fetchall()
-            total = conn.execute(f"SELECT count(*) {join} {changed}").fetchall()[0][0]
-            if documents and len(documents) == total:  # JSON documents: compare by path
-                self._json_paths(s, table, col, documents)
-                continue
-            pairs = conn.execute(
-                f"SELECT b.{c}, a.{c}, count(*) {join} {changed} "
-                "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
-            ).fetchall()
-            self._add(s, table, col, "", [(_show(b), _show(a), n) for b, a, n in pairs])
-            if documents:
-                self._json_paths(s, table, col, documents)
+            self._column_transitions(s, table, col, join)
         return count
+
+    def _column_transitions(self, s: Statement, table: str, col: str, join: str) -> None:
+        """The transitions of `col` between the rows `join` pairs (`b` before, `a` after):
+        by JSON path when every changed value is a JSON document, else value by value."""
+        conn = self.engine.conn
+        c = quote_ident(col)
+        changed = f"WHERE b.{c} IS NOT a.{c}"
+        documents = conn.execute(
+            f"SELECT b.{c}, a.{c} {join} {changed} AND json_valid(b.{c}) "
+            f"AND json_valid(a.{c}) AND json_type(b.{c}) IN ('object', 'array') "
+            f"LIMIT {MAX_JSON_ROWS}"
+        ).fetchall()
+        total = conn.execute(f"SELECT count(*) {join} {changed}").fetchall()[0][0]
+        if documents and len(documents) == total:  # JSON documents: compare by path
+            self._json_paths(s, table, col, documents)
+            return
+        pairs = conn.execute(
+            f"SELECT b.{c}, a.{c}, count(*) {join} {changed} GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
+        ).fetchall()
+        self._add(s, table, col, "", [(_show(b), _show(a), n) for b, a, n in pairs])
+        if documents:
+            self._json_paths(s, table, col, documents)
 
     def _count_changed(self, table: str, rows: str) -> int:
         """The rows `rows` (a SELECT of identities `k`) names, added to the file's set of
