@@ -20,6 +20,7 @@ from d1nb.formats.sql.shapes import (
     lowercase_compound_end,
     pragma_switch,
 )
+from d1nb.formats.sql.text import shown
 
 Hit = tuple[int, str, Statement | None]
 
@@ -119,7 +120,7 @@ def _drop_hazards(
             continue
         how = action if parent == s.table else f"{action} via {parent}"
         (blocking if action in ("NO ACTION", "RESTRICT") else acting).append(
-            f"{child}.{col} (ON DELETE {how})"
+            f"{shown(child, col)} (ON DELETE {how})"
         )
     hazards = (
         (
@@ -145,7 +146,7 @@ def _drop_hazards(
         ),
     )
     return [
-        (s.line, f"DROP TABLE {s.table} {what}: {', '.join(children)}", s)
+        (s.line, f"DROP TABLE {shown(s.table)} {what}: {', '.join(children)}", s)
         for children, what in hazards
         if children
     ]
@@ -237,9 +238,9 @@ def enum_check_one_step(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
         )
         yield (
             new.line,
-            f"table {table} is rebuilt with its CHECKs changed ({change}): old code writing old "
-            "values and rows copied across fail in one step; add a new column, backfill, then "
-            "switch",
+            f"table {shown(table)} is rebuilt with its CHECKs changed ({change}): old code "
+            "writing old values and rows copied across fail in one step; add a new column, "
+            "backfill, then switch",
             new,
         )
 
@@ -307,8 +308,8 @@ def rebuild_drops_triggers_indexes(f: MigrationFile, ctx: FileContext) -> Iterat
             )
         yield (
             drop.line,
-            f"DROP TABLE {table} takes its {' and '.join(parts)} with it, and this file does "
-            f"not create them again on the rebuilt {table}",
+            f"DROP TABLE {shown(table)} takes its {' and '.join(parts)} with it, and this file "
+            f"does not create them again on the rebuilt {shown(table)}",
             drop,
         )
 
@@ -427,7 +428,7 @@ def replace_deletes_children(f: MigrationFile, ctx: FileContext) -> Iterator[Hit
         for parent, child, col, action in cascade_edges(fks, s.table or ""):
             how = action if parent == s.table else f"{action} via {parent}"
             (blocking if action in ("NO ACTION", "RESTRICT") else acting).append(
-                f"{child}.{col} (ON DELETE {how})"
+                f"{shown(child, col)} (ON DELETE {how})"
             )
         if acting or blocking:
             reaches = f"and the delete reaches {', '.join(acting)}" if acting else ""
@@ -440,7 +441,7 @@ def replace_deletes_children(f: MigrationFile, ctx: FileContext) -> Iterator[Hit
             )
             yield (
                 s.line,
-                f"REPLACE into {s.table} deletes each row it replaces, "
+                f"REPLACE into {shown(s.table)} deletes each row it replaces, "
                 f"{'; '.join(p for p in (reaches, fails) if p)}: "
                 "use INSERT … ON CONFLICT DO UPDATE (or UPDATE) to keep them",
                 s,

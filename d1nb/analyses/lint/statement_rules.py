@@ -23,7 +23,7 @@ from d1nb.formats.sql.shapes import (
     trigger_parts,
     written_columns,
 )
-from d1nb.formats.sql.text import quote_ident
+from d1nb.formats.sql.text import quote_ident, shown
 
 _CREATE_KINDS = {
     "create_table",
@@ -57,7 +57,7 @@ def create_without_if_not_exists(s: Statement, ctx: FileContext) -> Iterator[str
     if s.kind in _CREATE_KINDS and "if_not_exists" not in s.flags and not temporary:
         what = s.kind.removeprefix("create_").replace("_", " ").upper()
         named = s.detail if s.kind in ("create_index", "create_trigger") else s.table
-        yield f"CREATE {what} {named or s.table} without IF NOT EXISTS: re-running fails"
+        yield f"CREATE {what} {shown(named or s.table)} without IF NOT EXISTS: re-running fails"
 
 
 @rule(
@@ -80,7 +80,7 @@ def add_column_not_null(s: Statement, ctx: FileContext) -> Iterator[str]:
     """
     if s.kind == "add_column" and "not_null" in s.flags and "default" not in s.flags:
         yield (
-            f"ADD COLUMN {s.detail} NOT NULL without default fails on a populated table "
+            f"ADD COLUMN {shown(s.detail)} NOT NULL without default fails on a populated table "
             "('Cannot add a NOT NULL column with default value NULL')"
         )
 
@@ -105,7 +105,7 @@ def add_column_non_constant_default(s: Statement, ctx: FileContext) -> Iterator[
     """
     if s.kind == "add_column" and "non_constant_default" in s.flags:
         yield (
-            f"ADD COLUMN {s.detail} with a non-constant default fails on a populated table "
+            f"ADD COLUMN {shown(s.detail)} with a non-constant default fails on a populated table "
             "('Cannot add a column with non-constant default')"
         )
 
@@ -121,7 +121,7 @@ def drop_table(s: Statement, ctx: FileContext) -> Iterator[str]:
     - **Example**: `DROP TABLE legacy_terms;`
     """
     if s.kind == "drop_table" and s.table not in ctx.rebuilt:
-        yield f"DROP TABLE {s.table}: its rows are gone for good"
+        yield f"DROP TABLE {shown(s.table)}: its rows are gone for good"
 
 
 @rule(
@@ -140,7 +140,7 @@ def drop_column(s: Statement, ctx: FileContext) -> Iterator[str]:
     - **Example**: `ALTER TABLE analytics_events DROP COLUMN payload;`
     """
     if s.kind == "drop_column":
-        yield f"DROP COLUMN {s.table}.{s.detail}"
+        yield f"DROP COLUMN {shown(s.table, s.detail)}"
 
 
 @rule(
@@ -160,7 +160,10 @@ def update_without_where(s: Statement, ctx: FileContext) -> Iterator[str]:
     - **Example**: `UPDATE repertoire SET status_v2 = …;` → `… WHERE status_v2 IS NULL;`
     """
     if s.kind == "update" and "where" not in s.flags:
-        yield f"UPDATE {s.table} without WHERE rewrites every row (and bills every row written)"
+        yield (
+            f"UPDATE {shown(s.table)} without WHERE rewrites every row (and bills every row "
+            "written)"
+        )
 
 
 @rule(
@@ -178,7 +181,7 @@ def delete_without_where(s: Statement, ctx: FileContext) -> Iterator[str]:
     - **Example**: `DELETE FROM lookup_queue;` → `DELETE FROM lookup_queue WHERE status = 'done';`
     """
     if s.kind == "delete" and "where" not in s.flags:
-        yield f"DELETE FROM {s.table} without WHERE"
+        yield f"DELETE FROM {shown(s.table)} without WHERE"
 
 
 @rule(
@@ -233,11 +236,11 @@ def rename(s: Statement, ctx: FileContext) -> Iterator[str]:
     """
     if s.kind == "rename_column":
         yield (
-            f"RENAME COLUMN {s.table}.{s.detail}: deployed code still uses the old name until "
-            "it is redeployed"
+            f"RENAME COLUMN {shown(s.table)}.{s.detail}: deployed code still uses the old name "
+            "until it is redeployed"
         )
     if s.kind == "rename_table" and s.detail not in ctx.rebuilt:
-        yield f"RENAME TABLE {s.table} TO {s.detail}"
+        yield f"RENAME TABLE {shown(s.table)} TO {shown(s.detail)}"
 
 
 @rule(
@@ -262,13 +265,15 @@ def add_column_fails_when_populated(s: Statement, ctx: FileContext) -> Iterator[
     if s.kind != "add_column":
         return
     if "stored" in s.flags:
-        yield f"ADD COLUMN {s.detail} as a STORED generated column fails on a populated table"
+        yield (
+            f"ADD COLUMN {shown(s.detail)} as a STORED generated column fails on a populated table"
+        )
     elif "check" in s.flags:
         failing = _default_fails_check(s.sql)
         if failing:
             yield (
-                f"ADD COLUMN {s.detail}: {failing}, so the statement fails on a populated table "
-                "('CHECK constraint failed')"
+                f"ADD COLUMN {shown(s.detail)}: {failing}, so the statement fails on a populated "
+                "table ('CHECK constraint failed')"
             )
 
 
@@ -318,9 +323,9 @@ def virtual_table_blocks_export(s: Statement, ctx: FileContext) -> Iterator[str]
     """
     if s.kind == "create_virtual_table":
         yield (
-            f"CREATE VIRTUAL TABLE {s.table}: a plain `wrangler d1 export` refuses the database "
-            "from now on; export with --remote --compatibility sqlite3_cli_only (or --table per "
-            "table; locally, d1nb reads .wrangler/state)"
+            f"CREATE VIRTUAL TABLE {shown(s.table)}: a plain `wrangler d1 export` refuses the "
+            "database from now on; export with --remote --compatibility sqlite3_cli_only (or "
+            "--table per table; locally, d1nb reads .wrangler/state)"
         )
 
 
@@ -409,7 +414,7 @@ def trigger_kept_values_go_stale(s: Statement, ctx: FileContext) -> Iterator[str
     if keeping and not kept_in & later:
         read = sorted(set().union(*keeping.values()))
         yield (
-            f"UPDATE {s.table} sets {', '.join(read)}, which the INSERT/DELETE trigger(s) "
+            f"UPDATE {shown(s.table)} sets {', '.join(read)}, which the INSERT/DELETE trigger(s) "
             f"{', '.join(sorted(keeping))} read to keep values in "
             f"{', '.join(sorted(kept_in)) or 'other rows'}; "
             "no UPDATE trigger follows it and no later UPDATE in the file recomputes them: those "
