@@ -570,11 +570,13 @@ def test_drafts_rebuild_a_table_whose_constraints_changed(tmp_path):
         "CREATE TABLE notes (id INTEGER PRIMARY KEY, account_id INTEGER REFERENCES accounts(id));\n"
         "CREATE TRIGGER no_closed BEFORE UPDATE ON accounts WHEN NEW.kind = 'closed'\n"
         "BEGIN SELECT RAISE(ABORT, 'closed'); END;\n"
+        "CREATE TABLE _d1nb_rollback_accounts (x);\n"  # a user's table under d1nb's name
     )
     rows = (
         "INSERT INTO accounts VALUES (1, 'Asset'), (2, 'LIABILITY'), (3, 'asset');"
         "INSERT INTO entries VALUES (10, 1), (11, 2), (12, NULL);"
         "INSERT INTO notes VALUES (1, 1);"
+        "INSERT INTO _d1nb_rollback_accounts VALUES ('kept');"
     )
     rebuild = (  # the order that keeps a NO ACTION child under deferred keys
         "PRAGMA defer_foreign_keys=ON;\n"
@@ -593,3 +595,4 @@ def test_drafts_rebuild_a_table_whose_constraints_changed(tmp_path):
     assert schema.index("PRAGMA defer_foreign_keys = ON;") < schema.index('DROP TABLE "accounts"')
     assert "CREATE TABLE `accounts` (`id` integer PRIMARY KEY AUTOINCREMENT" in schema
     assert "CREATE UNIQUE INDEX accounts_kind_id" in schema and "no_closed" in schema
+    assert '"_d1nb_rollback_accounts1"' in schema  # set aside under a name of its own

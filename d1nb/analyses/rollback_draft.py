@@ -15,7 +15,7 @@ from d1nb.formats.sql.shapes import (
     is_constant_default,
     virtual_table_content,
 )
-from d1nb.formats.sql.text import quote_ident, quote_literal, sql_fingerprint
+from d1nb.formats.sql.text import quote_ident, quote_literal, sql_fingerprint, unused_name
 from d1nb.inputs.workingcopy import Snapshot
 
 DRAFT_STATEMENTS_PER_FILE = 500
@@ -102,10 +102,14 @@ def draft_rollback(
             if (
                 not renamed
                 and old_cols.keys() == new_cols.keys()
+                and not _virtual(was[("table", name)][1])
+                and not _virtual(now[("table", name)][1])
                 and sql_fingerprint(was[("table", name)][1])
                 != sql_fingerprint(now[("table", name)][1])
             ):  # rebuilt with its columns kept: constraints or types changed
-                schema += _rebuild(name, was[("table", name)][1], sorted(ordinary))
+                taken = [n for _k, n in (*was, *now)]
+                aside = unused_name(f"_d1nb_rollback_{name}", taken)
+                schema += _rebuild(name, was[("table", name)][1], sorted(ordinary), aside)
                 rebuilt_tables.add(name)
                 continue
             for new_name, old_name in renamed.items():  # back in place, values kept
@@ -207,13 +211,17 @@ def draft_rollback(
     return files
 
 
-def _rebuild(table: str, create: str, columns: list[str]) -> list[str]:
+def _virtual(create: str) -> bool:
+    return create.lstrip().upper().startswith("CREATE VIRTUAL")
+
+
+def _rebuild(table: str, create: str, columns: list[str], aside_name: str) -> list[str]:
     """A table back to the export's definition, its rows as they are now (the data files then
     put their values back): copied aside, dropped, created from the export's own text, copied
     back. The file defers foreign keys to its end, so children that point at it with NO
     ACTION hold; their ON DELETE actions still run on the DROP (what they change is
     restored by a further round of the draft)."""
-    aside = quote_ident(f"_d1nb_rollback_{table}")
+    aside = quote_ident(aside_name)
     cols = ", ".join(quote_ident(c) for c in columns)
     return [
         f"DROP TABLE IF EXISTS {aside};",
