@@ -627,3 +627,25 @@ def test_batch_of_a_file_the_export_already_has_says_so(capsys, make_tree, tmp_p
     )
     assert code == 2
     assert "the export already has 0001_cents.sql (its __drizzle_migrations ledger lists it)" in err
+
+
+def test_a_migration_in_a_folder_of_its_own_is_named_by_its_folder(capsys, make_tree, tmp_path):
+    """Stranger's project #19 (`migrations_pattern = "db/migrations/*/up.sql"`): `--migration
+    0004_rank_orders` said "not a migration of orders"; the folder names its migration now, and
+    a name that matches none says how this service's migrations are named."""
+    root = make_tree(
+        {
+            "s/wrangler.toml": 'name = "s"\n[[d1_databases]]\nbinding = "DB"\n'
+            'database_name = "d"\nmigrations_dir = "db"\nmigrations_pattern = "db/*/up.sql"\n',
+            "s/db/0001_init/up.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n",
+            "s/db/0002_fill/up.sql": "UPDATE t SET v = upper(v);\n",
+            "export.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n"
+            + "".join(f"INSERT INTO \"t\" VALUES({i},'v{i}');\n" for i in range(1, 50)),
+        }
+    )
+    args = ("batch", str(root), "--snapshot", str(root / "export.sql"))
+    code, out, _err = run(capsys, *args, "--migration", "0002_fill", "--out", str(tmp_path / "b"))
+    assert code == 0 and "rows of t in batches of" in out
+    code, _out, err = run(capsys, *args, "--migration", "0003_nope", "--out", str(tmp_path / "c"))
+    assert code == 2
+    assert "not a migration of s: 0003_nope (its migrations are named like 0002_fill/up.sql)" in err

@@ -97,13 +97,15 @@ class BatchPlan:
     @property
     def unbatchable_reason(self) -> str:
         """Why no batch size meets the budget, and what to do instead."""
-        batches = -(-self.rows // self.recommended) if self.rows else 0
+        size = int(self.measurements["batch_size"].min()) if len(self.measurements) else 1
+        batches = -(-self.rows // size) if self.rows else 0
+        each = max(self.predicted_p95_ms(size), self.predicted_p95_ms(1))
         return (
             f"no batch size meets the {self.budget_ms:,g} ms budget: a batch of one row is "
             f"predicted at {self.predicted_p95_ms(1):,.0f} ms p95, the statement's fixed part "
             f"({self.intercept_ms * self.p95_factor:,.0f} ms), which every batch runs again "
-            f"({batches:,} batches of {self.recommended:,} would hold D1 for "
-            f"{batches * self.predicted_p95_ms(self.recommended) / 3_600_000:,.1f} h in all). "
+            f"({batches:,} batches of {size:,} rows would hold D1 for "
+            f"{batches * each / 3_600_000:,.1f} h in all). "
             "No batch files written: rewrite the statement so that each batch reads only its "
             "own rows (collect the keys it matches into a table of their own first, then batch "
             "over that table), or raise --budget-ms"

@@ -401,14 +401,14 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
 def cmd_batch(args: argparse.Namespace) -> Outcome:
     from d1nb.analyses.batch_files import batch_migration
     from d1nb.analyses.batching import BATCHABLE
-    from d1nb.presentation.project import migration_named
+    from d1nb.presentation.project import migration_named, not_a_migration
 
     args.env, args.only = None, None
     history, binding, snapshot, _ = _service_snapshot(args)
     mdir = history.migration_dirs[args.service]
     migration = migration_named(mdir, args.migration)
     if migration is None:
-        raise InputError(args.migration, 0, f"not a migration of {args.service}")
+        raise InputError(args.migration, 0, not_a_migration(mdir, args.service, [args.migration]))
     table = binding.migrations_table
     with snapshot.connect() as engine:
         applied = {r[1] for r in engine.applied_migrations(table, args.snapshot)}

@@ -93,7 +93,24 @@ def migration_named(mdir: MigrationDir, given: str) -> MigrationFile | None:
         if found is not None:
             return found
     by_tail = [f for f in mdir.files if f.name.endswith("/" + given) or f.path.name == given]
-    return by_tail[0] if len(by_tail) == 1 else None
+    if len(by_tail) == 1:
+        return by_tail[0]
+    # a folder-per-migration layout (migrations_pattern): the migration's folder names it
+    folder = given.replace("\\", "/").rstrip("/")
+    by_folder = [
+        f
+        for f in mdir.files
+        if f.name.rpartition("/")[0] == folder
+        or (path.is_dir() and f.path.parent.resolve() == path.resolve())
+    ]
+    return by_folder[0] if len(by_folder) == 1 else None
+
+
+def not_a_migration(mdir: MigrationDir, service: str, given: list[str]) -> str:
+    """The message for names `migration_named` did not find, with how this service's
+    migrations are named."""
+    example = f" (its migrations are named like {mdir.files[-1].name})" if mdir.files else ""
+    return f"not a migration of {service}: {', '.join(given)}{example}"
 
 
 def service_export(
@@ -138,7 +155,7 @@ def service_export(
     named = {n: migration_named(mdir, n) for n in only or []}
     unknown = [n for n, f in named.items() if f is None]
     if unknown:
-        raise InputError(shown, 0, f"not a migration of {service}: {', '.join(unknown)}")
+        raise InputError(shown, 0, not_a_migration(mdir, service, unknown))
     if only:
         return snapshot, [f.name for f in named.values() if f is not None]
     if not env:
