@@ -649,3 +649,25 @@ def test_a_migration_in_a_folder_of_its_own_is_named_by_its_folder(capsys, make_
     code, _out, err = run(capsys, *args, "--migration", "0003_nope", "--out", str(tmp_path / "c"))
     assert code == 2
     assert "not a migration of s: 0003_nope (its migrations are named like 0002_fill/up.sql)" in err
+
+
+def test_schema_in_folders_of_their_own_is_read_by_the_configs_pattern(capsys, make_tree):
+    """Stranger's project #19: `--schema services/orders/db/migrations`, a folder per
+    migration (`migrations_pattern`), gave no tables ("table orders is not created by the
+    given schema"): the folder is read by the pattern of the config that names it."""
+    root = make_tree(
+        {
+            "s/wrangler.toml": 'name = "s"\n[[env.staging.d1_databases]]\nbinding = "DB"\n'
+            'database_name = "d"\nmigrations_dir = "db"\nmigrations_pattern = "db/*/up.sql"\n',
+            "s/db/0001_init/up.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n",
+            "s/db/0001_init/down.sql": "DROP TABLE t;\n",
+            "t.csv": "id,v\n1,a\n2,\n",
+        }
+    )
+    code, out, err = run(
+        capsys,
+        *("load", str(root / "t.csv"), "--table", "t", "--schema", str(root / "s" / "db")),
+        *("--format", "json", "--quiet"),
+    )
+    assert code == 0, err
+    assert {"table": "t", "rows": 2} in json.loads(out)["tables"]

@@ -106,6 +106,13 @@ _REFUSED_KEYS = ("node_compat", "type", "webpack_config", "build_type")
 """Top-level settings wrangler 4 no longer accepts (they stop `wrangler deploy`)."""
 
 
+def holds_config(folder: Path) -> bool:
+    """Whether `folder` itself holds a wrangler config (not looking below it)."""
+    return folder.is_dir() and any(
+        p.is_file() and _CONFIG_NAME.match(p.name) for p in folder.iterdir()
+    )
+
+
 def find_config_files(root: Path) -> list[Path]:
     """Every wrangler config under `root`, skipping dependency and build folders."""
     found = []

@@ -21,7 +21,14 @@ import pandas as pd
 
 from d1nb import outfiles
 from d1nb.engine.evolution import SchemaEvolution, schema_evolution
-from d1nb.formats.config import LOCAL_ENV, TOP_LEVEL_ENV, D1Binding, Project, load_project
+from d1nb.formats.config import (
+    LOCAL_ENV,
+    TOP_LEVEL_ENV,
+    D1Binding,
+    Project,
+    holds_config,
+    load_project,
+)
 from d1nb.formats.lockfile import LOCK_FILE, Locked, lock_text, read_lock
 from d1nb.formats.migrations import (
     MigrationDir,
@@ -195,6 +202,22 @@ def _enclosing_project(root: Path, levels: int = 4) -> Path | None:
             except ValueError:
                 return parent
     return None
+
+
+def schema_migrations(path: str | Path) -> MigrationDir:
+    """The migrations `--schema` names: a folder read as wrangler reads it for the config
+    beside or above it that names it as `migrations_dir` (so a folder-per-migration layout,
+    `migrations_pattern = "db/migrations/*/up.sql"`, is read by its pattern), else its own
+    `*.sql` files."""
+    folder = Path(path).resolve()
+    for parent in [folder, *list(folder.parents)[:4]]:
+        if not holds_config(parent):
+            continue
+        project = load_project(parent)
+        for b in project.bindings:
+            if b.migrations_pattern and b.migrations_dir == folder:
+                return load_migration_dir(folder, b.migrations_pattern, within=project.root)
+    return load_migration_dir(folder)
 
 
 def load_history(

@@ -81,10 +81,10 @@ SCHEMA = Arg(
     QUIET,
 )
 def cmd_load(args: argparse.Namespace) -> Outcome:
-    from d1nb.formats.migrations import load_migration_dir
+    from d1nb.inputs.history import schema_migrations
     from d1nb.inputs.snapshots import load_snapshot
 
-    schema = load_migration_dir(args.schema) if args.schema else None
+    schema = schema_migrations(args.schema) if args.schema else None
     snapshot = load_snapshot(
         args.export,
         _workdir(args),
@@ -626,9 +626,9 @@ def cmd_diff(args: argparse.Namespace) -> Outcome:
 
         con = duckdb_for_dumps(dumps, workdir)  # both read into one DuckDB: no copy to diff
         into = {"before": (con, "before"), "after": (con, "after")}
-    from d1nb.formats.migrations import load_migration_dir
+    from d1nb.inputs.history import schema_migrations
 
-    schema = load_migration_dir(args.schema) if args.schema else None
+    schema = schema_migrations(args.schema) if args.schema else None
     before, after = (
         load_snapshot(path, workdir / side, table=args.table, schema=schema, into=into.get(side))
         for side, path in (("before", args.before), ("after", args.after))
