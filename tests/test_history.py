@@ -601,6 +601,31 @@ def test_local_copies_of_an_env_only_config_are_read_per_environment(make_tree, 
     assert names == ["0002_more.sql"]
 
 
+def test_a_local_copy_two_environments_share_is_said_to_be_both(make_tree):
+    """Stranger's project #20: staging and production both bound `database_id = "__DB_ID__"`,
+    so `--local --env staging` and `--local --env production` use one local database; status
+    showed it as local.production alone, though the user had applied to staging. It is still
+    shown once, and a warning says whose else it is."""
+    from d1nb.formats.wrangler_output import local_state_file
+
+    shared = {**ENV_ONLY}
+    shared["wrangler.toml"] = ENV_ONLY["wrangler.toml"].replace("'5b1c'", "'<STAGING_DATABASE_ID>'")
+    root = make_tree(shared)
+    _ledger_table(
+        local_state_file(root / ".wrangler" / "state", "<STAGING_DATABASE_ID>"), ["0001_init.sql"]
+    )
+    history = load_history(root, use_git=False)
+    assert sorted(history.ledgers) == [("stockroom", "local.production")]
+    (warning,) = [p for p in history.problems if "local copy" in p.message]
+    assert warning.severity == "warning"
+    assert "the local copy shown as local.production is also staging's" in warning.message
+    root_apart = make_tree(ENV_ONLY)
+    _ledger_table(local_state_file(root_apart / ".wrangler" / "state", "5b1c"), ["0001_init.sql"])
+    assert not [
+        p for p in load_history(root_apart, use_git=False).problems if "local copy" in p.message
+    ]
+
+
 def test_an_export_whose_ledger_disagrees_with_the_env_is_refused(make_tree, tmp_path):
     """`--env ENV` replays ENV's pending files; on an export older or newer than ENV's ledger
     that skips a migration the export never had, or applies one twice (found on a stranger's

@@ -415,7 +415,34 @@ def _local_states(
                 label.startswith(LOCAL_PREFIX) and (service, LOCAL_ENV) in sources
             ):
                 found[(service, label)] = file
+                history.problems += _shared_local_copy(history, service, label)
     return found
+
+
+def _shared_local_copy(history: History, service: str, label: str) -> list[Problem]:
+    """A warning when the local copy shown as `label` is also other environments': their
+    bindings have the same local id (a placeholder id in every environment, say), so
+    `wrangler … --local --env X` reads and writes one database for all of them."""
+    bindings = [b for b in history.project.databases() if b.service == service]
+    shown = history.binding(service, label)
+    sharing = sorted(
+        b.environment
+        for b in bindings
+        if b.local_id == shown.local_id and b.environment != shown.environment
+    )
+    if not sharing:
+        return []
+    return [
+        Problem(
+            history.project.relpath(shown.config_path),
+            0,
+            f"{service}: the local copy shown as {label} is also "
+            f"{' and '.join(sharing)}'s: their bindings have the same local id "
+            f"({shown.local_id}), so `wrangler … --local` reads and writes one database for "
+            "them all, whichever --env is given",
+            "warning",
+        )
+    ]
 
 
 STATUS_COLUMNS = [
