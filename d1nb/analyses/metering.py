@@ -65,7 +65,7 @@ from d1nb.formats.sql.shapes import (
     window_reads_queries,
     written_columns,
 )
-from d1nb.formats.sql.text import SqlTokenError, blobs_emptied, quote_ident
+from d1nb.formats.sql.text import ROWID_NAMES, SqlTokenError, blobs_emptied, quote_ident
 
 _DML = {"insert", "insert_select", "update", "delete"}
 
@@ -1525,7 +1525,11 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 writes -= (changes - inserted) * (len(indexes) - len(touched))
             columns = written_columns(s.sql)
             rowid = self._rowid_column(table)
-            if rowid and (columns is None or rowid in columns):
+            own = {c[1].lower() for c in self.engine.columns(table)}
+            named = columns is not None and any(
+                c.lower() in ROWID_NAMES and c.lower() not in own for c in columns
+            )  # `INSERT INTO t (rowid, …)`: the rowid given by one of its own names
+            if (rowid and (columns is None or rowid in columns)) or named:
                 # the rowid is looked up before each row is inserted, or ignored
                 reads += changes if self.offered is None else self.offered
             # the parent of each foreign key is sought by rowid (1 read); through an index,
