@@ -10,6 +10,7 @@ rows that break it, never just a flag.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import apsw
@@ -31,12 +32,18 @@ SAMPLE_SIZE = 3
 _JSON_PROBE = 200
 
 
-def _split_target(target: str) -> tuple[str, str, str | None]:
-    """`table.column$.path` → (table, column, '$.path' or None)."""
+def _split_target(target: str, tables: Iterable[str] = ()) -> tuple[str, str, str | None]:
+    """`table.column$.path` → (table, column, '$.path' or None). A table whose name holds a dot
+    (`ledger.entries.memo`, stranger's project #19) is found among `tables`, the names the
+    snapshot holds (the longest such name); otherwise the name ends at the first dot."""
     path = None
     if "$" in target:
         target, path = target.split("$", 1)
         path = "$" + path
+    known = {t.lower() for t in tables}
+    for at in reversed([i for i, ch in enumerate(target) if ch == "."]):
+        if target[:at].lower() in known:
+            return target[:at], target[at + 1 :], path
     table, _, column = target.partition(".")
     return table, column, path
 
@@ -222,7 +229,7 @@ class _Checker(_CheckRows):
         for table in sorted(self.tables):
             targets += [(table, c[1]) for c in self.engine.columns(table) if c[3]]
         for target in extra:
-            table, column, _ = _split_target(target)
+            table, column, _ = _split_target(target, self.tables)
             if (table, column) not in targets:
                 targets.append((table, column))
         for table, column in targets:
@@ -245,7 +252,7 @@ class _Checker(_CheckRows):
 
     def accepted(self, accepted: dict[str, list[object]]) -> None:
         for target, values in accepted.items():
-            table, column, path = _split_target(target)
+            table, column, path = _split_target(target, self.tables)
             if self._missing(table, column, "accepted values"):
                 continue
             value = (
@@ -274,7 +281,7 @@ class _Checker(_CheckRows):
             )
 
     def json(self, given: list[str]) -> None:
-        targets = [_split_target(t)[:2] for t in given]
+        targets = [_split_target(t, self.tables)[:2] for t in given]
         for table in sorted(self.tables):
             for _cid, column, declared, *_ in self.engine.columns(table):
                 if (table, column) in targets:
@@ -437,7 +444,7 @@ def _passing_in_duckdb(
             return None
         targets = [(t, c[1], True) for t in tables for c in engine.columns(t) if c[3]]
         for item in invariants.not_null:
-            table, column, _ = _split_target(item)
+            table, column, _ = _split_target(item, columns)
             if table not in columns or column not in columns[table]:
                 return None
             if not any((table, column) == (t, c) for t, c, _ in targets):
