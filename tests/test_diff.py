@@ -295,3 +295,24 @@ def test_columns_named_like_the_diffs_own_counts_and_hashes(tmp_path):
         0,
         0,
     )
+
+
+def test_columns_of_tables_named_with_dots_are_told_apart(tmp_path):
+    """Stranger's project #19: the schema diff keyed a column `table.column`, so the column
+    `c` of a table `a.b` and the column `b.c` of a table `a` were one key (one overwrote the
+    other), and `ledger.entries.say "hi"` read as four names. Such names are quoted now."""
+    sides = []
+    for name, typed, extra in (("before", "INTEGER", ""), ("after", "TEXT", ', "b.c2" TEXT')):
+        conn = apsw.Connection(str(tmp_path / f"{name}.sqlite"))
+        conn.execute(
+            'CREATE TABLE "a.b" (id INTEGER PRIMARY KEY, c TEXT);'
+            f'CREATE TABLE a (id INTEGER PRIMARY KEY, "b.c" {typed}{extra});'
+        )
+        conn.close()
+        sides.append(load_snapshot(tmp_path / f"{name}.sqlite", tmp_path / f"w_{name}"))
+    schema = compare_tables(*sides).schema
+    assert schema[["object", "name", "change"]].values.tolist() == [
+        ["column", 'a."b.c"', "changed"],  # hidden behind "a.b".c's key before
+        ["column", 'a."b.c2"', "added"],
+        ["table", "a", "changed"],
+    ]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from d1nb.analyses.diff_tables import TableDiff, column_types, compare_table, records
 from d1nb.formats.sql.shapes import table_parts
-from d1nb.formats.sql.text import quote_ident, quote_literal
+from d1nb.formats.sql.text import quote_ident, quote_literal, shown
 from d1nb.inputs.duckcopy import connect_duckdb
 from d1nb.inputs.workingcopy import Snapshot
 
@@ -225,10 +225,11 @@ def _schema_objects(
         }
         for table in engine.tables():
             for cid, col, type_, notnull, default, pk in engine.columns(table):
+                key = ("column", shown(table, col))  # `"ledger.entries".memo`, not ambiguous
                 if places is not None:
-                    places[("column", f"{table}.{col}")] = (table, col, cid)
+                    places[key] = (table, col, cid)
                 collation = engine.conn.column_metadata("main", table, col)[1]
-                objects[("column", f"{table}.{col}")] = (
+                objects[key] = (
                     f"{type_}{' NOT NULL' if notnull else ''}"
                     f"{f' DEFAULT {default}' if default is not None else ''}"
                     f"{' PRIMARY KEY' if pk else ''}"
