@@ -235,3 +235,35 @@ def test_a_limited_delete_goes_by_the_rowid_a_column_named_rowid_hides(tmp_path)
         assert outcome.ok, outcome.error
         assert [s.changes for s in outcome.statements][-1] == 1
         assert engine.conn.execute("SELECT a FROM t ORDER BY a").fetchall() == [(2,), (3,)]
+
+
+def test_triggers_and_views_d1s_build_runs_differently_are_noted():
+    """A trigger keeping a post's tags as a JSON array (`json_set(meta, '$.tags', (SELECT
+    json_group_array(name) …))`) stores an array in D1 (checked with wrangler 4.164) and a
+    string in d1nb's SQLite, whose text runs as stored: its CREATE and every statement that
+    fires it carry a note; a statement that does not fire it, none."""
+    from d1nb.engine.d1engine import D1Engine
+    from d1nb.formats.migrations import parse_statements
+
+    create = (
+        "CREATE TABLE posts (id INTEGER PRIMARY KEY, meta TEXT DEFAULT '{}');\n"
+        "CREATE TABLE tags (post_id INTEGER, name TEXT);\n"
+        "CREATE TRIGGER tags_ai AFTER INSERT ON tags BEGIN UPDATE posts SET meta = "
+        "json_set(meta, '$.tags', (SELECT json_group_array(name) FROM tags WHERE post_id = "
+        "NEW.post_id)) WHERE id = NEW.post_id; END;\n"
+        "CREATE VIEW counts AS SELECT json_object('n', (SELECT count(*) FROM tags)) AS j;\n"
+        "INSERT INTO posts (id) VALUES (1);\n"
+    )
+    with D1Engine(":memory:") as engine:
+        made = engine.apply_migration("0001.sql", parse_statements(create))
+        assert [n.split(":")[0] for n in made.notes] == ["line 3"]  # the view's count is no JSON
+        fired = engine.apply_migration(
+            "0002.sql",
+            parse_statements("INSERT INTO tags VALUES (1, 'a');\nDELETE FROM tags;\n"),
+        )
+        (note,) = fired.notes
+        assert note.startswith("line 1: fires trigger tags_ai, which passes JSON built in")
+        # what the note warns of: a string here, an array in D1 (until d1nb runs it as D1 does)
+        assert engine.conn.execute("SELECT meta FROM posts").fetchall() == [
+            ('{"tags":"[\\"a\\"]"}',)
+        ]

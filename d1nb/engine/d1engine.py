@@ -43,7 +43,12 @@ from d1nb.engine.refusals import (
     reserved,
 )
 from d1nb.formats.migrations import Statement, parse_statements
-from d1nb.formats.sql.d1_build import as_d1_runs, differences
+from d1nb.formats.sql.d1_build import (
+    as_d1_runs,
+    differences,
+    fired_differences,
+    stored_differences,
+)
 from d1nb.formats.sql.text import ROWID_NAMES, quote_ident
 from d1nb.problems import InputError
 
@@ -262,6 +267,15 @@ class D1Engine:
             return s
         return replace(s, sql=runs, sent=None, written=s.sql)
 
+    def _fired_differences(self, s: Statement) -> list[str]:
+        """Notes for the triggers a statement fires whose bodies D1's build runs differently
+        (`stored_differences`): the export holds them, the file that created them is long
+        applied, and the difference shows where they fire."""
+        if s.kind not in ("insert", "insert_select", "update", "delete") or not s.table:
+            return []
+        triggers = self.triggers_on({s.table}).get(s.table.lower(), [])
+        return [f"line {s.line}: {n}" for n in fired_differences(s.kind, s.sql, triggers)]
+
     def _row_identity_if_table(self, name: str) -> list[str] | None:
         rows = self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
@@ -404,6 +418,8 @@ class D1Engine:
                 s = self.as_d1_runs(self.spelled(s))  # its table named as created
                 if s.written is not None:
                     outcome.notes += [f"line {s.line}: {n}" for n in differences(s.written)]
+                outcome.notes += [f"line {s.line}: {n}" for n in stored_differences(s.kind, s.sql)]
+                outcome.notes += self._fired_differences(s)
                 if s.kind == "pragma" and s.detail.startswith("foreign_keys="):
                     outcome.notes.append(_pragma_note(s, keys_off))
                 if meter is not None:

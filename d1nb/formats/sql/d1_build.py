@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from d1nb.formats.sql.shapes import trigger_parts, written_columns
 from d1nb.formats.sql.text import (
     ROWID_NAMES,
     SqlTokenError,
@@ -427,6 +428,50 @@ JSON_NOTE = (
     "(stored as JSON, not as a string); d1nb's SQLite would drop it, so d1nb runs the subquery "
     "wrapped in json(…)"
 )
+
+
+STORED_JSON_NOTE = (
+    "{what} passes JSON built in a scalar subquery to a JSON function: D1 keeps it JSON, "
+    "d1nb's SQLite makes it a string, and its text is kept as written, so what it yields "
+    "in this replay may differ from D1's there (JSON stored as a quoted string)"
+)
+
+
+def stored_differences(kind: str, sql: str) -> list[str]:
+    """What D1's build does differently with a trigger or view that `sql` creates: its body
+    runs as stored, so d1nb cannot run it as D1's build does (a note, not a rewrite)."""
+    if kind not in ("create_trigger", "create_view") or "select" not in sql.lower():
+        return []
+    if json_subqueries_wrapped(sql) == sql:
+        return []
+    return [
+        STORED_JSON_NOTE.format(what="this trigger" if kind == "create_trigger" else "this view")
+    ]
+
+
+_EVENTS = {"insert": "INSERT", "insert_select": "INSERT", "update": "UPDATE", "delete": "DELETE"}
+
+
+def fired_differences(kind: str, sql: str, triggers: list[tuple[str, str]]) -> list[str]:
+    """Notes for the triggers of its table (name, CREATE TRIGGER) that a statement fires and
+    whose bodies D1's build runs differently (`stored_differences`): the file that created
+    them is long applied, and the difference shows where they fire."""
+    event = _EVENTS.get(kind)
+    if event is None:
+        return []
+    written = {c.lower() for c in written_columns(sql) or []} if event == "UPDATE" else set()
+    notes = []
+    for name, text in triggers:
+        parts = trigger_parts(text)
+        if parts is None or parts.event != event:
+            continue
+        if parts.columns and not {c.lower() for c in parts.columns} & written:
+            continue
+        notes += [
+            f"fires trigger {name}, which " + note.removeprefix("this trigger ")
+            for note in stored_differences("create_trigger", text)
+        ]
+    return notes
 
 
 def differences(written: str) -> list[str]:
