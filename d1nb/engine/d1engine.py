@@ -267,13 +267,25 @@ class D1Engine:
             return s
         return replace(s, sql=runs, sent=None, written=s.sql)
 
-    def _fired_differences(self, s: Statement) -> list[str]:
+    def _fired_differences(
+        self, s: Statement, select_triggers: dict[str, list[tuple[str, str]]]
+    ) -> list[str]:
         """Notes for the triggers a statement fires whose bodies D1's build runs differently
         (`stored_differences`): the export holds them, the file that created them is long
-        applied, and the difference shows where they fire."""
+        applied, and the difference shows where they fire. `select_triggers` keeps each
+        table's triggers holding a subquery until a statement changes the schema."""
         if s.kind not in ("insert", "insert_select", "update", "delete") or not s.table:
             return []
-        triggers = self.triggers_on({s.table}).get(s.table.lower(), [])
+        key = s.table.lower()
+        if key not in select_triggers:
+            select_triggers[key] = self.conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
+                "COLLATE NOCASE AND instr(lower(sql), 'select') > 0",
+                (s.table,),
+            ).fetchall()
+        triggers = select_triggers[key]
+        if not triggers:
+            return []
         return [f"line {s.line}: {n}" for n in fired_differences(s.kind, s.sql, triggers)]
 
     def _row_identity_if_table(self, name: str) -> list[str] | None:
@@ -413,13 +425,16 @@ class D1Engine:
         if record:
             self.ensure_ledger(ledger_table)
         self.conn.execute("BEGIN")
+        select_triggers: dict[str, list[tuple[str, str]]] = {}
         try:
             for s in runnable:
                 s = self.as_d1_runs(self.spelled(s))  # its table named as created
                 if s.written is not None:
                     outcome.notes += [f"line {s.line}: {n}" for n in differences(s.written)]
                 outcome.notes += [f"line {s.line}: {n}" for n in stored_differences(s.kind, s.sql)]
-                outcome.notes += self._fired_differences(s)
+                if s.kind not in _ROWS_ONLY:  # it may create or drop a trigger
+                    select_triggers.clear()
+                outcome.notes += self._fired_differences(s, select_triggers)
                 if s.kind == "pragma" and s.detail.startswith("foreign_keys="):
                     outcome.notes.append(_pragma_note(s, keys_off))
                 if meter is not None:

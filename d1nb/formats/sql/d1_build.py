@@ -18,6 +18,7 @@ what a migration does (docs/compat.md, "Where d1nb's SQLite is not D1's"):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -459,19 +460,28 @@ def fired_differences(kind: str, sql: str, triggers: list[tuple[str, str]]) -> l
     event = _EVENTS.get(kind)
     if event is None:
         return []
-    written = {c.lower() for c in written_columns(sql) or []} if event == "UPDATE" else set()
+    written: set[str] | None = None  # the statement tokenized only when a trigger needs it
     notes = []
     for name, text in triggers:
-        parts = trigger_parts(text)
+        differs = _trigger_differences(text)
+        parts = trigger_parts(text) if differs else None
         if parts is None or parts.event != event:
             continue
-        if parts.columns and not {c.lower() for c in parts.columns} & written:
-            continue
+        if parts.columns:
+            if written is None:
+                written = {c.lower() for c in written_columns(sql) or []}
+            if not {c.lower() for c in parts.columns} & written:
+                continue
         notes += [
-            f"fires trigger {name}, which " + note.removeprefix("this trigger ")
-            for note in stored_differences("create_trigger", text)
+            f"fires trigger {name}, which " + n.removeprefix("this trigger ") for n in differs
         ]
     return notes
+
+
+@functools.lru_cache(maxsize=1024)
+def _trigger_differences(text: str) -> tuple[str, ...]:
+    """`stored_differences` of a CREATE TRIGGER, kept per text: asked at every firing."""
+    return tuple(stored_differences("create_trigger", text))
 
 
 def differences(written: str) -> list[str]:
