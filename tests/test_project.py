@@ -18,7 +18,8 @@ CONDA_NAMES = {"duckdb": "python-duckdb"}
 
 
 def _name_and_spec(requirement: str) -> tuple[str, str]:
-    match = re.match(r"^([A-Za-z0-9_.-]+)(.*)$", requirement.strip())
+    """A requirement's name and version spec; extras dropped (conda packages have none)."""
+    match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^]]*\])?([^#]*)", requirement.strip())
     return match.group(1).lower(), match.group(2).replace(" ", "")
 
 
