@@ -372,8 +372,8 @@ def test_drafts_drop_and_add_back_generated_columns(tmp_path):
 def test_drafts_add_a_dropped_column_back_as_the_export_declared_it(tmp_path):
     """Stranger's project #8 (drizzle-kit): `legacy_note` text, dropped, came back as
     "legacy_note" TEXT, so a draft that restored every row and value was judged "schema
-    differs". A column ADD COLUMN takes as written comes back as written; one it refuses as
-    written (a default that is not a constant) as near as it can, and the schema differs."""
+    differs". A column ADD COLUMN takes as written comes back as written; a table whose column
+    it refuses as written (a default that is not a constant) is rebuilt from the export's text."""
     columns = {
         "a": "`legacy_note` text COLLATE NOCASE",
         "b": "n integer NOT NULL DEFAULT (0) CHECK (n >= 0)",
@@ -398,13 +398,49 @@ def test_drafts_add_a_dropped_column_back_as_the_export_declared_it(tmp_path):
         "0002_a.sql": "restores everything",
         "0003_b.sql": "restores everything",
         "0004_c.sql": "restores everything",
-        "0005_d.sql": "schema differs",
+        "0005_d.sql": "restores everything",
     }, [c.draft_reason for c in checks]
     for check, (table, column) in zip(checks[:3], columns.items(), strict=False):
         schema = check.draft[0].read_text(encoding="utf-8")
         assert f'ALTER TABLE "{table}" ADD COLUMN {column};' in schema
     made = checks[3].draft[0].read_text(encoding="utf-8")
-    assert 'ALTER TABLE "d" ADD COLUMN "made" TEXT;' in made  # the default left out
+    assert "CREATE TABLE d (id INTEGER PRIMARY KEY,\n  made text DEFAULT (datetime('now')));" in (
+        made
+    )
+    assert "ADD COLUMN" not in made
+
+
+def test_drafts_rebuild_a_table_whose_dropped_column_was_not_its_last(tmp_path):
+    """Stranger's project #21: a drizzle-style rebuild dropped `"select"` from the middle of
+    table `"order"` (generated columns after it). ADD COLUMN put it back at the end: every
+    value back, the columns in another order, "schema differs". The table is rebuilt from the
+    export's text and the values put back by key."""
+    init = (
+        "CREATE TABLE p (id INTEGER PRIMARY KEY);\n"
+        'CREATE TABLE "order" (id INTEGER PRIMARY KEY AUTOINCREMENT,\n'
+        "  patient INTEGER NOT NULL REFERENCES P(id) ON DELETE CASCADE,\n"
+        '  "select" INTEGER DEFAULT 0, qty INTEGER NOT NULL,\n'
+        "  total INTEGER GENERATED ALWAYS AS (qty * 2) STORED);\n"
+        'CREATE INDEX order_p ON "ORDER"(patient);\n'
+    )
+    rows = "INSERT INTO p VALUES (1), (2);" + "".join(
+        f'INSERT INTO "order" (patient, "select", qty) VALUES ({1 + i % 2}, {i % 4}, {i});'
+        for i in range(1, 21)
+    )
+    rebuild = (
+        'CREATE TABLE "__new_order" (id INTEGER PRIMARY KEY AUTOINCREMENT,\n'
+        "  patient INTEGER NOT NULL REFERENCES p(id) ON DELETE CASCADE, qty INTEGER NOT NULL,\n"
+        "  total INTEGER GENERATED ALWAYS AS (qty * 2) STORED);\n"
+        'INSERT INTO "__new_order" (id, patient, qty) SELECT id, patient, qty FROM "order";\n'
+        'DROP TABLE "order";\nALTER TABLE "__new_order" RENAME TO "order";\n'
+        'CREATE INDEX order_p ON "order"(patient);\n'
+    )
+    root = _project(tmp_path / "p", init, {"0002_drop_select.sql": rebuild}, rows)
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    schema = check.draft[0].read_text(encoding="utf-8")
+    assert "ADD COLUMN" not in schema
+    assert schema.index('DROP TABLE "order";') < schema.index('CREATE TABLE "order" (id')
 
 
 def test_drafts_rename_a_renamed_column_back(tmp_path):

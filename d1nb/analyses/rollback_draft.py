@@ -99,17 +99,24 @@ def draft_rollback(
             new_cols = {c[1]: c for c in a.columns(name, generated=True)}
             ordinary = {c[1] for c in b.columns(name)}
             renamed = renames[name] = _renamed_columns(old_cols, new_cols)
+            gone = [c for c in old_cols if c not in new_cols and c not in renamed.values()]
             if (
                 not renamed
-                and old_cols.keys() == new_cols.keys()
                 and not _virtual(was[("table", name)][1])
                 and not _virtual(now[("table", name)][1])
-                and sql_fingerprint(was[("table", name)][1])
-                != sql_fingerprint(now[("table", name)][1])
-            ):  # rebuilt with its columns kept: constraints or types changed
+                and (
+                    (
+                        old_cols.keys() == new_cols.keys()
+                        and sql_fingerprint(was[("table", name)][1])
+                        != sql_fingerprint(now[("table", name)][1])
+                    )  # rebuilt with its columns kept: constraints or types changed
+                    or (gone and not _addable_at_end(was[("table", name)][1], old_cols, gone))
+                )
+            ):
                 taken = [n for _k, n in (*was, *now)]
                 aside = unused_name(f"_d1nb_rollback_{name}", taken)
-                schema += _rebuild(name, was[("table", name)][1], sorted(ordinary), aside)
+                kept = sorted(ordinary & {c[1] for c in a.columns(name)})
+                schema += _rebuild(name, was[("table", name)][1], kept, aside)
                 rebuilt_tables.add(name)
                 continue
             for new_name, old_name in renamed.items():  # back in place, values kept
@@ -209,6 +216,15 @@ def draft_rollback(
         )
         files.append(path)
     return files
+
+
+def _addable_at_end(create: str, old_cols: dict[str, tuple], gone: list[str]) -> bool:
+    """Whether ADD COLUMN brings the `gone` columns back as the export had them: they were its
+    last columns, and each definition is one ADD COLUMN takes (no key, a constant default, not
+    generated STORED). Otherwise the table is rebuilt from the export's text."""
+    return list(old_cols)[-len(gone) :] == gone and all(
+        addable_column(create, old_cols[c][0], old_cols[c][4]) for c in gone
+    )
 
 
 def _virtual(create: str) -> bool:
