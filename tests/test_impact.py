@@ -677,7 +677,7 @@ def test_a_drop_loses_data_only_where_values_go_for_good(make_tree, tmp_path):
         "0007_renamed.sql": "safe",
     }
     assert rows.loc["0003_notes.sql", "reason"] == (
-        f"drop column gauge readings.note (free) ({notes} values)"
+        f'drop column "gauge readings"."note (free)" ({notes} values)'
     )
     assert rows.loc["0005_logs.sql", "reason"] == f"drop table logs ({logs} rows)"
     assert rows.loc["0006_sites.sql", "reason"] == f"drop column sites.code ({codes} values)"

@@ -38,7 +38,7 @@ def test_batch_files_and_the_lock_do_not_write_through_links(sample, tmp_path, p
         [
             *("batch", str(sample), "--service", "scores"),
             *("--snapshot", str(sample / "exports" / "scores" / "before.sql")),
-            *("--migration", "0013_backfill_normalized_id.sql", "--budget-ms", "2"),
+            *("--migration", "0013_backfill_normalized_id.sql", "--budget-ms", "100"),
             *("--out", str(out), "--workdir", str(tmp_path / "w")),
         ]
     )

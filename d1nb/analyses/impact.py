@@ -18,6 +18,7 @@ from d1nb.analyses.replay import ReplayResult, replay
 from d1nb.engine.evolution import schema_evolution
 from d1nb.formats.migrations import MigrationDir
 from d1nb.formats.sql.shapes import columns_read
+from d1nb.formats.sql.text import shown
 from d1nb.inputs.workingcopy import Snapshot
 
 DEFAULT_BUDGET_MS = 1000.0
@@ -261,9 +262,9 @@ def _lost(drop: Dropped, carriers: list[str]) -> list[str]:
             return left
         read |= columns
     if drop.kind == "drop_table" and not read and drop.rows:
-        return [f"drop table {drop.table} ({drop.rows} rows)"]
+        return [f"drop table {shown(drop.table)} ({drop.rows} rows)"]
     merged = [
-        f"drop column {drop.table}.{column}: {distinct - kept} of its {distinct} distinct "
+        f"drop column {shown(drop.table, column)}: {distinct - kept} of its {distinct} distinct "
         f"values cannot be told apart in {', '.join(into)}"
         for column, (_n, distinct, kept, into) in drop.transformed.items()
         if kept < distinct
@@ -271,7 +272,7 @@ def _lost(drop: Dropped, carriers: list[str]) -> list[str]:
     return (
         left
         + [
-            f"drop column {drop.table}.{column} ({n} values)"
+            f"drop column {shown(drop.table, column)} ({n} values)"
             for column, n in drop.values.items()
             if n and column.lower() not in read
         ]
@@ -283,7 +284,7 @@ def _kept_transformed(drop: Dropped) -> list[str]:
     """A dropped column's values that survive only transformed (each distinct value still
     told apart), in words: not lost, but not kept as they were either."""
     return [
-        f"drop column {drop.table}.{column}: {changed} values kept only as transformed into "
+        f"drop column {shown(drop.table, column)}: {changed} values kept only as transformed into "
         f"{', '.join(into)}"
         for column, (changed, distinct, kept, into) in drop.transformed.items()
         if kept >= distinct

@@ -19,6 +19,7 @@ from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.outcomes import MigrationOutcome
 from d1nb.formats.migrations import MigrationDir, MigrationFile, Statement
 from d1nb.formats.sql.shapes import table_columns
+from d1nb.formats.sql.text import shown
 
 SCHEMA_COLUMNS = ["order", "file", "table", "cid", "column", "type", "notnull", "default", "pk"]
 CHANGE_COLUMNS = [
@@ -180,13 +181,13 @@ def schema_evolution(
                     "order": order,
                     "file": f.name,
                     "ok": outcome.ok,
-                    "tables_created": ", ".join(sorted(set(after) - set(before))),
-                    "tables_dropped": ", ".join(sorted(set(before) - set(after))),
+                    "tables_created": ", ".join(shown(t) for t in sorted(set(after) - set(before))),
+                    "tables_dropped": ", ".join(shown(t) for t in sorted(set(before) - set(after))),
                     "columns_added": ", ".join(
-                        f"{t}.{c}" for t, c in sorted(cols_after - cols_before) if t in before
+                        shown(t, c) for t, c in sorted(cols_after - cols_before) if t in before
                     ),
                     "columns_removed": ", ".join(
-                        f"{t}.{c}" for t, c in sorted(cols_before - cols_after) if t in after
+                        shown(t, c) for t, c in sorted(cols_before - cols_after) if t in after
                     ),
                 }
             )

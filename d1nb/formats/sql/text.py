@@ -34,8 +34,12 @@ _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def shown(*names: str) -> str:
     """Names as a message shows them, joined by dots: bare when plain, double-quoted
     otherwise, so that the table `ledger.entries` does not read as a schema and a table,
-    nor the column `say "hi"` as a word and a string (stranger's project #19)."""
-    return ".".join(n if _PLAIN_NAME.fullmatch(n) else quote_ident(n) for n in names)
+    nor the column `say "hi"` as a word and a string (stranger's project #19), nor the table
+    `order` as a keyword (#21)."""
+    return ".".join(
+        n if _PLAIN_NAME.fullmatch(n) and n.upper() not in apsw.keywords else quote_ident(n)
+        for n in names
+    )
 
 
 ROWID_NAMES = ("rowid", "_rowid_", "oid")
