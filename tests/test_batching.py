@@ -621,3 +621,19 @@ def load_migration_dir_text(tmp_path, sql: str):
     folder.mkdir(exist_ok=True)
     (folder / "0001_dedupe.sql").write_text(sql, encoding="utf-8")
     return load_migration_dir(folder).files[0].statements
+
+
+def test_a_table_named_in_other_capitals_is_batched_by_its_rowid(tmp_path):
+    """Stranger's project #21: `DELETE FROM PATIENTS` of table `Patients` was refused as "a
+    WITHOUT ROWID table" (the schema was asked for `PATIENTS` by exact name)."""
+    db = tmp_path / "db.sqlite"
+    _run(
+        db,
+        "CREATE TABLE Patients (id INTEGER PRIMARY KEY, gone TEXT);"
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 2000) "
+        "INSERT INTO Patients SELECT i, CASE WHEN i % 2 THEN NULL ELSE 'x' END FROM k;",
+    )
+    statements = load_migration_dir_text(tmp_path, "DELETE FROM PATIENTS WHERE gone IS NOT NULL;")
+    (result,) = batch_migration(db, statements, tmp_path / "out", budget_ms=1000)
+    assert not result.error, result.error
+    assert result.plan.rows == 1000 and result.files

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from d1nb.analyses.impact import analyse_impact
@@ -807,3 +808,64 @@ def test_tables_whose_columns_hide_the_rowid(tmp_path):
     (tmp_path / "m2" / "0001_change.sql").write_text("UPDATE h SET v = 2;\n")
     with pytest.raises(InputError, match="columns named rowid, _rowid_ and oid"):
         analyse_impact(load_snapshot(hidden, tmp_path / "w2"), load_migration_dir(tmp_path / "m2"))
+
+
+def _shouted(sql: str, tables: set[str], kind: str) -> str:
+    """`sql` with its references to `tables` in capitals (every one in DML; in DDL only the
+    name after TABLE, ON or EXISTS, so no column or new name changes)."""
+    from sqlglot.tokens import TokenType
+
+    from d1nb.formats.sql.text import TOKENIZER
+
+    names = (TokenType.VAR, TokenType.IDENTIFIER)
+    out, last = [], 0
+    tokens = TOKENIZER.tokenize(sql)
+    for i, t in enumerate(tokens):
+        if t.token_type not in names or t.text.lower() not in tables:
+            continue
+        if kind not in ("update", "delete", "insert", "insert_select") and (
+            i == 0 or tokens[i - 1].text.upper() not in ("TABLE", "ON", "EXISTS")
+        ):
+            continue
+        quoted = t.token_type == TokenType.IDENTIFIER
+        start, end = (t.start + 1, t.end) if quoted else (t.start, t.end + 1)
+        out += [sql[last:start], sql[start:end].upper()]
+        last = end
+    return "".join(out) + sql[last:]
+
+
+@pytest.mark.parametrize("service", ["api", "scores"])
+def test_a_table_named_in_other_capitals_is_the_same_table(sample, tmp_path, service):
+    """Stranger's project #21 wrote `ALTER TABLE PATIENTS`, `DELETE FROM PATIENTS` of table
+    `Patients`: batch said PATIENTS was a WITHOUT ROWID table, and the model read the sample's
+    `UPDATE SCORES` at 223 rows where `UPDATE scores` reads 143 (the query plan names a table
+    as the statement writes it). The sample's migrations with every table reference in
+    capitals judge, cost and transition exactly as written."""
+    from d1nb.analyses.impact import statement_costs
+
+    source = sample / "services" / service / "migrations"
+    mdir = load_migration_dir(source)
+    tables = {s.table.lower() for f in mdir.files for s in f.statements if s.table}
+    shouted = tmp_path / "shouted"
+    shouted.mkdir()
+    changed = 0
+    for f in mdir.files:
+        text = f.text
+        for s in reversed(f.statements):
+            new = _shouted(s.sql, tables, s.kind)
+            if new != s.sql and s.sql in text:
+                changed += 1
+                at = text.rindex(s.sql)
+                text = text[:at] + new + text[at + len(s.sql) :]
+        (shouted / f.name).write_text(text, encoding="utf-8")
+    assert changed >= 10
+    figures = []
+    for folder in (source, shouted):
+        snapshot = load_snapshot(sample / "exports" / service / "before.sql", tmp_path / "w")
+        impact = analyse_impact(snapshot, load_migration_dir(folder))
+        costs = statement_costs(impact).assign(table=lambda x: x["table"].str.lower())
+        transitions = impact.transitions.assign(table=lambda x: x["table"].str.lower())
+        verdicts = impact.migrations.drop(columns=["duration_ms"])
+        figures.append((verdicts, costs, transitions))
+    for ours, theirs in zip(*figures, strict=True):
+        pd.testing.assert_frame_equal(ours, theirs)

@@ -538,7 +538,8 @@ def insert_source(s: Statement) -> str | None:
 
 def _has_rowid(engine: D1Engine, table: str) -> bool:
     (found,) = engine.conn.execute(
-        "SELECT count(*) FROM pragma_table_list WHERE schema = 'main' AND name = ? AND NOT wr",
+        "SELECT count(*) FROM pragma_table_list WHERE schema = 'main' "
+        "AND name = ? COLLATE NOCASE AND NOT wr",
         (table,),
     ).fetchall()[0]
     return bool(found) or not engine.conn.table_exists(None, table)

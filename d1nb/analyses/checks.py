@@ -220,7 +220,8 @@ class _Checker(_CheckRows):
 
     def _partial_where(self, index: str) -> str | None:
         rows = self.query(
-            f"SELECT sql FROM sqlite_master WHERE type='index' AND name={quote_literal(index)}"
+            "SELECT sql FROM sqlite_master WHERE type='index' "
+            f"AND name={quote_literal(index)} COLLATE NOCASE"
         )
         return index_where(rows[0][0]) if rows and rows[0][0] else None
 

@@ -61,7 +61,9 @@ class IndexCosts:
                 where = None
                 if partial:
                     (sql,) = self.engine.conn.execute(
-                        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+                        "SELECT sql FROM sqlite_master WHERE type = 'index' "
+                        "AND name = ? COLLATE NOCASE",
+                        (name,),
                     ).fetchall()[0]
                     where = index_where(sql or "") or "1"
                 found.append((None if None in cols else frozenset(cols), where))
@@ -83,7 +85,8 @@ class IndexCosts:
     def _partial_where(self, index: str) -> str | None:
         """The WHERE of a partial index named `index`; None for a full one (or no index)."""
         rows = self.engine.conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (index,)
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ? COLLATE NOCASE",
+            (index,),
         ).fetchall()
         return index_where(rows[0][0] or "") if rows else None
 

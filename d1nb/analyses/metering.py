@@ -98,6 +98,24 @@ class _VirtualTableWrites:
         self.last = total
 
 
+def spelled_plan(lines: list[str], tables: list[str]) -> list[str]:
+    """Query plan lines with each scanned or searched table named as the schema spells it.
+    The plan names a table as the statement wrote it (`SCAN SCORES` for `UPDATE SCORES` of
+    table `scores`), and the model compares those names with the schema's (#21)."""
+    by_length = sorted(tables, key=len, reverse=True)
+    out = []
+    for line in lines:
+        verb, _, rest = line.partition(" ")
+        if verb in ("SCAN", "SEARCH"):
+            for name in by_length:
+                head, tail = rest[: len(name)], rest[len(name) :]
+                if head.lower() == name.lower() and tail[:1] in ("", " "):
+                    line = f"{verb} {name}{rest[len(name) :]}"
+                    break
+        out.append(line)
+    return out
+
+
 def flush_virtual_tables(conn: apsw.Connection) -> None:
     """Make FTS5 write the terms it holds in memory (it does at each savepoint): done on both
     sides of a measured statement on a database with virtual tables, its shadow-table writes
@@ -192,7 +210,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
     def _autoincrement(self, table: str) -> bool:
         if table not in self._autoincrements:  # asked twice per insert: kept per schema
             rows = self.engine.conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+                (table,),
             ).fetchall()
             self._autoincrements[table] = (
                 bool(rows) and "AUTOINCREMENT" in (rows[0][0] or "").upper()
@@ -213,13 +232,13 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             return master + 2, 1
         rewritten = self.engine.conn.execute(
             "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-            "AND (type != 'index' OR tbl_name = ?)",
+            "AND (type != 'index' OR tbl_name = ? COLLATE NOCASE)",
             (table,),
         ).fetchall()[0][0]
         rewritten += d1.INTERNAL_SCHEMA_ROWS
         if s.kind == "rename_table":
             own = self.engine.conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE tbl_name = ? AND type IN "
+                "SELECT count(*) FROM sqlite_master WHERE tbl_name = ? COLLATE NOCASE AND type IN "
                 "('table', 'index', 'trigger')",
                 (s.detail,),
             ).fetchall()[0][0]
@@ -228,7 +247,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"
                 ).fetchall()[0][0]
                 and self.engine.conn.execute(
-                    "SELECT count(*) FROM sqlite_sequence WHERE name = ?", (s.detail,)
+                    "SELECT count(*) FROM sqlite_sequence WHERE name = ? COLLATE NOCASE",
+                    (s.detail,),
                 ).fetchall()[0][0]
             )
             return 4 * master, rewritten + own + sequence
@@ -336,7 +356,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         if s.kind in _DML or s.kind == "select":
             try:
                 tree = conn.execute("EXPLAIN QUERY PLAN " + s.sql).fetchall()
-                self.plan = [r[3] for r in tree]
+                self.plan = spelled_plan([r[3] for r in tree], self.engine.tables())
                 target = update_from_target(s.sql) if s.kind == "update" else None
                 if target and s.table and target.strip('"') != s.table:
                     # an UPDATE … FROM's own table under an alias: named by its name here,
@@ -454,7 +474,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             and self._has_sequence()
             and self._autoincrement(s.table or "")
             and bool(
-                conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = ?", (s.table,)).fetchall()
+                conn.execute(
+                    "SELECT 1 FROM sqlite_sequence WHERE name = ? COLLATE NOCASE", (s.table,)
+                ).fetchall()
             )
         )
         if any(self.listed):  # the rows IN (SELECT …) lists are built from, their values
@@ -695,7 +717,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             self._generated[table] = {}
             plain = {c[1] for c in self.engine.columns(table)}
             rows = self.engine.conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+                (table,),
             ).fetchall()
             parts = table_parts(rows[0][0] or "") if rows else []
             for cid, name, *_rest in self.engine.columns(table, generated=True):
@@ -714,7 +737,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         keeps such a list in an ephemeral index and probes it)."""
         if table not in self._checks:
             rows = self.engine.conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+                (table,),
             ).fetchall()
             found = []
             for column, expr in check_constraints(rows[0][0] or "") if rows else []:
@@ -1059,7 +1083,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             ).fetchall():
                 if partial:
                     sql = conn.execute(
-                        "SELECT sql FROM sqlite_master WHERE name = ?", (name,)
+                        "SELECT sql FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)
                     ).fetchall()[0][0]
                     entries += self._rows_where(table, index_where(sql or ""))
                 else:
@@ -1574,8 +1598,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             # its sqlite_master row twice, one row per automatic index (UNIQUE, a PRIMARY KEY
             # that is not the rowid), and sqlite_sequence's own when this creates it
             autoindexes = self.engine.conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-                "AND sql IS NULL",
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = ? COLLATE NOCASE AND sql IS NULL",
                 (table,),
             ).fetchall()[0][0]
             created_sequence = not self.had_sequence and self._has_sequence()

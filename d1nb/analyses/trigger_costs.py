@@ -66,7 +66,9 @@ class TriggerCosts:
         """The triggers on `table`, taken apart (kept until the schema changes)."""
         if table not in self._triggers:
             rows = self.engine.conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = ? COLLATE NOCASE",
+                (table,),
             ).fetchall()
             self._triggers[table] = [p for (sql,) in rows if (p := trigger_parts(sql or ""))]
         return self._triggers[table]
@@ -106,7 +108,8 @@ class TriggerCosts:
         if not found:
             return False
         unique = self.engine.conn.execute(
-            'SELECT "unique" FROM pragma_index_list(?) WHERE name = ?', (table, found.group(1))
+            'SELECT "unique" FROM pragma_index_list(?) WHERE name = ? COLLATE NOCASE',
+            (table, found.group(1)),
         ).fetchall()
         if not unique or not unique[0][0]:
             return False

@@ -593,7 +593,8 @@ class D1Engine:
         found = {}
         for name in names:
             for (sql,) in self.conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+                (name,),
             ):
                 found[name] = sql
         return found
@@ -644,7 +645,8 @@ class D1Engine:
     def without_rowid(self, table: str) -> bool:
         """Whether `table` is a WITHOUT ROWID table (its PRIMARY KEY is the table itself)."""
         rows = self.conn.execute(
-            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
+            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ? COLLATE NOCASE",
+            (table,),
         ).fetchall()
         return bool(rows and rows[0][0])
 
