@@ -671,3 +671,38 @@ def test_schema_in_folders_of_their_own_is_read_by_the_configs_pattern(capsys, m
     )
     assert code == 0, err
     assert {"table": "t", "rows": 2} in json.loads(out)["tables"]
+
+
+def test_services_that_share_one_migrations_folder_are_one_history(capsys, make_tree):
+    """Stranger's project #21: a monorepo's API and cron workers bind one database and read
+    one `packages/db/migrations` folder; report 04 and `impact` without --service refused
+    the export ("its ledger names as many migrations of api and cron"). They are one history:
+    the first by name is taken. Two services with folders of their own still tie."""
+    shared = '[[d1_databases]]\nbinding = "DB"\ndatabase_name = "d"\n'
+    root = make_tree(
+        {
+            "apps/api/wrangler.toml": f'name = "api"\n{shared}'
+            'migrations_dir = "../../db/migrations"\n',
+            "apps/cron/wrangler.toml": f'name = "cron"\n{shared}'
+            'migrations_dir = "../../db/migrations"\n',
+            "db/migrations/0001_t.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n",
+            "db/migrations/0002_v.sql": "UPDATE t SET v = upper(v);\n",
+            "export.sql": "PRAGMA defer_foreign_keys=TRUE;\n"
+            "CREATE TABLE d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+            "applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);\n"
+            "INSERT INTO d1_migrations VALUES(1,'0001_t.sql','2025-01-01 00:00:00');\n"
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\nINSERT INTO t VALUES(1,'a');\n",
+        }
+    )
+    code, out, err = run(
+        capsys, "impact", str(root), "--snapshot", str(root / "export.sql"), "--format", "json"
+    )
+    assert code in (0, 1), err
+    assert json.loads(out)["service"] == "api"
+    (root / "apps/cron/wrangler.toml").write_text(
+        f'name = "cron"\n{shared}migrations_dir = "migrations"\n', encoding="utf-8"
+    )
+    (root / "apps/cron/migrations").mkdir()
+    (root / "apps/cron/migrations/0001_t.sql").write_text("CREATE TABLE t (id);\n")
+    code, _, err = run(capsys, "impact", str(root), "--snapshot", str(root / "export.sql"))
+    assert code == 2 and "its ledger names as many migrations of api and cron" in err

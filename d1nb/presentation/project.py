@@ -502,7 +502,9 @@ def audit_replay(
 def service_of_export(history: History, snapshot: Snapshot) -> str:
     """The service whose migration files the export's ledger names most: an export of a
     project with several databases tells which one it is. InputError when its ledger names
-    none, or as many of two services' files (one folder serving two databases)."""
+    none, or as many of two services' different histories; services that read one folder into
+    one ledger table (a monorepo's workers sharing a database) are one history, the first
+    by name is taken."""
     with snapshot.connect() as engine:
         counts = {}
         for service, mdir in history.migration_dirs.items():
@@ -517,15 +519,19 @@ def service_of_export(history: History, snapshot: Snapshot) -> str:
             "its ledger names no migration of any service: name the service with --service "
             f"({', '.join(history.migration_dirs)})",
         )
-    if len(ranked) > 1 and counts[ranked[1]] == counts[ranked[0]]:
-        tied = [s for s in ranked if counts[s] == counts[ranked[0]]]
+    tied = sorted(s for s in ranked if counts[s] == counts[ranked[0]])
+    histories = {
+        (history.migration_dirs[s].path.resolve(), history.binding(s).migrations_table)
+        for s in tied
+    }
+    if len(histories) > 1:  # services sharing one folder and ledger are one history
         raise InputError(
             snapshot.source,
             0,
             f"its ledger names as many migrations of {' and '.join(tied)}: name the service "
             "with --service",
         )
-    return ranked[0]
+    return tied[0]
 
 
 @dataclass
