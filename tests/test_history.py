@@ -320,6 +320,16 @@ def test_an_applied_file_renamed_since_is_named_by_git_or_the_lock(make_tree):
             "the SQL of applied 0001_a.sql, renamed: wrangler applies it again"
         )
         assert status.loc["0003_c.sql", "note"] == ""
+    (root / "d1nb.lock").unlink()  # neither tells (#21: no lock, no git): the number does
+    status = status_frame(load_history(root, use_git=False)).set_index("name")
+    assert status.loc["0001_a.sql", "note"] == (
+        "0001_a_renamed.sql, pending, has its number: if that is this file renamed, wrangler "
+        "applies it again"
+    )
+    assert status.loc["0001_a_renamed.sql", "note"].startswith(
+        "has the number of applied 0001_a.sql, whose file is gone: if it is that file renamed"
+    )
+    assert status.loc["0003_c.sql", "note"] == ""
 
 
 def test_progression_not_applied_in_earlier_env(make_tree):

@@ -151,12 +151,18 @@ def _order_key(f: MigrationFile) -> tuple[tuple[int, float, bytes], ...]:
     return tuple(_segment_key(segment) for segment in f.name.split("/"))
 
 
+def number_of(name: str) -> int | None:
+    """The number a migration's name starts with (its folder's, in a folder-per-migration
+    layout), None when it has none."""
+    match = _NUMBER_PREFIX.match(name.split("/")[0])
+    return int(match.group(1)) if match else None
+
+
 def read_migration_file(path: Path, name: str) -> MigrationFile:
     """Read, hash, decode and split one migration file; problems are recorded, not raised."""
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
-    match = _NUMBER_PREFIX.match(name.split("/")[0])
-    number = int(match.group(1)) if match else None
+    number = number_of(name)
     migration = MigrationFile(name, path, number, digest, len(raw), None)
     if b"\x00" in raw:
         line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1

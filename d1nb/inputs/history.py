@@ -35,6 +35,7 @@ from d1nb.formats.migrations import (
     MigrationFile,
     load_migration_dir,
     migrations_frame,
+    number_of,
     statements_frame,
 )
 from d1nb.formats.sql.text import sql_fingerprint
@@ -499,6 +500,19 @@ def _renamed_since_applied(
             notes[twin.name] = (
                 f"the SQL of applied {row['name']}, renamed: wrangler applies it again"
             )
+            continue
+        number = number_of(row["name"])
+        namesakes = [f for f in pending if number is not None and f.number == number]
+        if fingerprint is None and len(namesakes) == 1:  # nothing to compare: the number says
+            twin = namesakes[0]
+            row["note"] = (
+                f"{twin.name}, pending, has its number: if that is this file renamed, "
+                "wrangler applies it again"
+            )
+            notes[twin.name] = (
+                f"has the number of applied {row['name']}, whose file is gone: if it is that "
+                "file renamed, wrangler applies it again (d1nb.lock or git history would tell)"
+            )
     return notes
 
 
@@ -618,9 +632,16 @@ def _status(history: History) -> pd.DataFrame:
                     "out_of_order": order[f.name] < highest,
                     "progression": "",
                     "modified_after_apply": False,
-                    "note": "numbered before applied files: will run out of order"
-                    if order[f.name] < highest
-                    else renamed.get(f.name, ""),
+                    "note": "; ".join(
+                        n
+                        for n in (
+                            "numbered before applied files: will run out of order"
+                            if order[f.name] < highest
+                            else "",
+                            renamed.get(f.name, ""),
+                        )
+                        if n
+                    ),
                 }
             )
     frame = pd.DataFrame(rows, columns=STATUS_COLUMNS)
