@@ -89,21 +89,25 @@ class Token(NamedTuple):
     """Offset just past its last character (closing quote included)."""
 
 
-_LITERAL = {TokenType.STRING, TokenType.IDENTIFIER, TokenType.HEX_STRING, TokenType.NUMBER}
+_new_tuple = tuple.__new__  # a Token without NamedTuple's Python-level __new__, per token
+_STRING, _IDENTIFIER, _NUMBER, _HEX = (
+    TokenType.STRING,
+    TokenType.IDENTIFIER,
+    TokenType.NUMBER,
+    TokenType.HEX_STRING,
+)
 
 
 def tokenize(sql: str) -> list[Token]:
     """SQLite tokens of `sql`, comments left out; raises SqlTokenError on an unclosed string."""
-    return [
-        Token(
-            "" if t.token_type in _LITERAL else t.text.upper(),
-            t.text,
-            t.token_type,
-            t.start,
-            t.end + 1,
-        )
-        for t in TOKENIZER.tokenize(sql)
-    ]
+    tokens = []
+    for t in TOKENIZER.tokenize(sql):
+        kind, value = t.token_type, t.text
+        # identity, not `in _LITERAL`: hashing an Enum member runs Python code, per token
+        literal = kind is _STRING or kind is _IDENTIFIER or kind is _NUMBER or kind is _HEX
+        word = "" if literal else value.upper()
+        tokens.append(_new_tuple(Token, (word, value, kind, t.start, t.end + 1)))
+    return tokens
 
 
 def top_level(toks: list[Token], start: int = 0) -> Iterator[tuple[int, str]]:
