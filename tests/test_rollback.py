@@ -632,3 +632,31 @@ def test_drafts_rebuild_a_table_whose_constraints_changed(tmp_path):
     assert "CREATE TABLE `accounts` (`id` integer PRIMARY KEY AUTOINCREMENT" in schema
     assert "CREATE UNIQUE INDEX accounts_kind_id" in schema and "no_closed" in schema
     assert '"_d1nb_rollback_accounts1"' in schema  # set aside under a name of its own
+
+
+def test_an_autoincrement_counter_a_rebuild_lowered_is_set_back(tmp_path):
+    """A rebuilt AUTOINCREMENT table restarts its counter from its largest id: the export's
+    `t` had given ids up to 10 (9 and 10 deleted since), the rebuilt one gives 9 again. A
+    hand-written rollback that rebuilds it back was judged "restores everything" on rows
+    alone; it loses the counter, and the draft sets it back (only ever raising it)."""
+    init = "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, junk TEXT, v TEXT);\n"
+    rows = "".join(f"INSERT INTO t (junk, v) VALUES ('j{i}', 'v{i}');" for i in range(1, 11))
+    rows += "DELETE FROM t WHERE id > 8;"
+    rebuild = (
+        "CREATE TABLE t_new (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);\n"
+        "INSERT INTO t_new (id, v) SELECT id, v FROM t;\nDROP TABLE t;\n"
+        "ALTER TABLE t_new RENAME TO t;\n"
+    )
+    root = _project(tmp_path / "p", init, {"0002_drop_junk.sql": rebuild}, rows)
+    back = (
+        "CREATE TABLE t_old (id INTEGER PRIMARY KEY AUTOINCREMENT, junk TEXT, v TEXT);\n"
+        "INSERT INTO t_old (id, v) SELECT id, v FROM t;\nDROP TABLE t;\n"
+        "ALTER TABLE t_old RENAME TO t;\n"
+    )
+    (root / "svc" / "migrations" / "0002_drop_junk.sql.rollback").write_text(back)
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.verdict == "loses data"
+    assert "the AUTOINCREMENT counter of t is 8, the export's 10" in check.reason
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    data = check.draft[-1].read_text(encoding="utf-8")
+    assert "UPDATE sqlite_sequence SET seq = 10 WHERE name = 't' AND seq < 10;" in data

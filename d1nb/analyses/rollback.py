@@ -258,15 +258,14 @@ def _judge(
     tables, columns, schema = compare_restored(state, restored, ledger)
     values = int(columns["values_not_restored"].sum()) if not columns.empty else 0
     lost, changed, extra = (int(tables[c].sum()) for c in ("lost", "changed", "added"))
-    if lost or changed or values or extra:
-        return (
-            "loses data",
+    lowered = _counters_lowered(state, restored, ledger)
+    if lost or changed or values or extra or lowered:
+        rows = (
             f"{lost:,} rows not restored, {changed:,} rows left changed, {values:,} values not "
-            f"restored, {extra:,} rows left over",
-            tables,
-            columns,
-            schema,
+            f"restored, {extra:,} rows left over"
         )
+        reason = "; ".join([rows] * bool(lost or changed or values or extra) + lowered)
+        return "loses data", reason, tables, columns, schema
     if not schema.empty:
         return (
             "schema differs",
@@ -277,6 +276,19 @@ def _judge(
             schema,
         )
     return "restores everything", "every row, value and object is back", tables, columns, schema
+
+
+def _counters_lowered(state: Snapshot, restored: Snapshot, ledger: str) -> list[str]:
+    """AUTOINCREMENT counters `restored` has below `state`'s: the ids between are given
+    again to new rows (a table rebuilt and not set back)."""
+    with D1Engine(state.path) as b, D1Engine(restored.path) as a:
+        was, now = b.autoincrement_counters(), a.autoincrement_counters()
+    return [
+        f"the AUTOINCREMENT counter of {table} is {now.get(table, 0):,}, the export's {seq:,}: "
+        "ids in between would be given again"
+        for table, seq in sorted(was.items())
+        if table != ledger.lower() and now.get(table, 0) < seq
+    ]
 
 
 def _or_zero(count: object) -> int:

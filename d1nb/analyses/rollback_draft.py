@@ -165,6 +165,7 @@ def draft_rollback(
                     f"INSERT INTO {quote_ident(table)}({quote_ident(table)}) VALUES ('rebuild');"
                 )
         data += rebuilt
+        data += _counters_back(b, a, tables)
         triggers = [sql for (kind, _n), (_tbl, sql) in sorted(was.items()) if kind == "trigger"]
         quiet = [
             f"DROP TRIGGER IF EXISTS {quote_ident(n)};"
@@ -225,6 +226,25 @@ def _addable_at_end(create: str, old_cols: dict[str, tuple], gone: list[str]) ->
     return list(old_cols)[-len(gone) :] == gone and all(
         addable_column(create, old_cols[c][0], old_cols[c][4]) for c in gone
     )
+
+
+def _counters_back(before: D1Engine, after: D1Engine, tables: list[str]) -> list[str]:
+    """Statements that put each AUTOINCREMENT counter the migration lowered back to the
+    export's (a rebuilt table restarts from its largest id: ids of rows deleted before the
+    export would be given again). They only raise a counter, so they can run again."""
+    was, now = before.autoincrement_counters(), after.autoincrement_counters()
+    out = []
+    for table in tables:
+        seq = was.get(table.lower())
+        if seq is None or now.get(table.lower(), -1) >= seq:
+            continue
+        name = quote_literal(table)
+        out += [
+            f"UPDATE sqlite_sequence SET seq = {seq} WHERE name = {name} AND seq < {seq};",
+            f"INSERT INTO sqlite_sequence (name, seq) SELECT {name}, {seq} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = {name});",
+        ]
+    return out
 
 
 def _virtual(create: str) -> bool:

@@ -547,6 +547,18 @@ class D1Engine:
             )
         )
 
+    def autoincrement_counters(self) -> dict[str, int]:
+        """sqlite_sequence: the largest id each AUTOINCREMENT table has given, by table name
+        (lower-cased). A table rebuilt or dropped loses its row, and ids it gave to rows
+        since deleted are given again."""
+        if not self.conn.table_exists(None, "sqlite_sequence"):
+            return {}
+        return {
+            str(name).lower(): int(seq)
+            for name, seq in self.conn.execute("SELECT name, seq FROM sqlite_sequence")
+            if isinstance(seq, int)
+        }
+
     def tables(self) -> list[str]:
         """User tables (not internal, not shadow tables of virtual tables)."""
         return [
