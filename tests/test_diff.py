@@ -177,6 +177,35 @@ def test_a_table_written_differently_is_the_same_table_unless_its_definitions_di
     ]
 
 
+def test_a_rebuild_that_quotes_names_and_lowercases_types_changes_only_what_it_adds(tmp_path):
+    """drizzle's rebuild writes `id` integer where the table said id INTEGER: the diff
+    listed every column as gone and come back (stranger's project #22). Names in any quotes
+    and case, keywords and types in any case, are the same definition; a string's case is
+    not."""
+    from d1nb.analyses.diff import schema_diff
+
+    before, after, other = (tmp_path / f"{n}.sql" for n in ("b", "a", "o"))
+    before.write_text(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, Title TEXT NOT NULL, "
+        "kind TEXT DEFAULT 'Memo');\n"
+    )
+    after.write_text(
+        'CREATE TABLE `notes` (`id` integer primary key autoincrement, "title" text not '
+        "null, [kind] text default 'Memo', `pinned` integer DEFAULT 0 NOT NULL);\n"
+    )
+    other.write_text(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, Title TEXT NOT NULL, "
+        "kind TEXT DEFAULT 'memo');\n"
+    )
+    load = load_snapshot
+    frame = schema_diff(load(before, tmp_path / "1"), load(after, tmp_path / "2"))
+    rows = {(r.object, r.name): r.detail for r in frame.itertuples()}
+    assert rows[("table", "notes")] == "+ `pinned` integer DEFAULT 0 NOT NULL"
+    frame = schema_diff(load(before, tmp_path / "3"), load(other, tmp_path / "4"))
+    rows = {(r.object, r.name): r.detail for r in frame.itertuples()}
+    assert rows[("table", "notes")] == ("− kind TEXT DEFAULT 'Memo'; + kind TEXT DEFAULT 'memo'")
+
+
 def test_columns_named_like_the_diffs_own_and_tables_one_side_lacks(tmp_path):
     """Stranger's project #8: a table with a column `kind` made the diff fail with "Ambiguous
     reference to column name kind" (its samples query ordered by its own output named kind).

@@ -776,9 +776,11 @@ def test_tables_whose_columns_hide_the_rowid(tmp_path):
     """A column named `rowid` hides the rowid behind it: impact compared the rows it kept
     by that column (here text, NULL, repeated) and said "3 rows changed (-3 more rewritten
     with the values they had)" for a file that changes 5 (the sqlite3 module: 2 updated and
-    1 deleted in t, 2 updated in u). The rowid is reached as `_rowid_` or `oid` then; a
-    table hiding all three names, with no INTEGER PRIMARY KEY to stand for it, is refused
-    by name."""
+    1 deleted in t, 2 updated in u). The rowid is reached as `_rowid_` or `oid` then. A
+    table hiding all three names, with no INTEGER PRIMARY KEY to stand for it, stopped the
+    whole impact (stranger's project #22, a legacy `rowid` text column beside `oid` and
+    `_rowid_`); its rows are now counted as SQLite counts them, with a note, and the other
+    tables' figures stand (the sqlite3 module: 2 rows updated in h, 1 in k)."""
     import apsw
 
     db = tmp_path / "export.sqlite"
@@ -802,12 +804,24 @@ def test_tables_whose_columns_hide_the_rowid(tmp_path):
     hidden = tmp_path / "hidden.sqlite"
     conn = apsw.Connection(str(hidden))
     conn.execute("CREATE TABLE h (rowid TEXT, _rowid_ TEXT, oid TEXT, v INTEGER);")
-    conn.execute("INSERT INTO h VALUES ('a', 'b', 'c', 1)")
+    conn.execute("INSERT INTO h VALUES ('a', 'b', 'c', 1), ('a', 'b', 'c', 1), ('d', 'e', 'f', 5)")
+    conn.execute("CREATE TABLE k (id INTEGER PRIMARY KEY, w TEXT);")
+    conn.execute("INSERT INTO k VALUES (1, 'x'), (2, 'y')")
     conn.close()
     (tmp_path / "m2").mkdir()
-    (tmp_path / "m2" / "0001_change.sql").write_text("UPDATE h SET v = 2;\n")
-    with pytest.raises(InputError, match="columns named rowid, _rowid_ and oid"):
-        analyse_impact(load_snapshot(hidden, tmp_path / "w2"), load_migration_dir(tmp_path / "m2"))
+    (tmp_path / "m2" / "0001_change.sql").write_text(
+        "UPDATE h SET v = 2 WHERE v = 1;\nUPDATE k SET w = upper(w) WHERE id = 2;\n"
+    )
+    impact = analyse_impact(
+        load_snapshot(hidden, tmp_path / "w2"), load_migration_dir(tmp_path / "m2")
+    )
+    row = impact.migrations.set_index("file").loc["0001_change.sql"]
+    assert row["verdict"] == "safe" and row["rows_changed"] == 3
+    (outcome,) = impact.result.outcomes
+    assert any("rows of h are not followed one by one" in n for n in outcome.notes)
+    assert impact.transitions[["table", "before", "after", "rows"]].values.tolist() == [
+        ["k", "y", "Y", 1]
+    ]
 
 
 def _shouted(sql: str, tables: set[str], kind: str) -> str:

@@ -31,6 +31,8 @@ from d1nb.problems import InputError
         ("has \\n\nline", "replace('has \\n\\012line','\\012',char(10))"),
         (b"\x00\xff", "X'00ff'"),
         ("Dvořák 坂本", "'Dvořák 坂本'"),
+        (float("inf"), "9e999"),  # Miniflare's dumpSql; `Infinity` is no SQL (#22)
+        (float("-inf"), "-9e999"),
     ],
 )
 def test_literals_match_wrangler(value, literal):

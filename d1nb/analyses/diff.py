@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from d1nb.analyses.diff_tables import TableDiff, column_types, compare_table, records
-from d1nb.formats.sql.shapes import table_parts
+from d1nb.formats.sql.shapes import part_key, table_parts
 from d1nb.formats.sql.text import quote_ident, quote_literal, shown
 from d1nb.inputs.duckcopy import connect_duckdb
 from d1nb.inputs.workingcopy import Snapshot
@@ -335,7 +335,7 @@ def _same_definition(kind: str, before: str | None, after: str | None) -> bool:
     if kind != "table" or before is None or after is None:
         return False
     old, new = table_parts(before), table_parts(after)
-    return bool(old) and old == new
+    return bool(old) and [part_key(p) for p in old] == [part_key(p) for p in new]
 
 
 def _what_changed(kind: str, before: str | None, after: str | None) -> str:
@@ -343,8 +343,10 @@ def _what_changed(kind: str, before: str | None, after: str | None) -> str:
     if kind != "table" or before is None or after is None:
         return ""
     old, new = table_parts(before), table_parts(after)
-    changes = [f"− {p}" for p in old if p not in new] + [f"+ {p}" for p in new if p not in old]
-    if not changes and old and sorted(old) == sorted(new):
+    old_keys, new_keys = [part_key(p) for p in old], [part_key(p) for p in new]
+    changes = [f"− {p}" for p, k in zip(old, old_keys, strict=True) if k not in new_keys]
+    changes += [f"+ {p}" for p, k in zip(new, new_keys, strict=True) if k not in old_keys]
+    if not changes and old and sorted(old_keys) == sorted(new_keys):
         return "the same definitions in another order"
     return "; ".join(changes)
 

@@ -125,6 +125,7 @@ def analyse_impact(
         ]
 
     for outcome, meter in zip(result.outcomes, last_meters, strict=True):
+        outcome.notes += meter.untracked.values()
         transitions += [{"file": outcome.name, **t} for t in meter.transitions]
         changed += [
             meter.changed_rows.get(i)

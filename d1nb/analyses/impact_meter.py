@@ -27,6 +27,7 @@ from d1nb.formats.sql.shapes import (
     written_columns,
 )
 from d1nb.formats.sql.text import quote_ident
+from d1nb.problems import InputError
 
 MAX_TRIGGER_TARGET_ROWS = 200_000
 """Rows of a table that triggers write kept aside to tell which rows they changed; a larger
@@ -115,9 +116,25 @@ class ImpactMeter(Meter):
         self._backfills: list[tuple[str, list[str], str]] = []
         """(table, columns set, text) of the UPDATEs of this file that ran."""
         self._broken_at_on: dict[tuple[str, str], int] | None = None
+        self.untracked: dict[str, str] = {}
+        """Tables whose rows cannot be told apart (no name reaches their rowid) → why: each
+        row written there counts as changed, with no transitions."""
         self.forgotten: list[tuple[int, str, str, int]] = []
         """(line of a `PRAGMA defer_foreign_keys = off`, child, parent, rows): references
         broken since the pragma was turned on, which turning it off commits unchecked."""
+
+    def _identity(self, table: str) -> list[str] | None:
+        """`D1Engine.row_identity` of `table`, or None (kept in `untracked`) when no name
+        reaches its rowid: its rows are then counted by SQLite's changes, not followed."""
+        try:
+            return self.engine.row_identity(table)
+        except InputError:
+            self.untracked[table] = (
+                f"rows of {table} are not followed one by one (columns named rowid, _rowid_ "
+                "and oid hide its rowid, and it has no INTEGER PRIMARY KEY): each row a "
+                "statement writes there counts as changed, and no value transitions are shown"
+            )
+            return None
 
     def _watched(self, s: Statement) -> list[str]:
         """The columns whose values a statement may change, compared row by row.
@@ -140,7 +157,9 @@ class ImpactMeter(Meter):
         else:
             return []
         by_name = {c[1].lower(): c[1] for c in self.engine.columns(s.table)}
-        identity = self.engine.row_identity(s.table)
+        identity = self._identity(s.table)
+        if identity is None:
+            return []
         keys = {k.lower() for k in identity} | {(self.engine.rowid_alias(s.table) or "").lower()}
         if s.kind == "update" and keys & {c.lower() for c in named}:
             return []  # it moves rows to new keys: each row it writes counts as changed
@@ -309,7 +328,9 @@ class ImpactMeter(Meter):
         for table in [tables[t] for t in targets if t in tables and t != s.table.lower()]:
             if self._count(table) > MAX_TRIGGER_TARGET_ROWS:
                 continue
-            identity = self.engine.row_identity(table)
+            identity = self._identity(table)
+            if identity is None:
+                continue
             columns = [c[1] for c in self.engine.columns(table) if c[1] not in identity]
             temp = f"_d1nb_trig{len(self._trigger_kept)}"
             self._trigger_kept.append(KeptRows.keep(self.engine, table, columns, temp))
@@ -349,8 +370,11 @@ class ImpactMeter(Meter):
             "SELECT 1 FROM temp._d1nb_changed WHERE tbl = ? LIMIT 1", (table,)
         ).fetchall():
             return 0
-        identity = identity_value(self.engine.row_identity(s.table))
-        gone = f"tbl = ? AND k NOT IN (SELECT {identity} FROM main.{quote_ident(s.table)})"
+        identity = self._identity(s.table)
+        if identity is None:
+            return 0
+        rows = f"SELECT {identity_value(identity)} FROM main.{quote_ident(s.table)}"
+        gone = f"tbl = ? AND k NOT IN ({rows})"
         (count,) = conn.execute(
             f"SELECT count(*) FROM temp._d1nb_changed WHERE {gone}", (table,)
         ).fetchall()[0]

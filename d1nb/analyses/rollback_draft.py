@@ -4,6 +4,7 @@ statement safe to run again. `rollback.py` verifies the drafts by replaying them
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from d1nb import d1, outfiles
@@ -17,6 +18,7 @@ from d1nb.formats.sql.shapes import (
 )
 from d1nb.formats.sql.text import quote_ident, quote_literal, sql_fingerprint, unused_name
 from d1nb.inputs.workingcopy import Snapshot
+from d1nb.problems import InputError
 
 DRAFT_STATEMENTS_PER_FILE = 500
 """Statements per drafted data file: each file is one `wrangler d1 execute --file` (one
@@ -318,6 +320,8 @@ def _restore_rows(
     now_name = {old: new for new, old in (renamed or {}).items()}
     cols = _column_names(b, table)
     pk = [c[1] for c in sorted(b.columns(table), key=lambda c: c[5]) if c[5]]
+    if not pk and _rowid_unreachable(b, table):
+        return _restore_by_content(b, a, table, cols, now_name)
     rid = b.rowid_name(table) if not pk else ""  # `_rowid_` where a column is named rowid
     key = pk or [rid]
     select = ", ".join(quote_ident(c) if c != rid else rid for c in [*key, *cols])
@@ -379,3 +383,60 @@ def _restore_rows(
             sets = ", ".join(f"{quote_ident(c)} = {_literal(v)}" for c, v in changed)
             out.append(f"UPDATE {t} SET {sets} WHERE {where(k)};")
     return out
+
+
+def _rowid_unreachable(engine: D1Engine, table: str) -> bool:
+    """Whether columns named rowid, _rowid_ and oid hide `table`'s rowid from SQL."""
+    try:
+        engine.rowid_name(table)
+    except InputError:
+        return True
+    return False
+
+
+def _restore_by_content(
+    b: D1Engine, a: D1Engine, table: str, cols: list[str], now_name: dict[str, str]
+) -> list[str]:
+    """`_restore_rows` for a table whose rows only their values tell apart (no key, and no
+    name reaches the rowid, which no SQL can then see either): each distinct row set back to
+    the number of copies it had. A row value with copies to remove is deleted whole and
+    inserted again as often as it was; with any column gone, every row is."""
+    t = quote_ident(table)
+
+    def copies(engine: D1Engine, names: list[str]) -> Counter:
+        select = ", ".join(quote_ident(c) for c in names)
+        rows = engine.conn.execute(f"SELECT {select} FROM {t}")
+        return Counter(tuple((type(v).__name__, v) for v in r) for r in rows)
+
+    old = copies(b, cols)
+    have = (
+        {c.lower() for c in _column_names(a, table)} if a.conn.table_exists(None, table) else set()
+    )
+    names = [now_name.get(c, c) for c in cols]
+    insert = f"INSERT INTO {t} ({', '.join(quote_ident(c) for c in cols)}) VALUES ({{}});"
+
+    def inserted(row: tuple, times: int) -> list[str]:
+        return [insert.format(", ".join(_literal(v) for _, v in row))] * times
+
+    if not all(n.lower() in have for n in names):
+        out = [f"DELETE FROM {t};"] if have else []  # nothing to match rows on
+        return out + [
+            s for row, n in sorted(old.items(), key=_content_order) for s in inserted(row, n)
+        ]
+    now = copies(a, names)
+    out = []
+    for row in sorted(old.keys() | now.keys(), key=lambda r: _content_order((r, 0))):
+        if old.get(row, 0) == now.get(row, 0):
+            continue
+        same = " AND ".join(
+            f"{quote_ident(c)} IS {_literal(v)}" for c, (_, v) in zip(cols, row, strict=True)
+        )
+        out.append(f"DELETE FROM {t} WHERE {same};")  # then as often as it was: safe to rerun
+        out += inserted(row, old.get(row, 0))
+    if out:
+        out.insert(0, f"-- {table}: no key, no name reaching its rowid: rows matched by value")
+    return out
+
+
+def _content_order(item: tuple) -> tuple:
+    return tuple(("", 0) if v is None else (kind, v) for kind, v in item[0])

@@ -428,7 +428,12 @@ class D1Engine:
         select_triggers: dict[str, list[tuple[str, str]]] = {}
         try:
             for s in runnable:
-                s = self.as_d1_runs(self.spelled(s))  # its table named as created
+                try:
+                    s = self.as_d1_runs(self.spelled(s))  # its table named as created
+                except InputError as exc:  # a table no name reaches the rowid of
+                    raise InputError(
+                        name, s.line, f"d1nb cannot run this as D1 does: {exc.problem.message}"
+                    ) from None
                 if s.written is not None:
                     outcome.notes += [f"line {s.line}: {n}" for n in differences(s.written)]
                 outcome.notes += [f"line {s.line}: {n}" for n in stored_differences(s.kind, s.sql)]

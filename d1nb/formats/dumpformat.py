@@ -23,13 +23,15 @@ from d1nb.problems import InputError
 
 
 def _js_number(value: int | float) -> str:
-    """A number as JavaScript's String() prints it, which is what the export contains."""
+    """A number as JavaScript's String() prints it, which is what the export contains; an
+    infinity as 9e999 (Miniflare's dumpSql: SQLite reads it back as one, `Infinity` it does
+    not)."""
     if isinstance(value, int):
         return str(value)
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
+        return "9e999" if value > 0 else "-9e999"
     if value.is_integer() and abs(value) < 1e21:
         return str(int(value))
     text = repr(value)

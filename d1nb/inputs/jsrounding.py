@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.sql.text import SqlTokenError, TokenType, quote_ident, tokenize
+from d1nb.inputs.duckcopy import affinity
 
 JS_EXACT_LIMIT = 2**53
 """Every integer below ±2^53 is a JavaScript number; from it on they skip, and 2^53 itself is
@@ -78,8 +79,15 @@ def gather(
                     f"SELECT {quote_ident(column)} FROM {source} WHERE {beyond[column]} "
                     f"LIMIT {CHECKED_PER_COLUMN}"
                 )
-                found.append(BigIntegers(table, column, int(count), [int(v) for (v,) in first]))
+                written = [_written(v) for (v,) in first]
+                found.append(BigIntegers(table, column, int(count), written))
     return found
+
+
+def _written(value: int | float) -> int:
+    """The integer a value was written as: a REAL of ±2^63 (an integer column's 2^63 - 1 or
+    -2^63 through JavaScript) was 9223372036854776000, its shortest round trip."""
+    return value if isinstance(value, int) else int(Decimal(repr(value)))
 
 
 def rounded_integers_note(found: list[BigIntegers]) -> str | None:
@@ -144,10 +152,31 @@ def rounded_columns(found: list[BigIntegers]) -> list[tuple[str, str]]:
 def rounding_in_working_copy(engine: D1Engine) -> tuple[str | None, list[tuple[str, str]]]:
     """rounded_integers_note and rounded_columns for the rows of a SQLite working copy
     (generated columns, which are computed, aside)."""
-    columns = {table: [c[1] for c in engine.columns(table)] for table in engine.tables()}
-    found = gather(
-        lambda sql: engine.conn.execute(sql).fetchall(),
-        columns,
-        lambda c: f"typeof({c}) = 'integer'",
-    )
+    found = []
+    for table in engine.tables():
+        columns = engine.columns(table)
+        for numeric, condition in ((False, _is_integer), (True, _is_integer_or_past_int64)):
+            found += gather(
+                lambda sql: engine.conn.execute(sql).fetchall(),
+                {table: [c[1] for c in columns if _numeric(c[2]) == numeric]},
+                condition,
+            )
     return rounded_integers_note(found), rounded_columns(found)
+
+
+def _numeric(declared: str) -> bool:
+    """Whether a column stores an integer literal as an INTEGER when it fits (INTEGER or
+    NUMERIC affinity): one past int64 is a REAL there only because it did not fit."""
+    return affinity(declared) in ("INTEGER", "NUMERIC")
+
+
+def _is_integer(column: str) -> str:
+    return f"typeof({column}) = 'integer'"
+
+
+def _is_integer_or_past_int64(column: str) -> str:
+    edge = repr(float(2**63))
+    return (
+        f"(typeof({column}) = 'integer' OR typeof({column}) = 'real' "
+        f"AND ({column} = {edge} OR {column} = -{edge}))"
+    )

@@ -723,6 +723,23 @@ def table_parts(create_sql: str) -> list[str]:
     return parts + ([options] if options else [])
 
 
+def part_key(part: str) -> tuple[str, ...]:
+    """One of `table_parts` as SQLite reads it: names in any quotes and any case, keywords and
+    types in any case, are the same definition (`id` integer and id INTEGER)."""
+    try:
+        toks = tokenize(part)
+    except TokenError:
+        return (part,)
+    return tuple(
+        "'" + t.text
+        if t.type == TokenType.STRING
+        else t.text.upper()
+        if t.type == TokenType.IDENTIFIER
+        else t.word or t.text
+        for t in toks
+    )
+
+
 def column_name_as_written(create_sql: str, position: int) -> str | None:
     """The name of the column declared at `position` of a CREATE TABLE as its text spells it
     (quotes and all: a RENAME COLUMN back to it writes the definition as it was)."""
