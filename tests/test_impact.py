@@ -883,3 +883,51 @@ def test_a_table_named_in_other_capitals_is_the_same_table(sample, tmp_path, ser
         figures.append((verdicts, costs, transitions))
     for ours, theirs in zip(*figures, strict=True):
         pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_a_rebuild_that_lowers_an_autoincrement_counter_says_which_ids_come_again(tmp_path):
+    """A drizzle rebuild copies the rows, and the new table's counter is the largest id left,
+    not the old counter: ids of rows deleted at the end are given again (the sqlite3 module:
+    the next row gets id 9, where the export gives 11). Impact said "safe" and nothing more;
+    it names the ids. A rebuild without AUTOINCREMENT does the same; one that keeps the
+    counter says nothing."""
+    import sqlite3
+
+    init = (
+        "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);\n"
+        "CREATE TABLE u (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);\n"
+    )
+    series = "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {}) "
+    rows = (
+        f"INSERT INTO t (v) {series.format(10)} SELECT 'r' || n FROM s;"
+        "DELETE FROM t WHERE id > 8;"
+        f"INSERT INTO u (v) {series.format(5)} SELECT 'r' || n FROM s;"
+    )
+
+    def rebuild(table: str, auto: str) -> str:
+        return (
+            f"CREATE TABLE __new_{table} (id INTEGER PRIMARY KEY{auto}, v TEXT, w INTEGER);\n"
+            f"INSERT INTO __new_{table} (id, v) SELECT id, v FROM {table};\n"
+            f"DROP TABLE {table};\nALTER TABLE __new_{table} RENAME TO {table};\n"
+        )
+
+    db = tmp_path / "export.sqlite"
+    conn = sqlite3.connect(db)
+    conn.executescript(init + rows)
+    conn.close()
+    for auto in (" AUTOINCREMENT", ""):
+        check = sqlite3.connect(":memory:")
+        check.executescript(init + rows + rebuild("t", auto) + "INSERT INTO t (v) VALUES ('n');")
+        assert check.execute("SELECT max(id) FROM t").fetchone()[0] == 9
+
+        folder = tmp_path / f"m{len(auto)}"
+        folder.mkdir()
+        (folder / "0001_rebuild.sql").write_text(rebuild("t", auto) + rebuild("u", auto))
+        snapshot = load_snapshot(db, tmp_path / f"w{len(auto)}")
+        (row,) = analyse_impact(snapshot, load_migration_dir(folder)).migrations.itertuples()
+        assert row.verdict == "safe"
+        assert row.reason.endswith(
+            "; t's AUTOINCREMENT counter falls from 10 to 8: ids 9–10, given to rows since "
+            "deleted, will be given again"
+        ), row.reason
+        assert "u's" not in row.reason

@@ -22,7 +22,7 @@ from d1nb.analyses.diff_tables import records
 from d1nb.analyses.expectations import Expectation, Invariants
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.sql.shapes import check_constraints, index_where
-from d1nb.formats.sql.text import quote_ident, quote_literal
+from d1nb.formats.sql.text import quote_ident, quote_literal, shown
 from d1nb.inputs.workingcopy import Snapshot
 
 CHECK_COLUMNS = ["check", "kind", "table", "snapshot", "status", "failing_rows", "sample"]
@@ -151,7 +151,7 @@ class _Checker(_CheckRows):
                 parent = parts[0][1]
                 child_cols = [p[2] for p in parts]
                 parent_cols = [p[3] or "rowid" for p in parts]
-                name = f"{table}({', '.join(child_cols)}) → {parent}({', '.join(parent_cols)})"
+                name = _reference(table, child_cols, parent, parent_cols)
                 if problem:
                     self.error(name, "foreign key", table, problem)
                     continue
@@ -210,7 +210,7 @@ class _Checker(_CheckRows):
                 if partial_where:
                     where += f" AND ({partial_where})"
                 self.failing(
-                    f"unique {table}({', '.join(cols)})",
+                    f"unique {shown(table)}({_listed(cols)})",
                     "unique",
                     table,
                     f"{where} AND ({key}) IN (SELECT {key} FROM {quote_ident(table)} WHERE {where} "
@@ -237,7 +237,7 @@ class _Checker(_CheckRows):
             if self._missing(table, column, "not null"):
                 continue
             self.failing(
-                f"{table}.{column} NOT NULL",
+                f"{shown(table, column)} NOT NULL",
                 "not null",
                 table,
                 f"{quote_ident(column)} IS NULL",
@@ -248,8 +248,10 @@ class _Checker(_CheckRows):
         for table in sorted(self.tables):
             sql = self.engine.table_sql({table}).get(table, "")
             for column, expr in check_constraints(sql):
-                shown = [column] if column else [c[1] for c in self.engine.columns(table)][:4]
-                self.failing(f"{table} CHECK ({expr})", "check", table, f"NOT ({expr})", shown)
+                sampled = [column] if column else [c[1] for c in self.engine.columns(table)][:4]
+                self.failing(
+                    f"{shown(table)} CHECK ({expr})", "check", table, f"NOT ({expr})", sampled
+                )
 
     def accepted(self, accepted: dict[str, list[object]]) -> None:
         for target, values in accepted.items():
@@ -293,7 +295,7 @@ class _Checker(_CheckRows):
             if self._missing(table, column, "json"):
                 continue
             self.failing(
-                f"{table}.{column} is valid JSON",
+                f"{shown(table, column)} is valid JSON",
                 "json",
                 table,
                 f"{quote_ident(column)} IS NOT NULL AND NOT json_valid({quote_ident(column)})",
@@ -311,10 +313,14 @@ class _Checker(_CheckRows):
 
     def _missing(self, table: str, column: str, kind: str) -> bool:
         if table not in self.tables:
-            self.error(f"{table}.{column}", kind, table, f"no table {table} in this snapshot")
+            self.error(
+                shown(table, column), kind, table, f"no table {shown(table)} in this snapshot"
+            )
             return True
         if column not in {c[1] for c in self.engine.columns(table)}:
-            self.error(f"{table}.{column}", kind, table, f"no column {column} in {table}")
+            self.error(
+                shown(table, column), kind, table, f"no column {shown(column)} in {shown(table)}"
+            )
             return True
         return False
 
@@ -406,7 +412,7 @@ def _passing_in_duckdb(
                     f"(SELECT 1 FROM {target(parent)} AS p WHERE {match})"
                 ):
                     return None
-                name = f"{table}({', '.join(child_cols)}) → {parent}({', '.join(parent_cols)})"
+                name = _reference(table, child_cols, parent, parent_cols)
                 checker.add(name, "foreign key", table, 0)
         for table in tables:  # unique sets: declared ones proved on load, extra ones counted
             sets = []
@@ -440,7 +446,7 @@ def _passing_in_duckdb(
                         "GROUP BY ALL HAVING count(*) > 1)"
                     ):
                         return None
-                checker.add(f"unique {table}({', '.join(cols)})", "unique", table, 0)
+                checker.add(f"unique {shown(table)}({_listed(cols)})", "unique", table, 0)
         if any(t not in columns for t in invariants.unique):
             return None
         targets = [(t, c[1], True) for t in tables for c in engine.columns(t) if c[3]]
@@ -455,11 +461,11 @@ def _passing_in_duckdb(
                 f"SELECT count(*) FROM {target(table)} WHERE {quote_ident(column)} IS NULL"
             ):
                 return None
-            checker.add(f"{table}.{column} NOT NULL", "not null", table, 0)
+            checker.add(f"{shown(table, column)} NOT NULL", "not null", table, 0)
         for table in tables:  # CHECKs: proved on load
             sql = engine.table_sql({table}).get(table, "")
             for _column, expr in check_constraints(sql):
-                checker.add(f"{table} CHECK ({expr})", "check", table, 0)
+                checker.add(f"{shown(table)} CHECK ({expr})", "check", table, 0)
         for table in tables:  # JSON columns (found as _Checker finds them) go to SQLite
             info = engine.columns(table)
             alias = engine.rowid_alias(table)
@@ -704,3 +710,12 @@ def audit(
     frames.append(run_expectations(diff.con, expectations))
     checks = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
     return Audit(diff, checks, expectations)
+
+
+def _listed(columns: list[str]) -> str:
+    return ", ".join(shown(c) for c in columns)
+
+
+def _reference(table: str, columns: list[str], parent: str, parent_columns: list[str]) -> str:
+    """A foreign key's check label: child(columns) → parent(columns), names as shown."""
+    return f"{shown(table)}({_listed(columns)}) → {shown(parent)}({_listed(parent_columns)})"

@@ -206,6 +206,12 @@ def analyse_impact(
                 reason += f" ({rewritten} more rewritten with the values they had)"
             for text in [t for drop in drops[o.name].values() for t in _kept_transformed(drop)]:
                 reason += f"; {text}"
+        if o.ok:
+            for table, (seq, top) in meter_of[o.name].counters_lowered.items():
+                reason += (
+                    f"; {table}'s AUTOINCREMENT counter falls from {seq:,} to {top:,}: ids "
+                    f"{top + 1:,}–{seq:,}, given to rows since deleted, will be given again"
+                )
         over = free_plan_excess(
             int(part["rows_read"].sum()), int(part["rows_written"].sum()), fails=not o.ok
         )

@@ -119,6 +119,11 @@ class ImpactMeter(Meter):
         self.untracked: dict[str, str] = {}
         """Tables whose rows cannot be told apart (no name reaches their rowid) → why: each
         row written there counts as changed, with no transitions."""
+        self._counters_at_start = engine.autoincrement_counters()
+        self.counters_lowered: dict[str, tuple[int, int]] = {}
+        """AUTOINCREMENT tables whose next id the file brings down (a rebuild copies the
+        largest id left, not the counter): table → (counter before, largest id after). Ids
+        between, once given to rows since deleted, are given again."""
         self.forgotten: list[tuple[int, str, str, int]] = []
         """(line of a `PRAGMA defer_foreign_keys = off`, child, parent, rows): references
         broken since the pragma was turned on, which turning it off commits unchecked."""
@@ -305,11 +310,38 @@ class ImpactMeter(Meter):
     def after(self, s: Statement, changes: int, error: str | None) -> None:
         self._children_transitions: list[dict] = []
         super().after(s, changes, error)
+        if error is None and (
+            s.kind in ("drop_table", "rename_table") or (s.table or "").lower() == "sqlite_sequence"
+        ):
+            self._watch_counters()
         try:
             self._after_own(s, changes, error)
         finally:  # the statement's own table first, then the tables its keys reach
             self.transitions += self._children_transitions
             self._record_trigger_targets(error)
+
+    def _watch_counters(self) -> None:
+        """After a statement that may take a table's counter away: the counters below what
+        they were when the file began (a table that lost AUTOINCREMENT counts by its largest
+        rowid); a dropped table is judged by its drop."""
+        now = self.engine.autoincrement_counters()
+        tables = {t.lower(): t for t in self.engine.tables()}
+        self.counters_lowered = {}
+        for table, seq in self._counters_at_start.items():
+            if table in now:
+                top = now[table]
+            elif table in tables:
+                try:
+                    rowid = self.engine.rowid_name(tables[table])
+                except InputError:
+                    continue
+                (top,) = self.engine.conn.execute(
+                    f"SELECT coalesce(max({rowid}), 0) FROM main.{quote_ident(tables[table])}"
+                ).fetchall()[0]
+            else:
+                continue
+            if isinstance(top, int) and top < seq:
+                self.counters_lowered[tables.get(table, table)] = (seq, top)
 
     def _keep_trigger_targets(self, s: Statement) -> None:
         """Before a statement that fires triggers writing other tables (a counter kept in a
