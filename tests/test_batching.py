@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 
 import apsw
+import numpy as np
 import pytest
 
 from d1nb.analyses.batch_files import batch_migration, write_batches
-from d1nb.analyses.batching import plan_batches, scale_table
+from d1nb.analyses.batching import fit_time, plan_batches, scale_table
 from d1nb.formats.migrations import load_migration_dir
 from d1nb.inputs.snapshots import load_snapshot
 from d1nb.problems import InputError
@@ -637,3 +638,16 @@ def test_a_table_named_in_other_capitals_is_batched_by_its_rowid(tmp_path):
     (result,) = batch_migration(db, statements, tmp_path / "out", budget_ms=1000)
     assert not result.error, result.error
     assert result.plan.rows == 1000 and result.files
+
+
+def test_the_time_fit_reports_how_much_of_the_spread_it_explains():
+    """A clean line is fitted exactly (R² 1); timings that do not grow with the batch (a
+    loaded machine) get an R² near 0, never below it, so a plan's R² reads as a share."""
+    rows = np.array([1, 10, 100, 1000, 10000], dtype=float)
+    slope, fixed, r2 = fit_time(rows, 0.5 + 0.002 * rows)
+    assert (round(slope, 6), round(fixed, 6), round(r2, 6)) == (0.002, 0.5, 1.0)
+    noisy = np.array([8.0, 0.2, 6.0, 0.3, 7.0])
+    _, _, r2 = fit_time(rows, noisy)
+    assert 0.0 <= r2 < 0.2
+    # a line with a negative fixed cost fits best, so one through zero is used: worse than flat
+    assert fit_time(rows, np.array([0.001, 5.0, 5.0, 5.0, 50.0]))[1:] == (0.0, 0.0)

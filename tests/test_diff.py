@@ -345,3 +345,43 @@ def test_columns_of_tables_named_with_dots_are_told_apart(tmp_path):
         ["column", 'a."b.c2"', "added"],
         ["table", "a", "changed"],
     ]
+
+
+def test_an_autoincrement_counter_lowered_is_a_difference_and_one_raised_is_not(tmp_path):
+    """Two snapshots with the same rows, one rebuilt (its counter the largest id left, 8,
+    where the export's is 10: ids 9 and 10 come again): the diff said "equal" (the sqlite3
+    module: the next row gets 9 on one side, 11 on the other). A lower counter is a
+    difference now, from a dump (the direct path) as from a database; a counter raised by
+    rows inserted and deleted is not."""
+    import sqlite3
+
+    from d1nb.analyses.checks import audit
+    from d1nb.formats.dumpformat import write_dump
+
+    init = "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);"
+    rows = "INSERT INTO t (v) VALUES " + ", ".join(f"('r{i}')" for i in range(10)) + ";"
+    rebuilt = (
+        "CREATE TABLE n (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);"
+        "INSERT INTO n SELECT * FROM t; DROP TABLE t; ALTER TABLE n RENAME TO t;"
+    )
+    states = {
+        "export": init + rows + "DELETE FROM t WHERE id > 8;",
+        "rebuilt": init + rows + "DELETE FROM t WHERE id > 8;" + rebuilt,
+        "raised": init + rows + "INSERT INTO t (v) VALUES ('x'); DELETE FROM t WHERE id > 8;",
+    }
+    for name, sql in states.items():
+        conn = sqlite3.connect(tmp_path / f"{name}.sqlite")
+        conn.executescript(sql)
+        conn.close()
+        with apsw.Connection(str(tmp_path / f"{name}.sqlite")) as conn:
+            write_dump(conn, tmp_path / f"{name}.sql")
+    for suffix in (".sql", ".sqlite"):
+        export = load_snapshot(tmp_path / f"export{suffix}", tmp_path / f"e{suffix}")
+        rebuilt = load_snapshot(tmp_path / f"rebuilt{suffix}", tmp_path / f"b{suffix}")
+        diff = compare_tables(export, rebuilt)
+        assert diff.counters.values.tolist() == [["t", 10, 8]]
+        assert not diff.equal and diff.summary()["equal"].all()
+        verdict = audit(export, rebuilt).verdict().set_index("item")
+        assert verdict.loc["data", "detail"] == "t's AUTOINCREMENT counter 10 → 8"
+        raised = load_snapshot(tmp_path / f"raised{suffix}", tmp_path / f"r{suffix}")
+        assert compare_tables(export, raised).equal

@@ -161,16 +161,23 @@ def _time_batch(engine: D1Engine, sql: str) -> tuple[float, int]:
 
 def fit_time(rows: np.ndarray, ms: np.ndarray) -> tuple[float, float, float]:
     """(ms per row, fixed ms, R²) of time ≈ a + b·n, fitted on relative errors (small batches
-    matter as much as large ones) with a non-negative fixed cost."""
+    matter as much as large ones) with a non-negative fixed cost.
+
+    R² is measured with the fit's own weights, so it says how much of the relative spread the
+    line explains: 1 is all of it, 0 no more than a flat line (timings too noisy to trust).
+    """
     if len(set(rows)) < 2:
         return float(ms.mean() / max(rows[0], 1)), 0.0, 1.0
-    slope, intercept = np.polyfit(rows, ms, 1, w=1 / np.maximum(ms, 1e-6))
+    weight = 1 / np.maximum(ms, 1e-6)
+    slope, intercept = np.polyfit(rows, ms, 1, w=weight)
     if intercept < 0:
         slope, intercept = float((rows * ms).sum() / (rows * rows).sum()), 0.0
     fitted = intercept + slope * rows
-    total = float(((ms - ms.mean()) ** 2).sum())
-    r2 = 1 - float(((ms - fitted) ** 2).sum()) / total if total else 1.0
-    return float(slope), float(intercept), r2
+    w2 = weight**2
+    mean = float((w2 * ms).sum() / w2.sum())
+    total = float((w2 * (ms - mean) ** 2).sum())
+    r2 = 1 - float((w2 * (ms - fitted) ** 2).sum()) / total if total else 1.0
+    return float(slope), float(intercept), max(0.0, r2)
 
 
 def scale_table(database: str | Path, table: str, rows: int, out: str | Path) -> Path:

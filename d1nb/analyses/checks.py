@@ -606,14 +606,21 @@ class Audit:
             & schema["change"].isin(["added", "removed"])
             & ~schema["detail"].isin(["", "0 rows"])
         ]
+        counters = self.diff.counters
         tables = ", ".join(
             [f"{r.table} (+{r.added} −{r.removed} ~{r.changed})" for r in changed.itertuples()]
             + [f"{r.name} ({r.detail}, table {r.change})" for r in whole.itertuples()]
+            + [
+                f"{r.table}'s AUTOINCREMENT counter {_counter(r.before)} → {_counter(r.after)}"
+                for r in counters.itertuples()
+            ]
         )
         rows = [
             {
                 "item": "data",
-                "status": "equal" if changed.empty and whole.empty else "differs",
+                "status": "equal"
+                if changed.empty and whole.empty and counters.empty
+                else "differs",
                 "detail": tables or "every common table has the same rows",
             },
             {
@@ -719,3 +726,7 @@ def _listed(columns: list[str]) -> str:
 def _reference(table: str, columns: list[str], parent: str, parent_columns: list[str]) -> str:
     """A foreign key's check label: child(columns) → parent(columns), names as shown."""
     return f"{shown(table)}({_listed(columns)}) → {shown(parent)}({_listed(parent_columns)})"
+
+
+def _counter(value: object) -> str:
+    return "none" if value is None or pd.isna(value) else f"{int(value):,}"

@@ -33,10 +33,15 @@ class Diff:
     notes: list[str] = field(default_factory=list)
     """What loading either snapshot noted (a rounded export, a refused statement …),
     "before: " or "after: " first: what the comparison's figures rest on."""
+    counters: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COUNTERS))
+    """AUTOINCREMENT counters (sqlite_sequence) lower after than before: table, before, after
+    (None: the table lost its counter). Ids between are given again."""
 
     @property
     def equal(self) -> bool:
-        return self.schema.empty and all(t.equal for t in self.tables.values())
+        return (
+            self.schema.empty and self.counters.empty and all(t.equal for t in self.tables.values())
+        )
 
     def summary(self) -> pd.DataFrame:
         """One row per table: key used, rows before/after, added, removed, changed."""
@@ -171,6 +176,7 @@ class Diff:
             "summary": records(self.summary()),
             "column_summary": records(self.column_summary()),
             "samples": records(self.samples()),
+            "counters": records(self.counters),
             "notes": self.notes,
         }
 
@@ -192,6 +198,8 @@ class Diff:
         changed = self.changed_columns()
         if not changed.empty:
             parts += ["", "Columns with changes", changed.to_string(index=False)]
+        if not self.counters.empty:
+            parts += ["", "AUTOINCREMENT counters", self.counters.to_string(index=False)]
         if self.notes:
             parts += ["", "Notes from loading", *(f"  {n}" for n in self.notes)]
         return "\n".join(parts)
@@ -406,9 +414,27 @@ def compare_tables(
         return int(differ), int(compared)
 
     diff.schema = schema_diff(before, after, values_kept)
+    diff.counters = counters_diff(before, after, tables or common)
     diff.notes = [f"before: {n}" for n in before.notes] + [f"after: {n}" for n in after.notes]
     diff.notes += rounding
     return diff
+
+
+COUNTERS = ["table", "before", "after"]
+
+
+def counters_diff(before: Snapshot, after: Snapshot, tables: list[str]) -> pd.DataFrame:
+    """The AUTOINCREMENT counters of `tables` that are lower after (or gone from a table
+    still there): ids between are given again, where rows since deleted had them. A counter
+    that rose is what inserts do, and nothing is given twice."""
+    with before.schema_engine() as b, after.schema_engine() as a:
+        was, now = b.autoincrement_counters(), a.autoincrement_counters()
+    rows = [
+        {"table": table, "before": was[key], "after": now.get(key)}
+        for table in tables
+        if (key := table.lower()) in was and (now.get(key) or 0) < was[key]
+    ]
+    return pd.DataFrame(rows, columns=COUNTERS).astype({"before": "Int64", "after": "Int64"})
 
 
 def _javascript_rounding(

@@ -155,10 +155,12 @@ class DirectRows:
     """User tables in the order the dump creates them."""
 
     def schema_engine(self) -> D1Engine:
-        """An in-memory D1 engine holding the dump's schema and no rows."""
+        """An in-memory D1 engine holding the dump's schema and no rows (but sqlite_sequence's:
+        the AUTOINCREMENT counters)."""
         engine = D1Engine(":memory:", statement_limit=0)
         for _line, sql in self.statements:
-            if classify(sql)[0] != "insert":
+            kind, table = classify(sql)[:2]
+            if kind != "insert" or (table or "").lower() == "sqlite_sequence":
                 engine.conn.execute(sql)
         engine.drop_stat4()
         return engine
