@@ -203,6 +203,9 @@ def test_replay_exit_codes(capsys, sample, tmp_path):
         str(tmp_path),
     )
     assert code == 1 and "FAILED 0016_add_scores_updated_at.sql:2" in out
+    # the per-migration table shows the failing line as a line, blanks as the one dash
+    failing = next(x for x in out.splitlines() if x.strip().startswith("0016_") and "False" in x)
+    assert " 2 " in failing and "2.0" not in failing and "NaN" not in out
     # the export is production's: staging has applied two files it lacks, and replaying only
     # staging's pending files on it would skip them
     code, out, err = run(

@@ -100,6 +100,10 @@ def test_failure_stops_the_replay_unless_keep_going(sample, tmp_path):
     assert (failed.error, failed.error_line) == ("Cannot add a column with non-constant default", 2)
     going = replay(snapshot, mdir, names, keep_going=True)
     assert [o.ok for o in going.outcomes] == [False, True]
+    # the failing line reads as a line number, the file that ran as blank
+    lines = going.migrations()["error_line"]
+    assert str(lines.dtype) == "Int64" and lines.iloc[0] == 2 and lines.isna().iloc[1]
+    assert "2.0" not in going.migrations()[["file", "error_line"]].to_string()
 
 
 def test_backfill_metering_counts_the_index_entry(sample, tmp_path):

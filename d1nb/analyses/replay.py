@@ -81,7 +81,7 @@ class ReplayResult:
                     "notes": "; ".join(o.notes),
                 }
             )
-        return pd.DataFrame(
+        table = pd.DataFrame(
             rows,
             columns=[
                 "file",
@@ -97,6 +97,8 @@ class ReplayResult:
                 "notes",
             ],
         )
+        # a line number, blank where nothing failed (not a float column of 1.0, 2.0 …)
+        return table.astype({"error_line": "Int64"})
 
     def cascades(self) -> pd.DataFrame:
         """Rows deleted, nulled or rewritten in other tables by foreign-key actions (ON DELETE,

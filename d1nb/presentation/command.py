@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from d1nb import d1
 from d1nb.problems import Problem
-from d1nb.text import cell_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -121,7 +120,9 @@ def render(name: str, fmt: str, outcome: Outcome) -> int:
         if frame.empty:
             print("  (none)")
             continue
-        print(frame.map(lambda v: cell_text(v) if isinstance(v, str) else v).to_string(index=False))
+        from d1nb.presentation.display import table_text  # pandas, already loaded for the frame
+
+        print(table_text(frame))
     return code
 
 
