@@ -30,8 +30,11 @@ from d1nb.formats.sql.shapes import (
     row_values,
     rows_fed_query,
     rows_offered_query,
+    subquery_counts,
+    subquery_sorter_feeds,
     table_aliases,
     trigger_parts,
+    update_from_items,
     update_from_rows_query,
     with_condition,
     written_columns,
@@ -364,6 +367,54 @@ def test_in_subquery_counts_count_each_lists_rows():
     )
     counts = [conn.execute(q).fetchall()[0][0] for q in in_subquery_counts(sql)]
     assert counts == [2, 2]
+
+
+def test_materialized_subqueries_count_their_rows_and_what_their_sorters_are_fed():
+    """A FROM subquery and a CTE (which names another) are counted as SQLite materializes
+    them, and each sorter in them by what it is fed: a GROUP BY its FROM and WHERE's rows,
+    an ORDER BY the groups before the LIMIT."""
+    conn = apsw.Connection(":memory:")
+    conn.execute("CREATE TABLE s (id INTEGER PRIMARY KEY, k INTEGER, w INTEGER);")
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30) "
+        "INSERT INTO s SELECT i, i % 4, i FROM n;"
+    )
+    sql = (
+        "WITH base AS (SELECT k, w FROM s WHERE w > 6), "
+        '"top k" AS (SELECT k, max(w) AS m FROM base GROUP BY k ORDER BY m LIMIT 2) '
+        'UPDATE s SET w = q.c FROM "top k", (SELECT k, count(*) AS c FROM s '
+        'GROUP BY k HAVING count(*) > 7) AS q WHERE q.k = s.k AND "top k".k = s.k'
+    )
+
+    def run(query: str) -> int:
+        return conn.execute(query).fetchall()[0][0]
+
+    assert {name: run(q) for name, q in subquery_counts(sql).items()} == {
+        "base": 24,
+        "top k": 2,
+        "q": 2,
+    }
+    feeds = subquery_sorter_feeds(sql)
+    assert {name: {k: run(q) for k, q in fed.items()} for name, fed in feeds.items()} == {
+        "top k": {"GROUP BY": 24, "ORDER BY": 4},
+        "q": {"GROUP BY": 30},
+    }
+    assert subquery_sorter_feeds("UPDATE s SET w = (") == {}
+
+
+def test_update_from_items_are_each_table_or_subquery_joined_in_order():
+    prefix, items = update_from_items(
+        'WITH c AS (SELECT 1 AS x) UPDATE "t t" AS o SET v = 1 FROM c, (SELECT k FROM s) AS q '
+        "JOIN u ON u.a = q.k AND u.b > 2 WHERE q.k = o.id"
+    )
+    assert prefix == "WITH c AS (SELECT 1 AS x) "
+    assert items == [
+        ({"c"}, "c", []),
+        ({"q"}, "(SELECT k FROM s) AS q", []),
+        ({"u"}, "u", ["u.a = q.k", "u.b > 2"]),
+    ]
+    assert update_from_items("UPDATE t SET v = 1 WHERE id = 2") is None
+    assert update_from_items("DELETE FROM t") is None
 
 
 def test_trigger_parts_and_row_values():

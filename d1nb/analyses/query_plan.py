@@ -80,3 +80,20 @@ def lines_under(tree: list[tuple], opening: str) -> list[bool]:
             node = parent[node]
         inside.append(found)
     return inside
+
+
+def subquery_in(tree: list[tuple]) -> list[str | None]:
+    """Per EXPLAIN QUERY PLAN row (id, parent, _, detail): the name of the subquery or CTE
+    whose `MATERIALIZE` or `CO-ROUTINE` it lies inside (the nearest), lower-cased; None
+    outside any."""
+    detail = {r[0]: r[3] for r in tree}
+    parent = {r[0]: r[1] for r in tree}
+    inside: list[str | None] = []
+    for r in tree:
+        node, found = r[1], None
+        while node in detail and found is None:
+            if m := re.match(r"^(?:MATERIALIZE|CO-ROUTINE) (.+)$", detail[node]):
+                found = m.group(1).lower()
+            node = parent[node]
+        inside.append(found)
+    return inside

@@ -964,18 +964,85 @@ def select_join_terms(sql: str) -> list[tuple[str, set[str], set[str]]] | None:
     return terms
 
 
-def subquery_counts(sql: str) -> dict[str, str]:
-    """Per aliased subquery in a statement's FROM (`FROM (SELECT … GROUP BY …) AS t`): a query
-    counting its rows, keyed by its alias lower-cased (the rows a plan's `SCAN t` reads once
-    SQLite has materialized it); {} for text sqlglot cannot read."""
-    tree = _tree(sql)
-    if tree is None:
-        return {}
-    return {
-        node.alias.lower(): f"SELECT count(*) FROM ({node.this.sql(dialect='sqlite')})"
+def _materialized_selects(tree: exp.Expression) -> dict[str, exp.Select]:
+    """The aliased subqueries in a statement's FROM and its WITH clause's CTEs, by the name
+    a plan's `MATERIALIZE` line gives them, lower-cased."""
+    found = {
+        node.alias.lower(): node.this
         for node in tree.find_all(exp.Subquery)
         if node.alias and isinstance(node.this, exp.Select)
     }
+    for cte in tree.find_all(exp.CTE):
+        if cte.alias and isinstance(cte.this, exp.Select):
+            found.setdefault(cte.alias.lower(), cte.this)
+    return found
+
+
+def _with_clause(tree: exp.Expression) -> str:
+    """A statement's own WITH clause as SQL and a space, '' without one: what a query
+    counting the rows of one of its CTEs (which may name another) runs under."""
+    with_ = _arg(tree, "with")
+    return f"{with_.sql(dialect='sqlite')} " if with_ is not None else ""
+
+
+def subquery_counts(sql: str) -> dict[str, str]:
+    """Per aliased subquery in a statement's FROM (`FROM (SELECT … GROUP BY …) AS t`) or CTE
+    of its WITH: a query counting its rows, keyed by its name lower-cased (the rows a plan's
+    `SCAN t` reads once SQLite has materialized it); {} for text sqlglot cannot read."""
+    tree = _tree(sql)
+    if tree is None:
+        return {}
+    prefix = _with_clause(tree)
+    return {
+        name: f"{prefix}SELECT count(*) FROM ({select.sql(dialect='sqlite')})"
+        for name, select in _materialized_selects(tree).items()
+    }
+
+
+def subquery_sorter_feeds(sql: str) -> dict[str, dict[str, str]]:
+    """Per subquery or CTE SQLite may materialize (named as in `subquery_counts`): a query
+    counting the rows each of its sorters is fed, by the sorter's kind: "GROUP BY" the rows
+    its FROM and WHERE yield, "ORDER BY" the rows it yields before any LIMIT (grouped first
+    when it groups); {} for text sqlglot cannot read."""
+    tree = _tree(sql)
+    if tree is None:
+        return {}
+    prefix = _with_clause(tree)
+    feeds: dict[str, dict[str, str]] = {}
+    for name, select in _materialized_selects(tree).items():
+        fed = {}
+        if _arg(select, "group") is not None:
+            fed["GROUP BY"] = prefix + _fed_count(select).sql(dialect="sqlite")
+        if _arg(select, "order") is not None:
+            unlimited = select.copy()
+            for part in ("order", "limit", "offset"):
+                unlimited.set(part, None)
+            fed["ORDER BY"] = f"{prefix}SELECT count(*) FROM ({unlimited.sql(dialect='sqlite')})"
+        if fed:
+            feeds[name] = fed
+    return feeds
+
+
+def update_from_items(sql: str) -> tuple[str, list[tuple[set[str], str, list[str]]]] | None:
+    """For an UPDATE … FROM: its WITH clause as SQL and a space ('' without one), and each
+    table or subquery it joins in the order written: (its name and alias lower-cased, its
+    SQL with its alias, the AND terms of its ON). None for any other statement, or text
+    sqlglot cannot read."""
+    tree = _tree(sql)
+    joined = _arg(tree, "from") if isinstance(tree, exp.Update) else None
+    if joined is None or not isinstance(joined.this, exp.Table | exp.Subquery):
+        return None
+    first = joined.this.copy()
+    first.set("joins", None)
+    items = [(first, None)]
+    items += [(j.this, _arg(j, "on")) for j in joined.this.args.get("joins") or []]
+    described = []
+    for item, on in items:
+        names = {n.lower() for n in (getattr(item, "name", ""), item.alias) if n}
+        terms = list(on.flatten()) if isinstance(on, exp.And) else [on] if on else []
+        terms = [t.sql(dialect="sqlite") for t in terms]
+        described.append((names, item.sql(dialect="sqlite"), terms))
+    return _with_clause(tree), described
 
 
 def update_from_names(sql: str) -> set[str]:
