@@ -89,6 +89,31 @@ def test_cascades_follow_references_written_in_another_case(tmp_path):
     assert statement.rows_read >= 4 * 3
 
 
+def test_a_subquery_over_an_endless_recursion_is_stopped_at_the_time_limit(tmp_path):
+    """Metering counts a materialized subquery's rows before the statement runs. Counted under
+    the statement's WITH clause, a subquery reading an endless recursive CTE never ended (the
+    statement's own time limit does not cover the count): the replay hung. A RECURSIVE clause
+    is not carried into those counts, so the statement runs and is stopped as D1 stops it."""
+    import d1nb.engine.d1engine
+
+    export = tmp_path / "export.sql"
+    export.write_text("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER);\n")
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_endless.sql").write_text(
+        "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) "
+        "UPDATE t SET v = x.c FROM (SELECT i, count(*) AS c FROM r WHERE i < 5 GROUP BY i) "
+        "AS x WHERE x.i = t.id;\n"
+    )
+    d1nb.engine.d1engine.set_default_statement_timeout(0.5)
+    try:
+        result = replay(load_snapshot(export, tmp_path / "work"), load_migration_dir(folder))
+    finally:
+        d1nb.engine.d1engine.set_default_statement_timeout(30.0)
+    (outcome,) = result.outcomes
+    assert not outcome.ok and "exceeded the 0.5 s limit" in outcome.error
+
+
 def test_failure_stops_the_replay_unless_keep_going(sample, tmp_path):
     snapshot = load_snapshot(sample / "exports" / "scores" / "before.sql", tmp_path)
     mdir = load_migration_dir(sample / "services" / "scores" / "migrations")
