@@ -962,7 +962,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 return None
             # its own table sought by rowid per row of the loops before it: those rows, kept
             # by the WHERE's and ONs' terms that name neither it, a later loop nor a subquery
-            # (a second subquery searched after it read 1,455,201 by the model against
+            # (a second subquery searched after it read 1,449,201 by the model against
             # 19,600 in D1, the two counted as one cross product)
             prefix, joined = items
             before = {m.group(2).lower() for i, m in loops if i < own_loop[0]}
@@ -1014,9 +1014,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         everything = [own, *((names, source) for names, source, _on in joined)]
         terms = and_terms(condition or "") + [t for _n, _s, on in joined for t in on]
 
-        def on_only(items: list[tuple[set[str], str]]) -> list[str]:
-            """The terms naming nothing but `items` (and no subquery)."""
-            others = set().union(*(names for names, _s in everything if (names, _s) not in items))
+        def on_only(chosen: list[tuple[set[str], str]]) -> list[str]:
+            """The terms naming nothing but the `chosen` tables and subqueries (no subquery)."""
+            others = set().union(*(names for names, _s in everything if (names, _s) not in chosen))
             return [
                 t
                 for t in terms
