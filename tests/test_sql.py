@@ -408,11 +408,11 @@ def test_update_from_items_are_each_table_or_subquery_joined_in_order():
         "JOIN u ON u.a = q.k AND u.b > 2 WHERE q.k = o.id"
     )
     assert prefix == "WITH c AS (SELECT 1 AS x) "
-    assert items == [
-        ({"c"}, "c", []),
-        ({"q"}, "(SELECT k FROM s) AS q", []),
-        ({"u"}, "u", ["u.a = q.k", "u.b > 2"]),
-    ]
+    assert items == (
+        ({"c"}, "c", ()),
+        ({"q"}, "(SELECT k FROM s) AS q", ()),
+        ({"u"}, "u", ("u.a = q.k", "u.b > 2")),
+    )
     assert update_from_items("UPDATE t SET v = 1 WHERE id = 2") is None
     assert update_from_items("DELETE FROM t") is None
 

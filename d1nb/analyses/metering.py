@@ -33,6 +33,7 @@ from d1nb.analyses.update_actions import KeyScans, UpdateActions
 from d1nb.engine.d1engine import D1Engine, cascade_edges
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
+    FromItem,
     TriggerParts,
     and_terms,
     check_constraints,
@@ -957,19 +958,19 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         ref = update_from_target(s.sql) or own
         if loops[0][1].group(2) != s.table:
             own_loop = next(((i, m) for i, m in loops[1:] if m.group(2) == s.table), None)
-            items = update_from_items(s.sql)
-            if own_loop is None or "(rowid=?)" not in (own_loop[1].group(3) or "") or not items:
+            parts = self._update_from_parts(s)
+            if own_loop is None or "(rowid=?)" not in (own_loop[1].group(3) or "") or not parts:
                 return None
             # its own table sought by rowid per row of the loops before it: those rows, kept
             # by the WHERE's and ONs' terms that name neither it, a later loop nor a subquery
             # (a second subquery searched after it read 1,449,201 by the model against
             # 19,600 in D1, the two counted as one cross product)
-            prefix, joined = items
+            prefix, (target, *joined), where_terms = parts
             before = {m.group(2).lower() for i, m in loops if i < own_loop[0]}
             reaching = [item for item in joined if item[0] & before] or joined[:1]
             later = set().union(*(item[0] for item in joined if item not in reaching))
-            shut_out = {ref.strip('"').lower(), s.table.lower()} | later
-            terms = and_terms(condition or "") + [t for item in reaching for t in item[2]]
+            shut_out = target[0] | later
+            terms = where_terms + [t for item in reaching for t in item[2]]
             kept = [
                 t
                 for t in terms
@@ -1001,20 +1002,15 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         searched: 6,134 by the model against 8,882 in D1 before, counted as 1); per plan line
         seeking a table it joins by equal keys, the rows found, plus those finding one when
         the keys are not unique, into `partner_found` (1,901 against 2,450 before)."""
-        items = update_from_items(s.sql) if s.kind == "update" and s.table else None
-        if not items:
+        parts = self._update_from_parts(s)
+        if not parts:
             return
-        try:
-            condition = dml_condition(s.sql).condition
-        except SqlTokenError:
-            return
-        prefix, joined = items
-        ref = update_from_target(s.sql) or quote_ident(s.table)
-        own = ({ref.strip('"').lower(), s.table.lower()}, f"main.{quote_ident(s.table)} AS {ref}")
-        everything = [own, *((names, source) for names, source, _on in joined)]
-        terms = and_terms(condition or "") + [t for _n, _s, on in joined for t in on]
+        prefix, items, where_terms = parts
+        own = items[0][:2]
+        everything = [(names, source) for names, source, _on in items]
+        terms = where_terms + [t for _n, _s, on in items for t in on]
 
-        def on_only(chosen: list[tuple[set[str], str]]) -> list[str]:
+        def on_only(chosen: list[tuple[frozenset[str], str]]) -> list[str]:
             """The terms naming nothing but the `chosen` tables and subqueries (no subquery)."""
             others = set().union(*(names for names, _s in everything if (names, _s) not in chosen))
             return [
@@ -1055,6 +1051,23 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 self.partner_found[i] = found  # one row at most: no step past it
             else:
                 self.partner_found[i] = found + matched
+
+    def _update_from_parts(self, s: Statement) -> tuple[str, list[FromItem], list[str]] | None:
+        """For an UPDATE … FROM: its WITH clause ('' without one), its own table (as the
+        statement names it, with no ON terms) then each table or subquery it joins, and its
+        WHERE's AND terms. None for any other statement, or text sqlglot cannot read."""
+        items = update_from_items(s.sql) if s.kind == "update" and s.table else None
+        if not items:
+            return None
+        try:
+            condition = dml_condition(s.sql).condition
+        except SqlTokenError:
+            return None
+        prefix, joined = items
+        ref = update_from_target(s.sql) or quote_ident(s.table)
+        names = frozenset({ref.strip('"').lower(), s.table.lower()})
+        target = (names, f"main.{quote_ident(s.table)} AS {ref}", ())
+        return prefix, [target, *joined], and_terms(condition or "")
 
     def _one_row_per_key(self, name: str, line: str) -> bool:
         """Whether a plan line's search by equal keys finds one row at most: on every column
@@ -1487,8 +1500,11 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 scanned_rows += self.scanned[name]
             elif i in self.automatic_found:
                 # an automatic index: its table read once to build it, then what it finds
-                built = self._count(self.aliased[name]) if name in self.aliased else None
-                reads += self.scanned.get(name, 0) if built is None else built
+                reads += (
+                    self._count(self.aliased[name])
+                    if name in self.aliased
+                    else self.scanned.get(name, 0)
+                )
                 reads += self.automatic_found[i]
             elif i in self.partner_found:  # UPDATE … FROM: a joined table sought by keys
                 reads += self.partner_found[i]

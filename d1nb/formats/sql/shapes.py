@@ -1027,11 +1027,16 @@ def subquery_sorter_feeds(sql: str) -> dict[str, dict[str, str]]:
     return feeds
 
 
-def update_from_items(sql: str) -> tuple[str, list[tuple[set[str], str, list[str]]]] | None:
+FromItem = tuple[frozenset[str], str, tuple[str, ...]]
+"""A table or subquery an UPDATE … FROM joins: its name and alias lower-cased, its SQL with
+its alias, the AND terms of its ON."""
+
+
+@functools.lru_cache(maxsize=256)
+def update_from_items(sql: str) -> tuple[str, tuple[FromItem, ...]] | None:
     """For an UPDATE … FROM: its WITH clause as SQL and a space ('' without one), and each
-    table or subquery it joins in the order written: (its name and alias lower-cased, its
-    SQL with its alias, the AND terms of its ON). None for any other statement, or text
-    sqlglot cannot read."""
+    table or subquery it joins in the order written. None for any other statement, or text
+    sqlglot cannot read. Cached: metering asks twice per statement."""
     tree = _tree(sql)
     joined = _arg(tree, "from") if isinstance(tree, exp.Update) else None
     if joined is None or not isinstance(joined.this, exp.Table | exp.Subquery):
@@ -1042,11 +1047,12 @@ def update_from_items(sql: str) -> tuple[str, list[tuple[set[str], str, list[str
     items += [(j.this, _arg(j, "on")) for j in joined.this.args.get("joins") or []]
     described = []
     for item, on in items:
-        names = {n.lower() for n in (getattr(item, "name", ""), item.alias) if n}
+        names = frozenset(n.lower() for n in (getattr(item, "name", ""), item.alias) if n)
         terms = list(on.flatten()) if isinstance(on, exp.And) else [on] if on else []
-        terms = [t.sql(dialect="sqlite") for t in terms]
-        described.append((names, item.sql(dialect="sqlite"), terms))
-    return _with_clause(tree), described
+        described.append(
+            (names, item.sql(dialect="sqlite"), tuple(t.sql(dialect="sqlite") for t in terms))
+        )
+    return _with_clause(tree), tuple(described)
 
 
 def update_from_names(sql: str) -> set[str]:
