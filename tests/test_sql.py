@@ -22,6 +22,7 @@ from d1nb.formats.sql.shapes import (
     in_list_values,
     in_lists,
     in_subquery_counts,
+    in_tests,
     index_where,
     json_each_sources,
     names_in,
@@ -400,6 +401,41 @@ def test_materialized_subqueries_count_their_rows_and_what_their_sorters_are_fed
         "q": {"GROUP BY": 30},
     }
     assert subquery_sorter_feeds("UPDATE s SET w = (") == {}
+
+
+def test_in_tests_tell_lists_apart_from_subqueries_and_negated_ones():
+    tests = in_tests(
+        "DELETE FROM p WHERE email IN ('a', 'b', 'c') AND pid NOT IN (SELECT pid FROM q) "
+        "AND lower(x) NOT IN (1, 2)"
+    )
+    assert [(t.column, t.negated, t.values) for t in tests] == [
+        ("email", False, 3),
+        ("pid", True, None),
+        (None, True, 2),
+    ]
+    assert tests[1].distinct_query == (
+        "WITH _d1nb_list(_d1nb_v) AS (SELECT pid FROM q) "
+        "SELECT count(DISTINCT _d1nb_v) FROM _d1nb_list"
+    )
+    assert in_tests("DELETE FROM p WHERE (") == []
+
+
+def test_a_statements_own_select_has_its_sorters_fed():
+    feeds = subquery_sorter_feeds(
+        "SELECT k, count(*) FROM t WHERE v > 2 GROUP BY k ORDER BY 2 DESC LIMIT 5"
+    )
+    assert feeds == {
+        "": {
+            "GROUP BY": "SELECT COUNT(*) FROM t WHERE v > 2",
+            "ORDER BY": "SELECT count(*) FROM (SELECT k, COUNT(*) FROM t WHERE v > 2 GROUP BY k)",
+        }
+    }
+    insert = subquery_sorter_feeds("INSERT INTO a SELECT k FROM t ORDER BY k")
+    assert insert == {"": {"ORDER BY": "SELECT count(*) FROM (SELECT k FROM t)"}}
+    # under a RECURSIVE WITH a count could run for ever before the statement is stopped
+    endless = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) "
+    assert subquery_sorter_feeds(endless + "SELECT i FROM r ORDER BY i") == {}
+    assert subquery_sorter_feeds("SELECT k, row_number() OVER () FROM t ORDER BY k") == {}
 
 
 def test_update_from_items_are_each_table_or_subquery_joined_in_order():

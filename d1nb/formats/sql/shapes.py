@@ -1004,24 +1004,32 @@ def subquery_counts(sql: str) -> dict[str, str]:
 
 
 def subquery_sorter_feeds(sql: str) -> dict[str, dict[str, str]]:
-    """Per subquery or CTE SQLite may materialize (named as in `subquery_counts`): a query
-    counting the rows each of its sorters is fed, by the sorter's kind: "GROUP BY" the rows
-    its FROM and WHERE yield, "ORDER BY" the rows it yields before any LIMIT (grouped first
-    when it groups); {} for text sqlglot cannot read."""
+    """Per subquery or CTE SQLite may materialize (named as in `subquery_counts`), and for
+    the statement's own SELECT ("", not under a RECURSIVE WITH, without window functions): a
+    query counting the rows each of its sorters is fed, by the sorter's kind: "GROUP BY" the
+    rows its FROM and WHERE yield, "ORDER BY" the rows it yields before any LIMIT (grouped
+    first when it groups); {} for text sqlglot cannot read."""
     tree = _tree(sql)
     if tree is None:
         return {}
     prefix = _with_clause(tree)
+    selects = dict(_materialized_selects(tree))
+    top = tree.expression if isinstance(tree, exp.Insert) else tree
+    recursive = any(w.args.get("recursive") for w in tree.find_all(exp.With))
+    if isinstance(top, exp.Select) and not top.find(exp.Window) and not recursive:
+        selects[""] = top  # the statement's own SELECT (an INSERT's), "" by name
     feeds: dict[str, dict[str, str]] = {}
-    for name, select in _materialized_selects(tree).items():
+    for name, select in selects.items():
+        # a SELECT statement's WITH is its own: carried by the copies below
+        carried = "" if select is tree else prefix
         fed = {}
         if _arg(select, "group") is not None:
-            fed["GROUP BY"] = prefix + _fed_count(select).sql(dialect="sqlite")
+            fed["GROUP BY"] = carried + _fed_count(select).sql(dialect="sqlite")
         if _arg(select, "order") is not None:
             unlimited = select.copy()
             for part in ("order", "limit", "offset"):
                 unlimited.set(part, None)
-            fed["ORDER BY"] = f"{prefix}SELECT count(*) FROM ({unlimited.sql(dialect='sqlite')})"
+            fed["ORDER BY"] = f"{carried}SELECT count(*) FROM ({unlimited.sql(dialect='sqlite')})"
         if fed:
             feeds[name] = fed
     return feeds
@@ -1105,19 +1113,42 @@ def in_subquery_counts(sql: str) -> list[str]:
     ]
 
 
-def in_subquery_value_counts(sql: str) -> list[str]:
-    """Per `IN (SELECT …)` of a statement: a query counting the distinct values, NULL left
-    out, that its list holds (an IN list is an index of its values: a value listed twice is
-    sought once); a correlated one fails when run alone."""
+@dataclass(frozen=True)
+class InTest:
+    """One `x IN (…)` of a statement, as an index search may be driven by its values."""
+
+    column: str | None
+    """The column it tests, lower-cased; None for an expression or a row value."""
+    negated: bool
+    """Under NOT: a NOT IN only filters, it never drives a search."""
+    values: int | None
+    """The values of a literal list; None for a subquery."""
+    distinct_query: str | None
+    """For a subquery: a query counting the distinct values, NULL left out, its list holds
+    (an IN list is an index of its values: a value listed twice is sought once); a
+    correlated one fails when run alone."""
+
+
+def in_tests(sql: str) -> list[InTest]:
+    """Every `x IN (…)` and `x NOT IN (…)` of a statement, in order; [] for text sqlglot
+    cannot read."""
     tree = _tree(sql)
     if tree is None:
         return []
-    return [
-        f"WITH _d1nb_list(_d1nb_v) AS ({node.args['query'].this.sql(dialect='sqlite')}) "
-        "SELECT count(DISTINCT _d1nb_v) FROM _d1nb_list"
-        for node in tree.find_all(exp.In)
-        if isinstance(node.args.get("query"), exp.Subquery)
-    ]
+    found = []
+    for node in tree.find_all(exp.In, bfs=False):  # as written
+        query = node.args.get("query")
+        column = node.this.name.lower() if isinstance(node.this, exp.Column) else None
+        negated = isinstance(node.parent, exp.Not)
+        if isinstance(query, exp.Subquery):
+            count = (
+                f"WITH _d1nb_list(_d1nb_v) AS ({query.this.sql(dialect='sqlite')}) "
+                "SELECT count(DISTINCT _d1nb_v) FROM _d1nb_list"
+            )
+            found.append(InTest(column, negated, None, count))
+        elif query is None:
+            found.append(InTest(column, negated, len(node.expressions), None))
+    return found
 
 
 def not_in_list_columns(sql: str) -> list[tuple[str, str] | None]:
@@ -1224,7 +1255,7 @@ def _insert_query(sql: str) -> tuple[exp.Insert, exp.Expression | None] | None:
     return (tree, tree.expression) if isinstance(tree, exp.Insert) else None
 
 
-def _counted_with(tree: exp.Insert, counted: exp.Select) -> str:
+def _counted_with(tree: exp.Insert | exp.Select, counted: exp.Select) -> str:
     """`counted` as SQL, under the INSERT's WITH clause when it has one of its own."""
     with_ = _arg(tree, "with")
     if with_ is not None and not _arg(counted, "with"):
@@ -1384,10 +1415,14 @@ def and_terms(expr: str) -> list[str]:
 
 
 def rows_fed_query(sql: str) -> str | None:
-    """For an INSERT … SELECT: a query counting the rows its SELECT's FROM and WHERE yield,
-    before any GROUP BY, DISTINCT, ORDER BY or LIMIT (the rows a sorter is fed, the rows its
-    searches find); None for a compound SELECT, VALUES, or text sqlglot cannot read."""
+    """For an INSERT … SELECT or a SELECT: a query counting the rows its SELECT's FROM and
+    WHERE yield, before any GROUP BY, DISTINCT, ORDER BY or LIMIT (the rows a sorter is fed,
+    the rows its searches find); None for a compound SELECT, VALUES, or text sqlglot cannot
+    read."""
     parsed = _insert_query(sql)
+    if parsed is None:
+        tree = _tree(sql)
+        parsed = (tree, tree) if isinstance(tree, exp.Select) else None
     if parsed is None or not isinstance(parsed[1], exp.Select) or not _arg(parsed[1], "from"):
         return None
     return _counted_with(parsed[0], _fed_count(parsed[1]))
