@@ -325,10 +325,12 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         )
         if s.kind == "add_column":
             return master + 2, 1
+        # its own indexes are rewritten too: after a RENAME they go by the new name
+        own_name = s.detail if s.kind == "rename_table" else table
         rewritten = self.engine.conn.execute(
             "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
             "AND (type != 'index' OR tbl_name = ? COLLATE NOCASE)",
-            (table,),
+            (own_name,),
         ).fetchall()[0][0]
         rewritten += d1.INTERNAL_SCHEMA_ROWS
         if s.kind == "rename_table":

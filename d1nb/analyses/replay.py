@@ -13,6 +13,7 @@ import apsw
 import pandas as pd
 from tqdm import tqdm
 
+from d1nb import d1
 from d1nb.analyses.metering import Meter
 from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.evolution import (
@@ -59,6 +60,8 @@ class ReplayResult:
     )
     schema_after: dict[str, list[tuple[str, str, str, str]]] = field(default_factory=dict)
     stopped_at: str | None = None
+    ledger_table: str = d1.DEFAULT_MIGRATIONS_TABLE
+    via: str = "apply"
 
     def migrations(self) -> pd.DataFrame:
         """Per migration: outcome, statements, rows changed, cascades, D1 rows, time."""
@@ -144,8 +147,13 @@ class ReplayResult:
             setup_sql = [
                 s for s in dump_statements(conn, loadable=True) if not s.startswith("PRAGMA")
             ]
+            ledger = conn.table_exists("main", self.ledger_table)
         finally:
             conn.close()
+        if self.via == "apply" and not ledger:
+            # wrangler creates the ledger before it applies anything, and the replay's copy
+            # has it: without it, D1 read 8 rows fewer and wrote 1 fewer for a RENAME
+            setup_sql.insert(0, d1.LEDGER_DDL.format(table=quote_ident(self.ledger_table)))
         setup = [setup_sql[i : i + 500] for i in range(0, len(setup_sql), 500)]
         batches = [
             self.statements[self.statements["file"] == o.name]["sql"].tolist()
@@ -218,7 +226,7 @@ def replay(
     shutil.copyfile(snapshot.path, copy)
     files = {f.name: f for f in mdir.files}
     rows: list[dict] = []
-    result = ReplayResult(service, snapshot, snapshot)
+    result = ReplayResult(service, snapshot, snapshot, ledger_table=ledger_table, via=via)
     with D1Engine(copy) as engine:
         mark_working_copy(engine)
         if names is None:
