@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from d1nb.analyses.replay import replay
 from d1nb.formats.migrations import load_migration_dir
 from d1nb.inputs.snapshots import load_snapshot
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # ALTER TABLE RENAME COLUMN / DROP COLUMN rewrite sqlite_master through SQLite's internal SQL;
 # d1nb approximates those few rows (docs/metering.md).
@@ -306,12 +311,9 @@ def test_correlated_subqueries_in_lists_and_plain_deletes_match_miniflare(tmp_pa
     _target_matches_miniflare(tmp_path, BACKFILL_SHAPES, statements=17, reads_within=0.025)
 
 
-def _target_matches_miniflare(
-    tmp_path, files: dict[str, str], statements: int, reads_within: float
-) -> None:
-    """Replay `files` on an empty database, run them in Miniflare, and hold each statement
-    of 0003_target.sql to D1's counters: no error, writes equal, reads within `reads_within`
-    of D1's (+2)."""
+def _target_metered(tmp_path, files: dict[str, str]) -> pd.DataFrame:
+    """Replay `files` on an empty database and run them in Miniflare: the statements of
+    0003_target.sql, the model's counts beside D1's."""
     folder = tmp_path / "migrations"
     folder.mkdir()
     for name, sql in files.items():
@@ -321,7 +323,16 @@ def _target_matches_miniflare(
     result = replay(load_snapshot(empty, tmp_path / "work"), load_migration_dir(folder), None)
     assert result.ok
     compared = result.exact_metering()
-    target = compared[compared["file"] == "0003_target.sql"]
+    return compared[compared["file"] == "0003_target.sql"]
+
+
+def _target_matches_miniflare(
+    tmp_path, files: dict[str, str], statements: int, reads_within: float
+) -> None:
+    """Replay `files` on an empty database, run them in Miniflare, and hold each statement
+    of 0003_target.sql to D1's counters: no error, writes equal, reads within `reads_within`
+    of D1's (+2)."""
+    target = _target_metered(tmp_path, files)
     assert len(target) == statements
     assert target["d1_error"].isna().all()
     assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
@@ -1745,15 +1756,7 @@ def test_a_renamed_tables_indexes_and_triggers_are_written_twice(tmp_path):
     model wrote 1 for each before). The Miniflare side has the ledger wrangler creates
     before it applies anything, as the replay's copy has (without it D1 wrote 1 fewer and
     read 8 fewer for each RENAME). Writes equal; reads are approximate (docs/metering.md)."""
-    folder = tmp_path / "migrations"
-    folder.mkdir()
-    for name, sql in RENAMES.items():
-        (folder / name).write_text(sql)
-    empty = tmp_path / "empty.sql"
-    empty.write_text("CREATE TABLE seq (id INTEGER PRIMARY KEY AUTOINCREMENT);\n")
-    result = replay(load_snapshot(empty, tmp_path / "work"), load_migration_dir(folder), None)
-    compared = result.exact_metering()
-    target = compared[compared["file"] == "0003_target.sql"]
+    target = _target_metered(tmp_path, RENAMES)
     assert target["d1_error"].isna().all()
     renames = target[target["kind"] == "rename_table"]
     assert renames["d1_rows_written"].tolist() == [5, 7, 9, 11, 8, 9]
