@@ -460,6 +460,8 @@ def test_a_file_that_fails_after_its_batched_statement_says_so(tmp_path):
     )
     verdict = backfill_verdict(Backfill("svc", "0002_rebuild.sql", "x", "DB", results))
     assert verdict.level == "fail" and results[1].error in verdict.lines
+    # the plan of line 2 fits its budget: the headline says first that something fails
+    assert verdict.headline.startswith("1 problem below; svc 0002_rebuild.sql line 2: 500 rows")
 
 
 @pytest.mark.parametrize(
