@@ -114,6 +114,39 @@ def test_a_subquery_over_an_endless_recursion_is_stopped_at_the_time_limit(tmp_p
     assert not outcome.ok and "exceeded the 0.5 s limit" in outcome.error
 
 
+ENDLESS = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) "
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        ENDLESS + "SELECT i FROM r ORDER BY i;",
+        "INSERT INTO u " + ENDLESS + "SELECT i FROM r ORDER BY i;",
+        ENDLESS + "INSERT INTO u SELECT i FROM r ORDER BY i;",
+    ],
+)
+def test_metering_counts_run_under_the_statement_time_limit(tmp_path, sql):
+    """Metering counts what a statement's SELECT feeds its sorters before it runs. Over an
+    endless recursive CTE the count never ended: an INSERT … SELECT … ORDER BY hung the
+    replay (so did a migration's own SELECT once metered). The counts now run under the
+    statement's limit; cut short they count nothing, and the statement is stopped as D1
+    stops it."""
+    import d1nb.engine.d1engine
+
+    export = tmp_path / "export.sql"
+    export.write_text("CREATE TABLE u (i INTEGER);\n")
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_endless.sql").write_text(sql + "\n")
+    d1nb.engine.d1engine.set_default_statement_timeout(0.5)
+    try:
+        result = replay(load_snapshot(export, tmp_path / "work"), load_migration_dir(folder))
+    finally:
+        d1nb.engine.d1engine.set_default_statement_timeout(30.0)
+    (outcome,) = result.outcomes
+    assert not outcome.ok and "exceeded the 0.5 s limit" in outcome.error
+
+
 def test_failure_stops_the_replay_unless_keep_going(sample, tmp_path):
     snapshot = load_snapshot(sample / "exports" / "scores" / "before.sql", tmp_path)
     mdir = load_migration_dir(sample / "services" / "scores" / "migrations")

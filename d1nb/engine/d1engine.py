@@ -443,7 +443,10 @@ class D1Engine:
                 if s.kind == "pragma" and s.detail.startswith("foreign_keys="):
                     outcome.notes.append(_pragma_note(s, keys_off))
                 if meter is not None:
-                    measuring(meter.before, s, name)
+                    # its counts run before it, under the same limit: a count over an
+                    # endless recursive CTE would never end (a probe cut short counts nothing)
+                    with self.time_limit():
+                        measuring(meter.before, s, name)
                 try:
                     changes = self._run(s, name)
                 except D1Error as exc:
