@@ -89,32 +89,39 @@ def test_cascades_follow_references_written_in_another_case(tmp_path):
     assert statement.rows_read >= 4 * 3
 
 
-def test_a_subquery_over_an_endless_recursion_is_stopped_at_the_time_limit(tmp_path):
-    """Metering counts a materialized subquery's rows before the statement runs. Counted under
-    the statement's WITH clause, a subquery reading an endless recursive CTE never ended (the
-    statement's own time limit does not cover the count): the replay hung. A RECURSIVE clause
-    is not carried into those counts, so the statement runs and is stopped as D1 stops it."""
+ENDLESS = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) "
+
+
+def _replayed_with_half_a_second(tmp_path, export_sql: str, migration: str):
+    """The outcome of replaying one migration on an export under a 0.5 s statement limit."""
     import d1nb.engine.d1engine
 
     export = tmp_path / "export.sql"
-    export.write_text("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER);\n")
+    export.write_text(export_sql)
     folder = tmp_path / "migrations"
     folder.mkdir()
-    (folder / "0001_endless.sql").write_text(
-        "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) "
-        "UPDATE t SET v = x.c FROM (SELECT i, count(*) AS c FROM r WHERE i < 5 GROUP BY i) "
-        "AS x WHERE x.i = t.id;\n"
-    )
+    (folder / "0001_endless.sql").write_text(migration + "\n")
     d1nb.engine.d1engine.set_default_statement_timeout(0.5)
     try:
         result = replay(load_snapshot(export, tmp_path / "work"), load_migration_dir(folder))
     finally:
         d1nb.engine.d1engine.set_default_statement_timeout(30.0)
     (outcome,) = result.outcomes
+    return outcome
+
+
+def test_a_subquery_over_an_endless_recursion_is_stopped_at_the_time_limit(tmp_path):
+    """Metering counts a materialized subquery's rows before the statement runs. Counted under
+    the statement's WITH clause, a subquery reading an endless recursive CTE never ended (the
+    statement's own time limit does not cover the count): the replay hung. A RECURSIVE clause
+    is not carried into those counts, so the statement runs and is stopped as D1 stops it."""
+    outcome = _replayed_with_half_a_second(
+        tmp_path,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER);\n",
+        ENDLESS + "UPDATE t SET v = x.c FROM (SELECT i, count(*) AS c FROM r WHERE i < 5 "
+        "GROUP BY i) AS x WHERE x.i = t.id;",
+    )
     assert not outcome.ok and "exceeded the 0.5 s limit" in outcome.error
-
-
-ENDLESS = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) "
 
 
 @pytest.mark.parametrize(
@@ -131,19 +138,7 @@ def test_metering_counts_run_under_the_statement_time_limit(tmp_path, sql):
     replay (so did a migration's own SELECT once metered). The counts now run under the
     statement's limit; cut short they count nothing, and the statement is stopped as D1
     stops it."""
-    import d1nb.engine.d1engine
-
-    export = tmp_path / "export.sql"
-    export.write_text("CREATE TABLE u (i INTEGER);\n")
-    folder = tmp_path / "migrations"
-    folder.mkdir()
-    (folder / "0001_endless.sql").write_text(sql + "\n")
-    d1nb.engine.d1engine.set_default_statement_timeout(0.5)
-    try:
-        result = replay(load_snapshot(export, tmp_path / "work"), load_migration_dir(folder))
-    finally:
-        d1nb.engine.d1engine.set_default_statement_timeout(30.0)
-    (outcome,) = result.outcomes
+    outcome = _replayed_with_half_a_second(tmp_path, "CREATE TABLE u (i INTEGER);\n", sql)
     assert not outcome.ok and "exceeded the 0.5 s limit" in outcome.error
 
 

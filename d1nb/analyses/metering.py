@@ -1679,7 +1679,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         # costs more than its replay
         lists = 0
         if s.kind in ("update", "insert_select"):
-            lists = len(in_lists(s.sql)) - self._lists_in_place(s) + len(checking)
+            literal = len(in_lists(s.sql))
+            lists = literal - (self._lists_in_place(s) if literal else 0) + len(checking)
             lists += sum(1 for line in self.plan if "LIST SUBQUERY" in line)
         if s.kind == "insert_select":
             fed = scanned_rows if self.fed is None else self.fed

@@ -1132,9 +1132,15 @@ class InTest:
 def in_tests(sql: str) -> list[InTest]:
     """Every `x IN (…)` and `x NOT IN (…)` of a statement, in order; [] for text sqlglot
     cannot read."""
+    return list(_in_tests(sql))
+
+
+@functools.lru_cache(maxsize=256)
+def _in_tests(sql: str) -> tuple[InTest, ...]:
+    """`in_tests`, cached: metering asks up to four times per statement."""
     tree = _tree(sql)
     if tree is None:
-        return []
+        return ()
     found = []
     for node in tree.find_all(exp.In, bfs=False):  # as written
         query = node.args.get("query")
@@ -1148,7 +1154,7 @@ def in_tests(sql: str) -> list[InTest]:
             found.append(InTest(column, negated, None, count))
         elif query is None:
             found.append(InTest(column, negated, len(node.expressions), None))
-    return found
+    return tuple(found)
 
 
 def not_in_list_columns(sql: str) -> list[tuple[str, str] | None]:
