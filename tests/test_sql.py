@@ -18,6 +18,7 @@ from d1nb.formats.sql.shapes import (
     classify,
     columns_read,
     conflict_update_columns,
+    correlated_searches,
     dml_condition,
     in_list_values,
     in_lists,
@@ -618,3 +619,31 @@ def test_deferred_foreign_keys_are_told_by_their_child_columns():
     )
     assert deferred_foreign_keys(create) == {("p",), ("r", "s")}
     assert deferred_foreign_keys("CREATE TABLE x (a REFERENCES p)") == frozenset()
+
+
+def test_correlated_searches_name_the_keys_an_updated_row_sets():
+    (found,) = correlated_searches(
+        'UPDATE "order" AS o SET total = (SELECT coalesce(sum(li.amount), 0) + max(qty) '
+        "FROM \"line-item\" li WHERE li.order_id = o.id AND kind = 'b' AND o.k + 1 = li.n "
+        "AND li.qty > 2 AND li.a = li.b) WHERE o.status = 'open'"
+    )
+    assert (found.table, found.name, found.alias, found.updated_as) == (
+        "line-item",
+        "li",
+        "li",
+        "o",
+    )
+    assert found.equal == (("order_id", "o.id"), ("kind", "'b'"), ("n", "o.k + 1"))
+    assert found.maximum == frozenset({"qty"}) and found.minimum == frozenset()
+    # not an aggregate (stops at its first row), nested, grouped, FROM, or the same name: none
+    for sql in (
+        "UPDATE o SET t = (SELECT v FROM li WHERE li.oid = o.id)",
+        "UPDATE o SET t = (SELECT count(*) FROM li WHERE li.oid = o.id GROUP BY kind)",
+        "UPDATE o SET t = (SELECT count(*) FROM o AS x WHERE x.k = o.id)",
+        "UPDATE o SET t = 1 + (SELECT count(*) FROM (SELECT * FROM li) AS s WHERE s.oid = o.id)",
+        "UPDATE o SET t = (SELECT count(*) FROM li WHERE li.oid = o.id) FROM p WHERE p.id = o.id",
+        "UPDATE o SET t = (SELECT count(*) FROM li WHERE li.oid > o.id)",
+        "DELETE FROM o WHERE (SELECT count(*) FROM li WHERE li.oid = o.id) = 0",
+    ):
+        assert correlated_searches(sql) == (), sql
+    assert correlated_searches("UPDATE o SET t = (SELECT total(q) FROM li WHERE oid = o.id)")

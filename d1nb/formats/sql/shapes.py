@@ -1100,6 +1100,112 @@ def json_each_sources(sql: str) -> dict[str, tuple[str, str, str | None]]:
     return found
 
 
+@dataclass(frozen=True)
+class CorrelatedSearch:
+    """An aggregate subquery in an UPDATE's SET that reads one table and sets some of its
+    columns equal to values of the row being updated: every run reads each row those keys
+    find (an aggregate does not stop at the first)."""
+
+    table: str
+    """The table it reads."""
+    name: str
+    """How EXPLAIN QUERY PLAN names its loop (its alias, else the table), lower-cased."""
+    alias: str | None
+    """Its alias as written, if any."""
+    equal: tuple[tuple[str, str], ...]
+    """(column, lower-cased; the expression of the outer row, or constant, it equals), per
+    equality of its WHERE."""
+    updated_as: str | None
+    """The alias of the table the UPDATE updates, if any."""
+    maximum: frozenset[str]
+    """The columns it takes max() of, lower-cased: an index ordered by one of them after the
+    keys is read one row a run."""
+    minimum: frozenset[str]
+    """The columns it takes min() of, lower-cased (an index ordered by one of them after the
+    keys is sought past its NULLs)."""
+
+
+def _aggregated(aggregates: list[exp.Expression], function: type) -> frozenset[str]:
+    """The columns, lower-cased, that `function` (min or max) of `aggregates` takes."""
+    return frozenset(
+        a.this.name.lower()
+        for a in aggregates
+        if isinstance(a, function) and isinstance(a.this, exp.Column)
+    )
+
+
+_OTHER_AGGREGATES = {"total"}
+"""SQLite's aggregates sqlglot reads as plain functions."""
+
+
+@functools.lru_cache(maxsize=256)
+def correlated_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
+    """The aggregate subqueries of an UPDATE's SET (no FROM, no WITH) whose WHERE sets
+    columns of their one table equal to expressions of the updated row or constants; () for
+    any other statement, or text sqlglot cannot read."""
+    tree = _tree(sql)
+    if not isinstance(tree, exp.Update) or not isinstance(tree.this, exp.Table):
+        return ()
+    if _arg(tree, "from") is not None or _arg(tree, "with") is not None:
+        return ()
+    outer = {tree.this.name.lower(), (tree.this.alias or tree.this.name).lower()}
+    found = []
+    for assignment in tree.expressions:
+        for select in assignment.find_all(exp.Select):
+            if select.find_ancestor(exp.Select) is not None:  # nested: its outer is a query
+                continue
+            item = _arg(select, "from")
+            table = item.this if item is not None else None
+            if not isinstance(table, exp.Table) or not table.name or _arg(select, "joins"):
+                continue
+            if any(_arg(select, k) is not None for k in ("group", "limit", "order", "having")):
+                continue
+            aggregates = [
+                a
+                for e in select.expressions
+                for a in e.find_all(exp.AggFunc, exp.Anonymous)
+                if not isinstance(a, exp.Anonymous) or a.name.lower() in _OTHER_AGGREGATES
+            ]
+            if not aggregates:
+                continue
+            name = (table.alias or table.name).lower()
+            if name in outer or table.name.lower() in outer:  # the table it updates, as it goes
+                continue
+            where = _arg(select, "where")
+            terms = (
+                list(where.this.flatten())
+                if where is not None and isinstance(where.this, exp.And)
+                else ([where.this] if where is not None else [])
+            )
+            equal = []
+            for term in terms:
+                if not isinstance(term, exp.EQ):
+                    continue
+                for column, other in ((term.this, term.expression), (term.expression, term.this)):
+                    if not isinstance(column, exp.Column) or column.table.lower() not in ("", name):
+                        continue
+                    used = list(other.find_all(exp.Column))  # none: a constant key
+                    if (
+                        all(c.table and c.table.lower() in outer for c in used)
+                        and other.find(exp.Select) is None
+                    ):
+                        equal.append((column.name.lower(), other.sql(dialect="sqlite")))
+                        break
+            if equal:
+                found.append(
+                    CorrelatedSearch(
+                        table.name,
+                        name,
+                        table.alias or None,
+                        tuple(equal),
+                        tree.this.alias or None,
+                        _aggregated(aggregates, exp.Max),
+                        _aggregated(aggregates, exp.Min),
+                    )
+                )
+    return tuple(found)
+
+
 def in_subquery_counts(sql: str) -> list[str]:
     """A query counting the rows of each `IN (SELECT …)` of a statement (the values an IN
     list built from a subquery holds); a correlated one fails when run alone."""
