@@ -354,8 +354,15 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     (s.detail,),
                 ).fetchall()[0][0]
             )
+            # a table's row in sqlite_sequence is renamed by a scan of it (Miniflare: its rows
+            # are read when the table has one there, none otherwise)
+            scanned = (
+                self.engine.conn.execute("SELECT count(*) FROM sqlite_sequence").fetchall()[0][0]
+                if sequence
+                else 0
+            )
             # reads fitted to D1's counters (a rename reads its own rows again by the new name)
-            return 3 * master + 2 * (rewritten + own) + 5 + sequence, rewritten + own + sequence
+            return 3 * master + 2 * (rewritten + own) + 5 + scanned, rewritten + own + sequence
         if s.kind == "rename_column":
             return 7 * master, 2 * rewritten
         return self.table_rows + 8 * master, self.table_rows + rewritten + 1
@@ -1974,8 +1981,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             if any(e[0] == table for e in self.edges):
                 writes += self.table_rows
                 reads += self.table_rows + self.master_rows
-            else:
-                reads += max(0, self.master_rows - 1)
+            else:  # fitted with the ledger wrangler creates in both (2 less without)
+                reads += self.master_rows + 1
         elif s.kind == "create_table":
             # its sqlite_master row twice, one row per automatic index (UNIQUE, a PRIMARY KEY
             # that is not the rowid), and sqlite_sequence's own when this creates it
@@ -1986,10 +1993,10 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             ).fetchall()[0][0]
             created_sequence = not self.had_sequence and self._has_sequence()
             reads, writes = 1 + created_sequence, 2 + autoindexes + 2 * created_sequence
-        elif s.kind in ("drop_view", "drop_trigger"):  # fitted as DROP TABLE's below
-            reads = max(0, self.master_rows - 2)
+        elif s.kind in ("drop_view", "drop_trigger"):  # its schema scan, as a DROP TABLE's
+            reads = self.master_rows
         elif s.kind == "drop_index":
-            reads = max(0, self.master_rows - 1)
+            reads = self.master_rows + 1 if self.master_rows else 0
         elif s.kind == "create_view":
             reads, writes = 1, 2
         elif s.kind == "create_trigger":

@@ -22,7 +22,7 @@ from d1nb.engine.evolution import (
 )
 from d1nb.engine.outcomes import MigrationOutcome
 from d1nb.formats.migrations import MigrationDir
-from d1nb.formats.sql.text import quote_ident
+from d1nb.formats.sql.text import quote_ident, quote_literal
 from d1nb.inputs.workingcopy import WORKING_SUFFIX, Snapshot, mark_working_copy, remove_working_copy
 
 # -- replaying on a snapshot, with D1 metering ---------------------------------------------------
@@ -155,8 +155,12 @@ class ReplayResult:
             # has it: without it, D1 read 8 rows fewer and wrote 1 fewer for a RENAME
             setup_sql.insert(0, d1.LEDGER_DDL.format(table=quote_ident(self.ledger_table)))
         setup = [setup_sql[i : i + 500] for i in range(0, len(setup_sql), 500)]
+        # wrangler appends each file's ledger row to its batch: an AUTOINCREMENT ledger
+        # keeps a sqlite_sequence row that later schema scans read
+        ledger_row = f"INSERT INTO {quote_ident(self.ledger_table)} (name) VALUES ({{}})"
         batches = [
             self.statements[self.statements["file"] == o.name]["sql"].tolist()
+            + ([ledger_row.format(quote_literal(o.name))] if self.via == "apply" else [])
             for o in self.outcomes
         ]
         exact = run_batches(setup, batches)

@@ -1786,7 +1786,7 @@ def test_renames_read_and_write_as_d1_does(tmp_path):
     assert target["d1_error"].isna().all()
     renames = target[target["kind"] == "rename_table"]
     assert renames["d1_rows_written"].tolist() == [5, 7, 9, 11, 8, 9]
-    assert renames["d1_rows_read"].tolist() == [33, 40, 47, 54, 54, 58]
+    assert renames["d1_rows_read"].tolist() == [33, 40, 47, 54, 54, 59]
     apart = _target_metered(tmp_path / "apart", RENAMES_APART)
     assert apart["d1_error"].isna().all()
     assert apart[apart["kind"] == "rename_table"]["d1_rows_read"].tolist() == [
@@ -1897,6 +1897,40 @@ def test_check_in_lists_read_by_what_reaches_them(tmp_path):
     with a NULL status). Reads and writes equal, statement by statement."""
     target = _target_metered(tmp_path, CHECK_LISTS)
     assert len(target) == 10
+    assert target["d1_error"].isna().all()
+    assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
+    assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
+
+
+SCHEMA_DROPS = {
+    "0001_schema.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY, x TEXT);\n"
+    "CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a(id));\n"
+    "CREATE INDEX b_a ON b(a_id);\n"
+    "CREATE VIEW v1 AS SELECT * FROM a;\n"
+    'CREATE VIEW "v 2" AS SELECT * FROM b;\n'
+    "CREATE TRIGGER t1 AFTER INSERT ON a BEGIN SELECT 1; END;\n"
+    "CREATE TABLE e (id INTEGER PRIMARY KEY, k INTEGER);\n"
+    "CREATE TABLE f (id INTEGER PRIMARY KEY AUTOINCREMENT, x);\n"
+    "INSERT INTO f (x) VALUES (1), (2);\n",
+    "0003_target.sql": "DROP VIEW v1;\n"
+    'DROP VIEW "v 2";\n'
+    "DROP TRIGGER t1;\n"
+    "DROP INDEX b_a;\n"
+    "DROP VIEW IF EXISTS v1;\n"
+    "DROP TABLE f;\n"
+    "DROP TABLE e;\n",
+}
+
+
+def test_schema_drops_read_the_schema_with_the_ledger_in_place(tmp_path):
+    """DROP VIEW and DROP TRIGGER read the schema's rows, DROP INDEX and DROP TABLE of a
+    table no foreign key points at 1 more. The constants were fitted when Miniflare lacked
+    the ledger the replay's copy has (stranger's project #24 showed them 2 short: 10
+    against 12 for its DROP VIEW); and the Miniflare side lacked the ledger row wrangler
+    appends to each file's batch, whose sqlite_sequence row the DROP TABLE of an
+    AUTOINCREMENT table reads (11 against 10). Reads and writes equal."""
+    target = _target_metered(tmp_path, SCHEMA_DROPS)
+    assert len(target) == 7
     assert target["d1_error"].isna().all()
     assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
     assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
