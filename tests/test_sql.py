@@ -20,6 +20,7 @@ from d1nb.formats.sql.shapes import (
     conflict_update_columns,
     correlated_searches,
     dml_condition,
+    exists_searches,
     in_list_values,
     in_lists,
     in_subquery_counts,
@@ -647,3 +648,20 @@ def test_correlated_searches_name_the_keys_an_updated_row_sets():
     ):
         assert correlated_searches(sql) == (), sql
     assert correlated_searches("UPDATE o SET t = (SELECT total(q) FROM li WHERE oid = o.id)")
+
+
+def test_exists_searches_are_and_terms_searching_by_equal_keys_only():
+    (found,) = exists_searches(
+        "DELETE FROM p WHERE st = 'x' AND NOT EXISTS (SELECT 1 FROM c AS k "
+        "WHERE k.pid = p.id AND k.kind = 'a')"
+    )
+    assert (found.table, found.name, found.equal) == ("c", "k", (("pid", "p.id"), ("kind", "'a'")))
+    for sql in (  # a further filter, under OR, in an aggregate's place, a SET, an UPDATE … FROM
+        "DELETE FROM p WHERE EXISTS (SELECT 1 FROM c WHERE c.pid = p.id AND c.v > 5)",
+        "DELETE FROM p WHERE st = 'x' OR NOT EXISTS (SELECT 1 FROM c WHERE c.pid = p.id)",
+        "UPDATE p SET k = EXISTS (SELECT 1 FROM c WHERE c.pid = p.id)",
+        "UPDATE p SET k = 1 FROM q WHERE q.id = p.id AND EXISTS "
+        "(SELECT 1 FROM c WHERE c.pid = p.id)",
+        "SELECT 1 FROM p WHERE EXISTS (SELECT 1 FROM c WHERE c.pid = p.id)",
+    ):
+        assert exists_searches(sql) == (), sql

@@ -1138,6 +1138,46 @@ _OTHER_AGGREGATES = {"total"}
 """SQLite's aggregates sqlglot reads as plain functions."""
 
 
+def _search_keys(
+    select: exp.Select, outer: set[str]
+) -> tuple[exp.Table, str, list[tuple[str, str]], bool] | None:
+    """For a subquery of one table, not nested in another: the table, how a plan names it,
+    the (column, expression) its WHERE sets equal to the outer row's values or constants,
+    and whether its WHERE holds other terms; None for any other subquery."""
+    if select.find_ancestor(exp.Select) is not None:  # nested: its outer is a query
+        return None
+    item = _arg(select, "from")
+    table = item.this if item is not None else None
+    if not isinstance(table, exp.Table) or not table.name or _arg(select, "joins"):
+        return None
+    if any(_arg(select, k) is not None for k in ("group", "limit", "order", "having")):
+        return None
+    name = (table.alias or table.name).lower()
+    if name in outer or table.name.lower() in outer:  # the table it updates, as it goes
+        return None
+    where = _arg(select, "where")
+    terms = (
+        list(where.this.flatten())
+        if where is not None and isinstance(where.this, exp.And)
+        else ([where.this] if where is not None else [])
+    )
+    equal = []
+    for term in terms:
+        if not isinstance(term, exp.EQ):
+            continue
+        for column, other in ((term.this, term.expression), (term.expression, term.this)):
+            if not isinstance(column, exp.Column) or column.table.lower() not in ("", name):
+                continue
+            used = list(other.find_all(exp.Column))  # none: a constant key
+            if (
+                all(c.table and c.table.lower() in outer for c in used)
+                and other.find(exp.Select) is None
+            ):
+                equal.append((column.name.lower(), other.sql(dialect="sqlite")))
+                break
+    return table, name, equal, len(equal) < len(terms)
+
+
 @functools.lru_cache(maxsize=256)
 def correlated_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
     """The aggregate subqueries of an UPDATE's SET (no FROM, no WITH) whose WHERE sets
@@ -1152,46 +1192,15 @@ def correlated_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
     found = []
     for assignment in tree.expressions:
         for select in assignment.find_all(exp.Select):
-            if select.find_ancestor(exp.Select) is not None:  # nested: its outer is a query
-                continue
-            item = _arg(select, "from")
-            table = item.this if item is not None else None
-            if not isinstance(table, exp.Table) or not table.name or _arg(select, "joins"):
-                continue
-            if any(_arg(select, k) is not None for k in ("group", "limit", "order", "having")):
-                continue
             aggregates = [
                 a
                 for e in select.expressions
                 for a in e.find_all(exp.AggFunc, exp.Anonymous)
                 if not isinstance(a, exp.Anonymous) or a.name.lower() in _OTHER_AGGREGATES
             ]
-            if not aggregates:
-                continue
-            name = (table.alias or table.name).lower()
-            if name in outer or table.name.lower() in outer:  # the table it updates, as it goes
-                continue
-            where = _arg(select, "where")
-            terms = (
-                list(where.this.flatten())
-                if where is not None and isinstance(where.this, exp.And)
-                else ([where.this] if where is not None else [])
-            )
-            equal = []
-            for term in terms:
-                if not isinstance(term, exp.EQ):
-                    continue
-                for column, other in ((term.this, term.expression), (term.expression, term.this)):
-                    if not isinstance(column, exp.Column) or column.table.lower() not in ("", name):
-                        continue
-                    used = list(other.find_all(exp.Column))  # none: a constant key
-                    if (
-                        all(c.table and c.table.lower() in outer for c in used)
-                        and other.find(exp.Select) is None
-                    ):
-                        equal.append((column.name.lower(), other.sql(dialect="sqlite")))
-                        break
-            if equal:
+            keys = _search_keys(select, outer) if aggregates else None
+            if keys and keys[2]:
+                table, name, equal, _more = keys
                 found.append(
                     CorrelatedSearch(
                         table.name,
@@ -1203,6 +1212,44 @@ def correlated_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
                         _aggregated(aggregates, exp.Min),
                     )
                 )
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=256)
+def exists_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
+    """The `[NOT] EXISTS (SELECT … FROM t WHERE …)` terms of an UPDATE's or DELETE's WHERE
+    (an AND term each; no FROM, no WITH) whose WHERE only sets columns of t equal to the
+    outer row's values or constants: such a search stops at the first row it finds. () for
+    any other statement, or text sqlglot cannot read."""
+    tree = _tree(sql)
+    if not isinstance(tree, exp.Update | exp.Delete) or not isinstance(tree.this, exp.Table):
+        return ()
+    if _arg(tree, "from") is not None or _arg(tree, "with") is not None:
+        return ()
+    where = _arg(tree, "where")
+    if where is None:
+        return ()
+    outer = {tree.this.name.lower(), (tree.this.alias or tree.this.name).lower()}
+    terms = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    found = []
+    for term in terms:
+        test = term.this if isinstance(term, exp.Not) else term
+        if not isinstance(test, exp.Exists) or not isinstance(test.this, exp.Select):
+            continue
+        keys = _search_keys(test.this, outer)
+        if keys and keys[2] and not keys[3]:
+            table, name, equal, _more = keys
+            found.append(
+                CorrelatedSearch(
+                    table.name,
+                    name,
+                    table.alias or None,
+                    tuple(equal),
+                    tree.this.alias or None,
+                    frozenset(),
+                    frozenset(),
+                )
+            )
     return tuple(found)
 
 
