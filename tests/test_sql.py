@@ -644,9 +644,13 @@ def test_correlated_searches_name_the_keys_an_updated_row_sets():
         "UPDATE o SET t = 1 + (SELECT count(*) FROM (SELECT * FROM li) AS s WHERE s.oid = o.id)",
         "UPDATE o SET t = (SELECT count(*) FROM li WHERE li.oid = o.id) FROM p WHERE p.id = o.id",
         "UPDATE o SET t = (SELECT count(*) FROM li WHERE li.oid > o.id)",
-        "DELETE FROM o WHERE (SELECT count(*) FROM li WHERE li.oid = o.id) = 0",
     ):
         assert correlated_searches(sql) == (), sql
+    (where,) = correlated_searches(
+        "DELETE FROM o WHERE (SELECT count(*) FROM li WHERE li.oid = o.id) = 0 AND o.k > 1"
+    )
+    assert where.in_where and where.equal == (("oid", "o.id"),)
+    assert not found.in_where
     assert correlated_searches("UPDATE o SET t = (SELECT total(q) FROM li WHERE oid = o.id)")
 
 

@@ -669,11 +669,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     keys = prefix
             if keys and match.group(1) == "SEARCH" and match.group(2) in self.aliased:
                 self.per_key[line] = self._rows_per_key(self.aliased[match.group(2)], keys.group(1))
-                found = (
-                    self._correlated_search_reads(s, match.group(2), line)
-                    if self.set_subqueries_only
-                    else self._exists_search_reads(s, match.group(2), keys.group(1))
-                )
+                found = self._correlated_search_reads(s, match.group(2), line)
+                if found is None and not self.set_subqueries_only:
+                    found = self._exists_search_reads(s, match.group(2), keys.group(1))
                 if found is not None:
                     self.search_reads[line] = found
         self.children_before: dict[tuple[str, str], tuple[int, int, int]] = {}
@@ -1060,7 +1058,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         updated = f"main.{quote_ident(s.table)}" + (
             f" AS {quote_ident(search.updated_as)}" if search.updated_as else ""
         )
-        where = self._run_condition(s)
+        where = self._subquery_runs(s) if search.in_where else self._run_condition(s)
+        if (where is None and search.in_where) or not (search.in_where or self.set_subqueries_only):
+            return None
         found = f"(SELECT count(*) FROM {source} WHERE {matched})"
         if after in search.maximum:  # the one row at the end of the range, if any
             run = "_d1nb_m > 0"
@@ -1099,13 +1099,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         searched = {part.rsplit("=", 1)[0].lower() for part in keys.split(" AND ")}
         if searched != {c for c, _e in search.equal} or len(search.equal) != len(searched):
             return None  # a term the index does not hold filters the rows it steps through
-        try:
-            cut = dml_condition(s.sql)
-        except SqlTokenError:
-            return None
-        terms = and_terms(cut.condition or "")
-        plain = [t for t in terms if "select" not in names_in(t)]
-        if cut.trailing or len(terms) - len(plain) != 1:
+        plain = self._subquery_runs(s)
+        if plain is None:
             return None
         ref = quote_ident(search.alias or search.table)
         source = f"main.{quote_ident(search.table)}" + (
@@ -1116,8 +1111,24 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             f" AS {quote_ident(search.updated_as)}" if search.updated_as else ""
         )
         return self._count_where(
-            updated, [*plain, f"EXISTS (SELECT 1 FROM {source} WHERE {matched})"]
+            updated,
+            ([plain] if plain else []) + [f"EXISTS (SELECT 1 FROM {source} WHERE {matched})"],
         )
+
+    @staticmethod
+    def _subquery_runs(s: Statement) -> str | None:
+        """For an UPDATE or DELETE whose WHERE holds one AND term with a subquery: the AND of
+        its other terms ("" for none), the rows that term is tested for (SQLite tests terms
+        with subqueries last); None otherwise."""
+        try:
+            cut = dml_condition(s.sql)
+        except SqlTokenError:
+            return None
+        terms = and_terms(cut.condition or "")
+        plain = [t for t in terms if "select" not in names_in(t)]
+        if cut.trailing or len(terms) - len(plain) != 1:
+            return None
+        return " AND ".join(f"({t})" for t in plain)
 
     def _own_loops(self) -> list[tuple[int, re.Match]]:
         """The plan's loops over tables outside correlated subqueries and IN lists: the

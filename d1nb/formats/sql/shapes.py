@@ -1123,6 +1123,9 @@ class CorrelatedSearch:
     minimum: frozenset[str]
     """The columns it takes min() of, lower-cased (an index ordered by one of them after the
     keys is sought past its NULLs)."""
+    in_where: bool = False
+    """Whether it is in the statement's WHERE (it runs for the rows its other terms keep)
+    rather than in an UPDATE's SET (it runs for the rows written)."""
 
 
 def _aggregated(aggregates: list[exp.Expression], function: type) -> frozenset[str]:
@@ -1180,18 +1183,28 @@ def _search_keys(
 
 @functools.lru_cache(maxsize=256)
 def correlated_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
-    """The aggregate subqueries of an UPDATE's SET (no FROM, no WITH) whose WHERE sets
-    columns of their one table equal to expressions of the updated row or constants; () for
-    any other statement, or text sqlglot cannot read."""
+    """The aggregate subqueries of an UPDATE's SET, or of an AND term of an UPDATE's or
+    DELETE's WHERE (no FROM, no WITH), whose WHERE sets columns of their one table equal to
+    expressions of the outer row or constants; () for any other statement, or text sqlglot
+    cannot read."""
     tree = _tree(sql)
-    if not isinstance(tree, exp.Update) or not isinstance(tree.this, exp.Table):
+    if not isinstance(tree, exp.Update | exp.Delete) or not isinstance(tree.this, exp.Table):
         return ()
     if _arg(tree, "from") is not None or _arg(tree, "with") is not None:
         return ()
     outer = {tree.this.name.lower(), (tree.this.alias or tree.this.name).lower()}
+    where = _arg(tree, "where")
+    terms = (
+        []
+        if where is None
+        else list(where.this.flatten())
+        if isinstance(where.this, exp.And)
+        else [where.this]
+    )
+    places = [(e, False) for e in tree.expressions if isinstance(tree, exp.Update)]
     found = []
-    for assignment in tree.expressions:
-        for select in assignment.find_all(exp.Select):
+    for place, in_where in places + [(t, True) for t in terms]:
+        for select in place.find_all(exp.Select):
             aggregates = [
                 a
                 for e in select.expressions
@@ -1210,6 +1223,7 @@ def correlated_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
                         tree.this.alias or None,
                         _aggregated(aggregates, exp.Max),
                         _aggregated(aggregates, exp.Min),
+                        in_where,
                     )
                 )
     return tuple(found)
@@ -1248,6 +1262,7 @@ def exists_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
                     tree.this.alias or None,
                     frozenset(),
                     frozenset(),
+                    True,
                 )
             )
     return tuple(found)
