@@ -33,6 +33,7 @@ from d1nb.analyses.update_actions import KeyScans, UpdateActions
 from d1nb.engine.d1engine import D1Engine, cascade_edges
 from d1nb.formats.migrations import Statement
 from d1nb.formats.sql.shapes import (
+    CorrelatedSearch,
     FromItem,
     InTest,
     TriggerParts,
@@ -475,8 +476,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         values, a subquery's distinct and NULL left out (each is sought once)."""
         self.per_key: dict[str, float] = {}
         self.search_reads: dict[str, int] = {}
-        """Per plan line of a correlated aggregate subquery's search by equal index keys:
-        its reads over all its runs, counted before the statement (`_correlated_search_reads`)."""
+        """Per plan line of a correlated aggregate or EXISTS subquery's search by equal index
+        keys: its reads over all its runs, counted before the statement
+        (`_correlated_search_reads`, `_exists_search_reads`)."""
         self.aliased: dict[str, str] = {}
         self.json_elements: dict[str, float] = {}
         self.json_sorted: float | None = None
@@ -1009,18 +1011,22 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         return runs
 
     def _correlated_search_reads(self, s: Statement, name: str, line: str) -> int | None:
-        """The reads of an aggregate subquery in an UPDATE's SET that searches a full index (or
-        a WITHOUT ROWID table's key) by equal keys, over all its runs (one per row the WHERE
-        keeps): per run the entries its keys find, + 1 for the entry after them if there is
-        one; a search that finds none reads none. max() of the index's next column reads 1 a
-        run that finds any; min() 1 when a non-NULL value is found, else 2, and none for a
-        NULL key (Miniflare's counters; stranger's project #24: 7,243 by the mean rows per key
-        against 6,310). None when the keys are not all set equal to the updated row's values
-        or constants in its WHERE."""
+        """The reads of an aggregate subquery that searches a full index (or a WITHOUT ROWID
+        table's key) by equal keys, over all its runs (in an UPDATE's SET one per row the
+        WHERE keeps, in an AND term of the WHERE one per row the other terms keep): per run
+        the entries its keys find, + 1 for the entry after them if there is one; a search
+        that finds none reads none. max() of the index's next column reads 1 a run that finds
+        any; min() 1 when a non-NULL value is found, else 2, and none for a NULL key
+        (Miniflare's counters; stranger's project #24: 7,243 by the mean rows per key against
+        6,310). None when the keys are not all set equal to the outer row's values or
+        constants in its WHERE."""
         found = {c for c in correlated_searches(s.sql) if c.name == name.lower()}
         if len(found) != 1 or not s.table:
             return None
         search = found.pop()
+        where = self._subquery_runs(s) if search.in_where else self._run_condition(s)
+        if (where is None and search.in_where) or not (search.in_where or self.set_subqueries_only):
+            return None
         index = re.search(r" USING (?:COVERING )?INDEX (.+?) \((.+)\)$", line)
         if index and self._partial_where(index.group(1)) is None:
             searched = index.group(2)
@@ -1047,20 +1053,11 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         if any(k.lower() not in equal for k in keys):
             return None
         after = indexed[len(keys)] if len(indexed) > len(keys) else None
-        ref = quote_ident(search.alias or search.table)
-        source = f"main.{quote_ident(search.table)}" + (
-            f" AS {quote_ident(search.alias)}" if search.alias else ""
-        )
+        ref, source, updated = self._search_sources(s, search)
         columns = ", ".join(f"{ref}.{quote_ident(k)}" for k in keys)
         values = ", ".join(f"_d1nb_k{i}" for i in range(len(keys)))
         picked = "".join(f", {equal[k.lower()]} AS _d1nb_k{i}" for i, k in enumerate(keys))
         matched = " AND ".join(f"{ref}.{quote_ident(k)} = {equal[k.lower()]}" for k in keys)
-        updated = f"main.{quote_ident(s.table)}" + (
-            f" AS {quote_ident(search.updated_as)}" if search.updated_as else ""
-        )
-        where = self._subquery_runs(s) if search.in_where else self._run_condition(s)
-        if (where is None and search.in_where) or not (search.in_where or self.set_subqueries_only):
-            return None
         found = f"(SELECT count(*) FROM {source} WHERE {matched})"
         if after in search.maximum:  # the one row at the end of the range, if any
             run = "_d1nb_m > 0"
@@ -1102,18 +1099,24 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         plain = self._subquery_runs(s)
         if plain is None:
             return None
-        ref = quote_ident(search.alias or search.table)
-        source = f"main.{quote_ident(search.table)}" + (
-            f" AS {quote_ident(search.alias)}" if search.alias else ""
-        )
+        ref, source, updated = self._search_sources(s, search)
         matched = " AND ".join(f"{ref}.{quote_ident(c)} = {e}" for c, e in search.equal)
-        updated = f"main.{quote_ident(s.table)}" + (
-            f" AS {quote_ident(search.updated_as)}" if search.updated_as else ""
-        )
         return self._count_where(
             updated,
             ([plain] if plain else []) + [f"EXISTS (SELECT 1 FROM {source} WHERE {matched})"],
         )
+
+    @staticmethod
+    def _search_sources(s: Statement, search: CorrelatedSearch) -> tuple[str, str, str]:
+        """How the counting queries name a correlated search's table (its alias or name),
+        read it (`main.t AS a`), and read the statement's own table, under their aliases."""
+        source = f"main.{quote_ident(search.table)}" + (
+            f" AS {quote_ident(search.alias)}" if search.alias else ""
+        )
+        updated = f"main.{quote_ident(s.table or '')}" + (
+            f" AS {quote_ident(search.updated_as)}" if search.updated_as else ""
+        )
+        return quote_ident(search.alias or search.table), source, updated
 
     @staticmethod
     def _subquery_runs(s: Statement) -> str | None:

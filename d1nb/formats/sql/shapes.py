@@ -836,6 +836,13 @@ def insert_select(sql: str) -> InsertSelectParts | str:
     )
 
 
+def _conjuncts(condition: exp.Expression | None) -> list[exp.Expression]:
+    """The AND terms of a sqlglot condition (itself when it is no AND; none for None)."""
+    if condition is None:
+        return []
+    return list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
+
+
 def _tree(sql: str) -> exp.Expression | None:
     """The statement as sqlglot reads it (SQLite's dialect, comments removed); None for text
     it cannot read."""
@@ -956,7 +963,7 @@ def select_join_terms(sql: str) -> list[tuple[str, set[str], set[str]]] | None:
     conditions += [j.args["on"] for j in _arg(select, "joins") if j.args.get("on") is not None]
     terms = []
     for condition in conditions:
-        for term in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+        for term in _conjuncts(condition):
             columns = list(term.find_all(exp.Column))
             qualifiers = {c.table.lower() for c in columns if c.table}
             bare = {c.name.lower() for c in columns if not c.table}
@@ -1056,7 +1063,7 @@ def update_from_items(sql: str) -> tuple[str, tuple[FromItem, ...]] | None:
     described = []
     for item, on in items:
         names = frozenset(n.lower() for n in (getattr(item, "name", ""), item.alias) if n)
-        terms = list(on.flatten()) if isinstance(on, exp.And) else [on] if on else []
+        terms = _conjuncts(on)
         described.append(
             (names, item.sql(dialect="sqlite"), tuple(t.sql(dialect="sqlite") for t in terms))
         )
@@ -1102,9 +1109,9 @@ def json_each_sources(sql: str) -> dict[str, tuple[str, str, str | None]]:
 
 @dataclass(frozen=True)
 class CorrelatedSearch:
-    """An aggregate subquery in an UPDATE's SET that reads one table and sets some of its
-    columns equal to values of the row being updated: every run reads each row those keys
-    find (an aggregate does not stop at the first)."""
+    """A subquery of an UPDATE or DELETE that reads one table and sets some of its columns
+    equal to values of the outer row (or constants): an aggregate's run reads each row those
+    keys find, an EXISTS's stops at the first (`correlated_searches`, `exists_searches`)."""
 
     table: str
     """The table it reads."""
@@ -1116,7 +1123,7 @@ class CorrelatedSearch:
     """(column, lower-cased; the expression of the outer row, or constant, it equals), per
     equality of its WHERE."""
     updated_as: str | None
-    """The alias of the table the UPDATE updates, if any."""
+    """The alias of the table the statement updates or deletes from, if any."""
     maximum: frozenset[str]
     """The columns it takes max() of, lower-cased: an index ordered by one of them after the
     keys is read one row a run."""
@@ -1159,11 +1166,7 @@ def _search_keys(
     if name in outer or table.name.lower() in outer:  # the table it updates, as it goes
         return None
     where = _arg(select, "where")
-    terms = (
-        list(where.this.flatten())
-        if where is not None and isinstance(where.this, exp.And)
-        else ([where.this] if where is not None else [])
-    )
+    terms = _conjuncts(where.this if where is not None else None)
     equal = []
     for term in terms:
         if not isinstance(term, exp.EQ):
@@ -1181,26 +1184,31 @@ def _search_keys(
     return table, name, equal, len(equal) < len(terms)
 
 
+def _searching_statement(
+    sql: str,
+) -> tuple[exp.Update | exp.Delete, set[str], list[exp.Expression]] | None:
+    """An UPDATE or DELETE of one table with no FROM and no WITH: its tree, the names its
+    table goes by (lower-cased) and its WHERE's AND terms; None for anything else."""
+    tree = _tree(sql)
+    if not isinstance(tree, exp.Update | exp.Delete) or not isinstance(tree.this, exp.Table):
+        return None
+    if _arg(tree, "from") is not None or _arg(tree, "with") is not None:
+        return None
+    outer = {tree.this.name.lower(), (tree.this.alias or tree.this.name).lower()}
+    where = _arg(tree, "where")
+    return tree, outer, _conjuncts(where.this if where is not None else None)
+
+
 @functools.lru_cache(maxsize=256)
 def correlated_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
     """The aggregate subqueries of an UPDATE's SET, or of an AND term of an UPDATE's or
     DELETE's WHERE (no FROM, no WITH), whose WHERE sets columns of their one table equal to
     expressions of the outer row or constants; () for any other statement, or text sqlglot
     cannot read."""
-    tree = _tree(sql)
-    if not isinstance(tree, exp.Update | exp.Delete) or not isinstance(tree.this, exp.Table):
+    statement = _searching_statement(sql)
+    if statement is None:
         return ()
-    if _arg(tree, "from") is not None or _arg(tree, "with") is not None:
-        return ()
-    outer = {tree.this.name.lower(), (tree.this.alias or tree.this.name).lower()}
-    where = _arg(tree, "where")
-    terms = (
-        []
-        if where is None
-        else list(where.this.flatten())
-        if isinstance(where.this, exp.And)
-        else [where.this]
-    )
+    tree, outer, terms = statement
     places = [(e, False) for e in tree.expressions if isinstance(tree, exp.Update)]
     found = []
     for place, in_where in places + [(t, True) for t in terms]:
@@ -1235,16 +1243,10 @@ def exists_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
     (an AND term each; no FROM, no WITH) whose WHERE only sets columns of t equal to the
     outer row's values or constants: such a search stops at the first row it finds. () for
     any other statement, or text sqlglot cannot read."""
-    tree = _tree(sql)
-    if not isinstance(tree, exp.Update | exp.Delete) or not isinstance(tree.this, exp.Table):
+    statement = _searching_statement(sql)
+    if statement is None:
         return ()
-    if _arg(tree, "from") is not None or _arg(tree, "with") is not None:
-        return ()
-    where = _arg(tree, "where")
-    if where is None:
-        return ()
-    outer = {tree.this.name.lower(), (tree.this.alias or tree.this.name).lower()}
-    terms = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    tree, outer, terms = statement
     found = []
     for term in terms:
         test = term.this if isinstance(term, exp.Not) else term
@@ -1625,8 +1627,7 @@ def search_visits_query(sql: str, searched: set[str]) -> str | None:
     where = _arg(select, "where")
     if where is None:
         return None
-    condition = where.this
-    terms = list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
+    terms = _conjuncts(where.this)
 
     def outer(node: exp.Expression) -> set[str]:
         return {
