@@ -385,3 +385,40 @@ def test_an_autoincrement_counter_lowered_is_a_difference_and_one_raised_is_not(
         assert verdict.loc["data", "detail"] == "t's AUTOINCREMENT counter 10 → 8"
         raised = load_snapshot(tmp_path / f"raised{suffix}", tmp_path / f"r{suffix}")
         assert compare_tables(export, raised).equal
+
+
+def test_min_and_max_beyond_2_53_and_huge_doubles_are_shown_exactly(tmp_path):
+    """A stranger's ledger: min and max of an INTEGER column past 2^53 came out of the column
+    summary as doubles (9007199254740993 as 9007199254740992, in the JSON too) whenever the
+    frame also held a text column's None; 1.7976931348623157e+308 printed with its 309
+    digits in the CLI's text and the report's cells."""
+    from d1nb.analyses.checks import audit
+    from d1nb.presentation.display import table_text
+
+    big, huge = 9_007_199_254_740_993, 1.7976931348623157e308
+    for name, last, small in (("b", big + 2, 0.5), ("a", big + 4, 0.25)):
+        conn = apsw.Connection(str(tmp_path / f"{name}.sqlite"))
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n INTEGER, r REAL)")
+        conn.executemany(
+            "INSERT INTO t VALUES (?, ?, ?, ?)",
+            [(1, "x", big, huge), (2, name, last, small)],
+        )
+        conn.close()
+    b = load_snapshot(tmp_path / "b.sqlite", tmp_path / "wb")
+    a = load_snapshot(tmp_path / "a.sqlite", tmp_path / "wa")
+    result = audit(b, a)
+    cols = result.diff.column_summary().set_index("column")
+    assert cols.loc["n", ["min_before", "max_before", "max_after"]].tolist() == [
+        big,
+        big + 2,
+        big + 4,
+    ]
+    assert cols.loc["name", "min_before"] is None
+    records = {r["column"]: r for r in result.to_dict()["diff"]["column_summary"]}
+    assert (records["n"]["min_before"], records["n"]["max_after"]) == (big, big + 4)
+    text = result.text()
+    assert "9007199254740993" in text and "9007199254740997" in text
+    assert "1.7976931348623157e+308" in text and "179769313486231570" not in text
+    shown = table_text(result.diff.column_summary())
+    assert "9007199254740997" in shown and "1.79769e+308" in shown
+    assert "179769313486231570" not in shown

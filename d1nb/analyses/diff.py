@@ -197,12 +197,29 @@ class Diff:
         ]
         changed = self.changed_columns()
         if not changed.empty:
-            parts += ["", "Columns with changes", changed.to_string(index=False)]
+            parts += ["", "Columns with changes", _exact_floats(changed).to_string(index=False)]
         if not self.counters.empty:
             parts += ["", "AUTOINCREMENT counters", self.counters.to_string(index=False)]
         if self.notes:
             parts += ["", "Notes from loading", *(f"  {n}" for n in self.notes)]
         return "\n".join(parts)
+
+
+def _exact_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the floats of its mixed columns (min and max of columns of several types)
+    as Python writes them back exactly: pandas would print 1.7976931348623157e+308 there
+    with all of its 309 digits."""
+    mixed = [c for c in frame.columns if frame[c].dtype == object]
+    return frame.assign(  # not Series.map: it would make ints and None float64 again
+        **{
+            c: pd.Series(
+                [repr(v) if isinstance(v, float) and v == v else v for v in frame[c]],
+                index=frame.index,
+                dtype=object,
+            )
+            for c in mixed
+        }
+    )
 
 
 def _one_line(sql: object, width: int = 70) -> str:

@@ -419,7 +419,13 @@ def _column_frame(
                     "present": present,
                 }
             )
-    return pd.DataFrame(rows, columns=COLUMN_SUMMARY)
+    # object first: pandas would make a min or max column of ints and None float64, and
+    # 9007199254740993 would read 9007199254740992
+    frame = pd.DataFrame(rows, columns=COLUMN_SUMMARY, dtype=object)
+    counts = [c for c in COLUMN_SUMMARY if c.split("_")[0] in ("changed", "nulls", "distinct")]
+    return frame.astype(
+        {c: "Int64" for c in counts} | {"mean_before": "float64", "mean_after": "float64"}
+    )
 
 
 COLUMN_SUMMARY = [

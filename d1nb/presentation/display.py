@@ -50,8 +50,8 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
             return f"{int(value)}"
-        if abs(value) < 1e-4:
-            return f"{value:.3g}"
+        if abs(value) < 1e-4 or abs(value) >= 1e15:  # not 309 digits for 1.8e308
+            return f"{value:.3g}" if abs(value) < 1e-4 else f"{value:.6g}"
         return f"{value:.6f}".rstrip("0")
     return cell_text(value) if isinstance(value, str) else printable(str(value))
 
