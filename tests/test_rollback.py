@@ -704,3 +704,41 @@ def test_drafts_restore_a_table_no_name_reaches_the_rowid_of_by_value(tmp_path):
         ],
         key=repr,
     )
+
+
+def test_drafts_find_rows_of_a_table_without_a_primary_key_by_its_unique_key(tmp_path):
+    """A table without a PRIMARY KEY was drafted by rowid: `DELETE FROM tags WHERE rowid = 5`
+    (stranger's project #25). The rowid is the replay's: on production, where a row written
+    after the export took rowid 5 and the migration's row got 6, that deleted production's
+    row and kept the migration's. Rows of a table with a UNIQUE NOT NULL key are found by
+    that key now (as it reads after the migration, so a changed key is set back too)."""
+    init = (
+        "CREATE TABLE tags (name TEXT NOT NULL, weight REAL, UNIQUE (name));\n"
+        "CREATE TABLE notes (body TEXT, n INTEGER);\n"  # no key at all: by rowid still
+    )
+    rows = (
+        "INSERT INTO tags VALUES ('a', 1.0), ('b', 2.0), ('c', NULL);"
+        "INSERT INTO notes VALUES ('x', 1), ('y', 2);"
+    )
+    change = (
+        "INSERT INTO tags VALUES ('m', 9.5);\n"
+        "UPDATE tags SET name = 'bb' WHERE name = 'b';\n"
+        "UPDATE tags SET weight = 3.0 WHERE name = 'c';\n"
+        "UPDATE notes SET n = n * 10;\n"
+    )
+    root = _project(tmp_path / "p", init, {"0002_tags.sql": change}, rows)
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    draft = check.draft[0].read_text(encoding="utf-8")
+    assert 'DELETE FROM "tags" WHERE "name" = \'m\';' in draft
+    assert 'UPDATE "tags" SET "name" = \'b\' WHERE "name" = \'bb\';' in draft
+    assert 'UPDATE "notes" SET "n" = 1 WHERE rowid = 1;' in draft
+    # production: a tag written after the export, before the migration ran
+    with D1Engine(root / "production.sqlite") as engine:
+        engine.apply_migration("0001_init.sql", init)
+        engine.conn.execute(rows)
+        engine.conn.execute("INSERT INTO tags VALUES ('since', 0.5)")
+        engine.conn.execute(change)
+        engine.conn.execute(draft)
+        tags = engine.conn.execute("SELECT rowid, name, weight FROM tags ORDER BY rowid")
+        assert tags.fetchall() == [(1, "a", 1.0), (2, "b", 2.0), (3, "c", None), (4, "since", 0.5)]

@@ -342,7 +342,16 @@ def _restore_rows(
         else {}
     )
 
+    # a rowid says which row it is only on the copy the draft was made from: production may
+    # have given the rowid of a row the migration added to a row of its own, so rows there
+    # are found by a key both sides keep unique and NOT NULL, by their values now
+    natural = _unique_not_null(b, a, table) if rid else []
+    natural = natural if set(natural) <= set(kept) else []
+
     def where(k: tuple) -> str:
+        if natural and k in now:
+            values = dict(zip(kept, now[k], strict=True))
+            return " AND ".join(f"{quote_ident(c)} = {_literal(values[c])}" for c in natural)
         return " AND ".join(
             f"{quote_ident(c) if c != rid else rid} = {_literal(v)}"
             for c, v in zip(key, k, strict=True)
@@ -383,6 +392,35 @@ def _restore_rows(
             sets = ", ".join(f"{quote_ident(c)} = {_literal(v)}" for c, v in changed)
             out.append(f"UPDATE {t} SET {sets} WHERE {where(k)};")
     return out
+
+
+def _unique_not_null(b: D1Engine, a: D1Engine, table: str) -> list[str]:
+    """Columns of a UNIQUE index `table` has on both sides (whole, on plain columns, binary
+    collation) that both declare NOT NULL and no COLLATE touches: a key that finds one row
+    by `=`, whatever its rowid. The first such index; [] when there is none."""
+
+    def keys(engine: D1Engine) -> list[tuple[str, ...]]:
+        sql = engine.table_sql({table}).get(table, "")
+        if not engine.conn.table_exists(None, table) or "COLLATE" in sql.upper():
+            return []
+        not_null = {c[1] for c in engine.columns(table) if c[3]}
+        found = []
+        for _seq, name, unique, _origin, partial in engine.conn.execute(
+            f"SELECT * FROM pragma_index_list({quote_literal(table)})"
+        ).fetchall():
+            info = engine.conn.execute(
+                f"SELECT name, coll FROM pragma_index_xinfo({quote_literal(name)}) WHERE key"
+            ).fetchall()
+            if (
+                unique
+                and not partial
+                and all(n is not None and n in not_null and coll == "BINARY" for n, coll in info)
+            ):
+                found.append(tuple(n for n, _coll in info))
+        return found
+
+    after = set(keys(a))
+    return next((list(k) for k in keys(b) if k in after), [])
 
 
 def _rowid_unreachable(engine: D1Engine, table: str) -> bool:
