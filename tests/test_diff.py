@@ -422,3 +422,35 @@ def test_min_and_max_beyond_2_53_and_huge_doubles_are_shown_exactly(tmp_path):
     shown = table_text(result.diff.column_summary())
     assert "9007199254740997" in shown and "1.79769e+308" in shown
     assert "179769313486231570" not in shown
+
+
+def test_a_table_without_a_primary_key_is_matched_on_a_unique_not_null_key(tmp_path):
+    """Stranger's project #25: `tags (name TEXT NOT NULL, weight REAL, UNIQUE (name))` was
+    compared as whole rows, so a weight set anew read as one row removed and one added. A
+    UNIQUE key on NOT NULL columns that both sides keep matches rows now; a nullable one, or
+    one a COLLATE could make `=` match two rows by, does not."""
+    tables = (
+        "CREATE TABLE tags (name TEXT NOT NULL, weight REAL, UNIQUE (name));"
+        "CREATE TABLE loose (code TEXT UNIQUE, v INTEGER);"
+        "CREATE TABLE folded (code TEXT NOT NULL COLLATE NOCASE UNIQUE, v INTEGER);"
+    )
+    for name, weight in (("b", 1.0), ("a", 2.5)):
+        conn = apsw.Connection(str(tmp_path / f"{name}.sqlite"))
+        conn.execute(tables)
+        conn.execute(f"INSERT INTO tags VALUES ('x', {weight}), ('y', 3.0)")
+        conn.execute(f"INSERT INTO loose VALUES ('x', {weight}), ('y', 3)")
+        conn.execute(f"INSERT INTO folded VALUES ('x', {weight}), ('y', 3)")
+        if name == "a":
+            conn.execute("INSERT INTO tags VALUES ('z', NULL)")
+        conn.close()
+    b = load_snapshot(tmp_path / "b.sqlite", tmp_path / "wb")
+    a = load_snapshot(tmp_path / "a.sqlite", tmp_path / "wa")
+    diff = compare_tables(b, a)
+    tags = diff.tables["tags"]
+    assert (tags.key, tags.key_kind) == (["name"], "unique key")
+    assert (tags.added, tags.removed, tags.changed, tags.unchanged) == (1, 0, 1, 1)
+    cols = diff.column_summary().set_index(["table", "column"])
+    assert cols.loc[("tags", "weight"), "changed"] == 1
+    for table in ("loose", "folded"):
+        t = diff.tables[table]
+        assert (t.key_kind, t.added, t.removed, t.unchanged) == ("whole row", 1, 1, 1), table

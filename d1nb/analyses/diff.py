@@ -382,6 +382,16 @@ def _primary_key(snapshot: Snapshot, table: str) -> list[str]:
     return [c[1] for c in cols]
 
 
+def _unique_key(before: Snapshot, after: Snapshot, table: str) -> list[str]:
+    """For a table without a primary key: the first UNIQUE NOT NULL key both sides keep, so
+    that a row whose other values changed is one changed row, not one removed and one added."""
+    with before.schema_engine() as engine:
+        old = engine.unique_not_null_keys(table)
+    with after.schema_engine() as engine:
+        new = set(engine.unique_not_null_keys(table))
+    return next((list(k) for k in old if k in new), [])
+
+
 def compare_tables(
     before: Snapshot,
     after: Snapshot,
@@ -392,7 +402,8 @@ def compare_tables(
 ) -> Diff:
     """Compare two snapshots table by table in DuckDB.
 
-    `keys` gives a key per table (default: its primary key, else a whole-row hash);
+    `keys` gives a key per table (default: its primary key, else a UNIQUE NOT NULL key both
+    sides keep, else a whole-row hash);
     `tolerance` an absolute tolerance per numeric column (`table.column` or `column`), compared
     as doubles (a column one side holds JavaScript-rounded gets 0);
     `mask` columns whose values samples replace with ***.
@@ -404,12 +415,16 @@ def compare_tables(
     common = sorted(set(before.row_counts) & set(after.row_counts))
     given = set(keys or {})
     keys = dict(keys or {})
+    unique = set()
     for table in tables or common:
         if table not in keys:
             primary = _primary_key(after, table)
             if primary:
                 keys[table] = primary
-    diff = compare_duckdb(con, keys, tolerance, mask, tables or common, given=given)
+            elif found := _unique_key(before, after, table):
+                keys[table] = found
+                unique.add(table)
+    diff = compare_duckdb(con, keys, tolerance, mask, tables or common, given=given, unique=unique)
 
     def values_kept(table: str, old: str, new: str) -> tuple[int, int]:
         """(values that differ under the new name, values compared): rows matched by key,
@@ -483,9 +498,11 @@ def compare_duckdb(
     mask: set[str] | None = None,
     tables: list[str] | None = None,
     given: set[str] | None = None,
+    unique: set[str] | None = None,
 ) -> Diff:
     """Compare the tables of schemas `before` and `after` already in `con` (no schema diff):
-    `compare_tables` without the SQLite side, for data that is already in DuckDB."""
+    `compare_tables` without the SQLite side, for data that is already in DuckDB. `keys`
+    are primary keys unless their table is in `given` or `unique` (a UNIQUE NOT NULL key)."""
     keys, tolerance, mask = keys or {}, tolerance or {}, mask or set()
     if tables is None:
         tables = sorted(
@@ -496,6 +513,7 @@ def compare_duckdb(
     for table in tables:
         key = keys.get(table)
         kind = "given" if key and (given is None or table in given) else "primary key"
+        kind = "unique key" if table in (unique or set()) else kind
         result.tables[table] = compare_table(con, table, key, kind, tolerance, mask)
     return result
 

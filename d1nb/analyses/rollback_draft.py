@@ -395,32 +395,10 @@ def _restore_rows(
 
 
 def _unique_not_null(b: D1Engine, a: D1Engine, table: str) -> list[str]:
-    """Columns of a UNIQUE index `table` has on both sides (whole, on plain columns, binary
-    collation) that both declare NOT NULL and no COLLATE touches: a key that finds one row
-    by `=`, whatever its rowid. The first such index; [] when there is none."""
-
-    def keys(engine: D1Engine) -> list[tuple[str, ...]]:
-        sql = engine.table_sql({table}).get(table, "")
-        if not engine.conn.table_exists(None, table) or "COLLATE" in sql.upper():
-            return []
-        not_null = {c[1] for c in engine.columns(table) if c[3]}
-        found = []
-        for _seq, name, unique, _origin, partial in engine.conn.execute(
-            f"SELECT * FROM pragma_index_list({quote_literal(table)})"
-        ).fetchall():
-            info = engine.conn.execute(
-                f"SELECT name, coll FROM pragma_index_xinfo({quote_literal(name)}) WHERE key"
-            ).fetchall()
-            if (
-                unique
-                and not partial
-                and all(n is not None and n in not_null and coll == "BINARY" for n, coll in info)
-            ):
-                found.append(tuple(n for n, _coll in info))
-        return found
-
-    after = set(keys(a))
-    return next((list(k) for k in keys(b) if k in after), [])
+    """The first UNIQUE NOT NULL key (`D1Engine.unique_not_null_keys`) `table` has on both
+    sides: it finds one row by `=`, whatever its rowid. [] when there is none."""
+    after = set(a.unique_not_null_keys(table))
+    return next((list(k) for k in b.unique_not_null_keys(table) if k in after), [])
 
 
 def _rowid_unreachable(engine: D1Engine, table: str) -> bool:

@@ -695,6 +695,29 @@ class D1Engine:
             )
         return alias
 
+    def unique_not_null_keys(self, table: str) -> list[tuple[str, ...]]:
+        """Column sets of `table`'s UNIQUE indexes that find one row by `=`: whole (not
+        partial), on plain columns all declared NOT NULL, binary collation, and no COLLATE
+        in the table (a column's own collation would decide `=`)."""
+        sql = self.table_sql({table}).get(table)
+        if sql is None or "COLLATE" in sql.upper():
+            return []
+        not_null = {c[1] for c in self.columns(table) if c[3]}
+        found = []
+        for _seq, name, unique, _origin, partial in self.conn.execute(
+            "SELECT * FROM pragma_index_list(?)", (table,)
+        ).fetchall():
+            info = self.conn.execute(
+                "SELECT name, coll FROM pragma_index_xinfo(?) WHERE key", (name,)
+            ).fetchall()
+            if (
+                unique
+                and not partial
+                and all(n is not None and n in not_null and coll == "BINARY" for n, coll in info)
+            ):
+                found.append(tuple(n for n, _coll in info))
+        return found
+
     def rowid_alias(self, table: str) -> str | None:
         """The column that is `table`'s rowid under another name (its INTEGER PRIMARY KEY),
         or None (no such key, or a WITHOUT ROWID table)."""

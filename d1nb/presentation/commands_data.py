@@ -561,7 +561,8 @@ def _tolerance(item: str) -> tuple[str, float]:
         "--key",
         action="append",
         metavar="TABLE=COL[,COL]",
-        help="key to match rows on (default: primary key, else the whole row)",
+        help="key to match rows on (default: primary key, else a UNIQUE NOT NULL key, else the "
+        "whole row)",
     ),
     Arg("--mask", action="append", metavar="[TABLE.]COL", help="hide this column in samples"),
     Arg(
