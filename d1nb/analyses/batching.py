@@ -333,8 +333,8 @@ def _plan_on(
                 "",
                 s.line,
                 f"cannot batch this {s.kind.upper()}: {s.table} is a WITHOUT ROWID table, and "
-                "batches are rowid ranges (d1nb does not batch by a composite key yet); split "
-                "it by hand on ranges of its primary key",
+                "batches are rowid ranges (d1nb does not batch by primary key ranges yet): "
+                "split it by hand on ranges of its primary key",
             )
         hidden = [
             t
@@ -418,7 +418,8 @@ def _plan_on(
     )
     if observed:
         plan.notes.append(
-            f"{len(observed)} committed batches of {first:,} rows took "
+            f"{len(observed)} committed batch{'' if len(observed) == 1 else 'es'} of {first:,} "
+            "rows took "
             f"{np.percentile(observed, 95):.0f} ms at p95 against {intercept + slope * first:.0f}"
             f" ms on the curve: predictions are scaled by {p95_factor:.2f}"
         )

@@ -181,7 +181,7 @@ def analyse_impact(
         elif lost or lost_drops:
             verdict = "loses data"
             parts = [
-                f"{n} {child} rows {how} by cascade"
+                f"{n} {child} row{'' if n == 1 else 's'} {how} by cascade"
                 for r in part.itertuples()
                 for how, d in (("deleted", r.cascade_deleted), ("nulled", r.cascade_updated))
                 for child, n in d.items()
