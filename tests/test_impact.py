@@ -11,6 +11,7 @@ from d1nb.inputs.snapshots import load_snapshot
 from d1nb.presentation.project import project_impacts
 from d1nb.problems import InputError
 from d1nb.sample.generate import write_sample
+from tests.conftest import EMPTY_EXPORT
 
 
 @pytest.fixture(scope="module")
@@ -463,7 +464,7 @@ def test_references_broken_under_deferred_keys_are_counted_or_named_at_commit(ma
     assert row["verdict"] == "loses data"
     assert row["reason"] == (
         f"{broken} c rows left pointing at p rows that are gone (PRAGMA defer_foreign_keys = "
-        "off at line 3 forgets the check, unchecked)"
+        "off at line 3 forgets the check, unchecked); line 2 deletes 5 p rows"
     )
     impact = analyse_impact(
         snapshot, load_migration_dir(root / "n"), ["0001_t.sql", "0002_at_commit.sql"]
@@ -931,3 +932,32 @@ def test_a_rebuild_that_lowers_an_autoincrement_counter_says_which_ids_come_agai
             "deleted, will be given again"
         ), row.reason
         assert "u's" not in row.reason
+
+
+def test_a_safe_verdict_names_the_rows_a_delete_deletes(make_tree, tmp_path):
+    """Stranger's project #26 de-duplicated an audit table: "SAFE: 920 rows changed, no
+    cascade", with nothing to say that all 920 were deleted. A DELETE is meant, and stays
+    safe, but the reason names its line and the rows it deleted (the sqlite3 module's
+    count)."""
+    import sqlite3
+
+    init = (
+        "CREATE TABLE audit (actor TEXT, action TEXT, at INTEGER);\n"
+        "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 90) "
+        "INSERT INTO audit SELECT 'a' || (i % 7), CASE WHEN i % 3 THEN 'x' END, i % 5 FROM q;\n"
+    )
+    delete = (
+        "DELETE FROM audit WHERE rowid NOT IN "
+        "(SELECT min(rowid) FROM audit GROUP BY actor, action, at)"
+    )
+    dedupe = f"/* keep the first of each */\n{delete};\nUPDATE audit SET at = 0 WHERE 0;\n"
+    root = make_tree({"m/0001_t.sql": init, "m/0002_d.sql": dedupe, "empty.sql": EMPTY_EXPORT})
+    db = sqlite3.connect(":memory:")
+    db.executescript(init)
+    deleted = db.execute(delete).rowcount
+    assert 0 < deleted < 90
+    snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
+    row = analyse_impact(snapshot, load_migration_dir(root / "m")).migrations.iloc[1]
+    assert row["verdict"] == "safe"
+    said = f"{deleted} rows changed, no cascade; line 2 deletes {deleted} audit rows"
+    assert row["reason"] == said

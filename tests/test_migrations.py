@@ -211,6 +211,7 @@ def test_bad_files_are_reported_with_line_and_rest_loads(make_tree):
     assert len(mdir.files) == 4
     messages = {(p.path.rsplit("/", 1)[-1], p.line): p.message for p in mdir.problems}
     assert "not valid UTF-8" in messages[("0002_latin1.sql", 2)]
+    assert mdir.files[1].text == "-- ok\n-- caf\ufffd\n"  # as wrangler reads it
     assert "binary" in messages[("0003_binary.sql", 1)]
     assert "unterminated" in messages[("0004_open.sql", 2)]
     assert mdir.files[0].statements[0].kind == "create_table"

@@ -207,6 +207,10 @@ def analyse_impact(
             for text in [t for drop in drops[o.name].values() for t in _kept_transformed(drop)]:
                 reason += f"; {text}"
         if o.ok:
+            # a DELETE is meant, but a verdict that says "rows changed" should not hide it
+            for r in part[(part["kind"] == "delete") & (part["changes"] > 0)].itertuples():
+                n = int(r.changes)
+                reason += f"; line {r.line} deletes {n} {r.table} row{'' if n == 1 else 's'}"
             for table, (seq, top) in meter_of[o.name].counters_lowered.items():
                 reason += (
                     f"; {table}'s AUTOINCREMENT counter falls from {seq:,} to {top:,}: ids "

@@ -171,15 +171,20 @@ def read_migration_file(path: Path, name: str) -> MigrationFile:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        # wrangler reads the file as Node does (each bad sequence becomes one U+FFFD, the
+        # same rule as Python's "replace") and D1 runs, and stores, what it read
+        text = raw.decode("utf-8-sig", errors="replace")
         line = raw.count(b"\n", 0, exc.start) + 1
         migration.problems.append(
             Problem(
                 str(path),
                 line,
-                f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
+                "wrangler sends U+FFFD (\ufffd) in place of each bad byte sequence, and D1 "
+                "runs and stores that",
+                "warning",
             )
         )
-        return migration
     migration.text = text
     migration.statements = parse_statements(text)
     for statement in migration.statements:
