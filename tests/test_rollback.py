@@ -742,3 +742,64 @@ def test_drafts_find_rows_of_a_table_without_a_primary_key_by_its_unique_key(tmp
         engine.conn.execute(draft)
         tags = engine.conn.execute("SELECT rowid, name, weight FROM tags ORDER BY rowid")
         assert tags.fetchall() == [(1, "a", 1.0), (2, "b", 2.0), (3, "c", None), (4, "since", 0.5)]
+
+
+def test_a_rebuild_in_a_draft_keeps_the_rows_production_wrote_since(tmp_path):
+    """Stranger's project #26 dropped a column from the middle of its parent table: the
+    draft rebuilds the parent, and its DROP TABLE deleted by cascade every child row
+    production had written since the export (the real wrangler 4.164.0: 50 new deliveries
+    gone), though the draft says rows added since stay. Tables an ON DELETE action reaches
+    (cascades followed down, SET NULL) are now copied aside before the rebuild, with their
+    triggers dropped, and put back after: production's rows stay, no trigger fires twice."""
+    init = (
+        "CREATE TABLE hub (id TEXT PRIMARY KEY, secret TEXT, n INTEGER NOT NULL DEFAULT 0);\n"
+        'CREATE TABLE "spoke log" (id INTEGER PRIMARY KEY AUTOINCREMENT,\n'
+        "  hub TEXT NOT NULL REFERENCES hub(id) ON DELETE CASCADE, what TEXT);\n"
+        'CREATE TABLE tip (spoke INTEGER REFERENCES "spoke log"(id) ON DELETE CASCADE, w TEXT);\n'
+        "CREATE TABLE note (k TEXT PRIMARY KEY, hub TEXT REFERENCES hub(id) ON DELETE SET NULL)"
+        " WITHOUT ROWID;\n"
+        'CREATE TRIGGER counted AFTER INSERT ON "spoke log" BEGIN\n'
+        "  UPDATE hub SET n = n + 1 WHERE id = NEW.hub; END;\n"
+    )
+    rows = (
+        "INSERT INTO hub (id, secret) VALUES ('a', 's1'), ('b''q', NULL), ('c', 's3');"
+        "INSERT INTO \"spoke log\" (hub, what) VALUES ('a', 'x'), ('b''q', 'y'), ('a', 'z');"
+        "INSERT INTO tip VALUES (1, 't1'), (3, 't3'), (NULL, 'loose');"
+        "INSERT INTO note VALUES ('n1', 'a'), ('n2', 'c'), ('n3', NULL);"
+    )
+    rebuild = (
+        "PRAGMA foreign_keys = OFF;\nDROP TRIGGER counted;\n"
+        "CREATE TABLE hub_new (id TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0);\n"
+        "INSERT INTO hub_new SELECT id, n FROM hub;\nDROP TABLE hub;\n"
+        "ALTER TABLE hub_new RENAME TO hub;\n" + init.split(";\n")[-2] + ";\n"
+    )
+    root = _project(tmp_path / "p", init, {"0002_drop_secret.sql": rebuild}, rows)
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    with D1Engine(root / "prod.sqlite", statement_limit=0) as engine:
+        engine.apply_migration("0001_init.sql", init)
+        engine.conn.execute(rows)
+        exported = {
+            t: engine.conn.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall()
+            for t in ("hub", "spoke log", "tip", "note")
+        }
+        engine.apply_migration("0002_drop_secret.sql", rebuild)
+        assert engine.conn.execute('SELECT count(*) FROM "spoke log"').fetchall() == [(0,)]
+        # production since: a delivery (counted by the trigger), a tip on it, a note
+        engine.conn.execute(
+            "INSERT INTO \"spoke log\" (hub, what) VALUES ('c', 'since');"
+            "INSERT INTO tip VALUES (4, 'since'); INSERT INTO note VALUES ('n4', 'c');"
+        )
+        for draft in check.draft:
+            engine.conn.execute(f"BEGIN;\n{draft.read_text(encoding='utf-8')}\nCOMMIT;")
+        now = {
+            t: engine.conn.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall()
+            for t in ("hub", "spoke log", "tip", "note")
+        }
+        assert engine.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert now["spoke log"] == [*exported["spoke log"], (4, "c", "since")]
+    assert sorted(now["tip"], key=repr) == sorted([*exported["tip"], (4, "since")], key=repr)
+    assert now["note"] == [*exported["note"], ("n4", "c")]
+    # the export's hubs, secrets back; hub c counts production's delivery, once
+    assert now["hub"] == [("a", "s1", 2), ("b'q", None, 1), ("c", "s3", 1)]
+    assert exported["hub"] == [("a", "s1", 2), ("b'q", None, 1), ("c", "s3", 0)]

@@ -93,6 +93,7 @@ def draft_rollback(
         rebuilt_tables: set[str] = set()
         for name in sorted(n for k, n in now if k == "table" and (k, n) not in was):
             schema.append(f"DROP TABLE IF EXISTS {quote_ident(name)};")
+        tables_at = len(schema)
         for name in tables:
             if ("table", name) not in now:
                 schema.append(was[("table", name)][1] + ";")
@@ -148,10 +149,17 @@ def draft_rollback(
                 schema.append(
                     f"ALTER TABLE {quote_ident(name)} ADD COLUMN {quote_ident(col)}{clause};"
                 )
+        kept: set[str] = set()
+        if rebuilt_tables:
+            taken = [n for _k, n in (*was, *now)]
+            aside_rows, back, kept = _kept_through_drops(b, a, rebuilt_tables, renames, taken)
+            schema[tables_at:tables_at] = aside_rows
+            schema += back
         for (kind, name), (tbl, sql) in sorted(was.items()):
             if kind in ("index", "trigger", "view") and (
                 now.get((kind, name)) != was[(kind, name)]
                 or (kind != "view" and tbl in rebuilt_tables)  # DROP TABLE took them along
+                or (kind == "trigger" and tbl in kept)  # dropped so that no cascade fires them
             ):
                 schema.append(sql + ";")
         if rebuilt_tables:
@@ -221,6 +229,97 @@ def draft_rollback(
     return files
 
 
+def _kept_through_drops(
+    b: D1Engine,
+    a: D1Engine,
+    rebuilt: set[str],
+    renames: dict[str, dict[str, str]],
+    taken: list[str],
+) -> tuple[list[str], list[str], set[str]]:
+    """A rebuild's DROP TABLE deletes the table's rows first, and on D1 foreign keys stay on:
+    rows of other tables that point at it are deleted (ON DELETE CASCADE, followed down) or
+    changed (SET NULL, SET DEFAULT), production's rows written since the export among them,
+    and the triggers on those tables fire. Returns the statements that drop those triggers
+    and copy those tables aside before any rebuild, the statements that put their rows back
+    after (deleted rows inserted, set columns set back, by rowid or primary key), and the
+    tables so kept (their triggers are created again after)."""
+    fks = a.foreign_keys()
+    deleted: set[str] = set()
+    set_columns: dict[str, set[str]] = {}
+    frontier = {t.lower() for t in rebuilt}
+    seen: set[str] = set()
+    while frontier:
+        parent = frontier.pop()
+        seen.add(parent)
+        for child, col, par, _pcol, action in fks:
+            if par.lower() != parent or child.lower() == parent:
+                continue
+            if action == "CASCADE":
+                deleted.add(child)
+                if child.lower() not in seen:
+                    frontier.add(child.lower())
+            elif action in ("SET NULL", "SET DEFAULT"):
+                set_columns.setdefault(child, set()).add(col)
+    tables = sorted(deleted | set(set_columns))
+    if not tables:
+        return [], [], set()
+    aside, back = [], []
+    triggers = a.triggers_on(set(tables))
+    for table in tables:
+        aside += [
+            f"DROP TRIGGER IF EXISTS {quote_ident(n)};"
+            for n, _sql in triggers.get(table.lower(), [])
+        ]
+    for table in _parents_first(a, tables):
+        now_cols = [c[1] for c in a.columns(table)]
+        rename = renames.get(table, {})
+        was_cols = {c[1].lower() for c in b.columns(table)}
+        pairs = [(c, rename.get(c, c)) for c in now_cols if rename.get(c, c).lower() in was_cols]
+        keep = unused_name(f"_d1nb_rollback_keep_{table}", taken)
+        taken.append(keep)
+        rowid, ident = None, a.row_identity(table) if a.without_rowid(table) else []
+        if not ident:
+            alias = a.rowid_alias(table)  # an INTEGER PRIMARY KEY: its column carries the rowid
+            ident = [alias] if alias else []
+            rowid = None if alias or _rowid_unreachable(a, table) else a.rowid_name(table)
+        row = unused_name("_d1nb_rowid", now_cols) if rowid else None
+        picked = ([f"{rowid} AS {quote_ident(row)}"] if rowid else []) + [
+            quote_ident(c) for c, _w in pairs
+        ]
+        aside += [
+            f"DROP TABLE IF EXISTS {quote_ident(keep)};",
+            f"CREATE TABLE {quote_ident(keep)} AS SELECT {', '.join(picked)} "
+            f"FROM {quote_ident(table)};",
+        ]
+        target = ([rowid] if rowid else []) + [quote_ident(w) for _c, w in pairs]
+        source = ([quote_ident(row)] if rowid else []) + [quote_ident(c) for c, _w in pairs]
+        if table in deleted:
+            back.append(
+                f"INSERT OR IGNORE INTO {quote_ident(table)} ({', '.join(target)}) "
+                f"SELECT {', '.join(source)} FROM {quote_ident(keep)};"
+            )
+        match = (
+            f"k.{quote_ident(row)} = {quote_ident(table)}.{rowid}"
+            if rowid
+            else " AND ".join(
+                f"k.{quote_ident(c)} = {quote_ident(table)}.{quote_ident(rename.get(c, c))}"
+                for c in ident
+            )
+        )
+        for col in sorted(set_columns.get(table, set())):
+            if not (rowid or ident) or not any(c == col for c, _w in pairs):
+                continue
+            now_col, was_col = quote_ident(col), quote_ident(rename.get(col, col))
+            back.append(
+                f"UPDATE {quote_ident(table)} SET {was_col} = (SELECT k.{now_col} FROM "
+                f"{quote_ident(keep)} k WHERE {match}) WHERE EXISTS (SELECT 1 FROM "
+                f"{quote_ident(keep)} k WHERE {match} AND k.{now_col} IS NOT "
+                f"{quote_ident(table)}.{was_col});"
+            )
+        back.append(f"DROP TABLE {quote_ident(keep)};")
+    return aside, back, set(tables)
+
+
 def _addable_at_end(create: str, old_cols: dict[str, tuple], gone: list[str]) -> bool:
     """Whether ADD COLUMN brings the `gone` columns back as the export had them: they were its
     last columns, and each definition is one ADD COLUMN takes (no key, a constant default, not
@@ -257,8 +356,8 @@ def _rebuild(table: str, create: str, columns: list[str], aside_name: str) -> li
     """A table back to the export's definition, its rows as they are now (the data files then
     put their values back): copied aside, dropped, created from the export's own text, copied
     back. The file defers foreign keys to its end, so children that point at it with NO
-    ACTION hold; their ON DELETE actions still run on the DROP (what they change is
-    restored by a further round of the draft)."""
+    ACTION hold; the rows its ON DELETE actions reach are kept aside around it
+    (`_kept_through_drops`)."""
     aside = quote_ident(aside_name)
     cols = ", ".join(quote_ident(c) for c in columns)
     return [
