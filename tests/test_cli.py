@@ -174,6 +174,15 @@ def test_replay_exit_codes(capsys, sample, tmp_path):
     payload = json.loads(out)
     assert code == 1  # 0011 deletes goal_progress rows by cascade
     assert payload["cascades"][0]["rows"] == 1100
+    # in text, the reason for exit 1 is said (stranger's project #26: a replay that cascaded
+    # 5,000 rows ended on its statement table and exited 1 without a word)
+    code, out, _ = run(
+        capsys, "replay", str(sample), "--service", "api", "--snapshot", api,
+        "--env", "production", "--workdir", str(tmp_path),
+    )  # fmt: skip
+    assert code == 1 and out.rstrip().splitlines()[-1] == (
+        "LOSES DATA: 1100 rows deleted or nulled by foreign-key actions (the table above)"
+    )
     code, out, _ = run(
         capsys,
         "replay",
@@ -630,6 +639,50 @@ def test_batch_of_a_file_the_export_already_has_says_so(capsys, make_tree, tmp_p
     )
     assert code == 2
     assert "the export already has 0001_cents.sql (its __drizzle_migrations ledger lists it)" in err
+
+
+def test_batch_plans_on_the_state_just_before_its_file(capsys, make_tree, tmp_path):
+    """Stranger's project #26: `d1nb batch --migration 0004` on an export that still lacked
+    0003 planned "35,920 rows of delivery log", a table 0003's rebuild empties by cascade
+    first; report 03 replays the pending files before the batched one, the command did not.
+    It does now, and says so; a table empty at that point is planned as is under
+    --scale-to (it said "nothing to scale up" and exited 2)."""
+    root = make_tree(
+        {
+            "s/wrangler.toml": 'name = "s"\n[[d1_databases]]\nbinding = "DB"\n'
+            'database_name = "d"\n',
+            "s/migrations/0001_t.sql": "CREATE TABLE p (id INTEGER PRIMARY KEY);\n"
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id) ON DELETE "
+            "CASCADE, v TEXT);\n",
+            "s/migrations/0002_purge.sql": "DELETE FROM p WHERE id > 1;\n",
+            "s/migrations/0003_fill.sql": "UPDATE t SET v = upper(v);\n",
+            "export.sql": "CREATE TABLE d1_migrations(id INTEGER PRIMARY KEY, name TEXT UNIQUE, "
+            "applied_at TIMESTAMP);\n"
+            "INSERT INTO \"d1_migrations\" VALUES(1,'0001_t.sql','2026-01-01');\n"
+            "CREATE TABLE p (id INTEGER PRIMARY KEY);\n"
+            'INSERT INTO "p" VALUES(1);\nINSERT INTO "p" VALUES(2);\n'
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id) ON DELETE "
+            "CASCADE, v TEXT);\n"
+            + "".join(
+                f"INSERT INTO \"t\" VALUES({i},{1 + (i > 10)},'v{i}');\n" for i in range(1, 50)
+            ),
+        }
+    )
+    args = ("batch", str(root), "--snapshot", str(root / "export.sql"), "--format", "json")
+    code, out, err = run(capsys, *args, "--migration", "0003_fill", "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["replayed_first"] == ["0002_purge.sql"]
+    assert payload["statements"][0]["rows"] == 10  # 39 rows of t went with p 2
+    assert "1 pending file(s) before it replayed first: 0002_purge.sql" in err
+    (root / "s/migrations/0002_purge.sql").write_text("DELETE FROM p;\n", encoding="utf-8")
+    code, out, err = run(
+        capsys, *args, "--migration", "0003_fill", "--out", str(tmp_path / "c"),
+        "--scale-to", "1000",
+    )  # fmt: skip
+    assert code == 0, err
+    (planned,) = json.loads(out)["statements"]
+    assert planned["rows"] == 0 and not planned["error"]
 
 
 def test_a_migration_in_a_folder_of_its_own_is_named_by_its_folder(capsys, make_tree, tmp_path):

@@ -307,6 +307,10 @@ def _plan(
         ][0]
     if have >= scale_to:
         return _plan_on(database, s, budget_ms, margin, sizes, repeats)
+    if not have:  # emptied by an earlier statement or file: there is nothing to repeat
+        plan = _plan_on(database, s, budget_ms, margin, sizes, repeats)
+        plan.notes.insert(0, f"{table} is empty at this point: nothing to scale up, planned as is")
+        return plan
     with scratch_scope("d1nb-scale-") as tmp:
         scaled = scale_table(database, table or "", scale_to, Path(tmp) / "scaled.sqlite")
         plan = _plan_on(scaled, s, budget_ms, margin, sizes, repeats)

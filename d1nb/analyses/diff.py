@@ -197,7 +197,9 @@ class Diff:
         ]
         changed = self.changed_columns()
         if not changed.empty:
-            parts += ["", "Columns with changes", _exact_floats(changed).to_string(index=False)]
+            shown = _exact_floats(changed)
+            shown = shown.astype(object).where(shown.notna(), "—")  # not None, NaN and <NA>
+            parts += ["", "Columns with changes", shown.to_string(index=False)]
         if not self.counters.empty:
             parts += ["", "AUTOINCREMENT counters", self.counters.to_string(index=False)]
         if self.notes:

@@ -1777,7 +1777,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 reads += self._correlated_reads(line, how, name, using, runs)
             elif how == "SCAN" and i in self.loop_rows:
                 # a join's inner loop without an index: scanned whole once per row reaching it
-                reads += self.loop_rows[i] * self.scanned[name]
+                reads += self.loop_rows[i] * max(self.scanned[name], 1)
                 scanned_rows += self.scanned[name]
             elif how == "SCAN":
                 # a CTE an automatic index is filled from, scanned through an index that does
@@ -1791,7 +1791,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     and "COVERING" not in (using or "")
                     and "DeferredSeek" in self.opcodes
                 )
-                reads += self.scanned[name] * (2 if seeks else 1)
+                # a scan of an empty table reads 1 (its rewind), a count(*) by OP_Count none
+                empty = 0 if "Count" in self.opcodes else 1
+                reads += max(self.scanned[name], empty) * (2 if seeks else 1)
                 scanned_rows += self.scanned[name]
             elif i in self.automatic_found:
                 # an automatic index: its table read once to build it, then what it finds
@@ -1932,7 +1934,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 reached, nulls, _ = self.not_in_tests
                 reads += reached + nulls  # a NULL asks whether the list is empty too
             elif own == ["SCAN"]:
-                reads += self.scanned.get(table, changes)
+                reads += max(self.scanned.get(table, changes), 1)
             else:
                 reads += changes if self.index_visits is None else self.index_visits
         if self.in_index and self.not_in_tests is not None:

@@ -244,6 +244,12 @@ def cmd_replay(args: argparse.Namespace) -> Outcome:
             out.line(f"FAILED {o.name}{at}: {o.error}{o.error_detail}")
     if result.stopped_at:
         out.line(f"stopped at {result.stopped_at}, as wrangler would (--keep-going to go on)")
+    if not lost.empty:  # the exit code's other reason, said in words
+        rows = int(lost["rows"].sum())
+        out.line(
+            f"LOSES DATA: {rows} row{'' if rows == 1 else 's'} deleted or nulled by "
+            "foreign-key actions (the table above)"
+        )
     if not result.outcomes:
         out.line(_nothing_pending(args, "nothing to replay"))
     return out
@@ -401,6 +407,7 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
 def cmd_batch(args: argparse.Namespace) -> Outcome:
     from d1nb.analyses.batch_files import batch_migration
     from d1nb.analyses.batching import BATCHABLE
+    from d1nb.analyses.replay import pending_on, replay
     from d1nb.presentation.project import migration_named, not_a_migration
 
     args.env, args.only = None, None
@@ -425,8 +432,22 @@ def cmd_batch(args: argparse.Namespace) -> Outcome:
             0,
             "no UPDATE, DELETE or INSERT … SELECT to batch in this file",
         )
+    # planned on the state just before the file, as report 03 plans it: the pending files
+    # before it replayed first (one may empty the very table the file batches)
+    pending = pending_on(snapshot, mdir, table)
+    before = pending[: pending.index(migration.name)] if migration.name in pending else []
+    planned_on = snapshot.path
+    notes = []
+    if before:
+        replayed = replay(snapshot, mdir, before, ledger_table=table, service=args.service)
+        planned_on = replayed.after.path
+        notes.append(f"{len(before)} pending file(s) before it replayed first: {', '.join(before)}")
+        if replayed.stopped_at:
+            notes.append(
+                f"the replay stopped at {replayed.stopped_at}: planned on the state before it"
+            )
     results = batch_migration(
-        snapshot.path,
+        planned_on,
         migration.statements,
         Path(args.out),
         budget_ms=args.budget_ms,
@@ -442,8 +463,8 @@ def cmd_batch(args: argparse.Namespace) -> Outcome:
         EXIT_UNUSABLE if failed else EXIT_FINDINGS if over else EXIT_CLEAN,
         problems=[p for p in history.problems if p.topic != "ledger"],  # batches need none
     )
-    out.data = {"migration": migration.name, "statements": summaries}
-    out.notes = [x["error"] for x in summaries if x["error"]]
+    out.data = {"migration": migration.name, "replayed_first": before, "statements": summaries}
+    out.notes = notes + [x["error"] for x in summaries if x["error"]]
     out.notes += [f"{args.snapshot}: {note}" for note in snapshot.notes]
     for x in summaries:
         if not x["error"]:

@@ -83,7 +83,8 @@ def _own_local_copy(
 
 def migration_named(mdir: MigrationDir, given: str) -> MigrationFile | None:
     """The migration a user names: by its ledger name (`0003_x.sql`, `0003_x/migration.sql`),
-    by a path to its file (from here), or by a file name only one migration has."""
+    by a path to its file (from here), by a file name only one migration has, by its folder
+    (a folder per migration) or by its name without `.sql`."""
     for f in mdir.files:
         if f.name == given.replace("\\", "/"):
             return f
@@ -103,7 +104,11 @@ def migration_named(mdir: MigrationDir, given: str) -> MigrationFile | None:
         if f.name.rpartition("/")[0] == folder
         or (path.is_dir() and f.path.parent.resolve() == path.resolve())
     ]
-    return by_folder[0] if len(by_folder) == 1 else None
+    if len(by_folder) == 1:
+        return by_folder[0]
+    # the name without its .sql, as `wrangler d1 migrations create` takes it
+    by_stem = [f for f in mdir.files if f.name == f"{folder}.sql"]
+    return by_stem[0] if by_stem else None
 
 
 def not_a_migration(mdir: MigrationDir, service: str, given: list[str]) -> str:

@@ -1974,3 +1974,40 @@ def test_exists_searches_stop_at_the_first_row(tmp_path):
     read, d1_read = target["rows_read"].tolist(), target["d1_rows_read"].tolist()
     assert read[:4] + read[5:] == d1_read[:4] + d1_read[5:]
     assert abs(read[4] - d1_read[4]) <= 1
+
+
+EMPTY_SCANS = {
+    "0001_schema.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, a, b);\n"
+    "CREATE TABLE u (id INTEGER PRIMARY KEY, a, b);\n"
+    "CREATE TABLE w (a, b);\n"
+    "INSERT INTO u VALUES (1, 1, 1), (2, 1, 1), (3, 2, 1);\n",
+    "0003_target.sql": "SELECT * FROM t;\n"
+    "SELECT count(*) FROM t;\n"
+    "SELECT count(*) FROM u;\n"
+    "SELECT count(1) FROM w;\n"
+    "SELECT count(*) FROM t WHERE a = 1;\n"
+    "DELETE FROM t;\n"
+    "UPDATE t SET a = 1;\n"
+    "UPDATE t SET a = 1 WHERE length(b) > 64 AND a = 3;\n"
+    "INSERT INTO u (a, b) SELECT a, b FROM t WHERE b > 3;\n"
+    "UPDATE u SET a = (SELECT max(a) FROM t) WHERE id = 1;\n"
+    "DELETE FROM w WHERE a IS NULL;\n"
+    "CREATE INDEX t_a ON t(a);\n"
+    "UPDATE t SET b = 1 WHERE a = 3;\n"
+    "UPDATE t SET b = 2 WHERE b = 1;\n"
+    "DELETE FROM w;\n"
+    "UPDATE u SET b = 8 WHERE b = 1;\n",
+}
+
+
+def test_a_scan_of_an_empty_table_reads_one_row(tmp_path):
+    """Stranger's project #26: a backfill's `UPDATE "delivery log" … WHERE length(body) > 64
+    AND outcome = 'ok'` ran after a cascade had emptied the table, and read 1 row in D1
+    against 0 by the model. A full scan's rewind is a read even when it finds no row; a
+    `count(*)` SQLite answers by OP_Count reads none, a search of an empty index none, a
+    DELETE with no WHERE none. Reads and writes equal, statement by statement."""
+    target = _target_metered(tmp_path, EMPTY_SCANS)
+    assert len(target) == 16
+    assert target["d1_error"].isna().all()
+    assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
+    assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
