@@ -770,3 +770,29 @@ def test_blobs_local_json_output_printed_as_text_are_read_back(tmp_path):
             ("text",)
         ]
     assert all("give the migrations with --schema" in n for n in untyped.notes)
+
+
+def test_a_column_declared_without_a_type_disagrees_with_nothing(tmp_path):
+    """Stranger's project #26: a CSV loaded without a schema listed every column under
+    "Columns whose values disagree with their declared type" ("declared (none) but every
+    value is text"). A column without a type takes any one storage class; one declared BLOB
+    that holds only text is still named."""
+    from d1nb.inputs.snapshots import load_snapshot
+
+    csv = tmp_path / "t.csv"
+    csv.write_text('id,name\n1,"multi\nline"\n2,=cmd|calc\n', encoding="utf-8")
+    snapshot = load_snapshot(csv, tmp_path / "w1")
+    snapshot.duckdb()
+    assert snapshot.types_frame().empty
+    dump = tmp_path / "u.sql"
+    dump.write_text(
+        "CREATE TABLE u (a, b BLOB);\nINSERT INTO u VALUES (1, 'x');\n"
+        "INSERT INTO u VALUES (2, 'y');\n",
+        encoding="utf-8",
+    )
+    snapshot = load_snapshot(dump, tmp_path / "w2")
+    snapshot.duckdb()
+    notes = snapshot.types_frame()
+    assert notes[["column", "note"]].values.tolist() == [
+        ["b", "declared BLOB but every value is text"]
+    ]

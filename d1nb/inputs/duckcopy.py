@@ -125,8 +125,13 @@ def duck_type(declared: str, classes: dict[str, int]) -> tuple[str, str]:
         return by_affinity, ""
     if len(present) == 1:
         duck = _DUCK_BY_CLASS[present[0]]
-        if duck != by_affinity and not (by_affinity == "DOUBLE" and duck == "BIGINT"):
-            return duck, f"declared {declared or '(none)'} but every value is {present[0]}"
+        # a column declared without a type takes any one class: nothing disagrees there
+        if (
+            declared.strip()
+            and duck != by_affinity
+            and not (by_affinity == "DOUBLE" and duck == "BIGINT")
+        ):
+            return duck, f"declared {declared} but every value is {present[0]}"
         return duck, ""
     if set(present) == {"integer", "real"} and affinity(declared) in ("REAL", "NUMERIC"):
         return "DOUBLE", ""
