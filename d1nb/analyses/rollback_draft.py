@@ -277,46 +277,45 @@ def _kept_through_drops(
         pairs = [(c, rename.get(c, c)) for c in now_cols if rename.get(c, c).lower() in was_cols]
         keep = unused_name(f"_d1nb_rollback_keep_{table}", taken)
         taken.append(keep)
-        rowid, ident = None, a.row_identity(table) if a.without_rowid(table) else []
-        if not ident:
-            alias = a.rowid_alias(table)  # an INTEGER PRIMARY KEY: its column carries the rowid
-            ident = [alias] if alias else []
-            rowid = None if alias or _rowid_unreachable(a, table) else a.rowid_name(table)
-        row = unused_name("_d1nb_rowid", now_cols) if rowid else None
-        picked = ([f"{rowid} AS {quote_ident(row)}"] if rowid else []) + [
-            quote_ident(c) for c, _w in pairs
-        ]
+        t, k = quote_ident(table), quote_ident(keep)
+        # how a kept row finds its row again: a WITHOUT ROWID table's key, the INTEGER
+        # PRIMARY KEY (the rowid's own column), else the rowid kept in a column of its own
+        rowid, ident = None, []
+        if a.without_rowid(table):
+            ident = a.row_identity(table)
+        elif alias := a.rowid_alias(table):
+            ident = [alias]
+        elif not _rowid_unreachable(a, table):
+            rowid = a.rowid_name(table)
+        row = quote_ident(unused_name("_d1nb_rowid", now_cols)) if rowid else None
+        picked = ([f"{rowid} AS {row}"] if rowid else []) + [quote_ident(c) for c, _w in pairs]
         aside += [
-            f"DROP TABLE IF EXISTS {quote_ident(keep)};",
-            f"CREATE TABLE {quote_ident(keep)} AS SELECT {', '.join(picked)} "
-            f"FROM {quote_ident(table)};",
+            f"DROP TABLE IF EXISTS {k};",
+            f"CREATE TABLE {k} AS SELECT {', '.join(picked)} FROM {t};",
         ]
-        target = ([rowid] if rowid else []) + [quote_ident(w) for _c, w in pairs]
-        source = ([quote_ident(row)] if rowid else []) + [quote_ident(c) for c, _w in pairs]
         if table in deleted:
+            target = ([rowid] if rowid else []) + [quote_ident(w) for _c, w in pairs]
+            source = ([row] if rowid else []) + [quote_ident(c) for c, _w in pairs]
             back.append(
-                f"INSERT OR IGNORE INTO {quote_ident(table)} ({', '.join(target)}) "
-                f"SELECT {', '.join(source)} FROM {quote_ident(keep)};"
+                f"INSERT OR IGNORE INTO {t} ({', '.join(target)}) "
+                f"SELECT {', '.join(source)} FROM {k};"
             )
         match = (
-            f"k.{quote_ident(row)} = {quote_ident(table)}.{rowid}"
+            f"k.{row} = {t}.{rowid}"
             if rowid
             else " AND ".join(
-                f"k.{quote_ident(c)} = {quote_ident(table)}.{quote_ident(rename.get(c, c))}"
-                for c in ident
+                f"k.{quote_ident(c)} = {t}.{quote_ident(rename.get(c, c))}" for c in ident
             )
         )
-        for col in sorted(set_columns.get(table, set())):
-            if not (rowid or ident) or not any(c == col for c, _w in pairs):
-                continue
+        kept_cols = {c for c, _w in pairs}
+        for col in sorted(set_columns.get(table, set()) & kept_cols if match else ()):
             now_col, was_col = quote_ident(col), quote_ident(rename.get(col, col))
             back.append(
-                f"UPDATE {quote_ident(table)} SET {was_col} = (SELECT k.{now_col} FROM "
-                f"{quote_ident(keep)} k WHERE {match}) WHERE EXISTS (SELECT 1 FROM "
-                f"{quote_ident(keep)} k WHERE {match} AND k.{now_col} IS NOT "
-                f"{quote_ident(table)}.{was_col});"
+                f"UPDATE {t} SET {was_col} = (SELECT k.{now_col} FROM {k} k WHERE {match}) "
+                f"WHERE EXISTS (SELECT 1 FROM {k} k WHERE {match} AND k.{now_col} IS NOT "
+                f"{t}.{was_col});"
             )
-        back.append(f"DROP TABLE {quote_ident(keep)};")
+        back.append(f"DROP TABLE {k};")
     return aside, back, set(tables)
 
 

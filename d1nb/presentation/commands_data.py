@@ -407,8 +407,8 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
 def cmd_batch(args: argparse.Namespace) -> Outcome:
     from d1nb.analyses.batch_files import batch_migration
     from d1nb.analyses.batching import BATCHABLE
-    from d1nb.analyses.replay import pending_on, replay
-    from d1nb.presentation.project import migration_named, not_a_migration
+    from d1nb.analyses.replay import pending_on
+    from d1nb.presentation.project import migration_named, not_a_migration, state_before_file
 
     args.env, args.only = None, None
     history, binding, snapshot, _ = _service_snapshot(args)
@@ -432,20 +432,9 @@ def cmd_batch(args: argparse.Namespace) -> Outcome:
             0,
             "no UPDATE, DELETE or INSERT … SELECT to batch in this file",
         )
-    # planned on the state just before the file, as report 03 plans it: the pending files
-    # before it replayed first (one may empty the very table the file batches)
     pending = pending_on(snapshot, mdir, table)
     before = pending[: pending.index(migration.name)] if migration.name in pending else []
-    planned_on = snapshot.path
-    notes = []
-    if before:
-        replayed = replay(snapshot, mdir, before, ledger_table=table, service=args.service)
-        planned_on = replayed.after.path
-        notes.append(f"{len(before)} pending file(s) before it replayed first: {', '.join(before)}")
-        if replayed.stopped_at:
-            notes.append(
-                f"the replay stopped at {replayed.stopped_at}: planned on the state before it"
-            )
+    planned_on, notes, _ = state_before_file(snapshot, mdir, before, table, args.service)
     results = batch_migration(
         planned_on,
         migration.statements,

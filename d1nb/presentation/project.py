@@ -682,23 +682,17 @@ def plan_backfill(
     pending = names if names is not None else pending_on(snapshot, mdir, binding.migrations_table)
     if f.name not in pending:
         raise InputError(export, 0, f"the export already has {f.name}: give one from before it")
-    before = pending[: pending.index(f.name)]
-    result = replay(
+    planned_on, notes, stopped_at = state_before_file(
         snapshot,
         mdir,
-        before,
-        workdir=workdir / "replay",
-        ledger_table=binding.migrations_table,
-        service=service,
+        pending[: pending.index(f.name)],
+        binding.migrations_table,
+        service,
+        workdir / "replay",
     )
-    notes = [f"{len(before)} pending file(s) before it replayed first: {', '.join(before)}"] * bool(
-        before
-    )
-    if result.stopped_at:
-        notes.append(f"the replay stopped at {result.stopped_at}: planned on the state before it")
     folder = Path(out) if out else workdir / "batches"
     statements = batch_migration(
-        result.after.path,
+        planned_on,
         f.statements,
         folder,
         budget_ms=budget_ms,
@@ -717,8 +711,30 @@ def plan_backfill(
         statements,
         folder,
         notes,
-        result.stopped_at,
+        stopped_at,
     )
+
+
+def state_before_file(
+    snapshot: Snapshot,
+    mdir: MigrationDir,
+    before: list[str],
+    ledger_table: str,
+    service: str,
+    workdir: Path | None = None,
+) -> tuple[Path, list[str], str | None]:
+    """The working copy a file's batches are planned on: the export with the pending files
+    `before` it replayed first (one may empty the very table the file batches). Returns its
+    path, notes saying what was replayed, and the file the replay stopped at (None)."""
+    if not before:
+        return snapshot.path, [], None
+    result = replay(
+        snapshot, mdir, before, workdir=workdir, ledger_table=ledger_table, service=service
+    )
+    notes = [f"{len(before)} pending file(s) before it replayed first: {', '.join(before)}"]
+    if result.stopped_at:
+        notes.append(f"the replay stopped at {result.stopped_at}: planned on the state before it")
+    return result.after.path, notes, result.stopped_at
 
 
 def problems_frame(problems: list[Problem]) -> pd.DataFrame:
