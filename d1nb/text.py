@@ -25,6 +25,11 @@ def one_line(text: str) -> str:
     return printable(text).replace("\n", "\\n").replace("\r", "\\r")
 
 
+def rows_count(n: int) -> str:
+    """A count of rows as sentences say it: 1 row, 1,100 rows."""
+    return f"{n:,} row{'' if n == 1 else 's'}"
+
+
 def cell_text(value: str) -> str:
     """A text value as a table cell shows it: on one line, tabs visible, and quoted as SQL
     writes it when its edges would vanish in a table (leading or trailing spaces): ' Retail '

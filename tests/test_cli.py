@@ -147,6 +147,42 @@ def test_load_writes_duckdb_and_reports_counts(capsys, sample, tmp_path):
     ]
 
 
+def test_replay_says_a_failing_files_cascades_are_rolled_back(capsys, make_tree):
+    """Stranger's project #28: a rebuild whose RENAME fails (a view names the dropped table)
+    is rolled back whole by D1, as wrangler showed: its DROP TABLE's cascades lose nothing
+    yet, and the replay said LOSES DATA all the same."""
+    root = make_tree(
+        {
+            "p/wrangler.toml": 'name = "p"\n[[d1_databases]]\nbinding = "DB"\n'
+            'database_name = "d"\n',
+            "p/migrations/0001_init.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);\n"
+            "CREATE TABLE b (id INTEGER PRIMARY KEY, "
+            "a_id INTEGER REFERENCES a(id) ON DELETE CASCADE);\n"
+            "CREATE VIEW v AS SELECT id FROM a;\n",
+            "p/migrations/0002_rebuild.sql": "CREATE TABLE a_new (id INTEGER PRIMARY KEY);\n"
+            "INSERT INTO a_new SELECT id FROM a;\nDROP TABLE a;\n"
+            "ALTER TABLE a_new RENAME TO a;\n",
+            "p/before.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);\n"
+            "CREATE TABLE b (id INTEGER PRIMARY KEY, "
+            "a_id INTEGER REFERENCES a(id) ON DELETE CASCADE);\n"
+            "INSERT INTO a VALUES (1), (2);\nINSERT INTO b VALUES (1, 1), (2, 1), (3, 2);\n"
+            "CREATE VIEW v AS SELECT id FROM a;\n",
+        }
+    )
+    project = root / "p"
+    code, out, _ = run(
+        capsys, "replay", str(project), "--snapshot", str(project / "before.sql"),
+        "--only", "0002_rebuild.sql", "--workdir", str(root / "w"),
+    )  # fmt: skip
+    assert code == 1 and "FAILED 0002_rebuild.sql:4: error in view v" in out
+    assert "LOSES DATA" not in out
+    assert out.rstrip().splitlines()[-1] == (
+        "WOULD LOSE DATA: 3 rows deleted or nulled by foreign-key actions in 0002_rebuild.sql, "
+        "which D1 rolls back as it fails: nothing is lost this time, and they go once the file "
+        "runs (the table above)"
+    )
+
+
 def test_load_bad_export_exits_2_naming_the_line(capsys, tmp_path):
     bad = tmp_path / "bad.sql"
     bad.write_text("CREATE TABLE t (a);\nINSERT INTO t VALUES ('x'", encoding="utf-8")
@@ -181,7 +217,7 @@ def test_replay_exit_codes(capsys, sample, tmp_path):
         "--env", "production", "--workdir", str(tmp_path),
     )  # fmt: skip
     assert code == 1 and out.rstrip().splitlines()[-1] == (
-        "LOSES DATA: 1100 rows deleted or nulled by foreign-key actions (the table above)"
+        "LOSES DATA: 1,100 rows deleted or nulled by foreign-key actions (the table above)"
     )
     code, out, _ = run(
         capsys,

@@ -33,6 +33,7 @@ from d1nb.presentation.command import (
     snapshot_arg,
 )
 from d1nb.problems import InputError
+from d1nb.text import rows_count
 
 COMMANDS: list[Command] = []
 
@@ -244,11 +245,20 @@ def cmd_replay(args: argparse.Namespace) -> Outcome:
             out.line(f"FAILED {o.name}{at}: {o.error}{o.error_detail}")
     if result.stopped_at:
         out.line(f"stopped at {result.stopped_at}, as wrangler would (--keep-going to go on)")
-    if not lost.empty:  # the exit code's other reason, said in words
-        rows = int(lost["rows"].sum())
+    # a file that fails is rolled back whole by D1: its foreign-key actions lose nothing yet
+    committed = lost["file"].isin([o.name for o in result.outcomes if o.ok])
+    if committed.any():  # the exit code's other reason, said in words
+        rows = int(lost[committed]["rows"].sum())
         out.line(
-            f"LOSES DATA: {rows} row{'' if rows == 1 else 's'} deleted or nulled by "
-            "foreign-key actions (the table above)"
+            f"LOSES DATA: {rows_count(rows)} deleted or nulled by foreign-key actions "
+            "(the table above)"
+        )
+    if not committed.all():
+        rows, failed = int(lost[~committed]["rows"].sum()), lost[~committed]["file"].unique()
+        out.line(
+            f"WOULD LOSE DATA: {rows_count(rows)} deleted or nulled by foreign-key actions in "
+            f"{', '.join(failed)}, which D1 rolls back as it fails: nothing is lost this "
+            "time, and they go once the file runs (the table above)"
         )
     if not result.outcomes:
         out.line(_nothing_pending(args, "nothing to replay"))

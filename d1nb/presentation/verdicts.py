@@ -16,6 +16,7 @@ from d1nb.analyses.rollback import RollbackCheck
 from d1nb.inputs.history import History, status_frame, summary_frame
 from d1nb.presentation.display import Verdict
 from d1nb.presentation.project import Backfill
+from d1nb.text import rows_count
 
 
 def _count(n: int, what: str) -> str:
@@ -152,7 +153,7 @@ def audit_verdict(result: Audit, pending: Audit | None = None) -> Verdict:
         lost = summary[summary["removed"] > 0] if not summary.empty else summary
         lines.append(
             f"{label}: {'pass' if audit.passed else 'fail'}"
-            + "".join(f"; {r.table} lost {_rows(r.removed)}" for r in lost.itertuples())
+            + "".join(f"; {r.table} lost {rows_count(r.removed)}" for r in lost.itertuples())
         )
         lines += [
             f"{label}: {r.item} {r.status}: {r.detail}"
@@ -163,7 +164,7 @@ def audit_verdict(result: Audit, pending: Audit | None = None) -> Verdict:
             f"{label}: {r.kind} {r.check!r}"
             + (f" on {r.table}" if r.table else "")
             + f": {r.status}"
-            + (f", {_rows(int(r.failing_rows))}" if pd.notna(r.failing_rows) else "")
+            + (f", {rows_count(int(r.failing_rows))}" if pd.notna(r.failing_rows) else "")
             for r in audit.failed_checks.itertuples()
         ]
         if not audit.passed and audit.failed_checks.empty and not audit.failure:
@@ -223,7 +224,3 @@ def rollback_verdict(checks: dict[str, list[RollbackCheck]]) -> Verdict:
     else:
         level, headline = "pass", "every rollback brings every row and value back"
     return Verdict(level, headline, lines)
-
-
-def _rows(count: int) -> str:
-    return f"{count:,} row{'' if count == 1 else 's'}"
