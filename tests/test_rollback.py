@@ -634,6 +634,49 @@ def test_drafts_rebuild_a_table_whose_constraints_changed(tmp_path):
     assert '"_d1nb_rollback_accounts1"' in schema  # set aside under a name of its own
 
 
+@pytest.mark.parametrize(
+    ("new_column", "rebuilt"),
+    [
+        ("country TEXT NOT NULL DEFAULT 'ZZ'", True),  # beside a CHECK: DROP COLUMN keeps it
+        ("country TEXT UNIQUE", True),  # SQLite refuses to drop a UNIQUE column
+        ("country TEXT", False),  # nothing else changed: DROP COLUMN gives it back
+    ],
+)
+def test_drafts_rebuild_a_table_that_gained_a_column_and_a_check(tmp_path, new_column, rebuilt):
+    """Stranger's project #28: a rebuild added a NOT NULL column and a CHECK on another. The
+    draft dropped the new column and left the CHECK: "the schema is not back". A table that
+    gained columns is rebuilt from the export's text unless dropping them gives the export's
+    definition back (checked on a scratch copy); through the real wrangler on #28, 1,188
+    accounts and the 26,869 rows their DROP TABLE reached all came back."""
+    init = (
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+        "  plan TEXT NOT NULL DEFAULT 'free' -- 'free'; 'pro'\n);\n"
+        "CREATE TABLE invoices (id TEXT PRIMARY KEY,\n"
+        "  account_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE);\n"
+    )
+    rows = (
+        "INSERT INTO accounts VALUES (1, 'free'), (2, 'pro');"
+        "INSERT INTO invoices VALUES ('a', 1), ('b', 2);"
+    )
+    check = "CHECK (plan IN ('free', 'pro'))" if rebuilt and "NOT NULL" in new_column else ""
+    rebuild = (
+        "PRAGMA defer_foreign_keys = true;\n"
+        "CREATE TABLE accounts_new (id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+        f"  plan TEXT NOT NULL DEFAULT 'free' {check}, {new_column});\n"
+        "INSERT INTO accounts_new (id, plan) SELECT id, plan FROM accounts;\n"
+        "DROP TABLE accounts;\n"
+        "ALTER TABLE accounts_new RENAME TO accounts;\n"
+    )
+    if not rebuilt:  # the same table, the column added in place
+        rebuild = "ALTER TABLE accounts ADD COLUMN country TEXT;\n"
+    root = _project(tmp_path / "p", init, {"0002_country.sql": rebuild}, rows)
+    (check_,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check_.draft_verdict == "restores everything", check_.draft_reason
+    schema = check_.draft[0].read_text(encoding="utf-8")
+    assert ('DROP TABLE "accounts"' in schema) is rebuilt
+    assert ('ALTER TABLE "accounts" DROP COLUMN "country"' in schema) is not rebuilt
+
+
 def test_an_autoincrement_counter_a_rebuild_lowered_is_set_back(tmp_path):
     """A rebuilt AUTOINCREMENT table restarts its counter from its largest id: the export's
     `t` had given ids up to 10 (9 and 10 deleted since), the rebuilt one gives 9 again. A

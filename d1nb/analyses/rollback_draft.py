@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import apsw
+
 from d1nb import d1, outfiles
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.dumpformat import quote_text
@@ -16,7 +18,12 @@ from d1nb.formats.sql.shapes import (
     is_constant_default,
     virtual_table_content,
 )
-from d1nb.formats.sql.text import quote_ident, quote_literal, sql_fingerprint, unused_name
+from d1nb.formats.sql.text import (
+    definition_fingerprint,
+    quote_ident,
+    quote_literal,
+    unused_name,
+)
 from d1nb.inputs.workingcopy import Snapshot
 from d1nb.problems import InputError
 
@@ -110,10 +117,15 @@ def draft_rollback(
                 and (
                     (
                         old_cols.keys() == new_cols.keys()
-                        and sql_fingerprint(was[("table", name)][1])
-                        != sql_fingerprint(now[("table", name)][1])
+                        and definition_fingerprint(was[("table", name)][1])
+                        != definition_fingerprint(now[("table", name)][1])
                     )  # rebuilt with its columns kept: constraints or types changed
                     or (gone and not _addable_at_end(was[("table", name)][1], old_cols, gone))
+                    or not _dropped_back(
+                        was[("table", name)][1],
+                        now[("table", name)][1],
+                        new_cols.keys() - old_cols.keys(),
+                    )
                 )
             ):
                 taken = [n for _k, n in (*was, *now)]
@@ -326,6 +338,31 @@ def _addable_at_end(create: str, old_cols: dict[str, tuple], gone: list[str]) ->
     return list(old_cols)[-len(gone) :] == gone and all(
         addable_column(create, old_cols[c][0], old_cols[c][4]) for c in gone
     )
+
+
+def _dropped_back(was: str, now: str, added: set[str]) -> bool:
+    """Whether DROP COLUMN of the `added` columns gives the table back as the export defined
+    it. Not when the migration rebuilt it with other changes too (a CHECK added beside a new
+    column), nor when SQLite refuses to drop one (a key, UNIQUE, or named by a CHECK): the
+    table is then rebuilt from the export's text."""
+    if not added:
+        return True
+    with D1Engine() as scratch:
+        try:
+            scratch.conn.execute(now)
+            schema = (
+                "SELECT name, sql FROM sqlite_schema WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite%'"
+            )
+            ((table, _sql),) = scratch.conn.execute(schema).fetchall()
+            for col in sorted(added):
+                scratch.conn.execute(
+                    f"ALTER TABLE {quote_ident(table)} DROP COLUMN {quote_ident(col)}"
+                )
+            ((_table, sql),) = scratch.conn.execute(schema).fetchall()
+        except apsw.Error:
+            return False
+    return definition_fingerprint(sql) == definition_fingerprint(was)
 
 
 def _counters_back(before: D1Engine, after: D1Engine, tables: list[str]) -> list[str]:

@@ -150,6 +150,16 @@ def sql_fingerprint(text: str) -> str:
     return hashlib.sha256(spans.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def definition_fingerprint(create: str) -> str:
+    """`sql_fingerprint` of a CREATE TABLE from its first parenthesis on: the same for a table
+    renamed into place (SQLite writes the new name quoted) as for the one it replaced."""
+    try:
+        opening = next(t.start for t in tokenize(create) if t.type == TokenType.L_PAREN)
+    except (SqlTokenError, StopIteration):
+        return sql_fingerprint(create)
+    return sql_fingerprint(create[opening:])
+
+
 def blobs_emptied(sql: str) -> str:
     """`sql` with every BLOB literal made `x''`: the same program for EXPLAIN, whose listing
     would otherwise hold the blob's bytes as text (not UTF-8: the listing cannot be read)."""
