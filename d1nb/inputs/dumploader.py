@@ -25,7 +25,7 @@ from d1nb.engine.outcomes import D1Error
 from d1nb.formats.dumpformat import TriggersBeforeViews, nul_message
 from d1nb.formats.migrations import MigrationDir, Statement
 from d1nb.formats.sql.shapes import classify, schema_row
-from d1nb.formats.sql.text import quote_ident
+from d1nb.formats.sql.text import quote_ident, split_statements
 from d1nb.inputs import jsrounding
 from d1nb.inputs.workingcopy import (
     WORKING_SUFFIX,
@@ -176,7 +176,12 @@ def _scan_dump(path: Path, bar: tqdm, blocks: bool = True) -> Iterator[_Work]:
                 else:
                     match = _FAST_INSERT.match(text)
                     head_end = match.end() if match else 0
-                if head_end and complete(text) and not _ROW_SEPARATOR.search(text, head_end):
+                if (
+                    head_end
+                    and complete(text)
+                    and not _ROW_SEPARATOR.search(text, head_end)
+                    and not _ends_a_statement_early(text)
+                ):
                     head = text[:head_end]
                     if head != prefix or len(rows) >= _BATCH_STATEMENTS or size > 4_000_000:
                         if rows:
@@ -198,13 +203,29 @@ def _scan_dump(path: Path, bar: tqdm, blocks: bool = True) -> Iterator[_Work]:
             pending.append(line)
             if text.rstrip().endswith(";"):
                 sql = "\n".join(pending)
-                if complete(sql):
-                    yield _Work("sql", start, sql.strip())
+                if complete(sql):  # each statement on its own, as wrangler splits them
+                    for offset, _end, statement, _complete in split_statements(sql):
+                        yield _Work("sql", start + sql.count("\n", 0, offset), statement)
                     pending = []
     if rows:
         yield _Work("rows", rows[0][0], prefix, table, rows)
-    if pending and not re.fullmatch(r"(?:--[^\n]*\n?|\s)*", "\n".join(pending)):
-        raise InputError(path, start, "truncated dump: the last statement has no closing ';'")
+    sql = "\n".join(pending)  # statements a comment after their `;` kept waiting, if any
+    for offset, _end, statement, whole in split_statements(sql):
+        line = start + sql.count("\n", 0, offset)
+        if not whole:
+            raise InputError(path, line, "truncated dump: the last statement has no closing ';'")
+        yield _Work("sql", line, statement)
+
+
+def _ends_a_statement_early(line: str) -> bool:
+    """Whether a `;` before the line's last ends a statement (not one inside a string): two
+    statements on a line, which D1 runs both of, are no row of an INSERT run."""
+    at = line.find(";")
+    while 0 <= at < len(line) - 1:
+        if apsw.complete(line[: at + 1]):
+            return True
+        at = line.find(";", at + 1)
+    return False
 
 
 def _oversized(work: _Work) -> int:
