@@ -846,3 +846,25 @@ def test_a_rebuild_in_a_draft_keeps_the_rows_production_wrote_since(tmp_path):
     # the export's hubs, secrets back; hub c counts production's delivery, once
     assert now["hub"] == [("a", "s1", 2), ("b'q", None, 1), ("c", "s3", 1)]
     assert exported["hub"] == [("a", "s1", 2), ("b'q", None, 1), ("c", "s3", 0)]
+
+
+def test_the_files_after_a_failing_one_are_verified_without_it(tmp_path):
+    """Stranger's project #28: 0004 failed on the export (a view named the table it dropped),
+    and the rollback check stopped there: "1 of 1 pending migrations fail", the purge after it
+    never verified nor drafted. As impact does, the later files are now verified on the state
+    without the failing one, each saying wrangler does not reach it."""
+    init = "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\nCREATE VIEW tv AS SELECT v FROM t;\n"
+    files = {
+        "0002_rebuild.sql": "CREATE TABLE t2 (id INTEGER PRIMARY KEY, v TEXT NOT NULL);\n"
+        "INSERT INTO t2 SELECT id, v FROM t;\nDROP TABLE t;\nALTER TABLE t2 RENAME TO t;\n",
+        "0003_purge.sql": "DELETE FROM t WHERE v = 'old';\n",
+    }
+    root = _project(tmp_path / "p", init, files, "INSERT INTO t VALUES (1, 'old'), (2, 'new');")
+    fails, purge = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert fails.verdict == "migration fails" and "error in view tv" in fails.reason
+    assert "the files after it are verified without it" in fails.reason and not fails.draft
+    assert purge.verdict == "no rollback" and purge.reason.endswith(
+        "(not reached: wrangler stops at 0002_rebuild.sql; verified on the export without it)"
+    )
+    assert purge.draft_verdict == "restores everything", purge.draft_reason
+    assert "(1, 'old')" in "".join(p.read_text() for p in purge.draft)

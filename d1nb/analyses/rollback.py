@@ -356,7 +356,8 @@ def verify_rollbacks(
     migration; the result compared with that state. Verdict per file: restores everything,
     schema differs (every row and value back), loses data (rows or values not back), fails
     (the rollback errors on this data), no rollback (none found), migration fails (the
-    migration itself errors: the files after it are not checked, as wrangler stops there). With
+    migration itself errors: wrangler stops there, and the files after it are verified as if
+    it were left out, each saying so, as impact judges them). With
     `draft_to`, a compensating migration is also drafted from the export for each file (a
     folder per file) and verified the same way (`draft_verdict`)."""
     project = Path(project)
@@ -375,6 +376,7 @@ def verify_rollbacks(
     checks = []
     state = export
     done: list[str] = []
+    stopped_at = None  # the first file that fails: wrangler applies none after it
     for name in names:
         f = files[name]
         step = workdir / f"{len(done):03d}"
@@ -389,10 +391,12 @@ def verify_rollbacks(
                     shown,
                     "migration fails",
                     f"the migration itself fails on this data ({outcome.failure}): nothing to "
-                    "roll back, and wrangler stops here",
+                    "roll back, and wrangler stops here"
+                    + ("" if stopped_at else "; the files after it are verified without it"),
                 )
             )
-            break  # wrangler stops here too
+            stopped_at = stopped_at or name
+            continue  # as impact does: what the later files do once this one is fixed
         if found is None:
             checks.append(
                 RollbackCheck(
@@ -423,6 +427,12 @@ def verify_rollbacks(
             )
             if (folder / "TOO_LARGE.txt").is_file():
                 check.draft_reason += "; " + (folder / "TOO_LARGE.txt").read_text().strip()
+        if stopped_at:
+            checks[
+                -1
+            ].reason += (
+                f" (not reached: wrangler stops at {stopped_at}; verified on the export without it)"
+            )
         state = applied_run.after
         done.append(name)
     return checks

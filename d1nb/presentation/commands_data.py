@@ -368,7 +368,12 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
             [
                 {
                     "file": c.file,
-                    "draft": draft_files_text(c.draft) or "(nothing to undo)",
+                    "draft": draft_files_text(c.draft)
+                    or (
+                        "(none: the migration fails)"
+                        if c.verdict == "migration fails"
+                        else "(nothing to undo)"
+                    ),
                     "verdict": c.draft_verdict,
                     "reason": c.draft_reason,
                 }
