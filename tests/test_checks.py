@@ -172,6 +172,11 @@ def test_expectations_cannot_reach_files(tmp_path, planted):
     assert [status[n] for n in ("read", "write", "unlock")] == ["error"] * 3
     assert "hunter2" not in result.to_json()
     assert status["kept"] == "pass" and not written.exists()
+    # stranger's project #28: an expectation DuckDB refuses (SQLite's `IS NOT (subquery)`) was
+    # called failing; it cannot run, and the verdict says so apart from the failing ones
+    checks = result.verdict().set_index("item").loc["checks", "detail"]
+    assert "cannot run: read, write, unlock (DuckDB refuses its SQL" in checks
+    assert "failing: " in checks and "read" not in checks.split("cannot run")[0]
     con = result.diff.con
     for sql in (f"COPY (SELECT 1) TO '{written}'", "SET enable_external_access = true"):
         with pytest.raises(duckdb.Error):

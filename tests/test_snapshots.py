@@ -556,7 +556,7 @@ VALID_DUMPS = {
     "INSERT INTO main.\"t\" VALUES(2,'b');\n",
     # stranger's project #28: D1 runs both statements of a line; the loader ran the second
     # as part of the first's row and then refused the dump for a row count it had miscounted
-    "two statements on a line": "INSERT INTO \"t\" VALUES(1,'a;b');INSERT INTO \"t\" "
+    "two statements on a line": 'INSERT INTO "t" VALUES(1,\'a;b\');INSERT INTO "t" '
     "VALUES(2,'c; \"d\"');\nUPDATE t SET s = 'u;' WHERE id = 1;INSERT INTO \"t\" VALUES(3,'e');\n"
     "INSERT INTO \"t\" VALUES(4,'f');  -- a comment; after the row\n",
     "a row separator inside a string, a multi-row line to even the count": (

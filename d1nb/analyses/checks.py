@@ -599,6 +599,7 @@ class Audit:
         ]
         unknown = self.checks[self.checks["status"] == "unknown"]
         held = int((decisive["status"] == "pass").sum())
+        broken, errors = failed[failed["status"] == "fail"], failed[failed["status"] == "error"]
         # a table one side lacks holds rows too: its rows came or went with it
         schema = self.diff.schema
         whole = schema[
@@ -637,7 +638,13 @@ class Audit:
                 "item": "checks",
                 "status": "pass" if failed.empty else "fail",
                 "detail": f"{held} of {len(decisive)} hold after"
-                + (f"; failing: {', '.join(failed['check'])}" if not failed.empty else "")
+                + (f"; failing: {', '.join(broken['check'])}" if not broken.empty else "")
+                + (
+                    f"; cannot run: {', '.join(errors['check'])} (DuckDB refuses its SQL: the "
+                    "table below says why)"
+                    if not errors.empty
+                    else ""
+                )
                 + (
                     f"; failing before only: {', '.join(before_failed['check'])}"
                     if not before_failed.empty
