@@ -801,3 +801,32 @@ def test_a_column_declared_without_a_type_disagrees_with_nothing(tmp_path):
     assert notes[["column", "note"]].values.tolist() == [
         ["b", "declared BLOB but every value is text"]
     ]
+
+
+def test_a_csv_keeps_empty_strings_apart_from_nulls(tmp_path):
+    """Stranger's project #28: `sqlite3 -csv` wrote 208 empty display names as `""` and 217
+    NULLs as nothing; both were loaded as NULL (the counts held, the values did not). A quoted
+    empty field is the empty string now, an unquoted one NULL, as the shell, DuckDB and
+    PostgreSQL write them; checked against the shell's own database."""
+    db = tmp_path / "src.sqlite"
+    with apsw.Connection(str(db)) as conn:
+        conn.execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, note TEXT);"
+            "INSERT INTO t VALUES (1, '', NULL), (2, NULL, 'a\nb'), (3, 'x \"q\" ,y', ''),"
+            "(4, ' ', 'é')"
+        )
+    shell = shutil.which("sqlite3")
+    if shell:
+        text = subprocess.run(
+            [shell, "-csv", "-header", str(db), "SELECT * FROM t"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    else:  # what the shell writes
+        text = 'id,name,note\n1,"",\n2,,"a\nb"\n3,"x ""q"" ,y",""\n4," ",é\n'
+    exported = tmp_path / "t.csv"
+    exported.write_text(text, encoding="utf-8", newline="")
+    snapshot = load_snapshot(exported, tmp_path / "w")
+    query = "SELECT id, quote(name), quote(note) FROM t ORDER BY id"
+    got = apsw.Connection(str(snapshot.path)).execute(query).fetchall()
+    want = apsw.Connection(str(db)).execute(query).fetchall()
+    assert [(int(i), n, v) for i, n, v in got] == want

@@ -273,7 +273,8 @@ def load_csv(
     schema: SchemaSource | None = None,
     name: str | None = None,
 ) -> Snapshot:
-    """Load a CSV file (header row; empty fields are NULL) as `table`, typed by `schema`.
+    """Load a CSV file (header row) as `table`, typed by `schema`: an empty field is NULL, a
+    quoted one (`""`) the empty string, as the sqlite3 shell, DuckDB and PostgreSQL write them.
 
     Values go in as text and take the declared column's affinity, as `sqlite3 .import` does.
     """
@@ -304,9 +305,39 @@ def load_csv(
                 ) from exc
             except csv.Error as exc:
                 raise InputError(path, reader.line_num, f"malformed CSV: {exc}") from exc
+        if any(None in row for row in rows):
+            rows = _quoted_empties(path, len(header), rows)
         return header, rows
 
     return _load_rows(path, workdir, table or path.stem, schema, read, name)
+
+
+def _quoted_empties(path: Path, width: int, rows: list[tuple]) -> list[tuple]:
+    """`rows` with each empty field that the file quotes (`""`) as the empty string. Python's
+    csv module (3.11) reads both as ''; DuckDB's reader tells them apart, and is trusted only
+    where it read the same rows."""
+    columns = {f"c{i}": "VARCHAR" for i in range(width)}
+    try:
+        with duckdb.connect() as con:
+            read = con.execute(
+                "SELECT * FROM read_csv(?, header = true, columns = ?, delim = ',', "
+                "quote = '\"', escape = '\"', allow_quoted_nulls = false, auto_detect = false, "
+                "strict_mode = true)",
+                [str(path), columns],
+            ).fetchall()
+    except duckdb.Error:
+        return rows
+    if len(read) != len(rows) or any(
+        a != b
+        for row, other in zip(rows, read, strict=True)
+        for a, b in zip(row, other, strict=True)
+        if a is not None
+    ):
+        return rows  # not the same reading: empty fields stay NULL
+    return [
+        tuple(d if r is None else r for r, d in zip(row, other, strict=True))
+        for row, other in zip(rows, read, strict=True)
+    ]
 
 
 def load_parquet(
