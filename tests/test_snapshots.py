@@ -279,6 +279,10 @@ def test_dump_variants_no_schema_table_and_no_data(sample, tmp_path):
     ]
     with data.connect() as engine:
         assert "status_v2" not in [c[1] for c in engine.columns("repertoire")]
+        # stranger's project #28: wrangler's --no-schema dump has no `DELETE FROM
+        # sqlite_sequence;`, and the counters its rows made stayed beside the exported ones
+        counters = engine.conn.execute("SELECT * FROM sqlite_sequence").fetchall()
+    assert counters == conn.execute("SELECT * FROM sqlite_sequence").fetchall() != []
     assert load_dump(tmp_path / "goals.sql", tmp_path / "w").row_counts == {
         "goal_progress": 1100,
         "goals": 250,

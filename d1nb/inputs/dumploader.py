@@ -323,6 +323,7 @@ class _DumpWriter(threading.Thread):
         self.held = TriggersBeforeViews()
         self.later: list[str] = []
         """A --no-schema dump's views and triggers, created after its rows."""
+        self.counters_reset = schema is None  # a --no-schema dump's counters: see _apply
 
     def put(self, item: _Work | None) -> None:
         while self.error is None:
@@ -343,6 +344,12 @@ class _DumpWriter(threading.Thread):
 
     def _apply(self, work: _Work) -> None:
         line, sql = work.line, work.sql
+        if not self.counters_reset and work.table.lower() == "sqlite_sequence":
+            # a --no-schema dump has no `DELETE FROM sqlite_sequence;` before the counters it
+            # exported: the rows loaded so far made counters of their own, which would stay
+            # beside them (two rows a table)
+            self.engine.conn.execute("DELETE FROM sqlite_sequence")
+            self.counters_reset = True
         if work.kind in ("rows", "block"):
             if self.schema is not None and not self.engine.conn.table_exists(None, work.table):
                 self._create_tables()  # a --no-schema dump: tables first
