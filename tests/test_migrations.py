@@ -227,3 +227,28 @@ def test_file_hash_and_size(make_tree):
     f = load_migration_dir(root / "m").files[0]
     assert f.bytes == 10
     assert f.sha256 == hashlib.sha256(b"SELECT 1;\n").hexdigest()
+
+
+def test_schema_evolution_shows_generated_columns(tmp_path):
+    """Stranger's project #28: `"invoice lines"`'s STORED `amount_cents` was missing from
+    report 01's table shapes, and a generated column added by ALTER TABLE was no column added
+    at all; both are part of a table's shape."""
+    from d1nb.engine.evolution import schema_evolution
+
+    (tmp_path / "0001_init.sql").write_text(
+        "CREATE TABLE l (qty REAL, unit INTEGER,\n"
+        "  amount INTEGER GENERATED ALWAYS AS (CAST(round(qty * unit) AS INTEGER)) STORED);\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "0002_cents.sql").write_text(
+        "ALTER TABLE l ADD COLUMN cents INTEGER GENERATED ALWAYS AS (amount * 100) VIRTUAL;\n",
+        encoding="utf-8",
+    )
+    evolution = schema_evolution(load_migration_dir(tmp_path))
+    shapes = evolution.columns.groupby("file")["column"].apply(list).to_dict()
+    assert shapes == {
+        "0001_init.sql": ["qty", "unit", "amount"],
+        "0002_cents.sql": ["qty", "unit", "amount", "cents"],
+    }
+    added = evolution.changes().set_index("file")["columns_added"].to_dict()
+    assert "cents" in added["0002_cents.sql"]

@@ -102,7 +102,8 @@ def _touched_tables(statements: list) -> set[str]:
 
 
 def _columns_of(engine: D1Engine, tables: set[str]) -> dict[str, list[tuple]]:
-    return {t: engine.columns(t) for t in sorted(tables) if engine.columns(t)}
+    """Each table's columns, generated ones included: they are part of its shape."""
+    return {t: cols for t in sorted(tables) if (cols := engine.columns(t, generated=True))}
 
 
 def unreadable_outcome(f: MigrationFile) -> MigrationOutcome:
