@@ -653,3 +653,17 @@ def test_the_time_fit_reports_how_much_of_the_spread_it_explains():
     assert 0.0 <= r2 < 0.2
     # a line with a negative fixed cost fits best, so one through zero is used: worse than flat
     assert fit_time(rows, np.array([0.001, 5.0, 5.0, 5.0, 50.0]))[1:] == (0.0, 0.0)
+
+
+def test_a_statement_matching_no_row_says_there_is_nothing_to_batch(tmp_path):
+    """Stranger's project #28: the purge after a rebuild that had cascaded every invoice away
+    was planned as '0 rows in batches of 250, fit R² 1.0' without a word; the plan now says
+    its times are of batches that change nothing."""
+    db = tmp_path / "inv.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute("CREATE TABLE invoices (id TEXT PRIMARY KEY, status TEXT)")
+    conn.executemany("INSERT INTO invoices VALUES (?, 'paid')", [(f"i{i}",) for i in range(50)])
+    conn.close()
+    plan = plan_batches(db, "DELETE FROM invoices WHERE status = 'void';", sizes=SIZES, repeats=1)
+    assert plan.rows == 0
+    assert any(n.startswith("no row of invoices matches at this point") for n in plan.notes)

@@ -420,6 +420,12 @@ def _plan_on(
         writes_per_row,
         insert=insert,
     )
+    if not rows:
+        plan.notes.append(
+            f"no row of {plan.table or 'its table'} matches at this point: the times measured "
+            "are of batches that change nothing, and there is nothing to batch on this export "
+            "(production may hold rows it matches: the driver asks D1 for them)"
+        )
     if observed:
         plan.notes.append(
             f"{len(observed)} committed batch{'' if len(observed) == 1 else 'es'} of {first:,} "
