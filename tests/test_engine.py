@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from d1nb import d1
 from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.outcomes import D1Error
 from d1nb.formats.migrations import parse_statements
@@ -262,3 +263,23 @@ def test_analyze_leaves_sqlite_stat1_alone_as_on_d1(tmp_path):
         assert engine.conn.execute(stats).fetchall() == [("sqlite_stat1",)]
         assert engine.apply_migration("0002.sql", "PRAGMA optimize = 0x10002;\n").ok
         assert engine.conn.execute(stats).fetchall() == [("sqlite_stat1",)]
+
+
+def test_a_database_grows_no_larger_than_d1_allows(tmp_path, monkeypatch):
+    """D1 holds at most 10 GB a database, and d1nb's copies did not: a runaway (or hostile)
+    migration could fill this machine's disk, 30 s a statement, where D1 fails it. The engine
+    holds each database to D1's size (1 MB here), and says so when a statement hits it."""
+    monkeypatch.setattr(d1, "MAX_DATABASE_BYTES", 1_000_000)
+    path = tmp_path / "x.sqlite"
+    with D1Engine(path) as engine:
+        engine.run_statement(parse_statements("CREATE TABLE t (b BLOB);\n")[0])
+        grow = parse_statements(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)\n"
+            "INSERT INTO t SELECT zeroblob(100000) FROM n;\n"
+        )[0]
+        with pytest.raises(D1Error, match=r"database or disk is full \(D1 holds at most 0\.001 GB"):
+            engine.run_statement(grow)
+        # a migration cannot lift the limit: max_page_count is not a PRAGMA D1 allows
+        with pytest.raises(D1Error, match="not authorized"):
+            engine.run_statement(parse_statements("PRAGMA max_page_count = 1000000;\n")[0])
+    assert path.stat().st_size <= 1_000_000

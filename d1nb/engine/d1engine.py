@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -171,6 +172,10 @@ class D1Engine:
         for limit, value in limits.items():
             self.conn.limit(limit, value)
         self.conn.execute("PRAGMA foreign_keys=ON")
+        # as D1, no database grows past its size limit: a runaway or hostile migration fails
+        # there, as on D1, instead of filling this machine's disk
+        (page,) = self.conn.execute("PRAGMA page_size").fetchall()[0]
+        self.conn.execute(f"PRAGMA max_page_count = {d1.MAX_DATABASE_BYTES // page}")
         # as D1: the shadow tables of virtual tables (FTS5's `_data` …) are read-only to SQL
         self.conn.config(apsw.SQLITE_DBCONFIG_DEFENSIVE, 1)
         self.conn.authorizer = self._authorize
@@ -328,6 +333,8 @@ class D1Engine:
             ) from exc
         except apsw.Error as exc:
             reason = str(exc).removeprefix(type(exc).__name__ + ": ")
+            if isinstance(exc, apsw.FullError) and self._at_size_limit():
+                reason += f" (D1 holds at most {d1.MAX_DATABASE_BYTES / 1000**3:g} GB a database)"
             if self.refusals:
                 reason = f"{reason} ({self.refusals[-1]})"
             raise D1Error(
@@ -339,6 +346,14 @@ class D1Engine:
         ):
             self.drop_stat4()
         return changes
+
+    def _at_size_limit(self) -> bool:
+        """Whether D1's size limit stopped a statement that failed as full: not when this
+        machine's disk is what is full (the statement rolled back, so the pages it wanted are
+        gone again and cannot be counted)."""
+        if self.path in ("", ":memory:"):
+            return True
+        return shutil.disk_usage(Path(self.path).resolve().parent).free > 64 * 1024**2
 
     def drop_stat4(self) -> None:
         """ANALYZE made sqlite_stat4 as well as sqlite_stat1: APSW's SQLite is built with
