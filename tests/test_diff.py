@@ -454,3 +454,51 @@ def test_a_table_without_a_primary_key_is_matched_on_a_unique_not_null_key(tmp_p
     for table in ("loose", "folded"):
         t = diff.tables[table]
         assert (t.key_kind, t.added, t.removed, t.unchanged) == ("whole row", 1, 1, 1), table
+
+
+def test_a_one_table_input_is_compared_on_that_table_alone(tmp_path):
+    """Stranger's project #28: a whole export against `wrangler d1 execute --json --command
+    'SELECT * FROM payments'` (typed by --schema) said every other table had lost all its
+    rows and been removed, and the foreign key of payments failed. A one-table input holds
+    that table alone: the other tables are compared on neither side, and its foreign keys
+    into them cannot be judged."""
+    import json
+
+    from d1nb.analyses.checks import audit
+    from d1nb.formats.dumpformat import write_dump
+    from d1nb.formats.migrations import load_migration_dir
+
+    schema = (
+        "CREATE TABLE invoices (id TEXT PRIMARY KEY, total INTEGER);\n"
+        "CREATE TABLE payments (id INTEGER PRIMARY KEY,\n"
+        "  invoice_id TEXT REFERENCES invoices (id) ON DELETE SET NULL, cents INTEGER);\n"
+        "CREATE VIEW paid AS SELECT invoice_id, sum(cents) AS cents FROM payments GROUP BY 1;\n"
+    )
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "0001_init.sql").write_text(schema, encoding="utf-8")
+    conn = apsw.Connection(str(tmp_path / "db.sqlite"))
+    conn.execute(
+        schema + "INSERT INTO invoices VALUES ('a', 10), ('b', 20);"
+        "INSERT INTO payments VALUES (1, 'a', 10), (2, 'b', 5), (3, NULL, 7);"
+    )
+    write_dump(conn, tmp_path / "whole.sql")
+    rows = [{"id": 1, "invoice_id": "a", "cents": 10}, {"id": 2, "invoice_id": "b", "cents": 6}]
+    rows.append({"id": 3, "invoice_id": None, "cents": 7})
+    (tmp_path / "payments.json").write_text(
+        json.dumps([{"results": rows, "success": True, "meta": {}}]), encoding="utf-8"
+    )
+    whole = load_snapshot(tmp_path / "whole.sql", tmp_path / "w1")
+    one = load_snapshot(
+        tmp_path / "payments.json", tmp_path / "w2", table="payments",
+        schema=load_migration_dir(tmp_path / "m"),
+    )  # fmt: skip
+    assert one.row_counts == {"payments": 3} and one.only_tables == {"payments"}
+    result = audit(whole, one, check_before=False)
+    summary = result.diff.summary().set_index("table")
+    assert list(summary.index) == ["payments"] and summary.loc["payments", "changed"] == 1
+    assert result.diff.schema.empty
+    checks = result.checks.set_index("check")["status"]
+    assert checks["payments(invoice_id) → invoices(id)"] == "unknown"
+    verdict = result.verdict().set_index("item")
+    assert verdict.loc["data", "detail"] == "payments (+0 −0 ~1)"
+    assert any("holds payments only" in n for n in result.diff.notes)

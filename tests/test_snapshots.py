@@ -230,7 +230,7 @@ def test_json_csv_parquet_are_typed_by_the_migrations(sample, tmp_path):
         (b"\x00\xff",),
         (None,),
     ]
-    assert snap.row_counts["users"] == 2 and snap.row_counts["goals"] == 0
+    assert snap.row_counts == {"users": 2}  # the input holds users alone (its goals table is empty)
 
     csv_path = tmp_path / "goals.csv"
     csv_path.write_text(

@@ -97,6 +97,8 @@ class _Checker(_CheckRows):
         super().__init__(label)
         self.engine = D1Engine(snapshot.path, statement_limit=0)
         self.tables = set(self.engine.tables())
+        if snapshot.only_tables is not None:  # the rest of the database is not in the input
+            self.tables &= snapshot.only_tables
         self.lowered = {t.lower() for t in self.tables}
 
     def query(self, sql: str) -> list[tuple]:
@@ -665,6 +667,8 @@ class Audit:
                     if self.failure
                     else "all expectations and invariants hold"
                     if self.passed and self.expectations
+                    else "the tables both inputs hold are equal, invariants hold"
+                    if self.passed and self.diff.held is not None
                     else "snapshots equal, invariants hold"
                     if self.passed
                     else "checks failed"

@@ -36,6 +36,9 @@ class Diff:
     counters: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COUNTERS))
     """AUTOINCREMENT counters (sqlite_sequence) lower after than before: table, before, after
     (None: the table lost its counter). Ids between are given again."""
+    held: set[str] | None = None
+    """The tables compared when a side holds chosen tables only (lower-cased); None when both
+    are whole databases."""
 
     @property
     def equal(self) -> bool:
@@ -242,15 +245,24 @@ def _shared_duckdb(before: Snapshot, after: Snapshot) -> duckdb.DuckDBPyConnecti
 
 
 def _schema_objects(
-    snapshot: Snapshot, places: dict[tuple[str, str], tuple[str, str, int]] | None = None
+    snapshot: Snapshot,
+    places: dict[tuple[str, str], tuple[str, str, int]] | None = None,
+    held: set[str] | None = None,
 ) -> dict[tuple[str, str], str]:
     """Every object's SQL, and each column's definition; with `places`, each column's key
-    there → (table, column, position)."""
+    there → (table, column, position). With `held` (lower-cased table names), only the
+    objects of those tables, views left out."""
+
+    def kept(table: str) -> bool:
+        return held is None or table.lower() in held
+
     with snapshot.schema_engine() as engine:
         objects = {
-            (t, name): sql for t, name, _tbl, sql in engine.schema() if not name.startswith("_cf_")
+            (t, name): sql
+            for t, name, tbl, sql in engine.schema()
+            if not name.startswith("_cf_") and kept(tbl) and (held is None or t != "view")
         }
-        for table in engine.tables():
+        for table in filter(kept, engine.tables()):
             for cid, col, type_, notnull, default, pk in engine.columns(table):
                 key = ("column", shown(table, col))  # `"ledger.entries".memo`, not ambiguous
                 if places is not None:
@@ -277,7 +289,8 @@ def schema_diff(
     kept; those that differ are said."""
     was: dict[tuple[str, str], tuple[str, str, int]] = {}
     now: dict[tuple[str, str], tuple[str, str, int]] = {}
-    a, b = _schema_objects(before, was), _schema_objects(after, now)
+    held = _held_tables(before, after)
+    a, b = _schema_objects(before, was, held), _schema_objects(after, now, held)
     renamed, differing = {}, {}
     pairs = _renamed_columns(a, b, was, now) if values_kept is not None else {}
     for old, new in pairs.items():
@@ -328,6 +341,16 @@ def schema_diff(
             }
         )
     return pd.DataFrame(rows, columns=["object", "name", "change", "detail", "before", "after"])
+
+
+def _held_tables(before: Snapshot, after: Snapshot) -> set[str] | None:
+    """The tables (lower-cased) both inputs hold when either holds chosen tables only (a
+    one-table `--json`, CSV or Parquet file): the rest is in neither comparison. None when
+    both are whole databases."""
+    chosen = [s.only_tables for s in (before, after) if s.only_tables is not None]
+    if not chosen:
+        return None
+    return set.intersection(*({t.lower() for t in c} for c in chosen))
 
 
 def _renamed_columns(
@@ -448,8 +471,15 @@ def compare_tables(
         return int(differ), int(compared)
 
     diff.schema = schema_diff(before, after, values_kept)
+    diff.held = _held_tables(before, after)
     diff.counters = counters_diff(before, after, tables or common)
     diff.notes = [f"before: {n}" for n in before.notes] + [f"after: {n}" for n in after.notes]
+    for side, snapshot in (("before", before), ("after", after)):
+        if snapshot.only_tables is not None:
+            diff.notes.append(
+                f"{side}: holds {', '.join(sorted(snapshot.only_tables))} only (one table's "
+                "rows): the other tables of either side are not compared"
+            )
     diff.notes += rounding
     return diff
 

@@ -416,7 +416,9 @@ def copy_to_duckdb(
     row_bytes = path.stat().st_size / total_rows
     bar = tqdm(total=len(row_counts), unit="tables", disable=not progress, desc="to DuckDB")
     try:
-        for table in engine.tables():
+        # only the tables whose rows were counted: a one-table input's other tables, made by
+        # its migrations, are none of its data
+        for table in [t for t in engine.tables() if t in row_counts]:
             info = engine.columns(table, generated=True)
             names, declared = [c[1] for c in info], [c[2] for c in info]
             target = f"{quote_ident(schema)}.{quote_ident(table)}"

@@ -180,7 +180,17 @@ def _load_rows(
         raise InputError(
             path, 0, f"table {table}: {len(rows)} rows read, {counts.get(table)} loaded"
         )
-    return Snapshot(path, target, counts, notes=notes, rounded_columns=rounded_columns)
+    # The migrations' other tables stay in the working copy (a replay's triggers and views
+    # need them) but are none of the input's: empty there, they would read as tables emptied
+    counts = {t: n for t, n in counts.items() if t == table}
+    return Snapshot(
+        path,
+        target,
+        counts,
+        notes=notes,
+        rounded_columns=rounded_columns,
+        only_tables=frozenset(counts),
+    )
 
 
 def _printed_blobs(

@@ -50,6 +50,9 @@ class Snapshot:
     """The rows already in DuckDB, for a dump the direct path proved it reads exactly."""
     reader: str = "exact"
     """How the export was read: "exact" (through SQLite), "direct", or "exact (why)"."""
+    only_tables: frozenset[str] | None = None
+    """The tables of an input that holds chosen tables only (a `--json`, CSV or Parquet file
+    of one table), whatever the database holds besides; None for a whole database."""
 
     @property
     def path(self) -> Path:
