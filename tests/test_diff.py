@@ -502,3 +502,29 @@ def test_a_one_table_input_is_compared_on_that_table_alone(tmp_path):
     verdict = result.verdict().set_index("item")
     assert verdict.loc["data", "detail"] == "payments (+0 −0 ~1)"
     assert any("holds payments only" in n for n in result.diff.notes)
+
+
+def test_an_export_of_chosen_tables_is_named_when_tables_read_as_removed(tmp_path):
+    """Stranger's project #28: a whole export against `wrangler d1 export --table payments`
+    said every other table was removed with its rows, without a hint. No migration drops the
+    ledger, so a side without the other's says it may be an export of chosen tables."""
+    from d1nb.formats.dumpformat import write_dump
+
+    conn = apsw.Connection(str(tmp_path / "db.sqlite"))
+    conn.execute(
+        "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL);"
+        "INSERT INTO d1_migrations (name) VALUES ('0001_init.sql');"
+        "CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE b (id INTEGER PRIMARY KEY);"
+        "INSERT INTO a VALUES (1); INSERT INTO b VALUES (1);"
+    )
+    write_dump(conn, tmp_path / "whole.sql")
+    write_dump(conn, tmp_path / "b.sql", tables=["b"])
+    whole = load_snapshot(tmp_path / "whole.sql", tmp_path / "w1")
+    part = load_snapshot(tmp_path / "b.sql", tmp_path / "w2")
+    diff = compare_tables(whole, part)
+    assert "table" in set(diff.schema["object"])  # still said: it may be a dropped table
+    assert any(
+        n.startswith("after: has no d1_migrations table, which before has") for n in diff.notes
+    )
+    assert not any("has no" in n for n in compare_tables(whole, whole).notes)

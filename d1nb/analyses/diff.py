@@ -343,6 +343,37 @@ def schema_diff(
     return pd.DataFrame(rows, columns=["object", "name", "change", "detail", "before", "after"])
 
 
+LEDGER_COLUMNS = ["id", "name", "applied_at"]
+"""The columns of wrangler's ledger table, whatever its name."""
+
+
+def _partial_export_hints(before: Snapshot, after: Snapshot, schema: pd.DataFrame) -> list[str]:
+    """A note for a side that lacks the other's ledger while tables are said added or removed:
+    no migration drops the ledger, but `wrangler d1 export --table` leaves it out, and then
+    every table it was not asked for reads as removed."""
+    gone = schema[(schema["object"] == "table") & schema["change"].isin(["added", "removed"])]
+    if gone.empty:
+        return []
+    ledgers = {}
+    for side, snapshot in (("before", before), ("after", after)):
+        with snapshot.schema_engine() as engine:
+            tables = engine.tables()
+            ledgers[side] = (
+                {t.lower() for t in tables},
+                [t for t in tables if [c[1] for c in engine.columns(t)] == LEDGER_COLUMNS],
+            )
+    notes = []
+    for side, other in (("before", "after"), ("after", "before")):
+        missing = [t for t in ledgers[other][1] if t.lower() not in ledgers[side][0]]
+        if missing:
+            notes.append(
+                f"{side}: has no {missing[0]} table, which {other} has and no migration drops: "
+                "an export of chosen tables (`wrangler d1 export --table`)? The tables it was "
+                "not asked for read as added or removed; compare exports of the same tables"
+            )
+    return notes
+
+
 def _held_tables(before: Snapshot, after: Snapshot) -> set[str] | None:
     """The tables (lower-cased) both inputs hold when either holds chosen tables only (a
     one-table `--json`, CSV or Parquet file): the rest is in neither comparison. None when
@@ -474,6 +505,7 @@ def compare_tables(
     diff.held = _held_tables(before, after)
     diff.counters = counters_diff(before, after, tables or common)
     diff.notes = [f"before: {n}" for n in before.notes] + [f"after: {n}" for n in after.notes]
+    diff.notes += _partial_export_hints(before, after, diff.schema)
     for side, snapshot in (("before", before), ("after", after)):
         if snapshot.only_tables is not None:
             diff.notes.append(

@@ -392,7 +392,11 @@ def verify_rollbacks(
                     "migration fails",
                     f"the migration itself fails on this data ({outcome.failure}): nothing to "
                     "roll back, and wrangler stops here"
-                    + ("" if stopped_at else "; the files after it are verified without it"),
+                    + (
+                        ""
+                        if stopped_at or name == names[-1]
+                        else "; the files after it are verified without it"
+                    ),
                 )
             )
             stopped_at = stopped_at or name
