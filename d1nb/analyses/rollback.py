@@ -432,9 +432,8 @@ def verify_rollbacks(
             if (folder / "TOO_LARGE.txt").is_file():
                 check.draft_reason += "; " + (folder / "TOO_LARGE.txt").read_text().strip()
         if stopped_at:
-            checks[
-                -1
-            ].reason += (
+            unreached = checks[-1]
+            unreached.reason += (
                 f" (not reached: wrangler stops at {stopped_at}; verified on the export without it)"
             )
         state = applied_run.after

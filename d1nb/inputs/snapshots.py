@@ -23,7 +23,7 @@ from d1nb.formats.wrangler_output import (
     wrangler_json_rows,
 )
 from d1nb.inputs import jsrounding
-from d1nb.inputs.duckcopy import affinity
+from d1nb.inputs.duckcopy import affinity, connect_duckdb
 from d1nb.inputs.dumploader import load_dump
 from d1nb.inputs.workingcopy import (
     SchemaSource,
@@ -328,7 +328,7 @@ def _quoted_empties(path: Path, width: int, rows: list[tuple]) -> list[tuple]:
     where it read the same rows."""
     columns = {f"c{i}": "VARCHAR" for i in range(width)}
     try:
-        with duckdb.connect() as con:
+        with connect_duckdb() as con:  # no progress bar in a notebook's stderr
             read = con.execute(
                 "SELECT * FROM read_csv(?, header = true, columns = ?, delim = ',', "
                 "quote = '\"', escape = '\"', allow_quoted_nulls = false, auto_detect = false, "
