@@ -173,9 +173,11 @@ class D1Engine:
             self.conn.limit(limit, value)
         self.conn.execute("PRAGMA foreign_keys=ON")
         # as D1, no database grows past its size limit: a runaway or hostile migration fails
-        # there, as on D1, instead of filling this machine's disk
+        # there, as on D1, instead of filling this machine's disk. A load gets twice that: a
+        # copy built from an export's text may come out larger than the database it came from
         (page,) = self.conn.execute("PRAGMA page_size").fetchall()[0]
-        self.conn.execute(f"PRAGMA max_page_count = {d1.MAX_DATABASE_BYTES // page}")
+        most = d1.MAX_DATABASE_BYTES * (1 if self.as_d1 else 2)
+        self.conn.execute(f"PRAGMA max_page_count = {most // page}")
         # as D1: the shadow tables of virtual tables (FTS5's `_data` …) are read-only to SQL
         self.conn.config(apsw.SQLITE_DBCONFIG_DEFENSIVE, 1)
         self.conn.authorizer = self._authorize
