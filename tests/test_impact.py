@@ -54,7 +54,7 @@ def test_enum_change_and_cascade_rebuild(sample, tmp_path, facts):
     rebuild = verdicts.loc["0011_goals_add_category.sql"]
     assert rebuild.verdict == "loses data"
     assert (
-        rebuild.reason == f"{facts['api']['goal_progress']} goal_progress rows deleted by cascade"
+        rebuild.reason == f"{facts['api']['goal_progress']:,} goal_progress rows deleted by cascade"
     )
 
 
@@ -212,7 +212,8 @@ def test_in_place_changes_upsert_replace_and_without_rowid(make_tree, tmp_path):
     by_file = impact.migrations.set_index("file")
     assert by_file.loc["0004_upper.sql", "verdict"] == "safe"
     assert by_file.loc["0003_replace.sql", "verdict"] == "loses data"
-    assert f"{lost_items} item rows deleted by cascade" in by_file.loc["0003_replace.sql", "reason"]
+    reason = by_file.loc["0003_replace.sql", "reason"]
+    assert f"{lost_items:,} item rows deleted by cascade" in reason
     moves = impact.transitions.groupby(["file", "column"])["rows"].sum()
     assert moves[("0002_upsert.sql", "level")] == upserted
     assert moves[("0003_replace.sql", "name")] == renamed
@@ -275,7 +276,7 @@ def test_rows_rewritten_with_the_values_they_had_are_not_rows_changed(make_tree,
     assert row["rows_changed"] == moved
     assert row["rows_written"] == matched
     assert row["reason"] == (
-        f"{moved} rows changed, no cascade ({matched - moved} more rewritten with the values "
+        f"{moved:,} rows changed, no cascade ({matched - moved:,} more rewritten with the values "
         "they had)"
     )
 
@@ -316,9 +317,9 @@ def test_a_row_changed_twice_is_one_row_and_an_upserts_new_rows_are_changed(make
     impact = analyse_impact(snapshot, load_migration_dir(root / "m"))
     rows = impact.migrations.set_index("file")
     assert rows.loc["0002_norm.sql", "rows_changed"] == moved
-    assert rows.loc["0002_norm.sql", "reason"].startswith(f"{moved} rows changed, no cascade")
+    assert rows.loc["0002_norm.sql", "reason"].startswith(f"{moved:,} rows changed, no cascade")
     assert rows.loc["0003_totals.sql", "rows_changed"] == totals
-    assert rows.loc["0003_totals.sql", "reason"] == f"{totals} rows changed, no cascade"
+    assert rows.loc["0003_totals.sql", "reason"] == f"{totals:,} rows changed, no cascade"
 
 
 def test_a_row_changed_then_deleted_is_one_row_changed(make_tree, tmp_path):
@@ -959,5 +960,5 @@ def test_a_safe_verdict_names_the_rows_a_delete_deletes(make_tree, tmp_path):
     snapshot = load_snapshot(root / "empty.sql", tmp_path / "w")
     row = analyse_impact(snapshot, load_migration_dir(root / "m")).migrations.iloc[1]
     assert row["verdict"] == "safe"
-    said = f"{deleted} rows changed, no cascade; line 2 deletes {deleted} audit rows"
+    said = f"{deleted:,} rows changed, no cascade; line 2 deletes {deleted:,} audit rows"
     assert row["reason"] == said

@@ -64,7 +64,7 @@ def test_impact_verdict_has_a_line_per_migration_worst_first(stranger):
     table = verdict_table(impacts)
     assert len(verdict.lines) == len(table) == 2
     # 2000 orders cascade from the rebuild: counted independently below
-    assert verdict.level == "fail" and "2000 orders rows deleted by cascade" in verdict.lines[0]
+    assert verdict.level == "fail" and "2,000 orders rows deleted by cascade" in verdict.lines[0]
     assert verdict.lines[0].startswith(f"{SERVICE} 2_rebuild.sql: loses data")
 
 

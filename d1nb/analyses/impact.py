@@ -165,7 +165,7 @@ def analyse_impact(
             for index, drop in drops[o.name].items()
             for text in _lost(drop, carriers_before(o.name, index))
         ] + [
-            f"{n} {child} rows left pointing at {parent} rows that are gone (PRAGMA "
+            f"{n:,} {child} rows left pointing at {parent} rows that are gone (PRAGMA "
             f"defer_foreign_keys = off at line {line} forgets the check, unchecked)"
             for line, child, parent, n in meter_of[o.name].forgotten
         ]
@@ -181,7 +181,7 @@ def analyse_impact(
         elif lost or lost_drops:
             verdict = "loses data"
             parts = [
-                f"{n} {child} row{'' if n == 1 else 's'} {how} by cascade"
+                f"{n:,} {child} row{'' if n == 1 else 's'} {how} by cascade"
                 for r in part.itertuples()
                 for how, d in (("deleted", r.cascade_deleted), ("nulled", r.cascade_updated))
                 for child, n in d.items()
@@ -195,22 +195,22 @@ def analyse_impact(
                 f"(budget {budget_ms:.0f} ms); D1 is not faster"
             )
         else:
-            verdict, reason = "safe", f"{changed} rows changed, no cascade"
+            verdict, reason = "safe", f"{changed:,} rows changed, no cascade"
             if followed:
                 tables = ", ".join(f"{child} {n}" for child, n in sorted(followed.items()))
                 reason = (
-                    f"{changed} rows changed, {sum(followed.values())} of them by ON UPDATE "
+                    f"{changed:,} rows changed, {sum(followed.values()):,} of them by ON UPDATE "
                     f"CASCADE ({tables}: their keys follow the parent), none deleted or nulled"
                 )
             if rewritten:
-                reason += f" ({rewritten} more rewritten with the values they had)"
+                reason += f" ({rewritten:,} more rewritten with the values they had)"
             for text in [t for drop in drops[o.name].values() for t in _kept_transformed(drop)]:
                 reason += f"; {text}"
         if o.ok:
             # a DELETE is meant, but a verdict that says "rows changed" should not hide it
             for r in part[(part["kind"] == "delete") & (part["changes"] > 0)].itertuples():
                 n = int(r.changes)
-                reason += f"; line {r.line} deletes {n} {r.table} row{'' if n == 1 else 's'}"
+                reason += f"; line {r.line} deletes {n:,} {r.table} row{'' if n == 1 else 's'}"
             for table, (seq, top) in meter_of[o.name].counters_lowered.items():
                 reason += (
                     f"; {table}'s AUTOINCREMENT counter falls from {seq:,} to {top:,}: ids "
@@ -263,7 +263,7 @@ def _lost(drop: Dropped, carriers: list[str]) -> list[str]:
     left = []
     if drop.not_copied:
         left = [
-            f"drop table {drop.table}: {drop.not_copied} of its {drop.rows} rows not copied "
+            f"drop table {drop.table}: {drop.not_copied:,} of its {drop.rows:,} rows not copied "
             f"to {', '.join(drop.copied_to)}"
         ]
     read: set[str] = set()
@@ -273,17 +273,17 @@ def _lost(drop: Dropped, carriers: list[str]) -> list[str]:
             return left
         read |= columns
     if drop.kind == "drop_table" and not read and drop.rows:
-        return [f"drop table {shown(drop.table)} ({drop.rows} rows)"]
+        return [f"drop table {shown(drop.table)} ({drop.rows:,} rows)"]
     merged = [
-        f"drop column {shown(drop.table, column)}: {distinct - kept} of its {distinct} distinct "
-        f"values cannot be told apart in {', '.join(into)}"
+        f"drop column {shown(drop.table, column)}: {distinct - kept:,} of its {distinct:,} "
+        f"distinct values cannot be told apart in {', '.join(into)}"
         for column, (_n, distinct, kept, into) in drop.transformed.items()
         if kept < distinct
     ]
     return (
         left
         + [
-            f"drop column {shown(drop.table, column)} ({n} values)"
+            f"drop column {shown(drop.table, column)} ({n:,} values)"
             for column, n in drop.values.items()
             if n and column.lower() not in read
         ]
@@ -295,8 +295,8 @@ def _kept_transformed(drop: Dropped) -> list[str]:
     """A dropped column's values that survive only transformed (each distinct value still
     told apart), in words: not lost, but not kept as they were either."""
     return [
-        f"drop column {shown(drop.table, column)}: {changed} values kept only as transformed into "
-        f"{', '.join(into)}"
+        f"drop column {shown(drop.table, column)}: {changed:,} values kept only as transformed "
+        f"into {', '.join(into)}"
         for column, (changed, distinct, kept, into) in drop.transformed.items()
         if kept >= distinct
     ]
