@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from d1nb.formats.config import bindings_frame, load_project
 
 JSONC = """// worker
@@ -141,3 +143,30 @@ def test_migrations_pattern_as_current_wrangler_reads_it(make_tree):
     )
     project = load_project(root)
     assert any("without migrations_dir" in p.message for p in project.problems)
+
+
+@pytest.mark.parametrize(
+    ("database_id", "placeholder"),
+    [
+        ("REPLACE_ME", True),
+        ("your-database-id", True),
+        ("YOUR_DATABASE_ID", True),
+        ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", True),
+        ("00000000-0000-0000-0000-000000000000", True),
+        ("TBD", True),
+        ("0b1c2d3e-0000-4000-8000-00000000b111", False),  # a real id with zeros in it
+        ("5f0c7a52-8c1e-4f53-9a43-1d2b6e7f9a01", False),
+    ],
+)
+def test_template_placeholder_ids_in_their_usual_spellings(make_tree, database_id, placeholder):
+    """Stranger's project #28's template config bound `"REPLACE_ME"` for production, which
+    was not taken for a placeholder (only `__X__`, `<…>`, `local-db`, `x…`, `0…`, todo)."""
+    root = make_tree(
+        {
+            "wrangler.example.toml": 'name = "t"\n[[d1_databases]]\nbinding = "DB"\n'
+            f'database_name = "t"\ndatabase_id = "{database_id}"\n',
+            "migrations/0001_init.sql": "CREATE TABLE IF NOT EXISTS t (a);\n",
+        }
+    )
+    (binding,) = load_project(root).bindings
+    assert binding.placeholder_id is placeholder

@@ -27,7 +27,12 @@ LOCAL_ENV = "local"
 
 _SKIP_DIRS = {"node_modules", ".git", ".wrangler", ".venv", "dist", "build", "__pycache__"}
 _CONFIG_NAME = re.compile(r"^wrangler(?:\.(?P<variant>[\w-]+))?\.(?P<ext>toml|json|jsonc)$")
-_PLACEHOLDER_ID = re.compile(r"^(?:__\w+__|<.*>|\$\{.*\}|local[-_]?db|x+|0+|todo|changeme|)$", re.I)
+_PLACEHOLDER_ID = re.compile(
+    r"^(?:__\w+__|<.*>|\$\{.*\}|local[-_]?db|x+|0+|todo|tbd|changeme|placeholder|"
+    r"(?:replace|fill|change)[-_ ]?(?:me|this|it)|your[-_ ][\w -]*|"
+    r"[x0]{8}-[x0]{4}-[x0]{4}-[x0]{4}-[x0]{12}|)$",
+    re.I,
+)
 _LINE_IN_MESSAGE = re.compile(r"line (\d+)|:(\d+)(?::\d+)?\s|<string>:(\d+)")
 
 
