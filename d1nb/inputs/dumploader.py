@@ -203,13 +203,18 @@ def _scan_dump(path: Path, bar: tqdm, blocks: bool = True) -> Iterator[_Work]:
             pending.append(line)
             if text.rstrip().endswith(";"):
                 sql = "\n".join(pending)
-                if complete(sql):  # each statement on its own, as wrangler splits them
-                    for offset, _end, statement, _complete in split_statements(sql):
-                        yield _Work("sql", start + sql.count("\n", 0, offset), statement)
+                if complete(sql):
+                    yield from _statements(path, start, sql)
                     pending = []
     if rows:
         yield _Work("rows", rows[0][0], prefix, table, rows)
-    sql = "\n".join(pending)  # statements a comment after their `;` kept waiting, if any
+    # statements a comment after their `;` kept waiting, if any
+    yield from _statements(path, start, "\n".join(pending))
+
+
+def _statements(path: Path, start: int, sql: str) -> Iterator[_Work]:
+    """Each statement of `sql` (lines from `start` on) as work of its own, as wrangler splits
+    them; an unfinished one is a truncated dump."""
     for offset, _end, statement, whole in split_statements(sql):
         line = start + sql.count("\n", 0, offset)
         if not whole:
