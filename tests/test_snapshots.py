@@ -617,6 +617,44 @@ def test_fts5_tables_and_generated_columns_are_kept_or_reported(tmp_path):
     assert any("docs_fts (USING fts5, 2 rows)" in note for note in snapshot.notes)
 
 
+def test_a_loadable_copy_keeps_the_virtual_tables_wrangler_refuses():
+    """Exact metering loads the replay's database into Miniflare from statements: its FTS5
+    and R*Tree tables come back with their rows and index, their shadow tables (which D1 does
+    not let SQL write) left to them (found on a stranger's project: any replay whose database
+    held an FTS5 table failed with wrangler's export error)."""
+    conn = apsw.Connection(":memory:")
+    conn.execute(
+        'CREATE VIRTUAL TABLE "it\'s fts" USING fts5(title, body);'
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);"
+        "CREATE VIRTUAL TABLE notes_fts USING fts5(body, content='notes', content_rowid='id');"
+        "CREATE VIRTUAL TABLE box USING rtree(id, x0, x1);"
+        "INSERT INTO notes VALUES (3, 'red fox'), (9, 'blue fox'), (12, 'red hen');"
+        "INSERT INTO notes_fts(notes_fts) VALUES ('rebuild');"
+        "INSERT INTO \"it's fts\"(rowid, title, body) VALUES (40, 'a', 'red sky'), (41, NULL, 'x');"
+        "INSERT INTO box VALUES (1, 0.5, 2.5), (7, -1, 1);"
+        "CREATE TRIGGER notes_ai AFTER INSERT ON notes BEGIN "
+        "INSERT INTO notes_fts(rowid, body) VALUES (new.id, new.body); END;"
+    )
+    with pytest.raises(ValueError, match="Virtual Tables"):
+        list(dump_statements(conn))
+    copy = apsw.Connection(":memory:")
+    for statement in dump_statements(conn, loadable=True):
+        copy.execute(statement)
+    queries = (
+        "SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'red' ORDER BY rowid",
+        "SELECT rowid, * FROM \"it's fts\" WHERE \"it's fts\" MATCH 'red OR x' ORDER BY rowid",
+        "SELECT * FROM box ORDER BY id",
+        "SELECT name FROM sqlite_schema ORDER BY name",
+    )
+    for query in queries:
+        assert copy.execute(query).fetchall() == conn.execute(query).fetchall(), query
+    assert copy.execute("SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'red'").fetchall()
+    contentless = apsw.Connection(":memory:")
+    contentless.execute("CREATE VIRTUAL TABLE bare USING fts5(w, content='')")
+    with pytest.raises(ValueError, match="contentless FTS5 table bare"):
+        list(dump_statements(contentless, loadable=True))
+
+
 SQLITE3_DUMP = Path(__file__).parent / "fixtures" / "sqlite3_dump_fts5.sql"
 """`sqlite3 db .dump` of a database with an FTS5 table (written by the sqlite3 shell 3.40; the
 form of `wrangler d1 export --compatibility sqlite3_cli_only`): writable_schema declares the

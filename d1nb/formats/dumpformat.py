@@ -18,6 +18,7 @@ from pathlib import Path
 import apsw
 
 from d1nb import d1
+from d1nb.formats.sql.shapes import virtual_table_content, virtual_table_module
 from d1nb.formats.sql.text import quote_ident
 from d1nb.problems import InputError
 
@@ -92,8 +93,13 @@ def dump_statements(
 ) -> Iterator[str]:
     """The statements of `wrangler d1 export` for a database, in its order; `loadable` puts
     triggers after views, so that an INSTEAD OF trigger finds its view (wrangler's own order,
-    triggers first, does not read back: see TriggersBeforeViews)."""
+    triggers first, does not read back: see TriggersBeforeViews), and keeps virtual tables,
+    which wrangler refuses: see `_virtual_table`."""
     wanted = set(tables)
+    shadows = {
+        r[0] for r in conn.execute("SELECT name FROM pragma_table_list WHERE type = 'shadow'")
+    }
+    rebuilds = []
     yield "PRAGMA defer_foreign_keys=TRUE;"
     rows = conn.execute(
         "SELECT name, type, sql FROM sqlite_schema AS o WHERE (true) AND type=='table' "
@@ -109,8 +115,18 @@ def dump_statements(
             if not no_schema:
                 yield "ANALYZE sqlite_schema;"
         elif sql.startswith("CREATE VIRTUAL TABLE"):
-            raise ValueError("D1 Export error: cannot export databases with Virtual Tables (fts5)")
-        elif name.startswith(d1.INTERNAL_TABLE_PREFIXES):
+            if not loadable:
+                raise ValueError(
+                    "D1 Export error: cannot export databases with Virtual Tables (fts5)"
+                )
+            if not no_schema:
+                yield f"{sql};"
+            if not no_data:
+                rows, rebuild = _virtual_table(conn, name, sql)
+                yield from rows
+                rebuilds += rebuild
+            continue
+        elif (loadable and name in shadows) or name.startswith(d1.INTERNAL_TABLE_PREFIXES):
             continue
         elif not no_schema:
             if re.match(r"CREATE TABLE ['\"]", sql):
@@ -126,6 +142,7 @@ def dump_statements(
         prefix = f"INSERT INTO {quote_ident(name)} ({names}) VALUES("
         for row in conn.execute(select):
             yield prefix + ",".join(sql_literal(v) for v in row) + ");"
+    yield from rebuilds
     if not no_schema:
         rest = conn.execute(
             "SELECT name, sql FROM sqlite_schema AS o WHERE (true) AND sql NOT NULL "
@@ -137,6 +154,33 @@ def dump_statements(
             if wanted and name not in wanted:
                 continue
             yield f"{sql};"
+
+
+def _virtual_table(conn: apsw.Connection, name: str, sql: str) -> tuple[list[str], list[str]]:
+    """How a virtual table's rows come back without its shadow tables, which D1 does not let
+    SQL write: (INSERTs of the rows an FTS5 or R*Tree table keeps itself, the `'rebuild'` that
+    indexes an external-content FTS5 table once its content table is loaded). A contentless
+    FTS5 table keeps only its index, which no SQL can write back: ValueError naming it."""
+    module = virtual_table_module(sql)
+    if module not in ("fts5", "rtree", "rtree_i32"):
+        return [], []  # fts5vocab and the like: views of other tables, nothing of their own
+    q = quote_ident(name)
+    content = virtual_table_content(sql) if module == "fts5" else None
+    if content == "":
+        raise ValueError(
+            f"contentless FTS5 table {name}: its index cannot be written back by SQL, "
+            "so a copy of this database cannot be made from statements"
+        )
+    if content is not None:
+        return [], [f"INSERT INTO {q}({q}) VALUES ('rebuild');"]
+    columns = [quote_ident(r[1]) for r in conn.execute(f"PRAGMA table_info={q}")]
+    if module == "fts5":
+        columns.insert(0, "rowid")
+    select = f"SELECT {', '.join(columns)} FROM {q}"
+    prefix = f"INSERT INTO {q} ({','.join(columns)}) VALUES("
+    return [
+        prefix + ",".join(sql_literal(v) for v in row) + ");" for row in conn.execute(select)
+    ], []
 
 
 def write_dump(conn: apsw.Connection, out: str | Path, **options: object) -> Path:

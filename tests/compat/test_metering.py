@@ -2011,3 +2011,46 @@ def test_a_scan_of_an_empty_table_reads_one_row(tmp_path):
     assert target["d1_error"].isna().all()
     assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
     assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
+
+
+def test_a_database_with_fts5_and_rtree_tables_is_measured_in_miniflare(tmp_path):
+    """Local state whose database holds an external-content FTS5 table kept by triggers, an
+    FTS5 table with its own rows and an R*Tree: Miniflare gets them from statements (their
+    shadow tables are not SQL's to write) and measures an update that fires the triggers and
+    inserts into each (found on a stranger's project: any replay whose database held an
+    FTS5 table stopped at wrangler's own export error)."""
+    import apsw
+
+    db = tmp_path / "state.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, tag TEXT);"
+        "CREATE VIRTUAL TABLE notes_fts USING fts5(body, content='notes', content_rowid='id');"
+        "CREATE VIRTUAL TABLE titles USING fts5(title);"
+        "CREATE VIRTUAL TABLE spans USING rtree(id, lo, hi);"
+        "CREATE TRIGGER notes_ai AFTER INSERT ON notes BEGIN "
+        "INSERT INTO notes_fts(rowid, body) VALUES (new.id, new.body); END;"
+        "CREATE TRIGGER notes_au AFTER UPDATE ON notes BEGIN "
+        "INSERT INTO notes_fts(notes_fts, rowid, body) VALUES ('delete', old.id, old.body); "
+        "INSERT INTO notes_fts(rowid, body) VALUES (new.id, new.body); END;"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) "
+        "INSERT INTO notes SELECT i, 'word' || (i % 17) || ' other' || i, 't' || (i % 3) FROM n;"
+        "INSERT INTO titles(title) VALUES ('alpha beta'), ('gamma');"
+        "INSERT INTO spans VALUES (1, 0, 5), (2, 3, 9);"
+    )
+    conn.close()
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_touch.sql").write_text(
+        "UPDATE notes SET body = body || ' x' WHERE tag = 't1';\n"
+        "INSERT INTO titles(title) VALUES ('delta');\n"
+        "INSERT INTO spans VALUES (3, 1, 2);\n"
+        "DELETE FROM notes WHERE id > 190;\n"
+    )
+    result = replay(load_snapshot(db, tmp_path / "work"), load_migration_dir(folder), None)
+    assert result.ok
+    compared = result.exact_metering()
+    assert compared["d1_error"].isna().all()
+    assert len(compared) == 4
+    assert compared["rows_written"].tolist() == compared["d1_rows_written"].tolist()
+    assert compared["rows_read"].tolist() == compared["d1_rows_read"].tolist()

@@ -1673,6 +1673,19 @@ def virtual_table_content(sql: str) -> str | None:
     return None
 
 
+def virtual_table_module(sql: str) -> str | None:
+    """The module of a `CREATE VIRTUAL TABLE … USING module(…)` statement, lower-cased
+    ("fts5", "rtree"), None for any other statement."""
+    try:
+        toks = tokenize(sql)
+    except TokenError:
+        return None
+    words = [t.word for t in toks]
+    if "VIRTUAL" not in words or "USING" not in words or words.index("USING") + 1 >= len(toks):
+        return None
+    return toks[words.index("USING") + 1].text.lower()
+
+
 def compound_terms(sql: str) -> int:
     """The most SELECTs one compound of `sql` joins (UNION [ALL], INTERSECT, EXCEPT at the same
     depth of parentheses); 1 for a statement without a compound."""
