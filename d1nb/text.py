@@ -40,6 +40,47 @@ def cell_text(value: str) -> str:
     return shown
 
 
+MISSING = "—"
+"""The one representation of a missing value (None, NaN, NA) in every table."""
+
+
+def frame_text(frame, cells=None) -> str:
+    """A DataFrame as terminal text without its index: numbers right-aligned as pandas formats
+    them, anything else left-aligned (right-aligned, one long reason pushed every short one
+    far from its row's name). `cells`, a frame of the same shape, gives the text shown where
+    the caller formats values itself."""
+    columns = []
+    for i, name in enumerate(frame.columns):
+        values = frame.iloc[:, i]
+        numeric = values.dtype.kind in "iuf" or (
+            values.dtype.kind == "O"
+            and all(
+                isinstance(v, int | float) and not isinstance(v, bool)
+                for v in values
+                if not _missing(v)
+            )
+        )
+        if cells is not None:
+            shown = [str(v) for v in cells.iloc[:, i]]
+        elif values.dtype.kind in "iuf" and len(values):
+            shown = [v.strip() for v in values.to_string(index=False).splitlines()]
+        else:
+            shown = [str(v) for v in values]
+        texts = [str(name), *shown]
+        width = max(len(t) for t in texts)
+        columns.append([t.rjust(width) if numeric else t.ljust(width) for t in texts])
+    return "\n".join(" ".join(row).rstrip() for row in zip(*columns, strict=True))
+
+
+def _missing(value: object) -> bool:
+    """None, NaN, pandas' NA and NaT, and the missing mark a table already shows."""
+    import pandas as pd  # loaded already: only DataFrames are asked
+
+    if isinstance(value, str):
+        return value == MISSING
+    return value is None or (pd.api.types.is_scalar(value) and pd.isna(value))
+
+
 def text_html(text: str) -> str:
     """Text from a project as HTML text: escaped, control characters visible."""
     return html.escape(printable(text))

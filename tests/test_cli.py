@@ -798,3 +798,35 @@ def test_services_that_share_one_migrations_folder_are_one_history(capsys, make_
     (root / "apps/cron/migrations/0001_t.sql").write_text("CREATE TABLE t (id);\n")
     code, _, err = run(capsys, "impact", str(root), "--snapshot", str(root / "export.sql"))
     assert code == 2 and "its ledger names as many migrations of api and cron" in err
+
+
+def test_text_tables_align_text_left_and_numbers_right(capsys, tmp_path):
+    """A long detail right-aligned pushed every short one hundreds of spaces from its row's
+    name (seen on a stranger's project: `d1nb diff` of a `--table` export); text columns now
+    start at their left edge, numbers and the missing mark keep to the right."""
+    before, after = tmp_path / "before.sql", tmp_path / "after.sql"
+    before.write_text(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n"
+        'INSERT INTO "t" ("id","v") VALUES(1,\'a\');\n'
+        'INSERT INTO "t" ("id","v") VALUES(22222,\'b\');\n'
+    )
+    after.write_text(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, w INTEGER);\n"
+        "CREATE TABLE a_table_with_a_long_name (id INTEGER PRIMARY KEY);\n"
+        'INSERT INTO "t" ("id","v","w") VALUES(1,\'changed\',7);\n'
+    )
+    code, out, _ = run(capsys, "diff", str(before), str(after))
+    assert code == 1
+    lines = out.splitlines()
+    verdict = lines[lines.index("Verdict") + 1 :][:5]
+    assert [line.split()[0] for line in verdict] == ["item", "data", "schema", "checks", "verdict"]
+    assert all(line.index(line.split()[2]) < 20 for line in verdict[1:])  # no run of spaces
+    summary = lines[lines.index("Summary") + 1 :][:3]
+    header, row = summary[0], summary[2] if summary[1].startswith("a_table") else summary[1]
+    assert row.startswith("t ")
+    # rows_before (2) ends where its header does
+    assert row.index(" 2 ") + 2 == header.index("rows_before") + len("rows_before")
+    columns = lines[lines.index("Columns with changes") + 1 :]
+    header = columns[0]
+    w_row = next(line for line in columns if line.startswith("t ") and " w " in line)
+    assert w_row[header.index("changed") + len("changed") - 1] == "—"

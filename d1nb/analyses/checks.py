@@ -24,6 +24,7 @@ from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.sql.shapes import check_constraints, index_where
 from d1nb.formats.sql.text import quote_ident, quote_literal, shown
 from d1nb.inputs.workingcopy import Snapshot
+from d1nb.text import frame_text
 
 CHECK_COLUMNS = ["check", "kind", "table", "snapshot", "status", "failing_rows", "sample"]
 SAMPLE_SIZE = 3
@@ -684,7 +685,7 @@ class Audit:
     def text(self) -> str:
         parts = [
             "Verdict",
-            self.verdict().to_string(index=False),
+            frame_text(self.verdict()),
             "",
             self.diff.text(),
             "",
@@ -692,7 +693,7 @@ class Audit:
             f"{len(self.checks)} hold; the verdict counts those on the after one)",
         ]
         failing = self.checks[self.checks["status"] != "pass"]
-        parts.append(failing.to_string(index=False) if not failing.empty else "  (all hold)")
+        parts.append(frame_text(failing) if not failing.empty else "  (all hold)")
         return "\n".join(parts)
 
     def to_dict(self) -> dict:

@@ -21,6 +21,7 @@ from d1nb.formats.sql.shapes import part_key, table_parts
 from d1nb.formats.sql.text import quote_ident, quote_literal, shown
 from d1nb.inputs.duckcopy import connect_duckdb
 from d1nb.inputs.workingcopy import Snapshot
+from d1nb.text import MISSING, frame_text
 
 
 @dataclass
@@ -193,18 +194,18 @@ class Diff:
         )
         parts = [
             "Schema changes",
-            schema.to_string(index=False) if not schema.empty else "  (none)",
+            frame_text(schema) if not schema.empty else "  (none)",
             "",
             "Summary",
-            self.summary().to_string(index=False),
+            frame_text(self.summary()),
         ]
         changed = self.changed_columns()
         if not changed.empty:
             shown = _exact_floats(changed)
-            shown = shown.astype(object).where(shown.notna(), "—")  # not None, NaN and <NA>
-            parts += ["", "Columns with changes", shown.to_string(index=False)]
+            shown = shown.astype(object).where(shown.notna(), MISSING)  # not None, NaN and <NA>
+            parts += ["", "Columns with changes", frame_text(shown)]
         if not self.counters.empty:
-            parts += ["", "AUTOINCREMENT counters", self.counters.to_string(index=False)]
+            parts += ["", "AUTOINCREMENT counters", frame_text(self.counters)]
         if self.notes:
             parts += ["", "Notes from loading", *(f"  {n}" for n in self.notes)]
         return "\n".join(parts)

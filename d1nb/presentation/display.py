@@ -17,10 +17,7 @@ import pandas as pd
 
 from d1nb.presentation.report_inputs import MissingInputError
 from d1nb.problems import InputError
-from d1nb.text import cell_text, printable
-
-MISSING = "—"
-"""The one representation of a missing value (None, NaN, NA) in every table."""
+from d1nb.text import MISSING, cell_text, frame_text, printable
 
 LEVELS = {
     "fail": ("#b42318", "#fef3f2"),
@@ -76,7 +73,7 @@ def table_text(frame: pd.DataFrame) -> str:
     """A whole DataFrame as text, without the index."""
     if frame.empty:
         return "none"
-    return _cells(frame).to_string(index=False)
+    return frame_text(frame, _cells(frame))
 
 
 @dataclass
