@@ -320,6 +320,10 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             )
         return self._autoincrements[table]
 
+    def _one_child_edge(self, table: str) -> bool:
+        """Whether exactly one foreign key points at `table` among the statement's edges."""
+        return sum(1 for e in self.edges if e[0] == table) == 1
+
     def _alter_cost(self, s: Statement, table: str) -> tuple[int, int]:
         """ALTER TABLE rewrites rows of sqlite_master (and, for DROP COLUMN, the table).
 
@@ -696,6 +700,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         """Those of `mixed` whose child a CASCADE reaches (not only its own rows)."""
         self.table_rows = 0
         self.master_rows = 0
+        self.dropped_indexes = 0
         self.had_sequence = self._has_sequence()
         self.deletes = s.kind in ("delete", "drop_table") or "or_replace" in s.flags
         if s.table and conn.table_exists(None, s.table):
@@ -712,6 +717,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 self.table_rows = self._count(s.table)
             if s.kind == "drop_table":  # it scans the schema for what goes with the table
                 self.master_rows = self._count("sqlite_master") + d1.INTERNAL_SCHEMA_ROWS
+                self.dropped_indexes = len(self.indexes(s.table))
                 if self._autoincrement(s.table) and self._has_sequence():
                     # and sqlite_sequence for its row (deleted, not counted as written)
                     self.master_rows += self._count("sqlite_sequence")
@@ -1749,11 +1755,15 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 checked = name.lower() not in named
             searched_keys = self.key_scans.children if self.key_scans else set()
             if checked and (
-                how == "SCAN" or s.kind in ("insert", "insert_select") or name in searched_keys
+                how == "SCAN"
+                or s.kind in ("insert", "insert_select")
+                or (s.kind == "delete" and self._one_child_edge(table))
+                or name in searched_keys
             ):
-                # a foreign key's look at a child: `_scan_reads` counts a delete's scans, the
-                # key scans an UPDATE of a parent key's; an insert's checks are skipped while
-                # no deferred violation is pending
+                # a foreign key's look at a child: `_cascade_reads` counts a delete's scans,
+                # and its search when one foreign key points at the table (with several, 1
+                # more each: fitted on Miniflare); the key scans an UPDATE of a parent key's;
+                # an insert's checks are skipped while no deferred violation is pending
                 continue
             if listed[i] and not inside and i == self.early_exit and self.fullscan_steps:
                 # a list filled up to its LIMIT: the rows its scan stepped through, and the first
@@ -2033,11 +2043,11 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         elif s.kind == "drop_table":
             # SQLite deletes the rows first only from a table a foreign key points at (its
             # actions must fire); any other table goes with its pages, no row read or written
+            # 1 more, and 1 per index that goes with it (fitted on Miniflare)
+            reads += self.master_rows + 1 + self.dropped_indexes
             if any(e[0] == table for e in self.edges):
                 writes += self.table_rows
-                reads += self.table_rows + self.master_rows
-            else:  # fitted with the ledger wrangler creates in both (2 less without)
-                reads += self.master_rows + 1
+                reads += max(self.table_rows, 1)  # an empty table's scan reads 1 (its rewind)
         elif s.kind == "create_table":
             # its sqlite_master row twice, one row per automatic index (UNIQUE, a PRIMARY KEY
             # that is not the rowid), and sqlite_sequence's own when this creates it
