@@ -288,6 +288,9 @@ class CascadeReads:
                 per_parent += how != "index" and action == "CASCADE"
             per_parent -= again
             per_child, per_holder = {"index": (4, 2), "key": (4, 1), "rowid": (1, 0)}[how]
+            if setting and how == "index" and top:
+                # its UPDATE's search reads 1 more for a parent it finds no row of
+                reads += max(parents - self.holders.get(child, 0), 0)
             if how != "rowid" and (parent, child, col) not in self.rowid_keyed:
                 per_child -= 1  # the row gone looks its parent up again: free through an index
             if parent == child and (child, col) in self.cascade_mixed:
@@ -312,8 +315,9 @@ class CascadeReads:
         one scan of the child for the constraint, and a second for an action (CASCADE, SET
         NULL, SET DEFAULT); a CASCADE's child shrinks as it goes (how much comes from the
         rank probe, else even spreading is assumed); 1 more per parent from the statement
-        itself, 1 more for a SET action; per child row deleted 2, per row nulled 3 but 1 less
-        per parent that had some (fitted on Miniflare: docs/metering.md)."""
+        itself, 1 more for a SET action; per child row deleted 1, per row nulled 2 but 1 less
+        per parent that had some, each 1 more when the row looks its parent up by rowid or is
+        a link table's (fitted on Miniflare: docs/metering.md)."""
         rows = self.child_rows[child]
         gone = n if gone is None else gone  # what the child loses, by this key and others
         if rows == 0:
@@ -329,11 +333,12 @@ class CascadeReads:
             seen = parents * rows
         scans = 2 if action in ("CASCADE", "SET NULL", "SET DEFAULT") else 1
         reads = scans * seen + top * parents
+        # a row gone or nulled looks its parent up again: free through an index, 1 by rowid;
+        # a row of a link table that two keys reach, 1 either way (fitted on Miniflare)
+        edge = (parent, child, col)
+        again = edge in self.rowid_keyed or edge in self.edge_kept
         if action == "CASCADE":
-            # the row gone looks its parent up again: free through an index, 1 by rowid; a
-            # row of a link table that two keys reach, 2 either way (fitted on Miniflare)
-            edge = (parent, child, col)
-            reads += (2 if edge in self.rowid_keyed or edge in self.edge_kept else 1) * n
+            reads += (1 + again) * n
         elif action in ("SET NULL", "SET DEFAULT"):
-            reads += parents + 3 * n - self.holders.get(child, 0)
+            reads += parents + (2 + again) * n - self.holders.get(child, 0)
         return reads

@@ -2056,14 +2056,18 @@ def test_a_database_with_fts5_and_rtree_tables_is_measured_in_miniflare(tmp_path
     assert compared["rows_read"].tolist() == compared["d1_rows_read"].tolist()
 
 
-def _parent_and_child(name: str, key: str, child_index: bool, parents: int, each: int) -> str:
+def _parent_and_child(
+    name: str, key: str, child_index: bool, parents: int, each: int, action: str = "CASCADE"
+) -> str:
     """A parent table `name` keyed by INTEGER or TEXT, with `parents` rows, and its one child
-    (ON DELETE CASCADE, `each` rows a parent), indexed on the key or not."""
+    (ON DELETE `action`, `each` rows a parent, one more pointing nowhere), indexed on the key
+    or not."""
     kind = "INTEGER" if key == "int" else "TEXT"
     sql = (
         f"CREATE TABLE {name} (id {kind} PRIMARY KEY, r TEXT);\n"
         f"CREATE TABLE {name}_c (id INTEGER PRIMARY KEY, pid {kind} "
-        f"REFERENCES {name}(id) ON DELETE CASCADE);\n"
+        f"REFERENCES {name}(id) ON DELETE {action});\n"
+        f"INSERT INTO {name}_c (pid) VALUES (NULL);\n"
     )
     if child_index:
         sql += f"CREATE INDEX {name}_c_pid ON {name}_c(pid);\n"
@@ -2080,19 +2084,23 @@ ONE_CHILD = {
     "CREATE INDEX coded_r2 ON coded (r, code);\n"
     "INSERT INTO coded VALUES ('a', 'x'), ('b', 'y');\n"
     + "".join(
-        _parent_and_child(f"t{i}", key, index, parents, each)
-        for i, (key, index, parents, each) in enumerate(
+        _parent_and_child(f"t{i}", key, index, parents, each, action)
+        for i, (key, index, parents, each, action) in enumerate(
             [
-                ("int", False, 3, 2),
-                ("int", True, 3, 2),
-                ("text", False, 3, 2),
-                ("text", True, 3, 1),
-                ("text", True, 0, 0),
-                ("int", False, 2, 0),
-                ("int", True, 3, 2),
-                ("text", False, 3, 2),
-                ("text", True, 2, 2),
-                ("int", True, 1, 0),
+                ("int", False, 3, 2, "CASCADE"),
+                ("int", True, 3, 2, "CASCADE"),
+                ("text", False, 3, 2, "CASCADE"),
+                ("text", True, 3, 1, "CASCADE"),
+                ("text", True, 0, 0, "CASCADE"),
+                ("int", False, 2, 0, "CASCADE"),
+                ("int", True, 3, 2, "CASCADE"),
+                ("text", False, 3, 2, "CASCADE"),
+                ("text", True, 2, 2, "CASCADE"),
+                ("int", True, 1, 0, "CASCADE"),
+                ("text", False, 3, 2, "SET NULL"),
+                ("int", True, 3, 0, "SET DEFAULT"),
+                ("text", True, 2, 0, "SET NULL"),
+                ("text", False, 3, 2, "SET DEFAULT"),
             ]
         )
     ),
@@ -2108,20 +2116,25 @@ ONE_CHILD = {
     "DROP TABLE t6;\n"
     "DROP TABLE t7;\n"
     "DROP TABLE t8;\n"
-    "DELETE FROM t9;\n",
+    "DELETE FROM t9;\n"
+    "DELETE FROM t10;\n"
+    "DELETE FROM t11;\n"
+    "DROP TABLE t12;\n"
+    "DROP TABLE t13;\n",
 }
 
 
 def test_deletes_and_drops_of_a_parent_with_one_child_match_miniflare_exactly(tmp_path):
-    """A table one foreign key points at, keyed by its rowid or by TEXT, its child indexed
-    or scanned, deleted from or dropped: D1's reads exactly (found on a stranger's project,
-    #29: swept over 72 such shapes, the model was off by 1 to 6 in most: a DROP TABLE reads
-    1 more for each index that goes with it, and 1 for an empty table's scan; a child's row
-    cascaded through a scan looks a TEXT-keyed parent up through its index, unbilled; the
-    child's search in a DELETE's plan is the foreign key's look, which the cascade already
-    counts)."""
+    """A table one foreign key points at, keyed by its rowid or by TEXT, its child (CASCADE,
+    SET NULL, SET DEFAULT) indexed or scanned, deleted from or dropped: D1's reads exactly
+    (found on a stranger's project, #29: swept over 176 such shapes, the model was off by 1 to
+    6 in most: a DROP TABLE reads 1 more for each index that goes with it, and 1 for an empty
+    table's scan; a child's row cascaded or nulled through a scan looks a TEXT-keyed parent
+    up through its index, unbilled; the child's search in a DELETE's plan is the foreign
+    key's look, which the cascade already counts; an indexed SET action's search reads 1
+    for a parent it finds no row of)."""
     target = _target_metered(tmp_path, ONE_CHILD)
-    assert len(target) == 12
+    assert len(target) == 16
     assert target["d1_error"].isna().all()
     assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
     assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
