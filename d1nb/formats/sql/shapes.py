@@ -1149,18 +1149,21 @@ _OTHER_AGGREGATES = {"total"}
 
 
 def _search_keys(
-    select: exp.Select, outer: set[str]
+    select: exp.Select, outer: set[str], limited: bool = False
 ) -> tuple[exp.Table, str, list[tuple[str, str]], bool] | None:
     """For a subquery of one table, not nested in another: the table, how a plan names it,
     the (column, expression) its WHERE sets equal to the outer row's values or constants,
-    and whether its WHERE holds other terms; None for any other subquery."""
+    and whether its WHERE holds other terms; None for any other subquery (one with a LIMIT
+    too, unless `limited`: a search that stops at its first row anyway)."""
     if select.find_ancestor(exp.Select) is not None:  # nested: its outer is a query
         return None
     item = _arg(select, "from")
     table = item.this if item is not None else None
     if not isinstance(table, exp.Table) or not table.name or _arg(select, "joins"):
         return None
-    if any(_arg(select, k) is not None for k in ("group", "limit", "order", "having")):
+    if any(_arg(select, k) is not None for k in ("group", "order", "having")):
+        return None
+    if _arg(select, "limit") is not None and not limited:
         return None
     name = (table.alias or table.name).lower()
     if name in outer or table.name.lower() in outer:  # the table it updates, as it goes
@@ -1267,6 +1270,46 @@ def exists_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
                     True,
                 )
             )
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=256)
+def first_row_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
+    """The scalar subqueries of an UPDATE's SET that read one column of one table, with no
+    aggregate, DISTINCT or ORDER BY, and whose WHERE only sets columns of that table equal to
+    the outer row's values or constants: such a search stops at the first row it finds (a
+    scalar subquery's value is its first row). () for any other statement, or text sqlglot
+    cannot read."""
+    statement = _searching_statement(sql)
+    if statement is None or not isinstance(statement[0], exp.Update):
+        return ()
+    tree, outer, _terms = statement
+    found = []
+    for place in tree.expressions:
+        for subquery in place.find_all(exp.Subquery):
+            select = subquery.this
+            if not isinstance(select, exp.Select) or select.args.get("distinct"):
+                continue
+            if len(select.expressions) != 1 or any(
+                a
+                for a in select.expressions[0].find_all(exp.AggFunc, exp.Anonymous)
+                if not isinstance(a, exp.Anonymous) or a.name.lower() in _OTHER_AGGREGATES
+            ):
+                continue
+            keys = _search_keys(select, outer, limited=True)
+            if keys and keys[2] and not keys[3]:
+                table, name, equal, _more = keys
+                found.append(
+                    CorrelatedSearch(
+                        table.name,
+                        name,
+                        table.alias or None,
+                        tuple(equal),
+                        tree.this.alias or None,
+                        frozenset(),
+                        frozenset(),
+                    )
+                )
     return tuple(found)
 
 
