@@ -19,6 +19,7 @@ from d1nb.analyses.query_plan import (
     EQUAL_KEYS,
     INDEX_IN_OPERATOR,
     INDEX_KEYS,
+    INDEX_NAME,
     PLAN_TABLE,
     PLAN_VIRTUAL,
     PRIMARY_KEYS,
@@ -622,6 +623,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         )
         """The json_each / json_tree loops an INSERT … SELECT joins, by their plan names."""
         self.index_visits = self._own_index_visits(s)
+        self.search_end = self._own_search_end(s)
         self.search_visits = self._source_search_visits(s)
         self.in_operator_probes = self._in_operator_probes(s)
         self.partner_found: dict[int, int] = {}
@@ -1188,6 +1190,80 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             return self.engine.conn.execute(query).fetchall()[0][0]
         except apsw.Error:
             return None
+
+    def _own_search_end(self, s: Statement) -> int:
+        """For an UPDATE or DELETE that searches its own table by a range or by keys an index
+        does not hold once only: 1 for where the search ends, the entry after its last one
+        (read, then left), or its start when it finds none; 0 when it runs to the end of
+        the table (Miniflare's counters: `WHERE id <= 99` of 400 rows read 100, `WHERE id <=
+        1000` 400, `WHERE x = 10` through an index 9 for 8 rows, `WHERE id > 500` of 400
+        rows 1, of none 0). 0 for any other search: a key found once (the rowid, a UNIQUE
+        index on all its columns), an index on an expression, in descending order or another
+        collation."""
+        if s.kind not in ("update", "delete") or not s.table:
+            return 0
+        own = [m for _i, m in self._own_loops() if m.group(2) == s.table]
+        if len(own) != 1 or own[0].group(1) != "SEARCH" or not own[0].group(3):
+            return 0
+        using = own[0].group(3)
+        keys = EQUAL_KEYS.search(f"USING {using}")
+        if "(rowid=?)" in using or (keys and self._unique_search(s.table, using, keys.group(1))):
+            return 0
+        order = self._search_order(s.table, using)
+        searched = self._searched_columns(s.table, using)
+        if not order or searched is None:
+            return 0
+        try:
+            condition = dml_condition(s.sql).condition
+        except SqlTokenError:
+            return 0
+        columns = {c[1].lower() for c in self.engine.columns(s.table)} | {"rowid"}
+        kept = [
+            term
+            for term in and_terms(condition or "")
+            if (on := names_in(term) & columns)
+            and on <= searched
+            and "select" not in names_in(term)
+        ]
+        if not kept:
+            return 0
+        table = f"main.{quote_ident(s.table)}"
+        cols = ", ".join(order)
+        where = " AND ".join(f"({t})" for t in kept)
+        try:
+            last = self.engine.conn.execute(
+                f"SELECT {cols} FROM {table} WHERE {where} "
+                f"ORDER BY {', '.join(f'{c} DESC' for c in order)} LIMIT 1"
+            ).fetchall()
+            if not last:  # it starts on an entry it leaves, or on none in an empty table
+                return self._count(s.table) > 0
+            marks = ", ".join("?" for _ in order)
+            after = self.engine.conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {table} WHERE ({cols}) > ({marks}))", last[0]
+            ).fetchall()[0][0]
+        except apsw.Error:
+            return 0
+        return int(bool(after))
+
+    def _search_order(self, table: str, using: str) -> list[str] | None:
+        """The columns (quoted) a search goes through its table in: the rowid, or an index's
+        columns then the rowid; None for an order SQL cannot compare as the index does (an
+        expression, DESC, a collation other than BINARY, a WITHOUT ROWID table)."""
+        if self.engine.without_rowid(table):
+            return None
+        if using.startswith("INTEGER PRIMARY KEY"):
+            return ["rowid"]
+        named = INDEX_NAME.match(using)
+        if not named:
+            return None
+        info = self.engine.conn.execute(
+            "SELECT name, desc, coll, key FROM pragma_index_xinfo(?) ORDER BY seqno",
+            (named.group(1),),
+        ).fetchall()
+        keys = [r for r in info if r[3]]
+        if not keys or any(n is None or d or (c or "BINARY") != "BINARY" for n, d, c, _k in keys):
+            return None
+        return [quote_ident(n) for n, _d, _c, _k in keys] + ["rowid"]
 
     def _own_index_visits(self, s: Statement) -> int | None:
         """For an UPDATE or DELETE that searches its own table through an index (or its
@@ -1874,6 +1950,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 )
                 values = self._driving_values(s, using or "", line) if equal else 0
                 visited = changes if self.index_visits is None else self.index_visits
+                if not values:
+                    reads += self.search_end
                 keys = EQUAL_KEYS.search(line)
                 if "(rowid=?)" in (using or "") and values:
                     reads += 2 * values
