@@ -358,24 +358,17 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 "('table', 'index', 'trigger')",
                 (s.detail,),
             ).fetchall()[0][0]
-            sequence = (
-                self.engine.conn.execute(
-                    "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"
-                ).fetchall()[0][0]
-                and self.engine.conn.execute(
-                    "SELECT count(*) FROM sqlite_sequence WHERE name = ? COLLATE NOCASE",
-                    (s.detail,),
-                ).fetchall()[0][0]
-            )
-            # a table's row in sqlite_sequence is renamed by a scan of it (Miniflare: its rows
-            # are read when the table has one there, none otherwise)
-            scanned = (
-                self.engine.conn.execute("SELECT count(*) FROM sqlite_sequence").fetchall()[0][0]
-                if sequence
-                else 0
-            )
+            has_sequence = self._has_sequence()
+            sequence = has_sequence and self.engine.conn.execute(
+                "SELECT count(*) FROM sqlite_sequence WHERE name = ? COLLATE NOCASE",
+                (s.detail,),
+            ).fetchall()[0][0]
+            # sqlite_sequence is scanned for the table's row whenever it exists, and a row found
+            # there is read once more to be renamed (Miniflare: 3 more for a table without a
+            # row among 3 others', none for an empty sqlite_sequence)
+            scanned = (self._count("sqlite_sequence") if has_sequence else 0) + bool(sequence)
             # reads fitted to D1's counters (a rename reads its own rows again by the new name)
-            return 3 * master + 2 * (rewritten + own) + 5 + scanned, rewritten + own + sequence
+            return 3 * master + 2 * (rewritten + own) + 4 + scanned, rewritten + own + sequence
         if s.kind == "rename_column":
             return 7 * master, 2 * rewritten
         return self.table_rows + 8 * master, self.table_rows + rewritten + 1
