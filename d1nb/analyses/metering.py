@@ -363,10 +363,13 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 (s.detail,),
             ).fetchall()[0][0]
             has_sequence = self._has_sequence()
-            sequence = has_sequence and self.engine.conn.execute(
-                "SELECT count(*) FROM sqlite_sequence WHERE name = ? COLLATE NOCASE",
-                (s.detail,),
-            ).fetchall()[0][0]
+            sequence = (
+                has_sequence
+                and self.engine.conn.execute(
+                    "SELECT count(*) FROM sqlite_sequence WHERE name = ? COLLATE NOCASE",
+                    (s.detail,),
+                ).fetchall()[0][0]
+            )
             # sqlite_sequence is scanned for the table's row whenever it exists, and a row found
             # there is read once more to be renamed (Miniflare: 3 more for a table without a
             # row among 3 others', none for an empty sqlite_sequence)
@@ -1102,22 +1105,10 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         (…)`, read 2,839 by the model against 1,250). None for any other shape, or when
         another term holds a subquery too, or the search's keys (`a=? AND b=?`, as the plan
         writes them) are not all its WHERE's terms."""
-        found = [c for c in exists_searches(s.sql) if c.name == name.lower()]
-        if len(found) != 1 or not s.table:
-            return None
-        search = found[0]
-        searched = {part.rsplit("=", 1)[0].lower() for part in keys.split(" AND ")}
-        if searched != {c for c, _e in search.equal} or len(search.equal) != len(searched):
-            return None  # a term the index does not hold filters the rows it steps through
         plain = self._subquery_runs(s)
         if plain is None:
             return None
-        ref, source, updated = self._search_sources(s, search)
-        matched = " AND ".join(f"{ref}.{quote_ident(c)} = {e}" for c, e in search.equal)
-        return self._count_where(
-            updated,
-            ([plain] if plain else []) + [f"EXISTS (SELECT 1 FROM {source} WHERE {matched})"],
-        )
+        return self._runs_finding_a_row(s, exists_searches(s.sql), name, keys, plain)
 
     def _first_row_search_reads(self, s: Statement, name: str, keys: str) -> int | None:
         """The reads of a scalar subquery in an UPDATE's SET that searches by equal keys
@@ -1125,19 +1116,33 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         none otherwise, one run per row the WHERE keeps (Miniflare's counters: a backfill
         `SET x = (SELECT v FROM e WHERE e.tid = t.id)` read 110 by the rows per key against
         47). None for any other shape."""
-        found = [c for c in first_row_searches(s.sql) if c.name == name.lower()]
+        searches = first_row_searches(s.sql)
+        return self._runs_finding_a_row(s, searches, name, keys, self._run_condition(s))
+
+    def _runs_finding_a_row(
+        self,
+        s: Statement,
+        searches: tuple[CorrelatedSearch, ...],
+        name: str,
+        keys: str,
+        runs: str | None,
+    ) -> int | None:
+        """How many of the runs of the one search in `searches` that the plan names `name`
+        find a row: the rows of the statement's table that `runs` (a condition, or none for
+        all) keeps and whose keys the search's table holds. None when the search is not one
+        of them, or the plan's keys (`a=? AND b=?`) are not all its WHERE's terms."""
+        found = [c for c in searches if c.name == name.lower()]
         if len(found) != 1 or not s.table:
             return None
         search = found[0]
         searched = {part.rsplit("=", 1)[0].lower() for part in keys.split(" AND ")}
         if searched != {c for c, _e in search.equal} or len(search.equal) != len(searched):
             return None  # a term the index does not hold filters the rows it steps through
-        where = self._run_condition(s)
         ref, source, updated = self._search_sources(s, search)
         matched = " AND ".join(f"{ref}.{quote_ident(c)} = {e}" for c, e in search.equal)
         return self._count_where(
             updated,
-            ([where] if where else []) + [f"EXISTS (SELECT 1 FROM {source} WHERE {matched})"],
+            ([runs] if runs else []) + [f"EXISTS (SELECT 1 FROM {source} WHERE {matched})"],
         )
 
     @staticmethod

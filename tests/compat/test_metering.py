@@ -345,6 +345,16 @@ def _target_matches_miniflare(
         )
 
 
+def _target_equals_miniflare(tmp_path, files: dict[str, str], statements: int) -> None:
+    """Replay `files` on an empty database, run them in Miniflare, and hold each statement
+    of 0003_target.sql to D1's counters exactly: no error, reads and writes equal."""
+    target = _target_metered(tmp_path, files)
+    assert len(target) == statements
+    assert target["d1_error"].isna().all()
+    assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
+    assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
+
+
 def test_an_export_with_an_instead_of_trigger_is_metered(tmp_path):
     """The export's schema goes to Miniflare first: in wrangler's order (triggers before
     views) an INSTEAD OF trigger failed that setup (stranger's project #8: "setup failed: no
@@ -1895,11 +1905,7 @@ def test_check_in_lists_read_by_what_reaches_them(tmp_path):
     of them (stranger's project #24: its rebuild's INSERT … SELECT into a table whose
     `status` CHECK lists three values read 8,740 by the model against 9,290, for 550 rows
     with a NULL status). Reads and writes equal, statement by statement."""
-    target = _target_metered(tmp_path, CHECK_LISTS)
-    assert len(target) == 10
-    assert target["d1_error"].isna().all()
-    assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
-    assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
+    _target_equals_miniflare(tmp_path, CHECK_LISTS, statements=10)
 
 
 SCHEMA_DROPS = {
@@ -1929,11 +1935,7 @@ def test_schema_drops_read_the_schema_with_the_ledger_in_place(tmp_path):
     against 12 for its DROP VIEW); and the Miniflare side lacked the ledger row wrangler
     appends to each file's batch, whose sqlite_sequence row the DROP TABLE of an
     AUTOINCREMENT table reads (11 against 10). Reads and writes equal."""
-    target = _target_metered(tmp_path, SCHEMA_DROPS)
-    assert len(target) == 7
-    assert target["d1_error"].isna().all()
-    assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
-    assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
+    _target_equals_miniflare(tmp_path, SCHEMA_DROPS, statements=7)
 
 
 EXISTS_SEARCHES = {
@@ -2006,11 +2008,7 @@ def test_a_scan_of_an_empty_table_reads_one_row(tmp_path):
     against 0 by the model. A full scan's rewind is a read even when it finds no row; a
     `count(*)` SQLite answers by OP_Count reads none, a search of an empty index none, a
     DELETE with no WHERE none. Reads and writes equal, statement by statement."""
-    target = _target_metered(tmp_path, EMPTY_SCANS)
-    assert len(target) == 16
-    assert target["d1_error"].isna().all()
-    assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
-    assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
+    _target_equals_miniflare(tmp_path, EMPTY_SCANS, statements=16)
 
 
 def test_a_database_with_fts5_and_rtree_tables_is_measured_in_miniflare(tmp_path):
@@ -2133,11 +2131,7 @@ def test_deletes_and_drops_of_a_parent_with_one_child_match_miniflare_exactly(tm
     up through its index, unbilled; the child's search in a DELETE's plan is the foreign
     key's look, which the cascade already counts; an indexed SET action's search reads 1
     for a parent it finds no row of)."""
-    target = _target_metered(tmp_path, ONE_CHILD)
-    assert len(target) == 16
-    assert target["d1_error"].isna().all()
-    assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
-    assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
+    _target_equals_miniflare(tmp_path, ONE_CHILD, statements=16)
 
 
 SCALAR_BACKFILLS = {
@@ -2164,11 +2158,7 @@ def test_backfills_from_a_scalar_subquery_match_miniflare_exactly(tmp_path):
     with nothing after, and scans e whole each run (a t of 40 rows over an e of 30 read 80
     by the model against 1,240 in D1); a plain column through an index stops at the first
     row it finds, 1 a run that finds one (110 by the rows per key against 47). Equal now."""
-    target = _target_metered(tmp_path, SCALAR_BACKFILLS)
-    assert len(target) == 7
-    assert target["d1_error"].isna().all()
-    assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
-    assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
+    _target_equals_miniflare(tmp_path, SCALAR_BACKFILLS, statements=7)
 
 
 RENAMES_BESIDE_COUNTERS = {
@@ -2207,8 +2197,4 @@ def test_renames_read_sqlite_sequence_whole_as_d1_does(tmp_path):
     counters read 56 against 53). An ADD COLUMN with a CHECK reads 1 more, the rows checked
     (the sample's status_v2: 17 in D1, 16 by the model). Equal now, and so is the rebuild
     around them."""
-    target = _target_metered(tmp_path, RENAMES_BESIDE_COUNTERS)
-    assert len(target) == 10
-    assert target["d1_error"].isna().all()
-    assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
-    assert target["rows_read"].tolist() == target["d1_rows_read"].tolist()
+    _target_equals_miniflare(tmp_path, RENAMES_BESIDE_COUNTERS, statements=10)

@@ -1255,22 +1255,32 @@ def exists_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
         test = term.this if isinstance(term, exp.Not) else term
         if not isinstance(test, exp.Exists) or not isinstance(test.this, exp.Select):
             continue
-        keys = _search_keys(test.this, outer)
-        if keys and keys[2] and not keys[3]:
-            table, name, equal, _more = keys
-            found.append(
-                CorrelatedSearch(
-                    table.name,
-                    name,
-                    table.alias or None,
-                    tuple(equal),
-                    tree.this.alias or None,
-                    frozenset(),
-                    frozenset(),
-                    True,
-                )
-            )
+        search = _first_row_search(tree, _search_keys(test.this, outer), in_where=True)
+        if search is not None:
+            found.append(search)
     return tuple(found)
+
+
+def _first_row_search(
+    tree: exp.Update | exp.Delete,
+    keys: tuple[exp.Table, str, list[tuple[str, str]], bool] | None,
+    in_where: bool,
+) -> CorrelatedSearch | None:
+    """A search that stops at its first row, from `_search_keys`' answer: None unless its
+    WHERE sets some of its table's columns equal and holds nothing else."""
+    if not keys or not keys[2] or keys[3]:
+        return None
+    table, name, equal, _more = keys
+    return CorrelatedSearch(
+        table.name,
+        name,
+        table.alias or None,
+        tuple(equal),
+        tree.this.alias or None,
+        frozenset(),
+        frozenset(),
+        in_where,
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -1297,19 +1307,9 @@ def first_row_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
             ):
                 continue
             keys = _search_keys(select, outer, limited=True)
-            if keys and keys[2] and not keys[3]:
-                table, name, equal, _more = keys
-                found.append(
-                    CorrelatedSearch(
-                        table.name,
-                        name,
-                        table.alias or None,
-                        tuple(equal),
-                        tree.this.alias or None,
-                        frozenset(),
-                        frozenset(),
-                    )
-                )
+            search = _first_row_search(tree, keys, in_where=False)
+            if search is not None:
+                found.append(search)
     return tuple(found)
 
 
