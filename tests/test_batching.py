@@ -409,21 +409,30 @@ def test_free_plan_caps_a_batch_at_the_daily_writes_and_paces_the_days(sample, t
 
 
 @pytest.mark.parametrize(
-    "sql", ["UPDATE lines SET qty = qty + 1", "DELETE FROM lines WHERE qty > 2"]
+    "sql",
+    [
+        "UPDATE lines SET qty = qty + 1",
+        "DELETE FROM lines WHERE qty > 2",
+        "INSERT INTO totals SELECT n, qty FROM lines",
+    ],
 )
-def test_a_without_rowid_table_is_refused_with_a_reason(tmp_path, sql):
-    """Batches are rowid ranges; a WITHOUT ROWID table has none: a message, not an error
-    deep in SQLite (it was 'no such column: rowid', reported as a bug in d1nb)."""
+@pytest.mark.parametrize("scale_to", [None, 10_000])
+def test_a_without_rowid_table_is_refused_with_a_reason(tmp_path, sql, scale_to):
+    """Batches are rowid ranges; a WITHOUT ROWID table (target, or an INSERT … SELECT's
+    source) has none: a message naming the line, not an error deep in SQLite ('no such
+    column: rowid', reported as a bug in d1nb: stranger's project #30 hit it through
+    --scale-to, which scaled the copy before asking)."""
     db = tmp_path / "db.sqlite"
     conn = apsw.Connection(str(db))
     conn.execute(
         'CREATE TABLE lines ("order id" TEXT, n INTEGER, qty INTEGER, '
-        'PRIMARY KEY ("order id", n)) WITHOUT ROWID'
+        'PRIMARY KEY ("order id", n)) WITHOUT ROWID;'
+        "CREATE TABLE totals (n INTEGER, qty INTEGER)"
     )
     conn.executemany("INSERT INTO lines VALUES (?, ?, ?)", [(f"o{i}", i, i % 5) for i in range(50)])
     conn.close()
     with pytest.raises(InputError, match="lines is a WITHOUT ROWID table"):
-        plan_batches(db, sql)
+        plan_batches(db, sql, scale_to=scale_to)
 
 
 def test_a_file_that_fails_after_its_batched_statement_says_so(tmp_path):

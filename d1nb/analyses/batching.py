@@ -298,6 +298,8 @@ def _plan(
         raise InputError(
             "", s.line, f"batching handles UPDATE, DELETE and INSERT … SELECT, not {s.kind}"
         )
+    with D1Engine(database) as engine:
+        _refuse_without_rowids(engine, s)
     if not scale_to:
         return _plan_on(database, s, budget_ms, margin, sizes, repeats)
     with D1Engine(database) as engine:
@@ -322,6 +324,38 @@ def _plan(
     return plan
 
 
+def _refuse_without_rowids(engine: D1Engine, s: Statement) -> None:
+    """Batches are rowid ranges: an InputError naming the line when a table the statement
+    batches on has no rowid to range over (checked before any copy is scaled up)."""
+    source = insert_source(s)
+    ranged = source if s.kind == "insert_select" else s.table  # whose rowids batches range on
+    if ranged and not _has_rowid(engine, ranged):
+        what = s.kind.upper().replace("_", " … ")
+        raise InputError(
+            "",
+            s.line,
+            f"cannot batch this {what}: {ranged} is a WITHOUT ROWID table, and batches are "
+            "rowid ranges (d1nb does not batch by primary key ranges yet): split it by hand "
+            "on ranges of its primary key",
+        )
+    hidden = [
+        t
+        for t in (s.table, source)
+        if t
+        and engine.conn.table_exists(None, t)
+        and _has_rowid(engine, t)
+        and _rowid_hidden(engine, t)
+    ]
+    if hidden:
+        raise InputError(
+            "",
+            s.line,
+            f"cannot batch this {s.kind.upper().replace('_', ' … ')}: a column of "
+            f"{hidden[0]} is named rowid and hides its rowid, and batches are rowid ranges; "
+            "split it by hand",
+        )
+
+
 def _plan_on(
     database: str | Path,
     s: Statement,
@@ -332,30 +366,6 @@ def _plan_on(
 ) -> BatchPlan:
     insert = None
     with D1Engine(database) as engine:
-        if s.kind != "insert_select" and s.table and not _has_rowid(engine, s.table):
-            raise InputError(
-                "",
-                s.line,
-                f"cannot batch this {s.kind.upper()}: {s.table} is a WITHOUT ROWID table, and "
-                "batches are rowid ranges (d1nb does not batch by primary key ranges yet): "
-                "split it by hand on ranges of its primary key",
-            )
-        hidden = [
-            t
-            for t in (s.table, insert_source(s))
-            if t
-            and engine.conn.table_exists(None, t)
-            and _has_rowid(engine, t)
-            and _rowid_hidden(engine, t)
-        ]
-        if hidden:
-            raise InputError(
-                "",
-                s.line,
-                f"cannot batch this {s.kind.upper().replace('_', ' … ')}: a column of "
-                f"{hidden[0]} is named rowid and hides its rowid, and batches are rowid ranges; "
-                "split it by hand",
-            )
         engine.conn.execute("BEGIN")
         try:
             if s.kind == "insert_select":
