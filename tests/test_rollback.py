@@ -868,3 +868,50 @@ def test_the_files_after_a_failing_one_are_verified_without_it(tmp_path):
     )
     assert purge.draft_verdict == "restores everything", purge.draft_reason
     assert "(1, 'old')" in "".join(p.read_text() for p in purge.draft)
+
+
+def test_each_draft_comes_with_a_driver_that_runs_it_once(shop, tmp_path):
+    """Every drafted folder holds run_rollback.sh (its files in order through wrangler, each
+    recorded in done.txt and skipped when run again) and forget_migration.sql (the ledger row's
+    DELETE, which the driver only advises). Drafting again into the same folder removes the
+    old done.txt, so the new files are not skipped as already run."""
+    drafts = tmp_path / "drafts"
+    (check,) = verify_rollbacks(shop, "svc", "export.sql", ["0004_add_sku.sql"], draft_to=drafts)
+    folder = drafts / "0004_add_sku"
+    driver = (folder / "run_rollback.sh").read_text()
+    assert '"$dir"/rollback_*.sql' in driver and "d1 execute DB --yes --file" in driver
+    assert (folder / "forget_migration.sql").read_text().splitlines()[-1] == (
+        "DELETE FROM \"d1_migrations\" WHERE name = '0004_add_sku.sql';"
+    )
+    (folder / "done.txt").write_text("".join(f"{p.name}\n" for p in check.draft))
+    verify_rollbacks(shop, "svc", "export.sql", ["0004_add_sku.sql"], draft_to=drafts)
+    assert not (folder / "done.txt").exists()
+
+
+def test_a_hostile_migration_name_reaches_the_driver_quoted(tmp_path):
+    """A migration's file name is untrusted: quotes, `$(…)` and a line break in it are printed
+    by the driver as they are, never run (the driver itself runs under sh; WRANGLER is `true`
+    here, as the files' execution is the compatibility suite's to check)."""
+    import subprocess
+
+    from d1nb.analyses.rollback_draft import write_rollback_driver
+
+    name = "0007_it's $(touch pwned)\n`touch pwned2`.sql"
+    (tmp_path / "rollback_000_schema.sql").write_text("SELECT 1;\n")
+    driver = write_rollback_driver(tmp_path, "my db", name, 'led"ger')
+    run = subprocess.run(
+        ["sh", str(driver)],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "WRANGLER": "true"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
+    assert f"still lists {name}, so" in run.stdout
+    assert (tmp_path / "done.txt").read_text() == "rollback_000_schema.sql\n"
+    forget = (tmp_path / "forget_migration.sql").read_text()
+    assert forget.endswith(
+        "DELETE FROM \"led\"\"ger\" WHERE name = '0007_it''s $(touch pwned)\n`touch pwned2`.sql';\n"
+    )

@@ -15,6 +15,7 @@ from d1nb.analyses.batch_sql import (
     matched_rowids,
 )
 from d1nb.analyses.batching import BATCHABLE, DEFAULT_MARGIN, BatchPlan, plan_batches, rowid_after
+from d1nb.analyses.sql_driver import DONE, driver_lines
 from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.outcomes import D1Error
 from d1nb.engine.scratch import scratch_scope
@@ -121,7 +122,7 @@ _HELPERS = (
     "next_rowid.sql",
     "tail.sql.in",
     "tail.sql",
-    "done.txt",
+    DONE,
 )
 """Files the driver reads or writes beside the batches (done.txt: the batches that ran)."""
 
@@ -183,41 +184,25 @@ _VALUE = (
 
 
 def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str, str]) -> str:
-    """run_batches.sh: the batch files in order, then the rows the export did not have.
-    The database name comes from a config: it is quoted for the shell, never pasted."""
-    name = shlex.quote(name)
-    lines = [
-        "#!/usr/bin/env sh",
-        "# Runs the batches one after another (--yes: no prompt per file); stops at the first",
-        "# failure. Re-running is safe.",
-        "# Then asks D1 which rows the export did not have and batches them the same way.",
-        "# Run it where wrangler finds your config (or pass --config):",
-        "#   sh path/to/run_batches.sh [--env production] [--remote]",
-        '# WRANGLER="npx wrangler" by default; node reads the --json answers.',
-        "# Batch files that ran are listed in done.txt and skipped when it runs again.",
-        "# D1NB_MAX_BATCHES=N stops after N batches (a daily allowance: run it again tomorrow).",
-        "set -e",
-        'dir="$(dirname "$0")"',
-        'WRANGLER="${WRANGLER:-npx wrangler}"',
-        'max="${D1NB_MAX_BATCHES:-0}"; ran=0',
-        'touch "$dir/done.txt"',
-        "run() {  # one SQL file; stops the script when the allowance of this run is used",
-        '  if [ "$max" -gt 0 ] && [ "$ran" -ge "$max" ]; then',
-        '    echo "D1NB_MAX_BATCHES=$max batches ran: run it again (after 00:00 UTC)"; exit 0',
-        "  fi",
-        f'  f="$1"; shift; $WRANGLER d1 execute {name} --yes --file "$f" "$@"',
-        "  ran=$((ran + 1))",
-        "}",
+    """run_batches.sh: the batch files in order, then the rows the export did not have."""
+    lines = driver_lines(
+        name,
+        "run_batches.sh",
+        [
+            "Runs the batches one after another (--yes: no prompt per file); stops at the first",
+            "failure. Re-running is safe.",
+            "Then asks D1 which rows the export did not have and batches them the same way",
+            "(node reads wrangler's --json answers).",
+            "D1NB_MAX_BATCHES=N stops after N batches (a daily allowance: run it again tomorrow).",
+        ],
+        "batch_*.sql",
+        allowance="D1NB_MAX_BATCHES",
+    )
+    lines += [
         "value() {  # the one value a one-row query returns, empty for NULL",
         '  sql="$(cat "$dir/$1")"; shift',
-        f'  $WRANGLER d1 execute {name} --json --command "$sql" "$@" | {_VALUE}',
+        f'  $WRANGLER d1 execute {shlex.quote(name)} --json --command "$sql" "$@" | {_VALUE}',
         "}",
-        'for f in "$dir"/batch_*.sql; do',
-        '  if grep -qx "${f##*/}" "$dir/done.txt"; then continue; fi',
-        '  echo "${f##*/}"',
-        '  run "$f" "$@"',
-        '  echo "${f##*/}" >> "$dir/done.txt"',
-        "done",
     ]
     if "remaining.sql" in helpers:
         lines += [

@@ -20,7 +20,7 @@ from d1nb.analyses.diff import compare_tables
 from d1nb.analyses.diff_tables import records
 from d1nb.analyses.impact import Impact, verdict_table
 from d1nb.analyses.replay import pending_on, replay
-from d1nb.analyses.rollback_draft import draft_rollback
+from d1nb.analyses.rollback_draft import draft_rollback, write_rollback_driver
 from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding
@@ -429,6 +429,8 @@ def verify_rollbacks(
             check.draft_verdict, check.draft_reason = _draft_and_verify(
                 check, state, applied_run.after, ledger, folder, step
             )
+            if check.draft:
+                write_rollback_driver(folder, binding.binding, name, ledger)
             if (folder / "TOO_LARGE.txt").is_file():
                 check.draft_reason += "; " + (folder / "TOO_LARGE.txt").read_text().strip()
         if stopped_at:

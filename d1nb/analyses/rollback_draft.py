@@ -4,12 +4,14 @@ statement safe to run again. `rollback.py` verifies the drafts by replaying them
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from pathlib import Path
 
 import apsw
 
 from d1nb import d1, outfiles
+from d1nb.analyses.sql_driver import DONE, driver_lines
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.dumpformat import quote_text
 from d1nb.formats.sql.shapes import (
@@ -87,7 +89,8 @@ def draft_rollback(
     further round for what the first one's triggers changed again."""
     out.mkdir(parents=True, exist_ok=True)
     if not start:
-        for old in [*out.glob("rollback_*.sql"), out / "TOO_LARGE.txt"]:
+        made = [out / name for name in ("TOO_LARGE.txt", DONE, FORGET_MIGRATION)]
+        for old in [*out.glob("rollback_*.sql"), *made]:
             old.unlink(missing_ok=True)
     with D1Engine(before.path) as b, D1Engine(after.path) as a:
         was, now = _objects(b.conn), _objects(a.conn)
@@ -239,6 +242,46 @@ def draft_rollback(
         )
         files.append(path)
     return files
+
+
+ROLLBACK_DRIVER = "run_rollback.sh"
+FORGET_MIGRATION = "forget_migration.sql"
+
+
+def write_rollback_driver(out: Path, database: str, migration: str, ledger: str) -> Path:
+    """`run_rollback.sh` beside a draft's files: runs them in order through wrangler, once
+    each (done.txt), and ends saying how to take `migration` off the ledger, which it does not
+    do itself (a file of that name would then run again at the next `migrations apply`):
+    `forget_migration.sql` holds that DELETE. Names from files and configs reach the shell
+    and SQL quoted only, never in a comment (a file name may hold a line break)."""
+    outfiles.write_text(
+        out / FORGET_MIGRATION,
+        "-- takes the migration off the ledger: the next `migrations apply` runs it again\n"
+        f"DELETE FROM {quote_ident(ledger)} WHERE name = {quote_literal(migration)};\n",
+    )
+    lines = driver_lines(
+        database,
+        ROLLBACK_DRIVER,
+        [
+            "Undoes the migration this folder is named after, on a database where it was",
+            "applied: runs the drafted files in order (--yes: no prompt per file), the schema",
+            "first; stops at the first failure. Several migrations to undo: run their folders",
+            "newest first (each brings back the state just before its own migration).",
+        ],
+        "rollback_*.sql",
+    )
+    advice = (
+        f"The ledger ({ledger}) still lists {migration}, so migrations apply will not run it "
+        f"again. To apply a fixed file of that name, run {FORGET_MIGRATION} first:"
+    )
+    lines += [
+        f"printf '%s\\n' {shlex.quote(advice)}",
+        f"printf '  %s\\n' \"$WRANGLER d1 execute {shlex.quote(database)} --yes --file "
+        f'$dir/{FORGET_MIGRATION} $*"',
+    ]
+    path = out / ROLLBACK_DRIVER
+    outfiles.write_text(path, "\n".join(lines) + "\n")
+    return path
 
 
 def _kept_through_drops(

@@ -343,7 +343,7 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
 
     from d1nb.analyses.rollback import draft_files_text, rollback_table, verify_rollbacks
 
-    history, _binding, snapshot, names = _service_snapshot(args)
+    history, binding, snapshot, names = _service_snapshot(args)
     checks = verify_rollbacks(
         args.project, args.service, snapshot, names, workdir=_workdir(args), draft_to=args.out
     )
@@ -381,6 +381,14 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
             ]
         )
         out.section(f"Drafted from the export into {args.out}, replayed the same way", drafts)
+        drivers = [c.draft[0].parent / "run_rollback.sh" for c in reversed(checks) if c.draft]
+        if drivers:
+            folder = shlex.quote(str(binding.config_path.parent))
+            out.line("To undo them, newest first (each driver skips the files its done.txt lists):")
+            out.text += [
+                f"  run: cd {folder} && sh {shlex.quote(str(d.resolve()))} --env ENV --remote"
+                for d in drivers
+            ]
     return out
 
 

@@ -515,8 +515,10 @@ def test_local_execute_file_still_cascades_like_apply(tmp_path):
 
 def test_drafted_rollback_restores_the_data_through_wrangler(tmp_path):
     """api 0011's rebuild applied by `migrations apply` on the local state (its cascade empties
-    goal_progress), then d1nb's drafted compensating files run with `execute --file`: every
-    table but the ledger holds what the export held, as in d1nb's own round trip."""
+    goal_progress), then d1nb's drafted compensating files run by their run_rollback.sh
+    (`execute --file` each; run again, it runs none): every table but the ledger holds what
+    the export held, as in d1nb's own round trip; forget_migration.sql makes the last file
+    pending again."""
     from d1nb.analyses.rollback import verify_rollbacks
 
     root = copy_project(SAMPLE, tmp_path / "project")
@@ -528,10 +530,18 @@ def test_drafted_rollback_restores_the_data_through_wrangler(tmp_path):
     assert applied.code == 0, applied.text
     checks = verify_rollbacks(root, "api", "exports/api/before.sql", draft_to=tmp_path / "drafts")
     assert [c.draft_verdict for c in checks][-1] in ("restores everything", "schema differs")
-    for check in reversed(checks):  # undo 0011, then 0010, then 0009
-        for path in check.draft:
-            run = wrangler(cwd, "d1", "execute", "DB", *env, "--yes", "--file", str(path))
-            assert run.code == 0, (path.name, run.text)
+    for check in reversed(checks):  # undo 0011, then 0010, then 0009, each by its driver
+        driver = check.draft[0].parent / "run_rollback.sh"
+        run = run_driver(cwd, driver, *env)
+        assert run.code == 0, run.text
+        assert run.out.count("executed successfully") == len(check.draft), run.text
+        again = run_driver(cwd, driver, *env)  # resumed: every file already ran
+        assert again.code == 0 and "executed successfully" not in again.out, again.text
+    last = checks[-1]
+    forget = last.draft[0].parent / "forget_migration.sql"
+    assert wrangler(cwd, "d1", "execute", "DB", *env, "--yes", "--file", str(forget)).code == 0
+    listed = wrangler(cwd, "d1", "migrations", "list", "DB", *env)
+    assert last.file in listed.text, listed.text  # pending again
     theirs = load_snapshot(cwd / STATE, tmp_path / "theirs")
     before = load_snapshot(export, tmp_path / "before")
     data = sorted(t for t in before.row_counts if t != "d1_migrations")
