@@ -5,6 +5,7 @@ each with 3 items (120), prices 1..120, 10 archived items."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -879,7 +880,7 @@ def test_each_draft_comes_with_a_driver_that_runs_it_once(shop, tmp_path):
     (check,) = verify_rollbacks(shop, "svc", "export.sql", ["0004_add_sku.sql"], draft_to=drafts)
     folder = drafts / "0004_add_sku"
     driver = (folder / "run_rollback.sh").read_text()
-    assert '"$dir"/rollback_*.sql' in driver and "d1 execute DB --yes --file" in driver
+    assert "grep -E '^rollback_[0-9]+" in driver and "d1 execute DB --yes --file" in driver
     assert (folder / "forget_migration.sql").read_text().splitlines()[-1] == (
         "DELETE FROM \"d1_migrations\" WHERE name = '0004_add_sku.sql';"
     )
@@ -892,22 +893,12 @@ def test_a_hostile_migration_name_reaches_the_driver_quoted(tmp_path):
     """A migration's file name is untrusted: quotes, `$(…)` and a line break in it are printed
     by the driver as they are, never run (the driver itself runs under sh; WRANGLER is `true`
     here, as the files' execution is the compatibility suite's to check)."""
-    import subprocess
-
     from d1nb.analyses.rollback_draft import write_rollback_driver
 
     name = "0007_it's $(touch pwned)\n`touch pwned2`.sql"
     (tmp_path / "rollback_000_schema.sql").write_text("SELECT 1;\n")
     driver = write_rollback_driver(tmp_path, "my db", name, 'led"ger')
-    run = subprocess.run(
-        ["sh", str(driver)],
-        cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "WRANGLER": "true"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
+    run = _run_driver_idle(driver)
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
     assert f"still lists {name}, so" in run.stdout
     assert (tmp_path / "done.txt").read_text() == "rollback_000_schema.sql\n"
@@ -915,3 +906,45 @@ def test_a_hostile_migration_name_reaches_the_driver_quoted(tmp_path):
     assert forget.endswith(
         "DELETE FROM \"led\"\"ger\" WHERE name = '0007_it''s $(touch pwned)\n`touch pwned2`.sql';\n"
     )
+
+
+def test_a_draft_of_over_999_files_runs_and_lists_in_order(tmp_path):
+    """A 1 M-row backfill drafts 1,600 files: named rollback_001 … rollback_1600, a listing by
+    name (and the driver's old glob) ran rollback_1000 before rollback_101. Past 999 every file
+    is renamed to as many digits as the last, and the driver runs them by number whatever
+    their names (run under sh; WRANGLER is `true`, the execution is the compat suite's)."""
+    from d1nb.analyses.rollback_draft import _numbered_alike, draft_files, write_rollback_driver
+
+    files = [tmp_path / "rollback_000_schema.sql"]
+    files += [tmp_path / f"rollback_{i:03d}_data.sql" for i in range(1, 1002)]
+    for f in files:
+        f.write_text("SELECT 1;\n")
+    renamed = _numbered_alike(tmp_path, files)
+    assert renamed[0].name == "rollback_0000_schema.sql" and renamed[-1].name.startswith(
+        "rollback_1001_"
+    )
+    assert (
+        sorted(p.name for p in renamed)
+        == [p.name for p in renamed]
+        == [p.name for p in draft_files(tmp_path)]
+    )
+    (tmp_path / "rollback_0002_data.sql").rename(tmp_path / "rollback_2_data.sql")  # by hand
+    driver = write_rollback_driver(tmp_path, "DB", "0009_backfill.sql", "d1_migrations")
+    _run_driver_idle(driver)
+    ran = (tmp_path / "done.txt").read_text().split()
+    assert [int(name.split("_")[1]) for name in ran] == list(range(1002))
+
+
+def _run_driver_idle(driver: Path) -> subprocess.CompletedProcess:
+    """A run_rollback.sh run by sh in its folder with WRANGLER `true`: the script's own logic
+    (order, done.txt, quoting) without wrangler, whose execution the compat suite checks."""
+    run = subprocess.run(
+        ["sh", str(driver)],
+        cwd=driver.parent,
+        env={"PATH": "/usr/bin:/bin", "WRANGLER": "true"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    return run

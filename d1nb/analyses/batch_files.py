@@ -195,7 +195,7 @@ def _driver(name: str, first: str, size: int, end: int | None, helpers: dict[str
             "(node reads wrangler's --json answers).",
             "D1NB_MAX_BATCHES=N stops after N batches (a daily allowance: run it again tomorrow).",
         ],
-        "batch_*.sql",
+        "batch",
         allowance="D1NB_MAX_BATCHES",
     )
     lines += [

@@ -20,7 +20,7 @@ from d1nb.analyses.diff import compare_tables
 from d1nb.analyses.diff_tables import records
 from d1nb.analyses.impact import Impact, verdict_table
 from d1nb.analyses.replay import pending_on, replay
-from d1nb.analyses.rollback_draft import draft_rollback, write_rollback_driver
+from d1nb.analyses.rollback_draft import draft_files, draft_rollback, write_rollback_driver
 from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding
@@ -469,6 +469,7 @@ def _draft_and_verify(
             break
         check.draft += new
         current = restored
+    check.draft = draft_files(folder)  # as a later round may have renumbered them
     return verdict, reason
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 
 import apsw
@@ -28,6 +31,18 @@ from d1nb.formats.sql.text import (
 )
 from d1nb.inputs.workingcopy import Snapshot
 from d1nb.problems import InputError
+
+_DATA_HEAD = (
+    "-- d1nb rollback draft: rows as the export holds them, by key; safe to run again.\n"
+    "-- Not restored by any SQL here: rows production wrote after the export (rows\n"
+    "-- added since stay; changes since to these rows are overwritten; a row put back\n"
+    "-- whose key production has given to a new row since stays that new row).\n"
+)
+_TRIGGERS_HEAD = (
+    "-- The triggers are dropped first and created again last, in this file's one\n"
+    "-- transaction: restoring a row fires none of them (every table the export\n"
+    "-- holds is restored as it was, what a trigger would write included).\n"
+)
 
 DRAFT_STATEMENTS_PER_FILE = 500
 """Statements per drafted data file: each file is one `wrangler d1 execute --file` (one
@@ -179,69 +194,78 @@ def draft_rollback(
                 schema.append(sql + ";")
         if rebuilt_tables:
             schema.insert(0, "PRAGMA defer_foreign_keys = ON;")
-        data: list[str] = []
-        rebuilt = []
-        for table in _parents_first(b, tables):
-            content = virtual_table_content(was[("table", table)][1])
-            if content is None:  # a table, or a virtual table that keeps its own rows
-                data += _restore_rows(b, a, table, renames.get(table, {}))
-            elif content:  # an index of another table's rows: rebuilt once they are back
-                rebuilt.append(
-                    f"INSERT INTO {quote_ident(table)}({quote_ident(table)}) VALUES ('rebuild');"
-                )
-        data += rebuilt
-        data += _counters_back(b, a, tables)
         triggers = [sql for (kind, _n), (_tbl, sql) in sorted(was.items()) if kind == "trigger"]
         quiet = [
             f"DROP TRIGGER IF EXISTS {quote_ident(n)};"
             for (kind, n) in sorted(was)
             if kind == "trigger"
         ]
-    files = []
-    if start:
-        schema = []
-    too_big = [st for st in data if len(st.encode("utf-8")) > d1.MAX_STATEMENT_BYTES]
+
+        def data() -> Iterator[str]:
+            rebuilt = []
+            for table in _parents_first(b, tables):
+                content = virtual_table_content(was[("table", table)][1])
+                if content is None:  # a table, or a virtual table that keeps its own rows
+                    yield from _restore_rows(b, a, table, renames.get(table, {}))
+                elif content:  # an index of another table's rows: rebuilt once they are back
+                    rebuilt.append(
+                        f"INSERT INTO {quote_ident(table)}({quote_ident(table)}) "
+                        "VALUES ('rebuild');"
+                    )
+            yield from rebuilt
+            yield from _counters_back(b, a, tables)
+
+        files = []
+        if schema and not start:
+            path = out / "rollback_000_schema.sql"
+            outfiles.write_text(
+                path,
+                "-- d1nb rollback draft: the schema, as the export had it. Run it once, first.\n"
+                + "\n".join(schema)
+                + "\n",
+            )
+            files.append(path)
+        number = start or (0 if schema and not start else 1)
+        too_big = 0
+        statements = data()
+        while chunk := list(islice(statements, DRAFT_STATEMENTS_PER_FILE)):
+            too_big += sum(len(st.encode("utf-8")) > d1.MAX_STATEMENT_BYTES for st in chunk)
+            if triggers:
+                chunk = [*quiet, *chunk, *(f"{sql};" for sql in triggers)]
+            path = out / f"rollback_{number + len(files):03d}_data.sql"
+            outfiles.write_text(
+                path,
+                _DATA_HEAD + (_TRIGGERS_HEAD if triggers else "") + "\n".join(chunk) + "\n",
+            )
+            files.append(path)
     if too_big:  # a value D1 accepts only as a bound parameter: no SQL file can carry it
         outfiles.write_text(
             out / "TOO_LARGE.txt",
-            f"{len(too_big)} statement(s) of this draft exceed D1's "
+            f"{too_big} statement(s) of this draft exceed D1's "
             f"{d1.MAX_STATEMENT_BYTES:,}-byte statement limit: `wrangler d1 execute --file` "
             "refuses them, and their rows can only come back through bound parameters (a "
             "Worker's prepare().bind()) or a Time Travel restore.\n",
         )
-    if schema:
-        path = out / "rollback_000_schema.sql"
-        outfiles.write_text(
-            path,
-            "-- d1nb rollback draft: the schema, as the export had it. Run it once, first.\n"
-            + "\n".join(schema)
-            + "\n",
-        )
-        files.append(path)
-    first = start or (0 if schema else 1)
-    for i in range(0, len(data), DRAFT_STATEMENTS_PER_FILE):
-        path = out / f"rollback_{first + len(files):03d}_data.sql"
-        chunk = data[i : i + DRAFT_STATEMENTS_PER_FILE]
-        if triggers:
-            chunk = [*quiet, *chunk, *(f"{sql};" for sql in triggers)]
-        outfiles.write_text(
-            path,
-            "-- d1nb rollback draft: rows as the export holds them, by key; safe to run again.\n"
-            "-- Not restored by any SQL here: rows production wrote after the export (rows\n"
-            "-- added since stay; changes since to these rows are overwritten; a row put back\n"
-            "-- whose key production has given to a new row since stays that new row).\n"
-            + (
-                "-- The triggers are dropped first and created again last, in this file's one\n"
-                "-- transaction: restoring a row fires none of them (every table the export\n"
-                "-- holds is restored as it was, what a trigger would write included).\n"
-                if triggers
-                else ""
-            )
-            + "\n".join(chunk)
-            + "\n",
-        )
-        files.append(path)
-    return files
+    return _numbered_alike(out, files)
+
+
+def draft_files(out: Path) -> list[Path]:
+    """The draft's files in `out`, in the order they run (by number)."""
+    return sorted(out.glob("rollback_*.sql"), key=lambda p: int(p.name.split("_")[1]))
+
+
+def _numbered_alike(out: Path, files: list[Path]) -> list[Path]:
+    """Past rollback_999, every file of the folder renamed to as many digits as the last one
+    has, so that listing them by name lists them in the order they run; `files` as renamed."""
+    every = draft_files(out)
+    width = max([3, *(len(p.name.split("_")[1]) for p in every)])
+    renamed = {}
+    for p in every:
+        number, rest = p.name.removeprefix("rollback_").split("_", 1)
+        if len(number) < width:
+            renamed[p] = p.with_name(f"rollback_{int(number):0{width}d}_{rest}")
+            p.rename(renamed[p])
+    return [renamed.get(p, p) for p in files]
 
 
 ROLLBACK_DRIVER = "run_rollback.sh"
@@ -268,7 +292,7 @@ def write_rollback_driver(out: Path, database: str, migration: str, ledger: str)
             "first; stops at the first failure. Several migrations to undo: run their folders",
             "newest first (each brings back the state just before its own migration).",
         ],
-        "rollback_*.sql",
+        "rollback",
     )
     advice = (
         f"The ledger ({ledger}) still lists {migration}, so migrations apply will not run it "
@@ -492,33 +516,32 @@ def _keys_moved(
 
 def _restore_rows(
     b: D1Engine, a: D1Engine, table: str, renamed: dict[str, str] | None = None
-) -> list[str]:
+) -> Iterator[str]:
     """Statements that make `table` in `a` hold exactly the rows it holds in `b`, once the
-    columns `renamed` in `a` (new name → old) have their old names back."""
+    columns `renamed` in `a` (new name → old) have their old names back. The two copies are
+    joined by key in SQLite and read row by row: memory holds only the keys of rows added or
+    gone (a table of millions of rows is never held whole)."""
     now_name = {old: new for new, old in (renamed or {}).items()}
     cols = _column_names(b, table)
     pk = [c[1] for c in sorted(b.columns(table), key=lambda c: c[5]) if c[5]]
     if not pk and _rowid_unreachable(b, table):
-        return _restore_by_content(b, a, table, cols, now_name)
+        yield from _restore_by_content(b, a, table, cols, now_name)
+        return
     rid = b.rowid_name(table) if not pk else ""  # `_rowid_` where a column is named rowid
     key = pk or [rid]
-    select = ", ".join(quote_ident(c) if c != rid else rid for c in [*key, *cols])
     t = quote_ident(table)
-    old = {r[: len(key)]: r[len(key) :] for r in b.conn.execute(f"SELECT {select} FROM {t}")}
     have = set(_column_names(a, table)) if a.conn.table_exists(None, table) else set()
     have = {c for c in have if c not in now_name.values()} | {
         old for old, new in now_name.items() if new in have
     }
     kept = [c for c in cols if c in have]
     rid_now = a.rowid_name(table) if rid and have else rid
-    now_select = ", ".join(
-        quote_ident(now_name.get(c, c)) if c != rid else rid_now for c in [*key, *kept]
-    )
-    now = (
-        {r[: len(key)]: r[len(key) :] for r in a.conn.execute(f"SELECT {now_select} FROM {t}")}
-        if have
-        else {}
-    )
+
+    def old_col(c: str) -> str:
+        return f"o.{rid}" if c == rid else f"o.{quote_ident(c)}"
+
+    def now_col(c: str) -> str:
+        return f"n.{rid_now}" if c == rid else f"n.{quote_ident(now_name.get(c, c))}"
 
     # a rowid says which row it is only on the copy the draft was made from: production may
     # have given the rowid of a row the migration added to a row of its own, so rows there
@@ -526,50 +549,107 @@ def _restore_rows(
     natural = _unique_not_null(b, a, table) if rid else []
     natural = natural if set(natural) <= set(kept) else []
 
-    def where(k: tuple) -> str:
-        if natural and k in now:
-            values = dict(zip(kept, now[k], strict=True))
+    def where(k: tuple, now_values: tuple | None) -> str:
+        if natural and now_values is not None:
+            values = dict(zip(kept, now_values, strict=True))
             return " AND ".join(f"{quote_ident(c)} = {_literal(values[c])}" for c in natural)
         return " AND ".join(
             f"{quote_ident(c) if c != rid else rid} = {_literal(v)}"
             for c, v in zip(key, k, strict=True)
         )
 
-    moved = _keys_moved(b, a, table, pk, old.keys() - now.keys(), now.keys() - old.keys())
-    out = [
-        f"DELETE FROM {t} WHERE {where(k)};"
-        for k in sorted(now.keys() - old.keys() - set(moved.values()), key=_order)
-    ]
-    insert_cols = cols if pk else [rid, *cols]
-    names = ", ".join(c if c == rid else quote_ident(c) for c in insert_cols)
-    for k in sorted(old, key=_order):
-        values = old[k]
-        if k in moved:  # the row is there under another key: its key (and values) set back
-            current = dict(zip(kept, now[moved[k]], strict=True))
-            sets = ", ".join(
-                f"{quote_ident(c)} = {_literal(v)}"
+    n = len(key)
+    match = " AND ".join(f"{old_col(c)} IS {now_col(c)}" for c in key)
+    order_old = ", ".join(old_col(c) for c in key)
+    with _paired(b, a if have else None) as conn:
+        added: list[tuple] = []
+        gone: set[tuple] = set()
+        if have:
+            for r in conn.execute(
+                f"SELECT {', '.join(now_col(c) for c in [*key, *kept])} FROM now.{t} n "
+                f"WHERE NOT EXISTS (SELECT 1 FROM main.{t} o WHERE {match}) "
+                f"ORDER BY {', '.join(now_col(c) for c in key)}"
+            ):
+                added.append((r[:n], r[n:]))
+            gone = {
+                r
+                for r in conn.execute(
+                    f"SELECT {order_old} FROM main.{t} o "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM now.{t} n WHERE {match})"
+                )
+            }
+        moved = _keys_moved(b, a, table, pk, gone, {k for k, _ in added})
+        moved_to = set(moved.values())
+        for k, now_values in added:
+            if k not in moved_to:
+                yield f"DELETE FROM {t} WHERE {where(k, now_values)};"
+        now_by_key = {k: v for k, v in added if k in moved_to}  # where moved rows are now
+        del added
+        insert_cols = cols if pk else [rid, *cols]
+        names = ", ".join(c if c == rid else quote_ident(c) for c in insert_cols)
+        # whether the row was found: its rowid (never NULL), or a mark beside the columns of
+        # a primary key that may hold NULLs
+        hit = quote_ident(unused_name("_d1nb_hit", cols))
+        found_sql, source = (
+            (f"{now_col(rid)} IS NOT NULL", f"now.{t}")
+            if rid
+            else (f"n.{hit}", f"(SELECT 1 AS {hit}, * FROM now.{t})")
+        )
+        joined = f", {found_sql}{''.join(f', {now_col(c)}' for c in kept)} " + (
+            f"FROM main.{t} o LEFT JOIN {source} n ON {match}"
+        )
+        rows = conn.execute(
+            f"SELECT {', '.join(old_col(c) for c in [*key, *cols])}"
+            + (joined if have else f" FROM main.{t} o")
+            + f" ORDER BY {order_old}"
+        )
+        width = n + len(cols)
+        for r in rows:
+            k, values = r[:n], r[n:width]
+            found = have and bool(r[width])
+            if k in moved:  # the row is there under another key: its key (and values) set back
+                current = dict(zip(kept, now_by_key[moved[k]], strict=True))
+                sets = ", ".join(
+                    f"{quote_ident(c)} = {_literal(v)}"
+                    for c, v in zip(cols, values, strict=True)
+                    if c in pk
+                    or c not in current
+                    or current[c] != v
+                    or type(current[c]) is not type(v)
+                )
+                yield f"UPDATE {t} SET {sets} WHERE {where(moved[k], now_by_key[moved[k]])};"
+                continue
+            if not found:
+                row = list(values) if pk else [*k, *values]
+                yield (
+                    f"INSERT OR IGNORE INTO {t} ({names}) "
+                    f"VALUES ({', '.join(_literal(v) for v in row)});"
+                )
+                continue
+            now_values = r[width + 1 :]
+            current = dict(zip(kept, now_values, strict=True))
+            changed = [
+                (c, v)
                 for c, v in zip(cols, values, strict=True)
-                if c in pk or c not in current or current[c] != v or type(current[c]) is not type(v)
-            )
-            out.append(f"UPDATE {t} SET {sets} WHERE {where(moved[k])};")
-            continue
-        if k not in now:
-            row = list(values) if pk else [*k, *values]
-            out.append(
-                f"INSERT OR IGNORE INTO {t} ({names}) "
-                f"VALUES ({', '.join(_literal(v) for v in row)});"
-            )
-            continue
-        current = dict(zip(kept, now[k], strict=True))
-        changed = [
-            (c, v)
-            for c, v in zip(cols, values, strict=True)
-            if c not in current or current[c] != v or type(current[c]) is not type(v)
-        ]
-        if changed:
-            sets = ", ".join(f"{quote_ident(c)} = {_literal(v)}" for c, v in changed)
-            out.append(f"UPDATE {t} SET {sets} WHERE {where(k)};")
-    return out
+                if c not in current or current[c] != v or type(current[c]) is not type(v)
+            ]
+            if changed:
+                sets = ", ".join(f"{quote_ident(c)} = {_literal(v)}" for c, v in changed)
+                yield f"UPDATE {t} SET {sets} WHERE {where(k, now_values)};"
+
+
+@contextmanager
+def _paired(b: D1Engine, a: D1Engine | None) -> Iterator[apsw.Connection]:
+    """One read-only connection to d1nb's own two working copies: the export's state as
+    `main`, the migrated one (when given) attached as `now`, so that SQL joins them."""
+    flags = apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
+    conn = apsw.Connection(Path(b.path).resolve().as_uri() + "?mode=ro", flags=flags)
+    try:
+        if a is not None:
+            conn.execute("ATTACH ? AS now", (Path(a.path).resolve().as_uri() + "?mode=ro",))
+        yield conn
+    finally:
+        conn.close()
 
 
 def _unique_not_null(b: D1Engine, a: D1Engine, table: str) -> list[str]:

@@ -12,11 +12,12 @@ DONE = "done.txt"
 
 
 def driver_lines(
-    database: str, script: str, about: list[str], pattern: str, *, allowance: str | None = None
+    database: str, script: str, about: list[str], prefix: str, *, allowance: str | None = None
 ) -> list[str]:
-    """The driver's opening and its loop over the files matching `pattern` (a glob beside
-    the script, in name order): `script` is its own file name, `about` its first comment
-    lines; `allowance` names an
+    """The driver's opening and its loop over the files `PREFIX_N.sql` or `PREFIX_N_WORD.sql`
+    beside it, in the order of N as a number (a glob's name order puts rollback_1000 before
+    rollback_100): `script` is its own file name, `about` its first comment lines;
+    `allowance` names an
     environment variable that, set to N, stops a run after N files. The database name comes
     from a config: it is quoted for the shell, never pasted."""
     name = shlex.quote(database)
@@ -49,13 +50,15 @@ def driver_lines(
             f'  f="$1"; shift; $WRANGLER d1 execute {name} --yes --file "$f" "$@"',
             "}",
         ]
+    numbered = f"'^{prefix}_[0-9]+(_[a-z]+)?[.]sql$'"
     return [
         *lines,
-        f'for f in "$dir"/{pattern}; do',
-        '  [ -f "$f" ] || continue',
-        f'  if grep -qx "${{f##*/}}" "$dir/{DONE}"; then continue; fi',
-        '  echo "${f##*/}"',
+        f'names="$(ls "$dir" | grep -E {numbered} | sort -t_ -k2,2n)"',
+        "for name in $names; do",
+        '  f="$dir/$name"',
+        f'  if grep -qx "$name" "$dir/{DONE}"; then continue; fi',
+        '  echo "$name"',
         '  run "$f" "$@"',
-        f'  echo "${{f##*/}}" >> "$dir/{DONE}"',
+        f'  echo "$name" >> "$dir/{DONE}"',
         "done",
     ]
