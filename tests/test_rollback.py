@@ -948,3 +948,24 @@ def _run_driver_idle(driver: Path) -> subprocess.CompletedProcess:
     )
     assert run.returncode == 0, run.stderr
     return run
+
+
+@pytest.mark.parametrize(
+    "name", ["rollback_001_data.sql", "run_rollback.sh", "forget_migration.sql"]
+)
+def test_a_draft_never_removes_a_file_d1nb_did_not_write(shop, tmp_path, name):
+    """`--out` pointed at a folder of the team's own compensating files: a rollback_*.sql (or
+    driver, or forget file) there that d1nb did not write is refused by name, and left as
+    it was; d1nb's own from an earlier draft are replaced."""
+    from d1nb.problems import InputError
+
+    folder = tmp_path / "drafts" / "0004_add_sku"
+    folder.mkdir(parents=True)
+    theirs = folder / name
+    theirs.write_text("-- our own careful rollback\nALTER TABLE items DROP COLUMN sku;\n")
+    with pytest.raises(InputError, match="d1nb did not write") as caught:
+        verify_rollbacks(
+            shop, "svc", "export.sql", ["0004_add_sku.sql"], draft_to=tmp_path / "drafts"
+        )
+    assert str(theirs) in str(caught.value)
+    assert theirs.read_text().startswith("-- our own careful rollback")

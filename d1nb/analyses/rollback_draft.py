@@ -44,6 +44,10 @@ _TRIGGERS_HEAD = (
     "-- holds is restored as it was, what a trigger would write included).\n"
 )
 
+ROLLBACK_DRIVER = "run_rollback.sh"
+FORGET_MIGRATION = "forget_migration.sql"
+"""The files beside a draft's SQL: its driver, and the ledger row's DELETE it points at."""
+
 DRAFT_STATEMENTS_PER_FILE = 500
 """Statements per drafted data file: each file is one `wrangler d1 execute --file` (one
 transaction on D1), small enough to stay well inside D1's 30 s per query."""
@@ -104,9 +108,7 @@ def draft_rollback(
     further round for what the first one's triggers changed again."""
     out.mkdir(parents=True, exist_ok=True)
     if not start:
-        made = [out / name for name in ("TOO_LARGE.txt", DONE, FORGET_MIGRATION)]
-        for old in [*out.glob("rollback_*.sql"), *made]:
-            old.unlink(missing_ok=True)
+        _clear_draft_folder(out)
     with D1Engine(before.path) as b, D1Engine(after.path) as a:
         was, now = _objects(b.conn), _objects(a.conn)
         schema: list[str] = []
@@ -249,6 +251,34 @@ def draft_rollback(
     return _numbered_alike(out, files)
 
 
+_OWN_HEADS = {
+    "rollback_*.sql": "-- d1nb rollback draft",
+    FORGET_MIGRATION: "-- takes the migration off the ledger",
+    ROLLBACK_DRIVER: "#!/usr/bin/env sh\n# Undoes the migration this folder is named after",
+}
+"""The first words of each file a draft folder holds, by which d1nb knows its own."""
+
+
+def _clear_draft_folder(out: Path) -> None:
+    """Remove what an earlier draft left in `out` (its files, done.txt, TOO_LARGE.txt), so
+    that the driver runs only the new draft's files. A file of a draft's names that d1nb did
+    not write is refused, never removed: `--out` may have been pointed at a folder of the
+    team's own compensating migrations."""
+    found = [(p, head) for pattern, head in _OWN_HEADS.items() for p in sorted(out.glob(pattern))]
+    for path, head in found:
+        if not path.read_text(encoding="utf-8", errors="replace").startswith(head):
+            raise InputError(
+                path,
+                0,
+                "a file d1nb did not write, where it would write a rollback draft: choose an "
+                "empty --out",
+            )
+    for path, _head in found:
+        path.unlink()
+    for name in ("TOO_LARGE.txt", DONE):
+        (out / name).unlink(missing_ok=True)
+
+
 def draft_files(out: Path) -> list[Path]:
     """The draft's files in `out`, in the order they run (by number)."""
     return sorted(out.glob("rollback_*.sql"), key=lambda p: int(p.name.split("_")[1]))
@@ -266,10 +296,6 @@ def _numbered_alike(out: Path, files: list[Path]) -> list[Path]:
             renamed[p] = p.with_name(f"rollback_{int(number):0{width}d}_{rest}")
             p.rename(renamed[p])
     return [renamed.get(p, p) for p in files]
-
-
-ROLLBACK_DRIVER = "run_rollback.sh"
-FORGET_MIGRATION = "forget_migration.sql"
 
 
 def write_rollback_driver(out: Path, database: str, migration: str, ledger: str) -> Path:
