@@ -289,3 +289,33 @@ def test_a_database_grows_no_larger_than_d1_allows(tmp_path, monkeypatch):
             "SELECT max_page_count, page_size FROM pragma_max_page_count(), pragma_page_size()"
         )
     assert pages * size <= 2_000_000 < (pages + 1) * size
+
+
+def test_its_own_files_run_whole_or_not_at_all(tmp_path):
+    """`run_own_file` (a rollback draft's data, run without taking each statement apart):
+    a file that runs is committed; one that fails part-way (a foreign key), reaches outside
+    (ATTACH), or holds a statement past D1's size limit leaves nothing behind and says so,
+    for `apply_migration` to name the line."""
+    db = tmp_path / "copy.sqlite"
+    with D1Engine(db) as engine:
+        engine.conn.execute(
+            "CREATE TABLE p (id INTEGER PRIMARY KEY);"
+            "CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id));"
+            "INSERT INTO p VALUES (1);"
+        )
+        assert engine.run_own_file("INSERT INTO c VALUES (1, 1);\nINSERT INTO c VALUES (2, 1);\n")
+        assert count(engine, "c") == 2
+        assert not engine.run_own_file(
+            "INSERT INTO c VALUES (3, 1);\nINSERT INTO c VALUES (4, 9);\n"
+        )
+        assert count(engine, "c") == 2  # the first insert went back with the file
+        outside = tmp_path / "pwned.sqlite"
+        assert not engine.run_own_file(f"INSERT INTO c VALUES (5, 1);\nATTACH '{outside}' AS x;\n")
+        assert count(engine, "c") == 2 and not outside.exists()
+        big = "'" + "x" * d1.MAX_STATEMENT_BYTES + "'"
+        assert not engine.run_own_file(f"INSERT INTO p VALUES (7);\nSELECT {big};\n")
+        assert count(engine, "p") == 1
+        outcome = engine.apply_migration(
+            "f.sql", "INSERT INTO c VALUES (3, 1);\nINSERT INTO c VALUES (4, 9);\n", record=False
+        )
+        assert not outcome.ok and outcome.error_line == 2

@@ -20,7 +20,12 @@ from d1nb.analyses.diff import compare_tables
 from d1nb.analyses.diff_tables import records
 from d1nb.analyses.impact import Impact, verdict_table
 from d1nb.analyses.replay import pending_on, replay
-from d1nb.analyses.rollback_draft import draft_files, draft_rollback, write_rollback_driver
+from d1nb.analyses.rollback_draft import (
+    DRAFT_DATA_HEAD,
+    draft_files,
+    draft_rollback,
+    write_rollback_driver,
+)
 from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.scratch import scratch_folder
 from d1nb.formats.config import TOP_LEVEL_ENV, D1Binding
@@ -231,11 +236,13 @@ class RollbackCheck:
 
 
 def _apply_files(
-    snapshot: Snapshot, paths: list[Path], workdir: Path
+    snapshot: Snapshot, paths: list[Path], workdir: Path, drafted: bool = False
 ) -> tuple[Snapshot, str | None]:
     """A copy of `snapshot` with the SQL files at `paths` run on it one after another, each as
     D1 runs a file (foreign keys on, one transaction, no ledger row): the snapshot after, or
-    the first error with its file and line."""
+    the first error with its file and line. `drafted`: the files are the draft d1nb just
+    wrote, whose data files run whole (`D1Engine.run_own_file`); a team's own file, even a
+    copy of a draft, is taken apart statement by statement."""
     workdir.mkdir(parents=True, exist_ok=True)
     copy = workdir / f"rolled-back{WORKING_SUFFIX}"
     remove_working_copy(copy)
@@ -245,6 +252,8 @@ def _apply_files(
         for path in paths:
             # as wrangler reads a file: no newline translation (a CRLF inside a literal stays)
             text = path.read_bytes().decode("utf-8-sig", errors="replace")
+            if drafted and text.startswith(DRAFT_DATA_HEAD) and engine.run_own_file(text):
+                continue  # d1nb's own rows by key: run whole; any error goes the long way
             outcome = engine.apply_migration(path.name, text, record=False)
             if not outcome.ok:
                 return snapshot, f"{path.name} {outcome.failure}"
@@ -457,7 +466,7 @@ def _draft_and_verify(
     check.draft = draft_rollback(state, after, ledger, folder)
     current, new = after, check.draft
     for round_ in range(DRAFT_ROUNDS):
-        restored, error = _apply_files(current, new, step / f"draft{round_}")
+        restored, error = _apply_files(current, new, step / f"draft{round_}", drafted=True)
         if error:
             return "fails", f"the draft fails: {error}"
         verdict, reason, *_ = _judge(state, restored, ledger)

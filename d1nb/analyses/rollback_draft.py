@@ -32,7 +32,7 @@ from d1nb.formats.sql.text import (
 from d1nb.inputs.workingcopy import Snapshot
 from d1nb.problems import InputError
 
-_DATA_HEAD = (
+DRAFT_DATA_HEAD = (
     "-- d1nb rollback draft: rows as the export holds them, by key; safe to run again.\n"
     "-- Not restored by any SQL here: rows production wrote after the export (rows\n"
     "-- added since stay; changes since to these rows are overwritten; a row put back\n"
@@ -237,7 +237,7 @@ def draft_rollback(
             path = out / f"rollback_{number + len(files):03d}_data.sql"
             outfiles.write_text(
                 path,
-                _DATA_HEAD + (_TRIGGERS_HEAD if triggers else "") + "\n".join(chunk) + "\n",
+                DRAFT_DATA_HEAD + (_TRIGGERS_HEAD if triggers else "") + "\n".join(chunk) + "\n",
             )
             files.append(path)
     if too_big:  # a value D1 accepts only as a bound parameter: no SQL file can carry it

@@ -50,7 +50,7 @@ from d1nb.formats.sql.d1_build import (
     fired_differences,
     stored_differences,
 )
-from d1nb.formats.sql.text import ROWID_NAMES, quote_ident
+from d1nb.formats.sql.text import ROWID_NAMES, quote_ident, split_statements
 from d1nb.problems import InputError
 
 _DML_KINDS = frozenset({"insert", "insert_select", "update", "delete"})
@@ -509,6 +509,34 @@ class D1Engine:
             if keys_off:
                 self.conn.execute("PRAGMA foreign_keys=ON")
         return outcome
+
+    def run_own_file(self, text: str) -> bool:
+        """Run SQL d1nb wrote itself (a rollback draft's data: literal rows by key, its
+        triggers dropped and created again) as one transaction, all or nothing, without taking
+        each statement apart: True when it ran. Anything else — an error, a statement past
+        D1's size or time limit, a refusal — rolls it back and returns False, and the caller
+        runs the file through `apply_migration`, which names the line. Foreign keys stay on
+        and the authorizer stays in place, as for any file."""
+        if self.statement_limit and any(
+            len(sql.encode("utf-8")) > self.statement_limit
+            for _b, _e, sql, _c in split_statements(text)
+        ):
+            return False
+        self.refusals.clear()
+        self.conn.execute("BEGIN")
+        try:
+            with self.time_limit():
+                for _ in self.conn.execute(text):
+                    pass
+            if self.refusals:
+                raise apsw.AuthError(self.refusals[0])
+            self.conn.execute("COMMIT")
+        except apsw.Error:
+            if not self.conn.get_autocommit():
+                self.conn.execute("ROLLBACK")
+            self.refusals.clear()
+            return False
+        return True
 
     def broken_references(self) -> dict[tuple[str, str], int]:
         """Rows pointing at a parent row that is not there, per (child, parent), most first.
