@@ -528,3 +528,67 @@ def test_an_export_of_chosen_tables_is_named_when_tables_read_as_removed(tmp_pat
         n.startswith("after: has no d1_migrations table, which before has") for n in diff.notes
     )
     assert not any("has no" in n for n in compare_tables(whole, whole).notes)
+
+
+def _two(tmp_path, before_sql: str, after_sql: str):
+    sides = []
+    for name, sql in (("before", before_sql), ("after", after_sql)):
+        conn = apsw.Connection(str(tmp_path / f"{name}.sqlite"))
+        conn.execute(sql)
+        conn.close()
+        sides.append(load_snapshot(tmp_path / f"{name}.sqlite", tmp_path / f"w{name}"))
+    return sides
+
+
+def test_a_renamed_table_is_compared_across_its_rename(tmp_path):
+    """Stranger's project #31: `ALTER TABLE account RENAME TO ledger_account`, then 20 of 200
+    accounts deleted and one renamed read as "account removed (200 rows), ledger_account
+    added (180 rows)", rows never compared. Columns declared alike, one to one, most rows
+    matching: one table renamed, its rows compared across (counts from the data below)."""
+    rows = ", ".join(f"({i}, 'A{i:03d}', 'n{i}')" for i in range(1, 201))
+    shape = "(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, name TEXT)"
+    before, after = _two(
+        tmp_path,
+        f"CREATE TABLE account {shape}; INSERT INTO account VALUES {rows};",
+        f"CREATE TABLE ledger_account {shape}; INSERT INTO ledger_account VALUES {rows};"
+        "DELETE FROM ledger_account WHERE id % 10 = 0;"
+        "UPDATE ledger_account SET name = 'dup' WHERE id = 1;"
+        "INSERT INTO ledger_account VALUES (500, 'Z', NULL);",
+    )
+    diff = compare_tables(before, after)
+    assert diff.renamed == {"account": "ledger_account"}
+    (t,) = diff.tables.values()
+    assert (t.rows_before, t.rows_after, t.added, t.removed, t.changed) == (200, 181, 1, 20, 1)
+    assert diff.summary()["table"].tolist() == ["account → ledger_account"]
+    (row,) = diff.schema.itertuples()
+    assert (row.object, row.name, row.change, row.detail) == (
+        "table",
+        "account",
+        "renamed",
+        "to ledger_account",
+    )
+    dist = diff.value_distribution("account", "name")
+    assert dist.loc[dist["value"] == "dup", ["before", "after"]].values.tolist() == [[0, 1]]
+
+
+def test_a_table_dropped_and_another_alike_created_is_not_a_rename(tmp_path):
+    """Columns declared alike are not enough: with most rows different it is one table gone
+    and another come, as before; and two candidates alike pair with nothing."""
+    shape = "(id INTEGER PRIMARY KEY, v TEXT)"
+    before, after = _two(
+        tmp_path,
+        f"CREATE TABLE old {shape}; INSERT INTO old VALUES (1, 'a'), (2, 'b'), (3, 'c');"
+        f"CREATE TABLE x1 (k TEXT); CREATE TABLE x2 (k TEXT);",
+        f"CREATE TABLE new {shape}; INSERT INTO new VALUES (7, 'z'), (8, 'y'), (3, 'c');"
+        "CREATE TABLE y1 (k TEXT);",
+    )
+    diff = compare_tables(before, after)
+    assert diff.renamed == {} and sorted(diff.tables) == []
+    changes = {(r.name, r.change) for r in diff.schema.itertuples() if r.object == "table"}
+    assert changes == {
+        ("old", "removed"),
+        ("new", "added"),
+        ("x1", "removed"),
+        ("x2", "removed"),
+        ("y1", "added"),
+    }

@@ -40,6 +40,8 @@ class Diff:
     held: set[str] | None = None
     """The tables compared when a side holds chosen tables only (lower-cased); None when both
     are whole databases."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Tables a migration renamed: name before → name after (compared across)."""
 
     @property
     def equal(self) -> bool:
@@ -51,7 +53,7 @@ class Diff:
         """One row per table: key used, rows before/after, added, removed, changed."""
         rows = [
             {
-                "table": t.table,
+                "table": t.shown,
                 "key": ", ".join(t.key) or "(whole row)",
                 "key_kind": t.key_kind,
                 "rows_before": t.rows_before,
@@ -138,10 +140,12 @@ class Diff:
         else:
             value = f"coalesce({c}, '(NULL)')"
 
+        name = {"before": table, "after": self.renamed.get(table, table)}
+
         def counts(side: str) -> str:
-            if column not in column_types(self.con, side, table):  # added or dropped
+            if column not in column_types(self.con, side, name[side]):  # added or dropped
                 return "SELECT NULL::VARCHAR AS value, 0 AS n WHERE false"
-            source = f"{side}.{quote_ident(table)}"
+            source = f"{side}.{quote_ident(name[side])}"
             return f"SELECT {value} AS value, count(*) AS n FROM {source} GROUP BY 1"
 
         frame = self.con.execute(
@@ -181,6 +185,7 @@ class Diff:
             "column_summary": records(self.column_summary()),
             "samples": records(self.samples()),
             "counters": records(self.counters),
+            "renamed": self.renamed,
             "notes": self.notes,
         }
 
@@ -282,12 +287,14 @@ def schema_diff(
     before: Snapshot,
     after: Snapshot,
     values_kept: Callable[[str, str, str], tuple[int, int]] | None = None,
+    renamed_tables: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Tables, columns (declared type, NOT NULL, default), indexes, triggers, views added,
     removed or changed; a table added or removed with its rows (`rows` in its detail). A
     column gone and one come in its place, declared alike, is renamed when `values_kept`
     (table, old name, new name → values that differ, values compared) finds most values
-    kept; those that differ are said."""
+    kept; those that differ are said. A table in `renamed_tables` (before → after) is one
+    row, renamed, its columns (the same on both sides) not listed."""
     was: dict[tuple[str, str], tuple[str, str, int]] = {}
     now: dict[tuple[str, str], tuple[str, str, int]] = {}
     held = _held_tables(before, after)
@@ -299,7 +306,24 @@ def schema_diff(
         if compared and 2 * differ < compared:  # most kept: not a column dropped and one added
             renamed[old], differing[old] = new, (differ, compared)
     rows = []
+    moved = renamed_tables or {}
+    for old, new in moved.items():
+        rows.append(
+            {
+                "object": "table",
+                "name": old,
+                "change": "renamed",
+                "detail": f"to {new}",
+                "before": a.get(("table", old)),
+                "after": b.get(("table", new)),
+            }
+        )
+    gone_with = set(moved) | set(moved.values())
     for key in sorted(a.keys() | b.keys()):
+        if (key[0] == "table" and key[1] in gone_with) or (
+            key[0] == "column" and (was.get(key) or now.get(key))[0] in gone_with
+        ):
+            continue
         if key in renamed or key in renamed.values():
             if key in renamed:
                 rows.append(
@@ -433,6 +457,36 @@ def _what_changed(kind: str, before: str | None, after: str | None) -> str:
     return "; ".join(changes)
 
 
+def _renamed_tables(before: Snapshot, after: Snapshot) -> dict[str, str]:
+    """Tables only before paired with tables only after whose columns are declared alike,
+    name for name in the same order (`ALTER TABLE … RENAME TO`): before → after, only where
+    the pairing is one to one. The caller keeps a pair only when most rows match across."""
+    if _held_tables(before, after) is not None:
+        return {}
+    places: dict[str, dict[tuple[str, str], tuple[str, str, int]]] = {"b": {}, "a": {}}
+    objects = {
+        "b": _schema_objects(before, places["b"]),
+        "a": _schema_objects(after, places["a"]),
+    }
+
+    def shapes(side: str, tables: set[str]) -> dict[str, tuple]:
+        columns: dict[str, list] = {t: [] for t in tables}
+        for key, (table, column, cid) in places[side].items():
+            if table in columns:
+                columns[table].append((cid, column, objects[side][key]))
+        return {t: tuple(sorted(c)) for t, c in columns.items() if c}
+
+    gone = set(before.row_counts) - set(after.row_counts)
+    come = set(after.row_counts) - set(before.row_counts)
+    was, now = shapes("b", gone), shapes("a", come)
+    pairs = {}
+    for old, shape in was.items():
+        matches = [new for new, other in now.items() if other == shape]
+        if len(matches) == 1 and list(was.values()).count(shape) == 1:
+            pairs[old] = matches[0]
+    return pairs
+
+
 def _primary_key(snapshot: Snapshot, table: str) -> list[str]:
     with snapshot.schema_engine() as engine:
         cols = sorted((c for c in engine.columns(table) if c[5]), key=lambda c: c[5])
@@ -481,7 +535,25 @@ def compare_tables(
             elif found := _unique_key(before, after, table):
                 keys[table] = found
                 unique.add(table)
-    diff = compare_duckdb(con, keys, tolerance, mask, tables or common, given=given, unique=unique)
+    renamed = {} if tables else _renamed_tables(before, after)
+    for old, new in renamed.items():
+        if old not in keys and (primary := _primary_key(after, new)):
+            keys[old] = primary
+    diff = compare_duckdb(
+        con,
+        keys,
+        tolerance,
+        mask,
+        tables or sorted([*common, *renamed]),
+        given=given,
+        unique=unique,
+        renamed=renamed,
+    )
+    for old in list(renamed):  # a rename keeps most rows; else a table dropped, one created
+        t = diff.tables[old]
+        if 2 * (t.unchanged + t.changed) <= t.rows_before:
+            del diff.tables[old], renamed[old]
+    diff.renamed = renamed
 
     def values_kept(table: str, old: str, new: str) -> tuple[int, int]:
         """(values that differ under the new name, values compared): rows matched by key,
@@ -502,7 +574,7 @@ def compare_tables(
         differ, compared = con.execute(query).fetchall()[0]
         return int(differ), int(compared)
 
-    diff.schema = schema_diff(before, after, values_kept)
+    diff.schema = schema_diff(before, after, values_kept, renamed)
     diff.held = _held_tables(before, after)
     diff.counters = counters_diff(before, after, tables or common)
     diff.notes = [f"before: {n}" for n in before.notes] + [f"after: {n}" for n in after.notes]
@@ -564,10 +636,12 @@ def compare_duckdb(
     tables: list[str] | None = None,
     given: set[str] | None = None,
     unique: set[str] | None = None,
+    renamed: dict[str, str] | None = None,
 ) -> Diff:
     """Compare the tables of schemas `before` and `after` already in `con` (no schema diff):
     `compare_tables` without the SQLite side, for data that is already in DuckDB. `keys`
-    are primary keys unless their table is in `given` or `unique` (a UNIQUE NOT NULL key)."""
+    are primary keys unless their table is in `given` or `unique` (a UNIQUE NOT NULL key);
+    a table in `renamed` is compared with its new name after."""
     keys, tolerance, mask = keys or {}, tolerance or {}, mask or set()
     if tables is None:
         tables = sorted(
@@ -579,7 +653,9 @@ def compare_duckdb(
         key = keys.get(table)
         kind = "given" if key and (given is None or table in given) else "primary key"
         kind = "unique key" if table in (unique or set()) else kind
-        result.tables[table] = compare_table(con, table, key, kind, tolerance, mask)
+        result.tables[table] = compare_table(
+            con, table, key, kind, tolerance, mask, (renamed or {}).get(table, "")
+        )
     return result
 
 

@@ -35,6 +35,13 @@ class TableDiff:
     unmatched_after: int = 0
     columns: pd.DataFrame = field(default_factory=pd.DataFrame)
     samples: pd.DataFrame = field(default_factory=pd.DataFrame)
+    renamed_to: str = ""
+    """The table's name after, when a migration renamed it (its rows compared across)."""
+
+    @property
+    def shown(self) -> str:
+        """The table as a summary names it: `old → new` when renamed."""
+        return f"{self.table} → {self.renamed_to}" if self.renamed_to else self.table
 
     @property
     def equal(self) -> bool:
@@ -57,12 +64,16 @@ def compare_table(
     kind: str,
     tolerance: dict[str, float],
     mask: set[str],
+    renamed_to: str = "",
 ) -> TableDiff:
+    """How `table` differs between schemas `before` and `after` of `con` (`renamed_to`: its
+    name in `after`, when a migration renamed it)."""
+    names = {"before": table, "after": renamed_to or table}
     b_types = column_types(con, "before", table)
-    a_types = column_types(con, "after", table)
+    a_types = column_types(con, "after", names["after"])
     columns = [c for c in b_types if c in a_types]
     key = [k for k in key or [] if k in columns]
-    b, a = f"before.{quote_ident(table)}", f"after.{quote_ident(table)}"
+    b, a = f"before.{quote_ident(table)}", f"after.{quote_ident(names['after'])}"
     count = "SELECT count(*) FROM {}"
     diff = TableDiff(
         table,
@@ -70,6 +81,7 @@ def compare_table(
         kind if key else "whole row",
         con.execute(count.format(b)).fetchall()[0][0],
         con.execute(count.format(a)).fetchall()[0][0],
+        renamed_to=renamed_to,
     )
     values = [c for c in columns if c not in key]
     one_sided = {c for c in b_types if c not in a_types} | {c for c in a_types if c not in b_types}
@@ -93,21 +105,21 @@ def compare_table(
             )
         ).fetchall()[0]
         diff.removed, diff.added, diff.unchanged = (int(v) for v in counts)
-        stats = _side_stats(con, table, b_types, a_types, set(columns) | one_sided)
+        stats = _side_stats(con, names, b_types, a_types, set(columns) | one_sided)
         diff.columns = _column_frame(table, stats, columns, b_types, a_types, None)
         return diff
     passed = _join_pass(con, b, a, diff.table, key, values, tolerance, compared)
     if passed is None:  # NULL or repeated keys: match only the rows whose key is unique
         b, a = _unique_key_rows(con, diff, b, a, key)
         passed = _join_pass(con, b, a, diff.table, key, values, tolerance, compared)
-        stats = _side_stats(con, table, b_types, a_types, set())
+        stats = _side_stats(con, names, b_types, a_types, set())
     else:
         stats = passed["stats"]
     diff.added, diff.removed, diff.changed = passed["added"], passed["removed"], passed["changed"]
     diff.unchanged = passed["matched"] - diff.changed
     per_column = passed["per_column"]
     moved = {c for c, counts in per_column.items() if any(counts)} | one_sided
-    _add_distinct(con, table, stats, moved, b_types, a_types)
+    _add_distinct(con, names, stats, moved, b_types, a_types)
     diff.columns = _column_frame(table, stats, values, b_types, a_types, per_column)
     diff.samples = _samples(
         con, table, key, values, mask, tolerance, compared, b, a, passed["sample_keys"]
@@ -310,23 +322,23 @@ def _differs_by(b: str, a: str, tol: float | None, duck_type: str | None) -> str
 
 def _side_stats(
     con,
-    table: str,
+    names: dict[str, str],
     b_types: dict[str, str],
     a_types: dict[str, str],
     distinct: set[str],
 ) -> dict[str, dict[str, tuple]]:
     """NULL count, (numeric) min, max, mean of every column, and the distinct count of the
-    columns in `distinct`, one scan a side: {side: {column: (distinct, nulls, min, max,
-    mean)}}."""
+    columns in `distinct`, one scan a side (`names`: the table's name on each side):
+    {side: {column: (distinct, nulls, min, max, mean)}}."""
     return {
-        side: _stats_of(con, side, table, types, list(types), distinct)
+        side: _stats_of(con, side, names[side], types, list(types), distinct)
         for side, types in (("before", b_types), ("after", a_types))
     }
 
 
 def _add_distinct(
     con,
-    table: str,
+    names: dict[str, str],
     stats: dict[str, dict[str, tuple]],
     columns: set[str],
     b_types: dict[str, str],
@@ -339,7 +351,7 @@ def _add_distinct(
         wanted = [c for c in types if c in columns]
         if not wanted:
             continue
-        fresh = _stats_of(con, side, table, types, wanted, set(wanted))
+        fresh = _stats_of(con, side, names[side], types, wanted, set(wanted))
         for c in wanted:
             old = stats[side].get(c)
             stats[side][c] = (fresh[c][0], *(old[1:] if old else fresh[c][1:]))
