@@ -969,3 +969,30 @@ def test_a_draft_never_removes_a_file_d1nb_did_not_write(shop, tmp_path, name):
         )
     assert str(theirs) in str(caught.value)
     assert theirs.read_text().startswith("-- our own careful rollback")
+
+
+def test_the_cli_says_where_to_run_the_drivers_and_when_the_config_is_a_template(
+    shop, tmp_path, capsys
+):
+    """`d1nb rollback --out` ends with one run line per driver, newest first, from the
+    config's folder; where that config is only a template (stranger's project #30's
+    wrangler.template.toml), a note says wrangler will not read it there."""
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(shop, root)
+    args = [
+        "rollback",
+        str(root),
+        "--snapshot",
+        str(root / "export.sql"),
+        "--only",
+        "0004_add_sku.sql",
+    ]
+    main([*args, "--out", str(tmp_path / "a")])
+    out = capsys.readouterr().out
+    assert "0004_add_sku/run_rollback.sh --env ENV --remote" in out and "template" not in out
+    (root / "svc" / "wrangler.toml").rename(root / "svc" / "wrangler.template.toml")
+    main([*args, "--out", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert "run: cd " in out and "wrangler.template.toml is a template" in out

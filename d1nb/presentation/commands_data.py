@@ -13,6 +13,7 @@ import os
 import shlex
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from d1nb import d1
 from d1nb.presentation.command import (
@@ -34,6 +35,9 @@ from d1nb.presentation.command import (
 )
 from d1nb.problems import InputError
 from d1nb.text import rows_count
+
+if TYPE_CHECKING:
+    from d1nb.formats.config import D1Binding
 
 COMMANDS: list[Command] = []
 
@@ -388,8 +392,19 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
             out.text += [
                 f"  run: cd {folder} && sh {shlex.quote(str(d.resolve()))} --env ENV --remote"
                 for d in drivers
-            ]
+            ] + _template_note(binding)
     return out
+
+
+def _template_note(binding: D1Binding) -> list[str]:
+    """A line for the `run:` lines when the service's only config is a template, which
+    wrangler does not read from that folder."""
+    if not binding.is_template:
+        return []
+    return [
+        f"  note: {binding.config_path.name} is a template, which wrangler does not read: run "
+        "beside a copy holding the real database ids (wrangler.toml, .json or .jsonc)"
+    ]
 
 
 @command(
@@ -481,6 +496,8 @@ def cmd_batch(args: argparse.Namespace) -> Outcome:
     for x in summaries:
         if not x["error"]:
             out.text += _batch_lines(x, shlex.quote(str(binding.config_path.parent)))
+    if any(x["folder"] for x in summaries if not x["error"]):
+        out.text += _template_note(binding)
     return out
 
 
