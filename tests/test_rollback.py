@@ -996,3 +996,18 @@ def test_the_cli_says_where_to_run_the_drivers_and_when_the_config_is_a_template
     main([*args, "--out", str(tmp_path / "b")])
     out = capsys.readouterr().out
     assert "run: cd " in out and "wrangler.template.toml is a template" in out
+
+
+def test_a_draft_of_many_files_says_what_time_travel_offers(shop, tmp_path, monkeypatch):
+    """A full-table backfill of 1 M rows drafts 1,600 files (stranger's project #32); past
+    MANY_DRAFT_FILES the draft's reason names the one-step alternative and its price."""
+    import d1nb.analyses.rollback as rollback
+
+    only = ["0004_add_sku.sql"]
+    (few,) = verify_rollbacks(shop, "svc", "export.sql", only, draft_to=tmp_path / "a")
+    assert "Time Travel" not in few.draft_reason
+    monkeypatch.setattr(rollback, "MANY_DRAFT_FILES", len(few.draft) - 1)
+    (many,) = verify_rollbacks(shop, "svc", "export.sql", only, draft_to=tmp_path / "b")
+    assert f"{len(many.draft)} files, one `execute --file` each: a Time Travel restore" in (
+        many.draft_reason
+    )

@@ -442,6 +442,12 @@ def verify_rollbacks(
                 write_rollback_driver(folder, binding.binding, name, ledger)
             if (folder / "TOO_LARGE.txt").is_file():
                 check.draft_reason += "; " + (folder / "TOO_LARGE.txt").read_text().strip()
+            if len(check.draft) > MANY_DRAFT_FILES:
+                check.draft_reason += (
+                    f"; {len(check.draft):,} files, one `execute --file` each: a Time Travel "
+                    "restore to a bookmark taken just before the migration undoes it in one "
+                    "step, but also every write since (report 02's runbook)"
+                )
         if stopped_at:
             unreached = checks[-1]
             unreached.reason += (
@@ -451,6 +457,10 @@ def verify_rollbacks(
         done.append(name)
     return checks
 
+
+MANY_DRAFT_FILES = 200
+"""Past this many files (100,000 statements) a draft's reason says what Time Travel offers
+instead: one step, against hours of files."""
 
 DRAFT_ROUNDS = 3
 """Rounds of drafting: restoring rows fires the export's triggers, which may change rows
