@@ -546,6 +546,35 @@ def test_local_state_without_the_databases_file_is_nothing_applied(make_tree):
     assert note.severity == "warning" and "aaaa-1" in note.message
 
 
+def test_a_template_configs_local_state_is_its_one_database_with_the_ledger(make_tree):
+    """Stranger's project #30 commits only wrangler.template.toml (database_id
+    `<YOUR_DATABASE_ID>`); a developer's local state, made with their own config and a real
+    id, holds no file named from the placeholder. The one database there with the ledger
+    table is read, said in a warning; two such databases, or a real id, are not guessed."""
+    from d1nb.formats.wrangler_output import local_state_file
+
+    tree = {
+        "svc/wrangler.template.toml": '[[env.staging.d1_databases]]\nbinding = "DB"\n'
+        'database_name = "kiln"\ndatabase_id = "<YOUR_DATABASE_ID>"\n'
+        'migrations_table = "__kiln_migrations"\n',
+        "svc/migrations/0000_init.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY);\n",
+        "svc/migrations/0001_more.sql": "CREATE TABLE u (id INTEGER PRIMARY KEY);\n",
+    }
+    root = make_tree(tree)
+    state = root / "dev" / "state"
+    _ledger_table(local_state_file(state, "real-1"), ["0000_init.sql"], "__kiln_migrations")
+    _ledger_table(local_state_file(state, "unrelated"), [], "other_table")
+    history = load_history(root, {("svc", "staging"): state}, use_git=False)
+    applied = history.ledgers[("svc", "staging")].applied
+    assert applied["name"].tolist() == ["0000_init.sql"]
+    (note,) = [p for p in history.problems if "placeholder" in p.message]
+    assert note.severity == "warning" and "__kiln_migrations" in note.message
+    _ledger_table(local_state_file(state, "real-2"), ["0000_init.sql"], "__kiln_migrations")
+    history = load_history(root, {("svc", "staging"): state}, use_git=False)
+    assert history.ledgers[("svc", "staging")].applied.empty  # two candidates: none chosen
+    assert any("no local copy" in p.message for p in history.problems)
+
+
 def test_local_state_file_is_named_as_miniflare_names_it():
     """Seen in a state folder written by wrangler 4.164 for database_id 3333…3333."""
     from d1nb.formats.wrangler_output import local_state_file

@@ -302,7 +302,12 @@ def load_history(
             history.problems.append(Problem(project.relpath(path), 0, why))
             continue
         try:
-            ledger = read_ledger(path, table, local_id=binding.local_id)
+            ledger = read_ledger(
+                path,
+                table,
+                local_id=binding.local_id,
+                placeholder=binding.placeholder_id and not binding.preview_database_id,
+            )
         except InputError as exc:
             p = exc.problem
             history.problems.append(Problem(project.relpath(Path(p.path)), p.line, p.message))

@@ -186,16 +186,20 @@ def _read_dump(path: Path, table: str) -> Ledger:
 
 
 def read_ledger(
-    path: str | Path, table: str = d1.DEFAULT_MIGRATIONS_TABLE, local_id: str | None = None
+    path: str | Path,
+    table: str = d1.DEFAULT_MIGRATIONS_TABLE,
+    local_id: str | None = None,
+    placeholder: bool = False,
 ) -> Ledger:
     """Read a ledger from any supported source, chosen by what the path is. A wrangler state
     folder with `local_id` (the binding's, see D1Binding.local_id) is read from that
-    database's own file. Whatever the source holds, the result is a ledger or an InputError
-    naming the file."""
+    database's own file; when that id is a `placeholder` (a template config's) and no file
+    has its name, from the one database there that holds the ledger table, said in a note.
+    Whatever the source holds, the result is a ledger or an InputError naming the file."""
     path = Path(path)
     try:
         if local_id is not None and path.is_dir():
-            ledger = _read_local_state(path, table, local_id)
+            ledger = _read_local_state(path, table, local_id, placeholder)
         else:
             ledger = _read_any_ledger(path, table)
         ledger.local = path.is_dir() or "miniflare-D1DatabaseObject" in path.resolve().parts
@@ -208,13 +212,22 @@ def read_ledger(
         raise InputError(path, 0, f"unreadable ledger ({type(exc).__name__}: {why})") from exc
 
 
-def _read_local_state(folder: Path, table: str, local_id: str) -> Ledger:
+def _read_local_state(folder: Path, table: str, local_id: str, placeholder: bool) -> Ledger:
     """The ledger of one database in a wrangler state folder, found by the name Miniflare
     gives its file; none there (or no ledger table in it) means nothing applied locally,
     which is what `wrangler d1 migrations apply --local` would find."""
     if not local_state_databases(folder):
         raise InputError(folder, 0, "no wrangler local state here (no .sqlite files)")
     file = local_state_file(folder, local_id)
+    if not file.is_file() and placeholder:
+        holding = _ledgers_in(folder, table)
+        if len(holding) == 1:
+            ledger = holding[0]
+            ledger.note = (
+                f"the config's database id {local_id} is a placeholder: read the one local "
+                f"database here with a '{table}' table ({Path(ledger.source).name})"
+            )
+            return ledger
     if not file.is_file():
         return Ledger(
             folder,
@@ -233,16 +246,22 @@ def _read_local_state(folder: Path, table: str, local_id: str) -> Ledger:
         return Ledger(file, applied=_frame([], file), note=f"no '{table}' table yet in {file.name}")
 
 
+def _ledgers_in(folder: Path, table: str) -> list[Ledger]:
+    """The ledger of every database in a wrangler state folder that has a `table` table."""
+    found = []
+    for db in local_state_databases(folder):
+        try:
+            found.append(_read_sqlite(db, table))
+        except InputError:
+            continue
+    return found
+
+
 def _read_any_ledger(path: Path, table: str) -> Ledger:
     if not path.exists():
         raise InputError(path, 0, "ledger file not found")
     if path.is_dir():
-        candidates = []
-        for db in local_state_databases(path):
-            try:
-                candidates.append(_read_sqlite(db, table))
-            except InputError:
-                continue
+        candidates = _ledgers_in(path, table)
         if len(candidates) != 1:
             raise InputError(
                 path,
