@@ -592,3 +592,21 @@ def test_a_table_dropped_and_another_alike_created_is_not_a_rename(tmp_path):
         ("x2", "removed"),
         ("y1", "added"),
     }
+
+
+def test_a_table_renamed_and_given_a_column_is_still_one_table(tmp_path):
+    """`RENAME TO` and an `ADD COLUMN` in one migration: the columns after begin with those
+    before, so it is the same table; the new column is listed as added, the rows compared."""
+    rows = ", ".join(f"({i}, 'v{i}')" for i in range(1, 11))
+    before, after = _two(
+        tmp_path,
+        f"CREATE TABLE tag (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO tag VALUES {rows};",
+        f"CREATE TABLE label (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO label VALUES {rows};"
+        "ALTER TABLE label ADD COLUMN color TEXT DEFAULT 'red'; DELETE FROM label WHERE id = 3;",
+    )
+    diff = compare_tables(before, after)
+    assert diff.renamed == {"tag": "label"}
+    (t,) = diff.tables.values()
+    assert (t.rows_before, t.rows_after, t.added, t.removed, t.changed) == (10, 9, 0, 1, 0)
+    changes = [(r.object, r.name, r.change) for r in diff.schema.itertuples()]
+    assert changes == [("table", "tag", "renamed"), ("column", "label.color", "added")]

@@ -319,11 +319,14 @@ def schema_diff(
             }
         )
     gone_with = set(moved) | set(moved.values())
+    kept_columns = {(moved[t], c) for t, c, _ in was.values() if t in moved}
     for key in sorted(a.keys() | b.keys()):
+        place = was.get(key) or now.get(key)
         if (key[0] == "table" and key[1] in gone_with) or (
-            key[0] == "column" and (was.get(key) or now.get(key))[0] in gone_with
+            key[0] == "column"
+            and (place[0] in moved or (key in now and (place[0], place[1]) in kept_columns))
         ):
-            continue
+            continue  # a renamed table's columns: said by its row; columns added are listed
         if key in renamed or key in renamed.values():
             if key in renamed:
                 rows.append(
@@ -458,9 +461,10 @@ def _what_changed(kind: str, before: str | None, after: str | None) -> str:
 
 
 def _renamed_tables(before: Snapshot, after: Snapshot) -> dict[str, str]:
-    """Tables only before paired with tables only after whose columns are declared alike,
-    name for name in the same order (`ALTER TABLE … RENAME TO`): before → after, only where
-    the pairing is one to one. The caller keeps a pair only when most rows match across."""
+    """Tables only before paired with tables only after whose columns begin with the same
+    columns declared alike, name for name in the same order (`ALTER TABLE … RENAME TO`,
+    perhaps with `ADD COLUMN`s after it): before → after, only where the pairing is one to
+    one. The caller keeps a pair only when most rows match across."""
     if _held_tables(before, after) is not None:
         return {}
     places: dict[str, dict[tuple[str, str], tuple[str, str, int]]] = {"b": {}, "a": {}}
@@ -480,9 +484,13 @@ def _renamed_tables(before: Snapshot, after: Snapshot) -> dict[str, str]:
     come = set(after.row_counts) - set(before.row_counts)
     was, now = shapes("b", gone), shapes("a", come)
     pairs = {}
+
+    def fits(shape: tuple, other: tuple) -> bool:
+        return other[: len(shape)] == shape
+
     for old, shape in was.items():
-        matches = [new for new, other in now.items() if other == shape]
-        if len(matches) == 1 and list(was.values()).count(shape) == 1:
+        matches = [new for new, other in now.items() if fits(shape, other)]
+        if len(matches) == 1 and sum(fits(s, now[matches[0]]) for s in was.values()) == 1:
             pairs[old] = matches[0]
     return pairs
 
