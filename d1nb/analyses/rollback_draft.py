@@ -227,7 +227,7 @@ def draft_rollback(
                 + "\n",
             )
             files.append(path)
-        number = start or (0 if schema and not start else 1)
+        number = start or (0 if schema else 1)
         too_big = 0
         statements = data()
         while chunk := list(islice(statements, DRAFT_STATEMENTS_PER_FILE)):

@@ -17,9 +17,8 @@ def driver_lines(
     """The driver's opening and its loop over the files `PREFIX_N.sql` or `PREFIX_N_WORD.sql`
     beside it, in the order of N as a number (a glob's name order puts rollback_1000 before
     rollback_100): `script` is its own file name, `about` its first comment lines;
-    `allowance` names an
-    environment variable that, set to N, stops a run after N files. The database name comes
-    from a config: it is quoted for the shell, never pasted."""
+    `allowance` names an environment variable that, set to N, stops a run after N files. The
+    database name comes from a config: it is quoted for the shell, never pasted."""
     name = shlex.quote(database)
     lines = [
         "#!/usr/bin/env sh",

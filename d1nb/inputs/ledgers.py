@@ -219,8 +219,8 @@ def _read_local_state(folder: Path, table: str, local_id: str, placeholder: bool
     if not local_state_databases(folder):
         raise InputError(folder, 0, "no wrangler local state here (no .sqlite files)")
     file = local_state_file(folder, local_id)
-    if not file.is_file() and placeholder:
-        holding = _ledgers_in(folder, table)
+    if not file.is_file():
+        holding = _ledgers_in(folder, table) if placeholder else []
         if len(holding) == 1:
             ledger = holding[0]
             ledger.note = (
@@ -228,7 +228,6 @@ def _read_local_state(folder: Path, table: str, local_id: str, placeholder: bool
                 f"database here with a '{table}' table ({Path(ledger.source).name})"
             )
             return ledger
-    if not file.is_file():
         return Ledger(
             folder,
             applied=_frame([], folder),

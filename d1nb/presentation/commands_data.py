@@ -346,6 +346,7 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
     import pandas as pd
 
     from d1nb.analyses.rollback import draft_files_text, rollback_table, verify_rollbacks
+    from d1nb.analyses.rollback_draft import ROLLBACK_DRIVER
 
     history, binding, snapshot, names = _service_snapshot(args)
     checks = verify_rollbacks(
@@ -385,7 +386,7 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
             ]
         )
         out.section(f"Drafted from the export into {args.out}, replayed the same way", drafts)
-        drivers = [c.draft[0].parent / "run_rollback.sh" for c in reversed(checks) if c.draft]
+        drivers = [c.draft[0].parent / ROLLBACK_DRIVER for c in reversed(checks) if c.draft]
         if drivers:
             folder = shlex.quote(str(binding.config_path.parent))
             out.line("To undo them, newest first (each driver skips the files its done.txt lists):")
