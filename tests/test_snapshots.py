@@ -872,3 +872,32 @@ def test_a_csv_keeps_empty_strings_apart_from_nulls(tmp_path):
     got = apsw.Connection(str(snapshot.path)).execute(query).fetchall()
     want = apsw.Connection(str(db)).execute(query).fetchall()
     assert [(int(i), n, v) for i, n, v in got] == want
+
+
+def test_a_row_the_schema_refuses_is_named_by_its_line(tmp_path):
+    """Stranger's project #33: a CSV of members loaded with the migrations' schema (Joined
+    made NOT NULL) stopped at "table Members: NOT NULL constraint failed" with no line among
+    1,482. The refused row is named: its first line in a CSV (a quoted value may span
+    lines), its place in `--json` results and in a Parquet file."""
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "0001_m.sql").write_text(
+        "CREATE TABLE Members (Id INTEGER PRIMARY KEY, Name TEXT, Joined TEXT NOT NULL);"
+    )
+    schema = load_migration_dir(migrations)
+    members = tmp_path / "Members.csv"
+    members.write_text('Id,Name,Joined\n1,"Ann\nLee",2024\n2,"O\'Brien",\n3,x,2025\n')
+    with pytest.raises(InputError) as caught:
+        load_snapshot(members, tmp_path / "w1", schema=schema)
+    assert caught.value.problem.line == 4
+    assert "row 2: NOT NULL constraint failed: Members.Joined" in str(caught.value)
+
+    results = [{"Id": 1, "Joined": "2024"}, {"Id": 1, "Joined": "2025"}]
+    out = tmp_path / "members.json"
+    out.write_text(json.dumps([{"results": results, "success": True}]), encoding="utf-8")
+    with pytest.raises(InputError, match="result row 2: UNIQUE constraint failed"):
+        load_snapshot(out, tmp_path / "w2", table="Members", schema=schema)
+
+    pq.write_table(pa.table({"Id": [1, 2, 3], "Joined": ["a", "b", None]}), tmp_path / "m.pq")
+    with pytest.raises(InputError, match="row 3: NOT NULL"):
+        load_snapshot(tmp_path / "m.pq", tmp_path / "w3", table="Members", schema=schema)

@@ -126,7 +126,10 @@ def _insert_rows(
     columns: list[str],
     rows: Iterable,
     schema: SchemaSource | None,
+    where: Callable[[int], tuple[int, str]],
 ) -> None:
+    """Insert `rows`; a row the schema refuses is named by `where(its index)`: the file's
+    line (0 when the format has none) and how to find it (`row 7`)."""
     if not engine.conn.table_exists(None, table):
         if schema is not None:
             raise InputError(path, 0, f"table {table} is not created by the given schema")
@@ -141,10 +144,19 @@ def _insert_rows(
         + ", ".join(quote_ident(c) for c in columns)
         + f") VALUES ({marks})"
     )
+    last = -1
+
+    def counted() -> Iterable:
+        nonlocal last
+        for index, row in enumerate(rows):
+            last = index  # the row being inserted when the schema refuses one
+            yield row
+
     try:
-        engine.conn.executemany(sql, rows)
+        engine.conn.executemany(sql, counted())
     except apsw.Error as exc:
-        raise InputError(path, 0, f"table {table}: {exc}") from exc
+        line, found = where(last)
+        raise InputError(path, line, f"table {table}, {found}: {exc}") from exc
 
 
 def _load_rows(
@@ -155,9 +167,11 @@ def _load_rows(
     read: Callable[[], tuple[list[str], list[tuple]]],
     name: str | None,
     through_javascript: bool = False,
+    where: Callable[[int], tuple[int, str]] | None = None,
 ) -> Snapshot:
     """A working copy of one table's rows; `through_javascript` for rows whose numbers a
-    JavaScript program wrote (its integers past 2^53 rounded: a note says so)."""
+    JavaScript program wrote (its integers past 2^53 rounded: a note says so); `where`
+    names a row by its index (default: `row N`, counted from 1)."""
     target = fresh_working_copy(workdir, name or path.stem)
     notes = []
     with D1Engine(target, statement_limit=0) as engine:
@@ -168,7 +182,9 @@ def _load_rows(
         if through_javascript:
             rows, printed = _printed_blobs(engine, table, columns, rows)
             notes += printed
-        _insert_rows(engine, path, table, columns, rows, schema)
+        _insert_rows(
+            engine, path, table, columns, rows, schema, where or (lambda i: (0, f"row {i + 1}"))
+        )
         create_later(engine, later)
         engine.conn.execute("COMMIT")
         counts = count_rows(engine)
@@ -257,7 +273,16 @@ def load_json(
             for n, row in enumerate(rows, 1)
         ]
 
-    return _load_rows(path, workdir, table, schema, read, name, through_javascript=True)
+    return _load_rows(
+        path,
+        workdir,
+        table,
+        schema,
+        read,
+        name,
+        through_javascript=True,
+        where=lambda i: (0, f"result row {i + 1}"),
+    )
 
 
 def _json_value(path: Path, row: int, column: str, value: object) -> object:
@@ -289,6 +314,7 @@ def load_csv(
     Values go in as text and take the declared column's affinity, as `sqlite3 .import` does.
     """
     path = Path(path)
+    first_lines: list[int] = []  # each row's first line in the file (a value may span lines)
 
     def read() -> tuple[list[str], list[tuple]]:
         with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -301,7 +327,10 @@ def load_csv(
                 raise InputError(path, 1, "not valid UTF-8") from exc
             rows = []
             try:
+                ended = reader.line_num
                 for row in reader:
+                    first_lines.append(ended + 1)
+                    ended = reader.line_num
                     if len(row) != len(header):
                         raise InputError(
                             path, reader.line_num, f"{len(row)} fields, header has {len(header)}"
@@ -319,7 +348,15 @@ def load_csv(
             rows = _quoted_empties(path, len(header), rows)
         return header, rows
 
-    return _load_rows(path, workdir, table or path.stem, schema, read, name)
+    return _load_rows(
+        path,
+        workdir,
+        table or path.stem,
+        schema,
+        read,
+        name,
+        where=lambda i: (first_lines[i], f"row {i + 1}"),
+    )
 
 
 def _quoted_empties(path: Path, width: int, rows: list[tuple]) -> list[tuple]:
