@@ -319,3 +319,44 @@ def test_its_own_files_run_whole_or_not_at_all(tmp_path):
             "f.sql", "INSERT INTO c VALUES (3, 1);\nINSERT INTO c VALUES (4, 9);\n", record=False
         )
         assert not outcome.ok and outcome.error_line == 2
+
+
+@pytest.mark.parametrize(
+    "last", ["DELETE FROM c WHERE id = 3", "DELETE FROM c WHERE id = 3 -- done;\n"]
+)
+def test_a_last_statement_without_its_semicolon_fails_the_apply(last):
+    """Stranger's project #34: `wrangler d1 migrations apply` appends its ledger INSERT to
+    the file's text, so a last statement without its `;` becomes one statement with it: D1
+    fails the file ("near "INSERT": syntax error") where d1nb's impact called it safe.
+    `wrangler d1 execute --file` sends no ledger INSERT, and runs the file."""
+    with D1Engine() as engine:
+        assert engine.apply_migration("0001_init.sql", PARENT_CHILD).ok
+        text = f"UPDATE p SET n = 'z';\n{last}"
+        outcome = engine.apply_migration("0002_touch.sql", text)
+        assert not outcome.ok and outcome.error_line == 2
+        assert outcome.error.startswith('near "INSERT": syntax error')
+        assert "no closing ';'" in outcome.error
+        assert count(engine, "c") == 3  # the whole file rolled back, no ledger row
+        assert engine.conn.execute("SELECT n FROM p ORDER BY id").fetchall() == [("a",), ("b",)]
+        assert [r[0] for r in engine.conn.execute("SELECT name FROM d1_migrations")] == [
+            "0001_init.sql"
+        ]
+        assert engine.apply_migration("0002_touch.sql", text, via="execute-file").ok
+        assert count(engine, "c") == 2
+
+
+def test_a_comment_left_open_at_the_end_swallows_the_ledger_insert():
+    """Stranger's project #35: a file ending in `/* unclosed` runs, wrangler shows it applied,
+    and the ledger INSERT it appends falls inside the comment: the ledger never lists the
+    file, and the next `migrations apply` runs it again."""
+    with D1Engine() as engine:
+        assert engine.apply_migration("0001_init.sql", PARENT_CHILD).ok
+        outcome = engine.apply_migration("0002_more.sql", "INSERT INTO p VALUES (3, 'c');\n/* x\n")
+        assert outcome.ok and count(engine, "p") == 3
+        assert any("not recorded" in n for n in outcome.notes)
+        assert [r[0] for r in engine.conn.execute("SELECT name FROM d1_migrations")] == [
+            "0001_init.sql"
+        ]
+        closed = engine.apply_migration("0003_more.sql", "INSERT INTO p VALUES (4, 'd');\n/**/\n")
+        assert not any("not recorded" in n for n in closed.notes)
+        assert count(engine, "d1_migrations") == 2

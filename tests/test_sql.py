@@ -148,6 +148,25 @@ def test_split_equals_sqlites_completeness_rule(text):
         assert text[begin:end].rstrip() == sql and not sql.startswith(("--", "/*", " "))
 
 
+@pytest.mark.parametrize(
+    ("text", "open_at"),
+    [
+        ("SELECT 1;\n/* to do\n", 10),
+        ("SELECT 1;\n/* a */ /* b\n\n", 18),
+        ("SELECT 1;\n/*/", 10),
+        ("SELECT 1;\n/* closed */\n", None),
+        ("SELECT 1;\n/**/", None),
+        ("SELECT 1;\n-- not /* one\n", None),
+        ("/* only a comment", 0),
+    ],
+)
+def test_a_comment_left_open_at_the_end_is_an_unfinished_statement(text, open_at):
+    """What wrangler appends to a migration (its ledger INSERT) would fall inside it."""
+    unfinished = [begin for begin, _e, _sql, complete in split_statements(text) if not complete]
+    assert unfinished == ([] if open_at is None else [open_at])
+    assert apsw.complete(text + "\nSELECT 1;") == (open_at is None)
+
+
 def test_split_lines_are_counted_once():
     text = "".join(f"-- row {i}\nINSERT INTO t VALUES ({i}, 'a;\nb');\n" for i in range(2000))
     statements = parse_statements(text)

@@ -50,7 +50,7 @@ from d1nb.formats.sql.d1_build import (
     fired_differences,
     stored_differences,
 )
-from d1nb.formats.sql.text import ROWID_NAMES, quote_ident, split_statements
+from d1nb.formats.sql.text import ROWID_NAMES, quote_ident, quote_literal, split_statements
 from d1nb.problems import InputError
 
 _DML_KINDS = frozenset({"insert", "insert_select", "update", "delete"})
@@ -103,6 +103,32 @@ def cascade_edges(fks: list[tuple], table: str) -> list[tuple[str, str, str, str
                 reached.add(child)
                 queue.append(child)
     return edges
+
+
+_LEDGER_IN_FILE = (
+    " (the file's last statement has no closing ';': wrangler appends its ledger INSERT to "
+    "the file, and D1 reads the two as one statement)"
+)
+
+
+_NOT_RECORDED = (
+    "the file ends inside an open /* comment, and the ledger INSERT wrangler appends to the "
+    "file falls inside it: the file runs but is not recorded, so the next `migrations apply` "
+    "runs it again"
+)
+
+
+def _with_ledger_insert(statement: Statement, ledger_table: str, name: str) -> Statement:
+    """A file's last statement without its closing `;`, as `migrations apply` sends it:
+    wrangler appends its ledger INSERT to the file's text, so D1 reads the two as one
+    statement (as a rule a syntax error near "INSERT", which fails the file)."""
+    tail = f"\nINSERT INTO {quote_ident(ledger_table)} (name)\nvalues ({quote_literal(name)});"
+    return replace(
+        statement,
+        sql=statement.sql + tail,
+        sent=None if statement.sent is None else statement.sent + tail,
+        complete=True,
+    )
 
 
 def _pragma_note(s: Statement, keys_off: bool) -> str:
@@ -443,6 +469,7 @@ class D1Engine:
             self.ensure_ledger(ledger_table)
         self.conn.execute("BEGIN")
         select_triggers: dict[str, list[tuple[str, str]]] = {}
+        ledger_in_file = False
         try:
             for s in runnable:
                 try:
@@ -451,6 +478,8 @@ class D1Engine:
                     raise InputError(
                         name, s.line, f"d1nb cannot run this as D1 does: {exc.problem.message}"
                     ) from None
+                if record and not s.complete:
+                    s, ledger_in_file = _with_ledger_insert(s, ledger_table, name), True
                 if s.written is not None:
                     outcome.notes += [f"line {s.line}: {n}" for n in differences(s.written)]
                 outcome.notes += [f"line {s.line}: {n}" for n in stored_differences(s.kind, s.sql)]
@@ -467,6 +496,8 @@ class D1Engine:
                 try:
                     changes = self._run(s, name)
                 except D1Error as exc:
+                    if ledger_in_file:
+                        exc.reason += _LEDGER_IN_FILE
                     outcome.statements.append(
                         StatementOutcome(name, s.index, s.line, s.kind, s.table, 0, exc.reason)
                     )
@@ -480,7 +511,9 @@ class D1Engine:
                 outcome.statements.append(
                     StatementOutcome(name, s.index, s.line, s.kind, s.table, changes)
                 )
-            if record:
+            if ledger_in_file and not self._recorded(ledger_table, name):
+                outcome.notes.append(_NOT_RECORDED)
+            if record and not ledger_in_file:
                 if applied_at is None:
                     self.conn.execute(
                         f"INSERT INTO {quote_ident(ledger_table)} (name) VALUES (?)", (name,)
@@ -509,6 +542,11 @@ class D1Engine:
             if keys_off:
                 self.conn.execute("PRAGMA foreign_keys=ON")
         return outcome
+
+    def _recorded(self, ledger_table: str, name: str) -> bool:
+        """Whether the ledger lists `name`."""
+        query = f"SELECT count(*) FROM {quote_ident(ledger_table)} WHERE name = ?"
+        return self.conn.execute(query, (name,)).fetchall()[0][0] > 0
 
     def run_own_file(self, text: str) -> bool:
         """Run SQL d1nb wrote itself (a rollback draft's data: literal rows by key, its

@@ -188,9 +188,24 @@ def read_migration_file(path: Path, name: str) -> MigrationFile:
     migration.text = text
     migration.statements = parse_statements(text)
     for statement in migration.statements:
-        if not statement.complete:
+        if not statement.complete and statement.sql.startswith("/*"):
             migration.problems.append(
-                Problem(str(path), statement.line, "unterminated statement (no closing ';')")
+                Problem(
+                    str(path),
+                    statement.line,
+                    "a /* comment left open at the end: `migrations apply` appends its "
+                    "ledger INSERT to the file, inside the comment, so the file runs but is "
+                    "never recorded and the next apply runs it again",
+                )
+            )
+        elif not statement.complete:
+            migration.problems.append(
+                Problem(
+                    str(path),
+                    statement.line,
+                    "unterminated statement (no closing ';'): `migrations apply` appends "
+                    "its ledger INSERT to the file, and D1 fails the two as one statement",
+                )
             )
     if number is None:
         migration.problems.append(

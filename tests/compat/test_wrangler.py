@@ -956,3 +956,49 @@ def test_statements_d1s_build_runs_differently_as_wrangler(tmp_path):
             "SELECT json_type(meta, '$.copy') FROM recipes WHERE id = 2"
         ).fetchall()[0]
         assert copied == "text"  # a plain value from a subquery stays a string
+
+
+_UNFINISHED_ENDS = {
+    "no closing ;": "DELETE FROM t WHERE v = 'x;y' AND id = 3",
+    "open comment": "DELETE FROM t WHERE v = 'x;y' AND id = 3;\n/* to do: drop t\n",
+}
+
+
+@pytest.mark.parametrize("end", sorted(_UNFINISHED_ENDS))
+def test_a_file_left_unfinished_fails_or_goes_unrecorded_as_in_wrangler(tmp_path, end):
+    """Stranger's projects #34 and #35: wrangler appends its ledger INSERT to the file's text.
+    A last statement without its `;` runs into it and D1 fails the file (`near "INSERT":
+    syntax error`), rolling back its UPDATE, where d1nb's impact had called it safe. A `/*`
+    left open at the end swallows it: the file runs, wrangler shows it applied, and the
+    ledger never lists it (the next apply runs it again). d1nb's replay does the same."""
+    root = tmp_path / "project"
+    (root / "migrations").mkdir(parents=True)
+    (root / "wrangler.toml").write_text(
+        'name = "quill"\n\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "quill"\n'
+        'database_id = "00000000-0000-4000-8000-000000000034"\n'
+    )
+    files = {
+        "0001_init.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n"
+        "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');\n",
+        "0002_touch.sql": "UPDATE t SET v = 'x;y' WHERE id >= 2; -- a ; comment\n"
+        + _UNFINISHED_ENDS[end],
+    }
+    for name, text in files.items():
+        (root / "migrations" / name).write_text(text)
+    run = wrangler(root, "d1", "migrations", "apply", "DB", "--local")
+    theirs = read_only_copy(local_database(root), tmp_path / "theirs")
+    failed = run.failed_migration(ledger_names(theirs, "d1_migrations"))
+
+    with D1Engine(tmp_path / "ours.sqlite") as engine:
+        assert engine.apply_migration("0001_init.sql", files["0001_init.sql"]).ok
+        outcome = engine.apply_migration("0002_touch.sql", files["0002_touch.sql"])
+        if end == "no closing ;":
+            assert failed == "0002_touch.sql" and run.reports('near "INSERT": syntax error')
+            assert not outcome.ok and outcome.error_line == 2
+            assert outcome.error.startswith('near "INSERT": syntax error')
+        else:
+            assert failed is None and outcome.ok
+            assert any("is not recorded" in n for n in outcome.notes)
+        query = "SELECT * FROM t ORDER BY id"
+        assert engine.conn.execute(query).fetchall() == theirs.execute(query).fetchall()
+        assert ledger_names(engine.conn, "d1_migrations") == ledger_names(theirs, "d1_migrations")

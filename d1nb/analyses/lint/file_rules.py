@@ -332,7 +332,7 @@ def _checks(sql: str) -> set[str]:
     "D1N019",
     "unreadable-file",
     "error",
-    "the file is not UTF-8 text, or its last statement has no closing ';'",
+    "the file is not UTF-8 text, its last statement has no closing ';', or a /* is left open",
     "file",
 )
 def unreadable_file(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
@@ -340,6 +340,10 @@ def unreadable_file(f: MigrationFile, ctx: FileContext) -> Iterator[Hit]:
     - **What**: a migration that is not UTF-8 text, contains NUL bytes, or ends with a statement
       without its closing `;`.
     - **Why on D1**: wrangler sends the text as is; the file fails or, worse, runs partly.
+      `migrations apply` appends its ledger `INSERT` to the file's text, so a last statement
+      without its `;` runs into it and the whole file fails (`near "INSERT": syntax error`);
+      a `/*` comment left open at the end swallows it: the file runs, is never recorded, and
+      the next `migrations apply` runs it again.
     - **Fix**: save as UTF-8; close the last statement.
     - **Example**: a file saved as Latin-1 with `é` in a comment.
     """

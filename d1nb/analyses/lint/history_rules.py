@@ -74,7 +74,9 @@ def fails_from_empty(ctx: ServiceContext) -> Iterator[ServiceHit]:
         if outcome.ok:
             continue
         f = ctx.file_named(outcome.name)
-        if f.text is None:  # unreadable: D1N019 says so
+        if f.text is None or any(  # unreadable or unterminated: D1N019 says so
+            not s.complete and s.line == outcome.error_line for s in f.statements
+        ):
             continue
         yield (
             f,

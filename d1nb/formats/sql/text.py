@@ -178,6 +178,7 @@ def blobs_emptied(sql: str) -> str:
 # -- splitting --------------------------------------------------------------------------------
 
 _LEADING_TRIVIA = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*", re.S)
+_TRIVIA_PIECE = re.compile(r"\s+|--[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z)", re.S)
 _UP_TO_SEMICOLON = re.compile(
     r"""(?:[^;'"`\[\-/]++|'(?:[^']|'')*+'|"(?:[^"]|"")*+"|`[^`]*+`|\[[^\]]*+\]"""
     r"""|--[^\n]*+|/\*.*?\*/|-(?!-)|/(?!\*))*+;""",
@@ -214,7 +215,8 @@ def split_statements(text: str) -> Iterator[tuple[int, int, str, bool]]:
 
     The statement text starts at its first token (leading comments dropped) and ends with its
     `;`. Text after the last complete statement that is not only comments is yielded as
-    incomplete. Linear in the length of the text, except inside trigger bodies.
+    incomplete, and so is a `/*` comment left open at the end (it swallows whatever is
+    appended to the text). Linear in the length of the text, except inside trigger bodies.
     """
     start = 0
     while (end := _statement_end(text, start)) is not None:
@@ -225,6 +227,20 @@ def split_statements(text: str) -> Iterator[tuple[int, int, str, bool]]:
     first = _skip_trivia(text, start)
     if first < len(text):
         yield first, len(text), text[first:].rstrip(), False
+    elif (opened := open_comment(text, start)) is not None:
+        yield opened, len(text), text[opened:].rstrip(), False
+
+
+def open_comment(text: str, start: int = 0) -> int | None:
+    """Offset of a `/*` comment the text leaves open at its end, when `text[start:]` is only
+    whitespace and comments; else None."""
+    last = None
+    for piece in _TRIVIA_PIECE.finditer(text, start):
+        last = piece
+    if last is None or last.end() != len(text) or not last.group().startswith("/*"):
+        return None
+    closed = len(last.group()) >= 4 and last.group().endswith("*/")
+    return None if closed else last.start()
 
 
 def wrangler_splits(text: str) -> bool:
