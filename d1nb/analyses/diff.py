@@ -375,38 +375,53 @@ LEDGER_COLUMNS = ["id", "name", "applied_at"]
 """The columns of wrangler's ledger table, whatever its name."""
 
 
+def _ledgers(snapshot: Snapshot) -> tuple[set[str], list[str]]:
+    """(its tables lower-cased, those shaped as wrangler's ledger)."""
+    with snapshot.schema_engine() as engine:
+        tables = engine.tables()
+        return (
+            {t.lower() for t in tables},
+            [t for t in tables if [c[1] for c in engine.columns(t)] == LEDGER_COLUMNS],
+        )
+
+
+def _lost_ledger(before: Snapshot, after: Snapshot) -> str | None:
+    """The ledger before holds, when after holds none. No migration drops it (wrangler
+    never does), but `wrangler d1 export --table` leaves it out: after holds chosen tables."""
+    if _ledgers(after)[1]:
+        return None
+    return next(iter(_ledgers(before)[1]), None)
+
+
 def _partial_export_hints(before: Snapshot, after: Snapshot, schema: pd.DataFrame) -> list[str]:
-    """A note for a side that lacks the other's ledger while tables are said added or removed:
-    no migration drops the ledger, but `wrangler d1 export --table` leaves it out, and then
-    every table it was not asked for reads as removed."""
-    gone = schema[(schema["object"] == "table") & schema["change"].isin(["added", "removed"])]
-    if gone.empty:
-        return []
-    ledgers = {}
-    for side, snapshot in (("before", before), ("after", after)):
-        with snapshot.schema_engine() as engine:
-            tables = engine.tables()
-            ledgers[side] = (
-                {t.lower() for t in tables},
-                [t for t in tables if [c[1] for c in engine.columns(t)] == LEDGER_COLUMNS],
-            )
+    """Notes on a side that lacks the other's ledger: after without it holds chosen tables
+    (only those are compared); before without it may be one too, or a database migrations
+    never ran on, so its tables are compared as they are, with a note when some read as
+    added."""
     notes = []
-    for side, other in (("before", "after"), ("after", "before")):
-        missing = [t for t in ledgers[other][1] if t.lower() not in ledgers[side][0]]
-        if missing:
-            notes.append(
-                f"{side}: has no {missing[0]} table, which {other} has and no migration drops: "
-                "an export of chosen tables (`wrangler d1 export --table`)? The tables it was "
-                "not asked for read as added or removed; compare exports of the same tables"
-            )
+    if lost := _lost_ledger(before, after):
+        notes.append(
+            f"after: has no {lost} table, which before has and no migration drops: an export "
+            f"of chosen tables (`wrangler d1 export --table`); only the tables it holds are "
+            "compared, compare exports of the same tables for the rest"
+        )
+    gone = schema[(schema["object"] == "table") & schema["change"].isin(["added", "removed"])]
+    if not gone.empty and (gained := _lost_ledger(after, before)):
+        notes.append(
+            f"before: has no {gained} table, which after has: an export of chosen tables "
+            "(`wrangler d1 export --table`)? The tables it was not asked for read as added; "
+            "compare exports of the same tables"
+        )
     return notes
 
 
 def _held_tables(before: Snapshot, after: Snapshot) -> set[str] | None:
     """The tables (lower-cased) both inputs hold when either holds chosen tables only (a
-    one-table `--json`, CSV or Parquet file): the rest is in neither comparison. None when
-    both are whole databases."""
+    one-table `--json`, CSV or Parquet file, or an after export without before's ledger):
+    the rest is in neither comparison. None when both are whole databases."""
     chosen = [s.only_tables for s in (before, after) if s.only_tables is not None]
+    if after.only_tables is None and _lost_ledger(before, after):
+        chosen.append(frozenset(after.row_counts))
     if not chosen:
         return None
     return set.intersection(*({t.lower() for t in c} for c in chosen))
