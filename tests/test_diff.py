@@ -619,3 +619,62 @@ def test_a_table_renamed_and_given_a_column_is_still_one_table(tmp_path):
     assert (t.rows_before, t.rows_after, t.added, t.removed, t.changed) == (10, 9, 0, 1, 0)
     changes = [(r.object, r.name, r.change) for r in diff.schema.itertuples()]
     assert changes == [("table", "tag", "renamed"), ("column", "label.color", "added")]
+
+
+def test_a_table_renamed_with_a_column_dropped_is_still_one_table(tmp_path):
+    """Stranger's project #36: `RENAME TO`, `DROP COLUMN legacy_code`, `RENAME COLUMN opened`
+    and `ADD COLUMN note` in one migration, 40 of 200 accounts deleted (applied by wrangler):
+    read as account removed (200 rows), ledger_account added (160 rows). The same primary
+    key and most columns kept, declared alike, one to one: one table renamed; the columns
+    it lost are removed, a kept column declared otherwise is changed."""
+    rows = ", ".join(f"({i}, 'o{i}', {i * 10}, 'L{i}', '2024')" for i in range(1, 201))
+    before, after = _two(
+        tmp_path,
+        "CREATE TABLE account (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, "
+        f"balance INTEGER DEFAULT 0, legacy_code TEXT, opened TEXT); "
+        f"INSERT INTO account VALUES {rows};",
+        "CREATE TABLE ledger_account (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, "
+        "balance INTEGER DEFAULT 0, legacy_code TEXT, opened TEXT); "
+        f"INSERT INTO ledger_account VALUES {rows};"
+        "ALTER TABLE ledger_account DROP COLUMN legacy_code;"
+        "ALTER TABLE ledger_account RENAME COLUMN opened TO opened_on;"
+        "ALTER TABLE ledger_account ADD COLUMN note TEXT;"
+        "DELETE FROM ledger_account WHERE id % 5 = 0;"
+        "UPDATE ledger_account SET balance = balance + 1 WHERE id = 7;",
+    )
+    diff = compare_tables(before, after)
+    assert diff.renamed == {"account": "ledger_account"}
+    (t,) = diff.tables.values()
+    assert (t.rows_before, t.rows_after, t.added, t.removed, t.changed) == (200, 160, 0, 40, 1)
+    changes = [(r.object, r.name, r.change) for r in diff.schema.itertuples()]
+    assert changes == [
+        ("table", "account", "renamed"),
+        ("column", "account.legacy_code", "removed"),
+        ("column", "account.opened", "removed"),
+        ("column", "ledger_account.note", "added"),
+        ("column", "ledger_account.opened_on", "added"),
+    ]
+
+    (tmp_path / "k").mkdir()
+    (tmp_path / "r").mkdir()
+    other_key = _two(
+        tmp_path / "k",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT, w TEXT);"
+        "INSERT INTO a VALUES (1, 'x', 'y');",
+        "CREATE TABLE b (uid INTEGER PRIMARY KEY, v TEXT, w TEXT);"
+        "INSERT INTO b VALUES (1, 'x', 'y');",
+    )
+    assert compare_tables(*other_key).renamed == {}  # another key: not the same table
+    rebuilt = _two(
+        tmp_path / "r",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT, w TEXT, z TEXT);"
+        "INSERT INTO a VALUES (1, 'x', 'y', 'z');",
+        "CREATE TABLE b (id INTEGER PRIMARY KEY, v TEXT, w TEXT, z TEXT NOT NULL);"
+        "INSERT INTO b VALUES (1, 'x', 'y', 'z');",
+    )
+    diff = compare_tables(*rebuilt)
+    assert diff.renamed == {"a": "b"}
+    assert [(r.name, r.change) for r in diff.schema.itertuples()] == [
+        ("a", "renamed"),
+        ("b.z", "changed"),
+    ]

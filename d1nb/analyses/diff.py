@@ -319,14 +319,29 @@ def schema_diff(
             }
         )
     gone_with = set(moved) | set(moved.values())
-    kept_columns = {(moved[t], c) for t, c, _ in was.values() if t in moved}
+    after_column = {(t, c): key for key, (t, c, _) in now.items()}
+    across = {  # a renamed table's column before → the same column after, where kept
+        key: after_column[(moved[t], c)]
+        for key, (t, c, _) in was.items()
+        if t in moved and (moved[t], c) in after_column
+    }
     for key in sorted(a.keys() | b.keys()):
-        place = was.get(key) or now.get(key)
-        if (key[0] == "table" and key[1] in gone_with) or (
-            key[0] == "column"
-            and (place[0] in moved or (key in now and (place[0], place[1]) in kept_columns))
-        ):
-            continue  # a renamed table's columns: said by its row; columns added are listed
+        if (key[0] == "table" and key[1] in gone_with) or key in across.values():
+            continue  # a renamed table: said by its row; its columns from the side before
+        if key in across:
+            moved_to = across[key]
+            if not _same_definition("column", a[key], b[moved_to]):
+                rows.append(
+                    {
+                        "object": "column",
+                        "name": moved_to[1],
+                        "change": "changed",
+                        "detail": _what_changed("column", a[key], b[moved_to]),
+                        "before": a[key],
+                        "after": b[moved_to],
+                    }
+                )
+            continue
         if key in renamed or key in renamed.values():
             if key in renamed:
                 rows.append(
@@ -478,8 +493,10 @@ def _what_changed(kind: str, before: str | None, after: str | None) -> str:
 def _renamed_tables(before: Snapshot, after: Snapshot) -> dict[str, str]:
     """Tables only before paired with tables only after whose columns begin with the same
     columns declared alike, name for name in the same order (`ALTER TABLE … RENAME TO`,
-    perhaps with `ADD COLUMN`s after it): before → after, only where the pairing is one to
-    one. The caller keeps a pair only when most rows match across."""
+    perhaps with `ADD COLUMN`s after it), or that keep the same primary key and most of
+    their columns declared alike (a `DROP COLUMN` or `RENAME COLUMN` too): before → after,
+    only where the pairing is one to one. The caller keeps a pair only when most rows match
+    across."""
     if _held_tables(before, after) is not None:
         return {}
     places: dict[str, dict[tuple[str, str], tuple[str, str, int]]] = {"b": {}, "a": {}}
@@ -501,7 +518,12 @@ def _renamed_tables(before: Snapshot, after: Snapshot) -> dict[str, str]:
     pairs = {}
 
     def fits(shape: tuple, other: tuple) -> bool:
-        return other[: len(shape)] == shape
+        if other[: len(shape)] == shape:
+            return True
+        columns, others = {c[1:] for c in shape}, {c[1:] for c in other}
+        key = {c for c in columns if " PRIMARY KEY" in c[1]}
+        same_key = key and key == {c for c in others if " PRIMARY KEY" in c[1]}
+        return bool(same_key) and 2 * len(columns & others) > len(columns)
 
     for old, shape in was.items():
         matches = [new for new, other in now.items() if fits(shape, other)]
