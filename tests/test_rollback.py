@@ -1011,3 +1011,58 @@ def test_a_draft_of_many_files_says_what_time_travel_offers(shop, tmp_path, monk
     assert f"{len(many.draft)} files, one `execute --file` each: a Time Travel restore" in (
         many.draft_reason
     )
+
+
+def test_a_renamed_table_is_renamed_back_and_keeps_the_rows_written_since(tmp_path):
+    """Stranger's project #36: `RENAME TO ledger_account`, then DROP COLUMN legacy_code (not
+    the last), RENAME COLUMN opened TO opened_on, ADD COLUMN note, a purge and a child table
+    pointing at it. The draft dropped ledger_account and created account again from the
+    export: every row written to ledger_account since the export was lost, where the draft's
+    header says rows added since stay. The migration's own ALTERs say what it renamed: the
+    draft renames the table and the column back, rebuilds it for the dropped middle column,
+    and keeps production's rows (checked through the real wrangler on #36)."""
+    init = (
+        "CREATE TABLE account (id INTEGER PRIMARY KEY, owner TEXT NOT NULL,\n"
+        "  balance INTEGER DEFAULT 0, legacy_code TEXT, opened TEXT);\n"
+        "CREATE TABLE entry (id INTEGER PRIMARY KEY,\n"
+        "  account INTEGER REFERENCES account(id) ON DELETE CASCADE, amount INTEGER);\n"
+    )
+    rows = (
+        "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 30)"
+        " INSERT INTO account SELECT i, 'o' || i, i * 10, 'L' || i, '2024-01-0' || (i % 9 + 1)"
+        " FROM q; INSERT INTO entry SELECT id, id, 5 FROM account;"
+    )
+    migration = (
+        "ALTER TABLE account RENAME TO ledger_account;\n"
+        "ALTER TABLE ledger_account DROP COLUMN legacy_code;\n"
+        "ALTER TABLE ledger_account RENAME COLUMN opened TO opened_on;\n"
+        "ALTER TABLE ledger_account ADD COLUMN note TEXT;\n"
+        "DELETE FROM ledger_account WHERE id % 5 = 0;\n"
+    )
+    root = _project(tmp_path / "p", init, {"0002_rename.sql": migration}, rows)
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    schema = check.draft[0].read_text(encoding="utf-8")
+    assert 'ALTER TABLE "ledger_account" RENAME TO "account";' in schema
+    assert 'ALTER TABLE "account" RENAME COLUMN "opened_on" TO opened;' in schema
+    assert 'DROP TABLE IF EXISTS "ledger_account"' not in schema
+    with D1Engine(root / "prod.sqlite", statement_limit=0) as engine:
+        engine.apply_migration("0001_init.sql", init)
+        engine.conn.execute(rows)
+        exported = engine.conn.execute("SELECT * FROM account ORDER BY id").fetchall()
+        entries = engine.conn.execute("SELECT * FROM entry ORDER BY id").fetchall()
+        engine.apply_migration("0002_rename.sql", migration)
+        engine.conn.execute(  # production since: an account and its entry
+            "INSERT INTO ledger_account (id, owner, balance, opened_on, note)"
+            " VALUES (99, 'late', 1, '2025-01-01', 'since');"
+            "INSERT INTO entry VALUES (99, 99, 7);"
+        )
+        for draft in check.draft:
+            engine.conn.execute(f"BEGIN;\n{draft.read_text(encoding='utf-8')}\nCOMMIT;")
+        now = engine.conn.execute("SELECT * FROM account ORDER BY id").fetchall()
+        assert now == [*exported, (99, "late", 1, None, "2025-01-01")]
+        assert engine.conn.execute("SELECT * FROM entry ORDER BY id").fetchall() == [
+            *entries,
+            (99, 99, 7),
+        ]
+        assert engine.conn.execute("PRAGMA foreign_key_check").fetchall() == []

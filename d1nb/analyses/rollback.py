@@ -436,7 +436,7 @@ def verify_rollbacks(
             check = checks[-1]
             folder = Path(draft_to) / name.replace("/", "_").removesuffix(".sql")
             check.draft_verdict, check.draft_reason = _draft_and_verify(
-                check, state, applied_run.after, ledger, folder, step
+                check, state, applied_run.after, ledger, folder, step, _renames_in(f)
             )
             if check.draft:
                 write_rollback_driver(folder, binding.binding, name, ledger)
@@ -469,11 +469,20 @@ drafts what is still not back, from the state the earlier files leave."""
 
 
 def _draft_and_verify(
-    check: RollbackCheck, state: Snapshot, after: Snapshot, ledger: str, folder: Path, step: Path
+    check: RollbackCheck,
+    state: Snapshot,
+    after: Snapshot,
+    ledger: str,
+    folder: Path,
+    step: Path,
+    renames: tuple[dict[str, str], dict[str, dict[str, str]]],
 ) -> tuple[str, str]:
     """Draft the compensating files into `folder` (check.draft), replaying each round on the
-    state the earlier ones leave, until the data is back or DRAFT_ROUNDS; verdict and reason."""
-    check.draft = draft_rollback(state, after, ledger, folder)
+    state the earlier ones leave, until the data is back or DRAFT_ROUNDS; verdict and reason.
+    `renames`: the tables and columns the migration renamed (`_renames_in`)."""
+    check.draft = draft_rollback(
+        state, after, ledger, folder, renamed_tables=renames[0], renamed_columns=renames[1]
+    )
     current, new = after, check.draft
     for round_ in range(DRAFT_ROUNDS):
         restored, error = _apply_files(current, new, step / f"draft{round_}", drafted=True)
@@ -490,6 +499,34 @@ def _draft_and_verify(
         current = restored
     check.draft = draft_files(folder)  # as a later round may have renumbered them
     return verdict, reason
+
+
+def _renames_in(f: MigrationFile) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """What the file renames by ALTER TABLE: tables, their names before it → after it; and
+    per table that a RENAME or DROP COLUMN alters (its name before, lower-cased), the
+    columns renamed, name after → before. Chains of renames are followed to their end."""
+    tables: dict[str, tuple[str, str]] = {}  # name now (lower) → (name before, name now)
+    columns: dict[str, dict[str, tuple[str, str]]] = {}  # same, per table's name before
+    for s in f.statements:
+        if not s.table:
+            continue
+        was = tables.get(s.table.lower(), (s.table, s.table))[0]
+        if s.kind == "rename_table" and s.detail:
+            tables.pop(s.table.lower(), None)
+            tables[s.detail.lower()] = (was, s.detail)
+        elif s.kind in ("rename_column", "drop_column"):
+            renamed = columns.setdefault(was.lower(), {})
+            if s.kind == "rename_column":
+                old, new = s.detail.split(" -> ", 1)
+                first = renamed.pop(old.lower(), (old, old))[0]
+                renamed[new.lower()] = (first, new)
+    return (
+        {old: new for old, new in tables.values() if old.lower() != new.lower()},
+        {
+            table: {new: old for old, new in renamed.values() if old.lower() != new.lower()}
+            for table, renamed in columns.items()
+        },
+    )
 
 
 def rollback_table(checks: list[RollbackCheck]) -> pd.DataFrame:

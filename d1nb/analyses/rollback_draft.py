@@ -5,6 +5,7 @@ statement safe to run again. `rollback.py` verifies the drafts by replaying them
 from __future__ import annotations
 
 import shlex
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ import apsw
 from d1nb import d1, outfiles
 from d1nb.analyses.sql_driver import DONE, driver_lines
 from d1nb.engine.d1engine import D1Engine
+from d1nb.engine.scratch import scratch_scope
 from d1nb.formats.dumpformat import quote_text
 from d1nb.formats.sql.shapes import (
     addable_column,
@@ -80,6 +82,44 @@ def _objects(conn) -> dict[tuple[str, str], tuple[str, str]]:
     }
 
 
+@contextmanager
+def _named_back(
+    after: Path, b: D1Engine, renamed: dict[str, str]
+) -> Iterator[tuple[D1Engine, list[str]]]:
+    """The after copy, with each table the migration renamed (old → new) under its old name
+    again on a scratch copy, and the ALTER TABLE statements that do so: the table and the
+    rows written to it since stay, where dropping it and creating it again would lose them."""
+    with D1Engine(after) as a:
+        moves = [
+            (was, now)
+            for old, new in renamed.items()
+            if (was := _table_named(b, old))
+            and (now := _table_named(a, new))
+            and not _table_named(a, old)
+            and not _table_named(b, new)
+        ]
+        if not moves:
+            yield a, []
+            return
+    back = [f"ALTER TABLE {quote_ident(now)} RENAME TO {quote_ident(was)};" for was, now in moves]
+    with scratch_scope("d1nb-renamed-") as folder:
+        copy = folder / "after.sqlite"
+        shutil.copyfile(after, copy)
+        with D1Engine(copy) as a:
+            for sql in back:
+                a.conn.execute(sql)
+            yield a, back
+
+
+def _table_named(engine: D1Engine, name: str) -> str | None:
+    """The table's name as the database spells it (SQLite's names ignore case), or None."""
+    rows = engine.conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+        (name,),
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
 def _parents_first(engine: D1Engine, tables: list[str]) -> list[str]:
     """`tables` ordered so that a table comes after the tables its foreign keys point at."""
     parents = {t: set() for t in tables}
@@ -97,21 +137,33 @@ def _parents_first(engine: D1Engine, tables: list[str]) -> list[str]:
 
 
 def draft_rollback(
-    before: Snapshot, after: Snapshot, ledger: str, out: Path, start: int = 0
+    before: Snapshot,
+    after: Snapshot,
+    ledger: str,
+    out: Path,
+    start: int = 0,
+    renamed_tables: dict[str, str] | None = None,
+    renamed_columns: dict[str, dict[str, str]] | None = None,
 ) -> list[Path]:
-    """SQL files that bring `after` back to `before`: first the schema (tables, columns,
-    indexes, triggers and views the migration added are dropped, those it removed are created
-    again from the export's own SQL), then the data, table by table, parents first: rows the
-    migration added deleted, rows it removed inserted, rows it changed updated back, all by
-    primary key (or rowid) and read from the export. Every data statement can run again.
+    """SQL files that bring `after` back to `before`: first the schema (tables the migration
+    renamed, `renamed_tables` old → new, get their old names back; tables, columns, indexes,
+    triggers and views it added are dropped, those it removed are created again from the
+    export's own SQL), then the data, table by table, parents first: rows the migration added
+    deleted, rows it removed inserted, rows it changed updated back, all by primary key (or
+    rowid) and read from the export. Every data statement can run again. `renamed_columns`:
+    per table whose columns the migration renamed or dropped by ALTER TABLE (its name, lower-
+    cased), the columns renamed, new name → old; other tables' renames are guessed.
     With `start`, the data alone, in files numbered from `start` beside the earlier ones: a
     further round for what the first one's triggers changed again."""
     out.mkdir(parents=True, exist_ok=True)
     if not start:
         _clear_draft_folder(out)
-    with D1Engine(before.path) as b, D1Engine(after.path) as a:
+    with (
+        D1Engine(before.path) as b,
+        _named_back(after.path, b, renamed_tables or {}) as (a, named_back),
+    ):
         was, now = _objects(b.conn), _objects(a.conn)
-        schema: list[str] = []
+        schema: list[str] = list(named_back)
         for (kind, name), (_tbl, _sql) in sorted(now.items()):
             if kind in ("trigger", "view", "index") and now[(kind, name)] != was.get((kind, name)):
                 schema.append(f"DROP {kind.upper()} IF EXISTS {quote_ident(name)};")
@@ -128,11 +180,22 @@ def draft_rollback(
             old_cols = {c[1]: c for c in b.columns(name, generated=True)}
             new_cols = {c[1]: c for c in a.columns(name, generated=True)}
             ordinary = {c[1] for c in b.columns(name)}
-            renamed = renames[name] = _renamed_columns(old_cols, new_cols)
+            said = (renamed_columns or {}).get(name.lower())
+            renamed = renames[name] = (
+                _renamed_columns(old_cols, new_cols) if said is None else _said(said, b, a, name)
+            )
             gone = [c for c in old_cols if c not in new_cols and c not in renamed.values()]
+            names_back = [  # renamed columns back in place, values kept
+                f"ALTER TABLE {quote_ident(name)} RENAME COLUMN {quote_ident(new_name)} TO "
+                + (
+                    column_name_as_written(was[("table", name)][1], old_cols[old_name][0])
+                    or quote_ident(old_name)
+                )
+                + ";"
+                for new_name, old_name in renamed.items()
+            ]
             if (
-                not renamed
-                and not _virtual(was[("table", name)][1])
+                not _virtual(was[("table", name)][1])
                 and not _virtual(now[("table", name)][1])
                 and (
                     (
@@ -144,24 +207,18 @@ def draft_rollback(
                     or not _dropped_back(
                         was[("table", name)][1],
                         now[("table", name)][1],
-                        new_cols.keys() - old_cols.keys(),
+                        new_cols.keys() - old_cols.keys() - renamed.keys(),
+                        names_back,
                     )
                 )
             ):
                 taken = [n for _k, n in (*was, *now)]
                 aside = unused_name(f"_d1nb_rollback_{name}", taken)
-                kept = sorted(ordinary & {c[1] for c in a.columns(name)})
-                schema += _rebuild(name, was[("table", name)][1], kept, aside)
+                kept = sorted(ordinary & {renamed.get(c[1], c[1]) for c in a.columns(name)})
+                schema += names_back + _rebuild(name, was[("table", name)][1], kept, aside)
                 rebuilt_tables.add(name)
                 continue
-            for new_name, old_name in renamed.items():  # back in place, values kept
-                spelled = column_name_as_written(
-                    was[("table", name)][1], old_cols[old_name][0]
-                ) or quote_ident(old_name)
-                schema.append(
-                    f"ALTER TABLE {quote_ident(name)} RENAME COLUMN {quote_ident(new_name)} "
-                    f"TO {spelled};"
-                )
+            schema += names_back
             for col in sorted(new_cols.keys() - old_cols.keys() - renamed.keys()):
                 schema.append(f"ALTER TABLE {quote_ident(name)} DROP COLUMN {quote_ident(col)};")
             for col in [c for c in old_cols if c not in new_cols and c not in renamed.values()]:
@@ -433,12 +490,13 @@ def _addable_at_end(create: str, old_cols: dict[str, tuple], gone: list[str]) ->
     )
 
 
-def _dropped_back(was: str, now: str, added: set[str]) -> bool:
-    """Whether DROP COLUMN of the `added` columns gives the table back as the export defined
-    it. Not when the migration rebuilt it with other changes too (a CHECK added beside a new
-    column), nor when SQLite refuses to drop one (a key, UNIQUE, or named by a CHECK): the
-    table is then rebuilt from the export's text."""
-    if not added:
+def _dropped_back(was: str, now: str, added: set[str], names_back: list[str]) -> bool:
+    """Whether the renamed columns' `names_back` (RENAME COLUMN statements) and DROP COLUMN
+    of the `added` columns give the table back as the export defined it. Not when the
+    migration rebuilt it with other changes too (a CHECK added beside a new column), nor
+    when SQLite refuses to drop one (a key, UNIQUE, or named by a CHECK): the table is then
+    rebuilt from the export's text."""
+    if not added and not names_back:
         return True
     with D1Engine() as scratch:
         try:
@@ -448,6 +506,8 @@ def _dropped_back(was: str, now: str, added: set[str]) -> bool:
                 "AND name NOT LIKE 'sqlite%'"
             )
             ((table, _sql),) = scratch.conn.execute(schema).fetchall()
+            for sql in names_back:
+                scratch.conn.execute(sql)
             for col in sorted(added):
                 scratch.conn.execute(
                     f"ALTER TABLE {quote_ident(table)} DROP COLUMN {quote_ident(col)}"
@@ -508,6 +568,19 @@ def _renamed_columns(old_cols: dict[str, tuple], new_cols: dict[str, tuple]) -> 
         n: gone[c[0]][1]
         for n, c in new_cols.items()
         if n not in old_cols and c[0] in gone and c[2:] == gone[c[0]][2:]
+    }
+
+
+def _said(renamed: dict[str, str], b: D1Engine, a: D1Engine, table: str) -> dict[str, str]:
+    """The columns a migration's RENAME COLUMNs renamed (new → old), as each side spells
+    them, where the old one is only before and the new one only after."""
+    old_cols = {c.lower(): c for c in _column_names(b, table)}
+    new_cols = {c.lower(): c for c in _column_names(a, table)}
+    return {
+        new_cols[new.lower()]: old_cols[old.lower()]
+        for new, old in renamed.items()
+        if new.lower() in new_cols.keys() - old_cols.keys()
+        and old.lower() in old_cols.keys() - new_cols.keys()
     }
 
 
