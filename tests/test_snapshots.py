@@ -901,3 +901,20 @@ def test_a_row_the_schema_refuses_is_named_by_its_line(tmp_path):
     pq.write_table(pa.table({"Id": [1, 2, 3], "Joined": ["a", "b", None]}), tmp_path / "m.pq")
     with pytest.raises(InputError, match="row 3: NOT NULL"):
         load_snapshot(tmp_path / "m.pq", tmp_path / "w3", table="Members", schema=schema)
+
+
+def test_the_output_of_several_queries_is_not_merged_into_one_table(tmp_path):
+    """Stranger's project #35: `wrangler d1 execute --command "SELECT * FROM t; SELECT name
+    FROM d1_migrations" --json` loaded as table t of 5 rows with columns id and name (3 rows
+    of t, 2 of the ledger, counts "verified"). Results with other columns are refused with
+    both statements named; pages of one query (the same columns) still load as one table."""
+    first = {"results": [{"id": 1}, {"id": 2}, {"id": 3}], "success": True}
+    ledger = {"results": [{"name": "0001_a.sql"}, {"name": "0002_b.sql"}], "success": True}
+    mixed = tmp_path / "two.json"
+    mixed.write_text(json.dumps([first, ledger]), encoding="utf-8")
+    with pytest.raises(InputError, match=r"statement 1 \(id\) and of statement 2 \(name\)"):
+        load_snapshot(mixed, tmp_path / "w1", table="t")
+    pages = tmp_path / "pages.json"
+    empty = {"results": [], "success": True}
+    pages.write_text(json.dumps([first, empty, {"results": [{"id": 4}]}]), encoding="utf-8")
+    assert load_snapshot(pages, tmp_path / "w2", table="t").row_counts == {"t": 4}

@@ -69,7 +69,28 @@ def wrangler_json_rows(path: Path) -> list[dict]:
             raise InputError(path, 0, "wrangler reported success: false")
     if not all(isinstance(r, dict) and "results" in r for r in results):
         raise InputError(path, 1, "not `wrangler d1 execute --json` output (no 'results')")
+    _one_shape(path, results)
     return [row for r in results for row in r["results"] or []]
+
+
+def _one_shape(path: Path, results: list[dict]) -> None:
+    """Several statements' rows are one table's only when they have the same columns (the
+    pages of one query); the results of different queries are refused, not merged."""
+    shapes: dict[frozenset, int] = {}
+    for n, result in enumerate(results, 1):
+        rows = result["results"] or []
+        if rows and isinstance(rows[0], dict):
+            shapes.setdefault(frozenset(rows[0]), n)
+    if len(shapes) > 1:
+        (first, at), (other, then) = list(shapes.items())[:2]
+        raise InputError(
+            path,
+            0,
+            f"the results of statement {at} ({', '.join(sorted(first))}) and of statement "
+            f"{then} ({', '.join(sorted(other))}) have different columns: the output of "
+            "several queries, which d1nb does not merge into one table; give each query's "
+            "output as its own file",
+        )
 
 
 _PRINTED_BLOB = re.compile(r"\[(?:\d{1,3}(?:, \d{1,3})*)?\]")
