@@ -918,3 +918,56 @@ def test_the_output_of_several_queries_is_not_merged_into_one_table(tmp_path):
     empty = {"results": [], "success": True}
     pages.write_text(json.dumps([first, empty, {"results": [{"id": 4}]}]), encoding="utf-8")
     assert load_snapshot(pages, tmp_path / "w2", table="t").row_counts == {"t": 4}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "says"),
+    [
+        ("id,id\n1,2\n", 1, "column 2 of the header, 'id', repeats column 1"),
+        ("id,ID\n1,2\n", 1, "repeats column 1"),
+        ("id,\n1,2\n", 1, "column 2 of the header has no name"),
+        ("id,v\n1,a\n\n2,b\n", 3, "0 fields, header has 2"),
+    ],
+)
+def test_a_csv_header_names_each_column_once_and_blank_lines_only_end_it(
+    tmp_path, text, line, says
+):
+    """Stranger's project #35: a header naming a column twice, or one without a name, ended
+    in "internal error, a bug in d1nb" (SQLite's duplicate column, DuckDB's zero-length
+    name); a CSV ending in a blank line (as spreadsheets save it) was refused."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text, encoding="utf-8", newline="")
+    with pytest.raises(InputError) as caught:
+        load_snapshot(bad, tmp_path / "w")
+    assert caught.value.problem.line == line and says in caught.value.problem.message
+
+
+def test_blank_lines_end_a_csv_or_are_the_nulls_of_a_one_column_one(tmp_path):
+    """A blank line is nothing at the end of a CSV of several columns; in a CSV of one
+    column it is a NULL, as the sqlite3 shell writes one (checked against the shell)."""
+    two = tmp_path / "two.csv"
+    two.write_bytes(b'\xef\xbb\xbfid,v\r\n1,a\r\n2,"b\r\nc"\r\n\r\n')
+    snapshot = load_snapshot(two, tmp_path / "w1")
+    rows = apsw.Connection(str(snapshot.path)).execute("SELECT * FROM two").fetchall()
+    assert rows == [("1", "a"), ("2", "b\r\nc")]
+    db = tmp_path / "one.sqlite"
+    with apsw.Connection(str(db)) as conn:
+        conn.execute(
+            "CREATE TABLE one (v TEXT); INSERT INTO one VALUES ('a'), (NULL), ('b'), (NULL)"
+        )
+    shell = shutil.which("sqlite3")
+    text = (
+        subprocess.run(
+            [shell, "-csv", "-header", str(db), "SELECT * FROM one"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        if shell
+        else "v\na\n\nb\n\n"  # what the shell writes
+    )
+    one = tmp_path / "one.csv"
+    one.write_text(text, encoding="utf-8", newline="")
+    snapshot = load_snapshot(one, tmp_path / "w2")
+    rows = apsw.Connection(str(snapshot.path)).execute("SELECT v FROM one").fetchall()
+    assert rows == [("a",), (None,), ("b",), (None,)]

@@ -325,10 +325,18 @@ def load_csv(
                 raise InputError(path, 1, "empty CSV file (no header row)") from None
             except UnicodeDecodeError as exc:
                 raise InputError(path, 1, "not valid UTF-8") from exc
+            _check_header(path, header)
             rows = []
+            blank = 0  # a blank line seen (its number): only more blank lines may follow
             try:
                 ended = reader.line_num
                 for row in reader:
+                    if not row and len(header) > 1:  # an empty line at the end of the file
+                        blank, ended = blank or reader.line_num, reader.line_num
+                        continue
+                    if blank:
+                        raise InputError(path, blank, f"0 fields, header has {len(header)}")
+                    row = row or [""]  # one column: the shell writes its NULL as a blank line
                     first_lines.append(ended + 1)
                     ended = reader.line_num
                     if len(row) != len(header):
@@ -357,6 +365,19 @@ def load_csv(
         name,
         where=lambda i: (first_lines[i], f"row {i + 1}"),
     )
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    """A CSV header names each column once (as SQLite compares names: case aside)."""
+    seen: dict[str, int] = {}
+    for n, name in enumerate(header, 1):
+        if not name.strip():
+            raise InputError(path, 1, f"column {n} of the header has no name")
+        if name.lower() in seen:
+            raise InputError(
+                path, 1, f"column {n} of the header, {name!r}, repeats column {seen[name.lower()]}"
+            )
+        seen[name.lower()] = n
 
 
 def _quoted_empties(path: Path, width: int, rows: list[tuple]) -> list[tuple]:
