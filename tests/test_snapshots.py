@@ -971,3 +971,48 @@ def test_blank_lines_end_a_csv_or_are_the_nulls_of_a_one_column_one(tmp_path):
     snapshot = load_snapshot(one, tmp_path / "w2")
     rows = apsw.Connection(str(snapshot.path)).execute("SELECT v FROM one").fetchall()
     assert rows == [("a",), (None,), ("b",), (None,)]
+
+
+def test_a_column_named_empty_is_refused_by_name_not_as_a_bug(tmp_path):
+    """Hostile set #35: `CREATE TABLE t ("" TEXT, " " TEXT, …)` is SQLite (and D1); DuckDB
+    refuses a column named "". `d1nb load` and `diff` ended in "internal error, a bug in
+    d1nb" (DuckDB's parser error); they name the table and column now."""
+    dump = tmp_path / "empty_name.sql"
+    dump.write_text(
+        "PRAGMA defer_foreign_keys=TRUE;\n"
+        'CREATE TABLE t ("" TEXT, " " TEXT, id INTEGER PRIMARY KEY);\n'
+        'INSERT INTO "t" (""," ","id") VALUES(\'a\',\'b\',1);\n',
+        encoding="utf-8",
+    )
+    snapshot = load_snapshot(dump, tmp_path / "w")
+    assert snapshot.row_counts == {"t": 1}
+    with pytest.raises(InputError, match='table t: column 1 is named ""'):
+        snapshot.duckdb()
+
+
+def test_a_parquet_column_d1_cannot_store_is_refused_by_name(tmp_path):
+    """Hostile set #35: Parquet with a timestamp, date, decimal or list column, or a uint64
+    past 2^63 - 1, ended in "internal error, a bug in d1nb" (APSW's bad binding). D1 stores
+    none of them as such: the column (and the value, for the integer) is named instead of
+    guessed; booleans (0/1) and float16 still load."""
+    import datetime
+    import decimal
+
+    cases = {
+        "ts": pa.array([datetime.datetime(2024, 1, 1)], pa.timestamp("ms")),
+        "day": pa.array([datetime.date(2024, 1, 1)], pa.date32()),
+        "price": pa.array([decimal.Decimal("1.50")], pa.decimal128(10, 2)),
+        "tags": pa.array([[1, 2]]),
+    }
+    for name, values in cases.items():
+        pq.write_table(pa.table({"id": [1], name: values}), tmp_path / f"{name}.parquet")
+        with pytest.raises(InputError, match=f"column {name} is Parquet"):
+            load_snapshot(tmp_path / f"{name}.parquet", tmp_path / f"w_{name}")
+    pq.write_table(pa.table({"id": pa.array([1, 2**64 - 1], pa.uint64())}), tmp_path / "u.pq")
+    with pytest.raises(InputError, match=r"column id, row 2: 18446744073709551615 is past"):
+        load_snapshot(tmp_path / "u.pq", tmp_path / "w_u")
+    flags = pa.table({"id": [1, 2], "ok": [True, None], "f": pa.array([1.5, 2.25], pa.float16())})
+    pq.write_table(flags, tmp_path / "flags.parquet")
+    snapshot = load_snapshot(tmp_path / "flags.parquet", tmp_path / "w_flags")
+    rows = apsw.Connection(str(snapshot.path)).execute("SELECT * FROM flags").fetchall()
+    assert rows == [(1, 1, 1.5), (2, None, 2.25)]

@@ -421,6 +421,13 @@ def copy_to_duckdb(
         for table in [t for t in engine.tables() if t in row_counts]:
             info = engine.columns(table, generated=True)
             names, declared = [c[1] for c in info], [c[2] for c in info]
+            if "" in names:
+                raise InputError(
+                    source,
+                    0,
+                    f'table {table}: column {names.index("") + 1} is named "", which SQLite '
+                    "and D1 allow and DuckDB does not: rename it in a copy to analyse this table",
+                )
             target = f"{quote_ident(schema)}.{quote_ident(table)}"
             expected_rows = row_counts.get(table)
             classes = _expected_classes(engine, table, names, declared)

@@ -360,6 +360,8 @@ class _Schema:
         rows = conn.execute(f"SELECT * FROM pragma_table_xinfo({quote_literal(table)})").fetchall()
         if any(r[6] for r in rows):  # hidden: generated columns, whose values no dump holds
             raise NotProvable(f"table {table} has generated columns")
+        if any(not r[1] for r in rows):  # DuckDB holds no column named ""
+            raise NotProvable(f'table {table} has a column named ""')
         (strict,) = conn.execute(
             "SELECT strict FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
         ).fetchall()[0]

@@ -426,10 +426,41 @@ def load_parquet(
         except (OSError, ValueError) as exc:
             raise InputError(path, 0, f"not a readable Parquet file: {exc}") from exc
         columns = data.column_names
+        for field in data.schema:
+            _d1_storable(path, field)
         values = [data.column(c).to_pylist() for c in columns]
+        for field, column in zip(data.schema, values, strict=True):
+            if str(field.type) != "uint64":  # the one integer type that goes past SQLite's
+                continue
+            too_big = next((i for i, v in enumerate(column) if v is not None and v >= 2**63), None)
+            if too_big is not None:
+                raise InputError(
+                    path,
+                    0,
+                    f"column {field.name}, row {too_big + 1}: {column[too_big]} is past "
+                    "the largest INTEGER D1 stores (2^63 - 1)",
+                )
         return columns, list(zip(*values, strict=True))
 
     return _load_rows(path, workdir, table or path.stem, schema, read, name)
+
+
+def _d1_storable(path: Path, field) -> None:
+    """A Parquet column d1nb loads as it is: one whose values are D1's (integers, floats,
+    booleans as 0/1, text, bytes, NULL). A timestamp, date, decimal or nested value has no
+    one way into INTEGER, REAL or TEXT, so it is refused rather than guessed."""
+    import pyarrow.types as pt
+
+    kind = field.type.value_type if pt.is_dictionary(field.type) else field.type
+    checks = (pt.is_integer, pt.is_floating, pt.is_boolean, pt.is_string, pt.is_large_string)
+    checks += (pt.is_binary, pt.is_large_binary, pt.is_fixed_size_binary, pt.is_null)
+    if not any(check(kind) for check in checks):
+        raise InputError(
+            path,
+            0,
+            f"column {field.name} is Parquet {field.type}, which D1 does not store: cast it "
+            "to what the table holds (TEXT, INTEGER, REAL or BLOB) when writing the file",
+        )
 
 
 def load_snapshot(
