@@ -653,6 +653,13 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 ).fetchall()
             )
         )
+        self.sequence_scan = 1
+        if s.kind in ("insert", "insert_select") and self._autoincrement(s.table or ""):
+            # SQLite seeks the table's counter by scanning sqlite_sequence up to its row, or
+            # to the end when it has none yet
+            names = [n for (n,) in conn.execute("SELECT name FROM sqlite_sequence ORDER BY rowid")]
+            found = [i for i, n in enumerate(names, 1) if n.lower() == (s.table or "").lower()]
+            self.sequence_scan = found[0] if found else max(len(names), 1)
         if any(self.listed):  # the rows IN (SELECT …) lists are built from, their values
             for query in in_subquery_counts(s.sql):
                 with contextlib.suppress(apsw.Error):  # a correlated one does not run alone
@@ -2137,7 +2144,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             if self._autoincrement(table):
                 # sqlite_sequence is read at every insert, written when rows came or its row
                 # for the table is new (an INSERT … SELECT of no row writes it the first time)
-                reads += 1
+                reads += self.sequence_scan
                 writes += 1 if changes or not self.sequence_row else 0
         elif s.kind == "update":
             columns = self._with_generated(table, set(written_columns(s.sql) or []))

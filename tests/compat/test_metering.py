@@ -2198,3 +2198,26 @@ def test_renames_read_sqlite_sequence_whole_as_d1_does(tmp_path):
     (the sample's status_v2: 17 in D1, 16 by the model). Equal now, and so is the rebuild
     around them."""
     _target_equals_miniflare(tmp_path, RENAMES_BESIDE_COUNTERS, statements=10)
+
+
+COUNTERS_SOUGHT = {
+    "0001_schema.sql": "".join(
+        f"CREATE TABLE c{i} (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);\n"
+        f"INSERT INTO c{i} (v) VALUES ('x');\n"
+        for i in range(4)
+    )
+    + "CREATE TABLE fresh (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT UNIQUE);\n",
+    "0002_nothing.sql": "SELECT 1;\n",
+    "0003_target.sql": "INSERT INTO fresh (v) SELECT v || id FROM c0;\n"
+    "INSERT INTO fresh (v) VALUES ('y');\n"
+    "INSERT INTO c2 (v) SELECT v FROM fresh;\n"
+    "INSERT INTO c0 (v) VALUES ('z');\n",
+}
+
+
+def test_an_insert_reads_sqlite_sequence_up_to_its_tables_counter(tmp_path):
+    """Stranger's project #33 rebuilt an AUTOINCREMENT table: its INSERT … SELECT into the
+    new table read 2,402 in D1, 2,401 by the model, which read sqlite_sequence once per
+    insert. SQLite scans sqlite_sequence up to the table's counter, to its end when the
+    table has none yet (here beside the ledger's and four tables' counters)."""
+    _target_equals_miniflare(tmp_path, COUNTERS_SOUGHT, statements=4)
