@@ -286,6 +286,8 @@ class CascadeReads:
             if top:  # the action's own lookup comes on top of the constraint's
                 per_parent = {"index": 1, "key": 1, "rowid": 2}[how]
                 per_parent += how != "index" and action == "CASCADE"
+            elif how == "index" and action == "CASCADE":
+                per_parent = 0  # a cascade's DELETE of grandchildren seeks them for free
             per_parent -= again
             per_child, per_holder = {"index": (4, 2), "key": (4, 1), "rowid": (1, 0)}[how]
             if setting and how == "index" and top:
@@ -296,7 +298,12 @@ class CascadeReads:
             if parent == child and (child, col) in self.cascade_mixed:
                 per_child, per_holder = 2, 0  # rows nulling each other inside a cascade
             reads += per_parent * parents + per_child * n + per_holder * self.holders.get(child, 0)
-            if n and top and s.kind in ("delete", "drop_table") and how != "rowid":
+            if (
+                n
+                and (top or action == "CASCADE")
+                and s.kind in ("delete", "drop_table")
+                and how != "rowid"
+            ):
                 reads -= 2
         return reads
 
