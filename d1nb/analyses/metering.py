@@ -643,22 +643,17 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     self.offered = conn.execute(query).fetchall()[0][0]
             if self.offered is None:
                 self.offered = self.fed
-        self.sequence_row = (
+        # an insert into an AUTOINCREMENT table seeks its counter by scanning sqlite_sequence
+        # up to the table's row, or to the end when it has none yet
+        self.sequence_row, self.sequence_scan = False, 1
+        if (
             s.kind in ("insert", "insert_select")
             and self._has_sequence()
             and self._autoincrement(s.table or "")
-            and bool(
-                conn.execute(
-                    "SELECT 1 FROM sqlite_sequence WHERE name = ? COLLATE NOCASE", (s.table,)
-                ).fetchall()
-            )
-        )
-        self.sequence_scan = 1
-        if s.kind in ("insert", "insert_select") and self._autoincrement(s.table or ""):
-            # SQLite seeks the table's counter by scanning sqlite_sequence up to its row, or
-            # to the end when it has none yet
+        ):
             names = [n for (n,) in conn.execute("SELECT name FROM sqlite_sequence ORDER BY rowid")]
             found = [i for i, n in enumerate(names, 1) if n.lower() == (s.table or "").lower()]
+            self.sequence_row = bool(found)
             self.sequence_scan = found[0] if found else max(len(names), 1)
         if any(self.listed):  # the rows IN (SELECT …) lists are built from, their values
             for query in in_subquery_counts(s.sql):

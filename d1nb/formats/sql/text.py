@@ -227,11 +227,11 @@ def split_statements(text: str) -> Iterator[tuple[int, int, str, bool]]:
     first = _skip_trivia(text, start)
     if first < len(text):
         yield first, len(text), text[first:].rstrip(), False
-    elif (opened := open_comment(text, start)) is not None:
+    elif (opened := _open_comment(text, start)) is not None:
         yield opened, len(text), text[opened:].rstrip(), False
 
 
-def open_comment(text: str, start: int = 0) -> int | None:
+def _open_comment(text: str, start: int = 0) -> int | None:
     """Offset of a `/*` comment the text leaves open at its end, when `text[start:]` is only
     whitespace and comments; else None."""
     last = None
