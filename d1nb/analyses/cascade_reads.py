@@ -51,20 +51,33 @@ class CascadeReads:
         counted only for a statement that deletes parents, where `_cascade_reads` uses it)."""
         c = quote_ident(col)
         pointing = f"count({c})"
+        holders = f"count(DISTINCT {c})"
+        if len(key := self._key_columns(child, col)) > 1:  # a row with a NULL in it points nowhere
+            whole = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k in key)
+            pointing = f"count(*) FILTER (WHERE {whole})"
+            holders = (
+                f"(SELECT count(*) FROM (SELECT DISTINCT {', '.join(map(quote_ident, key))} "
+                f"FROM {quote_ident(child)} WHERE {whole}))"
+            )
         if action == "SET DEFAULT":  # the only action that needs the column's default
             default = next((d[4] for d in self.engine.columns(child) if d[1] == col), None)
             if default is not None:
                 pointing = f"count(*) FILTER (WHERE {c} IS NOT NULL AND {c} IS NOT ({default}))"
         row = self.engine.conn.execute(
             f"SELECT count(*), {pointing}, "
-            + (
-                f"count(DISTINCT {c})"
-                if self.deletes and self._holders_count(child, col, action)
-                else "0"
-            )
+            + (holders if self.deletes and self._holders_count(child, col, action) else "0")
             + f" FROM {quote_ident(child)}"
         ).fetchall()[0]
         return row[0], row[1], row[2]
+
+    def _key_columns(self, child: str, col: str) -> list[str]:
+        """The columns of `child`'s foreign key that starts with `col` (one, or a composite
+        key's all: a row holds a parent when it holds all of them)."""
+        listed = self.engine.conn.execute(
+            'SELECT id, seq, "from" FROM pragma_foreign_key_list(?) ORDER BY id, seq', (child,)
+        ).fetchall()
+        key = next((k for k, seq, name in listed if seq == 0 and name.lower() == col.lower()), None)
+        return [name for k, _seq, name in listed if k == key] or [col]
 
     def _holders_count(self, child: str, col: str, action: str) -> bool:
         """Whether `_cascade_reads` uses the parents a child's rows point at: through an index
