@@ -38,7 +38,8 @@ DRAFT_DATA_HEAD = (
     "-- d1nb rollback draft: rows as the export holds them, by key; safe to run again.\n"
     "-- Not restored by any SQL here: rows production wrote after the export (rows\n"
     "-- added since stay; changes since to these rows are overwritten; a row put back\n"
-    "-- whose key production has given to a new row since stays that new row).\n"
+    "-- whose key production has given to a new row since stays that new row; a row\n"
+    "-- of a table with no key goes back under a new rowid when its own is taken).\n"
 )
 _TRIGGERS_HEAD = (
     "-- The triggers are dropped first and created again last, in this file's one\n"
@@ -684,8 +685,7 @@ def _restore_rows(
                 yield f"DELETE FROM {t} WHERE {where(k, now_values)};"
         now_by_key = {k: v for k, v in added if k in moved_to}  # where moved rows are now
         del added
-        insert_cols = cols if pk else [rid, *cols]
-        names = ", ".join(c if c == rid else quote_ident(c) for c in insert_cols)
+        names = ", ".join(quote_ident(c) for c in cols)  # of a table with a key
         # whether the row was found: its rowid (never NULL), or a mark beside the columns of
         # a primary key that may hold NULLs
         hit = quote_ident(unused_name("_d1nb_hit", cols))
@@ -697,14 +697,21 @@ def _restore_rows(
         joined = f", {found_sql}{''.join(f', {now_col(c)}' for c in kept)} " + (
             f"FROM main.{t} o LEFT JOIN {source} n ON {match}"
         )
+        # a row of a table without a key: its place among the export's rows equal to it
+        rank = (
+            f", row_number() OVER (PARTITION BY {', '.join(old_col(c) for c in cols)} "
+            f"ORDER BY {old_col(rid)})"
+            if rid
+            else ""
+        )
         rows = conn.execute(
-            f"SELECT {', '.join(old_col(c) for c in [*key, *cols])}"
+            f"SELECT {', '.join(old_col(c) for c in [*key, *cols])}{rank}"
             + (joined if have else f" FROM main.{t} o")
             + f" ORDER BY {order_old}"
         )
-        width = n + len(cols)
+        width = n + len(cols) + bool(rid)
         for r in rows:
-            k, values = r[:n], r[n:width]
+            k, values = r[:n], r[n : n + len(cols)]
             found = have and bool(r[width])
             if k in moved:  # the row is there under another key: its key (and values) set back
                 current = dict(zip(kept, now_by_key[moved[k]], strict=True))
@@ -718,11 +725,13 @@ def _restore_rows(
                 )
                 yield f"UPDATE {t} SET {sets} WHERE {where(moved[k], now_by_key[moved[k]])};"
                 continue
+            if not found and rid:
+                yield _put_back(t, rid, cols, k[0], values, natural, r[width - 1])
+                continue
             if not found:
-                row = list(values) if pk else [*k, *values]
                 yield (
                     f"INSERT OR IGNORE INTO {t} ({names}) "
-                    f"VALUES ({', '.join(_literal(v) for v in row)});"
+                    f"VALUES ({', '.join(_literal(v) for v in values)});"
                 )
                 continue
             now_values = r[width + 1 :]
@@ -735,6 +744,34 @@ def _restore_rows(
             if changed:
                 sets = ", ".join(f"{quote_ident(c)} = {_literal(v)}" for c, v in changed)
                 yield f"UPDATE {t} SET {sets} WHERE {where(k, now_values)};"
+
+
+def _put_back(
+    t: str, rid: str, cols: list[str], rowid: int, values: tuple, natural: list[str], rank: int
+) -> str:
+    """An INSERT of a row of a table whose only key is its hidden rowid: under that rowid
+    when it is free, under a new one when production has given it to a row of its own (a
+    table a cascade emptied hands out 1, 2, … again; rows put back under new rowids take
+    the rowids of rows after them), and not at all when the row is there (by its UNIQUE NOT
+    NULL key `natural`, or, without one, when its rowid is taken and the table holds as many
+    rows equal to it as its `rank` among the export's equal rows): so it can run again.
+    `INSERT OR IGNORE` by rowid lost such a row to the new one (stranger's project #37)."""
+    same = " AND ".join(
+        f"{quote_ident(c)} IS {_literal(v)}" for c, v in zip(cols, values, strict=True)
+    )
+    taken = f"EXISTS (SELECT 1 FROM {t} WHERE {rid} = {rowid})"
+    if natural:
+        by_value = dict(zip(cols, values, strict=True))
+        key = " AND ".join(f"{quote_ident(c)} = {_literal(by_value[c])}" for c in natural)
+        absent = f"NOT EXISTS (SELECT 1 FROM {t} WHERE {key})"
+    else:
+        absent = f"NOT {taken} OR (SELECT count(*) FROM {t} WHERE {same}) < {rank}"
+    names = ", ".join([rid, *(quote_ident(c) for c in cols)])
+    picked = ", ".join(_literal(v) for v in values)
+    return (
+        f"INSERT INTO {t} ({names}) SELECT CASE WHEN {taken} THEN NULL ELSE {rowid} END, "
+        f"{picked} WHERE {absent};"
+    )
 
 
 @contextmanager
