@@ -408,6 +408,42 @@ def test_free_plan_caps_a_batch_at_the_daily_writes_and_paces_the_days(sample, t
     assert capped.per_day(2_500)["batches_per_day"] == 2 and capped.per_day(2_500)["days"] == 3
 
 
+def test_a_fanning_out_insert_is_capped_by_the_most_rows_one_source_row_yields(tmp_path):
+    """Stranger's project #37 moved JSON tags into a table of their own: `INSERT OR IGNORE
+    … SELECT … FROM gardens g, json_each(g.tags) j`. Its plan counted one insert per
+    garden (80 D1 rows written against 108) and the Free plan's cap took a batch of n
+    gardens for n rows inserted, so a batch could write several times the daily allowance.
+    The cap now takes the most rows one garden yields, and every batch file stays within it."""
+    db = tmp_path / "g.sqlite"
+    conn = apsw.Connection(str(db))
+    conn.execute(
+        "CREATE TABLE gardens (slug TEXT PRIMARY KEY, tags TEXT NOT NULL);"
+        "CREATE TABLE garden_tags (slug TEXT NOT NULL, tag TEXT NOT NULL, UNIQUE (slug, tag));"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+        "INSERT INTO gardens SELECT 'g' || i, CASE WHEN i % 10 = 0 THEN "
+        "json_array('a', 'b', 'c', 'd', 'e', 'f') ELSE json_array('a') END FROM n;"
+    )
+    conn.close()
+    sql = (
+        "INSERT OR IGNORE INTO garden_tags (slug, tag) SELECT g.slug, j.value "
+        "FROM gardens g, json_each(g.tags) j WHERE j.type = 'text';"
+    )
+    plan = plan_batches(db, sql, sizes=(10, 50, 100), repeats=1, max_rows_written=60)
+    assert (plan.rows, plan.inserted, plan.most_per_row, plan.writes_per_row) == (300, 450, 6, 2)
+    assert plan.counted == "300 rows of gardens (inserting 450 into garden_tags)"
+    assert plan.recommended == 5 and "yields up to 6 rows" in plan.notes[-1]
+    assert plan.compare()["rows_written"].iloc[0] == 900
+    assert plan.per_day(60)["rows_written_per_batch"] == 60
+    files = write_batches(plan, db, tmp_path / "out")
+    copy = apsw.Connection(str(db))
+    written = []
+    for f in files:
+        before = copy.total_changes()
+        copy.execute(f.read_text(encoding="utf-8"))
+        written.append((copy.total_changes() - before) * plan.writes_per_row)
+    assert max(written) <= 60 and sum(written) == 900
+
+
 @pytest.mark.parametrize(
     "sql",
     [

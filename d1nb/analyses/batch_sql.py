@@ -16,7 +16,7 @@ from d1nb.formats.sql.shapes import (
     with_condition,
     written_columns,
 )
-from d1nb.formats.sql.text import SqlTokenError, quote_ident
+from d1nb.formats.sql.text import SqlTokenError, quote_ident, unused_name
 from d1nb.problems import InputError
 
 
@@ -54,6 +54,16 @@ class InsertSelect:
     def into_itself(self) -> bool:
         """Whether the rows are selected from the table they are inserted into."""
         return self.source.lower() == self.target.lower()
+
+    def fanout_sql(self) -> str:
+        """A query of how many rows the SELECT yields in all and the most one source row
+        yields (a join, a json_each: a batch of n source rows may insert far more than n)."""
+        r = quote_ident(unused_name("_d1nb_r", list(self.columns)))
+        rest = self.select[len("SELECT") :]
+        return (
+            f"SELECT coalesce(sum(n), 0), coalesce(max(n), 0) FROM (SELECT count(*) AS n "
+            f"FROM (SELECT {quote_ident(self.qualifier)}.rowid AS {r},{rest}) GROUP BY {r})"
+        )
 
     def batch(self, low: int | str | None, high: int | str | None) -> str:
         """The rows of source rowids in (low, high], minus those the target already holds."""

@@ -13,6 +13,7 @@ rows whose key the target does not hold yet, so that any batch can run again.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import statistics
 import time
@@ -70,6 +71,11 @@ class BatchPlan:
     notes: list[str] = field(default_factory=list)
     insert: InsertSelect | None = None
     """The INSERT … SELECT taken apart, when that is what is batched."""
+    inserted: int | None = None
+    """Rows the whole INSERT … SELECT inserts on this data (`rows` are its source's)."""
+    most_per_row: int = 1
+    """The most rows one source row of an INSERT … SELECT yields: what bounds a batch's
+    writes (1 for an UPDATE or DELETE)."""
     rerun_changes: int | None = 0
     """Rows a second run of the whole statement changes again on a copy (an UPDATE batched
     by rowid ranges whose SET is not idempotent: a batch must then never run twice); None
@@ -83,6 +89,15 @@ class BatchPlan:
         if self.rerun_changes is None:
             return "safe to re-run only if its SET is idempotent"
         return "NOT safe to re-run: a second run changes its rows again"
+
+    @property
+    def counted(self) -> str:
+        """What `rows` counts, for a headline: rows of the table, or of an INSERT … SELECT's
+        source and what they insert."""
+        if self.insert is None:
+            return f"{self.rows:,} rows of {self.table}"
+        inserted = "" if self.inserted is None else f"{self.inserted:,} "
+        return f"{self.rows:,} rows of {self.insert.source} (inserting {inserted}into {self.table})"
 
     def predicted_p95_ms(self, size: int) -> float:
         return (self.intercept_ms + self.ms_per_row * size) * self.p95_factor
@@ -114,7 +129,7 @@ class BatchPlan:
     def per_day(self, rows_written_per_day: int = d1.FREE_ROWS_WRITTEN_PER_DAY) -> dict:
         """How the batches fit a daily allowance of rows written (the Free plan's 100,000,
         enforced since 2026-09-01: past it D1 fails every write until 00:00 UTC)."""
-        written = max(1, self.recommended * self.writes_per_row)
+        written = max(1, self.recommended * self.most_per_row * self.writes_per_row)
         batches = -(-self.rows // self.recommended) if self.rows else 0
         per_day = max(1, rows_written_per_day // written)
         return {
@@ -136,7 +151,8 @@ class BatchPlan:
                     "who": who,
                     "batch_size": size,
                     "batches": batches,
-                    "rows_written": self.rows * self.writes_per_row,
+                    "rows_written": (self.rows if self.inserted is None else self.inserted)
+                    * self.writes_per_row,
                     "predicted_p95_ms": round(p95, 1),
                     "predicted_total_s": round(
                         batches * (self.intercept_ms + self.ms_per_row * size) / 1000, 2
@@ -273,12 +289,18 @@ def plan_batches(
     """
     plan = _plan(database, statement, budget_ms, margin, sizes, repeats, scale_to)
     if max_rows_written:
-        cap = max(1, max_rows_written // max(1, plan.writes_per_row))
+        per_row = max(1, plan.writes_per_row * plan.most_per_row)
+        cap = max(1, max_rows_written // per_row)
         if plan.recommended > cap:
+            each = f"each writes {plan.writes_per_row} D1 row(s) per row"
+            if plan.insert is not None and plan.most_per_row > 1:
+                each = (
+                    f"one row of {plan.insert.source} yields up to {plan.most_per_row:,} rows, "
+                    f"each written as {plan.writes_per_row} D1 row(s)"
+                )
             plan.notes.append(
                 f"batches capped at {cap:,} rows ({plan.recommended:,} fit the time budget): "
-                f"each writes {plan.writes_per_row} D1 row(s) per row and one batch may write "
-                f"at most {max_rows_written:,}"
+                f"{each}, and one batch may write at most {max_rows_written:,}"
             )
             plan.recommended = cap
     return plan
@@ -368,9 +390,12 @@ def _plan_on(
     with D1Engine(database) as engine:
         engine.conn.execute("BEGIN")
         try:
+            inserted, most = None, 1
             if s.kind == "insert_select":
                 insert = parse_insert_select(engine, s)
-                _runs_unbatched(engine, s)
+                inserted = _runs_unbatched(engine, s)
+                with contextlib.suppress(apsw.Error):
+                    most = max(1, engine.conn.execute(insert.fanout_sql()).fetchall()[0][1])
             rows = _matching(engine, s, insert)
             mode = "limit" if insert is None and _self_excluding(engine, s) else "range"
             writes_per_row = _writes_per_row(engine, s)
@@ -429,6 +454,8 @@ def _plan_on(
         recommended,
         writes_per_row,
         insert=insert,
+        inserted=inserted,
+        most_per_row=most,
     )
     if not rows:
         plan.notes.append(
@@ -590,12 +617,13 @@ def rowid_after(
     return row[0][0] if row else None
 
 
-def _runs_unbatched(engine: D1Engine, s: Statement) -> None:
-    """Run `s` whole in a savepoint (rolled back): batches are only offered for a statement
-    that succeeds on this data, so that skipping rows already there changes nothing."""
+def _runs_unbatched(engine: D1Engine, s: Statement) -> int:
+    """Run `s` whole in a savepoint (rolled back) and return the rows it changed: batches
+    are only offered for a statement that succeeds on this data, so that skipping rows
+    already there changes nothing."""
     engine.conn.execute("SAVEPOINT d1nb_whole")
     try:
-        engine.run_statement(s)
+        return engine.run_statement(s)
     except D1Error as exc:
         raise InputError("", s.line, f"fails unbatched on this data: {exc.reason}") from exc
     finally:

@@ -514,6 +514,8 @@ def _batch_summary(result, plan_kind: str) -> dict:
         summary |= {
             "table": plan.table,
             "rows": plan.rows,
+            "counted": plan.counted,
+            "inserted": plan.inserted,
             "mode": plan.mode,
             "recommended": plan.recommended,
             "batches": len(result.files),
@@ -535,13 +537,13 @@ def _batch_summary(result, plan_kind: str) -> dict:
 def _batch_lines(x: dict, config_folder: str) -> list[str]:
     if x["unbatchable"]:
         lines = [
-            f"line {x['line']}: {x['rows']:,} rows of {x['table']}: not batched (fit R² "
+            f"line {x['line']}: {x['counted']}: not batched (fit R² "
             f"{x['r_squared']})",
             f"  {x['unbatchable']}",
         ]
     else:
         lines = [
-            f"line {x['line']}: {x['rows']:,} rows of {x['table']} in batches of "
+            f"line {x['line']}: {x['counted']} in batches of "
             f"{x['recommended']:,} ({x['batches']} file{'' if x['batches'] == 1 else 's'} in "
             f"{x['folder']}, predicted p95 "
             f"{x['predicted_p95_ms']} ms, fit R² {x['r_squared']})"
@@ -558,7 +560,7 @@ def _batch_lines(x: dict, config_folder: str) -> list[str]:
         day = x["free_plan"]
         pace = f"D1NB_MAX_BATCHES={day['batches_per_day']} "
         lines.append(
-            f"  Free plan: {day['rows_written_per_batch']:,} D1 rows written a batch, "
+            f"  Free plan: at most {day['rows_written_per_batch']:,} D1 rows written a batch, "
             f"so {day['batches_per_day']} batches a day within the daily "
             f"{d1.FREE_ROWS_WRITTEN_PER_DAY:,}: {day['days']} day(s); run the driver "
             "once a day after 00:00 UTC (it skips the batches done.txt lists)"

@@ -122,8 +122,8 @@ def backfill_verdict(backfill: Backfill) -> Verdict:
             *errors,
         ]
     headline = (
-        f"{backfill.service} {backfill.file} line {main.statement.line}: {plan.rows:,} rows of "
-        f"{plan.table} in batches of {plan.recommended:,} ({_count(len(main.files), 'batch file')},"
+        f"{backfill.service} {backfill.file} line {main.statement.line}: {plan.counted} "
+        f"in batches of {plan.recommended:,} ({_count(len(main.files), 'batch file')},"
         f" predicted p95 {p95:,.0f} ms against a budget of {plan.budget_ms:,.0f} ms)"
     )
     if errors and p95 <= plan.budget_ms:
