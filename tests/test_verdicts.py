@@ -267,3 +267,22 @@ def test_runbook_skips_the_local_copy(stranger, tmp_path):
     assert (SERVICE, "local") in load_history(root, use_git=False).ledgers
     runbook = time_travel_runbook(root, project_impacts(root, SNAPSHOTS))
     assert [s.environment for s in runbook.steps] == ["prod"]
+
+
+def test_runbook_of_a_template_config_leaves_it_out_and_says_where_to_run(stranger, tmp_path):
+    """Stranger's project #37 commits only wrangler.template.toml, its ids placeholders:
+    the runbook said `npx wrangler d1 time-travel info larkspur --config
+    wrangler.template.toml`, which asks Cloudflare about `<YOUR_DATABASE_ID>`. A template is
+    left out of the command, and the note says to run beside a copy with the real ids."""
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(stranger, root)
+    (root / SERVICE / "wrangler.jsonc").rename(root / SERVICE / "wrangler.example.jsonc")
+    runbook = time_travel_runbook(root, project_impacts(root, SNAPSHOTS))
+    (step,) = runbook.steps
+    assert shlex.split(step.info) == [
+        *("npx", "wrangler", "d1", "time-travel", "info", "main prod", "--env", "prod")
+    ]
+    assert f"{SERVICE}/wrangler.example.jsonc is a template" in runbook.note
+    assert "--config" not in runbook.text()

@@ -79,11 +79,11 @@ class Runbook:
 
 
 def _wrangler(command: str, binding: D1Binding, history: History, extra: str = "") -> str:
-    """The wrangler command line, each value shell-quoted (names may hold spaces, quotes)."""
-    words = [
-        *("npx", "wrangler", "d1", "time-travel", command, binding.database_name),
-        *("--config", history.project.relpath(binding.config_path)),
-    ]
+    """The wrangler command line, each value shell-quoted (names may hold spaces, quotes);
+    without `--config` for a template, whose database ids are placeholders."""
+    words = ["npx", "wrangler", "d1", "time-travel", command, binding.database_name]
+    if not binding.is_template:
+        words += ["--config", history.project.relpath(binding.config_path)]
     if binding.environment != TOP_LEVEL_ENV:
         words += ["--env", binding.environment]
     return shlex.join(words) + extra
@@ -138,11 +138,25 @@ def time_travel_runbook(
             )
     if not steps:
         return Runbook([], "The risky migrations are pending in no environment with a D1 binding.")
+    templates = sorted(
+        {
+            history.project.relpath(b.config_path)
+            for s in steps
+            if (b := history.binding(s.service, s.environment)).is_template
+        }
+    )
+    where = (
+        f" {' and '.join(templates)} {'is a template' if len(templates) == 1 else 'are templates'}"
+        " (placeholder database ids): run these beside a copy holding the real ids "
+        "(wrangler.toml, .json or .jsonc), where wrangler finds it."
+        if templates
+        else ""
+    )
     return Runbook(
         steps,
         "Time Travel keeps 30 days of history on the paid plan and 7 on the free one; a restore "
         "is in place and cannot be previewed, so export first (`wrangler d1 export … --remote`) "
-        "if the writes since the bookmark matter.",
+        "if the writes since the bookmark matter." + where,
     )
 
 
