@@ -311,3 +311,29 @@ def test_an_export_for_an_unknown_service_is_named_in_report_05(sample, tmp_path
     assert code == 1
     (result,) = json.loads(capsys.readouterr().out)["reports"]
     assert "no service 'nope'" in result["error"] and "KeyError" not in result["error"]
+
+
+def test_provenance_lists_the_projects_files_not_its_dependencies(tmp_path):
+    """Every report lists the files it may read with their sha256. It walked the whole
+    project, so an app's node_modules (a package.json per package), .venv and dist filled
+    the list; config discovery skips those folders, and so does the list now."""
+    from d1nb.presentation.report import input_files
+
+    for rel in (
+        "wrangler.toml",
+        "migrations/0001_init.sql",
+        "node_modules/hono/package.json",
+        "node_modules/@x/y/wrangler.toml",
+        ".venv/lib/a.txt",
+        "dist/schema.sql",
+        ".wrangler/state/v3/d1/x.sqlite",
+        "apps/api/node_modules/z/package.json",
+        "apps/api/wrangler.jsonc",
+    ):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rel, encoding="utf-8")
+    listed = [rel for rel, _digest in input_files(tmp_path)]
+    assert listed == ["apps/api/wrangler.jsonc", "migrations/0001_init.sql", "wrangler.toml"]
+    digest = dict(input_files(tmp_path))["wrangler.toml"]
+    assert digest == hashlib.sha256(b"wrangler.toml").hexdigest()

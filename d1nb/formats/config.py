@@ -25,7 +25,8 @@ LOCAL_ENV = "local"
 """The environment name of the ledger in wrangler's local state (`--local`)."""
 """Environment name d1nb gives to top-level bindings (wrangler without `--env`)."""
 
-_SKIP_DIRS = {"node_modules", ".git", ".wrangler", ".venv", "dist", "build", "__pycache__"}
+SKIPPED_FOLDERS = {"node_modules", ".git", ".wrangler", ".venv", "dist", "build", "__pycache__"}
+"""Folders no project input lives in: dependencies, builds, wrangler's local state."""
 _CONFIG_NAME = re.compile(r"^wrangler(?:\.(?P<variant>[\w-]+))?\.(?P<ext>toml|json|jsonc)$")
 _PLACEHOLDER_ID = re.compile(
     r"^(?:__\w+__|<.*>|\$\{.*\}|local[-_]?db|x+|0+|todo|tbd|changeme|placeholder|"
@@ -125,7 +126,7 @@ def find_config_files(root: Path) -> list[Path]:
     while stack:
         folder = stack.pop()
         for entry in sorted(folder.iterdir()):
-            if entry.is_dir() and entry.name not in _SKIP_DIRS:
+            if entry.is_dir() and entry.name not in SKIPPED_FOLDERS:
                 stack.append(entry)
             elif entry.is_file() and _CONFIG_NAME.match(entry.name):
                 found.append(entry)

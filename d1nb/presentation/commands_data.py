@@ -537,8 +537,7 @@ def _batch_summary(result, plan_kind: str) -> dict:
 def _batch_lines(x: dict, config_folder: str) -> list[str]:
     if x["unbatchable"]:
         lines = [
-            f"line {x['line']}: {x['counted']}: not batched (fit R² "
-            f"{x['r_squared']})",
+            f"line {x['line']}: {x['counted']}: not batched (fit R² {x['r_squared']})",
             f"  {x['unbatchable']}",
         ]
     else:

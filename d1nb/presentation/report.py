@@ -9,6 +9,7 @@ A notebook that fails still yields its report, with the error shown.
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import re
 import sys
@@ -27,6 +28,7 @@ from traitlets import default
 
 from d1nb import outfiles
 from d1nb.engine.scratch import scratch_folder
+from d1nb.formats.config import SKIPPED_FOLDERS
 from d1nb.presentation.display import ERROR_PREFIX
 from d1nb.text import printable
 from d1nb.version import __version__
@@ -88,13 +90,18 @@ def notebook_paths(folder: Path = REPO_NOTEBOOKS) -> list[Path]:
 
 
 def input_files(project: Path) -> list[tuple[str, str]]:
-    """(path relative to the project, sha256) of every file a report may read."""
+    """(path relative to the project, sha256) of every file a report may read: not those
+    under node_modules, .venv, dist … (`SKIPPED_FOLDERS`), which config discovery skips too
+    (an app's node_modules held thousands of package.json files)."""
     rows = []
-    for path in sorted(project.rglob("*")):
-        if path.is_file() and path.suffix in _INPUT_SUFFIXES and ".wrangler" not in path.parts:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            rows.append((path.relative_to(project).as_posix(), digest))
-    return rows
+    for folder, subfolders, files in os.walk(project):
+        subfolders[:] = [s for s in subfolders if s not in SKIPPED_FOLDERS]
+        for name in files:
+            path = Path(folder) / name
+            if path.suffix in _INPUT_SUFFIXES and path.is_file():
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                rows.append((path.relative_to(project).as_posix(), digest))
+    return sorted(rows)
 
 
 def provenance_markdown(

@@ -2328,9 +2328,7 @@ def _beds(beds: str, plantings: str) -> dict[str, str]:
     ],
     ids=["one a bed", "on some beds"],
 )
-def test_a_cascade_through_a_composite_key_counts_each_parent_it_empties(
-    tmp_path, beds, plantings
-):
+def test_a_cascade_through_a_composite_key_counts_each_parent_it_empties(tmp_path, beds, plantings):
     """Stranger's project #37 (drizzle-kit): gardens → beds keyed by (garden, bed number) →
     plantings referring to that pair. Its rebuild's DROP TABLE read 1,299 by the model
     against 1,385 in D1: the beds that had plantings were counted by their garden alone
