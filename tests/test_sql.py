@@ -21,6 +21,7 @@ from d1nb.formats.sql.shapes import (
     correlated_searches,
     dml_condition,
     exists_searches,
+    holds_for_any_value,
     in_list_values,
     in_lists,
     in_subquery_counts,
@@ -688,3 +689,24 @@ def test_exists_searches_are_and_terms_searching_by_equal_keys_only():
         "SELECT 1 FROM p WHERE EXISTS (SELECT 1 FROM c WHERE c.pid = p.id)",
     ):
         assert exists_searches(sql) == (), sql
+
+
+@pytest.mark.parametrize(
+    ("where", "holds"),
+    [
+        ("vessel_id IS NOT NULL", True),
+        ('"Vessel_Id" is not null', True),
+        ("vessel_id NOTNULL", True),
+        ("(vessel_id NOT NULL) -- keys only", True),
+        ("vessel_id IS NOT NULL AND status = 'x'", False),
+        ("status = 'planned'", False),
+        ("v.vessel_id IS NOT NULL", False),
+        ("other IS NOT NULL", False),
+        ("vessel_id IS NULL", False),
+        ("not sql at all (", False),
+    ],
+)
+def test_a_partial_index_a_search_by_equal_key_implies(where, holds):
+    """SQLite searches a partial index for `key = ?` when its WHERE is `key IS NOT NULL`:
+    foreign-key look-ups of children then go through it (stranger's project #38)."""
+    assert holds_for_any_value(where, "vessel_id") is holds

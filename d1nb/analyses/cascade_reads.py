@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from d1nb.engine.d1engine import D1Engine
 from d1nb.formats.migrations import Statement
+from d1nb.formats.sql.shapes import holds_for_any_value
 from d1nb.formats.sql.text import quote_ident
 
 
@@ -246,7 +247,9 @@ class CascadeReads:
                 first = self.engine.conn.execute(
                     "SELECT name FROM pragma_index_info(?) WHERE seqno = 0", (name,)
                 ).fetchall()
-                if not partial and first and first[0][0] == col:
+                if partial and not holds_for_any_value(self.engine.partial_where(name) or "", col):
+                    continue  # a look-up by an equal key is not known to be inside it
+                if first and first[0][0] == col:
                     found = "key" if origin == "pk" and without_rowid else "index"
                     break
             self._lookups[(child, col)] = found

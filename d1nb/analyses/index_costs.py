@@ -84,11 +84,7 @@ class IndexCosts:
 
     def _partial_where(self, index: str) -> str | None:
         """The WHERE of a partial index named `index`; None for a full one (or no index)."""
-        rows = self.engine.conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ? COLLATE NOCASE",
-            (index,),
-        ).fetchall()
-        return index_where(rows[0][0] or "") if rows else None
+        return self.engine.partial_where(index)
 
     def _unique_keys(self, table: str) -> int:
         """How many UNIQUE indexes `table` has besides its rowid (a text PRIMARY KEY's own)."""

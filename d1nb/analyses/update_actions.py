@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from d1nb.analyses.kept_rows import KeptRows
 from d1nb.engine.d1engine import D1Engine
-from d1nb.formats.sql.shapes import deferred_foreign_keys
+from d1nb.formats.sql.shapes import deferred_foreign_keys, holds_for_any_value
 from d1nb.formats.sql.text import quote_ident, unused_name
 
 ACTIONS = ("CASCADE", "SET NULL", "SET DEFAULT")
@@ -261,7 +261,8 @@ def _referring_keys(engine: D1Engine, parent: str, set_columns: set[str]) -> lis
 
 
 def _searchable(engine: D1Engine, table: str, columns: list[str]) -> bool:
-    """Whether an index of `table` (not a partial one), or its rowid, finds rows by `columns`."""
+    """Whether an index of `table`, or its rowid, finds rows by `columns` (a partial one only
+    when its WHERE is `c IS NOT NULL` of one of them, which a search by equal values implies)."""
     wanted = {c.lower() for c in columns}
     alias = engine.rowid_alias(table)
     if alias and wanted == {alias.lower()}:
@@ -270,7 +271,9 @@ def _searchable(engine: D1Engine, table: str, columns: list[str]) -> bool:
         "SELECT name, partial FROM pragma_index_list(?)", (table,)
     ).fetchall():
         if partial:
-            continue
+            where = engine.partial_where(name) or ""
+            if not any(holds_for_any_value(where, c) for c in columns):
+                continue
         lead = [
             (r[0] or "").lower()
             for r in engine.conn.execute(

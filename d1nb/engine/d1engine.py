@@ -50,6 +50,7 @@ from d1nb.formats.sql.d1_build import (
     fired_differences,
     stored_differences,
 )
+from d1nb.formats.sql.shapes import index_where
 from d1nb.formats.sql.text import ROWID_NAMES, quote_ident, quote_literal, split_statements
 from d1nb.problems import InputError
 
@@ -744,6 +745,14 @@ class D1Engine:
                 "SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE LIMIT 1", (name,)
             ).fetchall()
         )
+
+    def partial_where(self, index: str) -> str | None:
+        """The WHERE of a partial index named `index`; None for a full one (or no index)."""
+        rows = self.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ? COLLATE NOCASE",
+            (index,),
+        ).fetchall()
+        return index_where(rows[0][0] or "") if rows else None
 
     def without_rowid(self, table: str) -> bool:
         """Whether `table` is a WITHOUT ROWID table (its PRIMARY KEY is the table itself)."""

@@ -546,6 +546,26 @@ def index_where(create_index_sql: str) -> str | None:
     return text[toks[where].end :].strip() if where is not None else None
 
 
+def holds_for_any_value(where: str, column: str) -> bool:
+    """Whether a partial index's WHERE is `column IS NOT NULL` (`NOT NULL`, `NOTNULL`): every
+    search for an equal value of `column` then implies it, so SQLite may search the index
+    (a foreign key's look-up of its children does)."""
+    try:
+        tree = sqlglot.parse_one(without_comments(where), read="sqlite")
+    except (sqlglot.errors.ParseError, TokenError):
+        return False
+    while isinstance(tree, exp.Paren):
+        tree = tree.this
+    inner = tree.this if isinstance(tree, exp.Not) else None
+    return (
+        isinstance(inner, exp.Is)
+        and isinstance(inner.expression, exp.Null)
+        and isinstance(inner.this, exp.Column)
+        and not inner.this.table
+        and inner.this.name.lower() == column.lower()
+    )
+
+
 _END_NOT_IN_CAPITALS = re.compile(r"\b(?!END\b)[eE][nN][dD]\b")
 
 
