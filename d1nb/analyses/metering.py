@@ -28,6 +28,7 @@ from d1nb.analyses.query_plan import (
     filled_once,
     lines_under,
     subquery_in,
+    subquery_numbers,
 )
 from d1nb.analyses.trigger_costs import TriggerCosts
 from d1nb.analyses.update_actions import KeyScans, UpdateActions
@@ -63,6 +64,7 @@ from d1nb.formats.sql.shapes import (
     rows_offered_query,
     search_visits_query,
     select_join_terms,
+    selects_before_where,
     subquery_counts,
     subquery_sorter_feeds,
     table_aliases,
@@ -466,6 +468,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self.opcodes: set[str] = set()
         self.ephemerals = 0
         self.correlated: list[bool] = []
+        self.part: list[bool | None] = []
+        """Per plan line in a correlated subquery of an UPDATE: whether it is in the WHERE
+        (True) or before it, in the SET (False); None when that is not known."""
         self.scalar: list[bool] = []
         self.filled_once: list[bool] = []
         """Per plan line: inside a subquery or CTE an automatic index is filled from once."""
@@ -486,7 +491,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         """Per IN (…) of a statement with IN (SELECT …) lists, counted before it runs: its
         values, a subquery's distinct and NULL left out (each is sought once)."""
         self.per_key: dict[str, float] = {}
-        self.search_reads: dict[str, int] = {}
+        self.search_reads: dict[int, int] = {}
         """Per plan line of a correlated aggregate or EXISTS subquery's search by equal index
         keys: its reads over all its runs, counted before the statement
         (`_correlated_search_reads`, `_exists_search_reads`)."""
@@ -517,6 +522,11 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     )
                 ]
                 self.listed = lines_under(tree, "LIST SUBQUERY")
+                numbers = subquery_numbers(tree)
+                before_where = selects_before_where(s.sql) if s.kind == "update" else None
+                self.part = [
+                    None if n is None or before_where is None else n > before_where for n in numbers
+                ]
                 self.in_subquery = subquery_in(tree)
                 self.top_level = [r[1] == 0 for r in tree]
                 listing = conn.execute("EXPLAIN " + blobs_emptied(s.sql)).fetchall()
@@ -667,7 +677,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             if any(self.correlated) and "VIRTUAL TABLE" in str(self.plan)
             else {}
         )
-        for line, inside in zip(self.plan, self.correlated, strict=False):
+        for i, (line, inside) in enumerate(zip(self.plan, self.correlated, strict=False)):
             virtual = PLAN_VIRTUAL.match(line)
             if virtual and inside and virtual.group(1).lower() in json_sources and s.table:
                 source = json_sources[virtual.group(1).lower()]
@@ -687,13 +697,20 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     keys = prefix
             if keys and match.group(1) == "SEARCH" and match.group(2) in self.aliased:
                 self.per_key[line] = self._rows_per_key(self.aliased[match.group(2)], keys.group(1))
-                found = self._correlated_search_reads(s, match.group(2), line)
-                if found is None and not self.set_subqueries_only:
-                    found = self._exists_search_reads(s, match.group(2), keys.group(1))
-                if found is None and self.set_subqueries_only:
+                # whether the subquery lies in an UPDATE's WHERE (True) or SET (False), by its
+                # number, when the plan says: two searches of one table then stay apart
+                in_where = self.part[i] if i < len(self.part) else None
+                found = self._correlated_search_reads(s, match.group(2), line, in_where)
+                if found is None and in_where is not False and not self.set_subqueries_only:
+                    found = self._exists_search_reads(s, match.group(2), keys.group(1), in_where)
+                if (
+                    found is None
+                    and not in_where
+                    and (self.set_subqueries_only or in_where is False)
+                ):
                     found = self._first_row_search_reads(s, match.group(2), keys.group(1))
                 if found is not None:
-                    self.search_reads[line] = found
+                    self.search_reads[i] = found
         self.children_before: dict[tuple[str, str], tuple[int, int, int]] = {}
         self.nulls_kept: dict[tuple[str, str, str], int] = {}
         """Per SET NULL child, column and partial index on it: `_count_nulls_kept` before."""
@@ -1016,12 +1033,12 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         return self._count_where(f"main.{quote_ident(table)}", kept)
 
     def _correlated_reads(
-        self, line: str, how: str, name: str, using: str | None, runs: int
+        self, i: int, line: str, how: str, name: str, using: str | None, runs: int
     ) -> int:
-        """Reads of one loop of a correlated subquery over all its runs: a scan reads its
-        table each time (an empty one 1); a search by rowid 1, through a UNIQUE index on all
-        its columns 1; a search by other index keys the rows they find plus 1, the rows found
-        at most the table's (fitted on Miniflare)."""
+        """Reads of one loop (plan line `i`) of a correlated subquery over all its runs: a
+        scan reads its table each time (an empty one 1); a search by rowid 1, through a UNIQUE
+        index on all its columns 1; a search by other index keys the rows they find plus 1,
+        the rows found at most the table's (fitted on Miniflare)."""
         rows = self.scanned[name]
         if how == "SCAN":
             return runs * max(rows, 1)
@@ -1030,12 +1047,14 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             table = self.aliased.get(name, name)
             if keys and self._unique_search(table, using or "", keys.group(1)):
                 return runs  # one row at most: no step past it (stranger's project #16)
-            if line in self.search_reads:
-                return self.search_reads[line]
+            if i in self.search_reads:
+                return self.search_reads[i]
             return min(rows, round(runs * self.per_key[line])) + runs
         return runs
 
-    def _correlated_search_reads(self, s: Statement, name: str, line: str) -> int | None:
+    def _correlated_search_reads(
+        self, s: Statement, name: str, line: str, in_where: bool | None = None
+    ) -> int | None:
         """The reads of an aggregate subquery that searches a full index (or a WITHOUT ROWID
         table's key) by equal keys, over all its runs (in an UPDATE's SET one per row the
         WHERE keeps, in an AND term of the WHERE one per row the other terms keep): per run
@@ -1045,12 +1064,19 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         (Miniflare's counters; stranger's project #24: 7,243 by the mean rows per key against
         6,310). None when the keys are not all set equal to the outer row's values or
         constants in its WHERE."""
-        found = {c for c in correlated_searches(s.sql) if c.name == name.lower()}
+        found = {
+            c
+            for c in correlated_searches(s.sql)
+            if c.name == name.lower() and in_where in (None, c.in_where)
+        }
         if len(found) != 1 or not s.table:
             return None
         search = found.pop()
         where = self._subquery_runs(s) if search.in_where else self._run_condition(s)
-        if (where is None and search.in_where) or not (search.in_where or self.set_subqueries_only):
+        # a SET's search runs once per row the whole WHERE keeps, its subqueries too; told
+        # from the WHERE's own searches by the plan (`in_where`) or when it has none
+        known = search.in_where or self.set_subqueries_only or in_where is False
+        if (where is None and search.in_where) or not known:
             return None
         index = re.search(r" USING (?:COVERING )?INDEX (.+?) \((.+)\)$", line)
         if index and self._partial_where(index.group(1)) is None:
@@ -1106,7 +1132,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         except apsw.Error:
             return None
 
-    def _exists_search_reads(self, s: Statement, name: str, keys: str) -> int | None:
+    def _exists_search_reads(
+        self, s: Statement, name: str, keys: str, in_where: bool | None = None
+    ) -> int | None:
         """The reads of a `[NOT] EXISTS` term of an UPDATE's or DELETE's WHERE that searches
         by equal keys only: 1 a run that finds a row (it stops there), none otherwise. It runs
         for the rows the WHERE's other terms keep, SQLite testing terms with subqueries last
@@ -1115,7 +1143,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         another term holds a subquery too, or the search's keys (`a=? AND b=?`, as the plan
         writes them) are not all its WHERE's terms."""
         plain = self._subquery_runs(s)
-        if plain is None:
+        if plain is None or in_where is False:
             return None
         return self._runs_finding_a_row(s, exists_searches(s.sql), name, keys, plain)
 
@@ -1937,7 +1965,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 )
                 reads += max(sum(self.fullscan_steps) - once, 0) + runs
             elif inside:  # a correlated subquery runs once per row of the statement's own loop
-                reads += self._correlated_reads(line, how, name, using, runs)
+                reads += self._correlated_reads(i, line, how, name, using, runs)
             elif how == "SCAN" and i in self.loop_rows:
                 # a join's inner loop without an index: scanned whole once per row reaching it
                 reads += self.loop_rows[i] * max(self.scanned[name], 1)

@@ -82,6 +82,26 @@ def lines_under(tree: list[tuple], opening: str) -> list[bool]:
     return inside
 
 
+_CORRELATED_NUMBER = re.compile(r"^CORRELATED SCALAR SUBQUERY (\d+)")
+
+
+def subquery_numbers(tree: list[tuple]) -> list[int | None]:
+    """Per EXPLAIN QUERY PLAN row (id, parent, _, detail): the number of the nearest
+    correlated subquery it lies in (SQLite numbers SELECTs as it parses them, inner before
+    outer, left to right), None outside any."""
+    detail = {r[0]: r[3] for r in tree}
+    parent = {r[0]: r[1] for r in tree}
+    numbers = []
+    for r in tree:
+        node, found = r[0], None
+        while node in detail and found is None:
+            if m := _CORRELATED_NUMBER.match(detail[node]):
+                found = int(m.group(1))
+            node = parent[node]
+        numbers.append(found)
+    return numbers
+
+
 def subquery_in(tree: list[tuple]) -> list[str | None]:
     """Per EXPLAIN QUERY PLAN row (id, parent, _, detail): the name of the subquery or CTE
     whose `MATERIALIZE` or `CO-ROUTINE` it lies inside (the nearest), lower-cased; None

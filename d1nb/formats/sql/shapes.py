@@ -546,6 +546,18 @@ def index_where(create_index_sql: str) -> str | None:
     return text[toks[where].end :].strip() if where is not None else None
 
 
+def selects_before_where(sql: str) -> int | None:
+    """For an UPDATE: how many SELECTs its text holds before its WHERE (its WITH, SET and
+    FROM): SQLite numbers them first, so a correlated subquery of a higher number lies in
+    the WHERE. None for any other statement, or text sqlglot cannot read."""
+    tree = _tree(sql)
+    if not isinstance(tree, exp.Update):
+        return None
+    where = _arg(tree, "where")
+    inside = {id(n) for n in where.find_all(exp.Select)} if where is not None else set()
+    return sum(1 for n in tree.find_all(exp.Select) if id(n) not in inside)
+
+
 def holds_for_any_value(where: str, column: str) -> bool:
     """Whether a partial index's WHERE is `column IS NOT NULL` (`NOT NULL`, `NOTNULL`): every
     search for an equal value of `column` then implies it, so SQLite may search the index
