@@ -680,8 +680,13 @@ def test_exists_searches_are_and_terms_searching_by_equal_keys_only():
         "WHERE k.pid = p.id AND k.kind = 'a')"
     )
     assert (found.table, found.name, found.equal) == ("c", "k", (("pid", "p.id"), ("kind", "'a'")))
-    for sql in (  # a further filter, under OR, in an aggregate's place, a SET, an UPDATE … FROM
-        "DELETE FROM p WHERE EXISTS (SELECT 1 FROM c WHERE c.pid = p.id AND c.v > 5)",
+    assert found.rest == ""
+    # a further filter is kept apart: the rows the keys find must pass it
+    (filtered,) = exists_searches(
+        "DELETE FROM p WHERE EXISTS (SELECT 1 FROM c WHERE c.pid = p.id AND c.v > 5)"
+    )
+    assert (filtered.equal, filtered.rest) == ((("pid", "p.id"),), "(c.v > 5)")
+    for sql in (  # under OR, in an aggregate's place, a SET, an UPDATE … FROM
         "DELETE FROM p WHERE st = 'x' OR NOT EXISTS (SELECT 1 FROM c WHERE c.pid = p.id)",
         "UPDATE p SET k = EXISTS (SELECT 1 FROM c WHERE c.pid = p.id)",
         "UPDATE p SET k = 1 FROM q WHERE q.id = p.id AND EXISTS "

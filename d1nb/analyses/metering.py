@@ -702,7 +702,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 in_where = self.part[i] if i < len(self.part) else None
                 found = self._correlated_search_reads(s, match.group(2), line, in_where)
                 if found is None and in_where is not False and not self.set_subqueries_only:
-                    found = self._exists_search_reads(s, match.group(2), keys.group(1), in_where)
+                    found = self._exists_search_reads(
+                        s, match.group(2), keys.group(1), in_where, line
+                    )
                 if (
                     found is None
                     and not in_where
@@ -1133,7 +1135,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             return None
 
     def _exists_search_reads(
-        self, s: Statement, name: str, keys: str, in_where: bool | None = None
+        self, s: Statement, name: str, keys: str, in_where: bool | None = None, line: str = ""
     ) -> int | None:
         """The reads of a `[NOT] EXISTS` term of an UPDATE's or DELETE's WHERE that searches
         by equal keys only: 1 a run that finds a row (it stops there), none otherwise. It runs
@@ -1145,7 +1147,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         plain = self._subquery_runs(s)
         if plain is None or in_where is False:
             return None
-        return self._runs_finding_a_row(s, exists_searches(s.sql), name, keys, plain)
+        return self._runs_finding_a_row(s, exists_searches(s.sql), name, keys, plain, line)
 
     def _first_row_search_reads(self, s: Statement, name: str, keys: str) -> int | None:
         """The reads of a scalar subquery in an UPDATE's SET that searches by equal keys
@@ -1163,24 +1165,78 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         name: str,
         keys: str,
         runs: str | None,
+        line: str = "",
     ) -> int | None:
         """How many of the runs of the one search in `searches` that the plan names `name`
-        find a row: the rows of the statement's table that `runs` (a condition, or none for
-        all) keeps and whose keys the search's table holds. None when the search is not one
-        of them, or the plan's keys (`a=? AND b=?`) are not all its WHERE's terms."""
+        (on plan line `line`) find a row: the rows of the statement's table that `runs` (a
+        condition, or none for all) keeps and whose keys the search's table holds (an EXISTS
+        with other terms: `_filtered_search_reads`). None when the search is not one of
+        them, or the plan's keys (`a=? AND b=?`) are not all its WHERE's equal terms."""
         found = [c for c in searches if c.name == name.lower()]
         if len(found) != 1 or not s.table:
             return None
         search = found[0]
         searched = {part.rsplit("=", 1)[0].lower() for part in keys.split(" AND ")}
+        ref = quote_ident(search.alias or search.table)
+        if search.in_where and searched < {c for c, _e in search.equal}:
+            # an EXISTS's equal terms the index does not hold filter like its other terms
+            unheld = [(c, e) for c, e in search.equal if c not in searched]
+            rest = " AND ".join(f"({ref}.{quote_ident(c)} = {e})" for c, e in unheld)
+            search = replace(
+                search,
+                equal=tuple((c, e) for c, e in search.equal if c in searched),
+                rest=" AND ".join(r for r in (rest, search.rest) if r),
+            )
         if searched != {c for c, _e in search.equal} or len(search.equal) != len(searched):
             return None  # a term the index does not hold filters the rows it steps through
         ref, source, updated = self._search_sources(s, search)
         matched = " AND ".join(f"{ref}.{quote_ident(c)} = {e}" for c, e in search.equal)
+        if search.rest:
+            return self._filtered_search_reads(search, line, ref, source, updated, matched, runs)
         return self._count_where(
             updated,
             ([runs] if runs else []) + [f"EXISTS (SELECT 1 FROM {source} WHERE {matched})"],
         )
+
+    def _filtered_search_reads(
+        self,
+        search: CorrelatedSearch,
+        line: str,
+        ref: str,
+        source: str,
+        updated: str,
+        matched: str,
+        runs: str | None,
+    ) -> int | None:
+        """An EXISTS whose keys an index holds, with terms it does not (`… AND p.qty > 2`):
+        each run steps through the keys' entries in the index's order (by rowid, when the
+        index holds the keys alone) up to the first row that passes, 1 read each; when none
+        does, all of them and the entry after (Miniflare's counters: 2,640 by the model
+        against 2,159 before). None for a search through another index, or of a WITHOUT
+        ROWID table."""
+        index = re.search(r" USING (?:COVERING )?INDEX (.+?) \(", line)
+        if index is None or self.engine.without_rowid(search.table):
+            return None
+        indexed = [
+            r[0].lower()
+            for r in self.engine.conn.execute(
+                "SELECT name FROM pragma_index_info(?) ORDER BY seqno", (index.group(1),)
+            ).fetchall()
+            if r[0]
+        ]
+        if sorted(indexed) != sorted(c for c, _e in search.equal):
+            return None
+        first = f"(SELECT min({ref}.rowid) FROM {source} WHERE {matched} AND {search.rest})"
+        entries = f"(SELECT count(*) FROM {source} WHERE {matched}"
+        run = "CASE WHEN _d1nb_p > 0 THEN _d1nb_p WHEN _d1nb_n > 0 THEN _d1nb_n + 1 ELSE 0 END"
+        query = (
+            f"SELECT sum({run}) FROM (SELECT {entries} AND {ref}.rowid <= {first}) AS _d1nb_p, "
+            f"{entries}) AS _d1nb_n FROM {updated}" + (f" WHERE {runs})" if runs else ")")
+        )
+        try:
+            return self.engine.conn.execute(query).fetchall()[0][0] or 0
+        except apsw.Error:
+            return None
 
     @staticmethod
     def _search_sources(s: Statement, search: CorrelatedSearch) -> tuple[str, str, str]:

@@ -2409,3 +2409,24 @@ def test_a_backfill_from_children_where_some_exist_is_read_as_d1_does(tmp_path):
     first), and each plan line keeps its own reads. Equal now, 250 of 300 users with
     posts."""
     _target_equals_miniflare(tmp_path, BACKFILL_FROM_CHILDREN, statements=3)
+
+
+def test_an_exists_filtering_the_rows_its_index_finds_stops_at_the_first_that_passes(tmp_path):
+    """An EXISTS whose keys an index holds, with a term it does not (`EXISTS (SELECT 1 FROM
+    posts p WHERE p.user_id = users.id AND p.qty > 2)`): 2,640 read by the model against
+    2,159 in D1 with an aggregate in the SET, 2,040 against 1,559 alone. Each run steps
+    through the keys' entries up to the first row that passes, or all of them and one more.
+    Within 1 read of D1 now, an equal term on a column the index lacks (`p.qty = 4`)
+    included."""
+    files = dict(BACKFILL_FROM_CHILDREN)
+    files["0003_target.sql"] = (
+        "UPDATE users SET score = 1 WHERE EXISTS (SELECT 1 FROM posts p WHERE p.user_id = "
+        "users.id AND p.qty > 2);\n"
+        "UPDATE users SET posts = 0 WHERE EXISTS (SELECT 1 FROM posts p WHERE p.user_id = "
+        "users.id AND p.qty = 4);\n"
+        "UPDATE users SET score = (SELECT sum(qty) FROM posts WHERE posts.user_id = users.id) "
+        "WHERE EXISTS (SELECT 1 FROM posts p WHERE p.user_id = users.id AND p.qty > 2);\n"
+        "DELETE FROM users WHERE id > 200 AND EXISTS (SELECT 1 FROM posts p WHERE p.user_id = "
+        "users.id AND p.qty < 0);\n"
+    )
+    _target_matches_miniflare(tmp_path, files, statements=4, reads_within=0.001)

@@ -1163,6 +1163,9 @@ class CorrelatedSearch:
     """The columns it takes min() of, lower-cased (an index ordered by one of them after the
     keys is sought past its NULLs)."""
     in_where: bool = False
+    rest: str = ""
+    """The AND of an EXISTS's other terms, which its keys' rows must pass ("" for none): it
+    stops at the first row that does."""
     """Whether it is in the statement's WHERE (it runs for the rows its other terms keep)
     rather than in an UPDATE's SET (it runs for the rows written)."""
 
@@ -1182,11 +1185,11 @@ _OTHER_AGGREGATES = {"total"}
 
 def _search_keys(
     select: exp.Select, outer: set[str], limited: bool = False
-) -> tuple[exp.Table, str, list[tuple[str, str]], bool] | None:
+) -> tuple[exp.Table, str, list[tuple[str, str]], list[str]] | None:
     """For a subquery of one table, not nested in another: the table, how a plan names it,
     the (column, expression) its WHERE sets equal to the outer row's values or constants,
-    and whether its WHERE holds other terms; None for any other subquery (one with a LIMIT
-    too, unless `limited`: a search that stops at its first row anyway)."""
+    and its WHERE's other terms; None for any other subquery (one with a LIMIT too, unless
+    `limited`: a search that stops at its first row anyway)."""
     if select.find_ancestor(exp.Select) is not None:  # nested: its outer is a query
         return None
     item = _arg(select, "from")
@@ -1202,9 +1205,10 @@ def _search_keys(
         return None
     where = _arg(select, "where")
     terms = _conjuncts(where.this if where is not None else None)
-    equal = []
+    equal, rest = [], []
     for term in terms:
         if not isinstance(term, exp.EQ):
+            rest.append(term.sql(dialect="sqlite"))
             continue
         for column, other in ((term.this, term.expression), (term.expression, term.this)):
             if not isinstance(column, exp.Column) or column.table.lower() not in ("", name):
@@ -1216,7 +1220,9 @@ def _search_keys(
             ):
                 equal.append((column.name.lower(), other.sql(dialect="sqlite")))
                 break
-    return table, name, equal, len(equal) < len(terms)
+        else:
+            rest.append(term.sql(dialect="sqlite"))
+    return table, name, equal, rest
 
 
 def _searching_statement(
@@ -1287,7 +1293,9 @@ def exists_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
         test = term.this if isinstance(term, exp.Not) else term
         if not isinstance(test, exp.Exists) or not isinstance(test.this, exp.Select):
             continue
-        search = _first_row_search(tree, _search_keys(test.this, outer), in_where=True)
+        search = _first_row_search(
+            tree, _search_keys(test.this, outer), in_where=True, filtered=True
+        )
         if search is not None:
             found.append(search)
     return tuple(found)
@@ -1295,14 +1303,16 @@ def exists_searches(sql: str) -> tuple[CorrelatedSearch, ...]:
 
 def _first_row_search(
     tree: exp.Update | exp.Delete,
-    keys: tuple[exp.Table, str, list[tuple[str, str]], bool] | None,
+    keys: tuple[exp.Table, str, list[tuple[str, str]], list[str]] | None,
     in_where: bool,
+    filtered: bool = False,
 ) -> CorrelatedSearch | None:
     """A search that stops at its first row, from `_search_keys`' answer: None unless its
-    WHERE sets some of its table's columns equal and holds nothing else."""
-    if not keys or not keys[2] or keys[3]:
+    WHERE sets some of its table's columns equal and holds nothing else (or, `filtered`,
+    other terms too, which the rows the keys find must pass)."""
+    if not keys or not keys[2] or (keys[3] and not filtered):
         return None
-    table, name, equal, _more = keys
+    table, name, equal, rest = keys
     return CorrelatedSearch(
         table.name,
         name,
@@ -1312,6 +1322,7 @@ def _first_row_search(
         frozenset(),
         frozenset(),
         in_where,
+        " AND ".join(f"({t})" for t in rest),
     )
 
 
