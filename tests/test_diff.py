@@ -678,3 +678,38 @@ def test_a_table_renamed_with_a_column_dropped_is_still_one_table(tmp_path):
         ("a", "renamed"),
         ("b.z", "changed"),
     ]
+
+
+def test_a_key_compared_under_nocase_or_rtrim_matches_rows_as_sqlite_does(tmp_path):
+    """A table keyed by `email TEXT PRIMARY KEY COLLATE NOCASE`, and a migration that
+    lowercases the emails: SQLite keeps each row (its key is the same under NOCASE), but
+    the diff matched keys byte for byte and said "+2 −2", and report 04 that rows were lost.
+    Keys are now matched under the collation of the index that keeps them unique (NOCASE
+    folds ASCII letters only, as SQLite's; RTRIM ignores trailing spaces); the key as
+    written is compared as a value, so each such row is one changed row."""
+    schema = (
+        "CREATE TABLE members (email TEXT PRIMARY KEY COLLATE NOCASE, name TEXT);"
+        "CREATE TABLE tags (slug TEXT COLLATE RTRIM, n INTEGER, PRIMARY KEY (slug)) "
+        "WITHOUT ROWID;"
+        "CREATE TABLE plain (code TEXT PRIMARY KEY, n INTEGER);"
+    )
+    before, after = _two(
+        tmp_path,
+        schema + "INSERT INTO members VALUES ('Bob@X.io', 'Bob'), ('amy@x.io', 'Amy'), "
+        "('Ünal@x.io', 'Ünal');"
+        "INSERT INTO tags VALUES ('owl  ', 1), ('fox', 2);"
+        "INSERT INTO plain VALUES ('AB', 1);",
+        schema + "INSERT INTO members VALUES ('bob@x.io', 'Bob'), ('amy@x.io', 'Amy'), "
+        "('ünal@x.io', 'Ünal');"
+        "INSERT INTO tags VALUES ('owl', 1), ('fox', 2);"
+        "INSERT INTO plain VALUES ('ab', 1);",
+    )
+    diff = compare_tables(before, after)
+    members, tags, plain = (diff.tables[t] for t in ("members", "tags", "plain"))
+    # 'Ü' and 'ü' differ under NOCASE (ASCII only): that row is gone and a new one came
+    assert (members.added, members.removed, members.changed) == (1, 1, 1)
+    assert members.key == ["email (NOCASE)"]
+    assert (tags.added, tags.removed, tags.changed, tags.unchanged) == (0, 0, 1, 1)
+    assert (plain.added, plain.removed, plain.changed) == (1, 1, 0)  # BINARY: two keys
+    changed = members.samples
+    assert "Bob@X.io" in changed.astype(str).to_string()

@@ -584,6 +584,13 @@ def compare_tables(
     for old, new in renamed.items():
         if old not in keys and (primary := _primary_key(after, new)):
             keys[old] = primary
+    collations = {}
+    with before.schema_engine() as old, after.schema_engine() as new:
+        for table, key in keys.items():
+            if table in common and table not in given:  # a key the schema declares
+                both = old.key_collations(table, key)
+                if both and both == new.key_collations(table, key):
+                    collations[table] = both
     diff = compare_duckdb(
         con,
         keys,
@@ -593,6 +600,7 @@ def compare_tables(
         given=given,
         unique=unique,
         renamed=renamed,
+        collations=collations,
     )
     for old in list(renamed):  # a rename keeps most rows; else a table dropped, one created
         t = diff.tables[old]
@@ -682,11 +690,13 @@ def compare_duckdb(
     given: set[str] | None = None,
     unique: set[str] | None = None,
     renamed: dict[str, str] | None = None,
+    collations: dict[str, dict[str, str]] | None = None,
 ) -> Diff:
     """Compare the tables of schemas `before` and `after` already in `con` (no schema diff):
     `compare_tables` without the SQLite side, for data that is already in DuckDB. `keys`
     are primary keys unless their table is in `given` or `unique` (a UNIQUE NOT NULL key);
-    a table in `renamed` is compared with its new name after."""
+    a table in `renamed` is compared with its new name after; `collations` per table, the
+    key columns its unique index compares under NOCASE or RTRIM."""
     keys, tolerance, mask = keys or {}, tolerance or {}, mask or set()
     if tables is None:
         tables = sorted(
@@ -699,7 +709,14 @@ def compare_duckdb(
         kind = "given" if key and (given is None or table in given) else "primary key"
         kind = "unique key" if table in (unique or set()) else kind
         result.tables[table] = compare_table(
-            con, table, key, kind, tolerance, mask, (renamed or {}).get(table, "")
+            con,
+            table,
+            key,
+            kind,
+            tolerance,
+            mask,
+            (renamed or {}).get(table, ""),
+            (collations or {}).get(table),
         )
     return result
 

@@ -65,15 +65,26 @@ def compare_table(
     tolerance: dict[str, float],
     mask: set[str],
     renamed_to: str = "",
+    collations: dict[str, str] | None = None,
 ) -> TableDiff:
     """How `table` differs between schemas `before` and `after` of `con` (`renamed_to`: its
-    name in `after`, when a migration renamed it)."""
+    name in `after`, when a migration renamed it; `collations`: the key's columns compared
+    under NOCASE or RTRIM, as the index keeping them unique does)."""
     names = {"before": table, "after": renamed_to or table}
     b_types = column_types(con, "before", table)
     a_types = column_types(con, "after", names["after"])
     columns = [c for c in b_types if c in a_types]
     key = [k for k in key or [] if k in columns]
     b, a = f"before.{quote_ident(table)}", f"after.{quote_ident(names['after'])}"
+    folds = {
+        k: c.upper()
+        for k, c in (collations or {}).items()
+        if k in key and c.upper() in _FOLDS and b_types[k] == a_types[k] == "VARCHAR"
+    }
+    if folds:  # matched by the key as the collation sees it; the key as written is a value
+        folded = {k: unused_name(f"{k} ({c})", list(b_types)) for k, c in folds.items()}
+        b, a = _with_folded_keys(b, folds, folded), _with_folded_keys(a, folds, folded)
+        key = [folded.get(k, k) for k in key]
     count = "SELECT count(*) FROM {}"
     diff = TableDiff(
         table,
@@ -125,6 +136,23 @@ def compare_table(
         con, table, key, values, mask, tolerance, compared, b, a, passed["sample_keys"]
     )
     return diff
+
+
+_FOLDS = {
+    "NOCASE": "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')",
+    "RTRIM": "rtrim({}, ' ')",
+}
+"""SQLite's collations as DuckDB expressions: NOCASE folds ASCII letters only, RTRIM
+ignores trailing spaces."""
+
+
+def _with_folded_keys(relation: str, folds: dict[str, str], folded: dict[str, str]) -> str:
+    """`relation` with each key column of `folds` (its collation) beside it folded, under the
+    name `folded` gives it, as a subquery."""
+    extra = ", ".join(
+        f"{_FOLDS[c].format(quote_ident(k))} AS {quote_ident(folded[k])}" for k, c in folds.items()
+    )
+    return f"(SELECT *, {extra} FROM {relation})"
 
 
 def _as_text(relation: str, columns: list[str]) -> str:

@@ -754,6 +754,21 @@ class D1Engine:
         ).fetchall()
         return index_where(rows[0][0] or "") if rows else None
 
+    def key_collations(self, table: str, columns: list[str]) -> dict[str, str]:
+        """The collation other than BINARY (NOCASE, RTRIM) under which the index that keeps
+        `columns` of `table` unique compares each of them: `Bob@x.io` and `bob@x.io` are one
+        key under NOCASE. {} when no such index holds exactly those columns."""
+        wanted = sorted(c.lower() for c in columns)
+        for name, unique in self.conn.execute(
+            'SELECT name, "unique" FROM pragma_index_list(?)', (table,)
+        ).fetchall():
+            info = self.conn.execute(
+                "SELECT name, coll FROM pragma_index_xinfo(?) WHERE key", (name,)
+            ).fetchall()
+            if unique and sorted((n or "").lower() for n, _c in info) == wanted:
+                return {n: c for n, c in info if n and c and c.upper() != "BINARY"}
+        return {}
+
     def without_rowid(self, table: str) -> bool:
         """Whether `table` is a WITHOUT ROWID table (its PRIMARY KEY is the table itself)."""
         rows = self.conn.execute(
