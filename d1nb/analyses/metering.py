@@ -705,10 +705,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     found = self._exists_search_reads(
                         s, match.group(2), keys.group(1), in_where, line
                     )
-                if (
-                    found is None
-                    and not in_where
-                    and (self.set_subqueries_only or in_where is False)
+                if found is None and (
+                    in_where is False or (in_where is None and self.set_subqueries_only)
                 ):
                     found = self._first_row_search_reads(s, match.group(2), keys.group(1))
                 if found is not None:
@@ -1083,13 +1081,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         index = re.search(r" USING (?:COVERING )?INDEX (.+?) \((.+)\)$", line)
         if index and self._partial_where(index.group(1)) is None:
             searched = index.group(2)
-            indexed = [
-                r[2].lower()
-                for r in self.engine.conn.execute(
-                    "SELECT * FROM pragma_index_info(?) ORDER BY seqno", (index.group(1),)
-                ).fetchall()
-                if r[2]
-            ]
+            indexed = self.engine.index_columns(index.group(1))
         elif key := PRIMARY_KEYS.search(line):
             searched = key.group(1)
             indexed = [
@@ -1177,7 +1169,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             return None
         search = found[0]
         searched = {part.rsplit("=", 1)[0].lower() for part in keys.split(" AND ")}
-        ref = quote_ident(search.alias or search.table)
+        ref, source, updated = self._search_sources(s, search)
         if search.in_where and searched < {c for c, _e in search.equal}:
             # an EXISTS's equal terms the index does not hold filter like its other terms
             unheld = [(c, e) for c, e in search.equal if c not in searched]
@@ -1189,7 +1181,6 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             )
         if searched != {c for c, _e in search.equal} or len(search.equal) != len(searched):
             return None  # a term the index does not hold filters the rows it steps through
-        ref, source, updated = self._search_sources(s, search)
         matched = " AND ".join(f"{ref}.{quote_ident(c)} = {e}" for c, e in search.equal)
         if search.rest:
             return self._filtered_search_reads(search, line, ref, source, updated, matched, runs)
@@ -1217,13 +1208,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         index = re.search(r" USING (?:COVERING )?INDEX (.+?) \(", line)
         if index is None or self.engine.without_rowid(search.table):
             return None
-        indexed = [
-            r[0].lower()
-            for r in self.engine.conn.execute(
-                "SELECT name FROM pragma_index_info(?) ORDER BY seqno", (index.group(1),)
-            ).fetchall()
-            if r[0]
-        ]
+        indexed = self.engine.index_columns(index.group(1))
         if sorted(indexed) != sorted(c for c, _e in search.equal):
             return None
         first = f"(SELECT min({ref}.rowid) FROM {source} WHERE {matched} AND {search.rest})"

@@ -754,6 +754,17 @@ class D1Engine:
         ).fetchall()
         return index_where(rows[0][0] or "") if rows else None
 
+    def index_columns(self, index: str) -> list[str]:
+        """The table columns of index `index`, lower-cased, in its order (an expression's
+        place left out)."""
+        return [
+            name.lower()
+            for (name,) in self.conn.execute(
+                "SELECT name FROM pragma_index_info(?) ORDER BY seqno", (index,)
+            ).fetchall()
+            if name
+        ]
+
     def key_collations(self, table: str, columns: list[str]) -> dict[str, str]:
         """The collation other than BINARY (NOCASE, RTRIM) under which the index that keeps
         `columns` of `table` unique compares each of them: `Bob@x.io` and `bob@x.io` are one
