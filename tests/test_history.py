@@ -794,3 +794,34 @@ def test_a_ledger_file_may_name_the_binding_or_the_database(make_tree):
     (problem,) = [p for p in history.problems if p.path == "ledgers/DB.production.json"]
     assert "unknown service/environment DB:production" in problem.message
     assert "dock" in problem.message
+
+
+def test_a_ledger_may_name_the_worker(make_tree):
+    """Stranger's project #40 saved its ledgers under the worker's `name` in its config
+    (`quillmark-api.production.json`), and d1nb called them ledgers of an unknown service:
+    the service is the config's folder, `api`. A worker's name means its service, in a
+    ledger file's name and in `--history` alike."""
+    ledger = (
+        '[{"results":[{"id":1,"name":"0001_a.sql","applied_at":"2025-01-02 00:00:00"}],'
+        '"success":true,"meta":{}}]'
+    )
+    toml = (
+        'name = "{name}"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "{name}"\n'
+        'database_id = "x"\n[env.production]\n[[env.production.d1_databases]]\n'
+        'binding = "DB"\ndatabase_name = "{name}-prod"\ndatabase_id = "y"\n'
+    )
+    root = make_tree(
+        {
+            "apps/api/wrangler.toml": toml.format(name="quillmark-api"),
+            "apps/api/migrations/0001_a.sql": "CREATE TABLE t (a);\n",
+            "apps/jobs/wrangler.toml": toml.format(name="quillmark-jobs"),
+            "apps/jobs/migrations/0001_a.sql": "CREATE TABLE t (a);\n",
+            "ledgers/quillmark-api.production.json": ledger,
+            "staging.json": ledger,
+        }
+    )
+    history = load_history(root, {("quillmark-jobs", "production"): root / "staging.json"})
+    status = summary_frame(history).set_index(["service", "environment"])
+    assert status.loc[("api", "production"), "applied"] == 1
+    assert status.loc[("jobs", "production"), "applied"] == 1
+    assert not [p for p in history.problems if "unknown service" in p.message]

@@ -1030,7 +1030,8 @@ def test_the_cli_says_where_to_run_the_drivers_and_when_the_config_is_a_template
 ):
     """`d1nb rollback --out` ends with one run line per driver, newest first, from the
     config's folder; where that config is only a template (stranger's project #30's
-    wrangler.template.toml), a note says wrangler will not read it there."""
+    wrangler.template.toml), a note says wrangler will not read it there. With `--env
+    production` the line says `--env production`, not ENV to fill in (stranger's project #40)."""
     import shutil
 
     root = tmp_path / "copy"
@@ -1046,6 +1047,8 @@ def test_the_cli_says_where_to_run_the_drivers_and_when_the_config_is_a_template
     main([*args, "--out", str(tmp_path / "a")])
     out = capsys.readouterr().out
     assert "0004_add_sku/run_rollback.sh --env ENV --remote" in out and "template" not in out
+    main([*args, "--env", "production", "--out", str(tmp_path / "p")])
+    assert "0004_add_sku/run_rollback.sh --env production --remote" in capsys.readouterr().out
     (root / "svc" / "wrangler.toml").rename(root / "svc" / "wrangler.template.toml")
     main([*args, "--out", str(tmp_path / "b")])
     out = capsys.readouterr().out

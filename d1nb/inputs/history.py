@@ -269,7 +269,7 @@ def load_history(
     for (service, env), path in (ledgers or {}).items():
         if not service and len(services) == 1:  # `--history ENV=FILE` for a one-service project
             service = services[0]
-        sources[(service, env)] = Path(path)
+        sources[(ledger_service(project, service, services), env)] = Path(path)
     sources |= _local_states(history, sources)
     for (service, env), path in sorted(sources.items()):
         try:
@@ -294,7 +294,7 @@ def load_history(
         except KeyError:
             why = (
                 f"ledger for unknown service/environment {service}:{env} (services: "
-                f"{', '.join(services) or 'none'}; a binding or database name of one works too)"
+                f"{', '.join(services) or 'none'}; a binding, database or worker name of one works too)"
                 if service
                 else f"ledger names no service: give SERVICE:{env}=FILE "
                 f"(services: {', '.join(services) or 'none'})"

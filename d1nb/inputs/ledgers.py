@@ -287,13 +287,16 @@ def _read_any_ledger(path: Path, table: str) -> Ledger:
 
 def ledger_service(project: Project, name: str, services: list[str]) -> str:
     """The service a ledger file's name means: a service, or the binding or database name
-    (of any environment) of exactly one service; else the name as it is."""
+    (of any environment) or the worker's `name` of exactly one service; else the name as it
+    is."""
     if name in services:
         return name
+    workers = {c.path: c.worker_name for c in project.configs}
     meant = {
         b.service
         for b in project.databases()
-        if name in (b.binding, b.database_name) and b.service in services
+        if name in (b.binding, b.database_name, workers.get(b.config_path))
+        and b.service in services
     }
     return meant.pop() if len(meant) == 1 else name
 

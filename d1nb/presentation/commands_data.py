@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from d1nb import d1
+from d1nb.formats.config import LOCAL_ENV, TOP_LEVEL_ENV
 from d1nb.presentation.command import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
@@ -390,11 +391,27 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
         if drivers:
             folder = shlex.quote(str(binding.config_path.parent))
             out.line("To undo them, newest first (each driver skips the files its done.txt lists):")
+            where = _wrangler_target(args.env)
             out.text += [
-                f"  run: cd {folder} && sh {shlex.quote(str(d.resolve()))} --env ENV --remote"
+                f"  run: cd {folder} && sh {shlex.quote(str(d.resolve()))} {where}"
                 for d in drivers
             ] + _template_note(binding)
     return out
+
+
+def _wrangler_target(env: str | None) -> str:
+    """wrangler's flags for the database of `env` as d1nb names it: `--env ENV --remote` to
+    fill in when no environment was given, none for the top-level binding's, `--local` (and
+    its `--env`) for a local copy."""
+    if env is None:
+        return "--env ENV --remote"
+    if env == TOP_LEVEL_ENV:
+        return "--remote"
+    if env == LOCAL_ENV:
+        return "--local"
+    if env.startswith(LOCAL_ENV + "."):
+        return f"--local --env {shlex.quote(env.removeprefix(LOCAL_ENV + '.'))}"
+    return f"--env {shlex.quote(env)} --remote"
 
 
 def _template_note(binding: D1Binding) -> list[str]:
