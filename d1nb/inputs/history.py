@@ -294,7 +294,8 @@ def load_history(
         except KeyError:
             why = (
                 f"ledger for unknown service/environment {service}:{env} (services: "
-                f"{', '.join(services) or 'none'}; a binding, database or worker name of one works too)"
+                f"{', '.join(services) or 'none'}; a binding, database or worker name of one "
+                "works too)"
                 if service
                 else f"ledger names no service: give SERVICE:{env}=FILE "
                 f"(services: {', '.join(services) or 'none'})"

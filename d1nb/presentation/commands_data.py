@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from d1nb import d1
-from d1nb.formats.config import LOCAL_ENV, TOP_LEVEL_ENV
 from d1nb.presentation.command import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
@@ -393,8 +392,7 @@ def cmd_rollback(args: argparse.Namespace) -> Outcome:
             out.line("To undo them, newest first (each driver skips the files its done.txt lists):")
             where = _wrangler_target(args.env)
             out.text += [
-                f"  run: cd {folder} && sh {shlex.quote(str(d.resolve()))} {where}"
-                for d in drivers
+                f"  run: cd {folder} && sh {shlex.quote(str(d.resolve()))} {where}" for d in drivers
             ] + _template_note(binding)
     return out
 
@@ -403,6 +401,8 @@ def _wrangler_target(env: str | None) -> str:
     """wrangler's flags for the database of `env` as d1nb names it: `--env ENV --remote` to
     fill in when no environment was given, none for the top-level binding's, `--local` (and
     its `--env`) for a local copy."""
+    from d1nb.formats.config import LOCAL_ENV, TOP_LEVEL_ENV
+
     if env is None:
         return "--env ENV --remote"
     if env == TOP_LEVEL_ENV:
