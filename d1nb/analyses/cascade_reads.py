@@ -39,6 +39,8 @@ class CascadeReads:
     cascade_mixed: set[tuple[str, str]]
     child_rows: dict[str, int]
     holders: dict[str, int]
+    edge_holders: dict[tuple[str, str], int]
+    edge_nulled: dict[tuple[str, str], int]
     edge_kept: dict[tuple[str, str, str], int]
     edge_deleted: dict[tuple[str, str, str], int]
     rank_probes: list[RankProbe]
@@ -183,8 +185,8 @@ class CascadeReads:
         found = {}
         for (parent, child, col), i in self.edge_kept.items():
             key = quote_ident(self._parent_column(parent, child, col) or "")
-            (found[(parent, child, col)],) = self.engine.conn.execute(
-                f"SELECT count(*) FROM temp._d1nb_edge{i} e WHERE NOT EXISTS "
+            found[(parent, child, col)], self.edge_holders[(child, col)] = self.engine.conn.execute(
+                f"SELECT count(*), count(DISTINCT e.v) FROM temp._d1nb_edge{i} e WHERE NOT EXISTS "
                 f"(SELECT 1 FROM main.{quote_ident(parent)} p WHERE p.{key} = e.v)"
             ).fetchall()[0]
         by_child: dict[str, list[tuple[str, str, str]]] = {}
@@ -232,6 +234,17 @@ class CascadeReads:
             ).fetchall()[0]
             sums[(probe.parent, probe.child, probe.col)] = (int(total), int(last))
         return sums
+
+    def _holders(self, child: str, col: str, action: str) -> int:
+        """The parents `child`'s rows pointed at by `col` that the statement took away: by
+        that key alone when several keys of the child null its rows (SET NULL, SET DEFAULT),
+        else by the child's last key (fitted on Miniflare for keys that cascade)."""
+        setting = action in ("SET NULL", "SET DEFAULT")
+        if setting and sum(1 for _p, c, _k, a in self.edges if c == child and a == action) > 1:
+            return self.edge_holders.get((child, col), 0)
+        if any(kept[1:] == (child, col) for kept in self.edge_kept):
+            return self.edge_holders.get((child, col), 0)  # the parents gone that it held
+        return self.holders.get(child, 0)
 
     def _key_lookup(self, child: str, col: str) -> str | None:
         """How SQLite finds the rows of `child` whose `col` points at a parent row: by rowid
@@ -281,8 +294,9 @@ class CascadeReads:
             n = gone = deleted.get(child, 0) if action == "CASCADE" else 0
             n = self.edge_deleted.get((parent, child, col), n)  # a child several keys reach
             setting = action in ("SET NULL", "SET DEFAULT")
-            if setting:
-                n = nulled.get(child, 0)
+            keys_set = sum(1 for _p, c, _k, a in self.edges if c == child and a == action)
+            if setting:  # several keys nulling one child's rows: each its own
+                n = self.edge_nulled.get((child, col), 0) if keys_set > 1 else nulled.get(child, 0)
             if action == "CASCADE" and n:  # each row gone looks up its other parents by rowid
                 reads += n * sum(
                     1
@@ -308,12 +322,13 @@ class CascadeReads:
             per_child, per_holder = {"index": (4, 2), "key": (4, 1), "rowid": (1, 0)}[how]
             if setting and how == "index" and top:
                 # its UPDATE's search reads 1 more for a parent it finds no row of
-                reads += max(parents - self.holders.get(child, 0), 0)
+                reads += max(parents - self._holders(child, col, action), 0)
             if how != "rowid" and (parent, child, col) not in self.rowid_keyed:
                 per_child -= 1  # the row gone looks its parent up again: free through an index
             if parent == child and (child, col) in self.cascade_mixed:
                 per_child, per_holder = 2, 0  # rows nulling each other inside a cascade
-            reads += per_parent * parents + per_child * n + per_holder * self.holders.get(child, 0)
+            holders = self._holders(child, col, action)
+            reads += per_parent * parents + per_child * n + per_holder * holders
             if (
                 n
                 and (top or action == "CASCADE")
@@ -363,5 +378,5 @@ class CascadeReads:
         if action == "CASCADE":
             reads += (1 + again) * n
         elif action in ("SET NULL", "SET DEFAULT"):
-            reads += parents + (2 + again) * n - self.holders.get(child, 0)
+            reads += parents + (2 + again) * n - self._holders(child, col, action)
         return reads

@@ -715,12 +715,16 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self.nulls_kept: dict[tuple[str, str, str], int] = {}
         """Per SET NULL child, column and partial index on it: `_count_nulls_kept` before."""
         self.holders: dict[str, int] = {}
+        """Per child: the parents its deleted or nulled rows pointed at (by its last key)."""
+        self.edge_holders: dict[tuple[str, str], int] = {}
+        """The same per child and key column."""
+        self.edge_nulled: dict[tuple[str, str], int] = {}
+        """Per child and key column: the rows that key's SET NULL or SET DEFAULT changed."""
         self.edge_kept: dict[tuple[str, str, str], int] = {}
         """CASCADE edges into a child that several of them reach: the temp table
         (`_d1nb_edge<i>`) keeping the keys its rows held, to tell which key deleted them."""
         self.edge_deleted: dict[tuple[str, str, str], int] = {}
         """The rows each of those edges deleted."""
-        """Per child: the parents its deleted or nulled rows pointed at."""
         self.child_rows: dict[str, int] = {}
         self.edges: list[tuple[str, str, str, str]] = []
         self.rowid_keyed: set[tuple[str, str, str]] = set()
@@ -1832,6 +1836,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                 action = next(a for _p, ch, c, a in self.edges if (ch, c) == (child, col))
                 rows1, set1, parents1 = self._child_state(child, col, action)
                 self.holders[child] = max(0, parents0 - parents1)  # the last edge's (fitted)
+                self.edge_holders[(child, col)] = self.holders[child]
                 gone = rows0 - rows1
                 if child == s.table and s.kind == "delete":
                     gone -= changes  # the statement's own rows are not a cascade
@@ -1841,10 +1846,12 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                     moved = self._keys_moved(f"_d1nb_set{self.mixed[(child, col)]}", child, col)
                     if moved:
                         nulled[child] = nulled.get(child, 0) + moved
+                        self.edge_nulled[(child, col)] = moved
                 elif gone > 0:
                     deleted[child] = gone
                 elif set0 - set1 > 0:
                     nulled[child] = nulled.get(child, 0) + set0 - set1
+                    self.edge_nulled[(child, col)] = set0 - set1
         self.edge_deleted = {} if error else self._edge_deleted(deleted)
         self.rank_sums = {} if error else self._rank_sums()
         if self.as_insert is not None and error is None:  # its CREATE TABLE, then its rows
@@ -2308,28 +2315,43 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         writes += sum(deleted.values())
         reads += self._cascade_reads(s, own_deleted, deleted, nulled)
         for child, n in nulled.items():
-            parent, col = next(
-                ((p, c) for p, ch, c, a in self.edges if ch == child and a.startswith("SET ")),
-                ("", ""),
+            setting = list(
+                dict.fromkeys(
+                    (p, c) for p, ch, c, a in self.edges if ch == child and a[:4] == "SET "
+                )
             )
+            parent, col = setting[0] if setting else ("", "")
             if parent == child and (child, col) in self.cascade_mixed:
                 # a table nulling its own rows while a cascade deletes from it rewrites every
                 # index of the rows it nulls (fitted on Miniflare: 3 a row with two indexes)
                 writes += n * (1 + len(self.indexes(child)))
-            else:
-                # a partial index gets an entry only for a row its WHERE keeps once nulled
-                # (`WHERE key IS NOT NULL`, none: #38 wrote 83 in D1 against 164)
-                kept = self._count_nulls_kept(child, col) if n else {}
-                for columns, where in self.indexes(child):
-                    if not columns or col not in columns:
-                        continue
-                    before = self.nulls_kept.get((child, col, where or ""))
-                    if where is None or before is None or where not in kept:
-                        writes += n  # a full index, or a SET DEFAULT: every row's entry
-                    else:
-                        writes += max(0, min(n, kept[where] - before))
-                writes += n
+                continue
+            if len(setting) > 1:  # several keys nulling its rows: each key's own indexes
+                for _parent, col in setting:
+                    writes += self._nulled_index_writes(
+                        child, col, self.edge_nulled.get((child, col), 0)
+                    )
+            elif setting:
+                writes += self._nulled_index_writes(child, col, n)
+            writes += n
         return reads, writes
+
+    def _nulled_index_writes(self, child: str, col: str, n: int) -> int:
+        """Index entries rewritten for `n` rows of `child` whose `col` a SET NULL or SET
+        DEFAULT changed: one per index holding `col`, but a partial index gets an entry only
+        for a row its WHERE keeps once nulled (`WHERE key IS NOT NULL`, none: #38 wrote 83 in
+        D1 against 164)."""
+        writes = 0
+        kept = self._count_nulls_kept(child, col) if n else {}
+        for columns, where in self.indexes(child):
+            if not columns or col not in columns:
+                continue
+            before = self.nulls_kept.get((child, col, where or ""))
+            if where is None or before is None or where not in kept:
+                writes += n  # a full index, or a SET DEFAULT: every row's entry
+            else:
+                writes += max(0, min(n, kept[where] - before))
+        return writes
 
     def _count_nulls_kept(self, child: str, col: str) -> dict[str, int]:
         """Per partial index of `child` on `col`: the rows whose `col` is NULL that its WHERE
