@@ -177,6 +177,34 @@ def test_a_table_written_differently_is_the_same_table_unless_its_definitions_di
     ]
 
 
+def test_a_trigger_index_or_view_written_with_other_line_breaks_is_the_same(tmp_path):
+    """Stranger's project #40: the same export saved with CR LF line ends (git on Windows)
+    showed its trigger as changed, before and after printed alike. An index, trigger or view
+    is the same when its tokens are: keywords in any case, spaces, line breaks and comments
+    between tokens aside; a name or a string that differs is a change."""
+    from d1nb.analyses.diff import schema_diff
+
+    schema = (
+        "CREATE TABLE t (a INTEGER, b TEXT);\n"
+        "CREATE TABLE log (what TEXT);\n"
+        "CREATE INDEX t_b ON t(b)\n  WHERE b <> 'x';\n"
+        "CREATE VIEW v AS SELECT a\n  FROM t; -- all of them\n"
+        "CREATE TRIGGER t_log AFTER UPDATE OF b ON t\nBEGIN\n"
+        "  INSERT INTO log VALUES ('b: ' || NEW.b); -- why\nEND;\n"
+    )
+    before, crlf, other = (tmp_path / f"{n}.sql" for n in ("b", "c", "o"))
+    before.write_text(schema)
+    crlf.write_bytes(schema.replace("\n", "\r\n").replace("BEGIN", "begin").encode())
+    other.write_text(schema.replace("'b: '", "'B: '").replace("<> 'x'", "<> 'y'"))
+    load = load_snapshot
+    assert schema_diff(load(before, tmp_path / "1"), load(crlf, tmp_path / "2")).empty
+    frame = schema_diff(load(before, tmp_path / "3"), load(other, tmp_path / "4"))
+    assert frame[["object", "name", "change"]].values.tolist() == [
+        ["index", "t_b", "changed"],
+        ["trigger", "t_log", "changed"],
+    ]
+
+
 def test_a_rebuild_that_quotes_names_and_lowercases_types_changes_only_what_it_adds(tmp_path):
     """drizzle's rebuild writes `id` integer where the table said id INTEGER: the diff
     listed every column as gone and come back (stranger's project #22). Names in any quotes

@@ -18,7 +18,7 @@ import pandas as pd
 
 from d1nb.analyses.diff_tables import TableDiff, column_types, compare_table, records
 from d1nb.formats.sql.shapes import part_key, table_parts
-from d1nb.formats.sql.text import quote_ident, quote_literal, shown
+from d1nb.formats.sql.text import SqlTokenError, quote_ident, quote_literal, shown, tokenize
 from d1nb.inputs.duckcopy import connect_duckdb
 from d1nb.inputs.workingcopy import Snapshot
 from d1nb.text import MISSING, frame_text
@@ -471,10 +471,21 @@ def _same_definition(kind: str, before: str | None, after: str | None) -> bool:
     as ALTER TABLE rewrote it: line breaks and comments are no schema)."""
     if before == after:
         return True
-    if kind != "table" or before is None or after is None:
+    if before is None or after is None:
         return False
+    if kind != "table":  # an index, trigger or view: the same tokens, however spaced
+        return _token_key(before) == _token_key(after)
     old, new = table_parts(before), table_parts(after)
     return bool(old) and [part_key(p) for p in old] == [part_key(p) for p in new]
+
+
+def _token_key(sql: str) -> list[tuple] | str:
+    """`sql` as its tokens: keywords in any case, names and literals as written; comments,
+    line breaks (CR LF too) and spaces between tokens left out. Untokenizable: the text."""
+    try:
+        return [(t.word, None, None) if t.word else ("", t.text, t.type) for t in tokenize(sql)]
+    except SqlTokenError:
+        return sql
 
 
 def _what_changed(kind: str, before: str | None, after: str | None) -> str:
