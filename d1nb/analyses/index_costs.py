@@ -210,12 +210,12 @@ class IndexCosts:
         return left_out
 
     def _cascaded_index_writes(self) -> int:
-        """The index entries ON UPDATE CASCADE rewrites: per child row whose key it changed,
-        one per index of the child holding a column it changed (the row itself is among the
-        trigger-made changes)."""
+        """The index entries ON UPDATE actions rewrite (CASCADE, SET NULL, SET DEFAULT): per
+        child row whose key one changed, one per index of the child holding a column it
+        changed (the row itself is among the trigger-made changes)."""
         writes = 0
         for kept in self.rewrites.children:
-            cascaded = {c for c, a in kept.actions.items() if a == "CASCADE"}
+            cascaded = set(kept.actions)
             if not cascaded or self.engine.without_rowid(kept.table):
                 continue
             for cols, _where in self.indexes(kept.table):

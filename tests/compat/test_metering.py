@@ -2477,3 +2477,22 @@ def test_two_keys_to_one_parent_are_each_read_and_written_as_d1_does(
     _target_matches_miniflare(
         tmp_path, _messages(sender, recipient, indexed), statements=1, reads_within=0.01
     )
+
+
+@pytest.mark.parametrize("action", ["SET NULL", "SET DEFAULT"])
+def test_rows_an_on_update_action_cuts_loose_rewrite_their_index_entries(tmp_path, action):
+    """A user's id moved (`SET id = id + 1000`) and the messages sent by it, under ON
+    UPDATE SET NULL or SET DEFAULT through an index, wrote 350 by the model against 650 in
+    D1: each row cut loose rewrites its entry in every index holding the key, as a row ON
+    UPDATE CASCADE moves does. (Reads are still under D1's with a rowid key: docs/metering.md.)
+    """
+    files = _messages("NO ACTION", "NO ACTION", "sr")
+    files["0001_schema.sql"] = files["0001_schema.sql"].replace(
+        "REFERENCES users(id) ON DELETE NO ACTION, recipient_id INTEGER REFERENCES users(id) "
+        "ON DELETE NO ACTION",
+        f"DEFAULT NULL REFERENCES users(id) ON UPDATE {action}, recipient_id INTEGER",
+    )
+    files["0003_target.sql"] = "UPDATE users SET id = id + 1000 WHERE id % 10 = 1;\n"
+    target = _target_metered(tmp_path, files)
+    assert target["d1_error"].isna().all()
+    assert target["rows_written"].tolist() == target["d1_rows_written"].tolist() == [650]
