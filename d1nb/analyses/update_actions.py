@@ -113,7 +113,9 @@ class KeyScans:
     the key changed, each ON UPDATE action searches the children again and reads two rows per
     child it rewrites (one in a WITHOUT ROWID child; one more for an action that finds none). A
     search is the child's rows without an index on the key, else the rows it finds plus one
-    (none when it finds none). A rowid key that moved is a key changed.
+    (none when it finds none). A rowid key that moved is a key changed; it costs 2 more per
+    row moved, and a child row an action rewrites looks its parent up by rowid (2 when it
+    cascades, 1 when it is cut loose).
 
     The old keys and the children holding them are counted before the statement runs, the
     keys that changed after it."""
@@ -137,6 +139,7 @@ class KeyScans:
         if rows is None:
             return
         self.keys, self.table = keys, table
+        self.rowid_key = (engine.rowid_alias(table) or "").lower()
         self.counted_with = ["deferred" if k.deferred else "immediate" for k in keys]
         parent_columns = sorted({c for k in keys for c in k.parent_columns})
         self.kept = {c: f"_k{i}" for i, c in enumerate(parent_columns)}
@@ -197,6 +200,7 @@ class KeyScans:
         holding_by = {g: v or 0 for g, v in zip(groups, row[2 : 2 + len(groups)], strict=True)}
         at = 2 + len(groups)
         reads = 0
+        rowid_moved = False
         for i, key in enumerate(self.keys):
             holding = holding_by[self.counted_with[i]]
             children, with_children, children_moved, with_children_moved = (
@@ -213,7 +217,12 @@ class KeyScans:
             if key.action in ACTIONS:
                 per_child = 1 if key.without_rowid else 2
                 reads += per_child * children_moved + (moved - with_children_moved)
-        return reads
+                if [c.lower() for c in key.parent_columns] == [self.rowid_key]:
+                    # a row it rewrites looks the parent up by rowid: the new one, the old
+                    # one too when it cascades (fitted on Miniflare)
+                    reads += (2 if key.action == "CASCADE" else 1) * children_moved
+                    rowid_moved = True
+        return reads + 2 * moved * rowid_moved  # and each parent row moved, 2 (Miniflare)
 
     def drop(self) -> None:
         if self.keys:
