@@ -41,6 +41,7 @@ class CascadeReads:
     holders: dict[str, int]
     edge_holders: dict[tuple[str, str], int]
     edge_nulled: dict[tuple[str, str], int]
+    null_orders: dict[tuple[str, str], int]
     edge_kept: dict[tuple[str, str, str], int]
     edge_deleted: dict[tuple[str, str, str], int]
     rank_probes: list[RankProbe]
@@ -295,8 +296,10 @@ class CascadeReads:
             n = self.edge_deleted.get((parent, child, col), n)  # a child several keys reach
             setting = action in ("SET NULL", "SET DEFAULT")
             keys_set = sum(1 for _p, c, _k, a in self.edges if c == child and a == action)
-            if setting:  # several keys nulling one child's rows: each its own
-                n = self.edge_nulled.get((child, col), 0) if keys_set > 1 else nulled.get(child, 0)
+            if setting:  # several keys nulling one child's rows: each its own (and rows
+                # nulled, then deleted by a cascade, are read as rows deleted)
+                own = keys_set > 1 or (child, col) in self.null_orders
+                n = self.edge_nulled.get((child, col), 0) if own else nulled.get(child, 0)
             if action == "CASCADE" and n:  # each row gone looks up its other parents by rowid
                 reads += n * sum(
                     1

@@ -735,6 +735,10 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         deleted."""
         self.cascade_mixed: set[tuple[str, str]] = set()
         """Those of `mixed` whose child a CASCADE reaches (not only its own rows)."""
+        self.null_orders: dict[tuple[str, str], int] = {}
+        """Those of `cascade_mixed` whose parents' order `_keep_parent_order` kept."""
+        self.statement_table = s.table if s.kind in ("delete", "drop_table") else None
+        """The table whose rows the statement deletes (DELETE, DROP TABLE), else None."""
         self.table_rows = 0
         self.master_rows = 0
         self.dropped_indexes = 0
@@ -869,6 +873,49 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             self.mixed[(child, col)] = i
             if child in cascaded:
                 self.cascade_mixed.add((child, col))
+                self._keep_parent_order(i, parent, child, col)
+
+    def _keep_parent_order(self, i: int, parent: str, child: str, col: str) -> None:
+        """For a child whose rows one key nulls and another deletes, both keys to the
+        statement's own rowid table: per row, the rowids of the two parents, kept in temp
+        table `_d1nb_order<i>`. A row whose SET parent is deleted before its CASCADE parent
+        (the statement goes in rowid order; for one parent, the key declared last acts
+        first) is nulled, then deleted: written twice (Miniflare)."""
+        if parent != self.statement_table or self.engine.without_rowid(parent):
+            return
+        cascade = next(
+            (k for p, c, k, a in self.edges if (p, c, a) == (parent, child, "CASCADE")), None
+        )
+        keys = [self._parent_column(parent, child, k) for k in (col, cascade)]
+        if cascade is None or None in keys:
+            return
+        # one parent's actions run from the key declared last (pragma_foreign_key_list's 0)
+        ids = dict(
+            self.engine.conn.execute(
+                'SELECT lower("from"), id FROM pragma_foreign_key_list(?) WHERE seq = 0', (child,)
+            ).fetchall()
+        )
+        first = "<=" if ids.get(col.lower(), 0) < ids.get(cascade.lower(), 0) else "<"
+        p, c = quote_ident(parent), quote_ident(child)
+        self.engine.conn.execute(
+            f"CREATE TEMP TABLE _d1nb_order{i} AS SELECT c.rowid AS r, s.rowid AS s, "
+            f"d.rowid AS d FROM main.{c} c JOIN main.{p} s ON s.{quote_ident(keys[0])} = "
+            f"c.{quote_ident(col)} JOIN main.{p} d ON d.{quote_ident(keys[1])} = "
+            f"c.{quote_ident(cascade)} WHERE s.rowid {first} d.rowid"
+        )
+        self.null_orders[(child, col)] = i
+
+    def _nulled_then_deleted(self, child: str, col: str) -> int:
+        """After the statement: the rows of `_keep_parent_order` nulled, then deleted."""
+        if (child, col) not in self.null_orders:
+            return 0
+        i, parent = self.null_orders[(child, col)], quote_ident(self.statement_table or "")
+        return self.engine.conn.execute(
+            f"SELECT count(*) FROM temp._d1nb_order{i} o WHERE NOT EXISTS (SELECT 1 FROM "
+            f"main.{quote_ident(child)} WHERE rowid = o.r) AND NOT EXISTS (SELECT 1 FROM "
+            f"main.{parent} WHERE rowid = o.s) AND NOT EXISTS (SELECT 1 FROM main.{parent} "
+            "WHERE rowid = o.d)"
+        ).fetchall()[0][0]
 
     def _json_elements(
         self, table: str, source: tuple[str, str, str | None], where: str | None = None
@@ -1845,8 +1892,10 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
                         deleted[child] = max(gone, deleted.get(child, 0))
                     moved = self._keys_moved(f"_d1nb_set{self.mixed[(child, col)]}", child, col)
                     if moved:
-                        nulled[child] = nulled.get(child, 0) + moved
                         self.edge_nulled[(child, col)] = moved
+                    moved += self._nulled_then_deleted(child, col)  # written, not read again
+                    if moved:
+                        nulled[child] = nulled.get(child, 0) + moved
                 elif gone > 0:
                     deleted[child] = gone
                 elif set0 - set1 > 0:
@@ -1892,6 +1941,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self.rewrites.drop()
         for i in self.mixed.values():
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_set{i}")
+            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_order{i}")
         for i in self.edge_kept.values():
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_edge{i}")
         self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_updated")
