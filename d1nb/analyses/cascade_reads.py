@@ -24,6 +24,9 @@ class RankProbe(NamedTuple):
     col: str
     tables: tuple[str, ...]
     top_order: str
+    others: int = 0
+    """Further CASCADE keys of the child to the same parent column of the statement's own
+    table: the child is kept row by row, each gone at the first of its parents."""
 
 
 class CascadeReads:
@@ -137,12 +140,30 @@ class CascadeReads:
                     f"{top_order if j == 0 else 'rowid'} AS r, {up} AS f, "
                     f"{quote_ident(key)} AS k FROM main.{quote_ident(table)}"
                 )
-            conn.execute(
-                f"CREATE TEMP TABLE _d1nb_children{i} AS SELECT {quote_ident(col)} AS k, "
-                f"count(*) AS n FROM main.{quote_ident(child)} WHERE {quote_ident(col)} "
-                "IS NOT NULL GROUP BY 1"
+            others = (
+                [
+                    k
+                    for p, c, k, a in self.edges
+                    if (p, c, a) == (parent, child, "CASCADE")
+                    and k != col
+                    and self._parent_column(p, c, k) == keys[-1]
+                ]
+                if not path
+                else []
             )
-            probes.append(RankProbe(parent, child, col, tables, top_order))
+            if others:  # a row goes with whichever of its parents the statement reaches first
+                extra = "".join(f", {quote_ident(k)} AS k{j}" for j, k in enumerate(others, 1))
+                conn.execute(
+                    f"CREATE TEMP TABLE _d1nb_children{i} AS SELECT {quote_ident(col)} AS k"
+                    f"{extra}, 1 AS n FROM main.{quote_ident(child)}"
+                )
+            else:
+                conn.execute(
+                    f"CREATE TEMP TABLE _d1nb_children{i} AS SELECT {quote_ident(col)} AS k, "
+                    f"count(*) AS n FROM main.{quote_ident(child)} WHERE {quote_ident(col)} "
+                    "IS NOT NULL GROUP BY 1"
+                )
+            probes.append(RankProbe(parent, child, col, tables, top_order, len(others)))
         return probes
 
     def _drop_rank_probes(self) -> None:
@@ -228,11 +249,21 @@ class CascadeReads:
                         f"place FROM temp._d1nb_parents{i}_{j} p JOIN d{j - 1} u ON p.f = u.k "
                         f"{gone})"
                     )
-            total, last = conn.execute(
-                f"WITH {', '.join(places)} SELECT coalesce(sum(d.place * c.n), 0), "
-                f"coalesce(max(d.place), 0) FROM d{len(probe.tables) - 1} d "
-                f"JOIN temp._d1nb_children{i} c ON c.k = d.k"
-            ).fetchall()[0]
+            if probe.others:  # each row's place: the first of its parents' places
+                keys = ["k", *(f"k{j}" for j in range(1, probe.others + 1))]
+                joins = " ".join(f"LEFT JOIN d0 p_{k} ON p_{k}.k = c.{k}" for k in keys)
+                first = f"min({', '.join(f'coalesce(p_{k}.place, 1e18)' for k in keys)})"
+                total, last = conn.execute(
+                    f"WITH {places[0]}, g AS (SELECT {first} AS place FROM "
+                    f"temp._d1nb_children{i} c {joins}) SELECT coalesce(sum(place), 0), "
+                    "coalesce(max(place), 0) FROM g WHERE place < 1e18"
+                ).fetchall()[0]
+            else:
+                total, last = conn.execute(
+                    f"WITH {', '.join(places)} SELECT coalesce(sum(d.place * c.n), 0), "
+                    f"coalesce(max(d.place), 0) FROM d{len(probe.tables) - 1} d "
+                    f"JOIN temp._d1nb_children{i} c ON c.k = d.k"
+                ).fetchall()[0]
             sums[(probe.parent, probe.child, probe.col)] = (int(total), int(last))
         return sums
 

@@ -2540,3 +2540,21 @@ def test_a_row_nulled_by_one_parent_then_deleted_by_another_is_written_twice(
         assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
         for row in target.itertuples():
             assert abs(row.rows_read - row.d1_rows_read) <= 0.07 * row.d1_rows_read
+
+
+@pytest.mark.parametrize("indexed", ["s", "r", ""])
+def test_a_child_scanned_for_one_key_loses_rows_by_the_other_as_it_goes(tmp_path, indexed):
+    """Both keys CASCADE, at most one indexed: deleting users read 350,590 by the model
+    against 373,711 in D1 with the sender indexed, 512,950 against 543,250 with neither (6%
+    under). A scan of the messages for one user's recipient finds the messages deleted
+    since by their sender too: the model took those as gone from the first scan. Each row
+    is now gone at the first of its parents the statement reaches (rowid order). Within
+    0.2% at two sizes of delete."""
+    for modulo in (7, 3):
+        files = _messages("ON DELETE CASCADE", "ON DELETE CASCADE", indexed)
+        files["0003_target.sql"] = f"DELETE FROM users WHERE id % {modulo} = 0;\n"
+        target = _target_metered(tmp_path / str(modulo), files)
+        assert target["d1_error"].isna().all()
+        assert target["rows_written"].tolist() == target["d1_rows_written"].tolist()
+        for row in target.itertuples():
+            assert abs(row.rows_read - row.d1_rows_read) <= 0.002 * row.d1_rows_read
