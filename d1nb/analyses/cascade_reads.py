@@ -121,9 +121,14 @@ class CascadeReads:
             return probes
         conn = self.engine.conn
         for parent, child, col, action in self.edges:
-            if child == parent or action != "CASCADE" or self._key_lookup(child, col) is not None:
+            if child == parent or self._key_lookup(child, col) is not None:
                 continue
-            path = self._cascade_path(s, parent)
+            if action == "NO ACTION":  # scanned while the child's CASCADE keys shrink it
+                path = [] if parent == s.table else None
+            elif action == "CASCADE":
+                path = self._cascade_path(s, parent)
+            else:
+                continue
             links = [*(path or []), (parent, child, col)]
             keys = [self._parent_column(p, c, k) for p, c, k in links]
             if path is None or None in keys:
@@ -140,7 +145,8 @@ class CascadeReads:
                     f"{top_order if j == 0 else 'rowid'} AS r, {up} AS f, "
                     f"{quote_ident(key)} AS k FROM main.{quote_ident(table)}"
                 )
-            others = (
+            cascading = [col] if action == "CASCADE" else []
+            cascading += (
                 [
                     k
                     for p, c, k, a in self.edges
@@ -151,20 +157,28 @@ class CascadeReads:
                 if not path
                 else []
             )
+            if not cascading:
+                self._drop_parents(i, tables)
+                continue
+            first, *others = cascading
             if others:  # a row goes with whichever of its parents the statement reaches first
                 extra = "".join(f", {quote_ident(k)} AS k{j}" for j, k in enumerate(others, 1))
                 conn.execute(
-                    f"CREATE TEMP TABLE _d1nb_children{i} AS SELECT {quote_ident(col)} AS k"
+                    f"CREATE TEMP TABLE _d1nb_children{i} AS SELECT {quote_ident(first)} AS k"
                     f"{extra}, 1 AS n FROM main.{quote_ident(child)}"
                 )
             else:
                 conn.execute(
-                    f"CREATE TEMP TABLE _d1nb_children{i} AS SELECT {quote_ident(col)} AS k, "
-                    f"count(*) AS n FROM main.{quote_ident(child)} WHERE {quote_ident(col)} "
+                    f"CREATE TEMP TABLE _d1nb_children{i} AS SELECT {quote_ident(first)} AS k, "
+                    f"count(*) AS n FROM main.{quote_ident(child)} WHERE {quote_ident(first)} "
                     "IS NOT NULL GROUP BY 1"
                 )
             probes.append(RankProbe(parent, child, col, tables, top_order, len(others)))
         return probes
+
+    def _drop_parents(self, i: int, tables: tuple[str, ...]) -> None:
+        for j in range(len(tables)):
+            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_parents{i}_{j}")
 
     def _drop_rank_probes(self) -> None:
         for i, probe in enumerate(self.rank_probes):
@@ -341,6 +355,8 @@ class CascadeReads:
                 )
             how = self._key_lookup(child, col)
             if how is None:
+                if (parent, child, col) in self.rank_sums and action != "CASCADE":
+                    gone = deleted.get(child, 0)  # what its CASCADE keys took as it scanned
                 reads += self._scan_reads(parent, child, col, action, top, parents, n, gone)
                 reads -= parents if again else 0
                 continue
@@ -394,7 +410,7 @@ class CascadeReads:
         gone = n if gone is None else gone  # what the child loses, by this key and others
         if rows == 0:
             seen = parents  # a scan of an empty table reads 1
-        elif action == "CASCADE" and gone:
+        elif gone and (action == "CASCADE" or (parent, child, col) in self.rank_sums):
             places, last = self.rank_sums.get((parent, child, col), (None, parents))
             if places is None:
                 places, last = gone * (parents + 1) // 2, parents
