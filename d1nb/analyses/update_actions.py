@@ -42,14 +42,20 @@ class UpdateActions:
             for i, (child, cols) in enumerate(by_child.items())
         ]
 
-    def rows_moved(self, kept: KeptChild, columns: set[str]) -> int:
+    def rows_moved(self, kept: KeptChild, columns: set[str], where: str | None = None) -> int:
         """After the UPDATE: the rows of a kept child still found by their identity whose
-        value in any of `columns` (of its kept key columns) is not what it was."""
+        value in any of `columns` (of its kept key columns) is not what it was (and that a
+        partial index's `where` keeps now, of a rowid child)."""
         cols = [c for c in kept.actions if c in columns]
         if not cols:
             return 0
+        kept_now = (
+            f" AND a.rowid IN (SELECT rowid FROM main.{quote_ident(kept.table)} WHERE ({where}))"
+            if where
+            else ""
+        )
         return self.engine.conn.execute(
-            f"SELECT count(*) {kept.join()} WHERE {kept.differs(cols)}"
+            f"SELECT count(*) {kept.join()} WHERE {kept.differs(cols)}{kept_now}"
         ).fetchall()[0][0]
 
     def moved(self) -> tuple[dict[str, int], dict[str, int]]:
@@ -115,7 +121,7 @@ class KeyScans:
     search is the child's rows without an index on the key, else the rows it finds plus one
     (none when it finds none). A rowid key that moved is a key changed; it costs 2 more per
     row moved, and a child row an action rewrites looks its parent up by rowid (2 when it
-    cascades, 1 when it is cut loose).
+    points at one afterwards, 1 when it is cut loose).
 
     The old keys and the children holding them are counted before the statement runs, the
     keys that changed after it."""
@@ -218,11 +224,21 @@ class KeyScans:
                 per_child = 1 if key.without_rowid else 2
                 reads += per_child * children_moved + (moved - with_children_moved)
                 if [c.lower() for c in key.parent_columns] == [self.rowid_key]:
-                    # a row it rewrites looks the parent up by rowid: the new one, the old
-                    # one too when it cascades (fitted on Miniflare)
-                    reads += (2 if key.action == "CASCADE" else 1) * children_moved
+                    # a row it rewrites looks the parent up by rowid: the old one, and the
+                    # new one when it points at one (fitted on Miniflare)
+                    reads += (1 + self._points_after(key)) * children_moved
                     rowid_moved = True
         return reads + 2 * moved * rowid_moved  # and each parent row moved, 2 (Miniflare)
+
+    def _points_after(self, key: ReferringKey) -> bool:
+        """Whether a child row `key`'s action rewrites points at a parent afterwards: it
+        follows the parent (CASCADE), or takes defaults that are not NULL (SET DEFAULT)."""
+        if key.action == "CASCADE":
+            return True
+        if key.action != "SET DEFAULT":
+            return False
+        defaults = {c[1].lower(): c[4] for c in self.engine.columns(key.child)}
+        return all(defaults.get(c.lower()) not in (None, "NULL", "null") for c in key.columns)
 
     def drop(self) -> None:
         if self.keys:
