@@ -46,6 +46,7 @@ class CascadeReads:
     edge_nulled: dict[tuple[str, str], int]
     null_orders: dict[tuple[str, str], int]
     edge_kept: dict[tuple[str, str, str], int]
+    edge_checked: dict[tuple[str, str, str], int]
     edge_deleted: dict[tuple[str, str, str], int]
     rank_probes: list[RankProbe]
     rank_sums: dict[tuple[str, str, str], tuple[int, int]]
@@ -199,7 +200,8 @@ class CascadeReads:
 
     def _keep_edge_keys(self) -> None:
         """Before a delete: for a child that several CASCADE edges reach (a link table with
-        two keys to the rows deleted), the keys its rows hold, one temp table per edge."""
+        two keys to the rows deleted), the keys its rows hold, one temp table per edge; the
+        same for a NO ACTION key of a child that other keys reach (`_d1nb_check<i>`)."""
         if not self.deletes:
             return
         cascades = [(p, c, k) for p, c, k, a in self.edges if a == "CASCADE"]
@@ -214,6 +216,18 @@ class CascadeReads:
                 f"FROM main.{quote_ident(child)} WHERE {c} IS NOT NULL"
             )
             self.edge_kept[(parent, child, col)] = i
+        for i, (parent, child, col, action) in enumerate(self.edges):
+            others = [e for e in self.edges if e[1] == child and e[:3] != (parent, child, col)]
+            if action != "NO ACTION" or not others or child == parent:
+                continue  # (a key with no action beside others: its own parents gone)
+            if self._parent_column(parent, child, col) is None:
+                continue
+            c = quote_ident(col)
+            self.engine.conn.execute(
+                f"CREATE TEMP TABLE _d1nb_check{i} AS SELECT {c} AS v "
+                f"FROM main.{quote_ident(child)} WHERE {c} IS NOT NULL"
+            )
+            self.edge_checked[(parent, child, col)] = i
 
     def _edge_deleted(self, deleted: dict[str, int]) -> dict[tuple[str, str, str], int]:
         """After a delete: the child rows each kept edge deleted, those whose parent is gone;
@@ -223,6 +237,12 @@ class CascadeReads:
             key = quote_ident(self._parent_column(parent, child, col) or "")
             found[(parent, child, col)], self.edge_holders[(child, col)] = self.engine.conn.execute(
                 f"SELECT count(*), count(DISTINCT e.v) FROM temp._d1nb_edge{i} e WHERE NOT EXISTS "
+                f"(SELECT 1 FROM main.{quote_ident(parent)} p WHERE p.{key} = e.v)"
+            ).fetchall()[0]
+        for (parent, child, col), i in self.edge_checked.items():  # parents gone that held
+            key = quote_ident(self._parent_column(parent, child, col) or "")  # rows by it
+            (self.edge_holders[(child, col)],) = self.engine.conn.execute(
+                f"SELECT count(DISTINCT e.v) FROM temp._d1nb_check{i} e WHERE NOT EXISTS "
                 f"(SELECT 1 FROM main.{quote_ident(parent)} p WHERE p.{key} = e.v)"
             ).fetchall()[0]
         by_child: dict[str, list[tuple[str, str, str]]] = {}
@@ -282,14 +302,17 @@ class CascadeReads:
         return sums
 
     def _holders(self, child: str, col: str, action: str) -> int:
-        """The parents `child`'s rows pointed at by `col` that the statement took away: by
-        that key alone when several keys of the child null its rows (SET NULL, SET DEFAULT),
-        else by the child's last key (fitted on Miniflare for keys that cascade)."""
-        setting = action in ("SET NULL", "SET DEFAULT")
-        if setting and sum(1 for _p, c, _k, a in self.edges if c == child and a == action) > 1:
-            return self.edge_holders.get((child, col), 0)
-        if any(kept[1:] == (child, col) for kept in self.edge_kept):
+        """The parents `child`'s rows pointed at by `col` that the statement took away, by
+        that key alone when the child has several: a CASCADE or NO ACTION key's from its
+        keys kept before the statement (a value that vanished may belong to a parent still
+        there), a SET NULL or SET DEFAULT key's where no key of the child cascades; else by
+        the child's last key (fitted on Miniflare)."""
+        if any(kept[1:] == (child, col) for kept in (*self.edge_kept, *self.edge_checked)):
             return self.edge_holders.get((child, col), 0)  # the parents gone that it held
+        actions = [a for _p, c, _k, a in self.edges if c == child]
+        setting = action in ("SET NULL", "SET DEFAULT")
+        if setting and len(actions) > 1 and "CASCADE" not in actions:
+            return self.edge_holders.get((child, col), 0)
         return self.holders.get(child, 0)
 
     def _key_lookup(self, child: str, col: str) -> str | None:

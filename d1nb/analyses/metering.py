@@ -725,6 +725,9 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         (`_d1nb_edge<i>`) keeping the keys its rows held, to tell which key deleted them."""
         self.edge_deleted: dict[tuple[str, str, str], int] = {}
         """The rows each of those edges deleted."""
+        self.edge_checked: dict[tuple[str, str, str], int] = {}
+        """NO ACTION edges into a child a CASCADE reaches: the temp table
+        (`_d1nb_check<i>`) keeping its keys, to count the parents gone that held rows."""
         self.child_rows: dict[str, int] = {}
         self.edges: list[tuple[str, str, str, str]] = []
         self.rowid_keyed: set[tuple[str, str, str]] = set()
@@ -1944,6 +1947,8 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_order{i}")
         for i in self.edge_kept.values():
             self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_edge{i}")
+        for i in self.edge_checked.values():
+            self.engine.conn.execute(f"DROP TABLE IF EXISTS temp._d1nb_check{i}")
         self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_updated")
         self.engine.conn.execute("DROP TABLE IF EXISTS temp._d1nb_exprkeys")
         self._drop_rank_probes()

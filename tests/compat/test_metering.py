@@ -2560,22 +2560,38 @@ def test_a_child_scanned_for_one_key_loses_rows_by_the_other_as_it_goes(tmp_path
             assert abs(row.rows_read - row.d1_rows_read) <= 0.002 * row.d1_rows_read
 
 
+_VESSEL = "CREATE INDEX voyage_vessel ON voyage(vessel_id);\n"
+
+
 @pytest.mark.parametrize(
-    "child_index", ["CREATE INDEX voyage_vessel ON voyage(vessel_id);\n", ""], ids=["one", "none"]
+    ("child_index", "action", "within"),
+    [
+        (_VESSEL, "CASCADE", 0.01),
+        ("", "CASCADE", 0.01),
+        (_VESSEL + "CREATE INDEX voyage_escort ON voyage(escort_id);\n", "CASCADE", 0.04),
+        (_VESSEL + "CREATE INDEX voyage_escort ON voyage(escort_id);\n", "SET NULL", 0.01),
+    ],
+    ids=["vessel indexed", "none", "both", "both, set null"],
 )
-def test_a_key_without_action_scanned_while_a_cascade_shrinks_its_table(tmp_path, child_index):
+def test_a_key_without_action_scanned_while_a_cascade_shrinks_its_table(
+    tmp_path, child_index, action, within
+):
     """Voyages cascade from their vessel and name an escort vessel with no ON DELETE action
     (only ON UPDATE CASCADE, the residual of stranger's project #38). Deleting vessels
     checks the escort key by a scan of the voyages per vessel, and the cascade has deleted
     some of them by then: 5,509 by the model against 4,907 in D1 (it scanned the table
     whole each time). The scan now loses the rows the cascade took at the vessels before:
-    within 1%."""
-    files = _harbour(child_index, "CASCADE")
+    within 1%. With both keys indexed, the escort's index was charged for the escorts whose
+    voyages went (their values vanished, the vessels stayed): 730 against 683 (CASCADE) and
+    708 (SET NULL); the parents gone that held rows by it are counted from its keys kept
+    before the statement now (710: within 4% and 1%)."""
+    files = _harbour(child_index, action)
     files["0001_schema.sql"] = (
         files["0001_schema.sql"]
         .replace(
-            "ON DELETE CASCADE, status",
-            "ON DELETE CASCADE, escort_id INTEGER REFERENCES vessel(id) ON UPDATE CASCADE, status",
+            f"ON DELETE {action}, status",
+            f"ON DELETE {action}, escort_id INTEGER REFERENCES vessel(id) ON UPDATE CASCADE, "
+            "status",
         )
         .replace(
             "INSERT INTO voyage (vessel_id, status) SELECT",
@@ -2591,7 +2607,7 @@ def test_a_key_without_action_scanned_while_a_cascade_shrinks_its_table(tmp_path
         )
     )
     assert "escort_id, status) SELECT" in files["0001_schema.sql"]
-    _target_matches_miniflare(tmp_path, files, statements=1, reads_within=0.01)
+    _target_matches_miniflare(tmp_path, files, statements=1, reads_within=within)
 
 
 @pytest.mark.parametrize("action", ["SET NULL", "SET DEFAULT", "CASCADE"])
