@@ -210,11 +210,7 @@ class CascadeReads:
                 continue
             if self._parent_column(parent, child, col) is None:
                 continue
-            c = quote_ident(col)
-            self.engine.conn.execute(
-                f"CREATE TEMP TABLE _d1nb_edge{i} AS SELECT {c} AS v "
-                f"FROM main.{quote_ident(child)} WHERE {c} IS NOT NULL"
-            )
+            self._keep_key_values(f"_d1nb_edge{i}", child, col)
             self.edge_kept[(parent, child, col)] = i
         for i, (parent, child, col, action) in enumerate(self.edges):
             others = [e for e in self.edges if e[1] == child and e[:3] != (parent, child, col)]
@@ -222,29 +218,38 @@ class CascadeReads:
                 continue  # (a key with no action beside others: its own parents gone)
             if self._parent_column(parent, child, col) is None:
                 continue
-            c = quote_ident(col)
-            self.engine.conn.execute(
-                f"CREATE TEMP TABLE _d1nb_check{i} AS SELECT {c} AS v "
-                f"FROM main.{quote_ident(child)} WHERE {c} IS NOT NULL"
-            )
+            self._keep_key_values(f"_d1nb_check{i}", child, col)
             self.edge_checked[(parent, child, col)] = i
+
+    def _keep_key_values(self, name: str, child: str, col: str) -> None:
+        """The values `col` of `child` holds (NULL left out), in temp table `name`."""
+        c = quote_ident(col)
+        self.engine.conn.execute(
+            f"CREATE TEMP TABLE {name} AS SELECT {c} AS v "
+            f"FROM main.{quote_ident(child)} WHERE {c} IS NOT NULL"
+        )
+
+    def _parents_gone(self, name: str, parent: str, child: str, col: str) -> tuple[int, int]:
+        """After the statement: the values kept in `name` whose parent row is gone, and how
+        many parents those were."""
+        key = quote_ident(self._parent_column(parent, child, col) or "")
+        return self.engine.conn.execute(
+            f"SELECT count(*), count(DISTINCT e.v) FROM temp.{name} e WHERE NOT EXISTS "
+            f"(SELECT 1 FROM main.{quote_ident(parent)} p WHERE p.{key} = e.v)"
+        ).fetchall()[0]
 
     def _edge_deleted(self, deleted: dict[str, int]) -> dict[tuple[str, str, str], int]:
         """After a delete: the child rows each kept edge deleted, those whose parent is gone;
         a row whose parents are gone by two keys went by one, counted half to each."""
         found = {}
         for (parent, child, col), i in self.edge_kept.items():
-            key = quote_ident(self._parent_column(parent, child, col) or "")
-            found[(parent, child, col)], self.edge_holders[(child, col)] = self.engine.conn.execute(
-                f"SELECT count(*), count(DISTINCT e.v) FROM temp._d1nb_edge{i} e WHERE NOT EXISTS "
-                f"(SELECT 1 FROM main.{quote_ident(parent)} p WHERE p.{key} = e.v)"
-            ).fetchall()[0]
+            found[(parent, child, col)], self.edge_holders[(child, col)] = self._parents_gone(
+                f"_d1nb_edge{i}", parent, child, col
+            )
         for (parent, child, col), i in self.edge_checked.items():  # parents gone that held
-            key = quote_ident(self._parent_column(parent, child, col) or "")  # rows by it
-            (self.edge_holders[(child, col)],) = self.engine.conn.execute(
-                f"SELECT count(DISTINCT e.v) FROM temp._d1nb_check{i} e WHERE NOT EXISTS "
-                f"(SELECT 1 FROM main.{quote_ident(parent)} p WHERE p.{key} = e.v)"
-            ).fetchall()[0]
+            self.edge_holders[(child, col)] = self._parents_gone(  # rows by it
+                f"_d1nb_check{i}", parent, child, col
+            )[1]
         by_child: dict[str, list[tuple[str, str, str]]] = {}
         for edge in found:
             by_child.setdefault(edge[1], []).append(edge)

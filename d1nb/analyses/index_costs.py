@@ -216,11 +216,11 @@ class IndexCosts:
         itself is among the trigger-made changes; fitted on Miniflare)."""
         writes = 0
         for kept in self.rewrites.children:
-            cascaded = set(kept.actions)
-            if not cascaded or self.engine.without_rowid(kept.table):
+            acted = set(kept.actions)
+            if not acted or self.engine.without_rowid(kept.table):
                 continue
             for cols, where in self.indexes(kept.table):
-                held = {c for c in cascaded if cols and c.lower() in {k.lower() for k in cols}}
+                held = {c for c in acted if cols and c.lower() in {k.lower() for k in cols}}
                 if held:
                     writes += self.rewrites.rows_moved(kept, held, where)
         return writes

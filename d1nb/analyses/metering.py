@@ -726,7 +726,7 @@ class Meter(CascadeReads, IndexCosts, TriggerCosts):
         self.edge_deleted: dict[tuple[str, str, str], int] = {}
         """The rows each of those edges deleted."""
         self.edge_checked: dict[tuple[str, str, str], int] = {}
-        """NO ACTION edges into a child a CASCADE reaches: the temp table
+        """NO ACTION edges into a child that other edges reach: the temp table
         (`_d1nb_check<i>`) keeping its keys, to count the parents gone that held rows."""
         self.child_rows: dict[str, int] = {}
         self.edges: list[tuple[str, str, str, str]] = []
