@@ -712,3 +712,118 @@ def test_a_statement_matching_no_row_says_there_is_nothing_to_batch(tmp_path):
     plan = plan_batches(db, "DELETE FROM invoices WHERE status = 'void';", sizes=SIZES, repeats=1)
     assert plan.rows == 0
     assert any(n.startswith("no row of invoices matches at this point") for n in plan.notes)
+
+
+REBUILD = """-- child rebuilt: v becomes NOT NULL
+PRAGMA defer_foreign_keys = true;
+CREATE TABLE "c'new" (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id) ON DELETE CASCADE,
+  v TEXT NOT NULL DEFAULT '');
+INSERT INTO "c'new" (id, p, v) SELECT id, p, coalesce(v, '') FROM c;
+DROP TABLE c;
+ALTER TABLE "c'new" RENAME TO c;
+CREATE INDEX c_p ON c(p);
+PRAGMA defer_foreign_keys = false;
+"""
+
+
+def _apply_as_d1(path, sql: str) -> None:
+    """A migration file as D1 applies it: one transaction, foreign keys on."""
+    conn = apsw.Connection(str(path))
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute(f"BEGIN; {sql}\nCOMMIT;")
+    conn.close()
+
+
+def test_a_rebuild_is_split_around_its_batches(tmp_path):
+    """Stranger's project #41: the INSERT … SELECT of a rebuild was batched, but its table is
+    created two lines earlier and its source dropped after it, so the batch files could not
+    run before the file (no table yet) nor after it (no source). The file's other statements
+    are now written as the migrations to apply around the batches, the later part with the
+    `PRAGMA defer_foreign_keys` in force there, and applied in that order they leave what
+    the file leaves."""
+    db = tmp_path / "db.sqlite"
+    _run(
+        db,
+        "CREATE TABLE p (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id) ON DELETE CASCADE, "
+        "v TEXT);"
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 3000) "
+        "INSERT INTO p SELECT i FROM k;"
+        "INSERT INTO c SELECT id, id, CASE WHEN id % 3 THEN 'v' || id END FROM p;",
+    )
+    statements = load_migration_dir_text(tmp_path, REBUILD)
+    out = tmp_path / "out"
+    (result,) = batch_migration(db, statements, out, budget_ms=1000, file="0001_rebuild.sql")
+    assert not result.error and len(result.files) >= 1
+    first, then = (out / "part_1.sql").read_text(), (out / "part_2.sql").read_text()
+    assert first.splitlines()[2:] == REBUILD.splitlines()[1:4]
+    assert then.splitlines()[2].startswith("PRAGMA defer_foreign_keys = true;")
+    assert then.splitlines()[3:] == REBUILD.splitlines()[5:]
+    assert result.plan.notes[-2] == (
+        "applied as it is, 0001_rebuild.sql runs line 5 whole: apply part_1.sql (lines 2–4) in "
+        "place of 0001_rebuild.sql, then run the batches, then apply part_2.sql (lines 6–9) as "
+        "the next migration, before any file numbered after 0001_rebuild.sql (the parts are "
+        "written beside the batches)"
+    )
+    assert result.plan.notes[-1].startswith(
+        "c must not change from the first batch until part_2.sql is applied (it drops it at "
+        "line 6): a row updated or deleted there after its batch ran would not reach c'new"
+    )
+    whole, split = tmp_path / "whole.sqlite", tmp_path / "split.sqlite"
+    for path in (whole, split):
+        shutil.copyfile(db, path)
+    _apply_as_d1(whole, REBUILD)
+    _apply_as_d1(split, first)
+    for f in result.files:
+        _run(split, f.read_text())
+    _apply_as_d1(split, then)
+    for table in ("p", "c"):
+        assert _data(split, table) == _data(whole, table)
+    assert len(_data(split, "c")) == 3000
+    # planned again for a file of the statement alone: the old parts are gone
+    (tmp_path / "alone").mkdir()
+    backfill = load_migration_dir_text(tmp_path / "alone", "-- one\nUPDATE c SET v = upper(v);")
+    (alone,) = batch_migration(db, backfill, out, file="x.sql")
+    assert alone.files and not list(out.glob("part_*.sql"))
+    assert alone.plan.notes[-1].startswith(
+        "x.sql holds nothing but what is batched: applied as it is it runs line 2 whole"
+    )
+
+
+def test_a_file_batched_in_two_places_gets_a_part_between(tmp_path):
+    """Two batched statements with a statement between them: three parts, each note saying
+    which to apply before and after its own batches."""
+    db = tmp_path / "db.sqlite"
+    _run(
+        db,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, w TEXT);"
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 2000) "
+        "INSERT INTO t SELECT i, 'v' || i, NULL FROM k;",
+    )
+    statements = load_migration_dir_text(
+        tmp_path,
+        "ALTER TABLE t ADD COLUMN x TEXT;\n"
+        "UPDATE t SET x = upper(v);\n"
+        "CREATE INDEX t_x ON t(x);\n"
+        "UPDATE t SET w = lower(x);\n"
+        "CREATE UNIQUE INDEX t_w ON t(w);\n",
+    )
+    out = tmp_path / "out"
+    results = batch_migration(db, statements, out, budget_ms=1000, file="0001_dedupe.sql")
+    assert [r.error for r in results] == ["", ""] and all(r.files for r in results)
+    assert sorted(p.name for p in out.glob("part_*.sql")) == [
+        "part_1.sql",
+        "part_2.sql",
+        "part_3.sql",
+    ]
+    assert (out / "part_2.sql").read_text().splitlines()[2:] == ["CREATE INDEX t_x ON t(x);"]
+    assert "apply part_1.sql (lines 1–1) in place of 0001_dedupe.sql" in results[0].plan.notes[-1]
+    assert "then apply part_2.sql (lines 3–3) as the next migration" in results[0].plan.notes[-1]
+    assert (
+        results[1]
+        .plan.notes[-1]
+        .startswith(
+            "applied as it is, 0001_dedupe.sql runs line 4 whole: apply part_2.sql (lines 3–3) as "
+            "the next migration, then run the batches, then apply part_3.sql (lines 5–5)"
+        )
+    )

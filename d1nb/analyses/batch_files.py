@@ -20,6 +20,7 @@ from d1nb.engine.d1engine import D1Engine
 from d1nb.engine.outcomes import D1Error
 from d1nb.engine.scratch import scratch_scope
 from d1nb.formats.migrations import Statement
+from d1nb.formats.sql.shapes import pragma_switch
 from d1nb.formats.sql.text import quote_ident
 from d1nb.problems import InputError
 
@@ -148,6 +149,9 @@ def clear_batch_folder(out: Path) -> None:
             driver.unlink()
             for name in _HELPERS:
                 (folder / name).unlink(missing_ok=True)
+        for f in sorted(folder.glob("part_*.sql")):
+            if f.read_text(encoding="utf-8", errors="replace").startswith(_PART_HEAD):
+                f.unlink()
         if folder != out and not any(folder.iterdir()):
             folder.rmdir()
 
@@ -314,4 +318,103 @@ def batch_migration(
                         if t.index > s.index
                     ]
                     break
+    _write_file_parts(statements, results, out, file or "the migration file")
     return results
+
+
+_PART_HEAD = "-- part "
+
+
+def _write_file_parts(
+    statements: list[Statement], results: list[FileBatches], out: Path, file: str
+) -> None:
+    """Say where the batches go in their migration file, and write the file's other
+    statements as the migrations to apply around them (`part_N.sql` in `out`).
+
+    Applied as it is, the file would run a batched statement whole; its earlier statements
+    (the table a rebuild copies into, the column a backfill fills) must run before the
+    batches and its later ones (the DROP and RENAME that finish a rebuild) after them. Each
+    part after the first repeats the `PRAGMA defer_foreign_keys` in force where it starts: the
+    pragma lasts one transaction, and without it the rebuild's DROP cascades."""
+    batched = [r for r in results if r.files and r.plan is not None]
+    if not batched:
+        return
+    cuts = [r.statement.index for r in batched]
+    runs: list[list[Statement]] = [[] for _ in range(len(cuts) + 1)]
+    deferred: list[bool] = [False] * len(runs)
+    defer = False
+    for s in statements:
+        part = sum(1 for c in cuts if c < s.index)
+        if s.index in cuts:
+            deferred[part + 1] = defer
+            continue
+        switch = pragma_switch(s.detail, "defer_foreign_keys") if s.kind == "pragma" else None
+        defer = defer if switch is None else switch
+        if s.kind != "empty":
+            runs[part].append(s)
+    written: dict[int, tuple[str, str]] = {}  # run -> (file name, its lines)
+    for i, run in enumerate(runs):
+        if not any(s.kind != "pragma" for s in run):
+            continue  # only pragmas: nothing to apply
+        name = f"part_{len(written) + 1}.sql"
+        lines = f"{run[0].line}–{run[-1].end_line}"
+        head = [
+            f"{_PART_HEAD}{len(written) + 1} of {file}: its lines {lines}",
+            "-- written by d1nb batch: apply it as a migration "
+            + (
+                f"before the batches of its line {batched[i].statement.line}"
+                if i < len(cuts)
+                else f"after the batches of its line {batched[i - 1].statement.line}"
+            ),
+        ]
+        body = [s.written or s.sql for s in run]
+        if deferred[i] and i > 0:
+            body.insert(0, "PRAGMA defer_foreign_keys = true;  -- in force here in the file")
+        outfiles.write_text(out / name, "\n".join(head + body) + "\n")
+        written[i] = (name, lines)
+    for i, entry in enumerate(batched):
+        line = entry.statement.line
+        first, then = written.get(i), written.get(i + 1)
+        if first is None and then is None:
+            entry.plan.notes.append(
+                f"{file} holds nothing but what is batched: applied as it is it runs line "
+                f"{line} whole. Once the batches have run, leave only a comment in it "
+                "(wrangler applies such a file and records it) and apply it"
+            )
+            continue
+        steps = []
+        if first is not None:
+            where = f"in place of {file}" if i == 0 else "as the next migration"
+            steps.append(f"apply {first[0]} (lines {first[1]}) {where}")
+        steps.append("run the batches")
+        if then is not None:
+            where = "the next migration" if first or i else f"{file} in its place"
+            steps.append(
+                f"apply {then[0]} (lines {then[1]}) as {where}, before any file numbered "
+                f"after {file}"
+            )
+        entry.plan.notes.append(
+            f"applied as it is, {file} runs line {line} whole: "
+            + ", then ".join(steps)
+            + " (the parts are written beside the batches)"
+        )
+        insert = entry.plan.insert
+        if insert is None or then is None:
+            continue
+        source = insert.source.lower()
+        ends = next(
+            (
+                s
+                for s in runs[i + 1]
+                if s.kind in ("drop_table", "rename_table") and (s.table or "").lower() == source
+            ),
+            None,
+        )
+        if ends is not None:
+            entry.plan.notes.append(
+                f"{insert.source} must not change from the first batch until {then[0]} is "
+                f"applied (it {'drops' if ends.kind == 'drop_table' else 'renames'} it at line "
+                f"{ends.line}): a row updated or deleted there after its batch ran would not "
+                f"reach {insert.target}; the driver only adds the rows inserted since the "
+                "export"
+            )

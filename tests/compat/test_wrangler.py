@@ -448,6 +448,70 @@ def test_driver_batches_rows_added_since_the_export(api_state, tmp_path):
     assert compare_tables(ours, theirs, tables=["sync_data"]).equal
 
 
+CHILD_REBUILD = """-- depth becomes NOT NULL: the table rebuilt
+PRAGMA defer_foreign_keys = true;
+CREATE TABLE reading_new (id INTEGER PRIMARY KEY,
+  station INTEGER NOT NULL REFERENCES "station's"(id) ON DELETE CASCADE,
+  depth REAL NOT NULL DEFAULT 0);
+INSERT INTO reading_new (id, station, depth) SELECT id, station, coalesce(depth, 0) FROM reading;
+DROP TABLE reading;
+ALTER TABLE reading_new RENAME TO reading;
+CREATE INDEX reading_station ON reading(station);
+PRAGMA defer_foreign_keys = false;
+"""
+
+
+def test_a_rebuild_split_around_its_batches_applies_with_wrangler(tmp_path):
+    """Stranger's project #41, with the pinned wrangler: a rebuild's INSERT … SELECT batched,
+    its file replaced by part_1.sql and applied (`migrations apply`), the batches run by
+    run_batches.sh (two rows inserted since the export among them), part_2.sql applied as
+    the next migration: the table is what the unbatched file leaves."""
+    root = tmp_path / "tidepool"
+    (root / "migrations").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(
+        '// comments too\n{"name": "tidepool", "d1_databases": [{"binding": "DB", '
+        '"database_name": "tidepool", "database_id": "0b9d7c57-aaaa-4bbb-8ccc-123456789abc"}]}'
+    )
+    (root / "migrations" / "0001_init.sql").write_text(
+        'CREATE TABLE "station\'s" (id INTEGER PRIMARY KEY, label TEXT NOT NULL);\n'
+        "CREATE TABLE reading (id INTEGER PRIMARY KEY, station INTEGER NOT NULL "
+        'REFERENCES "station\'s"(id) ON DELETE CASCADE, depth REAL);\n'
+    )
+    assert wrangler(root, "d1", "migrations", "apply", "DB", "--local").code == 0
+    seed = (
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 4000) "
+        "INSERT INTO \"station's\" SELECT i, 's' || i FROM k WHERE i <= 40; "
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 4000) "
+        "INSERT INTO reading SELECT i, 1 + i % 40, CASE WHEN i % 7 THEN i / 8.0 END FROM k;"
+    )
+    assert wrangler(root, "d1", "execute", "DB", "--local", "--command", seed).code == 0
+    export = load_snapshot(root / STATE, tmp_path / "export")
+    (root / "migrations" / "0002_rebuild.sql").write_text(CHILD_REBUILD)
+    history = load_history(root, use_git=False)
+    statements = history.migration_dirs["tidepool"].files[1].statements
+    out = tmp_path / "batches"
+    (result,) = batch_migration(export.path, statements, out, file="0002_rebuild.sql")
+    assert not result.error and result.files
+    late = "INSERT INTO reading VALUES (4001, 3, NULL), (4002, 4, 1.5)"
+    assert wrangler(root, "d1", "execute", "DB", "--local", "--command", late).code == 0
+    expected = tmp_path / "expected.sqlite"
+    shutil.copyfile(load_snapshot(root / STATE, tmp_path / "grown").path, expected)
+    with D1Engine(expected) as engine:
+        assert engine.apply_migration("0002_rebuild.sql", statements).ok
+
+    shutil.copyfile(out / "part_1.sql", root / "migrations" / "0002_rebuild.sql")
+    assert wrangler(root, "d1", "migrations", "apply", "DB", "--local").code == 0
+    run = run_driver(root, out / "run_batches.sh", "--local")
+    assert run.code == 0 and "added since the export" in run.out, run.text
+    shutil.copyfile(out / "part_2.sql", root / "migrations" / "0003_rebuild_finish.sql")
+    applied = wrangler(root, "d1", "migrations", "apply", "DB", "--local")
+    assert applied.code == 0, applied.text
+    theirs = load_snapshot(root / STATE, tmp_path / "theirs")
+    ours = load_snapshot(expected, tmp_path / "ours")
+    diff = compare_tables(ours, theirs, tables=["reading", "station's"])
+    assert diff.equal and theirs.row_counts["reading"] == 4002, diff.summary()
+
+
 def test_driver_paced_a_day_at_a_time(api_state, tmp_path):
     """The Free plan's pacing: D1NB_MAX_BATCHES=2 stops the driver after two batches; run
     again, it skips what done.txt lists and goes on, until the data is what the unbatched
