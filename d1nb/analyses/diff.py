@@ -300,13 +300,18 @@ def schema_diff(
     held = _held_tables(before, after)
     a, b = _schema_objects(before, was, held), _schema_objects(after, now, held)
     renamed, differing = {}, {}
-    pairs = _renamed_columns(a, b, was, now) if values_kept is not None else {}
-    for old, new in pairs.items():
+    moved = renamed_tables or {}
+    scored = []
+    for old, new in _rename_candidates(a, b, was, now, moved) if values_kept else []:
         differ, compared = values_kept(was[old][0], was[old][1], now[new][1])
         if compared and 2 * differ < compared:  # most kept: not a column dropped and one added
+            scored.append(
+                (differ / compared, was[old][2] != now[new][2], old, new, differ, compared)
+            )
+    for _share, _elsewhere, old, new, differ, compared in sorted(scored):  # most kept first
+        if old not in renamed and new not in renamed.values():  # one to one
             renamed[old], differing[old] = new, (differ, compared)
     rows = []
-    moved = renamed_tables or {}
     for old, new in moved.items():
         rows.append(
             {
@@ -442,22 +447,40 @@ def _held_tables(before: Snapshot, after: Snapshot) -> set[str] | None:
     return set.intersection(*({t.lower() for t in c} for c in chosen))
 
 
-def _renamed_columns(
+_RENAME_PAIRS = 64
+"""Pairs of a table's gone and come columns whose values are compared at most; past it only
+a column come in the place of one gone is tried."""
+
+
+def _rename_candidates(
     a: dict[tuple[str, str], str],
     b: dict[tuple[str, str], str],
     was: dict[tuple[str, str], tuple[str, str, int]],
     now: dict[tuple[str, str], tuple[str, str, int]],
-) -> dict[tuple[str, str], tuple[str, str]]:
-    """Columns renamed: one gone and one come in the same place of the same table, declared
-    alike (RENAME COLUMN); key before → key after."""
-    come = {(now[k][0], now[k][2]): k for k in now if k not in a}
-    found = {}
-    for key, (table, _col, place) in was.items():
-        if key in b:
-            continue
-        other = come.get((table, place))
-        if other is not None and a[key] == b[other]:
-            found[key] = other
+    moved: dict[str, str],
+) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Columns that may have been renamed: one gone and one come in the same table (under
+    its new name, for a table in `moved`), declared alike (key before, key after). RENAME
+    COLUMN keeps a column's place, but a DROP COLUMN beside it moves it up, so every such
+    pair of a table is a candidate while there are few."""
+    gone: dict[str, list[tuple[str, str]]] = {}
+    for key, (table, _col, _place) in was.items():
+        if key not in b:
+            gone.setdefault(moved.get(table, table), []).append(key)
+    come: dict[str, list[tuple[str, str]]] = {}
+    for key, (table, _col, _place) in now.items():
+        if key not in a:
+            come.setdefault(table, []).append(key)
+    found = []
+    for table, olds in gone.items():
+        news = come.get(table, [])
+        every = len(olds) * len(news) <= _RENAME_PAIRS
+        found += [
+            (old, new)
+            for old in olds
+            for new in news
+            if a[old] == b[new] and (every or was[old][2] == now[new][2])
+        ]
     return found
 
 
@@ -621,19 +644,21 @@ def compare_tables(
 
     def values_kept(table: str, old: str, new: str) -> tuple[int, int]:
         """(values that differ under the new name, values compared): rows matched by key,
-        or the two columns as multisets of values for a table without one."""
+        or the two columns as multisets of values for a table without one (a renamed table
+        read under its new name after)."""
         t, o, n = quote_ident(table), quote_ident(old), quote_ident(new)
+        now = quote_ident(renamed.get(table, table))
         key = keys.get(table)
         if key:
             on = " AND ".join(f"b.{quote_ident(k)} = a.{quote_ident(k)}" for k in key)
             query = (
                 f"SELECT count(*) FILTER (WHERE b.{o} IS DISTINCT FROM a.{n}), count(*) "
-                f"FROM before.{t} b JOIN after.{t} a ON {on}"
+                f"FROM before.{t} b JOIN after.{now} a ON {on}"
             )
         else:
             query = (
                 f"SELECT (SELECT count(*) FROM (SELECT {o} FROM before.{t} EXCEPT ALL "
-                f"SELECT {n} FROM after.{t})), (SELECT count(*) FROM before.{t})"
+                f"SELECT {n} FROM after.{now})), (SELECT count(*) FROM before.{t})"
             )
         differ, compared = con.execute(query).fetchall()[0]
         return int(differ), int(compared)
