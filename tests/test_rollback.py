@@ -1123,3 +1123,62 @@ def test_a_renamed_table_is_renamed_back_and_keeps_the_rows_written_since(tmp_pa
             (99, 99, 7),
         ]
         assert engine.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_rows_a_migration_added_under_keys_sqlite_gave_are_deleted_only_where_still_theirs(
+    tmp_path,
+):
+    """Stranger's project #42: a seed migration inserts two notes (ids SQLite gives: 101 and
+    102 on the export) and a tag for each into a table without a key. The draft deleted
+    `WHERE "id" = 101` and `WHERE rowid = 11`: on production, where users wrote notes 101
+    and 102 and tags 11 and 12 after the export, that deletes theirs and leaves the seed.
+    Such a row is now deleted only where its key still holds every value the migration gave
+    it; a key the migration wrote itself (a text primary key) is deleted by key alone."""
+    init = (
+        "CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n"
+        "CREATE TABLE tag (note_id INTEGER, label TEXT);\n"
+        "CREATE TABLE setting (name TEXT PRIMARY KEY, value TEXT);\n"
+    )
+    seed = (
+        "INSERT INTO note (body) VALUES ('welcome'), ('tips');\n"
+        "INSERT INTO tag (note_id, label) SELECT id, 'system' FROM note "
+        "WHERE body IN ('welcome', 'tips');\n"
+        "INSERT INTO setting VALUES ('theme', 'dark');\n"
+    )
+    rows = (
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 100) "
+        "INSERT INTO note SELECT i, 'user note ' || i FROM k;"
+        "INSERT INTO tag SELECT id, 'mine' FROM note WHERE id % 10 = 0;"
+    )
+    root = _project(tmp_path / "p", init, {"0002_seed.sql": seed}, rows)
+    (check,) = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert check.draft_verdict == "restores everything", check.draft_reason
+    (draft,) = check.draft
+    deletes = [line for line in draft.read_text().splitlines() if line.startswith("DELETE")]
+    assert deletes == [
+        'DELETE FROM "note" WHERE "id" = 101 AND "body" IS \'welcome\';',
+        'DELETE FROM "note" WHERE "id" = 102 AND "body" IS \'tips\';',
+        'DELETE FROM "setting" WHERE "name" = \'theme\';',
+        'DELETE FROM "tag" WHERE rowid = 11 AND "note_id" IS 101 AND "label" IS \'system\';',
+        'DELETE FROM "tag" WHERE rowid = 12 AND "note_id" IS 102 AND "label" IS \'system\';',
+    ]
+    # production: users wrote two notes and tags after the export, then the seed ran
+    with D1Engine(root / "production.sqlite") as engine:
+        engine.apply_migration("0001_init.sql", init)
+        engine.conn.execute(rows)
+        engine.conn.execute(
+            "INSERT INTO note (body) VALUES ('mine, 101'), ('mine, 102');"
+            "INSERT INTO tag VALUES (101, 'mine'), (102, 'mine');"
+        )
+        assert engine.apply_migration("0002_seed.sql", seed).ok
+        engine.conn.execute(draft.read_text(encoding="utf-8"))
+        notes = engine.conn.execute("SELECT id, body FROM note WHERE id > 100").fetchall()
+        assert notes == [(101, "mine, 101"), (102, "mine, 102"), (103, "welcome"), (104, "tips")]
+        tags = engine.conn.execute("SELECT rowid, * FROM tag WHERE rowid > 10").fetchall()
+        assert tags == [
+            (11, 101, "mine"),
+            (12, 102, "mine"),
+            (13, 103, "system"),
+            (14, 104, "system"),
+        ]
+        assert engine.conn.execute("SELECT count(*) FROM setting").fetchall() == [(0,)]

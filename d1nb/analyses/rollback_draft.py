@@ -40,6 +40,10 @@ DRAFT_DATA_HEAD = (
     "-- added since stay; changes since to these rows are overwritten; a row put back\n"
     "-- whose key production has given to a new row since stays that new row; a row\n"
     "-- of a table with no key goes back under a new rowid when its own is taken).\n"
+    "-- A row the migration added under a key SQLite gave it (a rowid, an INTEGER\n"
+    "-- PRIMARY KEY) is deleted only where that key holds every value it was given:\n"
+    "-- production, grown since the export, may have given the key to a row of its own\n"
+    "-- first, and the migration's row then stays, under the key after.\n"
 )
 _TRIGGERS_HEAD = (
     "-- The triggers are dropped first and created again last, in this file's one\n"
@@ -658,6 +662,20 @@ def _restore_rows(
             for c, v in zip(key, k, strict=True)
         )
 
+    given_by_sqlite = not natural and (rid or pk == [b.rowid_alias(table)])
+
+    def as_added(now_values: tuple) -> str:
+        """The rest of a row the migration added, as a guard, when its key is one SQLite
+        gave it (the rowid, or an INTEGER PRIMARY KEY): in production, grown since the
+        export, that key may be a row of its own."""
+        if not given_by_sqlite:
+            return ""
+        return "".join(
+            f" AND {quote_ident(c)} IS {_literal(v)}"
+            for c, v in zip(kept, now_values, strict=True)
+            if c not in key
+        )
+
     n = len(key)
     match = " AND ".join(f"{old_col(c)} IS {now_col(c)}" for c in key)
     order_old = ", ".join(old_col(c) for c in key)
@@ -682,7 +700,7 @@ def _restore_rows(
         moved_to = set(moved.values())
         for k, now_values in added:
             if k not in moved_to:
-                yield f"DELETE FROM {t} WHERE {where(k, now_values)};"
+                yield f"DELETE FROM {t} WHERE {where(k, now_values)}{as_added(now_values)};"
         now_by_key = {k: v for k, v in added if k in moved_to}  # where moved rows are now
         del added
         names = ", ".join(quote_ident(c) for c in cols)  # of a table with a key
