@@ -753,7 +753,7 @@ def test_a_rebuild_is_split_around_its_batches(tmp_path):
     )
     statements = load_migration_dir_text(tmp_path, REBUILD)
     out = tmp_path / "out"
-    (result,) = batch_migration(db, statements, out, budget_ms=1000, file="0001_rebuild.sql")
+    (result,) = batch_migration(db, statements, out, file="0001_rebuild.sql", max_rows_written=1000)
     assert not result.error and len(result.files) >= 1
     first, then = (out / "part_1.sql").read_text(), (out / "part_2.sql").read_text()
     assert first.splitlines()[2:] == REBUILD.splitlines()[1:4]
@@ -780,10 +780,16 @@ def test_a_rebuild_is_split_around_its_batches(tmp_path):
     for table in ("p", "c"):
         assert _data(split, table) == _data(whole, table)
     assert len(_data(split, "c")) == 3000
+    # within the budget in one batch (3,000 rows, 1 s): the file runs as it is, no parts
+    (one,) = batch_migration(db, statements, tmp_path / "one", file="0001_rebuild.sql")
+    assert one.plan.recommended >= 3000 and not list((tmp_path / "one").glob("part_*"))
+    assert one.plan.notes[-1].startswith(
+        "one batch holds all 3,000 rows within the budget: 0001_rebuild.sql can run as it is"
+    )
     # planned again for a file of the statement alone: the old parts are gone
     (tmp_path / "alone").mkdir()
     backfill = load_migration_dir_text(tmp_path / "alone", "-- one\nUPDATE c SET v = upper(v);")
-    (alone,) = batch_migration(db, backfill, out, file="x.sql")
+    (alone,) = batch_migration(db, backfill, out, file="x.sql", max_rows_written=1000)
     assert alone.files and not list(out.glob("part_*.sql"))
     assert alone.plan.notes[-1].startswith(
         "x.sql holds nothing but what is batched: applied as it is it runs line 2 whole"
@@ -809,7 +815,7 @@ def test_a_file_batched_in_two_places_gets_a_part_between(tmp_path):
         "CREATE UNIQUE INDEX t_w ON t(w);\n",
     )
     out = tmp_path / "out"
-    results = batch_migration(db, statements, out, budget_ms=1000, file="0001_dedupe.sql")
+    results = batch_migration(db, statements, out, file="0001_dedupe.sql", max_rows_written=500)
     assert [r.error for r in results] == ["", ""] and all(r.files for r in results)
     assert sorted(p.name for p in out.glob("part_*.sql")) == [
         "part_1.sql",

@@ -336,7 +336,15 @@ def _write_file_parts(
     batches and its later ones (the DROP and RENAME that finish a rebuild) after them. Each
     part after the first repeats the `PRAGMA defer_foreign_keys` in force where it starts: the
     pragma lasts one transaction, and without it the rebuild's DROP cascades."""
-    batched = [r for r in results if r.files and r.plan is not None]
+    planned = [r for r in results if r.files and r.plan is not None]
+    for r in planned:
+        if r.plan.recommended >= r.plan.rows:
+            r.plan.notes.append(
+                f"one batch holds all {r.plan.rows:,} rows within the budget: {file} can run "
+                "as it is, unless production holds many more rows than this export "
+                "(--scale-to plans for that many)"
+            )
+    batched = [r for r in planned if r.plan.recommended < r.plan.rows]
     if not batched:
         return
     cuts = [r.statement.index for r in batched]

@@ -490,7 +490,9 @@ def test_a_rebuild_split_around_its_batches_applies_with_wrangler(tmp_path):
     history = load_history(root, use_git=False)
     statements = history.migration_dirs["tidepool"].files[1].statements
     out = tmp_path / "batches"
-    (result,) = batch_migration(export.path, statements, out, file="0002_rebuild.sql")
+    (result,) = batch_migration(
+        export.path, statements, out, file="0002_rebuild.sql", max_rows_written=1000
+    )
     assert not result.error and result.files
     late = "INSERT INTO reading VALUES (4001, 3, NULL), (4002, 4, 1.5)"
     assert wrangler(root, "d1", "execute", "DB", "--local", "--command", late).code == 0
