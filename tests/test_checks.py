@@ -263,3 +263,27 @@ def test_a_table_named_with_a_dot_is_found_by_its_rules(tmp_path):
     assert checks['"ledger.entries".account_id NOT NULL'].failing_rows == 1
     assert checks["ledger.entries.memo in (lunch)"].failing_rows == 1
     assert checks["ledger.kind NOT NULL"].failing_rows == 2
+
+
+def test_an_export_with_an_empty_ledger_is_replayed_whole_for_a_one_service_project(tmp_path):
+    """Stranger's project #44: report 04's pending replay of an export whose ledger is empty
+    (every file pending in that environment) failed, "its ledger names no migration of any
+    service", in a project of one service. Its export is that service's: every file is
+    replayed and checked."""
+    from d1nb.engine.d1engine import D1Engine
+    from d1nb.formats.dumpformat import write_dump
+    from d1nb.presentation.project import audit_replay
+
+    folder = tmp_path / "inv" / "db"
+    folder.mkdir(parents=True)
+    (tmp_path / "inv" / "wrangler.toml").write_text(
+        '[[d1_databases]]\nbinding = "INV"\ndatabase_name = "inv"\nmigrations_dir = "db"\n'
+        'migrations_table = "__applied"\n'
+    )
+    (folder / "0001_bins.sql").write_text('CREATE TABLE "bin\'s" (id INTEGER PRIMARY KEY);\n')
+    (folder / "0002_fill.sql").write_text('INSERT INTO "bin\'s" VALUES (1), (2);\n')
+    with D1Engine(tmp_path / "e.sqlite") as engine:
+        engine.ensure_ledger("__applied")
+        write_dump(engine.conn, tmp_path / "export.sql")
+    checked = audit_replay(tmp_path, None, "export.sql", workdir=tmp_path / "w")
+    assert checked.replayed == ["0001_bins.sql", "0002_fill.sql"] and not checked.failure

@@ -1182,3 +1182,23 @@ def test_rows_a_migration_added_under_keys_sqlite_gave_are_deleted_only_where_st
             (14, 104, "system"),
         ]
         assert engine.conn.execute("SELECT count(*) FROM setting").fetchall() == [(0,)]
+
+
+def test_an_export_of_the_ledger_alone_is_rolled_back_without_error(tmp_path):
+    """Stranger's project #44: an environment's export holding only its (empty) ledger, every
+    file pending: the verdict took the frame of restored tables for one with columns, and
+    `d1nb rollback` stopped on an internal error. Each file's draft is verified."""
+    root = _project(
+        tmp_path / "p",
+        "CREATE TABLE kept (id INTEGER PRIMARY KEY);\n",
+        {
+            "0002_bins.sql": 'CREATE TABLE "bin\'s" (id INTEGER PRIMARY KEY, label TEXT);\n',
+            "0003_qty.sql": 'ALTER TABLE "bin\'s" ADD COLUMN "qty;" INTEGER DEFAULT 0;\n',
+        },
+        "DROP TABLE kept",
+    )
+    checks = verify_rollbacks(root, "svc", "export.sql", draft_to=tmp_path / "drafts")
+    assert [(c.file, c.draft_verdict) for c in checks] == [
+        ("0002_bins.sql", "restores everything"),
+        ("0003_qty.sql", "restores everything"),
+    ]

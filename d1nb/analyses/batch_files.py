@@ -338,7 +338,7 @@ def _write_file_parts(
     pragma lasts one transaction, and without it the rebuild's DROP cascades."""
     planned = [r for r in results if r.files and r.plan is not None]
     for r in planned:
-        if r.plan.recommended >= r.plan.rows:
+        if 0 < r.plan.rows <= r.plan.recommended:  # none: the plan says production may have
             r.plan.notes.append(
                 f"one batch holds all {r.plan.rows:,} rows within the budget: {file} can run "
                 "as it is, unless production holds many more rows than this export "

@@ -318,6 +318,9 @@ def _or_zero(count: object) -> int:
     return 0 if count is None or pd.isna(count) else int(count)
 
 
+RESTORED_COLUMNS = ["table", "rows", "restored", "lost", "added", "changed"]
+
+
 def compare_restored(
     before: Snapshot, restored: Snapshot, ledger: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -362,7 +365,8 @@ def compare_restored(
     schema = diff.schema
     if not schema.empty:
         schema = schema[schema["name"] != ledger].reset_index(drop=True)
-    return pd.DataFrame(rows), columns.reset_index(drop=True), schema
+    frame = pd.DataFrame(rows, columns=RESTORED_COLUMNS)  # an export of no table holds none
+    return frame, columns.reset_index(drop=True), schema
 
 
 def verify_rollbacks(

@@ -509,7 +509,10 @@ def service_of_export(history: History, snapshot: Snapshot) -> str:
     project with several databases tells which one it is. InputError when its ledger names
     none, or as many of two services' different histories; services that read one folder into
     one ledger table (a monorepo's workers sharing a database) are one history, the first
-    by name is taken."""
+    by name is taken. A project of one service needs no telling: its export is that service's
+    even with an empty ledger (every file pending)."""
+    if len(history.migration_dirs) == 1:
+        return next(iter(history.migration_dirs))
     with snapshot.connect() as engine:
         counts = {}
         for service, mdir in history.migration_dirs.items():
