@@ -335,7 +335,8 @@ def _write_file_parts(
     (the table a rebuild copies into, the column a backfill fills) must run before the
     batches and its later ones (the DROP and RENAME that finish a rebuild) after them. Each
     part after the first repeats the `PRAGMA defer_foreign_keys` in force where it starts: the
-    pragma lasts one transaction, and without it the rebuild's DROP cascades."""
+    pragma lasts one transaction, and without it a reference the part breaks before it mends
+    it fails at once."""
     planned = [r for r in results if r.files and r.plan is not None]
     for r in planned:
         if 0 < r.plan.rows <= r.plan.recommended:  # none: the plan says production may have
@@ -376,7 +377,7 @@ def _write_file_parts(
             ),
         ]
         body = [s.written or s.sql for s in run]
-        if deferred[i] and i > 0:
+        if deferred[i]:  # never the first part's: nothing runs before it
             body.insert(0, "PRAGMA defer_foreign_keys = true;  -- in force here in the file")
         outfiles.write_text(out / name, "\n".join(head + body) + "\n")
         written[i] = (name, lines)
